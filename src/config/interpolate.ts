@@ -1,0 +1,29 @@
+const VAR_RE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+export interface Interpolated {
+  value: unknown;
+  missing: string[];
+}
+
+/** Replaces `${NAME}` in every string of a parsed YAML tree with the environment variable NAME. */
+export function interpolateEnv(node: unknown, env: NodeJS.ProcessEnv): Interpolated {
+  const missing = new Set<string>();
+  const walk = (value: unknown): unknown => {
+    if (typeof value === 'string') {
+      return value.replace(VAR_RE, (_, name: string) => {
+        const found = env[name];
+        if (found === undefined) {
+          missing.add(name);
+          return '';
+        }
+        return found;
+      });
+    }
+    if (Array.isArray(value)) return value.map(walk);
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
+    }
+    return value;
+  };
+  return { value: walk(node), missing: [...missing].sort() };
+}

@@ -1,0 +1,193 @@
+import { validate as validateCron } from 'node-cron';
+import { z } from 'zod';
+import { parseDuration } from './duration';
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === null) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${text}" is not a duration (use 90s, 30m, 4h, 1d, 1h30m)`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const userId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'must be a Slack user id like U012ABCDEF');
+const usergroupId = z
+  .string()
+  .regex(/^S[A-Z0-9]{2,}$/, 'must be a Slack user group id like S012ABCDEF');
+const channelId = z
+  .string()
+  .regex(/^[CG][A-Z0-9]{2,}$/, 'must be a Slack channel id like C012ABCDEF');
+
+const cron = z.string().refine((expr) => validateCron(expr), 'is not a valid cron expression');
+
+const timezone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'is not an IANA time zone (e.g. UTC, Europe/Berlin)');
+
+const regex = z.string().refine((pattern) => {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'is not a valid regular expression');
+
+const people = z.strictObject({
+  users: z.array(userId).default([]),
+  usergroups: z.array(usergroupId).default([]),
+});
+
+const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24-hour)');
+
+export const resourceSchema = z
+  .strictObject({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'must match [a-z0-9][a-z0-9-]{1,62}'),
+    name: z.string().min(1).max(75),
+    description: z.string().max(1000).optional(),
+    provider: z.string().min(1),
+    target: z.record(z.string(), z.unknown()).default({}),
+    defaultDuration: duration.optional(),
+    minDuration: duration.default(5 * 60_000),
+    maxDuration: duration,
+    maxTotalDuration: duration.optional(),
+    approvalsRequired: z.number().int().min(0).max(10).default(1),
+    approvers: people.default({ users: [], usergroups: [] }),
+    approverChannel: channelId.optional(),
+    requesters: people.optional(),
+    allowSelfApproval: z.boolean().default(false),
+    requireTicket: z.boolean().default(false),
+    ticketPattern: regex.optional(),
+  })
+  .transform((r) => ({
+    ...r,
+    defaultDuration:
+      r.defaultDuration ?? Math.min(Math.max(3_600_000, r.minDuration), r.maxDuration),
+    maxTotalDuration: r.maxTotalDuration ?? r.maxDuration,
+  }));
+
+const providerInstance = z.looseObject({ type: z.string().min(1) });
+
+export const configSchema = z
+  .strictObject({
+    timezone: timezone.default('UTC'),
+    admins: z.array(userId).default([]),
+    requests: z.strictObject({
+      pendingTimeout: duration.default(24 * 3_600_000),
+      approverChannel: channelId,
+      minJustification: z.number().int().min(0).max(500).default(10),
+    }),
+    sweeper: z
+      .strictObject({
+        schedule: cron.default('*/30 * * * * *'),
+        concurrency: z.number().int().min(1).max(256).default(16),
+        warnBefore: duration.default(10 * 60_000),
+        retryBase: duration.default(5_000),
+        retryMax: duration.default(10 * 60_000),
+        alertAfterAttempts: z.number().int().min(1).max(100).default(5),
+      })
+      .default({
+        schedule: '*/30 * * * * *',
+        concurrency: 16,
+        warnBefore: 10 * 60_000,
+        retryBase: 5_000,
+        retryMax: 10 * 60_000,
+        alertAfterAttempts: 5,
+      }),
+    digest: z
+      .strictObject({
+        channel: channelId,
+        schedule: cron.default('0 9 * * 1'),
+        businessHours: z
+          .strictObject({
+            days: z.array(z.number().int().min(0).max(6)).min(1).default([1, 2, 3, 4, 5]),
+            start: clock.default('08:00'),
+            end: clock.default('18:00'),
+          })
+          .default({ days: [1, 2, 3, 4, 5], start: '08:00', end: '18:00' }),
+      })
+      .optional(),
+    providers: z.record(
+      z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'bad provider name'),
+      providerInstance,
+    ),
+    resources: z.array(resourceSchema).min(1, 'at least one resource is required'),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, number>();
+    cfg.resources.forEach((r, i) => {
+      const at = (key: string) => ['resources', i, key];
+      const first = seen.get(r.id);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('id'),
+          message: `duplicate id (also resources[${first}])`,
+        });
+      } else {
+        seen.set(r.id, i);
+      }
+      if (!(r.provider in cfg.providers)) {
+        const known = Object.keys(cfg.providers).join(', ') || 'none defined';
+        ctx.addIssue({
+          code: 'custom',
+          path: at('provider'),
+          message: `unknown provider "${r.provider}" (known: ${known})`,
+        });
+      }
+      if (r.maxDuration < r.minDuration) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('maxDuration'),
+          message: 'must be >= minDuration',
+        });
+      }
+      if (r.defaultDuration < r.minDuration || r.defaultDuration > r.maxDuration) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('defaultDuration'),
+          message: 'must be between minDuration and maxDuration',
+        });
+      }
+      if (r.maxTotalDuration < r.maxDuration) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('maxTotalDuration'),
+          message: 'must be >= maxDuration',
+        });
+      }
+      const approverCount = r.approvers.users.length + r.approvers.usergroups.length;
+      if (r.approvalsRequired > 0 && approverCount === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('approvers'),
+          message: 'must name at least one user or user group when approvalsRequired > 0',
+        });
+      }
+      if (
+        r.approvers.usergroups.length === 0 &&
+        r.approvers.users.length > 0 &&
+        r.approvalsRequired > r.approvers.users.length
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('approvalsRequired'),
+          message: `needs ${r.approvalsRequired} approvers but only ${r.approvers.users.length} are listed`,
+        });
+      }
+    });
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type Resource = Config['resources'][number];
+export type ProviderInstanceConfig = z.infer<typeof providerInstance>;
+export type People = z.infer<typeof people>;

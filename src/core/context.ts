@@ -1,0 +1,38 @@
+import type { Config } from '../config/schema';
+import { inTransaction, type Db } from '../store/db';
+import type { approvals, grants, requests } from '../store/schema';
+import { appendAudit, type AuditInput, type AuditRow } from './audit';
+import type { Clock } from './clock';
+import { enqueue } from './outbox';
+import type { Notification } from './notifications';
+import type { Policy } from './policy';
+
+export type RequestRow = typeof requests.$inferSelect;
+export type GrantRow = typeof grants.$inferSelect;
+export type ApprovalRow = typeof approvals.$inferSelect;
+
+/** What every rule needs: the store, the time and the policy. */
+export interface CoreContext {
+  db: Db;
+  clock: Clock;
+  policy: Policy;
+  config: Config;
+}
+
+/** One state change: its rows, its audit event and its notifications commit together or not at all. */
+export interface Change {
+  now: number;
+  audit(input: AuditInput): AuditRow;
+  notify(key: string, notification: Notification): void;
+}
+
+export function change<T>(ctx: CoreContext, fn: (c: Change) => T): T {
+  return inTransaction(ctx.db, () => {
+    const now = ctx.clock.now();
+    return fn({
+      now,
+      audit: (input) => appendAudit(ctx.db, now, input),
+      notify: (key, notification) => enqueue(ctx.db, now, key, notification),
+    });
+  });
+}

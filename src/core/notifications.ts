@@ -1,0 +1,69 @@
+import { z } from 'zod';
+
+/** What a requester is told, and when. */
+export const DM_EVENTS = [
+  'request.received',
+  'request.approved',
+  'request.denied',
+  'request.cancelled',
+  'request.expired',
+  'extension.approved',
+  'extension.denied',
+  'grant.active',
+  'grant.expiring',
+  'grant.ended',
+  'grant.failed',
+] as const;
+export type DmEvent = (typeof DM_EVENTS)[number];
+
+/**
+ * Notifications the core queues for delivery. They name what happened, not how it looks: the
+ * delivery side renders them from the current state when it sends.
+ */
+export const notificationSchema = z.discriminatedUnion('topic', [
+  z.object({ topic: z.literal('approver_message'), requestId: z.string() }),
+  z.object({
+    topic: z.literal('requester_dm'),
+    userId: z.string(),
+    event: z.enum(DM_EVENTS),
+    requestId: z.string(),
+    grantId: z.string().optional(),
+  }),
+  z.object({
+    topic: z.literal('credentials'),
+    userId: z.string(),
+    grantId: z.string(),
+    sealed: z.string(),
+  }),
+  z.object({
+    topic: z.literal('alert'),
+    grantId: z.string(),
+    channel: z.string(),
+    admins: z.array(z.string()),
+    action: z.enum(['grant', 'revoke']),
+    attempts: z.number(),
+    error: z.string(),
+  }),
+  z.object({
+    topic: z.literal('digest'),
+    channel: z.string(),
+    periodStart: z.number(),
+    periodEnd: z.number(),
+  }),
+]);
+export type Notification = z.infer<typeof notificationSchema>;
+
+/** Rows of the same subject are delivered one after another, in the order they were queued. */
+export function subjectOf(n: Notification): string {
+  switch (n.topic) {
+    case 'approver_message':
+      return `request:${n.requestId}`;
+    case 'requester_dm':
+    case 'credentials':
+      return `user:${n.userId}`;
+    case 'alert':
+      return `alert:${n.grantId}`;
+    case 'digest':
+      return `digest:${n.channel}`;
+  }
+}

@@ -1,0 +1,80 @@
+import type { z } from 'zod';
+
+/** Who gets the access. Email is there when the directory knows it (Slack: `users:read.email`). */
+export interface GrantUser {
+  slackId: string;
+  email?: string;
+}
+
+/** Everything an adapter is told about one grant. */
+export interface ProviderCallContext<Target> {
+  grantId: string;
+  requestId: string;
+  user: GrantUser;
+  resource: { id: string; name: string; target: Target };
+  startsAt: Date;
+  expiresAt: Date;
+  /** What `grant` returned as `state` for this grant, if anything. Not for secrets. */
+  state?: unknown;
+  /** Aborted when the call runs past the provider's timeout; pass it to fetch, spawn, queries. */
+  signal: AbortSignal;
+}
+
+/** Shown to the user once, in a DM, then dropped. Never logged, never stored in plaintext. */
+export interface Credentials {
+  /** Markdown-ish text: how to use the access (`mrkdwn` in Slack). */
+  text: string;
+}
+
+export interface GrantResult {
+  state?: unknown;
+  credentials?: Credentials;
+}
+
+/** What an adapter promises, shown to requesters and approvers and in the README. */
+export interface ProviderGuarantees {
+  /** The target system refuses the access after expires_at by itself, even if Hallpass is down. */
+  enforcesExpiry: boolean;
+  /** Revoking ends sessions that are already open, not only new ones. */
+  endsOpenSessions: boolean;
+  /**
+   * `per-grant`: each grant is its own access (its own role, key…), so revoking one never touches
+   * another. `shared`: access is per user and resource, so a revoke waits while another grant of
+   * the same user and resource is still active.
+   */
+  isolation: 'per-grant' | 'shared';
+}
+
+/** One configured provider (`providers.<name>`), ready to call. */
+export interface Provider<Target = unknown> {
+  readonly guarantees: ProviderGuarantees;
+  /** Gives the access. Idempotent: called again for the same grant id it succeeds without doing it twice, and brings expiresAt up to date. */
+  grant(ctx: ProviderCallContext<Target>): Promise<GrantResult>;
+  /** Takes the access away. Idempotent: revoking what is already gone succeeds. */
+  revoke(ctx: ProviderCallContext<Target>): Promise<void>;
+  /** Reads back whether the access is present, to confirm a revoke. */
+  check?(ctx: ProviderCallContext<Target>): Promise<boolean>;
+  close?(): Promise<void>;
+}
+
+/** The Slack Web API as an adapter needs it (Bolt's WebClient satisfies it). */
+export interface SlackApi {
+  apiCall(method: string, options?: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
+
+export interface ProviderDeps {
+  slack?: SlackApi;
+  /** The folder of hallpass.yml, for paths in provider configs. */
+  configDir: string;
+}
+
+/**
+ * A provider type: built in (`type: webhook`) or loaded from a module (`type: module`). The
+ * schemas validate `providers.<name>` (without `type`) and each resource's `target`.
+ */
+export interface ProviderAdapter<Config = unknown, Target = unknown> {
+  readonly type: string;
+  readonly configSchema: z.ZodType<Config>;
+  readonly targetSchema: z.ZodType<Target>;
+  create(config: Config, deps: ProviderDeps): Provider<Target>;
+}

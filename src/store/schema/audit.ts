@@ -1,0 +1,22 @@
+import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/** Append-only, hash-chained; triggers in the migrations refuse UPDATE and DELETE. */
+export const auditEvents = sqliteTable(
+  'audit_events',
+  {
+    seq: integer('seq').primaryKey(),
+    at: integer('at').notNull(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    requestId: text('request_id'),
+    grantId: text('grant_id'),
+    details: text('details').notNull(),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [
+    index('audit_at').on(t.at),
+    index('audit_request').on(t.requestId),
+    index('audit_grant').on(t.grantId),
+  ],
+);

@@ -1,0 +1,5 @@
+export * from './requests';
+export * from './grants';
+export * from './audit';
+export * from './outbox';
+export * from './slack';

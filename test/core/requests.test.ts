@@ -1,0 +1,235 @@
+import { DomainError } from '../../src/core';
+import { coreHarness, type CoreHarness } from '../support/core';
+
+const JUST = 'investigating INC-42 slow queries';
+
+function counts(h: CoreHarness) {
+  const one = (sql: string) => (h.db.$client.prepare(sql).get() as { n: number }).n;
+  return {
+    requests: one('SELECT count(*) n FROM requests'),
+    audit: one('SELECT count(*) n FROM audit_events'),
+    outbox: one('SELECT count(*) n FROM outbox'),
+    grants: one('SELECT count(*) n FROM grants'),
+  };
+}
+
+async function refusal(promise: Promise<unknown>): Promise<DomainError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof DomainError) return err;
+    throw err;
+  }
+  throw new Error('expected a DomainError');
+}
+
+describe('creating a request', () => {
+  let h: CoreHarness;
+  beforeEach(() => (h = coreHarness()));
+  afterEach(() => h.close());
+
+  it('records it pending, audits it and queues the approver message and the receipt DM', async () => {
+    const row = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'prod-db',
+      duration: '2h',
+      justification: `  ${JUST}  `,
+    });
+    expect(row).toMatchObject({
+      status: 'pending',
+      durationMs: 7_200_000,
+      justification: JUST,
+      approvalsRequired: 1,
+    });
+    expect(row.id).toMatch(/^req_[0-9a-z]{10}$/);
+    expect(row.pendingUntil).toBe(h.clock.now() + 24 * 3_600_000);
+    const audit = h.db.$client.prepare('SELECT actor, action, request_id FROM audit_events').all();
+    expect(audit).toEqual([{ actor: 'UREQ', action: 'request.created', request_id: row.id }]);
+    const topics = h.db.$client.prepare('SELECT topic, subject FROM outbox ORDER BY id').all();
+    expect(topics).toEqual([
+      { topic: 'requester_dm', subject: 'user:UREQ' },
+      { topic: 'approver_message', subject: `request:${row.id}` },
+    ]);
+  });
+
+  it.each([
+    [
+      { resourceId: 'prod-dbb' },
+      'unknown_resource',
+      'resource',
+      'Unknown resource "prod-dbb". Did you mean prod-db?',
+    ],
+    [
+      { resourceId: 'zzzzzzzz' },
+      'unknown_resource',
+      'resource',
+      'Unknown resource "zzzzzzzz". Try `/jit resources` to see what you can request.',
+    ],
+    [
+      { duration: '5h' },
+      'bad_duration',
+      'duration',
+      '5h is outside what prod-db allows: pick a duration between 5m and 4h.',
+    ],
+    [
+      { duration: '1m' },
+      'bad_duration',
+      'duration',
+      '1m is outside what prod-db allows: pick a duration between 5m and 4h.',
+    ],
+    [
+      { duration: 'soon' },
+      'bad_duration',
+      'duration',
+      '"soon" is not a duration. Use something like 30m, 2h or 1h30m (between 5m and 4h for prod-db).',
+    ],
+    [
+      { justification: ' because ' },
+      'bad_justification',
+      'justification',
+      'Say why you need access in at least 10 characters (you wrote 7).',
+    ],
+    [
+      { justification: 'x'.repeat(2001) },
+      'bad_justification',
+      'justification',
+      'Keep the justification under 2000 characters (you wrote 2001).',
+    ],
+    [
+      { resourceId: 'ticketed' },
+      'bad_ticket',
+      'ticket',
+      'ticketed needs a ticket reference matching ^[A-Z]+-[0-9]+$.',
+    ],
+    [
+      { resourceId: 'ticketed', ticket: 'inc 42' },
+      'bad_ticket',
+      'ticket',
+      'Ticket "inc 42" does not match ^[A-Z]+-[0-9]+$.',
+    ],
+    [
+      { resourceId: 'ticketed', requester: 'UOTHER', ticket: 'INC-1' },
+      'not_allowed',
+      'resource',
+      'You are not allowed to request ticketed. Ask in <#CAPPROVALS> if you think you should be.',
+    ],
+  ])(
+    'refuses %p with a specific message and changes nothing',
+    async (override, code, field, message) => {
+      const before = counts(h);
+      const err = await refusal(
+        h.core.createRequest({
+          requester: 'UREQ',
+          resourceId: 'prod-db',
+          duration: '1h',
+          justification: JUST,
+          ...override,
+        }),
+      );
+      expect({ code: err.code, field: err.field, message: err.message }).toEqual({
+        code,
+        field,
+        message,
+      });
+      expect(counts(h)).toEqual(before);
+    },
+  );
+
+  it('lets requesters in through a user group', async () => {
+    const row = await h.core.createRequest({
+      requester: 'UENG',
+      resourceId: 'ticketed',
+      duration: '30m',
+      justification: JUST,
+      ticket: 'INC-7',
+    });
+    expect(row.ticket).toBe('INC-7');
+  });
+
+  it('returns the same request for a resubmitted form (same client key)', async () => {
+    const input = {
+      requester: 'UREQ',
+      resourceId: 'prod-db',
+      duration: '1h',
+      justification: JUST,
+      clientKey: 'view:V1',
+    };
+    const first = await h.core.createRequest(input);
+    const again = await h.core.createRequest(input);
+    expect(again.id).toBe(first.id);
+    expect(counts(h)).toMatchObject({ requests: 1, audit: 1, outbox: 2 });
+  });
+
+  it('auto-approves when no approvals are required, recording it as such', async () => {
+    const row = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'auto',
+      duration: '30m',
+      justification: JUST,
+    });
+    expect(row).toMatchObject({ status: 'approved', autoApproved: true, decidedBy: 'hallpass' });
+    const actions = h.db.$client
+      .prepare('SELECT action FROM audit_events ORDER BY seq')
+      .pluck()
+      .all();
+    expect(actions).toEqual(['request.created', 'request.approved', 'grant.created']);
+    const grant = h.db.$client.prepare('SELECT status, user_id, duration_ms FROM grants').get();
+    expect(grant).toEqual({ status: 'activating', user_id: 'UREQ', duration_ms: 1_800_000 });
+  });
+});
+
+describe('cancelling and expiring', () => {
+  let h: CoreHarness;
+  beforeEach(() => (h = coreHarness()));
+  afterEach(() => h.close());
+
+  it('lets only the requester cancel, and only while pending', async () => {
+    const row = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'prod-db',
+      duration: '1h',
+      justification: JUST,
+    });
+    expect(() => h.core.cancelRequest(row.id, 'ULEAD')).toThrow(
+      `Request ${row.id} is not yours to cancel.`,
+    );
+    expect(h.core.cancelRequest(row.id, 'UREQ').status).toBe('cancelled');
+    expect(() => h.core.cancelRequest(row.id, 'UREQ')).toThrow(
+      `Request ${row.id} is already cancelled.`,
+    );
+    expect(() => h.core.cancelRequest('req_nope', 'UREQ')).toThrow('No request req_nope.');
+  });
+
+  it('expires undecided requests after the pending timeout, once', async () => {
+    const row = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'prod-db',
+      duration: '1h',
+      justification: JUST,
+    });
+    h.clock.advance(24 * 3_600_000 - 1);
+    expect(h.core.expireStaleRequests()).toBe(0);
+    h.clock.advance(1);
+    expect(h.core.expireStaleRequests()).toBe(1);
+    expect(h.core.expireStaleRequests()).toBe(0);
+    const status = h.db.$client
+      .prepare('SELECT status FROM requests WHERE id = ?')
+      .pluck()
+      .get(row.id);
+    expect(status).toBe('expired');
+  });
+
+  it('treats a click after the timeout as too late', async () => {
+    const row = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'prod-db',
+      duration: '1h',
+      justification: JUST,
+    });
+    h.clock.advance(25 * 3_600_000);
+    const outcome = await h.core.decide({ requestId: row.id, actor: 'ULEAD', decision: 'approve' });
+    expect(outcome.kind).toBe('already_decided');
+    expect(outcome.request.status).toBe('expired');
+    expect(counts(h).grants).toBe(0);
+  });
+});
