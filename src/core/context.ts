@@ -17,6 +17,8 @@ export interface CoreContext {
   clock: Clock;
   policy: Policy;
   config: Config;
+  /** Called after every committed change, so jobs can wake up (deliver, reschedule timers). */
+  onCommit: Set<() => void>;
 }
 
 /** One state change: its rows, its audit event and its notifications commit together or not at all. */
@@ -27,7 +29,7 @@ export interface Change {
 }
 
 export function change<T>(ctx: CoreContext, fn: (c: Change) => T): T {
-  return inTransaction(ctx.db, () => {
+  const result = inTransaction(ctx.db, () => {
     const now = ctx.clock.now();
     return fn({
       now,
@@ -35,4 +37,6 @@ export function change<T>(ctx: CoreContext, fn: (c: Change) => T): T {
       notify: (key, notification) => enqueue(ctx.db, now, key, notification),
     });
   });
+  for (const listener of ctx.onCommit) listener();
+  return result;
 }

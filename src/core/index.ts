@@ -18,6 +18,7 @@ export class Core {
 
   constructor(deps: { db: Db; clock: Clock; config: Config; directory: Directory }) {
     this.ctx = {
+      onCommit: new Set(),
       db: deps.db,
       clock: deps.clock,
       config: deps.config,
@@ -27,6 +28,12 @@ export class Core {
 
   get policy(): Policy {
     return this.ctx.policy;
+  }
+
+  /** Subscribes to committed changes; returns the unsubscribe function. */
+  onCommit(listener: () => void): () => void {
+    this.ctx.onCommit.add(listener);
+    return () => this.ctx.onCommit.delete(listener);
   }
 
   createRequest(input: NewRequest) {

@@ -1,0 +1,53 @@
+import winston from 'winston';
+
+const secrets = new Set<string>();
+
+/** Values that must never reach a log line (tokens, signing secrets, webhook secrets, passwords). */
+export function registerSecret(value: string | undefined): void {
+  if (value && value.length >= 6) secrets.add(value);
+}
+
+const SECRET_KEY_RE = /pass(word)?|secret|token|credential|authorization|private.?key/i;
+
+function redactString(text: string): string {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join('[redacted]');
+  return out
+    .replace(/xox[abposr]-[A-Za-z0-9-]+/g, 'xox?-[redacted]')
+    .replace(/xapp-[A-Za-z0-9-]+/g, 'xapp-[redacted]');
+}
+
+function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactString(value);
+  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return { name: value.name, message: redactString(value.message) };
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [
+      k,
+      SECRET_KEY_RE.test(k) ? '[redacted]' : redact(v, depth + 1),
+    ]),
+  );
+}
+
+const redactFormat = winston.format((info) => {
+  for (const key of Object.keys(info)) {
+    if (key === 'level') continue;
+    (info as Record<string, unknown>)[key] = SECRET_KEY_RE.test(key)
+      ? '[redacted]'
+      : redact(info[key]);
+  }
+  return info;
+});
+
+/** JSON lines on stdout; LOG_LEVEL sets the level (default info, `silent` in tests). */
+export const logger = winston.createLogger({
+  level: process.env.LOG_LEVEL ?? (process.env.JEST_WORKER_ID ? 'silent' : 'info'),
+  silent:
+    process.env.LOG_LEVEL === 'silent' ||
+    (process.env.JEST_WORKER_ID !== undefined && !process.env.LOG_LEVEL),
+  format: winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json()),
+  transports: [new winston.transports.Console()],
+});
+
+export type Logger = winston.Logger;
