@@ -1,0 +1,74 @@
+import type { GrantRow } from '../core/context';
+import type { Directory } from '../core/directory';
+import type { Policy } from '../core/policy';
+import type { Provider, ProviderCallContext } from '../providers/types';
+
+/** A configured provider as the sweeper needs it. */
+export interface ResolvedProvider {
+  provider: Provider;
+  timeoutMs: number;
+}
+
+export interface ProviderLookup {
+  get(name: string): ResolvedProvider | undefined;
+}
+
+export class ProviderCallError extends Error {}
+
+/** Runs one provider call with the provider's timeout; a call past it is aborted and fails. */
+export async function withTimeout<T>(
+  timeoutMs: number,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort(new ProviderCallError(`timed out after ${timeoutMs} ms`));
+      reject(new ProviderCallError(`timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([run(controller.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Email is a courtesy for providers that key on it; a directory outage must not block a grant. */
+export async function emailOf(directory: Directory, userId: string): Promise<string | undefined> {
+  try {
+    return await withTimeout(2000, () => directory.emailOf(userId));
+  } catch {
+    return undefined;
+  }
+}
+
+export function callContext(
+  grant: GrantRow,
+  policy: Policy,
+  email: string | undefined,
+  window: { startsAt: number; expiresAt: number },
+  signal: AbortSignal,
+): ProviderCallContext<unknown> {
+  const resource = policy.findResource(grant.resourceId);
+  return {
+    grantId: grant.id,
+    requestId: grant.requestId,
+    user: { slackId: grant.userId, email },
+    resource: {
+      id: grant.resourceId,
+      name: resource?.name ?? grant.resourceId,
+      target: resource?.target ?? {},
+    },
+    startsAt: new Date(window.startsAt),
+    expiresAt: new Date(window.expiresAt),
+    state: grant.providerState === null ? undefined : (JSON.parse(grant.providerState) as unknown),
+    signal,
+  };
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}

@@ -1,0 +1,355 @@
+import { getGrant } from '../../src/core/grant-progress';
+import { StaticDirectory } from '../../src/core/directory';
+import { Sweeper, type Timers } from '../../src/jobs/sweeper';
+import { logger } from '../../src/log';
+import { Sealer } from '../../src/secrets/seal';
+import { coreHarness, type CoreHarness } from '../support/core';
+import { lookupOf, RecordingProvider } from '../support/recording-provider';
+
+const JUST = 'investigating INC-42 slow queries';
+const MIN = 60_000;
+
+/** Timers that only fire when the test says so, recording when the sweeper asked to wake. */
+class ManualTimers implements Timers {
+  pending = new Map<number, { fn: () => void; ms: number }>();
+  private next = 1;
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.next++;
+    this.pending.set(id, { fn, ms });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.pending.delete(handle as number);
+  }
+  only(): { fn: () => void; ms: number } {
+    expect(this.pending.size).toBe(1);
+    return [...this.pending.values()][0]!;
+  }
+  fire(): void {
+    const [id, timer] = [...this.pending.entries()][0]!;
+    this.pending.delete(id);
+    timer.fn();
+  }
+}
+
+const sealer = new Sealer('test-sealing-secret');
+
+interface Rig {
+  h: CoreHarness;
+  provider: RecordingProvider;
+  timers: ManualTimers;
+  sweeper: Sweeper;
+}
+
+function rig(h = coreHarness(), provider = new RecordingProvider(), timeoutMs = 1000): Rig {
+  const timers = new ManualTimers();
+  const sweeper = new Sweeper({
+    core: h.core,
+    providers: lookupOf({ hook: provider }, timeoutMs),
+    directory: new StaticDirectory({}, { UREQ: 'req@example.com' }),
+    sealer,
+    logger,
+    timers,
+    random: () => 1,
+  });
+  return { h, provider, timers, sweeper };
+}
+
+async function approved(
+  h: CoreHarness,
+  resourceId = 'auto',
+  duration = '30m',
+  requester = 'UREQ',
+): Promise<string> {
+  const req = await h.core.createRequest({ requester, resourceId, duration, justification: JUST });
+  if (req.status === 'pending')
+    await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
+  return h.db.$client
+    .prepare('SELECT id FROM grants WHERE request_id = ?')
+    .pluck()
+    .get(req.id) as string;
+}
+
+describe('sweeper', () => {
+  let r: Rig;
+  beforeEach(() => (r = rig()));
+  afterEach(async () => {
+    await r.sweeper.stop();
+    r.h.close();
+  });
+
+  it('activates an approved grant with the clock starting at activation, and seals credentials for the DM', async () => {
+    r.provider.credentials = 'user=alice password=pa55-w0rd-secret';
+    const grantId = await approved(r.h);
+    r.h.clock.advance(MIN);
+    await r.sweeper.tick();
+    const grant = getGrant(r.h.core.ctx, grantId)!;
+    expect(grant).toMatchObject({
+      status: 'active',
+      startsAt: r.h.clock.now(),
+      expiresAt: r.h.clock.now() + 30 * MIN,
+    });
+    expect(r.provider.callsOf('grant')).toEqual([
+      {
+        action: 'grant',
+        grantId,
+        userId: 'UREQ',
+        startsAt: grant.startsAt,
+        expiresAt: grant.expiresAt,
+        state: undefined,
+      },
+    ]);
+    const payload = r.h.db.$client
+      .prepare("SELECT payload FROM outbox WHERE topic = 'credentials'")
+      .pluck()
+      .get() as string;
+    expect(payload).not.toContain('pa55-w0rd-secret');
+    expect(JSON.parse(sealer.open(JSON.parse(payload).sealed))).toEqual({
+      text: 'user=alice password=pa55-w0rd-secret',
+    });
+    const audit = r.h.db.$client
+      .prepare('SELECT group_concat(details) FROM audit_events')
+      .pluck()
+      .get() as string;
+    expect(audit).not.toContain('pa55-w0rd-secret');
+  });
+
+  it('arms an exact timer for expires_at and revokes when it fires', async () => {
+    const grantId = await approved(r.h);
+    await r.sweeper.start();
+    const expiresAt = getGrant(r.h.core.ctx, grantId)!.expiresAt!;
+    const warnAt = expiresAt - 10 * MIN;
+    expect(r.timers.only().ms).toBe(warnAt - r.h.clock.now());
+    r.h.clock.set(warnAt);
+    r.timers.fire();
+    await r.sweeper.tick();
+    expect(r.timers.only().ms).toBe(10 * MIN);
+    r.h.clock.set(expiresAt);
+    r.timers.fire();
+    await r.sweeper.tick();
+    expect(getGrant(r.h.core.ctx, grantId)).toMatchObject({
+      status: 'revoked',
+      endReason: 'expired',
+      endedAt: expiresAt,
+    });
+    expect(r.provider.present.size).toBe(0);
+    expect(r.provider.callsOf('check')).toHaveLength(1);
+  });
+
+  it('wakes up for a grant approved after start, without waiting for the cron tick', async () => {
+    await r.sweeper.start();
+    expect(r.timers.pending.size).toBe(0);
+    const grantId = await approved(r.h);
+    expect(r.timers.only().ms).toBe(0);
+    r.timers.fire();
+    await r.sweeper.tick();
+    expect(getGrant(r.h.core.ctx, grantId)!.status).toBe('active');
+  });
+
+  it('catches up on start with everything that expired while it was down', async () => {
+    const ids = [await approved(r.h), await approved(r.h, 'auto', '1h', 'UOTHER')];
+    await r.sweeper.tick();
+    await r.sweeper.stop();
+    r.h.clock.advance(3 * 60 * MIN);
+    const restarted = rig(r.h, r.provider);
+    await restarted.sweeper.start();
+    await restarted.sweeper.stop();
+    for (const id of ids) expect(getGrant(r.h.core.ctx, id)!.status).toBe('revoked');
+  });
+
+  it('retries a failing revoke with backoff, alerts once, and only marks it revoked after the provider confirmed', async () => {
+    const grantId = await approved(r.h);
+    await r.sweeper.tick();
+    r.h.clock.advance(30 * MIN);
+    r.provider.plan.push('fail', 'fail', 'fail', 'fail', 'fail', 'fail');
+    const waits: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      await r.sweeper.tick();
+      const grant = getGrant(r.h.core.ctx, grantId)!;
+      expect(grant.status).toBe('revoking');
+      waits.push(grant.nextAttemptAt! - r.h.clock.now());
+      r.h.clock.set(grant.nextAttemptAt!);
+    }
+    expect(waits).toEqual([5000, 10000, 20000, 40000, 80000, 160000]);
+    expect(
+      r.h.db.$client.prepare("SELECT count(*) FROM outbox WHERE topic = 'alert'").pluck().get(),
+    ).toBe(1);
+    await r.sweeper.tick();
+    expect(getGrant(r.h.core.ctx, grantId)!.status).toBe('revoked');
+    const attempts = r.h.db.$client
+      .prepare(
+        "SELECT count(*) FROM audit_events WHERE grant_id = ? AND action = 'grant.revoke_failed_attempt'",
+      )
+      .pluck()
+      .get(grantId);
+    expect(attempts).toBe(6);
+  });
+
+  it('keeps retrying when the revoke says ok but the access is still there', async () => {
+    const grantId = await approved(r.h);
+    await r.sweeper.tick();
+    r.provider.checkLies = true;
+    r.h.clock.advance(30 * MIN);
+    await r.sweeper.tick();
+    expect(getGrant(r.h.core.ctx, grantId)).toMatchObject({
+      status: 'revoking',
+      lastError: 'revoke: revoke reported success but a check says the access is still there',
+    });
+  });
+
+  it('aborts a provider call that hangs past its timeout and retries it', async () => {
+    await r.sweeper.stop();
+    r.h.close();
+    r = rig(coreHarness(), new RecordingProvider(), 30);
+    const grantId = await approved(r.h);
+    r.provider.plan.push('hang');
+    await r.sweeper.tick();
+    expect(getGrant(r.h.core.ctx, grantId)).toMatchObject({
+      status: 'activating',
+      attempts: 1,
+      lastError: 'grant: timed out after 30 ms',
+    });
+    r.h.clock.advance(MIN);
+    await r.sweeper.tick();
+    expect(getGrant(r.h.core.ctx, grantId)!.status).toBe('active');
+  });
+
+  it('never cuts access early while another grant of the same user and resource is active', async () => {
+    const first = await approved(r.h, 'auto', '30m');
+    await r.sweeper.tick();
+    r.h.clock.advance(10 * MIN);
+    const second = await approved(r.h, 'auto', '30m');
+    await r.sweeper.tick();
+    r.h.clock.advance(20 * MIN);
+    await r.sweeper.tick();
+    expect(getGrant(r.h.core.ctx, first)!.status).toBe('revoked');
+    expect(r.provider.callsOf('revoke')).toHaveLength(0);
+    expect(r.provider.present.has('UREQ/auto')).toBe(true);
+    r.h.clock.advance(10 * MIN);
+    await r.sweeper.tick();
+    expect(getGrant(r.h.core.ctx, second)!.status).toBe('revoked');
+    expect(r.provider.callsOf('revoke')).toHaveLength(1);
+    expect(r.provider.present.size).toBe(0);
+  });
+
+  it('revokes per-grant accesses independently', async () => {
+    await r.sweeper.stop();
+    r.h.close();
+    r = rig(
+      coreHarness(),
+      new RecordingProvider({
+        enforcesExpiry: true,
+        endsOpenSessions: true,
+        isolation: 'per-grant',
+      }),
+    );
+    const first = await approved(r.h, 'auto', '30m');
+    await r.sweeper.tick();
+    r.h.clock.advance(10 * MIN);
+    await approved(r.h, 'auto', '30m');
+    await r.sweeper.tick();
+    r.h.clock.advance(20 * MIN);
+    await r.sweeper.tick();
+    expect(r.provider.callsOf('revoke').map((c) => c.grantId)).toEqual([first]);
+    expect(r.provider.present.size).toBe(1);
+  });
+
+  it('revokes many expired grants in parallel, never more than the configured concurrency', async () => {
+    for (let i = 0; i < 60; i++) await approved(r.h, 'auto', '30m', `UUSER${i}`);
+    await r.sweeper.tick();
+    r.h.clock.advance(30 * MIN);
+    r.provider.maxInFlight = 0;
+    await r.sweeper.tick();
+    expect(
+      r.h.db.$client.prepare("SELECT count(*) FROM grants WHERE status = 'revoked'").pluck().get(),
+    ).toBe(60);
+    expect(r.provider.maxInFlight).toBeGreaterThan(1);
+    expect(r.provider.maxInFlight).toBeLessThanOrEqual(r.h.config.sweeper.concurrency);
+  });
+
+  it('finishes a revoke that was cut off by a crash (revoking, provider maybe done) after a restart', async () => {
+    const grantId = await approved(r.h);
+    await r.sweeper.tick();
+    r.h.core.revokeGrant({ grantId, actor: 'UREQ' });
+    r.provider.present.delete('UREQ/auto');
+    await r.sweeper.tick();
+    expect(getGrant(r.h.core.ctx, grantId)!.status).toBe('revoked');
+    expect(r.provider.callsOf('revoke')).toHaveLength(1);
+  });
+
+  it('warns a holder once, ten minutes before the end', async () => {
+    await approved(r.h);
+    await r.sweeper.tick();
+    r.h.clock.advance(20 * MIN);
+    await r.sweeper.tick();
+    await r.sweeper.tick();
+    const warnings = r.h.db.$client
+      .prepare("SELECT count(*) FROM outbox WHERE key LIKE 'grant.expiring:%'")
+      .pluck()
+      .get();
+    expect(warnings).toBe(1);
+  });
+
+  it('expires stale requests on its pass', async () => {
+    const req = await r.h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'prod-db',
+      duration: '1h',
+      justification: JUST,
+    });
+    r.h.clock.advance(24 * 60 * MIN);
+    await r.sweeper.tick();
+    expect(
+      r.h.db.$client.prepare('SELECT status FROM requests WHERE id = ?').pluck().get(req.id),
+    ).toBe('expired');
+  });
+
+  it('tells the provider the new expiry after an extension', async () => {
+    const req = await r.h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'quorum',
+      duration: '1h',
+      justification: JUST,
+    });
+    await r.h.core.decide({ requestId: req.id, actor: 'UA1', decision: 'approve' });
+    await r.h.core.decide({ requestId: req.id, actor: 'UA2', decision: 'approve' });
+    await r.sweeper.tick();
+    const grantId = r.h.db.$client.prepare('SELECT id FROM grants').pluck().get() as string;
+    const ext = await r.h.core.requestExtension({
+      grantId,
+      actor: 'UREQ',
+      duration: '1h',
+      justification: 'the migration is still running',
+    });
+    await r.h.core.decide({ requestId: ext.id, actor: 'UA1', decision: 'approve' });
+    await r.h.core.decide({ requestId: ext.id, actor: 'UA3', decision: 'approve' });
+    await r.sweeper.tick();
+    const grant = getGrant(r.h.core.ctx, grantId)!;
+    const grants = r.provider.callsOf('grant');
+    expect(grants).toHaveLength(2);
+    expect(grants[1]).toMatchObject({ expiresAt: grant.expiresAt, state: { key: 'UREQ/quorum' } });
+    expect(grant.providerExpiresAt).toBe(grant.expiresAt);
+    await r.sweeper.tick();
+    expect(r.provider.callsOf('grant')).toHaveLength(2);
+  });
+
+  it('keeps retrying a grant whose provider was removed from the configuration', async () => {
+    await r.sweeper.stop();
+    const h = r.h;
+    r = rig(h);
+    const grantId = await approved(h);
+    const orphan = new Sweeper({
+      core: h.core,
+      providers: lookupOf({}),
+      directory: new StaticDirectory(),
+      sealer,
+      logger,
+      timers: r.timers,
+    });
+    await orphan.tick();
+    expect(getGrant(h.core.ctx, grantId)).toMatchObject({ status: 'activating', attempts: 1 });
+    expect(getGrant(h.core.ctx, grantId)!.lastError).toContain(
+      'provider "hook" is not configured any more',
+    );
+  });
+});
