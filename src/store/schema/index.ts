@@ -3,3 +3,4 @@ export * from './grants';
 export * from './audit';
 export * from './outbox';
 export * from './slack';
+export * from './digests';
