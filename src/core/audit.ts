@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../store/db';
 import { canonicalJson } from './canonical-json';
@@ -66,17 +66,21 @@ export function scrubSecrets(value: unknown): unknown {
   return value;
 }
 
+/**
+ * SHA-256 over the previous hash and the row's content as a JSON array in a fixed field order
+ * (details is already canonical JSON), so the same content always hashes the same.
+ */
 export function hashEvent(prevHash: string, row: Omit<AuditRow, 'prevHash' | 'hash'>): string {
-  const content = canonicalJson({
-    seq: row.seq,
-    at: row.at,
-    actor: row.actor,
-    action: row.action,
-    requestId: row.requestId,
-    grantId: row.grantId,
-    details: row.details,
-  });
-  return createHash('sha256').update(prevHash).update('\n').update(content).digest('hex');
+  const content = JSON.stringify([
+    row.seq,
+    row.at,
+    row.actor,
+    row.action,
+    row.requestId,
+    row.grantId,
+    row.details,
+  ]);
+  return hash('sha256', `${prevHash}\n${content}`, 'hex');
 }
 
 interface AuditStatements {
@@ -125,18 +129,31 @@ export interface ChainReport {
   firstBroken?: { seq: number; problem: string };
 }
 
-/** Walks the whole chain in order and names the first row that does not match. */
-export function verifyChain(db: Db, onProgress?: (checked: number) => void): ChainReport {
+/** A row verified before: a walk may start after it instead of at the genesis. */
+export interface ChainAnchor {
+  seq: number;
+  hash: string;
+}
+
+/**
+ * Walks the chain in order and names the first row that does not match: the whole chain, or the
+ * rows after `from` (which the caller has checked is still there with that hash).
+ */
+export function verifyChain(
+  db: Db,
+  onProgress?: (checked: number) => void,
+  from?: ChainAnchor,
+): ChainReport {
   const rows = db.$client
     .prepare(
-      'SELECT seq, at, actor, action, request_id, grant_id, details, prev_hash, hash FROM audit_events ORDER BY seq',
+      'SELECT seq, at, actor, action, request_id, grant_id, details, prev_hash, hash FROM audit_events WHERE seq > ? ORDER BY seq',
     )
     .raw()
-    .iterate() as IterableIterator<
+    .iterate(from?.seq ?? 0) as IterableIterator<
     [number, number, string, string, string | null, string | null, string, string, string]
   >;
-  let expectedPrev = GENESIS_HASH;
-  let expectedSeq = 1;
+  let expectedPrev = from?.hash ?? GENESIS_HASH;
+  let expectedSeq = (from?.seq ?? 0) + 1;
   let checked = 0;
   for (const [seq, at, actor, action, requestId, grantId, details, prevHash, hash] of rows) {
     const broken = (problem: string): ChainReport => ({
