@@ -5,7 +5,6 @@ CREATE TABLE `digests` (
 	`channel` text NOT NULL,
 	`queued_at` integer NOT NULL,
 	`posted_at` integer,
-	`posted_ts` text,
 	`chain_seq` integer,
 	`chain_hash` text
 );

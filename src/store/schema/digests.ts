@@ -13,7 +13,6 @@ export const digests = sqliteTable('digests', {
   channel: text('channel').notNull(),
   queuedAt: integer('queued_at').notNull(),
   postedAt: integer('posted_at'),
-  postedTs: text('posted_ts'),
   chainSeq: integer('chain_seq'),
   chainHash: text('chain_hash'),
 });
