@@ -1,0 +1,64 @@
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
+
+/** One measured figure, with the floor it was measured against in the same run. */
+export interface Row {
+  bench: string;
+  figure: string;
+  value: string;
+  floor: string;
+  ratio: string;
+  target: string;
+  met: boolean | null;
+}
+
+export function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', {
+    maximumFractionDigits: digits,
+    minimumFractionDigits: digits,
+  });
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+export function table(rows: readonly Row[]): string {
+  const header = ['bench', 'figure', 'value', 'floor (same run)', 'ratio', 'target', 'met'];
+  const lines = rows.map((r) => [
+    r.bench,
+    r.figure,
+    r.value,
+    r.floor,
+    r.ratio,
+    r.target,
+    r.met === null ? '—' : r.met ? 'yes' : 'NO',
+  ]);
+  const all = [header, ...lines];
+  return all
+    .map(
+      (cells, i) =>
+        `| ${cells.join(' | ')} |${i === 0 ? `\n|${header.map(() => ' --- ').join('|')}|` : ''}`,
+    )
+    .join('\n');
+}
+
+export function writeResults(rows: readonly Row[], notes: readonly string[]): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const text = [
+    '# Benchmark results',
+    '',
+    `Measured ${new Date().toISOString()} on ${availableParallelism()} cores (${cpu}), Node.js ${process.version}, by \`npm run bench\`.`,
+    'Every figure is measured in the same run as its floor, so the ratio holds on a noisy machine.',
+    '',
+    table(rows),
+    '',
+    ...notes.map((n) => `- ${n}`),
+    '',
+  ].join('\n');
+  writeFileSync(join(__dirname, 'results.md'), text);
+  return text;
+}

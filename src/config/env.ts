@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+/** The process environment Hallpass reads, validated once at start-up. */
+export const envSchema = z.object({
+  SLACK_BOT_TOKEN: z
+    .string({ error: 'SLACK_BOT_TOKEN is not set (the Bot User OAuth Token, xoxb-…)' })
+    .regex(/^xoxb-/, 'SLACK_BOT_TOKEN must be a bot token (xoxb-…)'),
+  SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  SLACK_APP_TOKEN: z
+    .string()
+    .regex(/^xapp-/, 'SLACK_APP_TOKEN must be an app-level token (xapp-…)')
+    .optional(),
+  SLACK_API_URL: z.url('SLACK_API_URL must be a URL like https://slack.com/api/').optional(),
+  HALLPASS_CONFIG: z.string().default('./hallpass.yml'),
+  HALLPASS_DB: z.string().default('./data/hallpass.db'),
+  HALLPASS_SECRET_KEY: z
+    .string()
+    .min(16, 'HALLPASS_SECRET_KEY must be at least 16 characters')
+    .optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** Parses the environment or returns one line per problem, each naming the variable. */
+export function parseEnv(source: NodeJS.ProcessEnv): { env: Env } | { problems: string[] } {
+  const cleaned = Object.fromEntries(
+    Object.entries(source).filter(([, v]) => v !== undefined && v !== ''),
+  );
+  const parsed = envSchema.safeParse(cleaned);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) =>
+        i.message.includes(String(i.path[0])) ? i.message : `${String(i.path[0])}: ${i.message}`,
+      );
+  if (!cleaned.SLACK_APP_TOKEN && !cleaned.SLACK_SIGNING_SECRET) {
+    problems.push(
+      'SLACK_SIGNING_SECRET is not set (Basic Information → Signing Secret; or set SLACK_APP_TOKEN for Socket Mode)',
+    );
+  }
+  if (parsed.success && problems.length === 0) return { env: parsed.data };
+  return { problems };
+}
+
+/** The key that seals secrets at rest: its own variable if set, else derived from a Slack secret. */
+export function sealingSecret(env: Env): string {
+  return env.HALLPASS_SECRET_KEY ?? env.SLACK_SIGNING_SECRET ?? env.SLACK_APP_TOKEN ?? '';
+}

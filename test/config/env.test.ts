@@ -1,0 +1,48 @@
+import { parseEnv, sealingSecret } from '../../src/config/env';
+
+describe('environment', () => {
+  it('names every missing secret at once', () => {
+    expect(parseEnv({})).toEqual({
+      problems: [
+        'SLACK_BOT_TOKEN is not set (the Bot User OAuth Token, xoxb-…)',
+        'SLACK_SIGNING_SECRET is not set (Basic Information → Signing Secret; or set SLACK_APP_TOKEN for Socket Mode)',
+      ],
+    });
+  });
+
+  it('refuses a user token, a bad port and a bad API URL', () => {
+    const result = parseEnv({
+      SLACK_BOT_TOKEN: 'xoxp-123',
+      SLACK_SIGNING_SECRET: 's',
+      PORT: 'http',
+      SLACK_API_URL: 'not a url',
+    });
+    expect('problems' in result && result.problems).toEqual([
+      'SLACK_BOT_TOKEN must be a bot token (xoxb-…)',
+      'SLACK_API_URL must be a URL like https://slack.com/api/',
+      'PORT: Invalid input: expected number, received NaN',
+    ]);
+  });
+
+  it('fills defaults, and Socket Mode needs no signing secret', () => {
+    const result = parseEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', PORT: '' });
+    expect(result).toEqual({
+      env: {
+        SLACK_BOT_TOKEN: 'xoxb-1',
+        SLACK_APP_TOKEN: 'xapp-1',
+        HALLPASS_CONFIG: './hallpass.yml',
+        HALLPASS_DB: './data/hallpass.db',
+        PORT: 3000,
+        HOST: '0.0.0.0',
+      },
+    });
+  });
+
+  it('seals with HALLPASS_SECRET_KEY when set, else with the signing secret', () => {
+    const base = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'signing' };
+    const own = parseEnv({ ...base, HALLPASS_SECRET_KEY: 'a-long-enough-secret' });
+    const derived = parseEnv(base);
+    expect('env' in own && sealingSecret(own.env)).toBe('a-long-enough-secret');
+    expect('env' in derived && sealingSecret(derived.env)).toBe('signing');
+  });
+});
