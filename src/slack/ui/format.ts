@@ -1,0 +1,90 @@
+import { tz } from '@date-fns/tz';
+import { format } from 'date-fns';
+
+export { formatDuration } from '../../config/duration';
+
+const ELLIPSIS = '…';
+
+/**
+ * Cuts `text` to at most `max` UTF-16 units, ending in an ellipsis when it had to cut. Never
+ * splits a surrogate pair, so an emoji is kept whole or dropped.
+ */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = Math.max(0, max - ELLIPSIS.length);
+  const code = text.charCodeAt(end - 1);
+  if (code >= 0xd800 && code <= 0xdbff) end -= 1;
+  return text.slice(0, end) + ELLIPSIS;
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
+
+/** People's text shown as mrkdwn: `<!channel>`, `<@U…>` and links typed by a user stay plain text. */
+export function escapeMrkdwn(text: string): string {
+  return text.replace(/[&<>]/g, (ch) => ESCAPES[ch]!);
+}
+
+/**
+ * Escapes `text` and cuts it to `max` units of escaped output, never inside an entity like
+ * `&amp;` (escaping can make text five times longer, so cutting after escaping is the only
+ * way to know the length).
+ */
+export function escapeAndFit(text: string, max: number): string {
+  const escaped = escapeMrkdwn(text);
+  if (escaped.length <= max) return escaped;
+  let out = '';
+  for (const ch of text) {
+    const piece = ESCAPES[ch] ?? ch;
+    if (out.length + piece.length > max - ELLIPSIS.length) break;
+    out += piece;
+  }
+  return out + ELLIPSIS;
+}
+
+/**
+ * Splits long mrkdwn into pieces of at most `max` units, preferring line breaks, for text that
+ * must be shown whole (credentials) rather than cut.
+ */
+export function splitText(text: string, max: number): string[] {
+  const pieces: string[] = [];
+  let rest = text;
+  while (rest.length > max) {
+    const newline = rest.lastIndexOf('\n', max);
+    let cut = newline > 0 ? newline : max;
+    const code = rest.charCodeAt(cut - 1);
+    if (cut === max && code >= 0xd800 && code <= 0xdbff) cut -= 1;
+    pieces.push(rest.slice(0, cut));
+    rest = rest.slice(cut).replace(/^\n/, '');
+  }
+  if (rest.length > 0 || pieces.length === 0) pieces.push(rest);
+  return pieces;
+}
+
+const SLACK_USER_RE = /^[UW][A-Z0-9]{2,}$/;
+
+/** A Slack mention for user ids; other actors (`hallpass`, the CLI) are named in words. */
+export function mention(actor: string | null | undefined): string {
+  if (!actor) return 'someone';
+  if (SLACK_USER_RE.test(actor)) return `<@${actor}>`;
+  if (actor === 'hallpass') return 'Hallpass';
+  return escapeMrkdwn(actor);
+}
+
+export function channelLink(channelId: string): string {
+  return `<#${channelId}>`;
+}
+
+/** An id people can copy into `/jit …`. */
+export function code(id: string): string {
+  return `\`${id.replace(/`/g, "'")}\``;
+}
+
+/**
+ * A time as people in the configured zone read it: `14:30 UTC` today, `Tue 3 Nov 14:30 UTC`
+ * on another day than `now`.
+ */
+export function formatTime(at: number, timezone: string, now: number): string {
+  const zone = { in: tz(timezone) };
+  const sameDay = format(at, 'yyyy-MM-dd', zone) === format(now, 'yyyy-MM-dd', zone);
+  return `${format(at, sameDay ? 'HH:mm' : 'EEE d MMM HH:mm', zone)} ${timezone}`;
+}

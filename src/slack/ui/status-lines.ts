@@ -1,0 +1,129 @@
+import type { ApprovalRow, GrantRow, RequestRow } from '../../core';
+import type { ProviderGuarantees } from '../../providers/types';
+import { code, escapeAndFit, formatTime, mention } from './format';
+
+/** The request fields the messages show; rows from the core fit as they are. */
+export type RequestView = Pick<
+  RequestRow,
+  | 'id'
+  | 'kind'
+  | 'grantId'
+  | 'requester'
+  | 'resourceId'
+  | 'durationMs'
+  | 'justification'
+  | 'ticket'
+  | 'status'
+  | 'approvalsRequired'
+  | 'autoApproved'
+  | 'createdAt'
+  | 'pendingUntil'
+  | 'decidedAt'
+  | 'decidedBy'
+  | 'decisionReason'
+>;
+
+export type ApprovalView = Pick<ApprovalRow, 'approver' | 'decision' | 'reason' | 'createdAt'>;
+
+export type GrantView = Pick<
+  GrantRow,
+  'id' | 'status' | 'startsAt' | 'expiresAt' | 'endReason' | 'endedBy' | 'endNote' | 'endedAt'
+>;
+
+export interface ResourceView {
+  id: string;
+  name: string;
+}
+
+/** When a message is rendered and how its times are written. */
+export interface Moment {
+  now: number;
+  timezone: string;
+}
+
+const REASON_MAX = 1500;
+const NOTE_MAX = 500;
+
+export function at(ms: number, m: Moment): string {
+  return formatTime(ms, m.timezone, m.now);
+}
+
+function withReason(sentence: string, reason: string | null | undefined, max = REASON_MAX) {
+  return reason ? `${sentence}: ${escapeAndFit(reason, max)}` : `${sentence}.`;
+}
+
+function noteOf(note: string | null): string {
+  return note ? ` (${escapeAndFit(note, NOTE_MAX)})` : '';
+}
+
+/** One line on how the request was decided, or how many approvals it still waits for. */
+export function decisionLine(r: RequestView, approved: number, m: Moment): string {
+  const when = r.decidedAt !== null ? ` at ${at(r.decidedAt, m)}` : '';
+  switch (r.status) {
+    case 'pending': {
+      const left = Math.max(1, r.approvalsRequired - approved);
+      const needed = left === 1 ? 'one more approval' : `${left} more approvals`;
+      return `⏳ Waiting for ${needed}. Undecided, it expires at ${at(r.pendingUntil, m)}.`;
+    }
+    case 'approved':
+      return r.autoApproved
+        ? `✅ Approved automatically${when}: this resource needs no approval.`
+        : `✅ Approved by ${mention(r.decidedBy)}${when}.`;
+    case 'denied':
+      return withReason(`❌ Denied by ${mention(r.decidedBy)}${when}`, r.decisionReason);
+    case 'cancelled':
+      return `🚫 Cancelled by ${mention(r.decidedBy)}${when}.`;
+    case 'expired':
+      return `⌛ Expired${when}: nobody decided in time.`;
+  }
+}
+
+/** One line on where the grant stands. */
+export function grantLine(g: GrantView, m: Moment): string {
+  const expiry = g.expiresAt !== null ? at(g.expiresAt, m) : 'its expiry';
+  const ended = g.endedAt !== null ? ` at ${at(g.endedAt, m)}` : '';
+  switch (g.status) {
+    case 'activating':
+      return '⏳ Setting up access…';
+    case 'active':
+      return `🟢 Active until ${expiry}.`;
+    case 'revoking':
+      if (g.endReason === 'activation_failed')
+        return '❗ Activation failed; removing anything that may have been set up…';
+      if (g.endReason === 'expired') return `⏳ Expired at ${expiry}; removing access…`;
+      return `⏳ Revoked by ${mention(g.endedBy)}${noteOf(g.endNote)}; removing access…`;
+    case 'revoked':
+      if (g.endReason === 'expired') return `⚪ Expired at ${expiry}; access removed${ended}.`;
+      return `⚪ Revoked by ${mention(g.endedBy)}${ended}${noteOf(g.endNote)}.`;
+    case 'failed':
+      return '❗ Activation failed; anything that may have been set up was removed. Nothing is active.';
+  }
+}
+
+/** What the provider behind a resource promises, said plainly. */
+export function guaranteeLines(g: ProviderGuarantees): string[] {
+  return [
+    g.enforcesExpiry
+      ? 'Access also ends in the target system at expiry, even if Hallpass is down.'
+      : 'Hallpass revokes at expiry; the target system does not enforce it by itself.',
+    g.endsOpenSessions
+      ? 'Revoking also ends sessions that are already open.'
+      : 'Sessions opened before the revoke may stay open until they end.',
+  ];
+}
+
+/** Approvals so far, one line each (most recent last), cut to `limit` lines. */
+export function approvalLines(approvals: ApprovalView[], m: Moment, limit = 10): string[] {
+  const approved = approvals.filter((a) => a.decision === 'approve');
+  const lines = approved
+    .slice(0, limit)
+    .map((a) =>
+      withReason(`✅ ${mention(a.approver)} approved at ${at(a.createdAt, m)}`, a.reason, 200),
+    );
+  if (approved.length > limit) lines.push(`…and ${approved.length - limit} more`);
+  return lines;
+}
+
+export function requestLabel(r: Pick<RequestView, 'id'>): string {
+  return `Request ${code(r.id)}`;
+}
