@@ -1,4 +1,5 @@
 import { auditBench } from './audit';
+import { sweeperBench } from './sweeper';
 import { table, writeResults, type Row } from './report';
 
 async function main(): Promise<void> {
@@ -10,6 +11,7 @@ async function main(): Promise<void> {
     rows.push(...(await run()));
   };
   await step('audit', () => auditBench(quick ? 100_000 : 1_000_000));
+  await step('sweeper', () => sweeperBench(quick ? 20_000 : 100_000, quick ? 2_000 : 10_000));
   console.log(table(rows));
   writeResults(rows, notes);
 }

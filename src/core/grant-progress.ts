@@ -1,4 +1,5 @@
-import { and, asc, eq, inArray, isNull, lte, ne, or, gt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, lte, ne, or, sql } from 'drizzle-orm';
+import { grantActiveUnsynced, grantActiveUnwarned, grantInFlight } from '../store/partial-index';
 import { grants } from '../store/schema';
 import { backoffDelay } from './backoff';
 import { change, type CoreContext, type GrantRow } from './context';
@@ -8,14 +9,12 @@ import { change, type CoreContext, type GrantRow } from './context';
  * state here is safe to resume after a crash because grant and revoke are idempotent.
  */
 
-const IN_FLIGHT = ['activating', 'active', 'revoking'] as const;
-
 /** Grants with work due now: activation to try, expiry reached, or a revoke to retry. */
 export function dueGrants(ctx: CoreContext, limit: number): GrantRow[] {
   return ctx.db
     .select()
     .from(grants)
-    .where(and(inArray(grants.status, [...IN_FLIGHT]), lte(grants.nextAttemptAt, ctx.clock.now())))
+    .where(and(grantInFlight, lte(grants.nextAttemptAt, ctx.clock.now())))
     .orderBy(asc(grants.nextAttemptAt))
     .limit(limit)
     .all();
@@ -26,7 +25,7 @@ export function nextDueAt(ctx: CoreContext): number | null {
   const row = ctx.db
     .select({ at: sql<number | null>`min(${grants.nextAttemptAt})` })
     .from(grants)
-    .where(inArray(grants.status, [...IN_FLIGHT]))
+    .where(grantInFlight)
     .get();
   return row?.at ?? null;
 }
@@ -336,12 +335,7 @@ export function grantsToWarn(ctx: CoreContext, warnBefore: number, limit = 500):
     .select()
     .from(grants)
     .where(
-      and(
-        eq(grants.status, 'active'),
-        isNull(grants.warnedAt),
-        lte(grants.expiresAt, now + warnBefore),
-        gt(grants.expiresAt, now),
-      ),
+      and(grantActiveUnwarned, lte(grants.expiresAt, now + warnBefore), gt(grants.expiresAt, now)),
     )
     .limit(limit)
     .all();
@@ -371,12 +365,7 @@ export function recordWarned(ctx: CoreContext, grantId: string): void {
 
 /** Active grants whose expiry moved (an extension) since the provider was last told. */
 export function grantsToSync(ctx: CoreContext, limit = 100): GrantRow[] {
-  return ctx.db
-    .select()
-    .from(grants)
-    .where(and(eq(grants.status, 'active'), sql`${grants.providerExpiresAt} < ${grants.expiresAt}`))
-    .limit(limit)
-    .all();
+  return ctx.db.select().from(grants).where(grantActiveUnsynced).limit(limit).all();
 }
 
 export function recordSynced(ctx: CoreContext, grantId: string, expiresAt: number): void {

@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+import { requestPending } from '../store/partial-index';
 import { approvals, grants, requests } from '../store/schema';
 import type { ApprovalRow, CoreContext, GrantRow, RequestRow } from './context';
 
@@ -56,7 +57,7 @@ export async function awaitingDecisionBy(
   const pending = ctx.db
     .select()
     .from(requests)
-    .where(eq(requests.status, 'pending'))
+    .where(requestPending)
     .orderBy(asc(requests.createdAt))
     .all();
   const out: RequestRow[] = [];

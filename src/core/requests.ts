@@ -2,6 +2,7 @@ import { and, eq, lte } from 'drizzle-orm';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../config/duration';
 import type { Resource } from '../config/schema';
+import { requestPending } from '../store/partial-index';
 import { grants, requests } from '../store/schema';
 import { change, type Change, type CoreContext, type RequestRow } from './context';
 import { DomainError } from './errors';
@@ -338,7 +339,7 @@ export function expireStaleRequests(ctx: CoreContext, limit = 500): number {
   const due = ctx.db
     .select({ id: requests.id })
     .from(requests)
-    .where(and(eq(requests.status, 'pending'), lte(requests.pendingUntil, ctx.clock.now())))
+    .where(and(requestPending, lte(requests.pendingUntil, ctx.clock.now())))
     .limit(limit)
     .all();
   let expired = 0;

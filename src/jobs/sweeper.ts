@@ -89,7 +89,10 @@ export class Sweeper {
       name: 'hallpass-sweeper',
       noOverlap: false,
     });
-    this.unsubscribe = this.deps.core.onCommit(() => this.arm());
+    // During a pass the timer is re-armed when the pass ends; outside one, a change may bring work forward.
+    this.unsubscribe = this.deps.core.onCommit(() => {
+      if (!this.running) this.arm();
+    });
     await this.tick();
   }
 
