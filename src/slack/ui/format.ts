@@ -67,7 +67,7 @@ export function mention(actor: string | null | undefined): string {
   if (!actor) return 'someone';
   if (SLACK_USER_RE.test(actor)) return `<@${actor}>`;
   if (actor === 'hallpass') return 'Hallpass';
-  return escapeMrkdwn(actor);
+  return escapeAndFit(actor, 100);
 }
 
 export function channelLink(channelId: string): string {

@@ -44,16 +44,21 @@ export interface Moment {
 const REASON_MAX = 1500;
 const NOTE_MAX = 500;
 
+/** People's text on one line (it sits among status lines), escaped and cut to `max`. */
+export function oneLine(text: string, max: number): string {
+  return escapeAndFit(text.replace(/\s+/g, ' ').trim(), max);
+}
+
 export function at(ms: number, m: Moment): string {
   return formatTime(ms, m.timezone, m.now);
 }
 
 function withReason(sentence: string, reason: string | null | undefined, max = REASON_MAX) {
-  return reason ? `${sentence}: ${escapeAndFit(reason, max)}` : `${sentence}.`;
+  return reason ? `${sentence}: ${oneLine(reason, max)}` : `${sentence}.`;
 }
 
 function noteOf(note: string | null): string {
-  return note ? ` (${escapeAndFit(note, NOTE_MAX)})` : '';
+  return note ? ` (${oneLine(note, NOTE_MAX)})` : '';
 }
 
 /** One line on how the request was decided, or how many approvals it still waits for. */
