@@ -40,12 +40,13 @@ const redactFormat = winston.format((info) => {
   return info;
 });
 
-/** JSON lines on stdout; LOG_LEVEL sets the level (default info, `silent` in tests). */
+const level = process.env.LOG_LEVEL ?? 'info';
+
+/** JSON lines on stdout; LOG_LEVEL sets the level (`silent` for none; tests are silent by default). */
 export const logger = winston.createLogger({
-  level: process.env.LOG_LEVEL ?? (process.env.JEST_WORKER_ID ? 'silent' : 'info'),
+  level: level === 'silent' ? 'error' : level,
   silent:
-    process.env.LOG_LEVEL === 'silent' ||
-    (process.env.JEST_WORKER_ID !== undefined && !process.env.LOG_LEVEL),
+    level === 'silent' || (process.env.JEST_WORKER_ID !== undefined && !process.env.LOG_LEVEL),
   format: winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json()),
   transports: [new winston.transports.Console()],
 });

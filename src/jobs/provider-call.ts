@@ -11,6 +11,8 @@ export interface ResolvedProvider {
 
 export interface ProviderLookup {
   get(name: string): ResolvedProvider | undefined;
+  /** The resource's target as its provider parsed it (defaults filled in). */
+  forResource?(resourceId: string): { target: unknown } | undefined;
 }
 
 export class ProviderCallError extends Error {}
@@ -47,6 +49,7 @@ export async function emailOf(directory: Directory, userId: string): Promise<str
 export function callContext(
   grant: GrantRow,
   policy: Policy,
+  providers: ProviderLookup,
   email: string | undefined,
   window: { startsAt: number; expiresAt: number },
   signal: AbortSignal,
@@ -59,7 +62,7 @@ export function callContext(
     resource: {
       id: grant.resourceId,
       name: resource?.name ?? grant.resourceId,
-      target: resource?.target ?? {},
+      target: providers.forResource?.(grant.resourceId)?.target ?? resource?.target ?? {},
     },
     startsAt: new Date(window.startsAt),
     expiresAt: new Date(window.expiresAt),

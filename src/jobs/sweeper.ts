@@ -218,7 +218,9 @@ export class Sweeper {
       const startsAt = this.ctx.clock.now();
       const window = { startsAt, expiresAt: startsAt + grant.durationMs };
       const result = await withTimeout(timeoutMs, (signal) =>
-        provider.grant(callContext(grant, this.ctx.policy, email, window, signal)),
+        provider.grant(
+          callContext(grant, this.ctx.policy, this.deps.providers, email, window, signal),
+        ),
       );
       const sealedCredentials = result.credentials
         ? this.deps.sealer.seal(JSON.stringify(result.credentials))
@@ -256,12 +258,14 @@ export class Sweeper {
         expiresAt: grant.expiresAt ?? this.ctx.clock.now(),
       };
       await withTimeout(timeoutMs, (signal) =>
-        provider.revoke(callContext(grant, this.ctx.policy, email, window, signal)),
+        provider.revoke(
+          callContext(grant, this.ctx.policy, this.deps.providers, email, window, signal),
+        ),
       );
       if (provider.check) {
         const check = provider.check.bind(provider);
         const present = await withTimeout(timeoutMs, (signal) =>
-          check(callContext(grant, this.ctx.policy, email, window, signal)),
+          check(callContext(grant, this.ctx.policy, this.deps.providers, email, window, signal)),
         );
         if (present)
           throw new ProviderCallError(
@@ -286,7 +290,9 @@ export class Sweeper {
       const email = await emailOf(this.deps.directory, grant.userId);
       const window = { startsAt: grant.startsAt, expiresAt: grant.expiresAt };
       await withTimeout(timeoutMs, (signal) =>
-        provider.grant(callContext(grant, this.ctx.policy, email, window, signal)),
+        provider.grant(
+          callContext(grant, this.ctx.policy, this.deps.providers, email, window, signal),
+        ),
       );
       recordSynced(this.ctx, grant.id, grant.expiresAt);
     } catch (err) {
