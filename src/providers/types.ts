@@ -45,6 +45,11 @@ export interface ProviderGuarantees {
   isolation: 'per-grant' | 'shared';
 }
 
+/** What a resource's provider promises, for the messages people read; undefined when unknown. */
+export interface GuaranteeLookup {
+  guaranteesFor(resourceId: string): ProviderGuarantees | undefined;
+}
+
 /** One configured provider (`providers.<name>`), ready to call. */
 export interface Provider<Target = unknown> {
   readonly guarantees: ProviderGuarantees;

@@ -1,0 +1,30 @@
+import { getGrant } from '../../core/grant-progress';
+import { credentialsMessage } from '../ui/messages';
+import { Undeliverable } from './failures';
+import type { TopicHandler } from './topic-handler';
+import { resourceView } from './views';
+
+/**
+ * Opens the sealed credentials and DMs them once. The plaintext lives only in this call: it is
+ * never logged, and the dispatcher drops the sealed copy from the outbox once the row is done.
+ */
+export const deliverCredentials: TopicHandler<'credentials'> = async (n, ctx) => {
+  const grant = getGrant(ctx.core.ctx, n.grantId);
+  if (!grant) throw new Undeliverable(`grant ${n.grantId} does not exist`);
+  let credentials: string;
+  try {
+    credentials = ctx.sealer.open(n.sealed);
+  } catch {
+    throw new Undeliverable(
+      'the sealed credentials cannot be opened (was the sealing secret changed?)',
+    );
+  }
+  await ctx.post(
+    n.userId,
+    credentialsMessage({
+      grantId: grant.id,
+      resource: resourceView(ctx.core, grant.resourceId),
+      credentials,
+    }),
+  );
+};

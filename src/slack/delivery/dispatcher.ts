@@ -1,0 +1,289 @@
+import type { webApi } from '@slack/bolt';
+import type { Core } from '../../core';
+import { backoffDelay } from '../../core/backoff';
+import type { Clock } from '../../core/clock';
+import type { Logger } from '../../log';
+import type { GuaranteeLookup } from '../../providers/types';
+import type { Sealer } from '../../secrets/seal';
+import type { Db } from '../../store/db';
+import { MessagesStore } from '../messages-store';
+import { deliverAlert } from './alert';
+import { deliverApproverMessage } from './approver-message';
+import { deliverCredentials } from './credentials';
+import { classify, Undeliverable } from './failures';
+import {
+  claim,
+  dueHeads,
+  lastPendingId,
+  markDead,
+  markRetry,
+  markSent,
+  parse,
+  type OutboxRow,
+} from './outbox-rows';
+import { deliverRequesterDm } from './requester-dm';
+import { SlackOut } from './slack-out';
+import type {
+  DeliveryContext,
+  NotificationOf,
+  Topic,
+  TopicHandler,
+  TopicHandlers,
+} from './topic-handler';
+
+export interface DispatcherOptions {
+  /** How often the loop looks for due rows when nothing kicked it. */
+  pollIntervalMs: number;
+  /** Subjects delivered at once (rows of one subject always go one at a time). */
+  concurrency: number;
+  /** Failed tries before a row is given up (`dead`); a 429 is not a failed try. */
+  maxAttempts: number;
+  /** A Slack call that has not answered by then counts as failed. */
+  callTimeoutMs: number;
+  /** How long a taken row stays invisible to other workers; a crashed try is retried after it. */
+  leaseMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  random: () => number;
+}
+
+export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
+  pollIntervalMs: 250,
+  concurrency: 4,
+  maxAttempts: 10,
+  callTimeoutMs: 10_000,
+  leaseMs: 60_000,
+  retryBaseMs: 2_000,
+  retryMaxMs: 5 * 60_000,
+  random: Math.random,
+};
+
+export interface DispatcherDeps {
+  db: Db;
+  clock: Clock;
+  /** Bolt's `app.client`; the outbox retries, so the client's own retries are best turned off. */
+  client: webApi.WebClient;
+  sealer: Sealer;
+  core: Core;
+  logger: Logger;
+  guarantees?: GuaranteeLookup;
+  options?: Partial<DispatcherOptions>;
+}
+
+/**
+ * Topics whose handler renders the current state, so one successful send also covers the rows
+ * of the same subject queued before it started: a burst of changes becomes one edit.
+ */
+const RENDERS_CURRENT_STATE: ReadonlySet<string> = new Set<Topic>(['approver_message']);
+
+const ERROR_MAX = 500;
+
+/**
+ * Delivers the outbox to Slack: the oldest due row of each subject, a few subjects at a time,
+ * marking a row sent only once Slack answered ok. Failures wait (429: as long as Slack asks;
+ * otherwise exponential backoff with jitter) and are given up after `maxAttempts` or at once
+ * when Slack says the message itself is wrong; a given-up row is audited.
+ * No database transaction is open while Slack is called.
+ */
+export class OutboxDispatcher {
+  private readonly options: DispatcherOptions;
+  private readonly handlers: TopicHandlers = {};
+  private readonly slack: SlackOut;
+  private readonly busySubjects = new Set<string>();
+  private readonly inFlight = new Set<Promise<number>>();
+  private started = false;
+  /** Set by stop(): rounds in progress finish the row they are on but take no new ones. */
+  private stopping = false;
+  private ticking = false;
+  private kickedDuringTick = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    this.options = { ...DEFAULT_DISPATCHER_OPTIONS, ...deps.options };
+    this.slack = new SlackOut(
+      deps.client,
+      new MessagesStore(deps.db),
+      deps.clock,
+      this.options.callTimeoutMs,
+    );
+    this.register('approver_message', deliverApproverMessage)
+      .register('requester_dm', deliverRequesterDm)
+      .register('credentials', deliverCredentials)
+      .register('alert', deliverAlert);
+  }
+
+  /** Sets the handler of a topic (replacing any earlier one). */
+  register<T extends Topic>(topic: T, handler: TopicHandler<T>): this {
+    this.handlers[topic] = handler as TopicHandlers[T];
+    return this;
+  }
+
+  /** Starts the poll loop. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.stopping = false;
+    this.schedule(0);
+  }
+
+  /** Looks for due rows soon, e.g. right after a change was committed. Safe to call any time. */
+  kick(): void {
+    if (!this.started) return;
+    if (this.ticking) this.kickedDuringTick = true;
+    else this.schedule(0);
+  }
+
+  /**
+   * Stops the loop: rounds in progress take no new rows, and it resolves once the sends in
+   * flight have finished (each is bounded by the call timeout). start() resumes.
+   */
+  async stop(): Promise<void> {
+    this.started = false;
+    this.stopping = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** One round: tries the due oldest row of each subject. Returns how many rows it tried. */
+  async deliverDue(): Promise<number> {
+    const round = this.round();
+    this.inFlight.add(round);
+    try {
+      return await round;
+    } finally {
+      this.inFlight.delete(round);
+    }
+  }
+
+  /** Rounds until nothing is due (rows scheduled for later stay). Returns how many rows it tried. */
+  async drain(maxRounds = 1000): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < maxRounds; i++) {
+      const tried = await this.deliverDue();
+      if (tried === 0) break;
+      total += tried;
+    }
+    return total;
+  }
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), delayMs);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = undefined;
+    if (!this.started) return;
+    this.ticking = true;
+    this.kickedDuringTick = false;
+    let tried = 0;
+    try {
+      tried = await this.deliverDue();
+    } catch (err) {
+      this.deps.logger.error('outbox round failed', { error: errorText(err) });
+    } finally {
+      this.ticking = false;
+    }
+    if (this.started)
+      this.schedule(tried > 0 || this.kickedDuringTick ? 0 : this.options.pollIntervalMs);
+  }
+
+  private async round(): Promise<number> {
+    const heads = dueHeads(this.deps.db, this.deps.clock.now(), this.options.concurrency * 8);
+    let next = 0;
+    let tried = 0;
+    const worker = async () => {
+      while (next < heads.length && !this.stopping) {
+        const row = heads[next++]!;
+        if (await this.attempt(row)) tried++;
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(this.options.concurrency, heads.length) }, worker),
+    );
+    return tried;
+  }
+
+  private async attempt(row: OutboxRow): Promise<boolean> {
+    const { db, clock } = this.deps;
+    if (this.busySubjects.has(row.subject)) return false;
+    if (!claim(db, row, clock.now(), this.options.leaseMs)) return false;
+    this.busySubjects.add(row.subject);
+    try {
+      const coveredUpTo = RENDERS_CURRENT_STATE.has(row.topic)
+        ? lastPendingId(db, row.subject)
+        : row.id;
+      try {
+        await this.send(row);
+      } catch (err) {
+        this.recordFailure(row, err);
+        return true;
+      }
+      markSent(db, row, clock.now(), coveredUpTo);
+      this.deps.logger.debug('notification delivered', { topic: row.topic, key: row.key });
+      return true;
+    } finally {
+      this.busySubjects.delete(row.subject);
+    }
+  }
+
+  private async send(row: OutboxRow): Promise<void> {
+    const notification = parse(row);
+    if (!notification) throw new Undeliverable('the payload is not a notification Hallpass knows');
+    await this.handle(notification.topic, notification, this.contextFor(row));
+  }
+
+  private async handle<T extends Topic>(
+    topic: T,
+    notification: NotificationOf<T>,
+    ctx: DeliveryContext,
+  ): Promise<void> {
+    const handler = this.handlers[topic] as TopicHandler<T> | undefined;
+    if (!handler) throw new Undeliverable(`no handler is registered for topic ${topic}`);
+    await handler(notification, ctx);
+  }
+
+  private contextFor(row: OutboxRow): DeliveryContext {
+    return {
+      core: this.deps.core,
+      sealer: this.deps.sealer,
+      guarantees: this.deps.guarantees,
+      logger: this.deps.logger,
+      slack: this.slack,
+      now: this.deps.clock.now(),
+      post: (channel, message) => this.slack.postOnce(`outbox:${row.key}`, channel, message),
+    };
+  }
+
+  private recordFailure(row: OutboxRow, err: unknown): void {
+    const { db, clock, logger } = this.deps;
+    const failure = classify(err);
+    const error = failure.error.slice(0, ERROR_MAX);
+    const now = clock.now();
+    const about = { topic: row.topic, key: row.key, error };
+    if (failure.kind === 'rate_limited') {
+      const wait = Math.max(1000, failure.retryAfterMs);
+      markRetry(db, row, row.attempts, now + wait, error);
+      logger.warn('slack rate-limited a notification; waiting as asked', { ...about, wait });
+      return;
+    }
+    const attempts = row.attempts + 1;
+    if (failure.kind === 'permanent' || attempts >= this.options.maxAttempts) {
+      const final =
+        failure.kind === 'permanent' ? error : `gave up after ${attempts} tries: ${error}`;
+      markDead(db, row, now, attempts, final);
+      logger.error('notification given up', { ...about, error: final, attempts });
+      return;
+    }
+    const { retryBaseMs, retryMaxMs, random } = this.options;
+    const nextAttemptAt = now + backoffDelay(attempts, retryBaseMs, retryMaxMs, random);
+    markRetry(db, row, attempts, nextAttemptAt, error);
+    logger.warn('notification failed; retrying', { ...about, attempts, nextAttemptAt });
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

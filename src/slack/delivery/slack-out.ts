@@ -1,0 +1,97 @@
+import type { webApi } from '@slack/bolt';
+import type { Clock } from '../../core/clock';
+import type { MessagesStore } from '../messages-store';
+import type { SlackMessage } from '../ui/blocks';
+
+/** A Slack call that did not answer in time; it counts as a failed try and is retried. */
+export class SlackTimeoutError extends Error {
+  constructor(method: string, ms: number) {
+    super(`${method} did not answer within ${ms} ms`);
+    this.name = 'SlackTimeoutError';
+  }
+}
+
+/**
+ * Settles with `call`, or rejects after `ms`. The client's own `timeout` option aborts the HTTP
+ * request; this bound holds even when the client was built without one.
+ */
+export async function withTimeout<T>(method: string, ms: number, call: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SlackTimeoutError(method, ms)), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([call, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The Slack calls deliveries make. Every post is remembered in `slack_messages` as soon as Slack
+ * answers, so a retry after a partial success (an alert posted to the channel but not yet to an
+ * admin) or after a crash before the outbox row was marked sent does not post it again.
+ */
+export class SlackOut {
+  constructor(
+    private readonly client: webApi.WebClient,
+    private readonly messages: MessagesStore,
+    private readonly clock: Clock,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Posts `message` to `channel` (a user id posts in the app's DM) once per `subject` and channel. */
+  async postOnce(subject: string, channel: string, message: SlackMessage): Promise<void> {
+    const purpose = `post:${channel}`;
+    if (this.messages.find(subject, purpose)) return;
+    const posted = await this.post(channel, message);
+    this.messages.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
+  }
+
+  /** Posts the first time, then edits that same message on every later call. */
+  async postOrUpdate(
+    subject: string,
+    purpose: string,
+    channel: string,
+    message: SlackMessage,
+  ): Promise<void> {
+    const known = this.messages.find(subject, purpose);
+    if (known) {
+      await withTimeout(
+        'chat.update',
+        this.timeoutMs,
+        this.client.chat.update({ channel: known.channel, ts: known.ts, ...message }),
+      );
+      this.messages.remember({ ...known, updatedAt: this.clock.now() });
+      return;
+    }
+    const posted = await this.post(channel, message);
+    this.messages.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
+  }
+
+  /** A link to a message Hallpass posted earlier, when it remembers one and Slack gives it. */
+  async permalinkOf(subject: string, purpose: string): Promise<string | undefined> {
+    const known = this.messages.find(subject, purpose);
+    if (!known) return undefined;
+    const answer = await withTimeout(
+      'chat.getPermalink',
+      this.timeoutMs,
+      this.client.chat.getPermalink({ channel: known.channel, message_ts: known.ts }),
+    );
+    return answer.permalink;
+  }
+
+  private async post(
+    channel: string,
+    message: SlackMessage,
+  ): Promise<{ channel: string; ts: string }> {
+    const answer = await withTimeout(
+      'chat.postMessage',
+      this.timeoutMs,
+      this.client.chat.postMessage({ channel, ...message }),
+    );
+    if (!answer.ts) throw new Error('chat.postMessage answered without a ts');
+    return { channel: answer.channel ?? channel, ts: answer.ts };
+  }
+}

@@ -1,0 +1,34 @@
+import type { Core } from '../../core';
+import type { Notification } from '../../core/notifications';
+import type { Logger } from '../../log';
+import type { GuaranteeLookup } from '../../providers/types';
+import type { Sealer } from '../../secrets/seal';
+import type { SlackMessage } from '../ui/blocks';
+import type { SlackOut } from './slack-out';
+
+export type Topic = Notification['topic'];
+export type NotificationOf<T extends Topic> = Extract<Notification, { topic: T }>;
+
+/** What a topic handler gets for one delivery. */
+export interface DeliveryContext {
+  core: Core;
+  sealer: Sealer;
+  guarantees?: GuaranteeLookup;
+  logger: Logger;
+  slack: SlackOut;
+  /** The time the delivery started, from the injected clock: render times relative to it. */
+  now: number;
+  /** Posts once for this outbox row: a retry after a partial success skips channels already done. */
+  post(channel: string, message: SlackMessage): Promise<void>;
+}
+
+/**
+ * Renders one notification from the current state and sends it. Throwing fails the try: the
+ * dispatcher retries or gives up depending on the error (see failures.ts).
+ */
+export type TopicHandler<T extends Topic> = (
+  notification: NotificationOf<T>,
+  ctx: DeliveryContext,
+) => Promise<void>;
+
+export type TopicHandlers = { [T in Topic]?: TopicHandler<T> };
