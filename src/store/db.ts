@@ -25,6 +25,8 @@ export function openDb(file: string, options: OpenOptions = {}): Db {
   if (!options.readonly) {
     client.pragma('journal_mode = WAL');
     client.pragma('synchronous = NORMAL');
+    // Sealed credentials are cleared once delivered; do not leave the old bytes in free pages.
+    client.pragma('secure_delete = ON');
   }
   client.pragma('foreign_keys = ON');
   const db = drizzle(client, { schema });
