@@ -1,0 +1,282 @@
+import type { types } from '@slack/bolt';
+import type { Resource } from '../../config/schema';
+import type { GrantRow } from '../../core';
+import { ACTIONS, BLOCKS, VIEWS } from '../ids';
+import type {
+  DenyModalMetadata,
+  ExtendModalMetadata,
+  RequestModalMetadata,
+  ViewStateValues,
+} from '../payload-values';
+import { context, section, type Block } from './blocks';
+import { code, escapeAndFit, formatDuration, truncate } from './format';
+import { LIMITS } from './limits';
+import { approvalSummary } from './replies';
+
+type Modal = types.ModalView;
+type Option = types.PlainTextOption;
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+/** Durations people pick from; each resource's own min, max and default are always added. */
+const DURATION_STEPS = [
+  5 * MINUTE,
+  10 * MINUTE,
+  15 * MINUTE,
+  30 * MINUTE,
+  45 * MINUTE,
+  HOUR,
+  90 * MINUTE,
+  2 * HOUR,
+  3 * HOUR,
+  4 * HOUR,
+  6 * HOUR,
+  8 * HOUR,
+  12 * HOUR,
+  DAY,
+  2 * DAY,
+  3 * DAY,
+  5 * DAY,
+  7 * DAY,
+  14 * DAY,
+  30 * DAY,
+];
+
+function plain(text: string, max: number = LIMITS.inputLabel): types.PlainTextElement {
+  return { type: 'plain_text', text: truncate(text, max) };
+}
+
+function modal(input: {
+  callbackId: string;
+  title: string;
+  blocks: Block[];
+  submit?: string;
+  close?: string;
+  metadata?: unknown;
+}): Modal {
+  return {
+    type: 'modal',
+    callback_id: input.callbackId,
+    title: plain(input.title, LIMITS.viewTitle),
+    ...(input.submit ? { submit: plain(input.submit, LIMITS.viewSubmit) } : {}),
+    close: plain(input.close ?? 'Close', LIMITS.viewClose),
+    ...(input.metadata === undefined ? {} : { private_metadata: JSON.stringify(input.metadata) }),
+    blocks: input.blocks,
+  };
+}
+
+function option(text: string, value: string): Option {
+  return { text: plain(text, LIMITS.optionText), value };
+}
+
+export function resourceOption(resource: Resource): Option {
+  return option(`${resource.name} (${resource.id})`, resource.id);
+}
+
+/** Options of a resource select, grouped by provider when there is more than one. */
+export function resourceChoices(
+  resources: readonly Resource[],
+):
+  | { options: Option[] }
+  | { option_groups: { label: types.PlainTextElement; options: Option[] }[] } {
+  const byProvider = new Map<string, Resource[]>();
+  for (const resource of resources) {
+    byProvider.set(resource.provider, [...(byProvider.get(resource.provider) ?? []), resource]);
+  }
+  if (byProvider.size <= 1) return { options: resources.map(resourceOption) };
+  return {
+    option_groups: [...byProvider].map(([provider, list]) => ({
+      label: plain(provider, LIMITS.optionText),
+      options: list.map(resourceOption),
+    })),
+  };
+}
+
+/** The durations offered for a resource: common steps within its bounds, plus its own bounds. */
+export function durationChoices(resource: Resource): number[] {
+  const picks = new Set([resource.minDuration, resource.defaultDuration, resource.maxDuration]);
+  for (const step of DURATION_STEPS) {
+    if (step > resource.minDuration && step < resource.maxDuration) picks.add(step);
+  }
+  return [...picks].sort((a, b) => a - b).slice(0, LIMITS.options);
+}
+
+function durationOption(ms: number): Option {
+  return option(formatDuration(ms), formatDuration(ms));
+}
+
+/**
+ * The duration input's block id names the resource: Slack keeps what was chosen in an input
+ * whose block id stays the same across `views.update`, so a new id is what makes the new
+ * resource's default show up.
+ */
+export function durationBlockId(resourceId: string): string {
+  return `${BLOCKS.duration}:${resourceId}`;
+}
+
+/** The duration block present in a submitted view, if any. */
+export function durationBlockOf(values: ViewStateValues): string | undefined {
+  return Object.keys(values).find((id) => id.startsWith(`${BLOCKS.duration}:`));
+}
+
+function durationInput(resource: Resource, initial: number, label: string): types.InputBlock {
+  const choices = durationChoices(resource);
+  return {
+    type: 'input',
+    block_id: durationBlockId(resource.id),
+    label: plain(label),
+    element: {
+      type: 'static_select',
+      action_id: ACTIONS.durationSelect,
+      options: choices.map(durationOption),
+      initial_option: durationOption(choices.includes(initial) ? initial : resource.minDuration),
+    },
+  };
+}
+
+export interface RequestModalInput {
+  /** What the person may request (all resources until their permissions are known). */
+  resources: readonly Resource[];
+  selected?: { resource: Resource; approverChannel: string };
+  minJustification: number;
+  metadata: RequestModalMetadata;
+  /** Shown above the form, e.g. why a chosen resource was taken away. */
+  notice?: string;
+}
+
+/** The "Request access" form. */
+export function requestModal(input: RequestModalInput): Modal {
+  const base = { callbackId: VIEWS.request, title: 'Request access', metadata: input.metadata };
+  if (input.resources.length === 0) {
+    return modal({
+      ...base,
+      blocks: [
+        section(
+          'There is nothing you can request with Hallpass. If you think there should be, ask your Hallpass admins.',
+        ),
+      ],
+    });
+  }
+  const selected = input.selected?.resource;
+  const selectElement: types.StaticSelect | types.ExternalSelect =
+    input.resources.length > LIMITS.options
+      ? { type: 'external_select', action_id: ACTIONS.resourceSelect, min_query_length: 0 }
+      : {
+          type: 'static_select',
+          action_id: ACTIONS.resourceSelect,
+          ...resourceChoices(input.resources),
+        };
+  const blocks: Block[] = [];
+  if (input.notice) blocks.push(section(`:warning: ${input.notice}`));
+  blocks.push({
+    type: 'input',
+    block_id: BLOCKS.resource,
+    dispatch_action: true,
+    label: plain('Resource'),
+    element: {
+      ...selectElement,
+      placeholder: plain('Choose what you need access to', LIMITS.placeholder),
+      ...(selected ? { initial_option: resourceOption(selected) } : {}),
+    },
+  });
+  if (input.selected && selected) {
+    const about = selected.description ? `${escapeAndFit(selected.description, 1500)}\n` : '';
+    blocks.push(context([`${about}${approvalSummary(selected, input.selected.approverChannel)}`]));
+    blocks.push(durationInput(selected, selected.defaultDuration, 'Duration'));
+  } else {
+    blocks.push(context(['Choose a resource to see how long you can have it.']));
+  }
+  blocks.push({
+    type: 'input',
+    block_id: BLOCKS.justification,
+    label: plain('Why do you need it?'),
+    hint: plain(
+      `At least ${input.minJustification} characters. Approvers see this, and it is kept in the audit log.`,
+    ),
+    element: {
+      type: 'plain_text_input',
+      action_id: ACTIONS.justificationInput,
+      multiline: true,
+      max_length: 2000,
+    },
+  });
+  if (selected && (selected.requireTicket || selected.ticketPattern)) {
+    blocks.push({
+      type: 'input',
+      block_id: BLOCKS.ticket,
+      optional: !selected.requireTicket,
+      label: plain('Ticket'),
+      ...(selected.ticketPattern
+        ? { hint: plain(`A reference matching ${selected.ticketPattern}`) }
+        : {}),
+      element: { type: 'plain_text_input', action_id: ACTIONS.ticketInput, max_length: 200 },
+    });
+  }
+  return modal({ ...base, submit: 'Request', close: 'Cancel', blocks });
+}
+
+function reasonInput(label: string, optional: boolean, hint?: string): types.InputBlock {
+  return {
+    type: 'input',
+    block_id: BLOCKS.reason,
+    optional,
+    label: plain(label),
+    ...(hint ? { hint: plain(hint) } : {}),
+    element: {
+      type: 'plain_text_input',
+      action_id: ACTIONS.reasonInput,
+      multiline: true,
+      max_length: 2000,
+    },
+  };
+}
+
+/** Asks an approver for an optional reason before denying. */
+export function denyModal(metadata: DenyModalMetadata): Modal {
+  return modal({
+    callbackId: VIEWS.deny,
+    title: 'Deny request',
+    submit: 'Deny',
+    close: 'Cancel',
+    metadata,
+    blocks: [
+      section(`Deny request ${code(metadata.requestId)}?`),
+      reasonInput('Reason (optional)', true, 'The requester sees it in their DM.'),
+    ],
+  });
+}
+
+/** Shown while the extend form's data is looked up, so the trigger id is used at once. */
+export function loadingModal(callbackId: string, title: string): Modal {
+  return modal({ callbackId, title, blocks: [section(':hourglass_flowing_sand: One moment…')] });
+}
+
+/** Asks the holder of a grant how much more time they need and why. */
+export function extendModal(input: {
+  grant: GrantRow;
+  resource: Resource;
+  metadata: ExtendModalMetadata;
+}): Modal {
+  const { grant, resource } = input;
+  return modal({
+    callbackId: VIEWS.extend,
+    title: 'Extend access',
+    submit: 'Ask for more time',
+    close: 'Cancel',
+    metadata: input.metadata,
+    blocks: [
+      section(
+        `More time on *${escapeAndFit(resource.name, LIMITS.optionText)}* (${code(grant.id)}). ` +
+          `At most ${formatDuration(resource.maxTotalDuration)} in all from the start of the grant; the same approvers decide.`,
+      ),
+      durationInput(resource, resource.defaultDuration, 'Extra time'),
+      reasonInput('Why do you need more time?', false),
+    ],
+  });
+}
+
+/** A modal that only tells something, e.g. replacing a form whose action can no longer happen. */
+export function noticeModal(callbackId: string, title: string, mrkdwn: string): Modal {
+  return modal({ callbackId, title, blocks: [section(mrkdwn)] });
+}
