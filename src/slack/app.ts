@@ -1,0 +1,191 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { App, HTTPReceiver, webApi } from '@slack/bolt';
+import type { Core } from '../core';
+import { registerSecret, type Logger } from '../log';
+import { boltLogger } from './bolt-logger';
+import { registerListeners, type Subcommand } from './listeners';
+
+/** Slash commands, interactivity, options and events all arrive here (see manifest.yml). */
+export const EVENTS_PATH = '/slack/events';
+export const HEALTH_PATH = '/healthz';
+
+export interface SlackClientDeps {
+  botToken: string;
+  /** SLACK_API_URL: another Web API base (GovSlack, tests); every Web API call goes there. */
+  apiUrl?: string;
+  logger: Logger;
+}
+
+export interface SlackAppDeps extends SlackClientDeps {
+  core: Core;
+  /** SLACK_SIGNING_SECRET: required over HTTP; Socket Mode does not use it. */
+  signingSecret?: string;
+  /** SLACK_APP_TOKEN (`xapp-…`): when set, events arrive over Socket Mode instead of HTTP. */
+  appToken?: string;
+  /** Answers `GET /healthz`: 200 when true, 503 when false. */
+  isHealthy: () => boolean;
+  /** More `/jit` subcommands (e.g. `digest`), listed in `/jit help` with the built-in ones. */
+  extraSubcommands?: readonly Subcommand[];
+}
+
+export interface SlackApp {
+  app: App;
+  /** The bot's Web API client: no automatic retries, and a 429 is an error rather than a wait. */
+  client: webApi.WebClient;
+  /** Checks the bot token (auth.test), then listens (Socket Mode: /healthz only) and connects. */
+  start(port: number, host?: string): Promise<void>;
+  /** The port actually bound once started (useful with port 0). */
+  readonly port: number | undefined;
+  /** Stops accepting requests, then waits for the ones being handled to finish. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Web API client options shared by the app and anything else that talks to Slack for the bot.
+ * Retries are left to the callers: the outbox has its own backoff, and a trigger id is dead
+ * long before a retry would help.
+ */
+export function slackClientOptions(deps: SlackClientDeps): webApi.WebClientOptions {
+  return {
+    ...(deps.apiUrl
+      ? { slackApiUrl: deps.apiUrl.endsWith('/') ? deps.apiUrl : `${deps.apiUrl}/` }
+      : {}),
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    timeout: 10_000,
+    logger: boltLogger(deps.logger),
+  };
+}
+
+/** A client with the app's options, for what needs Slack before the app exists (the Directory). */
+export function createSlackClient(deps: SlackClientDeps): webApi.WebClient {
+  registerSecret(deps.botToken);
+  return new webApi.WebClient(deps.botToken, slackClientOptions(deps));
+}
+
+function healthHandler(isHealthy: () => boolean, logger: Logger) {
+  return (_req: IncomingMessage, res: ServerResponse) => {
+    let healthy = false;
+    try {
+      healthy = isHealthy();
+    } catch (err) {
+      logger.warn('health check failed', { error: err });
+    }
+    res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ status: healthy ? 'ok' : 'unavailable' }));
+  };
+}
+
+/** Socket Mode has no HTTP endpoint of its own, so /healthz gets a small server. */
+function healthServer(handler: ReturnType<typeof healthHandler>): Server {
+  return createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (req.method === 'GET' && path === HEALTH_PATH) return handler(req, res);
+    res.writeHead(404).end();
+  });
+}
+
+function listen(server: Server, port: number, host?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * The inbound half of Hallpass's Slack layer: Bolt verifies each request's signature (a bad or
+ * stale one gets 401 before any listener runs), and the listeners parse it, call the core, and
+ * answer the person who acted. Messages to channels and DMs are not sent from here: the core
+ * queues them in the outbox.
+ */
+export function createSlackApp(deps: SlackAppDeps): SlackApp {
+  if (!deps.appToken && !deps.signingSecret) {
+    throw new Error('SLACK_SIGNING_SECRET is required unless SLACK_APP_TOKEN (Socket Mode) is set');
+  }
+  for (const secret of [deps.botToken, deps.signingSecret, deps.appToken]) registerSecret(secret);
+  const logger = boltLogger(deps.logger);
+  const health = healthHandler(deps.isHealthy, deps.logger);
+  const socketMode = Boolean(deps.appToken);
+  const common = {
+    token: deps.botToken,
+    clientOptions: slackClientOptions(deps),
+    logger,
+    // auth.test runs in start(), so a bad token fails start-up rather than a later request.
+    deferInitialization: true,
+    convoStore: false as const,
+  };
+  const app = socketMode
+    ? new App({ ...common, socketMode: true, appToken: deps.appToken })
+    : new App({
+        ...common,
+        receiver: new HTTPReceiver({
+          signingSecret: deps.signingSecret ?? '',
+          endpoints: EVENTS_PATH,
+          customRoutes: [{ path: HEALTH_PATH, method: ['GET'], handler: health }],
+          logger,
+        }),
+      });
+
+  // Bolt answers Slack when a listener acks, and the listener goes on after that; stop() waits
+  // for these.
+  const inFlight = new Set<Promise<void>>();
+  app.use(async ({ next }) => {
+    const work = next();
+    inFlight.add(work);
+    try {
+      await work;
+    } finally {
+      inFlight.delete(work);
+    }
+  });
+  app.error(async (error) => {
+    deps.logger.error('slack listener error', { error });
+  });
+  registerListeners(app, {
+    core: deps.core,
+    logger: deps.logger,
+    extraSubcommands: deps.extraSubcommands ?? [],
+  });
+
+  const sideServer = socketMode ? healthServer(health) : undefined;
+  let started = false;
+  let boundPort: number | undefined;
+
+  return {
+    app,
+    client: app.client,
+    get port() {
+      return boundPort;
+    },
+    async start(port, host) {
+      await app.init();
+      if (sideServer) {
+        boundPort = await listen(sideServer, port, host);
+        await app.start().catch(async (err: unknown) => {
+          await close(sideServer);
+          boundPort = undefined;
+          throw err;
+        });
+      } else {
+        const server = await app.start({ port, host });
+        boundPort = (server.address() as AddressInfo).port;
+      }
+      started = true;
+    },
+    async stop() {
+      if (!started) return;
+      started = false;
+      await app.stop();
+      if (sideServer) await close(sideServer);
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}

@@ -1,0 +1,27 @@
+import { format } from 'node:util';
+import { LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+import type { Logger } from '../log';
+
+/**
+ * Bolt and its Web API client log through this, so their lines go through the project's logger
+ * (JSON, redacted). Winston's level decides what is written; Bolt's setLevel only records the
+ * level Bolt asked for.
+ */
+export function boltLogger(logger: Logger): BoltLogger {
+  const child = logger.child({ component: 'slack' });
+  let level = LogLevel.INFO;
+  let name = 'bolt';
+  const write =
+    (method: 'debug' | 'info' | 'warn' | 'error') =>
+    (...msg: unknown[]) =>
+      child[method](format(...msg), { source: name });
+  return {
+    debug: write('debug'),
+    info: write('info'),
+    warn: write('warn'),
+    error: write('error'),
+    setLevel: (next) => (level = next),
+    getLevel: () => level,
+    setName: (next) => (name = next),
+  };
+}

@@ -1,0 +1,20 @@
+import type { App } from '@slack/bolt';
+import { ACTIONS } from '../../ids';
+import type { ListenerDeps } from '../deps';
+import { approveAction } from './approve';
+import { cancelRequestAction } from './cancel-request';
+import { denyAction } from './deny';
+import { extendGrantAction } from './extend-grant';
+import { openRequestModalAction } from './open-request-modal';
+import { resourceSelectAction } from './resource-select';
+import { revokeGrantAction } from './revoke-grant';
+
+export function registerActions(app: App, deps: ListenerDeps): void {
+  app.action(ACTIONS.approve, approveAction(deps));
+  app.action(ACTIONS.deny, denyAction(deps));
+  app.action(ACTIONS.cancelRequest, cancelRequestAction(deps));
+  app.action(ACTIONS.revokeGrant, revokeGrantAction(deps));
+  app.action(ACTIONS.extendGrant, extendGrantAction(deps));
+  app.action(ACTIONS.openRequestModal, openRequestModalAction(deps));
+  app.action(ACTIONS.resourceSelect, resourceSelectAction(deps));
+}

@@ -1,0 +1,13 @@
+import { listReply } from '../../ui/replies';
+import { listContext } from '../deps';
+import type { Subcommand } from './subcommand';
+
+export const listSubcommand: Subcommand = {
+  name: 'list',
+  aliases: ['status'],
+  usage: '/jit list',
+  summary: 'shows your access and pending requests, with buttons to revoke, extend or cancel.',
+  async run(ctx) {
+    await ctx.reply(listReply(ctx.core.overviewOf(ctx.userId), listContext(ctx.core)));
+  },
+};

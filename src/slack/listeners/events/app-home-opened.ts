@@ -1,0 +1,13 @@
+import type { Middleware, SlackEventMiddlewareArgs } from '@slack/bolt';
+import type { ListenerDeps } from '../deps';
+import { publishHome } from '../home';
+
+/** Draws the Home tab each time someone opens it (a retried event just draws it again). */
+export function appHomeOpened(
+  deps: ListenerDeps,
+): Middleware<SlackEventMiddlewareArgs<'app_home_opened'>> {
+  return async ({ event, client }) => {
+    if (event.tab !== 'home') return;
+    await publishHome(client, deps, event.user);
+  };
+}
