@@ -10,6 +10,7 @@ import { MessagesStore } from '../messages-store';
 import { deliverAlert } from './alert';
 import { deliverApproverMessage } from './approver-message';
 import { deliverCredentials } from './credentials';
+import { deliverDigest } from './digest';
 import { classify, Undeliverable } from './failures';
 import {
   claim,
@@ -109,7 +110,8 @@ export class OutboxDispatcher {
     this.register('approver_message', deliverApproverMessage)
       .register('requester_dm', deliverRequesterDm)
       .register('credentials', deliverCredentials)
-      .register('alert', deliverAlert);
+      .register('alert', deliverAlert)
+      .register('digest', deliverDigest);
   }
 
   /** Sets the handler of a topic (replacing any earlier one). */

@@ -1,0 +1,116 @@
+import { createTask, type ScheduledTask } from 'node-cron';
+import { periodKey, previousFire, weekEndingAt } from '../audit/period';
+import type { Core } from '../core';
+import { change } from '../core/context';
+import { logger as defaultLogger, type Logger } from '../log';
+import { digests } from '../store/schema';
+
+/** How long to wait before trying again when queueing a period failed (the database was busy). */
+const RETRY_MS = 60_000;
+
+/**
+ * Queues the weekly digest: one `digest` outbox row per period, on `digest.schedule` in the
+ * configured zone. The period is recorded in `digests` in the same transaction as its outbox
+ * row and its `digest.queued` audit event, so restarts, overlapping ticks and several
+ * schedulers on one database queue each period exactly once. On start it queues the latest
+ * period that ended while the bot was down, if it was not queued yet.
+ */
+export class DigestScheduler {
+  private task: ScheduledTask | undefined;
+  private retry: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly core: Core,
+    private readonly logger: Logger = defaultLogger,
+  ) {}
+
+  /** Starts the cron job and catches up; does nothing without a `digest` section. */
+  start(): void {
+    const digest = this.core.ctx.config.digest;
+    if (!digest || this.task) return;
+    // A late run (the process was busy or asleep) queues the latest period ended by then.
+    const onTick = (slot: number) => this.queueLatest(Math.max(this.core.ctx.clock.now(), slot));
+    this.task = createTask(digest.schedule, (run) => onTick(run.date.getTime()), {
+      timezone: this.core.ctx.config.timezone,
+      name: 'hallpass-digest',
+      noOverlap: true,
+    });
+    this.task.start();
+    this.queueLatest(this.core.ctx.clock.now());
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    await this.task?.destroy();
+    this.task = undefined;
+  }
+
+  /** The latest tick of the running schedule at or before `at`, or null when there is none. */
+  private lastTick(at: number): number | null {
+    const { config } = this.core.ctx;
+    const task = this.task;
+    if (!config.digest || !task) return null;
+    return previousFire(config.digest.schedule, config.timezone, at, (date) => task.match(date));
+  }
+
+  /**
+   * Records the 7 days ending at `periodEnd` and queues their digest, unless that period was
+   * queued before (by this process, an earlier one, or another scheduler). True when queued now.
+   */
+  queue(periodEnd: number): boolean {
+    const { config } = this.core.ctx;
+    if (!config.digest) return false;
+    const channel = config.digest.channel;
+    const period = weekEndingAt(periodEnd, config.timezone);
+    const key = periodKey(period);
+    return change(this.core.ctx, (c) => {
+      const inserted = this.core.ctx.db
+        .insert(digests)
+        .values({
+          periodKey: key,
+          periodStart: period.start,
+          periodEnd: period.end,
+          channel,
+          queuedAt: c.now,
+        })
+        .onConflictDoNothing()
+        .run();
+      if (inserted.changes === 0) return false;
+      c.audit({
+        actor: 'hallpass',
+        action: 'digest.queued',
+        details: { periodStart: period.start, periodEnd: period.end, channel },
+      });
+      c.notify(`digest:${key}`, {
+        topic: 'digest',
+        channel,
+        periodStart: period.start,
+        periodEnd: period.end,
+      });
+      return true;
+    });
+  }
+
+  /**
+   * Queues the period ending at the latest tick at or before `at`. When the database refuses,
+   * tries again a minute later rather than wait for the next tick a week away.
+   */
+  private queueLatest(at: number): void {
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    try {
+      const tick = this.lastTick(at);
+      if (tick !== null && this.queue(tick)) {
+        this.logger.info('digest queued', { periodEnd: new Date(tick).toISOString() });
+      }
+    } catch (err) {
+      this.logger.error('could not queue the digest; retrying', {
+        error: err instanceof Error ? err.message : String(err),
+        retryInMs: RETRY_MS,
+      });
+      this.retry = setTimeout(() => this.queueLatest(at), RETRY_MS);
+      this.retry.unref();
+    }
+  }
+}
