@@ -62,9 +62,16 @@ export interface Provider<Target = unknown> {
   close?(): Promise<void>;
 }
 
+/** A Web API answer as far as every method shares it; each method adds its own fields. */
+export interface SlackApiResult {
+  ok?: boolean;
+  error?: string;
+  response_metadata?: { next_cursor?: string };
+}
+
 /** The Slack Web API as an adapter needs it (Bolt's WebClient satisfies it). */
 export interface SlackApi {
-  apiCall(method: string, options?: Record<string, unknown>): Promise<Record<string, unknown>>;
+  apiCall(method: string, options?: Record<string, unknown>): Promise<SlackApiResult>;
 }
 
 export interface ProviderDeps {
