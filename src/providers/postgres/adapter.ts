@@ -1,0 +1,209 @@
+import { escapeIdentifier, escapeLiteral, type Client, type ClientConfig } from 'pg';
+import { z } from 'zod';
+import { registerSecret } from '../../log';
+import type { ProviderAdapter, ProviderCallContext } from '../types';
+import { inTransaction, withAdminSession } from './admin-session';
+import { grantRoleName, newPassword } from './role-name';
+import { scramVerifier } from './scram';
+
+const postgresUrl = z
+  .string()
+  .refine(
+    (text) => URL.canParse(text) && /^postgres(ql)?:$/.test(new URL(text).protocol),
+    'must be a postgres:// or postgresql:// connection URL',
+  );
+
+const postgresConfig = z.strictObject({
+  url: postgresUrl,
+  connect: z
+    .strictObject({
+      host: z.string().min(1).optional(),
+      port: z.number().int().min(1).max(65535).optional(),
+      database: z.string().min(1).optional(),
+    })
+    .default({}),
+  ssl: z.boolean().optional(),
+});
+
+const roleName = z
+  .string()
+  .max(63)
+  .regex(/^[A-Za-z_][A-Za-z0-9_$-]*$/, 'must be a role name like analytics_ro');
+
+const postgresTarget = z.strictObject({
+  roles: z.array(roleName).min(1, 'must name at least one role'),
+});
+
+export type PostgresConfig = z.infer<typeof postgresConfig>;
+export type PostgresTarget = z.infer<typeof postgresTarget>;
+
+/** What `grant` keeps with the grant: the role's name, so a later call knows it is a re-grant. */
+interface PostgresState {
+  role: string;
+}
+
+interface Endpoint {
+  host: string;
+  port: number;
+  database: string;
+}
+
+export const postgresAdapter: ProviderAdapter<PostgresConfig, PostgresTarget> = {
+  type: 'postgres',
+  configSchema: postgresConfig,
+  targetSchema: postgresTarget,
+  create(config) {
+    const url = new URL(config.url);
+    registerSecret(decodeURIComponent(url.password));
+    registerSecret(config.url);
+    const settings: ClientConfig = {
+      connectionString: config.url,
+      ...(config.ssl === undefined ? {} : { ssl: config.ssl }),
+    };
+    const endpoint = endpointOf(url, config);
+    const session = <T>(
+      ctx: ProviderCallContext<unknown>,
+      what: string,
+      work: (c: Client) => Promise<T>,
+    ) => withAdminSession(settings, ctx.signal, `postgres ${what}`, work);
+
+    return {
+      guarantees: { enforcesExpiry: true, endsOpenSessions: true, isolation: 'per-grant' },
+      grant: (ctx) =>
+        session(ctx, 'grant', async (client) => {
+          const role = grantRoleName(ctx.user.slackId, ctx.grantId);
+          const password = await ensureRole(client, role, ctx);
+          const state: PostgresState = { role };
+          if (password === undefined) return { state };
+          const text = credentialsText(
+            endpoint,
+            role,
+            password,
+            ctx.expiresAt,
+            config.ssl === true,
+          );
+          return { state, credentials: { text } };
+        }),
+      revoke: (ctx) =>
+        session(ctx, 'revoke', (client) =>
+          dropRole(client, grantRoleName(ctx.user.slackId, ctx.grantId)),
+        ),
+      check: (ctx) =>
+        session(ctx, 'check', (client) =>
+          roleExists(client, grantRoleName(ctx.user.slackId, ctx.grantId)),
+        ),
+    };
+  },
+};
+
+/**
+ * Creates the grant's role, or brings an existing one up to date. A first activation (no state
+ * yet, which includes a retry whose answer was lost) sets a fresh password and returns it; a
+ * re-grant after an extension only moves VALID UNTIL and returns nothing, since the holder
+ * already has their password. DDL takes no bind parameters, hence the escaping.
+ */
+async function ensureRole(
+  client: Client,
+  role: string,
+  ctx: ProviderCallContext<PostgresTarget>,
+): Promise<string | undefined> {
+  const id = escapeIdentifier(role);
+  const validUntil = `VALID UNTIL ${escapeLiteral(ctx.expiresAt.toISOString())}`;
+  const memberOf = ctx.resource.target.roles.map(escapeIdentifier).join(', ');
+  return inTransaction(client, async () => {
+    await lockRole(client, role);
+    const exists = await roleExists(client, role);
+    let password: string | undefined;
+    if (exists && ctx.state != null) {
+      await client.query(`ALTER ROLE ${id} LOGIN ${validUntil}`);
+    } else {
+      password = newPassword();
+      const secret = `PASSWORD ${escapeLiteral(scramVerifier(password))}`;
+      await client.query(
+        exists
+          ? `ALTER ROLE ${id} LOGIN ${secret} ${validUntil}`
+          : `CREATE ROLE ${id} LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE ${secret} ${validUntil}`,
+      );
+    }
+    await client.query(`GRANT ${memberOf} TO ${id}`);
+    return password;
+  });
+}
+
+/**
+ * Closes the role to new logins and strips its memberships, ends its open sessions, then drops
+ * it. Each step is safe to repeat, so a revoke that failed half-way is simply called again.
+ */
+async function dropRole(client: Client, role: string): Promise<void> {
+  const id = escapeIdentifier(role);
+  const exists = await inTransaction(client, async () => {
+    await lockRole(client, role);
+    if (!(await roleExists(client, role))) return false;
+    await client.query(`ALTER ROLE ${id} NOLOGIN`);
+    const memberships = await client.query<{ name: string }>(
+      `SELECT g.rolname AS name FROM pg_auth_members m
+         JOIN pg_roles g ON g.oid = m.roleid
+         JOIN pg_roles r ON r.oid = m.member
+       WHERE r.rolname = $1`,
+      [role],
+    );
+    const names = [...new Set(memberships.rows.map((row) => escapeIdentifier(row.name)))];
+    if (names.length > 0) await client.query(`REVOKE ${names.join(', ')} FROM ${id}`);
+    return true;
+  });
+  if (!exists) return;
+  await client.query(
+    'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()',
+    [role],
+  );
+  await client.query(`DROP ROLE IF EXISTS ${id}`);
+}
+
+/** Serialises calls for one role (a retry racing a slow first attempt) until the transaction ends. */
+async function lockRole(client: Client, role: string): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [role]);
+}
+
+async function roleExists(client: Client, role: string): Promise<boolean> {
+  const found = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+  return (found.rowCount ?? 0) > 0;
+}
+
+function endpointOf(url: URL, config: PostgresConfig): Endpoint {
+  const urlDatabase = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  return {
+    host: config.connect.host ?? (url.hostname.replace(/^\[(.*)\]$/, '$1') || 'localhost'),
+    port: config.connect.port ?? (Number(url.port) || 5432),
+    // libpq's default: the database named like the user.
+    database:
+      config.connect.database ?? (urlDatabase || decodeURIComponent(url.username) || 'postgres'),
+  };
+}
+
+/** Slack mrkdwn for the DM. The psql line asks for the password rather than carrying it, to keep it out of shell history. */
+function credentialsText(
+  endpoint: Endpoint,
+  role: string,
+  password: string,
+  expiresAt: Date,
+  ssl: boolean,
+): string {
+  const conninfo = [
+    `host=${endpoint.host}`,
+    `port=${endpoint.port}`,
+    `dbname=${endpoint.database}`,
+    `user=${role}`,
+    ...(ssl ? ['sslmode=verify-full'] : []),
+  ].join(' ');
+  return [
+    '*PostgreSQL access*',
+    `• host: \`${endpoint.host}\``,
+    `• port: \`${endpoint.port}\``,
+    `• database: \`${endpoint.database}\``,
+    `• user: \`${role}\``,
+    `• password: \`${password}\``,
+    `• valid until: ${expiresAt.toISOString()}`,
+    `\`\`\`psql "${conninfo}"\`\`\``,
+    'psql asks for the password. PostgreSQL refuses this login after the time above.',
+  ].join('\n');
+}
