@@ -1,5 +1,6 @@
 import type { RequestRow } from '../../src/core';
 import { ACTIONS, BLOCKS, VIEWS } from '../../src/slack/ids';
+import { FOREIGN_ACTION } from '../../src/slack/listeners/actions/foreign';
 import { buttonClick, viewOutput, viewSubmission } from '../support/slack-requests';
 import { slackHarness, textOf, waitUntil, type SlackHarness } from './harness';
 
@@ -154,6 +155,16 @@ describe('approver buttons over signed HTTP', () => {
     expect(await c.reply()).toContain('That button is out of date or was not made by Hallpass');
     expect(statusOf(row.id)).toBe('pending');
     expect(approvals(row.id)).toEqual([]);
+  });
+
+  it('acks and ignores a click on an element Hallpass did not make', async () => {
+    expect(Object.values(ACTIONS).filter((id) => FOREIGN_ACTION.test(id))).toEqual([]);
+    const row = await request();
+    const c = click('ULEAD', 'other_app.approve', row.id);
+    expect(await c.sent).toEqual({ status: 200, text: '' });
+    await h.slack.stop();
+    expect(statusOf(row.id)).toBe('pending');
+    expect(responsesTo(c.responseUrl)).toEqual([]);
   });
 
   describe('deny', () => {

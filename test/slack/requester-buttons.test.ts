@@ -62,25 +62,22 @@ describe('Cancel, Revoke now and Extend buttons', () => {
   }
 
   describe('on a DM', () => {
-    const dm = (h: SlackHarness): ClickSource => ({
-      kind: 'message',
-      responseUrl: h.responseUrl(),
-      channelId: 'DUREQ',
-    });
+    /** Presses a button on a DM and returns the ephemeral answer's text. */
+    async function pressOnDm(userId: string, actionId: string, value: string) {
+      const responseUrl = h.responseUrl();
+      await press(userId, actionId, value, { kind: 'message', responseUrl, channelId: 'DUREQ' });
+      return h.responseTo(responseUrl);
+    }
 
     it('cancels and answers ephemerally, leaving the DM as it is', async () => {
-      const source = dm(h);
-      await press('UREQ', ACTIONS.cancelRequest, pendingId, source);
-      const answer = await h.responseTo((source as { responseUrl: string }).responseUrl);
+      const answer = await pressOnDm('UREQ', ACTIONS.cancelRequest, pendingId);
       expect(answer).toMatchObject({ response_type: 'ephemeral', replace_original: false });
       expect(String(answer.text)).toContain(`Cancelled \`${pendingId}\``);
       expect(requestStatus()).toBe('cancelled');
     });
 
     it('revokes now', async () => {
-      const source = dm(h);
-      await press('UREQ', ACTIONS.revokeGrant, grantId, source);
-      const answer = await h.responseTo((source as { responseUrl: string }).responseUrl);
+      const answer = await pressOnDm('UREQ', ACTIONS.revokeGrant, grantId);
       expect(String(answer.text)).toContain('Removing your access to *Auto approved*');
       expect(grantStatus()).toBe('revoking');
       const audit = h.db.$client
@@ -90,16 +87,10 @@ describe('Cancel, Revoke now and Extend buttons', () => {
     });
 
     it('refuses someone else’s request or grant: the clicker is the signed user', async () => {
-      const first = dm(h);
-      await press('UOTHER', ACTIONS.cancelRequest, pendingId, first);
-      expect(
-        String((await h.responseTo((first as { responseUrl: string }).responseUrl)).text),
-      ).toContain('is not yours to cancel');
-      const second = dm(h);
-      await press('UOTHER', ACTIONS.revokeGrant, grantId, second);
-      expect(
-        String((await h.responseTo((second as { responseUrl: string }).responseUrl)).text),
-      ).toContain('belongs to someone else');
+      const cancel = await pressOnDm('UOTHER', ACTIONS.cancelRequest, pendingId);
+      expect(String(cancel.text)).toContain('is not yours to cancel');
+      const revoke = await pressOnDm('UOTHER', ACTIONS.revokeGrant, grantId);
+      expect(String(revoke.text)).toContain('belongs to someone else');
       expect(requestStatus()).toBe('pending');
       expect(grantStatus()).toBe('active');
     });

@@ -1,6 +1,7 @@
 import type { webApi } from '@slack/bolt';
 import { requestModal } from '../ui/modals';
 import type { ListenerDeps } from './deps';
+import { logFailure } from './errors';
 
 /**
  * Opens the request form at once with every configured resource (the trigger id expires in 3 s,
@@ -33,6 +34,6 @@ export async function openRequestModal(
     });
   } catch (err) {
     // A hash conflict means the person already picked a resource, which redraws the form itself.
-    logger.warn('could not narrow the request form', { userId: input.userId, error: err });
+    logFailure(err, logger, 'narrow the request form');
   }
 }

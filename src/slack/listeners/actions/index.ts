@@ -5,6 +5,7 @@ import { approveAction } from './approve';
 import { cancelRequestAction } from './cancel-request';
 import { denyAction } from './deny';
 import { extendGrantAction } from './extend-grant';
+import { FOREIGN_ACTION, foreignAction } from './foreign';
 import { openRequestModalAction } from './open-request-modal';
 import { resourceSelectAction } from './resource-select';
 import { revokeGrantAction } from './revoke-grant';
@@ -17,4 +18,5 @@ export function registerActions(app: App, deps: ListenerDeps): void {
   app.action(ACTIONS.extendGrant, extendGrantAction(deps));
   app.action(ACTIONS.openRequestModal, openRequestModalAction(deps));
   app.action(ACTIONS.resourceSelect, resourceSelectAction(deps));
+  app.action(FOREIGN_ACTION, foreignAction(deps));
 }
