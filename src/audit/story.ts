@@ -1,0 +1,128 @@
+import { eq } from 'drizzle-orm';
+import { formatDuration } from '../config/duration';
+import type { AuditRow } from '../core/audit';
+import type { GrantRow } from '../core/context';
+import type { Db } from '../store/db';
+import { grants } from '../store/schema';
+
+/** One step of a grant's story, told from its audit event. */
+export interface StoryLine {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  text: string;
+}
+
+export interface GrantStory {
+  grant: GrantRow;
+  lines: StoryLine[];
+}
+
+type Details = Record<string, unknown>;
+
+const iso = (ms: unknown) => (typeof ms === 'number' ? new Date(ms).toISOString() : '?');
+const quoted = (text: unknown) => JSON.stringify(String(text ?? ''));
+const duration = (ms: unknown) => (typeof ms === 'number' ? formatDuration(ms) : '?');
+
+const END_REASONS: Record<string, string> = {
+  expired: 'its time was up',
+  revoked_by_user: 'the holder ended it early',
+  revoked_by_admin: 'an admin ended it early',
+  activation_failed: 'activation failed',
+};
+
+function tell(row: AuditRow, d: Details): string {
+  const who = row.actor;
+  const attempt = `attempt ${String(d.attempts ?? '?')}`;
+  switch (row.action) {
+    case 'request.created':
+      return d.kind === 'extension'
+        ? `${who} asked to extend the grant by ${duration(d.durationMs)}: ${quoted(d.justification)}`
+        : `${who} requested ${String(d.resourceId)} for ${duration(d.durationMs)}: ${quoted(d.justification)}${d.ticket ? ` (ticket ${String(d.ticket)})` : ''}`;
+    case 'approval.recorded':
+      return `${who} approved (${String(d.approvals)} of ${String(d.required)} needed)${d.selfApproval ? ', approving their own request' : ''}`;
+    case 'request.approved':
+      return d.auto
+        ? 'approved automatically (no approver needed)'
+        : `request approved, quorum reached with ${who}`;
+    case 'request.denied':
+      return `${who} denied it${d.reason ? `: ${quoted(d.reason)}` : ''}`;
+    case 'request.cancelled':
+      return `${who} cancelled the request`;
+    case 'request.expired':
+      return `the request expired undecided (it was open until ${iso(d.pendingUntil)})`;
+    case 'grant.created':
+      return `grant created for provider ${String(d.provider)}, ${duration(d.durationMs)}`;
+    case 'grant.activation_failed_attempt':
+      return `provider grant failed (${attempt}): ${quoted(d.error)}; next try ${iso(d.nextAttemptAt)}`;
+    case 'grant.activated':
+      return `provider grant ok (${attempt}, ${String(d.elapsedMs)} ms): access from ${iso(d.startsAt)} until ${iso(d.expiresAt)}${d.credentialsIssued === true ? ', credentials sent to the holder' : ''}`;
+    case 'grant.failed':
+      return `activation gave up after ${String(d.attempts)} attempts: ${quoted(d.error)}; cleaning up with a revoke`;
+    case 'grant.extended':
+      return d.applied
+        ? `extended: now ends ${iso(d.to)} instead of ${iso(d.from)}`
+        : `extension approved but not applied: ${String(d.why)}`;
+    case 'grant.synced':
+      return `provider told the new end, ${iso(d.expiresAt)}`;
+    case 'grant.expiry_warned':
+      return `holder warned that access ends ${iso(d.expiresAt)}`;
+    case 'grant.revoke_requested':
+      return d.reason === 'expired'
+        ? `time up (expired ${iso(d.expiresAt)}); revoking`
+        : `${who} asked to end it early via ${String(d.via ?? 'slack')}${d.note ? `: ${quoted(d.note)}` : ''}; revoking`;
+    case 'grant.revoke_failed_attempt':
+      return `provider revoke failed (${attempt}): ${quoted(d.error)}; next try ${iso(d.nextAttemptAt)}`;
+    case 'grant.revoke_alerted':
+      return `alerted the approver channel and admins after ${String(d.attempts)} failed revokes`;
+    case 'grant.revoked': {
+      const why = END_REASONS[String(d.reason)] ?? String(d.reason);
+      const call =
+        d.providerCall === 'skipped'
+          ? `provider not called: grant ${String(d.coveredBy)} still covers the same access`
+          : `provider revoke ok (${attempt}${d.checked ? ', checked' : ''})`;
+      const late =
+        typeof d.overrunMs === 'number' && d.overrunMs > 0
+          ? `, ${duration(d.overrunMs)} after expiry`
+          : '';
+      return `access ended because ${why}: ${call}${late}`;
+    }
+    case 'provider.called':
+      return `provider ${String(d.call)} answered ${d.ok ? 'ok' : 'with an error'}${d.late ? ` after the grant was already ${String(d.status)}` : ''}`;
+    case 'notification.failed':
+      return `a Slack notification was given up: ${quoted(d.error)}`;
+    default:
+      return `${row.action} ${row.details}`;
+  }
+}
+
+/**
+ * Everything the audit log says about one grant, in order: its request, approvals, extension
+ * requests, activation, provider calls and end. Undefined when there is no such grant.
+ */
+export function grantStory(db: Db, grantId: string): GrantStory | undefined {
+  const grant = db.select().from(grants).where(eq(grants.id, grantId)).get();
+  if (!grant) return undefined;
+  const rows = db.$client
+    .prepare(
+      `SELECT seq, at, actor, action, request_id AS requestId, grant_id AS grantId, details,
+              prev_hash AS prevHash, hash
+         FROM audit_events
+        WHERE grant_id = @grantId
+           OR request_id = @requestId
+           OR request_id IN (SELECT id FROM requests WHERE grant_id = @grantId)
+        ORDER BY seq`,
+    )
+    .all({ grantId, requestId: grant.requestId }) as AuditRow[];
+  return {
+    grant,
+    lines: rows.map((row) => ({
+      seq: row.seq,
+      at: row.at,
+      actor: row.actor,
+      action: row.action,
+      text: tell(row, JSON.parse(row.details) as Details),
+    })),
+  };
+}

@@ -1,0 +1,167 @@
+import { once } from 'node:events';
+import { createWriteStream, rmSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { digestAnchors, verifyAll, type RecordedAnchor } from '../audit/chain';
+import { auditEvents, EXPORT_FORMATS, FORMATTERS, type ExportFormat } from '../audit/export';
+import { grantStory } from '../audit/story';
+import { formatDuration } from '../config/duration';
+import { parseCommand } from './args';
+import { CliError, EXIT, withDb, write, type CliIo } from './context';
+import { parseDateArg } from './dates';
+
+const PROGRESS_EVERY = 100_000;
+/** Rows gathered into one write: fewer, larger writes stream much faster than one per row. */
+const CHUNK_ROWS = 500;
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+function parseAnchor(text: string): RecordedAnchor {
+  const m = /^(\d+):([0-9a-f]{64})$/i.exec(text.trim());
+  if (!m) {
+    throw new CliError(
+      `--anchor: "${text}" is not SEQ:HASH (a row number and its 64-hex hash, as a digest shows)`,
+      EXIT.usage,
+    );
+  }
+  return { seq: Number(m[1]), hash: m[2]!.toLowerCase(), source: '--anchor' };
+}
+
+/** `hallpass audit verify`: the whole chain, then every recorded or given anchor. */
+export async function auditVerify(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseCommand(
+    'audit verify',
+    args,
+    { anchor: { type: 'string', multiple: true } },
+    { min: 0, max: 0, names: '' },
+  );
+  const given = (values.anchor ?? []).map(parseAnchor);
+  return withDb(io, async (db) => {
+    const anchors = [...digestAnchors(db), ...given];
+    const report = verifyAll(db, anchors, (checked) => {
+      io.stderr.write(`verified ${count(checked)} rows…\n`);
+    });
+    const anchorNote =
+      anchors.length > 0 ? ` and ${anchors.length} anchor${anchors.length === 1 ? '' : 's'}` : '';
+    if (report.intact) {
+      const head = report.head ? `; head is row ${report.head.seq}, hash ${report.head.hash}` : '';
+      await write(io.stdout, `ok: ${count(report.checked)} rows checked${anchorNote}${head}\n`);
+      return EXIT.ok;
+    }
+    const broken = report.firstBroken!;
+    await write(
+      io.stdout,
+      `BROKEN at row ${broken.seq}: ${broken.problem}\n${count(report.checked)} rows checked before it\n`,
+    );
+    return EXIT.failed;
+  });
+}
+
+function parseFormat(text: string | undefined): ExportFormat {
+  const format = text ?? 'csv';
+  if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
+    throw new CliError(
+      `--format: unknown format "${format}" (use ${EXPORT_FORMATS.join(' or ')})`,
+      EXIT.usage,
+    );
+  }
+  return format as ExportFormat;
+}
+
+/** `hallpass audit export`: every event in the range, streamed, as CSV or JSON lines. */
+export async function auditExport(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseCommand(
+    'audit export',
+    args,
+    {
+      since: { type: 'string' },
+      until: { type: 'string' },
+      format: { type: 'string' },
+      out: { type: 'string' },
+    },
+    { min: 0, max: 0, names: '' },
+  );
+  const since = values.since === undefined ? undefined : parseDateArg('--since', values.since);
+  const until = values.until === undefined ? undefined : parseDateArg('--until', values.until);
+  if (since !== undefined && until !== undefined && since >= until) {
+    throw new CliError(
+      `--since (${new Date(since).toISOString()}) must be before --until (${new Date(until).toISOString()})`,
+      EXIT.usage,
+    );
+  }
+  const formatter = FORMATTERS[parseFormat(values.format)];
+
+  return withDb(io, async (db) => {
+    const out = values.out ? await openOut(values.out) : io.stdout;
+    let rows = 0;
+    try {
+      let chunk = formatter.header;
+      for (const row of auditEvents(db, { since, until })) {
+        chunk += formatter.row(row);
+        rows++;
+        if (rows % CHUNK_ROWS === 0) {
+          await write(out, chunk);
+          chunk = '';
+        }
+        if (rows % PROGRESS_EVERY === 0) io.stderr.write(`exported ${count(rows)} events…\n`);
+      }
+      await write(out, chunk);
+      if (values.out) {
+        out.end();
+        await finished(out);
+      }
+    } catch (err) {
+      if (values.out) {
+        out.destroy();
+        rmSync(values.out, { force: true });
+      }
+      throw err;
+    }
+    if (values.out) io.stderr.write(`wrote ${count(rows)} events to ${values.out}\n`);
+    return EXIT.ok;
+  });
+}
+
+/** A file to export into, once it is open, so a bad path fails before any work. */
+async function openOut(file: string): Promise<Writable> {
+  const stream = createWriteStream(file);
+  try {
+    await once(stream, 'open');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new CliError(`--out: cannot write ${file} (${code})`);
+  }
+  return stream;
+}
+
+/** `hallpass audit show <grant-id>`: who asked, who approved, when access started and ended. */
+export async function auditShow(args: string[], io: CliIo): Promise<number> {
+  const { positionals } = parseCommand(
+    'audit show',
+    args,
+    {},
+    {
+      min: 1,
+      max: 1,
+      names: 'grant id (gr_…)',
+    },
+  );
+  const grantId = positionals[0]!;
+  return withDb(io, async (db) => {
+    const story = grantStory(db, grantId);
+    if (!story) throw new CliError(`no grant ${grantId} (hallpass grants list shows them)`);
+    const g = story.grant;
+    const planned =
+      g.startsAt !== null && g.expiresAt !== null
+        ? formatDuration(g.expiresAt - g.startsAt)
+        : formatDuration(g.durationMs);
+    const ended = g.endReason ? `, ${g.endReason.replace(/_/g, ' ')}` : '';
+    const header = `Grant ${g.id}: ${g.userId} on ${g.resourceId} via ${g.provider}, ${planned}; now ${g.status}${ended}\n`;
+    const width = Math.max(0, ...story.lines.map((l) => l.actor.length));
+    const lines = story.lines.map(
+      (l) => `${new Date(l.at).toISOString()}  ${l.actor.padEnd(width)}  ${l.text}\n`,
+    );
+    await write(io.stdout, header + lines.join(''));
+    return EXIT.ok;
+  });
+}

@@ -1,0 +1,113 @@
+import { userInfo } from 'node:os';
+import { listGrants } from '../audit/grants';
+import { Core } from '../core';
+import { StaticDirectory } from '../core/directory';
+import { getGrant } from '../core/grant-progress';
+import { parseCommand } from './args';
+import { CliError, cliConfig, EXIT, withDb, write, type CliIo } from './context';
+
+const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map(
+      (r) =>
+        `${r
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd()}\n`,
+    )
+    .join('');
+}
+
+/** `hallpass grants list`: newest first, filtered, as a table. */
+export async function grantsList(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseCommand(
+    'grants list',
+    args,
+    {
+      active: { type: 'boolean' },
+      user: { type: 'string', multiple: true },
+      resource: { type: 'string', multiple: true },
+      limit: { type: 'string' },
+    },
+    { min: 0, max: 0, names: '' },
+  );
+  const limit = Number(values.limit ?? 50);
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new CliError(`--limit: "${values.limit}" is not a positive whole number`, EXIT.usage);
+  }
+  return withDb(io, async (db) => {
+    const { rows, total } = listGrants(db, {
+      active: values.active,
+      users: values.user,
+      resources: values.resource,
+      limit,
+    });
+    if (rows.length === 0) {
+      await write(io.stdout, 'no grants match\n');
+      return EXIT.ok;
+    }
+    const lines = [
+      ['GRANT', 'USER', 'RESOURCE', 'STATUS', 'STARTED', 'ENDS/ENDED', 'END REASON'],
+      ...rows.map((g) => [
+        g.id,
+        g.userId,
+        g.resourceId,
+        g.status,
+        iso(g.startsAt),
+        iso(g.endedAt ?? g.expiresAt),
+        g.endReason ?? '',
+      ]),
+    ];
+    const more = total > rows.length ? `…and ${total - rows.length} more (raise --limit)\n` : '';
+    await write(io.stdout, table(lines) + more);
+    return EXIT.ok;
+  });
+}
+
+/**
+ * `hallpass grants revoke <id> --reason …`: break-glass for an admin when Slack is unreachable.
+ * The core records it (audited as done from the CLI by `cli:<os user>`); the running bot's
+ * sweeper then takes the access away at the provider.
+ */
+export async function grantsRevoke(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommand(
+    'grants revoke',
+    args,
+    { reason: { type: 'string' } },
+    { min: 1, max: 1, names: 'grant id (gr_…)' },
+  );
+  const reason = values.reason?.trim();
+  if (!reason) {
+    throw new CliError(
+      'grants revoke: --reason is required (it goes into the audit log)',
+      EXIT.usage,
+    );
+  }
+  const grantId = positionals[0]!;
+  const { config } = cliConfig(io);
+  const actor = `cli:${userInfo().username}`;
+  return withDb(
+    io,
+    async (db) => {
+      const core = new Core({ db, clock: io.clock, config, directory: new StaticDirectory() });
+      const before = getGrant(core.ctx, grantId);
+      if (!before) throw new CliError(`no grant ${grantId} (hallpass grants list shows them)`);
+      const after = core.revokeGrant({ grantId, actor, reason, viaCli: true });
+      if (after.status === before.status) {
+        await write(io.stdout, `${grantId} is already ${before.status}; nothing to do\n`);
+        return EXIT.ok;
+      }
+      await write(
+        io.stdout,
+        `${grantId} (${after.userId} on ${after.resourceId}) is now ${after.status}, requested by ${actor}.\n` +
+          'The running bot takes the access away at the provider and confirms it (if the bot is down, it does so when it starts).\n' +
+          `Follow it with: hallpass audit show ${grantId}\n`,
+      );
+      return EXIT.ok;
+    },
+    true,
+  );
+}

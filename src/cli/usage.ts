@@ -1,0 +1,18 @@
+export const USAGE = `Usage: hallpass <command> [options]
+
+  policy check [file]              validate hallpass.yml (default: $HALLPASS_CONFIG or ./hallpass.yml)
+  audit verify [--anchor SEQ:HASH]  walk the audit hash chain; exit 1 on a break
+  audit export [--since DATE] [--until DATE] [--format csv|jsonl] [--out FILE]
+                                   every audit event in [since, until), oldest first
+  audit show <grant-id>            the story of one grant, from its audit events
+  grants list [--active] [--user U…] [--resource R…] [--limit N]
+  grants revoke <grant-id> --reason TEXT
+                                   break-glass: end a grant when Slack is unreachable
+  digest --print                   the digest of the last 7 days, as text
+  help                             this text
+
+DATE is YYYY-MM-DD (midnight UTC) or ISO-8601 (UTC unless it has an offset).
+Environment: HALLPASS_DB (default ./data/hallpass.db), HALLPASS_CONFIG (default ./hallpass.yml),
+HALLPASS_BUSY_TIMEOUT_MS (default 2000: how long to wait for a locked database).
+Exit codes: 0 ok, 1 a problem was found or the command failed, 2 usage error.
+`;
