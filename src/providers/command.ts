@@ -23,17 +23,18 @@ const commandConfig = z.strictObject({
   command: z.string().min(1),
   args: z.array(z.string()).default([]),
   env: z
-    .record(
-      z
-        .string()
-        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not a valid environment variable name')
-        .refine(
-          (name) => !name.startsWith('HALLPASS_'),
-          'is set by Hallpass and cannot be overridden',
-        ),
-      z.string(),
-    )
-    .default({}),
+    .record(z.string(), z.string())
+    .default({})
+    .superRefine((env, ctx) => {
+      for (const name of Object.keys(env)) {
+        const problem = !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
+          ? 'is not a valid environment variable name'
+          : name.startsWith('HALLPASS_')
+            ? 'is set by Hallpass and cannot be overridden'
+            : undefined;
+        if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+      }
+    }),
   guarantees: declaredGuarantees,
 });
 

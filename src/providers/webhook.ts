@@ -21,16 +21,20 @@ const webhookConfig = z.strictObject({
   secret: z.string().min(8, 'must be at least 8 characters (16 or more recommended)'),
   headers: z
     .record(
-      z
-        .string()
-        .regex(HEADER_NAME, 'is not a valid header name')
-        .refine(
-          (name) => !RESERVED_HEADER.test(name),
-          'is set by Hallpass and cannot be overridden',
-        ),
+      z.string(),
       z.string().refine((value) => !/[\r\n]/.test(value), 'must not contain line breaks'),
     )
-    .default({}),
+    .default({})
+    .superRefine((headers, ctx) => {
+      for (const name of Object.keys(headers)) {
+        const problem = !HEADER_NAME.test(name)
+          ? 'is not a valid header name'
+          : RESERVED_HEADER.test(name)
+            ? 'is set by Hallpass and cannot be overridden'
+            : undefined;
+        if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+      }
+    }),
   guarantees: declaredGuarantees,
 });
 
