@@ -1,4 +1,10 @@
-import { buildDigest, type Digest } from '../../src/audit/digest';
+import {
+  buildDigest,
+  PROBLEMS_SHOWN,
+  TOP_N,
+  type Digest,
+  type GrantRef,
+} from '../../src/audit/digest';
 import { digestText } from '../../src/audit/digest-render';
 import { blockKitProblems } from '../../src/slack/ui/limits';
 import { digestMessage } from '../../src/slack/ui/digest';
@@ -169,5 +175,94 @@ describe('the weekly digest of a hand-built week across the end of summer time',
     expect(message.text).toMatch(/^Hallpass weekly digest, Mon 19 Oct 2026 09:00/);
     expect(message.text).toContain('Revocation problems: 2');
     expect(JSON.stringify(message.blocks)).toContain(`<@UREQ>`);
+  });
+});
+
+describe('the digest of an enormous week', () => {
+  const long = (prefix: string, n: number) => `${prefix}${'x'.repeat(n)}`;
+  const ref = (i: number): GrantRef => ({
+    grantId: long(`gr_${i}`, 60),
+    requestId: long(`req_${i}`, 60),
+    userId: `U${'A'.repeat(40)}${i}`,
+    resourceId: long(`res-${i}-`, 55),
+    at: PERIOD.start + i * 60_000,
+    kind: 'extension',
+  });
+  const many = <T>(n: number, make: (i: number) => T) =>
+    Array.from({ length: n }, (_, i) => make(i));
+  const digest: Digest = {
+    period: PERIOD,
+    timeZone: 'America/Argentina/ComodRivadavia',
+    asOf: AS_OF,
+    requests: {
+      filed: 9_999_999,
+      approved: 8_888_888,
+      denied: 777_777,
+      cancelled: 66_666,
+      expired: 5_555,
+    },
+    grants: {
+      activated: 8_000_000,
+      endedOnTime: 7_000_000,
+      endedEarly: 900_000,
+      activationFailed: 12_345,
+    },
+    decisionTime: { decisions: 9_000_000, medianMs: 123_456_789, p90Ms: 987_654_321 },
+    topApprovers: {
+      items: many(TOP_N, (i) => ({ key: `U${'B'.repeat(60)}${i}`, count: 1e6 })),
+      total: 50_000,
+    },
+    topResources: {
+      items: many(TOP_N, (i) => ({ key: long(`res-${i}-`, 55), count: 1e6 })),
+      total: 4_000,
+    },
+    topRequesters: {
+      items: many(TOP_N, (i) => ({ key: `U${'C'.repeat(60)}${i}`, count: 1e6 })),
+      total: 90_000,
+    },
+    selfApproved: { items: many(TOP_N, ref), total: 1_000_000 },
+    autoApproved: { items: many(TOP_N, ref), total: 2_000_000 },
+    outsideBusinessHours: { items: many(TOP_N, ref), total: 3_000_000 },
+    longestGrants: many(TOP_N, (i) => ({
+      grantId: long(`gr_${i}`, 60),
+      userId: `U${'D'.repeat(60)}`,
+      resourceId: long('res-', 59),
+      startsAt: PERIOD.start,
+      heldMs: 86_400_000 * 400,
+      status: 'active',
+    })),
+    revocationProblems: {
+      items: many(PROBLEMS_SHOWN, (i) => ({
+        grantId: long(`gr_${i}`, 60),
+        userId: `U${'E'.repeat(60)}`,
+        resourceId: long('res-', 59),
+        kind: 'stuck' as const,
+        status: 'revoking',
+        attempts: 99_999,
+        lastError: '<!channel> & '.repeat(400),
+        dueAt: PERIOD.start,
+        overrunMs: 86_400_000 * 300,
+      })),
+      total: 123_456,
+    },
+    chain: {
+      checked: 12,
+      intact: false,
+      firstBroken: { seq: 13, problem: 'content does not match its hash (the row was edited)' },
+      from: { seq: 1, hash: 'f'.repeat(64), source: 'digest of 2026-10-12T07:00:00.000Z' },
+    },
+  };
+
+  it('still fits one Slack message, with every section and "and N more"', () => {
+    const message = digestMessage(digest);
+    expect(blockKitProblems(message.blocks)).toEqual([]);
+    expect(message.blocks.length).toBeLessThanOrEqual(50);
+    const text = JSON.stringify(message.blocks);
+    expect(text).toContain('Revocation problems: 123,456');
+    expect(text).toContain('more lines (`hallpass digest --print` shows them)');
+    expect(text).toContain('…and 999,995 more');
+    expect(text).toContain('Audit chain broken');
+    expect(text).not.toContain('<!channel>');
+    expect(message.text.length).toBeLessThanOrEqual(3000);
   });
 });
