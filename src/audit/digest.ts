@@ -111,8 +111,8 @@ const OUTCOMES = {
  */
 export function computeDigestStats(db: Db, q: DigestQuery): DigestStats {
   const sql = db.$client;
-  const range = { start: q.period.start, end: q.period.end };
-  const inPeriod = 'a.at >= @start AND a.at < @end';
+  const range = scopeOf(db, q.period);
+  const inPeriod = IN_PERIOD;
 
   const byAction = new Map(
     (
@@ -206,7 +206,7 @@ export function computeDigestStats(db: Db, q: DigestQuery): DigestStats {
          AND p.approver = r.requester AND p.decision = 'approve')`,
     ),
     autoApproved: approvedRefs(db, range, 'r.auto_approved = 1'),
-    outsideBusinessHours: outsideHours(db, q),
+    outsideBusinessHours: outsideHours(db, q, range),
     longestGrants: longest(db, range),
     revocationProblems: revocationProblems(db, range, q.asOf),
   };
@@ -232,8 +232,29 @@ export function buildDigest(
   return { ...stats, chain: verifySince(db, digestWalkStart(db, period.start), onProgress) };
 }
 
+/**
+ * The period, and the first and last audit rows inside it. Rows in the period are read by rowid
+ * between those two (a sequential walk of the table) rather than looked up one by one from the
+ * `at` index; the `at` bounds stay, so a clock that stepped back cannot let a row slip in.
+ */
+interface Scope extends Period {
+  lo: number | null;
+  hi: number | null;
+}
+
+const IN_PERIOD = 'a.seq BETWEEN @lo AND @hi AND a.at >= @start AND a.at < @end';
+
+function scopeOf(db: Db, period: Period): Scope {
+  const bounds = db.$client
+    .prepare(
+      'SELECT min(seq) AS lo, max(seq) AS hi FROM audit_events WHERE at >= @start AND at < @end',
+    )
+    .get(period) as { lo: number | null; hi: number | null };
+  return { start: period.start, end: period.end, ...bounds };
+}
+
 /** The top entries of a `key, n` grouping, and how many groups there are. */
-function ranked(db: Db, grouping: string, params: Record<string, number>): Listed<Ranked> {
+function ranked(db: Db, grouping: string, params: Scope): Listed<Ranked> {
   const rows = db.$client
     .prepare(
       `SELECT key, n, count(*) OVER () AS groups FROM (${grouping})
@@ -260,7 +281,7 @@ const grantRef = (r: GrantRef): GrantRef => ({
 });
 
 /** Requests approved in the period that match `condition` (on `r`, the request). */
-function approvedRefs(db: Db, range: Period, condition: string): Listed<GrantRef> {
+function approvedRefs(db: Db, range: Scope, condition: string): Listed<GrantRef> {
   const rows = db.$client
     .prepare(
       `SELECT COALESCE(r.grant_id, g.id) AS grantId, r.id AS requestId, r.requester AS userId,
@@ -268,7 +289,7 @@ function approvedRefs(db: Db, range: Period, condition: string): Listed<GrantRef
          FROM audit_events a
          JOIN requests r ON r.id = a.request_id
          LEFT JOIN grants g ON g.request_id = r.id
-        WHERE a.at >= @start AND a.at < @end AND a.action = 'request.approved' AND ${condition}
+        WHERE ${IN_PERIOD} AND a.action = 'request.approved' AND ${condition}
         ORDER BY a.at LIMIT ${TOP_N}`,
     )
     .all(range) as Counted<GrantRef>[];
@@ -279,10 +300,10 @@ function approvedRefs(db: Db, range: Period, condition: string): Listed<GrantRef
  * Grants activated outside business hours. The business-hours intervals are worked out in the
  * configured zone first (a handful per week), so SQL only compares timestamps with them.
  */
-function outsideHours(db: Db, q: DigestQuery): Listed<GrantRef> {
+function outsideHours(db: Db, q: DigestQuery, range: Scope): Listed<GrantRef> {
   const intervals = businessIntervals(q.period, q.businessHours, q.timeZone);
   const inside = intervals.map((_, i) => `(a.at >= @s${i} AND a.at < @e${i})`).join(' OR ');
-  const params: Record<string, number> = { start: q.period.start, end: q.period.end };
+  const params: Record<string, number | null> = { ...range };
   intervals.forEach((interval, i) => {
     params[`s${i}`] = interval.start;
     params[`e${i}`] = interval.end;
@@ -292,7 +313,7 @@ function outsideHours(db: Db, q: DigestQuery): Listed<GrantRef> {
       `SELECT g.id AS grantId, g.request_id AS requestId, g.user_id AS userId,
               g.resource_id AS resourceId, a.at, 'access' AS kind, count(*) OVER () AS total
          FROM audit_events a JOIN grants g ON g.id = a.grant_id
-        WHERE a.at >= @start AND a.at < @end AND a.action = 'grant.activated'
+        WHERE ${IN_PERIOD} AND a.action = 'grant.activated'
           ${inside ? `AND NOT (${inside})` : ''}
         ORDER BY a.at LIMIT ${TOP_N}`,
     )
@@ -301,14 +322,14 @@ function outsideHours(db: Db, q: DigestQuery): Listed<GrantRef> {
 }
 
 /** Grants activated in the period, longest held (or granted, while still running) first. */
-function longest(db: Db, range: Period): LongGrant[] {
+function longest(db: Db, range: Scope): LongGrant[] {
   return db.$client
     .prepare(
       `SELECT g.id AS grantId, g.user_id AS userId, g.resource_id AS resourceId,
               g.starts_at AS startsAt, COALESCE(g.ended_at, g.expires_at) - g.starts_at AS heldMs,
               g.status
          FROM audit_events a JOIN grants g ON g.id = a.grant_id
-        WHERE a.at >= @start AND a.at < @end AND a.action = 'grant.activated'
+        WHERE ${IN_PERIOD} AND a.action = 'grant.activated'
         ORDER BY heldMs DESC, g.id LIMIT ${TOP_N}`,
     )
     .all(range) as LongGrant[];
@@ -328,7 +349,7 @@ const DUE_AT = `MIN(COALESCE(g.expires_at, 9e15), COALESCE(${ASKED_AT}, 9e15))`;
  * Revokes that are overdue now (still retrying, failing, or never started) and revokes
  * confirmed in the period but late or after retries; the longest overrun first.
  */
-function revocationProblems(db: Db, range: Period, asOf: number): Listed<RevocationProblem> {
+function revocationProblems(db: Db, range: Scope, asOf: number): Listed<RevocationProblem> {
   const rows = db.$client
     .prepare(
       `WITH stuck AS (
@@ -347,7 +368,7 @@ function revocationProblems(db: Db, range: Period, asOf: number): Listed<Revocat
                      ELSE ${DUE_AT} END AS due_at,
                 a.at AS settled_at
            FROM audit_events a JOIN grants g ON g.id = a.grant_id
-          WHERE a.at >= @start AND a.at < @end AND a.action = 'grant.revoked'
+          WHERE ${IN_PERIOD} AND a.action = 'grant.revoked'
        ),
        problems AS (
          SELECT * FROM stuck
