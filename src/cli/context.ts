@@ -74,11 +74,12 @@ export async function withDb<T>(
 }
 
 /**
- * By name rather than `instanceof`: better-sqlite3's native part keeps the first SqliteError
- * class it was given, which is not this module's when several module graphs load it (jest).
+ * By shape rather than `instanceof`: better-sqlite3's native part keeps the first SqliteError
+ * class it was given, from whichever module graph loaded it first (several do under jest).
  */
 function isSqliteError(err: unknown): err is Error & { code: string } {
-  return err instanceof Error && err.name === 'SqliteError' && 'code' in err;
+  const e = err as { name?: unknown; code?: unknown } | null;
+  return typeof e === 'object' && e?.name === 'SqliteError' && typeof e.code === 'string';
 }
 
 export function explainDbError(err: unknown, file: string): unknown {
