@@ -51,7 +51,7 @@ export async function auditVerify(args: string[], io: CliIo): Promise<number> {
     const broken = report.firstBroken!;
     await write(
       io.stdout,
-      `BROKEN at row ${broken.seq}: ${broken.problem}\n${count(report.checked)} rows checked before it\n`,
+      `BROKEN at row ${broken.seq}: ${broken.problem}\n${count(report.checked)} rows checked\n`,
     );
     return EXIT.failed;
   });
