@@ -96,12 +96,26 @@ export interface DigestQuery {
   asOf: number;
 }
 
-const OUTCOMES = {
-  'request.approved': 'approved',
-  'request.denied': 'denied',
-  'request.cancelled': 'cancelled',
-  'request.expired': 'expired',
-} as const;
+/**
+ * The period, and the first and last audit rows inside it. Rows in the period are read by rowid
+ * between those two (a sequential walk of the table) rather than looked up one by one from the
+ * `at` index; the `at` bounds stay, so a clock that stepped back cannot let a row slip in.
+ */
+interface Scope extends Period {
+  lo: number | null;
+  hi: number | null;
+}
+
+const IN_PERIOD = 'a.seq BETWEEN @lo AND @hi AND a.at >= @start AND a.at < @end';
+
+function scopeOf(db: Db, period: Period): Scope {
+  const bounds = db.$client
+    .prepare(
+      'SELECT min(seq) AS lo, max(seq) AS hi FROM audit_events WHERE at >= @start AND at < @end',
+    )
+    .get(period) as { lo: number | null; hi: number | null };
+  return { start: period.start, end: period.end, ...bounds };
+}
 
 /**
  * The week's numbers, from range queries on indexed timestamps (audit_events.at,
@@ -112,14 +126,13 @@ const OUTCOMES = {
 export function computeDigestStats(db: Db, q: DigestQuery): DigestStats {
   const sql = db.$client;
   const range = scopeOf(db, q.period);
-  const inPeriod = IN_PERIOD;
 
   const byAction = new Map(
     (
       sql
         .prepare(
           `SELECT action, count(*) AS n FROM audit_events a
-            WHERE ${inPeriod} AND action IN ('request.approved', 'request.denied',
+            WHERE ${IN_PERIOD} AND action IN ('request.approved', 'request.denied',
               'request.cancelled', 'request.expired', 'grant.activated', 'grant.failed')
             GROUP BY action`,
         )
@@ -133,7 +146,7 @@ export function computeDigestStats(db: Db, q: DigestQuery): DigestStats {
       sql
         .prepare(
           `SELECT json_extract(details, '$.reason') AS reason, count(*) AS n FROM audit_events a
-            WHERE ${inPeriod} AND action = 'grant.revoked' GROUP BY reason`,
+            WHERE ${IN_PERIOD} AND action = 'grant.revoked' GROUP BY reason`,
         )
         .all(range) as { reason: string | null; n: number }[]
     ).map((r) => [r.reason, r.n]),
@@ -150,7 +163,7 @@ export function computeDigestStats(db: Db, q: DigestQuery): DigestStats {
   const decisionTimes = sql
     .prepare(
       `SELECT r.decided_at - r.created_at FROM audit_events a JOIN requests r ON r.id = a.request_id
-        WHERE ${inPeriod} AND a.action IN ('request.approved', 'request.denied')
+        WHERE ${IN_PERIOD} AND a.action IN ('request.approved', 'request.denied')
           AND r.auto_approved = 0
         ORDER BY 1`,
     )
@@ -163,9 +176,10 @@ export function computeDigestStats(db: Db, q: DigestQuery): DigestStats {
     asOf: q.asOf,
     requests: {
       filed,
-      ...(Object.fromEntries(
-        Object.entries(OUTCOMES).map(([action, outcome]) => [outcome, count(action)]),
-      ) as Record<(typeof OUTCOMES)[keyof typeof OUTCOMES], number>),
+      approved: count('request.approved'),
+      denied: count('request.denied'),
+      cancelled: count('request.cancelled'),
+      expired: count('request.expired'),
     },
     grants: {
       activated: count('grant.activated'),
@@ -184,7 +198,7 @@ export function computeDigestStats(db: Db, q: DigestQuery): DigestStats {
     topApprovers: ranked(
       db,
       `SELECT actor AS key, count(*) AS n FROM audit_events a
-        WHERE ${inPeriod} AND action IN ('approval.recorded', 'request.denied') GROUP BY actor`,
+        WHERE ${IN_PERIOD} AND action IN ('approval.recorded', 'request.denied') GROUP BY actor`,
       range,
     ),
     topResources: ranked(
@@ -223,34 +237,19 @@ export function buildDigest(
   asOf: number,
   onProgress?: (checked: number) => void,
 ): Digest {
-  const stats = computeDigestStats(db, {
-    period,
-    timeZone: config.timezone,
-    businessHours: businessHoursOf(config),
-    asOf,
-  });
-  return { ...stats, chain: verifySince(db, digestWalkStart(db, period.start), onProgress) };
-}
-
-/**
- * The period, and the first and last audit rows inside it. Rows in the period are read by rowid
- * between those two (a sequential walk of the table) rather than looked up one by one from the
- * `at` index; the `at` bounds stay, so a clock that stepped back cannot let a row slip in.
- */
-interface Scope extends Period {
-  lo: number | null;
-  hi: number | null;
-}
-
-const IN_PERIOD = 'a.seq BETWEEN @lo AND @hi AND a.at >= @start AND a.at < @end';
-
-function scopeOf(db: Db, period: Period): Scope {
-  const bounds = db.$client
-    .prepare(
-      'SELECT min(seq) AS lo, max(seq) AS hi FROM audit_events WHERE at >= @start AND at < @end',
-    )
-    .get(period) as { lo: number | null; hi: number | null };
-  return { start: period.start, end: period.end, ...bounds };
+  // One read transaction: every number and the chain come from the same state of the file.
+  return db.$client
+    .transaction(() => {
+      const stats = computeDigestStats(db, {
+        period,
+        timeZone: config.timezone,
+        businessHours: businessHoursOf(config),
+        asOf,
+      });
+      const chain = verifySince(db, digestWalkStart(db, period.start), onProgress);
+      return { ...stats, chain };
+    })
+    .deferred();
 }
 
 /** The top entries of a `key, n` grouping, and how many groups there are. */
