@@ -79,8 +79,13 @@ export function previousFire(
   return null;
 }
 
-function minutesOf(clock: string): { hours: number; minutes: number } {
-  const [hours, minutes] = clock.split(':').map(Number);
+interface WallClock {
+  hours: number;
+  minutes: number;
+}
+
+function wallClock(text: string): WallClock {
+  const [hours, minutes] = text.split(':').map(Number);
   return { hours: hours ?? 0, minutes: minutes ?? 0 };
 }
 
@@ -94,23 +99,23 @@ export function businessIntervals(
   hours: BusinessHours,
   timeZone: string,
 ): Period[] {
-  const open = minutesOf(hours.start);
-  const close = minutesOf(hours.end);
+  const open = wallClock(hours.start);
+  const close = wallClock(hours.end);
   const overnight = hours.end <= hours.start;
+  const at = (day: Date, time: WallClock) =>
+    new TZDate(
+      day.getFullYear(),
+      day.getMonth(),
+      day.getDate(),
+      time.hours,
+      time.minutes,
+      0,
+      timeZone,
+    ).getTime();
   const intervals: Period[] = [];
   let day = subDays(startOfDay(new TZDate(period.start, timeZone)), 1);
   while (day.getTime() < period.end) {
     if (hours.days.includes(day.getDay())) {
-      const at = (date: Date, clock: { hours: number; minutes: number }) =>
-        new TZDate(
-          date.getFullYear(),
-          date.getMonth(),
-          date.getDate(),
-          clock.hours,
-          clock.minutes,
-          0,
-          timeZone,
-        ).getTime();
       const start = at(day, open);
       const end = at(overnight ? addDays(day, 1) : day, close);
       const clipped = { start: Math.max(start, period.start), end: Math.min(end, period.end) };
