@@ -1,0 +1,103 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FakeSlack } from '../support/fake-slack';
+import { tempDir } from '../support/tmp';
+
+const ROOT = join(__dirname, '..', '..');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs src/main.ts as `npm start` would (through tsx instead of the build), with a clean env. */
+function runMain(
+  env: Record<string, string>,
+  onStdout?: (text: string, kill: (signal: NodeJS.Signals) => void) => void,
+): Promise<Exit> {
+  return new Promise((resolve) => {
+    const child = spawn(TSX, [join(ROOT, 'src', 'main.ts')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      onStdout?.(stdout, (signal) => child.kill(signal));
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('the hallpass process', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => (tmp = tempDir()));
+  afterEach(() => tmp.cleanup());
+
+  it('exits at once naming every missing secret', async () => {
+    const exit = await runMain({});
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toContain('hallpass: SLACK_BOT_TOKEN is not set');
+    expect(exit.stderr).toContain('hallpass: SLACK_SIGNING_SECRET is not set');
+  });
+
+  it('refuses a bad configuration with one line per problem and starts nothing', async () => {
+    const file = join(tmp.dir, 'hallpass.yml');
+    writeFileSync(
+      file,
+      'requests: { approverChannel: CAPPROVALS }\nproviders: {}\nresources:\n  - { id: x-y, name: X, provider: nope, maxDuration: 1h, minDuration: 2h, approvalsRequired: 0 }\n',
+    );
+    const exit = await runMain({
+      SLACK_BOT_TOKEN: 'xoxb-1',
+      SLACK_SIGNING_SECRET: 'secret',
+      HALLPASS_CONFIG: file,
+      HALLPASS_DB: join(tmp.dir, 'db', 'h.db'),
+    });
+    expect(exit.code).toBe(1);
+    expect(exit.stderr.trim().split('\n').sort()).toEqual([
+      `hallpass: ${file}: resources[0].defaultDuration: must be between minDuration and maxDuration`,
+      `hallpass: ${file}: resources[0].maxDuration: must be >= minDuration`,
+      `hallpass: ${file}: resources[0].provider: unknown provider "nope" (known: none defined)`,
+    ]);
+  });
+
+  it('starts with the example configuration, answers /healthz, and stops cleanly on SIGTERM', async () => {
+    const fake = await new FakeSlack().start();
+    try {
+      let health: { status: number; body: unknown } | undefined;
+      let asked = false;
+      const exit = await runMain(
+        {
+          SLACK_BOT_TOKEN: 'xoxb-smoke',
+          SLACK_SIGNING_SECRET: 'smoke-signing-secret',
+          SLACK_API_URL: fake.url,
+          OPS_HOOK_SECRET: 'ops-hook-secret-value',
+          HALLPASS_CONFIG: join(ROOT, 'hallpass.example.yml'),
+          HALLPASS_DB: join(tmp.dir, 'data', 'hallpass.db'),
+          PORT: '0',
+          HOST: '127.0.0.1',
+        },
+        (stdout, kill) => {
+          const started = /"port":(\d+)/.exec(stdout);
+          if (!started || asked) return;
+          asked = true;
+          void fetch(`http://127.0.0.1:${started[1]}/healthz`)
+            .then(async (res) => (health = { status: res.status, body: await res.json() }))
+            .finally(() => kill('SIGTERM'));
+        },
+      );
+      expect(health).toEqual({ status: 200, body: { status: 'ok' } });
+      expect(exit.code).toBe(0);
+      expect(exit.stdout).toContain('"message":"stopping"');
+      expect(exit.stdout).not.toContain('ops-hook-secret-value');
+      expect(exit.stdout).not.toContain('smoke-signing-secret');
+    } finally {
+      await fake.stop();
+    }
+  });
+});
