@@ -162,6 +162,9 @@ describe('store', () => {
       h.db.$client.exec(
         "CREATE TRIGGER break_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk says no'); END",
       );
+      const triggers =
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name = 'break_audit'";
+      expect(h.db.$client.prepare(triggers).pluck().all()).toEqual(['break_audit']);
       await expect(
         h.core.createRequest({
           requester: 'UREQ',
