@@ -1,9 +1,19 @@
-import { hash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../store/db';
+import { verifyInParallel } from './audit-parallel';
+import {
+  ChainWalk,
+  GENESIS_HASH,
+  hashContent,
+  SELECT_EVENTS_PAGE,
+  walkRange,
+  type ChainAnchor,
+  type ChainReport,
+} from './audit-walk';
 import { canonicalJson } from './canonical-json';
 
-export const GENESIS_HASH = '0'.repeat(64);
+export { GENESIS_HASH, type ChainAnchor, type ChainReport };
 
 /** Every action the audit log knows; a new one is added here first. */
 export const AUDIT_ACTIONS = [
@@ -71,7 +81,8 @@ export function scrubSecrets(value: unknown): unknown {
  * (details is already canonical JSON), so the same content always hashes the same.
  */
 export function hashEvent(prevHash: string, row: Omit<AuditRow, 'prevHash' | 'hash'>): string {
-  const content = JSON.stringify([
+  return hashContent(
+    prevHash,
     row.seq,
     row.at,
     row.actor,
@@ -79,13 +90,14 @@ export function hashEvent(prevHash: string, row: Omit<AuditRow, 'prevHash' | 'ha
     row.requestId,
     row.grantId,
     row.details,
-  ]);
-  return hash('sha256', `${prevHash}\n${content}`, 'hex');
+  );
 }
 
 interface AuditStatements {
-  last: Statement<[], { seq: number; hash: string } | undefined>;
-  insert: Statement<[AuditRow]>;
+  head: Statement<[], [seq: number, hash: string] | undefined>;
+  insert: Statement<
+    [number, number, string, string, string | null, string | null, string, string, string]
+  >;
 }
 const statements = new WeakMap<Db, AuditStatements>();
 
@@ -93,10 +105,14 @@ function prepared(db: Db): AuditStatements {
   let found = statements.get(db);
   if (!found) {
     found = {
-      last: db.$client.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
+      head: db.$client
+        .prepare<[], [number, string]>(
+          'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
+        )
+        .raw(),
       insert: db.$client.prepare(
         `INSERT INTO audit_events (seq, at, actor, action, request_id, grant_id, details, prev_hash, hash)
-         VALUES (@seq, @at, @actor, @action, @requestId, @grantId, @details, @prevHash, @hash)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
     };
     statements.set(db, found);
@@ -104,73 +120,96 @@ function prepared(db: Db): AuditStatements {
   return found;
 }
 
-/** Appends one event to the chain. Call inside the transaction of the change it records. */
+/**
+ * Appends one event to the chain. Call inside the transaction of the change it records. The head
+ * is read each time, never cached: another process (the CLI) may append between transactions.
+ */
 export function appendAudit(db: Db, at: number, input: AuditInput): AuditRow {
-  const { last, insert } = prepared(db);
-  const prev = last.get();
-  const base = {
-    seq: (prev?.seq ?? 0) + 1,
+  const { head, insert } = prepared(db);
+  const [lastSeq, prevHash] = head.get() ?? [0, GENESIS_HASH];
+  const seq = lastSeq + 1;
+  const requestId = input.requestId ?? null;
+  const grantId = input.grantId ?? null;
+  const details = canonicalJson(scrubSecrets(input.details ?? {}));
+  const hash = hashContent(
+    prevHash,
+    seq,
+    at,
+    input.actor,
+    input.action,
+    requestId,
+    grantId,
+    details,
+  );
+  insert.run(seq, at, input.actor, input.action, requestId, grantId, details, prevHash, hash);
+  return {
+    seq,
     at,
     actor: input.actor,
     action: input.action,
-    requestId: input.requestId ?? null,
-    grantId: input.grantId ?? null,
-    details: canonicalJson(scrubSecrets(input.details ?? {})),
+    requestId,
+    grantId,
+    details,
+    prevHash,
+    hash,
   };
-  const prevHash = prev?.hash ?? GENESIS_HASH;
-  const row: AuditRow = { ...base, prevHash, hash: hashEvent(prevHash, base) };
-  insert.run(row);
-  return row;
 }
 
-export interface ChainReport {
-  checked: number;
-  intact: boolean;
-  firstBroken?: { seq: number; problem: string };
+/** How a verification may use worker threads; the defaults suit a real chain. */
+export interface VerifyOptions {
+  /** Threads walking ranges at once; 1 walks in order on this thread. Default: the cores, up to 4. */
+  workers?: number;
+  /** Rows below which the walk stays on this thread (starting workers costs ~50 ms). */
+  parallelFromRows?: number;
+  /** Rows per range handed to a worker. */
+  rangeRows?: number;
 }
 
-/** A row verified before: a walk may start after it instead of at the genesis. */
-export interface ChainAnchor {
-  seq: number;
-  hash: string;
+const PROGRESS_EVERY = 100_000;
+const DEFAULTS: Required<VerifyOptions> = {
+  workers: Math.min(4, availableParallelism()),
+  parallelFromRows: 200_000,
+  rangeRows: 50_000,
+};
+
+/** Calls `onProgress` with each multiple of PROGRESS_EVERY rows verified, once each, in order. */
+function progressTo(onProgress?: (checked: number) => void): (verified: number) => void {
+  let next = PROGRESS_EVERY;
+  return (verified) => {
+    for (; onProgress && next <= verified; next += PROGRESS_EVERY) onProgress(next);
+  };
 }
 
 /**
  * Walks the chain in order and names the first row that does not match: the whole chain, or the
- * rows after `from` (which the caller has checked is still there with that hash).
+ * rows after `from` (which the caller has checked is still there with that hash). A long chain
+ * is walked by worker threads over seq ranges, joined in order here: the report is the same.
+ * Reads from one snapshot (inside the caller's transaction, if there is one).
  */
 export function verifyChain(
   db: Db,
   onProgress?: (checked: number) => void,
   from?: ChainAnchor,
+  options: VerifyOptions = {},
 ): ChainReport {
-  const rows = db.$client
-    .prepare(
-      'SELECT seq, at, actor, action, request_id, grant_id, details, prev_hash, hash FROM audit_events WHERE seq > ? ORDER BY seq',
-    )
-    .raw()
-    .iterate(from?.seq ?? 0) as IterableIterator<
-    [number, number, string, string, string | null, string | null, string, string, string]
-  >;
-  let expectedPrev = from?.hash ?? GENESIS_HASH;
-  let expectedSeq = (from?.seq ?? 0) + 1;
-  let checked = 0;
-  for (const [seq, at, actor, action, requestId, grantId, details, prevHash, hash] of rows) {
-    const broken = (problem: string): ChainReport => ({
-      checked,
-      intact: false,
-      firstBroken: { seq, problem },
-    });
-    if (seq !== expectedSeq)
-      return broken(`expected seq ${expectedSeq}: rows ${expectedSeq}..${seq - 1} are missing`);
-    if (prevHash !== expectedPrev) return broken('prev_hash does not match the previous row');
-    if (hashEvent(prevHash, { seq, at, actor, action, requestId, grantId, details }) !== hash) {
-      return broken('content does not match its hash (the row was edited)');
-    }
-    checked++;
-    if (onProgress && checked % 100_000 === 0) onProgress(checked);
-    expectedPrev = hash;
-    expectedSeq = seq + 1;
-  }
-  return { checked, intact: true };
+  const { workers, parallelFromRows, rangeRows } = { ...DEFAULTS, ...options };
+  const start = from ?? { seq: 0, hash: GENESIS_HASH };
+  const progress = progressTo(onProgress);
+  return db.$client
+    .transaction((): ChainReport => {
+      const head = db.$client.prepare('SELECT max(seq) FROM audit_events').pluck().get() as
+        number | null;
+      if (head === null || head <= start.seq) return { checked: 0, intact: true };
+      if (workers > 1 && head - start.seq >= parallelFromRows && !db.$client.memory) {
+        const plan = { file: db.$client.name, start, head, workers, rangeRows };
+        const report = verifyInParallel(plan, progress);
+        if (report) return report;
+      }
+      const walk = new ChainWalk(start);
+      walkRange(db.$client.prepare(SELECT_EVENTS_PAGE), walk, start.seq, head, () =>
+        progress(walk.checked),
+      );
+      return walk.report();
+    })
+    .deferred();
 }
