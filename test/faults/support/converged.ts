@@ -1,0 +1,131 @@
+import { verifyChain } from '../../../src/core/audit';
+import type { Db } from '../../../src/store/db';
+import type { WebhookReceiver } from '../../support/webhook-receiver';
+import type { SlackLedger } from './slack-ledger';
+
+export interface ConvergenceCheck {
+  /** A connection to the bot's database (the bot's own, or a second one to the same file). */
+  db: Db;
+  receiver: WebhookReceiver;
+  slack: SlackLedger;
+  /** The bot's clock. */
+  now: () => number;
+  /** Settled may leave grants active (not past expiry); by default it waits for every grant to end. */
+  grantsMayRemain?: boolean;
+  /** Outbox rows the case expects to be given up. */
+  deadRows?: number;
+  timeoutMs?: number;
+  /** Called on every poll while waiting, e.g. to move an injected clock past backoffs. */
+  nudge?: () => void;
+}
+
+type Row = Record<string, unknown>;
+
+/** Why the system is not settled yet, or undefined when it is. */
+function unsettled(db: Db, now: number, grantsMayRemain: boolean): string | undefined {
+  const count = (sql: string, ...params: unknown[]) =>
+    db.$client
+      .prepare(sql)
+      .pluck()
+      .get(...params) as number;
+  const inFlight = count("SELECT count(*) FROM grants WHERE status IN ('activating', 'revoking')");
+  if (inFlight > 0) return `${inFlight} grant(s) still activating or revoking`;
+  const overdue = count(
+    "SELECT count(*) FROM grants WHERE status = 'active' AND expires_at <= ?",
+    now,
+  );
+  if (overdue > 0) return `${overdue} grant(s) active past their expiry`;
+  const running = count("SELECT count(*) FROM grants WHERE status = 'active'");
+  if (running > 0 && !grantsMayRemain) return `${running} grant(s) still running`;
+  const pending = count("SELECT count(*) FROM outbox WHERE status = 'pending'");
+  if (pending > 0) return `${pending} notification(s) still pending`;
+  return undefined;
+}
+
+/**
+ * Waits until the system has settled (no grant in flight, overdue or, unless allowed, running; no
+ * notification pending),
+ * then checks what every fault case must end with:
+ * - no grant is active past its expiry, and the provider holds exactly the grants Hallpass
+ *   holds active, none past its expiry;
+ * - the audit chain is intact, and every grant and request has the events of its state, once;
+ * - every notification was delivered (sent; dead only as many as the case expects), and Slack
+ *   accepted each post exactly once: one accepted post per post Hallpass remembers, no two
+ *   alike, and edits only of messages it posted.
+ */
+export async function assertConverged(check: ConvergenceCheck): Promise<void> {
+  const { db, receiver, slack } = check;
+  const deadline = Date.now() + (check.timeoutMs ?? 30_000);
+  const settled = () => unsettled(db, check.now(), check.grantsMayRemain ?? false);
+  let why = settled();
+  while (why) {
+    if (Date.now() > deadline) throw new Error(`the system did not converge: ${why}`);
+    check.nudge?.();
+    await new Promise((r) => setTimeout(r, 50));
+    why = settled();
+  }
+  const now = check.now();
+  const all = (sql: string) => db.$client.prepare(sql).all() as Row[];
+
+  const active = all("SELECT id, expires_at FROM grants WHERE status = 'active'");
+  expect(active.filter((g) => (g.expires_at as number) <= now)).toEqual([]);
+  expect([...receiver.held.keys()].sort()).toEqual(active.map((g) => g.id).sort());
+  for (const [grantId, expiresAt] of receiver.held) {
+    expect({ grantId, expired: Date.parse(expiresAt) <= now }).toEqual({ grantId, expired: false });
+  }
+
+  expect(verifyChain(db)).toMatchObject({ intact: true });
+  const events = (action: string) =>
+    `(SELECT count(*) FROM audit_events a WHERE a.action = '${action}' AND a.grant_id = g.id)`;
+  const grantsAudit = all(
+    `SELECT g.id, g.status, ${events('grant.created')} AS created,
+            ${events('grant.activated')} AS activated, ${events('grant.revoked')} AS revoked
+     FROM grants g`,
+  );
+  for (const g of grantsAudit) {
+    const ended = g.status === 'revoked' || g.status === 'failed';
+    expect(g).toEqual({
+      ...g,
+      created: 1,
+      activated: g.status === 'active' ? 1 : Math.min(Number(g.activated), 1),
+      revoked: ended ? 1 : 0,
+    });
+  }
+  const requestsAudit = all(
+    `SELECT r.id, r.status,
+       (SELECT count(*) FROM audit_events a WHERE a.action = 'request.created' AND a.request_id = r.id) AS created,
+       (SELECT count(*) FROM audit_events a WHERE a.action = 'request.approved' AND a.request_id = r.id) AS approved,
+       (SELECT count(*) FROM grants g WHERE g.request_id = r.id) AS grants
+     FROM requests r WHERE r.kind = 'access'`,
+  );
+  for (const r of requestsAudit) {
+    const approved = r.status === 'approved' ? 1 : 0;
+    expect(r).toEqual({ ...r, created: 1, approved, grants: approved });
+  }
+
+  const outbox = all('SELECT status, count(*) AS n FROM outbox GROUP BY status');
+  const byStatus = Object.fromEntries(outbox.map((o) => [o.status, o.n]));
+  expect({ pending: byStatus.pending ?? 0, dead: byStatus.dead ?? 0 }).toEqual({
+    pending: 0,
+    dead: check.deadRows ?? 0,
+  });
+  const undelivered = all(
+    `SELECT o.key, o.topic FROM outbox o WHERE o.status = 'sent' AND NOT EXISTS (
+       SELECT 1 FROM slack_messages m WHERE m.subject = CASE o.topic
+         WHEN 'approver_message' THEN 'request:' || json_extract(o.payload, '$.requestId')
+         ELSE 'outbox:' || o.key END)`,
+  );
+  expect(undelivered).toEqual([]);
+
+  const remembered = all('SELECT channel, ts FROM slack_messages ORDER BY ts');
+  const accepted = slack.posts.map((p) => ({ channel: p.channel, ts: p.ts }));
+  expect(accepted.sort((a, b) => (a.ts < b.ts ? -1 : 1))).toEqual(remembered);
+  const seen = new Map<string, string>();
+  for (const post of slack.posts) {
+    const content = `${post.channel}\n${post.text}\n${post.blocks}`;
+    expect({ duplicateOf: seen.get(content), ts: post.ts }).toEqual({ ts: post.ts });
+    seen.set(content, post.ts);
+  }
+  const posted = new Set(slack.posts.map((p) => `${p.channel}/${p.ts}`));
+  expect(slack.edits.filter((e) => !posted.has(`${e.channel}/${e.ts}`))).toEqual([]);
+}

@@ -1,0 +1,106 @@
+import { join } from 'node:path';
+import { startHallpass, type RunningHallpass } from '../../../src/app';
+import { parseEnv } from '../../../src/config/env';
+import { parseConfig } from '../../../src/config/load';
+import { logger } from '../../../src/log';
+import type { Db } from '../../../src/store/db';
+import { FakeSlack } from '../../support/fake-slack';
+import { tempDir } from '../../support/tmp';
+import { WebhookReceiver } from '../../support/webhook-receiver';
+import { OffsetClock } from './clock';
+import { assertConverged, type ConvergenceCheck } from './converged';
+import { SlackLedger } from './slack-ledger';
+import {
+  BOT_TOKEN,
+  faultConfig,
+  HOOK_SECRET,
+  SIGNING_SECRET,
+  SlackTraffic,
+  USERGROUPS,
+} from './traffic';
+
+/** Hallpass composed in this process as main.ts composes it, around fakes that fail on demand. */
+export interface FaultSystem {
+  fake: FakeSlack;
+  slack: SlackLedger;
+  receiver: WebhookReceiver;
+  clock: OffsetClock;
+  hallpass: RunningHallpass;
+  db: Db;
+  people: SlackTraffic;
+  /** Waits for the system to settle and checks it converged (see assertConverged). */
+  converged(options?: Partial<ConvergenceCheck>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startSystem(
+  options: { providerTimeout?: string; alertAfterAttempts?: number } = {},
+): Promise<FaultSystem> {
+  const fake = await new FakeSlack().start();
+  fake.usergroups = USERGROUPS;
+  const slack = new SlackLedger(fake);
+  const receiver = await new WebhookReceiver(HOOK_SECRET).start();
+  const tmp = tempDir('hallpass-faults-');
+  const clock = new OffsetClock();
+  const parsed = parseEnv({
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: fake.url,
+    HALLPASS_DB: join(tmp.dir, 'hallpass.db'),
+    PORT: '0',
+    HOST: '127.0.0.1',
+  });
+  if (!('env' in parsed)) throw new Error(parsed.problems.join('\n'));
+  const config = parseConfig(faultConfig({ hookUrl: receiver.url, ...options }), { HOOK_SECRET });
+  let hallpass: RunningHallpass;
+  try {
+    hallpass = await startHallpass({ env: parsed.env, config, configDir: tmp.dir, logger, clock });
+  } catch (err) {
+    await Promise.all([receiver.stop(), fake.stop()]);
+    tmp.cleanup();
+    throw err;
+  }
+  const db = hallpass.core.ctx.db;
+  return {
+    fake,
+    slack,
+    receiver,
+    clock,
+    hallpass,
+    db,
+    people: new SlackTraffic(`http://127.0.0.1:${hallpass.port}`, fake),
+    converged: (check) =>
+      assertConverged({ db, receiver, slack, now: () => clock.now(), ...check }),
+    stop: async () => {
+      // Hung calls are let go first, so nothing waits for an answer that never comes.
+      fake.clearFaults();
+      receiver.releaseHung();
+      await hallpass.stop();
+      await Promise.all([receiver.stop(), fake.stop()]);
+      tmp.cleanup();
+    },
+  };
+}
+
+/** Polls `probe` until it returns something truthy. */
+export async function waitFor<T>(
+  probe: () => T | undefined | null | false,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = probe();
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** One value from the bot's database. */
+export function scalar<T = unknown>(db: Db, sql: string, ...params: unknown[]): T {
+  return db.$client
+    .prepare(sql)
+    .pluck()
+    .get(...params) as T;
+}
