@@ -31,8 +31,15 @@ export class SlackTraffic {
     this.send = new SlackSender(`${botUrl}/slack/events`, SIGNING_SECRET);
   }
 
-  async command(userId: string, text: string): Promise<Sent> {
+  /** `/jit <text>`; with `replyHangs`, Slack never answers the bot's post of the reply. */
+  async command(
+    userId: string,
+    text: string,
+    options: { replyHangs?: boolean } = {},
+  ): Promise<Sent> {
     const { responseUrl, reply } = this.responseUrl();
+    if (options.replyHangs)
+      this.fake.fail(responseUrl.slice(this.fake.url.length), { kind: 'hang' });
     const triggerId = nextTriggerId();
     const { status } = await this.send.command({ userId, text, responseUrl, triggerId });
     return { status, triggerId, reply };
