@@ -4,6 +4,7 @@ import { App, HTTPReceiver, webApi } from '@slack/bolt';
 import type { Core } from '../core';
 import { registerSecret, type Logger } from '../log';
 import { boltLogger } from './bolt-logger';
+import { checkEnvelopes } from './envelope';
 import { registerListeners, type Subcommand } from './listeners';
 
 /** Slash commands, interactivity, options and events all arrive here (see manifest.yml). */
@@ -100,6 +101,28 @@ function close(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/** Signed HTTP at EVENTS_PATH, /healthz beside it, and bodies Slack would never send refused first. */
+function httpReceiver(
+  signingSecret: string,
+  health: ReturnType<typeof healthHandler>,
+  logger: Logger,
+  boltLog: ReturnType<typeof boltLogger>,
+): HTTPReceiver {
+  const receiver = new HTTPReceiver({
+    signingSecret,
+    endpoints: EVENTS_PATH,
+    customRoutes: [{ path: HEALTH_PATH, method: ['GET'], handler: health }],
+    logger: boltLog,
+  });
+  // The server Bolt starts calls this public listener per request, so the check runs first.
+  receiver.requestListener = checkEnvelopes(receiver.requestListener, {
+    path: EVENTS_PATH,
+    signingSecret,
+    logger,
+  });
+  return receiver;
+}
+
 /**
  * The inbound half of Hallpass's Slack layer: Bolt verifies each request's signature (a bad or
  * stale one gets 401 before any listener runs), and the listeners parse it, call the core, and
@@ -126,12 +149,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     ? new App({ ...common, socketMode: true, appToken: deps.appToken })
     : new App({
         ...common,
-        receiver: new HTTPReceiver({
-          signingSecret: deps.signingSecret ?? '',
-          endpoints: EVENTS_PATH,
-          customRoutes: [{ path: HEALTH_PATH, method: ['GET'], handler: health }],
-          logger,
-        }),
+        receiver: httpReceiver(deps.signingSecret ?? '', health, deps.logger, logger),
       });
 
   // Bolt answers Slack when a listener acks, and the listener goes on after that; stop() waits

@@ -1,8 +1,17 @@
 import type { Middleware, SlackActionMiddlewareArgs } from '@slack/bolt';
+import { ACTIONS, VIEWS } from '../../ids';
 import type { ListenerDeps } from '../deps';
 
-/** Any action id but Hallpass's own, which all start with `hallpass.` (src/slack/ids.ts). */
-export const FOREIGN_ACTION = /^(?!hallpass\.)/;
+/** Matches every id except `ids` (Bolt runs each listener whose constraint matches). */
+function anyIdBut(ids: Record<string, string>): RegExp {
+  const escaped = Object.values(ids).map((id) => id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^(?!(?:${escaped.join('|')})$)`);
+}
+
+/** Any action id but Hallpass's own (src/slack/ids.ts). */
+export const FOREIGN_ACTION = anyIdBut(ACTIONS);
+/** Any form callback id but Hallpass's own. */
+export const FOREIGN_VIEW = anyIdBut(VIEWS);
 
 /**
  * A click on something Hallpass did not make (a crafted payload, another app's element on a
@@ -13,7 +22,7 @@ export function foreignAction(deps: ListenerDeps): Middleware<SlackActionMiddlew
     await ack();
     deps.logger.warn('slack action Hallpass does not know', {
       type: body.type,
-      actionId: 'action_id' in payload ? payload.action_id : undefined,
+      actionId: 'action_id' in payload ? String(payload.action_id).slice(0, 100) : undefined,
       userId: body.user.id,
     });
   };
