@@ -1,5 +1,6 @@
 import { webApi } from '@slack/bolt';
 import { DomainError } from '../../core';
+import type { ErrorCode } from '../../core/errors';
 import type { Logger } from '../../log';
 
 const { ErrorCode } = webApi;
@@ -23,13 +24,31 @@ function slackFailure(err: unknown, doing: string): string | undefined {
   }
 }
 
+/** Refusals of someone acting on what is not theirs to act on: worth a warning for the admins. */
+const REFUSALS: ReadonlySet<ErrorCode> = new Set([
+  'not_yours',
+  'not_approver',
+  'self_approval',
+  'not_allowed',
+]);
+
 /**
  * What to tell the person when handling their action failed. DomainError messages come from
- * the core, written for them; Slack failures say what to do; anything else is logged in full
- * and the person is told where to look.
+ * the core, written for them (refusals are also logged as warnings, naming `actor`); Slack
+ * failures say what to do; anything else is logged in full and the person is told where to look.
  */
-export function explainFailure(err: unknown, logger: Logger, doing: string): string {
-  if (err instanceof DomainError) return err.message;
+export function explainFailure(
+  err: unknown,
+  logger: Logger,
+  doing: string,
+  actor?: string,
+): string {
+  if (err instanceof DomainError) {
+    if (REFUSALS.has(err.code)) {
+      logger.warn('slack action refused', { doing, actor, code: err.code, reason: err.message });
+    }
+    return err.message;
+  }
   const slack = slackFailure(err, doing);
   if (slack) {
     logger.warn('slack api call failed', { doing, error: err });

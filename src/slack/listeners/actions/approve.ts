@@ -32,7 +32,7 @@ export function approveAction(
       line = retried ? undefined : decisionReply(outcome, body.user.id, timezone, now);
       if (!line && body.view?.type === 'home') line = `You approved ${code(requestId)}.`;
     } catch (err) {
-      line = explainFailure(err, deps.logger, 'record your approval');
+      line = explainFailure(err, deps.logger, 'record your approval', body.user.id);
     }
     if (line) await answerClick(args, deps, line);
   };

@@ -20,7 +20,7 @@ export function cancelRequestAction(
       const row = deps.core.cancelRequest(requestId, body.user.id);
       line = cancelledText(row, listContext(deps.core).nameOf(row.resourceId));
     } catch (err) {
-      line = explainFailure(err, deps.logger, 'cancel the request');
+      line = explainFailure(err, deps.logger, 'cancel the request', body.user.id);
     }
     await answerClick(args, deps, line);
   };

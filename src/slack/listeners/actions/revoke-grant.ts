@@ -20,7 +20,7 @@ export function revokeGrantAction(
       const grant = deps.core.revokeGrant({ grantId, actor: body.user.id });
       line = revokedText(grant, listContext(deps.core).nameOf(grant.resourceId), body.user.id);
     } catch (err) {
-      line = explainFailure(err, deps.logger, 'revoke the grant');
+      line = explainFailure(err, deps.logger, 'revoke the grant', body.user.id);
     }
     await answerClick(args, deps, line);
   };

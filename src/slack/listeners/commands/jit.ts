@@ -63,7 +63,9 @@ export function jitCommand(
         reply,
       });
     } catch (err) {
-      await reply(errorReply(explainFailure(err, deps.logger, `run /jit ${sub.name}`)));
+      await reply(
+        errorReply(explainFailure(err, deps.logger, `run /jit ${sub.name}`, command.user_id)),
+      );
     }
   };
 }

@@ -37,7 +37,7 @@ export function denySubmission(
       const { now, timezone } = listContext(deps.core);
       note = decisionReply(outcome, actor, timezone, now);
     } catch (err) {
-      note = explainFailure(err, deps.logger, 'record your denial');
+      note = explainFailure(err, deps.logger, 'record your denial', actor);
     }
     await (note
       ? ack({ response_action: 'update', view: noticeModal(VIEWS.deny, TITLE, note) })

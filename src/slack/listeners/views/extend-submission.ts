@@ -36,7 +36,7 @@ export function extendSubmission(
       const resource = core.policy.resource(row.resourceId);
       filed = requestFiledText(row, resource, core.policy.approverChannel(resource));
     } catch (err) {
-      const message = explainFailure(err, deps.logger, 'ask for more time');
+      const message = explainFailure(err, deps.logger, 'ask for more time', body.user.id);
       const field = err instanceof DomainError ? err.field : undefined;
       if (field === 'duration') {
         return ack({ response_action: 'errors', errors: { [durationBlock]: message } });

@@ -31,6 +31,10 @@ export function requestSubmission(
   deps: ListenerDeps,
 ): Middleware<SlackViewMiddlewareArgs<ViewSubmitAction>> {
   return async ({ ack, body, view, client }) => {
+    // Only says where to answer; the requester is always the signed user, whatever it holds.
+    const metadata = parseJson(requestModalMetadata, view.private_metadata);
+    if (!metadata)
+      deps.logger.warn('request form with unreadable metadata', { userId: body.user.id });
     const values = readViewState(view.state.values);
     const resourceId = inputValue(values, BLOCKS.resource, ACTIONS.resourceSelect);
     const durationBlock = durationBlockOf(values);
@@ -56,11 +60,11 @@ export function requestSubmission(
       filed = requestFiledText(row, resource, core.policy.approverChannel(resource));
     } catch (err) {
       const field = err instanceof DomainError ? err.field : undefined;
-      const message = explainFailure(err, deps.logger, 'file the request');
+      const message = explainFailure(err, deps.logger, 'file the request', body.user.id);
       return ack({ response_action: 'errors', errors: { [blockFor(field, values)]: message } });
     }
     await ack();
-    if (parseJson(requestModalMetadata, view.private_metadata)?.fromHome) {
+    if (metadata?.fromHome) {
       await publishHome(client, deps, body.user.id, filed);
     }
   };
