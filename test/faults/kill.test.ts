@@ -1,21 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { openDb, type Db } from '../../src/store/db';
-import { FakeSlack } from '../support/fake-slack';
-import { BotProcess } from '../support/process';
-import { tempDir } from '../support/tmp';
-import { WebhookReceiver } from '../support/webhook-receiver';
-import { assertConverged } from './support/converged';
-import { SlackLedger } from './support/slack-ledger';
+import { startBotWorld, type BotWorld } from './support/bot-world';
 import { scalar, waitFor } from './support/system';
-import {
-  BOT_TOKEN,
-  faultConfig,
-  HOOK_SECRET,
-  SIGNING_SECRET,
-  SlackTraffic,
-  USERGROUPS,
-} from './support/traffic';
 
 /**
  * The bot as a real process, killed with SIGKILL at the worst moments: no shutdown code runs,
@@ -25,96 +9,46 @@ import {
  * so the kill lands mid-call for sure.
  */
 describe('the bot killed with SIGKILL', () => {
-  let fake: FakeSlack;
-  let slack: SlackLedger;
-  let receiver: WebhookReceiver;
-  let tmp: ReturnType<typeof tempDir>;
-  let env: Record<string, string>;
-  let bot: BotProcess;
-  let db: Db;
-  let people: SlackTraffic;
+  let world: BotWorld;
+  beforeEach(async () => (world = await startBotWorld()));
+  afterEach(() => world?.stop());
 
-  beforeEach(async () => {
-    fake = await new FakeSlack().start();
-    fake.usergroups = USERGROUPS;
-    slack = new SlackLedger(fake);
-    receiver = await new WebhookReceiver(HOOK_SECRET).start();
-    tmp = tempDir('hallpass-kill-');
-    const config = join(tmp.dir, 'hallpass.yml');
-    // The provider timeout is longer than any hold here, so the kill lands before it.
-    writeFileSync(config, faultConfig({ hookUrl: receiver.url, providerTimeout: '10s' }));
-    env = {
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: fake.url,
-      HALLPASS_CONFIG: config,
-      HALLPASS_DB: join(tmp.dir, 'hallpass.db'),
-      HOOK_SECRET,
-      PORT: '0',
-      HOST: '127.0.0.1',
-    };
-    bot = await BotProcess.start(env);
-    db = openDb(env.HALLPASS_DB!);
-    people = new SlackTraffic(bot.url, fake);
-  });
-
-  afterEach(async () => {
-    await BotProcess.killAll();
-    db?.$client.close();
-    fake.clearFaults();
-    receiver.releaseHung();
-    await Promise.all([receiver.stop(), fake.stop()]);
-    tmp.cleanup();
-  });
-
-  /** SIGKILL, then a new process on the same database and config. */
-  async function killAndRestart(): Promise<void> {
-    const exit = await bot.kill();
-    expect(exit.signal).toBe('SIGKILL');
-    bot = await BotProcess.start(env);
-    people = new SlackTraffic(bot.url, fake);
-  }
-
-  const count = (sql: string, ...params: unknown[]) => scalar<number>(db, sql, ...params);
-  const grantCalls = (action: string) => receiver.callsOf(action).map((c) => c.body.grantId);
+  const count = (sql: string, ...params: unknown[]) => scalar<number>(world.db, sql, ...params);
+  const grantCalls = (action: string) => world.receiver.callsOf(action).map((c) => c.body.grantId);
 
   /**
-   * Messages already queued are let out before the kill: a post Slack accepted in the instant
+   * Messages already queued are let out before each kill: a post Slack accepted in the instant
    * before the kill, not yet written down, would go out again after it (docs/delivery.md).
    */
-  const outboxDrained = () =>
-    waitFor(
-      () => count("SELECT count(*) FROM outbox WHERE status = 'pending'") === 0,
-      'the outbox to drain',
-    );
-
-  const converged = () => assertConverged({ db, receiver, slack, now: Date.now });
+  const outboxDrained = () => world.outboxDrained();
+  const killAndRestart = () => world.killAndRestart();
+  const converged = () => world.converged();
 
   /** The click is acked before it is acted on: wait for its grant before waiting for quiet. */
   async function approveAgain(approver: string, requestId: string): Promise<void> {
-    expect((await people.approve(approver, requestId)).status).toBe(200);
+    expect((await world.people.approve(approver, requestId)).status).toBe(200);
     await waitFor(() => count('SELECT count(*) FROM grants') === 1, 'the grant');
   }
 
   async function sandboxFor2s(): Promise<string> {
-    const sent = await people.command('UREQ', 'request sandbox 2s fault drill in sandbox');
+    const sent = await world.people.command('UREQ', 'request sandbox 2s fault drill in sandbox');
     expect(sent.status).toBe(200);
-    return waitFor(() => scalar<string>(db, 'SELECT id FROM grants'), 'the grant');
+    return waitFor(() => scalar<string>(world.db, 'SELECT id FROM grants'), 'the grant');
   }
 
   async function gatedRequest(options: { replyHangs?: boolean } = {}): Promise<string> {
-    const sent = await people.command(
+    const sent = await world.people.command(
       'UREQ',
       'request prod-db 2s investigating INC-9 slow queries',
       options,
     );
     expect(sent.status).toBe(200);
-    return waitFor(() => scalar<string>(db, 'SELECT id FROM requests'), 'the request');
+    return waitFor(() => scalar<string>(world.db, 'SELECT id FROM requests'), 'the request');
   }
 
   describe('during activation', () => {
     it('while the provider has not answered: the new process grants again and ends it on time', async () => {
-      receiver.fail({ kind: 'hang' });
+      world.receiver.fail({ kind: 'hang' });
       const grantId = await sandboxFor2s();
       await waitFor(() => grantCalls('grant').length === 1, 'the grant call');
       await outboxDrained();
@@ -128,14 +62,14 @@ describe('the bot killed with SIGKILL', () => {
 
     it('after the provider granted, before the bot read its answer: granted again, held once, ended on time', async () => {
       // The first try fails, so the try the kill lands in starts once the outbox is quiet.
-      receiver.fail({ kind: 'status', status: 503 });
+      world.receiver.fail({ kind: 'status', status: 503 });
       const grantId = await sandboxFor2s();
       await waitFor(() => grantCalls('grant').length === 1, 'the first grant call');
       await outboxDrained();
-      receiver.answers.grant = () => (bot.freeze(), {});
+      world.receiver.answers.grant = () => (world.bot.freeze(), {});
       await waitFor(() => grantCalls('grant').length === 2, 'the second grant call');
-      expect([...receiver.held.keys()]).toEqual([grantId]);
-      delete receiver.answers.grant;
+      expect([...world.receiver.held.keys()]).toEqual([grantId]);
+      delete world.receiver.answers.grant;
       await killAndRestart();
 
       await converged();
@@ -147,9 +81,9 @@ describe('the bot killed with SIGKILL', () => {
   describe('during revocation', () => {
     it('while the provider has not answered: the new process revokes again', async () => {
       const grantId = await sandboxFor2s();
-      await waitFor(() => receiver.held.has(grantId), 'the grant to be held');
+      await waitFor(() => world.receiver.held.has(grantId), 'the grant to be held');
       await outboxDrained();
-      receiver.fail({ kind: 'hang' });
+      world.receiver.fail({ kind: 'hang' });
       await waitFor(() => grantCalls('revoke').length === 1, 'the revoke call');
       await outboxDrained();
       await killAndRestart();
@@ -160,12 +94,12 @@ describe('the bot killed with SIGKILL', () => {
 
     it('after the provider revoked, before the bot read its answer: the retry finds it gone', async () => {
       const grantId = await sandboxFor2s();
-      await waitFor(() => receiver.held.has(grantId), 'the grant to be held');
+      await waitFor(() => world.receiver.held.has(grantId), 'the grant to be held');
       await outboxDrained();
-      receiver.answers.revoke = () => (bot.freeze(), {});
+      world.receiver.answers.revoke = () => (world.bot.freeze(), {});
       await waitFor(() => grantCalls('revoke').length === 1, 'the revoke call');
-      expect(receiver.held.size).toBe(0);
-      delete receiver.answers.revoke;
+      expect(world.receiver.held.size).toBe(0);
+      delete world.receiver.answers.revoke;
       expect(count("SELECT count(*) FROM grants WHERE status = 'revoking'")).toBe(1);
       await killAndRestart();
 
@@ -183,10 +117,10 @@ describe('the bot killed with SIGKILL', () => {
   describe('around a Slack request', () => {
     it('between the click reaching the bot and its ack: nothing is recorded, the approver clicks again', async () => {
       const requestId = await gatedRequest();
-      await waitFor(() => slack.postsTo('CDBA')[0], 'the approver message');
+      await waitFor(() => world.slack.postsTo('CDBA')[0], 'the approver message');
       await outboxDrained();
-      bot.freeze();
-      const click = people.approve('ULEAD', requestId);
+      world.bot.freeze();
+      const click = world.people.approve('ULEAD', requestId);
       await expect(
         Promise.race([click, new Promise((r) => setTimeout(r, 300, 'no answer'))]),
       ).resolves.toBe('no answer');
@@ -203,32 +137,32 @@ describe('the bot killed with SIGKILL', () => {
 
     it('after the ack, while the approver is being checked: nothing is recorded, the approver clicks again', async () => {
       const requestId = await gatedRequest();
-      await waitFor(() => slack.postsTo('CDBA')[0], 'the approver message');
+      await waitFor(() => world.slack.postsTo('CDBA')[0], 'the approver message');
       await outboxDrained();
-      fake.fail('usergroups.users.list', { kind: 'hang' });
-      const click = await people.approve('UONCALL', requestId);
+      world.fake.fail('usergroups.users.list', { kind: 'hang' });
+      const click = await world.people.approve('UONCALL', requestId);
       expect(click.status).toBe(200);
-      await fake.waitFor((calls) => calls.some((c) => c.method === 'usergroups.users.list'));
+      await world.fake.waitFor((calls) => calls.some((c) => c.method === 'usergroups.users.list'));
       await killAndRestart();
 
       expect(count('SELECT count(*) FROM approvals')).toBe(0);
       await approveAgain('UONCALL', requestId);
       await converged();
-      expect(db.$client.prepare('SELECT approver FROM approvals').pluck().all()).toEqual([
+      expect(world.db.$client.prepare('SELECT approver FROM approvals').pluck().all()).toEqual([
         'UONCALL',
       ]);
     });
 
     it('after the request was filed, before the person was answered: it is filed once and goes on', async () => {
       const requestId = await gatedRequest({ replyHangs: true });
-      await waitFor(() => slack.postsTo('CDBA')[0], 'the approver message');
+      await waitFor(() => world.slack.postsTo('CDBA')[0], 'the approver message');
       await outboxDrained();
       await killAndRestart();
 
       await approveAgain('ULEAD', requestId);
       await converged();
       expect(count('SELECT count(*) FROM requests')).toBe(1);
-      expect(slack.postsTo('CDBA')).toHaveLength(1);
+      expect(world.slack.postsTo('CDBA')).toHaveLength(1);
     });
   });
 });

@@ -19,6 +19,8 @@ export interface SlackEdit {
 export class SlackLedger {
   readonly posts: SlackPost[] = [];
   readonly edits: SlackEdit[] = [];
+  /** Runs once, when the next post is accepted, before Slack answers it. */
+  beforeNextAnswer?: () => void;
   private counter = 0;
 
   constructor(fake: FakeSlack) {
@@ -34,6 +36,9 @@ export class SlackLedger {
         text: String(args.text ?? ''),
         blocks: JSON.stringify(args.blocks ?? null),
       });
+      const hook = this.beforeNextAnswer;
+      this.beforeNextAnswer = undefined;
+      hook?.();
       return { channel, ts, message: { type: 'message', text: args.text ?? '', ts } };
     });
     fake.on('chat.update', (args) => {

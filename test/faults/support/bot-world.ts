@@ -1,0 +1,100 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDb, type Db } from '../../../src/store/db';
+import { FakeSlack } from '../../support/fake-slack';
+import { BotProcess } from '../../support/process';
+import { tempDir } from '../../support/tmp';
+import { WebhookReceiver } from '../../support/webhook-receiver';
+import { assertConverged } from './converged';
+import { SlackLedger } from './slack-ledger';
+import { waitFor, scalar } from './system';
+import {
+  BOT_TOKEN,
+  faultConfig,
+  HOOK_SECRET,
+  SIGNING_SECRET,
+  SlackTraffic,
+  USERGROUPS,
+} from './traffic';
+
+/** The bot as a real process (src/main.ts), its fakes in this process, and its database file. */
+export interface BotWorld {
+  fake: FakeSlack;
+  slack: SlackLedger;
+  receiver: WebhookReceiver;
+  bot: BotProcess;
+  /** This process's own connection to the bot's database file. */
+  db: Db;
+  file: string;
+  people: SlackTraffic;
+  /** SIGKILL, then a new process on the same database and config. */
+  killAndRestart(): Promise<void>;
+  /** Waits until no notification is pending (none is being sent either). */
+  outboxDrained(): Promise<void>;
+  converged(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startBotWorld(): Promise<BotWorld> {
+  const fake = await new FakeSlack().start();
+  fake.usergroups = USERGROUPS;
+  const slack = new SlackLedger(fake);
+  const receiver = await new WebhookReceiver(HOOK_SECRET).start();
+  const tmp = tempDir('hallpass-bot-');
+  const config = join(tmp.dir, 'hallpass.yml');
+  // The provider timeout is longer than any hold in these cases, so a kill lands before it.
+  writeFileSync(config, faultConfig({ hookUrl: receiver.url, providerTimeout: '10s' }));
+  const file = join(tmp.dir, 'hallpass.db');
+  const env = {
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: fake.url,
+    HALLPASS_CONFIG: config,
+    HALLPASS_DB: file,
+    HOOK_SECRET,
+    PORT: '0',
+    HOST: '127.0.0.1',
+  };
+  const stopFakes = async () => {
+    fake.clearFaults();
+    receiver.releaseHung();
+    await Promise.all([receiver.stop(), fake.stop()]);
+    tmp.cleanup();
+  };
+  let bot: BotProcess;
+  try {
+    bot = await BotProcess.start(env);
+  } catch (err) {
+    await stopFakes();
+    throw err;
+  }
+  const db = openDb(file);
+  const world: BotWorld = {
+    fake,
+    slack,
+    receiver,
+    bot,
+    db,
+    file,
+    people: new SlackTraffic(bot.url, fake),
+    killAndRestart: async () => {
+      const exit = await world.bot.kill();
+      expect(exit.signal).toBe('SIGKILL');
+      world.bot = await BotProcess.start(env);
+      world.people = new SlackTraffic(world.bot.url, fake);
+    },
+    outboxDrained: async () => {
+      await waitFor(
+        () => scalar<number>(db, "SELECT count(*) FROM outbox WHERE status = 'pending'") === 0,
+        'the outbox to drain',
+      );
+    },
+    converged: () => assertConverged({ db, receiver, slack, now: Date.now }),
+    stop: async () => {
+      await BotProcess.killAll();
+      db.$client.close();
+      await stopFakes();
+    },
+  };
+  return world;
+}
