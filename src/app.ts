@@ -3,12 +3,14 @@ import { sealingSecret } from './config/env';
 import type { Config } from './config/schema';
 import { Core } from './core';
 import { systemClock, type Clock } from './core/clock';
+import { DigestScheduler } from './jobs/digest';
 import { Sweeper } from './jobs/sweeper';
 import type { Logger } from './log';
 import { loadProviders } from './providers/registry';
 import { Sealer } from './secrets/seal';
 import { createSlackApp, createSlackClient } from './slack/app';
 import { OutboxDispatcher } from './slack/delivery/dispatcher';
+import { digestSubcommand } from './slack/listeners/commands/digest';
 import { SlackDirectory } from './slack/directory';
 import { openDb } from './store/db';
 
@@ -75,6 +77,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       apiUrl: env.SLACK_API_URL,
       logger,
       isHealthy: () => healthy,
+      extraSubcommands: [digestSubcommand],
     });
 
     core.onCommit(() => dispatcher.kick());
@@ -82,6 +85,9 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
     stack.push(() => dispatcher.stop());
     await sweeper.start();
     stack.push(() => sweeper.stop());
+    const digests = new DigestScheduler(core, logger);
+    digests.start();
+    stack.push(() => digests.stop());
     // Requests stop first on the way down, so in-flight ones finish while the jobs still run.
     await slack.start(env.PORT, env.HOST);
     stack.push(() => slack.stop());
