@@ -24,6 +24,16 @@ function slackFailure(err: unknown, doing: string): string | undefined {
   }
 }
 
+/**
+ * SQLite's "database is locked": another program held the file past the busy timeout. Each
+ * action is one transaction, so it was rolled back whole. Recognised by shape, since the error
+ * class may come from another copy of better-sqlite3.
+ */
+function databaseBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
 /** Refusals of someone acting on what is not theirs to act on: worth a warning for the admins. */
 const REFUSALS: ReadonlySet<ErrorCode> = new Set([
   'not_yours',
@@ -34,8 +44,9 @@ const REFUSALS: ReadonlySet<ErrorCode> = new Set([
 
 /**
  * What to tell the person when handling their action failed. DomainError messages come from
- * the core, written for them (refusals are also logged as warnings, naming `actor`); Slack
- * failures say what to do; anything else is logged in full and the person is told where to look.
+ * the core, written for them (refusals are also logged as warnings, naming `actor`); a busy
+ * database and Slack failures say what to do; anything else is logged in full and the person is
+ * told where to look.
  */
 export function explainFailure(
   err: unknown,
@@ -48,6 +59,10 @@ export function explainFailure(
       logger.warn('slack action refused', { doing, actor, code: err.code, reason: err.message });
     }
     return err.message;
+  }
+  if (databaseBusy(err)) {
+    logger.warn('database busy; the action was not recorded', { doing, actor, error: err });
+    return `Hallpass's database is busy (another program is holding it), so it could not ${doing}; nothing was changed. Try again in a minute.`;
   }
   const slack = slackFailure(err, doing);
   if (slack) {
