@@ -5,16 +5,23 @@ export interface Interpolated {
   missing: string[];
 }
 
-/** Replaces `${NAME}` in every string of a parsed YAML tree with the environment variable NAME. */
-export function interpolateEnv(node: unknown, env: NodeJS.ProcessEnv): Interpolated {
+/**
+ * Replaces `${NAME}` in every string of a parsed YAML tree with the environment variable NAME.
+ * An unset one becomes '' (and is reported), or stays as written with `keepMissing`.
+ */
+export function interpolateEnv(
+  node: unknown,
+  env: NodeJS.ProcessEnv,
+  keepMissing = false,
+): Interpolated {
   const missing = new Set<string>();
   const walk = (value: unknown): unknown => {
     if (typeof value === 'string') {
-      return value.replace(VAR_RE, (_, name: string) => {
+      return value.replace(VAR_RE, (written: string, name: string) => {
         const found = env[name];
         if (found === undefined) {
           missing.add(name);
-          return '';
+          return keepMissing ? written : '';
         }
         return found;
       });

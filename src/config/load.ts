@@ -6,7 +6,11 @@ import { configSchema, type Config } from './schema';
 
 /** A configuration problem, rendered as one line: `resources[2].maxDuration: must be >= minDuration`. */
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  constructor(
+    readonly problems: string[],
+    /** Variables that were unset when checking with `allowUnset`: worth a warning alongside. */
+    readonly unset: string[] = [],
+  ) {
     super(problems.join('\n'));
     this.name = 'ConfigError';
   }
@@ -34,22 +38,56 @@ export function formatIssues(
   });
 }
 
-export function parseConfig(text: string, env: NodeJS.ProcessEnv): Config {
+export interface ParseOptions {
+  /**
+   * Check a file whose secrets are not in this environment (CI, a laptop): an unset `${NAME}` is
+   * reported in `unset` and checked as the text `${NAME}` instead of being a problem.
+   */
+  allowUnset?: boolean;
+}
+
+export interface Parsed {
+  config: Config;
+  unset: string[];
+}
+
+export function parseConfigText(
+  text: string,
+  env: NodeJS.ProcessEnv,
+  options: ParseOptions = {},
+): Parsed {
   const doc = parseDocument(text);
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => `yaml: ${e.message.split('\n')[0]}`));
   }
-  const { value, missing } = interpolateEnv(doc.toJS(), env);
-  const problems = missing.map(
-    (name) => `environment variable ${name} is not set (referenced as \${${name}})`,
-  );
+  const { value, missing } = interpolateEnv(doc.toJS(), env, options.allowUnset);
+  const problems = options.allowUnset
+    ? []
+    : missing.map((name) => `environment variable ${name} is not set (referenced as \${${name}})`);
   const parsed = configSchema.safeParse(value ?? {});
-  if (!parsed.success) throw new ConfigError([...problems, ...formatIssues(parsed.error.issues)]);
+  if (!parsed.success) {
+    throw new ConfigError(
+      [...problems, ...formatIssues(parsed.error.issues)],
+      options.allowUnset ? missing : [],
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
-  return parsed.data;
+  return { config: parsed.data, unset: missing };
+}
+
+export function parseConfig(text: string, env: NodeJS.ProcessEnv): Config {
+  return parseConfigText(text, env).config;
 }
 
 export function loadConfig(path: string, env: NodeJS.ProcessEnv): Config {
+  return loadConfigText(path, env).config;
+}
+
+export function loadConfigText(
+  path: string,
+  env: NodeJS.ProcessEnv,
+  options: ParseOptions = {},
+): Parsed {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -57,5 +95,5 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv): Config {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError([`${path}: cannot read configuration (${code ?? String(err)})`]);
   }
-  return parseConfig(text, env);
+  return parseConfigText(text, env, options);
 }

@@ -60,7 +60,8 @@ export interface AuditRow {
   hash: string;
 }
 
-const SECRET_KEY_RE = /pass(word)?|secret|token|credential|private.?key/i;
+// Keys that hold secrets; `credentialsIssued` (a flag) is not one of them.
+const SECRET_KEY_RE = /passw(or)?d|secret|token|^credentials?$|private.?key|api.?key/i;
 
 /** Audit details never carry secrets, whatever a caller passes in. */
 export function scrubSecrets(value: unknown): unknown {

@@ -82,11 +82,19 @@ describe('audit chain', () => {
     const row = appendAudit(db, 1, {
       actor: 'hallpass',
       action: 'grant.activated',
-      details: { password: 'hunter2', nested: { apiToken: 'abc' }, role: 'ro' },
+      details: {
+        password: 'hunter2',
+        nested: { apiToken: 'abc' },
+        credentials: { text: 'x' },
+        credentialsIssued: true,
+        role: 'ro',
+      },
     });
     expect(JSON.parse(row.details)).toEqual({
       password: '[redacted]',
       nested: { apiToken: '[redacted]' },
+      credentials: '[redacted]',
+      credentialsIssued: true,
       role: 'ro',
     });
   });
