@@ -16,12 +16,14 @@ import { formatIssues } from '../config/load';
  * body without them (a `null` payload, `user` missing, `actions` not a list) would otherwise
  * crash the receiver or answer 500 after logging an error.
  */
-const user = z.looseObject({ id: z.string() });
+const user = z.looseObject({ id: z.string().min(1) });
+/** Where a click or search happened, when it was in a channel. */
+const channel = z.looseObject({ id: z.string() }).optional();
 
 const slashCommand = z.looseObject({
   command: z.string(),
   text: z.string(),
-  user_id: z.string(),
+  user_id: z.string().min(1),
   trigger_id: z.string(),
   response_url: z.string(),
 });
@@ -37,6 +39,7 @@ const interaction = z.discriminatedUnion('type', [
   z.looseObject({
     type: z.literal('block_actions'),
     user,
+    channel,
     container: z.looseObject({ type: z.string() }),
     actions: z
       .array(z.looseObject({ action_id: z.string(), block_id: z.string(), type: z.string() }))
@@ -47,6 +50,7 @@ const interaction = z.discriminatedUnion('type', [
   z.looseObject({
     type: z.literal('block_suggestion'),
     user,
+    channel,
     action_id: z.string(),
     block_id: z.string(),
     value: z.string(),
