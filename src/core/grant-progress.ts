@@ -1,56 +1,138 @@
 import { and, asc, eq, gt, lte, ne, or, sql } from 'drizzle-orm';
+import type { Db } from '../store/db';
 import { grantActiveUnsynced, grantActiveUnwarned, grantInFlight } from '../store/partial-index';
+import { param, preparedOn } from '../store/prepared';
 import { grants } from '../store/schema';
 import { backoffDelay } from './backoff';
-import { change, type CoreContext, type GrantRow } from './context';
+import { change, type Change, type CoreContext, type GrantRow } from './context';
 
 /**
  * The transitions the sweeper drives. Provider calls happen between them, never inside: each
  * state here is safe to resume after a crash because grant and revoke are idempotent.
  */
 
+/** The sweeper's queries and updates, prepared once per connection: they run for every grant. */
+const query = {
+  byId: (db: Db) =>
+    db
+      .select()
+      .from(grants)
+      .where(eq(grants.id, sql.placeholder('id')))
+      .prepare(),
+  due: (db: Db) =>
+    db
+      .select()
+      .from(grants)
+      .where(and(grantInFlight, lte(grants.nextAttemptAt, sql.placeholder('now'))))
+      .orderBy(asc(grants.nextAttemptAt))
+      .limit(sql.placeholder('limit'))
+      .prepare(),
+  nextDue: (db: Db) =>
+    db
+      .select({ at: sql<number | null>`min(${grants.nextAttemptAt})` })
+      .from(grants)
+      .where(grantInFlight)
+      .prepare(),
+  covering: (db: Db) =>
+    db
+      .select()
+      .from(grants)
+      .where(
+        and(
+          eq(grants.userId, sql.placeholder('userId')),
+          eq(grants.resourceId, sql.placeholder('resourceId')),
+          ne(grants.id, sql.placeholder('id')),
+          or(
+            eq(grants.status, 'activating'),
+            and(eq(grants.status, 'active'), gt(grants.expiresAt, sql.placeholder('now'))),
+          ),
+        ),
+      )
+      .prepare(),
+  toWarn: (db: Db) =>
+    db
+      .select()
+      .from(grants)
+      .where(
+        and(
+          grantActiveUnwarned,
+          lte(grants.expiresAt, sql.placeholder('until')),
+          gt(grants.expiresAt, sql.placeholder('now')),
+        ),
+      )
+      .limit(sql.placeholder('limit'))
+      .prepare(),
+  toSync: (db: Db) =>
+    db.select().from(grants).where(grantActiveUnsynced).limit(sql.placeholder('limit')).prepare(),
+  activated: (db: Db) =>
+    db
+      .update(grants)
+      .set({
+        status: 'active',
+        startsAt: param('startsAt'),
+        expiresAt: param('expiresAt'),
+        providerExpiresAt: param('expiresAt'),
+        nextAttemptAt: param('expiresAt'),
+        providerState: param('state'),
+        attempts: 0,
+        lastError: null,
+      })
+      .where(eq(grants.id, sql.placeholder('id')))
+      .prepare(),
+  expired: (db: Db) =>
+    db
+      .update(grants)
+      .set({
+        status: 'revoking',
+        endReason: 'expired',
+        endedBy: 'hallpass',
+        nextAttemptAt: param('now'),
+        attempts: 0,
+      })
+      .where(eq(grants.id, sql.placeholder('id')))
+      .prepare(),
+  ended: (db: Db) =>
+    db
+      .update(grants)
+      .set({ status: param('status'), endedAt: param('now'), nextAttemptAt: null, lastError: null })
+      .where(eq(grants.id, sql.placeholder('id')))
+      .prepare(),
+  warned: (db: Db) =>
+    db
+      .update(grants)
+      .set({ warnedAt: param('now') })
+      .where(eq(grants.id, sql.placeholder('id')))
+      .prepare(),
+  synced: (db: Db) =>
+    db
+      .update(grants)
+      .set({ providerExpiresAt: param('expiresAt') })
+      .where(eq(grants.id, sql.placeholder('id')))
+      .prepare(),
+};
+
 /** Grants with work due now: activation to try, expiry reached, or a revoke to retry. */
 export function dueGrants(ctx: CoreContext, limit: number): GrantRow[] {
-  return ctx.db
-    .select()
-    .from(grants)
-    .where(and(grantInFlight, lte(grants.nextAttemptAt, ctx.clock.now())))
-    .orderBy(asc(grants.nextAttemptAt))
-    .limit(limit)
-    .all();
+  return preparedOn(ctx.db, query.due).all({ now: ctx.clock.now(), limit });
 }
 
 /** When the next piece of grant work falls due, for an exact timer. */
 export function nextDueAt(ctx: CoreContext): number | null {
-  const row = ctx.db
-    .select({ at: sql<number | null>`min(${grants.nextAttemptAt})` })
-    .from(grants)
-    .where(grantInFlight)
-    .get();
-  return row?.at ?? null;
+  return preparedOn(ctx.db, query.nextDue).get()?.at ?? null;
 }
 
 export function getGrant(ctx: CoreContext, id: string): GrantRow | undefined {
-  return ctx.db.select().from(grants).where(eq(grants.id, id)).get();
+  return preparedOn(ctx.db, query.byId).get({ id });
 }
 
 /** Another grant that still gives the same user the same resource, so revoking must wait for it. */
 export function coveringGrant(ctx: CoreContext, grant: GrantRow): GrantRow | undefined {
-  return ctx.db
-    .select()
-    .from(grants)
-    .where(
-      and(
-        eq(grants.userId, grant.userId),
-        eq(grants.resourceId, grant.resourceId),
-        ne(grants.id, grant.id),
-        or(
-          eq(grants.status, 'activating'),
-          and(eq(grants.status, 'active'), gt(grants.expiresAt, ctx.clock.now())),
-        ),
-      ),
-    )
-    .get();
+  return preparedOn(ctx.db, query.covering).get({
+    userId: grant.userId,
+    resourceId: grant.resourceId,
+    id: grant.id,
+    now: ctx.clock.now(),
+  });
 }
 
 export interface Activation {
@@ -82,20 +164,12 @@ export function recordActivated(ctx: CoreContext, grantId: string, a: Activation
       return false;
     }
     const state = a.state === undefined ? null : JSON.stringify(a.state);
-    ctx.db
-      .update(grants)
-      .set({
-        status: 'active',
-        startsAt: a.startsAt,
-        expiresAt: a.expiresAt,
-        providerExpiresAt: a.expiresAt,
-        nextAttemptAt: a.expiresAt,
-        providerState: state,
-        attempts: 0,
-        lastError: null,
-      })
-      .where(eq(grants.id, grantId))
-      .run();
+    preparedOn(ctx.db, query.activated).run({
+      startsAt: a.startsAt,
+      expiresAt: a.expiresAt,
+      state,
+      id: grantId,
+    });
     const event = c.audit({
       actor: 'hallpass',
       action: 'grant.activated',
@@ -248,28 +322,42 @@ export function recordAttemptFailed(
 }
 
 /** The grant's time is up: it moves to `revoking`. No-op when it was extended or ended meanwhile. */
-export function beginExpiry(ctx: CoreContext, grantId: string): GrantRow | undefined {
-  return change(ctx, (c) => {
-    const grant = getGrant(ctx, grantId);
-    if (!grant || grant.status !== 'active' || grant.expiresAt === null || grant.expiresAt > c.now)
-      return grant;
-    const update = {
-      status: 'revoking' as const,
-      endReason: 'expired' as const,
-      endedBy: 'hallpass',
-      nextAttemptAt: c.now,
-      attempts: 0,
-    };
-    ctx.db.update(grants).set(update).where(eq(grants.id, grantId)).run();
-    c.audit({
-      actor: 'hallpass',
-      action: 'grant.revoke_requested',
-      requestId: grant.requestId,
-      grantId,
-      details: { reason: 'expired', expiresAt: grant.expiresAt, lagMs: c.now - grant.expiresAt },
-    });
-    return { ...grant, ...update };
+function expire(ctx: CoreContext, c: Change, grantId: string): GrantRow | undefined {
+  const grant = getGrant(ctx, grantId);
+  if (!grant || grant.status !== 'active' || grant.expiresAt === null || grant.expiresAt > c.now)
+    return grant;
+  preparedOn(ctx.db, query.expired).run({ now: c.now, id: grantId });
+  c.audit({
+    actor: 'hallpass',
+    action: 'grant.revoke_requested',
+    requestId: grant.requestId,
+    grantId,
+    details: { reason: 'expired', expiresAt: grant.expiresAt, lagMs: c.now - grant.expiresAt },
   });
+  return {
+    ...grant,
+    status: 'revoking',
+    endReason: 'expired',
+    endedBy: 'hallpass',
+    nextAttemptAt: c.now,
+    attempts: 0,
+  };
+}
+
+export function beginExpiry(ctx: CoreContext, grantId: string): GrantRow | undefined {
+  return beginExpiries(ctx, [grantId])[0];
+}
+
+/**
+ * Several expiries in one transaction, each a complete change with its own audit event: one
+ * commit for a batch of due grants instead of one per grant. Returns each grant as it is now.
+ */
+export function beginExpiries(
+  ctx: CoreContext,
+  grantIds: readonly string[],
+): (GrantRow | undefined)[] {
+  if (grantIds.length === 0) return [];
+  return change(ctx, (c) => grantIds.map((id) => expire(ctx, c, id)));
 }
 
 export interface Revocation {
@@ -279,73 +367,78 @@ export interface Revocation {
   elapsedMs?: number;
 }
 
+export interface Revoked extends Revocation {
+  grantId: string;
+}
+
 /** The provider confirmed the access is gone (or another grant still needs it, so it stays). */
+function markRevoked(ctx: CoreContext, c: Change, r: Revoked): GrantRow | undefined {
+  const { grantId } = r;
+  const grant = getGrant(ctx, grantId);
+  if (!grant || grant.status !== 'revoking') return grant;
+  const status =
+    grant.endReason === 'activation_failed' ? ('failed' as const) : ('revoked' as const);
+  preparedOn(ctx.db, query.ended).run({ status, now: c.now, id: grantId });
+  const event = c.audit({
+    actor: 'hallpass',
+    action: 'grant.revoked',
+    requestId: grant.requestId,
+    grantId,
+    details: {
+      reason: grant.endReason,
+      endedBy: grant.endedBy,
+      attempts: grant.attempts + 1,
+      providerCall: r.coveredBy ? 'skipped' : 'revoke',
+      coveredBy: r.coveredBy,
+      checked: r.checked ?? false,
+      elapsedMs: r.elapsedMs,
+      overrunMs: grant.expiresAt !== null ? Math.max(0, c.now - grant.expiresAt) : undefined,
+    },
+  });
+  c.notify(`approver_message:${grant.requestId}:${event.seq}`, {
+    topic: 'approver_message',
+    requestId: grant.requestId,
+  });
+  if (status === 'revoked') {
+    c.notify(`grant.ended:${grantId}:dm`, {
+      topic: 'requester_dm',
+      userId: grant.userId,
+      event: 'grant.ended',
+      requestId: grant.requestId,
+      grantId,
+    });
+  }
+  return { ...grant, status, endedAt: c.now, nextAttemptAt: null, lastError: null };
+}
+
 export function recordRevoked(
   ctx: CoreContext,
   grantId: string,
   r: Revocation,
 ): GrantRow | undefined {
-  return change(ctx, (c) => {
-    const grant = getGrant(ctx, grantId);
-    if (!grant || grant.status !== 'revoking') return grant;
-    const status =
-      grant.endReason === 'activation_failed' ? ('failed' as const) : ('revoked' as const);
-    ctx.db
-      .update(grants)
-      .set({ status, endedAt: c.now, nextAttemptAt: null, lastError: null })
-      .where(eq(grants.id, grantId))
-      .run();
-    const event = c.audit({
-      actor: 'hallpass',
-      action: 'grant.revoked',
-      requestId: grant.requestId,
-      grantId,
-      details: {
-        reason: grant.endReason,
-        endedBy: grant.endedBy,
-        attempts: grant.attempts + 1,
-        providerCall: r.coveredBy ? 'skipped' : 'revoke',
-        coveredBy: r.coveredBy,
-        checked: r.checked ?? false,
-        elapsedMs: r.elapsedMs,
-        overrunMs: grant.expiresAt !== null ? Math.max(0, c.now - grant.expiresAt) : undefined,
-      },
-    });
-    c.notify(`approver_message:${grant.requestId}:${event.seq}`, {
-      topic: 'approver_message',
-      requestId: grant.requestId,
-    });
-    if (status === 'revoked') {
-      c.notify(`grant.ended:${grantId}:dm`, {
-        topic: 'requester_dm',
-        userId: grant.userId,
-        event: 'grant.ended',
-        requestId: grant.requestId,
-        grantId,
-      });
-    }
-    return { ...grant, status, endedAt: c.now };
-  });
+  return recordRevocations(ctx, [{ ...r, grantId }])[0];
+}
+
+/** Several confirmed revokes in one transaction, each a complete change with its own audit event. */
+export function recordRevocations(
+  ctx: CoreContext,
+  revoked: readonly Revoked[],
+): (GrantRow | undefined)[] {
+  if (revoked.length === 0) return [];
+  return change(ctx, (c) => revoked.map((r) => markRevoked(ctx, c, r)));
 }
 
 /** Active grants that end within `warnBefore` and whose holder was not warned yet. */
 export function grantsToWarn(ctx: CoreContext, warnBefore: number, limit = 500): GrantRow[] {
   const now = ctx.clock.now();
-  return ctx.db
-    .select()
-    .from(grants)
-    .where(
-      and(grantActiveUnwarned, lte(grants.expiresAt, now + warnBefore), gt(grants.expiresAt, now)),
-    )
-    .limit(limit)
-    .all();
+  return preparedOn(ctx.db, query.toWarn).all({ now, until: now + warnBefore, limit });
 }
 
 export function recordWarned(ctx: CoreContext, grantId: string): void {
   change(ctx, (c) => {
     const grant = getGrant(ctx, grantId);
     if (!grant || grant.status !== 'active' || grant.warnedAt !== null) return;
-    ctx.db.update(grants).set({ warnedAt: c.now }).where(eq(grants.id, grantId)).run();
+    preparedOn(ctx.db, query.warned).run({ now: c.now, id: grantId });
     c.audit({
       actor: 'hallpass',
       action: 'grant.expiry_warned',
@@ -365,14 +458,14 @@ export function recordWarned(ctx: CoreContext, grantId: string): void {
 
 /** Active grants whose expiry moved (an extension) since the provider was last told. */
 export function grantsToSync(ctx: CoreContext, limit = 100): GrantRow[] {
-  return ctx.db.select().from(grants).where(grantActiveUnsynced).limit(limit).all();
+  return preparedOn(ctx.db, query.toSync).all({ limit });
 }
 
 export function recordSynced(ctx: CoreContext, grantId: string, expiresAt: number): void {
   change(ctx, (c) => {
     const grant = getGrant(ctx, grantId);
     if (!grant || grant.status !== 'active') return;
-    ctx.db.update(grants).set({ providerExpiresAt: expiresAt }).where(eq(grants.id, grantId)).run();
+    preparedOn(ctx.db, query.synced).run({ expiresAt, id: grantId });
     c.audit({
       actor: 'hallpass',
       action: 'grant.synced',
