@@ -3,7 +3,7 @@ import type { Core } from '../core';
 import type { GrantRow } from '../core/context';
 import type { Directory } from '../core/directory';
 import {
-  beginExpiry,
+  beginExpiries,
   coveringGrant,
   dueGrants,
   grantsToSync,
@@ -11,13 +11,18 @@ import {
   nextDueAt,
   recordActivated,
   recordAttemptFailed,
-  recordRevoked,
+  recordRevocations,
   recordSynced,
   recordWarned,
   type RetryPolicy,
+  type Revocation,
+  type Revoked,
 } from '../core/grant-progress';
 import type { Logger } from '../log';
 import type { Sealer } from '../secrets/seal';
+import type { Db } from '../store/db';
+import { preparedOn } from '../store/prepared';
+import { Batch } from './batch';
 import { forEachLimited } from './limit';
 import {
   callContext,
@@ -42,6 +47,21 @@ const realTimers: Timers = {
 
 /** setTimeout cannot wait longer than this; the cron tick covers anything further out anyway. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Revokes confirmed within this window commit together, up to RECORD_MAX: the access is gone
+ * already, only its record waits, and a commit costs more than the few rows in it.
+ */
+const RECORD_WINDOW_MS = 10;
+const RECORD_MAX = 128;
+
+/** The other moments the sweeper wakes for, with the literal conditions of their partial indexes. */
+const nextWarnable = (db: Db) =>
+  db.$client
+    .prepare("SELECT min(expires_at) FROM grants WHERE status = 'active' AND warned_at IS NULL")
+    .pluck();
+const nextStale = (db: Db) =>
+  db.$client.prepare("SELECT min(pending_until) FROM requests WHERE status = 'pending'").pluck();
 
 export interface SweeperDeps {
   core: Core;
@@ -68,6 +88,12 @@ export class Sweeper {
   private stopped = true;
   private unsubscribe?: () => void;
   private readonly timers: Timers;
+  /** Confirmed revokes, recorded a few at a time; a grant stays in flight until its batch commits. */
+  private readonly revoked = new Batch<Revoked, GrantRow | undefined>(
+    (done) => recordRevocations(this.ctx, done),
+    { windowMs: RECORD_WINDOW_MS, maxItems: RECORD_MAX },
+  );
+  private readonly recording = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: SweeperDeps) {
     this.timers = deps.timers ?? realTimers;
@@ -139,7 +165,9 @@ export class Sweeper {
       ).filter((g) => !this.inFlight.has(g.id) && !seen.has(g.id));
       if (due.length === 0) break;
       due.forEach((g) => seen.add(g.id));
-      await forEachLimited(due, concurrency, (grant) => this.process(grant));
+      await forEachLimited(this.expireDue(due), concurrency, (grant) => this.process(grant));
+      this.revoked.drain();
+      await Promise.all(this.recording.values());
     }
     for (const grant of this.safely('list warnings', () => grantsToWarn(this.ctx, warnBefore)) ??
       []) {
@@ -171,14 +199,8 @@ export class Sweeper {
   private nextWakeAt(): number | null {
     const { db } = this.ctx;
     const warnBefore = this.ctx.config.sweeper.warnBefore;
-    const warnAt = db.$client
-      .prepare("SELECT min(expires_at) FROM grants WHERE status = 'active' AND warned_at IS NULL")
-      .pluck()
-      .get() as number | null;
-    const staleAt = db.$client
-      .prepare("SELECT min(pending_until) FROM requests WHERE status = 'pending'")
-      .pluck()
-      .get() as number | null;
+    const warnAt = preparedOn(db, nextWarnable).get() as number | null;
+    const staleAt = preparedOn(db, nextStale).get() as number | null;
     const candidates = [
       nextDueAt(this.ctx),
       warnAt === null ? null : warnAt - warnBefore,
@@ -187,18 +209,48 @@ export class Sweeper {
     return candidates.length > 0 ? Math.min(...candidates) : null;
   }
 
+  /**
+   * Moves the expired grants among `due` to `revoking` in one transaction and returns the work
+   * left: activations and revokes. An active grant extended meanwhile drops out; all of them do
+   * when the transaction fails, until the next pass.
+   */
+  private expireDue(due: GrantRow[]): GrantRow[] {
+    const active = due.filter((g) => g.status === 'active');
+    const expired = new Map<string, GrantRow>();
+    for (const grant of this.safely('begin expiries', () =>
+      beginExpiries(
+        this.ctx,
+        active.map((g) => g.id),
+      ),
+    ) ?? []) {
+      if (grant?.status === 'revoking') expired.set(grant.id, grant);
+    }
+    return due.flatMap((g) => (g.status !== 'active' ? [g] : (expired.get(g.id) ?? [])));
+  }
+
   private async process(grant: GrantRow): Promise<void> {
     this.inFlight.add(grant.id);
     try {
-      if (grant.status === 'activating') return await this.activate(grant);
-      const current =
-        grant.status === 'active'
-          ? this.safely('begin expiry', () => beginExpiry(this.ctx, grant.id))
-          : grant;
-      if (current?.status === 'revoking') await this.revoke(current);
+      if (grant.status === 'activating') await this.activate(grant);
+      else if (grant.status === 'revoking') await this.revoke(grant);
     } finally {
-      this.inFlight.delete(grant.id);
+      if (!this.recording.has(grant.id)) this.inFlight.delete(grant.id);
     }
+  }
+
+  /** Hands a confirmed revoke to the next batch and frees the lane for the next provider call. */
+  private record(grant: GrantRow, revocation: Revocation): void {
+    const recorded = this.revoked
+      .add({ ...revocation, grantId: grant.id })
+      .then(
+        () => undefined,
+        (err: unknown) => this.failed(grant, 'revoke', err),
+      )
+      .finally(() => {
+        this.recording.delete(grant.id);
+        this.inFlight.delete(grant.id);
+      });
+    this.recording.set(grant.id, recorded);
   }
 
   private resolve(grant: GrantRow): ResolvedProvider {
@@ -248,7 +300,7 @@ export class Sweeper {
       if (provider.guarantees.isolation === 'shared') {
         const cover = coveringGrant(this.ctx, grant);
         if (cover) {
-          recordRevoked(this.ctx, grant.id, { coveredBy: cover.id });
+          this.record(grant, { coveredBy: cover.id });
           return;
         }
       }
@@ -272,7 +324,7 @@ export class Sweeper {
             'revoke reported success but a check says the access is still there',
           );
       }
-      recordRevoked(this.ctx, grant.id, {
+      this.record(grant, {
         checked: provider.check !== undefined,
         elapsedMs: Date.now() - started,
       });

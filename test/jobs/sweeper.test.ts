@@ -1,3 +1,4 @@
+import { verifyChain } from '../../src/core/audit';
 import { getGrant } from '../../src/core/grant-progress';
 import { StaticDirectory } from '../../src/core/directory';
 import { Sweeper, type Timers } from '../../src/jobs/sweeper';
@@ -265,6 +266,52 @@ describe('sweeper', () => {
     ).toBe(60);
     expect(r.provider.maxInFlight).toBeGreaterThan(1);
     expect(r.provider.maxInFlight).toBeLessThanOrEqual(r.h.config.sweeper.concurrency);
+  });
+
+  it('expires and records many revokes in a few transactions, each grant with its own events', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push(await approved(r.h, 'auto', '30m', `UUSER${i}`));
+    await r.sweeper.tick();
+    r.h.clock.advance(30 * MIN);
+    let commits = 0;
+    r.h.core.onCommit(() => commits++);
+    await r.sweeper.tick();
+    expect(commits).toBeLessThan(ids.length);
+    expect(
+      r.provider
+        .callsOf('revoke')
+        .map((c) => c.grantId)
+        .sort(),
+    ).toEqual([...ids].sort());
+    for (const id of ids) {
+      expect(getGrant(r.h.core.ctx, id)!.status).toBe('revoked');
+      const actions = r.h.db.$client
+        .prepare('SELECT action FROM audit_events WHERE grant_id = ? ORDER BY seq')
+        .pluck()
+        .all(id);
+      expect(actions.slice(-2)).toEqual(['grant.revoke_requested', 'grant.revoked']);
+    }
+    expect(verifyChain(r.h.db).intact).toBe(true);
+  });
+
+  it('counts a revoke whose record cannot be written as a failed attempt, and retries it', async () => {
+    const grantId = await approved(r.h);
+    await r.sweeper.tick();
+    r.h.clock.advance(30 * MIN);
+    r.h.db.$client.exec(
+      `CREATE TRIGGER refuse_revoked BEFORE UPDATE OF status ON grants WHEN NEW.status = 'revoked'
+       BEGIN SELECT RAISE(ABORT, 'disk says no'); END`,
+    );
+    await r.sweeper.tick();
+    const grant = getGrant(r.h.core.ctx, grantId)!;
+    expect(grant).toMatchObject({ status: 'revoking', attempts: 1 });
+    expect(grant.lastError).toContain('disk says no');
+    expect(r.provider.callsOf('revoke')).toHaveLength(1);
+    r.h.db.$client.exec('DROP TRIGGER refuse_revoked');
+    r.h.clock.set(grant.nextAttemptAt!);
+    await r.sweeper.tick();
+    expect(getGrant(r.h.core.ctx, grantId)!.status).toBe('revoked');
+    expect(r.provider.callsOf('revoke')).toHaveLength(2);
   });
 
   it('finishes a revoke that was cut off by a crash (revoking, provider maybe done) after a restart', async () => {

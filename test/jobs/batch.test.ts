@@ -1,0 +1,69 @@
+import { Batch } from '../../src/jobs/batch';
+
+describe('Batch', () => {
+  it('hands items that come in together to one flush, and each caller its own result', async () => {
+    const flushes: number[][] = [];
+    const batch = new Batch<number, string>(
+      (items) => {
+        flushes.push(items);
+        return items.map((n) => `#${n}`);
+      },
+      { windowMs: 5, maxItems: 100 },
+    );
+    const results = await Promise.all([1, 2, 3].map((n) => batch.add(n)));
+    expect(results).toEqual(['#1', '#2', '#3']);
+    expect(flushes).toEqual([[1, 2, 3]]);
+  });
+
+  it('flushes at once when full, without waiting for the window', async () => {
+    const flushes: number[][] = [];
+    const batch = new Batch<number, number>((items) => (flushes.push(items), items), {
+      windowMs: 60_000,
+      maxItems: 2,
+    });
+    const first = [batch.add(1), batch.add(2)];
+    expect(flushes).toEqual([[1, 2]]);
+    await Promise.all(first);
+    const third = batch.add(3);
+    batch.drain();
+    await third;
+    expect(flushes).toEqual([[1, 2], [3]]);
+  });
+
+  it('flushes after the window when not full, and starts a new window after', async () => {
+    const flushes: number[][] = [];
+    const batch = new Batch<number, number>((items) => (flushes.push(items), items), {
+      windowMs: 2,
+      maxItems: 100,
+    });
+    const first = [batch.add(1), batch.add(2)];
+    expect(flushes).toEqual([]);
+    await Promise.all(first);
+    await batch.add(3);
+    expect(flushes).toEqual([[1, 2], [3]]);
+  });
+
+  it('rejects every caller of a flush that threw, and keeps working', async () => {
+    let fail = true;
+    const batch = new Batch<number, number>(
+      (items) => {
+        if (fail) throw new Error('database is locked');
+        return items;
+      },
+      { windowMs: 1, maxItems: 100 },
+    );
+    const failed = await Promise.allSettled([batch.add(1), batch.add(2)]);
+    expect(failed).toEqual([
+      { status: 'rejected', reason: new Error('database is locked') },
+      { status: 'rejected', reason: new Error('database is locked') },
+    ]);
+    fail = false;
+    await expect(batch.add(3)).resolves.toBe(3);
+  });
+
+  it('does nothing on drain when nothing waits', () => {
+    const flush = jest.fn((items: number[]) => items);
+    new Batch(flush, { windowMs: 1, maxItems: 10 }).drain();
+    expect(flush).not.toHaveBeenCalled();
+  });
+});
