@@ -126,7 +126,10 @@ export async function deliveryHarness(
         startsAt: now,
         expiresAt: now + 3_600_000,
         state: undefined,
-        sealedCredentials: credentials === undefined ? undefined : sealer.seal(credentials),
+        sealedCredentials:
+          credentials === undefined
+            ? undefined
+            : sealer.seal(JSON.stringify({ text: credentials })),
         elapsedMs: 5,
       });
     },
