@@ -2,6 +2,16 @@ import { format } from 'node:util';
 import { LogLevel, type Logger as BoltLogger } from '@slack/bolt';
 import type { Logger } from '../log';
 
+/** Web API debug lines that carry whole messages and answers: credentials DMs, people's emails. */
+const PAYLOAD_LINE = /^(http request (?:body|result)): /;
+
+/** The line to write: a payload line keeps its label and size, never its content. */
+function withoutPayload(text: string): string {
+  const payload = PAYLOAD_LINE.exec(text);
+  if (!payload) return text;
+  return `${payload[1]}: (${text.length - payload[0].length} characters, not logged)`;
+}
+
 /**
  * Bolt and its Web API client log through this, so their lines go through the project's logger
  * (JSON, redacted). Winston's level decides what is written; Bolt's setLevel only records the
@@ -14,7 +24,7 @@ export function boltLogger(logger: Logger): BoltLogger {
   const write =
     (method: 'debug' | 'info' | 'warn' | 'error') =>
     (...msg: unknown[]) =>
-      child[method](format(...msg), { source: name });
+      child[method](withoutPayload(format(...msg)), { source: name });
   return {
     debug: write('debug'),
     info: write('info'),
