@@ -51,6 +51,15 @@ export interface Parsed {
   unset: string[];
 }
 
+/** The document as plain values; the YAML library throws on alias bombs and the like. */
+function toJS(doc: ReturnType<typeof parseDocument>): unknown {
+  try {
+    return doc.toJS();
+  } catch (err) {
+    throw new ConfigError([`yaml: ${err instanceof Error ? err.message : String(err)}`]);
+  }
+}
+
 export function parseConfigText(
   text: string,
   env: NodeJS.ProcessEnv,
@@ -60,7 +69,7 @@ export function parseConfigText(
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => `yaml: ${e.message.split('\n')[0]}`));
   }
-  const { value, missing } = interpolateEnv(doc.toJS(), env, options.allowUnset);
+  const { value, missing } = interpolateEnv(toJS(doc), env, options.allowUnset);
   const problems = options.allowUnset
     ? []
     : missing.map((name) => `environment variable ${name} is not set (referenced as \${${name}})`);
