@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { logger } from '../../src/log';
 import { createSlackApp } from '../../src/slack/app';
 import { FakeSlack } from '../support/fake-slack';
@@ -6,7 +7,7 @@ import { coreHarness } from '../support/core';
 import { FORM, slackSignature, slashCommandBody } from '../support/slack-requests';
 import { slackHarness, type SlackHarness } from './harness';
 
-const FIXTURES = '/work/shared/slack-fixtures';
+const FIXTURES = join(__dirname, '..', '..', '..', 'shared', 'slack-fixtures');
 const JUST = 'investigating INC-42 slow queries';
 
 describe('request signing', () => {

@@ -6,7 +6,15 @@ import { EVENTS_PATH } from '../../src/slack/app';
 import { COMMAND } from '../../src/slack/listeners/commands';
 
 const ROOT = join(__dirname, '..', '..');
-const SCHEMA = '/work/shared/slack-manifest-schema/manifest.schema.1.0.0.json';
+const SCHEMA = join(
+  __dirname,
+  '..',
+  '..',
+  '..',
+  'shared',
+  'slack-manifest-schema',
+  'manifest.schema.1.0.0.json',
+);
 
 interface Manifest {
   features: { slash_commands: { command: string; url: string }[] };

@@ -3,7 +3,7 @@ import { createHmac } from 'node:crypto';
 /**
  * Requests as Slack sends them to an app: signed `v0` HMACs over the raw body, slash commands
  * as form fields, interactivity as a `payload=` form field, events as JSON. Field for field
- * like the payloads in /work/shared/slack-fixtures.
+ * like the payloads in ../shared/slack-fixtures (beside the repository).
  */
 
 /** `v0=` + hex HMAC-SHA256(secret, `v0:{timestamp}:{raw body}`). */
