@@ -17,8 +17,12 @@ function newest(dir) {
 
 if (!existsSync(entry) || statSync(entry).mtimeMs < newest(join(root, 'src'))) {
   console.error('hallpass: building (dist/ is missing or out of date)…');
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
 }
