@@ -30,8 +30,15 @@ describe('the bot killed with SIGKILL', () => {
     await waitFor(() => count('SELECT count(*) FROM grants') === 1, 'the grant');
   }
 
-  async function sandboxFor2s(): Promise<string> {
-    const sent = await world.people.command('UREQ', 'request sandbox 2s fault drill in sandbox');
+  /**
+   * A sandbox grant for `duration`. Its messages (received, active, ending soon: warnBefore is
+   * longer than the grant) all go out at activation, so the outbox is quiet until it ends.
+   */
+  async function sandboxFor(duration = '2s'): Promise<string> {
+    const sent = await world.people.command(
+      'UREQ',
+      `request sandbox ${duration} fault drill in sandbox`,
+    );
     expect(sent.status).toBe(200);
     return waitFor(() => scalar<string>(world.db, 'SELECT id FROM grants'), 'the grant');
   }
@@ -49,7 +56,7 @@ describe('the bot killed with SIGKILL', () => {
   describe('during activation', () => {
     it('while the provider has not answered: the new process grants again and ends it on time', async () => {
       world.receiver.fail({ kind: 'hang' });
-      const grantId = await sandboxFor2s();
+      const grantId = await sandboxFor();
       await waitFor(() => grantCalls('grant').length === 1, 'the grant call');
       await outboxDrained();
       await killAndRestart();
@@ -63,7 +70,7 @@ describe('the bot killed with SIGKILL', () => {
     it('after the provider granted, before the bot read its answer: granted again, held once, ended on time', async () => {
       // The first try fails, so the try the kill lands in starts once the outbox is quiet.
       world.receiver.fail({ kind: 'status', status: 503 });
-      const grantId = await sandboxFor2s();
+      const grantId = await sandboxFor();
       await waitFor(() => grantCalls('grant').length === 1, 'the first grant call');
       await outboxDrained();
       world.receiver.answers.grant = () => (world.bot.freeze(), {});
@@ -80,7 +87,7 @@ describe('the bot killed with SIGKILL', () => {
 
   describe('during revocation', () => {
     it('while the provider has not answered: the new process revokes again', async () => {
-      const grantId = await sandboxFor2s();
+      const grantId = await sandboxFor();
       await waitFor(() => world.receiver.held.has(grantId), 'the grant to be held');
       await outboxDrained();
       world.receiver.fail({ kind: 'hang' });
@@ -93,7 +100,8 @@ describe('the bot killed with SIGKILL', () => {
     });
 
     it('after the provider revoked, before the bot read its answer: the retry finds it gone', async () => {
-      const grantId = await sandboxFor2s();
+      // Long enough to set the hook after the activation's messages are out.
+      const grantId = await sandboxFor('4s');
       await waitFor(() => world.receiver.held.has(grantId), 'the grant to be held');
       await outboxDrained();
       world.receiver.answers.revoke = () => (world.bot.freeze(), {});

@@ -100,7 +100,7 @@ sweeper:
   schedule: '* * * * * *'
   retryBase: 1s
   retryMax: 2s
-  warnBefore: 1s
+  warnBefore: 10s
   alertAfterAttempts: ${options.alertAfterAttempts ?? 3}
 providers:
   hook:
