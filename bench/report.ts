@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 
 /** One measured figure, with the floor it was measured against in the same run. */
@@ -46,17 +46,22 @@ export function table(rows: readonly Row[]): string {
     .join('\n');
 }
 
-export function writeResults(rows: readonly Row[], notes: readonly string[]): string {
+/** The 1-minute load average: how busy the machine was with others' work too. */
+export function load(): string {
+  return fmt(loadavg()[0]!, 1);
+}
+
+export function writeResults(rows: readonly Row[], quick: boolean, loadAtStart: string): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const command = quick ? '`npm run bench -- --quick` (smaller sizes)' : '`npm run bench`';
   const text = [
     '# Benchmark results',
     '',
-    `Measured ${new Date().toISOString()} on ${availableParallelism()} cores (${cpu}), Node.js ${process.version}, by \`npm run bench\`.`,
-    'Every figure is measured in the same run as its floor, so the ratio holds on a noisy machine.',
+    `Measured ${new Date().toISOString()} on ${availableParallelism()} cores (${cpu}), Node.js ${process.version}, by ${command}; load average ${loadAtStart} at the start, ${load()} at the end.`,
+    '',
+    'Each figure is measured in the same run as its floor, alternating round by round, and both are medians over the rounds, so load from others on the machine falls on both alike. The floor is the least the same work can cost (what it must read or write, with bare statements); the ratio is how close the figure comes to it (100% = at the floor).',
     '',
     table(rows),
-    '',
-    ...notes.map((n) => `- ${n}`),
     '',
   ].join('\n');
   writeFileSync(join(__dirname, 'results.md'), text);

@@ -1,19 +1,49 @@
 import { auditBench } from './audit';
+import { lagBench } from './lag';
+import { load, table, writeResults, type Row } from './report';
 import { sweeperBench } from './sweeper';
-import { table, writeResults, type Row } from './report';
+
+interface Step {
+  name: string;
+  run(quick: boolean): Promise<Row[]>;
+}
+
+/** Each bench is one step; a new one is added here. */
+const STEPS: Step[] = [
+  {
+    name: 'audit',
+    run: (quick) =>
+      auditBench({
+        appendEvents: quick ? 5_000 : 20_000,
+        verifyEvents: quick ? 300_000 : 1_000_000,
+        rounds: quick ? 3 : 5,
+      }),
+  },
+  {
+    name: 'sweeper',
+    run: (quick) =>
+      sweeperBench({
+        active: quick ? 20_000 : 100_000,
+        expired: quick ? 2_000 : 10_000,
+        rounds: 3,
+      }),
+  },
+  { name: 'lag', run: (quick) => lagBench({ grants: 1_000, rounds: quick ? 1 : 3 }) },
+];
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
+  const loadAtStart = load();
   const rows: Row[] = [];
-  const notes: string[] = [];
-  const step = async (name: string, run: () => Promise<Row[]>) => {
-    process.stderr.write(`bench: ${name}…\n`);
-    rows.push(...(await run()));
-  };
-  await step('audit', () => auditBench(quick ? 100_000 : 1_000_000));
-  await step('sweeper', () => sweeperBench(quick ? 20_000 : 100_000, quick ? 2_000 : 10_000));
+  for (const step of STEPS) {
+    process.stderr.write(`bench: ${step.name}…\n`);
+    rows.push(...(await step.run(quick)));
+  }
   console.log(table(rows));
-  writeResults(rows, notes);
+  writeResults(rows, quick, loadAtStart);
 }
 
-void main();
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,12 +1,20 @@
 import { join } from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { appendAudit } from '../src/core/audit';
 import { inTransaction, openDb, type Db } from '../src/store/db';
 
-export function tempDb(name = 'bench.db'): { db: Db; file: string; cleanup: () => void } {
+export interface TempDb {
+  db: Db;
+  file: string;
+  cleanup: () => void;
+}
+
+/** A fresh database in a temp folder or, with `template`, a copy of that (closed) file. */
+export function tempDb(template?: string): TempDb {
   const dir = mkdtempSync(join(tmpdir(), 'hallpass-bench-'));
-  const file = join(dir, name);
+  const file = join(dir, 'bench.db');
+  if (template) copyFileSync(template, file);
   const db = openDb(file);
   return {
     db,
@@ -16,6 +24,15 @@ export function tempDb(name = 'bench.db'): { db: Db; file: string; cleanup: () =
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Seeds a database once, to be copied for every round: folds the WAL in and closes it. */
+export function template(seed: (db: Db) => void): { file: string; cleanup: () => void } {
+  const { db, file, cleanup } = tempDb();
+  seed(db);
+  db.$client.pragma('wal_checkpoint(TRUNCATE)');
+  db.$client.close();
+  return { file, cleanup };
 }
 
 const ACTIONS = [
@@ -53,18 +70,23 @@ export function seedAudit(db: Db, count: number, from: number, to: number): void
   }
 }
 
+export interface GrantSeed {
+  count: number;
+  /** The time of seeding: grants started an hour before it. */
+  now: number;
+  expiresAt(i: number): number;
+  /** Whether the holder was warned already (a warning is due 10 minutes before the end). */
+  warned(i: number): boolean;
+  resourceId?: string;
+  provider?: string;
+}
+
 /**
- * Inserts `count` grants straight into the table (the bench measures the sweeper, not the
- * request path): `expired` of them already past expires_at, the rest far in the future.
+ * Inserts active grants (and their approved requests) straight into the tables: the bench
+ * measures the sweeper, not the request path.
  */
-export function seedGrants(
-  db: Db,
-  count: number,
-  expired: number,
-  now: number,
-  resourceId = 'auto',
-  provider = 'hook',
-): void {
+export function seedGrants(db: Db, seed: GrantSeed): void {
+  const { count, now, resourceId = 'auto', provider = 'hook' } = seed;
   const insertRequest = db.$client.prepare(
     `INSERT INTO requests (id, kind, requester, resource_id, duration_ms, justification, status, approvals_required, auto_approved, created_at, pending_until, decided_at, decided_by)
      VALUES (?, 'access', ?, ?, 3600000, 'benchmark seed request', 'approved', 0, 1, ?, ?, ?, 'hallpass')`,
@@ -75,7 +97,7 @@ export function seedGrants(
   );
   inTransaction(db, () => {
     for (let i = 0; i < count; i++) {
-      const expiresAt = i < expired ? now - 1000 : now + 86_400_000 + i;
+      const expiresAt = seed.expiresAt(i);
       const user = `UB${String(i).padStart(9, '0')}`;
       insertRequest.run(`req_b${i}`, user, resourceId, now - 3_600_000, now, now - 3_600_000);
       insertGrant.run(
@@ -88,9 +110,19 @@ export function seedGrants(
         expiresAt,
         expiresAt,
         expiresAt,
-        now,
+        seed.warned(i) ? now : null,
         now - 3_600_000,
       );
     }
+  });
+}
+
+/** `count` active grants, the first `expired` of them past their end, the rest a day or more away. */
+export function seedMostlyUnexpired(db: Db, count: number, expired: number, now: number): void {
+  seedGrants(db, {
+    count,
+    now,
+    expiresAt: (i) => (i < expired ? now - 1000 : now + 86_400_000 + i),
+    warned: (i) => i < expired,
   });
 }

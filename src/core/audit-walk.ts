@@ -14,7 +14,7 @@ export const GENESIS_HASH = '0'.repeat(64);
  */
 export const SELECT_EVENTS_PAGE =
   'SELECT seq, at, actor, action, request_id, grant_id, details, prev_hash, hash FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?';
-const PAGE_ROWS = 5_000;
+export const PAGE_ROWS = 5_000;
 
 export type RawEvent = [
   seq: number,

@@ -1,0 +1,35 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parentPort } from 'node:worker_threads';
+
+/**
+ * The system behind a webhook, on its own thread so that answering does not take time from the
+ * sweeper: notes when it saw each revoke (wall clock, like expires_at) and answers as a receiver
+ * that did the work. `report` hands the arrivals over and forgets them; `stop` ends the thread.
+ */
+const seen = new Map<string, number>();
+const server = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    const call = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+      action: string;
+      grantId: string;
+    };
+    if (call.action === 'revoke' && !seen.has(call.grantId)) seen.set(call.grantId, Date.now());
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(call.action === 'check' ? '{"present":false}' : '{}');
+  });
+});
+server.listen(0, '127.0.0.1', () =>
+  parentPort!.postMessage({ port: (server.address() as AddressInfo).port }),
+);
+parentPort!.on('message', (message: 'report' | 'stop') => {
+  if (message === 'report') {
+    parentPort!.postMessage({ seen: [...seen] });
+    seen.clear();
+  } else {
+    server.closeAllConnections();
+    server.close(() => parentPort!.close());
+  }
+});

@@ -1,0 +1,204 @@
+import { once } from 'node:events';
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { parseConfig } from '../src/config/load';
+import { Core } from '../src/core';
+import { systemClock } from '../src/core/clock';
+import { StaticDirectory } from '../src/core/directory';
+import { forEachLimited } from '../src/jobs/limit';
+import { Sweeper } from '../src/jobs/sweeper';
+import { logger } from '../src/log';
+import type { ProviderSet } from '../src/providers/provider-set';
+import { loadProviders } from '../src/providers/registry';
+import { Sealer } from '../src/secrets/seal';
+import type { Db } from '../src/store/db';
+import { median } from './measure';
+import { fmt, percentile, type Row } from './report';
+import { seedGrants, tempDb } from './seed';
+import { tsWorker } from './ts-worker';
+
+/** Time from seeding to the moment every grant expires: enough to start the sweeper first. */
+const LEAD_MS = 1_500;
+const TIMEOUT_MS = 60_000;
+
+interface Lags {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** The receiver thread (lag-receiver.ts), seen from here. */
+class Receiver {
+  private constructor(
+    private readonly thread: Worker,
+    readonly port: number,
+  ) {}
+
+  static async start(): Promise<Receiver> {
+    const thread = tsWorker(join(__dirname, 'lag-receiver.ts'));
+    const [{ port }] = (await once(thread, 'message')) as [{ port: number }];
+    return new Receiver(thread, port);
+  }
+
+  /** Wall-clock time the receiver saw each grant's revoke, and forgets them. */
+  async arrivals(): Promise<Map<string, number>> {
+    this.thread.postMessage('report');
+    const [{ seen }] = (await once(this.thread, 'message')) as [{ seen: [string, number][] }];
+    return new Map(seen);
+  }
+
+  async stop(): Promise<void> {
+    this.thread.postMessage('stop');
+    await once(this.thread, 'exit');
+  }
+}
+
+function configFor(port: number) {
+  return parseConfig(
+    `
+requests: { approverChannel: CBENCH }
+providers:
+  hook: { type: webhook, url: 'http://127.0.0.1:${port}/', secret: bench-secret-value }
+resources:
+  - id: auto
+    name: Auto
+    provider: hook
+    maxDuration: 4h
+    approvalsRequired: 0
+`,
+    {},
+  );
+}
+
+function lagsOf(arrivals: Map<string, number>, ids: string[], since: number): Lags {
+  const lags = ids.map((id) => {
+    const at = arrivals.get(id);
+    if (at === undefined) throw new Error(`the receiver never saw the revoke of ${id}`);
+    return at - since;
+  });
+  lags.sort((a, b) => a - b);
+  return { p50: percentile(lags, 50), p99: percentile(lags, 99), max: lags.at(-1)! };
+}
+
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function revokedCount(db: Db): number {
+  return db.$client
+    .prepare("SELECT count(*) FROM grants WHERE status = 'revoked'")
+    .pluck()
+    .get() as number;
+}
+
+/** Hallpass as it runs: the sweeper started normally, real clock and timers, the real webhook. */
+async function throughHallpass(receiver: Receiver, count: number): Promise<Lags> {
+  const { db, cleanup } = tempDb();
+  const config = configFor(receiver.port);
+  const providers = await loadProviders(config, { configDir: __dirname });
+  const core = new Core({ db, clock: systemClock, config, directory: new StaticDirectory() });
+  const sweeper = new Sweeper({
+    core,
+    providers,
+    directory: new StaticDirectory(),
+    sealer: new Sealer('bench'),
+    logger,
+  });
+  try {
+    const expiresAt = Date.now() + LEAD_MS;
+    seedGrants(db, { count, now: Date.now(), expiresAt: () => expiresAt, warned: () => true });
+    await sweeper.start();
+    if (Date.now() >= expiresAt) throw new Error('the sweeper started after the grants expired');
+    await until(() => revokedCount(db) === count, 'every grant to be revoked');
+    const ids = Array.from({ length: count }, (_, i) => `gr_b${i}`);
+    return lagsOf(await receiver.arrivals(), ids, expiresAt);
+  } finally {
+    await sweeper.stop();
+    await providers.closeAll();
+    cleanup();
+  }
+}
+
+/** The floor: the same provider calls (revoke, then check) at the same concurrency, nothing else. */
+async function straightToReceiver(
+  receiver: Receiver,
+  count: number,
+  concurrency: number,
+): Promise<Lags> {
+  const config = configFor(receiver.port);
+  const providers: ProviderSet = await loadProviders(config, { configDir: __dirname });
+  try {
+    const { provider, target } = providers.forResource('auto')!;
+    const ids = Array.from({ length: count }, (_, i) => `gr_b${i}`);
+    const start = Date.now() + LEAD_MS;
+    await new Promise((resolve) => setTimeout(resolve, start - Date.now()));
+    const fired = Date.now();
+    await forEachLimited(ids, concurrency, async (grantId) => {
+      const ctx = {
+        grantId,
+        requestId: `req_${grantId}`,
+        user: { slackId: `U${grantId}` },
+        resource: { id: 'auto', name: 'Auto', target },
+        startsAt: new Date(start - 3_600_000),
+        expiresAt: new Date(start),
+        signal: new AbortController().signal,
+      };
+      await provider.revoke(ctx);
+      await provider.check?.(ctx);
+    });
+    return lagsOf(await receiver.arrivals(), ids, fired);
+  } finally {
+    await providers.closeAll();
+  }
+}
+
+const show = (l: Lags) => `p50 ${fmt(l.p50)} · p99 ${fmt(l.p99)} · max ${fmt(l.max)} ms`;
+
+/**
+ * `count` grants expire at the same moment; how long after it the system behind the webhook saw
+ * each revoke. Medians over rounds of each percentile.
+ */
+export async function lagBench(options: { grants: number; rounds: number }): Promise<Row[]> {
+  const receiver = await Receiver.start();
+  try {
+    const concurrency = configFor(receiver.port).sweeper.concurrency;
+    const values: Lags[] = [];
+    const floors: Lags[] = [];
+    const hallpass = async () => values.push(await throughHallpass(receiver, options.grants));
+    const direct = async () =>
+      floors.push(await straightToReceiver(receiver, options.grants, concurrency));
+    // A first pair warms up both (JIT, connections to the receiver) and is not counted.
+    await hallpass();
+    await direct();
+    values.length = floors.length = 0;
+    for (let round = 0; round < options.rounds; round++) {
+      const [first, second] = round % 2 ? [direct, hallpass] : [hallpass, direct];
+      await first();
+      await second();
+    }
+    const med = (all: Lags[]): Lags => ({
+      p50: median(all.map((l) => l.p50)),
+      p99: median(all.map((l) => l.p99)),
+      max: median(all.map((l) => l.max)),
+    });
+    const value = med(values);
+    const floor = med(floors);
+    return [
+      {
+        bench: 'lag',
+        figure: `revocation lag, ${fmt(options.grants)} grants expiring at once, webhook provider, concurrency ${concurrency} (median of ${options.rounds} rounds)`,
+        value: show(value),
+        floor: `${show(floor)} (the same webhook calls, no Hallpass)`,
+        ratio: `${fmt((floor.p99 / value.p99) * 100)}% (p99)`,
+        target: 'p99 < 1,000 ms, max < 2,000 ms',
+        met: value.p99 < 1_000 && value.max < 2_000,
+      },
+    ];
+  } finally {
+    await receiver.stop();
+  }
+}
