@@ -185,7 +185,9 @@ function progressTo(onProgress?: (checked: number) => void): (verified: number) 
  * Walks the chain in order and names the first row that does not match: the whole chain, or the
  * rows after `from` (which the caller has checked is still there with that hash). A long chain
  * is walked by worker threads over seq ranges, joined in order here: the report is the same.
- * Reads from one snapshot (inside the caller's transaction, if there is one).
+ * Reads from one snapshot (inside the caller's transaction, if there is one). The workers read
+ * what is committed; when the caller's own transaction appended rows (the only change the app
+ * makes to audit_events) they see fewer rows, and the walk is made here instead.
  */
 export function verifyChain(
   db: Db,
