@@ -42,6 +42,17 @@ export interface SlackApp {
   stop(): Promise<void>;
 }
 
+/** How long any call to Slack may take: a Web API call, or a reply posted to a response_url. */
+const SLACK_CALL_TIMEOUT_MS = 10_000;
+
+/**
+ * fetch for everything Bolt sends to Slack. The Web API client bounds its own calls; Bolt's
+ * `respond()` (replies to a response_url) sets no bound, so a Slack that never answered would
+ * hold the listener, and a graceful stop waiting for it, for as long as the connection lives.
+ */
+const boundedFetch: webApi.FetchFunction = (url, init) =>
+  fetch(url, { ...init, signal: init?.signal ?? AbortSignal.timeout(SLACK_CALL_TIMEOUT_MS) });
+
 /**
  * Web API client options shared by the app and anything else that talks to Slack for the bot.
  * Retries are left to the callers: the outbox has its own backoff, and a trigger id is dead
@@ -54,7 +65,8 @@ export function slackClientOptions(deps: SlackClientDeps): webApi.WebClientOptio
       : {}),
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
-    timeout: 10_000,
+    timeout: SLACK_CALL_TIMEOUT_MS,
+    fetch: boundedFetch,
     logger: boltLogger(deps.logger),
   };
 }
