@@ -69,7 +69,14 @@ describe('the database held by another program', () => {
     await world.converged();
   });
 
-  it('the write lock for longer than the busy timeout: those who waited too long are told to try again, nothing of theirs is recorded, and the retry works', async () => {
+  it('the write lock for longer than the busy timeout: those who waited too long are told to try again, nothing of theirs is recorded, the retry works, and a grant that expired meanwhile ends', async () => {
+    const [holder] = await askAtOnce(['UHOLD']);
+    expect(await holder!.reply()).toMatch(/approved automatically/);
+    await waitFor(
+      () => count("SELECT count(*) FROM grants WHERE status = 'active'") === 1,
+      'a running grant',
+    );
+    await world.outboxDrained();
     lock.holdWrite();
     const released = sleep(BUSY_TIMEOUT_MS + 3000).then(() => lock.release());
     const sent = await askAtOnce(['UA1', 'UA2', 'UA3']);
@@ -90,7 +97,7 @@ describe('the database held by another program', () => {
 
     const again = await askAtOnce(refused.map((_, i) => `UB${i + 1}`));
     for (const s of again) expect(await s.reply()).toMatch(/approved automatically/);
-    await grantsFor(3);
+    await grantsFor(4);
     await world.converged();
     expect(world.bot.logs.some((l) => l.message === 'hallpass failed to start')).toBe(false);
     expect((await fetch(`${world.bot.url}/healthz`)).status).toBe(200);

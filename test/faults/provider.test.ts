@@ -93,8 +93,13 @@ describe('a provider that fails', () => {
     ]);
   });
 
-  it('does the work but its answer is lost: the retry finds it done, and one grant is held', async () => {
+  it('does the work but its answer is lost: the retry finds it done, one grant is held, one set of credentials is shown', async () => {
     system = await startSystem();
+    // Like a receiver that sets a new password on every grant call (the lost one too): only the
+    // last one works.
+    system.receiver.answers.grant = () => ({
+      credentials: `password-${system.receiver.callsOf('grant').length}`,
+    });
     failNext({ kind: 'drop' }, 1);
     const id = await sandboxFor2s();
     await active(id);
@@ -104,8 +109,11 @@ describe('a provider that fails', () => {
     await system.converged();
     expect(callsFor('revoke', id)).toHaveLength(2);
     expect(system.receiver.held.size).toBe(0);
-    expect(system.slack.postsTo('UREQ').filter((p) => /is active until/.test(p.text))).toHaveLength(
-      1,
-    );
+    const dms = system.slack.postsTo('UREQ');
+    expect(dms.filter((p) => /is active until/.test(p.text))).toHaveLength(1);
+    const credentials = dms.filter((p) => /credentials/.test(p.text));
+    expect(credentials).toHaveLength(1);
+    expect(credentials[0]!.blocks).toContain('password-2');
+    expect(credentials[0]!.blocks).not.toContain('password-1');
   });
 });
