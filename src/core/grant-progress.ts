@@ -42,9 +42,11 @@ const query = {
           eq(grants.userId, sql.placeholder('userId')),
           eq(grants.resourceId, sql.placeholder('resourceId')),
           ne(grants.id, sql.placeholder('id')),
+          // Statuses written into the SQL: bound, SQLite (built with STAT4) re-plans this
+          // query on every run, 17 µs instead of 2 µs, once per revoke.
           or(
-            eq(grants.status, 'activating'),
-            and(eq(grants.status, 'active'), gt(grants.expiresAt, sql.placeholder('now'))),
+            sql`${grants.status} = 'activating'`,
+            and(sql`${grants.status} = 'active'`, gt(grants.expiresAt, sql.placeholder('now'))),
           ),
         ),
       )
