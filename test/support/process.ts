@@ -13,7 +13,7 @@ export interface BotExit {
  * `src/main.ts` running as its own process, as `npm start` runs it (through tsx instead of the
  * build). tsx runs the program in a child of its own, so signals go to the whole process group:
  * a SIGKILL must kill the bot itself, not only tsx. Every bot started here is tracked, and
- * `killAllBots()` ends whichever are still running (for afterEach).
+ * `BotProcess.killAll()` ends whichever are still running (for afterEach).
  */
 export class BotProcess {
   private static readonly running = new Set<BotProcess>();

@@ -12,8 +12,6 @@ export interface ConvergenceCheck {
   now: () => number;
   /** Settled may leave grants active (not past expiry); by default it waits for every grant to end. */
   grantsMayRemain?: boolean;
-  /** Outbox rows the case expects to be given up. */
-  deadRows?: number;
   timeoutMs?: number;
   /** Called on every poll while waiting, e.g. to move an injected clock past backoffs. */
   nudge?: () => void;
@@ -43,15 +41,14 @@ function unsettled(db: Db, now: number, grantsMayRemain: boolean): string | unde
 }
 
 /**
- * Waits until the system has settled (no grant in flight, overdue or, unless allowed, running; no
- * notification pending),
- * then checks what every fault case must end with:
+ * Waits until the system has settled (no grant in flight, overdue or, unless allowed, running;
+ * no notification pending), then checks what every fault case must end with:
  * - no grant is active past its expiry, and the provider holds exactly the grants Hallpass
  *   holds active, none past its expiry;
  * - the audit chain is intact, and every grant and request has the events of its state, once;
- * - every notification was delivered (sent; dead only as many as the case expects), and Slack
- *   accepted each post exactly once: one accepted post per post Hallpass remembers, no two
- *   alike, and edits only of messages it posted.
+ * - every notification was delivered (sent, none given up), and Slack accepted each post
+ *   exactly once: one accepted post per post Hallpass remembers, no two alike, and edits only
+ *   of messages it posted.
  */
 export async function assertConverged(check: ConvergenceCheck): Promise<void> {
   const { db, receiver, slack } = check;
@@ -109,7 +106,7 @@ export async function assertConverged(check: ConvergenceCheck): Promise<void> {
   const byStatus = Object.fromEntries(outbox.map((o) => [o.status, o.n]));
   expect({ pending: byStatus.pending ?? 0, dead: byStatus.dead ?? 0 }).toEqual({
     pending: 0,
-    dead: check.deadRows ?? 0,
+    dead: 0,
   });
   const undelivered = all(
     `SELECT o.key, o.topic FROM outbox o WHERE o.status = 'sent' AND NOT EXISTS (
