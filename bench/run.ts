@@ -1,4 +1,5 @@
 import { auditBench } from './audit';
+import { digestBench } from './digest';
 import { lagBench } from './lag';
 import { load, table, writeResults, type Row } from './report';
 import { sweeperBench } from './sweeper';
@@ -29,6 +30,10 @@ const STEPS: Step[] = [
       }),
   },
   { name: 'lag', run: (quick) => lagBench({ grants: 1_000, rounds: quick ? 1 : 3 }) },
+  {
+    name: 'digest',
+    run: (quick) => digestBench({ events: quick ? 200_000 : 1_000_000, rounds: quick ? 1 : 3 }),
+  },
 ];
 
 async function main(): Promise<void> {
