@@ -1,8 +1,43 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db } from '../store/db';
+import { preparedOn } from '../store/prepared';
 import { approvals, requests } from '../store/schema';
 import { change, type ApprovalRow, type CoreContext, type RequestRow } from './context';
 import { DomainError } from './errors';
+import { getRequest } from './queries';
 import { approveRequest, expireInChange } from './requests';
+
+/** A decision's reads and its write, prepared once per connection: every click makes them. */
+const query = {
+  approvals: (db: Db) =>
+    db
+      .select()
+      .from(approvals)
+      .where(eq(approvals.requestId, sql.placeholder('requestId')))
+      .prepare(),
+  mine: (db: Db) =>
+    db
+      .select()
+      .from(approvals)
+      .where(
+        and(
+          eq(approvals.requestId, sql.placeholder('requestId')),
+          eq(approvals.approver, sql.placeholder('approver')),
+        ),
+      )
+      .prepare(),
+  insert: (db: Db) =>
+    db
+      .insert(approvals)
+      .values({
+        requestId: sql.placeholder('requestId'),
+        approver: sql.placeholder('approver'),
+        decision: sql.placeholder('decision'),
+        reason: sql.placeholder('reason'),
+        createdAt: sql.placeholder('createdAt'),
+      })
+      .prepare(),
+};
 
 export interface DecisionInput {
   requestId: string;
@@ -25,7 +60,7 @@ export type DecisionOutcome =
  * exactly one outcome: each approver counts once, one deny ends it, the quorum approves it.
  */
 export async function decide(ctx: CoreContext, input: DecisionInput): Promise<DecisionOutcome> {
-  const found = ctx.db.select().from(requests).where(eq(requests.id, input.requestId)).get();
+  const found = getRequest(ctx, input.requestId);
   if (!found) throw new DomainError('not_found', `No request ${input.requestId}.`);
   const resource = ctx.policy.resource(found.resourceId);
   const selfAllowed = resource.allowSelfApproval && input.actor === found.requester;
@@ -44,9 +79,8 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
   const reason = input.reason?.trim().slice(0, 2000) || null;
 
   return change(ctx, (c) => {
-    const row = ctx.db.select().from(requests).where(eq(requests.id, input.requestId)).get()!;
-    const listApprovals = () =>
-      ctx.db.select().from(approvals).where(eq(approvals.requestId, row.id)).all();
+    const row = getRequest(ctx, input.requestId)!;
+    const listApprovals = () => preparedOn(ctx.db, query.approvals).all({ requestId: row.id });
     if (row.status === 'pending' && row.pendingUntil <= c.now) {
       return {
         kind: 'already_decided',
@@ -56,23 +90,16 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
     }
     if (row.status !== 'pending')
       return { kind: 'already_decided', request: row, approvals: listApprovals() };
-    const mine = ctx.db
-      .select()
-      .from(approvals)
-      .where(and(eq(approvals.requestId, row.id), eq(approvals.approver, input.actor)))
-      .get();
+    const mine = preparedOn(ctx.db, query.mine).get({ requestId: row.id, approver: input.actor });
     if (mine) return { kind: 'duplicate', request: row, approvals: listApprovals() };
 
-    ctx.db
-      .insert(approvals)
-      .values({
-        requestId: row.id,
-        approver: input.actor,
-        decision: input.decision,
-        reason,
-        createdAt: c.now,
-      })
-      .run();
+    preparedOn(ctx.db, query.insert).run({
+      requestId: row.id,
+      approver: input.actor,
+      decision: input.decision,
+      reason,
+      createdAt: c.now,
+    });
 
     if (input.decision === 'deny') {
       const denied: RequestRow = {

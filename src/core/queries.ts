@@ -1,10 +1,20 @@
-import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../store/db';
 import { requestPending } from '../store/partial-index';
+import { preparedOn } from '../store/prepared';
 import { approvals, grants, requests } from '../store/schema';
 import type { ApprovalRow, CoreContext, GrantRow, RequestRow } from './context';
 
+const requestById = (db: Db) =>
+  db
+    .select()
+    .from(requests)
+    .where(eq(requests.id, sql.placeholder('id')))
+    .prepare();
+
+/** Prepared once per connection: every decision and every approver message reads a request. */
 export function getRequest(ctx: CoreContext, id: string): RequestRow | undefined {
-  return ctx.db.select().from(requests).where(eq(requests.id, id)).get();
+  return preparedOn(ctx.db, requestById).get({ id });
 }
 
 export function approvalsOf(ctx: CoreContext, requestId: string): ApprovalRow[] {

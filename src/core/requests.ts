@@ -1,8 +1,10 @@
-import { and, eq, lte } from 'drizzle-orm';
+import { and, eq, lte, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../config/duration';
 import type { Resource } from '../config/schema';
+import type { Db } from '../store/db';
 import { requestPending } from '../store/partial-index';
+import { param, preparedOn } from '../store/prepared';
 import { grants, requests } from '../store/schema';
 import { change, type Change, type CoreContext, type RequestRow } from './context';
 import { DomainError } from './errors';
@@ -20,6 +22,66 @@ export const newRequestSchema = z.object({
 export type NewRequest = z.infer<typeof newRequestSchema>;
 
 const MAX_JUSTIFICATION = 2000;
+
+/** The writes of filing and approving, prepared once per connection: each request makes them. */
+const query = {
+  byClientKey: (db: Db) =>
+    db
+      .select()
+      .from(requests)
+      .where(eq(requests.clientKey, sql.placeholder('clientKey')))
+      .prepare(),
+  insert: (db: Db) =>
+    db
+      .insert(requests)
+      .values({
+        id: sql.placeholder('id'),
+        kind: sql.placeholder('kind'),
+        grantId: sql.placeholder('grantId'),
+        requester: sql.placeholder('requester'),
+        resourceId: sql.placeholder('resourceId'),
+        durationMs: sql.placeholder('durationMs'),
+        justification: sql.placeholder('justification'),
+        ticket: sql.placeholder('ticket'),
+        status: sql.placeholder('status'),
+        approvalsRequired: sql.placeholder('approvalsRequired'),
+        autoApproved: sql.placeholder('autoApproved'),
+        createdAt: sql.placeholder('createdAt'),
+        pendingUntil: sql.placeholder('pendingUntil'),
+        decidedAt: sql.placeholder('decidedAt'),
+        decidedBy: sql.placeholder('decidedBy'),
+        decisionReason: sql.placeholder('decisionReason'),
+        clientKey: sql.placeholder('clientKey'),
+      })
+      .prepare(),
+  approved: (db: Db) =>
+    db
+      .update(requests)
+      .set({
+        status: 'approved',
+        decidedAt: param('now'),
+        decidedBy: param('decidedBy'),
+        // Bound as is, so the boolean column gets SQLite's 0 or 1.
+        autoApproved: param<number>('auto'),
+      })
+      .where(eq(requests.id, sql.placeholder('id')))
+      .prepare(),
+  insertGrant: (db: Db) =>
+    db
+      .insert(grants)
+      .values({
+        id: sql.placeholder('id'),
+        requestId: sql.placeholder('requestId'),
+        userId: sql.placeholder('userId'),
+        resourceId: sql.placeholder('resourceId'),
+        provider: sql.placeholder('provider'),
+        status: 'activating',
+        durationMs: sql.placeholder('durationMs'),
+        nextAttemptAt: sql.placeholder('now'),
+        createdAt: sql.placeholder('now'),
+      })
+      .prepare(),
+};
 
 export function checkDuration(resource: Resource, input: string | number): number {
   const ms = typeof input === 'number' ? input : parseDuration(input);
@@ -101,11 +163,7 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
   }
   return change(ctx, (c) => {
     if (parsed.clientKey) {
-      const existing = ctx.db
-        .select()
-        .from(requests)
-        .where(eq(requests.clientKey, parsed.clientKey))
-        .get();
+      const existing = preparedOn(ctx.db, query.byClientKey).get({ clientKey: parsed.clientKey });
       if (existing) return existing;
     }
     const row: RequestRow = {
@@ -127,7 +185,7 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
       decisionReason: null,
       clientKey: parsed.clientKey ?? null,
     };
-    ctx.db.insert(requests).values(row).run();
+    preparedOn(ctx.db, query.insert).run(row);
     c.audit({
       actor: row.requester,
       action: 'request.created',
@@ -170,11 +228,7 @@ export function approveRequest(
     decidedBy,
     autoApproved: auto,
   };
-  ctx.db
-    .update(requests)
-    .set({ status: 'approved', decidedAt: c.now, decidedBy, autoApproved: auto })
-    .where(eq(requests.id, row.id))
-    .run();
+  preparedOn(ctx.db, query.approved).run({ id: row.id, now: c.now, decidedBy, auto: Number(auto) });
   const event = c.audit({
     actor: decidedBy,
     action: 'request.approved',
@@ -192,20 +246,15 @@ export function approveRequest(
   }
   const resource = ctx.policy.resource(row.resourceId);
   const grantId = newId('gr');
-  ctx.db
-    .insert(grants)
-    .values({
-      id: grantId,
-      requestId: row.id,
-      userId: row.requester,
-      resourceId: row.resourceId,
-      provider: resource.provider,
-      status: 'activating',
-      durationMs: row.durationMs,
-      nextAttemptAt: c.now,
-      createdAt: c.now,
-    })
-    .run();
+  preparedOn(ctx.db, query.insertGrant).run({
+    id: grantId,
+    requestId: row.id,
+    userId: row.requester,
+    resourceId: row.resourceId,
+    provider: resource.provider,
+    durationMs: row.durationMs,
+    now: c.now,
+  });
   c.audit({
     actor: 'hallpass',
     action: 'grant.created',
