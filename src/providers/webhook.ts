@@ -11,6 +11,7 @@ import {
 } from './call-message';
 import { declaredGuarantees } from './guarantees';
 import type { ProviderAdapter, ProviderCallContext } from './types';
+import { WebhookPoster, type PostAnswer } from './webhook-post';
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const RESERVED_HEADER = /^(content-type|content-length|host|x-hallpass-.*)$/i;
@@ -55,8 +56,9 @@ export const webhookAdapter: ProviderAdapter<WebhookConfig, WebhookTarget> = {
   targetSchema: webhookTarget,
   create(config) {
     registerSecret(config.secret);
+    const poster = new WebhookPoster(config.url);
     const call = (action: CallAction, ctx: ProviderCallContext<WebhookTarget>) =>
-      postSigned(config, action, ctx);
+      postSigned(poster, config, action, ctx);
     return {
       guarantees: config.guarantees,
       grant: async (ctx) => grantResultOf(await call('grant', ctx)),
@@ -64,11 +66,13 @@ export const webhookAdapter: ProviderAdapter<WebhookConfig, WebhookTarget> = {
         await call('revoke', ctx);
       },
       check: async (ctx) => presenceOf(await call('check', ctx), 'webhook'),
+      close: async () => poster.close(),
     };
   },
 };
 
 async function postSigned(
+  poster: WebhookPoster,
   config: WebhookConfig,
   action: CallAction,
   ctx: ProviderCallContext<WebhookTarget>,
@@ -76,37 +80,33 @@ async function postSigned(
   const body = callMessage(action, ctx);
   // Wall time, not the injected Clock: the receiver compares it with its own clock.
   const timestamp = String(Math.floor(Date.now() / 1000));
-  let response: Response;
-  let text: string;
+  let answer: PostAnswer;
   try {
-    response = await fetch(config.url, {
-      method: 'POST',
+    answer = await poster.post(
       body,
-      signal: ctx.signal,
-      redirect: 'manual',
-      headers: {
+      {
         ...config.headers,
         'content-type': 'application/json',
         'user-agent': 'hallpass',
         'x-hallpass-timestamp': timestamp,
         'x-hallpass-signature': webhookSignature(config.secret, timestamp, body),
       },
-    });
-    text = await response.text();
+      ctx.signal,
+    );
   } catch (err) {
     if (ctx.signal.aborted) throw new Error(`webhook ${action} ${abortReason(ctx.signal)}`);
-    throw new Error(`webhook ${action} request failed: ${describeFetchError(err)}`);
+    throw new Error(`webhook ${action} request failed: ${describeNetworkError(err)}`);
   }
-  if (response.status < 200 || response.status > 299) {
-    const excerpt = text.slice(0, BODY_EXCERPT);
-    throw new Error(`webhook answered ${response.status}${excerpt ? `: ${excerpt}` : ''}`);
+  if (answer.status < 200 || answer.status > 299) {
+    const excerpt = answer.text.slice(0, BODY_EXCERPT);
+    throw new Error(`webhook answered ${answer.status}${excerpt ? `: ${excerpt}` : ''}`);
   }
-  return parseAnswer(text, 'webhook');
+  return parseAnswer(answer.text, 'webhook');
 }
 
-/** fetch says only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND, a TLS error…). */
-function describeFetchError(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  if (cause?.code) return `${cause.code}${cause.message ? ` (${cause.message})` : ''}`;
-  return cause?.message ?? (err as Error).message ?? String(err);
+/** The system error's code says why (ECONNREFUSED, ENOTFOUND, a TLS error…), then its message. */
+function describeNetworkError(err: unknown): string {
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  const text = typeof message === 'string' ? message : String(err);
+  return typeof code === 'string' ? `${code} (${text})` : text;
 }
