@@ -12,6 +12,7 @@ import { createSlackApp, createSlackClient } from './slack/app';
 import { OutboxDispatcher } from './slack/delivery/dispatcher';
 import { digestSubcommand } from './slack/listeners/commands/digest';
 import { SlackDirectory } from './slack/directory';
+import { checkpointInBackground } from './store/checkpointer';
 import { openDb } from './store/db';
 
 export interface HallpassOptions {
@@ -44,6 +45,8 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
   const db = openDb(env.HALLPASS_DB);
   /** Undo steps, newest first: on a failed start, and (in the same order) on stop. */
   const stack: (() => Promise<void> | void)[] = [() => void db.$client.close()];
+  const checkpoints = checkpointInBackground(db, env.HALLPASS_DB, { logger });
+  stack.push(() => checkpoints.stop());
   const unwind = async () => {
     while (stack.length > 0) await stack.pop()!();
   };
