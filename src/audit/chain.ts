@@ -1,5 +1,11 @@
 import { desc, isNotNull } from 'drizzle-orm';
-import { hashEvent, verifyChain, type ChainAnchor, type ChainReport } from '../core/audit';
+import {
+  hashEvent,
+  verifyChain,
+  type AuditRow,
+  type ChainAnchor,
+  type ChainReport,
+} from '../core/audit';
 import type { Db } from '../store/db';
 import { digests } from '../store/schema';
 
@@ -30,19 +36,7 @@ export function checkAnchor(db: Db, anchor: RecordedAnchor): Broken | undefined 
               prev_hash AS prevHash, hash
          FROM audit_events WHERE seq = ?`,
     )
-    .get(anchor.seq) as
-    | {
-        seq: number;
-        at: number;
-        actor: string;
-        action: string;
-        requestId: string | null;
-        grantId: string | null;
-        details: string;
-        prevHash: string;
-        hash: string;
-      }
-    | undefined;
+    .get(anchor.seq) as AuditRow | undefined;
   if (!row) {
     return {
       seq: anchor.seq,
