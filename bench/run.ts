@@ -1,7 +1,9 @@
 import { auditBench } from './audit';
 import { digestBench } from './digest';
+import { footprintBench } from './footprint';
 import { lagBench } from './lag';
 import { load, table, writeResults, type Row } from './report';
+import { slackPathBench } from './slack-path';
 import { sweeperBench } from './sweeper';
 
 interface Step {
@@ -34,6 +36,8 @@ const STEPS: Step[] = [
     name: 'digest',
     run: (quick) => digestBench({ events: quick ? 200_000 : 1_000_000, rounds: quick ? 1 : 3 }),
   },
+  { name: 'slack-path', run: slackPathBench },
+  { name: 'footprint', run: footprintBench },
 ];
 
 async function main(): Promise<void> {

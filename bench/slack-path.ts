@@ -1,0 +1,482 @@
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { App, HTTPReceiver } from '@slack/bolt';
+import { startHallpass } from '../src/app';
+import { parseEnv } from '../src/config/env';
+import { parseConfig } from '../src/config/load';
+import { Core } from '../src/core';
+import { systemClock } from '../src/core/clock';
+import { logger } from '../src/log';
+import {
+  createSlackApp,
+  createSlackClient,
+  EVENTS_PATH,
+  slackClientOptions,
+} from '../src/slack/app';
+import { boltLogger } from '../src/slack/bolt-logger';
+import { SlackDirectory } from '../src/slack/directory';
+import { checkpointInBackground } from '../src/store/checkpointer';
+import { openDb, type Db } from '../src/store/db';
+import { ACTIONS } from '../src/slack/ids';
+import { FakeSlack } from '../test/support/fake-slack';
+import {
+  buttonClick,
+  FORM,
+  slackSignature,
+  slashCommandBody,
+} from '../test/support/slack-requests';
+import { tempDir } from '../test/support/tmp';
+import { WebhookReceiver } from '../test/support/webhook-receiver';
+import { median } from './measure';
+import { fmt, percentile, type Row } from './report';
+
+const SIGNING_SECRET = 'bench-signing-secret-0123456789';
+const BOT_TOKEN = 'xoxb-bench-bot-token';
+const HOOK_SECRET = 'bench-webhook-secret';
+const CLIENTS = 50;
+const RATE = 200;
+const SETTLE_TIMEOUT_MS = 120_000;
+
+type Kind = 'request' | 'approve';
+
+/** What the load thread is asked to send: closed loop (clients) or open loop (rate). */
+interface LoadSpec {
+  url: string;
+  kind: Kind;
+  /** Approve: the request ids to click on, one click each; request: how many commands. */
+  ids: string[];
+  /** Unique per phase, so every command has its own trigger id (its idempotency key). */
+  tag: string;
+  mode: { clients: number } | { perSecond: number };
+}
+
+interface LoadResult {
+  wallMs: number;
+  /** Ack latency of each request, ms: from when it was due (open loop) or sent (closed loop). */
+  latencies: number[];
+  failures: number;
+}
+
+interface World {
+  slackUrl: string;
+  hookUrl: string;
+}
+
+/**
+ * The load thread: Slack's side of the conversation. It signs and sends the requests over
+ * keep-alive HTTP (fetch), and plays Slack's Web API (FakeSlack) and the webhook provider, so
+ * the thread under test runs only the bot.
+ */
+async function runWorld(): Promise<void> {
+  const port = parentPort!;
+  const fake = await new FakeSlack().start();
+  const receiver = await new WebhookReceiver(HOOK_SECRET).start();
+  port.on('message', (message: { load?: LoadSpec; stop?: true }) => {
+    if (message.stop) {
+      void Promise.all([fake.stop(), receiver.stop()]).then(() => port.close());
+      return;
+    }
+    void sendLoad(message.load!, fake.url).then((result) => {
+      fake.calls.splice(0);
+      receiver.calls.splice(0);
+      port.postMessage({ result });
+    });
+  });
+  port.postMessage({ world: { slackUrl: fake.url, hookUrl: receiver.url } satisfies World });
+}
+
+function bodyOf(spec: LoadSpec, i: number, slackUrl: string): string {
+  const responseUrl = `${slackUrl}response/${spec.tag}-${i}`;
+  if (spec.kind === 'request') {
+    return slashCommandBody({
+      userId: 'UREQ',
+      text: `request bench 1h load test, request ${i} of ${spec.tag}`,
+      responseUrl,
+      triggerId: `${spec.tag}.${i}`,
+    });
+  }
+  const click = buttonClick({
+    userId: 'ULEAD',
+    actionId: ACTIONS.approve,
+    value: spec.ids[i]!,
+    source: { kind: 'message', responseUrl, channelId: 'CBENCH' },
+  });
+  return `payload=${encodeURIComponent(JSON.stringify(click))}`;
+}
+
+async function sendLoad(spec: LoadSpec, slackUrl: string): Promise<LoadResult> {
+  const count = spec.ids.length;
+  const latencies = new Array<number>(count);
+  let failures = 0;
+  const send = async (i: number, from: number) => {
+    const body = bodyOf(spec, i, slackUrl);
+    const timestamp = Math.floor(Date.now() / 1000);
+    const res = await fetch(spec.url, {
+      method: 'POST',
+      headers: {
+        'content-type': FORM,
+        'x-slack-request-timestamp': String(timestamp),
+        'x-slack-signature': slackSignature(SIGNING_SECRET, timestamp, body),
+      },
+      body,
+    });
+    await res.arrayBuffer();
+    latencies[i] = performance.now() - from;
+    if (res.status !== 200) failures++;
+  };
+  const start = performance.now();
+  if ('clients' in spec.mode) {
+    let next = 0;
+    const client = async () => {
+      while (next < count) {
+        const i = next++;
+        await send(i, performance.now());
+      }
+    };
+    await Promise.all(Array.from({ length: spec.mode.clients }, client));
+  } else {
+    const interval = 1000 / spec.mode.perSecond;
+    const inFlight: Promise<void>[] = [];
+    for (let i = 0; i < count; i++) {
+      const due = start + i * interval;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      inFlight.push(send(i, due));
+    }
+    await Promise.all(inFlight);
+  }
+  return { wallMs: performance.now() - start, latencies, failures };
+}
+
+/** The main thread's handle on the load thread. */
+class LoadThread {
+  private constructor(
+    private readonly thread: Worker,
+    readonly world: World,
+  ) {}
+
+  static async start(): Promise<LoadThread> {
+    const thread = new Worker(
+      `require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(__filename)});`,
+      { eval: true, workerData: { slackPathWorld: true } },
+    );
+    const [{ world }] = (await once(thread, 'message')) as [{ world: World }];
+    return new LoadThread(thread, world);
+  }
+
+  async run(spec: LoadSpec): Promise<LoadResult> {
+    this.thread.postMessage({ load: spec });
+    const [{ result }] = (await once(this.thread, 'message')) as [{ result: LoadResult }];
+    return result;
+  }
+
+  async stop(): Promise<void> {
+    this.thread.postMessage({ stop: true });
+    await once(this.thread, 'exit');
+  }
+}
+
+const configYaml = (hookUrl: string) => `
+requests: { approverChannel: CBENCH }
+providers:
+  hook: { type: webhook, url: '${hookUrl}', secret: ${HOOK_SECRET} }
+resources:
+  - id: bench
+    name: Benchmark database
+    provider: hook
+    maxDuration: 4h
+    approvers: { users: [ULEAD] }
+`;
+
+/** An app under test: where to send, what to click, and how to let its background work finish. */
+interface Target {
+  url: string;
+  /** `count` request ids an Approve phase clicks, one click each. */
+  approvable(count: number): string[];
+  settle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** How long to wait for a composed bot's jobs (DMs, approver messages, provider calls). */
+async function settled(db: Db, timeoutMs = SETTLE_TIMEOUT_MS): Promise<void> {
+  const busy = db.$client.prepare(
+    "SELECT (SELECT count(*) FROM outbox WHERE status = 'pending') + (SELECT count(*) FROM grants WHERE status = 'activating')",
+  );
+  const deadline = Date.now() + timeoutMs;
+  while ((busy.pluck().get() as number) > 0) {
+    if (Date.now() > deadline) throw new Error('the bot did not finish its background work');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function pendingIn(db: Db): (count: number) => string[] {
+  const pending = db.$client.prepare(
+    "SELECT id FROM requests WHERE status = 'pending' ORDER BY rowid LIMIT ?",
+  );
+  return (count) => {
+    const ids = pending.pluck().all(count) as string[];
+    if (ids.length < count) throw new Error(`only ${ids.length} pending requests to approve`);
+    return ids;
+  };
+}
+
+/**
+ * The request path alone: the Slack app (createSlackApp) on a Core with a SQLite file (WAL
+ * checkpoints on their own thread), as the process builds them, without the jobs that deliver
+ * what the outbox queues.
+ */
+async function requestPathTarget(world: World): Promise<Target> {
+  const tmp = tempDir('hallpass-bench-');
+  const file = join(tmp.dir, 'hallpass.db');
+  const db = openDb(file);
+  const checkpoints = checkpointInBackground(db, file, { logger });
+  const config = parseConfig(configYaml(world.hookUrl), {});
+  const client = createSlackClient({ botToken: BOT_TOKEN, apiUrl: world.slackUrl, logger });
+  const directory = new SlackDirectory(client, { clock: systemClock, logger });
+  const core = new Core({ db, clock: systemClock, config, directory });
+  const slack = createSlackApp({
+    core,
+    botToken: BOT_TOKEN,
+    signingSecret: SIGNING_SECRET,
+    apiUrl: world.slackUrl,
+    logger,
+    isHealthy: () => true,
+  });
+  await slack.start(0, '127.0.0.1');
+  return {
+    url: `http://127.0.0.1:${slack.port}${EVENTS_PATH}`,
+    approvable: pendingIn(db),
+    settle: async () => undefined,
+    stop: async () => {
+      await slack.stop();
+      await checkpoints.stop();
+      db.$client.close();
+      tmp.cleanup();
+    },
+  };
+}
+
+/** Hallpass as main.ts composes it: the same, plus the outbox dispatcher and the sweeper. */
+async function composedTarget(world: World): Promise<Target> {
+  const tmp = tempDir('hallpass-bench-');
+  const parsed = parseEnv({
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: world.slackUrl,
+    HALLPASS_DB: join(tmp.dir, 'hallpass.db'),
+    PORT: '0',
+    HOST: '127.0.0.1',
+  });
+  if (!('env' in parsed)) throw new Error(parsed.problems.join('\n'));
+  const config = parseConfig(configYaml(world.hookUrl), {});
+  const running = await startHallpass({ env: parsed.env, config, configDir: tmp.dir, logger });
+  const db = running.core.ctx.db;
+  return {
+    url: `http://127.0.0.1:${running.port}${EVENTS_PATH}`,
+    approvable: pendingIn(db),
+    settle: () => settled(db),
+    stop: async () => {
+      await running.stop();
+      tmp.cleanup();
+    },
+  };
+}
+
+/** The floor: a bare Bolt app with the same receiver and options, whose listeners only ack. */
+async function bareBoltTarget(world: World): Promise<Target> {
+  const log = boltLogger(logger);
+  const receiver = new HTTPReceiver({
+    signingSecret: SIGNING_SECRET,
+    endpoints: EVENTS_PATH,
+    customRoutes: [{ path: '/healthz', method: ['GET'], handler: (_req, res) => res.end() }],
+    logger: log,
+  });
+  const app = new App({
+    token: BOT_TOKEN,
+    receiver,
+    clientOptions: slackClientOptions({ botToken: BOT_TOKEN, apiUrl: world.slackUrl, logger }),
+    logger: log,
+    deferInitialization: true,
+    convoStore: false,
+  });
+  app.command('/jit', async ({ ack }) => ack());
+  app.action(/.*/, async ({ ack }) => ack());
+  await app.init();
+  const server = await app.start({ port: 0, host: '127.0.0.1' });
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}${EVENTS_PATH}`,
+    approvable: (count) =>
+      Array.from({ length: count }, (_, i) => `req_${String(i).padStart(10, '0')}`),
+    settle: async () => undefined,
+    stop: async () => {
+      await app.stop();
+    },
+  };
+}
+
+interface Measured {
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+function summary(result: LoadResult): Measured {
+  if (result.failures > 0) throw new Error(`${result.failures} requests were not answered 200`);
+  const sorted = [...result.latencies].sort((a, b) => a - b);
+  return {
+    perSecond: (sorted.length / result.wallMs) * 1000,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+  };
+}
+
+const medianOf = (all: Measured[]): Measured => ({
+  perSecond: median(all.map((m) => m.perSecond)),
+  p50: median(all.map((m) => m.p50)),
+  p99: median(all.map((m) => m.p99)),
+});
+
+type Phase = `${Kind}:${'clients' | 'rate'}`;
+const PHASES: Phase[] = ['request:clients', 'approve:clients', 'request:rate', 'approve:rate'];
+
+/**
+ * One round on one app: `/jit request` by 50 clients, Approve on what they filed by 50 clients,
+ * then the same two at a fixed 200 requests/s (`phases` picks some). Whatever background work
+ * the app has (DMs, approver messages, provider calls) finishes before the next phase starts.
+ */
+async function round(
+  load: LoadThread,
+  target: Target,
+  sizes: { closed: number; open: number },
+  tag: string,
+  phases: readonly Phase[] = PHASES,
+): Promise<Partial<Record<Phase, Measured>>> {
+  const out: Partial<Record<Phase, Measured>> = {};
+  for (const phase of phases) {
+    const [kind, shape] = phase.split(':') as [Kind, 'clients' | 'rate'];
+    const count = shape === 'clients' ? sizes.closed : sizes.open;
+    const mode = shape === 'clients' ? { clients: CLIENTS } : { perSecond: RATE };
+    const ids =
+      kind === 'approve'
+        ? target.approvable(count)
+        : Array.from({ length: count }, (_, i) => String(i));
+    out[phase] = summary(
+      await load.run({ url: target.url, kind, ids, tag: `${tag}-${phase}`, mode }),
+    );
+    await target.settle();
+  }
+  return out;
+}
+
+const FIGURES: Record<Phase, string> = {
+  'request:clients':
+    '`/jit request` (signature, parse, checks, transaction with audit and outbox rows, ack, ephemeral reply), 50 clients',
+  'approve:clients':
+    'Approve click (signature, decision, grant, audit and outbox rows, ack), 50 clients',
+  'request:rate': `\`/jit request\` at a fixed ${RATE} requests/s, ack latency`,
+  'approve:rate': `Approve click at a fixed ${RATE} requests/s, ack latency`,
+};
+
+const latency = (m: Measured) => `p50 ${fmt(m.p50, 1)} · p99 ${fmt(m.p99, 1)} ms`;
+const throughput = (m: Measured) => `${fmt(m.perSecond)} req/s, ${latency(m)}`;
+
+/**
+ * The Slack request path over loopback HTTP with signed bodies, from a load thread that also
+ * plays Slack's Web API and the webhook provider. Measured: the Slack app on a Core and a
+ * SQLite file (what runs before and around each ack) against a bare Bolt app with the same
+ * receiver and options whose listeners only ack, alternating round by round. Shown beside it:
+ * the whole process (startHallpass) doing the same with its jobs delivering what was queued.
+ */
+export function slackPathBench(quick: boolean): Promise<Row[]> {
+  return measureSlackPath(
+    quick ? { closed: 1_000, open: 600, rounds: 1 } : { closed: 3_000, open: 2_000, rounds: 3 },
+  );
+}
+
+/** `closed` requests per 50-client phase, `open` per fixed-rate phase (at 200/s: `open` / 200 s). */
+export async function measureSlackPath(options: {
+  closed: number;
+  open: number;
+  rounds: number;
+}): Promise<Row[]> {
+  const wasSilent = logger.silent;
+  // The happy path writes no lines at info; the bench output stays a table.
+  logger.silent = true;
+  const load = await LoadThread.start();
+  const path = await requestPathTarget(load.world);
+  const bare = await bareBoltTarget(load.world);
+  const composed = await composedTarget(load.world);
+  try {
+    const sizes = { closed: options.closed, open: options.open };
+    const closedOnly: Phase[] = ['request:clients', 'approve:clients'];
+    // A first round of each warms them up (JIT, connections) and is not counted.
+    const warm = { closed: 500, open: 200 };
+    await round(load, path, warm, 'warm-path');
+    await round(load, bare, warm, 'warm-bare');
+    await round(load, composed, warm, 'warm-composed', closedOnly);
+    const values: Partial<Record<Phase, Measured>>[] = [];
+    const floors: Partial<Record<Phase, Measured>>[] = [];
+    const whole: Partial<Record<Phase, Measured>>[] = [];
+    for (let r = 0; r < options.rounds; r++) {
+      const runPath = async () => values.push(await round(load, path, sizes, `path-${r}`));
+      const runBare = async () => floors.push(await round(load, bare, sizes, `bare-${r}`));
+      const [first, second] = r % 2 ? [runBare, runPath] : [runPath, runBare];
+      await first();
+      await second();
+      whole.push(await round(load, composed, sizes, `composed-${r}`, closedOnly));
+    }
+    const med = (all: Partial<Record<Phase, Measured>>[], phase: Phase) =>
+      medianOf(all.map((m) => m[phase]!));
+    const rounds = `median of ${options.rounds} round${options.rounds > 1 ? 's' : ''}`;
+    const rows: Row[] = PHASES.map((phase) => {
+      const value = med(values, phase);
+      const floor = med(floors, phase);
+      if (phase.endsWith(':clients')) {
+        return {
+          bench: 'slack-path',
+          figure: `${FIGURES[phase]} (${rounds} of ${fmt(sizes.closed)})`,
+          value: throughput(value),
+          floor: `${throughput(floor)} (bare Bolt, ack only)`,
+          ratio: `${fmt((value.perSecond / floor.perSecond) * 100)}%`,
+          target: '≥ 60% of the bare app',
+          met: value.perSecond >= 0.6 * floor.perSecond,
+        };
+      }
+      return {
+        bench: 'slack-path',
+        figure: `${FIGURES[phase]} (${rounds} of ${fmt(sizes.open)})`,
+        value: latency(value),
+        floor: `${latency(floor)} (bare Bolt, ack only)`,
+        ratio: `${fmt((floor.p99 / value.p99) * 100)}% (p99)`,
+        target: 'p99 < 50 ms',
+        met: value.p99 < 50,
+      };
+    });
+    for (const phase of closedOnly) {
+      const value = med(whole, phase);
+      const floor = med(values, phase);
+      rows.push({
+        bench: 'slack-path',
+        figure: `the same ${phase.startsWith('request') ? '`/jit request`' : 'Approve'}, 50 clients, with the process's jobs delivering what it queued (startHallpass; ${rounds})`,
+        value: throughput(value),
+        floor: `${throughput(floor)} (the request path alone, above)`,
+        ratio: `${fmt((value.perSecond / floor.perSecond) * 100)}%`,
+        target: '—',
+        met: null,
+      });
+    }
+    return rows;
+  } finally {
+    await composed.stop();
+    await bare.stop();
+    await path.stop();
+    await load.stop();
+    logger.silent = wasSilent;
+  }
+}
+
+if (!isMainThread && (workerData as { slackPathWorld?: boolean } | null)?.slackPathWorld) {
+  void runWorld();
+}
