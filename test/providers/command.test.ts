@@ -48,6 +48,10 @@ providerContract('command', async () => {
     provider: command(dir, { command: './grants.sh', env: { STATE_DIR: dir } }),
     target: TARGET,
     held: async (ctx) => (existsSync(join(dir, ctx.grantId)) ? 1 : 0),
+    expiryHeld: async (ctx) => {
+      const file = join(dir, ctx.grantId);
+      return existsSync(file) ? new Date(readFileSync(file, 'utf8').trim()) : null;
+    },
     stalled: async () => ({
       provider: command(dir, { command: './stall.sh' }),
       release: async () => undefined,

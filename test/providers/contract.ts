@@ -7,6 +7,11 @@ export interface ContractSubject<Target> {
   target: Target;
   /** How many copies of this grant's access the target system holds right now. */
   held(ctx: ProviderCallContext<Target>): Promise<number>;
+  /**
+   * The expiry the target system holds for this grant's access, read from the system itself, or
+   * null where it keeps none (a Slack channel): a re-grant after an extension must move it.
+   */
+  expiryHeld(ctx: ProviderCallContext<Target>): Promise<Date | null>;
   /** A provider of the same kind whose calls hang until their signal aborts. */
   stalled(): Promise<{ provider: Provider<Target>; release(): Promise<void> }>;
   stop(): Promise<void>;
@@ -76,9 +81,17 @@ export function providerContract<Target>(
         state: first.state,
         expiresAt: new Date(call.expiresAt.getTime() + HOUR),
       };
+      const before = await subject.expiryHeld(call);
       await subject.provider.grant(extended);
       expect(await subject.held(extended)).toBe(1);
       expect(await subject.provider.check!(extended)).toBe(true);
+      const after = await subject.expiryHeld(extended);
+      if (before === null) {
+        expect(after).toBeNull();
+      } else {
+        expect(before.getTime()).toBe(call.expiresAt.getTime());
+        expect(after?.getTime()).toBe(extended.expiresAt.getTime());
+      }
     });
 
     it('revoke twice succeeds and check then says the access is gone', async () => {

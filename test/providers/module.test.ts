@@ -47,6 +47,10 @@ providerContract('module (file-grants.js)', async () => {
     provider: await ledger(file),
     target: TARGET,
     held: async (ctx) => grantLines(file, ctx.grantId).length,
+    expiryHeld: async (ctx) => {
+      const [line] = grantLines(file, ctx.grantId);
+      return line === undefined ? null : new Date(line.split('\t')[3]!);
+    },
     stalled: async () => {
       writeFileSync(`${file}.lock`, '');
       return { provider: await ledger(file), release: async () => unlinkSync(`${file}.lock`) };

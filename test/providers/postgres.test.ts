@@ -87,6 +87,15 @@ async function roleCount(role: string): Promise<number> {
   return rows[0]?.n ?? 0;
 }
 
+/** The role's VALID UNTIL as PostgreSQL keeps it, null without one (or without the role). */
+async function validUntil(role: string): Promise<Date | null> {
+  const { rows } = await superuser.query<{ until: Date | null }>(
+    'SELECT rolvaliduntil AS until FROM pg_roles WHERE rolname = $1',
+    [role],
+  );
+  return rows[0]?.until ?? null;
+}
+
 async function backendAlive(pid: number): Promise<boolean> {
   const { rowCount } = await superuser.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [
     pid,
@@ -106,6 +115,7 @@ providerContract('postgres', async () => {
     provider: postgres(),
     target: TARGET,
     held: (ctx) => roleCount(grantRoleName(ctx.user.slackId, ctx.grantId)),
+    expiryHeld: (ctx) => validUntil(grantRoleName(ctx.user.slackId, ctx.grantId)),
     stalled: async () => {
       await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
       const { port } = blackHole.address() as { port: number };

@@ -28,6 +28,8 @@ providerContract('slack-channel', async () => {
     provider,
     target: TARGET,
     held: async (ctx) => (fake.members[CHANNEL]?.has(ctx.user.slackId) ? 1 : 0),
+    // Slack keeps no expiry on a channel membership: only Hallpass ends it.
+    expiryHeld: async () => null,
     stalled: async () => {
       for (const method of [
         'conversations.invite',

@@ -19,6 +19,10 @@ providerContract('webhook', async () => {
     provider: webhook(receiver.url),
     target: TARGET,
     held: async (ctx) => (receiver.held.has(ctx.grantId) ? 1 : 0),
+    expiryHeld: async (ctx) => {
+      const at = receiver.held.get(ctx.grantId);
+      return at === undefined ? null : new Date(at);
+    },
     stalled: async () => {
       for (let i = 0; i < 3; i++) receiver.fail({ kind: 'hang' });
       return { provider: webhook(receiver.url), release: async () => receiver.releaseHung() };
