@@ -5,5 +5,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test/faults'],
   testMatch: ['**/*.test.ts'],
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 120000,
 };

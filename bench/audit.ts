@@ -1,14 +1,21 @@
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { appendAudit, verifyChain, type VerifyOptions } from '../src/core/audit';
-import { splitRanges } from '../src/core/audit-parallel';
-import { PAGE_ROWS, SELECT_EVENTS_PAGE } from '../src/core/audit-walk';
-import { canonicalJson } from '../src/core/canonical-json';
-import { inTransaction, type Db } from '../src/store/db';
+import type Database from 'better-sqlite3';
+import { canonicalJson } from '../src/chain/canonical-json';
+import { GENESIS_HASH } from '../src/chain/walk';
+import { parseConfig } from '../src/config/load';
+import { systemClock } from '../src/core/clock';
+import { change, type CoreContext } from '../src/core/context';
+import { StaticDirectory } from '../src/core/directory';
+import { Policy } from '../src/core/policy';
+import { PAGE_ROWS, SELECT_EVENTS_PAGE } from '../src/store/sqlite/chain-pages';
+import { SqliteStore, type VerifyOptions } from '../src/store/sqlite/store';
+import { splitRanges } from '../src/store/sqlite/verify-parallel';
 import { perSecond, sideBySide, timed, timedAsync } from './measure';
 import { fmt, type Row } from './report';
-import { seedAudit, tempDb } from './seed';
+import { inTransaction, seedAudit, tempDb } from './seed';
+import { BENCH_CONFIG } from './sweeper';
 import { tsWorker } from './ts-worker';
 
 const DETAILS = {
@@ -18,15 +25,15 @@ const DETAILS = {
 };
 
 /** A table like audit_events, same columns and indexes, without the append-only triggers. */
-function createFloorTable(db: Db): void {
-  const ddl = db.$client
+function createFloorTable(raw: Database.Database): void {
+  const ddl = raw
     .prepare(
       "SELECT sql FROM sqlite_master WHERE tbl_name = 'audit_events' AND type IN ('table', 'index') AND sql IS NOT NULL",
     )
     .pluck()
     .all() as string[];
   for (const statement of ddl)
-    db.$client.exec(statement.replace(/audit_(events|at|request|grant)\b/g, 'floor_$1'));
+    raw.exec(statement.replace(/audit_(events|at|request|grant)\b/g, 'floor_$1'));
 }
 
 /**
@@ -35,35 +42,58 @@ function createFloorTable(db: Db): void {
  * transactions.
  */
 async function appendRows(events: number, perTransaction: number, rounds: number): Promise<Row> {
-  const { db, cleanup } = tempDb();
+  const { store, raw, cleanup } = tempDb();
   try {
-    createFloorTable(db);
-    const insert = db.$client.prepare(
+    createFloorTable(raw);
+    const config = parseConfig(BENCH_CONFIG, {});
+    const ctx: CoreContext = {
+      store,
+      clock: systemClock,
+      config,
+      policy: new Policy(config, new StaticDirectory()),
+      resolveTarget: (resource) => resource.target,
+      onCommit: new Set(),
+    };
+    const insert = raw.prepare(
       'INSERT INTO floor_events (seq, at, actor, action, request_id, grant_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     const details = canonicalJson(DETAILS);
     const hash = 'f'.repeat(64);
     let floorSeq = 0;
-    const inBatches = (write: (i: number) => void) => () => {
+    // Each transaction is a change as the core makes them: chain head read under the lock,
+    // events hashed as they are recorded, appended before the commit.
+    const chain = async () => {
       for (let done = 0; done < events; done += perTransaction)
-        inTransaction(db, () => {
-          for (let i = done; i < done + perTransaction; i++) write(i);
+        await change(ctx, async (c) => {
+          for (let i = done; i < done + perTransaction; i++)
+            c.audit({
+              actor: 'UBENCH',
+              action: 'request.created',
+              requestId: `req_${i}`,
+              details: DETAILS,
+            });
         });
     };
-    const chain = inBatches((i) =>
-      appendAudit(db, i, {
-        actor: 'UBENCH',
-        action: 'request.created',
-        requestId: `req_${i}`,
-        details: DETAILS,
-      }),
-    );
-    const floor = inBatches((i) =>
-      insert.run(++floorSeq, i, 'UBENCH', 'request.created', `req_${i}`, null, details, hash, hash),
-    );
+    const floor = () => {
+      for (let done = 0; done < events; done += perTransaction)
+        inTransaction(raw, () => {
+          for (let i = done; i < done + perTransaction; i++)
+            insert.run(
+              ++floorSeq,
+              i,
+              'UBENCH',
+              'request.created',
+              `req_${i}`,
+              null,
+              details,
+              hash,
+              hash,
+            );
+        });
+    };
     const { value, floor: floorRate } = await sideBySide(
       rounds,
-      () => perSecond(events, timed(chain)),
+      async () => perSecond(events, await timedAsync(chain)),
       () => perSecond(events, timed(floor)),
     );
     const each =
@@ -80,13 +110,13 @@ async function appendRows(events: number, perTransaction: number, rounds: number
       met: value >= 20_000,
     };
   } finally {
-    cleanup();
+    await cleanup();
   }
 }
 
 /** The floor of a walk in order: the same paged reads on this thread, nothing hashed. */
-function readInOrder(db: Db, head: number): number {
-  const select = db.$client.prepare(SELECT_EVENTS_PAGE).raw();
+function readInOrder(raw: Database.Database, head: number): number {
+  const select = raw.prepare(SELECT_EVENTS_PAGE).raw();
   let rows = 0;
   for (let from = 0; ;) {
     const page = select.all(from, head, PAGE_ROWS) as [number][];
@@ -110,21 +140,26 @@ async function readInParallel(file: string, head: number, workers: number): Prom
 }
 
 async function verifyRows(events: number, rounds: number): Promise<Row[]> {
-  const { db, file, cleanup } = tempDb();
+  const { raw, file, cleanup } = tempDb();
+  const stores: SqliteStore[] = [];
   try {
-    seedAudit(db, events, Date.UTC(2026, 9, 1), Date.UTC(2026, 10, 1));
-    const walk = (options: VerifyOptions) => () => {
-      const ms = timed(() => {
-        const report = verifyChain(db, undefined, undefined, options);
-        if (!report.intact || report.checked !== events)
-          throw new Error('the seeded chain must verify');
-      });
-      return perSecond(events, ms);
+    seedAudit(raw, events, Date.UTC(2026, 9, 1), Date.UTC(2026, 10, 1));
+    const walk = (verify: VerifyOptions) => {
+      const store = new SqliteStore(file, { readonly: true, verify });
+      stores.push(store);
+      return async () => {
+        const ms = await timedAsync(async () => {
+          const report = await store.verifyChain({ seq: 0, hash: GENESIS_HASH });
+          if (!report.intact || report.checked !== events)
+            throw new Error('the seeded chain must verify');
+        });
+        return perSecond(events, ms);
+      };
     };
     const inOrder = await sideBySide(rounds, walk({ workers: 1 }), () =>
       perSecond(
         events,
-        timed(() => readInOrder(db, events)),
+        timed(() => readInOrder(raw, events)),
       ),
     );
     const workers = Math.min(4, availableParallelism());
@@ -154,7 +189,8 @@ async function verifyRows(events: number, rounds: number): Promise<Row[]> {
       },
     ];
   } finally {
-    cleanup();
+    for (const store of stores) await store.close();
+    await cleanup();
   }
 }
 

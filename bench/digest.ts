@@ -1,7 +1,7 @@
 import { buildDigest } from '../src/audit/digest';
 import { auditEvents, FORMATTERS } from '../src/audit/export';
 import { parseConfig } from '../src/config/load';
-import { median, timed } from './measure';
+import { median, timed, timedAsync } from './measure';
 import { fmt, type Row } from './report';
 import { seedAudit, seedGrants, template, tempDb } from './seed';
 
@@ -23,9 +23,9 @@ resources:
 
 /** 1,000,000 events over `spanDays` ending at the digest's end, and 5,000 grants in its week. */
 function seeded(events: number, spanDays: number) {
-  return template((db) => {
-    seedAudit(db, events, END - spanDays * DAY, END);
-    seedGrants(db, {
+  return template((raw) => {
+    seedAudit(raw, events, END - spanDays * DAY, END);
+    seedGrants(raw, {
       count: 5_000,
       now: END - DAY,
       expiresAt: (i) => END - 3 * DAY + i * 60_000,
@@ -35,10 +35,10 @@ function seeded(events: number, spanDays: number) {
 }
 
 /** The week's events read once, nothing computed: what any digest must at least pay. */
-function readWeek(file: string): number {
-  const { db, cleanup } = tempDb(file);
+async function readWeek(file: string): Promise<number> {
+  const { raw, cleanup } = tempDb(file);
   try {
-    const rows = db.$client
+    const rows = raw
       .prepare(
         'SELECT seq, at, actor, action, request_id, grant_id, details, prev_hash, hash FROM audit_events WHERE at >= ? AND at < ?',
       )
@@ -47,16 +47,16 @@ function readWeek(file: string): number {
       for (const row of rows.iterate(WEEK.start, WEEK.end)) void row;
     });
   } finally {
-    cleanup();
+    await cleanup();
   }
 }
 
-function digestOnce(file: string): number {
-  const { db, cleanup } = tempDb(file);
+async function digestOnce(file: string): Promise<number> {
+  const { store, cleanup } = tempDb(file);
   try {
-    return timed(() => buildDigest(db, CONFIG, WEEK, END));
+    return await timedAsync(() => buildDigest(store, CONFIG, WEEK, END));
   } finally {
-    cleanup();
+    await cleanup();
   }
 }
 
@@ -66,13 +66,13 @@ export async function digestBench(options: { events: number; rounds: number }): 
     ['spread over a year', 365],
     ['all inside the digest week', 7],
   ] as const) {
-    const seed = seeded(options.events, spanDays);
+    const seed = await seeded(options.events, spanDays);
     try {
       const values: number[] = [];
       const floors: number[] = [];
       for (let round = 0; round < options.rounds; round++) {
-        values.push(digestOnce(seed.file));
-        floors.push(readWeek(seed.file));
+        values.push(await digestOnce(seed.file));
+        floors.push(await readWeek(seed.file));
       }
       const value = median(values);
       const floor = median(floors);
@@ -85,7 +85,7 @@ export async function digestBench(options: { events: number; rounds: number }): 
         target: '< 1 s',
         met: value < 1000,
       });
-      if (spanDays === 365) rows.push(exportRow(seed.file, options.events));
+      if (spanDays === 365) rows.push(await exportRow(seed.file, options.events));
     } finally {
       seed.cleanup();
     }
@@ -94,16 +94,16 @@ export async function digestBench(options: { events: number; rounds: number }): 
 }
 
 /** CSV export of every event against reading the same rows without formatting them. */
-function exportRow(file: string, events: number): Row {
-  const { db, cleanup } = tempDb(file);
+async function exportRow(file: string, events: number): Promise<Row> {
+  const { store, cleanup } = tempDb(file);
   try {
     let bytes = 0;
-    const exportMs = timed(() => {
+    const exportMs = await timedAsync(async () => {
       bytes += FORMATTERS.csv.header.length;
-      for (const row of auditEvents(db, {})) bytes += FORMATTERS.csv.row(row).length;
+      for await (const row of auditEvents(store, {})) bytes += FORMATTERS.csv.row(row).length;
     });
-    const readMs = timed(() => {
-      for (const row of auditEvents(db, {})) void row;
+    const readMs = await timedAsync(async () => {
+      for await (const row of auditEvents(store, {})) void row;
     });
     return {
       bench: 'audit',
@@ -115,6 +115,6 @@ function exportRow(file: string, events: number): Row {
       met: null,
     };
   } finally {
-    cleanup();
+    await cleanup();
   }
 }

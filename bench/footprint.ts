@@ -157,10 +157,10 @@ export async function measureFootprint(options: {
   execFileSync(process.execPath, [join(ROOT, 'scripts', 'ensure-built.js')], { stdio: 'inherit' });
   const slack = await new FakeSlack().start();
   const now = Date.now();
-  const empty = template(() => undefined);
-  const events = template((db) => seedAudit(db, options.events, now - 365 * DAY, now));
-  const grants = template((db) =>
-    seedGrants(db, {
+  const empty = await template(() => undefined);
+  const events = await template((raw) => seedAudit(raw, options.events, now - 365 * DAY, now));
+  const grants = await template((raw) =>
+    seedGrants(raw, {
       count: options.grants,
       now,
       expiresAt: (i) => now + DAY + i * 10,

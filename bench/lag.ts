@@ -11,7 +11,7 @@ import { logger } from '../src/log';
 import type { ProviderSet } from '../src/providers/provider-set';
 import { loadProviders } from '../src/providers/registry';
 import { Sealer } from '../src/secrets/seal';
-import type { Db } from '../src/store/db';
+import type Database from 'better-sqlite3';
 import { median } from './measure';
 import { fmt, percentile, type Row } from './report';
 import { seedGrants, tempDb } from './seed';
@@ -88,8 +88,8 @@ async function until(done: () => boolean, what: string): Promise<void> {
   }
 }
 
-function revokedCount(db: Db): number {
-  return db.$client
+function revokedCount(raw: Database.Database): number {
+  return raw
     .prepare("SELECT count(*) FROM grants WHERE status = 'revoked'")
     .pluck()
     .get() as number;
@@ -97,10 +97,10 @@ function revokedCount(db: Db): number {
 
 /** Hallpass as it runs: the sweeper started normally, real clock and timers, the real webhook. */
 async function throughHallpass(receiver: Receiver, count: number): Promise<Lags> {
-  const { db, cleanup } = tempDb();
+  const { store, raw, cleanup } = tempDb();
   const config = configFor(receiver.port);
   const providers = await loadProviders(config, { configDir: __dirname });
-  const core = new Core({ db, clock: systemClock, config, directory: new StaticDirectory() });
+  const core = new Core({ store, clock: systemClock, config, directory: new StaticDirectory() });
   const sweeper = new Sweeper({
     core,
     providers,
@@ -110,16 +110,16 @@ async function throughHallpass(receiver: Receiver, count: number): Promise<Lags>
   });
   try {
     const expiresAt = Date.now() + LEAD_MS;
-    seedGrants(db, { count, now: Date.now(), expiresAt: () => expiresAt, warned: () => true });
+    seedGrants(raw, { count, now: Date.now(), expiresAt: () => expiresAt, warned: () => true });
     await sweeper.start();
     if (Date.now() >= expiresAt) throw new Error('the sweeper started after the grants expired');
-    await until(() => revokedCount(db) === count, 'every grant to be revoked');
+    await until(() => revokedCount(raw) === count, 'every grant to be revoked');
     const ids = Array.from({ length: count }, (_, i) => `gr_b${i}`);
     return lagsOf(await receiver.arrivals(), ids, expiresAt);
   } finally {
     await sweeper.stop();
     await providers.closeAll();
-    cleanup();
+    await cleanup();
   }
 }
 

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { PAGE_ROWS, SELECT_EVENTS_PAGE } from '../src/core/audit-walk';
+import { PAGE_ROWS, SELECT_EVENTS_PAGE } from '../src/store/sqlite/chain-pages';
 
 /**
  * The floor of the parallel verification: the same ranges, claimed the same way, read with the

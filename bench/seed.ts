@@ -1,13 +1,19 @@
 import { join } from 'node:path';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { appendAudit } from '../src/core/audit';
-import { inTransaction, openDb, type Db } from '../src/store/db';
+import Database from 'better-sqlite3';
+import { chainEvent, type AuditRow } from '../src/core/audit';
+import { SqliteStore } from '../src/store/sqlite/store';
 
+/**
+ * A migrated SQLite database in a temp folder: the store Hallpass uses, and a bare connection of
+ * the bench's own for seeding and for the floors (the same work with bare statements).
+ */
 export interface TempDb {
-  db: Db;
+  store: SqliteStore;
+  raw: Database.Database;
   file: string;
-  cleanup: () => void;
+  cleanup: () => Promise<void>;
 }
 
 /** A fresh database in a temp folder or, with `template`, a copy of that (closed) file. */
@@ -15,24 +21,37 @@ export function tempDb(template?: string): TempDb {
   const dir = mkdtempSync(join(tmpdir(), 'hallpass-bench-'));
   const file = join(dir, 'bench.db');
   if (template) copyFileSync(template, file);
-  const db = openDb(file);
+  const store = new SqliteStore(file);
+  const raw = new Database(file);
+  raw.pragma('busy_timeout = 5000');
   return {
-    db,
+    store,
+    raw,
     file,
-    cleanup: () => {
-      if (db.$client.open) db.$client.close();
+    cleanup: async () => {
+      if (raw.open) raw.close();
+      await store.close().catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
+/** Runs `fn` in one `BEGIN IMMEDIATE` transaction on a bare connection. */
+export function inTransaction<T>(raw: Database.Database, fn: () => T): T {
+  return raw.transaction(fn).immediate();
+}
+
 /** Seeds a database once, to be copied for every round: folds the WAL in and closes it. */
-export function template(seed: (db: Db) => void): { file: string; cleanup: () => void } {
-  const { db, file, cleanup } = tempDb();
-  seed(db);
-  db.$client.pragma('wal_checkpoint(TRUNCATE)');
-  db.$client.close();
-  return { file, cleanup };
+export async function template(
+  seed: (raw: Database.Database) => void,
+): Promise<{ file: string; cleanup: () => void }> {
+  const { raw, file, store } = tempDb();
+  seed(raw);
+  raw.pragma('wal_checkpoint(TRUNCATE)');
+  raw.close();
+  await store.close();
+  const dir = join(file, '..');
+  return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 const ACTIONS = [
@@ -45,25 +64,49 @@ const ACTIONS = [
   'grant.revoked',
 ] as const;
 
-/** Appends `count` realistic events spread evenly over [from, to), 1,000 per transaction. */
-export function seedAudit(db: Db, count: number, from: number, to: number): void {
+/**
+ * Appends `count` realistic events spread evenly over [from, to), chained as the core chains
+ * them, 1,000 per transaction.
+ */
+export function seedAudit(raw: Database.Database, count: number, from: number, to: number): void {
   const step = (to - from) / count;
+  const insert = raw.prepare(
+    'INSERT INTO audit_events (seq, at, actor, action, request_id, grant_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  let head = raw.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').get() as
+    { seq: number; hash: string } | undefined;
+  const append = (row: AuditRow) => {
+    insert.run(
+      row.seq,
+      row.at,
+      row.actor,
+      row.action,
+      row.requestId,
+      row.grantId,
+      row.details,
+      row.prevHash,
+      row.hash,
+    );
+    head = { seq: row.seq, hash: row.hash };
+  };
   for (let done = 0; done < count;) {
     const batch = Math.min(1000, count - done);
-    inTransaction(db, () => {
+    inTransaction(raw, () => {
       for (let i = 0; i < batch; i++) {
         const n = done + i;
-        appendAudit(db, Math.floor(from + n * step), {
-          actor: `U${String(n % 500).padStart(8, '0')}`,
-          action: ACTIONS[n % ACTIONS.length]!,
-          requestId: `req_${Math.floor(n / 7)}`,
-          grantId: n % 7 >= 3 ? `gr_${Math.floor(n / 7)}` : null,
-          details: {
-            resourceId: `res-${n % 40}`,
-            durationMs: 3_600_000,
-            justification: 'investigating a production incident',
-          },
-        });
+        append(
+          chainEvent(head, Math.floor(from + n * step), {
+            actor: `U${String(n % 500).padStart(8, '0')}`,
+            action: ACTIONS[n % ACTIONS.length]!,
+            requestId: `req_${Math.floor(n / 7)}`,
+            grantId: n % 7 >= 3 ? `gr_${Math.floor(n / 7)}` : null,
+            details: {
+              resourceId: `res-${n % 40}`,
+              durationMs: 3_600_000,
+              justification: 'investigating a production incident',
+            },
+          }),
+        );
       }
     });
     done += batch;
@@ -85,17 +128,17 @@ export interface GrantSeed {
  * Inserts active grants (and their approved requests) straight into the tables: the bench
  * measures the sweeper, not the request path.
  */
-export function seedGrants(db: Db, seed: GrantSeed): void {
+export function seedGrants(raw: Database.Database, seed: GrantSeed): void {
   const { count, now, resourceId = 'auto', provider = 'hook' } = seed;
-  const insertRequest = db.$client.prepare(
+  const insertRequest = raw.prepare(
     `INSERT INTO requests (id, kind, requester, resource_id, duration_ms, justification, status, approvals_required, auto_approved, created_at, pending_until, decided_at, decided_by)
      VALUES (?, 'access', ?, ?, 3600000, 'benchmark seed request', 'approved', 0, 1, ?, ?, ?, 'hallpass')`,
   );
-  const insertGrant = db.$client.prepare(
+  const insertGrant = raw.prepare(
     `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms, starts_at, expires_at, provider_expires_at, next_attempt_at, warned_at, attempts, created_at)
      VALUES (?, ?, ?, ?, ?, 'active', 3600000, ?, ?, ?, ?, ?, 0, ?)`,
   );
-  inTransaction(db, () => {
+  inTransaction(raw, () => {
     for (let i = 0; i < count; i++) {
       const expiresAt = seed.expiresAt(i);
       const user = `UB${String(i).padStart(9, '0')}`;
@@ -118,8 +161,13 @@ export function seedGrants(db: Db, seed: GrantSeed): void {
 }
 
 /** `count` active grants, the first `expired` of them past their end, the rest a day or more away. */
-export function seedMostlyUnexpired(db: Db, count: number, expired: number, now: number): void {
-  seedGrants(db, {
+export function seedMostlyUnexpired(
+  raw: Database.Database,
+  count: number,
+  expired: number,
+  now: number,
+): void {
+  seedGrants(raw, {
     count,
     now,
     expiresAt: (i) => (i < expired ? now - 1000 : now + 86_400_000 + i),

@@ -16,8 +16,8 @@ import {
 } from '../src/slack/app';
 import { boltLogger } from '../src/slack/bolt-logger';
 import { SlackDirectory } from '../src/slack/directory';
-import { checkpointInBackground } from '../src/store/checkpointer';
-import { openDb, type Db } from '../src/store/db';
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../src/store/sqlite/store';
 import { ACTIONS } from '../src/slack/ids';
 import { FakeSlack } from '../test/support/fake-slack';
 import {
@@ -199,8 +199,8 @@ interface Target {
 }
 
 /** How long to wait for a composed bot's jobs (DMs, approver messages, provider calls). */
-async function settled(db: Db, timeoutMs = SETTLE_TIMEOUT_MS): Promise<void> {
-  const busy = db.$client.prepare(
+async function settled(db: Database.Database, timeoutMs = SETTLE_TIMEOUT_MS): Promise<void> {
+  const busy = db.prepare(
     "SELECT (SELECT count(*) FROM outbox WHERE status = 'pending') + (SELECT count(*) FROM grants WHERE status = 'activating')",
   );
   const deadline = Date.now() + timeoutMs;
@@ -210,8 +210,8 @@ async function settled(db: Db, timeoutMs = SETTLE_TIMEOUT_MS): Promise<void> {
   }
 }
 
-function pendingIn(db: Db): (count: number) => string[] {
-  const pending = db.$client.prepare(
+function pendingIn(db: Database.Database): (count: number) => string[] {
+  const pending = db.prepare(
     "SELECT id FROM requests WHERE status = 'pending' ORDER BY rowid LIMIT ?",
   );
   return (count) => {
@@ -229,12 +229,12 @@ function pendingIn(db: Db): (count: number) => string[] {
 async function requestPathTarget(world: World): Promise<Target> {
   const tmp = tempDir('hallpass-bench-');
   const file = join(tmp.dir, 'hallpass.db');
-  const db = openDb(file);
-  const checkpoints = checkpointInBackground(db, file, { logger });
+  const store = new SqliteStore(file, { backgroundCheckpoints: { logger } });
+  const db = new Database(file, { readonly: true });
   const config = parseConfig(configYaml(world.hookUrl), {});
   const client = createSlackClient({ botToken: BOT_TOKEN, apiUrl: world.slackUrl, logger });
   const directory = new SlackDirectory(client, { clock: systemClock, logger });
-  const core = new Core({ db, clock: systemClock, config, directory });
+  const core = new Core({ store, clock: systemClock, config, directory });
   const slack = createSlackApp({
     core,
     botToken: BOT_TOKEN,
@@ -250,8 +250,8 @@ async function requestPathTarget(world: World): Promise<Target> {
     settle: async () => undefined,
     stop: async () => {
       await slack.stop();
-      await checkpoints.stop();
-      db.$client.close();
+      db.close();
+      await store.close();
       tmp.cleanup();
     },
   };
@@ -260,24 +260,26 @@ async function requestPathTarget(world: World): Promise<Target> {
 /** Hallpass as main.ts composes it: the same, plus the outbox dispatcher and the sweeper. */
 async function composedTarget(world: World): Promise<Target> {
   const tmp = tempDir('hallpass-bench-');
+  const file = join(tmp.dir, 'hallpass.db');
   const parsed = parseEnv({
     SLACK_BOT_TOKEN: BOT_TOKEN,
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
     SLACK_API_URL: world.slackUrl,
-    HALLPASS_DB: join(tmp.dir, 'hallpass.db'),
+    HALLPASS_DB: file,
     PORT: '0',
     HOST: '127.0.0.1',
   });
   if (!('env' in parsed)) throw new Error(parsed.problems.join('\n'));
   const config = parseConfig(configYaml(world.hookUrl), {});
   const running = await startHallpass({ env: parsed.env, config, configDir: tmp.dir, logger });
-  const db = running.core.ctx.db;
+  const db = new Database(file, { readonly: true });
   return {
     url: `http://127.0.0.1:${running.port}${EVENTS_PATH}`,
     approvable: pendingIn(db),
     settle: () => settled(db),
     stop: async () => {
       await running.stop();
+      db.close();
       tmp.cleanup();
     },
   };

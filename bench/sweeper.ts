@@ -6,11 +6,11 @@ import { Sweeper } from '../src/jobs/sweeper';
 import { logger } from '../src/log';
 import type { Provider } from '../src/providers/types';
 import { Sealer } from '../src/secrets/seal';
-import type { Db } from '../src/store/db';
-import { inTransaction } from '../src/store/db';
+import type Database from 'better-sqlite3';
+import type { Store } from '../src/store';
 import { median, sideBySide, timed, timedAsync } from './measure';
 import { fmt, type Row } from './report';
-import { seedMostlyUnexpired, tempDb, template } from './seed';
+import { inTransaction, seedMostlyUnexpired, tempDb, template } from './seed';
 
 export const BENCH_CONFIG = `
 requests: { approverChannel: CBENCH }
@@ -35,9 +35,9 @@ const instant: Provider = {
   revoke: async () => undefined,
 };
 
-function sweeperOn(db: Db): Sweeper {
+function sweeperOn(store: Store): Sweeper {
   const core = new Core({
-    db,
+    store,
     clock: new ManualClock(NOW),
     config: parseConfig(BENCH_CONFIG, {}),
     directory: new StaticDirectory(),
@@ -52,8 +52,8 @@ function sweeperOn(db: Db): Sweeper {
   });
 }
 
-function revokedCount(db: Db): number {
-  return db.$client
+function revokedCount(raw: Database.Database): number {
+  return raw
     .prepare("SELECT count(*) FROM grants WHERE status = 'revoked'")
     .pluck()
     .get() as number;
@@ -65,8 +65,7 @@ function revokedCount(db: Db): number {
  * row, then (once the provider calls are done) one marking each `revoked` with its audit row and
  * two outbox rows. The audit rows carry ready-made hashes: no chain.
  */
-function revokeFloor(db: Db, dueBatch: number): number {
-  const c = db.$client;
+function revokeFloor(c: Database.Database, dueBatch: number): number {
   const due = c
     .prepare(
       "SELECT * FROM grants WHERE status in ('activating', 'active', 'revoking') AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
@@ -95,7 +94,7 @@ function revokeFloor(db: Db, dueBatch: number): number {
   for (;;) {
     const batch = due.all(NOW, dueBatch) as string[][];
     if (batch.length === 0) return revoked;
-    inTransaction(db, () => {
+    inTransaction(c, () => {
       for (const [id] of batch) {
         const row = byId.get(id) as string[];
         expire.run(NOW, id);
@@ -107,7 +106,7 @@ function revokeFloor(db: Db, dueBatch: number): number {
         );
       }
     });
-    inTransaction(db, () => {
+    inTransaction(c, () => {
       for (const [id] of batch) {
         const row = byId.get(id) as string[];
         const requestId = row[1]!;
@@ -142,28 +141,30 @@ function revokeFloor(db: Db, dueBatch: number): number {
 }
 
 async function revokeRow(active: number, expired: number, rounds: number): Promise<Row> {
-  const seeded = template((db) => seedMostlyUnexpired(db, active, expired, NOW));
+  const seeded = await template((raw) => seedMostlyUnexpired(raw, active, expired, NOW));
   try {
-    const onCopy = async <T>(run: (db: Db) => T | Promise<T>): Promise<T> => {
+    const onCopy = async <T>(
+      run: (copy: ReturnType<typeof tempDb>) => T | Promise<T>,
+    ): Promise<T> => {
       const copy = tempDb(seeded.file);
       try {
-        return await run(copy.db);
+        return await run(copy);
       } finally {
-        copy.cleanup();
+        await copy.cleanup();
       }
     };
     const { value, floor } = await sideBySide(
       rounds,
       () =>
-        onCopy(async (db) => {
-          const ms = await timedAsync(() => sweeperOn(db).tick());
-          if (revokedCount(db) !== expired) throw new Error('every expired grant must be revoked');
+        onCopy(async ({ store, raw }) => {
+          const ms = await timedAsync(() => sweeperOn(store).tick());
+          if (revokedCount(raw) !== expired) throw new Error('every expired grant must be revoked');
           return ms;
         }),
       () =>
-        onCopy((db) => {
+        onCopy(({ raw }) => {
           let revoked = 0;
-          const ms = timed(() => (revoked = revokeFloor(db, CONCURRENCY * 8)));
+          const ms = timed(() => (revoked = revokeFloor(raw, CONCURRENCY * 8)));
           if (revoked !== expired) throw new Error('the floor must revoke every expired grant');
           return ms;
         }),
@@ -186,7 +187,7 @@ async function revokeRow(active: number, expired: number, rounds: number): Promi
  * The least an idle pass can do: the same indexed probes (stale requests, due grants, warnings,
  * syncs, and the three next-wake minimums) as bare prepared statements.
  */
-function idleProbes(db: Db): () => void {
+function idleProbes(raw: Database.Database): () => void {
   const probes = [
     "SELECT id FROM requests WHERE status = 'pending' AND pending_until <= ? LIMIT 500",
     "SELECT * FROM grants WHERE status in ('activating', 'active', 'revoking') AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 128",
@@ -196,7 +197,7 @@ function idleProbes(db: Db): () => void {
     "SELECT min(expires_at) FROM grants WHERE status = 'active' AND warned_at IS NULL",
     "SELECT min(pending_until) FROM requests WHERE status = 'pending'",
   ].map((sql) => {
-    const statement = db.$client.prepare(sql);
+    const statement = raw.prepare(sql);
     const params = (sql.match(/\?/g) ?? []).map(() => NOW);
     return () => statement.all(...params);
   });
@@ -204,13 +205,13 @@ function idleProbes(db: Db): () => void {
 }
 
 async function idleRow(active: number, ticks: number): Promise<Row> {
-  const { db, cleanup } = tempDb();
+  const { store, raw, cleanup } = tempDb();
   try {
-    seedMostlyUnexpired(db, active, 0, NOW);
-    const sweeper = sweeperOn(db);
+    seedMostlyUnexpired(raw, active, 0, NOW);
+    const sweeper = sweeperOn(store);
     await sweeper.start();
     try {
-      const probes = idleProbes(db);
+      const probes = idleProbes(raw);
       const values: number[] = [];
       const floors: number[] = [];
       for (let i = 0; i < ticks; i++) {
@@ -232,7 +233,7 @@ async function idleRow(active: number, ticks: number): Promise<Row> {
       await sweeper.stop();
     }
   } finally {
-    cleanup();
+    await cleanup();
   }
 }
 

@@ -1,9 +1,13 @@
 import type { Env } from './config/env';
 import { sealingSecret } from './config/env';
+import { ConfigError } from './config/load';
 import type { Config } from './config/schema';
 import { Core } from './core';
 import { systemClock, type Clock } from './core/clock';
 import { DigestScheduler } from './jobs/digest';
+import { LeaderJobs } from './jobs/leader-jobs';
+import { OffboardingCheck } from './jobs/offboarding';
+import { Reconciler } from './jobs/reconciler';
 import { Sweeper } from './jobs/sweeper';
 import type { Logger } from './log';
 import { loadProviders } from './providers/registry';
@@ -12,8 +16,7 @@ import { createSlackApp, createSlackClient } from './slack/app';
 import { OutboxDispatcher } from './slack/delivery/dispatcher';
 import { digestSubcommand } from './slack/listeners/commands/digest';
 import { SlackDirectory } from './slack/directory';
-import { checkpointInBackground } from './store/checkpointer';
-import { openDb } from './store/db';
+import { openStore } from './store';
 
 export interface HallpassOptions {
   env: Env;
@@ -42,11 +45,12 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
   const { env, config, logger } = options;
   const clock = options.clock ?? systemClock;
   let healthy = false;
-  const db = openDb(env.HALLPASS_DB);
+  const store = await openStore(
+    { databaseUrl: env.HALLPASS_DATABASE_URL, file: env.HALLPASS_DB },
+    { logger, backgroundCheckpoints: true },
+  );
   /** Undo steps, newest first: on a failed start, and (in the same order) on stop. */
-  const stack: (() => Promise<void> | void)[] = [() => void db.$client.close()];
-  const checkpoints = checkpointInBackground(db, env.HALLPASS_DB, { logger });
-  stack.push(() => checkpoints.stop());
+  const stack: (() => Promise<void> | void)[] = [() => store.close()];
   const unwind = async () => {
     while (stack.length > 0) await stack.pop()!();
   };
@@ -56,14 +60,28 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       apiUrl: env.SLACK_API_URL,
       logger,
     });
-    const directory = new SlackDirectory(client, { clock, logger });
-    const core = new Core({ db, clock, config, directory });
+    const directory = new SlackDirectory(client, {
+      clock,
+      logger,
+      groupTtlMs: config.directory.groupTtl,
+      userTtlMs: config.directory.userTtl,
+      maxStaleMs: config.directory.maxStaleness,
+    });
     const providers = await loadProviders(config, { slack: client, configDir: options.configDir });
     stack.push(() => providers.closeAll());
+    const core = new Core({
+      store,
+      clock,
+      config,
+      directory,
+      resolveTarget: (resource) => providers.forResource(resource.id)?.target ?? resource.target,
+    });
+    const live = await core.checkLiveGrants(new Set(providers.names));
+    if (live.unrevocable.length > 0) throw new ConfigError(live.unrevocable);
+    for (const line of live.orphaned) logger.warn(line);
     const sealer = new Sealer(sealingSecret(env));
 
     const dispatcher = new OutboxDispatcher({
-      db,
       clock,
       client,
       sealer,
@@ -71,7 +89,11 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       logger,
       guarantees: { guaranteesFor: (resourceId) => providers.forResource(resourceId)?.guarantees },
     });
-    const sweeper = new Sweeper({ core, providers, directory, sealer, logger });
+    // Grants with a provider call in progress here: the sweeper and the reconciler never both
+    // call a provider for the same grant at once.
+    const busy = new Set<string>();
+    const sweeper = new Sweeper({ core, providers, directory, sealer, logger, busy });
+    const reconciler = new Reconciler({ core, providers, directory, sealer, logger, busy });
     const slack = createSlackApp({
       core,
       botToken: env.SLACK_BOT_TOKEN,
@@ -81,19 +103,32 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       logger,
       isHealthy: () => healthy,
       extraSubcommands: [digestSubcommand],
+      forgetUser: (userId) => directory.forget(userId),
     });
 
+    // Slack first: a start that fails there (a rejected token, a port in use) must not have
+    // posted anything or called any provider. On the way down, requests stop first, so those in
+    // flight finish while the jobs still run.
+    await slack.start(env.PORT, env.HOST);
+    let stopSlack: (() => Promise<void>) | undefined = () => slack.stop();
+    stack.push(async () => {
+      await stopSlack?.();
+      stopSlack = undefined;
+    });
     core.onCommit(() => dispatcher.kick());
     dispatcher.start();
     stack.push(() => dispatcher.stop());
-    await sweeper.start();
-    stack.push(() => sweeper.stop());
+    const offboarding = new OffboardingCheck({ core, directory, logger });
+    const leader = new LeaderJobs(store.leadership(), [sweeper, reconciler, offboarding], logger);
+    await leader.start();
+    stack.push(() => leader.stop());
     const digests = new DigestScheduler(core, logger);
-    digests.start();
+    await digests.start();
     stack.push(() => digests.stop());
-    // Requests stop first on the way down, so in-flight ones finish while the jobs still run.
-    await slack.start(env.PORT, env.HOST);
-    stack.push(() => slack.stop());
+    stack.push(async () => {
+      await stopSlack?.();
+      stopSlack = undefined;
+    });
     healthy = true;
     logger.info('hallpass started', {
       port: slack.port,

@@ -1,21 +1,12 @@
 import winston from 'winston';
+import { scrub } from './secrets/scrub';
 
-const secrets = new Set<string>();
-
-/** Values that must never reach a log line (tokens, signing secrets, webhook secrets, passwords). */
-export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= 6) secrets.add(value);
-}
+/** Values that must never reach a log line, an error message or the audit (see secrets/scrub). */
+export { registerSecret } from './secrets/scrub';
 
 const SECRET_KEY_RE = /pass(word)?|secret|token|credential|authorization|private.?key/i;
 
-function redactString(text: string): string {
-  let out = text;
-  for (const secret of secrets) out = out.split(secret).join('[redacted]');
-  return out
-    .replace(/xox[abposr]-[A-Za-z0-9-]+/g, 'xox?-[redacted]')
-    .replace(/xapp-[A-Za-z0-9-]+/g, 'xapp-[redacted]');
-}
+const redactString = scrub;
 
 function redact(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactString(value);

@@ -1,13 +1,5 @@
-import { desc, isNotNull } from 'drizzle-orm';
-import {
-  hashEvent,
-  verifyChain,
-  type AuditRow,
-  type ChainAnchor,
-  type ChainReport,
-} from '../core/audit';
-import type { Db } from '../store/db';
-import { digests } from '../store/schema';
+import { GENESIS_HASH, hashEvent, type ChainAnchor, type ChainReport } from '../core/audit';
+import type { Queries, Store } from '../store';
 
 /** An anchor and where it was recorded, so a report can say what it trusted. */
 export interface RecordedAnchor extends ChainAnchor {
@@ -29,14 +21,8 @@ type Broken = NonNullable<ChainReport['firstBroken']>;
  * the history up to that row, or a truncation below it, is caught here even when every
  * remaining row links up.
  */
-export function checkAnchor(db: Db, anchor: RecordedAnchor): Broken | undefined {
-  const row = db.$client
-    .prepare(
-      `SELECT seq, at, actor, action, request_id AS requestId, grant_id AS grantId, details,
-              prev_hash AS prevHash, hash
-         FROM audit_events WHERE seq = ?`,
-    )
-    .get(anchor.seq) as AuditRow | undefined;
+export async function checkAnchor(q: Queries, anchor: RecordedAnchor): Promise<Broken | undefined> {
+  const row = await q.audit.bySeq(anchor.seq);
   if (!row) {
     return {
       seq: anchor.seq,
@@ -55,18 +41,13 @@ export function checkAnchor(db: Db, anchor: RecordedAnchor): Broken | undefined 
   return undefined;
 }
 
-/** The head the latest posted digest verified, if any digest recorded one. */
-export function latestDigestAnchor(db: Db): RecordedAnchor | undefined {
-  const row = db
-    .select({ seq: digests.chainSeq, hash: digests.chainHash, key: digests.periodKey })
-    .from(digests)
-    .where(isNotNull(digests.chainSeq))
-    .orderBy(desc(digests.chainSeq))
-    .limit(1)
-    .get();
-  return row?.seq != null && row.hash
-    ? { seq: row.seq, hash: row.hash, source: `digest of ${row.key}` }
-    : undefined;
+/** Every head a posted digest recorded, oldest first. */
+export async function digestAnchors(q: Queries): Promise<RecordedAnchor[]> {
+  return (await q.digests.anchors()).map((a) => ({
+    seq: a.seq,
+    hash: a.hash,
+    source: `digest of ${a.periodKey}`,
+  }));
 }
 
 /**
@@ -74,37 +55,14 @@ export function latestDigestAnchor(db: Db): RecordedAnchor | undefined {
  * digest recorded one, after the last row older than the period (its own hash is checked, its
  * past is not).
  */
-export function digestWalkStart(db: Db, periodStart: number): RecordedAnchor | undefined {
-  const recorded = latestDigestAnchor(db);
+export async function digestWalkStart(
+  q: Queries,
+  periodStart: number,
+): Promise<RecordedAnchor | undefined> {
+  const recorded = (await digestAnchors(q)).at(-1);
   if (recorded) return recorded;
-  const before = db.$client
-    .prepare('SELECT seq, hash FROM audit_events WHERE at < ? ORDER BY at DESC, seq DESC LIMIT 1')
-    .get(periodStart) as ChainAnchor | undefined;
+  const before = await q.audit.lastBefore(periodStart);
   return before && { ...before, source: 'last row before the period' };
-}
-
-/** Every head a posted digest recorded, oldest first. */
-export function digestAnchors(db: Db): RecordedAnchor[] {
-  return db
-    .select({ seq: digests.chainSeq, hash: digests.chainHash, key: digests.periodKey })
-    .from(digests)
-    .where(isNotNull(digests.chainSeq))
-    .orderBy(digests.chainSeq)
-    .all()
-    .flatMap((r) =>
-      r.seq != null && r.hash ? [{ seq: r.seq, hash: r.hash, source: `digest of ${r.key}` }] : [],
-    );
-}
-
-/** One read transaction, so the head reported is the last row the walk saw, whatever the bot appends meanwhile. */
-function snapshot<T>(db: Db, fn: () => T): T {
-  return db.$client.transaction(fn).deferred();
-}
-
-function headOf(db: Db): ChainAnchor | undefined {
-  return db.$client
-    .prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1')
-    .get() as ChainAnchor | undefined;
 }
 
 /**
@@ -112,38 +70,38 @@ function headOf(db: Db): ChainAnchor | undefined {
  * weekly digest starts from the head the previous digest verified, so its cost follows the
  * week's events rather than the whole history.
  */
-export function verifySince(
-  db: Db,
+export async function verifySince(
+  store: Store,
   from?: RecordedAnchor,
   onProgress?: (checked: number) => void,
-): ChainCheck {
-  return snapshot(db, () => {
-    if (from) {
-      const broken = checkAnchor(db, from);
-      if (broken) return { checked: 0, intact: false, firstBroken: broken, from };
-    }
-    const report = verifyChain(db, onProgress, from);
-    const base: ChainCheck = from ? { ...report, from } : report;
-    return report.intact ? { ...base, head: headOf(db) ?? from } : base;
-  });
+): Promise<ChainCheck> {
+  if (from) {
+    const broken = await checkAnchor(store, from);
+    if (broken) return { checked: 0, intact: false, firstBroken: broken, from };
+  }
+  const start = from ?? { seq: 0, hash: GENESIS_HASH };
+  const result = await store.verifyChain(start, onProgress);
+  const report: ChainCheck = { checked: result.checked, intact: result.intact };
+  if (result.firstBroken) report.firstBroken = result.firstBroken;
+  if (from) report.from = from;
+  if (result.intact && result.head && result.head.seq > 0) report.head = result.head;
+  return report;
 }
 
 /**
  * The whole chain from the genesis, then every anchor given (a digest's recorded head, or one
  * copied from a posted digest): those catch deleted newest rows the chain alone cannot show.
  */
-export function verifyAll(
-  db: Db,
+export async function verifyAll(
+  store: Store,
   anchors: readonly RecordedAnchor[],
   onProgress?: (checked: number) => void,
-): ChainCheck {
-  return snapshot(db, () => {
-    const report = verifyChain(db, onProgress);
-    if (!report.intact) return report;
-    for (const anchor of anchors) {
-      const broken = checkAnchor(db, anchor);
-      if (broken) return { ...report, intact: false, firstBroken: broken };
-    }
-    return { ...report, head: headOf(db) };
-  });
+): Promise<ChainCheck> {
+  const report = await verifySince(store, undefined, onProgress);
+  if (!report.intact) return report;
+  for (const anchor of anchors) {
+    const broken = await checkAnchor(store, anchor);
+    if (broken) return { checked: report.checked, intact: false, firstBroken: broken };
+  }
+  return report;
 }

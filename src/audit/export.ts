@@ -1,5 +1,4 @@
-import type { AuditRow } from '../core/audit';
-import type { Db } from '../store/db';
+import type { AuditRow, Queries } from '../store';
 
 /** The exported columns, in order: every field of an audit event. */
 export const EXPORT_COLUMNS = [
@@ -24,20 +23,15 @@ export interface ExportRange {
 }
 
 /**
- * The events in `range`, oldest first, one at a time from SQLite (never all in memory). The
- * `at` index narrows the range; order is by `seq`, the chain's own order.
+ * The events in `range`, oldest first, a page at a time (never all in memory). Order is by
+ * `seq`, the chain's own order.
  */
-export function auditEvents(db: Db, range: ExportRange): IterableIterator<AuditRow> {
-  return db.$client
-    .prepare(
-      `SELECT seq, at, actor, action, request_id AS requestId, grant_id AS grantId, details,
-              prev_hash AS prevHash, hash
-         FROM audit_events WHERE at >= ? AND at < ? ORDER BY seq`,
-    )
-    .iterate(
-      range.since ?? Number.MIN_SAFE_INTEGER,
-      range.until ?? Number.MAX_SAFE_INTEGER,
-    ) as IterableIterator<AuditRow>;
+export async function* auditEvents(q: Queries, range: ExportRange): AsyncIterable<AuditRow> {
+  const pages = q.audit.between(
+    range.since ?? Number.MIN_SAFE_INTEGER,
+    range.until ?? Number.MAX_SAFE_INTEGER,
+  );
+  for await (const page of pages) yield* page;
 }
 
 /** RFC 4180: a field with a comma, a quote, CR or LF is quoted, and its quotes doubled. */

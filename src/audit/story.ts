@@ -1,9 +1,5 @@
-import { eq } from 'drizzle-orm';
 import { formatDuration } from '../config/duration';
-import type { AuditRow } from '../core/audit';
-import type { GrantRow } from '../core/context';
-import type { Db } from '../store/db';
-import { grants } from '../store/schema';
+import type { AuditRow, GrantRow, Queries } from '../store';
 
 /** One step of a grant's story, told from its audit event. */
 export interface StoryLine {
@@ -101,20 +97,10 @@ function tell(row: AuditRow, d: Details): string {
  * Everything the audit log says about one grant, in order: its request, approvals, extension
  * requests, activation, provider calls and end. Undefined when there is no such grant.
  */
-export function grantStory(db: Db, grantId: string): GrantStory | undefined {
-  const grant = db.select().from(grants).where(eq(grants.id, grantId)).get();
+export async function grantStory(q: Queries, grantId: string): Promise<GrantStory | undefined> {
+  const grant = await q.grants.byId(grantId);
   if (!grant) return undefined;
-  const rows = db.$client
-    .prepare(
-      `SELECT seq, at, actor, action, request_id AS requestId, grant_id AS grantId, details,
-              prev_hash AS prevHash, hash
-         FROM audit_events
-        WHERE grant_id = @grantId
-           OR request_id = @requestId
-           OR request_id IN (SELECT id FROM requests WHERE grant_id = @grantId)
-        ORDER BY seq`,
-    )
-    .all({ grantId, requestId: grant.requestId }) as AuditRow[];
+  const rows = await q.audit.aboutGrant(grantId, grant.requestId);
   return {
     grant,
     lines: rows.map((row) => ({

@@ -2,12 +2,11 @@ import { once } from 'node:events';
 import { createWriteStream, rmSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { digestAnchors, verifyAll, type RecordedAnchor } from '../audit/chain';
-import { auditEvents, EXPORT_FORMATS, FORMATTERS, type ExportFormat } from '../audit/export';
-import { grantStory } from '../audit/story';
+import type { RecordedAnchor } from '../audit/chain';
+import { EXPORT_FORMATS, FORMATTERS, type ExportFormat } from '../audit/export';
 import { formatDuration } from '../config/duration';
 import { parseCommand } from './args';
-import { CliError, EXIT, withDb, write, type CliIo } from './context';
+import { CliError, EXIT, withAudit, write, type CliIo } from './context';
 import { parseDateArg } from './dates';
 
 const PROGRESS_EVERY = 100_000;
@@ -36,13 +35,11 @@ export async function auditVerify(args: string[], io: CliIo): Promise<number> {
     { min: 0, max: 0, names: '' },
   );
   const given = (values.anchor ?? []).map(parseAnchor);
-  return withDb(io, async (db) => {
-    const anchors = [...digestAnchors(db), ...given];
-    const report = verifyAll(db, anchors, (checked) => {
+  return withAudit(io, async (audit) => {
+    const { report, anchors } = await audit.verifyAll(given, (checked) => {
       io.stderr.write(`verified ${count(checked)} rows…\n`);
     });
-    const anchorNote =
-      anchors.length > 0 ? ` and ${anchors.length} anchor${anchors.length === 1 ? '' : 's'}` : '';
+    const anchorNote = anchors > 0 ? ` and ${anchors} anchor${anchors === 1 ? '' : 's'}` : '';
     if (report.intact) {
       const head = report.head ? `; head is row ${report.head.seq}, hash ${report.head.hash}` : '';
       await write(io.stdout, `ok: ${count(report.checked)} rows checked${anchorNote}${head}\n`);
@@ -91,12 +88,12 @@ export async function auditExport(args: string[], io: CliIo): Promise<number> {
   }
   const formatter = FORMATTERS[parseFormat(values.format)];
 
-  return withDb(io, async (db) => {
+  return withAudit(io, async (audit) => {
     const out = values.out ? await openOut(values.out) : io.stdout;
     let rows = 0;
     try {
       let chunk = formatter.header;
-      for (const row of auditEvents(db, { since, until })) {
+      for await (const row of audit.events({ since, until })) {
         chunk += formatter.row(row);
         rows++;
         if (rows % CHUNK_ROWS === 0) {
@@ -147,8 +144,8 @@ export async function auditShow(args: string[], io: CliIo): Promise<number> {
     },
   );
   const grantId = positionals[0]!;
-  return withDb(io, async (db) => {
-    const story = grantStory(db, grantId);
+  return withAudit(io, async (audit) => {
+    const story = await audit.story(grantId);
     if (!story) throw new CliError(`no grant ${grantId} (hallpass grants list shows them)`);
     const g = story.grant;
     const planned =

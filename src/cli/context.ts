@@ -2,10 +2,12 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { envSchema } from '../config/env';
-import { ConfigError, loadConfig } from '../config/load';
+import { ConfigError, loadConfigText } from '../config/load';
 import type { Config } from '../config/schema';
+import { AuditReads } from '../core';
 import type { Clock } from '../core/clock';
-import { openDb, type Db } from '../store/db';
+import { openStore, type Store } from '../store';
+import { describeStoreError } from '../store/errors';
 
 /** What a command runs with: the process's streams, environment and clock, or a test's. */
 export interface CliIo {
@@ -29,13 +31,24 @@ export class CliError extends Error {
   }
 }
 
-const pathsSchema = envSchema.pick({ HALLPASS_DB: true, HALLPASS_CONFIG: true });
+const pathsSchema = envSchema.pick({
+  HALLPASS_DB: true,
+  HALLPASS_CONFIG: true,
+  HALLPASS_DATABASE_URL: true,
+});
 
-export function paths(io: CliIo): { db: string; config: string } {
-  const parsed = pathsSchema.parse(
+export function paths(io: CliIo): { db: string; config: string; databaseUrl?: string } {
+  const parsed = pathsSchema.safeParse(
     Object.fromEntries(Object.entries(io.env).filter(([, v]) => v !== undefined && v !== '')),
   );
-  return { db: parsed.HALLPASS_DB, config: parsed.HALLPASS_CONFIG };
+  if (!parsed.success) {
+    throw new CliError(parsed.error.issues.map((i) => i.message).join('\n'));
+  }
+  return {
+    db: parsed.data.HALLPASS_DB,
+    config: parsed.data.HALLPASS_CONFIG,
+    databaseUrl: parsed.data.HALLPASS_DATABASE_URL,
+  };
 }
 
 /** How long a command waits for a lock another process holds before it gives up. */
@@ -44,66 +57,63 @@ function busyTimeoutMs(io: CliIo): number {
   return Number.isFinite(ms) && ms >= 0 ? ms : 2000;
 }
 
-function openExisting(io: CliIo, readonly: boolean): { db: Db; file: string } {
-  const file = paths(io).db;
-  if (!existsSync(file)) throw new CliError(`no database at ${file} (set HALLPASS_DB)`);
-  try {
-    return { db: openDb(file, { readonly, busyTimeoutMs: busyTimeoutMs(io) }), file };
-  } catch (err) {
-    throw explainDbError(err, file);
-  }
-}
-
 /**
- * Runs `fn` on the database, opened read-only unless `write`; closes it afterwards and turns
- * SQLite's errors into sentences naming the file.
+ * Runs `fn` on the store the environment names (HALLPASS_DATABASE_URL, else the SQLite file at
+ * HALLPASS_DB, opened read-only unless `write`); closes it afterwards and turns database errors
+ * into sentences naming where.
  */
-export async function withDb<T>(
+export async function withStore<T>(
   io: CliIo,
-  fn: (db: Db) => T | Promise<T>,
+  fn: (store: Store) => Promise<T>,
   write = false,
 ): Promise<T> {
-  const { db, file } = openExisting(io, !write);
-  try {
-    return await fn(db);
-  } catch (err) {
-    throw explainDbError(err, file);
-  } finally {
-    db.$client.close();
+  const where = paths(io);
+  const name = where.databaseUrl ? 'HALLPASS_DATABASE_URL' : where.db;
+  if (!where.databaseUrl && !existsSync(where.db)) {
+    throw new CliError(`no database at ${where.db} (set HALLPASS_DB or HALLPASS_DATABASE_URL)`);
   }
+  let store: Store;
+  try {
+    store = await openStore(
+      { databaseUrl: where.databaseUrl, file: where.db },
+      { readonly: !write, busyTimeoutMs: busyTimeoutMs(io) },
+    );
+  } catch (err) {
+    throw explainStoreError(err, name);
+  }
+  try {
+    return await fn(store);
+  } catch (err) {
+    throw explainStoreError(err, name);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The audit log's reads on the store, for the commands that need no configuration. */
+export function withAudit<T>(io: CliIo, fn: (audit: AuditReads) => Promise<T>): Promise<T> {
+  return withStore(io, (store) => fn(new AuditReads(store, io.clock)));
+}
+
+function explainStoreError(err: unknown, where: string): unknown {
+  if (err instanceof CliError) return err;
+  const sentence = describeStoreError(err, where);
+  return sentence ? new CliError(sentence) : err;
 }
 
 /**
- * By shape rather than `instanceof`: better-sqlite3's native part keeps the first SqliteError
- * class it was given, from whichever module graph loaded it first (several do under jest).
+ * The configuration from HALLPASS_CONFIG, or a CliError listing its problems. Commands that
+ * call no provider leave `${VAR}`s that are unset here unset (provider secrets usually live only
+ * where the bot runs); `providerSecrets` demands them.
  */
-function isSqliteError(err: unknown): err is Error & { code: string } {
-  const e = err as { name?: unknown; code?: unknown } | null;
-  return typeof e === 'object' && e?.name === 'SqliteError' && typeof e.code === 'string';
-}
-
-export function explainDbError(err: unknown, file: string): unknown {
-  if (!isSqliteError(err)) return err;
-  if (err.code === 'SQLITE_BUSY' || err.code.startsWith('SQLITE_BUSY_')) {
-    return new CliError(
-      `the database at ${file} is locked by another process (${err.code}); try again in a moment`,
-    );
-  }
-  if (err.code === 'SQLITE_NOTADB') return new CliError(`${file} is not a SQLite database`);
-  if (err.code === 'SQLITE_CANTOPEN') return new CliError(`cannot open the database at ${file}`);
-  if (/no such table/.test(err.message)) {
-    return new CliError(
-      `the database at ${file} lacks Hallpass tables (${err.message}); start the bot once on it to create or migrate them`,
-    );
-  }
-  return new CliError(`database error on ${file}: ${err.message} (${err.code})`);
-}
-
-/** The configuration from HALLPASS_CONFIG (or `file`), or a CliError listing its problems. */
-export function cliConfig(io: CliIo, file?: string): { config: Config; file: string } {
-  const path = resolve(file ?? paths(io).config);
+export function cliConfig(
+  io: CliIo,
+  options: { providerSecrets?: boolean } = {},
+): { config: Config; file: string } {
+  const path = resolve(paths(io).config);
   try {
-    return { config: loadConfig(path, io.env), file: path };
+    const { config } = loadConfigText(path, io.env, { allowUnset: !options.providerSecrets });
+    return { config, file: path };
   } catch (err) {
     if (err instanceof ConfigError) {
       throw new CliError(err.problems.map((p) => `${path}: ${p}`).join('\n'));

@@ -1,10 +1,8 @@
 import { userInfo } from 'node:os';
-import { listGrants } from '../audit/grants';
 import { Core } from '../core';
 import { StaticDirectory } from '../core/directory';
-import { getGrant } from '../core/grant-progress';
 import { parseCommand } from './args';
-import { CliError, cliConfig, EXIT, withDb, write, type CliIo } from './context';
+import { CliError, cliConfig, EXIT, withAudit, withStore, write, type CliIo } from './context';
 
 const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
 
@@ -38,9 +36,9 @@ export async function grantsList(args: string[], io: CliIo): Promise<number> {
   if (!Number.isInteger(limit) || limit < 1) {
     throw new CliError(`--limit: "${values.limit}" is not a positive whole number`, EXIT.usage);
   }
-  return withDb(io, async (db) => {
-    const { rows, total } = listGrants(db, {
-      active: values.active,
+  return withAudit(io, async (audit) => {
+    const { rows, total } = await audit.grants({
+      live: values.active,
       users: values.user,
       resources: values.resource,
       limit,
@@ -68,6 +66,44 @@ export async function grantsList(args: string[], io: CliIo): Promise<number> {
 }
 
 /**
+ * `hallpass grants close <id> --reason …`: for a grant whose provider is no longer configured,
+ * so Hallpass cannot revoke it. Marks it as needing manual clean-up (never as revoked), alerts
+ * the approver channel and the admins, audited as `cli:<os user>`.
+ */
+export async function grantsClose(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommand(
+    'grants close',
+    args,
+    { reason: { type: 'string' } },
+    { min: 1, max: 1, names: 'grant id (gr_…)' },
+  );
+  const reason = values.reason?.trim();
+  if (!reason) {
+    throw new CliError(
+      'grants close: --reason is required (it goes into the audit log)',
+      EXIT.usage,
+    );
+  }
+  const grantId = positionals[0]!;
+  const { config } = cliConfig(io);
+  const actor = `cli:${userInfo().username}`;
+  return withStore(
+    io,
+    async (store) => {
+      const core = new Core({ store, clock: io.clock, config, directory: new StaticDirectory() });
+      const closed = await core.closeByHand(grantId, actor, reason);
+      await write(
+        io.stdout,
+        `${grantId} (${closed.userId} on ${closed.resourceId}) is now stranded: Hallpass did not revoke it.\n` +
+          `Remove the access in the target system yourself; the approver channel and the admins were told.\n`,
+      );
+      return EXIT.ok;
+    },
+    true,
+  );
+}
+
+/**
  * `hallpass grants revoke <id> --reason …`: break-glass for an admin when Slack is unreachable.
  * The core records it (audited as done from the CLI by `cli:<os user>`); the running bot's
  * sweeper then takes the access away at the provider.
@@ -89,13 +125,13 @@ export async function grantsRevoke(args: string[], io: CliIo): Promise<number> {
   const grantId = positionals[0]!;
   const { config } = cliConfig(io);
   const actor = `cli:${userInfo().username}`;
-  return withDb(
+  return withStore(
     io,
-    async (db) => {
-      const core = new Core({ db, clock: io.clock, config, directory: new StaticDirectory() });
-      const before = getGrant(core.ctx, grantId);
+    async (store) => {
+      const core = new Core({ store, clock: io.clock, config, directory: new StaticDirectory() });
+      const before = await core.grant(grantId);
       if (!before) throw new CliError(`no grant ${grantId} (hallpass grants list shows them)`);
-      const after = core.revokeGrant({ grantId, actor, reason, viaCli: true });
+      const after = await core.revokeGrant({ grantId, actor, reason, viaCli: true });
       if (after.status === before.status) {
         await write(io.stdout, `${grantId} is already ${before.status}; nothing to do\n`);
         return EXIT.ok;

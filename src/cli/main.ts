@@ -2,8 +2,10 @@ import { systemClock } from '../core/clock';
 import { DomainError } from '../core/errors';
 import { auditExport, auditShow, auditVerify } from './audit';
 import { CliError, EXIT, write, type CliIo } from './context';
+import { dbCopy } from './db';
 import { digestPrint } from './digest';
-import { grantsList, grantsRevoke } from './grants';
+import { grantsClose, grantsList, grantsRevoke } from './grants';
+import { grantsReconcile } from './reconcile';
 import { policyCheck } from './policy';
 import { USAGE } from './usage';
 
@@ -17,7 +19,10 @@ const COMMANDS: Record<string, Command> = {
   'audit show': auditShow,
   'grants list': grantsList,
   'grants revoke': grantsRevoke,
+  'grants reconcile': grantsReconcile,
+  'grants close': grantsClose,
   digest: digestPrint,
+  'db copy': dbCopy,
 };
 
 function findCommand(argv: string[]): { command: Command; args: string[] } | undefined {

@@ -1,8 +1,12 @@
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import type { Config } from '../config/schema';
+import { Core, type LiveGrantProblems } from '../core';
+import { StaticDirectory } from '../core/directory';
 import { ConfigError, loadConfigText } from '../config/load';
 import { checkProviders } from '../providers/registry';
 import { parseCommand } from './args';
-import { EXIT, paths, write, type CliIo } from './context';
+import { EXIT, paths, withStore, write, type CliIo } from './context';
 
 /** `hallpass policy check [file]`: the start-up checks, without starting anything. */
 export async function policyCheck(args: string[], io: CliIo): Promise<number> {
@@ -30,6 +34,9 @@ export async function policyCheck(args: string[], io: CliIo): Promise<number> {
   // Secrets usually live only where the bot runs; their absence here is worth saying, not failing.
   await write(io.stderr, unset.map(unsetWarning).join(''));
   const problems = await checkProviders(config, dirname(file));
+  const live = await liveGrantProblems(io, config);
+  problems.push(...live.unrevocable);
+  await write(io.stderr, live.orphaned.map((line) => `warning: ${line}\n`).join(''));
   if (problems.length > 0) {
     await write(io.stdout, problems.map((p) => `${p}\n`).join(''));
     return EXIT.failed;
@@ -39,6 +46,20 @@ export async function policyCheck(args: string[], io: CliIo): Promise<number> {
   const providers = Object.keys(config.providers).length;
   await write(io.stdout, `ok: ${resources} resources, ${providers} providers\n`);
   return EXIT.ok;
+}
+
+/**
+ * With a database at hand (HALLPASS_DB or HALLPASS_DATABASE_URL), what the configuration would
+ * leave behind for live grants; nothing to say without one.
+ */
+async function liveGrantProblems(io: CliIo, config: Config): Promise<LiveGrantProblems> {
+  const where = paths(io);
+  if (!where.databaseUrl && !existsSync(where.db)) return { unrevocable: [], orphaned: [] };
+  return withStore(io, (store) =>
+    new Core({ store, clock: io.clock, config, directory: new StaticDirectory() }).checkLiveGrants(
+      new Set(Object.keys(config.providers)),
+    ),
+  );
 }
 
 function unsetWarning(name: string): string {

@@ -8,11 +8,16 @@ export const USAGE = `Usage: hallpass <command> [options]
   grants list [--active] [--user U…] [--resource R…] [--limit N]
   grants revoke <grant-id> --reason TEXT
                                    break-glass: end a grant when Slack is unreachable
+  grants close <grant-id> --reason TEXT
+                                   a grant whose provider was removed: mark it for manual clean-up
+  grants reconcile [--dry-run]     read grants back from their providers; repair drift (exit 1 on drift)
   digest --print                   the digest of the last 7 days, as text
+  db copy --to postgres://…        copy the SQLite database into an empty PostgreSQL one, checked
   help                             this text
 
 DATE is YYYY-MM-DD (midnight UTC) or ISO-8601 (UTC unless it has an offset).
-Environment: HALLPASS_DB (default ./data/hallpass.db), HALLPASS_CONFIG (default ./hallpass.yml),
+Environment: HALLPASS_DB (default ./data/hallpass.db), HALLPASS_DATABASE_URL (postgres://…: use
+PostgreSQL instead of the SQLite file), HALLPASS_CONFIG (default ./hallpass.yml),
 HALLPASS_BUSY_TIMEOUT_MS (default 2000: how long to wait for a locked database).
 Exit codes: 0 ok, 1 a problem was found or the command failed, 2 usage error.
 `;

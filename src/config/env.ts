@@ -13,6 +13,13 @@ export const envSchema = z.object({
   SLACK_API_URL: z.url('SLACK_API_URL must be a URL like https://slack.com/api/').optional(),
   HALLPASS_CONFIG: z.string().default('./hallpass.yml'),
   HALLPASS_DB: z.string().default('./data/hallpass.db'),
+  HALLPASS_DATABASE_URL: z
+    .string()
+    .refine(
+      (text) => URL.canParse(text) && /^postgres(ql)?:$/.test(new URL(text).protocol),
+      'HALLPASS_DATABASE_URL must be a postgres:// or postgresql:// connection URL',
+    )
+    .optional(),
   HALLPASS_SECRET_KEY: z
     .string()
     .min(16, 'HALLPASS_SECRET_KEY must be at least 16 characters')

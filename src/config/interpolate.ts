@@ -3,6 +3,8 @@ const VAR_RE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 export interface Interpolated {
   value: unknown;
   missing: string[];
+  /** The values put in: secrets by policy (whatever lives in the environment stays out of text). */
+  used: string[];
 }
 
 /**
@@ -15,6 +17,7 @@ export function interpolateEnv(
   keepMissing = false,
 ): Interpolated {
   const missing = new Set<string>();
+  const used = new Set<string>();
   const walk = (value: unknown): unknown => {
     if (typeof value === 'string') {
       return value.replace(VAR_RE, (written: string, name: string) => {
@@ -23,6 +26,7 @@ export function interpolateEnv(
           missing.add(name);
           return keepMissing ? written : '';
         }
+        used.add(found);
         return found;
       });
     }
@@ -32,5 +36,5 @@ export function interpolateEnv(
     }
     return value;
   };
-  return { value: walk(node), missing: [...missing].sort() };
+  return { value: walk(node), missing: [...missing].sort(), used: [...used] };
 }

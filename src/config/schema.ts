@@ -85,6 +85,15 @@ export const configSchema = z
       pendingTimeout: duration.default(24 * 3_600_000),
       approverChannel: channelId,
       minJustification: z.number().int().min(0).max(500).default(10),
+      /** Requests one person may have waiting for a decision at once. */
+      maxPendingPerUser: z.number().int().min(1).max(1000).default(3),
+      /** Requests one person may file within `per`, whatever became of them. */
+      filingLimit: z
+        .strictObject({
+          requests: z.number().int().min(1).max(10_000).default(10),
+          per: duration.default(10 * 60_000),
+        })
+        .default({ requests: 10, per: 10 * 60_000 }),
     }),
     sweeper: z
       .strictObject({
@@ -102,6 +111,40 @@ export const configSchema = z
         retryBase: 5_000,
         retryMax: 10 * 60_000,
         alertAfterAttempts: 5,
+      }),
+    directory: z
+      .strictObject({
+        /** How long a user group's members are trusted before Slack is asked again. */
+        groupTtl: duration.default(60_000),
+        /** How long a person's email and status are trusted. */
+        userTtl: duration.default(3_600_000),
+        /** How old a cached answer may be and still stand in while Slack cannot answer. */
+        maxStaleness: duration.default(5 * 60_000),
+      })
+      .default({ groupTtl: 60_000, userTtl: 3_600_000, maxStaleness: 5 * 60_000 }),
+    offboarding: z
+      .strictObject({
+        /** How often holders of grants are looked up again, in case a `user_change` was missed. */
+        schedule: cron.default('0 */15 * * * *'),
+      })
+      .default({ schedule: '0 */15 * * * *' }),
+    reconcile: z
+      .strictObject({
+        schedule: cron.default('0 */5 * * * *'),
+        concurrency: z.number().int().min(1).max(64).default(4),
+        /** Active grants read back per run, the least recently verified first. */
+        batch: z.number().int().min(1).max(10_000).default(200),
+        /** After a grant ends, read it back this long after the end (once each). */
+        recheckAfter: z
+          .array(duration)
+          .max(10)
+          .default([2 * 60_000, 15 * 60_000]),
+      })
+      .default({
+        schedule: '0 */5 * * * *',
+        concurrency: 4,
+        batch: 200,
+        recheckAfter: [2 * 60_000, 15 * 60_000],
       }),
     digest: z
       .strictObject({

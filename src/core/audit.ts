@@ -1,19 +1,9 @@
-import { availableParallelism } from 'node:os';
-import type { Statement } from 'better-sqlite3';
-import type { Db } from '../store/db';
-import { verifyInParallel } from './audit-parallel';
-import {
-  ChainWalk,
-  GENESIS_HASH,
-  hashContent,
-  SELECT_EVENTS_PAGE,
-  walkRange,
-  type ChainAnchor,
-  type ChainReport,
-} from './audit-walk';
-import { canonicalJson } from './canonical-json';
+import { canonicalJson } from '../chain/canonical-json';
+import { GENESIS_HASH, hashContent, type ChainAnchor, type ChainReport } from '../chain/walk';
+import { scrub } from '../secrets/scrub';
+import type { AuditRow } from '../store/rows';
 
-export { GENESIS_HASH, type ChainAnchor, type ChainReport };
+export { GENESIS_HASH, type AuditRow, type ChainAnchor, type ChainReport };
 
 /** Every action the audit log knows; a new one is added here first. */
 export const AUDIT_ACTIONS = [
@@ -35,6 +25,10 @@ export const AUDIT_ACTIONS = [
   'grant.revoke_alerted',
   'grant.revoked',
   'provider.called',
+  'grant.drift',
+  'user.offboarded',
+  'grant.closed_by_hand',
+  'grant.rechecked',
   'notification.failed',
   'digest.queued',
 ] as const;
@@ -48,23 +42,16 @@ export interface AuditInput {
   details?: Record<string, unknown>;
 }
 
-export interface AuditRow {
-  seq: number;
-  at: number;
-  actor: string;
-  action: string;
-  requestId: string | null;
-  grantId: string | null;
-  details: string;
-  prevHash: string;
-  hash: string;
-}
-
 // Keys that hold secrets; `credentialsIssued` (a flag) is not one of them.
 const SECRET_KEY_RE = /passw(or)?d|secret|token|^credentials?$|private.?key|api.?key/i;
 
-/** Audit details never carry secrets, whatever a caller passes in. */
+/**
+ * Audit details never carry secrets, whatever a caller passes in: values under secret-like keys
+ * are dropped, and every string is scrubbed of known secrets and token shapes. The log is
+ * append-only: what lands in it can never be taken out.
+ */
 export function scrubSecrets(value: unknown): unknown {
+  if (typeof value === 'string') return scrub(value);
   if (Array.isArray(value)) return value.map(scrubSecrets);
   if (value && typeof value === 'object') {
     return Object.fromEntries(
@@ -94,41 +81,13 @@ export function hashEvent(prevHash: string, row: Omit<AuditRow, 'prevHash' | 'ha
   );
 }
 
-interface AuditStatements {
-  head: Statement<[], [seq: number, hash: string] | undefined>;
-  insert: Statement<
-    [number, number, string, string, string | null, string | null, string, string, string]
-  >;
-}
-const statements = new WeakMap<Db, AuditStatements>();
-
-function prepared(db: Db): AuditStatements {
-  let found = statements.get(db);
-  if (!found) {
-    found = {
-      head: db.$client
-        .prepare<[], [number, string]>(
-          'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
-        )
-        .raw(),
-      insert: db.$client.prepare(
-        `INSERT INTO audit_events (seq, at, actor, action, request_id, grant_id, details, prev_hash, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-    };
-    statements.set(db, found);
-  }
-  return found;
-}
-
 /**
- * Appends one event to the chain. Call inside the transaction of the change it records. The head
- * is read each time, never cached: another process (the CLI) may append between transactions.
+ * The next row of the chain after `head` (the genesis for an empty log), hashed. Call only from
+ * a change, which holds the chain's head still until it commits.
  */
-export function appendAudit(db: Db, at: number, input: AuditInput): AuditRow {
-  const { head, insert } = prepared(db);
-  const [lastSeq, prevHash] = head.get() ?? [0, GENESIS_HASH];
-  const seq = lastSeq + 1;
+export function chainEvent(head: ChainAnchor | undefined, at: number, input: AuditInput): AuditRow {
+  const seq = (head?.seq ?? 0) + 1;
+  const prevHash = head?.hash ?? GENESIS_HASH;
   const requestId = input.requestId ?? null;
   const grantId = input.grantId ?? null;
   const details = canonicalJson(scrubSecrets(input.details ?? {}));
@@ -142,7 +101,6 @@ export function appendAudit(db: Db, at: number, input: AuditInput): AuditRow {
     grantId,
     details,
   );
-  insert.run(seq, at, input.actor, input.action, requestId, grantId, details, prevHash, hash);
   return {
     seq,
     at,
@@ -154,65 +112,4 @@ export function appendAudit(db: Db, at: number, input: AuditInput): AuditRow {
     prevHash,
     hash,
   };
-}
-
-/** How a verification may use worker threads; the defaults suit a real chain. */
-export interface VerifyOptions {
-  /** Threads walking ranges at once; 1 walks in order on this thread. Default: the cores, up to 4. */
-  workers?: number;
-  /** Rows below which the walk stays on this thread (starting workers costs ~50 ms). */
-  parallelFromRows?: number;
-  /** Rows per range handed to a worker. */
-  rangeRows?: number;
-}
-
-const PROGRESS_EVERY = 100_000;
-const DEFAULTS: Required<VerifyOptions> = {
-  workers: Math.min(4, availableParallelism()),
-  parallelFromRows: 200_000,
-  rangeRows: 50_000,
-};
-
-/** Calls `onProgress` with each multiple of PROGRESS_EVERY rows verified, once each, in order. */
-function progressTo(onProgress?: (checked: number) => void): (verified: number) => void {
-  let next = PROGRESS_EVERY;
-  return (verified) => {
-    for (; onProgress && next <= verified; next += PROGRESS_EVERY) onProgress(next);
-  };
-}
-
-/**
- * Walks the chain in order and names the first row that does not match: the whole chain, or the
- * rows after `from` (which the caller has checked is still there with that hash). A long chain
- * is walked by worker threads over seq ranges, joined in order here: the report is the same.
- * Reads from one snapshot (inside the caller's transaction, if there is one). The workers read
- * what is committed; when the caller's own transaction appended rows (the only change the app
- * makes to audit_events) they see fewer rows, and the walk is made here instead.
- */
-export function verifyChain(
-  db: Db,
-  onProgress?: (checked: number) => void,
-  from?: ChainAnchor,
-  options: VerifyOptions = {},
-): ChainReport {
-  const { workers, parallelFromRows, rangeRows } = { ...DEFAULTS, ...options };
-  const start = from ?? { seq: 0, hash: GENESIS_HASH };
-  const progress = progressTo(onProgress);
-  return db.$client
-    .transaction((): ChainReport => {
-      const head = db.$client.prepare('SELECT max(seq) FROM audit_events').pluck().get() as
-        number | null;
-      if (head === null || head <= start.seq) return { checked: 0, intact: true };
-      if (workers > 1 && head - start.seq >= parallelFromRows && !db.$client.memory) {
-        const plan = { file: db.$client.name, start, head, workers, rangeRows };
-        const report = verifyInParallel(plan, progress);
-        if (report) return report;
-      }
-      const walk = new ChainWalk(start);
-      walkRange(db.$client.prepare(SELECT_EVENTS_PAGE), walk, start.seq, head, () =>
-        progress(walk.checked),
-      );
-      return walk.report();
-    })
-    .deferred();
 }

@@ -1,41 +1,83 @@
 import type { Config } from '../config/schema';
-import { inTransaction, type Db } from '../store/db';
-import type { approvals, grants, requests } from '../store/schema';
-import { appendAudit, type AuditInput, type AuditRow } from './audit';
+import type { Queries, Store } from '../store';
+import type { AuditRow } from '../store/rows';
+import { chainEvent, type AuditInput } from './audit';
 import type { Clock } from './clock';
-import { enqueue } from './outbox';
-import type { Notification } from './notifications';
+import { subjectOf, type Notification } from './notifications';
 import type { Policy } from './policy';
+import type { TargetResolver } from './terms';
 
-export type RequestRow = typeof requests.$inferSelect;
-export type GrantRow = typeof grants.$inferSelect;
-export type ApprovalRow = typeof approvals.$inferSelect;
+export type { ApprovalRow, AuditRow, GrantRow, OutboxRow, RequestRow } from '../store/rows';
 
 /** What every rule needs: the store, the time and the policy. */
 export interface CoreContext {
-  db: Db;
+  store: Store;
   clock: Clock;
   policy: Policy;
   config: Config;
+  /** A resource's target as its provider resolves it, recorded on each grant at approval. */
+  resolveTarget: TargetResolver;
   /** Called after every committed change, so jobs can wake up (deliver, reschedule timers). */
   onCommit: Set<() => void>;
 }
 
-/** One state change: its rows, its audit event and its notifications commit together or not at all. */
+/**
+ * One state change: its rows, its audit events and its notifications commit together or not at
+ * all. Audit events are chained as they are recorded (the chain head was read under the change's
+ * lock, so nobody else appends meanwhile) and written with the notifications before the commit.
+ */
 export interface Change {
   now: number;
+  /** The change's own transaction: read what it writes, write inside it. */
+  tx: Queries;
   audit(input: AuditInput): AuditRow;
   notify(key: string, notification: Notification): void;
 }
 
-export function change<T>(ctx: CoreContext, fn: (c: Change) => T): T {
-  const result = inTransaction(ctx.db, () => {
-    const now = ctx.clock.now();
-    return fn({
-      now,
-      audit: (input) => appendAudit(ctx.db, now, input),
-      notify: (key, notification) => enqueue(ctx.db, now, key, notification),
+class Recorder implements Change {
+  private readonly events: AuditRow[] = [];
+  private readonly notifications = new Map<
+    string,
+    { key: string; subject: string; topic: string; payload: string }
+  >();
+
+  constructor(
+    readonly tx: Queries,
+    readonly now: number,
+    private head: { seq: number; hash: string } | undefined,
+  ) {}
+
+  audit(input: AuditInput): AuditRow {
+    const row = chainEvent(this.head, this.now, input);
+    this.head = { seq: row.seq, hash: row.hash };
+    this.events.push(row);
+    return row;
+  }
+
+  notify(key: string, notification: Notification): void {
+    if (this.notifications.has(key)) return;
+    this.notifications.set(key, {
+      key,
+      subject: subjectOf(notification),
+      topic: notification.topic,
+      payload: JSON.stringify(notification),
     });
+  }
+
+  async flush(): Promise<void> {
+    if (this.events.length > 0) await this.tx.audit.append(this.events);
+    if (this.notifications.size > 0)
+      await this.tx.outbox.enqueue([...this.notifications.values()], this.now);
+  }
+}
+
+/** Runs `fn` as one change; listeners hear of it once it committed. */
+export async function change<T>(ctx: CoreContext, fn: (c: Change) => Promise<T>): Promise<T> {
+  const result = await ctx.store.change(async (tx) => {
+    const recorder = new Recorder(tx, ctx.clock.now(), await tx.audit.head());
+    const value = await fn(recorder);
+    await recorder.flush();
+    return value;
   });
   for (const listener of ctx.onCommit) listener();
   return result;

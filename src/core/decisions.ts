@@ -1,165 +1,200 @@
-import { and, eq, sql } from 'drizzle-orm';
-import type { Db } from '../store/db';
-import { preparedOn } from '../store/prepared';
-import { approvals, requests } from '../store/schema';
-import { change, type ApprovalRow, type CoreContext, type RequestRow } from './context';
+import type { Resource } from '../config/schema';
+import {
+  change,
+  type ApprovalRow,
+  type Change,
+  type CoreContext,
+  type RequestRow,
+} from './context';
 import { DomainError } from './errors';
-import { getRequest } from './queries';
+import type { Decision } from './policy';
 import { approveRequest, expireInChange } from './requests';
-
-/** A decision's reads and its write, prepared once per connection: every click makes them. */
-const query = {
-  approvals: (db: Db) =>
-    db
-      .select()
-      .from(approvals)
-      .where(eq(approvals.requestId, sql.placeholder('requestId')))
-      .prepare(),
-  mine: (db: Db) =>
-    db
-      .select()
-      .from(approvals)
-      .where(
-        and(
-          eq(approvals.requestId, sql.placeholder('requestId')),
-          eq(approvals.approver, sql.placeholder('approver')),
-        ),
-      )
-      .prepare(),
-  insert: (db: Db) =>
-    db
-      .insert(approvals)
-      .values({
-        requestId: sql.placeholder('requestId'),
-        approver: sql.placeholder('approver'),
-        decision: sql.placeholder('decision'),
-        reason: sql.placeholder('reason'),
-        createdAt: sql.placeholder('createdAt'),
-      })
-      .prepare(),
-};
+import { recordStep } from './steps';
 
 export interface DecisionInput {
   requestId: string;
   /** The person deciding, as proven by the caller (Slack: the signed payload's user.id). */
   actor: string;
-  decision: 'approve' | 'deny';
+  decision: Decision;
   reason?: string;
 }
 
 export type DecisionOutcome =
-  /** This decision counted; the request may or may not be decided yet. */
   | { kind: 'recorded'; request: RequestRow; approvals: ApprovalRow[] }
-  /** The same person had already decided this request (a double click or a retry). */
   | { kind: 'duplicate'; request: RequestRow; approvals: ApprovalRow[] }
-  /** Someone or something decided the request before this click. */
   | { kind: 'already_decided'; request: RequestRow; approvals: ApprovalRow[] };
 
 /**
- * Records an approver's decision. Whatever the timing of concurrent clicks, a request ends with
- * exactly one outcome: each approver counts once, one deny ends it, the quorum approves it.
+ * What the policy says about a request at the moment its decision completes: it may have
+ * changed since the request was filed. The request must still qualify; its quorum is the larger
+ * and its duration ceiling the smaller of then and now.
+ */
+interface Standing {
+  resource?: Resource;
+  /** Why the request can no longer be granted, said to the requester and the approvers. */
+  refusal?: string;
+  required: number;
+  maxDurationMs: number;
+  /** Approvers whose approval no longer counts: they lost their right to decide. */
+  discounted: Set<string>;
+}
+
+async function standingOf(
+  ctx: CoreContext,
+  request: RequestRow,
+  prior: readonly ApprovalRow[],
+): Promise<Standing> {
+  const resource = ctx.policy.findResource(request.resourceId);
+  const discounted = new Set<string>();
+  if (!resource) {
+    return {
+      refusal: `the resource ${request.resourceId} was removed from Hallpass's configuration`,
+      required: request.approvalsRequired,
+      maxDurationMs: request.durationMs,
+      discounted,
+    };
+  }
+  for (const a of prior) {
+    if (a.decision !== 'approve') continue;
+    const right = await ctx.policy.decisionRight(
+      a.approver,
+      resource,
+      request.requester,
+      'approve',
+    );
+    if (!right.allowed) discounted.add(a.approver);
+  }
+  const allowed =
+    request.kind === 'extension' || (await ctx.policy.canRequest(request.requester, resource));
+  const status = await ctx.policy.statusOf(request.requester);
+  const refusal =
+    status === 'deactivated' || status === 'guest'
+      ? `${request.requester} is ${status === 'guest' ? 'a guest' : 'deactivated'} in Slack`
+      : allowed
+        ? undefined
+        : `${request.requester} may no longer request ${resource.id}`;
+  return {
+    resource,
+    ...(refusal ? { refusal } : {}),
+    required: Math.max(request.approvalsRequired, resource.approvalsRequired),
+    maxDurationMs: Math.min(request.maxDurationMs ?? resource.maxDuration, resource.maxDuration),
+    discounted,
+  };
+}
+
+/**
+ * Records one approver's decision. Who may decide is checked against the policy first (outside
+ * the transaction: it may ask the directory), and so is whether the request still qualifies
+ * under today's policy; inside, the request is read again, so racing approvers, double clicks
+ * and retries each count once.
  */
 export async function decide(ctx: CoreContext, input: DecisionInput): Promise<DecisionOutcome> {
-  const found = getRequest(ctx, input.requestId);
+  const found = await ctx.store.requests.byId(input.requestId);
   if (!found) throw new DomainError('not_found', `No request ${input.requestId}.`);
-  const resource = ctx.policy.resource(found.resourceId);
-  const selfAllowed = resource.allowSelfApproval && input.actor === found.requester;
-  if (!(await ctx.policy.isApprover(input.actor, resource))) {
-    throw new DomainError(
-      'not_approver',
-      `You are not an approver for ${resource.name} (${resource.id}), so your click changed nothing.`,
+  const standing = await standingOf(ctx, found, await ctx.store.approvals.of(found.id));
+  if (standing.resource) {
+    const right = await ctx.policy.decisionRight(
+      input.actor,
+      standing.resource,
+      found.requester,
+      input.decision,
     );
-  }
-  if (input.actor === found.requester && input.decision === 'approve' && !selfAllowed) {
-    throw new DomainError(
-      'self_approval',
-      `You cannot approve your own request for ${resource.id}; another approver has to.`,
-    );
+    if (!right.allowed) throw right.error;
   }
   const reason = input.reason?.trim().slice(0, 2000) || null;
 
-  return change(ctx, (c) => {
-    const row = getRequest(ctx, input.requestId)!;
-    const listApprovals = () => preparedOn(ctx.db, query.approvals).all({ requestId: row.id });
+  return change(ctx, async (c) => {
+    const row = (await c.tx.requests.byId(input.requestId))!;
+    const decisions = await c.tx.approvals.of(row.id);
     if (row.status === 'pending' && row.pendingUntil <= c.now) {
       return {
         kind: 'already_decided',
-        request: expireInChange(ctx, c, row),
-        approvals: listApprovals(),
+        request: await expireInChange(c, row),
+        approvals: decisions,
       };
     }
     if (row.status !== 'pending')
-      return { kind: 'already_decided', request: row, approvals: listApprovals() };
-    const mine = preparedOn(ctx.db, query.mine).get({ requestId: row.id, approver: input.actor });
-    if (mine) return { kind: 'duplicate', request: row, approvals: listApprovals() };
+      return { kind: 'already_decided', request: row, approvals: decisions };
+    // Its resource is gone: nobody can grant it any more, whoever looks at it ends it.
+    if (!standing.resource)
+      return deny(c, row, 'hallpass', `policy changed: ${standing.refusal}`, decisions);
+    if (decisions.some((a) => a.approver === input.actor))
+      return { kind: 'duplicate', request: row, approvals: decisions };
 
-    preparedOn(ctx.db, query.insert).run({
+    await c.tx.approvals.insert({
       requestId: row.id,
       approver: input.actor,
       decision: input.decision,
       reason,
       createdAt: c.now,
     });
+    const all = await c.tx.approvals.of(row.id);
+    if (input.decision === 'deny') return deny(c, row, input.actor, reason, all);
 
-    if (input.decision === 'deny') {
-      const denied: RequestRow = {
-        ...row,
-        status: 'denied',
-        decidedAt: c.now,
-        decidedBy: input.actor,
-        decisionReason: reason,
-      };
-      ctx.db
-        .update(requests)
-        .set({ status: 'denied', decidedAt: c.now, decidedBy: input.actor, decisionReason: reason })
-        .where(eq(requests.id, row.id))
-        .run();
-      const event = c.audit({
-        actor: input.actor,
-        action: 'request.denied',
-        requestId: row.id,
-        grantId: row.grantId,
-        details: { reason },
-      });
-      c.notify(`approver_message:${row.id}:${event.seq}`, {
-        topic: 'approver_message',
-        requestId: row.id,
-      });
-      const dmEvent = row.kind === 'extension' ? 'extension.denied' : 'request.denied';
-      c.notify(`request.denied:${row.id}:dm`, {
-        topic: 'requester_dm',
-        userId: row.requester,
-        event: dmEvent,
-        requestId: row.id,
-        grantId: row.grantId ?? undefined,
-      });
-      return { kind: 'recorded', request: denied, approvals: listApprovals() };
-    }
-
-    const all = listApprovals();
-    const approvedCount = all.filter((a) => a.decision === 'approve').length;
-    const event = c.audit({
+    const counted = all.filter(
+      (a) => a.decision === 'approve' && !standing.discounted.has(a.approver),
+    ).length;
+    const complete = counted >= standing.required;
+    recordStep(c, {
       actor: input.actor,
       action: 'approval.recorded',
       requestId: row.id,
       grantId: row.grantId,
       details: {
-        approvals: approvedCount,
-        required: row.approvalsRequired,
+        approvals: counted,
+        required: standing.required,
         selfApproval: input.actor === row.requester,
+        ...(standing.discounted.size > 0 ? { discounted: [...standing.discounted] } : {}),
+        ...(standing.required > row.approvalsRequired ? { filedWith: row.approvalsRequired } : {}),
       },
+      // The approval that completes the quorum redraws with the approval itself.
+      redraw: complete ? undefined : row.id,
     });
-    if (approvedCount >= row.approvalsRequired) {
-      return {
-        kind: 'recorded',
-        request: approveRequest(ctx, c, row, input.actor, false),
-        approvals: all,
-      };
-    }
-    c.notify(`approver_message:${row.id}:${event.seq}`, {
-      topic: 'approver_message',
-      requestId: row.id,
-    });
-    return { kind: 'recorded', request: row, approvals: all };
+    if (!complete) return { kind: 'recorded', request: row, approvals: all };
+    const person = await c.tx.people.get(row.requester);
+    const gone =
+      person && person.state !== 'active' ? `${row.requester} left the workspace` : undefined;
+    const refusal = standing.refusal ?? gone;
+    if (refusal) return deny(c, row, 'hallpass', `policy changed: ${refusal}`, all);
+    const durationMs = Math.min(row.durationMs, standing.maxDurationMs);
+    return {
+      kind: 'recorded',
+      request: await approveRequest(ctx, c, { ...row, durationMs }, input.actor, false, {
+        ...(durationMs < row.durationMs ? { cappedFrom: row.durationMs } : {}),
+      }),
+      approvals: all,
+    };
   });
+}
+
+/** Ends a pending request as denied: by an approver, or by Hallpass when policy no longer allows it. */
+async function deny(
+  c: Change,
+  row: RequestRow,
+  by: string,
+  reason: string | null,
+  approvals: ApprovalRow[],
+): Promise<DecisionOutcome> {
+  const decided = {
+    status: 'denied' as const,
+    decidedAt: c.now,
+    decidedBy: by,
+    decisionReason: reason,
+  };
+  await c.tx.requests.update(row.id, decided);
+  recordStep(c, {
+    actor: by,
+    action: 'request.denied',
+    requestId: row.id,
+    grantId: row.grantId,
+    details: { reason, ...(by === 'hallpass' ? { policy: true } : {}) },
+    redraw: row.id,
+    dm: {
+      key: `request.denied:${row.id}:dm`,
+      userId: row.requester,
+      event: row.kind === 'extension' ? 'extension.denied' : 'request.denied',
+      grantId: row.grantId,
+    },
+  });
+  return { kind: 'recorded', request: { ...row, ...decided }, approvals };
 }

@@ -1,21 +1,44 @@
+/** What the directory says of a person. */
+export type PersonStatus = 'active' | 'deactivated' | 'guest';
+
 /**
- * Who is in which user group, and people's emails. The Slack layer answers from Slack's API
- * (cached); the CLI and tests answer from what they know.
+ * The directory could not answer for now (Slack rate-limited or out of reach, past how long a
+ * cached answer may stand in). Rules that need the answer refuse, and nothing changes: an
+ * approver is never let in on a guess.
+ */
+export class DirectoryUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DirectoryUnavailable';
+  }
+}
+
+/**
+ * Who is in which user group, people's emails and whether they still belong to the workspace.
+ * The Slack layer answers from Slack's API (cached, failing closed); the CLI and tests answer
+ * from what they know. A group or person that does not exist is an answer (no members,
+ * deactivated); only an outage throws DirectoryUnavailable.
  */
 export interface Directory {
   usergroupMembers(usergroupId: string): Promise<readonly string[]>;
   emailOf(userId: string): Promise<string | undefined>;
+  /** `fresh`: ask again rather than trust a cached answer (the offboarding safety net). */
+  statusOf(userId: string, options?: { fresh?: boolean }): Promise<PersonStatus>;
 }
 
 export class StaticDirectory implements Directory {
   constructor(
     private readonly groups: Record<string, readonly string[]> = {},
     private readonly emails: Record<string, string> = {},
+    private readonly statuses: Record<string, PersonStatus> = {},
   ) {}
   async usergroupMembers(usergroupId: string): Promise<readonly string[]> {
     return this.groups[usergroupId] ?? [];
   }
   async emailOf(userId: string): Promise<string | undefined> {
     return this.emails[userId];
+  }
+  async statusOf(userId: string): Promise<PersonStatus> {
+    return this.statuses[userId] ?? 'active';
   }
 }

@@ -9,6 +9,9 @@ export const ERROR_CODES = [
   'self_approval',
   'not_yours',
   'bad_state',
+  'rate_limited',
+  'deactivated',
+  'unavailable',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -1,23 +1,22 @@
-import { and, eq } from 'drizzle-orm';
 import { formatDuration } from '../config/duration';
-import { grants, requests, type END_REASONS } from '../store/schema';
-
-type EndReason = (typeof END_REASONS)[number];
+import type { END_REASONS } from '../store/rows';
 import { change, type CoreContext, type GrantRow, type RequestRow } from './context';
 import { DomainError } from './errors';
-import { newId } from './ids';
-import { approveRequest, checkDuration, checkJustification } from './requests';
+import { checkDuration, checkJustification, fileRequest, pendingRequest } from './requests';
+import { recordStep } from './steps';
+
+type EndReason = (typeof END_REASONS)[number];
 
 export interface RevokeInput {
   grantId: string;
   actor: string;
   reason?: string;
-  /** Break-glass from the CLI: the operator has the database file, so admin rights are implied. */
+  /** Break-glass from the CLI: the operator has the database, so admin rights are implied. */
   viaCli?: boolean;
 }
 
-export function findGrant(ctx: CoreContext, grantId: string): GrantRow {
-  const grant = ctx.db.select().from(grants).where(eq(grants.id, grantId)).get();
+export async function findGrant(ctx: CoreContext, grantId: string): Promise<GrantRow> {
+  const grant = await ctx.store.grants.byId(grantId);
   if (!grant) throw new DomainError('not_found', `No grant ${grantId}. \`/jit list\` shows yours.`);
   return grant;
 }
@@ -26,9 +25,11 @@ export function findGrant(ctx: CoreContext, grantId: string): GrantRow {
  * Ends a grant early: the holder or an admin asks, the grant moves to `revoking` and the sweeper
  * takes the access away. Asking again for a grant already ending changes nothing.
  */
-export function revokeGrant(ctx: CoreContext, input: RevokeInput): GrantRow {
-  return change(ctx, (c) => {
-    const grant = findGrant(ctx, input.grantId);
+export function revokeGrant(ctx: CoreContext, input: RevokeInput): Promise<GrantRow> {
+  return change(ctx, async (c) => {
+    const grant = await c.tx.grants.byId(input.grantId);
+    if (!grant)
+      throw new DomainError('not_found', `No grant ${input.grantId}. \`/jit list\` shows yours.`);
     const admin = input.viaCli === true || ctx.policy.isAdmin(input.actor);
     if (grant.userId !== input.actor && !admin) {
       throw new DomainError(
@@ -49,8 +50,8 @@ export function revokeGrant(ctx: CoreContext, input: RevokeInput): GrantRow {
       lastError: null,
       alertedAt: null,
     };
-    ctx.db.update(grants).set(ended).where(eq(grants.id, grant.id)).run();
-    const event = c.audit({
+    await c.tx.grants.update(grant.id, ended);
+    recordStep(c, {
       actor: input.actor,
       action: 'grant.revoke_requested',
       requestId: grant.requestId,
@@ -61,10 +62,7 @@ export function revokeGrant(ctx: CoreContext, input: RevokeInput): GrantRow {
         via: input.viaCli ? 'cli' : 'slack',
         from: grant.status,
       },
-    });
-    c.notify(`approver_message:${grant.requestId}:${event.seq}`, {
-      topic: 'approver_message',
-      requestId: grant.requestId,
+      redraw: grant.requestId,
     });
     return { ...grant, ...ended };
   });
@@ -82,7 +80,7 @@ export async function requestExtension(
   ctx: CoreContext,
   input: ExtensionInput,
 ): Promise<RequestRow> {
-  const grant = findGrant(ctx, input.grantId);
+  const grant = await findGrant(ctx, input.grantId);
   if (grant.userId !== input.actor)
     throw new DomainError('not_yours', `Grant ${grant.id} is not yours to extend.`);
   if (grant.status !== 'active' || grant.startsAt === null || grant.expiresAt === null) {
@@ -103,19 +101,15 @@ export async function requestExtension(
     );
   }
   const justification = checkJustification(ctx, input.justification);
-  return change(ctx, (c) => {
-    const open = ctx.db
-      .select({ id: requests.id })
-      .from(requests)
-      .where(and(eq(requests.grantId, grant.id), eq(requests.status, 'pending')))
-      .get();
+  const expiresAt = grant.expiresAt;
+  return change(ctx, async (c) => {
+    const open = await c.tx.requests.pendingExtensionOf(grant.id);
     if (open)
       throw new DomainError(
         'bad_state',
         `An extension of ${grant.id} is already waiting for approval (${open.id}).`,
       );
-    const row: RequestRow = {
-      id: newId('req'),
+    const row = pendingRequest(c, {
       kind: 'extension',
       grantId: grant.id,
       requester: input.actor,
@@ -123,36 +117,11 @@ export async function requestExtension(
       durationMs,
       justification,
       ticket: null,
-      status: 'pending',
       approvalsRequired: resource.approvalsRequired,
-      autoApproved: false,
-      createdAt: c.now,
-      pendingUntil: Math.min(c.now + ctx.config.requests.pendingTimeout, grant.expiresAt!),
-      decidedAt: null,
-      decidedBy: null,
-      decisionReason: null,
+      pendingUntil: Math.min(c.now + ctx.config.requests.pendingTimeout, expiresAt),
       clientKey: null,
-    };
-    ctx.db.insert(requests).values(row).run();
-    c.audit({
-      actor: input.actor,
-      action: 'request.created',
-      requestId: row.id,
-      grantId: grant.id,
-      details: { kind: 'extension', durationMs, justification },
+      maxDurationMs: resource.maxDuration,
     });
-    c.notify(`request.created:${row.id}:dm`, {
-      topic: 'requester_dm',
-      userId: row.requester,
-      event: 'request.received',
-      requestId: row.id,
-      grantId: grant.id,
-    });
-    if (row.approvalsRequired === 0) return approveRequest(ctx, c, row, 'hallpass', true);
-    c.notify(`request.created:${row.id}:approvers`, {
-      topic: 'approver_message',
-      requestId: row.id,
-    });
-    return row;
+    return fileRequest(ctx, c, row, { kind: 'extension', durationMs, justification });
   });
 }

@@ -1,33 +1,262 @@
+import { buildDigest, type Digest } from '../audit/digest';
+import { weekEndingAt, periodKey, type Period } from '../audit/period';
+import { grantStory, type GrantStory } from '../audit/story';
+import { auditEvents, type ExportRange } from '../audit/export';
+import {
+  digestAnchors,
+  verifyAll,
+  verifySince,
+  type ChainCheck,
+  type RecordedAnchor,
+} from '../audit/chain';
 import type { Config } from '../config/schema';
-import type { Db } from '../store/db';
+import type { GrantFilter, MessageQueries, Store } from '../store';
 import type { Clock } from './clock';
-import type { CoreContext } from './context';
+import { checkLiveGrants, closeByHand, type LiveGrantProblems } from './config-drift';
+import { change, type AuditRow, type CoreContext, type GrantRow, type RequestRow } from './context';
 import { decide, type DecisionInput } from './decisions';
-import type { Directory } from './directory';
-import { requestExtension, revokeGrant, type ExtensionInput, type RevokeInput } from './grants';
+import type { Directory, PersonStatus } from './directory';
+import {
+  beginExpiries,
+  recordActivated,
+  recordAttemptFailed,
+  recordRevocations,
+  recordSynced,
+  recordWarned,
+  type Activation,
+  type RetryPolicy,
+  type Revoked,
+} from './grant-transitions';
+import {
+  findGrant,
+  requestExtension,
+  revokeGrant,
+  type ExtensionInput,
+  type RevokeInput,
+} from './grants';
+import { recordPersonStatus, type OffboardingSource } from './offboarding';
+import { OutboxBook } from './outbox';
+import { recordDrift, recordRechecked, recordVerified, type Drift } from './verification';
+import { configuredTarget, type TargetResolver } from './terms';
 import { Policy } from './policy';
-import { awaitingDecisionBy, overviewOf } from './queries';
+import { awaitingDecisionBy, grantOf, overviewOf } from './queries';
 import { cancelRequest, createRequest, expireStaleRequests, type NewRequest } from './requests';
 
-export type { CoreContext, GrantRow, RequestRow, ApprovalRow } from './context';
+export type {
+  ApprovalRow,
+  AuditRow,
+  CoreContext,
+  GrantRow,
+  OutboxRow,
+  RequestRow,
+} from './context';
+export type { Awaiting, UserOverview } from './queries';
+export type { Activation, RetryPolicy, Revocation, Revoked } from './grant-transitions';
+export type { DecisionOutcome } from './decisions';
 export { DomainError } from './errors';
+export { parseNotification } from './outbox';
+export { termsOf, type GrantTerms } from './terms';
+export { expectedOf, type Drift, type Expected } from './verification';
+export type { LiveGrantProblems } from './config-drift';
+export type { Policy } from './policy';
 
-/** The domain core as the Slack layer, the CLI and the jobs see it. */
+/**
+ * The grant transitions and reads the sweeper drives. Provider calls happen between them, never
+ * inside one.
+ */
+export class GrantLifecycle {
+  constructor(private readonly ctx: CoreContext) {}
+
+  /** Grants with work due now: activation to try, expiry reached, or a revoke to retry. */
+  due(limit: number): Promise<GrantRow[]> {
+    return this.ctx.store.grants.due(this.ctx.clock.now(), limit);
+  }
+
+  /** The next moment the sweeper has work: grant work, a warning, a stale request. */
+  async nextWakeAt(warnBefore: number): Promise<number | null> {
+    const { grants, requests } = this.ctx.store;
+    const [due, unwarned, stale] = await Promise.all([
+      grants.nextDue(),
+      grants.nextUnwarnedExpiry(),
+      requests.nextPendingUntil(),
+    ]);
+    const candidates = [due, unwarned === null ? null : unwarned - warnBefore, stale].filter(
+      (t): t is number => t !== null,
+    );
+    return candidates.length > 0 ? Math.min(...candidates) : null;
+  }
+
+  get(id: string): Promise<GrantRow | undefined> {
+    return this.ctx.store.grants.byId(id);
+  }
+
+  /** Another grant that still gives the same user the same resource, so revoking must wait for it. */
+  covering(grant: GrantRow): Promise<GrantRow | undefined> {
+    return this.ctx.store.grants.covering(grant, this.ctx.clock.now());
+  }
+
+  /** Active grants that end within `warnBefore` and whose holder was not warned yet. */
+  toWarn(warnBefore: number, limit = 500): Promise<GrantRow[]> {
+    const now = this.ctx.clock.now();
+    return this.ctx.store.grants.toWarn(now, now + warnBefore, limit);
+  }
+
+  /** Active grants whose expiry moved (an extension) since the provider was last told. */
+  toSync(limit = 100): Promise<GrantRow[]> {
+    return this.ctx.store.grants.toSync(limit);
+  }
+
+  expire(grantIds: readonly string[]) {
+    return beginExpiries(this.ctx, grantIds);
+  }
+  activated(grantId: string, activation: Activation) {
+    return recordActivated(this.ctx, grantId, activation);
+  }
+  failed(grantId: string, error: string, retry: RetryPolicy) {
+    return recordAttemptFailed(this.ctx, grantId, error, retry);
+  }
+  revoked(done: readonly Revoked[]) {
+    return recordRevocations(this.ctx, done);
+  }
+  warned(grantId: string) {
+    return recordWarned(this.ctx, grantId);
+  }
+  synced(grantId: string, expiresAt: number) {
+    return recordSynced(this.ctx, grantId, expiresAt);
+  }
+
+  /** Ended grants due to be read back again, soonest first. */
+  toRecheck(limit: number): Promise<GrantRow[]> {
+    return this.ctx.store.grants.toRecheck(this.ctx.clock.now(), limit);
+  }
+  /** Active grants read back longest ago, never-verified first. */
+  leastRecentlyVerified(limit: number): Promise<GrantRow[]> {
+    return this.ctx.store.grants.leastRecentlyVerified(limit);
+  }
+  verified(grantId: string) {
+    return recordVerified(this.ctx, grantId);
+  }
+  rechecked(grantId: string, readable: boolean) {
+    return recordRechecked(this.ctx, grantId, readable);
+  }
+  drift(grantId: string, drift: Drift, attempt: number) {
+    return recordDrift(this.ctx, grantId, drift, attempt);
+  }
+}
+
+/**
+ * What the audit log and its reports answer, for the CLI, Slack and the digest. Needs only the
+ * store: the CLI's read commands work without a configuration.
+ */
+export class AuditReads {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The whole chain, then every recorded digest anchor and the `extra` ones given. */
+  async verifyAll(
+    extra: readonly RecordedAnchor[],
+    onProgress?: (checked: number) => void,
+  ): Promise<{ report: ChainCheck; anchors: number }> {
+    const anchors = [...(await digestAnchors(this.store)), ...extra];
+    return { report: await verifyAll(this.store, anchors, onProgress), anchors: anchors.length };
+  }
+
+  verifySince(from?: RecordedAnchor, onProgress?: (checked: number) => void): Promise<ChainCheck> {
+    return verifySince(this.store, from, onProgress);
+  }
+
+  events(range: ExportRange): AsyncIterable<AuditRow> {
+    return auditEvents(this.store, range);
+  }
+
+  story(grantId: string): Promise<GrantStory | undefined> {
+    return grantStory(this.store, grantId);
+  }
+
+  grants(filter: GrantFilter): Promise<{ rows: GrantRow[]; total: number }> {
+    return this.store.grants.list(filter);
+  }
+
+  /** The digest of `period` (by default the 7 days ending now) as of now. */
+  digest(config: Config, period?: Period, onProgress?: (checked: number) => void): Promise<Digest> {
+    const now = this.clock.now();
+    return buildDigest(
+      this.store,
+      config,
+      period ?? weekEndingAt(now, config.timezone),
+      now,
+      onProgress,
+    );
+  }
+}
+
+/**
+ * The domain core as the Slack layer, the API, the CLI and the jobs see it: every rule and
+ * every read they need goes through here. Nothing here knows Slack, HTTP, a provider or a
+ * database dialect.
+ */
 export class Core {
-  readonly ctx: CoreContext;
+  private readonly ctx: CoreContext;
+  readonly lifecycle: GrantLifecycle;
+  readonly outbox: OutboxBook;
+  readonly audit: AuditReads;
 
-  constructor(deps: { db: Db; clock: Clock; config: Config; directory: Directory }) {
+  constructor(deps: {
+    store: Store;
+    clock: Clock;
+    config: Config;
+    directory: Directory;
+    /** The provider layer's reading of a resource's target; the configured target without it. */
+    resolveTarget?: TargetResolver;
+  }) {
     this.ctx = {
       onCommit: new Set(),
-      db: deps.db,
+      store: deps.store,
       clock: deps.clock,
       config: deps.config,
       policy: new Policy(deps.config, deps.directory),
+      resolveTarget: deps.resolveTarget ?? configuredTarget,
     };
+    this.lifecycle = new GrantLifecycle(this.ctx);
+    this.outbox = new OutboxBook(this.ctx);
+    this.audit = new AuditReads(deps.store, deps.clock);
   }
 
   get policy(): Policy {
     return this.ctx.policy;
+  }
+
+  get config(): Config {
+    return this.ctx.config;
+  }
+
+  /** The core's time (the injected clock). */
+  now(): number {
+    return this.ctx.clock.now();
+  }
+
+  /** The digest of `period` (by default the 7 days ending now), as of now. */
+  digest(period?: Period): Promise<Digest> {
+    return this.audit.digest(this.ctx.config, period);
+  }
+
+  /**
+   * When Hallpass first ran on this database: recorded the first time it is asked (an older
+   * database counts from its first audit event).
+   */
+  async firstStartedAt(): Promise<number> {
+    const { store, clock } = this.ctx;
+    const first = (await store.audit.bySeq(1))?.at ?? clock.now();
+    return Number(
+      await store.meta.setOnce('first_started_at', String(Math.min(first, clock.now()))),
+    );
+  }
+
+  /** Where Slack messages were posted, so later changes edit them in place. */
+  get messages(): MessageQueries {
+    return this.ctx.store.messages;
   }
 
   /** Subscribes to committed changes; returns the unsubscribe function. */
@@ -54,10 +283,88 @@ export class Core {
   expireStaleRequests() {
     return expireStaleRequests(this.ctx);
   }
+
+  /**
+   * Records what the directory says of a person; someone deactivated or made a guest is
+   * offboarded (grants revoked, requests cancelled, approvers told). Undefined when nothing
+   * had to change.
+   */
+  recordPersonStatus(userId: string, status: PersonStatus, source: OffboardingSource) {
+    return recordPersonStatus(this.ctx, userId, status, source);
+  }
+
+  /** Live grants the configuration no longer covers: one line each, saying what to do. */
+  checkLiveGrants(providerNames: ReadonlySet<string>): Promise<LiveGrantProblems> {
+    return checkLiveGrants(this.ctx, providerNames);
+  }
+
+  /** An admin closes a grant whose provider is gone; the access must be removed by hand. */
+  closeByHand(grantId: string, actor: string, reason: string) {
+    return closeByHand(this.ctx, grantId, actor, reason);
+  }
+
+  /** Everyone holding a grant or waiting on a request, for the offboarding safety net. */
+  peopleWithAccess(limit: number): Promise<string[]> {
+    return this.ctx.store.people.withAccessOrAsking(limit);
+  }
+
+  request(id: string): Promise<RequestRow | undefined> {
+    return this.ctx.store.requests.byId(id);
+  }
+  grant(id: string): Promise<GrantRow | undefined> {
+    return this.ctx.store.grants.byId(id);
+  }
+  /** The grant, or a DomainError the person can read. */
+  findGrant(id: string): Promise<GrantRow> {
+    return findGrant(this.ctx, id);
+  }
+  /** The grant a request made, or for an extension, the grant it extends. */
+  grantOf(request: RequestRow): Promise<GrantRow | undefined> {
+    return grantOf(this.ctx, request);
+  }
+  approvalsOf(requestId: string) {
+    return this.ctx.store.approvals.of(requestId);
+  }
   overviewOf(userId: string) {
     return overviewOf(this.ctx, userId);
   }
-  awaitingDecisionBy(userId: string) {
-    return awaitingDecisionBy(this.ctx, userId);
+  awaitingDecisionBy(userId: string, limit?: number) {
+    return awaitingDecisionBy(this.ctx, userId, limit);
+  }
+
+  /**
+   * Records the 7 days ending at `periodEnd` and queues their digest to `channel`, unless that
+   * period was queued before (by this process, an earlier one, or another replica). True when
+   * queued now.
+   */
+  queueDigest(period: Period, channel: string): Promise<boolean> {
+    const key = periodKey(period);
+    return change(this.ctx, async (c) => {
+      const inserted = await c.tx.digests.insertIfNew({
+        periodKey: key,
+        periodStart: period.start,
+        periodEnd: period.end,
+        channel,
+        queuedAt: c.now,
+      });
+      if (!inserted) return false;
+      c.audit({
+        actor: 'hallpass',
+        action: 'digest.queued',
+        details: { periodStart: period.start, periodEnd: period.end, channel },
+      });
+      c.notify(`digest:${key}`, {
+        topic: 'digest',
+        channel,
+        periodStart: period.start,
+        periodEnd: period.end,
+      });
+      return true;
+    });
+  }
+
+  /** A digest was posted: record when, and the chain head it verified (the next starts there). */
+  digestPosted(period: Period, head: { seq: number; hash: string } | undefined): Promise<void> {
+    return this.ctx.store.digests.markPosted(periodKey(period), this.ctx.clock.now(), head);
   }
 }

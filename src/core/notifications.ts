@@ -40,9 +40,28 @@ export const notificationSchema = z.discriminatedUnion('topic', [
     grantId: z.string(),
     channel: z.string(),
     admins: z.array(z.string()),
-    action: z.enum(['grant', 'revoke']),
+    /** The call that keeps failing, or `close`: an admin closed a grant Hallpass cannot revoke. */
+    action: z.enum(['grant', 'revoke', 'close']),
     attempts: z.number(),
     error: z.string(),
+  }),
+  z.object({
+    topic: z.literal('drift'),
+    grantId: z.string(),
+    channel: z.string(),
+    admins: z.array(z.string()),
+    /** What the record says the target system should hold, and what a read-back found. */
+    expected: z.enum(['present', 'absent']),
+    repaired: z.boolean(),
+    error: z.string().optional(),
+  }),
+  z.object({
+    topic: z.literal('offboarded'),
+    userId: z.string(),
+    channel: z.string(),
+    status: z.enum(['deactivated', 'guest']),
+    grants: z.array(z.string()),
+    requests: z.array(z.string()),
   }),
   z.object({
     topic: z.literal('digest'),
@@ -62,8 +81,11 @@ export function subjectOf(n: Notification): string {
     case 'credentials':
       return `user:${n.userId}`;
     case 'alert':
+    case 'drift':
       return `alert:${n.grantId}`;
     case 'digest':
       return `digest:${n.channel}`;
+    case 'offboarded':
+      return `offboarded:${n.channel}`;
   }
 }

@@ -1,28 +1,75 @@
-import type { Statement } from 'better-sqlite3';
-import type { Db } from '../store/db';
-import { subjectOf, type Notification } from './notifications';
-
-const statements = new WeakMap<Db, Statement>();
+import type { OutboxRow } from '../store/rows';
+import { change, type CoreContext } from './context';
+import { notificationSchema, type Notification } from './notifications';
 
 /**
- * Queues a notification. Call inside the transaction of the change that caused it; a key that
- * was queued before is ignored, so a replayed change never notifies twice.
+ * What stays in the database once a row is done: the notification without secrets, so sealed
+ * credentials do not outlive their delivery.
  */
-export function enqueue(db: Db, now: number, key: string, notification: Notification): void {
-  let insert = statements.get(db);
-  if (!insert) {
-    insert = db.$client.prepare(
-      `INSERT INTO outbox (key, subject, topic, payload, status, attempts, next_attempt_at, created_at)
-       VALUES (?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT(key) DO NOTHING`,
-    );
-    statements.set(db, insert);
+export function restingPayload(row: OutboxRow): string {
+  if (row.topic !== 'credentials') return row.payload;
+  try {
+    const value: unknown = JSON.parse(row.payload);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return '{}';
+    const rest: Record<string, unknown> = { ...value };
+    delete rest.sealed;
+    return JSON.stringify(rest);
+  } catch {
+    return '{}';
   }
-  insert.run(
-    key,
-    subjectOf(notification),
-    notification.topic,
-    JSON.stringify(notification),
-    now,
-    now,
-  );
+}
+
+export function parseNotification(row: OutboxRow): Notification | undefined {
+  try {
+    const result = notificationSchema.safeParse(JSON.parse(row.payload));
+    return result.success ? result.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The outbox as the delivery side works it: claim, then mark each row sent, retried or dead. */
+export class OutboxBook {
+  constructor(private readonly ctx: CoreContext) {}
+
+  /** Takes up to `limit` due rows (the oldest of each subject) for one try each, leased. */
+  claim(leaseMs: number, limit: number): Promise<OutboxRow[]> {
+    return this.ctx.store.outbox.claimHeads(this.ctx.clock.now(), leaseMs, limit);
+  }
+
+  /** The largest pending id of a subject right now: a render from current state covers all up to it. */
+  lastPendingId(subject: string): Promise<number> {
+    return this.ctx.store.outbox.lastPendingId(subject);
+  }
+
+  /** Slack accepted the row; later rows of its subject and topic up to `coveredUpTo` were shown by the same render. */
+  sent(row: OutboxRow, coveredUpTo = row.id): Promise<void> {
+    return this.ctx.store.outbox.markSent(
+      row,
+      this.ctx.clock.now(),
+      restingPayload(row),
+      coveredUpTo,
+    );
+  }
+
+  /** Schedules another try at `nextAttemptAt`; `attempts` counts the tries that failed. */
+  retry(row: OutboxRow, attempts: number, nextAttemptAt: number, error: string): Promise<void> {
+    return this.ctx.store.outbox.markRetry(row.id, attempts, nextAttemptAt, error);
+  }
+
+  /** Gives up on a row, dropping any secret it carried, and says so in the audit log. */
+  dead(row: OutboxRow, attempts: number, error: string): Promise<void> {
+    const notification = parseNotification(row);
+    return change(this.ctx, async (c) => {
+      const changed = await c.tx.outbox.markDead(row.id, attempts, error, restingPayload(row));
+      if (!changed) return;
+      c.audit({
+        actor: 'hallpass',
+        action: 'notification.failed',
+        requestId: notification && 'requestId' in notification ? notification.requestId : null,
+        grantId: notification && 'grantId' in notification ? (notification.grantId ?? null) : null,
+        details: { topic: row.topic, key: row.key, attempts, error },
+      });
+    });
+  }
 }

@@ -1,7 +1,12 @@
 import type { Config, People, Resource } from '../config/schema';
-import type { Directory } from './directory';
+import { DirectoryUnavailable, type Directory, type PersonStatus } from './directory';
 import { DomainError } from './errors';
 import { closestMatch } from './suggest';
+
+export type Decision = 'approve' | 'deny';
+
+/** Why someone may not decide a request, as the person is told. */
+export type DecisionRight = { allowed: true } | { allowed: false; error: DomainError };
 
 /** Answers the questions the rules ask of the configuration: who may request and decide what. */
 export class Policy {
@@ -42,11 +47,22 @@ export class Policy {
   }
 
   async canRequest(userId: string, resource: Resource): Promise<boolean> {
-    return resource.requesters ? this.isIn(userId, resource.requesters) : true;
+    return resource.requesters
+      ? this.isIn(userId, resource.requesters, 'permission to request it')
+      : true;
   }
 
-  async isApprover(userId: string, resource: Resource): Promise<boolean> {
-    return this.isIn(userId, resource.approvers);
+  /**
+   * Whether the directory says this person still belongs to the workspace; undefined when it
+   * cannot say now (the people Hallpass recorded as gone stay refused regardless).
+   */
+  async statusOf(userId: string): Promise<PersonStatus | undefined> {
+    try {
+      return await this.directory.statusOf(userId);
+    } catch (err) {
+      if (err instanceof DirectoryUnavailable) return undefined;
+      throw err;
+    }
   }
 
   async requestable(userId: string): Promise<Resource[]> {
@@ -54,10 +70,76 @@ export class Policy {
     return this.config.resources.filter((_, i) => allowed[i]);
   }
 
-  private async isIn(userId: string, people: People): Promise<boolean> {
+  /**
+   * The one rule of who may decide a request: an approver of its resource, and never the
+   * requester approving their own request unless the resource allows self-approval. Both a
+   * click and "what waits for me" ask this.
+   */
+  async decisionRight(
+    actor: string,
+    resource: Resource,
+    requester: string,
+    decision: Decision,
+  ): Promise<DecisionRight> {
+    if (!(await this.isIn(actor, resource.approvers, 'approver rights'))) {
+      return {
+        allowed: false,
+        error: new DomainError(
+          'not_approver',
+          `You are not an approver for ${resource.name} (${resource.id}), so your click changed nothing.`,
+        ),
+      };
+    }
+    if (actor === requester && decision === 'approve' && !resource.allowSelfApproval) {
+      return {
+        allowed: false,
+        error: new DomainError(
+          'self_approval',
+          `You cannot approve your own request for ${resource.id}; another approver has to.`,
+        ),
+      };
+    }
+    return { allowed: true };
+  }
+
+  /**
+   * Where `userId` may approve: the resources whose requests by others they may approve, and
+   * those where they may approve their own as well, both by `decisionRight`.
+   */
+  async approvable(userId: string): Promise<{ others: string[]; own: string[] }> {
+    const others: string[] = [];
+    const own: string[] = [];
+    for (const resource of this.config.resources) {
+      try {
+        const someoneElse = await this.decisionRight(userId, resource, '', 'approve');
+        if (!someoneElse.allowed) continue;
+        others.push(resource.id);
+        if ((await this.decisionRight(userId, resource, userId, 'approve')).allowed)
+          own.push(resource.id);
+      } catch (err) {
+        // A list shows what can be verified now; a click on the rest is refused with the reason.
+        if (!(err instanceof DomainError && err.code === 'unavailable')) throw err;
+      }
+    }
+    return { others, own };
+  }
+
+  /**
+   * Whether `userId` is one of `people`. Fails closed: when the directory cannot say (Slack out
+   * of reach past the cache's bound), the rule refuses with a DomainError rather than guess.
+   */
+  private async isIn(userId: string, people: People, what: string): Promise<boolean> {
     if (people.users.includes(userId)) return true;
-    for (const group of people.usergroups) {
-      if ((await this.directory.usergroupMembers(group)).includes(userId)) return true;
+    try {
+      for (const group of people.usergroups) {
+        if ((await this.directory.usergroupMembers(group)).includes(userId)) return true;
+      }
+    } catch (err) {
+      if (!(err instanceof DirectoryUnavailable)) throw err;
+      throw new DomainError(
+        'unavailable',
+        `Hallpass can't verify your ${what} right now (Slack did not answer); nothing changed. Try again in a minute.`,
+      );
     }
     return false;
   }

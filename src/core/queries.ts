@@ -1,34 +1,4 @@
-import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
-import type { Db } from '../store/db';
-import { requestPending } from '../store/partial-index';
-import { preparedOn } from '../store/prepared';
-import { approvals, grants, requests } from '../store/schema';
 import type { ApprovalRow, CoreContext, GrantRow, RequestRow } from './context';
-
-const requestById = (db: Db) =>
-  db
-    .select()
-    .from(requests)
-    .where(eq(requests.id, sql.placeholder('id')))
-    .prepare();
-
-/** Prepared once per connection: every decision and every approver message reads a request. */
-export function getRequest(ctx: CoreContext, id: string): RequestRow | undefined {
-  return preparedOn(ctx.db, requestById).get({ id });
-}
-
-export function approvalsOf(ctx: CoreContext, requestId: string): ApprovalRow[] {
-  return ctx.db
-    .select()
-    .from(approvals)
-    .where(eq(approvals.requestId, requestId))
-    .orderBy(asc(approvals.id))
-    .all();
-}
-
-export function grantOfRequest(ctx: CoreContext, requestId: string): GrantRow | undefined {
-  return ctx.db.select().from(grants).where(eq(grants.requestId, requestId)).get();
-}
 
 export interface UserOverview {
   pending: RequestRow[];
@@ -36,52 +6,48 @@ export interface UserOverview {
 }
 
 /** A person's pending requests and their grants that are not over yet. */
-export function overviewOf(ctx: CoreContext, userId: string): UserOverview {
+export async function overviewOf(ctx: CoreContext, userId: string): Promise<UserOverview> {
   return {
-    pending: ctx.db
-      .select()
-      .from(requests)
-      .where(and(eq(requests.requester, userId), eq(requests.status, 'pending')))
-      .orderBy(desc(requests.createdAt))
-      .all(),
-    grants: ctx.db
-      .select()
-      .from(grants)
-      .where(
-        and(
-          eq(grants.userId, userId),
-          inArray(grants.status, ['activating', 'active', 'revoking']),
-        ),
-      )
-      .orderBy(asc(grants.expiresAt))
-      .all(),
+    pending: await ctx.store.requests.pendingOf(userId),
+    grants: await ctx.store.grants.liveOf(userId),
   };
 }
 
-/** Pending requests this person could decide now (not their own unless self-approval is allowed). */
+export interface Awaiting {
+  request: RequestRow;
+  /** Approvals it has so far. */
+  approvals: number;
+}
+
+/**
+ * Pending requests this person could decide now, oldest first: on the resources the policy lets
+ * them approve (their own requests only where self-approval is allowed), not decided by them yet.
+ * The store reads only those, so the cost follows `limit`, not every pending request.
+ */
 export async function awaitingDecisionBy(
   ctx: CoreContext,
   userId: string,
   limit = 20,
-): Promise<RequestRow[]> {
-  const pending = ctx.db
-    .select()
-    .from(requests)
-    .where(requestPending)
-    .orderBy(asc(requests.createdAt))
-    .all();
-  const out: RequestRow[] = [];
-  for (const row of pending) {
-    if (out.length >= limit) break;
-    const resource = ctx.policy.findResource(row.resourceId);
-    if (!resource || (row.requester === userId && !resource.allowSelfApproval)) continue;
-    if (!(await ctx.policy.isApprover(userId, resource))) continue;
-    const decided = ctx.db
-      .select({ id: approvals.id })
-      .from(approvals)
-      .where(and(eq(approvals.requestId, row.id), eq(approvals.approver, userId)))
-      .get();
-    if (!decided) out.push(row);
-  }
-  return out;
+): Promise<Awaiting[]> {
+  const { others, own } = await ctx.policy.approvable(userId);
+  const requests = await ctx.store.requests.awaitingDecision({
+    userId,
+    resourceIds: others,
+    selfApproval: own,
+    limit,
+  });
+  const counts = await ctx.store.approvals.approvingCounts(requests.map((r) => r.id));
+  return requests.map((request) => ({ request, approvals: counts.get(request.id) ?? 0 }));
 }
+
+/** The grant a request made, or for an extension, the grant it extends. */
+export async function grantOf(
+  ctx: CoreContext,
+  request: RequestRow,
+): Promise<GrantRow | undefined> {
+  if (request.kind === 'extension')
+    return request.grantId ? ctx.store.grants.byId(request.grantId) : undefined;
+  return ctx.store.grants.byRequest(request.id);
+}
+
+export type { ApprovalRow };

@@ -1,14 +1,11 @@
-import { and, eq, lte, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../config/duration';
 import type { Resource } from '../config/schema';
-import type { Db } from '../store/db';
-import { requestPending } from '../store/partial-index';
-import { param, preparedOn } from '../store/prepared';
-import { grants, requests } from '../store/schema';
-import { change, type Change, type CoreContext, type RequestRow } from './context';
+import { change, type Change, type CoreContext, type GrantRow, type RequestRow } from './context';
 import { DomainError } from './errors';
 import { newId } from './ids';
+import { recordStep } from './steps';
+import { termsOf, type GrantTerms } from './terms';
 
 export const newRequestSchema = z.object({
   requester: z.string().min(1),
@@ -22,66 +19,6 @@ export const newRequestSchema = z.object({
 export type NewRequest = z.infer<typeof newRequestSchema>;
 
 const MAX_JUSTIFICATION = 2000;
-
-/** The writes of filing and approving, prepared once per connection: each request makes them. */
-const query = {
-  byClientKey: (db: Db) =>
-    db
-      .select()
-      .from(requests)
-      .where(eq(requests.clientKey, sql.placeholder('clientKey')))
-      .prepare(),
-  insert: (db: Db) =>
-    db
-      .insert(requests)
-      .values({
-        id: sql.placeholder('id'),
-        kind: sql.placeholder('kind'),
-        grantId: sql.placeholder('grantId'),
-        requester: sql.placeholder('requester'),
-        resourceId: sql.placeholder('resourceId'),
-        durationMs: sql.placeholder('durationMs'),
-        justification: sql.placeholder('justification'),
-        ticket: sql.placeholder('ticket'),
-        status: sql.placeholder('status'),
-        approvalsRequired: sql.placeholder('approvalsRequired'),
-        autoApproved: sql.placeholder('autoApproved'),
-        createdAt: sql.placeholder('createdAt'),
-        pendingUntil: sql.placeholder('pendingUntil'),
-        decidedAt: sql.placeholder('decidedAt'),
-        decidedBy: sql.placeholder('decidedBy'),
-        decisionReason: sql.placeholder('decisionReason'),
-        clientKey: sql.placeholder('clientKey'),
-      })
-      .prepare(),
-  approved: (db: Db) =>
-    db
-      .update(requests)
-      .set({
-        status: 'approved',
-        decidedAt: param('now'),
-        decidedBy: param('decidedBy'),
-        // Bound as is, so the boolean column gets SQLite's 0 or 1.
-        autoApproved: param<number>('auto'),
-      })
-      .where(eq(requests.id, sql.placeholder('id')))
-      .prepare(),
-  insertGrant: (db: Db) =>
-    db
-      .insert(grants)
-      .values({
-        id: sql.placeholder('id'),
-        requestId: sql.placeholder('requestId'),
-        userId: sql.placeholder('userId'),
-        resourceId: sql.placeholder('resourceId'),
-        provider: sql.placeholder('provider'),
-        status: 'activating',
-        durationMs: sql.placeholder('durationMs'),
-        nextAttemptAt: sql.placeholder('now'),
-        createdAt: sql.placeholder('now'),
-      })
-      .prepare(),
-};
 
 export function checkDuration(resource: Resource, input: string | number): number {
   const ms = typeof input === 'number' ? input : parseDuration(input);
@@ -147,6 +84,96 @@ export function checkTicket(resource: Resource, ticket: string | undefined): str
   return value;
 }
 
+/** A new pending request row; access requests and extensions differ only in what they carry. */
+export function pendingRequest(
+  c: Change,
+  fields: Pick<
+    RequestRow,
+    | 'kind'
+    | 'grantId'
+    | 'requester'
+    | 'resourceId'
+    | 'durationMs'
+    | 'justification'
+    | 'ticket'
+    | 'approvalsRequired'
+    | 'pendingUntil'
+    | 'clientKey'
+    | 'maxDurationMs'
+  >,
+): RequestRow {
+  return {
+    ...fields,
+    id: newId('req'),
+    status: 'pending',
+    autoApproved: false,
+    createdAt: c.now,
+    decidedAt: null,
+    decidedBy: null,
+    decisionReason: null,
+  };
+}
+
+/**
+ * Files a new request (or extension request): the row, its audit event, the requester's receipt
+ * and the approver message, or an approval at once when the resource needs no approvers.
+ */
+export async function fileRequest(
+  ctx: CoreContext,
+  c: Change,
+  row: RequestRow,
+  details: Record<string, unknown>,
+): Promise<RequestRow> {
+  await c.tx.requests.insert(row);
+  recordStep(c, {
+    actor: row.requester,
+    action: 'request.created',
+    requestId: row.id,
+    grantId: row.grantId,
+    details,
+    dm: {
+      key: `request.created:${row.id}:dm`,
+      userId: row.requester,
+      event: 'request.received',
+      grantId: row.grantId,
+    },
+  });
+  if (row.approvalsRequired === 0) return approveRequest(ctx, c, row, 'hallpass', true);
+  c.notify(`request.created:${row.id}:approvers`, { topic: 'approver_message', requestId: row.id });
+  return row;
+}
+
+/** Someone deactivated, or turned into a guest, may not file. */
+function refuseIfGone(userId: string, status: string | undefined): void {
+  if (status === 'deactivated' || status === 'guest') {
+    throw new DomainError(
+      'deactivated',
+      `${userId} is ${status === 'guest' ? 'a guest' : 'deactivated'} in Slack, so Hallpass accepts no requests from them.`,
+    );
+  }
+}
+
+/**
+ * How much one person may ask: a few requests waiting at once, and a few filed per window.
+ * Counted inside the change, so a burst of concurrent requests cannot slip past together.
+ */
+async function checkLimits(ctx: CoreContext, c: Change, requester: string): Promise<void> {
+  const { maxPendingPerUser, filingLimit } = ctx.config.requests;
+  const { filed, pending } = await c.tx.requests.countsOf(requester, c.now - filingLimit.per);
+  if (pending >= maxPendingPerUser) {
+    throw new DomainError(
+      'rate_limited',
+      `You already have ${pending} request${pending === 1 ? '' : 's'} waiting for a decision, the most one person may have at once. Cancel one (\`/jit list\`) or wait for a decision, then ask again.`,
+    );
+  }
+  if (filed >= filingLimit.requests) {
+    throw new DomainError(
+      'rate_limited',
+      `You filed ${filed} requests in the last ${formatDuration(filingLimit.per)}, the most one person may file in that time. Try again in a little while.`,
+    );
+  }
+}
+
 /** Files a request; auto-approves it in the same transaction when the resource needs no approvers. */
 export async function createRequest(ctx: CoreContext, input: NewRequest): Promise<RequestRow> {
   const parsed = newRequestSchema.parse(input);
@@ -154,6 +181,7 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
   const durationMs = checkDuration(resource, parsed.duration);
   const justification = checkJustification(ctx, parsed.justification);
   const ticket = checkTicket(resource, parsed.ticket);
+  refuseIfGone(parsed.requester, await ctx.policy.statusOf(parsed.requester));
   if (!(await ctx.policy.canRequest(parsed.requester, resource))) {
     throw new DomainError(
       'not_allowed',
@@ -161,13 +189,14 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
       'resource',
     );
   }
-  return change(ctx, (c) => {
+  return change(ctx, async (c) => {
     if (parsed.clientKey) {
-      const existing = preparedOn(ctx.db, query.byClientKey).get({ clientKey: parsed.clientKey });
+      const existing = await c.tx.requests.byClientKey(parsed.clientKey);
       if (existing) return existing;
     }
-    const row: RequestRow = {
-      id: newId('req'),
+    refuseIfGone(parsed.requester, (await c.tx.people.get(parsed.requester))?.state);
+    await checkLimits(ctx, c, parsed.requester);
+    const row = pendingRequest(c, {
       kind: 'access',
       grantId: null,
       requester: parsed.requester,
@@ -175,228 +204,193 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
       durationMs,
       justification,
       ticket,
-      status: 'pending',
       approvalsRequired: resource.approvalsRequired,
-      autoApproved: false,
-      createdAt: c.now,
       pendingUntil: c.now + ctx.config.requests.pendingTimeout,
-      decidedAt: null,
-      decidedBy: null,
-      decisionReason: null,
       clientKey: parsed.clientKey ?? null,
-    };
-    preparedOn(ctx.db, query.insert).run(row);
-    c.audit({
-      actor: row.requester,
-      action: 'request.created',
-      requestId: row.id,
-      details: {
-        resourceId: row.resourceId,
-        durationMs,
-        justification,
-        ticket,
-        approvalsRequired: row.approvalsRequired,
-      },
+      maxDurationMs: resource.maxDuration,
     });
-    c.notify(`request.created:${row.id}:dm`, {
-      topic: 'requester_dm',
-      userId: row.requester,
-      event: 'request.received',
-      requestId: row.id,
+    return fileRequest(ctx, c, row, {
+      resourceId: row.resourceId,
+      durationMs,
+      justification,
+      ticket,
+      approvalsRequired: row.approvalsRequired,
     });
-    if (row.approvalsRequired === 0) return approveRequest(ctx, c, row, 'hallpass', true);
-    c.notify(`request.created:${row.id}:approvers`, {
-      topic: 'approver_message',
-      requestId: row.id,
-    });
-    return row;
   });
 }
 
 /** Moves a pending request to approved and creates its grant (or extends the grant it is for). */
-export function approveRequest(
+export async function approveRequest(
   ctx: CoreContext,
   c: Change,
   row: RequestRow,
   decidedBy: string,
   auto: boolean,
-): RequestRow {
-  const approved: RequestRow = {
-    ...row,
-    status: 'approved',
-    decidedAt: c.now,
-    decidedBy,
-    autoApproved: auto,
-  };
-  preparedOn(ctx.db, query.approved).run({ id: row.id, now: c.now, decidedBy, auto: Number(auto) });
-  const event = c.audit({
+  details: Record<string, unknown> = {},
+): Promise<RequestRow> {
+  const decided = { status: 'approved' as const, decidedAt: c.now, decidedBy, autoApproved: auto };
+  await c.tx.requests.update(row.id, decided);
+  const approved: RequestRow = { ...row, ...decided };
+  recordStep(c, {
     actor: decidedBy,
     action: 'request.approved',
     requestId: row.id,
     grantId: row.grantId,
-    details: { auto, kind: row.kind },
-  });
-  c.notify(`approver_message:${row.id}:${event.seq}`, {
-    topic: 'approver_message',
-    requestId: row.id,
+    details: { auto, kind: row.kind, ...details },
+    redraw: row.id,
   });
   if (row.kind === 'extension') {
-    extendGrant(ctx, c, approved);
+    await extendGrant(ctx, c, approved);
     return approved;
   }
   const resource = ctx.policy.resource(row.resourceId);
-  const grantId = newId('gr');
-  preparedOn(ctx.db, query.insertGrant).run({
-    id: grantId,
+  const terms: GrantTerms = {
+    provider: resource.provider,
+    target: ctx.resolveTarget(resource),
+    resourceName: resource.name,
+    approverChannel: ctx.policy.approverChannel(resource),
+    maxTotalDurationMs: resource.maxTotalDuration,
+    approvalsRequired: row.approvalsRequired,
+  };
+  const grant: GrantRow = {
+    id: newId('gr'),
     requestId: row.id,
     userId: row.requester,
     resourceId: row.resourceId,
     provider: resource.provider,
+    status: 'activating',
     durationMs: row.durationMs,
-    now: c.now,
-  });
-  c.audit({
+    startsAt: null,
+    expiresAt: null,
+    providerExpiresAt: null,
+    nextAttemptAt: c.now,
+    attempts: 0,
+    lastError: null,
+    alertedAt: null,
+    warnedAt: null,
+    providerState: null,
+    endReason: null,
+    endedBy: null,
+    endNote: null,
+    endedAt: null,
+    createdAt: c.now,
+    snapshot: JSON.stringify(terms),
+    fenceUntil: null,
+    recheckAt: null,
+    rechecks: 0,
+    verifiedAt: null,
+  };
+  await c.tx.grants.insert(grant);
+  recordStep(c, {
     actor: 'hallpass',
     action: 'grant.created',
     requestId: row.id,
-    grantId,
+    grantId: grant.id,
     details: { provider: resource.provider, durationMs: row.durationMs },
-  });
-  c.notify(`request.approved:${row.id}:dm`, {
-    topic: 'requester_dm',
-    userId: row.requester,
-    event: 'request.approved',
-    requestId: row.id,
-    grantId,
+    dm: {
+      key: `request.approved:${row.id}:dm`,
+      userId: row.requester,
+      event: 'request.approved',
+      grantId: grant.id,
+    },
   });
   return approved;
 }
 
-function extendGrant(ctx: CoreContext, c: Change, row: RequestRow): void {
-  const grant = row.grantId
-    ? ctx.db.select().from(grants).where(eq(grants.id, row.grantId)).get()
-    : undefined;
+async function extendGrant(ctx: CoreContext, c: Change, row: RequestRow): Promise<void> {
+  const grant = row.grantId ? await c.tx.grants.byId(row.grantId) : undefined;
+  const dm = {
+    key: `extension.approved:${row.id}:dm`,
+    userId: row.requester,
+    event: 'extension.approved' as const,
+    grantId: row.grantId,
+  };
   if (!grant || grant.status !== 'active' || grant.expiresAt === null || grant.startsAt === null) {
-    c.audit({
+    recordStep(c, {
       actor: 'hallpass',
       action: 'grant.extended',
       requestId: row.id,
       grantId: row.grantId,
       details: { applied: false, why: 'the grant is no longer active' },
-    });
-    c.notify(`extension.approved:${row.id}:dm`, {
-      topic: 'requester_dm',
-      userId: row.requester,
-      event: 'extension.approved',
-      requestId: row.id,
-      grantId: row.grantId ?? undefined,
+      dm,
     });
     return;
   }
-  const resource = ctx.policy.resource(grant.resourceId);
-  const ceiling = grant.startsAt + resource.maxTotalDuration;
+  // The smaller of what the grant was made with and what the resource allows today.
+  const resource = ctx.policy.findResource(grant.resourceId);
+  const recorded = termsOf(grant)?.maxTotalDurationMs ?? Number.MAX_SAFE_INTEGER;
+  const ceiling =
+    grant.startsAt + Math.min(recorded, resource?.maxTotalDuration ?? Number.MAX_SAFE_INTEGER);
   const expiresAt = Math.min(grant.expiresAt + row.durationMs, ceiling);
-  ctx.db
-    .update(grants)
-    .set({ expiresAt, nextAttemptAt: expiresAt, warnedAt: null })
-    .where(eq(grants.id, grant.id))
-    .run();
-  const event = c.audit({
+  await c.tx.grants.update(grant.id, { expiresAt, nextAttemptAt: expiresAt, warnedAt: null });
+  recordStep(c, {
     actor: 'hallpass',
     action: 'grant.extended',
     requestId: row.id,
     grantId: grant.id,
     details: { applied: true, from: grant.expiresAt, to: expiresAt },
-  });
-  c.notify(`approver_message:${grant.requestId}:${event.seq}`, {
-    topic: 'approver_message',
-    requestId: grant.requestId,
-  });
-  c.notify(`extension.approved:${row.id}:dm`, {
-    topic: 'requester_dm',
-    userId: row.requester,
-    event: 'extension.approved',
-    requestId: row.id,
-    grantId: grant.id,
+    redraw: grant.requestId,
+    dm: { ...dm, grantId: grant.id },
   });
 }
 
 /** The requester withdraws a pending request. */
-export function cancelRequest(ctx: CoreContext, requestId: string, actor: string): RequestRow {
-  return change(ctx, (c) => {
-    const row = ctx.db.select().from(requests).where(eq(requests.id, requestId)).get();
+export function cancelRequest(
+  ctx: CoreContext,
+  requestId: string,
+  actor: string,
+): Promise<RequestRow> {
+  return change(ctx, async (c) => {
+    const row = await c.tx.requests.byId(requestId);
     if (!row)
       throw new DomainError('not_found', `No request ${requestId}. \`/jit list\` shows yours.`);
     if (row.requester !== actor)
       throw new DomainError('not_yours', `Request ${requestId} is not yours to cancel.`);
     if (row.status !== 'pending')
       throw new DomainError('bad_state', `Request ${requestId} is already ${row.status}.`);
-    ctx.db
-      .update(requests)
-      .set({ status: 'cancelled', decidedAt: c.now, decidedBy: actor })
-      .where(eq(requests.id, row.id))
-      .run();
-    const event = c.audit({
+    const decided = { status: 'cancelled' as const, decidedAt: c.now, decidedBy: actor };
+    await c.tx.requests.update(row.id, decided);
+    recordStep(c, {
       actor,
       action: 'request.cancelled',
       requestId: row.id,
       grantId: row.grantId,
+      redraw: row.id,
+      dm: {
+        key: `request.cancelled:${row.id}:dm`,
+        userId: row.requester,
+        event: 'request.cancelled',
+      },
     });
-    c.notify(`approver_message:${row.id}:${event.seq}`, {
-      topic: 'approver_message',
-      requestId: row.id,
-    });
-    c.notify(`request.cancelled:${row.id}:dm`, {
-      topic: 'requester_dm',
-      userId: row.requester,
-      event: 'request.cancelled',
-      requestId: row.id,
-    });
-    return { ...row, status: 'cancelled', decidedAt: c.now, decidedBy: actor };
+    return { ...row, ...decided };
   });
 }
 
 /** Ends a pending request whose time ran out; no-op when it was decided meanwhile. */
-export function expireInChange(ctx: CoreContext, c: Change, row: RequestRow): RequestRow {
-  ctx.db
-    .update(requests)
-    .set({ status: 'expired', decidedAt: c.now, decidedBy: 'hallpass' })
-    .where(and(eq(requests.id, row.id), eq(requests.status, 'pending')))
-    .run();
-  const event = c.audit({
+export async function expireInChange(c: Change, row: RequestRow): Promise<RequestRow> {
+  const decided = { status: 'expired' as const, decidedAt: c.now, decidedBy: 'hallpass' };
+  await c.tx.requests.update(row.id, decided, 'pending');
+  recordStep(c, {
     actor: 'hallpass',
     action: 'request.expired',
     requestId: row.id,
     grantId: row.grantId,
     details: { pendingUntil: row.pendingUntil },
+    redraw: row.id,
+    dm: { key: `request.expired:${row.id}:dm`, userId: row.requester, event: 'request.expired' },
   });
-  c.notify(`approver_message:${row.id}:${event.seq}`, {
-    topic: 'approver_message',
-    requestId: row.id,
-  });
-  c.notify(`request.expired:${row.id}:dm`, {
-    topic: 'requester_dm',
-    userId: row.requester,
-    event: 'request.expired',
-    requestId: row.id,
-  });
-  return { ...row, status: 'expired', decidedAt: c.now, decidedBy: 'hallpass' };
+  return { ...row, ...decided };
 }
 
 /** Expires every pending request past its timeout, one transaction each. Returns how many. */
-export function expireStaleRequests(ctx: CoreContext, limit = 500): number {
-  const due = ctx.db
-    .select({ id: requests.id })
-    .from(requests)
-    .where(and(requestPending, lte(requests.pendingUntil, ctx.clock.now())))
-    .limit(limit)
-    .all();
+export async function expireStaleRequests(ctx: CoreContext, limit = 500): Promise<number> {
+  const due = await ctx.store.requests.stale(ctx.clock.now(), limit);
   let expired = 0;
-  for (const { id } of due) {
-    change(ctx, (c) => {
-      const row = ctx.db.select().from(requests).where(eq(requests.id, id)).get();
+  for (const id of due) {
+    await change(ctx, async (c) => {
+      const row = await c.tx.requests.byId(id);
       if (row?.status === 'pending' && row.pendingUntil <= c.now) {
-        expireInChange(ctx, c, row);
+        await expireInChange(c, row);
         expired++;
       }
     });

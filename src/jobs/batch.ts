@@ -22,7 +22,7 @@ export class Batch<T, R> {
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly flush: (items: T[]) => R[],
+    private readonly flush: (items: T[]) => Promise<R[]>,
     private readonly limits: BatchLimits,
   ) {}
 
@@ -34,18 +34,18 @@ export class Batch<T, R> {
     });
   }
 
-  /** Flushes what is waiting now. */
+  /** Flushes what is waiting now; each add() settles when its flush does. */
   drain(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.waiting;
     if (batch.length === 0) return;
     this.waiting = [];
-    try {
-      const results = this.flush(batch.map((w) => w.item));
-      batch.forEach((w, i) => w.resolve(results[i]!));
-    } catch (err) {
-      for (const w of batch) w.reject(err);
-    }
+    this.flush(batch.map((w) => w.item)).then(
+      (results) => batch.forEach((w, i) => w.resolve(results[i]!)),
+      (err: unknown) => {
+        for (const w of batch) w.reject(err);
+      },
+    );
   }
 }

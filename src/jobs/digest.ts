@@ -1,9 +1,7 @@
 import { createTask, type ScheduledTask } from 'node-cron';
-import { periodKey, previousFire, weekEndingAt } from '../audit/period';
+import { previousFire, weekEndingAt } from '../audit/period';
 import type { Core } from '../core';
-import { change } from '../core/context';
 import { logger as defaultLogger, type Logger } from '../log';
-import { digests } from '../store/schema';
 
 /** How long to wait before trying again when queueing a period failed (the database was busy). */
 const RETRY_MS = 60_000;
@@ -17,6 +15,8 @@ const RETRY_MS = 60_000;
  */
 export class DigestScheduler {
   private task: ScheduledTask | undefined;
+  /** When Hallpass first ran on this database. */
+  private since = 0;
   private retry: NodeJS.Timeout | undefined;
 
   constructor(
@@ -25,18 +25,19 @@ export class DigestScheduler {
   ) {}
 
   /** Starts the cron job and catches up; does nothing without a `digest` section. */
-  start(): void {
-    const digest = this.core.ctx.config.digest;
+  async start(): Promise<void> {
+    const digest = this.core.config.digest;
     if (!digest || this.task) return;
     // A late run (the process was busy or asleep) queues the latest period ended by then.
-    const onTick = (slot: number) => this.queueLatest(Math.max(this.core.ctx.clock.now(), slot));
+    const onTick = (slot: number) => void this.queueLatest(Math.max(this.core.now(), slot));
     this.task = createTask(digest.schedule, (run) => onTick(run.date.getTime()), {
-      timezone: this.core.ctx.config.timezone,
+      timezone: this.core.config.timezone,
       name: 'hallpass-digest',
       noOverlap: true,
     });
     this.task.start();
-    this.queueLatest(this.core.ctx.clock.now());
+    this.since = await this.core.firstStartedAt();
+    await this.queueLatest(this.core.now());
   }
 
   async stop(): Promise<void> {
@@ -48,7 +49,7 @@ export class DigestScheduler {
 
   /** The latest tick of the running schedule at or before `at`, or null when there is none. */
   private lastTick(at: number): number | null {
-    const { config } = this.core.ctx;
+    const { config } = this.core;
     const task = this.task;
     if (!config.digest || !task) return null;
     return previousFire(config.digest.schedule, config.timezone, at, (date) => task.match(date));
@@ -58,50 +59,23 @@ export class DigestScheduler {
    * Records the 7 days ending at `periodEnd` and queues their digest, unless that period was
    * queued before (by this process, an earlier one, or another scheduler). True when queued now.
    */
-  queue(periodEnd: number): boolean {
-    const { config } = this.core.ctx;
+  async queue(periodEnd: number): Promise<boolean> {
+    const { config } = this.core;
     if (!config.digest) return false;
-    const channel = config.digest.channel;
-    const period = weekEndingAt(periodEnd, config.timezone);
-    const key = periodKey(period);
-    return change(this.core.ctx, (c) => {
-      const inserted = this.core.ctx.db
-        .insert(digests)
-        .values({
-          periodKey: key,
-          periodStart: period.start,
-          periodEnd: period.end,
-          channel,
-          queuedAt: c.now,
-        })
-        .onConflictDoNothing()
-        .run();
-      if (inserted.changes === 0) return false;
-      c.audit({
-        actor: 'hallpass',
-        action: 'digest.queued',
-        details: { periodStart: period.start, periodEnd: period.end, channel },
-      });
-      c.notify(`digest:${key}`, {
-        topic: 'digest',
-        channel,
-        periodStart: period.start,
-        periodEnd: period.end,
-      });
-      return true;
-    });
+    return this.core.queueDigest(weekEndingAt(periodEnd, config.timezone), config.digest.channel);
   }
 
   /**
    * Queues the period ending at the latest tick at or before `at`. When the database refuses,
    * tries again a minute later rather than wait for the next tick a week away.
    */
-  private queueLatest(at: number): void {
+  private async queueLatest(at: number): Promise<void> {
     clearTimeout(this.retry);
     this.retry = undefined;
     try {
       const tick = this.lastTick(at);
-      if (tick !== null && this.queue(tick)) {
+      // A week that ended before Hallpass first ran has nothing to tell.
+      if (tick !== null && tick > this.since && (await this.queue(tick))) {
         this.logger.info('digest queued', { periodEnd: new Date(tick).toISOString() });
       }
     } catch (err) {
@@ -109,7 +83,7 @@ export class DigestScheduler {
         error: err instanceof Error ? err.message : String(err),
         retryInMs: RETRY_MS,
       });
-      this.retry = setTimeout(() => this.queueLatest(at), RETRY_MS);
+      this.retry = setTimeout(() => void this.queueLatest(at), RETRY_MS);
       this.retry.unref();
     }
   }

@@ -1,7 +1,8 @@
-import type { GrantRow } from '../core/context';
+import { termsOf, type GrantRow } from '../core';
 import type { Directory } from '../core/directory';
-import type { Policy } from '../core/policy';
+import type { Policy } from '../core';
 import type { Provider, ProviderCallContext } from '../providers/types';
+import { scrub } from '../secrets/scrub';
 
 /** A configured provider as the sweeper needs it. */
 export interface ResolvedProvider {
@@ -54,6 +55,9 @@ export function callContext(
   window: { startsAt: number; expiresAt: number },
   signal: AbortSignal,
 ): ProviderCallContext<unknown> {
+  // The grant's recorded terms win: the access is acted on as it was granted, whatever the
+  // configuration says today. Grants made before terms were recorded fall back to it.
+  const terms = termsOf(grant);
   const resource = policy.findResource(grant.resourceId);
   return {
     grantId: grant.id,
@@ -61,8 +65,11 @@ export function callContext(
     user: { slackId: grant.userId, email },
     resource: {
       id: grant.resourceId,
-      name: resource?.name ?? grant.resourceId,
-      target: providers.forResource?.(grant.resourceId)?.target ?? resource?.target ?? {},
+      name: terms?.resourceName ?? resource?.name ?? grant.resourceId,
+      target:
+        terms !== undefined
+          ? terms.target
+          : (providers.forResource?.(grant.resourceId)?.target ?? resource?.target ?? {}),
     },
     startsAt: new Date(window.startsAt),
     expiresAt: new Date(window.expiresAt),
@@ -71,7 +78,11 @@ export function callContext(
   };
 }
 
+/**
+ * A provider's error as Hallpass records it: scrubbed of secrets first, since provider text
+ * (a curl error with a token in its URL, a webhook's body) goes on to the audit, the database,
+ * Slack and the logs.
+ */
 export function describeError(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
+  return scrub(err instanceof Error ? err.message || err.name : String(err));
 }

@@ -1,27 +1,9 @@
 import { schedule, type ScheduledTask } from 'node-cron';
-import type { Core } from '../core';
-import type { GrantRow } from '../core/context';
+import type { Core, GrantRow, RetryPolicy, Revocation, Revoked } from '../core';
 import type { Directory } from '../core/directory';
-import {
-  beginExpiries,
-  coveringGrant,
-  dueGrants,
-  grantsToSync,
-  grantsToWarn,
-  nextDueAt,
-  recordActivated,
-  recordAttemptFailed,
-  recordRevocations,
-  recordSynced,
-  recordWarned,
-  type RetryPolicy,
-  type Revocation,
-  type Revoked,
-} from '../core/grant-progress';
 import type { Logger } from '../log';
+import { forgetSecret, registerSecret } from '../secrets/scrub';
 import type { Sealer } from '../secrets/seal';
-import type { Db } from '../store/db';
-import { preparedOn } from '../store/prepared';
 import { Batch } from './batch';
 import { forEachLimited } from './limit';
 import {
@@ -55,14 +37,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const RECORD_WINDOW_MS = 10;
 const RECORD_MAX = 128;
 
-/** The other moments the sweeper wakes for, with the literal conditions of their partial indexes. */
-const nextWarnable = (db: Db) =>
-  db.$client
-    .prepare("SELECT min(expires_at) FROM grants WHERE status = 'active' AND warned_at IS NULL")
-    .pluck();
-const nextStale = (db: Db) =>
-  db.$client.prepare("SELECT min(pending_until) FROM requests WHERE status = 'pending'").pluck();
-
 export interface SweeperDeps {
   core: Core;
   providers: ProviderLookup;
@@ -71,6 +45,8 @@ export interface SweeperDeps {
   logger: Logger;
   timers?: Timers;
   random?: () => number;
+  /** Grants with a provider call in progress, shared with the reconciler. */
+  busy?: Set<string>;
 }
 
 /**
@@ -79,7 +55,8 @@ export interface SweeperDeps {
  * a second of expires_at. Provider calls run outside transactions, at most `concurrency` at once.
  */
 export class Sweeper {
-  private readonly inFlight = new Set<string>();
+  /** Grants with a provider call in progress here (shared with the reconciler). */
+  private readonly inFlight: Set<string>;
   private cron?: ScheduledTask;
   private timer: unknown;
   private timerAt: number | null = null;
@@ -90,34 +67,41 @@ export class Sweeper {
   private readonly timers: Timers;
   /** Confirmed revokes, recorded a few at a time; a grant stays in flight until its batch commits. */
   private readonly revoked = new Batch<Revoked, GrantRow | undefined>(
-    (done) => recordRevocations(this.ctx, done),
+    (done) => this.grants.revoked(done),
     { windowMs: RECORD_WINDOW_MS, maxItems: RECORD_MAX },
   );
   private readonly recording = new Map<string, Promise<void>>();
+  /** Credentials issued by this process, kept out of every text until their grant has ended. */
+  private readonly issued = new Map<string, string[]>();
 
   constructor(private readonly deps: SweeperDeps) {
     this.timers = deps.timers ?? realTimers;
+    this.inFlight = deps.busy ?? new Set();
   }
 
-  private get ctx() {
-    return this.deps.core.ctx;
+  private get grants() {
+    return this.deps.core.lifecycle;
+  }
+
+  private get config() {
+    return this.deps.core.config;
   }
 
   private get retry(): RetryPolicy {
-    const { retryBase, retryMax, alertAfterAttempts } = this.ctx.config.sweeper;
+    const { retryBase, retryMax, alertAfterAttempts } = this.config.sweeper;
     return { retryBase, retryMax, alertAfterAttempts, random: this.deps.random };
   }
 
   /** Runs at once (catching up on whatever expired while the bot was down), then on schedule. */
   async start(): Promise<void> {
     this.stopped = false;
-    this.cron = schedule(this.ctx.config.sweeper.schedule, () => void this.tick(), {
+    this.cron = schedule(this.config.sweeper.schedule, () => void this.tick(), {
       name: 'hallpass-sweeper',
       noOverlap: false,
     });
     // During a pass the timer is re-armed when the pass ends; outside one, a change may bring work forward.
     this.unsubscribe = this.deps.core.onCommit(() => {
-      if (!this.running) this.arm();
+      if (!this.running) void this.arm();
     });
     await this.tick();
   }
@@ -147,48 +131,51 @@ export class Sweeper {
         } while (this.again && !this.stopped);
       } finally {
         this.running = null;
-        this.arm();
+        await this.arm();
       }
     })();
     return this.running;
   }
 
   private async pass(): Promise<void> {
-    this.safely('expire stale requests', () => this.deps.core.expireStaleRequests());
-    const { concurrency, warnBefore } = this.ctx.config.sweeper;
+    await this.safely('expire stale requests', () => this.deps.core.expireStaleRequests());
+    const { concurrency, warnBefore } = this.config.sweeper;
     const seen = new Set<string>();
     for (;;) {
-      const due = (
-        this.safely('list due grants', () =>
-          dueGrants(this.ctx, concurrency * 8 + this.inFlight.size),
-        ) ?? []
-      ).filter((g) => !this.inFlight.has(g.id) && !seen.has(g.id));
+      const listed =
+        (await this.safely('list due grants', () =>
+          this.grants.due(concurrency * 8 + this.inFlight.size),
+        )) ?? [];
+      const due = listed.filter((g) => !this.inFlight.has(g.id) && !seen.has(g.id));
       if (due.length === 0) break;
       due.forEach((g) => seen.add(g.id));
-      await forEachLimited(this.expireDue(due), concurrency, (grant) => this.process(grant));
+      await forEachLimited(await this.expireDue(due), concurrency, (grant) => this.process(grant));
       this.revoked.drain();
       await Promise.all(this.recording.values());
     }
-    for (const grant of this.safely('list warnings', () => grantsToWarn(this.ctx, warnBefore)) ??
-      []) {
-      this.safely('warn', () => recordWarned(this.ctx, grant.id));
+    for (const grant of (await this.safely('list warnings', () =>
+      this.grants.toWarn(warnBefore),
+    )) ?? []) {
+      await this.safely('warn', () => this.grants.warned(grant.id));
     }
     await forEachLimited(
-      this.safely('list syncs', () => grantsToSync(this.ctx)) ?? [],
+      (await this.safely('list syncs', () => this.grants.toSync())) ?? [],
       concurrency,
       (grant) => this.sync(grant),
     );
   }
 
   /** Sets the exact timer for the next due moment (grant work, a warning, a stale request). */
-  private arm(): void {
+  private async arm(): Promise<void> {
     if (this.stopped) return;
-    const next = this.safely('next due', () => this.nextWakeAt());
-    if (next === null || next === undefined) return;
+    const next = await this.safely('next due', () =>
+      this.grants.nextWakeAt(this.config.sweeper.warnBefore),
+    );
+    if (next === null || next === undefined || this.stopped) return;
     if (this.timerAt !== null && this.timerAt <= next && this.timer !== undefined) return;
     if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
     this.timerAt = next;
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, next - this.ctx.clock.now()));
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, next - this.deps.core.now()));
     this.timer = this.timers.setTimeout(() => {
       this.timer = undefined;
       this.timerAt = null;
@@ -196,33 +183,18 @@ export class Sweeper {
     }, delay);
   }
 
-  private nextWakeAt(): number | null {
-    const { db } = this.ctx;
-    const warnBefore = this.ctx.config.sweeper.warnBefore;
-    const warnAt = preparedOn(db, nextWarnable).get() as number | null;
-    const staleAt = preparedOn(db, nextStale).get() as number | null;
-    const candidates = [
-      nextDueAt(this.ctx),
-      warnAt === null ? null : warnAt - warnBefore,
-      staleAt,
-    ].filter((t): t is number => t !== null);
-    return candidates.length > 0 ? Math.min(...candidates) : null;
-  }
-
   /**
    * Moves the expired grants among `due` to `revoking` in one transaction and returns the work
    * left: activations and revokes. An active grant extended meanwhile drops out; all of them do
    * when the transaction fails, until the next pass.
    */
-  private expireDue(due: GrantRow[]): GrantRow[] {
+  private async expireDue(due: GrantRow[]): Promise<GrantRow[]> {
     const active = due.filter((g) => g.status === 'active');
     const expired = new Map<string, GrantRow>();
-    for (const grant of this.safely('begin expiries', () =>
-      beginExpiries(
-        this.ctx,
-        active.map((g) => g.id),
-      ),
-    ) ?? []) {
+    const now =
+      (await this.safely('begin expiries', () => this.grants.expire(active.map((g) => g.id)))) ??
+      [];
+    for (const grant of now) {
       if (grant?.status === 'revoking') expired.set(grant.id, grant);
     }
     return due.flatMap((g) => (g.status !== 'active' ? [g] : (expired.get(g.id) ?? [])));
@@ -243,7 +215,10 @@ export class Sweeper {
     const recorded = this.revoked
       .add({ ...revocation, grantId: grant.id })
       .then(
-        () => undefined,
+        () => {
+          this.issued.get(grant.id)?.forEach(forgetSecret);
+          this.issued.delete(grant.id);
+        },
         (err: unknown) => this.failed(grant, 'revoke', err),
       )
       .finally(() => {
@@ -267,17 +242,23 @@ export class Sweeper {
     try {
       const { provider, timeoutMs } = this.resolve(grant);
       const email = await emailOf(this.deps.directory, grant.userId);
-      const startsAt = this.ctx.clock.now();
+      const startsAt = this.deps.core.now();
       const window = { startsAt, expiresAt: startsAt + grant.durationMs };
       const result = await withTimeout(timeoutMs, (signal) =>
         provider.grant(
-          callContext(grant, this.ctx.policy, this.deps.providers, email, window, signal),
+          callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal),
         ),
       );
-      const sealedCredentials = result.credentials
-        ? this.deps.sealer.seal(JSON.stringify(result.credentials))
+      const credentials = result.credentials;
+      if (credentials) {
+        const secrets = [credentials.text, ...(credentials.secrets ?? [])];
+        secrets.forEach(registerSecret);
+        this.issued.set(grant.id, secrets);
+      }
+      const sealedCredentials = credentials
+        ? this.deps.sealer.seal(JSON.stringify({ text: credentials.text }))
         : undefined;
-      const recorded = recordActivated(this.ctx, grant.id, {
+      const recorded = await this.grants.activated(grant.id, {
         ...window,
         state: result.state,
         sealedCredentials,
@@ -289,7 +270,7 @@ export class Sweeper {
           { grantId: grant.id },
         );
     } catch (err) {
-      this.failed(grant, 'grant', err);
+      await this.failed(grant, 'grant', err);
     }
   }
 
@@ -298,7 +279,7 @@ export class Sweeper {
     try {
       const { provider, timeoutMs } = this.resolve(grant);
       if (provider.guarantees.isolation === 'shared') {
-        const cover = coveringGrant(this.ctx, grant);
+        const cover = await this.grants.covering(grant);
         if (cover) {
           this.record(grant, { coveredBy: cover.id });
           return;
@@ -307,17 +288,19 @@ export class Sweeper {
       const email = await emailOf(this.deps.directory, grant.userId);
       const window = {
         startsAt: grant.startsAt ?? grant.createdAt,
-        expiresAt: grant.expiresAt ?? this.ctx.clock.now(),
+        expiresAt: grant.expiresAt ?? this.deps.core.now(),
       };
       await withTimeout(timeoutMs, (signal) =>
         provider.revoke(
-          callContext(grant, this.ctx.policy, this.deps.providers, email, window, signal),
+          callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal),
         ),
       );
       if (provider.check) {
         const check = provider.check.bind(provider);
         const present = await withTimeout(timeoutMs, (signal) =>
-          check(callContext(grant, this.ctx.policy, this.deps.providers, email, window, signal)),
+          check(
+            callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal),
+          ),
         );
         if (present)
           throw new ProviderCallError(
@@ -329,7 +312,7 @@ export class Sweeper {
         elapsedMs: Date.now() - started,
       });
     } catch (err) {
-      this.failed(grant, 'revoke', err);
+      await this.failed(grant, 'revoke', err);
     }
   }
 
@@ -343,10 +326,10 @@ export class Sweeper {
       const window = { startsAt: grant.startsAt, expiresAt: grant.expiresAt };
       await withTimeout(timeoutMs, (signal) =>
         provider.grant(
-          callContext(grant, this.ctx.policy, this.deps.providers, email, window, signal),
+          callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal),
         ),
       );
-      recordSynced(this.ctx, grant.id, grant.expiresAt);
+      await this.grants.synced(grant.id, grant.expiresAt);
     } catch (err) {
       this.deps.logger.warn('could not tell the provider about an extension; will retry', {
         grantId: grant.id,
@@ -357,22 +340,22 @@ export class Sweeper {
     }
   }
 
-  private failed(grant: GrantRow, call: 'grant' | 'revoke', err: unknown): void {
+  private async failed(grant: GrantRow, call: 'grant' | 'revoke', err: unknown): Promise<void> {
     const error = describeError(err);
     this.deps.logger.warn(`provider ${call} failed`, {
       grantId: grant.id,
       provider: grant.provider,
       error,
     });
-    this.safely('record failure', () =>
-      recordAttemptFailed(this.ctx, grant.id, `${call}: ${error}`, this.retry),
+    await this.safely('record failure', () =>
+      this.grants.failed(grant.id, `${call}: ${error}`, this.retry),
     );
   }
 
   /** A database hiccup (busy, full disk) must not kill the sweeper; the next pass retries. */
-  private safely<T>(what: string, fn: () => T): T | undefined {
+  private async safely<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
     try {
-      return fn();
+      return await fn();
     } catch (err) {
       this.deps.logger.error(`sweeper could not ${what}`, { error: describeError(err) });
       return undefined;

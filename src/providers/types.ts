@@ -24,6 +24,11 @@ export interface ProviderCallContext<Target> {
 export interface Credentials {
   /** Markdown-ish text: how to use the access (`mrkdwn` in Slack). */
   text: string;
+  /**
+   * The secret values inside `text` (a password, a key). Hallpass scrubs them, and the whole
+   * text, from every error, log line and audit event from then on.
+   */
+  secrets?: readonly string[];
 }
 
 export interface GrantResult {

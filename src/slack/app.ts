@@ -28,6 +28,8 @@ export interface SlackAppDeps extends SlackClientDeps {
   isHealthy: () => boolean;
   /** More `/jit` subcommands (e.g. `digest`), listed in `/jit help` with the built-in ones. */
   extraSubcommands?: readonly Subcommand[];
+  /** Slack said a person changed: forget what the directory cached of them. */
+  forgetUser?: (userId: string) => void;
 }
 
 export interface SlackApp {
@@ -183,6 +185,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     core: deps.core,
     logger: deps.logger,
     extraSubcommands: deps.extraSubcommands ?? [],
+    forgetUser: deps.forgetUser,
   });
 
   const sideServer = socketMode ? healthServer(health) : undefined;

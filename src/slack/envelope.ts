@@ -12,7 +12,7 @@ import { formatIssues } from '../config/load';
 /**
  * The outer shape of everything Slack can post to Hallpass, given what manifest.yml asks for:
  * the `/jit` command, clicks, form submissions and option searches in its own surfaces, and the
- * `app_home_opened` event. Bolt dereferences these fields before any listener runs, so a signed
+ * `app_home_opened` and `user_change` events. Bolt dereferences these fields before any listener runs, so a signed
  * body without them (a `null` payload, `user` missing, `actions` not a list) would otherwise
  * crash the receiver or answer 500 after logging an error.
  */
@@ -63,12 +63,23 @@ const event = z.discriminatedUnion('type', [
     type: z.literal('event_callback'),
     event_id: z.string(),
     authorizations: z.array(z.looseObject({})).optional(),
-    event: z.looseObject({
-      type: z.literal('app_home_opened'),
-      user: z.string(),
-      channel: z.string(),
-      tab: z.string(),
-    }),
+    event: z.discriminatedUnion('type', [
+      z.looseObject({
+        type: z.literal('app_home_opened'),
+        user: z.string(),
+        channel: z.string(),
+        tab: z.string(),
+      }),
+      z.looseObject({
+        type: z.literal('user_change'),
+        user: z.looseObject({
+          id: z.string().min(1),
+          deleted: z.boolean().optional(),
+          is_restricted: z.boolean().optional(),
+          is_ultra_restricted: z.boolean().optional(),
+        }),
+      }),
+    ]),
   }),
 ]);
 

@@ -1,8 +1,6 @@
-import { and, eq } from 'drizzle-orm';
-import type { Db } from '../store/db';
-import { slackMessages } from '../store/schema';
+import type { MessageQueries, PostedMessage } from '../store';
 
-export type PostedMessage = typeof slackMessages.$inferSelect;
+export type { PostedMessage };
 
 /**
  * Where Hallpass posted a message, by what it is about (`subject`, e.g. `request:<id>`) and what
@@ -16,32 +14,21 @@ export class MessagesStore {
    */
   private readonly unsaved = new Map<string, PostedMessage>();
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly messages: MessageQueries) {}
 
-  find(subject: string, purpose: string): PostedMessage | undefined {
+  async find(subject: string, purpose: string): Promise<PostedMessage | undefined> {
     const waiting = this.unsaved.get(keyOf(subject, purpose));
     if (waiting) {
-      this.remember(waiting);
+      await this.remember(waiting);
       return waiting;
     }
-    return this.db
-      .select()
-      .from(slackMessages)
-      .where(and(eq(slackMessages.subject, subject), eq(slackMessages.purpose, purpose)))
-      .get();
+    return this.messages.find(subject, purpose);
   }
 
-  remember(message: PostedMessage): void {
+  async remember(message: PostedMessage): Promise<void> {
     const key = keyOf(message.subject, message.purpose);
     this.unsaved.set(key, message);
-    this.db
-      .insert(slackMessages)
-      .values(message)
-      .onConflictDoUpdate({
-        target: [slackMessages.subject, slackMessages.purpose],
-        set: { channel: message.channel, ts: message.ts, updatedAt: message.updatedAt },
-      })
-      .run();
+    await this.messages.remember(message);
     this.unsaved.delete(key);
   }
 }

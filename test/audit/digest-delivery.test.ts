@@ -5,6 +5,7 @@ import { Sealer } from '../../src/secrets/seal';
 import { OutboxDispatcher } from '../../src/slack/delivery/dispatcher';
 import { blockKitProblems } from '../../src/slack/ui/limits';
 import { FakeSlack } from '../support/fake-slack';
+import { STORE_KINDS } from '../support/stores';
 import { fixtureWeek, type FixtureWeek } from './fixture-week';
 
 const KEY = '2026-10-19T07:00:00.000Z';
@@ -15,16 +16,23 @@ interface DigestRow {
   chain_hash: string | null;
 }
 
-describe('delivering the digest through the outbox', () => {
+/** What someone with the database owner's rights does first: lift the append-only guard. */
+function allowAuditEdits(w: FixtureWeek): Promise<number> {
+  return w.kind === 'sqlite'
+    ? w.sql.run('DROP TRIGGER audit_events_no_update')
+    : w.sql.run('DROP TRIGGER audit_events_no_update_delete ON audit_events');
+}
+
+describe.each(STORE_KINDS)('delivering the digest through the outbox (%s)', (kind) => {
   let w: FixtureWeek;
   let fake: FakeSlack;
   let dispatcher: OutboxDispatcher;
   let scheduler: DigestScheduler;
 
   beforeEach(async () => {
-    w = await fixtureWeek();
+    w = await fixtureWeek(kind);
     // The week's own notifications went out long ago; only the digest is left to deliver.
-    w.db.$client.exec("UPDATE outbox SET status = 'sent'");
+    await w.sql.run("UPDATE outbox SET status = 'sent'");
     fake = await new FakeSlack().start();
     const client = new webApi.WebClient('xoxb-test', {
       slackApiUrl: fake.url,
@@ -33,7 +41,6 @@ describe('delivering the digest through the outbox', () => {
       logLevel: webApi.LogLevel.ERROR,
     });
     dispatcher = new OutboxDispatcher({
-      db: w.db,
       clock: w.clock,
       client,
       sealer: new Sealer('test-sealing-secret'),
@@ -47,31 +54,35 @@ describe('delivering the digest through the outbox', () => {
     await scheduler.stop();
     await dispatcher.stop();
     await fake.stop();
-    w.close();
+    await w.close();
   });
 
   const posts = () => fake.callsOf('chat.postMessage').filter((c) => c.args.channel === 'CDIGEST');
-  const digestRow = (key = KEY) =>
-    w.db.$client
-      .prepare('SELECT posted_at, chain_seq, chain_hash FROM digests WHERE period_key = ?')
-      .get(key) as DigestRow;
+  const digestRow = async (key = KEY) => {
+    const row = await w.sql.get<DigestRow>(
+      'SELECT posted_at, chain_seq, chain_hash FROM digests WHERE period_key = ?',
+      key,
+    );
+    if (!row) throw new Error(`no digest recorded for ${key}`);
+    return row;
+  };
   const deliverAll = async () => {
     await dispatcher.drain();
-    const row = w.db.$client
-      .prepare("SELECT next_attempt_at AS at FROM outbox WHERE status = 'pending' ORDER BY 1")
-      .get() as { at: number } | undefined;
-    if (row) {
-      w.clock.set(row.at);
+    const at = await w.sql.value<number | undefined>(
+      "SELECT next_attempt_at FROM outbox WHERE status = 'pending' ORDER BY 1",
+    );
+    if (at !== undefined) {
+      w.clock.set(at);
       await dispatcher.drain();
     }
   };
 
   it('posts once to the digest channel after a Slack 500, and records the verified head', async () => {
-    scheduler.start(); // 26 Oct 08:05Z: queues the week that ended at 08:00Z
+    await scheduler.start(); // 26 Oct 08:05Z: queues the week that ended at 08:00Z
     fake.fail('chat.postMessage', { kind: 'status', status: 500 });
     await dispatcher.drain();
     expect(posts()).toHaveLength(1);
-    expect(digestRow().posted_at).toBeNull();
+    expect((await digestRow()).posted_at).toBeNull();
 
     await deliverAll();
     await deliverAll();
@@ -82,22 +93,23 @@ describe('delivering the digest through the outbox', () => {
     expect(blockKitProblems(sent.blocks as unknown[])).toEqual([]);
     expect(JSON.stringify(sent.blocks)).toContain('Revocation problems: 2');
 
-    const head = w.db.$client
-      .prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1')
-      .get() as { seq: number; hash: string };
-    expect(digestRow()).toEqual({
+    const head = await w.sql.get<{ seq: number; hash: string }>(
+      'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
+    );
+    expect(await digestRow()).toEqual({
       posted_at: w.clock.now(),
-      chain_seq: head.seq,
-      chain_hash: head.hash,
+      chain_seq: head!.seq,
+      chain_hash: head!.hash,
     });
-    const outbox = w.db.$client.prepare("SELECT status FROM outbox WHERE topic = 'digest'").all();
+    const outbox = await w.sql.all("SELECT status FROM outbox WHERE topic = 'digest'");
     expect(outbox).toEqual([{ status: 'sent' }]);
   });
 
   it('verifies the next week from the head the last digest recorded, and flags a break', async () => {
-    scheduler.start();
+    await scheduler.start();
     await deliverAll();
-    const first = digestRow();
+    const first = await digestRow();
+    expect(first.chain_seq).not.toBeNull();
 
     // An attacker with the file edits a row written after the last digest.
     w.clock.set(Date.parse('2026-10-27T10:00:00Z'));
@@ -107,14 +119,16 @@ describe('delivering the digest through the outbox', () => {
       duration: '1h',
       justification: 'investigating INC-43 lock waits',
     });
-    w.db.$client.exec('DROP TRIGGER audit_events_no_update');
+    await allowAuditEdits(w);
     const edited = first.chain_seq! + 1;
-    w.db.$client.prepare("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = ?").run(edited);
+    expect(
+      await w.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = ?", edited),
+    ).toBe(1);
 
     w.clock.set(Date.parse('2026-11-02T08:00:30Z'));
     await scheduler.stop();
     scheduler = new DigestScheduler(w.core);
-    scheduler.start();
+    await scheduler.start();
     await deliverAll();
 
     expect(posts()).toHaveLength(2);
@@ -122,6 +136,6 @@ describe('delivering the digest through the outbox', () => {
     expect(text).toContain('Audit chain broken');
     expect(text).toContain(`Row ${edited}: content does not match its hash (the row was edited).`);
     expect(text).toContain(`walking after row ${first.chain_seq} (digest of ${KEY})`);
-    expect(digestRow('2026-10-26T08:00:00.000Z')).toMatchObject({ chain_seq: null });
+    expect(await digestRow('2026-10-26T08:00:00.000Z')).toMatchObject({ chain_seq: null });
   });
 });

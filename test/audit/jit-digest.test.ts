@@ -4,11 +4,12 @@ import { digestSubcommand } from '../../src/slack/listeners/commands/digest';
 import { blockKitProblems } from '../../src/slack/ui/limits';
 import { FakeSlack } from '../support/fake-slack';
 import { SlackSender } from '../support/slack-requests';
+import { STORE_KINDS } from '../support/stores';
 import { fixtureWeek, PERIOD, type FixtureWeek } from './fixture-week';
 
 const SIGNING_SECRET = 'test-signing-secret-0123456789';
 
-describe('/jit digest', () => {
+describe.each(STORE_KINDS)('/jit digest (%s)', (kind) => {
   let w: FixtureWeek;
   let fake: FakeSlack;
   let slack: SlackApp;
@@ -16,7 +17,7 @@ describe('/jit digest', () => {
   let responses = 0;
 
   beforeAll(async () => {
-    w = await fixtureWeek();
+    w = await fixtureWeek(kind);
     w.clock.set(PERIOD.end);
     fake = await new FakeSlack().start();
     slack = createSlackApp({
@@ -34,7 +35,7 @@ describe('/jit digest', () => {
   afterAll(async () => {
     await slack.stop();
     await fake.stop();
-    w.close();
+    await w.close();
   });
 
   async function jit(userId: string, text: string) {

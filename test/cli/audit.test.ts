@@ -1,11 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { appendAudit, hashEvent } from '../../src/core/audit';
-import { inTransaction, openDb } from '../../src/store/db';
+import { chainEvent, hashEvent } from '../../src/core/audit';
+import { openStore } from '../../src/store';
 import { tempDir } from '../support/tmp';
-import { coreHarness, type CoreHarness } from '../support/core';
-import { runCli } from './run';
+import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
+import type { StoreKind } from '../support/stores';
+import { cliEnv, runCli } from './run';
 
 /** The columns of audit_events as export writes them. */
 interface Event {
@@ -66,40 +67,85 @@ function parseCsv(text: string): string[][] {
 
 const NASTY = 'a, "quoted" value\r\nsecond line\nthird, with "more"';
 
-describe('hallpass audit', () => {
-  let h: CoreHarness;
-  let env: NodeJS.ProcessEnv;
-  const rows = (): Event[] =>
-    h.db.$client.prepare('SELECT * FROM audit_events ORDER BY seq').all() as Event[];
-
-  beforeEach(async () => {
-    h = coreHarness();
-    env = { HALLPASS_DB: h.file };
-    h.clock.set(Date.parse('2026-11-01T10:00:00Z'));
-    await h.core.createRequest({
-      requester: 'UREQ',
-      resourceId: 'prod-db',
-      duration: '1h',
-      justification: NASTY,
-    });
-    h.clock.set(Date.parse('2026-11-01T10:30:00Z'));
-    const [pending] = h.core.overviewOf('UREQ').pending;
-    await h.core.decide({ requestId: pending!.id, actor: 'ULEAD', decision: 'approve' });
-    h.clock.set(Date.parse('2026-11-15T23:59:59.999Z'));
-    inTransaction(h.db, () =>
-      appendAudit(h.db, h.clock.now(), {
+/**
+ * A log with awkward text in it: a request whose justification has commas, quotes and line
+ * breaks, its approval, an event with an odd actor and non-ASCII details, and a request after
+ * the range the tests export.
+ */
+async function awkwardLog(kind: StoreKind): Promise<CoreHarness> {
+  const h = await coreHarness(BASE_CONFIG, undefined, kind);
+  h.clock.set(Date.parse('2026-11-01T10:00:00Z'));
+  const request = await h.core.createRequest({
+    requester: 'UREQ',
+    resourceId: 'prod-db',
+    duration: '1h',
+    justification: NASTY,
+  });
+  h.clock.set(Date.parse('2026-11-01T10:30:00Z'));
+  await h.core.decide({ requestId: request.id, actor: 'ULEAD', decision: 'approve' });
+  h.clock.set(Date.parse('2026-11-15T23:59:59.999Z'));
+  await h.store.change(async (tx) =>
+    tx.audit.append([
+      chainEvent(await tx.audit.head(), h.clock.now(), {
         actor: 'U,"odd"\r\nname',
         action: 'notification.failed',
         details: { error: 'line1\nline2\r\n"x", y', ünïcode: 'žluťoučký 🐴' },
       }),
-    );
-    h.clock.set(Date.parse('2026-12-01T00:00:00Z'));
-    await h.core.createRequest({
-      requester: 'UENG',
-      resourceId: 'auto',
-      duration: '30m',
-      justification: 'late in the range: excluded by --until',
-    });
+    ]),
+  );
+  h.clock.set(Date.parse('2026-12-01T00:00:00Z'));
+  await h.core.createRequest({
+    requester: 'UENG',
+    resourceId: 'auto',
+    duration: '30m',
+    justification: 'late in the range: excluded by --until',
+  });
+  return h;
+}
+
+const rowsOf = (h: CoreHarness) => h.sql.all<Event>('SELECT * FROM audit_events ORDER BY seq');
+
+/** Every CSV record `audit export` must write for `events`. */
+const csvRecords = (events: Event[]) =>
+  events.map((r) => [
+    String(r.seq),
+    new Date(r.at).toISOString(),
+    r.actor,
+    r.action,
+    r.request_id ?? '',
+    r.grant_id ?? '',
+    r.details,
+    r.prev_hash,
+    r.hash,
+  ]);
+
+const CSV_HEADER = [
+  'seq',
+  'at',
+  'actor',
+  'action',
+  'request_id',
+  'grant_id',
+  'details',
+  'prev_hash',
+  'hash',
+];
+
+/** What someone with the database owner's rights does first: lift the append-only guard. */
+function allowAuditEdits(h: CoreHarness, what: 'update' | 'delete'): Promise<number> {
+  return h.kind === 'sqlite'
+    ? h.sql.run(`DROP TRIGGER audit_events_no_${what}`)
+    : h.sql.run('DROP TRIGGER audit_events_no_update_delete ON audit_events');
+}
+
+describe('hallpass audit', () => {
+  let h: CoreHarness;
+  let env: NodeJS.ProcessEnv;
+  const rows = () => rowsOf(h);
+
+  beforeEach(async () => {
+    h = await awkwardLog('sqlite');
+    env = cliEnv(h.location);
   });
   afterEach(() => h.close());
 
@@ -111,32 +157,10 @@ describe('hallpass audit', () => {
       );
       expect(result).toMatchObject({ code: 0, stderr: '' });
       const [header, ...records] = parseCsv(result.stdout);
-      expect(header).toEqual([
-        'seq',
-        'at',
-        'actor',
-        'action',
-        'request_id',
-        'grant_id',
-        'details',
-        'prev_hash',
-        'hash',
-      ]);
-      const expected = rows().filter((r) => r.at < Date.parse('2026-12-01T00:00:00Z'));
+      expect(header).toEqual(CSV_HEADER);
+      const expected = (await rows()).filter((r) => r.at < Date.parse('2026-12-01T00:00:00Z'));
       expect(expected).toHaveLength(5);
-      expect(records).toEqual(
-        expected.map((r) => [
-          String(r.seq),
-          new Date(r.at).toISOString(),
-          r.actor,
-          r.action,
-          r.request_id ?? '',
-          r.grant_id ?? '',
-          r.details,
-          r.prev_hash,
-          r.hash,
-        ]),
-      );
+      expect(records).toEqual(csvRecords(expected));
       // A field with a comma, quotes and a line break, quoted with its quotes doubled.
       expect(result.stdout).toContain(',"U,""odd""\r\nname",');
     });
@@ -153,7 +177,7 @@ describe('hallpass audit', () => {
         expect(result.stderr).toMatch(/^wrote \d+ events to /);
         const lines = readFileSync(out, 'utf8').trimEnd().split('\n');
         const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-        const expected = rows().filter((r) => r.at < Date.parse('2026-12-01T00:00:00Z'));
+        const expected = (await rows()).filter((r) => r.at < Date.parse('2026-12-01T00:00:00Z'));
         expect(parsed).toEqual(
           expected.map((r) => ({
             seq: r.seq,
@@ -244,11 +268,11 @@ describe('hallpass audit', () => {
         expect(result).toEqual({
           code: 1,
           stdout: '',
-          stderr: `hallpass: no database at ${missing} (set HALLPASS_DB)\n`,
+          stderr: `hallpass: no database at ${missing} (set HALLPASS_DB or HALLPASS_DATABASE_URL)\n`,
         });
         const defaulted = await runCli(['audit', 'verify'], {});
         expect(defaulted.stderr).toBe(
-          'hallpass: no database at ./data/hallpass.db (set HALLPASS_DB)\n',
+          'hallpass: no database at ./data/hallpass.db (set HALLPASS_DB or HALLPASS_DATABASE_URL)\n',
         );
       } finally {
         dir.cleanup();
@@ -271,7 +295,7 @@ describe('hallpass audit', () => {
     it('gives up with a clear message while another process holds an exclusive lock', async () => {
       const dir = tempDir();
       const file = join(dir.dir, 'locked.db');
-      openDb(file).$client.close();
+      await (await openStore({ file })).close();
       const locker = new Database(file);
       try {
         // What a process holding the file exclusively looks like, even to WAL readers.
@@ -304,7 +328,7 @@ describe('hallpass audit', () => {
 
   describe('verify', () => {
     it('counts the rows and names the head of an intact chain', async () => {
-      const all = rows();
+      const all = await rows();
       const last = all[all.length - 1]!;
       const result = await runCli(['audit', 'verify'], env);
       expect(result).toEqual({
@@ -315,8 +339,8 @@ describe('hallpass audit', () => {
     });
 
     it('catches an edited row (the append-only triggers dropped, as an attacker with the file would)', async () => {
-      h.db.$client.exec('DROP TRIGGER audit_events_no_update');
-      h.db.$client.prepare("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 2").run();
+      await allowAuditEdits(h, 'update');
+      expect(await h.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 2")).toBe(1);
       const result = await runCli(['audit', 'verify'], env);
       expect(result).toEqual({
         code: 1,
@@ -327,8 +351,8 @@ describe('hallpass audit', () => {
     });
 
     it('catches a deleted row', async () => {
-      h.db.$client.exec('DROP TRIGGER audit_events_no_delete');
-      h.db.$client.prepare('DELETE FROM audit_events WHERE seq = 3').run();
+      await allowAuditEdits(h, 'delete');
+      expect(await h.sql.run('DELETE FROM audit_events WHERE seq = 3')).toBe(1);
       const result = await runCli(['audit', 'verify'], env);
       expect(result.code).toBe(1);
       expect(result.stdout).toBe(
@@ -337,10 +361,10 @@ describe('hallpass audit', () => {
     });
 
     it('cannot see deleted newest rows by the chain alone, but an anchor from a digest can', async () => {
-      const all = rows();
+      const all = await rows();
       const last = all[all.length - 1]!;
-      h.db.$client.exec('DROP TRIGGER audit_events_no_delete');
-      h.db.$client.prepare('DELETE FROM audit_events WHERE seq = ?').run(last.seq);
+      await allowAuditEdits(h, 'delete');
+      expect(await h.sql.run('DELETE FROM audit_events WHERE seq = ?', last.seq)).toBe(1);
       expect((await runCli(['audit', 'verify'], env)).code).toBe(0);
 
       const anchored = await runCli(
@@ -353,23 +377,30 @@ describe('hallpass audit', () => {
       );
 
       // A posted digest records its head in the database: verify checks those by itself.
-      h.db.$client
-        .prepare(
-          "INSERT INTO digests VALUES ('2026-11-02T00:00:00.000Z', 0, 1, 'CDIGEST', 1, 1, ?, ?)",
-        )
-        .run(last.seq, last.hash);
+      await h.sql.run(
+        `INSERT INTO digests (period_key, period_start, period_end, channel, queued_at, posted_at,
+                              chain_seq, chain_hash)
+         VALUES ('2026-11-02T00:00:00.000Z', 0, 1, 'CDIGEST', 1, 1, ?, ?)`,
+        last.seq,
+        last.hash,
+      );
       const recorded = await runCli(['audit', 'verify'], env);
       expect(recorded.code).toBe(1);
       expect(recorded.stdout).toContain('though the digest of 2026-11-02T00:00:00.000Z saw it');
     });
 
     it('catches history rewritten with fresh hashes only against an anchor', async () => {
-      const all = rows();
+      const all = await rows();
       const last = all[all.length - 1]!;
-      h.db.$client.exec('DROP TRIGGER audit_events_no_update');
-      const update = h.db.$client.prepare(
-        'UPDATE audit_events SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?',
-      );
+      await allowAuditEdits(h, 'update');
+      const update = (actor: string, prevHash: string, hash: string, seq: number) =>
+        h.sql.run(
+          'UPDATE audit_events SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?',
+          actor,
+          prevHash,
+          hash,
+          seq,
+        );
       let prev = all[0]!.prev_hash;
       for (const row of all) {
         const actor = row.seq === 1 ? 'UMALLORY' : row.actor;
@@ -382,7 +413,7 @@ describe('hallpass audit', () => {
           grantId: row.grant_id,
           details: row.details,
         });
-        update.run(actor, prev, hash, row.seq);
+        await update(actor, prev, hash, row.seq);
         prev = hash;
       }
       expect((await runCli(['audit', 'verify'], env)).code).toBe(0);
@@ -400,6 +431,77 @@ describe('hallpass audit', () => {
       expect(result.stderr.split('\n')[0]).toBe(
         'hallpass: --anchor: "12:abc" is not SEQ:HASH (a row number and its 64-hex hash, as a digest shows)',
       );
+    });
+  });
+});
+
+describe('hallpass audit on PostgreSQL (HALLPASS_DATABASE_URL)', () => {
+  let h: CoreHarness;
+  let env: NodeJS.ProcessEnv;
+
+  beforeEach(async () => {
+    h = await awkwardLog('postgres');
+    env = cliEnv(h.location);
+  });
+  afterEach(() => h.close());
+
+  it('exports the events in range as the same RFC 4180 CSV', async () => {
+    expect(env.HALLPASS_DATABASE_URL).toMatch(/^postgresql:\/\//);
+    const result = await runCli(
+      ['audit', 'export', '--since', '2026-11-01', '--until', '2026-12-01', '--format', 'csv'],
+      env,
+    );
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    const [header, ...records] = parseCsv(result.stdout);
+    expect(header).toEqual(CSV_HEADER);
+    const expected = (await rowsOf(h)).filter((r) => r.at < Date.parse('2026-12-01T00:00:00Z'));
+    expect(expected).toHaveLength(5);
+    expect(records).toEqual(csvRecords(expected));
+    expect(result.stdout).toContain(',"U,""odd""\r\nname",');
+  });
+
+  it('verifies the chain, and catches a row edited with the triggers dropped', async () => {
+    const all = await rowsOf(h);
+    const last = all[all.length - 1]!;
+    const intact = await runCli(['audit', 'verify'], env);
+    expect(intact).toMatchObject({
+      code: 0,
+      stdout: `ok: ${all.length} rows checked; head is row ${last.seq}, hash ${last.hash}\n`,
+    });
+    await allowAuditEdits(h, 'update');
+    expect(await h.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 2")).toBe(1);
+    const broken = await runCli(['audit', 'verify'], env);
+    expect(broken).toMatchObject({
+      code: 1,
+      stdout:
+        'BROKEN at row 2: content does not match its hash (the row was edited)\n1 rows checked\n',
+    });
+    // Progress is for runs of 100,000 rows and more.
+    expect([intact.stderr, broken.stderr]).toEqual(['', '']);
+  });
+});
+
+describe('hallpass audit with a bad HALLPASS_DATABASE_URL', () => {
+  it('refuses a URL that is not PostgreSQL', async () => {
+    const result = await runCli(['audit', 'verify'], {
+      HALLPASS_DATABASE_URL: 'mysql://root:hunter22@127.0.0.1/hallpass',
+    });
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        'hallpass: HALLPASS_DATABASE_URL must be a postgres:// or postgresql:// connection URL\n',
+    });
+  });
+
+  it('says it cannot reach the server, without echoing the password', async () => {
+    const result = await runCli(['audit', 'export'], {
+      HALLPASS_DATABASE_URL: 'postgresql://hallpass:hunter22@127.0.0.1:1/hallpass',
+    });
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'hallpass: cannot reach the database at HALLPASS_DATABASE_URL (ECONNREFUSED)\n',
     });
   });
 });

@@ -9,6 +9,21 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * The environment that points the CLI at a test store: its SQLite file, or for PostgreSQL its
+ * URL (which then wins over the file).
+ */
+export function cliEnv(
+  location: { file: string; databaseUrl?: string },
+  extra: NodeJS.ProcessEnv = {},
+): NodeJS.ProcessEnv {
+  return {
+    HALLPASS_DB: location.file,
+    ...(location.databaseUrl ? { HALLPASS_DATABASE_URL: location.databaseUrl } : {}),
+    ...extra,
+  };
+}
+
 /** Runs the real CLI in this process, capturing what it prints. */
 export async function runCli(
   argv: string[],

@@ -38,6 +38,25 @@ describe('environment', () => {
     });
   });
 
+  it('takes a PostgreSQL URL in HALLPASS_DATABASE_URL, and nothing else there', () => {
+    const base = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'signing' };
+    for (const url of [
+      'postgres://hallpass:pw@db.internal:5432/hallpass',
+      'postgresql://hallpass@db.internal/hallpass?sslmode=require',
+    ]) {
+      const result = parseEnv({ ...base, HALLPASS_DATABASE_URL: url });
+      expect('env' in result && result.env.HALLPASS_DATABASE_URL).toBe(url);
+    }
+    expect(parseEnv({ ...base, HALLPASS_DATABASE_URL: '' })).toEqual({
+      env: expect.not.objectContaining({ HALLPASS_DATABASE_URL: expect.anything() }),
+    });
+    for (const bad of ['mysql://root@db/hallpass', 'db.internal:5432', './data/hallpass.db']) {
+      expect(parseEnv({ ...base, HALLPASS_DATABASE_URL: bad })).toEqual({
+        problems: ['HALLPASS_DATABASE_URL must be a postgres:// or postgresql:// connection URL'],
+      });
+    }
+  });
+
   it('seals with HALLPASS_SECRET_KEY when set, else with the signing secret', () => {
     const base = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'signing' };
     const own = parseEnv({ ...base, HALLPASS_SECRET_KEY: 'a-long-enough-secret' });

@@ -1,25 +1,30 @@
-import { join } from 'node:path';
-import { appendAudit, verifyChain } from '../../src/core/audit';
-import { canonicalJson } from '../../src/core/canonical-json';
-import { openDb, type Db } from '../../src/store/db';
-import { coreHarness } from '../support/core';
-import { tempDir } from '../support/tmp';
+import { canonicalJson } from '../../src/chain/canonical-json';
+import { chainEvent, type AuditInput } from '../../src/core/audit';
+import type { Store } from '../../src/store';
+import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
+import { STORE_KINDS } from '../support/stores';
+import { allowAuditTampering, refuse, restoreTriggers } from '../store/triggers';
 
-describe('audit chain', () => {
-  let tmp: ReturnType<typeof tempDir>;
-  let db: Db;
-  beforeEach(() => {
-    tmp = tempDir();
-    db = openDb(join(tmp.dir, 'a.db'));
+/** Appends one event the way the core does: chained to the head read in the same change. */
+function append(store: Store, at: number, input: AuditInput) {
+  return store.change(async (tx) => {
+    const row = chainEvent(await tx.audit.head(), at, input);
+    await tx.audit.append([row]);
+    return row;
   });
-  afterEach(() => {
-    db.$client.close();
-    tmp.cleanup();
+}
+
+describe.each(STORE_KINDS)('audit chain (%s)', (kind) => {
+  let h: CoreHarness;
+  beforeEach(async () => (h = await coreHarness(BASE_CONFIG, undefined, kind)));
+  afterEach(async () => {
+    await restoreTriggers();
+    await h.close();
   });
 
-  const fill = (n: number) => {
+  const fill = async (n: number) => {
     for (let i = 0; i < n; i++)
-      appendAudit(db, 1_000 + i, {
+      await append(h.store, 1_000 + i, {
         actor: `U${i}`,
         action: 'request.created',
         requestId: `req_${i}`,
@@ -27,59 +32,68 @@ describe('audit chain', () => {
       });
   };
 
-  it('links each row to the previous one and verifies intact', () => {
-    fill(50);
-    expect(verifyChain(db)).toEqual({ checked: 50, intact: true });
-    const rows = db.$client
-      .prepare('SELECT seq, prev_hash, hash FROM audit_events ORDER BY seq')
-      .all() as { seq: number; prev_hash: string; hash: string }[];
+  it('links each row to the previous one and verifies intact', async () => {
+    await fill(50);
+    const rows = await h.sql.all<{ seq: number; prev_hash: string; hash: string }>(
+      'SELECT seq, prev_hash, hash FROM audit_events ORDER BY seq',
+    );
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(rows[0]!.prev_hash).toBe('0'.repeat(64));
     for (let i = 1; i < rows.length; i++) expect(rows[i]!.prev_hash).toBe(rows[i - 1]!.hash);
+    expect(await h.core.audit.verifySince()).toEqual({
+      checked: 50,
+      intact: true,
+      head: { seq: 50, hash: rows[49]!.hash },
+    });
   });
 
-  it('refuses UPDATE and DELETE through SQLite itself', () => {
-    fill(3);
-    expect(() =>
-      db.$client.prepare("UPDATE audit_events SET actor = 'UEVIL' WHERE seq = 2").run(),
-    ).toThrow('audit_events is append-only');
-    expect(() => db.$client.prepare('DELETE FROM audit_events WHERE seq = 2').run()).toThrow(
-      'audit_events is append-only',
+  it('refuses UPDATE and DELETE through the database itself', async () => {
+    await fill(3);
+    const refused = { message: 'audit_events is append-only' };
+    await expect(
+      h.sql.run("UPDATE audit_events SET actor = 'UEVIL' WHERE seq = 2"),
+    ).rejects.toMatchObject(refused);
+    await expect(h.sql.run('DELETE FROM audit_events WHERE seq = 2')).rejects.toMatchObject(
+      refused,
     );
+    expect(await h.sql.value('SELECT actor FROM audit_events WHERE seq = 2')).toBe('U1');
+    expect(await h.sql.value('SELECT count(*) FROM audit_events')).toBe(3);
   });
 
-  it('names the first row that was edited behind its back', () => {
-    fill(10);
-    db.$client.exec('DROP TRIGGER audit_events_no_update');
-    db.$client
-      .prepare(`UPDATE audit_events SET details = ? WHERE seq = 4`)
-      .run(canonicalJson({ i: 3, note: 'forged' }));
-    expect(verifyChain(db)).toEqual({
+  it('names the first row that was edited behind its back', async () => {
+    await fill(10);
+    await allowAuditTampering(h.sql, kind);
+    await h.sql.run(
+      'UPDATE audit_events SET details = ? WHERE seq = 4',
+      canonicalJson({ i: 3, note: 'forged' }),
+    );
+    expect(await h.core.audit.verifySince()).toEqual({
       checked: 3,
       intact: false,
       firstBroken: { seq: 4, problem: 'content does not match its hash (the row was edited)' },
     });
   });
 
-  it('names a deleted row', () => {
-    fill(10);
-    db.$client.exec('DROP TRIGGER audit_events_no_delete');
-    db.$client.prepare('DELETE FROM audit_events WHERE seq = 6').run();
-    expect(verifyChain(db)).toEqual({
+  it('names a deleted row', async () => {
+    await fill(10);
+    await allowAuditTampering(h.sql, kind);
+    await h.sql.run('DELETE FROM audit_events WHERE seq = 6');
+    expect(await h.core.audit.verifySince()).toEqual({
       checked: 5,
       intact: false,
       firstBroken: { seq: 7, problem: 'expected seq 6: rows 6..6 are missing' },
     });
   });
 
-  it('catches a row whose hash was recomputed but whose successor still points at the old one', () => {
-    fill(5);
-    db.$client.exec('DROP TRIGGER audit_events_no_update');
-    db.$client.prepare(`UPDATE audit_events SET hash = ? WHERE seq = 2`).run('f'.repeat(64));
-    expect(verifyChain(db).firstBroken?.seq).toBe(2);
+  it('catches a row whose hash was recomputed but whose successor still points at the old one', async () => {
+    await fill(5);
+    await allowAuditTampering(h.sql, kind);
+    await h.sql.run('UPDATE audit_events SET hash = ? WHERE seq = 2', 'f'.repeat(64));
+    expect((await h.core.audit.verifySince()).firstBroken?.seq).toBe(2);
   });
 
-  it('never stores secrets found in details', () => {
-    const row = appendAudit(db, 1, {
+  it('never stores secrets found in details', async () => {
+    const row = await append(h.store, 1, {
       actor: 'hallpass',
       action: 'grant.activated',
       details: {
@@ -90,103 +104,71 @@ describe('audit chain', () => {
         role: 'ro',
       },
     });
-    expect(JSON.parse(row.details)).toEqual({
+    const scrubbed = {
       password: '[redacted]',
       nested: { apiToken: '[redacted]' },
       credentials: '[redacted]',
       credentialsIssued: true,
       role: 'ro',
-    });
+    };
+    expect(JSON.parse(row.details)).toEqual(scrubbed);
+    const stored = await h.sql.value<string>('SELECT details FROM audit_events WHERE seq = ?', 1);
+    expect(JSON.parse(stored)).toEqual(scrubbed);
   });
 });
 
-describe('store', () => {
-  it('migrates an empty file, and a second open applies nothing', () => {
-    const tmp = tempDir();
-    const file = join(tmp.dir, 'nested', 'dir', 'hallpass.db');
-    const first = openDb(file);
-    const tables = first.$client
-      .prepare(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '__drizzle%' ORDER BY name",
-      )
-      .pluck()
-      .all();
-    expect(tables).toEqual(
-      expect.arrayContaining([
-        'approvals',
-        'audit_events',
-        'grants',
-        'outbox',
-        'requests',
-        'slack_messages',
-      ]),
-    );
-    const applied = first.$client
-      .prepare('SELECT count(*) FROM __drizzle_migrations')
-      .pluck()
-      .get();
-    expect(first.$client.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(first.$client.pragma('foreign_keys', { simple: true })).toBe(1);
-    first.$client.close();
-    const second = openDb(file);
-    expect(second.$client.prepare('SELECT count(*) FROM __drizzle_migrations').pluck().get()).toBe(
-      applied,
-    );
-    second.$client.close();
-    tmp.cleanup();
+describe.each(STORE_KINDS)('state changes and their audit events (%s)', (kind) => {
+  let h: CoreHarness;
+  beforeEach(async () => (h = await coreHarness(BASE_CONFIG, undefined, kind)));
+  afterEach(async () => {
+    await restoreTriggers();
+    await h.close();
   });
 
   it('writes exactly one audit event per state change, in the same transaction', async () => {
-    const h = coreHarness();
-    try {
-      const req = await h.core.createRequest({
-        requester: 'UREQ',
-        resourceId: 'quorum',
-        duration: '1h',
-        justification: 'rotating the signing keys',
-      });
-      await h.core.decide({ requestId: req.id, actor: 'UA1', decision: 'approve' });
-      await h.core.decide({ requestId: req.id, actor: 'UA2', decision: 'approve' });
-      const events = h.db.$client
-        .prepare('SELECT action FROM audit_events ORDER BY seq')
-        .pluck()
-        .all();
-      expect(events).toEqual([
-        'request.created',
-        'approval.recorded',
-        'approval.recorded',
-        'request.approved',
-        'grant.created',
-      ]);
-      expect(verifyChain(h.db).intact).toBe(true);
-    } finally {
-      h.close();
-    }
+    const req = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'quorum',
+      duration: '1h',
+      justification: 'rotating the signing keys',
+    });
+    await h.core.decide({ requestId: req.id, actor: 'UA1', decision: 'approve' });
+    await h.core.decide({ requestId: req.id, actor: 'UA2', decision: 'approve' });
+    const events = await h.sql.all<{ action: string }>(
+      'SELECT action FROM audit_events ORDER BY seq',
+    );
+    expect(events.map((e) => e.action)).toEqual([
+      'request.created',
+      'approval.recorded',
+      'approval.recorded',
+      'request.approved',
+      'grant.created',
+    ]);
+    expect((await h.core.audit.verifySince()).intact).toBe(true);
   });
 
   it('rolls back the state change when its audit event cannot be written', async () => {
-    const h = coreHarness();
-    try {
-      h.db.$client.exec(
-        "CREATE TRIGGER break_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk says no'); END",
-      );
-      const triggers =
-        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name = 'break_audit'";
-      expect(h.db.$client.prepare(triggers).pluck().all()).toEqual(['break_audit']);
-      // Not toThrow: better-sqlite3's native part keeps the SqliteError class of the first test
-      // file that loaded it, which in later files of the same jest worker is no Error of theirs.
-      await expect(
-        h.core.createRequest({
-          requester: 'UREQ',
-          resourceId: 'prod-db',
-          duration: '1h',
-          justification: 'rotating the signing keys',
-        }),
-      ).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_TRIGGER', message: 'disk says no' });
-      expect(h.db.$client.prepare('SELECT count(*) FROM requests').pluck().get()).toBe(0);
-      expect(h.db.$client.prepare('SELECT count(*) FROM outbox').pluck().get()).toBe(0);
-    } finally {
-      h.close();
-    }
+    await refuse(h.sql, kind, {
+      name: 'break_audit',
+      table: 'audit_events',
+      on: 'INSERT',
+      message: 'disk says no',
+    });
+    // Not toThrow: better-sqlite3's native part keeps the SqliteError class of the first test
+    // file that loaded it, which in later files of the same jest worker is no Error of theirs.
+    await expect(
+      h.core.createRequest({
+        requester: 'UREQ',
+        resourceId: 'prod-db',
+        duration: '1h',
+        justification: 'rotating the signing keys',
+      }),
+    ).rejects.toMatchObject({
+      code: kind === 'sqlite' ? 'SQLITE_CONSTRAINT_TRIGGER' : 'P0001',
+      message: 'disk says no',
+    });
+    expect(await h.sql.value('SELECT count(*) FROM requests')).toBe(0);
+    expect(await h.sql.value('SELECT count(*) FROM outbox')).toBe(0);
+    expect(await h.sql.value('SELECT count(*) FROM audit_events')).toBe(0);
   });
 });

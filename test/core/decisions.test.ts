@@ -1,24 +1,23 @@
-import { Core, DomainError } from '../../src/core';
-import { StaticDirectory } from '../../src/core/directory';
-import { openDb } from '../../src/store/db';
-import { coreHarness, type CoreHarness } from '../support/core';
+import { DomainError } from '../../src/core';
+import { GENESIS_HASH } from '../../src/core/audit';
+import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
+import { STORE_KINDS } from '../support/stores';
 
 const JUST = 'investigating INC-42 slow queries';
 
-function auditActions(h: CoreHarness): string[] {
-  return h.db.$client
-    .prepare('SELECT action FROM audit_events ORDER BY seq')
-    .pluck()
-    .all() as string[];
+async function auditActions(h: CoreHarness): Promise<string[]> {
+  return (await h.sql.all<{ action: string }>('SELECT action FROM audit_events ORDER BY seq')).map(
+    (r) => r.action,
+  );
 }
 
-function grantCount(h: CoreHarness): number {
-  return h.db.$client.prepare('SELECT count(*) FROM grants').pluck().get() as number;
+function grantCount(h: CoreHarness): Promise<number> {
+  return h.sql.value<number>('SELECT count(*) FROM grants');
 }
 
-describe('deciding a request', () => {
+describe.each(STORE_KINDS)('deciding a request (%s)', (kind) => {
   let h: CoreHarness;
-  beforeEach(() => (h = coreHarness()));
+  beforeEach(async () => (h = await coreHarness(BASE_CONFIG, undefined, kind)));
   afterEach(() => h.close());
 
   const file = (resourceId = 'prod-db', requester = 'UREQ') =>
@@ -33,14 +32,15 @@ describe('deciding a request', () => {
       decidedBy: 'ULEAD',
       autoApproved: false,
     });
-    expect(auditActions(h)).toEqual([
+    expect(await auditActions(h)).toEqual([
       'request.created',
       'approval.recorded',
       'request.approved',
       'grant.created',
     ]);
-    const grant = h.db.$client.prepare('SELECT * FROM grants').get() as Record<string, unknown>;
-    expect(grant).toMatchObject({
+    const grants = await h.sql.all('SELECT * FROM grants');
+    expect(grants).toHaveLength(1);
+    expect(grants[0]).toMatchObject({
       status: 'activating',
       user_id: 'UREQ',
       resource_id: 'prod-db',
@@ -58,13 +58,13 @@ describe('deciding a request', () => {
 
   it('refuses someone outside the approver set and changes nothing', async () => {
     const req = await file();
-    const before = auditActions(h);
+    const before = await auditActions(h);
     await expect(
       h.core.decide({ requestId: req.id, actor: 'URANDOM', decision: 'approve' }),
     ).rejects.toThrow(
       'You are not an approver for Production database (prod-db), so your click changed nothing.',
     );
-    expect(auditActions(h)).toEqual(before);
+    expect(await auditActions(h)).toEqual(before);
   });
 
   it('never lets a requester approve their own request, even when they are an approver', async () => {
@@ -74,17 +74,16 @@ describe('deciding a request', () => {
       .catch((e: DomainError) => e);
     expect(err).toBeInstanceOf(DomainError);
     expect((err as DomainError).code).toBe('self_approval');
-    expect(grantCount(h)).toBe(0);
+    expect(await grantCount(h)).toBe(0);
   });
 
   it('lets a requester approve their own request where the policy allows it, and records that', async () => {
     const req = await file('self-ok');
     const outcome = await h.core.decide({ requestId: req.id, actor: 'UREQ', decision: 'approve' });
     expect(outcome.request.status).toBe('approved');
-    const details = h.db.$client
-      .prepare("SELECT details FROM audit_events WHERE action = 'approval.recorded'")
-      .pluck()
-      .get() as string;
+    const details = await h.sql.value<string>(
+      "SELECT details FROM audit_events WHERE action = 'approval.recorded'",
+    );
     expect(JSON.parse(details)).toMatchObject({ selfApproval: true });
   });
 
@@ -105,7 +104,7 @@ describe('deciding a request', () => {
     const late = await h.core.decide({ requestId: req.id, actor: 'UA3', decision: 'approve' });
     expect(late.kind).toBe('already_decided');
     expect(late.request.status).toBe('denied');
-    expect(grantCount(h)).toBe(0);
+    expect(await grantCount(h)).toBe(0);
   });
 
   it('treats a repeated click as a duplicate without a second audit event', async () => {
@@ -114,7 +113,7 @@ describe('deciding a request', () => {
     const again = await h.core.decide({ requestId: req.id, actor: 'UA1', decision: 'approve' });
     expect(again.kind).toBe('duplicate');
     expect(again.request.status).toBe('pending');
-    expect(auditActions(h).filter((a) => a === 'approval.recorded')).toHaveLength(1);
+    expect((await auditActions(h)).filter((a) => a === 'approval.recorded')).toHaveLength(1);
   });
 
   it('needs distinct approvers for a quorum of two', async () => {
@@ -123,7 +122,7 @@ describe('deciding a request', () => {
     expect(first.request.status).toBe('pending');
     const second = await h.core.decide({ requestId: req.id, actor: 'UA2', decision: 'approve' });
     expect(second.request.status).toBe('approved');
-    expect(grantCount(h)).toBe(1);
+    expect(await grantCount(h)).toBe(1);
   });
 
   it('ends with exactly one outcome when every approver clicks at once', async () => {
@@ -133,47 +132,31 @@ describe('deciding a request', () => {
     );
     const outcomes = await Promise.all(clicks);
     expect(outcomes.filter((o) => o.kind === 'recorded')).toHaveLength(2);
-    expect(grantCount(h)).toBe(1);
-    expect(auditActions(h).filter((a) => a === 'request.approved')).toHaveLength(1);
+    expect(await grantCount(h)).toBe(1);
+    expect((await auditActions(h)).filter((a) => a === 'request.approved')).toHaveLength(1);
   });
 
-  it('ends with one outcome when two processes decide on the same file', async () => {
-    const second = openDb(h.file);
-    const other = new Core({
-      db: second,
-      clock: h.clock,
-      config: h.config,
-      directory: new StaticDirectory(),
-    });
-    try {
-      for (let i = 0; i < 20; i++) {
-        const req = await file('quorum');
-        await Promise.all([
-          h.core.decide({ requestId: req.id, actor: 'UA1', decision: 'approve' }),
-          other.decide({ requestId: req.id, actor: 'UA2', decision: 'approve' }),
-          other.decide({ requestId: req.id, actor: 'UA3', decision: 'deny' }),
-          h.core.decide({ requestId: req.id, actor: 'UA3', decision: 'approve' }),
-        ]);
-        const status = h.db.$client
-          .prepare('SELECT status FROM requests WHERE id = ?')
-          .pluck()
-          .get(req.id);
-        const grants = h.db.$client
-          .prepare('SELECT count(*) FROM grants WHERE request_id = ?')
-          .pluck()
-          .get(req.id);
-        expect(grants).toBe(status === 'approved' ? 1 : 0);
-        const terminal = h.db.$client
-          .prepare(
-            "SELECT count(*) FROM audit_events WHERE request_id = ? AND action IN ('request.approved', 'request.denied')",
-          )
-          .pluck()
-          .get(req.id);
-        expect(terminal).toBe(1);
-      }
-    } finally {
-      second.$client.close();
+  it('ends with one outcome when two processes decide on the same database', async () => {
+    const other = await h.another();
+    for (let i = 0; i < 20; i++) {
+      // A requester each: one person may file only so many requests in a while.
+      const req = await file('quorum', `UREQ${i}`);
+      await Promise.all([
+        h.core.decide({ requestId: req.id, actor: 'UA1', decision: 'approve' }),
+        other.decide({ requestId: req.id, actor: 'UA2', decision: 'approve' }),
+        other.decide({ requestId: req.id, actor: 'UA3', decision: 'deny' }),
+        h.core.decide({ requestId: req.id, actor: 'UA3', decision: 'approve' }),
+      ]);
+      const status = await h.sql.value('SELECT status FROM requests WHERE id = ?', req.id);
+      const grants = await h.sql.value('SELECT count(*) FROM grants WHERE request_id = ?', req.id);
+      expect(grants).toBe(status === 'approved' ? 1 : 0);
+      const terminal = await h.sql.value(
+        "SELECT count(*) FROM audit_events WHERE request_id = ? AND action IN ('request.approved', 'request.denied')",
+        req.id,
+      );
+      expect(terminal).toBe(1);
     }
+    expect((await h.store.verifyChain({ seq: 0, hash: GENESIS_HASH })).intact).toBe(true);
   });
 
   it('refuses an unknown request id', async () => {

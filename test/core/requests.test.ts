@@ -1,15 +1,16 @@
 import { DomainError } from '../../src/core';
-import { coreHarness, type CoreHarness } from '../support/core';
+import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
+import { STORE_KINDS } from '../support/stores';
 
 const JUST = 'investigating INC-42 slow queries';
 
-function counts(h: CoreHarness) {
-  const one = (sql: string) => (h.db.$client.prepare(sql).get() as { n: number }).n;
+async function counts(h: CoreHarness) {
+  const one = (table: string) => h.sql.value<number>(`SELECT count(*) FROM ${table}`);
   return {
-    requests: one('SELECT count(*) n FROM requests'),
-    audit: one('SELECT count(*) n FROM audit_events'),
-    outbox: one('SELECT count(*) n FROM outbox'),
-    grants: one('SELECT count(*) n FROM grants'),
+    requests: await one('requests'),
+    audit: await one('audit_events'),
+    outbox: await one('outbox'),
+    grants: await one('grants'),
   };
 }
 
@@ -23,9 +24,9 @@ async function refusal(promise: Promise<unknown>): Promise<DomainError> {
   throw new Error('expected a DomainError');
 }
 
-describe('creating a request', () => {
+describe.each(STORE_KINDS)('creating a request (%s)', (kind) => {
   let h: CoreHarness;
-  beforeEach(() => (h = coreHarness()));
+  beforeEach(async () => (h = await coreHarness(BASE_CONFIG, undefined, kind)));
   afterEach(() => h.close());
 
   it('records it pending, audits it and queues the approver message and the receipt DM', async () => {
@@ -43,9 +44,9 @@ describe('creating a request', () => {
     });
     expect(row.id).toMatch(/^req_[0-9a-z]{10}$/);
     expect(row.pendingUntil).toBe(h.clock.now() + 24 * 3_600_000);
-    const audit = h.db.$client.prepare('SELECT actor, action, request_id FROM audit_events').all();
+    const audit = await h.sql.all('SELECT actor, action, request_id FROM audit_events');
     expect(audit).toEqual([{ actor: 'UREQ', action: 'request.created', request_id: row.id }]);
-    const topics = h.db.$client.prepare('SELECT topic, subject FROM outbox ORDER BY id').all();
+    const topics = await h.sql.all('SELECT topic, subject FROM outbox ORDER BY id');
     expect(topics).toEqual([
       { topic: 'requester_dm', subject: 'user:UREQ' },
       { topic: 'approver_message', subject: `request:${row.id}` },
@@ -116,7 +117,7 @@ describe('creating a request', () => {
   ])(
     'refuses %p with a specific message and changes nothing',
     async (override, code, field, message) => {
-      const before = counts(h);
+      const before = await counts(h);
       const err = await refusal(
         h.core.createRequest({
           requester: 'UREQ',
@@ -131,7 +132,7 @@ describe('creating a request', () => {
         field,
         message,
       });
-      expect(counts(h)).toEqual(before);
+      expect(await counts(h)).toEqual(before);
     },
   );
 
@@ -157,7 +158,7 @@ describe('creating a request', () => {
     const first = await h.core.createRequest(input);
     const again = await h.core.createRequest(input);
     expect(again.id).toBe(first.id);
-    expect(counts(h)).toMatchObject({ requests: 1, audit: 1, outbox: 2 });
+    expect(await counts(h)).toMatchObject({ requests: 1, audit: 1, outbox: 2 });
   });
 
   it('auto-approves when no approvals are required, recording it as such', async () => {
@@ -168,19 +169,18 @@ describe('creating a request', () => {
       justification: JUST,
     });
     expect(row).toMatchObject({ status: 'approved', autoApproved: true, decidedBy: 'hallpass' });
-    const actions = h.db.$client
-      .prepare('SELECT action FROM audit_events ORDER BY seq')
-      .pluck()
-      .all();
+    const actions = (
+      await h.sql.all<{ action: string }>('SELECT action FROM audit_events ORDER BY seq')
+    ).map((r) => r.action);
     expect(actions).toEqual(['request.created', 'request.approved', 'grant.created']);
-    const grant = h.db.$client.prepare('SELECT status, user_id, duration_ms FROM grants').get();
+    const grant = await h.sql.get('SELECT status, user_id, duration_ms FROM grants');
     expect(grant).toEqual({ status: 'activating', user_id: 'UREQ', duration_ms: 1_800_000 });
   });
 });
 
-describe('cancelling and expiring', () => {
+describe.each(STORE_KINDS)('cancelling and expiring (%s)', (kind) => {
   let h: CoreHarness;
-  beforeEach(() => (h = coreHarness()));
+  beforeEach(async () => (h = await coreHarness(BASE_CONFIG, undefined, kind)));
   afterEach(() => h.close());
 
   it('lets only the requester cancel, and only while pending', async () => {
@@ -190,14 +190,14 @@ describe('cancelling and expiring', () => {
       duration: '1h',
       justification: JUST,
     });
-    expect(() => h.core.cancelRequest(row.id, 'ULEAD')).toThrow(
+    await expect(h.core.cancelRequest(row.id, 'ULEAD')).rejects.toThrow(
       `Request ${row.id} is not yours to cancel.`,
     );
-    expect(h.core.cancelRequest(row.id, 'UREQ').status).toBe('cancelled');
-    expect(() => h.core.cancelRequest(row.id, 'UREQ')).toThrow(
+    expect((await h.core.cancelRequest(row.id, 'UREQ')).status).toBe('cancelled');
+    await expect(h.core.cancelRequest(row.id, 'UREQ')).rejects.toThrow(
       `Request ${row.id} is already cancelled.`,
     );
-    expect(() => h.core.cancelRequest('req_nope', 'UREQ')).toThrow('No request req_nope.');
+    await expect(h.core.cancelRequest('req_nope', 'UREQ')).rejects.toThrow('No request req_nope.');
   });
 
   it('expires undecided requests after the pending timeout, once', async () => {
@@ -208,14 +208,11 @@ describe('cancelling and expiring', () => {
       justification: JUST,
     });
     h.clock.advance(24 * 3_600_000 - 1);
-    expect(h.core.expireStaleRequests()).toBe(0);
+    expect(await h.core.expireStaleRequests()).toBe(0);
     h.clock.advance(1);
-    expect(h.core.expireStaleRequests()).toBe(1);
-    expect(h.core.expireStaleRequests()).toBe(0);
-    const status = h.db.$client
-      .prepare('SELECT status FROM requests WHERE id = ?')
-      .pluck()
-      .get(row.id);
+    expect(await h.core.expireStaleRequests()).toBe(1);
+    expect(await h.core.expireStaleRequests()).toBe(0);
+    const status = await h.sql.value('SELECT status FROM requests WHERE id = ?', row.id);
     expect(status).toBe('expired');
   });
 
@@ -230,6 +227,6 @@ describe('cancelling and expiring', () => {
     const outcome = await h.core.decide({ requestId: row.id, actor: 'ULEAD', decision: 'approve' });
     expect(outcome.kind).toBe('already_decided');
     expect(outcome.request.status).toBe('expired');
-    expect(counts(h).grants).toBe(0);
+    expect((await counts(h)).grants).toBe(0);
   });
 });

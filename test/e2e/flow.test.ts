@@ -2,11 +2,11 @@ import { join } from 'node:path';
 import { startHallpass, type RunningHallpass } from '../../src/app';
 import { parseEnv } from '../../src/config/env';
 import { parseConfig } from '../../src/config/load';
-import { verifyChain } from '../../src/core/audit';
 import { logger } from '../../src/log';
 import { ACTIONS } from '../../src/slack/ids';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack';
 import { buttonClick, SlackSender } from '../support/slack-requests';
+import { sqliteInspector, type SqlInspector } from '../support/sql-inspector';
 import { tempDir } from '../support/tmp';
 import { WebhookReceiver } from '../support/webhook-receiver';
 
@@ -43,16 +43,19 @@ describe('end to end: request → approve → grant → DMs → end', () => {
   let tmp: ReturnType<typeof tempDir>;
   let running: RunningHallpass;
   let send: SlackSender;
+  /** The bot's database, read as an operator would, on a connection of its own. */
+  let sql: SqlInspector;
 
   beforeEach(async () => {
     fake = await new FakeSlack().start();
     receiver = await new WebhookReceiver(HOOK_SECRET).start();
     tmp = tempDir();
+    const file = join(tmp.dir, 'hallpass.db');
     const parsed = parseEnv({
       SLACK_BOT_TOKEN: 'xoxb-e2e',
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_API_URL: fake.url,
-      HALLPASS_DB: join(tmp.dir, 'hallpass.db'),
+      HALLPASS_DB: file,
       PORT: '0',
       HOST: '127.0.0.1',
     });
@@ -60,9 +63,11 @@ describe('end to end: request → approve → grant → DMs → end', () => {
     const config = parseConfig(yaml(receiver.url), { HOOK_SECRET });
     running = await startHallpass({ env: parsed.env, config, configDir: tmp.dir, logger });
     send = new SlackSender(`http://127.0.0.1:${running.port}/slack/events`, SIGNING_SECRET);
+    sql = sqliteInspector(file);
   });
 
   afterEach(async () => {
+    await sql?.close();
     await running?.stop();
     await receiver.stop();
     await fake.stop();
@@ -87,10 +92,10 @@ describe('end to end: request → approve → grant → DMs → end', () => {
     expect(command.status).toBe(200);
     const post = await fake.waitFor((calls) => approverPosts(calls)[0]);
     expect(JSON.stringify(post.args.blocks)).toContain('investigating INC-42 slow queries');
-    const requestId = running.core.ctx.db.$client
-      .prepare('SELECT id FROM requests')
-      .pluck()
-      .get() as string;
+    // The request is filed after the command is acked.
+    const requestId = await waitUntil(() =>
+      sql.value<string | undefined>('SELECT id FROM requests'),
+    );
 
     const notApprover = await send.interaction(
       buttonClick({
@@ -132,16 +137,13 @@ describe('end to end: request → approve → grant → DMs → end', () => {
     expect(approverPosts(fake.calls)).toHaveLength(1);
     expect(new Set(updates(fake.calls).map((c) => c.args.ts)).size).toBe(1);
 
-    const status = running.core.ctx.db.$client
-      .prepare('SELECT status, end_reason FROM grants')
-      .get();
-    expect(status).toEqual({ status: 'revoked', end_reason: 'expired' });
-    const approvals = running.core.ctx.db.$client
-      .prepare('SELECT approver FROM approvals')
-      .pluck()
-      .all();
-    expect(approvals).toEqual(['ULEAD']);
-    expect(verifyChain(running.core.ctx.db).intact).toBe(true);
+    const status = await sql.all('SELECT status, end_reason FROM grants');
+    expect(status).toEqual([{ status: 'revoked', end_reason: 'expired' }]);
+    const approvals = await sql.all('SELECT approver FROM approvals');
+    expect(approvals).toEqual([{ approver: 'ULEAD' }]);
+    const { report } = await running.core.audit.verifyAll([]);
+    expect(report).toMatchObject({ intact: true });
+    expect(report.checked).toBe(await sql.value<number>('SELECT count(*) FROM audit_events'));
   });
 
   it('ends access at once when the holder clicks "revoke now" in the DM', async () => {
@@ -150,10 +152,10 @@ describe('end to end: request → approve → grant → DMs → end', () => {
       text: 'request prod-db 1h rotating the signing keys today',
       responseUrl: `${fake.url}response/1`,
     });
-    const requestId = running.core.ctx.db.$client
-      .prepare('SELECT id FROM requests')
-      .pluck()
-      .get() as string;
+    // The request is filed after the command is acked.
+    const requestId = await waitUntil(() =>
+      sql.value<string | undefined>('SELECT id FROM requests'),
+    );
     await fake.waitFor((calls) => approverPosts(calls)[0]);
     await send.interaction(
       buttonClick({
@@ -164,12 +166,8 @@ describe('end to end: request → approve → grant → DMs → end', () => {
       }),
     );
     await waitUntil(() => receiver.callsOf('grant')[0]);
-    const grantId = await waitUntil(
-      () =>
-        running.core.ctx.db.$client
-          .prepare("SELECT id FROM grants WHERE status = 'active'")
-          .pluck()
-          .get() as string | undefined,
+    const grantId = await waitUntil(() =>
+      sql.value<string | undefined>("SELECT id FROM grants WHERE status = 'active'"),
     );
     const click = await send.interaction(
       buttonClick({
@@ -182,9 +180,7 @@ describe('end to end: request → approve → grant → DMs → end', () => {
     expect(click.status).toBe(200);
     await waitUntil(() => receiver.callsOf('revoke')[0]);
     await waitUntil(() =>
-      running.core.ctx.db.$client
-        .prepare("SELECT 1 FROM grants WHERE status = 'revoked' AND end_reason = 'revoked_by_user'")
-        .get(),
+      sql.get("SELECT 1 FROM grants WHERE status = 'revoked' AND end_reason = 'revoked_by_user'"),
     );
     expect(receiver.held.size).toBe(0);
   });
@@ -197,12 +193,12 @@ describe('end to end: request → approve → grant → DMs → end', () => {
 });
 
 async function waitUntil<T>(
-  probe: () => T | undefined | null | false,
+  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   timeoutMs = 5000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found = probe();
+    const found = await probe();
     if (found) return found;
     if (Date.now() > deadline) throw new Error('waitUntil timed out');
     await new Promise((r) => setTimeout(r, 20));

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeSlack } from '../support/fake-slack';
+import { sqliteInspector } from '../support/sql-inspector';
+import { freshPostgresDatabase } from '../support/stores';
 import { tempDir } from '../support/tmp';
 
 const ROOT = join(__dirname, '..', '..');
@@ -32,6 +34,41 @@ function runMain(
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * Starts the bot with the example configuration, asks /healthz once it says it listens, then
+ * sends SIGTERM.
+ */
+async function startAndStop(env: Record<string, string>) {
+  const fake = await new FakeSlack().start();
+  try {
+    let health: { status: number; body: unknown } | undefined;
+    let asked = false;
+    const exit = await runMain(
+      {
+        SLACK_BOT_TOKEN: 'xoxb-smoke',
+        SLACK_SIGNING_SECRET: 'smoke-signing-secret',
+        SLACK_API_URL: fake.url,
+        OPS_HOOK_SECRET: 'ops-hook-secret-value',
+        HALLPASS_CONFIG: join(ROOT, 'hallpass.example.yml'),
+        PORT: '0',
+        HOST: '127.0.0.1',
+        ...env,
+      },
+      (stdout, kill) => {
+        const started = /"port":(\d+)/.exec(stdout);
+        if (!started || asked) return;
+        asked = true;
+        void fetch(`http://127.0.0.1:${started[1]}/healthz`)
+          .then(async (res) => (health = { status: res.status, body: await res.json() }))
+          .finally(() => kill('SIGTERM'));
+      },
+    );
+    return { health, exit };
+  } finally {
+    await fake.stop();
+  }
 }
 
 describe('the hallpass process', () => {
@@ -67,37 +104,54 @@ describe('the hallpass process', () => {
   });
 
   it('starts with the example configuration, answers /healthz, and stops cleanly on SIGTERM', async () => {
-    const fake = await new FakeSlack().start();
+    const file = join(tmp.dir, 'data', 'hallpass.db');
+    const { health, exit } = await startAndStop({ HALLPASS_DB: file });
+    expect(health).toEqual({ status: 200, body: { status: 'ok' } });
+    expect(exit.code).toBe(0);
+    expect(exit.stdout).toContain('"message":"stopping"');
+    expect(exit.stdout).not.toContain('ops-hook-secret-value');
+    expect(exit.stdout).not.toContain('smoke-signing-secret');
+    // It created and migrated its SQLite file.
+    const sql = sqliteInspector(file);
     try {
-      let health: { status: number; body: unknown } | undefined;
-      let asked = false;
-      const exit = await runMain(
-        {
-          SLACK_BOT_TOKEN: 'xoxb-smoke',
-          SLACK_SIGNING_SECRET: 'smoke-signing-secret',
-          SLACK_API_URL: fake.url,
-          OPS_HOOK_SECRET: 'ops-hook-secret-value',
-          HALLPASS_CONFIG: join(ROOT, 'hallpass.example.yml'),
-          HALLPASS_DB: join(tmp.dir, 'data', 'hallpass.db'),
-          PORT: '0',
-          HOST: '127.0.0.1',
-        },
-        (stdout, kill) => {
-          const started = /"port":(\d+)/.exec(stdout);
-          if (!started || asked) return;
-          asked = true;
-          void fetch(`http://127.0.0.1:${started[1]}/healthz`)
-            .then(async (res) => (health = { status: res.status, body: await res.json() }))
-            .finally(() => kill('SIGTERM'));
-        },
-      );
+      expect(
+        await sql.value("SELECT count(*) FROM sqlite_master WHERE name = 'audit_events'"),
+      ).toBe(1);
+    } finally {
+      await sql.close();
+    }
+  });
+
+  it('runs on PostgreSQL when HALLPASS_DATABASE_URL is set, and never logs its password', async () => {
+    const database = await freshPostgresDatabase();
+    try {
+      const password = decodeURIComponent(new URL(database.url).password);
+      expect(password.length).toBeGreaterThan(8);
+      const file = join(tmp.dir, 'data', 'hallpass.db');
+      const { health, exit } = await startAndStop({
+        HALLPASS_DB: file,
+        HALLPASS_DATABASE_URL: database.url,
+      });
       expect(health).toEqual({ status: 200, body: { status: 'ok' } });
       expect(exit.code).toBe(0);
       expect(exit.stdout).toContain('"message":"stopping"');
-      expect(exit.stdout).not.toContain('ops-hook-secret-value');
-      expect(exit.stdout).not.toContain('smoke-signing-secret');
+      expect(`${exit.stdout}${exit.stderr}`).not.toContain(password);
+      expect(existsSync(file)).toBe(false);
     } finally {
-      await fake.stop();
+      await database.release();
     }
+  });
+
+  it('refuses a HALLPASS_DATABASE_URL that is not PostgreSQL', async () => {
+    const exit = await runMain({
+      SLACK_BOT_TOKEN: 'xoxb-1',
+      SLACK_SIGNING_SECRET: 'secret',
+      HALLPASS_DATABASE_URL: 'mysql://root:hunter22@127.0.0.1/hallpass',
+    });
+    expect(exit.code).toBe(1);
+    expect(exit.stderr).toContain(
+      'hallpass: HALLPASS_DATABASE_URL must be a postgres:// or postgresql:// connection URL',
+    );
+    expect(exit.stderr).not.toContain('hunter22');
   });
 });

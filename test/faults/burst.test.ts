@@ -17,10 +17,10 @@ describe('a burst', () => {
   let system: FaultSystem;
   afterEach(() => system?.stop());
 
-  const count = (sql: string, ...params: unknown[]) => scalar<number>(system.db, sql, ...params);
+  const count = (sql: string, ...params: unknown[]) => scalar<number>(system.sql, sql, ...params);
   const user = (prefix: string, i: number) => `${prefix}${String(i).padStart(4, '0')}`;
   const idFor = (sql: string, param: string, what: string) =>
-    waitFor(() => scalar<string | undefined>(system.db, sql, param), what, 60_000);
+    waitFor(() => scalar<string | undefined>(system.sql, sql, param), what, 60_000);
 
   async function oneRequester(i: number): Promise<void> {
     const gated = i % 2 === 0;
@@ -62,7 +62,7 @@ describe('a burst', () => {
       });
     }
     await system.converged({ grantsMayRemain: true, timeoutMs: 120_000 });
-    expect(count("SELECT count(*) FROM grants WHERE status = 'active'")).toBe(EXPIRING);
+    expect(await count("SELECT count(*) FROM grants WHERE status = 'active'")).toBe(EXPIRING);
 
     system.clock.advance(HOUR);
     await forEachLimited(
@@ -72,17 +72,19 @@ describe('a burst', () => {
     );
     await system.converged({ grantsMayRemain: true, timeoutMs: 120_000 });
     expect(
-      count("SELECT count(*) FROM grants WHERE user_id LIKE 'US%' AND status = 'revoked'"),
+      await count("SELECT count(*) FROM grants WHERE user_id LIKE 'US%' AND status = 'revoked'"),
     ).toBe(EXPIRING);
-    expect(count("SELECT count(*) FROM requests WHERE requester LIKE 'UB%'")).toBe(REQUESTS);
-    expect(count('SELECT count(*) FROM approvals')).toBe(REQUESTS / 2);
-    expect(count("SELECT count(*) FROM grants WHERE end_reason = 'revoked_by_user'")).toBe(
+    expect(await count("SELECT count(*) FROM requests WHERE requester LIKE 'UB%'")).toBe(REQUESTS);
+    expect(await count('SELECT count(*) FROM approvals')).toBe(REQUESTS / 2);
+    expect(await count("SELECT count(*) FROM grants WHERE end_reason = 'revoked_by_user'")).toBe(
       REQUESTS / 4,
     );
 
     // Then the burst's own grants run out, and the system is quiet again.
     system.clock.advance(HOUR);
     await system.converged({ timeoutMs: 120_000 });
-    expect(count("SELECT count(*) FROM grants WHERE status = 'revoked'")).toBe(EXPIRING + REQUESTS);
+    expect(await count("SELECT count(*) FROM grants WHERE status = 'revoked'")).toBe(
+      EXPIRING + REQUESTS,
+    );
   }, 280_000);
 });

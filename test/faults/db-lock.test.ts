@@ -3,7 +3,7 @@ import { DbLock } from './support/db-lock';
 import { scalar, waitFor } from './support/system';
 import type { Sent } from './support/traffic';
 
-/** The bot's SQLite busy timeout (src/store/db.ts). */
+/** The bot's SQLite busy timeout (src/store/sqlite/store.ts). */
 const BUSY_TIMEOUT_MS = 5000;
 
 /**
@@ -24,7 +24,7 @@ describe('the database held by another program', () => {
     await world?.stop();
   });
 
-  const count = (sql: string, ...params: unknown[]) => scalar<number>(world.db, sql, ...params);
+  const count = (sql: string, ...params: unknown[]) => scalar<number>(world.sql, sql, ...params);
   const filedFor = (sent: Sent) =>
     count('SELECT count(*) FROM requests WHERE client_key = ?', `command:${sent.triggerId}`);
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,14 +37,14 @@ describe('the database held by another program', () => {
   }
 
   async function grantsFor(n: number): Promise<void> {
-    await waitFor(() => count('SELECT count(*) FROM grants') === n, `${n} grants`);
+    await waitFor(async () => (await count('SELECT count(*) FROM grants')) === n, `${n} grants`);
   }
 
   it('a long read (an export) changes nothing: requests, approvals and expiries go through meanwhile', async () => {
     expect(lock.holdRead()).toBe(0);
     const gated = await world.people.command('UREQ', 'request prod-db 2s checking INC-11 now');
     const requestId = await waitFor(
-      () => scalar<string>(world.db, "SELECT id FROM requests WHERE resource_id = 'prod-db'"),
+      () => scalar<string>(world.sql, "SELECT id FROM requests WHERE resource_id = 'prod-db'"),
       'the request',
     );
     await world.people.approve('ULEAD', requestId);
@@ -65,7 +65,7 @@ describe('the database held by another program', () => {
     await released;
     expect(sent.map((s) => s.status)).toEqual([200, 200, 200, 200]);
     for (const s of sent) expect(await s.reply()).toMatch(/approved automatically/);
-    expect(sent.map(filedFor)).toEqual([1, 1, 1, 1]);
+    expect(await Promise.all(sent.map(filedFor))).toEqual([1, 1, 1, 1]);
     await world.converged();
   });
 
@@ -73,7 +73,7 @@ describe('the database held by another program', () => {
     const [holder] = await askAtOnce(['UHOLD']);
     expect(await holder!.reply()).toMatch(/approved automatically/);
     await waitFor(
-      () => count("SELECT count(*) FROM grants WHERE status = 'active'") === 1,
+      async () => (await count("SELECT count(*) FROM grants WHERE status = 'active'")) === 1,
       'a running grant',
     );
     await world.outboxDrained();
@@ -87,7 +87,7 @@ describe('the database held by another program', () => {
     expect(refused.length).toBeGreaterThan(0);
     for (const [i, s] of sent.entries()) {
       const ok = /approved automatically/.test(replies[i]!);
-      expect({ reply: replies[i], filed: filedFor(s) }).toEqual({
+      expect({ reply: replies[i], filed: await filedFor(s) }).toEqual({
         reply: ok
           ? expect.any(String)
           : expect.stringMatching(/database is busy.*nothing was changed.*try again/i),

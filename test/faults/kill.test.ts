@@ -13,7 +13,7 @@ describe('the bot killed with SIGKILL', () => {
   beforeEach(async () => (world = await startBotWorld()));
   afterEach(() => world?.stop());
 
-  const count = (sql: string, ...params: unknown[]) => scalar<number>(world.db, sql, ...params);
+  const count = (sql: string, ...params: unknown[]) => scalar<number>(world.sql, sql, ...params);
   const grantCalls = (action: string) => world.receiver.callsOf(action).map((c) => c.body.grantId);
 
   /**
@@ -27,7 +27,7 @@ describe('the bot killed with SIGKILL', () => {
   /** The click is acked before it is acted on: wait for its grant before waiting for quiet. */
   async function approveAgain(approver: string, requestId: string): Promise<void> {
     expect((await world.people.approve(approver, requestId)).status).toBe(200);
-    await waitFor(() => count('SELECT count(*) FROM grants') === 1, 'the grant');
+    await waitFor(async () => (await count('SELECT count(*) FROM grants')) === 1, 'the grant');
   }
 
   /**
@@ -40,7 +40,7 @@ describe('the bot killed with SIGKILL', () => {
       `request sandbox ${duration} fault drill in sandbox`,
     );
     expect(sent.status).toBe(200);
-    return waitFor(() => scalar<string>(world.db, 'SELECT id FROM grants'), 'the grant');
+    return waitFor(() => scalar<string>(world.sql, 'SELECT id FROM grants'), 'the grant');
   }
 
   async function gatedRequest(options: { replyHangs?: boolean } = {}): Promise<string> {
@@ -50,7 +50,7 @@ describe('the bot killed with SIGKILL', () => {
       options,
     );
     expect(sent.status).toBe(200);
-    return waitFor(() => scalar<string>(world.db, 'SELECT id FROM requests'), 'the request');
+    return waitFor(() => scalar<string>(world.sql, 'SELECT id FROM requests'), 'the request');
   }
 
   describe('during activation', () => {
@@ -64,7 +64,7 @@ describe('the bot killed with SIGKILL', () => {
       await converged();
       expect(grantCalls('grant')).toEqual([grantId, grantId]);
       expect(grantCalls('revoke')).toEqual([grantId]);
-      expect(count("SELECT count(*) FROM grants WHERE status = 'revoked'")).toBe(1);
+      expect(await count("SELECT count(*) FROM grants WHERE status = 'revoked'")).toBe(1);
     });
 
     it('after the provider granted, before the bot read its answer: granted again, held once, ended on time', async () => {
@@ -81,7 +81,7 @@ describe('the bot killed with SIGKILL', () => {
 
       await converged();
       expect(grantCalls('grant')).toEqual([grantId, grantId, grantId]);
-      expect(count("SELECT count(*) FROM grants WHERE status = 'revoked'")).toBe(1);
+      expect(await count("SELECT count(*) FROM grants WHERE status = 'revoked'")).toBe(1);
     });
   });
 
@@ -108,13 +108,13 @@ describe('the bot killed with SIGKILL', () => {
       await waitFor(() => grantCalls('revoke').length === 1, 'the revoke call');
       expect(world.receiver.held.size).toBe(0);
       delete world.receiver.answers.revoke;
-      expect(count("SELECT count(*) FROM grants WHERE status = 'revoking'")).toBe(1);
+      expect(await count("SELECT count(*) FROM grants WHERE status = 'revoking'")).toBe(1);
       await killAndRestart();
 
       await converged();
       expect(grantCalls('revoke')).toEqual([grantId, grantId]);
       expect(
-        count(
+        await count(
           "SELECT count(*) FROM audit_events WHERE action = 'grant.revoked' AND grant_id = ?",
           grantId,
         ),
@@ -135,11 +135,11 @@ describe('the bot killed with SIGKILL', () => {
       await killAndRestart();
       await expect(click).rejects.toThrow();
 
-      expect(count('SELECT count(*) FROM approvals')).toBe(0);
-      expect(count("SELECT count(*) FROM requests WHERE status = 'pending'")).toBe(1);
+      expect(await count('SELECT count(*) FROM approvals')).toBe(0);
+      expect(await count("SELECT count(*) FROM requests WHERE status = 'pending'")).toBe(1);
       await approveAgain('ULEAD', requestId);
       await converged();
-      expect(count('SELECT count(*) FROM approvals')).toBe(1);
+      expect(await count('SELECT count(*) FROM approvals')).toBe(1);
       expect(grantCalls('grant')).toHaveLength(1);
     });
 
@@ -153,12 +153,12 @@ describe('the bot killed with SIGKILL', () => {
       await world.fake.waitFor((calls) => calls.some((c) => c.method === 'usergroups.users.list'));
       await killAndRestart();
 
-      expect(count('SELECT count(*) FROM approvals')).toBe(0);
+      expect(await count('SELECT count(*) FROM approvals')).toBe(0);
       await approveAgain('UONCALL', requestId);
       await converged();
-      expect(world.db.$client.prepare('SELECT approver FROM approvals').pluck().all()).toEqual([
-        'UONCALL',
-      ]);
+      expect(
+        (await world.sql.all('SELECT approver FROM approvals')).map((r) => r.approver),
+      ).toEqual(['UONCALL']);
     });
 
     it('after the request was filed, before the person was answered: it is filed once and goes on', async () => {
@@ -169,7 +169,7 @@ describe('the bot killed with SIGKILL', () => {
 
       await approveAgain('ULEAD', requestId);
       await converged();
-      expect(count('SELECT count(*) FROM requests')).toBe(1);
+      expect(await count('SELECT count(*) FROM requests')).toBe(1);
       expect(world.slack.postsTo('CDBA')).toHaveLength(1);
     });
   });

@@ -10,14 +10,14 @@ describe('a provider that fails', () => {
   let system: FaultSystem;
   afterEach(() => system?.stop());
 
-  const grantId = () => waitFor(() => scalar<string>(system.db, 'SELECT id FROM grants'), 'grant');
+  const grantId = () => waitFor(() => scalar<string>(system.sql, 'SELECT id FROM grants'), 'grant');
   const active = (id: string) =>
     waitFor(
-      () => scalar(system.db, "SELECT 1 FROM grants WHERE id = ? AND status = 'active'", id),
+      () => scalar(system.sql, "SELECT 1 FROM grants WHERE id = ? AND status = 'active'", id),
       'the grant to be active',
     );
   const audited = (action: string) =>
-    scalar<number>(system.db, 'SELECT count(*) FROM audit_events WHERE action = ?', action);
+    scalar<number>(system.sql, 'SELECT count(*) FROM audit_events WHERE action = ?', action);
   const callsFor = (action: string, id: string) =>
     system.receiver.callsOf(action).filter((c) => c.body.grantId === id);
 
@@ -37,8 +37,8 @@ describe('a provider that fails', () => {
     const id = await sandboxFor2s();
     await system.converged();
     expect(callsFor('grant', id)).toHaveLength(3);
-    expect(audited('grant.activation_failed_attempt')).toBe(2);
-    expect(scalar(system.db, 'SELECT status FROM grants')).toBe('revoked');
+    expect(await audited('grant.activation_failed_attempt')).toBe(2);
+    expect(await scalar(system.sql, 'SELECT status FROM grants')).toBe('revoked');
     const [start, end] = ['startsAt', 'expiresAt'].map((k) =>
       Date.parse(String(callsFor('grant', id)[2]!.body[k])),
     );
@@ -50,7 +50,7 @@ describe('a provider that fails', () => {
     failNext({ kind: 'status', status: 500 }, 3);
     const id = await sandboxFor2s();
     await system.converged();
-    expect(scalar(system.db, 'SELECT status FROM grants')).toBe('failed');
+    expect(await scalar(system.sql, 'SELECT status FROM grants')).toBe('failed');
     expect(callsFor('grant', id)).toHaveLength(3);
     expect(callsFor('revoke', id)).toHaveLength(1);
     const alert = /could not activate grant .* after 3 attempts/;
@@ -65,11 +65,11 @@ describe('a provider that fails', () => {
     failNext({ kind: 'status', status: 502 }, 4);
     await system.converged();
     expect(callsFor('revoke', id)).toHaveLength(5);
-    expect(audited('grant.revoke_failed_attempt')).toBe(4);
-    expect(audited('grant.revoke_alerted')).toBe(1);
+    expect(await audited('grant.revoke_failed_attempt')).toBe(4);
+    expect(await audited('grant.revoke_alerted')).toBe(1);
     const alert = /could not revoke grant .* after 3 attempts/;
     expect(system.slack.postsTo('UADMIN').filter((p) => alert.test(p.text))).toHaveLength(1);
-    expect(scalar(system.db, 'SELECT status FROM grants')).toBe('revoked');
+    expect(await scalar(system.sql, 'SELECT status FROM grants')).toBe('revoked');
   });
 
   it('hangs past its timeout: the call is abandoned and retried, on grant and on revoke', async () => {
@@ -81,12 +81,12 @@ describe('a provider that fails', () => {
     await system.converged();
     expect(callsFor('grant', id)).toHaveLength(2);
     expect(callsFor('revoke', id)).toHaveLength(2);
-    const errors = system.db.$client
-      .prepare(
-        "SELECT json_extract(details, '$.error') FROM audit_events WHERE action LIKE '%failed_attempt'",
+    const errors = (
+      await system.sql.all<{ error: string }>(
+        `SELECT ${system.sql.json('details', 'error')} AS error FROM audit_events
+          WHERE action LIKE '%failed_attempt' ORDER BY seq`,
       )
-      .pluck()
-      .all();
+    ).map((r) => r.error);
     expect(errors).toEqual([
       expect.stringMatching(/grant: .*timed out/),
       expect.stringMatching(/revoke: .*timed out/),

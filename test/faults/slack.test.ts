@@ -16,7 +16,7 @@ describe('a Slack Web API outage', () => {
   afterEach(() => system?.stop());
 
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  const count = (sql: string) => scalar<number>(system.db, sql);
+  const count = (sql: string) => scalar<number>(system.sql, sql);
 
   /** A gated request approved by a click and an auto-approved one, both 2 s long, run to the end. */
   async function useHallpass(): Promise<void> {
@@ -24,7 +24,7 @@ describe('a Slack Web API outage', () => {
     const auto = await system.people.command('UOTHER', 'request sandbox 2s checking the sandbox');
     expect([gated.status, auto.status]).toEqual([200, 200]);
     const requestId = await waitFor(
-      () => scalar<string>(system.db, "SELECT id FROM requests WHERE resource_id = 'prod-db'"),
+      () => scalar<string>(system.sql, "SELECT id FROM requests WHERE resource_id = 'prod-db'"),
       'the gated request',
     );
     const click = await system.people.approve('ULEAD', requestId);
@@ -32,7 +32,7 @@ describe('a Slack Web API outage', () => {
     // The requester is answered through response_url, which is not the Web API.
     expect(await gated.reply()).toContain(requestId);
     await waitFor(
-      () => count("SELECT count(*) FROM grants WHERE status = 'revoked'") === 2,
+      async () => (await count("SELECT count(*) FROM grants WHERE status = 'revoked'")) === 2,
       'both grants to end',
     );
   }
@@ -61,8 +61,10 @@ describe('a Slack Web API outage', () => {
       await letTimePass(OUTAGE);
 
       expect(system.slack.posts).toEqual([]);
-      expect(count("SELECT count(*) FROM outbox WHERE status = 'dead'")).toBe(0);
-      expect(count("SELECT count(*) FROM outbox WHERE status = 'pending'")).toBeGreaterThan(5);
+      expect(await count("SELECT count(*) FROM outbox WHERE status = 'dead'")).toBe(0);
+      expect(await count("SELECT count(*) FROM outbox WHERE status = 'pending'")).toBeGreaterThan(
+        5,
+      );
       expect(system.fake.callsOf('chat.postMessage').length).toBeGreaterThan(5);
 
       system.fake.clearFaults();
@@ -81,7 +83,7 @@ describe('a Slack Web API outage', () => {
     const timedOut = await waitFor(
       () =>
         scalar<string | undefined>(
-          system.db,
+          system.sql,
           'SELECT last_error FROM outbox WHERE last_error IS NOT NULL',
         ),
       'a call to time out',
@@ -89,7 +91,7 @@ describe('a Slack Web API outage', () => {
     expect(timedOut).toMatch(/did not answer within 10000 ms|timeout/i);
     await letTimePass(OUTAGE);
     expect(system.slack.posts).toEqual([]);
-    expect(count("SELECT count(*) FROM outbox WHERE status = 'dead'")).toBe(0);
+    expect(await count("SELECT count(*) FROM outbox WHERE status = 'dead'")).toBe(0);
 
     // The calls still hanging when Slack comes back are cut, fail, and are retried too.
     system.fake.clearFaults();

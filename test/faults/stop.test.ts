@@ -18,14 +18,16 @@ describe('the bot stopped with SIGTERM while Slack does not answer', () => {
       { replyHangs: true },
     );
     expect(sent.status).toBe(200);
-    await waitFor(() => scalar<string>(world.db, 'SELECT id FROM requests'), 'the request');
+    await waitFor(() => scalar<string>(world.sql, 'SELECT id FROM requests'), 'the request');
     await world.outboxDrained();
 
     // Without a bound the stop would wait on the reply for minutes, past this test's timeout.
     world.bot.signal('SIGTERM');
     expect(await world.bot.exited).toEqual({ code: 0, signal: null });
     expect(world.bot.logs.map((l) => l.message)).toContain('could not answer /jit');
-    expect(scalar(world.db, "SELECT count(*) FROM requests WHERE status = 'pending'")).toBe(1);
+    expect(await scalar(world.sql, "SELECT count(*) FROM requests WHERE status = 'pending'")).toBe(
+      1,
+    );
     await world.converged();
   }, 60_000);
 });

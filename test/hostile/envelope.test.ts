@@ -54,10 +54,10 @@ describe('hostile bodies over signed HTTP', () => {
 
   /** Sends, lets every listener finish, and checks that nothing changed. */
   async function expectNoChange(send: () => Promise<{ status: number; text: string }>) {
-    const before = snapshot(h.db);
+    const before = await snapshot(h.sql);
     const res = await send();
     await h.slack.stop();
-    expect(snapshot(h.db)).toEqual(before);
+    expect(await snapshot(h.sql)).toEqual(before);
     return res;
   }
 
@@ -331,7 +331,10 @@ describe('what the envelope check lets through', () => {
       features: { slash_commands: unknown[]; shortcuts?: unknown[] };
       settings: { event_subscriptions: { bot_events: string[] } };
     };
-    expect(manifest.settings.event_subscriptions.bot_events).toEqual(['app_home_opened']);
+    expect(manifest.settings.event_subscriptions.bot_events).toEqual([
+      'app_home_opened',
+      'user_change',
+    ]);
     expect(manifest.features.shortcuts).toBeUndefined();
     expect(manifest.features.slash_commands).toHaveLength(1);
   });

@@ -155,7 +155,7 @@ describe.each(NAMES)('every field of %s, replaced by another type', (name) => {
       justification: JUST,
     });
     const [kind, base] = basesFor(h, row.id)[name]!;
-    const before = snapshot(h.db);
+    const before = await snapshot(h.sql);
     const answers = await Promise.all(
       pathsOf(base).flatMap((path) =>
         [...REPLACEMENTS, DROP].map(async (replacement) => {
@@ -173,6 +173,6 @@ describe.each(NAMES)('every field of %s, replaced by another type', (name) => {
     expect(answers.filter((a) => a.status === 400).length).toBeGreaterThan(0);
     expect(rejections.seen).toEqual([]);
     expect(logs.lines.filter((l) => l.level === 'error')).toEqual([]);
-    expect(snapshot(h.db)).toEqual(before);
+    expect(await snapshot(h.sql)).toEqual(before);
   });
 });

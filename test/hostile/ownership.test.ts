@@ -39,16 +39,15 @@ describe('acting on what is someone else’s, over signed HTTP', () => {
       duration: '30m',
       justification: JUST,
     });
-    grantId = h.db.$client
-      .prepare('SELECT id FROM grants WHERE request_id = ?')
-      .pluck()
-      .get(auto.id) as string;
+    grantId = (await h.core.grantOf(auto))!.id;
     const now = h.clock.now();
-    h.db.$client
-      .prepare(
-        "UPDATE grants SET status = 'active', starts_at = ?, expires_at = ?, next_attempt_at = ? WHERE id = ?",
-      )
-      .run(now, now + 1_800_000, now + 1_800_000, grantId);
+    const activation = {
+      startsAt: now,
+      expiresAt: now + 1_800_000,
+      state: undefined,
+      elapsedMs: 5,
+    };
+    expect(await h.core.lifecycle.activated(grantId, activation)).toBe(true);
     logs = captureLogs();
   });
   afterEach(async () => {
@@ -72,10 +71,10 @@ describe('acting on what is someone else’s, over signed HTTP', () => {
 
   /** Sends, waits for every listener to finish, and checks no table changed. */
   async function unchangedBy<T>(send: () => Promise<T>): Promise<T> {
-    const before = snapshot(h.db);
+    const before = await snapshot(h.sql);
     const result = await send();
     await h.slack.stop();
-    expect(snapshot(h.db)).toEqual(before);
+    expect(await snapshot(h.sql)).toEqual(before);
     return result;
   }
 
@@ -131,9 +130,10 @@ describe('acting on what is someone else’s, over signed HTTP', () => {
     );
     await answerTo('UADMIN', source);
     await h.slack.stop();
-    const grant = h.db.$client
-      .prepare('SELECT status, ended_by, end_reason FROM grants WHERE id = ?')
-      .get(grantId);
+    const grant = await h.sql.get(
+      'SELECT status, ended_by, end_reason FROM grants WHERE id = ?',
+      grantId,
+    );
     expect(grant).toEqual({
       status: 'revoking',
       ended_by: 'UADMIN',
@@ -345,18 +345,14 @@ describe('acting on what is someone else’s, over signed HTTP', () => {
       );
       expect(res).toEqual({ status: 200, text: '' });
       await h.slack.stop();
-      const filed = h.db.$client
-        .prepare("SELECT requester FROM requests WHERE client_key = 'view:VFORM0001'")
-        .pluck()
-        .all();
-      expect(filed).toEqual(['UOTHER']);
-      const actors = h.db.$client
-        .prepare(
-          "SELECT DISTINCT actor FROM audit_events WHERE action = 'request.created' AND request_id IN (SELECT id FROM requests WHERE client_key = 'view:VFORM0001')",
-        )
-        .pluck()
-        .all();
-      expect(actors).toEqual(['UOTHER']);
+      const filed = await h.sql.all(
+        "SELECT requester FROM requests WHERE client_key = 'view:VFORM0001'",
+      );
+      expect(filed).toEqual([{ requester: 'UOTHER' }]);
+      const actors = await h.sql.all(
+        "SELECT DISTINCT actor FROM audit_events WHERE action = 'request.created' AND request_id IN (SELECT id FROM requests WHERE client_key = 'view:VFORM0001')",
+      );
+      expect(actors).toEqual([{ actor: 'UOTHER' }]);
       expect(warnings()).toEqual([
         expect.objectContaining({
           message: 'request form with unreadable metadata',

@@ -24,10 +24,7 @@ describe('Slack retries never apply twice', () => {
   afterEach(() => h.close());
 
   const count = (sql: string, ...args: unknown[]) =>
-    h.db.$client
-      .prepare(`SELECT count(*) FROM ${sql}`)
-      .pluck()
-      .get(...args) as number;
+    h.sql.value<number>(`SELECT count(*) FROM ${sql}`, ...args);
   const auditCount = (action: string) => count('audit_events WHERE action = ?', action);
 
   /** The first delivery, then its retry after it was applied, then both at once. */
@@ -54,9 +51,9 @@ describe('Slack retries never apply twice', () => {
       responseUrl: h.responseUrl(),
     });
     await deliverThrice((headers) => h.send.post(body, FORM, { headers }));
-    expect(count('requests')).toBe(1);
-    expect(auditCount('request.created')).toBe(1);
-    expect(count("outbox WHERE key LIKE 'request.created:%'")).toBe(2);
+    expect(await count('requests')).toBe(1);
+    expect(await auditCount('request.created')).toBe(1);
+    expect(await count("outbox WHERE key LIKE 'request.created:%'")).toBe(2);
   });
 
   it('Approve records one approval of a quorum of two', async () => {
@@ -69,9 +66,9 @@ describe('Slack retries never apply twice', () => {
       source,
     });
     await deliverThrice((headers) => h.send.interaction(payload, { headers }));
-    expect(count('approvals')).toBe(1);
-    expect(auditCount('approval.recorded')).toBe(1);
-    expect(h.db.$client.prepare('SELECT status FROM requests').pluck().get()).toBe('pending');
+    expect(await count('approvals')).toBe(1);
+    expect(await auditCount('approval.recorded')).toBe(1);
+    expect(await h.sql.value('SELECT status FROM requests')).toBe('pending');
   });
 
   it('Approve that meets the quorum creates one grant', async () => {
@@ -84,9 +81,9 @@ describe('Slack retries never apply twice', () => {
       source,
     });
     await deliverThrice((headers) => h.send.interaction(payload, { headers }));
-    expect(count('grants')).toBe(1);
-    expect(auditCount('request.approved')).toBe(1);
-    expect(auditCount('grant.created')).toBe(1);
+    expect(await count('grants')).toBe(1);
+    expect(await auditCount('request.approved')).toBe(1);
+    expect(await auditCount('grant.created')).toBe(1);
   });
 
   it('Cancel cancels once', async () => {
@@ -99,16 +96,13 @@ describe('Slack retries never apply twice', () => {
       source,
     });
     await deliverThrice((headers) => h.send.interaction(payload, { headers }));
-    expect(auditCount('request.cancelled')).toBe(1);
-    expect(count("outbox WHERE key LIKE 'request.cancelled:%'")).toBe(1);
+    expect(await auditCount('request.cancelled')).toBe(1);
+    expect(await count("outbox WHERE key LIKE 'request.cancelled:%'")).toBe(1);
   });
 
   it('Revoke asks the provider to end the grant once', async () => {
     const auto = await request('auto');
-    const grantId = h.db.$client
-      .prepare('SELECT id FROM grants WHERE request_id = ?')
-      .pluck()
-      .get(auto.id) as string;
+    const grantId = (await h.core.grantOf(auto))!.id;
     const source: ClickSource = { kind: 'home' };
     const payload = buttonClick({
       userId: 'UREQ',
@@ -117,7 +111,7 @@ describe('Slack retries never apply twice', () => {
       source,
     });
     await deliverThrice((headers) => h.send.interaction(payload, { headers }));
-    expect(auditCount('grant.revoke_requested')).toBe(1);
+    expect(await auditCount('grant.revoke_requested')).toBe(1);
   });
 
   it('a deny form denies once', async () => {
@@ -137,8 +131,8 @@ describe('Slack retries never apply twice', () => {
     );
     const payload = viewSubmission({ userId: 'ULEAD', view });
     await deliverThrice((headers) => h.send.interaction(payload, { headers }));
-    expect(count('approvals')).toBe(1);
-    expect(auditCount('request.denied')).toBe(1);
+    expect(await count('approvals')).toBe(1);
+    expect(await auditCount('request.denied')).toBe(1);
   });
 
   it('a request form files one request', async () => {
@@ -161,20 +155,21 @@ describe('Slack retries never apply twice', () => {
     );
     const payload = viewSubmission({ userId: 'UREQ', view });
     await deliverThrice((headers) => h.send.interaction(payload, { headers }));
-    expect(count('requests')).toBe(1);
-    expect(auditCount('request.created')).toBe(1);
+    expect(await count('requests')).toBe(1);
+    expect(await auditCount('request.created')).toBe(1);
   });
 
   it('an extend form asks for more time once', async () => {
     const auto = await request('auto');
-    const grantId = h.db.$client
-      .prepare('SELECT id FROM grants WHERE request_id = ?')
-      .pluck()
-      .get(auto.id) as string;
+    const grantId = (await h.core.grantOf(auto))!.id;
     const now = h.clock.now();
-    h.db.$client
-      .prepare("UPDATE grants SET status = 'active', starts_at = ?, expires_at = ? WHERE id = ?")
-      .run(now, now + 1_800_000, grantId);
+    const activation = {
+      startsAt: now,
+      expiresAt: now + 1_800_000,
+      state: undefined,
+      elapsedMs: 5,
+    };
+    expect(await h.core.lifecycle.activated(grantId, activation)).toBe(true);
     const view = viewOutput(
       {
         type: 'modal',
@@ -193,17 +188,17 @@ describe('Slack retries never apply twice', () => {
     );
     const payload = viewSubmission({ userId: 'UREQ', view });
     await deliverThrice((headers) => h.send.interaction(payload, { headers }));
-    expect(count("requests WHERE kind = 'extension'")).toBe(1);
+    expect(await count("requests WHERE kind = 'extension'")).toBe(1);
   });
 
   it('app_home_opened changes no state, however often it arrives', async () => {
     await request();
-    const before = count('audit_events');
+    const before = await count('audit_events');
     const envelope = appHomeOpened({ userId: 'UREQ', eventId: 'Ev42' });
     await h.send.event(envelope);
     await waitUntil(() => h.fake.callsOf('views.publish').length === 1, 'the first Home');
     await deliverThrice((headers) => h.send.event(envelope, { headers }));
-    expect(count('audit_events')).toBe(before);
-    expect(count('outbox')).toBe(2);
+    expect(await count('audit_events')).toBe(before);
+    expect(await count('outbox')).toBe(2);
   });
 });

@@ -8,6 +8,7 @@ import { ACTIONS } from '../../src/slack/ids';
 import { textOf, waitUntil } from '../slack/harness';
 import { FakeSlack } from '../support/fake-slack';
 import { buttonClick, SlackSender } from '../support/slack-requests';
+import { sqliteInspector, type SqlInspector } from '../support/sql-inspector';
 import { tempDir } from '../support/tmp';
 import { WebhookReceiver } from '../support/webhook-receiver';
 import { captureLogs, type CapturedLogs } from './support';
@@ -52,6 +53,7 @@ describe('secrets stay out of logs, audit and the database', () => {
   let tmp: ReturnType<typeof tempDir>;
   let running: RunningHallpass | undefined;
   let logs: CapturedLogs;
+  let sql: SqlInspector | undefined;
 
   beforeEach(async () => {
     fake = await new FakeSlack().start();
@@ -63,6 +65,7 @@ describe('secrets stay out of logs, audit and the database', () => {
     logs = captureLogs('debug');
   });
   afterEach(async () => {
+    await sql?.close();
     await running?.stop();
     logs.stop();
     await receiver.stop();
@@ -95,7 +98,9 @@ describe('secrets stay out of logs, audit and the database', () => {
       `http://127.0.0.1:${running.port}/slack/events`,
       SECRETS.signingSecret,
     );
-    const db = running.core.ctx.db.$client;
+    // Read as an operator would, on a connection of its own.
+    sql = sqliteInspector(dbFile());
+    const db = sql;
 
     await send.command({
       userId: 'UREQ',
@@ -103,7 +108,7 @@ describe('secrets stay out of logs, audit and the database', () => {
       responseUrl: `${fake.url}response/1`,
     });
     const requestId = await waitUntil(
-      () => db.prepare('SELECT id FROM requests').pluck().get() as string | undefined,
+      () => db.value<string | undefined>('SELECT id FROM requests'),
       'the request',
     );
     await send.interaction(
@@ -124,19 +129,21 @@ describe('secrets stay out of logs, audit and the database', () => {
     expect(textOf(dm.args.blocks)).toContain(`user: app_ro\npassword: ${SECRETS.password}`);
     expect(receiver.callsOf('grant')[0]?.verified).toBe(true);
     await waitUntil(
-      () => db.prepare("SELECT 1 FROM grants WHERE status = 'revoked'").get(),
+      () => db.get("SELECT 1 FROM grants WHERE status = 'revoked'"),
       'the grant to end',
       10_000,
     );
     await waitUntil(
-      () => !db.prepare("SELECT 1 FROM outbox WHERE status = 'pending'").get(),
+      async () => !(await db.get("SELECT 1 FROM outbox WHERE status = 'pending'")),
       'every notification to be delivered',
     );
 
-    const audit = JSON.stringify(db.prepare('SELECT * FROM audit_events').all());
-    const outbox = JSON.stringify(db.prepare('SELECT * FROM outbox').all());
+    const audit = JSON.stringify(await db.all('SELECT * FROM audit_events'));
+    const outbox = JSON.stringify(await db.all('SELECT * FROM outbox'));
     expect(outbox).toContain('"topic":"credentials"');
     const whileRunning = fileBytes();
+    await db.close();
+    sql = undefined;
     await running.stop();
     running = undefined;
     const afterStop = fileBytes();

@@ -111,12 +111,12 @@ describe('requests without a valid, fresh signature', () => {
   describe.each(bodies)('%s', (_, make) => {
     it.each(forgeries)('%s: 401, nothing changes', async (_, forge) => {
       const [body, type] = make();
-      const before = snapshot(h.db);
+      const before = await snapshot(h.sql);
       const calls = h.fake.calls.length;
       const res = await h.send.post(body, type, forge(body));
       expect(res.status).toBe(401);
       await h.slack.stop();
-      expect(snapshot(h.db)).toEqual(before);
+      expect(await snapshot(h.sql)).toEqual(before);
       expect(h.fake.calls.length).toBe(calls);
       expect(logs.warnings().map((l) => l.message)).toEqual([
         expect.stringMatching(/^Failed to parse and verify the request data/),
@@ -128,6 +128,6 @@ describe('requests without a valid, fresh signature', () => {
     const res = await h.send.post(approveBody(), FORM);
     expect(res.status).toBe(200);
     await h.slack.stop();
-    expect(h.db.$client.prepare('SELECT status FROM requests').pluck().get()).toBe('approved');
+    expect(await h.sql.value('SELECT status FROM requests')).toBe('approved');
   });
 });

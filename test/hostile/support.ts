@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { logger } from '../../src/log';
-import type { Db } from '../../src/store/db';
+import type { SqlInspector } from '../support/sql-inspector';
 
 export interface LogLine {
   level: string;
@@ -79,10 +79,10 @@ const TABLES = [
 ];
 
 /** Every row of every Hallpass table, to compare before and after a hostile request. */
-export function snapshot(db: Db): Record<string, unknown[]> {
-  return Object.fromEntries(
-    TABLES.map((table) => [table, db.$client.prepare(`SELECT * FROM ${table}`).all()]),
-  );
+export async function snapshot(sql: SqlInspector): Promise<Record<string, unknown[]>> {
+  const tables: Record<string, unknown[]> = {};
+  for (const table of TABLES) tables[table] = await sql.all(`SELECT * FROM ${table} ORDER BY 1`);
+  return tables;
 }
 
 /** Records unhandled promise rejections while a test file runs: a crash in production. */

@@ -4,7 +4,7 @@ describe('Batch', () => {
   it('hands items that come in together to one flush, and each caller its own result', async () => {
     const flushes: number[][] = [];
     const batch = new Batch<number, string>(
-      (items) => {
+      async (items) => {
         flushes.push(items);
         return items.map((n) => `#${n}`);
       },
@@ -17,7 +17,7 @@ describe('Batch', () => {
 
   it('flushes at once when full, without waiting for the window', async () => {
     const flushes: number[][] = [];
-    const batch = new Batch<number, number>((items) => (flushes.push(items), items), {
+    const batch = new Batch<number, number>(async (items) => (flushes.push(items), items), {
       windowMs: 60_000,
       maxItems: 2,
     });
@@ -32,7 +32,7 @@ describe('Batch', () => {
 
   it('flushes after the window when not full, and starts a new window after', async () => {
     const flushes: number[][] = [];
-    const batch = new Batch<number, number>((items) => (flushes.push(items), items), {
+    const batch = new Batch<number, number>(async (items) => (flushes.push(items), items), {
       windowMs: 2,
       maxItems: 100,
     });
@@ -43,10 +43,35 @@ describe('Batch', () => {
     expect(flushes).toEqual([[1, 2], [3]]);
   });
 
-  it('rejects every caller of a flush that threw, and keeps working', async () => {
+  it('settles each caller only once its flush has finished, and gathers a new batch meanwhile', async () => {
+    const flushes: { items: number[]; finish: () => void }[] = [];
+    const batch = new Batch<number, number>(
+      (items) =>
+        new Promise((resolve) =>
+          flushes.push({ items, finish: () => resolve(items.map((n) => n * 10)) }),
+        ),
+      { windowMs: 60_000, maxItems: 2 },
+    );
+    const settled: number[] = [];
+    const first = [batch.add(1), batch.add(2)].map((p) => p.then((r) => settled.push(r)));
+    const later = batch.add(3).then((r) => settled.push(r));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(flushes.map((f) => f.items)).toEqual([[1, 2]]);
+    expect(settled).toEqual([]);
+    batch.drain();
+    expect(flushes.map((f) => f.items)).toEqual([[1, 2], [3]]);
+    flushes[1]!.finish();
+    await later;
+    expect(settled).toEqual([30]);
+    flushes[0]!.finish();
+    await Promise.all(first);
+    expect(settled).toEqual([30, 10, 20]);
+  });
+
+  it('rejects every caller of a flush that failed, and keeps working', async () => {
     let fail = true;
     const batch = new Batch<number, number>(
-      (items) => {
+      async (items) => {
         if (fail) throw new Error('database is locked');
         return items;
       },
@@ -62,7 +87,7 @@ describe('Batch', () => {
   });
 
   it('does nothing on drain when nothing waits', () => {
-    const flush = jest.fn((items: number[]) => items);
+    const flush = jest.fn(async (items: number[]) => items);
     new Batch(flush, { windowMs: 1, maxItems: 10 }).drain();
     expect(flush).not.toHaveBeenCalled();
   });

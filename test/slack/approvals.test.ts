@@ -37,15 +37,15 @@ describe('approver buttons over signed HTTP', () => {
   }
 
   const statusOf = (id: string) =>
-    (h.db.$client.prepare('SELECT status FROM requests WHERE id = ?').get(id) as { status: string })
-      .status;
+    h.sql.value<string>('SELECT status FROM requests WHERE id = ?', id);
   const approvals = (id: string) =>
-    h.db.$client
-      .prepare('SELECT approver, decision, reason FROM approvals WHERE request_id = ?')
-      .all(id);
+    h.sql.all(
+      'SELECT approver, decision, reason FROM approvals WHERE request_id = ? ORDER BY id',
+      id,
+    );
   /** The listener acks before it decides, so a test waits for the decision to land. */
   const settled = (id: string, n: number) =>
-    waitUntil(() => approvals(id).length === n, `${n} decision(s) on ${id}`);
+    waitUntil(async () => (await approvals(id)).length === n, `${n} decision(s) on ${id}`);
   const responsesTo = (url: string) =>
     h.fake.calls.filter((c) => c.method === url.slice(h.fake.url.length));
 
@@ -54,11 +54,11 @@ describe('approver buttons over signed HTTP', () => {
     const c = click('ULEAD', ACTIONS.approve, row.id);
     expect((await c.sent).status).toBe(200);
     await h.slack.stop();
-    expect(statusOf(row.id)).toBe('approved');
-    expect(h.count('grants')).toBe(1);
-    const queued = h.db.$client
-      .prepare("SELECT topic, payload FROM outbox WHERE key LIKE 'request.approved:%'")
-      .all() as { topic: string; payload: string }[];
+    expect(await statusOf(row.id)).toBe('approved');
+    expect(await h.count('grants')).toBe(1);
+    const queued = await h.sql.all<{ topic: string; payload: string }>(
+      "SELECT topic, payload FROM outbox WHERE key LIKE 'request.approved:%'",
+    );
     expect(queued.map((q) => JSON.parse(q.payload))).toEqual([
       expect.objectContaining({ topic: 'requester_dm', event: 'request.approved', userId: 'UREQ' }),
     ]);
@@ -71,7 +71,7 @@ describe('approver buttons over signed HTTP', () => {
     const row = await request();
     await click('UDBA', ACTIONS.approve, row.id).sent;
     await h.slack.stop();
-    expect(statusOf(row.id)).toBe('approved');
+    expect(await statusOf(row.id)).toBe('approved');
     expect(h.fake.callsOf('usergroups.users.list').map((c) => c.args.usergroup)).toContain('SDBA');
   });
 
@@ -81,15 +81,15 @@ describe('approver buttons over signed HTTP', () => {
     expect(await c.reply()).toContain(
       'You are not an approver for Production database (prod-db), so your click changed nothing.',
     );
-    expect(statusOf(row.id)).toBe('pending');
-    expect(approvals(row.id)).toEqual([]);
+    expect(await statusOf(row.id)).toBe('pending');
+    expect(await approvals(row.id)).toEqual([]);
   });
 
   it('refuses a requester approving their own request', async () => {
     const row = await request();
     const c = click('UREQ', ACTIONS.approve, row.id);
     expect(await c.reply()).toContain('You cannot approve your own request for prod-db');
-    expect(statusOf(row.id)).toBe('pending');
+    expect(await statusOf(row.id)).toBe('pending');
   });
 
   it('tells a late clicker who decided and when', async () => {
@@ -98,7 +98,9 @@ describe('approver buttons over signed HTTP', () => {
     await settled(row.id, 1);
     const late = click('UDBA', ACTIONS.approve, row.id);
     expect(await late.reply()).toBe('Already decided: ✅ Approved by <@ULEAD> at 09:00 UTC.');
-    expect(approvals(row.id)).toEqual([{ approver: 'ULEAD', decision: 'approve', reason: null }]);
+    expect(await approvals(row.id)).toEqual([
+      { approver: 'ULEAD', decision: 'approve', reason: null },
+    ]);
   });
 
   it('counts a double click once and says so', async () => {
@@ -107,8 +109,8 @@ describe('approver buttons over signed HTTP', () => {
     await settled(row.id, 1);
     const again = click('UA1', ACTIONS.approve, row.id);
     expect(await again.reply()).toBe(`You already approved \`${row.id}\`; nothing changed.`);
-    expect(statusOf(row.id)).toBe('pending');
-    expect(approvals(row.id)).toHaveLength(1);
+    expect(await statusOf(row.id)).toBe('pending');
+    expect(await approvals(row.id)).toHaveLength(1);
   });
 
   it('ends with one grant when two approvers of a quorum of two click at once', async () => {
@@ -120,10 +122,10 @@ describe('approver buttons over signed HTTP', () => {
     }
     await h.slack.stop();
     for (const row of rows) {
-      expect(statusOf(row.id)).toBe('approved');
-      expect(approvals(row.id)).toHaveLength(2);
+      expect(await statusOf(row.id)).toBe('approved');
+      expect(await approvals(row.id)).toHaveLength(2);
     }
-    expect(h.count('grants')).toBe(2);
+    expect(await h.count('grants')).toBe(2);
   });
 
   it('never applies a retried delivery twice, and does not nag about it', async () => {
@@ -136,13 +138,11 @@ describe('approver buttons over signed HTTP', () => {
     });
     expect(retry.status).toBe(200);
     await h.slack.stop();
-    expect(approvals(row.id)).toHaveLength(1);
+    expect(await approvals(row.id)).toHaveLength(1);
     expect(responsesTo(first.responseUrl)).toEqual([]);
     expect(
-      h.db.$client
-        .prepare("SELECT count(*) n FROM audit_events WHERE action = 'approval.recorded'")
-        .get(),
-    ).toEqual({ n: 1 });
+      await h.sql.value("SELECT count(*) FROM audit_events WHERE action = 'approval.recorded'"),
+    ).toBe(1);
   });
 
   it.each([
@@ -153,8 +153,8 @@ describe('approver buttons over signed HTTP', () => {
     const row = await request();
     const c = click('UOTHER', ACTIONS.approve, value(row.id));
     expect(await c.reply()).toContain('That button is out of date or was not made by Hallpass');
-    expect(statusOf(row.id)).toBe('pending');
-    expect(approvals(row.id)).toEqual([]);
+    expect(await statusOf(row.id)).toBe('pending');
+    expect(await approvals(row.id)).toEqual([]);
   });
 
   it('acks and ignores a click on an element Hallpass did not make', async () => {
@@ -163,7 +163,7 @@ describe('approver buttons over signed HTTP', () => {
     const c = click('ULEAD', 'other_app.approve', row.id);
     expect(await c.sent).toEqual({ status: 200, text: '' });
     await h.slack.stop();
-    expect(statusOf(row.id)).toBe('pending');
+    expect(await statusOf(row.id)).toBe('pending');
     expect(responsesTo(c.responseUrl)).toEqual([]);
   });
 
@@ -195,20 +195,23 @@ describe('approver buttons over signed HTTP', () => {
       });
       const res = await submit('ULEAD', form, 'not during the freeze');
       expect(res).toEqual({ status: 200, text: '' });
-      expect(statusOf(row.id)).toBe('denied');
-      expect(approvals(row.id)).toEqual([
+      expect(await statusOf(row.id)).toBe('denied');
+      expect(await approvals(row.id)).toEqual([
         { approver: 'ULEAD', decision: 'deny', reason: 'not during the freeze' },
       ]);
-      const dm = h.db.$client
-        .prepare('SELECT payload FROM outbox WHERE key = ?')
-        .get(`request.denied:${row.id}:dm`) as { payload: string };
+      const dm = (await h.sql.get<{ payload: string }>(
+        'SELECT payload FROM outbox WHERE key = ?',
+        `request.denied:${row.id}:dm`,
+      ))!;
       expect(JSON.parse(dm.payload)).toMatchObject({ event: 'request.denied', userId: 'UREQ' });
     });
 
     it('denies without a reason', async () => {
       const row = await request();
       await submit('ULEAD', await openDenyForm('ULEAD', row.id), null);
-      expect(approvals(row.id)).toEqual([{ approver: 'ULEAD', decision: 'deny', reason: null }]);
+      expect(await approvals(row.id)).toEqual([
+        { approver: 'ULEAD', decision: 'deny', reason: null },
+      ]);
     });
 
     it('turns the form into a note when the submitter is not an approver', async () => {
@@ -218,7 +221,7 @@ describe('approver buttons over signed HTTP', () => {
       const answer = JSON.parse(res.text) as { response_action: string; view: unknown };
       expect(answer.response_action).toBe('update');
       expect(textOf(answer.view)).toContain('You are not an approver for Production database');
-      expect(statusOf(row.id)).toBe('pending');
+      expect(await statusOf(row.id)).toBe('pending');
     });
 
     it('says who decided when the request was decided meanwhile', async () => {
@@ -228,7 +231,7 @@ describe('approver buttons over signed HTTP', () => {
       await settled(row.id, 1);
       const answer = JSON.parse((await submit('UDBA', form, 'too late')).text) as { view: unknown };
       expect(textOf(answer.view)).toContain('Already decided: ✅ Approved by <@ULEAD>');
-      expect(statusOf(row.id)).toBe('approved');
+      expect(await statusOf(row.id)).toBe('approved');
     });
 
     it('ignores an actor named in the form metadata: the signed user decides', async () => {
@@ -242,8 +245,8 @@ describe('approver buttons over signed HTTP', () => {
       expect(textOf(JSON.parse(res.text))).toContain('This form is out of date');
       const honest = await submit('UOTHER', form, 'honest');
       expect(textOf(JSON.parse(honest.text))).toContain('You are not an approver');
-      expect(statusOf(row.id)).toBe('pending');
-      expect(approvals(row.id)).toEqual([]);
+      expect(await statusOf(row.id)).toBe('pending');
+      expect(await approvals(row.id)).toEqual([]);
     });
   });
 });

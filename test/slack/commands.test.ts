@@ -21,7 +21,7 @@ describe('/jit over signed HTTP', () => {
       expect(res.text).toBe('');
       const answer = await reply();
       expect(answer.response_type).toBe('ephemeral');
-      const row = h.db.$client.prepare('SELECT * FROM requests').get() as Record<string, unknown>;
+      const row = (await h.sql.get('SELECT * FROM requests'))!;
       expect(row).toMatchObject({
         requester: 'UREQ',
         resource_id: 'prod-db',
@@ -31,7 +31,7 @@ describe('/jit over signed HTTP', () => {
       });
       expect(answer.text).toContain(String(row.id));
       expect(textOf(answer.blocks)).toContain('<#CDBA>');
-      const topics = h.db.$client.prepare('SELECT topic FROM outbox ORDER BY id').all();
+      const topics = await h.sql.all('SELECT topic FROM outbox ORDER BY id');
       expect(topics).toEqual([{ topic: 'requester_dm' }, { topic: 'approver_message' }]);
       expect(h.fake.callsOf('chat.postMessage')).toEqual([]);
       expect(h.fake.callsOf('chat.postEphemeral')).toEqual([]);
@@ -40,14 +40,14 @@ describe('/jit over signed HTTP', () => {
     it('takes ticket:REF out of the justification', async () => {
       const { reply } = await jit('UREQ', `request ticketed 30m ${JUST} ticket:OPS-12`);
       await reply();
-      const row = h.db.$client.prepare('SELECT justification, ticket FROM requests').get();
+      const row = await h.sql.get('SELECT justification, ticket FROM requests');
       expect(row).toEqual({ justification: JUST, ticket: 'OPS-12' });
     });
 
     it('says when the request was approved automatically', async () => {
       const { reply } = await jit('UREQ', `request auto 30m ${JUST}`);
       expect(String((await reply()).text)).toContain('approved automatically');
-      expect(h.count('grants')).toBe(1);
+      expect(await h.count('grants')).toBe(1);
     });
 
     it.each([
@@ -65,21 +65,21 @@ describe('/jit over signed HTTP', () => {
       const answer = await reply();
       expect(answer.response_type).toBe('ephemeral');
       expect(String(answer.text)).toContain(expected);
-      expect(h.count('requests')).toBe(0);
-      expect(h.count('outbox')).toBe(0);
-      expect(h.count('audit_events')).toBe(0);
+      expect(await h.count('requests')).toBe(0);
+      expect(await h.count('outbox')).toBe(0);
+      expect(await h.count('audit_events')).toBe(0);
     });
 
     it('refuses someone outside the requesters, naming the channel to ask in', async () => {
       const { reply } = await jit('UOTHER', `request ticketed 30m ${JUST} ticket:OPS-1`);
       expect(String((await reply()).text)).toContain('not allowed to request ticketed');
-      expect(h.count('requests')).toBe(0);
+      expect(await h.count('requests')).toBe(0);
     });
 
     it('lets a member of a requester user group request (looked up in Slack)', async () => {
       const { reply } = await jit('UENG', `request ticketed 30m ${JUST} ticket:OPS-1`);
       await reply();
-      expect(h.count('requests')).toBe(1);
+      expect(await h.count('requests')).toBe(1);
       expect(h.fake.callsOf('usergroups.users.list')[0]?.args).toMatchObject({ usergroup: 'SENG' });
     });
   });
@@ -98,14 +98,16 @@ describe('/jit over signed HTTP', () => {
         duration: '30m',
         justification: JUST,
       });
-      const grant = h.db.$client
-        .prepare('SELECT id FROM grants WHERE request_id = ?')
-        .get(auto.id) as { id: string };
-      h.db.$client
-        .prepare(
-          "UPDATE grants SET status = 'active', starts_at = ?, expires_at = ?, next_attempt_at = ? WHERE id = ?",
-        )
-        .run(h.clock.now(), h.clock.now() + 1_800_000, h.clock.now() + 1_800_000, grant.id);
+      const grant = (await h.core.grantOf(auto))!;
+      const now = h.clock.now();
+      expect(
+        await h.core.lifecycle.activated(grant.id, {
+          startsAt: now,
+          expiresAt: now + 1_800_000,
+          state: undefined,
+          elapsedMs: 5,
+        }),
+      ).toBe(true);
       return { pending, grantId: grant.id };
     }
 
@@ -129,9 +131,7 @@ describe('/jit over signed HTTP', () => {
       expect(String((await other.reply()).text)).toContain('is not yours to cancel');
       const mine = await jit('UREQ', `cancel ${pending.id}`);
       expect(String((await mine.reply()).text)).toContain(`Cancelled \`${pending.id}\``);
-      const status = h.db.$client
-        .prepare('SELECT status FROM requests WHERE id = ?')
-        .get(pending.id);
+      const status = await h.sql.get('SELECT status FROM requests WHERE id = ?', pending.id);
       expect(status).toEqual({ status: 'cancelled' });
     });
 
@@ -139,9 +139,10 @@ describe('/jit over signed HTTP', () => {
       const { grantId } = await pendingAndActive();
       const { reply } = await jit('UREQ', `revoke ${grantId} done early`);
       expect(String((await reply()).text)).toContain('Removing your access');
-      const row = h.db.$client
-        .prepare('SELECT status, end_note, ended_by FROM grants WHERE id = ?')
-        .get(grantId);
+      const row = await h.sql.get(
+        'SELECT status, end_note, ended_by FROM grants WHERE id = ?',
+        grantId,
+      );
       expect(row).toEqual({ status: 'revoking', end_note: 'done early', ended_by: 'UREQ' });
     });
 
@@ -151,9 +152,9 @@ describe('/jit over signed HTTP', () => {
       expect(String((await bad.reply()).text)).toContain('outside what auto allows');
       const good = await jit('UREQ', `extend ${grantId} 30m ${JUST}`);
       expect(String((await good.reply()).text)).toContain('more on');
-      const rows = h.db.$client
-        .prepare("SELECT kind, grant_id, status FROM requests WHERE kind = 'extension'")
-        .all();
+      const rows = await h.sql.all(
+        "SELECT kind, grant_id, status FROM requests WHERE kind = 'extension'",
+      );
       expect(rows).toEqual([{ kind: 'extension', grant_id: grantId, status: 'approved' }]);
     });
 

@@ -1,8 +1,9 @@
 import { ManualClock } from '../../src/core/clock';
 import { logger } from '../../src/log';
 import { createSlackClient } from '../../src/slack/app';
+import { DirectoryUnavailable } from '../../src/core/directory';
 import { SlackDirectory } from '../../src/slack/directory';
-import { FakeSlack } from '../support/fake-slack';
+import { FakeSlack, SlackError } from '../support/fake-slack';
 
 describe('SlackDirectory', () => {
   let fake: FakeSlack;
@@ -39,14 +40,51 @@ describe('SlackDirectory', () => {
     expect(lists()).toBe(1);
   });
 
-  it('falls back to the last answer when Slack fails, and fails without one', async () => {
+  it('uses a recent answer while Slack cannot answer, and fails closed past the bound', async () => {
     await directory.usergroupMembers('SDBA');
     clock.advance(120_000);
     fake.fail('usergroups.users.list', { kind: 'ratelimited', retryAfter: 30 });
     expect(await directory.usergroupMembers('SDBA')).toEqual(['UDBA', 'UDBA2']);
-    await expect(directory.usergroupMembers('SNONE')).rejects.toThrow(/no_such_subteam/);
+    clock.advance(5 * 60_000);
     fake.fail('usergroups.users.list', { kind: 'status', status: 500 });
-    await expect(directory.usergroupMembers('SOTHER')).rejects.toThrow();
+    await expect(directory.usergroupMembers('SDBA')).rejects.toThrow(DirectoryUnavailable);
+    fake.fail('usergroups.users.list', { kind: 'status', status: 500 });
+    await expect(directory.usergroupMembers('SOTHER')).rejects.toThrow(
+      'could not look up usergroup SOTHER',
+    );
+  });
+
+  it('treats a group Slack says does not exist as empty at once, whatever was cached', async () => {
+    expect(await directory.usergroupMembers('SDBA')).toEqual(['UDBA', 'UDBA2']);
+    delete fake.usergroups.SDBA;
+    clock.advance(60_000);
+    expect(await directory.usergroupMembers('SDBA')).toEqual([]);
+    expect(await directory.usergroupMembers('SNONE')).toEqual([]);
+  });
+
+  it('reads whether a person still belongs: deleted, guest, gone, or active', async () => {
+    fake.userFlags = {
+      UGONE: { deleted: true },
+      UGUEST: { is_restricted: true },
+      USINGLE: { is_ultra_restricted: true },
+    };
+    expect(await directory.statusOf('UREQ')).toBe('active');
+    expect(await directory.statusOf('UGONE')).toBe('deactivated');
+    expect(await directory.statusOf('UGUEST')).toBe('guest');
+    expect(await directory.statusOf('USINGLE')).toBe('guest');
+    fake.on('users.info', () => {
+      throw new SlackError('user_not_found');
+    });
+    expect(await directory.statusOf('UNEVER')).toBe('deactivated');
+  });
+
+  it('asks again for a fresh status, and refuses to guess when Slack cannot answer', async () => {
+    expect(await directory.statusOf('UREQ')).toBe('active');
+    fake.userFlags = { UREQ: { deleted: true } };
+    expect(await directory.statusOf('UREQ')).toBe('active');
+    expect(await directory.statusOf('UREQ', { fresh: true })).toBe('deactivated');
+    fake.fail('users.info', { kind: 'status', status: 503 });
+    await expect(directory.statusOf('UNEW')).rejects.toThrow(DirectoryUnavailable);
   });
 
   it('reads emails with users.info and caches them', async () => {

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { Core } from '../../src/core';
@@ -6,18 +5,21 @@ import { ManualClock } from '../../src/core/clock';
 import { logger } from '../../src/log';
 import { createSlackApp, createSlackClient, type SlackApp } from '../../src/slack/app';
 import { SlackDirectory } from '../../src/slack/directory';
-import { openDb, type Db } from '../../src/store/db';
+import type { Store } from '../../src/store';
 import { BASE_CONFIG, T0 } from '../support/core';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack';
 import { SlackSender } from '../support/slack-requests';
-import { tempDir } from '../support/tmp';
+import type { SqlInspector } from '../support/sql-inspector';
+import { freshStore } from '../support/stores';
 
 export const BOT_TOKEN = 'xoxb-test-bot-token';
 export const SIGNING_SECRET = 'test-signing-secret-0123456789';
 
 export interface SlackHarness {
   core: Core;
-  db: Db;
+  store: Store;
+  /** Plain SQL on the same database, on a connection of its own. */
+  sql: SqlInspector;
   clock: ManualClock;
   config: Config;
   fake: FakeSlack;
@@ -29,13 +31,13 @@ export interface SlackHarness {
   responseUrl(): string;
   /** What the app posted to `url`, waiting for it to arrive. */
   responseTo(url: string): Promise<Record<string, unknown>>;
-  count(table: string): number;
+  count(table: string): Promise<number>;
   close(): Promise<void>;
 }
 
 /**
  * The Slack app on 127.0.0.1 with an ephemeral port, its Web API pointed at FakeSlack, and a
- * core on a real, migrated SQLite file whose Directory is the Slack one (user groups come from
+ * core on a real, migrated SQLite store whose Directory is the Slack one (user groups come from
  * the fake).
  */
 export async function slackHarness(
@@ -43,15 +45,14 @@ export async function slackHarness(
 ): Promise<SlackHarness> {
   const fake = await new FakeSlack().start();
   fake.usergroups = options.usergroups ?? { SDBA: ['UDBA'], SENG: ['UENG'] };
-  const tmp = tempDir();
-  const db = openDb(join(tmp.dir, 'hallpass.db'));
+  const test = await freshStore('sqlite');
   const clock = new ManualClock(T0);
   const config = parseConfig(options.yaml ?? BASE_CONFIG, {});
   const directory = new SlackDirectory(
     createSlackClient({ botToken: BOT_TOKEN, apiUrl: fake.url, logger }),
     { clock, logger },
   );
-  const core = new Core({ db, clock, config, directory });
+  const core = new Core({ store: test.store, clock, config, directory });
   const health = { ok: true };
   const slack = createSlackApp({
     core,
@@ -66,7 +67,8 @@ export async function slackHarness(
   let responses = 0;
   return {
     core,
-    db,
+    store: test.store,
+    sql: test.sql,
     clock,
     config,
     fake,
@@ -80,13 +82,11 @@ export async function slackHarness(
       const call = await fake.waitFor((calls) => calls.find((c) => c.method === method));
       return call.args;
     },
-    count: (table) =>
-      (db.$client.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n,
+    count: (table) => test.sql.value<number>(`SELECT count(*) FROM ${table}`),
     close: async () => {
       await slack.stop();
       await fake.stop();
-      db.$client.close();
-      tmp.cleanup();
+      await test.close();
     },
   };
 }
@@ -110,19 +110,17 @@ export function textOf(blocks: unknown): string {
   return out.join('\n');
 }
 
-export function waitUntil<T>(
-  check: () => T | undefined | false,
+/** Polls `check` (which may read the database) until it gives a truthy value. */
+export async function waitUntil<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
   what: string,
   timeoutMs = 5000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const poll = () => {
-      const value = check();
-      if (value) return resolve(value);
-      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(poll, 10);
-    };
-    poll();
-  });
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

@@ -90,7 +90,7 @@ describe('App Home', () => {
       'x-slack-retry-reason': 'http_timeout',
     });
     expect(again.type).toBe('home');
-    expect(h.count('requests')).toBe(1);
+    expect(await h.count('requests')).toBe(1);
   });
 
   it('survives Slack failing to publish, and draws Home next time', async () => {

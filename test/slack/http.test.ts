@@ -40,8 +40,8 @@ describe('the Slack endpoint', () => {
 
   async function expectUntouched(callsBefore: number) {
     await h.slack.stop();
-    expect(h.count('requests')).toBe(0);
-    expect(h.count('audit_events')).toBe(0);
+    expect(await h.count('requests')).toBe(0);
+    expect(await h.count('audit_events')).toBe(0);
     expect(h.fake.calls.length).toBe(callsBefore);
   }
 
@@ -114,7 +114,7 @@ describe('the Slack endpoint', () => {
 describe('start-up', () => {
   it('fails when Slack refuses the bot token, before listening', async () => {
     const fake = await new FakeSlack().start();
-    const core = coreHarness();
+    const core = await coreHarness();
     try {
       const slack = createSlackApp({
         core: core.core,
@@ -128,25 +128,25 @@ describe('start-up', () => {
       expect(fake.callsOf('auth.test')).toHaveLength(1);
       await slack.stop();
     } finally {
-      core.close();
+      await core.close();
       await fake.stop();
     }
   });
 
-  it('needs a signing secret over HTTP', () => {
-    const core = coreHarness();
+  it('needs a signing secret over HTTP', async () => {
+    const core = await coreHarness();
     try {
       expect(() =>
         createSlackApp({ core: core.core, botToken: 'xoxb-bot', logger, isHealthy: () => true }),
       ).toThrow('SLACK_SIGNING_SECRET is required unless SLACK_APP_TOKEN (Socket Mode) is set');
     } finally {
-      core.close();
+      await core.close();
     }
   });
 
   it('connects through Socket Mode at the API URL when an app token is given', async () => {
     const fake = await new FakeSlack().start();
-    const core = coreHarness();
+    const core = await coreHarness();
     try {
       const slack = createSlackApp({
         core: core.core,
@@ -171,7 +171,7 @@ describe('start-up', () => {
       expect(slack.port).toBeUndefined();
       await slack.stop();
     } finally {
-      core.close();
+      await core.close();
       await fake.stop();
     }
   });

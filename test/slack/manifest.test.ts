@@ -109,7 +109,7 @@ describe('manifest.yml', () => {
     ]);
     expect(manifest.settings.event_subscriptions).toEqual({
       request_url: url,
-      bot_events: ['app_home_opened'],
+      bot_events: ['app_home_opened', 'user_change'],
     });
     expect(manifest.settings.interactivity).toMatchObject({
       request_url: url,

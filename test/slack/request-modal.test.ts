@@ -164,9 +164,9 @@ describe('the request form', () => {
       const values = { resource: 'prod-db', duration: '2h', justification: JUST };
       expect(await submit('UREQ', form, values)).toEqual({ status: 200, text: '' });
       expect(await submit('UREQ', form, values)).toEqual({ status: 200, text: '' });
-      const rows = h.db.$client
-        .prepare('SELECT requester, resource_id, duration_ms, client_key FROM requests')
-        .all();
+      const rows = await h.sql.all(
+        'SELECT requester, resource_id, duration_ms, client_key FROM requests',
+      );
       expect(rows).toEqual([
         {
           requester: 'UREQ',
@@ -221,7 +221,7 @@ describe('the request form', () => {
         expect(answer.response_action).toBe('errors');
         expect(Object.keys(answer.errors)).toEqual([blockId]);
         expect(answer.errors[blockId]).toContain(message);
-        expect(h.count('requests')).toBe(0);
+        expect(await h.count('requests')).toBe(0);
       },
     );
 
@@ -238,9 +238,7 @@ describe('the request form', () => {
         status: 200,
         text: '',
       });
-      expect(h.db.$client.prepare('SELECT ticket FROM requests').all()).toEqual([
-        { ticket: 'OPS-7' },
-      ]);
+      expect(await h.sql.all('SELECT ticket FROM requests')).toEqual([{ ticket: 'OPS-7' }]);
     });
 
     it('puts "not allowed" on the resource field', async () => {
@@ -255,7 +253,7 @@ describe('the request form', () => {
       expect(answer.errors).toEqual({
         [BLOCKS.resource]: expect.stringContaining('not allowed to request ticketed'),
       });
-      expect(h.count('requests')).toBe(0);
+      expect(await h.count('requests')).toBe(0);
     });
 
     it('opens from Home and redraws Home with the outcome after submit', async () => {

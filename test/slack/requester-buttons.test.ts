@@ -30,32 +30,21 @@ describe('Cancel, Revoke now and Extend buttons', () => {
       duration: '30m',
       justification: JUST,
     });
-    grantId = (
-      h.db.$client.prepare('SELECT id FROM grants WHERE request_id = ?').get(auto.id) as {
-        id: string;
-      }
-    ).id;
+    grantId = (await h.core.grantOf(auto))!.id;
     const now = h.clock.now();
-    h.db.$client
-      .prepare(
-        "UPDATE grants SET status = 'active', starts_at = ?, expires_at = ?, next_attempt_at = ? WHERE id = ?",
-      )
-      .run(now, now + 1_800_000, now + 1_800_000, grantId);
+    const activation = {
+      startsAt: now,
+      expiresAt: now + 1_800_000,
+      state: undefined,
+      elapsedMs: 5,
+    };
+    expect(await h.core.lifecycle.activated(grantId, activation)).toBe(true);
   });
   afterEach(() => h.close());
 
   const requestStatus = () =>
-    (
-      h.db.$client.prepare('SELECT status FROM requests WHERE id = ?').get(pendingId) as {
-        status: string;
-      }
-    ).status;
-  const grantStatus = () =>
-    (
-      h.db.$client.prepare('SELECT status FROM grants WHERE id = ?').get(grantId) as {
-        status: string;
-      }
-    ).status;
+    h.sql.value<string>('SELECT status FROM requests WHERE id = ?', pendingId);
+  const grantStatus = () => h.sql.value<string>('SELECT status FROM grants WHERE id = ?', grantId);
 
   function press(userId: string, actionId: string, value: string, source: ClickSource) {
     return h.send.interaction(buttonClick({ userId, actionId, value, source }));
@@ -73,16 +62,16 @@ describe('Cancel, Revoke now and Extend buttons', () => {
       const answer = await pressOnDm('UREQ', ACTIONS.cancelRequest, pendingId);
       expect(answer).toMatchObject({ response_type: 'ephemeral', replace_original: false });
       expect(String(answer.text)).toContain(`Cancelled \`${pendingId}\``);
-      expect(requestStatus()).toBe('cancelled');
+      expect(await requestStatus()).toBe('cancelled');
     });
 
     it('revokes now', async () => {
       const answer = await pressOnDm('UREQ', ACTIONS.revokeGrant, grantId);
       expect(String(answer.text)).toContain('Removing your access to *Auto approved*');
-      expect(grantStatus()).toBe('revoking');
-      const audit = h.db.$client
-        .prepare("SELECT actor FROM audit_events WHERE action = 'grant.revoke_requested'")
-        .all();
+      expect(await grantStatus()).toBe('revoking');
+      const audit = await h.sql.all(
+        "SELECT actor FROM audit_events WHERE action = 'grant.revoke_requested'",
+      );
       expect(audit).toEqual([{ actor: 'UREQ' }]);
     });
 
@@ -91,8 +80,8 @@ describe('Cancel, Revoke now and Extend buttons', () => {
       expect(String(cancel.text)).toContain('is not yours to cancel');
       const revoke = await pressOnDm('UOTHER', ACTIONS.revokeGrant, grantId);
       expect(String(revoke.text)).toContain('belongs to someone else');
-      expect(requestStatus()).toBe('pending');
-      expect(grantStatus()).toBe('active');
+      expect(await requestStatus()).toBe('pending');
+      expect(await grantStatus()).toBe('active');
     });
   });
 
@@ -157,9 +146,9 @@ describe('Cancel, Revoke now and Extend buttons', () => {
       expect(JSON.parse(String(form.private_metadata))).toEqual({ grantId, fromHome: true });
       expect(form.blocks.map((b) => b.block_id)).toContain(`${BLOCKS.duration}:auto`);
       expect(await submit('UREQ', form, '30m', JUST)).toEqual({ status: 200, text: '' });
-      const rows = h.db.$client
-        .prepare("SELECT requester, grant_id, duration_ms FROM requests WHERE kind = 'extension'")
-        .all();
+      const rows = await h.sql.all(
+        "SELECT requester, grant_id, duration_ms FROM requests WHERE kind = 'extension'",
+      );
       expect(rows).toEqual([{ requester: 'UREQ', grant_id: grantId, duration_ms: 1_800_000 }]);
       const publish = await h.fake.waitFor((calls) =>
         calls.find((c) => c.method === 'views.publish'),
@@ -180,9 +169,7 @@ describe('Cancel, Revoke now and Extend buttons', () => {
       expect(short.errors).toEqual({
         [BLOCKS.reason]: expect.stringContaining('at least 10 characters'),
       });
-      expect(
-        h.db.$client.prepare("SELECT count(*) n FROM requests WHERE kind = 'extension'").get(),
-      ).toEqual({ n: 0 });
+      expect(await h.sql.value("SELECT count(*) FROM requests WHERE kind = 'extension'")).toBe(0);
     });
 
     it('refuses someone who does not hold the grant', async () => {

@@ -1,18 +1,29 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { logger } from '../../src/log';
-import { checkpointInBackground } from '../../src/store/checkpointer';
-import { inTransaction, openDb, type Db } from '../../src/store/db';
+import { openStore, type Store } from '../../src/store';
+import { checkpointInBackground } from '../../src/store/sqlite/checkpointer';
 import { captureLogs } from '../hostile/support';
 import { tempDir } from '../support/tmp';
+import { requestRow } from './rows';
 
 const PAGE = 4096;
 
+/** A connection set up as the store sets up its write connection. */
+function connect(file: string): Database.Database {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  return db;
+}
+
 /** About 1,500 pages of WAL in 300 commits: more than SQLite's 1,000-page automatic checkpoint. */
-function fill(db: Db): void {
-  db.$client.exec('CREATE TABLE filler (n INTEGER, pad TEXT)');
-  const insert = db.$client.prepare('INSERT INTO filler VALUES (?, ?)');
-  for (let i = 0; i < 300; i++) inTransaction(db, () => insert.run(i, 'x'.repeat(20_000)));
+function fill(db: Database.Database): void {
+  db.exec('CREATE TABLE filler (n INTEGER, pad TEXT)');
+  const insert = db.prepare('INSERT INTO filler VALUES (?, ?)');
+  const commit = db.transaction((i: number) => insert.run(i, 'x'.repeat(20_000)));
+  for (let i = 0; i < 300; i++) commit(i);
 }
 
 async function until(check: () => boolean, what: string): Promise<void> {
@@ -29,41 +40,76 @@ describe('WAL checkpoints on their own thread', () => {
 
   it('leaves every frame in the WAL while the thread waits: commits no longer checkpoint', async () => {
     const file = join(tmp.dir, 'quiet.db');
-    const db = openDb(file);
+    const db = connect(file);
     const checkpoints = checkpointInBackground(db, file, { logger, intervalMs: 60_000 });
     fill(db);
-    const [state] = db.$client.pragma('wal_checkpoint(PASSIVE)') as { log: number }[];
+    const [state] = db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[];
     expect(state!.log).toBeGreaterThan(1000);
     await checkpoints.stop();
-    expect(db.$client.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
-    db.$client.close();
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    db.close();
   });
 
   it('copies the WAL into the database file from the other thread', async () => {
     const file = join(tmp.dir, 'busy.db');
-    const db = openDb(file);
+    const db = connect(file);
     const checkpoints = checkpointInBackground(db, file, { logger, intervalMs: 20 });
     fill(db);
     await until(() => statSync(file).size > 1000 * PAGE, 'the database file to hold the rows');
     await checkpoints.stop();
-    expect(db.$client.prepare('SELECT count(*) FROM filler').pluck().get()).toBe(300);
-    db.$client.close();
+    expect(db.prepare('SELECT count(*) FROM filler').pluck().get()).toBe(300);
+    db.close();
   });
 
   it('hands checkpoints back to the connection when the thread cannot open the file', async () => {
     const file = join(tmp.dir, 'other.db');
-    const db = openDb(file);
+    const db = connect(file);
     const logs = captureLogs('warn');
     try {
       const checkpoints = checkpointInBackground(db, join(tmp.dir, 'missing', 'nope.db'), {
         logger,
       });
       await logs.waitFor((l) => l.level === 'error', 'the thread to fail');
-      expect(db.$client.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+      expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
       await checkpoints.stop();
     } finally {
       logs.stop();
-      db.$client.close();
+      db.close();
     }
+  });
+
+  it('runs for a store opened with background checkpoints, which commits alone would not', async () => {
+    /**
+     * Writes about 100 pages through the store in 20 commits, well under the 1,000 WAL pages
+     * at which a commit checkpoints by itself; resolves with the file's size before.
+     */
+    const write = async (store: Store, file: string) => {
+      const before = statSync(file).size;
+      for (let c = 0; c < 20; c++)
+        await store.change(async (tx) => {
+          for (let i = 0; i < 10; i++)
+            await tx.requests.insert(
+              requestRow(`req_${c}_${i}`, { justification: 'x'.repeat(2_000) }),
+            );
+        });
+      return before;
+    };
+    const plain = join(tmp.dir, 'plain.db');
+    const file = join(tmp.dir, 'store.db');
+    const withoutThread = await openStore({ file: plain });
+    const store = await openStore({ file }, { logger, backgroundCheckpoints: true });
+    try {
+      const plainBefore = await write(withoutThread, plain);
+      const before = await write(store, file);
+      await until(() => statSync(file).size >= before + 50 * PAGE, 'the rows to reach the file');
+      // The same writes without the thread are still only in the WAL.
+      expect(statSync(plain).size).toBe(plainBefore);
+    } finally {
+      await store.close();
+      await withoutThread.close();
+    }
+    const reopened = new Database(file, { readonly: true });
+    expect(reopened.prepare('SELECT count(*) FROM requests').pluck().get()).toBe(200);
+    reopened.close();
   });
 });

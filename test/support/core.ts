@@ -1,11 +1,11 @@
-import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { ManualClock } from '../../src/core/clock';
 import { StaticDirectory } from '../../src/core/directory';
 import { Core } from '../../src/core';
-import { openDb, type Db } from '../../src/store/db';
-import { tempDir } from './tmp';
+import type { Store } from '../../src/store';
+import type { SqlInspector } from './sql-inspector';
+import { freshStore, type StoreKind, type TestStore } from './stores';
 
 export const T0 = Date.UTC(2026, 10, 2, 9, 0, 0);
 
@@ -59,33 +59,40 @@ resources:
 
 export interface CoreHarness {
   core: Core;
-  db: Db;
+  /** The store behind the core. */
+  store: Store;
+  kind: StoreKind;
+  /** Plain SQL on the same database, on a connection of its own. */
+  sql: SqlInspector;
   clock: ManualClock;
   config: Config;
-  file: string;
-  close(): void;
+  /** Where the store lives, for another process (the CLI, a bot) to open it. */
+  location: TestStore['location'];
+  /** Another core on the same database and clock, as a second process or replica would be. */
+  another(): Promise<Core>;
+  close(): Promise<void>;
 }
 
-/** A core on a real SQLite file in a temp folder, with a clock the test moves. */
-export function coreHarness(
+/** A core on a fresh real store (SQLite file or PostgreSQL database), with a clock the test moves. */
+export async function coreHarness(
   yaml = BASE_CONFIG,
   groups: Record<string, string[]> = { SDBA: ['UDBA'], SENG: ['UENG'] },
-): CoreHarness {
-  const tmp = tempDir();
-  const file = join(tmp.dir, 'hallpass.db');
-  const db = openDb(file);
+  kind: StoreKind = 'sqlite',
+): Promise<CoreHarness> {
+  const test = await freshStore(kind);
   const clock = new ManualClock(T0);
   const config = parseConfig(yaml, {});
-  const core = new Core({ db, clock, config, directory: new StaticDirectory(groups) });
+  const directory = new StaticDirectory(groups);
+  const core = new Core({ store: test.store, clock, config, directory });
   return {
     core,
-    db,
+    store: test.store,
+    kind,
+    sql: test.sql,
     clock,
     config,
-    file,
-    close: () => {
-      db.$client.close();
-      tmp.cleanup();
-    },
+    location: test.location,
+    another: async () => new Core({ store: await test.another(), clock, config, directory }),
+    close: () => test.close(),
   };
 }

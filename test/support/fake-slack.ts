@@ -27,6 +27,11 @@ export class FakeSlack {
   readonly calls: RecordedCall[] = [];
   usergroups: Record<string, string[]> = {};
   emails: Record<string, string> = {};
+  /** users.info flags per user: `deleted` (deactivated), `is_restricted` / `is_ultra_restricted` (guests). */
+  userFlags: Record<
+    string,
+    { deleted?: boolean; is_restricted?: boolean; is_ultra_restricted?: boolean }
+  > = {};
   /** Channel members, for conversations.invite / kick. */
   members: Record<string, Set<string>> = {};
   private server?: Server;
@@ -57,7 +62,17 @@ export class FakeSlack {
     },
     'users.info': (a) => {
       const id = String(a.user);
-      return { user: { id, name: id.toLowerCase(), profile: { email: this.emails[id] } } };
+      return {
+        user: {
+          id,
+          name: id.toLowerCase(),
+          deleted: false,
+          is_restricted: false,
+          is_ultra_restricted: false,
+          ...this.userFlags[id],
+          profile: { email: this.emails[id] },
+        },
+      };
     },
     'conversations.invite': (a) => {
       const channel = String(a.channel);

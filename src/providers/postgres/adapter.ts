@@ -82,7 +82,7 @@ export const postgresAdapter: ProviderAdapter<PostgresConfig, PostgresTarget> = 
             ctx.expiresAt,
             config.ssl === true,
           );
-          return { state, credentials: { text } };
+          return { state, credentials: { text, secrets: [password] } };
         }),
       revoke: (ctx) =>
         session(ctx, 'revoke', (client) =>

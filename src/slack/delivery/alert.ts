@@ -1,11 +1,10 @@
-import { getGrant } from '../../core/grant-progress';
 import { alertMessage } from '../ui/messages';
 import type { TopicHandler } from './topic-handler';
 import { resourceView } from './views';
 
 /** Posts a failing grant's alert to its approver channel and DMs every admin, each once. */
 export const deliverAlert: TopicHandler<'alert'> = async (n, ctx) => {
-  const grant = getGrant(ctx.core.ctx, n.grantId);
+  const grant = await ctx.core.grant(n.grantId);
   const message = alertMessage({
     grantId: n.grantId,
     action: n.action,

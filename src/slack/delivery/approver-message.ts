@@ -1,6 +1,4 @@
 import type { GrantRow, RequestRow } from '../../core';
-import { getGrant } from '../../core/grant-progress';
-import { approvalsOf, getRequest, grantOfRequest } from '../../core/queries';
 import { approverMessage } from '../ui/messages';
 import { Undeliverable } from './failures';
 import type { DeliveryContext, TopicHandler } from './topic-handler';
@@ -16,24 +14,18 @@ export function approverMessageRef(requestId: string): { subject: string; purpos
  * every later change, always rendering the request as it is now.
  */
 export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n, ctx) => {
-  const core = ctx.core.ctx;
-  const request = getRequest(core, n.requestId);
+  const request = await ctx.core.request(n.requestId);
   if (!request) throw new Undeliverable(`request ${n.requestId} does not exist`);
-  const grant =
-    request.kind === 'extension'
-      ? request.grantId
-        ? getGrant(core, request.grantId)
-        : undefined
-      : grantOfRequest(core, request.id);
+  const grant = await ctx.core.grantOf(request);
   const message = approverMessage({
     request,
     resource: resourceView(ctx.core, request.resourceId),
-    approvals: approvalsOf(core, request.id),
+    approvals: await ctx.core.approvalsOf(request.id),
     grant,
     originalMessageUrl: await originalMessageUrl(ctx, request, grant),
     guarantees: ctx.guarantees?.guaranteesFor(request.resourceId),
     now: ctx.now,
-    timezone: core.config.timezone,
+    timezone: ctx.core.config.timezone,
   });
   const ref = approverMessageRef(request.id);
   await ctx.slack.postOrUpdate(

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { getGrant } from '../../core/grant-progress';
 import { parseJson } from '../payload-values';
 import { credentialsMessage } from '../ui/messages';
 import { Undeliverable } from './failures';
@@ -14,7 +13,7 @@ const sealedCredentials = z.object({ text: z.string() });
  * never logged, and the dispatcher drops the sealed copy from the outbox once the row is done.
  */
 export const deliverCredentials: TopicHandler<'credentials'> = async (n, ctx) => {
-  const grant = getGrant(ctx.core.ctx, n.grantId);
+  const grant = await ctx.core.grant(n.grantId);
   if (!grant) throw new Undeliverable(`grant ${n.grantId} does not exist`);
   let opened: string;
   try {

@@ -1,7 +1,3 @@
-import { eq } from 'drizzle-orm';
-import { buildDigest } from '../../audit/digest';
-import { periodKey } from '../../audit/period';
-import { digests } from '../../store/schema';
 import { digestMessage } from '../ui/digest';
 import type { TopicHandler } from './topic-handler';
 
@@ -11,13 +7,8 @@ import type { TopicHandler } from './topic-handler';
  * verified: the next digest verifies from there.
  */
 export const deliverDigest: TopicHandler<'digest'> = async (n, ctx) => {
-  const { db, config } = ctx.core.ctx;
   const period = { start: n.periodStart, end: n.periodEnd };
-  const digest = buildDigest(db, config, period, ctx.now);
+  const digest = await ctx.core.digest(period);
   await ctx.post(n.channel, digestMessage(digest));
-  const head = digest.chain.intact ? digest.chain.head : undefined;
-  db.update(digests)
-    .set({ postedAt: ctx.now, ...(head ? { chainSeq: head.seq, chainHash: head.hash } : {}) })
-    .where(eq(digests.periodKey, periodKey(period)))
-    .run();
+  await ctx.core.digestPosted(period, digest.chain.intact ? digest.chain.head : undefined);
 };

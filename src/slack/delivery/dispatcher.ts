@@ -1,27 +1,19 @@
 import type { webApi } from '@slack/bolt';
-import type { Core } from '../../core';
+import type { Core, OutboxRow } from '../../core';
 import { backoffDelay } from '../../core/backoff';
 import type { Clock } from '../../core/clock';
+import { parseNotification } from '../../core';
 import type { Logger } from '../../log';
 import type { GuaranteeLookup } from '../../providers/types';
 import type { Sealer } from '../../secrets/seal';
-import type { Db } from '../../store/db';
 import { MessagesStore } from '../messages-store';
 import { deliverAlert } from './alert';
 import { deliverApproverMessage } from './approver-message';
 import { deliverCredentials } from './credentials';
 import { deliverDigest } from './digest';
+import { deliverDrift } from './drift';
+import { deliverOffboarded } from './offboarded';
 import { classify, Undeliverable } from './failures';
-import {
-  claim,
-  dueHeads,
-  lastPendingId,
-  markDead,
-  markRetry,
-  markSent,
-  parse,
-  type OutboxRow,
-} from './outbox-rows';
 import { deliverRequesterDm } from './requester-dm';
 import { SlackOut } from './slack-out';
 import type {
@@ -35,7 +27,7 @@ import type {
 export interface DispatcherOptions {
   /** How often the loop looks for due rows when nothing kicked it. */
   pollIntervalMs: number;
-  /** Subjects delivered at once (rows of one subject always go one at a time). */
+  /** Rows (each of another subject) claimed and delivered at once; a subject's rows go one at a time. */
   concurrency: number;
   /** Failed tries before a row is given up (`dead`); a 429 is not a failed try. */
   maxAttempts: number;
@@ -60,7 +52,6 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
 };
 
 export interface DispatcherDeps {
-  db: Db;
   clock: Clock;
   /** Bolt's `app.client`; the outbox retries, so the client's own retries are best turned off. */
   client: webApi.WebClient;
@@ -81,6 +72,7 @@ const ERROR_MAX = 500;
 
 /**
  * Delivers the outbox to Slack: the oldest due row of each subject, a few subjects at a time,
+ * claimed with a lease so that several processes share the work without doing a row twice,
  * marking a row sent only once Slack answered ok. Failures wait (429: as long as Slack asks;
  * otherwise exponential backoff with jitter) and are given up after `maxAttempts` or at once
  * when Slack says the message itself is wrong; a given-up row is audited.
@@ -90,7 +82,6 @@ export class OutboxDispatcher {
   private readonly options: DispatcherOptions;
   private readonly handlers: TopicHandlers = {};
   private readonly slack: SlackOut;
-  private readonly busySubjects = new Set<string>();
   private readonly inFlight = new Set<Promise<number>>();
   private started = false;
   /** Set by stop(): rounds in progress finish the row they are on but take no new ones. */
@@ -103,7 +94,7 @@ export class OutboxDispatcher {
     this.options = { ...DEFAULT_DISPATCHER_OPTIONS, ...deps.options };
     this.slack = new SlackOut(
       deps.client,
-      new MessagesStore(deps.db),
+      new MessagesStore(deps.core.messages),
       deps.clock,
       this.options.callTimeoutMs,
     );
@@ -111,6 +102,8 @@ export class OutboxDispatcher {
       .register('requester_dm', deliverRequesterDm)
       .register('credentials', deliverCredentials)
       .register('alert', deliverAlert)
+      .register('drift', deliverDrift)
+      .register('offboarded', deliverOffboarded)
       .register('digest', deliverDigest);
   }
 
@@ -193,46 +186,29 @@ export class OutboxDispatcher {
   }
 
   private async round(): Promise<number> {
-    const heads = dueHeads(this.deps.db, this.deps.clock.now(), this.options.concurrency * 8);
-    let next = 0;
-    let tried = 0;
-    const worker = async () => {
-      while (next < heads.length && !this.stopping) {
-        const row = heads[next++]!;
-        if (await this.attempt(row)) tried++;
-      }
-    };
-    await Promise.all(
-      Array.from({ length: Math.min(this.options.concurrency, heads.length) }, worker),
-    );
-    return tried;
+    if (this.stopping) return 0;
+    const rows = await this.deps.core.outbox.claim(this.options.leaseMs, this.options.concurrency);
+    await Promise.all(rows.map((row) => this.attempt(row)));
+    return rows.length;
   }
 
-  private async attempt(row: OutboxRow): Promise<boolean> {
-    const { db, clock } = this.deps;
-    if (this.busySubjects.has(row.subject)) return false;
-    if (!claim(db, row, clock.now(), this.options.leaseMs)) return false;
-    this.busySubjects.add(row.subject);
+  private async attempt(row: OutboxRow): Promise<void> {
+    const outbox = this.deps.core.outbox;
+    const coveredUpTo = RENDERS_CURRENT_STATE.has(row.topic)
+      ? await outbox.lastPendingId(row.subject)
+      : row.id;
     try {
-      const coveredUpTo = RENDERS_CURRENT_STATE.has(row.topic)
-        ? lastPendingId(db, row.subject)
-        : row.id;
-      try {
-        await this.send(row);
-      } catch (err) {
-        this.recordFailure(row, err);
-        return true;
-      }
-      markSent(db, row, clock.now(), coveredUpTo);
-      this.deps.logger.debug('notification delivered', { topic: row.topic, key: row.key });
-      return true;
-    } finally {
-      this.busySubjects.delete(row.subject);
+      await this.send(row);
+    } catch (err) {
+      await this.recordFailure(row, err);
+      return;
     }
+    await outbox.sent(row, coveredUpTo);
+    this.deps.logger.debug('notification delivered', { topic: row.topic, key: row.key });
   }
 
   private async send(row: OutboxRow): Promise<void> {
-    const notification = parse(row);
+    const notification = parseNotification(row);
     if (!notification) throw new Undeliverable('the payload is not a notification Hallpass knows');
     await this.handle(notification.topic, notification, this.contextFor(row));
   }
@@ -259,15 +235,16 @@ export class OutboxDispatcher {
     };
   }
 
-  private recordFailure(row: OutboxRow, err: unknown): void {
-    const { db, clock, logger } = this.deps;
+  private async recordFailure(row: OutboxRow, err: unknown): Promise<void> {
+    const { clock, logger } = this.deps;
+    const outbox = this.deps.core.outbox;
     const failure = classify(err);
     const error = failure.error.slice(0, ERROR_MAX);
     const now = clock.now();
     const about = { topic: row.topic, key: row.key, error };
     if (failure.kind === 'rate_limited') {
       const wait = Math.max(1000, failure.retryAfterMs);
-      markRetry(db, row, row.attempts, now + wait, error);
+      await outbox.retry(row, row.attempts, now + wait, error);
       logger.warn('slack rate-limited a notification; waiting as asked', { ...about, wait });
       return;
     }
@@ -275,13 +252,13 @@ export class OutboxDispatcher {
     if (failure.kind === 'permanent' || attempts >= this.options.maxAttempts) {
       const final =
         failure.kind === 'permanent' ? error : `gave up after ${attempts} tries: ${error}`;
-      markDead(db, row, now, attempts, final);
+      await outbox.dead(row, attempts, final);
       logger.error('notification given up', { ...about, error: final, attempts });
       return;
     }
     const { retryBaseMs, retryMaxMs, random } = this.options;
     const nextAttemptAt = now + backoffDelay(attempts, retryBaseMs, retryMaxMs, random);
-    markRetry(db, row, attempts, nextAttemptAt, error);
+    await outbox.retry(row, attempts, nextAttemptAt, error);
     logger.warn('notification failed; retrying', { ...about, attempts, nextAttemptAt });
   }
 }

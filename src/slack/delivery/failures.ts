@@ -1,4 +1,5 @@
 import { webApi } from '@slack/bolt';
+import { scrub } from '../../secrets/scrub';
 import { SlackTimeoutError } from './slack-out';
 
 /** A notification that can never be delivered as queued (its request is gone, its seal is broken). */
@@ -38,7 +39,13 @@ const TRANSIENT_SLACK_ERRORS = new Set([
   'account_inactive',
 ]);
 
+/** What to do after `err`, with its text scrubbed of secrets before anything stores it. */
 export function classify(err: unknown): Failure {
+  const failure = classifyRaw(err);
+  return { ...failure, error: scrub(failure.error) };
+}
+
+function classifyRaw(err: unknown): Failure {
   if (err instanceof webApi.WebAPIRateLimitedError)
     return { kind: 'rate_limited', retryAfterMs: err.retryAfter * 1000, error: 'ratelimited' };
   if (err instanceof webApi.WebAPIPlatformError) {

@@ -1,6 +1,4 @@
-import type { CoreContext, GrantRow, RequestRow } from '../../core';
-import { getGrant } from '../../core/grant-progress';
-import { getRequest, grantOfRequest } from '../../core/queries';
+import type { Core, GrantRow, RequestRow } from '../../core';
 import { requesterDm } from '../ui/messages';
 import { Undeliverable } from './failures';
 import type { TopicHandler } from './topic-handler';
@@ -8,8 +6,7 @@ import { approverChannelOf, resourceView } from './views';
 
 /** Tells a requester what happened to their request or grant, in their DM with the app. */
 export const deliverRequesterDm: TopicHandler<'requester_dm'> = async (n, ctx) => {
-  const core = ctx.core.ctx;
-  const request = getRequest(core, n.requestId);
+  const request = await ctx.core.request(n.requestId);
   if (!request) throw new Undeliverable(`request ${n.requestId} does not exist`);
   await ctx.post(
     n.userId,
@@ -17,21 +14,20 @@ export const deliverRequesterDm: TopicHandler<'requester_dm'> = async (n, ctx) =
       event: n.event,
       request,
       resource: resourceView(ctx.core, request.resourceId),
-      grant: grantFor(core, request, n.grantId),
+      grant: await grantFor(ctx.core, request, n.grantId),
       approverChannel: approverChannelOf(ctx.core, request.resourceId),
       guarantees: ctx.guarantees?.guaranteesFor(request.resourceId),
       now: ctx.now,
-      timezone: core.config.timezone,
+      timezone: ctx.core.config.timezone,
     }),
   );
 };
 
 /** The grant the event names, else the request's own grant, else the grant an extension is for. */
-function grantFor(
-  core: CoreContext,
+async function grantFor(
+  core: Core,
   request: RequestRow,
   grantId: string | undefined,
-): GrantRow | undefined {
-  const id = grantId ?? (request.kind === 'extension' ? request.grantId : null);
-  return id ? getGrant(core, id) : grantOfRequest(core, request.id);
+): Promise<GrantRow | undefined> {
+  return grantId ? core.grant(grantId) : core.grantOf(request);
 }

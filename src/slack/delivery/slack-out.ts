@@ -44,9 +44,9 @@ export class SlackOut {
   /** Posts `message` to `channel` (a user id posts in the app's DM) once per `subject` and channel. */
   async postOnce(subject: string, channel: string, message: SlackMessage): Promise<void> {
     const purpose = `post:${channel}`;
-    if (this.messages.find(subject, purpose)) return;
+    if (await this.messages.find(subject, purpose)) return;
     const posted = await this.post(channel, message);
-    this.messages.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
+    await this.messages.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
   }
 
   /** Posts the first time, then edits that same message on every later call. */
@@ -56,23 +56,23 @@ export class SlackOut {
     channel: string,
     message: SlackMessage,
   ): Promise<void> {
-    const known = this.messages.find(subject, purpose);
+    const known = await this.messages.find(subject, purpose);
     if (known) {
       await withTimeout(
         'chat.update',
         this.timeoutMs,
         this.client.chat.update({ channel: known.channel, ts: known.ts, ...message }),
       );
-      this.messages.remember({ ...known, updatedAt: this.clock.now() });
+      await this.messages.remember({ ...known, updatedAt: this.clock.now() });
       return;
     }
     const posted = await this.post(channel, message);
-    this.messages.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
+    await this.messages.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
   }
 
   /** A link to a message Hallpass posted earlier, when it remembers one and Slack gives it. */
   async permalinkOf(subject: string, purpose: string): Promise<string | undefined> {
-    const known = this.messages.find(subject, purpose);
+    const known = await this.messages.find(subject, purpose);
     if (!known) return undefined;
     const answer = await withTimeout(
       'chat.getPermalink',

@@ -9,7 +9,5 @@ export function resourceView(core: Core, resourceId: string): ResourceView {
 /** Where a resource's approvers are asked (the default channel for a resource no longer configured). */
 export function approverChannelOf(core: Core, resourceId: string): string {
   const resource = core.policy.findResource(resourceId);
-  return resource
-    ? core.policy.approverChannel(resource)
-    : core.ctx.config.requests.approverChannel;
+  return resource ? core.policy.approverChannel(resource) : core.config.requests.approverChannel;
 }

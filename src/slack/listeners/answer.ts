@@ -24,7 +24,7 @@ export async function answerClick(
   try {
     if (body.view?.type === 'home') return await publishHome(client, deps, userId, line);
     if (body.container.is_ephemeral === true) {
-      const list = listReply(deps.core.overviewOf(userId), listContext(deps.core), line);
+      const list = listReply(await deps.core.overviewOf(userId), listContext(deps.core), line);
       await respond({ replace_original: true, ...list });
       return;
     }

@@ -9,13 +9,15 @@ export interface ListenerDeps {
   logger: Logger;
   /** Added to the built-in subcommands (e.g. `/jit digest`); a name clash with one is an error. */
   extraSubcommands: readonly Subcommand[];
+  /** Slack said a person changed: what the directory cached of them is stale. */
+  forgetUser?: (userId: string) => void;
 }
 
 /** The time, zone and resource names that replies and Home are rendered with. */
 export function listContext(core: Core): ListContext {
   return {
-    now: core.ctx.clock.now(),
-    timezone: core.ctx.config.timezone,
+    now: core.now(),
+    timezone: core.config.timezone,
     nameOf: (resourceId) => core.policy.findResource(resourceId)?.name ?? resourceId,
   };
 }

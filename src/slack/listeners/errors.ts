@@ -2,6 +2,7 @@ import { webApi } from '@slack/bolt';
 import { DomainError } from '../../core';
 import type { ErrorCode } from '../../core/errors';
 import type { Logger } from '../../log';
+import { isStoreBusy } from '../../store/errors';
 
 const { ErrorCode } = webApi;
 
@@ -22,16 +23,6 @@ function slackFailure(err: unknown, doing: string): string | undefined {
     default:
       return undefined;
   }
-}
-
-/**
- * SQLite's "database is locked": another program held the file past the busy timeout. Each
- * action is one transaction, so it was rolled back whole. Recognised by shape, since the error
- * class may come from another copy of better-sqlite3.
- */
-function databaseBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 /** Refusals of someone acting on what is not theirs to act on: worth a warning for the admins. */
@@ -60,9 +51,9 @@ export function explainFailure(
     }
     return err.message;
   }
-  if (databaseBusy(err)) {
+  if (isStoreBusy(err)) {
     logger.warn('database busy; the action was not recorded', { doing, actor, error: err });
-    return `Hallpass's database is busy (another program is holding it), so it could not ${doing}; nothing was changed. Try again in a minute.`;
+    return `Hallpass's database is busy or out of reach, so it could not ${doing}; nothing was changed. Try again in a minute.`;
   }
   const slack = slackFailure(err, doing);
   if (slack) {

@@ -1,5 +1,4 @@
 import type { webApi } from '@slack/bolt';
-import { approvalsOf } from '../../core/queries';
 import { homeView } from '../ui/home';
 import { listContext, type ListenerDeps } from './deps';
 import { logFailure } from './errors';
@@ -16,14 +15,13 @@ export async function publishHome(
 ): Promise<void> {
   const { core } = deps;
   try {
-    const waiting = await core.awaitingDecisionBy(userId);
-    const awaiting = waiting.map((request) => ({
-      request,
-      approvals: approvalsOf(core.ctx, request.id).filter((a) => a.decision === 'approve').length,
-    }));
+    const [awaiting, overview] = await Promise.all([
+      core.awaitingDecisionBy(userId),
+      core.overviewOf(userId),
+    ]);
     const view = homeView({
       ...listContext(core),
-      overview: core.overviewOf(userId),
+      overview,
       awaiting,
       notice,
     });

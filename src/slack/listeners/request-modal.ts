@@ -17,7 +17,7 @@ export async function openRequestModal(
   const { core, logger } = deps;
   const all = core.policy.resources();
   const base = {
-    minJustification: core.ctx.config.requests.minJustification,
+    minJustification: core.config.requests.minJustification,
     metadata: { fromHome: input.fromHome },
   };
   const opened = await client.views.open({

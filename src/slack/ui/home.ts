@@ -1,6 +1,6 @@
 import type { types } from '@slack/bolt';
 import type { RequestRow } from '../../core';
-import type { UserOverview } from '../../core/queries';
+import type { UserOverview } from '../../core';
 import { ACTIONS } from '../ids';
 import { actions, button, context, divider, header, section, type Block } from './blocks';
 import { escapeAndFit, formatTime, mention } from './format';

@@ -300,7 +300,7 @@ export function credentialsMessage(input: CredentialsMessageInput): SlackMessage
 
 export interface AlertMessageInput {
   grantId: string;
-  action: 'grant' | 'revoke';
+  action: 'grant' | 'revoke' | 'close';
   attempts: number;
   error: string;
   /** Who holds the grant and on what, when the grant is still known. */
@@ -310,6 +310,7 @@ export interface AlertMessageInput {
 
 /** Tells approvers and admins that a provider keeps failing, and what Hallpass does about it. */
 export function alertMessage(input: AlertMessageInput): SlackMessage {
+  if (input.action === 'close') return closedByHandMessage(input);
   const verb = input.action === 'grant' ? 'activate' : 'revoke';
   const next =
     input.action === 'grant'
@@ -329,6 +330,99 @@ export function alertMessage(input: AlertMessageInput): SlackMessage {
   return {
     text: fallback(
       `⚠️ Hallpass could not ${verb} grant ${input.grantId} after ${input.attempts} attempts; it keeps retrying.`,
+    ),
+    blocks,
+  };
+}
+
+export interface DriftMessageInput {
+  grantId: string;
+  /** What the record says the target system should hold. */
+  expected: 'present' | 'absent';
+  repaired: boolean;
+  error?: string;
+  userId?: string;
+  resource?: ResourceView;
+}
+
+/**
+ * Tells approvers and admins that a read-back disagreed with the record: access that should be
+ * there was gone, or access that ended came back; and whether Hallpass put it right.
+ */
+export function driftMessage(input: DriftMessageInput): SlackMessage {
+  const cameBack = input.expected === 'absent';
+  const what = cameBack
+    ? 'Access that had ended was found present again in the target system.'
+    : 'Access that should be active was missing from the target system.';
+  const outcome = input.repaired
+    ? cameBack
+      ? 'Hallpass revoked it again and a read-back confirms it is gone. Find out who or what put it back.'
+      : 'Hallpass granted it again and a read-back confirms it is there.'
+    : cameBack
+      ? 'Hallpass could not remove it: the access may still be present. It keeps trying; check the target system now.'
+      : 'Hallpass could not put it back; it tries again on its next run.';
+  const blocks: Block[] = [
+    header(cameBack ? 'Ended access came back' : 'Active access went missing'),
+    fields([
+      `*Grant*\n${code(input.grantId)}`,
+      `*User*\n${input.userId ? mention(input.userId) : 'unknown'}`,
+      `*Resource*\n${input.resource ? resourceText(input.resource) : 'unknown'}`,
+      `*Repaired*\n${input.repaired ? 'yes' : 'no'}`,
+    ]),
+    section(`${what} ${outcome}`),
+    ...(input.error ? [section(`*Last error*\n${escapeAndFit(input.error, LONG_TEXT)}`)] : []),
+  ];
+  const head = cameBack ? 'came back after it ended' : 'went missing while active';
+  return {
+    text: fallback(
+      `⚠️ The access of grant ${input.grantId} ${head}; ${input.repaired ? 'Hallpass repaired it' : 'Hallpass could not repair it yet'}.`,
+    ),
+    blocks,
+  };
+}
+
+export interface OffboardedMessageInput {
+  userId: string;
+  status: 'deactivated' | 'guest';
+  grants: readonly string[];
+  requests: readonly string[];
+}
+
+/** Tells an approver channel that someone left and what Hallpass did about their access. */
+export function offboardedMessage(input: OffboardedMessageInput): SlackMessage {
+  const who = mention(input.userId);
+  const left = input.status === 'guest' ? 'became a guest in Slack' : 'was deactivated in Slack';
+  const grants = input.grants.length;
+  const requests = input.requests.length;
+  const done = [
+    grants > 0
+      ? `Hallpass is revoking their ${grants === 1 ? 'grant' : `${grants} grants`} (${input.grants.map(code).join(', ')}) and will confirm each is gone.`
+      : 'They held no access through Hallpass.',
+    requests > 0
+      ? `Their ${requests === 1 ? 'request was' : `${requests} requests were`} cancelled (${input.requests.map(code).join(', ')}).`
+      : '',
+  ].filter(Boolean);
+  const summary = `👋 ${who} ${left}. ${done.join(' ')}`;
+  return { text: fallback(summary), blocks: [section(summary)] };
+}
+
+/** A grant an admin closed by hand because its provider is gone: the access may still exist. */
+function closedByHandMessage(input: AlertMessageInput): SlackMessage {
+  const blocks: Block[] = [
+    header('Access closed by hand: remove it yourself'),
+    fields([
+      `*Grant*\n${code(input.grantId)}`,
+      `*User*\n${input.userId ? mention(input.userId) : 'unknown'}`,
+      `*Resource*\n${input.resource ? resourceText(input.resource) : 'unknown'}`,
+    ]),
+    section(escapeAndFit(input.error, LONG_TEXT)),
+    section(
+      'Hallpass cannot revoke this grant any more, so it did not: the access may still be present. Remove it in the target system.',
+    ),
+  ];
+  return {
+    text: fallback(
+      `⚠️ Grant ${input.grantId} was closed by hand; its access may still exist and must be removed outside Hallpass.`,
     ),
     blocks,
   };

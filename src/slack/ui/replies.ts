@@ -1,7 +1,7 @@
 import type { People, Resource } from '../../config/schema';
 import type { GrantRow, RequestRow } from '../../core';
-import type { DecisionOutcome } from '../../core/decisions';
-import type { UserOverview } from '../../core/queries';
+import type { DecisionOutcome } from '../../core';
+import type { UserOverview } from '../../core';
 import { ACTIONS } from '../ids';
 import {
   actions,

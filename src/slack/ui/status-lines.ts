@@ -93,15 +93,20 @@ export function grantLine(g: GrantView, m: Moment): string {
     case 'active':
       return `🟢 Active until ${expiry}.`;
     case 'revoking':
+      if (g.endReason === 'offboarded') return '⏳ The holder left the workspace; removing access…';
       if (g.endReason === 'activation_failed')
         return '❗ Activation failed; removing anything that may have been set up…';
       if (g.endReason === 'expired') return `⏳ Expired at ${expiry}; removing access…`;
       return `⏳ Revoked by ${mention(g.endedBy)}${noteOf(g.endNote)}; removing access…`;
     case 'revoked':
       if (g.endReason === 'expired') return `⚪ Expired at ${expiry}; access removed${ended}.`;
+      if (g.endReason === 'offboarded')
+        return `⚪ The holder left the workspace; access removed${ended}.`;
       return `⚪ Revoked by ${mention(g.endedBy)}${ended}${noteOf(g.endNote)}.`;
     case 'failed':
       return '❗ Activation failed; anything that may have been set up was removed. Nothing is active.';
+    case 'stranded':
+      return `❗ Closed by hand by ${mention(g.endedBy)}${ended}: its provider is gone from the configuration, so the access may still exist and must be removed outside Hallpass${noteOf(g.endNote)}.`;
   }
 }
 

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDb, type Db } from '../../../src/store/db';
+import { openStore, type Store } from '../../../src/store';
+import { sqliteInspector, type SqlInspector } from '../../support/sql-inspector';
 import { FakeSlack } from '../../support/fake-slack';
 import { BotProcess } from '../../support/process';
 import { tempDir } from '../../support/tmp';
@@ -23,8 +24,8 @@ export interface BotWorld {
   slack: SlackLedger;
   receiver: WebhookReceiver;
   bot: BotProcess;
-  /** This process's own connection to the bot's database file. */
-  db: Db;
+  /** Plain SQL on the bot's database file, on this process's own connection. */
+  sql: SqlInspector;
   file: string;
   people: SlackTraffic;
   /** SIGKILL, then a new process on the same database and config. */
@@ -68,13 +69,14 @@ export async function startBotWorld(): Promise<BotWorld> {
     await stopFakes();
     throw err;
   }
-  const db = openDb(file);
+  const sql = sqliteInspector(file);
+  const reader: Store = await openStore({ file }, { readonly: true });
   const world: BotWorld = {
     fake,
     slack,
     receiver,
     bot,
-    db,
+    sql,
     file,
     people: new SlackTraffic(bot.url, fake),
     killAndRestart: async () => {
@@ -85,14 +87,16 @@ export async function startBotWorld(): Promise<BotWorld> {
     },
     outboxDrained: async () => {
       await waitFor(
-        () => scalar<number>(db, "SELECT count(*) FROM outbox WHERE status = 'pending'") === 0,
+        async () =>
+          (await scalar<number>(sql, "SELECT count(*) FROM outbox WHERE status = 'pending'")) === 0,
         'the outbox to drain',
       );
     },
-    converged: () => assertConverged({ db, receiver, slack, now: Date.now }),
+    converged: () => assertConverged({ sql, store: reader, receiver, slack, now: Date.now }),
     stop: async () => {
       await BotProcess.killAll();
-      db.$client.close();
+      await reader.close();
+      await sql.close();
       await stopFakes();
     },
   };

@@ -1,11 +1,14 @@
-import { verifyChain } from '../../../src/core/audit';
-import type { Db } from '../../../src/store/db';
+import { GENESIS_HASH } from '../../../src/chain/walk';
+import type { Store } from '../../../src/store';
+import type { SqlInspector } from '../../support/sql-inspector';
 import type { WebhookReceiver } from '../../support/webhook-receiver';
 import type { SlackLedger } from './slack-ledger';
 
 export interface ConvergenceCheck {
-  /** A connection to the bot's database (the bot's own, or a second one to the same file). */
-  db: Db;
+  /** Plain SQL on the bot's database, on a connection of its own. */
+  sql: SqlInspector;
+  /** A store on the same database, for walking the audit chain. */
+  store: Store;
   receiver: WebhookReceiver;
   slack: SlackLedger;
   /** The bot's clock. */
@@ -20,22 +23,24 @@ export interface ConvergenceCheck {
 type Row = Record<string, unknown>;
 
 /** Why the system is not settled yet, or undefined when it is. */
-function unsettled(db: Db, now: number, grantsMayRemain: boolean): string | undefined {
-  const count = (sql: string, ...params: unknown[]) =>
-    db.$client
-      .prepare(sql)
-      .pluck()
-      .get(...params) as number;
-  const inFlight = count("SELECT count(*) FROM grants WHERE status IN ('activating', 'revoking')");
+async function unsettled(
+  sql: SqlInspector,
+  now: number,
+  grantsMayRemain: boolean,
+): Promise<string | undefined> {
+  const count = (text: string, ...params: unknown[]) => sql.value<number>(text, ...params);
+  const inFlight = await count(
+    "SELECT count(*) FROM grants WHERE status IN ('activating', 'revoking')",
+  );
   if (inFlight > 0) return `${inFlight} grant(s) still activating or revoking`;
-  const overdue = count(
+  const overdue = await count(
     "SELECT count(*) FROM grants WHERE status = 'active' AND expires_at <= ?",
     now,
   );
   if (overdue > 0) return `${overdue} grant(s) active past their expiry`;
-  const running = count("SELECT count(*) FROM grants WHERE status = 'active'");
+  const running = await count("SELECT count(*) FROM grants WHERE status = 'active'");
   if (running > 0 && !grantsMayRemain) return `${running} grant(s) still running`;
-  const pending = count("SELECT count(*) FROM outbox WHERE status = 'pending'");
+  const pending = await count("SELECT count(*) FROM outbox WHERE status = 'pending'");
   if (pending > 0) return `${pending} notification(s) still pending`;
   return undefined;
 }
@@ -51,29 +56,31 @@ function unsettled(db: Db, now: number, grantsMayRemain: boolean): string | unde
  *   of messages it posted.
  */
 export async function assertConverged(check: ConvergenceCheck): Promise<void> {
-  const { db, receiver, slack } = check;
+  const { sql, receiver, slack } = check;
   const deadline = Date.now() + (check.timeoutMs ?? 30_000);
-  const settled = () => unsettled(db, check.now(), check.grantsMayRemain ?? false);
-  let why = settled();
+  const settled = () => unsettled(sql, check.now(), check.grantsMayRemain ?? false);
+  let why = await settled();
   while (why) {
     if (Date.now() > deadline) throw new Error(`the system did not converge: ${why}`);
     check.nudge?.();
     await new Promise((r) => setTimeout(r, 50));
-    why = settled();
+    why = await settled();
   }
   const now = check.now();
-  const all = (sql: string) => db.$client.prepare(sql).all() as Row[];
+  const all = (text: string) => sql.all<Row>(text);
 
-  const active = all("SELECT id, expires_at FROM grants WHERE status = 'active'");
+  const active = await all("SELECT id, expires_at FROM grants WHERE status = 'active'");
   expect(active.filter((g) => (g.expires_at as number) <= now)).toEqual([]);
   expect([...receiver.held.keys()].sort()).toEqual(active.map((g) => g.id).sort());
   const heldPastExpiry = [...receiver.held].filter(([, until]) => Date.parse(until) <= now);
   expect(heldPastExpiry).toEqual([]);
 
-  expect(verifyChain(db)).toMatchObject({ intact: true });
+  expect(await check.store.verifyChain({ seq: 0, hash: GENESIS_HASH })).toMatchObject({
+    intact: true,
+  });
   const events = (action: string) =>
     `(SELECT count(*) FROM audit_events a WHERE a.action = '${action}' AND a.grant_id = g.id)`;
-  const grantsAudit = all(
+  const grantsAudit = await all(
     `SELECT g.id, g.status, ${events('grant.created')} AS created,
             ${events('grant.activated')} AS activated, ${events('grant.revoked')} AS revoked
      FROM grants g`,
@@ -89,7 +96,7 @@ export async function assertConverged(check: ConvergenceCheck): Promise<void> {
     );
   });
   expect(grantsMisaudited).toEqual([]);
-  const requestsAudit = all(
+  const requestsAudit = await all(
     `SELECT r.id, r.status,
        (SELECT count(*) FROM audit_events a WHERE a.action = 'request.created' AND a.request_id = r.id) AS created,
        (SELECT count(*) FROM audit_events a WHERE a.action = 'request.approved' AND a.request_id = r.id) AS approved,
@@ -102,21 +109,21 @@ export async function assertConverged(check: ConvergenceCheck): Promise<void> {
   });
   expect(requestsMisaudited).toEqual([]);
 
-  const outbox = all('SELECT status, count(*) AS n FROM outbox GROUP BY status');
+  const outbox = await all('SELECT status, count(*) AS n FROM outbox GROUP BY status');
   const byStatus = Object.fromEntries(outbox.map((o) => [o.status, o.n]));
   expect({ pending: byStatus.pending ?? 0, dead: byStatus.dead ?? 0 }).toEqual({
     pending: 0,
     dead: 0,
   });
-  const undelivered = all(
+  const undelivered = await all(
     `SELECT o.key, o.topic FROM outbox o WHERE o.status = 'sent' AND NOT EXISTS (
        SELECT 1 FROM slack_messages m WHERE m.subject = CASE o.topic
-         WHEN 'approver_message' THEN 'request:' || json_extract(o.payload, '$.requestId')
+         WHEN 'approver_message' THEN 'request:' || ${sql.json('o.payload', 'requestId')}
          ELSE 'outbox:' || o.key END)`,
   );
   expect(undelivered).toEqual([]);
 
-  const remembered = all('SELECT channel, ts FROM slack_messages ORDER BY ts');
+  const remembered = await all('SELECT channel, ts FROM slack_messages ORDER BY ts');
   const accepted = slack.posts.map((p) => ({ channel: p.channel, ts: p.ts }));
   expect(accepted.sort((a, b) => (a.ts < b.ts ? -1 : 1))).toEqual(remembered);
   const seen = new Set<string>();

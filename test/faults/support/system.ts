@@ -3,7 +3,8 @@ import { startHallpass, type RunningHallpass } from '../../../src/app';
 import { parseEnv } from '../../../src/config/env';
 import { parseConfig } from '../../../src/config/load';
 import { logger } from '../../../src/log';
-import type { Db } from '../../../src/store/db';
+import { openStore, type Store } from '../../../src/store';
+import { sqliteInspector, type SqlInspector } from '../../support/sql-inspector';
 import { FakeSlack } from '../../support/fake-slack';
 import { tempDir } from '../../support/tmp';
 import { WebhookReceiver } from '../../support/webhook-receiver';
@@ -26,7 +27,8 @@ export interface FaultSystem {
   receiver: WebhookReceiver;
   clock: OffsetClock;
   hallpass: RunningHallpass;
-  db: Db;
+  /** Plain SQL on the bot's database, on a connection of its own. */
+  sql: SqlInspector;
   people: SlackTraffic;
   /** Waits for the system to settle and checks it converged (see assertConverged). */
   converged(options?: Partial<ConvergenceCheck>): Promise<void>;
@@ -42,11 +44,12 @@ export async function startSystem(
   const receiver = await new WebhookReceiver(HOOK_SECRET).start();
   const tmp = tempDir('hallpass-faults-');
   const clock = new OffsetClock();
+  const file = join(tmp.dir, 'hallpass.db');
   const parsed = parseEnv({
     SLACK_BOT_TOKEN: BOT_TOKEN,
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
     SLACK_API_URL: fake.url,
-    HALLPASS_DB: join(tmp.dir, 'hallpass.db'),
+    HALLPASS_DB: file,
     PORT: '0',
     HOST: '127.0.0.1',
   });
@@ -60,22 +63,25 @@ export async function startSystem(
     tmp.cleanup();
     throw err;
   }
-  const db = hallpass.core.ctx.db;
+  const sql = sqliteInspector(file);
+  const reader: Store = await openStore({ file }, { readonly: true });
   return {
     fake,
     slack,
     receiver,
     clock,
     hallpass,
-    db,
+    sql,
     people: new SlackTraffic(`http://127.0.0.1:${hallpass.port}`, fake),
     converged: (check) =>
-      assertConverged({ db, receiver, slack, now: () => clock.now(), ...check }),
+      assertConverged({ sql, store: reader, receiver, slack, now: () => clock.now(), ...check }),
     stop: async () => {
       // Hung calls are let go first, so nothing waits for an answer that never comes.
       fake.clearFaults();
       receiver.releaseHung();
       await hallpass.stop();
+      await reader.close();
+      await sql.close();
       await Promise.all([receiver.stop(), fake.stop()]);
       tmp.cleanup();
     },
@@ -84,13 +90,13 @@ export async function startSystem(
 
 /** Polls `probe` until it returns something truthy. */
 export async function waitFor<T>(
-  probe: () => T | undefined | null | false,
+  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   what: string,
   timeoutMs = 15_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found = probe();
+    const found = await probe();
     if (found) return found;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -98,9 +104,10 @@ export async function waitFor<T>(
 }
 
 /** One value from the bot's database. */
-export function scalar<T = unknown>(db: Db, sql: string, ...params: unknown[]): T {
-  return db.$client
-    .prepare(sql)
-    .pluck()
-    .get(...params) as T;
+export function scalar<T = unknown>(
+  sql: SqlInspector,
+  text: string,
+  ...params: unknown[]
+): Promise<T> {
+  return sql.value<T>(text, ...params);
 }

@@ -1,159 +1,162 @@
-import { recordAttemptFailed, recordRevoked, recordWarned } from '../../../src/core/grant-progress';
 import { ACTIONS } from '../../../src/slack/ids';
 import { SlackError } from '../../support/fake-slack';
+import { STORE_KINDS } from '../../support/stores';
 import { deliveryHarness, JUST, sentText, type DeliveryHarness } from './harness';
 
-let h: DeliveryHarness;
-beforeEach(async () => (h = await deliveryHarness()));
-afterEach(() => h.stop());
+describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
+  let h: DeliveryHarness;
+  beforeEach(async () => (h = await deliveryHarness(kind)));
+  afterEach(() => h.stop());
 
-const posts = (channel: string) =>
-  h.fake.callsOf('chat.postMessage').filter((c) => c.args.channel === channel);
-const lastUpdate = () => sentText(h.fake.callsOf('chat.update').at(-1)!.args);
+  const posts = (channel: string) =>
+    h.fake.callsOf('chat.postMessage').filter((c) => c.args.channel === channel);
+  const lastUpdate = () => sentText(h.fake.callsOf('chat.update').at(-1)!.args);
 
-/** An approved prod-db request whose grant is still activating, with every message out. */
-async function approved() {
-  const req = await h.core.createRequest({
-    requester: 'UREQ',
-    resourceId: 'prod-db',
-    duration: '1h',
-    justification: JUST,
-  });
-  await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
-  const grantId = (h.db.$client.prepare('SELECT id FROM grants').get() as { id: string }).id;
-  await h.dispatcher.drain();
-  return { req, grantId };
-}
-
-describe('grant lifecycle messages', () => {
-  it('shows a revoke by the holder in the channel and tells them it ended', async () => {
-    const { grantId } = await approved();
-    h.activate(grantId);
-    await h.dispatcher.drain();
-    h.core.revokeGrant({ grantId, actor: 'UREQ', reason: 'done early' });
-    await h.dispatcher.drain();
-    expect(lastUpdate()).toContain('Revoked by <@UREQ> (done early); removing access…');
-
-    h.clock.advance(60_000);
-    recordRevoked(h.core.ctx, grantId, { checked: true });
-    await h.dispatcher.drain();
-    expect(lastUpdate()).toContain('⚪ Revoked by <@UREQ> at 09:01 UTC (done early).');
-    const dm = sentText(posts('UREQ').at(-1)!.args);
-    expect(dm).toContain('has ended');
-    expect(dm).toContain('You revoked it');
-  });
-
-  it('warns the holder before expiry with an Extend button', async () => {
-    const { grantId } = await approved();
-    h.activate(grantId);
-    h.clock.advance(50 * 60_000);
-    recordWarned(h.core.ctx, grantId);
-    await h.dispatcher.drain();
-    const dm = posts('UREQ').at(-1)!.args;
-    expect(sentText(dm)).toContain('ends at *10:00 UTC* (in 10m)');
-    expect(sentText(dm)).toContain(ACTIONS.extendGrant);
-    expect(sentText(dm)).not.toContain(ACTIONS.revokeGrant);
-  });
-
-  it('links an extension to the original request and edits both messages when it is approved', async () => {
-    h.fake.on('chat.getPermalink', (a) => ({
-      permalink: `https://test.slack.com/archives/${a.channel}/p${String(a.message_ts).replace('.', '')}`,
-    }));
-    const { grantId } = await approved();
-    h.activate(grantId);
-    await h.dispatcher.drain();
-    const ext = await h.core.requestExtension({
-      grantId,
-      actor: 'UREQ',
+  /** An approved prod-db request whose grant is still activating, with every message out. */
+  async function approved() {
+    const req = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'prod-db',
       duration: '1h',
-      justification: 'the migration runs long',
+      justification: JUST,
     });
+    await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
+    const grantId = (await h.core.grantOf(req))!.id;
     await h.dispatcher.drain();
-    const extPost = sentText(posts('CDBA')[1]!.args);
-    expect(extPost).toContain('Extension request: Production database');
-    expect(extPost).toContain(`Extends grant \`${grantId}\`.`);
-    expect(extPost).toContain('https://test.slack.com/archives/CDBA/p1700000000');
-    expect(extPost).toContain(ACTIONS.approve);
-    expect(h.fake.callsOf('chat.getPermalink')[0]!.args).toMatchObject({ channel: 'CDBA' });
+    return { req, grantId };
+  }
 
-    await h.core.decide({ requestId: ext.id, actor: 'ULEAD', decision: 'approve' });
-    await h.dispatcher.drain();
-    expect(posts('CDBA')).toHaveLength(2);
-    const remembered = h.db.$client
-      .prepare("SELECT ts FROM slack_messages WHERE purpose = 'approvers' ORDER BY ts")
-      .all() as { ts: string }[];
-    const updates = h.fake.callsOf('chat.update').slice(-2);
-    expect(updates.map((u) => String(u.args.ts)).sort()).toEqual(remembered.map((r) => r.ts));
-    const byTs = new Map(updates.map((u) => [String(u.args.ts), sentText(u.args)]));
-    expect(byTs.get(remembered[0]!.ts)).toContain('Active until 11:00 UTC');
-    expect(byTs.get(remembered[1]!.ts)).toContain('Approved by <@ULEAD>');
-    expect(byTs.get(remembered[1]!.ts)).toContain('Active until 11:00 UTC');
-    expect(sentText(posts('UREQ').at(-1)!.args)).toContain('now lasts until *11:00 UTC*');
+  describe('grant lifecycle messages', () => {
+    it('shows a revoke by the holder in the channel and tells them it ended', async () => {
+      const { grantId } = await approved();
+      await h.activate(grantId);
+      await h.dispatcher.drain();
+      await h.core.revokeGrant({ grantId, actor: 'UREQ', reason: 'done early' });
+      await h.dispatcher.drain();
+      expect(lastUpdate()).toContain('Revoked by <@UREQ> (done early); removing access…');
+
+      h.clock.advance(60_000);
+      await h.core.lifecycle.revoked([{ grantId, checked: true }]);
+      await h.dispatcher.drain();
+      expect(lastUpdate()).toContain('⚪ Revoked by <@UREQ> at 09:01 UTC (done early).');
+      const dm = sentText(posts('UREQ').at(-1)!.args);
+      expect(dm).toContain('has ended');
+      expect(dm).toContain('You revoked it');
+    });
+
+    it('warns the holder before expiry with an Extend button', async () => {
+      const { grantId } = await approved();
+      await h.activate(grantId);
+      h.clock.advance(50 * 60_000);
+      await h.core.lifecycle.warned(grantId);
+      await h.dispatcher.drain();
+      const dm = posts('UREQ').at(-1)!.args;
+      expect(sentText(dm)).toContain('ends at *10:00 UTC* (in 10m)');
+      expect(sentText(dm)).toContain(ACTIONS.extendGrant);
+      expect(sentText(dm)).not.toContain(ACTIONS.revokeGrant);
+    });
+
+    it('links an extension to the original request and edits both messages when it is approved', async () => {
+      h.fake.on('chat.getPermalink', (a) => ({
+        permalink: `https://test.slack.com/archives/${a.channel}/p${String(a.message_ts).replace('.', '')}`,
+      }));
+      const { grantId } = await approved();
+      await h.activate(grantId);
+      await h.dispatcher.drain();
+      const ext = await h.core.requestExtension({
+        grantId,
+        actor: 'UREQ',
+        duration: '1h',
+        justification: 'the migration runs long',
+      });
+      await h.dispatcher.drain();
+      const extPost = sentText(posts('CDBA')[1]!.args);
+      expect(extPost).toContain('Extension request: Production database');
+      expect(extPost).toContain(`Extends grant \`${grantId}\`.`);
+      expect(extPost).toContain('https://test.slack.com/archives/CDBA/p1700000000');
+      expect(extPost).toContain(ACTIONS.approve);
+      expect(h.fake.callsOf('chat.getPermalink')[0]!.args).toMatchObject({ channel: 'CDBA' });
+
+      await h.core.decide({ requestId: ext.id, actor: 'ULEAD', decision: 'approve' });
+      await h.dispatcher.drain();
+      expect(posts('CDBA')).toHaveLength(2);
+      const remembered = await h.sql.all<{ ts: string }>(
+        "SELECT ts FROM slack_messages WHERE purpose = 'approvers' ORDER BY ts",
+      );
+      const updates = h.fake.callsOf('chat.update').slice(-2);
+      expect(updates.map((u) => String(u.args.ts)).sort()).toEqual(remembered.map((r) => r.ts));
+      const byTs = new Map(updates.map((u) => [String(u.args.ts), sentText(u.args)]));
+      expect(byTs.get(remembered[0]!.ts)).toContain('Active until 11:00 UTC');
+      expect(byTs.get(remembered[1]!.ts)).toContain('Approved by <@ULEAD>');
+      expect(byTs.get(remembered[1]!.ts)).toContain('Active until 11:00 UTC');
+      expect(sentText(posts('UREQ').at(-1)!.args)).toContain('now lasts until *11:00 UTC*');
+    });
+
+    it('posts an extension without the link when Slack gives none', async () => {
+      const { grantId } = await approved();
+      await h.activate(grantId);
+      await h.dispatcher.drain();
+      await h.core.requestExtension({
+        grantId,
+        actor: 'UREQ',
+        duration: '1h',
+        justification: 'the migration runs long',
+      });
+      await h.dispatcher.drain();
+      const extPost = sentText(posts('CDBA')[1]!.args);
+      expect(extPost).toContain('Extension request');
+      expect(extPost).not.toContain('Original request');
+      expect(h.logs.join('\n')).toContain('no permalink for the original request message');
+    });
   });
 
-  it('posts an extension without the link when Slack gives none', async () => {
-    const { grantId } = await approved();
-    h.activate(grantId);
-    await h.dispatcher.drain();
-    await h.core.requestExtension({
-      grantId,
-      actor: 'UREQ',
-      duration: '1h',
-      justification: 'the migration runs long',
+  describe('alerts', () => {
+    const retry = { retryBase: 1000, retryMax: 10_000, alertAfterAttempts: 1 };
+
+    it('go to the approver channel and every admin, and say Hallpass keeps retrying', async () => {
+      const { grantId } = await approved();
+      await h.core.lifecycle.failed(grantId, 'HTTP 503 from the hook', retry);
+      await h.dispatcher.drain();
+      const inChannel = posts('CDBA').filter((c) =>
+        sentText(c.args).includes('could not activate'),
+      );
+      const toAdmin = posts('UADMIN');
+      expect(inChannel).toHaveLength(1);
+      expect(toAdmin).toHaveLength(1);
+      const text = sentText(toAdmin[0]!.args);
+      for (const part of [grantId, '<@UREQ>', 'Production database', 'grant (1 attempts)']) {
+        expect(text).toContain(part);
+      }
+      expect(text).toContain('HTTP 503 from the hook');
+      expect(text).toContain('keeps retrying');
+      expect(lastUpdate()).toContain('Activation failed');
+      expect(sentText(posts('UREQ').at(-1)!.args)).toContain('could not set up your access');
     });
-    await h.dispatcher.drain();
-    const extPost = sentText(posts('CDBA')[1]!.args);
-    expect(extPost).toContain('Extension request');
-    expect(extPost).not.toContain('Original request');
-    expect(h.logs.join('\n')).toContain('no permalink for the original request message');
-  });
-});
 
-describe('alerts', () => {
-  const retry = { retryBase: 1000, retryMax: 10_000, alertAfterAttempts: 1 };
+    it('after a partial failure, retry only where it did not arrive', async () => {
+      const { grantId } = await approved();
+      h.clock.advance(60_000);
+      let adminDown = true;
+      let n = 0;
+      h.fake.on('chat.postMessage', (a) => {
+        if (adminDown && a.channel === 'UADMIN') throw new SlackError('internal_error');
+        n += 1;
+        return { channel: a.channel, ts: `1700000002.${String(n).padStart(6, '0')}` };
+      });
+      await h.core.revokeGrant({ grantId, actor: 'UADMIN', reason: 'incident' });
+      await h.core.lifecycle.failed(grantId, 'timeout', retry);
+      await h.dispatcher.drain();
+      const alertRow = () => h.sql.get("SELECT status, attempts FROM outbox WHERE topic = 'alert'");
+      expect(await alertRow()).toEqual({ status: 'pending', attempts: 1 });
 
-  it('go to the approver channel and every admin, and say Hallpass keeps retrying', async () => {
-    const { grantId } = await approved();
-    recordAttemptFailed(h.core.ctx, grantId, 'HTTP 503 from the hook', retry);
-    await h.dispatcher.drain();
-    const inChannel = posts('CDBA').filter((c) => sentText(c.args).includes('could not activate'));
-    const toAdmin = posts('UADMIN');
-    expect(inChannel).toHaveLength(1);
-    expect(toAdmin).toHaveLength(1);
-    const text = sentText(toAdmin[0]!.args);
-    for (const part of [grantId, '<@UREQ>', 'Production database', 'grant (1 attempts)']) {
-      expect(text).toContain(part);
-    }
-    expect(text).toContain('HTTP 503 from the hook');
-    expect(text).toContain('keeps retrying');
-    expect(lastUpdate()).toContain('Activation failed');
-    expect(sentText(posts('UREQ').at(-1)!.args)).toContain('could not set up your access');
-  });
-
-  it('after a partial failure, retry only where it did not arrive', async () => {
-    const { grantId } = await approved();
-    h.clock.advance(60_000);
-    let adminDown = true;
-    let n = 0;
-    h.fake.on('chat.postMessage', (a) => {
-      if (adminDown && a.channel === 'UADMIN') throw new SlackError('internal_error');
-      n += 1;
-      return { channel: a.channel, ts: `1700000002.${String(n).padStart(6, '0')}` };
+      adminDown = false;
+      h.clock.advance(60_000);
+      await h.dispatcher.drain();
+      expect(await alertRow()).toEqual({ status: 'sent', attempts: 2 });
+      const alerts = h.fake
+        .callsOf('chat.postMessage')
+        .filter((c) => sentText(c.args).includes('could not revoke'));
+      expect(alerts.map((c) => c.args.channel)).toEqual(['CDBA', 'UADMIN', 'UADMIN']);
     });
-    h.core.revokeGrant({ grantId, actor: 'UADMIN', reason: 'incident' });
-    recordAttemptFailed(h.core.ctx, grantId, 'timeout', retry);
-    await h.dispatcher.drain();
-    const alertRow = () =>
-      h.db.$client.prepare("SELECT status, attempts FROM outbox WHERE topic = 'alert'").get();
-    expect(alertRow()).toEqual({ status: 'pending', attempts: 1 });
-
-    adminDown = false;
-    h.clock.advance(60_000);
-    await h.dispatcher.drain();
-    expect(alertRow()).toEqual({ status: 'sent', attempts: 2 });
-    const alerts = h.fake
-      .callsOf('chat.postMessage')
-      .filter((c) => sentText(c.args).includes('could not revoke'));
-    expect(alerts.map((c) => c.args.channel)).toEqual(['CDBA', 'UADMIN', 'UADMIN']);
   });
 });

@@ -1,17 +1,19 @@
 import { Writable } from 'node:stream';
 import { webApi } from '@slack/bolt';
 import winston from 'winston';
-import { Core } from '../../../src/core';
-import { StaticDirectory } from '../../../src/core/directory';
-import { recordActivated } from '../../../src/core/grant-progress';
+import type { Core } from '../../../src/core';
+import { subjectOf, type Notification } from '../../../src/core/notifications';
 import type { ProviderGuarantees } from '../../../src/providers/types';
 import { Sealer } from '../../../src/secrets/seal';
 import { OutboxDispatcher, type DispatcherOptions } from '../../../src/slack/delivery/dispatcher';
-import { openDb, type Db } from '../../../src/store/db';
-import { coreHarness, type CoreHarness } from '../../support/core';
+import { BASE_CONFIG, coreHarness, type CoreHarness } from '../../support/core';
 import { FakeSlack } from '../../support/fake-slack';
+import type { StoreKind } from '../../support/stores';
 
 export const JUST = 'investigating INC-42 slow queries';
+
+/** The bot token of the harness's own dispatcher; each `another()` has a token of its own. */
+export const BOT_TOKEN = 'xoxb-test';
 
 export interface OutboxRowView {
   id: number;
@@ -25,7 +27,15 @@ export interface OutboxRowView {
   last_error: string | null;
 }
 
-export interface DeliveryHarness extends CoreHarness {
+/** A dispatcher of another process (or replica): its own store connection, core and client. */
+export interface Replica {
+  core: Core;
+  dispatcher: OutboxDispatcher;
+  /** The bot token its Slack client sends, to tell its calls from the harness's. */
+  token: string;
+}
+
+export interface DeliveryHarness extends Omit<CoreHarness, 'another'> {
   fake: FakeSlack;
   client: webApi.WebClient;
   sealer: Sealer;
@@ -33,12 +43,18 @@ export interface DeliveryHarness extends CoreHarness {
   /** Every log line the dispatchers wrote, as JSON text. */
   logs: string[];
   guarantees: ProviderGuarantees;
-  /** Another dispatcher, on its own connection to the same file, as after a restart. */
-  another(options?: Partial<DispatcherOptions>): { dispatcher: OutboxDispatcher; db: Db };
-  dispatcherFor(core: Core, db: Db, options?: Partial<DispatcherOptions>): OutboxDispatcher;
-  rows(where?: string): OutboxRowView[];
+  /** Another dispatcher on a store of its own on the same database, as after a restart or on a replica. */
+  another(options?: Partial<DispatcherOptions>): Promise<Replica>;
+  dispatcherFor(
+    core: Core,
+    options?: Partial<DispatcherOptions>,
+    client?: webApi.WebClient,
+  ): OutboxDispatcher;
+  rows(where?: string): Promise<OutboxRowView[]>;
+  /** Queues a notification as a change of the core would (a key queued before is skipped). */
+  enqueue(key: string, notification: Notification): Promise<void>;
   /** Moves a grant to active (as the sweeper would after the provider said yes). */
-  activate(grantId: string, credentials?: string): void;
+  activate(grantId: string, credentials?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -47,17 +63,23 @@ export const TEST_OPTIONS: Partial<DispatcherOptions> = {
   random: () => 0.5,
 };
 
-export async function deliveryHarness(
-  options: Partial<DispatcherOptions> = {},
-): Promise<DeliveryHarness> {
-  const h = coreHarness();
-  const fake = await new FakeSlack().start();
-  const client = new webApi.WebClient('xoxb-test', {
-    slackApiUrl: fake.url,
+function slackClient(url: string, token: string): webApi.WebClient {
+  return new webApi.WebClient(token, {
+    slackApiUrl: url,
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
     logLevel: webApi.LogLevel.ERROR,
   });
+}
+
+/** A core on a fresh `kind` store, its outbox dispatcher, and FakeSlack on loopback. */
+export async function deliveryHarness(
+  kind: StoreKind = 'sqlite',
+  options: Partial<DispatcherOptions> = {},
+): Promise<DeliveryHarness> {
+  const h = await coreHarness(BASE_CONFIG, undefined, kind);
+  const fake = await new FakeSlack().start();
+  const client = slackClient(fake.url, BOT_TOKEN);
   const sealer = new Sealer('test-sealing-secret');
   const logs: string[] = [];
   const logger = winston.createLogger({
@@ -80,12 +102,14 @@ export async function deliveryHarness(
     isolation: 'shared',
   };
   const started: OutboxDispatcher[] = [];
-  const extraDbs: Db[] = [];
-  const dispatcherFor = (core: Core, db: Db, more: Partial<DispatcherOptions> = {}) => {
+  const dispatcherFor = (
+    core: Core,
+    more: Partial<DispatcherOptions> = {},
+    through: webApi.WebClient = client,
+  ) => {
     const d = new OutboxDispatcher({
-      db,
       clock: h.clock,
-      client,
+      client: through,
       sealer,
       core,
       logger,
@@ -95,7 +119,8 @@ export async function deliveryHarness(
     started.push(d);
     return d;
   };
-  const dispatcher = dispatcherFor(h.core, h.db);
+  const dispatcher = dispatcherFor(h.core);
+  let replicas = 0;
   return {
     ...h,
     fake,
@@ -105,24 +130,28 @@ export async function deliveryHarness(
     logs,
     guarantees,
     dispatcherFor,
-    another: (more) => {
-      const db = openDb(h.file);
-      extraDbs.push(db);
-      const core = new Core({
-        db,
-        clock: h.clock,
-        config: h.config,
-        directory: new StaticDirectory({ SDBA: ['UDBA'], SENG: ['UENG'] }),
-      });
-      return { dispatcher: dispatcherFor(core, db, more), db };
+    another: async (more) => {
+      const core = await h.another();
+      const token = `xoxb-replica-${++replicas}`;
+      return { core, token, dispatcher: dispatcherFor(core, more, slackClient(fake.url, token)) };
     },
     rows: (where = '1 = 1') =>
-      h.db.$client
-        .prepare(`SELECT * FROM outbox WHERE ${where} ORDER BY id`)
-        .all() as OutboxRowView[],
-    activate: (grantId, credentials) => {
+      h.sql.all<OutboxRowView>(`SELECT * FROM outbox WHERE ${where} ORDER BY id`),
+    enqueue: (key, notification) =>
+      h.store.outbox.enqueue(
+        [
+          {
+            key,
+            subject: subjectOf(notification),
+            topic: notification.topic,
+            payload: JSON.stringify(notification),
+          },
+        ],
+        h.clock.now(),
+      ),
+    activate: async (grantId, credentials) => {
       const now = h.clock.now();
-      recordActivated(h.core.ctx, grantId, {
+      const activated = await h.core.lifecycle.activated(grantId, {
         startsAt: now,
         expiresAt: now + 3_600_000,
         state: undefined,
@@ -132,12 +161,12 @@ export async function deliveryHarness(
             : sealer.seal(JSON.stringify({ text: credentials })),
         elapsedMs: 5,
       });
+      if (!activated) throw new Error(`grant ${grantId} was not activating`);
     },
     stop: async () => {
       await Promise.all(started.map((d) => d.stop()));
       await fake.stop();
-      for (const db of extraDbs) db.$client.close();
-      h.close();
+      await h.close();
     },
   };
 }

@@ -47,6 +47,7 @@ const pending: RequestRow = {
   decidedBy: null,
   decisionReason: null,
   clientKey: null,
+  maxDurationMs: 4 * 3_600_000,
 };
 
 const active: GrantRow = {
@@ -71,6 +72,11 @@ const active: GrantRow = {
   endNote: null,
   endedAt: null,
   createdAt: T0 - 300_000,
+  snapshot: null,
+  fenceUntil: null,
+  recheckAt: null,
+  rechecks: 0,
+  verifiedAt: null,
 };
 
 /**

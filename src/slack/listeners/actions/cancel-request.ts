@@ -17,7 +17,7 @@ export function cancelRequestAction(
     if (!requestId) return answerClick(args, deps, STALE_BUTTON);
     let line: string;
     try {
-      const row = deps.core.cancelRequest(requestId, body.user.id);
+      const row = await deps.core.cancelRequest(requestId, body.user.id);
       line = cancelledText(row, listContext(deps.core).nameOf(row.resourceId));
     } catch (err) {
       line = explainFailure(err, deps.logger, 'cancel the request', body.user.id);

@@ -1,5 +1,4 @@
 import type { BlockAction, ButtonAction, Middleware, SlackActionMiddlewareArgs } from '@slack/bolt';
-import { findGrant } from '../../../core/grants';
 import { VIEWS } from '../../ids';
 import { grantIdSchema } from '../../payload-values';
 import { extendModal, loadingModal, noticeModal } from '../../ui/modals';
@@ -33,7 +32,7 @@ export function extendGrantAction(
     }
     let view;
     try {
-      const grant = findGrant(deps.core.ctx, grantId);
+      const grant = await deps.core.findGrant(grantId);
       const resource = deps.core.policy.resource(grant.resourceId);
       view = extendModal({
         grant,

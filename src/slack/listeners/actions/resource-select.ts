@@ -24,7 +24,7 @@ export function resourceSelectAction(
       deps.logger.warn('resource select outside the request form', { userId: body.user.id });
       return;
     }
-    const { policy, ctx } = deps.core;
+    const { policy, config } = deps.core;
     const chosen = action.selected_option?.value;
     try {
       const allowed = await policy.requestable(body.user.id);
@@ -37,7 +37,7 @@ export function resourceSelectAction(
         view: requestModal({
           resources: allowed,
           selected: resource && { resource, approverChannel: policy.approverChannel(resource) },
-          minJustification: ctx.config.requests.minJustification,
+          minJustification: config.requests.minJustification,
           metadata: parseJson(requestModalMetadata, view.private_metadata) ?? { fromHome: false },
           notice,
         }),

@@ -17,7 +17,7 @@ export function revokeGrantAction(
     if (!grantId) return answerClick(args, deps, STALE_BUTTON);
     let line: string;
     try {
-      const grant = deps.core.revokeGrant({ grantId, actor: body.user.id });
+      const grant = await deps.core.revokeGrant({ grantId, actor: body.user.id });
       line = revokedText(grant, listContext(deps.core).nameOf(grant.resourceId), body.user.id);
     } catch (err) {
       line = explainFailure(err, deps.logger, 'revoke the grant', body.user.id);

@@ -12,7 +12,7 @@ export const cancelSubcommand: Subcommand = {
   async run(ctx) {
     const parsed = parseIdArgs(ctx.rest, 'request');
     if (!parsed.ok) return ctx.reply(usageReply(parsed.problem, usage));
-    const row = ctx.core.cancelRequest(parsed.value.id, ctx.userId);
+    const row = await ctx.core.cancelRequest(parsed.value.id, ctx.userId);
     await ctx.reply(textReply(cancelledText(row, listContext(ctx.core).nameOf(row.resourceId))));
   },
 };

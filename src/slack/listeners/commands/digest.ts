@@ -1,5 +1,3 @@
-import { buildDigest } from '../../../audit/digest';
-import { weekEndingAt } from '../../../audit/period';
 import { digestMessage } from '../../ui/digest';
 import { errorReply, usageReply } from '../../ui/replies';
 import type { Subcommand } from './subcommand';
@@ -16,9 +14,6 @@ export const digestSubcommand: Subcommand = {
       return ctx.reply(errorReply('Only Hallpass admins can see the digest.'));
     }
     if (ctx.rest.trim()) return ctx.reply(usageReply('`/jit digest` takes no arguments.', usage));
-    const { db, config, clock } = ctx.core.ctx;
-    const now = clock.now();
-    const digest = buildDigest(db, config, weekEndingAt(now, config.timezone), now);
-    await ctx.reply(digestMessage(digest));
+    await ctx.reply(digestMessage(await ctx.core.digest()));
   },
 };

@@ -8,6 +8,6 @@ export const listSubcommand: Subcommand = {
   usage: '/jit list',
   summary: 'shows your access and pending requests, with buttons to revoke, extend or cancel.',
   async run(ctx) {
-    await ctx.reply(listReply(ctx.core.overviewOf(ctx.userId), listContext(ctx.core)));
+    await ctx.reply(listReply(await ctx.core.overviewOf(ctx.userId), listContext(ctx.core)));
   },
 };

@@ -12,7 +12,7 @@ export const revokeSubcommand: Subcommand = {
   async run(ctx) {
     const parsed = parseIdArgs(ctx.rest, 'grant');
     if (!parsed.ok) return ctx.reply(usageReply(parsed.problem, usage));
-    const grant = ctx.core.revokeGrant({
+    const grant = await ctx.core.revokeGrant({
       grantId: parsed.value.id,
       actor: ctx.userId,
       reason: parsed.value.note || undefined,

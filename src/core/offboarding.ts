@@ -1,0 +1,107 @@
+import type { PersonStatus } from './directory';
+import { change, type CoreContext } from './context';
+import { approverChannelOf } from './grant-transitions';
+import { recordStep } from './steps';
+
+/** Where the news of someone leaving came from. */
+export type OffboardingSource = 'slack_event' | 'directory_check';
+
+export interface Offboarded {
+  grants: string[];
+  requests: string[];
+}
+
+/**
+ * Records what the directory says of a person. Someone deactivated (or turned into a guest)
+ * is offboarded at once, in one change: every grant they hold moves to revoking (the sweeper
+ * takes the access away), every request they are waiting on is cancelled, their approver
+ * channels are told, and it is audited. From then on they can neither file nor be granted.
+ * Someone active again is simply recorded as such. Saying the same thing twice changes nothing.
+ */
+export function recordPersonStatus(
+  ctx: CoreContext,
+  userId: string,
+  status: PersonStatus,
+  source: OffboardingSource,
+): Promise<Offboarded | undefined> {
+  return change(ctx, async (c) => {
+    const known = await c.tx.people.get(userId);
+    const changed = known?.state !== status;
+    await c.tx.people.upsert({
+      userId,
+      state: status,
+      changedAt: changed ? c.now : (known?.changedAt ?? c.now),
+      checkedAt: c.now,
+    });
+    if (status === 'active') return undefined;
+    const grants = (await c.tx.grants.liveOf(userId)).filter(
+      (g) => g.status === 'active' || g.status === 'activating',
+    );
+    const requests = await c.tx.requests.pendingOf(userId);
+    if (!changed && grants.length === 0 && requests.length === 0) return undefined;
+    const why =
+      status === 'guest' ? 'they became a guest in Slack' : 'they were deactivated in Slack';
+    const channels = new Set<string>();
+    for (const grant of grants) {
+      const ended = {
+        status: 'revoking' as const,
+        endReason: 'offboarded' as const,
+        endedBy: 'hallpass',
+        endNote: why,
+        // A grant call that timed out may still land: the revoke waits for it to settle.
+        nextAttemptAt: Math.max(c.now, grant.fenceUntil ?? c.now),
+        attempts: 0,
+        lastError: null,
+        alertedAt: null,
+      };
+      await c.tx.grants.update(grant.id, ended);
+      recordStep(c, {
+        actor: 'hallpass',
+        action: 'grant.revoke_requested',
+        requestId: grant.requestId,
+        grantId: grant.id,
+        details: { reason: 'offboarded', note: why, from: grant.status, source },
+        redraw: grant.requestId,
+      });
+      channels.add(approverChannelOf(ctx, grant));
+    }
+    for (const request of requests) {
+      const decided = {
+        status: 'cancelled' as const,
+        decidedAt: c.now,
+        decidedBy: 'hallpass',
+        decisionReason: `the requester left: ${why}`,
+      };
+      await c.tx.requests.update(request.id, decided, 'pending');
+      recordStep(c, {
+        actor: 'hallpass',
+        action: 'request.cancelled',
+        requestId: request.id,
+        grantId: request.grantId,
+        details: { reason: 'offboarded', source },
+        redraw: request.id,
+      });
+      const resource = ctx.policy.findResource(request.resourceId);
+      channels.add(
+        resource ? ctx.policy.approverChannel(resource) : ctx.config.requests.approverChannel,
+      );
+    }
+    const offboarded = { grants: grants.map((g) => g.id), requests: requests.map((r) => r.id) };
+    c.audit({
+      actor: 'hallpass',
+      action: 'user.offboarded',
+      details: { userId, status, source, ...offboarded },
+    });
+    for (const channel of channels) {
+      c.notify(`offboarded:${userId}:${c.now}:${channel}`, {
+        topic: 'offboarded',
+        userId,
+        channel,
+        status,
+        grants: offboarded.grants,
+        requests: offboarded.requests,
+      });
+    }
+    return offboarded;
+  });
+}

@@ -1,0 +1,47 @@
+import type { AuditAction } from './audit';
+import type { AuditRow, Change } from './context';
+import type { DmEvent } from './notifications';
+
+/** One step in the life of a request or grant, as every change ends. */
+export interface Step {
+  actor: string;
+  action: AuditAction;
+  requestId: string;
+  grantId?: string | null;
+  details?: Record<string, unknown>;
+  /** Redraw the approver message of this request (the request that created the grant). */
+  redraw?: string;
+  /** Tell the requester, once per key. */
+  dm?: { key: string; userId: string; event: DmEvent; requestId?: string; grantId?: string | null };
+}
+
+/**
+ * Records a step: its audit event, the redraw of the approver message it changes (keyed by the
+ * event, so every change redraws once) and the requester's DM when one is due.
+ */
+export function recordStep(c: Change, step: Step): AuditRow {
+  const event = c.audit({
+    actor: step.actor,
+    action: step.action,
+    requestId: step.requestId,
+    grantId: step.grantId,
+    details: step.details,
+  });
+  if (step.redraw) {
+    c.notify(`approver_message:${step.redraw}:${event.seq}`, {
+      topic: 'approver_message',
+      requestId: step.redraw,
+    });
+  }
+  if (step.dm) {
+    const { key, userId, event: dmEvent, grantId } = step.dm;
+    c.notify(key, {
+      topic: 'requester_dm',
+      userId,
+      event: dmEvent,
+      requestId: step.dm.requestId ?? step.requestId,
+      ...(grantId ? { grantId } : {}),
+    });
+  }
+  return event;
+}

@@ -1,0 +1,54 @@
+import type { Logger } from '../log';
+import type { Leadership } from '../store';
+
+/** A job that must run in one process at a time: the sweeper, the reconciler. */
+export interface LeaderJob {
+  start(): Promise<void> | void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `jobs` while this process leads and stops them when leadership is lost. Transitions run
+ * one after another, so a quick lose-and-regain never leaves two copies running.
+ */
+export class LeaderJobs {
+  private transitions: Promise<void> = Promise.resolve();
+  private running = false;
+
+  constructor(
+    private readonly leadership: Leadership,
+    private readonly jobs: readonly LeaderJob[],
+    private readonly logger: Logger,
+  ) {}
+
+  get leading(): boolean {
+    return this.leadership.isLeader;
+  }
+
+  /** Starts campaigning; when this process leads at once, resolves after the job's first run. */
+  async start(): Promise<void> {
+    await this.leadership.start((leader) => this.follow(leader));
+    await this.transitions;
+  }
+
+  async stop(): Promise<void> {
+    await this.leadership.stop();
+    this.follow(false);
+    await this.transitions;
+  }
+
+  private follow(leader: boolean): void {
+    this.transitions = this.transitions.then(async () => {
+      if (leader === this.running) return;
+      this.running = leader;
+      try {
+        if (leader) for (const job of this.jobs) await job.start();
+        else for (const job of [...this.jobs].reverse()) await job.stop();
+      } catch (err) {
+        this.logger.error(`could not ${leader ? 'start' : 'stop'} the leader's jobs`, {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    });
+  }
+}

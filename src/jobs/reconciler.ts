@@ -1,0 +1,209 @@
+import { schedule, type ScheduledTask } from 'node-cron';
+import { expectedOf, type Core, type Expected, type GrantRow } from '../core';
+import type { Directory } from '../core/directory';
+import type { Logger } from '../log';
+import { registerSecret } from '../secrets/scrub';
+import type { Sealer } from '../secrets/seal';
+import { forEachLimited } from './limit';
+import {
+  callContext,
+  describeError,
+  emailOf,
+  withTimeout,
+  type ProviderLookup,
+  type ResolvedProvider,
+} from './provider-call';
+
+/** An active grant this close to its end is left to the sweeper: a re-grant would race its revoke. */
+const NEAR_END_MS = 60_000;
+/** Ended grants read back per run at most. */
+const RECHECKS_PER_RUN = 500;
+
+export interface Finding {
+  grantId: string;
+  userId: string;
+  resourceId: string;
+  expected: Expected;
+  /** What the read-back found, or `unreadable` when the provider has no `check`. */
+  found: 'present' | 'absent' | 'unreadable' | 'error';
+  /** For drift outside a dry run: whether the repair worked. */
+  repaired?: boolean;
+  error?: string;
+}
+
+export interface ReconcilerDeps {
+  core: Core;
+  sealer: Sealer;
+  providers: ProviderLookup;
+  directory: Directory;
+  logger: Logger;
+  /**
+   * Grants with a provider call in progress in this process, shared with the sweeper: a grant
+   * is never read back, re-granted or revoked by both at once.
+   */
+  busy: Set<string>;
+}
+
+/**
+ * Continuous verification: reads back, with each provider's `check`, active grants (is the
+ * access there?) and recently ended ones (is it gone?), on `reconcile.schedule`. What disagrees
+ * with the record is drift: the reconciler repairs it (re-grants an active grant that vanished,
+ * revokes again what came back), audits it and alerts. Runs where the sweeper runs (the leader).
+ */
+export class Reconciler {
+  private cron?: ScheduledTask;
+  private running?: Promise<Finding[]>;
+  private readonly attempts = new Map<string, number>();
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  start(): void {
+    this.cron = schedule(this.deps.core.config.reconcile.schedule, () => void this.tick(), {
+      name: 'hallpass-reconciler',
+      noOverlap: true,
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.cron?.stop();
+    this.cron = undefined;
+    await this.running;
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      const findings = await this.run();
+      const drift = findings.filter((f) => f.found !== f.expected && f.found !== 'unreadable');
+      if (drift.length > 0) this.deps.logger.warn('reconciler found drift', { drift });
+    } catch (err) {
+      this.deps.logger.error('reconciler run failed', { error: describeError(err) });
+    }
+  }
+
+  /** One pass over what is due; a pass already running is joined rather than started again. */
+  run(options: { dryRun?: boolean } = {}): Promise<Finding[]> {
+    this.running ??= this.pass(options.dryRun ?? false).finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async pass(dryRun: boolean): Promise<Finding[]> {
+    const { core } = this.deps;
+    const { concurrency, batch } = core.config.reconcile;
+    const ended = dryRun ? [] : await core.lifecycle.toRecheck(RECHECKS_PER_RUN);
+    const active = await core.lifecycle.leastRecentlyVerified(batch);
+    const findings: Finding[] = [];
+    await forEachLimited([...ended, ...active], concurrency, async (grant) => {
+      const finding = await this.exclusive(grant.id, () => this.reconcile(grant.id, dryRun));
+      if (finding) findings.push(finding);
+    });
+    return findings;
+  }
+
+  /** Runs `work` unless the sweeper (or another pass) is calling the provider for this grant. */
+  private async exclusive<T>(grantId: string, work: () => Promise<T>): Promise<T | undefined> {
+    if (this.deps.busy.has(grantId)) return undefined;
+    this.deps.busy.add(grantId);
+    try {
+      return await work();
+    } finally {
+      this.deps.busy.delete(grantId);
+    }
+  }
+
+  private async reconcile(grantId: string, dryRun: boolean): Promise<Finding | undefined> {
+    const { core } = this.deps;
+    // Read again now that no provider call of this process runs for it: the state may have moved.
+    const grant = await core.lifecycle.get(grantId);
+    const expected = grant && expectedOf(grant);
+    if (!grant || !expected) return undefined;
+    if (expected === 'present' && (grant.expiresAt ?? 0) - core.now() < NEAR_END_MS)
+      return undefined;
+    const finding = (found: Finding['found'], more: Partial<Finding> = {}): Finding => ({
+      grantId: grant.id,
+      userId: grant.userId,
+      resourceId: grant.resourceId,
+      expected,
+      found,
+      ...more,
+    });
+    const resolved = this.deps.providers.get(grant.provider);
+    if (!resolved?.provider.check) {
+      if (!dryRun && expected === 'absent') await core.lifecycle.rechecked(grant.id, false);
+      return finding('unreadable');
+    }
+    let present: boolean;
+    try {
+      present = await this.check(resolved, grant);
+    } catch (err) {
+      return finding('error', { error: describeError(err) });
+    }
+    if ((present ? 'present' : 'absent') === expected) {
+      if (!dryRun) {
+        if (expected === 'present') await core.lifecycle.verified(grant.id);
+        else await core.lifecycle.rechecked(grant.id, true);
+      }
+      this.attempts.delete(grant.id);
+      return finding(expected);
+    }
+    const found = present ? 'present' : 'absent';
+    if (dryRun) return finding(found);
+    const { repaired, error, sealedCredentials } = await this.repair(resolved, grant, expected);
+    const attempt = (this.attempts.get(grant.id) ?? 0) + 1;
+    if (repaired) this.attempts.delete(grant.id);
+    else this.attempts.set(grant.id, attempt);
+    await core.lifecycle.drift(grant.id, { expected, repaired, error, sealedCredentials }, attempt);
+    return finding(found, { repaired, ...(error ? { error } : {}) });
+  }
+
+  private async callWindow(grant: GrantRow) {
+    const email = await emailOf(this.deps.directory, grant.userId);
+    const window = {
+      startsAt: grant.startsAt ?? grant.createdAt,
+      expiresAt: grant.expiresAt ?? this.deps.core.now(),
+    };
+    return { email, window };
+  }
+
+  private async check(resolved: ResolvedProvider, grant: GrantRow): Promise<boolean> {
+    const { provider, timeoutMs } = resolved;
+    const check = provider.check!.bind(provider);
+    const { email, window } = await this.callWindow(grant);
+    return withTimeout(timeoutMs, (signal) =>
+      check(callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal)),
+    );
+  }
+
+  /** Puts the target system back as the record says, then reads it back to be sure. */
+  private async repair(
+    resolved: ResolvedProvider,
+    grant: GrantRow,
+    expected: Expected,
+  ): Promise<{ repaired: boolean; error?: string; sealedCredentials?: string }> {
+    const { provider, timeoutMs } = resolved;
+    const { email, window } = await this.callWindow(grant);
+    const ctx = (signal: AbortSignal) =>
+      callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal);
+    try {
+      let sealedCredentials: string | undefined;
+      if (expected === 'present') {
+        // A re-created access may come with new credentials (a new password): the holder gets them.
+        const { credentials } = await withTimeout(timeoutMs, (s) => provider.grant(ctx(s)));
+        if (credentials) {
+          [credentials.text, ...(credentials.secrets ?? [])].forEach(registerSecret);
+          sealedCredentials = this.deps.sealer.seal(JSON.stringify({ text: credentials.text }));
+        }
+      } else await withTimeout(timeoutMs, (s) => provider.revoke(ctx(s)));
+      const present = await this.check(resolved, grant);
+      return present === (expected === 'present')
+        ? { repaired: true, ...(sealedCredentials ? { sealedCredentials } : {}) }
+        : {
+            repaired: false,
+            error: `the read-back after the repair still found it ${present ? 'present' : 'absent'}`,
+          };
+    } catch (err) {
+      return { repaired: false, error: describeError(err) };
+    }
+  }
+}

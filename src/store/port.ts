@@ -1,0 +1,308 @@
+import type {
+  ApprovalRow,
+  AuditRow,
+  DigestRow,
+  GrantRow,
+  OutboxRow,
+  PersonRow,
+  PostedMessage,
+  RequestRow,
+} from './rows';
+
+/**
+ * The store as everything outside src/store sees it: the same for SQLite and PostgreSQL. Reads
+ * on the store itself see committed state; every state change runs in `change`, one transaction
+ * serialised with every other change on the same database (one process or many), so a rule that
+ * reads and then writes cannot interleave with another.
+ */
+export interface Store extends Queries {
+  /**
+   * Runs `work` as one transaction, serialised with every other `change` on this database, and
+   * commits it, or rolls it back when `work` throws. `work` must not wait on anything but `tx`
+   * (no provider, no Slack call), so the serialisation holds nothing up for long.
+   */
+  change<T>(work: (tx: Queries) => Promise<T>): Promise<T>;
+  /** Runs `work` on one consistent read-only view, for reads that must agree with each other. */
+  snapshot<T>(work: (tx: Queries) => Promise<T>): Promise<T>;
+  /**
+   * Walks the audit chain after `from` up to the newest row, in one consistent view, calling
+   * `onProgress` at every 100,000 rows verified.
+   */
+  verifyChain(from: ChainStart, onProgress?: (verified: number) => void): Promise<ChainResult>;
+  /** Who runs the jobs that must run once (the sweeper): every process on SQLite, one on PostgreSQL. */
+  leadership(options?: LeadershipOptions): Leadership;
+  /** Resolves when the database answers. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** For logs and errors: the kind of store and where, without credentials. */
+  readonly description: string;
+}
+
+export interface ChainStart {
+  seq: number;
+  hash: string;
+}
+
+export interface ChainResult {
+  checked: number;
+  intact: boolean;
+  firstBroken?: { seq: number; problem: string };
+  /** The newest row walked when the chain is intact (the start itself when nothing was new). */
+  head?: ChainStart;
+}
+
+export interface LeadershipOptions {
+  /** How often a follower tries to become the leader, and the leader checks its hold. */
+  intervalMs?: number;
+}
+
+/** Whether this process is the one that runs the once-only jobs right now. */
+export interface Leadership {
+  readonly isLeader: boolean;
+  /** Starts campaigning; `onChange` is called with true when this process leads, false when it stops. */
+  start(onChange: (leader: boolean) => void): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Every query the domain, the jobs and the reports make, grouped by table. */
+export interface Queries {
+  readonly requests: RequestQueries;
+  readonly approvals: ApprovalQueries;
+  readonly grants: GrantQueries;
+  readonly audit: AuditQueries;
+  readonly outbox: OutboxQueries;
+  readonly messages: MessageQueries;
+  readonly digests: DigestQueries;
+  readonly reports: ReportQueries;
+  readonly people: PeopleQueries;
+  readonly meta: MetaQueries;
+}
+
+export interface PeopleQueries {
+  get(userId: string): Promise<PersonRow | undefined>;
+  upsert(row: PersonRow): Promise<void>;
+  /** Everyone holding a grant that is not over, or waiting on a request: who must not be forgotten. */
+  withAccessOrAsking(limit: number): Promise<string[]>;
+}
+
+export interface MetaQueries {
+  get(key: string): Promise<string | undefined>;
+  /** Sets `key` unless it is set already; resolves with the value it has now. */
+  setOnce(key: string, value: string): Promise<string>;
+}
+
+export type Patch<T> = Partial<Omit<T, 'id'>>;
+
+export interface RequestQueries {
+  byId(id: string): Promise<RequestRow | undefined>;
+  byClientKey(clientKey: string): Promise<RequestRow | undefined>;
+  insert(row: RequestRow): Promise<void>;
+  /** Applies `patch`; with `onlyIf`, only while the request still has that status. True when changed. */
+  update(id: string, patch: Patch<RequestRow>, onlyIf?: RequestRow['status']): Promise<boolean>;
+  /** A person's pending requests, newest first. */
+  pendingOf(requester: string): Promise<RequestRow[]>;
+  /** How many access requests a person filed since `since` (any status), and how many are pending. */
+  countsOf(requester: string, since: number): Promise<{ filed: number; pending: number }>;
+  /** The pending extension request of a grant, if any. */
+  pendingExtensionOf(grantId: string): Promise<RequestRow | undefined>;
+  /** Ids of pending requests whose time ran out by `now`, oldest first. */
+  stale(now: number, limit: number): Promise<string[]>;
+  /** The earliest moment a pending request runs out. */
+  nextPendingUntil(): Promise<number | null>;
+  /**
+   * Pending requests on `resourceIds` that `userId` has not decided yet, oldest first; the
+   * person's own requests only on the resources in `selfApproval`.
+   */
+  awaitingDecision(q: {
+    userId: string;
+    resourceIds: readonly string[];
+    selfApproval: readonly string[];
+    limit: number;
+  }): Promise<RequestRow[]>;
+}
+
+export interface ApprovalQueries {
+  /** A request's decisions, in the order they were made. */
+  of(requestId: string): Promise<ApprovalRow[]>;
+  /** Counts approvals per request. */
+  approvingCounts(requestIds: readonly string[]): Promise<Map<string, number>>;
+  insert(row: Omit<ApprovalRow, 'id'>): Promise<void>;
+}
+
+export interface GrantQueries {
+  byId(id: string): Promise<GrantRow | undefined>;
+  byRequest(requestId: string): Promise<GrantRow | undefined>;
+  insert(row: GrantRow): Promise<void>;
+  /** Applies `patch`; with `onlyIf`, only while the grant still has that status. True when changed. */
+  update(id: string, patch: Patch<GrantRow>, onlyIf?: GrantRow['status']): Promise<boolean>;
+  /** Grants with provider work due by `now` (activation, expiry, a revoke), soonest first. */
+  due(now: number, limit: number): Promise<GrantRow[]>;
+  /** The next moment grant work falls due. */
+  nextDue(): Promise<number | null>;
+  /** The earliest expiry among active grants whose holder was not warned yet. */
+  nextUnwarnedExpiry(): Promise<number | null>;
+  /** Another grant still giving `userId` the resource: activating, or active and unexpired at `now`. */
+  covering(grant: GrantRow, now: number): Promise<GrantRow | undefined>;
+  /** Active, unwarned grants expiring in (now, until]. */
+  toWarn(now: number, until: number, limit: number): Promise<GrantRow[]>;
+  /** Active grants whose expiry moved since the provider was told. */
+  toSync(limit: number): Promise<GrantRow[]>;
+  /** A person's grants that are not over yet, soonest ending first. */
+  liveOf(userId: string): Promise<GrantRow[]>;
+  /** Grants not over yet (activating, active, revoking), by provider and resource. */
+  liveByTarget(): Promise<{ provider: string; resourceId: string; grants: GrantRow[] }[]>;
+  /** Grants whose read-back falls due by `now` (ended ones checked again), soonest first. */
+  toRecheck(now: number, limit: number): Promise<GrantRow[]>;
+  /** Active grants read back longest ago (never first). */
+  leastRecentlyVerified(limit: number): Promise<GrantRow[]>;
+  /** The newest grants matching `filter`, and how many match in all. */
+  list(filter: GrantFilter): Promise<{ rows: GrantRow[]; total: number }>;
+}
+
+export interface GrantFilter {
+  live?: boolean;
+  users?: readonly string[];
+  resources?: readonly string[];
+  limit: number;
+}
+
+export interface AuditQueries {
+  /** The newest row's seq and hash; undefined for an empty log. */
+  head(): Promise<ChainStart | undefined>;
+  /** Appends rows already chained by the caller, in seq order. */
+  append(rows: readonly AuditRow[]): Promise<void>;
+  bySeq(seq: number): Promise<AuditRow | undefined>;
+  /** The newest row written before `at`. */
+  lastBefore(at: number): Promise<ChainStart | undefined>;
+  /** Rows with since <= at < until, in seq order, a page at a time. */
+  between(since: number, until: number): AsyncIterable<AuditRow[]>;
+  /** Every row about a grant: its own, its request's and its extension requests', in seq order. */
+  aboutGrant(grantId: string, requestId: string): Promise<AuditRow[]>;
+}
+
+export interface NewOutboxRow {
+  key: string;
+  subject: string;
+  topic: string;
+  payload: string;
+}
+
+export interface OutboxQueries {
+  /** Queues rows due at `now`; a key queued before is skipped. */
+  enqueue(rows: readonly NewOutboxRow[], now: number): Promise<void>;
+  /**
+   * Claims up to `limit` rows for one try each: the oldest pending row of each subject, where
+   * that row is due, leased until `now + leaseMs`. A row claimed by another process is not.
+   */
+  claimHeads(now: number, leaseMs: number, limit: number): Promise<OutboxRow[]>;
+  /** The largest pending id of a subject: a render from current state covers all up to it. */
+  lastPendingId(subject: string): Promise<number>;
+  /** Marks a row sent, and the later rows of its subject and topic up to `coveredUpTo`. */
+  markSent(row: OutboxRow, now: number, restingPayload: string, coveredUpTo: number): Promise<void>;
+  markRetry(id: number, attempts: number, nextAttemptAt: number, error: string): Promise<void>;
+  /** Gives a pending row up; false when it was no longer pending. */
+  markDead(id: number, attempts: number, error: string, restingPayload: string): Promise<boolean>;
+  counts(): Promise<{ pending: number; dead: number }>;
+}
+
+export interface MessageQueries {
+  find(subject: string, purpose: string): Promise<PostedMessage | undefined>;
+  remember(message: PostedMessage): Promise<void>;
+}
+
+export interface DigestQueries {
+  /** Records a period; false when it was recorded before (by any process). */
+  insertIfNew(row: Omit<DigestRow, 'postedAt' | 'chainSeq' | 'chainHash'>): Promise<boolean>;
+  markPosted(periodKey: string, postedAt: number, head: ChainStart | undefined): Promise<void>;
+  /** Every chain head a posted digest recorded, oldest first. */
+  anchors(): Promise<(ChainStart & { periodKey: string })[]>;
+}
+
+/** Half-open time range, milliseconds. */
+export interface Range {
+  start: number;
+  end: number;
+}
+
+export interface Ranked {
+  key: string;
+  count: number;
+}
+
+export interface Listed<T> {
+  items: T[];
+  total: number;
+}
+
+/** A grant (or the request that made or extended it) a report points at. */
+export interface GrantRef {
+  grantId: string | null;
+  requestId: string;
+  userId: string;
+  resourceId: string;
+  at: number;
+  kind: 'access' | 'extension';
+}
+
+export interface LongGrant {
+  grantId: string;
+  userId: string;
+  resourceId: string;
+  startsAt: number;
+  heldMs: number;
+  status: string;
+}
+
+export interface RevocationProblem {
+  grantId: string;
+  userId: string;
+  resourceId: string;
+  /** `stuck`: still not confirmed gone; `late`: confirmed gone, but late or after retries. */
+  kind: 'stuck' | 'late';
+  status: string;
+  attempts: number;
+  lastError: string | null;
+  /** When the access should have been gone: its expiry, or when an early end was asked for. */
+  dueAt: number;
+  /** How long past `dueAt` it was confirmed gone (late) or is still there (stuck, as of `asOf`). */
+  overrunMs: number;
+}
+
+/**
+ * A period and the first and last audit rows inside it: rows in the period are read by seq
+ * between those two rather than looked up one by one from the `at` index; the `at` bounds stay,
+ * so a clock that stepped back cannot let a row slip in.
+ */
+export interface PeriodScope extends Range {
+  lo: number | null;
+  hi: number | null;
+}
+
+/** The aggregate reads of the weekly digest, each over one period. */
+export interface ReportQueries {
+  scope(range: Range): Promise<PeriodScope>;
+  countsByAction(range: PeriodScope, actions: readonly string[]): Promise<Map<string, number>>;
+  /** `grant.revoked` events in the period by their recorded reason. */
+  endsByReason(range: PeriodScope): Promise<Map<string | null, number>>;
+  requestsFiled(range: PeriodScope): Promise<number>;
+  /** Decision times (decided - filed) of human decisions made in the period, ascending. */
+  decisionTimes(range: PeriodScope): Promise<number[]>;
+  topApprovers(range: PeriodScope, top: number): Promise<Listed<Ranked>>;
+  topResources(range: PeriodScope, top: number): Promise<Listed<Ranked>>;
+  topRequesters(range: PeriodScope, top: number): Promise<Listed<Ranked>>;
+  selfApproved(range: PeriodScope, top: number): Promise<Listed<GrantRef>>;
+  autoApproved(range: PeriodScope, top: number): Promise<Listed<GrantRef>>;
+  /** Grants activated in the period outside every interval of `inside`. */
+  activatedOutside(
+    range: PeriodScope,
+    inside: readonly Range[],
+    top: number,
+  ): Promise<Listed<GrantRef>>;
+  longestGrants(range: PeriodScope, top: number): Promise<LongGrant[]>;
+  revocationProblems(
+    range: PeriodScope,
+    asOf: number,
+    lateAfterMs: number,
+    top: number,
+  ): Promise<Listed<RevocationProblem>>;
+}

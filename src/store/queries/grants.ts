@@ -1,0 +1,150 @@
+import type { GrantFilter, GrantQueries, Patch } from '../port';
+import type { GrantRow } from '../rows';
+import { placeholders, Sql, sqlOf, type Param } from '../sql';
+import { GRANT_ACTIVE_UNSYNCED, GRANT_ACTIVE_UNWARNED, GRANT_IN_FLIGHT } from './conditions';
+import type { QueryContext } from './context';
+
+const BY_ID = new Sql('SELECT * FROM grants WHERE id = ?');
+const BY_REQUEST = new Sql('SELECT * FROM grants WHERE request_id = ? LIMIT 1');
+const DUE = new Sql(
+  `SELECT * FROM grants WHERE ${GRANT_IN_FLIGHT} AND next_attempt_at <= ?
+    ORDER BY next_attempt_at LIMIT ?`,
+);
+const NEXT_DUE = new Sql(`SELECT min(next_attempt_at) AS at FROM grants WHERE ${GRANT_IN_FLIGHT}`);
+const NEXT_UNWARNED = new Sql(
+  `SELECT min(expires_at) AS at FROM grants WHERE ${GRANT_ACTIVE_UNWARNED}`,
+);
+// Statuses written into the SQL: bound, SQLite (built with STAT4) re-plans this query on every
+// run, 17 µs instead of 2 µs, once per revoke.
+const COVERING = new Sql(
+  `SELECT * FROM grants WHERE user_id = ? AND resource_id = ? AND id <> ?
+     AND (status = 'activating' OR (status = 'active' AND expires_at > ?)) LIMIT 1`,
+);
+const TO_WARN = new Sql(
+  `SELECT * FROM grants WHERE ${GRANT_ACTIVE_UNWARNED} AND expires_at <= ? AND expires_at > ? LIMIT ?`,
+);
+const TO_SYNC = new Sql(`SELECT * FROM grants WHERE ${GRANT_ACTIVE_UNSYNCED} LIMIT ?`);
+const TO_RECHECK = new Sql(
+  'SELECT * FROM grants WHERE recheck_at IS NOT NULL AND recheck_at <= ? ORDER BY recheck_at LIMIT ?',
+);
+const LEAST_RECENTLY_VERIFIED = new Sql(
+  `SELECT * FROM grants WHERE status = 'active' ORDER BY verified_at ASC NULLS FIRST, id LIMIT ?`,
+);
+const LIVE = new Sql(
+  `SELECT * FROM grants WHERE ${GRANT_IN_FLIGHT} ORDER BY provider, resource_id, id`,
+);
+const LIVE_OF = new Sql(
+  `SELECT * FROM grants WHERE user_id = ? AND ${GRANT_IN_FLIGHT}
+    ORDER BY expires_at ASC NULLS FIRST, id`,
+);
+
+export class SqlGrantQueries implements GrantQueries {
+  constructor(private readonly q: QueryContext) {}
+
+  private async many(sql: Sql, params: Param[]): Promise<GrantRow[]> {
+    return (await this.q.runner.rows(sql, params)).map(this.q.t.grants.map);
+  }
+
+  private async one(sql: Sql, params: Param[]): Promise<GrantRow | undefined> {
+    const [raw] = await this.q.runner.rows(sql, params);
+    return raw && this.q.t.grants.map(raw);
+  }
+
+  private async at(sql: Sql): Promise<number | null> {
+    const [row] = await this.q.runner.rows(sql);
+    return row?.at == null ? null : Number(row.at);
+  }
+
+  byId(id: string) {
+    return this.one(BY_ID, [id]);
+  }
+
+  byRequest(requestId: string) {
+    return this.one(BY_REQUEST, [requestId]);
+  }
+
+  async insert(row: GrantRow): Promise<void> {
+    await this.q.runner.run(...this.q.t.grants.insert(row));
+  }
+
+  async update(id: string, patch: Patch<GrantRow>, onlyIf?: GrantRow['status']): Promise<boolean> {
+    const statement = this.q.t.grants.update('id', id, patch, onlyIf);
+    return statement ? (await this.q.runner.run(...statement)) > 0 : false;
+  }
+
+  due(now: number, limit: number) {
+    return this.many(DUE, [now, limit]);
+  }
+
+  nextDue() {
+    return this.at(NEXT_DUE);
+  }
+
+  nextUnwarnedExpiry() {
+    return this.at(NEXT_UNWARNED);
+  }
+
+  covering(grant: GrantRow, now: number) {
+    return this.one(COVERING, [grant.userId, grant.resourceId, grant.id, now]);
+  }
+
+  toWarn(now: number, until: number, limit: number) {
+    return this.many(TO_WARN, [until, now, limit]);
+  }
+
+  toSync(limit: number) {
+    return this.many(TO_SYNC, [limit]);
+  }
+
+  liveOf(userId: string) {
+    return this.many(LIVE_OF, [userId]);
+  }
+
+  async liveByTarget() {
+    const groups = new Map<string, { provider: string; resourceId: string; grants: GrantRow[] }>();
+    for (const grant of await this.many(LIVE, [])) {
+      const key = `${grant.provider}\n${grant.resourceId}`;
+      let group = groups.get(key);
+      if (!group)
+        groups.set(
+          key,
+          (group = { provider: grant.provider, resourceId: grant.resourceId, grants: [] }),
+        );
+      group.grants.push(grant);
+    }
+    return [...groups.values()];
+  }
+
+  toRecheck(now: number, limit: number) {
+    return this.many(TO_RECHECK, [now, limit]);
+  }
+
+  leastRecentlyVerified(limit: number) {
+    return this.many(LEAST_RECENTLY_VERIFIED, [limit]);
+  }
+
+  async list(filter: GrantFilter): Promise<{ rows: GrantRow[]; total: number }> {
+    const conditions: string[] = [];
+    const params: Param[] = [];
+    if (filter.live) conditions.push(GRANT_IN_FLIGHT);
+    if (filter.users?.length) {
+      conditions.push(`user_id IN (${placeholders(filter.users.length)})`);
+      params.push(...filter.users);
+    }
+    if (filter.resources?.length) {
+      conditions.push(`resource_id IN (${placeholders(filter.resources.length)})`);
+      params.push(...filter.resources);
+    }
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+    const rows = await this.many(
+      sqlOf(`SELECT * FROM grants ${where} ORDER BY created_at DESC, id DESC LIMIT ?`),
+      [...params, filter.limit],
+    );
+    if (rows.length < filter.limit) return { rows, total: rows.length };
+    const [count] = await this.q.runner.rows(
+      sqlOf(`SELECT count(*) AS n FROM grants ${where}`),
+      params,
+    );
+    return { rows, total: Number(count?.n ?? 0) };
+  }
+}

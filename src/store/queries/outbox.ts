@@ -1,0 +1,119 @@
+import type { NewOutboxRow, OutboxQueries } from '../port';
+import type { OutboxRow } from '../rows';
+import type { Dialect } from '../dialect';
+import { Sql, sqlOf, type Param } from '../sql';
+import { OUTBOX_PENDING } from './conditions';
+import type { QueryContext } from './context';
+
+const ENQUEUE_CHUNK = 100;
+const LAST_PENDING = new Sql(
+  `SELECT max(id) AS id FROM outbox WHERE subject = ? AND ${OUTBOX_PENDING}`,
+);
+const SENT = new Sql(
+  `UPDATE outbox SET status = 'sent', sent_at = ?, attempts = ?, last_error = NULL, payload = ?
+    WHERE id = ? AND ${OUTBOX_PENDING}`,
+);
+const COVERED = new Sql(
+  `UPDATE outbox SET status = 'sent', sent_at = ?
+    WHERE subject = ? AND topic = ? AND ${OUTBOX_PENDING} AND id > ? AND id <= ?`,
+);
+const RETRY = new Sql(
+  `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND ${OUTBOX_PENDING}`,
+);
+const DEAD = new Sql(
+  `UPDATE outbox SET status = 'dead', attempts = ?, last_error = ?, payload = ?
+    WHERE id = ? AND ${OUTBOX_PENDING}`,
+);
+const COUNTS = new Sql(
+  `SELECT coalesce(sum(CASE WHEN ${OUTBOX_PENDING} THEN 1 ELSE 0 END), 0) AS pending,
+          coalesce(sum(CASE WHEN status = 'dead' THEN 1 ELSE 0 END), 0) AS dead
+     FROM outbox WHERE status <> 'sent'`,
+);
+
+const claims = new WeakMap<Dialect, Sql>();
+
+function claimFor(dialect: Dialect): Sql {
+  let claim = claims.get(dialect);
+  if (!claim) {
+    // The oldest pending row of each subject, where that row is due: a subject whose oldest row
+    // waits (a retry later, or another worker's lease) is skipped as a whole, so rows of a
+    // subject go out strictly in order. The outer conditions are checked again on the row as it
+    // is when locked, so two processes never claim the same row.
+    // Picked once, in a materialized CTE: as a plain IN subquery PostgreSQL may run it again
+    // for every row it updates, and the LIMIT no longer limits anything.
+    claim = new Sql(
+      `WITH picked AS MATERIALIZED (
+          SELECT o.id FROM outbox o
+           WHERE o.${OUTBOX_PENDING} AND o.next_attempt_at <= ?
+             AND o.id = (SELECT min(p.id) FROM outbox p WHERE p.subject = o.subject AND p.${OUTBOX_PENDING})
+           ORDER BY o.next_attempt_at, o.id LIMIT ?
+           ${dialect.skipLocked})
+       UPDATE outbox SET next_attempt_at = ?
+        WHERE id IN (SELECT id FROM picked) AND ${OUTBOX_PENDING} AND next_attempt_at <= ?
+        RETURNING *`,
+    );
+    claims.set(dialect, claim);
+  }
+  return claim;
+}
+
+export class SqlOutboxQueries implements OutboxQueries {
+  private readonly claim: Sql;
+
+  constructor(private readonly q: QueryContext) {
+    this.claim = claimFor(q.dialect);
+  }
+
+  async enqueue(rows: readonly NewOutboxRow[], now: number): Promise<void> {
+    for (let i = 0; i < rows.length; i += ENQUEUE_CHUNK) {
+      const chunk = rows.slice(i, i + ENQUEUE_CHUNK);
+      const values = chunk.map(() => "(?, ?, ?, ?, 'pending', 0, ?, ?)").join(', ');
+      const params: Param[] = [];
+      for (const r of chunk) params.push(r.key, r.subject, r.topic, r.payload, now, now);
+      await this.q.runner.run(
+        sqlOf(
+          `INSERT INTO outbox (key, subject, topic, payload, status, attempts, next_attempt_at, created_at)
+           VALUES ${values} ON CONFLICT (key) DO NOTHING`,
+        ),
+        params,
+      );
+    }
+  }
+
+  async claimHeads(now: number, leaseMs: number, limit: number): Promise<OutboxRow[]> {
+    const rows = await this.q.runner.rows(this.claim, [now, limit, now + leaseMs, now]);
+    return rows.map(this.q.t.outbox.map).sort((a, b) => a.id - b.id);
+  }
+
+  async lastPendingId(subject: string): Promise<number> {
+    const [row] = await this.q.runner.rows(LAST_PENDING, [subject]);
+    return row?.id == null ? 0 : Number(row.id);
+  }
+
+  async markSent(
+    row: OutboxRow,
+    now: number,
+    restingPayload: string,
+    coveredUpTo: number,
+  ): Promise<void> {
+    await this.q.atomically(async (runner) => {
+      await runner.run(SENT, [now, row.attempts + 1, restingPayload, row.id]);
+      if (coveredUpTo > row.id) {
+        await runner.run(COVERED, [now, row.subject, row.topic, row.id, coveredUpTo]);
+      }
+    });
+  }
+
+  async markRetry(id: number, attempts: number, nextAttemptAt: number, error: string) {
+    await this.q.runner.run(RETRY, [attempts, nextAttemptAt, error, id]);
+  }
+
+  async markDead(id: number, attempts: number, error: string, restingPayload: string) {
+    return (await this.q.runner.run(DEAD, [attempts, error, restingPayload, id])) > 0;
+  }
+
+  async counts(): Promise<{ pending: number; dead: number }> {
+    const [row] = await this.q.runner.rows(COUNTS);
+    return { pending: Number(row?.pending ?? 0), dead: Number(row?.dead ?? 0) };
+  }
+}

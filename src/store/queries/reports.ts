@@ -1,0 +1,279 @@
+import type {
+  GrantRef,
+  Listed,
+  LongGrant,
+  PeriodScope,
+  Range,
+  Ranked,
+  ReportQueries,
+  RevocationProblem,
+} from '../port';
+import type { Dialect } from '../dialect';
+import { placeholders, Sql, sqlOf, type Param, type RawRow } from '../sql';
+import { GRANT_IN_FLIGHT } from './conditions';
+import type { QueryContext } from './context';
+
+const SCOPE = new Sql(
+  'SELECT min(seq) AS lo, max(seq) AS hi FROM audit_events WHERE at >= ? AND at < ?',
+);
+const IN_PERIOD = 'a.seq BETWEEN ? AND ? AND a.at >= ? AND a.at < ?';
+const inPeriod = (s: PeriodScope): Param[] => [s.lo, s.hi, s.start, s.end];
+const FILED = new Sql(
+  'SELECT count(*) AS n FROM requests WHERE created_at >= ? AND created_at < ?',
+);
+const DECISION_TIMES = new Sql(
+  `SELECT r.decided_at - r.created_at AS ms FROM audit_events a JOIN requests r ON r.id = a.request_id
+    WHERE ${IN_PERIOD} AND a.action IN ('request.approved', 'request.denied') AND NOT r.auto_approved
+    ORDER BY 1`,
+);
+/** Far beyond any real timestamp, for "no such moment" in a comparison. */
+const NEVER = '9000000000000000';
+
+const num = (v: unknown) => Number(v ?? 0);
+const str = (v: unknown) => String(v);
+const strOrNull = (v: unknown) => (v === null || v === undefined ? null : String(v));
+
+function grantRef(r: RawRow): GrantRef {
+  return {
+    grantId: strOrNull(r.grant_id),
+    requestId: str(r.request_id),
+    userId: str(r.user_id),
+    resourceId: str(r.resource_id),
+    at: num(r.at),
+    kind: r.kind === 'extension' ? 'extension' : 'access',
+  };
+}
+
+function listed<T>(rows: RawRow[], item: (row: RawRow) => T): Listed<T> {
+  return { items: rows.map(item), total: num(rows[0]?.total) };
+}
+
+interface DialectStatements {
+  ends: Sql;
+  problems: Sql;
+}
+
+const perDialect = new WeakMap<Dialect, DialectStatements>();
+
+/** The statements written with the dialect's own functions, built once per dialect. */
+function statementsFor(d: Dialect): DialectStatements {
+  const cached = perDialect.get(d);
+  if (cached) return cached;
+  const ends = new Sql(
+    `SELECT ${d.jsonText('a.details', 'reason')} AS reason, count(*) AS n FROM audit_events a
+        WHERE ${IN_PERIOD} AND a.action = 'grant.revoked' GROUP BY 1`,
+  );
+  // When an early end (revoke, failed activation) of grant g was asked for.
+  const askedAt = `(SELECT max(e.at) FROM audit_events e
+        WHERE e.grant_id = g.id AND e.action IN ('grant.revoke_requested', 'grant.failed'))`;
+  // When a grant's access should have been gone: its expiry, or the moment an early end was
+  // asked for, whichever came first.
+  const dueAt = d.least(`coalesce(g.expires_at, ${NEVER})`, `coalesce(${askedAt}, ${NEVER})`);
+  const problems = new Sql(
+    `WITH stuck AS (
+         SELECT g.id, g.user_id, g.resource_id, 'stuck' AS kind, g.status, g.attempts,
+                g.last_error, ${dueAt} AS due_at, CAST(? AS BIGINT) AS settled_at
+           FROM grants g
+          -- the literal status list and next_attempt_at let SQLite use the grants_due index
+          WHERE g.${GRANT_IN_FLIGHT} AND g.next_attempt_at IS NOT NULL
+            AND (g.status = 'revoking' OR (g.status = 'active' AND g.expires_at <= ?))
+       ),
+       late AS (
+         SELECT g.id, g.user_id, g.resource_id, 'late' AS kind, g.status,
+                CAST(${d.jsonText('a.details', 'attempts')} AS INTEGER) AS attempts,
+                NULL AS last_error,
+                CASE WHEN ${d.jsonText('a.details', 'reason')} = 'expired' THEN g.expires_at
+                     ELSE ${dueAt} END AS due_at,
+                a.at AS settled_at
+           FROM audit_events a JOIN grants g ON g.id = a.grant_id
+          WHERE ${IN_PERIOD} AND a.action = 'grant.revoked'
+       ),
+       problems AS (
+         SELECT * FROM stuck WHERE attempts > 0 OR last_error IS NOT NULL OR settled_at - due_at > ?
+         UNION ALL
+         SELECT * FROM late WHERE attempts > 1 OR settled_at - due_at > ?
+       )
+       SELECT id, user_id, resource_id, kind, status, attempts, last_error, due_at,
+              ${d.greatest('0', 'settled_at - due_at')} AS overrun_ms, count(*) OVER () AS total
+         FROM problems ORDER BY overrun_ms DESC, id LIMIT ?`,
+  );
+  const found = { ends, problems };
+  perDialect.set(d, found);
+  return found;
+}
+
+export class SqlReportQueries implements ReportQueries {
+  private readonly ends: Sql;
+  private readonly problems: Sql;
+
+  constructor(private readonly q: QueryContext) {
+    ({ ends: this.ends, problems: this.problems } = statementsFor(q.dialect));
+  }
+
+  async scope(range: Range): Promise<PeriodScope> {
+    const [row] = await this.q.runner.rows(SCOPE, [range.start, range.end]);
+    return {
+      start: range.start,
+      end: range.end,
+      lo: row?.lo == null ? null : num(row.lo),
+      hi: row?.hi == null ? null : num(row.hi),
+    };
+  }
+
+  async countsByAction(s: PeriodScope, actions: readonly string[]) {
+    const rows = await this.q.runner.rows(
+      sqlOf(
+        `SELECT action, count(*) AS n FROM audit_events a
+          WHERE ${IN_PERIOD} AND a.action IN (${placeholders(actions.length)}) GROUP BY action`,
+      ),
+      [...inPeriod(s), ...actions],
+    );
+    return new Map(rows.map((r) => [str(r.action), num(r.n)]));
+  }
+
+  async endsByReason(s: PeriodScope) {
+    const rows = await this.q.runner.rows(this.ends, inPeriod(s));
+    return new Map(rows.map((r) => [strOrNull(r.reason), num(r.n)]));
+  }
+
+  async requestsFiled(s: PeriodScope) {
+    const [row] = await this.q.runner.rows(FILED, [s.start, s.end]);
+    return num(row?.n);
+  }
+
+  async decisionTimes(s: PeriodScope) {
+    return (await this.q.runner.rows(DECISION_TIMES, inPeriod(s))).map((r) => num(r.ms));
+  }
+
+  /** The top entries of a `key, n` grouping, and how many groups there are. */
+  private async ranked(grouping: string, params: Param[], top: number): Promise<Listed<Ranked>> {
+    const rows = await this.q.runner.rows(
+      sqlOf(
+        `SELECT key, n, count(*) OVER () AS total FROM (${grouping}) AS grouped
+          ORDER BY n DESC, key LIMIT ?`,
+      ),
+      [...params, top],
+    );
+    return listed(rows, (r) => ({ key: str(r.key), count: num(r.n) }));
+  }
+
+  topApprovers(s: PeriodScope, top: number) {
+    return this.ranked(
+      `SELECT actor AS key, count(*) AS n FROM audit_events a
+        WHERE ${IN_PERIOD} AND action IN ('approval.recorded', 'request.denied') GROUP BY actor`,
+      inPeriod(s),
+      top,
+    );
+  }
+
+  topResources(s: PeriodScope, top: number) {
+    return this.ranked(
+      `SELECT resource_id AS key, count(*) AS n FROM requests
+        WHERE created_at >= ? AND created_at < ? GROUP BY resource_id`,
+      [s.start, s.end],
+      top,
+    );
+  }
+
+  topRequesters(s: PeriodScope, top: number) {
+    return this.ranked(
+      `SELECT requester AS key, count(*) AS n FROM requests
+        WHERE created_at >= ? AND created_at < ? GROUP BY requester`,
+      [s.start, s.end],
+      top,
+    );
+  }
+
+  /** Requests approved in the period that match `condition` (on `r`, the request). */
+  private async approved(s: PeriodScope, condition: string, top: number) {
+    const rows = await this.q.runner.rows(
+      sqlOf(
+        `SELECT coalesce(r.grant_id, g.id) AS grant_id, r.id AS request_id, r.requester AS user_id,
+                r.resource_id, a.at, r.kind, count(*) OVER () AS total
+           FROM audit_events a
+           JOIN requests r ON r.id = a.request_id
+           LEFT JOIN grants g ON g.request_id = r.id
+          WHERE ${IN_PERIOD} AND a.action = 'request.approved' AND ${condition}
+          ORDER BY a.at LIMIT ?`,
+      ),
+      [...inPeriod(s), top],
+    );
+    return listed(rows, grantRef);
+  }
+
+  selfApproved(s: PeriodScope, top: number) {
+    return this.approved(
+      s,
+      `NOT r.auto_approved AND EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id
+         AND p.approver = r.requester AND p.decision = 'approve')`,
+      top,
+    );
+  }
+
+  autoApproved(s: PeriodScope, top: number) {
+    return this.approved(s, 'r.auto_approved', top);
+  }
+
+  async activatedOutside(s: PeriodScope, inside: readonly Range[], top: number) {
+    const within = inside.map(() => '(a.at >= ? AND a.at < ?)').join(' OR ');
+    const rows = await this.q.runner.rows(
+      sqlOf(
+        `SELECT g.id AS grant_id, g.request_id, g.user_id, g.resource_id, a.at, 'access' AS kind,
+                count(*) OVER () AS total
+           FROM audit_events a JOIN grants g ON g.id = a.grant_id
+          WHERE ${IN_PERIOD} AND a.action = 'grant.activated' ${within ? `AND NOT (${within})` : ''}
+          ORDER BY a.at LIMIT ?`,
+      ),
+      [...inPeriod(s), ...inside.flatMap((i) => [i.start, i.end]), top],
+    );
+    return listed(rows, grantRef);
+  }
+
+  async longestGrants(s: PeriodScope, top: number): Promise<LongGrant[]> {
+    const rows = await this.q.runner.rows(
+      sqlOf(
+        `SELECT g.id, g.user_id, g.resource_id, g.starts_at,
+                coalesce(g.ended_at, g.expires_at) - g.starts_at AS held_ms, g.status
+           FROM audit_events a JOIN grants g ON g.id = a.grant_id
+          WHERE ${IN_PERIOD} AND a.action = 'grant.activated'
+          ORDER BY held_ms DESC, g.id LIMIT ?`,
+      ),
+      [...inPeriod(s), top],
+    );
+    return rows.map((r) => ({
+      grantId: str(r.id),
+      userId: str(r.user_id),
+      resourceId: str(r.resource_id),
+      startsAt: num(r.starts_at),
+      heldMs: num(r.held_ms),
+      status: str(r.status),
+    }));
+  }
+
+  async revocationProblems(
+    s: PeriodScope,
+    asOf: number,
+    lateAfterMs: number,
+    top: number,
+  ): Promise<Listed<RevocationProblem>> {
+    const rows = await this.q.runner.rows(this.problems, [
+      asOf,
+      asOf - lateAfterMs,
+      ...inPeriod(s),
+      lateAfterMs,
+      lateAfterMs,
+      top,
+    ]);
+    return listed(rows, (r) => ({
+      grantId: str(r.id),
+      userId: str(r.user_id),
+      resourceId: str(r.resource_id),
+      kind: r.kind === 'late' ? 'late' : 'stuck',
+      status: str(r.status),
+      attempts: num(r.attempts),
+      lastError: strOrNull(r.last_error),
+      dueAt: num(r.due_at),
+      overrunMs: num(r.overrun_ms),
+    }));
+  }
+}

@@ -1,0 +1,106 @@
+import type { Patch, RequestQueries } from '../port';
+import type { RequestRow } from '../rows';
+import { placeholders, Sql, sqlOf } from '../sql';
+import { REQUEST_PENDING } from './conditions';
+import type { QueryContext } from './context';
+
+const BY_ID = new Sql('SELECT * FROM requests WHERE id = ?');
+const BY_CLIENT_KEY = new Sql('SELECT * FROM requests WHERE client_key = ?');
+const PENDING_OF = new Sql(
+  `SELECT * FROM requests WHERE requester = ? AND ${REQUEST_PENDING} ORDER BY created_at DESC`,
+);
+const COUNTS_OF = new Sql(
+  `SELECT coalesce(sum(CASE WHEN created_at >= ? THEN 1 ELSE 0 END), 0) AS filed,
+          coalesce(sum(CASE WHEN ${REQUEST_PENDING} THEN 1 ELSE 0 END), 0) AS pending
+     FROM requests
+    WHERE requester = ? AND kind = 'access' AND (created_at >= ? OR ${REQUEST_PENDING})`,
+);
+const PENDING_EXTENSION = new Sql(
+  `SELECT * FROM requests WHERE grant_id = ? AND ${REQUEST_PENDING} LIMIT 1`,
+);
+const STALE = new Sql(
+  `SELECT id FROM requests WHERE ${REQUEST_PENDING} AND pending_until <= ? ORDER BY pending_until LIMIT ?`,
+);
+const NEXT_PENDING_UNTIL = new Sql(
+  `SELECT min(pending_until) AS at FROM requests WHERE ${REQUEST_PENDING}`,
+);
+
+export class SqlRequestQueries implements RequestQueries {
+  constructor(private readonly q: QueryContext) {}
+
+  private async one(sql: Sql, params: (string | number)[]): Promise<RequestRow | undefined> {
+    const [raw] = await this.q.runner.rows(sql, params);
+    return raw && this.q.t.requests.map(raw);
+  }
+
+  byId(id: string) {
+    return this.one(BY_ID, [id]);
+  }
+
+  byClientKey(clientKey: string) {
+    return this.one(BY_CLIENT_KEY, [clientKey]);
+  }
+
+  async insert(row: RequestRow): Promise<void> {
+    await this.q.runner.run(...this.q.t.requests.insert(row));
+  }
+
+  async update(
+    id: string,
+    patch: Patch<RequestRow>,
+    onlyIf?: RequestRow['status'],
+  ): Promise<boolean> {
+    const statement = this.q.t.requests.update('id', id, patch, onlyIf);
+    return statement ? (await this.q.runner.run(...statement)) > 0 : false;
+  }
+
+  async pendingOf(requester: string): Promise<RequestRow[]> {
+    return (await this.q.runner.rows(PENDING_OF, [requester])).map(this.q.t.requests.map);
+  }
+
+  async countsOf(requester: string, since: number) {
+    const [row] = await this.q.runner.rows(COUNTS_OF, [since, requester, since]);
+    return { filed: Number(row?.filed ?? 0), pending: Number(row?.pending ?? 0) };
+  }
+
+  pendingExtensionOf(grantId: string) {
+    return this.one(PENDING_EXTENSION, [grantId]);
+  }
+
+  async stale(now: number, limit: number): Promise<string[]> {
+    return (await this.q.runner.rows(STALE, [now, limit])).map((r) => String(r.id));
+  }
+
+  async nextPendingUntil(): Promise<number | null> {
+    const [row] = await this.q.runner.rows(NEXT_PENDING_UNTIL);
+    return row?.at == null ? null : Number(row.at);
+  }
+
+  async awaitingDecision(q: {
+    userId: string;
+    resourceIds: readonly string[];
+    selfApproval: readonly string[];
+    limit: number;
+  }): Promise<RequestRow[]> {
+    if (q.resourceIds.length === 0) return [];
+    const own =
+      q.selfApproval.length > 0
+        ? `(r.requester <> ? OR r.resource_id IN (${placeholders(q.selfApproval.length)}))`
+        : 'r.requester <> ?';
+    const sql = sqlOf(
+      `SELECT r.* FROM requests r
+        WHERE r.status = 'pending' AND r.resource_id IN (${placeholders(q.resourceIds.length)})
+          AND ${own}
+          AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.request_id = r.id AND a.approver = ?)
+        ORDER BY r.created_at LIMIT ?`,
+    );
+    const rows = await this.q.runner.rows(sql, [
+      ...q.resourceIds,
+      q.userId,
+      ...q.selfApproval,
+      q.userId,
+      q.limit,
+    ]);
+    return rows.map(this.q.t.requests.map);
+  }
+}

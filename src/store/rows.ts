@@ -1,0 +1,24 @@
+import type * as tables from './schema/sqlite';
+
+/** Rows as the domain sees them; both dialects' tables infer these same types (see test/store). */
+export type RequestRow = typeof tables.requests.$inferSelect;
+export type ApprovalRow = typeof tables.approvals.$inferSelect;
+export type GrantRow = typeof tables.grants.$inferSelect;
+export type OutboxRow = typeof tables.outbox.$inferSelect;
+export type PostedMessage = typeof tables.slackMessages.$inferSelect;
+export type DigestRow = typeof tables.digests.$inferSelect;
+export type PersonRow = typeof tables.people.$inferSelect;
+export type MetaRow = typeof tables.meta.$inferSelect;
+
+/** An audit event as stored: `details` is canonical JSON text, `hash` chains it to `prevHash`. */
+export type AuditRow = typeof tables.auditEvents.$inferSelect;
+
+export {
+  DECISIONS,
+  END_REASONS,
+  GRANT_STATUSES,
+  OUTBOX_STATUSES,
+  PERSON_STATES,
+  REQUEST_KINDS,
+  REQUEST_STATUSES,
+} from './schema/enums';

@@ -1,6 +1,0 @@
-export * from './requests';
-export * from './grants';
-export * from './audit';
-export * from './outbox';
-export * from './slack';
-export * from './digests';

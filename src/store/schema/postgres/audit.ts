@@ -1,0 +1,22 @@
+import { bigint, index, pgTable, text } from 'drizzle-orm/pg-core';
+
+/** Append-only, hash-chained; triggers in the migrations refuse UPDATE, DELETE and TRUNCATE. */
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey(),
+    at: bigint('at', { mode: 'number' }).notNull(),
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    requestId: text('request_id'),
+    grantId: text('grant_id'),
+    details: text('details').notNull(),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [
+    index('audit_at').on(t.at),
+    index('audit_request').on(t.requestId),
+    index('audit_grant').on(t.grantId),
+  ],
+);

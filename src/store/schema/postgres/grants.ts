@@ -1,0 +1,65 @@
+import { sql } from 'drizzle-orm';
+import { bigint, index, integer, pgTable, text } from 'drizzle-orm/pg-core';
+import { END_REASONS, GRANT_STATUSES } from '../enums';
+import { requests } from './requests';
+
+const ms = (name: string) => bigint(name, { mode: 'number' });
+
+/** The PostgreSQL twin of the SQLite `grants` table (see its comment there). */
+export const grants = pgTable(
+  'grants',
+  {
+    id: text('id').primaryKey(),
+    requestId: text('request_id')
+      .notNull()
+      .references(() => requests.id),
+    userId: text('user_id').notNull(),
+    resourceId: text('resource_id').notNull(),
+    provider: text('provider').notNull(),
+    status: text('status', { enum: GRANT_STATUSES }).notNull(),
+    durationMs: ms('duration_ms').notNull(),
+    startsAt: ms('starts_at'),
+    expiresAt: ms('expires_at'),
+    providerExpiresAt: ms('provider_expires_at'),
+    nextAttemptAt: ms('next_attempt_at'),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    alertedAt: ms('alerted_at'),
+    warnedAt: ms('warned_at'),
+    providerState: text('provider_state'),
+    endReason: text('end_reason', { enum: END_REASONS }),
+    endedBy: text('ended_by'),
+    endNote: text('end_note'),
+    endedAt: ms('ended_at'),
+    createdAt: ms('created_at').notNull(),
+    /** What the grant was made with (provider target, bounds, guarantees): calls use it, not today's file. */
+    snapshot: text('snapshot'),
+    /** No provider call for this grant is declared over before this: a timed-out call may still land. */
+    fenceUntil: ms('fence_until'),
+    /** When the target system is next read back for this grant (after it ended, or while active). */
+    recheckAt: ms('recheck_at'),
+    /** Read-backs made since the grant ended. */
+    rechecks: integer('rechecks').notNull().default(0),
+    /** The last read-back that agreed with the record. */
+    verifiedAt: ms('verified_at'),
+  },
+  (t) => [
+    index('grants_due')
+      .on(t.nextAttemptAt)
+      .where(sql`status in ('activating', 'active', 'revoking')`),
+    index('grants_unwarned')
+      .on(t.expiresAt)
+      .where(sql`status = 'active' and warned_at is null`),
+    index('grants_unsynced')
+      .on(t.id)
+      .where(sql`status = 'active' and provider_expires_at < expires_at`),
+    index('grants_user_resource').on(t.userId, t.resourceId, t.status),
+    index('grants_request').on(t.requestId),
+    index('grants_recheck')
+      .on(t.recheckAt)
+      .where(sql`recheck_at is not null`),
+    index('grants_active_verified')
+      .on(t.verifiedAt)
+      .where(sql`status = 'active'`),
+  ],
+);

@@ -1,0 +1,64 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  index,
+  integer,
+  pgTable,
+  text,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+import { DECISIONS, REQUEST_KINDS, REQUEST_STATUSES } from '../enums';
+
+/** Milliseconds since the epoch and durations in ms outgrow a 32-bit integer. */
+const ms = (name: string) => bigint(name, { mode: 'number' });
+
+/** The PostgreSQL twin of the SQLite `requests` table: same names, same columns. */
+export const requests = pgTable(
+  'requests',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind', { enum: REQUEST_KINDS }).notNull(),
+    grantId: text('grant_id'),
+    requester: text('requester').notNull(),
+    resourceId: text('resource_id').notNull(),
+    durationMs: ms('duration_ms').notNull(),
+    justification: text('justification').notNull(),
+    ticket: text('ticket'),
+    status: text('status', { enum: REQUEST_STATUSES }).notNull(),
+    approvalsRequired: integer('approvals_required').notNull(),
+    autoApproved: boolean('auto_approved').notNull().default(false),
+    createdAt: ms('created_at').notNull(),
+    pendingUntil: ms('pending_until').notNull(),
+    decidedAt: ms('decided_at'),
+    decidedBy: text('decided_by'),
+    decisionReason: text('decision_reason'),
+    clientKey: text('client_key').unique(),
+    /** The longest duration the resource allowed when the request was filed. */
+    maxDurationMs: ms('max_duration_ms'),
+  },
+  (t) => [
+    index('requests_pending_until')
+      .on(t.pendingUntil)
+      .where(sql`status = 'pending'`),
+    index('requests_requester').on(t.requester, t.status),
+    index('requests_requester_created').on(t.requester, t.createdAt),
+    index('requests_created_at').on(t.createdAt),
+  ],
+);
+
+export const approvals = pgTable(
+  'approvals',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    requestId: text('request_id')
+      .notNull()
+      .references(() => requests.id),
+    approver: text('approver').notNull(),
+    decision: text('decision', { enum: DECISIONS }).notNull(),
+    reason: text('reason'),
+    createdAt: ms('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('approvals_request_approver').on(t.requestId, t.approver)],
+);

@@ -1,0 +1,53 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { DECISIONS, REQUEST_KINDS, REQUEST_STATUSES } from '../enums';
+
+/** A person's ask for access (or for more time on a grant they hold). */
+export const requests = sqliteTable(
+  'requests',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind', { enum: REQUEST_KINDS }).notNull(),
+    grantId: text('grant_id'),
+    requester: text('requester').notNull(),
+    resourceId: text('resource_id').notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    justification: text('justification').notNull(),
+    ticket: text('ticket'),
+    status: text('status', { enum: REQUEST_STATUSES }).notNull(),
+    approvalsRequired: integer('approvals_required').notNull(),
+    autoApproved: integer('auto_approved', { mode: 'boolean' }).notNull().default(false),
+    createdAt: integer('created_at').notNull(),
+    pendingUntil: integer('pending_until').notNull(),
+    decidedAt: integer('decided_at'),
+    decidedBy: text('decided_by'),
+    decisionReason: text('decision_reason'),
+    clientKey: text('client_key').unique(),
+    /** The longest duration the resource allowed when the request was filed. */
+    maxDurationMs: integer('max_duration_ms'),
+  },
+  (t) => [
+    index('requests_pending_until')
+      .on(t.pendingUntil)
+      .where(sql`status = 'pending'`),
+    index('requests_requester').on(t.requester, t.status),
+    index('requests_requester_created').on(t.requester, t.createdAt),
+    index('requests_created_at').on(t.createdAt),
+  ],
+);
+
+/** One row per approver decision; the unique index makes a repeated click a no-op. */
+export const approvals = sqliteTable(
+  'approvals',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    requestId: text('request_id')
+      .notNull()
+      .references(() => requests.id),
+    approver: text('approver').notNull(),
+    decision: text('decision', { enum: DECISIONS }).notNull(),
+    reason: text('reason'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('approvals_request_approver').on(t.requestId, t.approver)],
+);

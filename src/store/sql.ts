@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * One statement, written once in the SQL that SQLite and PostgreSQL both accept, with `?`
+ * placeholders. PostgreSQL gets its `$n` form and a stable name, so each connection parses and
+ * plans it once; SQLite prepares it once per connection.
+ */
+export class Sql {
+  readonly pg: string;
+  readonly name: string;
+
+  constructor(readonly text: string) {
+    let n = 0;
+    this.pg = text.replace(/\?/g, () => `$${++n}`);
+    this.name = `hp_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+  }
+}
+
+export type Param = string | number | boolean | null;
+
+/** A row as the driver returns it: column names as written in the SQL. */
+export type RawRow = Record<string, unknown>;
+
+/** Runs statements on one connection (or a pool); the only part that differs per database. */
+export interface Runner {
+  rows(sql: Sql, params?: readonly Param[]): Promise<RawRow[]>;
+  /** Rows as arrays in select-list order: no object per row, for long walks. */
+  arrays(sql: Sql, params?: readonly Param[]): Promise<unknown[][]>;
+  /** Runs a statement that returns no rows; resolves with the number of rows it changed. */
+  run(sql: Sql, params?: readonly Param[]): Promise<number>;
+}
+
+/** The same text always gives the same Sql, so statements built at run time are prepared once. */
+const built = new Map<string, Sql>();
+const BUILT_MAX = 2_000;
+
+export function sqlOf(text: string): Sql {
+  let found = built.get(text);
+  if (!found) {
+    if (built.size >= BUILT_MAX) built.clear();
+    found = new Sql(text);
+    built.set(text, found);
+  }
+  return found;
+}
+
+/** `?, ?, ?` for an IN list or a VALUES row of `n` items. */
+export function placeholders(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
+}

@@ -1,0 +1,311 @@
+import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { progressTo } from '../../chain/progress';
+import { ChainWalk, GENESIS_HASH } from '../../chain/walk';
+import type { Logger } from '../../log';
+import { sqliteDialect } from '../dialect';
+import { Mutex } from '../mutex';
+import type { ChainResult, ChainStart, Leadership, Queries, Store } from '../port';
+import type { BulkAccess } from '../copy';
+import { createQueries } from '../queries';
+import { tableStatements } from '../queries/context';
+import * as tables from '../schema/sqlite';
+import type { Param, RawRow, Runner, Sql } from '../sql';
+import { SELECT_EVENTS_PAGE, walkRange } from './chain-pages';
+import { checkpointInBackground, type Checkpointer } from './checkpointer';
+import { SqliteRunner } from './runner';
+import { verifyInParallel } from './verify-parallel';
+
+export const SQLITE_MIGRATIONS = join(__dirname, '..', '..', '..', 'migrations', 'sqlite');
+
+export interface SqliteOptions {
+  /** Open an existing file for reading only (the CLI's read commands): no migration, no writes. */
+  readonly?: boolean;
+  busyTimeoutMs?: number;
+  /** Checkpoint the WAL on a thread of its own (the bot); the CLI leaves it to SQLite. */
+  backgroundCheckpoints?: { logger: Logger };
+  /** How a long chain walk uses worker threads; the defaults suit a real chain. */
+  verify?: VerifyOptions;
+}
+
+export interface VerifyOptions {
+  /** Threads walking ranges at once; 1 walks in order on this thread. Default: the cores, up to 4. */
+  workers?: number;
+  /** Rows below which the walk stays on this thread (starting workers costs ~50 ms). */
+  parallelFromRows?: number;
+  /** Rows per range handed to a worker. */
+  rangeRows?: number;
+}
+
+const VERIFY_DEFAULTS: Required<VerifyOptions> = {
+  workers: Math.min(4, availableParallelism()),
+  parallelFromRows: 200_000,
+  rangeRows: 50_000,
+};
+
+function connect(file: string, readonly: boolean, busyTimeoutMs: number): Database.Database {
+  const client = new Database(file, { readonly, fileMustExist: readonly });
+  client.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  if (!readonly) {
+    client.pragma('journal_mode = WAL');
+    client.pragma('synchronous = NORMAL');
+    // Sealed credentials are cleared once delivered; do not leave the old bytes in free pages.
+    client.pragma('secure_delete = ON');
+  }
+  client.pragma('foreign_keys = ON');
+  return client;
+}
+
+/** The single process that uses an SQLite file runs every job itself. */
+const soleLeader: Leadership = {
+  isLeader: true,
+  async start(onChange) {
+    onChange(true);
+  },
+  async stop() {},
+};
+
+/**
+ * The embedded store: one SQLite file in WAL mode. Changes run one at a time on the write
+ * connection (`BEGIN IMMEDIATE`, so another process such as the CLI cannot interleave a write);
+ * committed reads go to a second, read-only connection, so they never see a change half made.
+ */
+export class SqliteStore implements Store {
+  readonly description: string;
+  readonly requests: Queries['requests'];
+  readonly approvals: Queries['approvals'];
+  readonly grants: Queries['grants'];
+  readonly audit: Queries['audit'];
+  readonly outbox: Queries['outbox'];
+  readonly messages: Queries['messages'];
+  readonly digests: Queries['digests'];
+  readonly reports: Queries['reports'];
+  readonly people: Queries['people'];
+  readonly meta: Queries['meta'];
+
+  private readonly writer?: Database.Database;
+  private readonly reader: Database.Database;
+  private readonly writes = new Mutex();
+  private readonly tx?: Queries;
+  private readonly writerStatements?: SqliteRunner;
+  private readonly checkpointer?: Checkpointer;
+  private readonly verify: Required<VerifyOptions>;
+
+  constructor(
+    readonly file: string,
+    private readonly options: SqliteOptions = {},
+  ) {
+    this.description = `sqlite:${file}`;
+    this.verify = { ...VERIFY_DEFAULTS, ...options.verify };
+    const busy = options.busyTimeoutMs ?? 5000;
+    if (!options.readonly) {
+      mkdirSync(dirname(file), { recursive: true });
+      this.writer = connect(file, false, busy);
+      migrate(drizzle(this.writer), { migrationsFolder: SQLITE_MIGRATIONS });
+      // From here on the write lock is waited for without blocking the event loop (see begin).
+      this.writer.pragma('busy_timeout = 0');
+      const runner = new SqliteRunner(this.writer);
+      this.writerStatements = runner;
+      this.tx = createQueries(runner, sqliteDialect, tables, (work) => work(runner));
+      if (options.backgroundCheckpoints) {
+        this.checkpointer = checkpointInBackground(
+          this.writer,
+          file,
+          options.backgroundCheckpoints,
+        );
+      }
+    }
+    this.reader = connect(file, true, busy);
+    const committed = new CommittedRunner(this.reader, (work) =>
+      this.writeTransaction(() => work(this.writerRunner())),
+    );
+    const queries = createQueries(committed, sqliteDialect, tables, (work) =>
+      this.writeTransaction(() => work(this.writerRunner())),
+    );
+    this.requests = queries.requests;
+    this.approvals = queries.approvals;
+    this.grants = queries.grants;
+    this.audit = queries.audit;
+    this.outbox = queries.outbox;
+    this.messages = queries.messages;
+    this.digests = queries.digests;
+    this.reports = queries.reports;
+    this.people = queries.people;
+    this.meta = queries.meta;
+  }
+
+  async change<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
+    const tx = this.tx;
+    if (!tx) throw new Error(`${this.file} is open read-only`);
+    return this.writeTransaction(() => work(tx));
+  }
+
+  private writerRunner(): SqliteRunner {
+    if (!this.writerStatements) throw new Error(`${this.file} is open read-only`);
+    return this.writerStatements;
+  }
+
+  private async writeTransaction<T>(work: () => Promise<T>): Promise<T> {
+    const writer = this.writer;
+    if (!writer) throw new Error(`${this.file} is open read-only`);
+    return this.writes.run(async () => {
+      await this.begin(writer);
+      try {
+        const result = await work();
+        writer.prepare('COMMIT').run();
+        return result;
+      } catch (err) {
+        if (writer.inTransaction) writer.prepare('ROLLBACK').run();
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * `BEGIN IMMEDIATE`, waiting for another process (the CLI, a backup) that holds the write
+   * lock. SQLite's own busy timeout would sleep on this thread, freezing every request; this
+   * waits between tries instead, up to the same timeout, then fails as SQLite would.
+   */
+  private async begin(writer: Database.Database): Promise<void> {
+    const deadline = Date.now() + (this.options.busyTimeoutMs ?? 5000);
+    for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+      try {
+        writer.prepare('BEGIN IMMEDIATE').run();
+        return;
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY') || Date.now() >= deadline)
+          throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  async snapshot<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
+    const view = connect(this.file, true, this.options.busyTimeoutMs ?? 5000);
+    try {
+      view.prepare('BEGIN').run();
+      const runner = new SqliteRunner(view);
+      const queries = createQueries(runner, sqliteDialect, tables, (w) => w(runner));
+      return await work(queries);
+    } finally {
+      view.close();
+    }
+  }
+
+  /**
+   * Walks the chain in order and names the first row that does not match. A long chain is
+   * walked by worker threads over seq ranges, joined in order here: the report is the same.
+   * Everything is read from one snapshot; the workers read the same committed state.
+   */
+  async verifyChain(
+    from: ChainStart,
+    onProgress?: (verified: number) => void,
+  ): Promise<ChainResult> {
+    const progress = progressTo(onProgress);
+    const view = connect(this.file, true, this.options.busyTimeoutMs ?? 5000);
+    try {
+      return view
+        .transaction((): ChainResult => {
+          const headRow = view
+            .prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1')
+            .get() as ChainStart | undefined;
+          const head = headRow?.seq ?? 0;
+          if (head <= from.seq) return { checked: 0, intact: true, head: from };
+          const { workers, parallelFromRows, rangeRows } = this.verify;
+          if (workers > 1 && head - from.seq >= parallelFromRows) {
+            const plan = { file: this.file, start: from, head, workers, rangeRows };
+            const report = verifyInParallel(plan, progress);
+            if (report) return report.intact ? { ...report, head: headRow } : report;
+          }
+          const walk = new ChainWalk(from);
+          walkRange(view.prepare(SELECT_EVENTS_PAGE), walk, from.seq, head, () =>
+            progress(walk.checked),
+          );
+          const report = walk.report();
+          return report.intact ? { ...report, head: headRow } : report;
+        })
+        .deferred();
+    } finally {
+      view.close();
+    }
+  }
+
+  leadership(): Leadership {
+    return soleLeader;
+  }
+
+  /** Raw access for copying the database elsewhere (`hallpass db copy`). */
+  bulk(): BulkAccess {
+    const t = tableStatements(tables);
+    const reader = new SqliteRunner(this.reader);
+    return {
+      runner: reader,
+      tables: {
+        requests: t.requests,
+        approvals: t.approvals,
+        grants: t.grants,
+        audit_events: t.audit,
+        outbox: t.outbox,
+        slack_messages: t.messages,
+        digests: t.digests,
+        people: t.people,
+        meta: t.meta,
+      },
+      atomically: (work) =>
+        this.writeTransaction(() => work(new SqliteRunner(this.writer ?? this.reader))),
+      // INTEGER PRIMARY KEY takes the next id after the largest one by itself.
+      afterImport: async () => undefined,
+    };
+  }
+
+  async ping(): Promise<void> {
+    this.reader.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    await this.checkpointer?.stop();
+    await this.writes.run(async () => {
+      this.writer?.close();
+      this.reader.close();
+    });
+  }
+}
+
+/**
+ * The store's own queries: reads on the read-only connection, so they never see a change half
+ * made; each write is a transaction of its own, queued with the changes.
+ */
+class CommittedRunner implements Runner {
+  private readonly read: SqliteRunner;
+
+  constructor(
+    reader: Database.Database,
+    private readonly write: <T>(work: (runner: SqliteRunner) => Promise<T>) => Promise<T>,
+  ) {
+    this.read = new SqliteRunner(reader);
+  }
+
+  /** Read-only statements go to the reader; anything else waits its turn on the writer. */
+  private route<T>(sql: Sql, work: (r: SqliteRunner) => Promise<T>): Promise<T> {
+    return this.read.prepared(sql).readonly ? work(this.read) : this.write(work);
+  }
+
+  rows(sql: Sql, params?: readonly Param[]): Promise<RawRow[]> {
+    return this.route(sql, (r) => r.rows(sql, params));
+  }
+
+  arrays(sql: Sql, params?: readonly Param[]): Promise<unknown[][]> {
+    return this.read.arrays(sql, params);
+  }
+
+  run(sql: Sql, params?: readonly Param[]): Promise<number> {
+    return this.route(sql, (r) => r.run(sql, params));
+  }
+}
+
+export { GENESIS_HASH };

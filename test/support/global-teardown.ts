@@ -1,0 +1,4 @@
+/** Stops the cluster global-setup.ts started. */
+export default async function globalTeardown(): Promise<void> {
+  await globalThis.hallpassTestPostgres?.stop();
+}
