@@ -31,13 +31,37 @@ const redactFormat = winston.format((info) => {
   return info;
 });
 
-const level = process.env.LOG_LEVEL ?? 'info';
+/** What LOG_LEVEL accepts: winston's npm levels, most severe first, and `silent` for none. */
+export const LOG_LEVELS = [
+  'error',
+  'warn',
+  'info',
+  'http',
+  'verbose',
+  'debug',
+  'silly',
+  'silent',
+] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * The level a LOG_LEVEL value names, in any case (`WARN` is `warn`: environment variables are
+ * often written in capitals), or undefined when it names none.
+ */
+export function parseLogLevel(value: string): LogLevel | undefined {
+  const lower = value.toLowerCase();
+  return LOG_LEVELS.find((level) => level === lower);
+}
+
+// A value that names no level logs at `info` until the start-up check refuses it: winston given
+// an unknown level writes nothing at all, which would hide the very errors that explain the stop.
+const configured = process.env.LOG_LEVEL;
+const level = (configured && parseLogLevel(configured)) || 'info';
 
 /** JSON lines on stdout; LOG_LEVEL sets the level (`silent` for none; tests are silent by default). */
 export const logger = winston.createLogger({
   level: level === 'silent' ? 'error' : level,
-  silent:
-    level === 'silent' || (process.env.JEST_WORKER_ID !== undefined && !process.env.LOG_LEVEL),
+  silent: level === 'silent' || (process.env.JEST_WORKER_ID !== undefined && !configured),
   format: winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json()),
   transports: [new winston.transports.Console()],
 });

@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { startHallpass } from './app';
 import { parseEnv } from './config/env';
-import { ConfigError, loadConfig } from './config/load';
+import { ConfigError, ConfigUnreadable, loadConfig } from './config/load';
 import { logger, registerSecret } from './log';
 import { registerConfigSecrets } from './config/secrets';
 
@@ -22,8 +22,7 @@ async function main(): Promise<void> {
   try {
     config = loadConfig(configPath, process.env);
   } catch (err) {
-    if (err instanceof ConfigError)
-      return exitWith(err.problems.map((p) => `${env.HALLPASS_CONFIG}: ${p}`));
+    if (err instanceof ConfigError) return exitWith(configProblems(err, configPath));
     throw err;
   }
   registerConfigSecrets(config);
@@ -32,8 +31,7 @@ async function main(): Promise<void> {
   try {
     running = await startHallpass({ env, config, configDir: dirname(configPath), logger });
   } catch (err) {
-    if (err instanceof ConfigError)
-      return exitWith(err.problems.map((p) => `${env.HALLPASS_CONFIG}: ${p}`));
+    if (err instanceof ConfigError) return exitWith(configProblems(err, configPath));
     throw err;
   }
 
@@ -52,6 +50,19 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+// Next to dist/ and src/ alike: the repository root.
+const EXAMPLE_CONFIG = resolve(__dirname, '..', 'hallpass.example.yml');
+
+/** One line per problem, each naming the file once; a missing file also says how to begin. */
+function configProblems(err: ConfigError, file: string): string[] {
+  if (!(err instanceof ConfigUnreadable)) return err.problems.map((p) => `${file}: ${p}`);
+  if (err.code !== 'ENOENT') return err.problems;
+  return [
+    ...err.problems,
+    `to begin, copy ${EXAMPLE_CONFIG} to ${file} and edit it, or set HALLPASS_CONFIG to your configuration file`,
+  ];
 }
 
 function exitWith(problems: string[]): void {

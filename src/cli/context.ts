@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { envSchema } from '../config/env';
-import { ConfigError, loadConfigText } from '../config/load';
+import { ConfigError, ConfigUnreadable, loadConfigText } from '../config/load';
 import type { Config } from '../config/schema';
 import { AuditReads } from '../core';
 import type { Clock } from '../core/clock';
@@ -116,7 +116,10 @@ export function cliConfig(
     return { config, file: path };
   } catch (err) {
     if (err instanceof ConfigError) {
-      throw new CliError(err.problems.map((p) => `${path}: ${p}`).join('\n'));
+      // An unreadable file's one line names the file already.
+      const lines =
+        err instanceof ConfigUnreadable ? err.problems : err.problems.map((p) => `${path}: ${p}`);
+      throw new CliError(lines.join('\n'));
     }
     throw err;
   }

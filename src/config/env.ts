@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { LOG_LEVELS, parseLogLevel } from '../log';
+
+const LEVEL_LIST = `${LOG_LEVELS.slice(0, -1).join(', ')} or ${LOG_LEVELS.at(-1)}`;
 
 /** The process environment Hallpass reads, validated once at start-up. */
 export const envSchema = z.object({
@@ -26,6 +29,19 @@ export const envSchema = z.object({
     .optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('0.0.0.0'),
+  LOG_LEVEL: z
+    .string()
+    .transform((value, ctx) => {
+      const level = parseLogLevel(value);
+      if (level) return level;
+      ctx.issues.push({
+        code: 'custom',
+        input: value,
+        message: `LOG_LEVEL must be one of ${LEVEL_LIST} (in any case), not ${JSON.stringify(value)}`,
+      });
+      return z.NEVER;
+    })
+    .optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

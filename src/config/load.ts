@@ -17,6 +17,18 @@ export class ConfigError extends Error {
   }
 }
 
+/** The configuration file could not be read at all; its one problem names the file. */
+export class ConfigUnreadable extends ConfigError {
+  constructor(
+    readonly path: string,
+    /** The system's error code (`ENOENT`, `EACCES`, `EISDIR`…). */
+    readonly code: string,
+  ) {
+    super([`${path}: cannot read configuration (${code})`]);
+    this.name = 'ConfigUnreadable';
+  }
+}
+
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const key of path) {
@@ -104,8 +116,7 @@ export function loadConfigText(
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError([`${path}: cannot read configuration (${code ?? String(err)})`]);
+    throw new ConfigUnreadable(path, (err as NodeJS.ErrnoException).code ?? String(err));
   }
   return parseConfigText(text, env, options);
 }

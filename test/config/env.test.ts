@@ -57,6 +57,30 @@ describe('environment', () => {
     }
   });
 
+  it('refuses a LOG_LEVEL that names no level, with the levels it accepts', () => {
+    const base = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' };
+    for (const typo of ['verbose2', 'warning', ' warn'])
+      expect(parseEnv({ ...base, LOG_LEVEL: typo })).toEqual({
+        problems: [
+          `LOG_LEVEL must be one of error, warn, info, http, verbose, debug, silly or silent (in any case), not ${JSON.stringify(typo)}`,
+        ],
+      });
+  });
+
+  it('reads LOG_LEVEL in any case', () => {
+    const base = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' };
+    const read = (value: string) => {
+      const result = parseEnv({ ...base, LOG_LEVEL: value });
+      return 'env' in result ? result.env.LOG_LEVEL : result.problems;
+    };
+    expect([read('WARN'), read('Debug'), read('silent'), read('SILENT')]).toEqual([
+      'warn',
+      'debug',
+      'silent',
+      'silent',
+    ]);
+  });
+
   it('seals with HALLPASS_SECRET_KEY when set, else with the signing secret', () => {
     const base = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'signing' };
     const own = parseEnv({ ...base, HALLPASS_SECRET_KEY: 'a-long-enough-secret' });

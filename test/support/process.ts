@@ -1,8 +1,105 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 const ROOT = join(__dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+
+/**
+ * How the bot is started: `tsx` runs src/main.ts without a build; `npm start` is the README's
+ * way (package.json's prestart builds dist/ when out of date, then start runs `node dist/main.js`).
+ */
+export type Launch = 'tsx' | 'npm start';
+
+const LAUNCH: Record<Launch, [string, string[]]> = {
+  tsx: [TSX, [join(ROOT, 'src', 'main.ts')]],
+  'npm start': ['npm', ['start']],
+};
+
+/** What `npm start` runs first: compiles dist/ when it is missing or older than src/. */
+export async function ensureBuilt(): Promise<void> {
+  await promisify(execFile)(process.execPath, [join(ROOT, 'scripts', 'ensure-built.js')], {
+    cwd: ROOT,
+  });
+}
+
+export interface Finished extends BotExit {
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the built bot, `node dist/main.js`, from `cwd` with exactly `env` (plus PATH) until it
+ * exits; one still running after `timeoutMs` is killed and the promise rejects.
+ */
+export function runBuilt(
+  env: Record<string, string>,
+  cwd = ROOT,
+  timeoutMs = 20_000,
+): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js')], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (signal === 'SIGKILL')
+        reject(new Error(`node dist/main.js was still running after ${timeoutMs} ms:\n${stderr}`));
+      else resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  /** `ps`'s state letter: `Z` is a zombie, exited but not yet reaped. */
+  state: string;
+  args: string[];
+}
+
+/** The processes of process group `pgid`, from /proc (Linux). */
+export function processesInGroup(pgid: number): ProcessInfo[] {
+  const found: ProcessInfo[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    let cmdline: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+    } catch {
+      continue; // it exited while we looked
+    }
+    // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses.
+    const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) !== pgid) continue;
+    found.push({
+      pid: Number(name),
+      ppid: Number(ppid),
+      state: state!,
+      args: cmdline.split('\0').slice(0, -1),
+    });
+  }
+  return found;
+}
+
+/** Whether `pid` is a process that has not exited (a zombie has). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 export interface BotExit {
   code: number | null;
@@ -10,10 +107,10 @@ export interface BotExit {
 }
 
 /**
- * `src/main.ts` running as its own process, as `npm start` runs it (through tsx instead of the
- * build). tsx runs the program in a child of its own, so signals go to the whole process group:
- * a SIGKILL must kill the bot itself, not only tsx. Every bot started here is tracked, and
- * `BotProcess.killAll()` ends whichever are still running (for afterEach).
+ * The bot running as its own process: by default `src/main.ts` through tsx instead of the build,
+ * or through `npm start`. tsx (like npm) runs the program in a child of its own, so signals go to
+ * the whole process group: a SIGKILL must kill the bot itself, not only tsx. Every bot started
+ * here is tracked, and `BotProcess.killAll()` ends whichever are still running (for afterEach).
  */
 export class BotProcess {
   private static readonly running = new Set<BotProcess>();
@@ -36,8 +133,13 @@ export class BotProcess {
   }
 
   /** Starts the bot with exactly `env` (plus PATH) and resolves once it listens, with its port. */
-  static async start(env: Record<string, string>, timeoutMs = 20_000): Promise<BotProcess> {
-    const child = spawn(TSX, [join(ROOT, 'src', 'main.ts')], {
+  static async start(
+    env: Record<string, string>,
+    timeoutMs = 20_000,
+    launch: Launch = 'tsx',
+  ): Promise<BotProcess> {
+    const [command, args] = LAUNCH[launch];
+    const child = spawn(command, args, {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
       detached: true,
@@ -75,6 +177,17 @@ export class BotProcess {
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** The process started (tsx or npm), which leads the process group of the bot. */
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error('the process did not start');
+    return this.child.pid;
+  }
+
+  /** Sends `signal` to the process started alone, as a supervisor (Docker, systemd) would. */
+  signalLeader(signal: NodeJS.Signals): void {
+    if (!this.exit) this.child.kill(signal);
   }
 
   /** Sends `signal` to the bot's process group (tsx and the program it runs). */
