@@ -36,6 +36,64 @@ export interface GrantResult {
   credentials?: Credentials;
 }
 
+/** What a revoke may report besides success, for the revoke's audit event. */
+export interface RevokeResult {
+  activity?: ActivityReport;
+}
+
+/**
+ * What the grant's access was used for, as the target system recorded it before the access went
+ * away. JSON-safe, and never carries literal values (statement constants, passwords, data).
+ */
+export interface ActivityReport {
+  /** One line for people, e.g. "42 statements: 40 SELECT, 2 UPDATE on orders". */
+  summary: string;
+  details: ActivityDetails;
+}
+
+export interface ActivityDetails {
+  /** Where the record comes from, e.g. `pg_stat_statements`, or `pg_stat_activity` without it. */
+  source: string;
+  /** Why the record is partial or missing, e.g. an extension that is not loaded. */
+  note?: string;
+  /** Most called first. */
+  statements?: StatementActivity[];
+  /** Statements counted in the summary but left out of `statements` (the least called). */
+  statementsOmitted?: number;
+  /** Sessions that were still open when the revoke ended them. */
+  sessions?: SessionActivity[];
+  /** Objects the access created that outlive it, and who owns them now. */
+  keptObjects?: KeptObject[];
+}
+
+export interface StatementActivity {
+  /** The command, e.g. `SELECT` or `CREATE TABLE`. */
+  command: string;
+  /** The normalized text (`$1` for each constant); absent where it could carry a literal. */
+  text?: string;
+  database: string;
+  calls: number;
+  totalMs: number;
+  rows: number;
+  /** Tables the statement reads or writes, where its text names them unambiguously. */
+  tables?: string[];
+}
+
+export interface SessionActivity {
+  database: string;
+  /** ISO 8601; absent when the target system did not show it. */
+  connectedAt?: string;
+  /** How long it had been open when the revoke ended it. */
+  openMs?: number;
+}
+
+export interface KeptObject {
+  database: string;
+  /** As the target system describes it, e.g. `table scratch.stash`. */
+  object: string;
+  owner: string;
+}
+
 /** What an adapter promises, shown to requesters and approvers and in the README. */
 export interface ProviderGuarantees {
   /** The target system refuses the access after expires_at by itself, even if Hallpass is down. */
@@ -60,8 +118,11 @@ export interface Provider<Target = unknown> {
   readonly guarantees: ProviderGuarantees;
   /** Gives the access. Idempotent: called again for the same grant id it succeeds without doing it twice, and brings expiresAt up to date. */
   grant(ctx: ProviderCallContext<Target>): Promise<GrantResult>;
-  /** Takes the access away. Idempotent: revoking what is already gone succeeds. */
-  revoke(ctx: ProviderCallContext<Target>): Promise<void>;
+  /**
+   * Takes the access away. Idempotent: revoking what is already gone succeeds. May report what
+   * the access was used for; a call that finds nothing left to revoke reports nothing.
+   */
+  revoke(ctx: ProviderCallContext<Target>): Promise<void | RevokeResult>;
   /** Reads back whether the access is present, to confirm a revoke. */
   check?(ctx: ProviderCallContext<Target>): Promise<boolean>;
   close?(): Promise<void>;

@@ -2,41 +2,53 @@ import { createServer, type Socket } from 'node:net';
 import { Client } from 'pg';
 import { postgresAdapter, type PostgresTarget } from '../../src/providers/postgres/adapter';
 import { grantRoleName } from '../../src/providers/postgres/role-name';
-import type { GrantResult, Provider } from '../../src/providers/types';
-import { startPostgres, type TestPostgres } from '../support/postgres';
+import type { GrantResult, Provider, RevokeResult } from '../../src/providers/types';
+import { createProviderAdmin, startPostgres, type TestPostgres } from '../support/postgres';
 import { callContext, providerContract } from './contract';
 
 const ADMIN = { user: 'hallpass_admin', password: 'admin-Pa55word-for-tests' };
 const TARGET: PostgresTarget = { roles: ['analytics_ro'] };
 const HOUR = 3_600_000;
 
+const SECOND_DB = 'second';
+
 let pg: TestPostgres;
 let superuser: Client;
+let superuserInSecond: Client;
 
 /**
- * The admin role the docs ask for, no more: CREATEROLE, pg_signal_backend, and ADMIN OPTION on
- * the roles it hands out. The target data belongs to the superuser.
+ * The admin role the docs ask for, no more (createProviderAdmin). The target data belongs to the
+ * superuser; `scratch_rw` may create tables in schema `scratch` of two databases, and in
+ * `public`.
  */
 beforeAll(async () => {
   pg = await startPostgres();
   superuser = new Client({ connectionString: pg.adminUrl });
   await superuser.connect();
   await superuser.query(`
-    CREATE ROLE ${ADMIN.user} LOGIN CREATEROLE PASSWORD '${ADMIN.password}';
-    GRANT pg_signal_backend TO ${ADMIN.user};
     CREATE ROLE analytics_ro NOLOGIN;
     CREATE TABLE metrics (id int);
     INSERT INTO metrics VALUES (1), (2);
     GRANT SELECT ON metrics TO analytics_ro;
-    GRANT analytics_ro TO ${ADMIN.user} WITH ADMIN OPTION;
     CREATE SCHEMA scratch;
     CREATE ROLE scratch_rw NOLOGIN;
     GRANT USAGE, CREATE ON SCHEMA scratch TO scratch_rw;
-    GRANT scratch_rw TO ${ADMIN.user} WITH ADMIN OPTION;
+    GRANT SELECT ON metrics TO scratch_rw;
+    GRANT CREATE ON SCHEMA public TO scratch_rw;
+    CREATE ROLE stash_keeper NOLOGIN;
+  `);
+  await superuser.query(`CREATE DATABASE ${SECOND_DB}`);
+  await createProviderAdmin(superuser, ADMIN, ['analytics_ro', 'scratch_rw']);
+  superuserInSecond = new Client({ connectionString: pg.adminUrlFor(SECOND_DB) });
+  await superuserInSecond.connect();
+  await superuserInSecond.query(`
+    CREATE SCHEMA scratch;
+    GRANT USAGE, CREATE ON SCHEMA scratch TO scratch_rw;
   `);
 });
 
 afterAll(async () => {
+  await superuserInSecond?.end();
   await superuser?.end();
   await pg?.stop();
 });
@@ -57,8 +69,8 @@ function issued(result: GrantResult): { user: string; password: string } {
   return { user, password };
 }
 
-async function login(user: string, password: string): Promise<Client> {
-  const client = new Client({ host: pg.host, port: pg.port, database: 'postgres', user, password });
+async function login(user: string, password: string, database = 'postgres'): Promise<Client> {
+  const client = new Client({ host: pg.host, port: pg.port, database, user, password });
   client.on('error', () => undefined);
   await client.connect();
   return client;
@@ -248,25 +260,6 @@ describe('postgres provider', () => {
     expect(await postgres().check!(ctx)).toBe(false);
   });
 
-  it('a role that came to own objects is locked out, and revoke fails until they are gone', async () => {
-    const provider = postgres();
-    const ctx = callContext({ roles: ['scratch_rw'] });
-    const { user, password } = issued(await provider.grant(ctx));
-    const session = await login(user, password);
-    await session.query('CREATE TABLE scratch.leftover (x int)');
-    await expect(provider.revoke(ctx)).rejects.toThrow(
-      /^postgres revoke failed: role ".*" cannot be dropped because some objects depend on it/,
-    );
-    await expect(session.query('SELECT 1')).rejects.toThrow();
-    await session.end().catch(() => undefined);
-    expect((await loginError(user, password)).code).toBe('28000');
-    expect(await provider.check!(ctx)).toBe(true);
-
-    await superuser.query('DROP TABLE scratch.leftover');
-    await provider.revoke(ctx);
-    expect(await provider.check!(ctx)).toBe(false);
-  });
-
   it('says why the admin cannot connect without repeating its password or URL', async () => {
     const url = pg.urlFor(ADMIN.user, 'wrong-admin-password');
     const error = (await postgres({ url })
@@ -275,5 +268,218 @@ describe('postgres provider', () => {
     expect(error.message).toMatch(/^postgres grant failed: password authentication failed/);
     expect(error.message).not.toContain('wrong-admin-password');
     expect(error.message).not.toContain(url);
+  });
+});
+
+describe('postgres revoke of a role that created objects', () => {
+  const SCRATCH = { roles: ['scratch_rw'] };
+
+  async function ownerOf(client: Client, relation: string): Promise<string> {
+    const { rows } = await client.query<{ owner: string }>(
+      'SELECT relowner::regrole::text AS owner FROM pg_class WHERE oid = $1::regclass',
+      [relation],
+    );
+    return rows[0]!.owner;
+  }
+
+  async function adminMemberships(): Promise<string[]> {
+    const { rows } = await superuser.query<{ name: string }>(
+      `SELECT g.rolname AS name FROM pg_auth_members m
+         JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles a ON a.oid = m.member
+        WHERE a.rolname = $1 ORDER BY 1`,
+      [ADMIN.user],
+    );
+    return rows.map((row) => row.name);
+  }
+
+  /** A grant of scratch_rw whose holder runs `sql` in `database`, then disconnects. */
+  async function holderCreates(
+    provider: Provider<PostgresTarget>,
+    statements: { database?: string; sql: string }[],
+  ) {
+    const ctx = callContext(SCRATCH);
+    const { user, password } = issued(await provider.grant(ctx));
+    for (const { database, sql } of statements) {
+      const session = await login(user, password, database);
+      try {
+        await session.query(sql);
+      } finally {
+        await session.end();
+      }
+    }
+    return { ctx, user, password };
+  }
+
+  it('hands a table to hallpass_leftovers by default, keeps its rows and drops the role', async () => {
+    const provider = postgres();
+    const { ctx, user } = await holderCreates(provider, [
+      { sql: 'CREATE TABLE public.stash AS SELECT id FROM metrics' },
+    ]);
+    const { activity } = (await provider.revoke(ctx)) as RevokeResult;
+    expect(await roleCount(user)).toBe(0);
+    expect(await provider.check!(ctx)).toBe(false);
+    expect(await ownerOf(superuser, 'public.stash')).toBe('hallpass_leftovers');
+    const kept = await superuser.query('SELECT count(*)::int AS n FROM public.stash');
+    expect(kept.rows[0].n).toBe(2);
+    expect(activity?.details.keptObjects).toEqual([
+      { database: 'postgres', object: 'table public.stash', owner: 'hallpass_leftovers' },
+    ]);
+    expect(activity?.summary).toMatch(
+      /; kept 1 object it created, now owned by hallpass_leftovers$/,
+    );
+    // The admin joined the role it dropped and the NOLOGIN owner it created, nothing else.
+    expect(await adminMemberships()).toEqual([
+      'analytics_ro',
+      'hallpass_leftovers',
+      'pg_read_all_stats',
+      'pg_signal_backend',
+      'scratch_rw',
+    ]);
+    const leftovers = await superuser.query(
+      `SELECT rolcanlogin, rolcreaterole, rolcreatedb, rolsuper FROM pg_roles WHERE rolname = 'hallpass_leftovers'`,
+    );
+    expect(leftovers.rows[0]).toEqual({
+      rolcanlogin: false,
+      rolcreaterole: false,
+      rolcreatedb: false,
+      rolsuper: false,
+    });
+  });
+
+  it('hands them to the role named in reassignOwnedTo', async () => {
+    await superuser.query(`GRANT stash_keeper TO ${ADMIN.user}`);
+    const provider = postgres({ reassignOwnedTo: 'stash_keeper' });
+    const { ctx, user } = await holderCreates(provider, [
+      { sql: 'CREATE TABLE scratch.kept (x int)' },
+    ]);
+    await provider.revoke(ctx);
+    expect(await roleCount(user)).toBe(0);
+    expect(await ownerOf(superuser, 'scratch.kept')).toBe('stash_keeper');
+  });
+
+  it('finds the objects it owns in every database', async () => {
+    const provider = postgres();
+    const { ctx, user } = await holderCreates(provider, [
+      { sql: 'CREATE TABLE scratch.here (x int)' },
+      { database: SECOND_DB, sql: 'CREATE TABLE scratch.there (x int)' },
+    ]);
+    const { activity } = (await provider.revoke(ctx)) as RevokeResult;
+    expect(await roleCount(user)).toBe(0);
+    expect(await ownerOf(superuser, 'scratch.here')).toBe('hallpass_leftovers');
+    expect(await ownerOf(superuserInSecond, 'scratch.there')).toBe('hallpass_leftovers');
+    expect(activity?.details.keptObjects).toEqual([
+      { database: 'postgres', object: 'table scratch.here', owner: 'hallpass_leftovers' },
+      { database: SECOND_DB, object: 'table scratch.there', owner: 'hallpass_leftovers' },
+    ]);
+  });
+
+  it('says which privileges others granted to the role directly keep it, until they revoke them', async () => {
+    const provider = postgres();
+    const { ctx, user } = await holderCreates(provider, [
+      { sql: 'CREATE TABLE scratch.granted (x int)' },
+    ]);
+    await superuser.query(`GRANT SELECT ON metrics TO ${user}`);
+    await superuser.query(`GRANT CONNECT ON DATABASE ${SECOND_DB} TO ${user}`);
+    await expect(provider.revoke(ctx)).rejects.toThrow(
+      `postgres revoke failed: role "${user}" cannot be dropped because some objects depend on it [2BP01] (privileges for table public.metrics; privileges for database ${SECOND_DB}): the admin role cannot revoke privileges another role granted to it; that role must (REVOKE … FROM "${user}"), then the revoke completes`,
+    );
+    expect(await ownerOf(superuser, 'scratch.granted')).toBe('hallpass_leftovers');
+    await superuser.query(`REVOKE SELECT ON metrics FROM ${user}`);
+    await superuser.query(`REVOKE CONNECT ON DATABASE ${SECOND_DB} FROM ${user}`);
+    await provider.revoke(ctx);
+    expect(await roleCount(user)).toBe(0);
+  });
+
+  it('a revoke cut off half-way is simply called again, and still reports all it did', async () => {
+    const provider = postgres();
+    const { ctx, user, password } = await holderCreates(provider, [
+      { sql: 'CREATE TABLE scratch.half_here (x int)' },
+      { database: SECOND_DB, sql: 'CREATE TABLE scratch.half_there (x int)' },
+    ]);
+    const open = await login(user, password, SECOND_DB);
+    // Changing the owner needs an exclusive lock: the revoke blocks in the second database.
+    await superuserInSecond.query('BEGIN');
+    await superuserInSecond.query('LOCK TABLE scratch.half_there IN ACCESS SHARE MODE');
+    try {
+      await expect(provider.revoke({ ...ctx, signal: AbortSignal.timeout(2000) })).rejects.toThrow(
+        'postgres revoke timed out',
+      );
+      expect(await provider.check!(ctx)).toBe(true);
+      expect(await ownerOf(superuser, 'scratch.half_here')).toBe('hallpass_leftovers');
+      expect(await ownerOf(superuserInSecond, 'scratch.half_there')).toBe(user);
+    } finally {
+      await superuserInSecond.query('ROLLBACK');
+    }
+    await expect(open.query('SELECT 1')).rejects.toThrow();
+    await open.end().catch(() => undefined);
+    expect((await loginError(user, password)).code).toBe('28000');
+
+    const { activity } = (await provider.revoke(ctx)) as RevokeResult;
+    expect(await roleCount(user)).toBe(0);
+    expect(await ownerOf(superuserInSecond, 'scratch.half_there')).toBe('hallpass_leftovers');
+    expect(activity?.details.keptObjects?.map((k) => k.object)).toEqual([
+      'table scratch.half_here',
+      'table scratch.half_there',
+    ]);
+    // The session the first attempt ended is still reported.
+    expect(activity?.details.sessions).toEqual([
+      { database: SECOND_DB, connectedAt: expect.any(String), openMs: expect.any(Number) },
+    ]);
+  });
+
+  it('a function needs CREATE in its schema for the new owner: the revoke says so, then completes', async () => {
+    const provider = postgres();
+    const { ctx, user, password } = await holderCreates(provider, [
+      { sql: "CREATE FUNCTION scratch.helper() RETURNS int LANGUAGE sql AS 'SELECT 1'" },
+    ]);
+    await expect(provider.revoke(ctx)).rejects.toThrow(
+      /^postgres revoke failed: permission denied for schema scratch \(database "postgres"\): hallpass_leftovers must be allowed to CREATE in that schema .*GRANT CREATE ON SCHEMA … TO "hallpass_leftovers"/,
+    );
+    expect((await loginError(user, password)).code).toBe('28000');
+    await superuser.query('GRANT CREATE ON SCHEMA scratch TO hallpass_leftovers');
+    try {
+      await provider.revoke(ctx);
+    } finally {
+      await superuser.query('REVOKE CREATE ON SCHEMA scratch FROM hallpass_leftovers');
+    }
+    expect(await roleCount(user)).toBe(0);
+    const { rows } = await superuser.query(
+      `SELECT proowner::regrole::text AS owner FROM pg_proc WHERE proname = 'helper'`,
+    );
+    expect(rows).toEqual([{ owner: 'hallpass_leftovers' }]);
+  });
+
+  it('refuses an owner whose powers code in the objects could borrow, or that it may not use', async () => {
+    expect(
+      postgresAdapter.configSchema.safeParse({
+        url: pg.urlFor(ADMIN.user, ADMIN.password),
+        reassignOwnedTo: ADMIN.user,
+      }).error?.issues,
+    ).toEqual([
+      expect.objectContaining({
+        path: ['reassignOwnedTo'],
+        message: expect.stringMatching(/^must not be the admin role/),
+      }),
+    ]);
+    await superuser.query(`
+      CREATE ROLE powerful_owner NOLOGIN CREATEROLE;
+      GRANT powerful_owner TO ${ADMIN.user};
+      CREATE ROLE distant_owner NOLOGIN;
+    `);
+    const { ctx, user } = await holderCreates(postgres(), [
+      { sql: 'CREATE TABLE scratch.contested (x int)' },
+    ]);
+    await expect(postgres({ reassignOwnedTo: 'powerful_owner' }).revoke(ctx)).rejects.toThrow(
+      /reassignOwnedTo role "powerful_owner" has CREATEROLE: code in the objects it would take over/,
+    );
+    await expect(postgres({ reassignOwnedTo: 'distant_owner' }).revoke(ctx)).rejects.toThrow(
+      /the admin role is not a member of reassignOwnedTo role "distant_owner", which REASSIGN OWNED needs: GRANT "distant_owner" TO "hallpass_admin"/,
+    );
+    await expect(postgres({ reassignOwnedTo: 'no_such_owner' }).revoke(ctx)).rejects.toThrow(
+      /reassignOwnedTo role "no_such_owner" does not exist/,
+    );
+    expect(await ownerOf(superuser, 'scratch.contested')).toBe(user);
+    await postgres().revoke(ctx);
+    expect(await ownerOf(superuser, 'scratch.contested')).toBe('hallpass_leftovers');
   });
 });

@@ -4,6 +4,7 @@ import { chownSync, existsSync, readdirSync, readFileSync, writeFileSync } from 
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
+import { escapeIdentifier, escapeLiteral, type Client } from 'pg';
 import { tempDir } from './tmp';
 
 const run = promisify(execFile);
@@ -12,6 +13,8 @@ const run = promisify(execFile);
 export interface TestPostgres {
   /** A superuser's connection URL (password authentication over TCP). */
   adminUrl: string;
+  /** The superuser's connection URL to another database. */
+  adminUrlFor(database: string): string;
   host: string;
   port: number;
   /** A connection URL for another role of this cluster. */
@@ -72,7 +75,11 @@ async function postgresIds(): Promise<{ uid: number; gid: number }> {
   }
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+/**
+ * `preloadStatements` (default true) loads pg_stat_statements, so the postgres provider's activity
+ * record runs against the real extension; a test creates the extension where it wants it.
+ */
+export async function startPostgres({ preloadStatements = true } = {}): Promise<TestPostgres> {
   const bin = findBinDir();
   const { dir, cleanup } = tempDir('hallpass-pg-');
   const data = join(dir, 'data');
@@ -107,6 +114,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       `-c unix_socket_directories=${dir}`,
       '-c fsync=off',
       '-c full_page_writes=off',
+      ...(preloadStatements ? ['-c shared_preload_libraries=pg_stat_statements'] : []),
     ].join(' ');
     await asOwner(pgCtl, ['start', '-w', '-t', '60', '-D', data, '-l', log, '-o', options]);
   } catch (err) {
@@ -118,6 +126,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(pass)}@127.0.0.1:${port}/${database}`;
   return {
     adminUrl: urlFor('postgres', password),
+    adminUrlFor: (database) => urlFor('postgres', password, database),
     host: '127.0.0.1',
     port,
     urlFor,
@@ -129,4 +138,26 @@ export async function startPostgres(): Promise<TestPostgres> {
       }
     },
   };
+}
+
+/**
+ * The postgres provider's admin role as docs/providers.md sets it up, no more: CREATEROLE,
+ * pg_signal_backend to end sessions, pg_read_all_stats to read what a grant's role did, and ADMIN
+ * OPTION on each role it hands out (which must exist).
+ */
+export async function createProviderAdmin(
+  superuser: Client,
+  admin: { user: string; password: string },
+  targetRoles: string[],
+  { readAllStats = true } = {},
+): Promise<void> {
+  const id = escapeIdentifier(admin.user);
+  await superuser.query(
+    `CREATE ROLE ${id} LOGIN CREATEROLE PASSWORD ${escapeLiteral(admin.password)}`,
+  );
+  await superuser.query(`GRANT pg_signal_backend TO ${id}`);
+  if (readAllStats) await superuser.query(`GRANT pg_read_all_stats TO ${id}`);
+  for (const role of targetRoles) {
+    await superuser.query(`GRANT ${escapeIdentifier(role)} TO ${id} WITH ADMIN OPTION`);
+  }
 }

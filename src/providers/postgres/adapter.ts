@@ -2,7 +2,9 @@ import { escapeIdentifier, escapeLiteral, type Client, type ClientConfig } from 
 import { z } from 'zod';
 import { registerSecret } from '../../log';
 import type { ProviderAdapter, ProviderCallContext } from '../types';
-import { inTransaction, withAdminSession } from './admin-session';
+import { inTransaction, lockRole, withAdminSession } from './admin-session';
+import type { LeftoversOwner } from './owned-objects';
+import { revokeRole } from './revoke';
 import { grantRoleName, newPassword } from './role-name';
 import { scramVerifier } from './scram';
 
@@ -13,22 +15,38 @@ const postgresUrl = z
     'must be a postgres:// or postgresql:// connection URL',
   );
 
-const postgresConfig = z.strictObject({
-  url: postgresUrl,
-  connect: z
-    .strictObject({
-      host: z.string().min(1).optional(),
-      port: z.number().int().min(1).max(65535).optional(),
-      database: z.string().min(1).optional(),
-    })
-    .default({}),
-  ssl: z.boolean().optional(),
-});
-
 const roleName = z
   .string()
   .max(63)
   .regex(/^[A-Za-z_][A-Za-z0-9_$-]*$/, 'must be a role name like analytics_ro');
+
+/** Who owns what a grant's role created, once the role is gone, unless the config names another. */
+const DEFAULT_LEFTOVERS_ROLE = 'hallpass_leftovers';
+
+const postgresConfig = z
+  .strictObject({
+    url: postgresUrl,
+    connect: z
+      .strictObject({
+        host: z.string().min(1).optional(),
+        port: z.number().int().min(1).max(65535).optional(),
+        database: z.string().min(1).optional(),
+      })
+      .default({}),
+    ssl: z.boolean().optional(),
+    reassignOwnedTo: roleName.optional(),
+  })
+  .refine(
+    (config) =>
+      config.reassignOwnedTo === undefined ||
+      !URL.canParse(config.url) ||
+      decodeURIComponent(new URL(config.url).username) !== config.reassignOwnedTo,
+    {
+      path: ['reassignOwnedTo'],
+      message:
+        'must not be the admin role: code in the objects it takes over would run with CREATEROLE; use a NOLOGIN role of its own',
+    },
+  );
 
 const postgresTarget = z.strictObject({
   roles: z.array(roleName).min(1, 'must name at least one role'),
@@ -66,6 +84,10 @@ export const postgresAdapter: ProviderAdapter<PostgresConfig, PostgresTarget> = 
       what: string,
       work: (c: Client) => Promise<T>,
     ) => withAdminSession(settings, ctx.signal, `postgres ${what}`, work);
+    const owner: LeftoversOwner = {
+      role: config.reassignOwnedTo ?? DEFAULT_LEFTOVERS_ROLE,
+      managed: config.reassignOwnedTo === undefined,
+    };
 
     return {
       guarantees: { enforcesExpiry: true, endsOpenSessions: true, isolation: 'per-grant' },
@@ -86,7 +108,17 @@ export const postgresAdapter: ProviderAdapter<PostgresConfig, PostgresTarget> = 
         }),
       revoke: (ctx) =>
         session(ctx, 'revoke', (client) =>
-          dropRole(client, grantRoleName(ctx.user.slackId, ctx.grantId)),
+          revokeRole(client, grantRoleName(ctx.user.slackId, ctx.grantId), {
+            owner,
+            signal: ctx.signal,
+            inDatabase: (database, work) =>
+              withAdminSession(
+                { ...settings, connectionString: urlWithDatabase(config.url, database) },
+                ctx.signal,
+                `postgres revoke in database "${database}"`,
+                work,
+              ),
+          }),
         ),
       check: (ctx) =>
         session(ctx, 'check', (client) =>
@@ -130,43 +162,16 @@ async function ensureRole(
   });
 }
 
-/**
- * Closes the role to new logins and strips its memberships, ends its open sessions, then drops
- * it. Each step is safe to repeat, so a revoke that failed half-way is simply called again.
- */
-async function dropRole(client: Client, role: string): Promise<void> {
-  const id = escapeIdentifier(role);
-  const exists = await inTransaction(client, async () => {
-    await lockRole(client, role);
-    if (!(await roleExists(client, role))) return false;
-    await client.query(`ALTER ROLE ${id} NOLOGIN`);
-    const memberships = await client.query<{ name: string }>(
-      `SELECT g.rolname AS name FROM pg_auth_members m
-         JOIN pg_roles g ON g.oid = m.roleid
-         JOIN pg_roles r ON r.oid = m.member
-       WHERE r.rolname = $1`,
-      [role],
-    );
-    const names = [...new Set(memberships.rows.map((row) => escapeIdentifier(row.name)))];
-    if (names.length > 0) await client.query(`REVOKE ${names.join(', ')} FROM ${id}`);
-    return true;
-  });
-  if (!exists) return;
-  await client.query(
-    'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()',
-    [role],
-  );
-  await client.query(`DROP ROLE IF EXISTS ${id}`);
-}
-
-/** Serialises calls for one role (a retry racing a slow first attempt) until the transaction ends. */
-async function lockRole(client: Client, role: string): Promise<void> {
-  await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [role]);
-}
-
 async function roleExists(client: Client, role: string): Promise<boolean> {
   const found = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
   return (found.rowCount ?? 0) > 0;
+}
+
+/** The admin URL pointed at another database of the same cluster. */
+function urlWithDatabase(adminUrl: string, database: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${encodeURIComponent(database)}`;
+  return url.toString();
 }
 
 function endpointOf(url: URL, config: PostgresConfig): Endpoint {
