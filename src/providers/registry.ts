@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from '../config/duration';
 import { ConfigError, formatIssues } from '../config/load';
 import type { Config, ProviderInstanceConfig } from '../config/schema';
+import { awsIdentityCenterAdapter } from './aws-identity-center/adapter';
 import { commandAdapter } from './command';
 import { guaranteesSchema } from './guarantees';
 import { loadAdapterModule } from './module-loader';
@@ -21,6 +22,7 @@ const BUILT_IN: Record<string, ProviderAdapter> = {
   command: commandAdapter,
   postgres: postgresAdapter,
   'slack-channel': slackChannelAdapter,
+  'aws-identity-center': awsIdentityCenterAdapter,
 };
 
 const DEFAULT_TIMEOUT_MS = 10_000;

@@ -1,0 +1,32 @@
+import { GetUserIdCommand, type IdentitystoreClient } from '@aws-sdk/client-identitystore';
+import { awsCall, isAwsError } from './aws-call';
+
+/**
+ * The Identity Store user whose primary email is `email`, or undefined when the store has none:
+ * `GetUserId` with the unique attribute `emails.value`, one of the two paths it accepts.
+ */
+export async function findUserIdByEmail(
+  client: IdentitystoreClient,
+  identityStoreId: string,
+  email: string,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  try {
+    const { UserId } = await awsCall(signal, 'GetUserId', (abortSignal) =>
+      client.send(
+        new GetUserIdCommand({
+          IdentityStoreId: identityStoreId,
+          AlternateIdentifier: {
+            UniqueAttribute: { AttributePath: 'emails.value', AttributeValue: email },
+          },
+        }),
+        { abortSignal },
+      ),
+    );
+    if (!UserId) throw new Error('GetUserId answered without a UserId');
+    return UserId;
+  } catch (err) {
+    if (isAwsError(err, 'ResourceNotFoundException')) return undefined;
+    throw err;
+  }
+}
