@@ -3,6 +3,7 @@ import { parseDuration } from '../config/duration';
 import { ConfigError, formatIssues } from '../config/load';
 import type { Config, ProviderInstanceConfig } from '../config/schema';
 import { commandAdapter } from './command';
+import { gcpIamAdapter } from './gcp-iam/adapter';
 import { guaranteesSchema } from './guarantees';
 import { loadAdapterModule } from './module-loader';
 import { postgresAdapter } from './postgres/adapter';
@@ -21,6 +22,7 @@ const BUILT_IN: Record<string, ProviderAdapter> = {
   command: commandAdapter,
   postgres: postgresAdapter,
   'slack-channel': slackChannelAdapter,
+  'gcp-iam': gcpIamAdapter,
 };
 
 const DEFAULT_TIMEOUT_MS = 10_000;
