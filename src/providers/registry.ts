@@ -6,6 +6,7 @@ import { commandAdapter } from './command';
 import { gcpIamAdapter } from './gcp-iam/adapter';
 import { guaranteesSchema } from './guarantees';
 import { loadAdapterModule } from './module-loader';
+import { oktaGroupAdapter } from './okta-group/adapter';
 import { postgresAdapter } from './postgres/adapter';
 import {
   closeProviders,
@@ -23,6 +24,7 @@ const BUILT_IN: Record<string, ProviderAdapter> = {
   postgres: postgresAdapter,
   'slack-channel': slackChannelAdapter,
   'gcp-iam': gcpIamAdapter,
+  'okta-group': oktaGroupAdapter,
 };
 
 const DEFAULT_TIMEOUT_MS = 10_000;

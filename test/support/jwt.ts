@@ -28,12 +28,13 @@ export function jwtHeader(token: string): Record<string, unknown> {
 
 /**
  * Checks an RS256 signature the way a token endpoint does, with node:crypto only, and the time
- * claims: `exp` in the future, `iat` not ahead of now by more than a minute of clock skew.
+ * claims: `exp` in the future (unless the token kind has none, like a DPoP proof), `iat` not
+ * ahead of now by more than a minute of clock skew.
  */
 export function verifyRs256(
   token: string,
   key: KeyObject,
-  nowSeconds = Date.now() / 1000,
+  options: { requireExp?: boolean } = {},
 ): VerifiedJwt {
   const parts = token.split('.');
   if (parts.length !== 3) throw new Error('not a compact JWS');
@@ -45,9 +46,13 @@ export function verifyRs256(
     throw new Error('bad signature');
   }
   const payload = decodePart(body, 'payload');
-  if (typeof payload.exp !== 'number' || payload.exp <= nowSeconds) throw new Error('expired');
-  if (typeof payload.iat === 'number' && payload.iat > nowSeconds + 60)
+  const now = Date.now() / 1000;
+  if (options.requireExp !== false && !(typeof payload.exp === 'number' && payload.exp > now)) {
+    throw new Error('expired or no exp');
+  }
+  if (typeof payload.iat === 'number' && payload.iat > now + 60) {
     throw new Error('issued in the future');
+  }
   return { header, payload };
 }
 
