@@ -31,9 +31,18 @@ function enrolled(fake: FakeOkta, provider: Provider<OktaGroupTarget>): Provider
   };
   return {
     ...provider,
-    grant: async (ctx) => (enrol(ctx), provider.grant(ctx)),
-    revoke: async (ctx) => (enrol(ctx), provider.revoke(ctx)),
-    check: async (ctx) => (enrol(ctx), provider.check!(ctx)),
+    grant: async (ctx) => {
+      enrol(ctx);
+      return provider.grant(ctx);
+    },
+    revoke: async (ctx) => {
+      enrol(ctx);
+      return provider.revoke(ctx);
+    },
+    check: async (ctx) => {
+      enrol(ctx);
+      return provider.check!(ctx);
+    },
   };
 }
 

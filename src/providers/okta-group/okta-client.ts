@@ -75,7 +75,8 @@ export function oktaClient(orgUrl: string, auth: OktaAuth): Client {
     orgUrl,
     ...mode,
     requestExecutor: new CallBoundExecutor(),
-    // The SDK caches GET answers by default; check must read the membership Okta holds now.
+    // By default the SDK keeps every single-object GET answer (a user) for as long as it runs;
+    // a lookup must see the user as Okta has them now (deactivated or renamed since).
     cacheMiddleware: null,
   });
 }
