@@ -139,6 +139,19 @@ describe('okta-group provider', () => {
     expect(fake.members(group)).toEqual([]);
   });
 
+  it('looks the person up afresh for every new grant, seeing a deactivation since the last', async () => {
+    const pat = fake.addUser('pat@example.com');
+    const user = { slackId: 'U0PAT', email: 'pat@example.com' };
+    const first = callContext(target, { user });
+    await provider.grant(first);
+    await provider.revoke({ ...first, state: { userId: pat.id } });
+    fake.users.set(pat.id, { ...pat, status: 'DEPROVISIONED' });
+    await expect(provider.grant(callContext(target, { user }))).rejects.toThrow(
+      'the Okta user pat@example.com is deactivated',
+    );
+    expect(fake.callsTo('getUser')).toHaveLength(2);
+  });
+
   it('pages through the members with the Link header until it finds the person', async () => {
     const others = Array.from({ length: 7 }, (_, i) => fake.addUser(`member${i}@example.com`));
     for (const other of others) fake.addMember(group, other.id);

@@ -75,8 +75,8 @@ export function oktaClient(orgUrl: string, auth: OktaAuth): Client {
     orgUrl,
     ...mode,
     requestExecutor: new CallBoundExecutor(),
-    // By default the SDK keeps every single-object GET answer (a user) for as long as it runs;
-    // a lookup must see the user as Okta has them now (deactivated or renamed since).
+    // By default the SDK keeps every user it fetched (keyed by id) for as long as it runs, memory
+    // that grows with the people served and could answer for Okta; every read goes to Okta.
     cacheMiddleware: null,
   });
 }
