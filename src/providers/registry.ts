@@ -4,8 +4,10 @@ import { ConfigError, formatIssues } from '../config/load';
 import type { Config, ProviderInstanceConfig } from '../config/schema';
 import { awsIdentityCenterAdapter } from './aws-identity-center/adapter';
 import { commandAdapter } from './command';
+import { gcpIamAdapter } from './gcp-iam/adapter';
 import { guaranteesSchema } from './guarantees';
 import { loadAdapterModule } from './module-loader';
+import { oktaGroupAdapter } from './okta-group/adapter';
 import { postgresAdapter } from './postgres/adapter';
 import {
   closeProviders,
@@ -23,6 +25,8 @@ const BUILT_IN: Record<string, ProviderAdapter> = {
   postgres: postgresAdapter,
   'slack-channel': slackChannelAdapter,
   'aws-identity-center': awsIdentityCenterAdapter,
+  'gcp-iam': gcpIamAdapter,
+  'okta-group': oktaGroupAdapter,
 };
 
 const DEFAULT_TIMEOUT_MS = 10_000;

@@ -1,0 +1,195 @@
+import { createPrivateKey } from 'node:crypto';
+import type { Client, User } from '@okta/okta-sdk-nodejs';
+import { z } from 'zod';
+import { registerSecret } from '../../log';
+import { serviceOrigin } from '../service-url';
+import type { ProviderAdapter, ProviderCallContext } from '../types';
+import { isOktaStatus, oktaCall, oktaClient } from './okta-client';
+
+/** Okta's recommended page size for group members (its default is far larger). */
+const MEMBERS_PAGE = 200;
+
+const privateKey = z.string().refine(
+  (text) => {
+    try {
+      const trimmed = text.trim();
+      createPrivateKey(
+        trimmed.startsWith('{')
+          ? { key: JSON.parse(trimmed) as Record<string, string>, format: 'jwk' }
+          : trimmed,
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  // Never quote the value: it is the key.
+  'must be a private key, as PEM or as a JWK (JSON)',
+);
+
+const oktaGroupConfig = z
+  .strictObject({
+    orgUrl: serviceOrigin('https://example.okta.com'),
+    token: z.string().min(1, 'must not be empty').optional(),
+    oauth: z
+      .strictObject({
+        clientId: z.string().min(1, 'must not be empty'),
+        privateKey,
+        keyId: z.string().min(1).optional(),
+        scopes: z
+          .array(
+            z.string().regex(/^okta\.[A-Za-z.]+$/, 'must be an Okta scope like okta.users.read'),
+          )
+          .min(1)
+          .default(['okta.users.read', 'okta.groups.manage']),
+      })
+      .optional(),
+  })
+  .refine((config) => (config.token === undefined) !== (config.oauth === undefined), {
+    message:
+      'set either token (an API token) or oauth (a service app: clientId and privateKey), not both',
+  });
+
+const oktaGroupTarget = z.strictObject({
+  group: z
+    .string()
+    .regex(
+      /^00g[0-9A-Za-z]{5,}$/,
+      'must be an Okta group id like 00g1ab2cd3EF4gh5i6j7 (the id in the group page address)',
+    ),
+});
+
+export type OktaGroupConfig = z.infer<typeof oktaGroupConfig>;
+export type OktaGroupTarget = z.infer<typeof oktaGroupTarget>;
+
+/** What grant keeps: the Okta user's id, so revoke and check do not depend on a lookup. */
+const oktaState = z.object({ userId: z.string().min(1) });
+
+export const oktaGroupAdapter: ProviderAdapter<OktaGroupConfig, OktaGroupTarget> = {
+  type: 'okta-group',
+  configSchema: oktaGroupConfig,
+  targetSchema: oktaGroupTarget,
+  create(config) {
+    const secrets = [config.token, config.oauth?.privateKey].filter((s): s is string => !!s);
+    for (const secret of secrets) registerSecret(secret);
+    // The schema lets exactly one of token and oauth through.
+    const client = oktaClient(
+      config.orgUrl,
+      config.token !== undefined ? { token: config.token } : config.oauth!,
+    );
+    const call = <T>(ctx: Ctx, action: string, work: () => Promise<T>) =>
+      oktaCall(
+        ctx.signal,
+        `okta-group ${action} (group ${ctx.resource.target.group})`,
+        secrets,
+        work,
+      );
+
+    return {
+      // Membership is per person, so a second grant of the same group shares it; removing a
+      // member ends no session already open in an app the group gives access to.
+      guarantees: { enforcesExpiry: false, endsOpenSessions: false, isolation: 'shared' },
+      grant: (ctx) =>
+        call(ctx, 'grant', async () => {
+          const userId = stateOf(ctx)?.userId ?? (await userIdToGrant(client, ctx));
+          await client.groupApi.assignUserToGroup({ groupId: ctx.resource.target.group, userId });
+          return { state: { userId } };
+        }),
+      revoke: (ctx) =>
+        call(ctx, 'revoke', async () => {
+          const userId = await knownUserId(client, ctx);
+          if (userId === undefined) return;
+          try {
+            await client.groupApi.unassignUserFromGroup({
+              groupId: ctx.resource.target.group,
+              userId,
+            });
+          } catch (err) {
+            // The user or the group is gone, and the membership with it.
+            if (!isOktaStatus(err, 404)) throw err;
+          }
+        }),
+      check: (ctx) =>
+        call(ctx, 'check', async () => {
+          const userId = await knownUserId(client, ctx);
+          return (
+            userId !== undefined && (await isMember(client, ctx.resource.target.group, userId))
+          );
+        }),
+    };
+  },
+};
+
+type Ctx = ProviderCallContext<OktaGroupTarget>;
+
+function stateOf(ctx: Ctx): z.infer<typeof oktaState> | undefined {
+  const parsed = oktaState.safeParse(ctx.state);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The user to add: found by login, else by email, and not deactivated. */
+async function userIdToGrant(client: Client, ctx: Ctx): Promise<string> {
+  const email = ctx.user.email;
+  if (!email) {
+    throw new Error(
+      `Slack gave no email for ${ctx.user.slackId}, so no Okta user can be found (the Slack app needs the users:read.email scope)`,
+    );
+  }
+  const user = await findUser(client, email);
+  if (!user?.id) throw new Error(`no Okta user has the login or the email ${email}`);
+  if (user.status === 'DEPROVISIONED') {
+    throw new Error(`the Okta user ${user.profile?.login ?? user.id} is deactivated`);
+  }
+  return user.id;
+}
+
+/** The id grant recorded, else the user a lookup finds now; undefined when there is none. */
+async function knownUserId(client: Client, ctx: Ctx): Promise<string | undefined> {
+  const recorded = stateOf(ctx)?.userId;
+  if (recorded) return recorded;
+  const email = ctx.user.email;
+  return email ? (await findUser(client, email))?.id : undefined;
+}
+
+/**
+ * `GET /api/v1/users/{login}` first (logins are usually the email, and this read is consistent);
+ * else a search on profile.email, which must match exactly one user.
+ */
+async function findUser(client: Client, email: string): Promise<User | undefined> {
+  try {
+    return await client.userApi.getUser({ userId: email });
+  } catch (err) {
+    if (!isOktaStatus(err, 404)) throw err;
+  }
+  const quoted = email.replace(/["\\]/g, (c) => `\\${c}`);
+  const found: User[] = [];
+  for await (const user of await client.userApi.listUsers({
+    search: `profile.email eq "${quoted}"`,
+    limit: 2,
+  })) {
+    if (user) found.push(user);
+    if (found.length > 1) {
+      throw new Error(
+        `more than one Okta user has the email ${email} and none has it as login; make it the login of one of them`,
+      );
+    }
+  }
+  return found[0];
+}
+
+/** Pages through the group's members (Link: rel="next") until the user turns up. */
+async function isMember(client: Client, groupId: string, userId: string): Promise<boolean> {
+  try {
+    for await (const member of await client.groupApi.listGroupUsers({
+      groupId,
+      limit: MEMBERS_PAGE,
+    })) {
+      if (member?.id === userId) return true;
+    }
+    return false;
+  } catch (err) {
+    // A group that no longer exists has no members.
+    if (isOktaStatus(err, 404)) return false;
+    throw err;
+  }
+}
