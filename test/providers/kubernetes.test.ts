@@ -658,6 +658,26 @@ resources:
         /^providers.k8s: cluster "fake-cluster" is plain http \(http:\/\/127.0.0.1:\d+\); the Kubernetes SDK talks to an API server over https only$/,
       ),
     ]);
+    writeFileSync(join(folder.dir, 'empty.yaml'), '');
+    expect(await problems('{ type: kubernetes, kubeconfig: empty.yaml }')).toEqual([
+      `providers.k8s: kubeconfig empty.yaml: not a kubeconfig (clusters, users and contexts) (looked at ${join(folder.dir, 'empty.yaml')})`,
+    ]);
+    writeFileSync(
+      join(folder.dir, 'serverless.yaml'),
+      JSON.stringify({ clusters: [{ name: 'c', cluster: {} }], contexts: [], users: [] }),
+    );
+    expect(await problems('{ type: kubernetes, kubeconfig: serverless.yaml }')).toEqual([
+      expect.stringMatching(
+        /^providers.k8s: kubeconfig serverless.yaml: clusters\[0\].cluster.server is missing \(looked at /,
+      ),
+    ]);
+    writeFileSync(
+      join(folder.dir, 'lost.yaml'),
+      fake.kubeconfig(HALLPASS.token).replace('"cluster":"fake-cluster"', '"cluster":"elsewhere"'),
+    );
+    expect(await problems('{ type: kubernetes, kubeconfig: lost.yaml }')).toEqual([
+      'providers.k8s: kubeconfig context "fake" names cluster "elsewhere", which the kubeconfig does not define',
+    ]);
   });
 
   it('inCluster outside a pod says so', async () => {

@@ -1,3 +1,4 @@
+import type { V1RoleRef } from '@kubernetes/client-node';
 import type { ProviderCallContext } from '../types';
 import { isStatus } from './errors';
 import {
@@ -45,11 +46,6 @@ export function bindingSpec(
   userName: string,
 ): BindingSpec {
   const place = placeFor(ctx);
-  const { role, clusterRole } = ctx.resource.target;
-  const roleRef =
-    role !== undefined
-      ? { apiGroup: RBAC_GROUP, kind: 'Role', name: role }
-      : { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name: clusterRole ?? '' };
   return {
     grantId: ctx.grantId,
     place,
@@ -67,10 +63,17 @@ export function bindingSpec(
           [EXPIRES_AT_ANNOTATION]: ctx.expiresAt.toISOString(),
         },
       },
-      roleRef,
+      roleRef: roleRefOf(ctx.resource.target),
       subjects: [{ kind: 'User', apiGroup: RBAC_GROUP, name: userName }],
     },
   };
+}
+
+function roleRefOf({ role, clusterRole }: KubernetesTarget): V1RoleRef {
+  if (role !== undefined) return { apiGroup: RBAC_GROUP, kind: 'Role', name: role };
+  if (clusterRole !== undefined)
+    return { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name: clusterRole };
+  throw new Error('kubernetes target names neither role nor clusterRole');
 }
 
 /**

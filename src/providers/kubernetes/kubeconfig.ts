@@ -89,5 +89,14 @@ function loadProblem(err: unknown): string {
   if (name === 'YAMLException') {
     return `not valid YAML${typeof mark?.line === 'number' ? ` (line ${mark.line + 1})` : ''}`;
   }
-  return typeof code === 'string' ? code : 'cannot be read';
+  if (typeof code === 'string') return code;
+  // The SDK's own checks name an entry (`clusters[0].cluster.server is missing`), not its value.
+  const { message } = err as { message?: unknown };
+  if (
+    typeof message === 'string' &&
+    /^(clusters|users|contexts)\[\d+\]\S* is missing$/.test(message)
+  ) {
+    return message;
+  }
+  return 'not a kubeconfig (clusters, users and contexts)';
 }

@@ -2,18 +2,15 @@ import type * as KubernetesSdk from '@kubernetes/client-node';
 
 export type Sdk = typeof KubernetesSdk;
 
-let loaded: Sdk | undefined;
-
 /**
  * @kubernetes/client-node, loaded when the first kubernetes provider is created rather than with
  * the registry: it is about a thousand modules, which every other configuration (and every test
  * that loads the registry) would otherwise pay for.
  */
 export function kubernetesSdk(): Sdk {
-  if (loaded) return loaded;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
-    loaded = require('@kubernetes/client-node') as Sdk;
+    return require('@kubernetes/client-node') as Sdk;
   } catch (err) {
     if ((err as { code?: unknown }).code === 'ERR_REQUIRE_ESM') {
       throw new Error(
@@ -22,5 +19,4 @@ export function kubernetesSdk(): Sdk {
     }
     throw err;
   }
-  return loaded;
 }
