@@ -71,8 +71,9 @@ export function bindingSpec(
 
 function roleRefOf({ role, clusterRole }: KubernetesTarget): V1RoleRef {
   if (role !== undefined) return { apiGroup: RBAC_GROUP, kind: 'Role', name: role };
-  if (clusterRole !== undefined)
+  if (clusterRole !== undefined) {
     return { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name: clusterRole };
+  }
   throw new Error('kubernetes target names neither role nor clusterRole');
 }
 
