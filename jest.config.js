@@ -1,3 +1,9 @@
+/**
+ * ES-module-only packages (the Kubernetes SDK and what it loads) are compiled to CommonJS for
+ * jest, which cannot require ES modules on Node 20; Node itself loads them as they are.
+ */
+const ESM_PACKAGES = ['@kubernetes/client-node', 'openid-client', 'oauth4webapi', 'jose'];
+
 /** @type {import('jest').Config} */
 module.exports = {
   preset: 'ts-jest',
@@ -8,4 +14,12 @@ module.exports = {
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testPathIgnorePatterns: ['/node_modules/', '/test/faults/'],
   testTimeout: 30000,
+  transform: {
+    '^.+\\.ts$': 'ts-jest',
+    [`/node_modules/(${ESM_PACKAGES.join('|')})/.+\\.js$`]: [
+      'ts-jest',
+      { tsconfig: { allowJs: true, isolatedModules: true } },
+    ],
+  },
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_PACKAGES.join('|')})/)`],
 };

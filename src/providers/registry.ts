@@ -6,6 +6,7 @@ import { awsIdentityCenterAdapter } from './aws-identity-center/adapter';
 import { commandAdapter } from './command';
 import { gcpIamAdapter } from './gcp-iam/adapter';
 import { guaranteesSchema } from './guarantees';
+import { kubernetesAdapter } from './kubernetes/adapter';
 import { loadAdapterModule } from './module-loader';
 import { oktaGroupAdapter } from './okta-group/adapter';
 import { postgresAdapter } from './postgres/adapter';
@@ -27,6 +28,7 @@ const BUILT_IN: Record<string, ProviderAdapter> = {
   'aws-identity-center': awsIdentityCenterAdapter,
   'gcp-iam': gcpIamAdapter,
   'okta-group': oktaGroupAdapter,
+  kubernetes: kubernetesAdapter,
 };
 
 const DEFAULT_TIMEOUT_MS = 10_000;
