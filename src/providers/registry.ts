@@ -4,6 +4,7 @@ import { ConfigError, formatIssues } from '../config/load';
 import type { Config, ProviderInstanceConfig } from '../config/schema';
 import { commandAdapter } from './command';
 import { guaranteesSchema } from './guarantees';
+import { ldapGroupAdapter } from './ldap-group/adapter';
 import { loadAdapterModule } from './module-loader';
 import { postgresAdapter } from './postgres/adapter';
 import {
@@ -21,6 +22,7 @@ const BUILT_IN: Record<string, ProviderAdapter> = {
   command: commandAdapter,
   postgres: postgresAdapter,
   'slack-channel': slackChannelAdapter,
+  'ldap-group': ldapGroupAdapter,
 };
 
 const DEFAULT_TIMEOUT_MS = 10_000;
