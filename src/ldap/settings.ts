@@ -56,36 +56,46 @@ export const ldapConnectionSettings = z.strictObject({
 
 type ConnectionSettings = z.infer<typeof ldapConnectionSettings>;
 
+/** What the cross-key rules read: on a config with other problems, any of it may be invalid. */
+interface ConnectionKeys {
+  url?: unknown;
+  startTls?: unknown;
+  tls?: unknown;
+}
+
+/** Runs cross-key rules even when single keys failed, so every problem is reported at once. */
+export const always = { when: () => true };
+
 /**
- * The rules that span several keys; call it from superRefine of a schema that extends
- * ldapConnectionSettings. The bind password must not cross the network in clear, so a plain
- * ldap:// URL needs StartTLS unless it stays on this machine.
+ * The rules that span several keys; call it from superRefine (with `always`) of a schema that
+ * extends ldapConnectionSettings. The bind password must not cross the network in clear, so a
+ * plain ldap:// URL needs StartTLS unless it stays on this machine.
  */
-export function checkConnectionSettings(settings: ConnectionSettings, ctx: z.RefinementCtx): void {
-  if (!URL.canParse(settings.url)) return;
+export function checkConnectionSettings(settings: ConnectionKeys, ctx: z.RefinementCtx): void {
+  if (typeof settings.url !== 'string' || !URL.canParse(settings.url)) return;
   const url = new URL(settings.url);
   const secure = url.protocol === 'ldaps:';
-  if (secure && settings.startTls) {
+  const startTls = settings.startTls === true;
+  if (secure && startTls) {
     ctx.addIssue({
       code: 'custom',
       path: ['startTls'],
       message: 'is for ldap:// URLs; ldaps:// is TLS from the start',
     });
   }
-  if (!secure && !settings.startTls) {
-    if (!LOOPBACK.has(hostOf(url))) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['url'],
-        message: 'ldap:// would send the bind password in clear: use ldaps:// or startTls: true',
-      });
-    } else if (settings.tls) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['tls'],
-        message: 'applies only to ldaps:// or with startTls: true',
-      });
-    }
+  if (url.protocol !== 'ldap:' || startTls) return;
+  if (!LOOPBACK.has(hostOf(url))) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['url'],
+      message: 'ldap:// would send the bind password in clear: use ldaps:// or startTls: true',
+    });
+  } else if (settings.tls !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['tls'],
+      message: 'applies only to ldaps:// or with startTls: true',
+    });
   }
 }
 

@@ -36,6 +36,7 @@ const ENTRIES = [
   person('twin1', 'twin@example.com'),
   person('twin2', 'twin@example.com'),
   person('starry', 'a*b@example.com'),
+  person('slashy', 'x\\y@example.com'),
   person('nomail'),
   groupOfNames(DB_ADMINS, [PLACEHOLDER]),
   groupOfNames(CONTRACT, [PLACEHOLDER]),
@@ -325,12 +326,17 @@ describe('ldap-group provider', () => {
     expect((await failure(provider.grant(forUser(breakout)))).message).toBe(
       `ldap-group grant failed: no entry under ${PEOPLE} matches (mail=x\\29\\28|\\28mail=\\2a)`,
     );
-    const ctx = forUser('a*b@example.com');
-    expect((await provider.grant(ctx)).state).toEqual({
-      attribute: 'member',
-      value: `uid=starry,${PEOPLE}`,
-    });
-    await provider.revoke(ctx);
+    for (const [email, uid] of [
+      ['a*b@example.com', 'starry'],
+      ['x\\y@example.com', 'slashy'],
+    ]) {
+      const ctx = forUser(email);
+      expect((await provider.grant(ctx)).state).toEqual({
+        attribute: 'member',
+        value: `uid=${uid},${PEOPLE}`,
+      });
+      await provider.revoke(ctx);
+    }
   });
 
   it('a custom userFilter narrows the search; {email} is escaped wherever it stands', async () => {
@@ -460,6 +466,7 @@ describe('ldap-group provider', () => {
           userBase: 'people',
           userFilter: '(mail=*)',
           memberAttribute: 'members',
+          uidAttribute: 'uid',
           extra: 1,
         }),
       ).toEqual([
@@ -470,6 +477,14 @@ describe('ldap-group provider', () => {
         'providers.dir.userFilter: must contain {email}, e.g. (mail={email})',
         'providers.dir.memberAttribute: Invalid option: expected one of "member"|"uniqueMember"|"memberUid"',
         'providers.dir.extra: unknown key',
+        'providers.dir.uidAttribute: applies only with memberAttribute: memberUid',
+      ]);
+      expect(
+        problems({ ...base, url: 'ldap://ldap.example.com', bindDn: 'x', startTls: 'yes' }),
+      ).toEqual([
+        'providers.dir.startTls: Invalid input: expected boolean, received string',
+        'providers.dir.bindDn: must be a DN like cn=db-admins,ou=groups,dc=example,dc=org',
+        'providers.dir.url: ldap:// would send the bind password in clear: use ldaps:// or startTls: true',
       ]);
       for (const userFilter of ['(&(mail={email})', 'mail={email}', '(mail={email})(uid=x)']) {
         expect(problems({ ...base, userFilter })).toEqual([

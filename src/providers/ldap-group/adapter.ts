@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { emailFilterProblem } from '../../ldap/filter';
 import { withLdapSession } from '../../ldap/session';
 import {
+  always,
   attributeName,
   checkConnectionSettings,
   distinguishedName,
@@ -42,7 +43,7 @@ const ldapGroupConfig = ldapConnectionSettings
         message: 'applies only with memberAttribute: memberUid',
       });
     }
-  });
+  }, always);
 
 const ldapGroupTarget = z.strictObject({ group: distinguishedName });
 
