@@ -123,8 +123,8 @@ olcDatabase: {-1}frontend`,
 objectClass: olcDatabaseConfig
 olcDatabase: {0}config
 olcAccess: {0}to * by * none`,
-    // A small size limit, as large directories have (Active Directory's MaxPageSize is 1000), so
-    // a lookup that does not page through results fails here instead of in production.
+    // A small size limit for searches that do not page (Active Directory's is 1000), so a lookup
+    // that does not page through results fails here instead of in a large directory.
     `dn: olcDatabase={1}mdb,cn=config
 objectClass: olcDatabaseConfig
 objectClass: olcMdbConfig
@@ -133,7 +133,7 @@ olcDbDirectory: ${join(dir, 'data')}
 olcSuffix: ${SUFFIX}
 olcRootDN: ${manager.dn}
 olcRootPW: ${manager.password}
-olcSizeLimit: size.soft=5 size.hard=5 size.pr=5 size.prtotal=unlimited
+olcSizeLimit: size.soft=5 size.hard=5 size.prtotal=unlimited
 ${acl.map((rule, i) => `olcAccess: {${i}}${rule}`).join('\n')}`,
   ].join('\n\n');
 }
