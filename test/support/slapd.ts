@@ -155,6 +155,14 @@ function baseLdif(service: Account, auditor: Account): string {
 }
 
 async function selfSignedCertificate(dir: string): Promise<void> {
+  const openssl = (process.env.PATH ?? '')
+    .split(delimiter)
+    .find((d) => d && existsSync(join(d, 'openssl')));
+  if (!openssl) {
+    throw new Error(
+      'openssl was not found on PATH; the test slapd needs it for its TLS certificate (apt-get install openssl; .ci/run does).',
+    );
+  }
   await run(
     'openssl',
     [
