@@ -77,15 +77,17 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * The least privilege docs/providers.md asks for, plus a read-only `auditor` to show what a bind
- * without write rights gets. First match wins for each attribute; what no clause names is denied.
+ * The rules docs/providers.md asks for (`by * break` hands everyone else on to the rules after),
+ * plus a read-only `auditor` to show what a bind without write rights gets. The first and last
+ * rules stand for a directory's own: binds may check passwords, nothing else is granted.
  */
 function accessRules(service: string, auditor: string): string[] {
+  const reader = `by dn.exact="${auditor}" read`;
   return [
     'to attrs=userPassword by anonymous auth by * none',
-    `to dn.subtree="${JIT_GROUPS}" attrs=member,uniqueMember,memberUid by dn.exact="${service}" write by dn.exact="${auditor}" read by * none`,
-    `to dn.subtree="${GROUPS}" attrs=entry,objectClass,member,uniqueMember,memberUid by dn.exact="${service}" read by dn.exact="${auditor}" read by * none`,
-    `to dn.subtree="${PEOPLE}" attrs=entry,objectClass,uid,mail by dn.exact="${service}" read by dn.exact="${auditor}" read by * none`,
+    `to dn.subtree="${JIT_GROUPS}" attrs=member,uniqueMember,memberUid by dn.exact="${service}" write ${reader} by * break`,
+    `to dn.subtree="${GROUPS}" attrs=entry,objectClass,member,uniqueMember,memberUid by dn.exact="${service}" read ${reader} by * break`,
+    `to dn.subtree="${PEOPLE}" attrs=entry,objectClass,uid,mail by dn.exact="${service}" read ${reader} by * break`,
     'to * by * none',
   ];
 }
