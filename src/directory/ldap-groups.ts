@@ -69,9 +69,9 @@ const PARALLEL_READS = 8;
 const UIDS_PER_SEARCH = 50;
 
 const MISCONFIGURED_CODES = new Set<number>([
-  7, // authMethodNotSupported
-  8, // strongerAuthRequired
-  13, // confidentialityRequired
+  ResultCode.authMethodNotSupported,
+  ResultCode.strongerAuthRequired,
+  ResultCode.confidentialityRequired,
   ResultCode.undefinedAttributeType,
   ResultCode.invalidDNSyntax,
   ResultCode.inappropriateAuthentication,

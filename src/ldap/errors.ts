@@ -1,6 +1,9 @@
 /** The LDAP result codes (RFC 4511 appendix A) this code acts on or explains. */
 export const ResultCode = {
   sizeLimitExceeded: 4,
+  authMethodNotSupported: 7,
+  strongerAuthRequired: 8,
+  confidentialityRequired: 13,
   noSuchAttribute: 16,
   undefinedAttributeType: 17,
   attributeOrValueExists: 20,
@@ -20,10 +23,7 @@ const NAMES: Record<number, string> = {
   1: 'operationsError',
   2: 'protocolError',
   3: 'timeLimitExceeded',
-  7: 'authMethodNotSupported',
-  8: 'strongerAuthRequired',
   11: 'adminLimitExceeded',
-  13: 'confidentialityRequired',
   18: 'inappropriateMatching',
   19: 'constraintViolation',
   21: 'invalidAttributeSyntax',

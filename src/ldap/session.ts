@@ -8,7 +8,7 @@ import type { LdapConnection } from './settings';
 const BIND_HINTS = {
   [ResultCode.invalidCredentials]: 'check bindDn and bindPassword',
   [ResultCode.inappropriateAuthentication]: 'the bind DN cannot log in with a password',
-  13: 'the server requires TLS: use ldaps:// or startTls: true',
+  [ResultCode.confidentialityRequired]: 'the server requires TLS: use ldaps:// or startTls: true',
 };
 
 /**
