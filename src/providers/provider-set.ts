@@ -3,7 +3,7 @@ import type { Provider, ProviderGuarantees } from './types';
 /** One configured provider, ready for the sweeper. */
 export interface LoadedProvider {
   readonly name: string;
-  /** `webhook`, `command`, `postgres`, `slack-channel`, or `module`. */
+  /** `webhook`, `command`, `postgres`, `slack-channel`, `ldap-group`, or `module`. */
   readonly type: string;
   readonly provider: Provider;
   /** Abort a call after this long (the instance's `timeout`, default 10s): pass it as ctx.signal. */

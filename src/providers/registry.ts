@@ -7,6 +7,7 @@ import { commandAdapter } from './command';
 import { gcpIamAdapter } from './gcp-iam/adapter';
 import { guaranteesSchema } from './guarantees';
 import { kubernetesAdapter } from './kubernetes/adapter';
+import { ldapGroupAdapter } from './ldap-group/adapter';
 import { loadAdapterModule } from './module-loader';
 import { oktaGroupAdapter } from './okta-group/adapter';
 import { postgresAdapter } from './postgres/adapter';
@@ -29,6 +30,7 @@ const BUILT_IN: Record<string, ProviderAdapter> = {
   'gcp-iam': gcpIamAdapter,
   'okta-group': oktaGroupAdapter,
   kubernetes: kubernetesAdapter,
+  'ldap-group': ldapGroupAdapter,
 };
 
 const DEFAULT_TIMEOUT_MS = 10_000;

@@ -84,7 +84,7 @@ resources:
     expect(result.code).toBe(1);
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines).toContain(
-      'providers.other.type: unknown provider type "carrier-pigeon" (known: webhook, command, postgres, slack-channel, module)',
+      'providers.other.type: unknown provider type "carrier-pigeon" (known: webhook, command, postgres, slack-channel, aws-identity-center, gcp-iam, okta-group, kubernetes, ldap-group, module)',
     );
     expect(lines.some((l) => l.startsWith('providers.hook.url:'))).toBe(true);
     expect(lines.some((l) => l.startsWith('providers.hook.secret:'))).toBe(true);

@@ -70,7 +70,7 @@ describe('provider registry: checking', () => {
       'providers.db.url: must be a postgres:// or postgresql:// connection URL',
       'providers.db.connect.port: Too small: expected number to be >=1',
       'providers.room.channel: unknown key',
-      'providers.mystery.type: unknown provider type "ldap" (known: webhook, command, postgres, slack-channel, aws-identity-center, gcp-iam, okta-group, kubernetes, module)',
+      'providers.mystery.type: unknown provider type "ldap" (known: webhook, command, postgres, slack-channel, aws-identity-center, gcp-iam, okta-group, kubernetes, ldap-group, module)',
     ]);
   });
 
@@ -102,7 +102,7 @@ describe('provider registry: checking', () => {
     );
     expect(await checkProviders(cfg, FIXTURES)).toEqual([
       'providers.hook.secret: Invalid input: expected string, received undefined',
-      'providers.mystery.type: unknown provider type "ldap" (known: webhook, command, postgres, slack-channel, aws-identity-center, gcp-iam, okta-group, kubernetes, module)',
+      'providers.mystery.type: unknown provider type "ldap" (known: webhook, command, postgres, slack-channel, aws-identity-center, gcp-iam, okta-group, kubernetes, ldap-group, module)',
       'resources[0].target.roles: Invalid input: expected array, received undefined',
       'resources[1].target.roles: must name at least one role',
       'resources[2].target.channel: must be a Slack channel id like C012ABCDEF',
