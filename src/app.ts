@@ -7,6 +7,7 @@ import { systemClock, type Clock } from './core/clock';
 import { DigestScheduler } from './jobs/digest';
 import { LeaderJobs } from './jobs/leader-jobs';
 import { OffboardingCheck } from './jobs/offboarding';
+import { ProviderCalls } from './jobs/provider-calls';
 import { Reconciler } from './jobs/reconciler';
 import { Sweeper } from './jobs/sweeper';
 import type { Logger } from './log';
@@ -92,8 +93,9 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
     // Grants with a provider call in progress here: the sweeper and the reconciler never both
     // call a provider for the same grant at once.
     const busy = new Set<string>();
-    const sweeper = new Sweeper({ core, providers, directory, sealer, logger, busy });
-    const reconciler = new Reconciler({ core, providers, directory, sealer, logger, busy });
+    const calls = new ProviderCalls();
+    const sweeper = new Sweeper({ core, providers, directory, sealer, logger, busy, calls });
+    const reconciler = new Reconciler({ core, providers, directory, sealer, logger, busy, calls });
     const slack = createSlackApp({
       core,
       botToken: env.SLACK_BOT_TOKEN,

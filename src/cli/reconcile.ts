@@ -2,6 +2,7 @@ import { dirname } from 'node:path';
 import { webApi } from '@slack/bolt';
 import { Core } from '../core';
 import { StaticDirectory } from '../core/directory';
+import { ProviderCalls } from '../jobs/provider-calls';
 import { Reconciler, type Finding } from '../jobs/reconciler';
 import { logger } from '../log';
 import { loadProviders } from '../providers/registry';
@@ -64,6 +65,7 @@ export async function grantsReconcile(args: string[], io: CliIo): Promise<number
           sealer: new Sealer(key ?? 'dry-run: nothing is sealed'),
           logger,
           busy: new Set(),
+          calls: new ProviderCalls(),
         });
         const findings = await reconciler.run({ dryRun });
         const drift = findings.filter((f) => f.found !== f.expected && f.found !== 'unreadable');

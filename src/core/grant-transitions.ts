@@ -128,6 +128,7 @@ async function activationFailed(
   grant: GrantRow,
   error: string,
   retry: RetryPolicy,
+  fenceUntil: number | null,
 ): Promise<GrantRow> {
   const attempts = grant.attempts + 1;
   const nextAttemptAt =
@@ -140,18 +141,20 @@ async function activationFailed(
     details: { attempts, error, nextAttemptAt },
   });
   if (attempts < retry.alertAfterAttempts) {
-    const update = { attempts, lastError: error, nextAttemptAt };
+    const update = { attempts, lastError: error, nextAttemptAt, fenceUntil };
     await c.tx.grants.update(grant.id, update);
     return { ...grant, ...update };
   }
+  // The cleanup revoke waits out the fence: a grant call that timed out may still land.
   const cleanup = {
     status: 'revoking' as const,
     endReason: 'activation_failed' as const,
     endedBy: 'hallpass',
     attempts: 0,
     lastError: error,
-    nextAttemptAt: c.now,
+    nextAttemptAt: Math.max(c.now, fenceUntil ?? 0),
     alertedAt: c.now,
+    fenceUntil,
   };
   await c.tx.grants.update(grant.id, cleanup);
   recordStep(c, {
@@ -215,17 +218,23 @@ async function revokeFailed(
   return { ...grant, ...update };
 }
 
-/** A provider call failed: activation and revoke each have their own retry rule. */
+/**
+ * A provider call failed: activation and revoke each have their own retry rule. `fenceUntil`:
+ * the call timed out and may still land until then, so nothing may be concluded before it.
+ */
 export function recordAttemptFailed(
   ctx: CoreContext,
   grantId: string,
   error: string,
   retry: RetryPolicy,
+  fenceUntil?: number,
 ): Promise<GrantRow | undefined> {
   const message = error.slice(0, 1000);
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
-    if (grant?.status === 'activating') return activationFailed(ctx, c, grant, message, retry);
+    const fence = Math.max(grant?.fenceUntil ?? 0, fenceUntil ?? 0) || null;
+    if (grant?.status === 'activating')
+      return activationFailed(ctx, c, grant, message, retry, fence);
     if (grant?.status === 'revoking') return revokeFailed(ctx, c, grant, message, retry);
     return grant;
   });
@@ -275,6 +284,8 @@ export interface Revocation {
   coveredBy?: string;
   checked?: boolean;
   elapsedMs?: number;
+  /** What the provider saw done with the access (statements run, sessions), for the audit. */
+  activity?: { summary: string; details: unknown };
 }
 
 export interface Revoked extends Revocation {
@@ -313,6 +324,7 @@ async function markRevoked(ctx: CoreContext, c: Change, r: Revoked): Promise<Gra
       checked: r.checked ?? false,
       elapsedMs: r.elapsedMs,
       overrunMs: grant.expiresAt !== null ? Math.max(0, c.now - grant.expiresAt) : undefined,
+      ...(r.activity ? { activity: r.activity } : {}),
     },
     redraw: grant.requestId,
     dm:

@@ -45,7 +45,8 @@ export function revokeGrant(ctx: CoreContext, input: RevokeInput): Promise<Grant
       endReason,
       endedBy: input.actor,
       endNote: input.reason?.trim().slice(0, 500) || null,
-      nextAttemptAt: c.now,
+      // A grant call that timed out may still land: the revoke waits for it.
+      nextAttemptAt: Math.max(c.now, grant.fenceUntil ?? 0),
       attempts: 0,
       lastError: null,
       alertedAt: null,

@@ -112,8 +112,8 @@ export class GrantLifecycle {
   activated(grantId: string, activation: Activation) {
     return recordActivated(this.ctx, grantId, activation);
   }
-  failed(grantId: string, error: string, retry: RetryPolicy) {
-    return recordAttemptFailed(this.ctx, grantId, error, retry);
+  failed(grantId: string, error: string, retry: RetryPolicy, fenceUntil?: number) {
+    return recordAttemptFailed(this.ctx, grantId, error, retry, fenceUntil);
   }
   revoked(done: readonly Revoked[]) {
     return recordRevocations(this.ctx, done);

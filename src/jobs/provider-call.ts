@@ -18,8 +18,8 @@ export interface ProviderLookup {
 
 export class ProviderCallError extends Error {}
 
-/** Runs one provider call with the provider's timeout; a call past it is aborted and fails. */
-export async function withTimeout<T>(
+/** Runs `run` with a timeout; a call past it is aborted and fails. */
+async function withTimeout<T>(
   timeoutMs: number,
   run: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {

@@ -5,11 +5,11 @@ import type { Logger } from '../log';
 import { registerSecret } from '../secrets/scrub';
 import type { Sealer } from '../secrets/seal';
 import { forEachLimited } from './limit';
+import type { ProviderCalls } from './provider-calls';
 import {
   callContext,
   describeError,
   emailOf,
-  withTimeout,
   type ProviderLookup,
   type ResolvedProvider,
 } from './provider-call';
@@ -42,6 +42,8 @@ export interface ReconcilerDeps {
    * is never read back, re-granted or revoked by both at once.
    */
   busy: Set<string>;
+  /** Provider calls tracked until they settle, shared with the sweeper. */
+  calls: ProviderCalls;
 }
 
 /**
@@ -170,7 +172,7 @@ export class Reconciler {
     const { provider, timeoutMs } = resolved;
     const check = provider.check!.bind(provider);
     const { email, window } = await this.callWindow(grant);
-    return withTimeout(timeoutMs, (signal) =>
+    return this.deps.calls.run(grant.id, timeoutMs, (signal) =>
       check(callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal)),
     );
   }
@@ -189,12 +191,18 @@ export class Reconciler {
       let sealedCredentials: string | undefined;
       if (expected === 'present') {
         // A re-created access may come with new credentials (a new password): the holder gets them.
-        const { credentials } = await withTimeout(timeoutMs, (s) => provider.grant(ctx(s)));
+        const { credentials } = await this.deps.calls.run(grant.id, timeoutMs, (s) =>
+          provider.grant(ctx(s)),
+        );
         if (credentials) {
           [credentials.text, ...(credentials.secrets ?? [])].forEach(registerSecret);
           sealedCredentials = this.deps.sealer.seal(JSON.stringify({ text: credentials.text }));
         }
-      } else await withTimeout(timeoutMs, (s) => provider.revoke(ctx(s)));
+      } else {
+        // A call that timed out earlier may still land: waited for first, as the sweeper does.
+        await this.deps.calls.settled(grant.id, 2 * timeoutMs);
+        await this.deps.calls.run(grant.id, timeoutMs, (s) => provider.revoke(ctx(s)));
+      }
       const present = await this.check(resolved, grant);
       return present === (expected === 'present')
         ? { repaired: true, ...(sealedCredentials ? { sealedCredentials } : {}) }

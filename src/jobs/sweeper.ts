@@ -4,14 +4,15 @@ import type { Directory } from '../core/directory';
 import type { Logger } from '../log';
 import { forgetSecret, registerSecret } from '../secrets/scrub';
 import type { Sealer } from '../secrets/seal';
+import { backoffDelay } from '../core/backoff';
 import { Batch } from './batch';
+import { ProviderCalls } from './provider-calls';
 import { forEachLimited } from './limit';
 import {
   callContext,
   describeError,
   emailOf,
   ProviderCallError,
-  withTimeout,
   type ProviderLookup,
   type ResolvedProvider,
 } from './provider-call';
@@ -37,6 +38,13 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const RECORD_WINDOW_MS = 10;
 const RECORD_MAX = 128;
 
+/**
+ * The exact timer never fires sooner than this after it is set: when something keeps falling
+ * due without the sweeper being able to act on it, a pass a few times a second is the most it
+ * costs, never a loop.
+ */
+export const MIN_REARM_MS = 25;
+
 export interface SweeperDeps {
   core: Core;
   providers: ProviderLookup;
@@ -47,6 +55,8 @@ export interface SweeperDeps {
   random?: () => number;
   /** Grants with a provider call in progress, shared with the reconciler. */
   busy?: Set<string>;
+  /** Provider calls tracked until they settle, shared with the reconciler. */
+  calls?: ProviderCalls;
 }
 
 /**
@@ -73,10 +83,20 @@ export class Sweeper {
   private readonly recording = new Map<string, Promise<void>>();
   /** Credentials issued by this process, kept out of every text until their grant has ended. */
   private readonly issued = new Map<string, string[]>();
+  /** Every provider call of this process, tracked until it settles, timed out or not. */
+  private readonly calls: ProviderCalls;
+  /**
+   * Grants whose failure could not be recorded (the database refused): left alone here, with
+   * backoff, until the record can be written, so a failure that cannot be recorded cannot loop.
+   */
+  private readonly held = new Map<string, { until: number; attempts: number }>();
+  /** The last pass found nothing it could act on. */
+  private idle = false;
 
   constructor(private readonly deps: SweeperDeps) {
     this.timers = deps.timers ?? realTimers;
     this.inFlight = deps.busy ?? new Set();
+    this.calls = deps.calls ?? new ProviderCalls();
   }
 
   private get grants() {
@@ -146,7 +166,11 @@ export class Sweeper {
         (await this.safely('list due grants', () =>
           this.grants.due(concurrency * 8 + this.inFlight.size),
         )) ?? [];
-      const due = listed.filter((g) => !this.inFlight.has(g.id) && !seen.has(g.id));
+      const now = this.deps.core.now();
+      const due = listed.filter(
+        (g) => !this.inFlight.has(g.id) && !seen.has(g.id) && !this.isHeld(g.id, now),
+      );
+      this.idle = seen.size === 0 && due.length === 0;
       if (due.length === 0) break;
       due.forEach((g) => seen.add(g.id));
       await forEachLimited(await this.expireDue(due), concurrency, (grant) => this.process(grant));
@@ -168,14 +192,19 @@ export class Sweeper {
   /** Sets the exact timer for the next due moment (grant work, a warning, a stale request). */
   private async arm(): Promise<void> {
     if (this.stopped) return;
-    const next = await this.safely('next due', () =>
+    let next = await this.safely('next due', () =>
       this.grants.nextWakeAt(this.config.sweeper.warnBefore),
     );
     if (next === null || next === undefined || this.stopped) return;
+    // What is due now but held here waits for its hold to run out, not for the floor.
+    const now = this.deps.core.now();
+    if (this.idle && next <= now && this.held.size > 0) {
+      next = Math.max(now, Math.min(...[...this.held.values()].map((h) => h.until)));
+    }
     if (this.timerAt !== null && this.timerAt <= next && this.timer !== undefined) return;
     if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
     this.timerAt = next;
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, next - this.deps.core.now()));
+    const delay = Math.min(MAX_TIMER_MS, Math.max(MIN_REARM_MS, next - this.deps.core.now()));
     this.timer = this.timers.setTimeout(() => {
       this.timer = undefined;
       this.timerAt = null;
@@ -237,14 +266,27 @@ export class Sweeper {
     return found;
   }
 
+  /** Whether this grant's failure could not be recorded and it waits out its backoff here. */
+  private isHeld(grantId: string, now: number): boolean {
+    const hold = this.held.get(grantId);
+    return hold !== undefined && hold.until > now;
+  }
+
+  /** How long a timed-out call may still land: at least its own timeout. */
+  private fenceFor(timeoutMs: number): number {
+    return this.deps.core.now() + 2 * timeoutMs;
+  }
+
   private async activate(grant: GrantRow): Promise<void> {
     const started = Date.now();
+    let timeout = 0;
     try {
       const { provider, timeoutMs } = this.resolve(grant);
+      timeout = timeoutMs;
       const email = await emailOf(this.deps.directory, grant.userId);
       const startsAt = this.deps.core.now();
       const window = { startsAt, expiresAt: startsAt + grant.durationMs };
-      const result = await withTimeout(timeoutMs, (signal) =>
+      const result = await this.calls.run(grant.id, timeoutMs, (signal) =>
         provider.grant(
           callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal),
         ),
@@ -270,7 +312,10 @@ export class Sweeper {
           { grantId: grant.id },
         );
     } catch (err) {
-      await this.failed(grant, 'grant', err);
+      // A call that timed out may still land: nothing is concluded about this grant before the
+      // fence, whichever process looks at it next.
+      const fence = this.calls.pending(grant.id) ? this.fenceFor(timeout) : undefined;
+      await this.failed(grant, 'grant', err, fence);
     }
   }
 
@@ -278,6 +323,16 @@ export class Sweeper {
     const started = Date.now();
     try {
       const { provider, timeoutMs } = this.resolve(grant);
+      // A grant (or re-grant) call of this process that timed out is waited for first, so it
+      // cannot land after the revoke; one still out after the grace is left to the read-backs.
+      if (!(await this.calls.settled(grant.id, 2 * timeoutMs))) {
+        this.deps.logger.warn(
+          'a grant call that timed out has still not answered; revoking anyway',
+          {
+            grantId: grant.id,
+          },
+        );
+      }
       if (provider.guarantees.isolation === 'shared') {
         const cover = await this.grants.covering(grant);
         if (cover) {
@@ -290,14 +345,14 @@ export class Sweeper {
         startsAt: grant.startsAt ?? grant.createdAt,
         expiresAt: grant.expiresAt ?? this.deps.core.now(),
       };
-      await withTimeout(timeoutMs, (signal) =>
+      const result = await this.calls.run(grant.id, timeoutMs, (signal) =>
         provider.revoke(
           callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal),
         ),
       );
       if (provider.check) {
         const check = provider.check.bind(provider);
-        const present = await withTimeout(timeoutMs, (signal) =>
+        const present = await this.calls.run(grant.id, timeoutMs, (signal) =>
           check(
             callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal),
           ),
@@ -310,6 +365,7 @@ export class Sweeper {
       this.record(grant, {
         checked: provider.check !== undefined,
         elapsedMs: Date.now() - started,
+        ...(result?.activity ? { activity: result.activity } : {}),
       });
     } catch (err) {
       await this.failed(grant, 'revoke', err);
@@ -324,7 +380,7 @@ export class Sweeper {
       const { provider, timeoutMs } = this.resolve(grant);
       const email = await emailOf(this.deps.directory, grant.userId);
       const window = { startsAt: grant.startsAt, expiresAt: grant.expiresAt };
-      await withTimeout(timeoutMs, (signal) =>
+      await this.calls.run(grant.id, timeoutMs, (signal) =>
         provider.grant(
           callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal),
         ),
@@ -340,16 +396,38 @@ export class Sweeper {
     }
   }
 
-  private async failed(grant: GrantRow, call: 'grant' | 'revoke', err: unknown): Promise<void> {
+  /**
+   * Records a failed call: the attempt counts, the next one moves out with backoff, an alert
+   * follows after the configured number. When even that cannot be written, the grant is held
+   * here with the same backoff instead of being tried again at once.
+   */
+  private async failed(
+    grant: GrantRow,
+    call: 'grant' | 'revoke',
+    err: unknown,
+    fenceUntil?: number,
+  ): Promise<void> {
     const error = describeError(err);
     this.deps.logger.warn(`provider ${call} failed`, {
       grantId: grant.id,
       provider: grant.provider,
       error,
     });
-    await this.safely('record failure', () =>
-      this.grants.failed(grant.id, `${call}: ${error}`, this.retry),
-    );
+    try {
+      await this.grants.failed(grant.id, `${call}: ${error}`, this.retry, fenceUntil);
+      this.held.delete(grant.id);
+      return;
+    } catch (recordError) {
+      this.deps.logger.error('sweeper could not record a failed provider call', {
+        grantId: grant.id,
+        error: describeError(recordError),
+      });
+    }
+    const attempts = (this.held.get(grant.id)?.attempts ?? 0) + 1;
+    const { retryBase, retryMax } = this.config.sweeper;
+    const until =
+      this.deps.core.now() + backoffDelay(attempts, retryBase, retryMax, this.deps.random);
+    this.held.set(grant.id, { until, attempts });
   }
 
   /** A database hiccup (busy, full disk) must not kill the sweeper; the next pass retries. */

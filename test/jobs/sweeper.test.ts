@@ -1,5 +1,5 @@
 import { StaticDirectory } from '../../src/core/directory';
-import { Sweeper, type Timers } from '../../src/jobs/sweeper';
+import { MIN_REARM_MS, Sweeper, type Timers } from '../../src/jobs/sweeper';
 import { logger } from '../../src/log';
 import { Sealer } from '../../src/secrets/seal';
 import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
@@ -145,7 +145,7 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     await r.sweeper.start();
     expect(r.timers.pending.size).toBe(0);
     const grantId = await approved(r.h);
-    expect((await r.timers.armed()).ms).toBe(0);
+    expect((await r.timers.armed()).ms).toBe(MIN_REARM_MS);
     r.timers.fire();
     await r.sweeper.tick();
     expect((await grant(grantId)).status).toBe('active');
