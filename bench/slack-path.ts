@@ -241,7 +241,7 @@ async function requestPathTarget(world: World): Promise<Target> {
     signingSecret: SIGNING_SECRET,
     apiUrl: world.slackUrl,
     logger,
-    isHealthy: () => true,
+    health: async () => ({ ready: true, database: true, leader: true }),
   });
   await slack.start(0, '127.0.0.1');
   return {

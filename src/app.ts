@@ -6,6 +6,7 @@ import { Core } from './core';
 import { systemClock, type Clock } from './core/clock';
 import { DigestScheduler } from './jobs/digest';
 import { LeaderJobs } from './jobs/leader-jobs';
+import { DatabaseWatch } from './jobs/database-watch';
 import { OffboardingCheck } from './jobs/offboarding';
 import { ProviderCalls } from './jobs/provider-calls';
 import { Reconciler } from './jobs/reconciler';
@@ -96,6 +97,9 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
     const calls = new ProviderCalls();
     const sweeper = new Sweeper({ core, providers, directory, sealer, logger, busy, calls });
     const reconciler = new Reconciler({ core, providers, directory, sealer, logger, busy, calls });
+    const offboarding = new OffboardingCheck({ core, directory, logger });
+    const leader = new LeaderJobs(store.leadership(), [sweeper, reconciler, offboarding], logger);
+    const database = new DatabaseWatch(store, logger);
     const slack = createSlackApp({
       core,
       botToken: env.SLACK_BOT_TOKEN,
@@ -103,7 +107,12 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       appToken: env.SLACK_APP_TOKEN,
       apiUrl: env.SLACK_API_URL,
       logger,
-      isHealthy: () => healthy,
+      health: async () => ({
+        ready: healthy,
+        database: await database.check(),
+        leader: leader.leading,
+      }),
+      accepting: () => database.up,
       extraSubcommands: [digestSubcommand],
       forgetUser: (userId) => directory.forget(userId),
     });
@@ -120,8 +129,8 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
     core.onCommit(() => dispatcher.kick());
     dispatcher.start();
     stack.push(() => dispatcher.stop());
-    const offboarding = new OffboardingCheck({ core, directory, logger });
-    const leader = new LeaderJobs(store.leadership(), [sweeper, reconciler, offboarding], logger);
+    database.start();
+    stack.push(() => database.stop());
     await leader.start();
     stack.push(() => leader.stop());
     const digests = new DigestScheduler(core, logger);

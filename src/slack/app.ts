@@ -24,8 +24,10 @@ export interface SlackAppDeps extends SlackClientDeps {
   signingSecret?: string;
   /** SLACK_APP_TOKEN (`xapp-…`): when set, events arrive over Socket Mode instead of HTTP. */
   appToken?: string;
-  /** Answers `GET /healthz`: 200 when true, 503 when false. */
-  isHealthy: () => boolean;
+  /** Answers `GET /healthz`: 200 when ready and the database answers, 503 otherwise. */
+  health: () => Promise<Health>;
+  /** False while the database cannot be reached: Slack's requests get 503 instead of an ack. */
+  accepting?: () => boolean;
   /** More `/jit` subcommands (e.g. `digest`), listed in `/jit help` with the built-in ones. */
   extraSubcommands?: readonly Subcommand[];
   /** Slack said a person changed: forget what the directory cached of them. */
@@ -79,16 +81,34 @@ export function createSlackClient(deps: SlackClientDeps): webApi.WebClient {
   return new webApi.WebClient(deps.botToken, slackClientOptions(deps));
 }
 
-function healthHandler(isHealthy: () => boolean, logger: Logger) {
+/** What /healthz reports of this replica. */
+export interface Health {
+  /** Started and not stopping. */
+  ready: boolean;
+  /** The database answered just now. */
+  database: boolean;
+  /** This replica runs the jobs that must run once (the sweeper): always true on SQLite. */
+  leader: boolean;
+}
+
+function healthHandler(health: () => Promise<Health>, logger: Logger) {
   return (_req: IncomingMessage, res: ServerResponse) => {
-    let healthy = false;
-    try {
-      healthy = isHealthy();
-    } catch (err) {
-      logger.warn('health check failed', { error: err });
-    }
-    res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ status: healthy ? 'ok' : 'unavailable' }));
+    void health()
+      .catch((err: unknown): Health => {
+        logger.warn('health check failed', { error: err });
+        return { ready: false, database: false, leader: false };
+      })
+      .then((h) => {
+        const ok = h.ready && h.database;
+        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            status: ok ? 'ok' : 'unavailable',
+            database: h.database ? 'ok' : 'unreachable',
+            leader: h.leader,
+          }),
+        );
+      });
   };
 }
 
@@ -121,6 +141,7 @@ function httpReceiver(
   health: ReturnType<typeof healthHandler>,
   logger: Logger,
   boltLog: ReturnType<typeof boltLogger>,
+  accepting: () => boolean,
 ): HTTPReceiver {
   const receiver = new HTTPReceiver({
     signingSecret,
@@ -133,6 +154,7 @@ function httpReceiver(
     path: EVENTS_PATH,
     signingSecret,
     logger,
+    accepting,
   });
   return receiver;
 }
@@ -149,7 +171,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
   }
   for (const secret of [deps.botToken, deps.signingSecret, deps.appToken]) registerSecret(secret);
   const logger = boltLogger(deps.logger);
-  const health = healthHandler(deps.isHealthy, deps.logger);
+  const health = healthHandler(deps.health, deps.logger);
   const socketMode = Boolean(deps.appToken);
   const common = {
     token: deps.botToken,
@@ -163,7 +185,13 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     ? new App({ ...common, socketMode: true, appToken: deps.appToken })
     : new App({
         ...common,
-        receiver: httpReceiver(deps.signingSecret ?? '', health, deps.logger, logger),
+        receiver: httpReceiver(
+          deps.signingSecret ?? '',
+          health,
+          deps.logger,
+          logger,
+          deps.accepting ?? (() => true),
+        ),
       });
 
   // Bolt answers Slack when a listener acks, and the listener goes on after that; stop() waits

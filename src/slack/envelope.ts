@@ -113,12 +113,24 @@ function answer(res: ServerResponse, status: number, close = false): void {
  */
 export function checkEnvelopes(
   next: RequestListener,
-  options: { path: string; signingSecret: string; logger: Logger },
+  options: {
+    path: string;
+    signingSecret: string;
+    logger: Logger;
+    /** False while Hallpass cannot record anything (its database is out of reach). */
+    accepting?: () => boolean;
+  },
 ): RequestListener {
   const { logger } = options;
   return (req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (req.method !== 'POST' || path !== options.path) return next(req, res);
+    if (options.accepting && !options.accepting()) {
+      // Slack retries a request that was not acked; a load balancer has moved on meanwhile.
+      res.writeHead(503, { 'retry-after': '5', connection: 'close' });
+      res.end();
+      return;
+    }
     void HTTPModuleFunctions.bufferIncomingMessage(req, defaultBodyLimit).then(
       (buffered) => {
         const raw = buffered.rawBody.toString();

@@ -26,7 +26,7 @@ describe.each(STORE_KINDS)('/jit digest (%s)', (kind) => {
       signingSecret: SIGNING_SECRET,
       apiUrl: fake.url,
       logger,
-      isHealthy: () => true,
+      health: async () => ({ ready: true, database: true, leader: true }),
       extraSubcommands: [digestSubcommand],
     });
     await slack.start(0, '127.0.0.1');

@@ -125,7 +125,7 @@ describe('npm start', () => {
       const health = await fetch(`${npm.url}/healthz`);
       expect({ status: health.status, body: await health.json() }).toEqual({
         status: 200,
-        body: { status: 'ok' },
+        body: { status: 'ok', database: 'ok', leader: true },
       });
 
       // As `docker stop` or a supervisor does: the signal goes to the process it started only.

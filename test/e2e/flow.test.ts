@@ -188,7 +188,7 @@ describe('end to end: request → approve → grant → DMs → end', () => {
   it('answers /healthz', async () => {
     const res = await fetch(`http://127.0.0.1:${running.port}/healthz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok' });
+    expect(await res.json()).toEqual({ status: 'ok', database: 'ok', leader: true });
   });
 });
 

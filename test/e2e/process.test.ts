@@ -106,7 +106,7 @@ describe('the hallpass process', () => {
   it('starts with the example configuration, answers /healthz, and stops cleanly on SIGTERM', async () => {
     const file = join(tmp.dir, 'data', 'hallpass.db');
     const { health, exit } = await startAndStop({ HALLPASS_DB: file });
-    expect(health).toEqual({ status: 200, body: { status: 'ok' } });
+    expect(health).toEqual({ status: 200, body: { status: 'ok', database: 'ok', leader: true } });
     expect(exit.code).toBe(0);
     expect(exit.stdout).toContain('"message":"stopping"');
     expect(exit.stdout).not.toContain('ops-hook-secret-value');
@@ -132,7 +132,7 @@ describe('the hallpass process', () => {
         HALLPASS_DB: file,
         HALLPASS_DATABASE_URL: database.url,
       });
-      expect(health).toEqual({ status: 200, body: { status: 'ok' } });
+      expect(health).toEqual({ status: 200, body: { status: 'ok', database: 'ok', leader: true } });
       expect(exit.code).toBe(0);
       expect(exit.stdout).toContain('"message":"stopping"');
       expect(`${exit.stdout}${exit.stderr}`).not.toContain(password);

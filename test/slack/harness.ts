@@ -60,7 +60,7 @@ export async function slackHarness(
     signingSecret: SIGNING_SECRET,
     apiUrl: fake.url,
     logger,
-    isHealthy: () => health.ok,
+    health: async () => ({ ready: health.ok, database: true, leader: true }),
   });
   await slack.start(0, '127.0.0.1');
   const port = slack.port!;

@@ -77,15 +77,15 @@ describe('the Slack endpoint', () => {
     expect(JSON.parse(res.text)).toEqual({ challenge: JSON.parse(check).challenge });
   });
 
-  it('serves /healthz from isHealthy()', async () => {
+  it('serves /healthz from health()', async () => {
     const url = `http://127.0.0.1:${h.port}/healthz`;
     const ok = await fetch(url);
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toEqual({ status: 'ok' });
+    expect(await ok.json()).toEqual({ status: 'ok', database: 'ok', leader: true });
     h.health.ok = false;
     const down = await fetch(url);
     expect(down.status).toBe(503);
-    expect(await down.json()).toEqual({ status: 'unavailable' });
+    expect(await down.json()).toEqual({ status: 'unavailable', database: 'ok', leader: true });
   });
 
   it('answers 404 elsewhere', async () => {
@@ -122,7 +122,7 @@ describe('start-up', () => {
         signingSecret: 'secret-secret',
         apiUrl: fake.url,
         logger,
-        isHealthy: () => true,
+        health: async () => ({ ready: true, database: true, leader: true }),
       });
       await expect(slack.start(0, '127.0.0.1')).rejects.toThrow(/not_authed/);
       expect(fake.callsOf('auth.test')).toHaveLength(1);
@@ -137,7 +137,12 @@ describe('start-up', () => {
     const core = await coreHarness();
     try {
       expect(() =>
-        createSlackApp({ core: core.core, botToken: 'xoxb-bot', logger, isHealthy: () => true }),
+        createSlackApp({
+          core: core.core,
+          botToken: 'xoxb-bot',
+          logger,
+          health: async () => ({ ready: true, database: true, leader: true }),
+        }),
       ).toThrow('SLACK_SIGNING_SECRET is required unless SLACK_APP_TOKEN (Socket Mode) is set');
     } finally {
       await core.close();
@@ -154,7 +159,7 @@ describe('start-up', () => {
         appToken: 'xapp-1-app-token',
         apiUrl: fake.url.replace(/\/$/, ''),
         logger,
-        isHealthy: () => true,
+        health: async () => ({ ready: true, database: true, leader: true }),
       });
       // The fake has no WebSocket side: it holds the connection request while /healthz is
       // checked, then drops it, and start-up fails.
