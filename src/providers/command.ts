@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { scrub } from '../secrets/scrub';
 import { abortReason } from './abort';
 import {
   callMessage,
@@ -147,7 +148,8 @@ function run(
     child.on('close', (code, signal) => {
       ctx.signal.removeEventListener('abort', onAbort);
       clearTimeout(killTimer);
-      const tail = stderr.trim().slice(-STDERR_EXCERPT);
+      // Scrubbed before it is cut: a cut through a token leaves a piece nothing would recognise.
+      const tail = scrub(stderr.trim()).slice(-STDERR_EXCERPT);
       const withTail = (text: string) => (tail ? `${text}: ${tail}` : text);
       if (ctx.signal.aborted) return reject(new Error(`${what} ${abortReason(ctx.signal)}`));
       if (spawnError) return reject(new Error(`${what} could not start: ${spawnError.message}`));
