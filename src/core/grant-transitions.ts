@@ -175,6 +175,31 @@ async function activationFailed(
   return { ...grant, ...cleanup };
 }
 
+/**
+ * A grant call failed after the grant was already ending (someone revoked it while the call was
+ * out): not a failed revoke. Its fence holds the revoke back until the call can no longer land.
+ */
+async function lateGrantFailed(
+  c: Change,
+  grant: GrantRow,
+  error: string,
+  fenceUntil: number | null,
+): Promise<GrantRow> {
+  const update = {
+    fenceUntil,
+    nextAttemptAt: Math.max(grant.nextAttemptAt ?? c.now, fenceUntil ?? 0),
+  };
+  await c.tx.grants.update(grant.id, update);
+  c.audit({
+    actor: 'hallpass',
+    action: 'provider.called',
+    requestId: grant.requestId,
+    grantId: grant.id,
+    details: { call: 'grant', ok: false, late: true, status: grant.status, error, fenceUntil },
+  });
+  return { ...grant, ...update };
+}
+
 /** A revoke failed. It never gives up: it retries with backoff, and alerts once it has failed often. */
 async function revokeFailed(
   ctx: CoreContext,
@@ -225,16 +250,19 @@ async function revokeFailed(
 export function recordAttemptFailed(
   ctx: CoreContext,
   grantId: string,
+  call: 'grant' | 'revoke',
   error: string,
   retry: RetryPolicy,
   fenceUntil?: number,
 ): Promise<GrantRow | undefined> {
-  const message = error.slice(0, 1000);
+  const message = `${call}: ${error}`.slice(0, 1000);
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
     const fence = Math.max(grant?.fenceUntil ?? 0, fenceUntil ?? 0) || null;
-    if (grant?.status === 'activating')
+    if (grant?.status === 'activating' && call === 'grant')
       return activationFailed(ctx, c, grant, message, retry, fence);
+    if (grant?.status === 'revoking' && call === 'grant')
+      return lateGrantFailed(c, grant, message, fence);
     if (grant?.status === 'revoking') return revokeFailed(ctx, c, grant, message, retry);
     return grant;
   });

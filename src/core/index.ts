@@ -112,8 +112,14 @@ export class GrantLifecycle {
   activated(grantId: string, activation: Activation) {
     return recordActivated(this.ctx, grantId, activation);
   }
-  failed(grantId: string, error: string, retry: RetryPolicy, fenceUntil?: number) {
-    return recordAttemptFailed(this.ctx, grantId, error, retry, fenceUntil);
+  failed(
+    grantId: string,
+    call: 'grant' | 'revoke',
+    error: string,
+    retry: RetryPolicy,
+    fenceUntil?: number,
+  ) {
+    return recordAttemptFailed(this.ctx, grantId, call, error, retry, fenceUntil);
   }
   revoked(done: readonly Revoked[]) {
     return recordRevocations(this.ctx, done);

@@ -414,7 +414,7 @@ export class Sweeper {
       error,
     });
     try {
-      await this.grants.failed(grant.id, `${call}: ${error}`, this.retry, fenceUntil);
+      await this.grants.failed(grant.id, call, error, this.retry, fenceUntil);
       this.held.delete(grant.id);
       return;
     } catch (recordError) {

@@ -117,7 +117,7 @@ describe.each(STORE_KINDS)('the digest of a week across the end of summer time (
         kind: 'stuck',
         status: 'revoking',
         attempts: 3,
-        lastError: 'connection refused',
+        lastError: 'revoke: connection refused',
         dueAt: Date.parse('2026-10-23T17:30:00Z'),
         overrunMs: AS_OF - Date.parse('2026-10-23T17:30:00Z'),
       },
@@ -161,7 +161,7 @@ describe.each(STORE_KINDS)('the digest of a week across the end of summer time (
       '!! REVOCATION PROBLEMS: 2',
     ]);
     expect(text).toContain(
-      `${w.grants.r9} UREQ on prod-db: still not revoked, 2d14h35m past due (3 attempts so far; last error: "connection refused")`,
+      `${w.grants.r9} UREQ on prod-db: still not revoked, 2d14h35m past due (3 attempts so far; last error: "revoke: connection refused")`,
     );
     expect(text).toContain(
       `${w.grants.r2} UENG on prod-db: revoked 10m after it was due, 2 attempts`,

@@ -82,9 +82,9 @@ export async function fixtureWeek(kind: StoreKind = 'sqlite'): Promise<FixtureWe
     at(iso);
     await core.lifecycle.revoked([{ grantId: grants[name]!, elapsedMs: 30 }]);
   };
-  const failed = async (name: string, iso: string, error: string) => {
+  const failed = async (name: string, call: 'grant' | 'revoke', iso: string, error: string) => {
     at(iso);
-    await core.lifecycle.failed(grants[name]!, error, RETRY);
+    await core.lifecycle.failed(grants[name]!, call, error, RETRY);
   };
 
   // Before the period: not counted anywhere.
@@ -107,7 +107,7 @@ export async function fixtureWeek(kind: StoreKind = 'sqlite'): Promise<FixtureWe
   await decide('r2', 'ULEAD', 'approve', '2026-10-20T06:05:00Z');
   await activate('r2', '2026-10-20T06:30:00Z', 2 * 3_600_000);
   await expire('r2', '2026-10-20T08:30:00Z');
-  await failed('r2', '2026-10-20T08:30:05Z', 'timeout');
+  await failed('r2', 'revoke', '2026-10-20T08:30:05Z', 'timeout');
   await revoked('r2', '2026-10-20T08:40:00Z');
 
   // 10 min; the holder ends it early.
@@ -152,7 +152,7 @@ export async function fixtureWeek(kind: StoreKind = 'sqlite'): Promise<FixtureWe
   await decide('r7', 'UDBA', 'approve', '2026-10-22T09:00:00Z');
   grants.r7 = await grantOf('r7');
   for (const minute of ['01', '02', '03', '04', '05'])
-    await failed('r7', `2026-10-22T09:${minute}:00Z`, 'provider says no');
+    await failed('r7', 'grant', `2026-10-22T09:${minute}:00Z`, 'provider says no');
   await revoked('r7', '2026-10-22T09:05:30Z');
 
   // Denied after 120 min.
@@ -165,9 +165,9 @@ export async function fixtureWeek(kind: StoreKind = 'sqlite'): Promise<FixtureWe
   await decide('r9', 'ULEAD', 'approve', '2026-10-23T16:25:00Z');
   await activate('r9', '2026-10-23T16:30:00Z');
   await expire('r9', '2026-10-23T17:30:00Z');
-  await failed('r9', '2026-10-23T17:30:05Z', 'connection refused');
-  await failed('r9', '2026-10-23T17:31:00Z', 'connection refused');
-  await failed('r9', '2026-10-23T17:35:00Z', 'connection refused');
+  await failed('r9', 'revoke', '2026-10-23T17:30:05Z', 'connection refused');
+  await failed('r9', 'revoke', '2026-10-23T17:31:00Z', 'connection refused');
+  await failed('r9', 'revoke', '2026-10-23T17:35:00Z', 'connection refused');
 
   // Auto-approved on Saturday: outside business hours.
   await file('r10', 'UENG', 'auto', '2026-10-24T10:00:00Z');

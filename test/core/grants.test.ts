@@ -125,7 +125,7 @@ describe.each(STORE_KINDS)('grant lifecycle (%s)', (kind) => {
     await expireOne(h, grant.id);
     const delays: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const row = (await h.core.lifecycle.failed(grant.id, 'connection refused', RETRY))!;
+      const row = (await h.core.lifecycle.failed(grant.id, 'revoke', 'connection refused', RETRY))!;
       delays.push(row.nextAttemptAt! - h.clock.now());
       expect(row.status).toBe('revoking');
       h.clock.set(row.nextAttemptAt!);
@@ -139,7 +139,7 @@ describe.each(STORE_KINDS)('grant lifecycle (%s)', (kind) => {
         admins: ['UADMIN'],
         action: 'revoke',
         attempts: 3,
-        error: 'connection refused',
+        error: 'revoke: connection refused',
       },
     ]);
     expect(
@@ -158,7 +158,8 @@ describe.each(STORE_KINDS)('grant lifecycle (%s)', (kind) => {
     });
     const [grant] = await h.core.lifecycle.due(10);
     let row = grant!;
-    for (let i = 0; i < 3; i++) row = (await h.core.lifecycle.failed(row.id, 'HTTP 503', RETRY))!;
+    for (let i = 0; i < 3; i++)
+      row = (await h.core.lifecycle.failed(row.id, 'grant', 'HTTP 503', RETRY))!;
     expect(row).toMatchObject({ status: 'revoking', endReason: 'activation_failed' });
     expect((await payloads(h, 'requester_dm')).map((p) => p.event)).toContain('grant.failed');
     await revokedOne(h, row.id, {});

@@ -39,7 +39,14 @@ export type ReceiverFault =
   /** Never answers; the connection stays open until the caller gives up or the receiver stops. */
   | { kind: 'hang' }
   /** Does the work, then cuts the connection before answering: an answer lost on the way. */
-  | { kind: 'drop' };
+  | { kind: 'drop' }
+  /**
+   * Answers only after `delayMs`, and does the work only then: a receiver slower than the
+   * caller's timeout that still applies the call after the caller gave up on it (a late grant).
+   * The work is done even if the caller has hung up meanwhile; a receiver that stops first
+   * never does it.
+   */
+  | { kind: 'late'; delayMs: number };
 
 type Answer = (body: Record<string, unknown>) => unknown;
 
@@ -57,6 +64,7 @@ export class WebhookReceiver {
   private server?: Server;
   private faults: ReceiverFault[] = [];
   private hung: ServerResponse[] = [];
+  private late = new Set<NodeJS.Timeout>();
 
   constructor(private readonly secret: string) {}
 
@@ -78,6 +86,8 @@ export class WebhookReceiver {
 
   async stop(): Promise<void> {
     this.releaseHung();
+    for (const timer of this.late) clearTimeout(timer);
+    this.late.clear();
     if (!this.server) return;
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
@@ -113,6 +123,16 @@ export class WebhookReceiver {
     const fault = this.faults.shift();
     if (fault?.kind === 'hang') {
       this.hung.push(res);
+      return;
+    }
+    if (fault?.kind === 'late') {
+      const timer = setTimeout(() => {
+        this.late.delete(timer);
+        const answer = this.apply(action, body);
+        const extra = this.answers[action]?.(body) ?? {};
+        if (!res.destroyed && !res.socket?.destroyed) send(res, 200, { ...answer, ...extra });
+      }, fault.delayMs);
+      this.late.add(timer);
       return;
     }
     if (fault?.kind === 'status') {

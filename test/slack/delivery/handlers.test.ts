@@ -115,7 +115,7 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
 
     it('go to the approver channel and every admin, and say Hallpass keeps retrying', async () => {
       const { grantId } = await approved();
-      await h.core.lifecycle.failed(grantId, 'HTTP 503 from the hook', retry);
+      await h.core.lifecycle.failed(grantId, 'grant', 'HTTP 503 from the hook', retry);
       await h.dispatcher.drain();
       const inChannel = posts('CDBA').filter((c) =>
         sentText(c.args).includes('could not activate'),
@@ -144,7 +144,7 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
         return { channel: a.channel, ts: `1700000002.${String(n).padStart(6, '0')}` };
       });
       await h.core.revokeGrant({ grantId, actor: 'UADMIN', reason: 'incident' });
-      await h.core.lifecycle.failed(grantId, 'timeout', retry);
+      await h.core.lifecycle.failed(grantId, 'revoke', 'timeout', retry);
       await h.dispatcher.drain();
       const alertRow = () => h.sql.get("SELECT status, attempts FROM outbox WHERE topic = 'alert'");
       expect(await alertRow()).toEqual({ status: 'pending', attempts: 1 });

@@ -1,0 +1,401 @@
+import { Writable } from 'node:stream';
+import winston from 'winston';
+import { StaticDirectory } from '../../src/core/directory';
+import { ProviderCallError } from '../../src/jobs/provider-call';
+import { ProviderCalls } from '../../src/jobs/provider-calls';
+import { Reconciler } from '../../src/jobs/reconciler';
+import { Sweeper } from '../../src/jobs/sweeper';
+import type {
+  GrantResult,
+  Provider,
+  ProviderCallContext,
+  ProviderGuarantees,
+} from '../../src/providers/types';
+import { Sealer } from '../../src/secrets/seal';
+import { coreHarness, type CoreHarness } from '../support/core';
+import { lookupOf } from '../support/recording-provider';
+import { STORE_KINDS, type StoreKind } from '../support/stores';
+
+/**
+ * Issue #9, item 3: a provider call that timed out is not over. Its grant may still land; the
+ * revoke meant to clean it up waits for it (up to twice the timeout), is scheduled no sooner than
+ * the recorded fence, and every ended grant is read back again after its end.
+ */
+
+const JUST = 'investigating INC-42 slow queries';
+const MIN = 60_000;
+const TIMEOUT_MS = 1_000;
+/** The provider applies a grant this long after it was called, whatever the abort signal says. */
+const LATE_MS = 1_500;
+const sealer = new Sealer('test-sealing-secret');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A target system behind a slow, stubborn adapter: its grant ignores the abort signal and applies
+ * the access LATE_MS after it was called (or, with `never`, only when the test releases it).
+ * Revoke and check answer at once. `events` is what happened to the access, in order.
+ */
+class LateProvider implements Provider {
+  readonly guarantees: ProviderGuarantees = {
+    enforcesExpiry: false,
+    endsOpenSessions: true,
+    isolation: 'shared',
+  };
+  readonly present = new Set<string>();
+  readonly events: string[] = [];
+  /** When the last grant call came in (wall time). */
+  calledAt = 0;
+  never = false;
+  private readonly held: (() => void)[] = [];
+
+  private key(ctx: ProviderCallContext<unknown>): string {
+    return `${ctx.user.slackId}/${ctx.resource.id}`;
+  }
+
+  grant(ctx: ProviderCallContext<unknown>): Promise<GrantResult> {
+    this.events.push('grant called');
+    this.calledAt = Date.now();
+    return new Promise((resolve) => {
+      const land = () => {
+        this.present.add(this.key(ctx));
+        this.events.push('grant landed');
+        resolve({});
+      };
+      if (this.never) this.held.push(land);
+      else setTimeout(land, LATE_MS);
+    });
+  }
+
+  async revoke(ctx: ProviderCallContext<unknown>): Promise<void> {
+    this.events.push('revoke');
+    this.present.delete(this.key(ctx));
+  }
+
+  async check(ctx: ProviderCallContext<unknown>): Promise<boolean> {
+    this.events.push('check');
+    return this.present.has(this.key(ctx));
+  }
+
+  /** Lets every held grant call land now. */
+  release(): void {
+    this.held.splice(0).forEach((land) => land());
+  }
+
+  /** Resolves once a late grant called now would have landed (and a little more). */
+  async afterLanding(): Promise<void> {
+    await sleep(Math.max(0, this.calledAt + LATE_MS + 100 - Date.now()));
+  }
+}
+
+function config(options: { alertAfterAttempts: number; retryBase?: string }): string {
+  return `
+timezone: UTC
+admins: [UADMIN]
+requests:
+  approverChannel: CAPPROVALS
+sweeper:
+  alertAfterAttempts: ${options.alertAfterAttempts}
+  retryBase: ${options.retryBase ?? '5s'}
+providers:
+  hook:
+    type: webhook
+    url: http://127.0.0.1:9/hook
+    secret: s3cret-value
+    timeout: 1s
+resources:
+  - id: auto
+    name: Auto approved
+    provider: hook
+    maxDuration: 1h
+    approvalsRequired: 0
+`;
+}
+
+describe.each(STORE_KINDS)('fenced provider calls (%s)', (kind: StoreKind) => {
+  let h: CoreHarness;
+  let provider: LateProvider;
+  let sweeper: Sweeper;
+  let reconciler: Reconciler;
+  let logs: string[];
+
+  async function setUp(yaml: string): Promise<void> {
+    h = await coreHarness(yaml, undefined, kind);
+    provider = new LateProvider();
+    logs = [];
+    const logger = winston.createLogger({
+      level: 'debug',
+      format: winston.format.json(),
+      transports: [
+        new winston.transports.Stream({
+          stream: new Writable({
+            write(chunk, _encoding, done) {
+              logs.push(String(chunk));
+              done();
+            },
+          }),
+        }),
+      ],
+    });
+    const shared = {
+      core: h.core,
+      providers: lookupOf({ hook: provider }, TIMEOUT_MS),
+      directory: new StaticDirectory(),
+      sealer,
+      logger,
+      busy: new Set<string>(),
+      calls: new ProviderCalls(),
+    };
+    sweeper = new Sweeper({ ...shared, random: () => 1 });
+    reconciler = new Reconciler(shared);
+  }
+
+  afterEach(async () => {
+    provider.release();
+    await sweeper.stop();
+    await reconciler.stop();
+    await h.close();
+  });
+
+  async function requested(): Promise<string> {
+    const req = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'auto',
+      duration: '30m',
+      justification: JUST,
+    });
+    return h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', req.id);
+  }
+
+  const grant = async (id: string) => (await h.core.grant(id))!;
+
+  it('waits for a timed-out grant to land before its clean-up revoke, so the access ends absent', async () => {
+    await setUp(config({ alertAfterAttempts: 1 }));
+    const grantId = await requested();
+    const t = h.clock.now();
+    await sweeper.tick();
+    expect(await grant(grantId)).toMatchObject({
+      status: 'revoking',
+      endReason: 'activation_failed',
+      lastError: 'grant: timed out after 1000 ms',
+      fenceUntil: t + 2 * TIMEOUT_MS,
+      nextAttemptAt: t + 2 * TIMEOUT_MS,
+    });
+    expect(provider.events).toEqual(['grant called']);
+
+    // The clean-up revoke is not due before the fence, however often the sweeper passes.
+    h.clock.set(t + 2 * TIMEOUT_MS - 1);
+    await sweeper.tick();
+    expect(provider.events).toEqual(['grant called']);
+
+    // Due now, while the grant call is still out: the revoke waits for it to land first.
+    h.clock.set(t + 2 * TIMEOUT_MS);
+    await sweeper.tick();
+    await provider.afterLanding();
+    expect(provider.events).toEqual(['grant called', 'grant landed', 'revoke', 'check']);
+    expect(provider.present.size).toBe(0);
+    expect(await grant(grantId)).toMatchObject({
+      status: 'failed',
+      endedAt: t + 2 * TIMEOUT_MS,
+      recheckAt: t + 2 * TIMEOUT_MS + 2 * MIN,
+    });
+  });
+
+  it('schedules a user revoke after a timed-out activation no sooner than the fence, and ends absent', async () => {
+    await setUp(config({ alertAfterAttempts: 2 }));
+    const grantId = await requested();
+    const t = h.clock.now();
+    await sweeper.tick();
+    expect(await grant(grantId)).toMatchObject({
+      status: 'activating',
+      attempts: 1,
+      fenceUntil: t + 2 * TIMEOUT_MS,
+    });
+
+    await h.core.revokeGrant({ grantId, actor: 'UREQ' });
+    expect(await grant(grantId)).toMatchObject({
+      status: 'revoking',
+      endReason: 'revoked_by_user',
+      nextAttemptAt: t + 2 * TIMEOUT_MS,
+    });
+    h.clock.set(t + 2 * TIMEOUT_MS - 1);
+    await sweeper.tick();
+    expect(provider.events).toEqual(['grant called']);
+
+    h.clock.set(t + 2 * TIMEOUT_MS);
+    await sweeper.tick();
+    await provider.afterLanding();
+    expect(provider.events).toEqual(['grant called', 'grant landed', 'revoke', 'check']);
+    expect(provider.present.size).toBe(0);
+    expect(await grant(grantId)).toMatchObject({
+      status: 'revoked',
+      endReason: 'revoked_by_user',
+      recheckAt: t + 2 * TIMEOUT_MS + 2 * MIN,
+    });
+  });
+
+  it('fences a user revoke made while the activation call is still out, and ends absent', async () => {
+    // A first retry sooner than the fence: only the fence keeps the revoke from running early.
+    await setUp(config({ alertAfterAttempts: 1, retryBase: '1s' }));
+    const grantId = await requested();
+    const t = h.clock.now();
+    const activating = sweeper.tick();
+    while (provider.events.length === 0) await sleep(5);
+    await h.core.revokeGrant({ grantId, actor: 'UREQ' });
+    await activating;
+
+    const fenced = await grant(grantId);
+    expect(fenced).toMatchObject({
+      status: 'revoking',
+      endReason: 'revoked_by_user',
+      fenceUntil: t + 2 * TIMEOUT_MS,
+    });
+    expect(fenced.nextAttemptAt).toBeGreaterThanOrEqual(t + 2 * TIMEOUT_MS);
+
+    h.clock.set(fenced.nextAttemptAt!);
+    await sweeper.tick();
+    await provider.afterLanding();
+    expect(provider.events).toEqual(['grant called', 'grant landed', 'revoke', 'check']);
+    expect(provider.present.size).toBe(0);
+    expect((await grant(grantId)).status).toBe('revoked');
+  });
+
+  it('revokes anyway after the grace when a call never settles, and the read-back after the end catches it landing later', async () => {
+    await setUp(config({ alertAfterAttempts: 1 }));
+    provider.never = true;
+    const grantId = await requested();
+    const t = h.clock.now();
+    await sweeper.tick();
+    expect((await grant(grantId)).fenceUntil).toBe(t + 2 * TIMEOUT_MS);
+
+    h.clock.set(t + 2 * TIMEOUT_MS);
+    const waited = Date.now();
+    await sweeper.tick();
+    // It waited out the grace (twice the timeout) for the call, then revoked without it.
+    expect(Date.now() - waited).toBeGreaterThanOrEqual(2 * TIMEOUT_MS - 50);
+    expect(provider.events).toEqual(['grant called', 'revoke', 'check']);
+    expect(logs.join('')).toContain(
+      'a grant call that timed out has still not answered; revoking anyway',
+    );
+    const ended = await grant(grantId);
+    expect(ended).toMatchObject({
+      status: 'failed',
+      endedAt: t + 2 * TIMEOUT_MS,
+      recheckAt: t + 2 * TIMEOUT_MS + 2 * MIN,
+      rechecks: 0,
+    });
+
+    // The stray call lands after all; the read-back at end + 2m finds it and takes it away.
+    provider.release();
+    expect(provider.present.size).toBe(1);
+    h.clock.set(ended.recheckAt!);
+    expect(await reconciler.run()).toEqual([
+      {
+        grantId,
+        userId: 'UREQ',
+        resourceId: 'auto',
+        expected: 'absent',
+        found: 'present',
+        repaired: true,
+      },
+    ]);
+    expect(provider.present.size).toBe(0);
+  });
+});
+
+describe('ProviderCalls', () => {
+  const deferred = <T>() => {
+    let resolve!: (value: T) => void;
+    let reject!: (err: unknown) => void;
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+
+  it('answers with the call and tracks nothing once it settled', async () => {
+    const calls = new ProviderCalls();
+    await expect(calls.run('gr_1', 1000, async () => 'done')).resolves.toBe('done');
+    expect(calls.pending('gr_1')).toBe(false);
+    expect(await calls.settled('gr_1', 1000)).toBe(true);
+  });
+
+  it('rejects with the call’s own error when it fails in time', async () => {
+    const calls = new ProviderCalls();
+    await expect(
+      calls.run('gr_1', 1000, async () => {
+        throw new Error('permission denied');
+      }),
+    ).rejects.toThrow('permission denied');
+    expect(calls.pending('gr_1')).toBe(false);
+  });
+
+  it('turns a call that throws synchronously into a rejection, not a throw', async () => {
+    const calls = new ProviderCalls();
+    const run = () =>
+      calls.run('gr_1', 1000, () => {
+        throw new TypeError('bad arguments');
+      });
+    let result: Promise<unknown> | undefined;
+    expect(() => (result = run())).not.toThrow();
+    await expect(result).rejects.toThrow('bad arguments');
+    expect(calls.pending('gr_1')).toBe(false);
+  });
+
+  it('gives up on a call at its timeout, aborting its signal, but keeps it tracked until it settles', async () => {
+    const calls = new ProviderCalls();
+    const call = deferred<string>();
+    let signal: AbortSignal | undefined;
+    const started = Date.now();
+    const run = calls.run('gr_1', 50, (s) => {
+      signal = s;
+      return call.promise;
+    });
+    await expect(run).rejects.toThrow(new ProviderCallError('timed out after 50 ms'));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    expect(signal?.aborted).toBe(true);
+    expect(signal?.reason).toEqual(new ProviderCallError('timed out after 50 ms'));
+    expect(calls.pending('gr_1')).toBe(true);
+    expect(calls.pending('gr_2')).toBe(false);
+
+    call.resolve('landed late');
+    await sleep(0);
+    expect(calls.pending('gr_1')).toBe(false);
+  });
+
+  it('settled() waits for every unsettled call of the grant, and only that grant’s', async () => {
+    const calls = new ProviderCalls();
+    const first = deferred<void>();
+    const second = deferred<void>();
+    const other = deferred<void>();
+    calls.run('gr_1', 10, () => first.promise).catch(() => undefined);
+    calls.run('gr_1', 10, () => second.promise).catch(() => undefined);
+    calls.run('gr_2', 10, () => other.promise).catch(() => undefined);
+    await sleep(20);
+
+    let done: boolean | undefined;
+    const waiting = calls.settled('gr_1', 5_000).then((ok) => (done = ok));
+    first.resolve();
+    await sleep(20);
+    expect(done).toBeUndefined();
+    // A late failure is settled too: it cannot land any more.
+    second.reject(new Error('gave up on its own'));
+    await waiting;
+    expect(done).toBe(true);
+    expect(calls.pending('gr_1')).toBe(false);
+    expect(calls.pending('gr_2')).toBe(true);
+    expect(await calls.settled('gr_3', 5_000)).toBe(true);
+    other.resolve();
+  });
+
+  it('settled() gives up after the grace when a call never settles', async () => {
+    const calls = new ProviderCalls();
+    const never = deferred<void>();
+    calls.run('gr_1', 10, () => never.promise).catch(() => undefined);
+    const started = Date.now();
+    expect(await calls.settled('gr_1', 100)).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(95);
+    expect(calls.pending('gr_1')).toBe(true);
+    never.resolve();
+  });
+});
