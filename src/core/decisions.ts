@@ -131,6 +131,9 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
     const all = await c.tx.approvals.of(row.id);
     if (input.decision === 'deny') return deny(c, row, input.actor, reason, all);
 
+    // A raised quorum becomes the request's own, so everything that shows it counts against it.
+    const raised = standing.required > row.approvalsRequired;
+    if (raised) await c.tx.requests.update(row.id, { approvalsRequired: standing.required });
     const counted = all.filter(
       (a) => a.decision === 'approve' && !standing.discounted.has(a.approver),
     ).length;
@@ -145,12 +148,17 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
         required: standing.required,
         selfApproval: input.actor === row.requester,
         ...(standing.discounted.size > 0 ? { discounted: [...standing.discounted] } : {}),
-        ...(standing.required > row.approvalsRequired ? { filedWith: row.approvalsRequired } : {}),
+        ...(raised ? { filedWith: row.approvalsRequired } : {}),
       },
       // The approval that completes the quorum redraws with the approval itself.
       redraw: complete ? undefined : row.id,
     });
-    if (!complete) return { kind: 'recorded', request: row, approvals: all };
+    if (!complete)
+      return {
+        kind: 'recorded',
+        request: { ...row, approvalsRequired: standing.required },
+        approvals: all,
+      };
     const person = await c.tx.people.get(row.requester);
     const gone =
       person && person.state !== 'active' ? `${row.requester} left the workspace` : undefined;

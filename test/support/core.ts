@@ -1,7 +1,7 @@
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { ManualClock } from '../../src/core/clock';
-import { StaticDirectory } from '../../src/core/directory';
+import { StaticDirectory, type Directory } from '../../src/core/directory';
 import { Core } from '../../src/core';
 import type { Store } from '../../src/store';
 import type { SqlInspector } from './sql-inspector';
@@ -70,6 +70,11 @@ export interface CoreHarness {
   location: TestStore['location'];
   /** Another core on the same database and clock, as a second process or replica would be. */
   another(): Promise<Core>;
+  /**
+   * Another core on the same store and clock under another configuration (and, when given,
+   * another directory; else the harness's groups): the bot after hallpass.yml changed.
+   */
+  withConfig(yaml: string, directory?: Directory): Core;
   close(): Promise<void>;
 }
 
@@ -93,6 +98,8 @@ export async function coreHarness(
     config,
     location: test.location,
     another: async () => new Core({ store: await test.another(), clock, config, directory }),
+    withConfig: (yaml, other = directory) =>
+      new Core({ store: test.store, clock, config: parseConfig(yaml, {}), directory: other }),
     close: () => test.close(),
   };
 }
