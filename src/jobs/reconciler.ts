@@ -93,7 +93,7 @@ export class Reconciler {
   private async pass(dryRun: boolean): Promise<Finding[]> {
     const { core } = this.deps;
     const { concurrency, batch } = core.config.reconcile;
-    const ended = dryRun ? [] : await core.lifecycle.toRecheck(RECHECKS_PER_RUN);
+    const ended = await core.lifecycle.toRecheck(RECHECKS_PER_RUN);
     const active = await core.lifecycle.leastRecentlyVerified(batch);
     const findings: Finding[] = [];
     await forEachLimited([...ended, ...active], concurrency, async (grant) => {
