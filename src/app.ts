@@ -112,7 +112,8 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
         database: await database.check(),
         leader: leader.leading,
       }),
-      accepting: () => database.up,
+      // Down a moment ago? Ask again before turning Slack away: it may be back.
+      accepting: async () => database.up || (await database.check()),
       extraSubcommands: [digestSubcommand],
       forgetUser: (userId) => directory.forget(userId),
     });

@@ -27,7 +27,7 @@ export interface SlackAppDeps extends SlackClientDeps {
   /** Answers `GET /healthz`: 200 when ready and the database answers, 503 otherwise. */
   health: () => Promise<Health>;
   /** False while the database cannot be reached: Slack's requests get 503 instead of an ack. */
-  accepting?: () => boolean;
+  accepting?: () => Promise<boolean>;
   /** More `/jit` subcommands (e.g. `digest`), listed in `/jit help` with the built-in ones. */
   extraSubcommands?: readonly Subcommand[];
   /** Slack said a person changed: forget what the directory cached of them. */
@@ -141,7 +141,7 @@ function httpReceiver(
   health: ReturnType<typeof healthHandler>,
   logger: Logger,
   boltLog: ReturnType<typeof boltLogger>,
-  accepting: () => boolean,
+  accepting: () => Promise<boolean>,
 ): HTTPReceiver {
   const receiver = new HTTPReceiver({
     signingSecret,
@@ -190,7 +190,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
           health,
           deps.logger,
           logger,
-          deps.accepting ?? (() => true),
+          deps.accepting ?? (async () => true),
         ),
       });
 

@@ -118,19 +118,23 @@ export function checkEnvelopes(
     signingSecret: string;
     logger: Logger;
     /** False while Hallpass cannot record anything (its database is out of reach). */
-    accepting?: () => boolean;
+    accepting?: () => Promise<boolean>;
   },
 ): RequestListener {
   const { logger } = options;
   return (req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (req.method !== 'POST' || path !== options.path) return next(req, res);
-    if (options.accepting && !options.accepting()) {
+    if (!options.accepting) return check(req, res);
+    void options.accepting().then((accepting) => {
+      if (accepting) return check(req, res);
       // Slack retries a request that was not acked; a load balancer has moved on meanwhile.
       res.writeHead(503, { 'retry-after': '5', connection: 'close' });
       res.end();
-      return;
-    }
+    });
+  };
+
+  function check(req: IncomingMessage, res: ServerResponse): void {
     void HTTPModuleFunctions.bufferIncomingMessage(req, defaultBodyLimit).then(
       (buffered) => {
         const raw = buffered.rawBody.toString();
@@ -159,7 +163,7 @@ export function checkEnvelopes(
         answer(res, tooLarge ? 413 : 400, true);
       },
     );
-  };
+  }
 }
 
 function signedBySlack(req: BufferedIncomingMessage, raw: string, signingSecret: string): boolean {

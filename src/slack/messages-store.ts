@@ -1,4 +1,5 @@
 import type { MessageQueries, PostedMessage } from '../store';
+import { persist } from './persist';
 
 export type { PostedMessage };
 
@@ -8,9 +9,9 @@ export type { PostedMessage };
  */
 export class MessagesStore {
   /**
-   * Posts Slack accepted whose row could not be written yet (the database was locked past its
-   * busy timeout). The failed write fails the delivery, which is retried; the retry must find
-   * the post here, or it would post the message a second time.
+   * Posts Slack accepted whose row could not be written yet (the database stayed out of reach
+   * past every retry). The failed write fails the delivery, which is retried; a retry in this
+   * process must find the post here, or it would post the message a second time.
    */
   private readonly unsaved = new Map<string, PostedMessage>();
 
@@ -28,7 +29,7 @@ export class MessagesStore {
   async remember(message: PostedMessage): Promise<void> {
     const key = keyOf(message.subject, message.purpose);
     this.unsaved.set(key, message);
-    await this.messages.remember(message);
+    await persist(() => this.messages.remember(message));
     this.unsaved.delete(key);
   }
 }

@@ -36,9 +36,16 @@ const UNREACHABLE = new Set([
  */
 export function isStoreBusy(err: unknown): boolean {
   const code = codeOf(err);
-  if (code === undefined) return false;
+  if (code === undefined) {
+    // pg reports a connection the server cut with a message and no code.
+    const message = (err as DriverError | null)?.message;
+    return typeof message === 'string' && /^Connection terminated/.test(message);
+  }
   if (isSqliteError(err)) return code.startsWith('SQLITE_BUSY');
-  return PG_BUSY.has(code) || UNREACHABLE.has(code) || code === '57P01';
+  // 08…: connection exceptions; 57P0…: the server is shutting down, crashed or starting up.
+  return (
+    PG_BUSY.has(code) || UNREACHABLE.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code)
+  );
 }
 
 /** A sentence naming `where` for an error that came from the database, or undefined. */

@@ -19,6 +19,8 @@ export interface TestPostgres {
   port: number;
   /** A connection URL for another role of this cluster. */
   urlFor(user: string, password: string, database?: string): string;
+  /** Restarts the server (every session is cut off), keeping its data and port. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -94,6 +96,14 @@ export async function startPostgres({ preloadStatements = true } = {}): Promise<
   }
   const port = await freePort();
   const pgCtl = join(bin, 'pg_ctl');
+  const options = [
+    `-p ${port}`,
+    '-c listen_addresses=127.0.0.1',
+    `-c unix_socket_directories=${dir}`,
+    '-c fsync=off',
+    '-c full_page_writes=off',
+    ...(preloadStatements ? ['-c shared_preload_libraries=pg_stat_statements'] : []),
+  ].join(' ');
   try {
     await asOwner(join(bin, 'initdb'), [
       '-D',
@@ -108,14 +118,6 @@ export async function startPostgres({ preloadStatements = true } = {}): Promise<
       '--encoding=UTF8',
       '--no-locale',
     ]);
-    const options = [
-      `-p ${port}`,
-      '-c listen_addresses=127.0.0.1',
-      `-c unix_socket_directories=${dir}`,
-      '-c fsync=off',
-      '-c full_page_writes=off',
-      ...(preloadStatements ? ['-c shared_preload_libraries=pg_stat_statements'] : []),
-    ].join(' ');
     await asOwner(pgCtl, ['start', '-w', '-t', '60', '-D', data, '-l', log, '-o', options]);
   } catch (err) {
     const serverLog = existsSync(log) ? readFileSync(log, 'utf8').slice(-2000) : '';
@@ -130,6 +132,23 @@ export async function startPostgres({ preloadStatements = true } = {}): Promise<
     host: '127.0.0.1',
     port,
     urlFor,
+    async restart() {
+      // Fast: every session is ended, as when a failover or a restart cuts clients off.
+      await asOwner(pgCtl, [
+        'restart',
+        '-w',
+        '-t',
+        '60',
+        '-m',
+        'fast',
+        '-D',
+        data,
+        '-l',
+        log,
+        '-o',
+        options,
+      ]);
+    },
     async stop() {
       try {
         await asOwner(pgCtl, ['stop', '-w', '-m', 'immediate', '-D', data]);

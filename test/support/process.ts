@@ -57,6 +57,36 @@ export function runBuilt(
   });
 }
 
+/**
+ * Runs the `hallpass` command line from source (`tsx src/cli/main.ts <args>`) as its own
+ * process, with exactly `env` (plus PATH), until it exits; one still running after `timeoutMs`
+ * is killed and the promise rejects. What an operator runs next to the bot (`hallpass grants
+ * close …`), without needing the build that bin/hallpass.js runs.
+ */
+export function runHallpassCli(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, [join(ROOT, 'src', 'cli', 'main.ts'), ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (signal === 'SIGKILL')
+        reject(new Error(`hallpass ${args.join(' ')} was still running after ${timeoutMs} ms`));
+      else resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
 export interface ProcessInfo {
   pid: number;
   ppid: number;
@@ -118,6 +148,7 @@ export class BotProcess {
   stderr = '';
   readonly exited: Promise<BotExit>;
   private exit?: BotExit;
+  private killedOnPurpose = false;
 
   private constructor(private readonly child: ChildProcess) {
     BotProcess.running.add(this);
@@ -138,13 +169,7 @@ export class BotProcess {
     timeoutMs = 20_000,
     launch: Launch = 'tsx',
   ): Promise<BotProcess> {
-    const [command, args] = LAUNCH[launch];
-    const child = spawn(command, args, {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
-      detached: true,
-    });
-    const bot = new BotProcess(child);
+    const bot = BotProcess.spawn(env, launch);
     try {
       await bot.waitForLog((line) => line.message === 'hallpass started', timeoutMs);
     } catch (err) {
@@ -153,6 +178,20 @@ export class BotProcess {
       throw err;
     }
     return bot;
+  }
+
+  /**
+   * Starts the bot without waiting for it to listen: for a start that is expected to fail, read
+   * `exited` and `stderr`. Tracked like any other, so `killAll()` ends it if it did start.
+   */
+  static spawn(env: Record<string, string>, launch: Launch = 'tsx'): BotProcess {
+    const [command, args] = LAUNCH[launch];
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+      detached: true,
+    });
+    return new BotProcess(child);
   }
 
   /** Kills every bot started here that is still running. */
@@ -190,14 +229,45 @@ export class BotProcess {
     if (!this.exit) this.child.kill(signal);
   }
 
+  /**
+   * Why the bot stopped when nobody sent it a signal: its exit and the end of its stderr, for a
+   * test to show. Undefined while it runs, or when it stopped because it was told to.
+   */
+  get crash(): string | undefined {
+    if (!this.exit || this.killedOnPurpose) return undefined;
+    return `exited ${JSON.stringify(this.exit)}:\n${this.stderr.slice(-2000)}`;
+  }
+
   /** Sends `signal` to the bot's process group (tsx and the program it runs). */
   signal(signal: NodeJS.Signals): void {
+    this.killedOnPurpose = true;
     if (this.exit || this.child.pid === undefined) return;
     try {
       process.kill(-this.child.pid, signal);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
     }
+  }
+
+  /**
+   * Sends `signal` to the bot program alone (src/main.ts or dist/main.js), not to the tsx or npm
+   * process that runs it, which then exits with the program's code. tsx passes on a signal sent
+   * to itself only if the program reports it within 30 ms, and otherwise kills the program
+   * (exit 143): a busy machine misses that, so a graceful stop that must end with 0 signals here.
+   */
+  signalProgram(signal: NodeJS.Signals): void {
+    this.killedOnPurpose = true;
+    if (this.exit) return;
+    const group = processesInGroup(this.pid);
+    const parents = new Set(group.map((p) => p.ppid));
+    const program = group.find(
+      (p) =>
+        !parents.has(p.pid) &&
+        p.state !== 'Z' &&
+        p.args.some((arg) => /(src\/main\.ts|dist\/main\.js)$/.test(arg)),
+    );
+    if (!program) throw new Error('the bot program is not running');
+    process.kill(program.pid, signal);
   }
 
   /** SIGKILL: no shutdown code runs, as when the machine or the OOM killer stops the bot. */

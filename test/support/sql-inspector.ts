@@ -58,10 +58,11 @@ const dollar = (sql: string) => {
   return sql.replace(/\?/g, () => `$${++n}`);
 };
 
+/** On a small pool: a connection the server cuts (a restart in a test) is replaced, not fatal. */
 export async function postgresInspector(url: string): Promise<SqlInspector> {
-  const client = new pg.Client({ connectionString: url, types: numbers });
+  const client = new pg.Pool({ connectionString: url, types: numbers, max: 2 });
   client.on('error', () => undefined);
-  await client.connect();
+  await client.query('SELECT 1');
   const query = (sql: string, params: unknown[]) => client.query(dollar(sql), params);
   return {
     json: (column, key) => `(${column}::jsonb ->> '${key}')`,

@@ -7,6 +7,7 @@ import type { Logger } from '../../log';
 import type { GuaranteeLookup } from '../../providers/types';
 import type { Sealer } from '../../secrets/seal';
 import { MessagesStore } from '../messages-store';
+import { persist } from '../persist';
 import { deliverAlert } from './alert';
 import { deliverApproverMessage } from './approver-message';
 import { deliverCredentials } from './credentials';
@@ -45,7 +46,9 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   concurrency: 4,
   maxAttempts: 10,
   callTimeoutMs: 10_000,
-  leaseMs: 60_000,
+  // Longer than a Slack call (callTimeoutMs) and the writes that follow it (PERSIST_WITHIN_MS)
+  // may take together: a live worker never loses its claim.
+  leaseMs: 45_000,
   retryBaseMs: 2_000,
   retryMaxMs: 5 * 60_000,
   random: Math.random,
@@ -203,7 +206,8 @@ export class OutboxDispatcher {
       await this.recordFailure(row, err);
       return;
     }
-    await outbox.sent(row, coveredUpTo);
+    // Slack has it: the row must be marked sent, or another replica would send it again.
+    await persist(() => outbox.sent(row, coveredUpTo));
     this.deps.logger.debug('notification delivered', { topic: row.topic, key: row.key });
   }
 

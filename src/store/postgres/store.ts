@@ -115,7 +115,7 @@ export class PostgresStore implements Store {
   }
 
   private async migrate(): Promise<void> {
-    const client = await this.pool.connect();
+    const client = await this.checkout();
     try {
       await client.query('SELECT pg_advisory_lock($1, $2)', [...LOCKS.migrate]);
       try {
@@ -124,6 +124,7 @@ export class PostgresStore implements Store {
         await client.query('SELECT pg_advisory_unlock($1, $2)', [...LOCKS.migrate]);
       }
     } finally {
+      client.off('error', ignoreClientError);
       client.release();
     }
   }
@@ -143,7 +144,7 @@ export class PostgresStore implements Store {
     begin: string,
     work: (client: PoolClient) => Promise<T>,
   ): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.checkout();
     let broken: Error | undefined;
     try {
       await client.query(begin);
@@ -158,8 +159,20 @@ export class PostgresStore implements Store {
         throw err;
       }
     } finally {
+      client.off('error', ignoreClientError);
       client.release(broken);
     }
+  }
+
+  /**
+   * A pooled connection for this process to use alone. A connection the server cuts (a restart,
+   * a failover) reports it as an 'error' event as well as to the query in progress; unheard, that
+   * event would end the process, so it is listened to here and the query's error is handled.
+   */
+  private async checkout(): Promise<PoolClient> {
+    const client = await this.pool.connect();
+    client.on('error', ignoreClientError);
+    return client;
   }
 
   change<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
@@ -242,6 +255,9 @@ export class PostgresStore implements Store {
     await this.pool.end();
   }
 }
+
+/** The error reaches the query that was running on the connection too; it is handled there. */
+const ignoreClientError = () => undefined;
 
 /** A change waits for every other change, from any replica, to commit first. */
 const CHANGE_BEGIN = `BEGIN; SELECT pg_advisory_xact_lock(${LOCKS.change[0]}, ${LOCKS.change[1]})`;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { openStore, type Store } from '../../../src/store';
 import { sqliteInspector, type SqlInspector } from '../../support/sql-inspector';
 import { FakeSlack } from '../../support/fake-slack';
-import { BotProcess } from '../../support/process';
+import { BotProcess, type BotExit } from '../../support/process';
 import { tempDir } from '../../support/tmp';
 import { WebhookReceiver } from '../../support/webhook-receiver';
 import { assertConverged } from './converged';
@@ -28,6 +28,14 @@ export interface BotWorld {
   sql: SqlInspector;
   file: string;
   people: SlackTraffic;
+  /** The bot's hallpass.yml: rewrite it between `stopBot()` and the next `startBot()`. */
+  configFile: string;
+  /** The bot's environment, for the command line or a start that is expected to fail. */
+  env: Record<string, string>;
+  /** SIGTERM to the bot program, as a supervisor stops it: resolves with how it exited. */
+  stopBot(): Promise<BotExit>;
+  /** A new process on the same database and the config file as it is now. */
+  startBot(): Promise<void>;
   /** SIGKILL, then a new process on the same database and config. */
   killAndRestart(): Promise<void>;
   /** Waits until no notification is pending (none is being sent either). */
@@ -36,7 +44,12 @@ export interface BotWorld {
   stop(): Promise<void>;
 }
 
-export async function startBotWorld(): Promise<BotWorld> {
+export interface BotWorldOptions {
+  /** The hallpass.yml to start with, given the receiver's URL; faultConfig's by default. */
+  config?: (hookUrl: string) => string;
+}
+
+export async function startBotWorld(options: BotWorldOptions = {}): Promise<BotWorld> {
   const fake = await new FakeSlack().start();
   fake.usergroups = USERGROUPS;
   const slack = new SlackLedger(fake);
@@ -44,7 +57,11 @@ export async function startBotWorld(): Promise<BotWorld> {
   const tmp = tempDir('hallpass-bot-');
   const config = join(tmp.dir, 'hallpass.yml');
   // The provider timeout is longer than any hold in these cases, so a kill lands before it.
-  writeFileSync(config, faultConfig({ hookUrl: receiver.url, providerTimeout: '10s' }));
+  writeFileSync(
+    config,
+    options.config?.(receiver.url) ??
+      faultConfig({ hookUrl: receiver.url, providerTimeout: '10s' }),
+  );
   const file = join(tmp.dir, 'hallpass.db');
   const env = {
     SLACK_BOT_TOKEN: BOT_TOKEN,
@@ -79,6 +96,16 @@ export async function startBotWorld(): Promise<BotWorld> {
     sql,
     file,
     people: new SlackTraffic(bot.url, fake),
+    configFile: config,
+    env,
+    stopBot: async () => {
+      world.bot.signalProgram('SIGTERM');
+      return world.bot.exited;
+    },
+    startBot: async () => {
+      world.bot = await BotProcess.start(env);
+      world.people = new SlackTraffic(world.bot.url, fake);
+    },
     killAndRestart: async () => {
       const exit = await world.bot.kill();
       expect(exit.signal).toBe('SIGKILL');

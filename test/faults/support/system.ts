@@ -36,7 +36,7 @@ export interface FaultSystem {
 }
 
 export async function startSystem(
-  options: { providerTimeout?: string; alertAfterAttempts?: number } = {},
+  options: Omit<Parameters<typeof faultConfig>[0], 'hookUrl'> = {},
 ): Promise<FaultSystem> {
   const fake = await new FakeSlack().start();
   fake.usergroups = USERGROUPS;

@@ -6,6 +6,9 @@ export const SIGNING_SECRET = 'faults-signing-secret-0123456789';
 export const HOOK_SECRET = 'faults-webhook-secret-value';
 export const BOT_TOKEN = 'xoxb-faults';
 
+/** response_url paths handed out so far: one counter for every sender, so no two share a path. */
+let replies = 0;
+
 /** A person's request as Slack delivers it, and what Hallpass answered them. */
 export interface Sent {
   /** The HTTP status of Slack's request to the bot (the ack). */
@@ -21,7 +24,6 @@ export interface Sent {
  * bot's endpoint, with a fresh response_url on FakeSlack each time so each answer is found.
  */
 export class SlackTraffic {
-  private replies = 0;
   private readonly send: SlackSender;
 
   constructor(
@@ -71,8 +73,8 @@ export class SlackTraffic {
 
   /** A response_url and a way to read what was posted to it. */
   responseUrl(): { responseUrl: string; reply: (timeoutMs?: number) => Promise<string> } {
-    this.replies += 1;
-    const method = `response/${this.replies}`;
+    replies += 1;
+    const method = `response/${replies}`;
     return {
       responseUrl: `${this.fake.url}${method}`,
       reply: async (timeoutMs = 15_000) => {
@@ -91,7 +93,15 @@ export function faultConfig(options: {
   hookUrl: string;
   providerTimeout?: string;
   alertAfterAttempts?: number;
+  /**
+   * The reconciler's cron (`reconcile.schedule`), e.g. every second so that moving the injected
+   * clock past `recheckAfter` gets the read-backs done at once; the product's default otherwise.
+   */
+  reconcileSchedule?: string;
 }): string {
+  const reconcile = options.reconcileSchedule
+    ? `reconcile: { schedule: '${options.reconcileSchedule}' }`
+    : '';
   return `
 timezone: UTC
 admins: [UADMIN]
@@ -102,6 +112,7 @@ sweeper:
   retryMax: 2s
   warnBefore: 10s
   alertAfterAttempts: ${options.alertAfterAttempts ?? 3}
+${reconcile}
 providers:
   hook:
     type: webhook
