@@ -79,9 +79,9 @@ describe('a grant call that answers after the timeout but is applied', () => {
     system = await startSystem({ providerTimeout: `${TIMEOUT_MS / 1000}s`, alertAfterAttempts: 1 });
     const id = await lateSandboxGrant(1500);
     await timedOut(id);
+    // The late grant lands; the watch proves the record never said the access was over while
+    // it was held (reading the status here instead would race the revoke that follows it).
     await held(id);
-    // The late grant has landed: the record must not say yet that the access is over.
-    expect(await statusOf(id)).toEqual({ status: 'revoking', end_reason: 'activation_failed' });
 
     await system.converged();
     await watch!.stop();
@@ -112,7 +112,6 @@ describe('a grant call that answers after the timeout but is applied', () => {
       'the holder’s revoke to be recorded',
     );
     await held(id);
-    expect(await statusOf(id)).toEqual({ status: 'revoking', end_reason: 'revoked_by_user' });
 
     await system.converged();
     await watch!.stop();

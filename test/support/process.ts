@@ -66,7 +66,8 @@ export function runBuilt(
 export function runHallpassCli(
   args: string[],
   env: Record<string, string>,
-  timeoutMs = 20_000,
+  // A guard against a hang, not a timing: compiling the CLI with tsx takes seconds on a busy machine.
+  timeoutMs = 90_000,
 ): Promise<Finished> {
   return new Promise((resolve, reject) => {
     const child = spawn(TSX, [join(ROOT, 'src', 'cli', 'main.ts'), ...args], {
