@@ -17,6 +17,7 @@ import { Sealer } from './secrets/seal';
 import { createSlackApp, createSlackClient } from './slack/app';
 import { OutboxDispatcher } from './slack/delivery/dispatcher';
 import { digestSubcommand } from './slack/listeners/commands/digest';
+import { LdapGroupDirectory } from './directory/ldap-groups';
 import { SlackDirectory } from './slack/directory';
 import { openStore } from './store';
 
@@ -68,6 +69,9 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       groupTtlMs: config.directory.groupTtl,
       userTtlMs: config.directory.userTtl,
       maxStaleMs: config.directory.maxStaleness,
+      ldap:
+        config.directory.ldap &&
+        new LdapGroupDirectory(config.directory.ldap, { configDir: options.configDir }),
     });
     const providers = await loadProviders(config, { slack: client, configDir: options.configDir });
     stack.push(() => providers.closeAll());

@@ -1,5 +1,6 @@
 import { validate as validateCron } from 'node-cron';
 import { z } from 'zod';
+import { ldapDirectorySettings } from '../directory/ldap-groups';
 import { parseDuration } from './duration';
 
 const duration = z.string().transform((text, ctx) => {
@@ -45,7 +46,11 @@ const regex = z.string().refine((pattern) => {
 const people = z.strictObject({
   users: z.array(userId).default([]),
   usergroups: z.array(usergroupId).default([]),
+  /** Groups in the LDAP directory (`directory.ldap`), by DN; members matched to Slack by email. */
+  ldapGroups: z.array(z.string().min(1)).default([]),
 });
+
+const NOBODY = { users: [], usergroups: [], ldapGroups: [] };
 
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24-hour)');
 
@@ -61,7 +66,7 @@ export const resourceSchema = z
     maxDuration: duration,
     maxTotalDuration: duration.optional(),
     approvalsRequired: z.number().int().min(0).max(10).default(1),
-    approvers: people.default({ users: [], usergroups: [] }),
+    approvers: people.default(NOBODY),
     approverChannel: channelId.optional(),
     requesters: people.optional(),
     allowSelfApproval: z.boolean().default(false),
@@ -120,6 +125,8 @@ export const configSchema = z
         userTtl: duration.default(3_600_000),
         /** How old a cached answer may be and still stand in while Slack cannot answer. */
         maxStaleness: duration.default(5 * 60_000),
+        /** The LDAP or Active Directory server that answers `ldapGroups` in approver rules. */
+        ldap: ldapDirectorySettings.optional(),
       })
       .default({ groupTtl: 60_000, userTtl: 3_600_000, maxStaleness: 5 * 60_000 }),
     offboarding: z
@@ -208,16 +215,29 @@ export const configSchema = z
           message: 'must be >= maxDuration',
         });
       }
-      const approverCount = r.approvers.users.length + r.approvers.usergroups.length;
-      if (r.approvalsRequired > 0 && approverCount === 0) {
+      const { users, usergroups, ldapGroups } = r.approvers;
+      if (r.approvalsRequired > 0 && users.length + usergroups.length + ldapGroups.length === 0) {
         ctx.addIssue({
           code: 'custom',
           path: at('approvers'),
-          message: 'must name at least one user or user group when approvalsRequired > 0',
+          message: 'must name at least one user or group when approvalsRequired > 0',
         });
+      }
+      for (const [rule, named] of [
+        ['approvers', r.approvers],
+        ['requesters', r.requesters],
+      ] as const) {
+        if (named?.ldapGroups.length && !cfg.directory.ldap) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at(rule), 'ldapGroups'],
+            message: 'needs directory.ldap: the LDAP server that says who is in these groups',
+          });
+        }
       }
       if (
         r.approvers.usergroups.length === 0 &&
+        r.approvers.ldapGroups.length === 0 &&
         r.approvers.users.length > 0 &&
         r.approvalsRequired > r.approvers.users.length
       ) {

@@ -7,7 +7,11 @@ export type PersonStatus = 'active' | 'deactivated' | 'guest';
  * approver is never let in on a guess.
  */
 export class DirectoryUnavailable extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Who did not answer, as a person reads it: `Slack`, `the LDAP directory`. */
+    readonly source = 'Slack',
+  ) {
     super(message);
     this.name = 'DirectoryUnavailable';
   }
@@ -21,6 +25,8 @@ export class DirectoryUnavailable extends Error {
  */
 export interface Directory {
   usergroupMembers(usergroupId: string): Promise<readonly string[]>;
+  /** The Slack users in an LDAP group (`ldapGroups` in a rule), matched by email. */
+  ldapGroupMembers(groupDn: string): Promise<readonly string[]>;
   emailOf(userId: string): Promise<string | undefined>;
   /** `fresh`: ask again rather than trust a cached answer (the offboarding safety net). */
   statusOf(userId: string, options?: { fresh?: boolean }): Promise<PersonStatus>;
@@ -34,6 +40,10 @@ export class StaticDirectory implements Directory {
   ) {}
   async usergroupMembers(usergroupId: string): Promise<readonly string[]> {
     return this.groups[usergroupId] ?? [];
+  }
+  /** Keyed by DN in the same table as user groups. */
+  async ldapGroupMembers(groupDn: string): Promise<readonly string[]> {
+    return this.groups[groupDn] ?? [];
   }
   async emailOf(userId: string): Promise<string | undefined> {
     return this.emails[userId];

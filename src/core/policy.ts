@@ -134,11 +134,14 @@ export class Policy {
       for (const group of people.usergroups) {
         if ((await this.directory.usergroupMembers(group)).includes(userId)) return true;
       }
+      for (const group of people.ldapGroups) {
+        if ((await this.directory.ldapGroupMembers(group)).includes(userId)) return true;
+      }
     } catch (err) {
       if (!(err instanceof DirectoryUnavailable)) throw err;
       throw new DomainError(
         'unavailable',
-        `Hallpass can't verify your ${what} right now (Slack did not answer); nothing changed. Try again in a minute.`,
+        `Hallpass can't verify your ${what} right now (${err.source} did not answer); nothing changed. Try again in a minute.`,
       );
     }
     return false;

@@ -103,6 +103,16 @@ export class LdapGroupDirectory {
     this.maxDepth = options.maxDepth ?? 8;
   }
 
+  /** The directory said the group does not exist: an answer (no members), not an outage. */
+  missing(err: unknown): boolean {
+    return err instanceof LdapGroupLookupError && err.kind === 'no-such-group';
+  }
+
+  /** A failed lookup in a sentence for the log; LDAP errors carry no secrets (see ldapFailure). */
+  describe(err: unknown): string {
+    return err instanceof Error ? err.message : String(err);
+  }
+
   /**
    * The members' email addresses, lowercased, without duplicates, sorted. Throws an
    * LdapGroupLookupError saying whether the group does not exist, Hallpass is refused, or the

@@ -3,11 +3,21 @@ import { systemClock, type Clock } from '../core/clock';
 import { DirectoryUnavailable, type Directory, type PersonStatus } from '../core/directory';
 import type { Logger } from '../log';
 
-/** The two Web API methods the directory uses (a Bolt WebClient has them). */
+/** The Web API methods the directory uses (a Bolt WebClient has them). */
 export type DirectoryClient = {
   usergroups: { users: Pick<webApi.WebClient['usergroups']['users'], 'list'> };
-  users: Pick<webApi.WebClient['users'], 'info'>;
+  users: Pick<webApi.WebClient['users'], 'info' | 'lookupByEmail'>;
 };
+
+/**
+ * Who is in a group of another directory, as email addresses (src/directory/ldap-groups.ts).
+ * `missing` says whether a failure is the answer "no such group" rather than no answer.
+ */
+export interface GroupSource {
+  memberEmails(groupDn: string): Promise<string[]>;
+  missing(err: unknown): boolean;
+  describe(err: unknown): string;
+}
 
 export interface SlackDirectoryOptions {
   clock?: Clock;
@@ -21,6 +31,8 @@ export interface SlackDirectoryOptions {
    * outages). Past it, lookups fail and rules that need them refuse.
    */
   maxStaleMs?: number;
+  /** Answers `ldapGroups`: the LDAP directory; without it, such rules are refused by config. */
+  ldap?: GroupSource;
 }
 
 /** Slack's answers that are answers: the group or person does not exist. */
@@ -40,7 +52,7 @@ function missing(err: unknown): boolean {
   );
 }
 
-function describe(err: unknown): string {
+function describeSlackError(err: unknown): string {
   const e = err as { code?: unknown; data?: { error?: unknown }; message?: unknown };
   if (e.code === webApi.ErrorCode.PlatformError) return `slack answered ${String(e.data?.error)}`;
   if (e.code === webApi.ErrorCode.RateLimitedError) return 'slack rate-limited the lookup';
@@ -64,6 +76,9 @@ interface Person {
 export class SlackDirectory implements Directory {
   private readonly groups: TtlCache<readonly string[]>;
   private readonly people: TtlCache<Person>;
+  private readonly ldapGroups: TtlCache<readonly string[]>;
+  private readonly byEmail: TtlCache<string | undefined>;
+  private readonly ldap?: GroupSource;
 
   constructor(
     private readonly client: DirectoryClient,
@@ -85,6 +100,51 @@ export class SlackDirectory implements Directory {
       clock,
       options.logger,
     );
+    this.ldap = options.ldap;
+    this.ldapGroups = new TtlCache(
+      'ldap group',
+      options.groupTtlMs ?? 60_000,
+      maxStale,
+      clock,
+      options.logger,
+      (err) => this.ldap?.describe(err) ?? describeSlackError(err),
+      'the LDAP directory',
+    );
+    this.byEmail = new TtlCache(
+      'email',
+      options.userTtlMs ?? 3_600_000,
+      maxStale,
+      clock,
+      options.logger,
+    );
+  }
+
+  /**
+   * The Slack users among an LDAP group's members, matched by email (`users.lookupByEmail`). A
+   * group the directory says does not exist has no members; a member with no Slack account is
+   * left out. Cached and failing closed like user groups.
+   */
+  ldapGroupMembers(groupDn: string): Promise<readonly string[]> {
+    const ldap = this.ldap;
+    if (!ldap) {
+      return Promise.reject(
+        new DirectoryUnavailable(
+          `no LDAP directory is configured for ${groupDn}`,
+          'the LDAP directory',
+        ),
+      );
+    }
+    return this.ldapGroups.get(groupDn, async () => {
+      let emails: string[];
+      try {
+        emails = await ldap.memberEmails(groupDn);
+      } catch (err) {
+        if (ldap.missing(err)) return [];
+        throw err;
+      }
+      const ids = await Promise.all(emails.map((email) => this.userIdOf(email)));
+      return ids.filter((id): id is string => id !== undefined);
+    });
   }
 
   usergroupMembers(usergroupId: string): Promise<readonly string[]> {
@@ -106,6 +166,18 @@ export class SlackDirectory implements Directory {
   async statusOf(userId: string, options: { fresh?: boolean } = {}): Promise<PersonStatus> {
     if (options.fresh) this.people.forget(userId);
     return (await this.person(userId)).status;
+  }
+
+  private userIdOf(email: string): Promise<string | undefined> {
+    return this.byEmail.get(email, async () => {
+      try {
+        const { user } = await this.client.users.lookupByEmail({ email });
+        return user?.deleted ? undefined : user?.id;
+      } catch (err) {
+        if (missing(err)) return undefined;
+        throw err;
+      }
+    });
   }
 
   /** Forgets what is cached of a person: Slack told us they changed (`user_change`). */
@@ -141,6 +213,8 @@ class TtlCache<T> {
     private readonly maxStaleMs: number,
     private readonly clock: Clock,
     private readonly logger: Logger | undefined,
+    private readonly describe: (err: unknown) => string = describeSlackError,
+    private readonly source = 'Slack',
   ) {}
 
   forget(key: string): void {
@@ -161,21 +235,24 @@ class TtlCache<T> {
       .catch((err: unknown) => {
         const ageMs = entry ? this.clock.now() - entry.fetchedAt : undefined;
         if (entry && ageMs !== undefined && ageMs <= this.maxStaleMs) {
-          this.logger?.warn('slack directory lookup failed; using the cached answer', {
+          this.logger?.warn('directory lookup failed; using the cached answer', {
             kind: this.kind,
             key,
             ageMs,
-            error: describe(err),
+            error: this.describe(err),
           });
           return entry.value;
         }
-        this.logger?.warn('slack directory lookup failed and no recent answer is cached', {
+        this.logger?.warn('directory lookup failed and no recent answer is cached', {
           kind: this.kind,
           key,
           ageMs,
-          error: describe(err),
+          error: this.describe(err),
         });
-        throw new DirectoryUnavailable(`could not look up ${this.kind} ${key} (${describe(err)})`);
+        throw new DirectoryUnavailable(
+          `could not look up ${this.kind} ${key} (${this.describe(err)})`,
+          this.source,
+        );
       })
       .finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, lookup);
