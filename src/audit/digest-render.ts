@@ -21,6 +21,8 @@ export interface DigestSection {
 }
 
 const number = (n: number) => n.toLocaleString('en-US');
+/** A provider's activity summary is one line; a longer one is cut so the digest stays one message. */
+const SUMMARY_MAX = 200;
 
 export function formatPeriod(digest: Pick<Digest, 'period' | 'timeZone'>): string {
   const zone = { in: tz(digest.timeZone) };
@@ -128,6 +130,20 @@ export function digestSections(digest: Digest, s: DigestStyle): DigestSection[] 
       ...(longest.length > 0 ? [s.bold('Longest'), ...longest] : []),
     ],
   });
+
+  const activity = digest.activity;
+  if (activity.total > 0) {
+    sections.push({
+      title: 'What was done',
+      lines: [
+        ...activity.items.map(
+          (a) =>
+            `• ${s.id(a.grantId)} ${s.user(a.userId)} on ${s.id(a.resourceId)}: ${s.quote(a.summary, SUMMARY_MAX)}`,
+        ),
+        ...more(activity),
+      ],
+    });
+  }
 
   sections.push({
     title: 'Most requested',

@@ -8,6 +8,7 @@ import type {
   RevocationProblem,
   Store,
 } from '../store';
+import { activitySummary } from './activity';
 import { digestWalkStart, verifySince, type ChainCheck } from './chain';
 import { businessHoursOf, businessIntervals, type BusinessHours, type Period } from './period';
 import { nearestRank } from './percentile';
@@ -19,6 +20,15 @@ export const PROBLEMS_SHOWN = 10;
 export const LATE_AFTER_MS = 60_000;
 
 export type { GrantRef, Listed, LongGrant, Ranked, RevocationProblem };
+
+/** What a grant's access was used for, as its provider reported at the revoke. */
+export interface ActivityRef {
+  grantId: string;
+  userId: string;
+  resourceId: string;
+  at: number;
+  summary: string;
+}
 
 export interface DigestStats {
   period: Period;
@@ -47,6 +57,8 @@ export interface DigestStats {
   autoApproved: Listed<GrantRef>;
   outsideBusinessHours: Listed<GrantRef>;
   longestGrants: LongGrant[];
+  /** What grants revoked this week were used for, where their provider could say. */
+  activity: Listed<ActivityRef>;
   revocationProblems: Listed<RevocationProblem>;
 }
 
@@ -93,6 +105,14 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
   const autoApproved = await r.autoApproved(scope, TOP_N);
   const outsideBusinessHours = await r.activatedOutside(scope, inside, TOP_N);
   const longestGrants = await r.longestGrants(scope, TOP_N);
+  const reported = await r.activity(scope, TOP_N);
+  const activity = {
+    total: reported.total,
+    items: reported.items.map(({ details, ...ref }) => ({
+      ...ref,
+      summary: activitySummary(details) ?? 'activity recorded',
+    })),
+  };
   const revocationProblems = await r.revocationProblems(
     scope,
     query.asOf,
@@ -131,6 +151,7 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
     autoApproved,
     outsideBusinessHours,
     longestGrants,
+    activity,
     revocationProblems,
   };
 }

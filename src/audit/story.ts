@@ -1,4 +1,5 @@
 import { formatDuration } from '../config/duration';
+import type { ActivityDetails } from '../providers/types';
 import type { AuditRow, GrantRow, Queries } from '../store';
 
 /** One step of a grant's story, told from its audit event. */
@@ -27,6 +28,33 @@ const END_REASONS: Record<string, string> = {
   revoked_by_admin: 'an admin ended it early',
   activation_failed: 'activation failed',
 };
+
+/** Statements listed under a revoke in `audit show`; the audit event keeps up to 50. */
+const STATEMENTS_SHOWN = 20;
+
+/**
+ * What the provider reported was done with the access: its summary, then the most called
+ * statements (normalized text, never literal values) and sessions it ended, one per line.
+ */
+function activityLines(activity: unknown): string {
+  if (typeof activity !== 'object' || activity === null) return '';
+  const { summary, details } = activity as { summary?: unknown; details?: ActivityDetails };
+  const lines = [`what was done: ${String(summary)}`];
+  if (details?.note) lines.push(`  note: ${details.note}`);
+  const statements = details?.statements ?? [];
+  for (const st of statements.slice(0, STATEMENTS_SHOWN)) {
+    lines.push(
+      `  ${st.calls}× ${st.text ?? st.command} (${st.database}, ${st.rows} rows, ${Math.round(st.totalMs)} ms)`,
+    );
+  }
+  const omitted = statements.length - STATEMENTS_SHOWN + (details?.statementsOmitted ?? 0);
+  if (omitted > 0) lines.push(`  and ${omitted} more statements`);
+  for (const session of details?.sessions ?? []) {
+    const open = session.openMs === undefined ? '' : `, open ${duration(session.openMs)}`;
+    lines.push(`  a session on ${session.database}${open}, ended by the revoke`);
+  }
+  return lines.map((line) => `\n    ${line}`).join('');
+}
 
 function tell(row: AuditRow, d: Details): string {
   const who = row.actor;
@@ -82,7 +110,7 @@ function tell(row: AuditRow, d: Details): string {
         typeof d.overrunMs === 'number' && d.overrunMs > 0
           ? `, ${duration(d.overrunMs)} after expiry`
           : '';
-      return `access ended because ${why}: ${call}${late}`;
+      return `access ended because ${why}: ${call}${late}${activityLines(d.activity)}`;
     }
     case 'provider.called':
       return `provider ${String(d.call)} answered ${d.ok ? 'ok' : 'with an error'}${d.late ? ` after the grant was already ${String(d.status)}` : ''}`;

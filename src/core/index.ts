@@ -1,3 +1,4 @@
+import { activitySummary } from '../audit/activity';
 import { buildDigest, type Digest } from '../audit/digest';
 import { weekEndingAt, periodKey, type Period } from '../audit/period';
 import { grantStory, type GrantStory } from '../audit/story';
@@ -328,6 +329,15 @@ export class Core {
   grantOf(request: RequestRow): Promise<GrantRow | undefined> {
     return grantOf(this.ctx, request);
   }
+  /** What the provider reported was done with an ended grant's access, in one line. */
+  async activityOf(grant: GrantRow): Promise<string | undefined> {
+    const events = await this.ctx.store.audit.aboutGrant(grant.id, grant.requestId);
+    const revoked = [...events]
+      .reverse()
+      .find((e) => e.action === 'grant.revoked' && e.grantId === grant.id);
+    return revoked && activitySummary(revoked.details);
+  }
+
   approvalsOf(requestId: string) {
     return this.ctx.store.approvals.of(requestId);
   }

@@ -244,6 +244,17 @@ export interface GrantRef {
   kind: 'access' | 'extension';
 }
 
+/** A revoke whose provider reported what was done with the access (in `details.activity`). */
+export interface ActivityRow {
+  grantId: string;
+  userId: string;
+  resourceId: string;
+  /** When the revoke was recorded. */
+  at: number;
+  /** The revoke's audit event details, as stored. */
+  details: string;
+}
+
 export interface LongGrant {
   grantId: string;
   userId: string;
@@ -299,6 +310,8 @@ export interface ReportQueries {
     top: number,
   ): Promise<Listed<GrantRef>>;
   longestGrants(range: PeriodScope, top: number): Promise<LongGrant[]>;
+  /** Grants revoked in the period whose provider reported what was done, the latest first. */
+  activity(range: PeriodScope, top: number): Promise<Listed<ActivityRow>>;
   revocationProblems(
     range: PeriodScope,
     asOf: number,

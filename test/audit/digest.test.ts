@@ -275,6 +275,16 @@ describe('the digest of an enormous week', () => {
       heldMs: 86_400_000 * 400,
       status: 'active',
     })),
+    activity: {
+      items: many(TOP_N, (i) => ({
+        grantId: long(`gr_${i}`, 60),
+        userId: `U${'F'.repeat(60)}`,
+        resourceId: long('res-', 59),
+        at: PERIOD.start,
+        summary: `${'9'.repeat(9)} statements: ${'SELECT <!here> '.repeat(100)}`,
+      })),
+      total: 400_000,
+    },
     revocationProblems: {
       items: many(PROBLEMS_SHOWN, (i) => ({
         grantId: long(`gr_${i}`, 60),

@@ -24,6 +24,7 @@ export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n
     grant,
     originalMessageUrl: await originalMessageUrl(ctx, request, grant),
     guarantees: ctx.guarantees?.guaranteesFor(request.resourceId),
+    activity: grant?.status === 'revoked' ? await ctx.core.activityOf(grant) : undefined,
     now: ctx.now,
     timezone: ctx.core.config.timezone,
   });

@@ -42,6 +42,8 @@ export type { ApprovalView, GrantView, Moment, RequestView, ResourceView } from 
 
 /** Room left in a 3000-character section after a short bold label. */
 const LONG_TEXT = 2900;
+/** A provider's activity summary: one line under the grant's end. */
+const ACTIVITY_MAX = 300;
 
 function resourceText(resource: ResourceView): string {
   return `*${escapeAndFit(resource.name, 150)}* (${code(truncate(resource.id, 100))})`;
@@ -65,6 +67,8 @@ export interface ApproverMessageInput extends Moment {
   originalMessageUrl?: string;
   /** What the resource's provider promises; shown while the grant is active. */
   guarantees?: ProviderGuarantees;
+  /** Once the grant ended: what its provider saw done with the access, in one line. */
+  activity?: string;
 }
 
 /**
@@ -107,6 +111,8 @@ export function approverMessage(input: ApproverMessageInput): SlackMessage {
 
   if (grant?.status === 'active' && input.guarantees)
     blocks.push(context(guaranteeLines(input.guarantees)));
+  if (input.activity && !extension)
+    blocks.push(context([`What was done: ${escapeAndFit(input.activity, ACTIVITY_MAX)}`]));
   blocks.push(context([`${requestLabel(r)} · asked ${at(r.createdAt, input)}`]));
 
   if (r.status === 'pending') {

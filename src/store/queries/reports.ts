@@ -1,4 +1,5 @@
 import type {
+  ActivityRow,
   GrantRef,
   Listed,
   LongGrant,
@@ -247,6 +248,26 @@ export class SqlReportQueries implements ReportQueries {
       startsAt: num(r.starts_at),
       heldMs: num(r.held_ms),
       status: str(r.status),
+    }));
+  }
+
+  async activity(s: PeriodScope, top: number): Promise<Listed<ActivityRow>> {
+    const reported = this.q.dialect.jsonText('a.details', 'activity');
+    const rows = await this.q.runner.rows(
+      sqlOf(
+        `SELECT g.id, g.user_id, g.resource_id, a.at, a.details, count(*) OVER () AS total
+           FROM audit_events a JOIN grants g ON g.id = a.grant_id
+          WHERE ${IN_PERIOD} AND a.action = 'grant.revoked' AND ${reported} IS NOT NULL
+          ORDER BY a.at DESC LIMIT ?`,
+      ),
+      [...inPeriod(s), top],
+    );
+    return listed(rows, (r) => ({
+      grantId: str(r.id),
+      userId: str(r.user_id),
+      resourceId: str(r.resource_id),
+      at: num(r.at),
+      details: str(r.details),
     }));
   }
 
