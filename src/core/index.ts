@@ -60,6 +60,7 @@ export type { Awaiting, UserOverview } from './queries';
 export type { Activation, RetryPolicy, Revocation, Revoked } from './grant-transitions';
 export type { DecisionOutcome } from './decisions';
 export { DomainError } from './errors';
+export { ticketExample } from './ticket-example';
 export { parseNotification } from './outbox';
 export { termsOf, type GrantTerms } from './terms';
 export { expectedOf, type Drift, type Expected } from './verification';

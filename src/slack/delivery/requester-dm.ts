@@ -1,6 +1,5 @@
 import type { Core, GrantRow, RequestRow } from '../../core';
-import type { DmEvent } from '../../core/notifications';
-import { requestCard, requesterDm, type DmPost } from '../ui/messages';
+import { isDmPost, requestCard, requesterDm } from '../ui/messages';
 import { Undeliverable } from './failures';
 import type { DeliveryContext, TopicHandler } from './topic-handler';
 import { accessChannelOf, approverChannelOf, resourceView } from './views';
@@ -19,16 +18,10 @@ export function activeDmRef(grantId: string): { subject: string; purpose: string
  * What a requester is told, once each: that the request reached the approvers (a card with
  * Cancel, edited as the request moves on rather than followed by near-duplicates), the decision
  * when it needs their attention (a denial, an expiry, an extension's answer), the access being
- * active (with its credentials), ending soon, and ended. An approval is shown on the card only:
- * the access being active follows at once and is the news. A request that needs no approval
- * has no card: its first DM is the access being active.
+ * active (with its credentials), ending soon, and ended. A request that needs no approval has no
+ * card: its first DM is the access being active. Which events only move the card:
+ * CARD_ONLY_EVENTS.
  */
-function posts(event: DmEvent): event is DmPost {
-  return (
-    event !== 'request.received' && event !== 'request.approved' && event !== 'request.cancelled'
-  );
-}
-
 /** Tells a requester what happened to their request or grant, in their DM with the app. */
 export const deliverRequesterDm: TopicHandler<'requester_dm'> = async (n, ctx) => {
   const request = await ctx.core.request(n.requestId);
@@ -41,7 +34,7 @@ export const deliverRequesterDm: TopicHandler<'requester_dm'> = async (n, ctx) =
     const original = await ctx.core.request(grant.requestId);
     if (original) await showCard(ctx, original, n.userId, moment, false);
   }
-  if (!posts(n.event)) return;
+  if (!isDmPost(n.event)) return;
   const message = requesterDm({
     event: n.event,
     request,

@@ -229,11 +229,23 @@ export function requestCard(input: RequestCardInput): SlackMessage {
   return { text: fallback(firstSentence(summary)), blocks };
 }
 
+/**
+ * Events the request's card shows without a DM of their own: the request reaching the
+ * approvers is the card itself; an approval is followed at once by the access being active,
+ * which is the news; a cancel was the requester's own doing and was answered where they did it.
+ */
+export const CARD_ONLY_EVENTS = [
+  'request.received',
+  'request.approved',
+  'request.cancelled',
+] as const;
+
 /** The events that get a DM of their own: each is something the requester must hear of. */
-export type DmPost = Exclude<
-  DmEvent,
-  'request.received' | 'request.approved' | 'request.cancelled'
->;
+export type DmPost = Exclude<DmEvent, (typeof CARD_ONLY_EVENTS)[number]>;
+
+export function isDmPost(event: DmEvent): event is DmPost {
+  return !(CARD_ONLY_EVENTS as readonly string[]).includes(event);
+}
 
 export interface RequesterDmInput extends Moment {
   event: DmPost;

@@ -1,7 +1,7 @@
 import type { types } from '@slack/bolt';
 import type { Resource } from '../../config/schema';
-import type { GrantRow, RequestRow } from '../../core';
-import { ticketExample } from '../../core/ticket-example';
+import { ticketExample, type GrantRow, type RequestRow } from '../../core';
+
 import { ACTIONS, BLOCKS, VIEWS } from '../ids';
 import type {
   DenyModalMetadata,

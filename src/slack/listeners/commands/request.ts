@@ -1,5 +1,5 @@
-import { DomainError } from '../../../core';
-import { ticketExample } from '../../../core/ticket-example';
+import { DomainError, ticketExample } from '../../../core';
+
 import { parseRequestArgs, type RequestArgs } from '../../command-parser';
 import { truncate } from '../../ui/format';
 import { errorReply, requestFiledText, textReply, usageReply } from '../../ui/replies';
