@@ -65,6 +65,8 @@ async function showCard(
 ): Promise<void> {
   if (request.approvalsRequired === 0 || request.autoApproved) return;
   const ref = requestCardRef(request.id);
+  // Decided before its card went out: the decision's own DM (or the active access) says it all.
+  if (post && request.status !== 'pending') post = false;
   if (!post && !(await ctx.slack.knows(ref.subject, ref.purpose))) return;
   const card = requestCard({
     request,
