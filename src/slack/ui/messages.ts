@@ -226,7 +226,11 @@ export function requestCard(input: RequestCardInput): SlackMessage {
     );
   }
   blocks.push(context([requestLabel(r)]));
-  return { text: fallback(firstSentence(summary)), blocks };
+  const text =
+    r.status === 'pending'
+      ? firstSentence(summary)
+      : `${asked}: ${stateWords(r, approvers.length, r.kind === 'extension' ? undefined : grant)}`;
+  return { text: fallback(text), blocks };
 }
 
 /**
