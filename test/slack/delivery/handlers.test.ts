@@ -147,7 +147,9 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
       await h.dispatcher.drain();
       await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
       await h.dispatcher.drain();
-      expect(sentText(updates('DREQ').at(-1)!.args)).toContain('✅ Approved by <@ULEAD> at 09:00 UTC.');
+      expect(sentText(updates('DREQ').at(-1)!.args)).toContain(
+        '✅ Approved by <@ULEAD> at 09:00 UTC.',
+      );
       const grantId = (await h.core.grantOf(req))!.id;
       await h.activate(grantId);
       await h.dispatcher.drain();
