@@ -5,6 +5,8 @@ import type { Queries, Store } from '../store';
 export interface RecordedAnchor extends ChainAnchor {
   /** `digest of <period start ISO>` or `--anchor`. */
   source: string;
+  /** For a digest's anchor, when that digest was posted. */
+  postedAt?: number;
 }
 
 export interface ChainCheck extends ChainReport {
@@ -47,6 +49,7 @@ export async function digestAnchors(q: Queries): Promise<RecordedAnchor[]> {
     seq: a.seq,
     hash: a.hash,
     source: `digest of ${a.periodKey}`,
+    ...(a.postedAt !== null ? { postedAt: a.postedAt } : {}),
   }));
 }
 
