@@ -415,10 +415,16 @@ const throughput = (m: Measured) => `${fmt(m.perSecond)} req/s, ${latency(m)}`;
  * receiver and options whose listeners only ack, alternating round by round. Shown beside it:
  * the whole process (startHallpass) doing the same with its jobs delivering what was queued.
  */
-export function slackPathBench(quick: boolean): Promise<Row[]> {
-  return measureSlackPath(
-    quick ? { closed: 1_000, open: 600, rounds: 1 } : { closed: 3_000, open: 2_000, rounds: 3 },
-  );
+export function slackPathBench(
+  quick: boolean,
+  store?: { bench: string; open(): Promise<PathStore> },
+): Promise<Row[]> {
+  return measureSlackPath({
+    ...(quick
+      ? { closed: 1_000, open: 600, rounds: 1 }
+      : { closed: 3_000, open: 2_000, rounds: 3 }),
+    store,
+  });
 }
 
 /**
