@@ -18,7 +18,10 @@ import { fmt, percentile, type Row } from './report';
 import { seedGrants, tempDb, type GrantSeed } from './seed';
 import { tsWorker } from './ts-worker';
 
-/** Time from seeding to the moment every grant expires: enough to start the sweeper first. */
+/**
+ * Time from seeding to the moment every grant expires: enough to start the sweeper first (a
+ * database that takes longer to seed and start on, PostgreSQL on a busy machine, asks for more).
+ */
 const LEAD_MS = 1_500;
 const TIMEOUT_MS = 60_000;
 
@@ -121,7 +124,12 @@ async function sqliteLagDb(): Promise<LagDb> {
 }
 
 /** Hallpass as it runs: the sweeper started normally, real clock and timers, the real webhook. */
-async function throughHallpass(receiver: Receiver, count: number, db: LagDb): Promise<Lags> {
+async function throughHallpass(
+  receiver: Receiver,
+  count: number,
+  db: LagDb,
+  leadMs: number,
+): Promise<Lags> {
   const { store } = db;
   const config = configFor(receiver.port);
   const providers = await loadProviders(config, { configDir: __dirname });
@@ -134,7 +142,7 @@ async function throughHallpass(receiver: Receiver, count: number, db: LagDb): Pr
     logger,
   });
   try {
-    const expiresAt = Date.now() + LEAD_MS;
+    const expiresAt = Date.now() + leadMs;
     await db.seed({ count, now: Date.now(), expiresAt: () => expiresAt, warned: () => true });
     await sweeper.start();
     if (Date.now() >= expiresAt) throw new Error('the sweeper started after the grants expired');
@@ -160,13 +168,14 @@ async function straightToReceiver(
   receiver: Receiver,
   count: number,
   concurrency: number,
+  leadMs: number,
 ): Promise<Lags> {
   const config = configFor(receiver.port);
   const providers: ProviderSet = await loadProviders(config, { configDir: __dirname });
   try {
     const { provider, target } = providers.forResource('auto')!;
     const ids = Array.from({ length: count }, (_, i) => `gr_b${i}`);
-    const start = Date.now() + LEAD_MS;
+    const start = Date.now() + leadMs;
     await new Promise((resolve) => setTimeout(resolve, start - Date.now()));
     const fired = Date.now();
     await forEachLimited(ids, concurrency, async (grantId) => {
@@ -196,7 +205,10 @@ const show = (l: Lags) => `p50 ${fmt(l.p50)} · p99 ${fmt(l.p99)} · max ${fmt(l
  */
 export async function lagBench(
   options: { grants: number; rounds: number },
-  on: { bench: string; fresh(): Promise<LagDb> } = { bench: 'lag', fresh: sqliteLagDb },
+  on: { bench: string; fresh(): Promise<LagDb>; leadMs?: number } = {
+    bench: 'lag',
+    fresh: sqliteLagDb,
+  },
 ): Promise<Row[]> {
   const receiver = await Receiver.start();
   try {
@@ -204,9 +216,13 @@ export async function lagBench(
     const values: Lags[] = [];
     const floors: Lags[] = [];
     const hallpass = async () =>
-      values.push(await throughHallpass(receiver, options.grants, await on.fresh()));
+      values.push(
+        await throughHallpass(receiver, options.grants, await on.fresh(), on.leadMs ?? LEAD_MS),
+      );
     const direct = async () =>
-      floors.push(await straightToReceiver(receiver, options.grants, concurrency));
+      floors.push(
+        await straightToReceiver(receiver, options.grants, concurrency, on.leadMs ?? LEAD_MS),
+      );
     // A first pair warms up both (JIT, connections to the receiver) and is not counted.
     await hallpass();
     await direct();
