@@ -319,12 +319,37 @@ function pgPathStore(cluster: BenchPostgres): () => Promise<PathStore> {
           [wanted],
         );
         if (rows.length < wanted)
-          throw new Error(`only ${rows.length} pending requests to approve`);
+          throw new Error(
+            `${rows.length} requests were pending where ${wanted} were filed (each answered 200): the others were not recorded`,
+          );
         return rows.map((r) => r.id);
       },
       close: () => db.close(),
     };
   };
+}
+
+/**
+ * The Slack request path on PostgreSQL, or one row saying why it could not be measured: on a
+ * loaded machine requests can fail inside the bot (answered 200 all the same), and then fewer
+ * requests are pending than the Approve phase clicks on.
+ */
+async function slackPathRows(quick: boolean, cluster: BenchPostgres): Promise<Row[]> {
+  try {
+    return await slackPathBench(quick, { bench: on('slack-path'), open: pgPathStore(cluster) });
+  } catch (err) {
+    return [
+      {
+        bench: on('slack-path'),
+        figure: '`/jit request` then Approve, 50 clients',
+        value: `not measured: ${(err as Error).message}`,
+        floor: '—',
+        ratio: '—',
+        target: '≥ 60% of the bare app',
+        met: false,
+      },
+    ];
+  }
 }
 
 /**
@@ -361,7 +386,7 @@ export async function postgresBench(quick: boolean): Promise<Row[]> {
         { grants: 1_000, rounds: quick ? 1 : 3 },
         { bench: on('lag'), fresh: pgLagDb(cluster), leadMs: PG_LAG_LEAD_MS },
       )),
-      ...(await slackPathBench(quick, { bench: on('slack-path'), open: pgPathStore(cluster) })),
+      ...(await slackPathRows(quick, cluster)),
     ];
   } finally {
     await cluster.stop();

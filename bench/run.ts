@@ -62,12 +62,19 @@ async function main(): Promise<void> {
   const only = selected(process.argv);
   const loadAtStart = load();
   const rows: Row[] = [];
-  for (const step of STEPS.filter((s) => !only || only.includes(s.name))) {
+  const steps = STEPS.filter((s) => !only || only.includes(s.name));
+  for (const step of steps) {
     process.stderr.write(`bench: ${step.name}…\n`);
     rows.push(...(await step.run(quick)));
   }
   console.log(table(rows));
-  if (only) writeSection(rows, quick, loadAtStart, only);
+  if (only)
+    writeSection(
+      rows,
+      quick,
+      loadAtStart,
+      steps.map((s) => s.name),
+    );
   else writeResults(rows, quick, loadAtStart);
 }
 
