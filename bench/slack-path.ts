@@ -91,7 +91,7 @@ function bodyOf(spec: LoadSpec, i: number, slackUrl: string): string {
   const responseUrl = `${slackUrl}response/${spec.tag}-${i}`;
   if (spec.kind === 'request') {
     return slashCommandBody({
-      userId: 'UREQ',
+      userId: `UREQ${i % CLIENTS}`,
       text: `request bench 1h load test, request ${i} of ${spec.tag}`,
       responseUrl,
       triggerId: `${spec.tag}.${i}`,
@@ -179,7 +179,12 @@ class LoadThread {
 }
 
 const configYaml = (hookUrl: string) => `
-requests: { approverChannel: CBENCH }
+requests:
+  approverChannel: CBENCH
+  # A bench files thousands of requests from 50 people in a minute: the filing limits (3 pending,
+  # 10 per 10 minutes by default) would turn most away.
+  maxPendingPerUser: 1000
+  filingLimit: { requests: 10000, per: 1m }
 providers:
   hook: { type: webhook, url: '${hookUrl}', secret: ${HOOK_SECRET} }
 resources:
