@@ -10,6 +10,7 @@ import { change, type CoreContext } from '../src/core/context';
 import { StaticDirectory } from '../src/core/directory';
 import { Policy } from '../src/core/policy';
 import { PAGE_ROWS, SELECT_EVENTS_PAGE } from '../src/store/sqlite/chain-pages';
+import type { Store } from '../src/store';
 import { SqliteStore, type VerifyOptions } from '../src/store/sqlite/store';
 import { splitRanges } from '../src/store/sqlite/verify-parallel';
 import { perSecond, sideBySide, timed, timedAsync } from './measure';
@@ -37,29 +38,81 @@ function createFloorTable(raw: Database.Database): void {
 }
 
 /**
- * Appending with the chain against storing the same rows without it: the floor inserts rows
- * whose JSON and hashes were made beforehand into a table with the same indexes, in the same
- * transactions.
+ * Where appends are measured: the store Hallpass writes through, and the floor on the same
+ * database, which stores `events` rows made beforehand, `perTransaction` to a transaction, into
+ * a table with the same columns and indexes as audit_events (nothing chained) and says how many
+ * milliseconds that took.
  */
-async function appendRows(events: number, perTransaction: number, rounds: number): Promise<Row> {
+export interface AppendSide {
+  bench: string;
+  store: Store;
+  floorMs(events: number, perTransaction: number): number | Promise<number>;
+  cleanup(): Promise<void>;
+}
+
+/** The floor's rows: JSON and hashes made beforehand, as a row the chain would have made. */
+export const FLOOR_DETAILS = canonicalJson(DETAILS);
+export const FLOOR_HASH = 'f'.repeat(64);
+
+/** The embedded store: a SQLite file, and a bare connection of the bench's own for the floor. */
+async function sqliteAppend(): Promise<AppendSide> {
   const { store, raw, cleanup } = tempDb();
   try {
     createFloorTable(raw);
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  const insert = raw.prepare(
+    'INSERT INTO floor_events (seq, at, actor, action, request_id, grant_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  let floorSeq = 0;
+  const floor = (events: number, perTransaction: number) => {
+    for (let done = 0; done < events; done += perTransaction)
+      inTransaction(raw, () => {
+        for (let i = done; i < done + perTransaction; i++)
+          insert.run(
+            ++floorSeq,
+            i,
+            'UBENCH',
+            'request.created',
+            `req_${i}`,
+            null,
+            FLOOR_DETAILS,
+            FLOOR_HASH,
+            FLOOR_HASH,
+          );
+      });
+  };
+  return {
+    bench: 'audit',
+    store,
+    floorMs: (events, perTransaction) => timed(() => floor(events, perTransaction)),
+    cleanup,
+  };
+}
+
+/**
+ * Appending with the chain against storing the same rows without it (see AppendSide), in the
+ * same transactions, on `open`'s database (by default a SQLite file).
+ */
+export async function appendRows(
+  events: number,
+  perTransaction: number,
+  rounds: number,
+  open: () => AppendSide | Promise<AppendSide> = sqliteAppend,
+): Promise<Row> {
+  const side = await open();
+  try {
     const config = parseConfig(BENCH_CONFIG, {});
     const ctx: CoreContext = {
-      store,
+      store: side.store,
       clock: systemClock,
       config,
       policy: new Policy(config, new StaticDirectory()),
       resolveTarget: (resource) => resource.target,
       onCommit: new Set(),
     };
-    const insert = raw.prepare(
-      'INSERT INTO floor_events (seq, at, actor, action, request_id, grant_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    const details = canonicalJson(DETAILS);
-    const hash = 'f'.repeat(64);
-    let floorSeq = 0;
     // Each transaction is a change as the core makes them: chain head read under the lock,
     // events hashed as they are recorded, appended before the commit.
     const chain = async () => {
@@ -74,34 +127,17 @@ async function appendRows(events: number, perTransaction: number, rounds: number
             });
         });
     };
-    const floor = () => {
-      for (let done = 0; done < events; done += perTransaction)
-        inTransaction(raw, () => {
-          for (let i = done; i < done + perTransaction; i++)
-            insert.run(
-              ++floorSeq,
-              i,
-              'UBENCH',
-              'request.created',
-              `req_${i}`,
-              null,
-              details,
-              hash,
-              hash,
-            );
-        });
-    };
     const { value, floor: floorRate } = await sideBySide(
       rounds,
       async () => perSecond(events, await timedAsync(chain)),
-      () => perSecond(events, timed(floor)),
+      async () => perSecond(events, await side.floorMs(events, perTransaction)),
     );
     const each =
       perTransaction === 1
         ? 'one event per transaction'
         : `${perTransaction} events per transaction`;
     return {
-      bench: 'audit',
+      bench: side.bench,
       figure: `append, ${each}`,
       value: `${fmt(value)} events/s`,
       floor: `${fmt(floorRate)} rows/s (same rows and indexes, no chain)`,
@@ -110,7 +146,7 @@ async function appendRows(events: number, perTransaction: number, rounds: number
       met: value >= 20_000,
     };
   } finally {
-    await cleanup();
+    await side.cleanup();
   }
 }
 

@@ -12,12 +12,16 @@ import type { ProviderSet } from '../src/providers/provider-set';
 import { loadProviders } from '../src/providers/registry';
 import { Sealer } from '../src/secrets/seal';
 import type Database from 'better-sqlite3';
+import type { Store } from '../src/store';
 import { median } from './measure';
 import { fmt, percentile, type Row } from './report';
-import { seedGrants, tempDb } from './seed';
+import { seedGrants, tempDb, type GrantSeed } from './seed';
 import { tsWorker } from './ts-worker';
 
-/** Time from seeding to the moment every grant expires: enough to start the sweeper first. */
+/**
+ * Time from seeding to the moment every grant expires: enough to start the sweeper first (a
+ * database that takes longer to seed and start on, PostgreSQL on a busy machine, asks for more).
+ */
 const LEAD_MS = 1_500;
 const TIMEOUT_MS = 60_000;
 
@@ -28,7 +32,7 @@ interface Lags {
 }
 
 /** The receiver thread (lag-receiver.ts), seen from here. */
-class Receiver {
+export class Receiver {
   private constructor(
     private readonly thread: Worker,
     readonly port: number,
@@ -80,9 +84,14 @@ function lagsOf(arrivals: Map<string, number>, ids: string[], since: number): La
   return { p50: percentile(lags, 50), p99: percentile(lags, 99), max: lags.at(-1)! };
 }
 
-async function until(done: () => boolean, what: string): Promise<void> {
+/** Waits until `done`, looking again every 5 ms (after `look`, which reads what it tests). */
+async function until(
+  done: () => boolean,
+  what: string,
+  look: () => Promise<void> | void = () => undefined,
+): Promise<void> {
   const deadline = Date.now() + TIMEOUT_MS;
-  while (!done()) {
+  for (await look(); !done(); await look()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
@@ -95,9 +104,33 @@ function revokedCount(raw: Database.Database): number {
     .get() as number;
 }
 
-/** Hallpass as it runs: the sweeper started normally, real clock and timers, the real webhook. */
-async function throughHallpass(receiver: Receiver, count: number): Promise<Lags> {
+/** A fresh database for one round: the store, how grants are seeded into it and counted. */
+export interface LagDb {
+  store: Store;
+  seed(seed: GrantSeed): void | Promise<void>;
+  revoked(): number | Promise<number>;
+  cleanup(): Promise<void>;
+}
+
+/** The embedded store: a SQLite file in a temp folder. */
+async function sqliteLagDb(): Promise<LagDb> {
   const { store, raw, cleanup } = tempDb();
+  return {
+    store,
+    seed: (seed) => seedGrants(raw, seed),
+    revoked: () => revokedCount(raw),
+    cleanup,
+  };
+}
+
+/** Hallpass as it runs: the sweeper started normally, real clock and timers, the real webhook. */
+async function throughHallpass(
+  receiver: Receiver,
+  count: number,
+  db: LagDb,
+  leadMs: number,
+): Promise<Lags> {
+  const { store } = db;
   const config = configFor(receiver.port);
   const providers = await loadProviders(config, { configDir: __dirname });
   const core = new Core({ store, clock: systemClock, config, directory: new StaticDirectory() });
@@ -109,17 +142,24 @@ async function throughHallpass(receiver: Receiver, count: number): Promise<Lags>
     logger,
   });
   try {
-    const expiresAt = Date.now() + LEAD_MS;
-    seedGrants(raw, { count, now: Date.now(), expiresAt: () => expiresAt, warned: () => true });
+    const expiresAt = Date.now() + leadMs;
+    await db.seed({ count, now: Date.now(), expiresAt: () => expiresAt, warned: () => true });
     await sweeper.start();
     if (Date.now() >= expiresAt) throw new Error('the sweeper started after the grants expired');
-    await until(() => revokedCount(raw) === count, 'every grant to be revoked');
+    let revoked = 0;
+    await until(
+      () => revoked === count,
+      'every grant to be revoked',
+      async () => {
+        revoked = await db.revoked();
+      },
+    );
     const ids = Array.from({ length: count }, (_, i) => `gr_b${i}`);
     return lagsOf(await receiver.arrivals(), ids, expiresAt);
   } finally {
     await sweeper.stop();
     await providers.closeAll();
-    await cleanup();
+    await db.cleanup();
   }
 }
 
@@ -128,13 +168,14 @@ async function straightToReceiver(
   receiver: Receiver,
   count: number,
   concurrency: number,
+  leadMs: number,
 ): Promise<Lags> {
   const config = configFor(receiver.port);
   const providers: ProviderSet = await loadProviders(config, { configDir: __dirname });
   try {
     const { provider, target } = providers.forResource('auto')!;
     const ids = Array.from({ length: count }, (_, i) => `gr_b${i}`);
-    const start = Date.now() + LEAD_MS;
+    const start = Date.now() + leadMs;
     await new Promise((resolve) => setTimeout(resolve, start - Date.now()));
     const fired = Date.now();
     await forEachLimited(ids, concurrency, async (grantId) => {
@@ -162,15 +203,26 @@ const show = (l: Lags) => `p50 ${fmt(l.p50)} · p99 ${fmt(l.p99)} · max ${fmt(l
  * `count` grants expire at the same moment; how long after it the system behind the webhook saw
  * each revoke. Medians over rounds of each percentile.
  */
-export async function lagBench(options: { grants: number; rounds: number }): Promise<Row[]> {
+export async function lagBench(
+  options: { grants: number; rounds: number },
+  on: { bench: string; fresh(): Promise<LagDb>; leadMs?: number } = {
+    bench: 'lag',
+    fresh: sqliteLagDb,
+  },
+): Promise<Row[]> {
   const receiver = await Receiver.start();
   try {
     const concurrency = configFor(receiver.port).sweeper.concurrency;
     const values: Lags[] = [];
     const floors: Lags[] = [];
-    const hallpass = async () => values.push(await throughHallpass(receiver, options.grants));
+    const hallpass = async () =>
+      values.push(
+        await throughHallpass(receiver, options.grants, await on.fresh(), on.leadMs ?? LEAD_MS),
+      );
     const direct = async () =>
-      floors.push(await straightToReceiver(receiver, options.grants, concurrency));
+      floors.push(
+        await straightToReceiver(receiver, options.grants, concurrency, on.leadMs ?? LEAD_MS),
+      );
     // A first pair warms up both (JIT, connections to the receiver) and is not counted.
     await hallpass();
     await direct();
@@ -189,7 +241,7 @@ export async function lagBench(options: { grants: number; rounds: number }): Pro
     const floor = med(floors);
     return [
       {
-        bench: 'lag',
+        bench: on.bench,
         figure: `revocation lag, ${fmt(options.grants)} grants expiring at once, webhook provider, concurrency ${concurrency} (median of ${options.rounds} rounds)`,
         value: show(value),
         floor: `${show(floor)} (the same webhook calls, no Hallpass)`,

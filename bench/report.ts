@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 
@@ -66,4 +66,38 @@ export function writeResults(rows: readonly Row[], quick: boolean, loadAtStart: 
   ].join('\n');
   writeFileSync(join(__dirname, 'results.md'), text);
   return text;
+}
+
+/**
+ * A run of some steps only (`--only a,b`): its table goes in a section of results.md of its own,
+ * replacing the section of an earlier run of the same steps, and leaves the rest of the file,
+ * measured in other runs, as it is.
+ */
+export function writeSection(
+  rows: readonly Row[],
+  quick: boolean,
+  loadAtStart: string,
+  steps: readonly string[],
+): string {
+  const file = join(__dirname, 'results.md');
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const command = `\`npm run bench -- ${quick ? '--quick ' : ''}--only ${steps.join(',')}\``;
+  const title = `## Steps ${steps.join(', ')}`;
+  const section = [
+    title,
+    '',
+    `Measured ${new Date().toISOString()} on ${availableParallelism()} cores (${cpu}), Node.js ${process.version}, by ${command}${quick ? ' (smaller sizes)' : ''}; load average ${loadAtStart} at the start, ${load()} at the end. Only these steps ran: this table is a run of its own, apart from any other table in this file.`,
+    '',
+    table(rows),
+    '',
+  ].join('\n');
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
+  const start = text.indexOf(`\n${title}\n`);
+  const next = start < 0 ? -1 : text.indexOf('\n## ', start + 1);
+  const updated =
+    start < 0
+      ? `${text.trimEnd()}\n\n${section}`
+      : `${text.slice(0, start + 1)}${section}${next < 0 ? '' : text.slice(next)}`;
+  writeFileSync(file, updated);
+  return updated;
 }

@@ -17,6 +17,7 @@ import {
 import { boltLogger } from '../src/slack/bolt-logger';
 import { SlackDirectory } from '../src/slack/directory';
 import Database from 'better-sqlite3';
+import type { Store } from '../src/store';
 import { SqliteStore } from '../src/store/sqlite/store';
 import { ACTIONS } from '../src/slack/ids';
 import { FakeSlack } from '../test/support/fake-slack';
@@ -90,7 +91,7 @@ function bodyOf(spec: LoadSpec, i: number, slackUrl: string): string {
   const responseUrl = `${slackUrl}response/${spec.tag}-${i}`;
   if (spec.kind === 'request') {
     return slashCommandBody({
-      userId: 'UREQ',
+      userId: `UREQ${i % CLIENTS}`,
       text: `request bench 1h load test, request ${i} of ${spec.tag}`,
       responseUrl,
       triggerId: `${spec.tag}.${i}`,
@@ -178,7 +179,12 @@ class LoadThread {
 }
 
 const configYaml = (hookUrl: string) => `
-requests: { approverChannel: CBENCH }
+requests:
+  approverChannel: CBENCH
+  # A bench files thousands of requests from 50 people in a minute: the filing limits (3 pending,
+  # 10 per 10 minutes by default) would turn most away.
+  maxPendingPerUser: 1000
+  filingLimit: { requests: 10000, per: 1m }
 providers:
   hook: { type: webhook, url: '${hookUrl}', secret: ${HOOK_SECRET} }
 resources:
@@ -193,7 +199,7 @@ resources:
 interface Target {
   url: string;
   /** `count` request ids an Approve phase clicks, one click each. */
-  approvable(count: number): string[];
+  approvable(count: number): Promise<string[]>;
   settle(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -210,27 +216,52 @@ async function settled(db: Database.Database, timeoutMs = SETTLE_TIMEOUT_MS): Pr
   }
 }
 
-function pendingIn(db: Database.Database): (count: number) => string[] {
+function pendingIn(db: Database.Database): (count: number) => Promise<string[]> {
   const pending = db.prepare(
     "SELECT id FROM requests WHERE status = 'pending' ORDER BY rowid LIMIT ?",
   );
-  return (count) => {
+  return async (count) => {
     const ids = pending.pluck().all(count) as string[];
     if (ids.length < count) throw new Error(`only ${ids.length} pending requests to approve`);
     return ids;
   };
 }
 
-/**
- * The request path alone: the Slack app (createSlackApp) on a Core with a SQLite file (WAL
- * checkpoints on their own thread), as the process builds them, without the jobs that deliver
- * what the outbox queues.
- */
-async function requestPathTarget(world: World): Promise<Target> {
+/** The database under the request path: the store, what waits for Approve, and the way out. */
+export interface PathStore {
+  store: Store;
+  /** `count` pending requests, oldest first. */
+  pending(count: number): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** The embedded store: a SQLite file (WAL checkpoints on their own thread), as the process opens it. */
+async function sqlitePathStore(): Promise<PathStore> {
   const tmp = tempDir('hallpass-bench-');
   const file = join(tmp.dir, 'hallpass.db');
   const store = new SqliteStore(file, { backgroundCheckpoints: { logger } });
   const db = new Database(file, { readonly: true });
+  return {
+    store,
+    pending: pendingIn(db),
+    close: async () => {
+      db.close();
+      await store.close();
+      tmp.cleanup();
+    },
+  };
+}
+
+/**
+ * The request path alone: the Slack app (createSlackApp) on a Core with the store `open` makes
+ * (by default a SQLite file), as the process builds them, without the jobs that deliver what the
+ * outbox queues.
+ */
+async function requestPathTarget(
+  world: World,
+  open: () => Promise<PathStore> = sqlitePathStore,
+): Promise<Target> {
+  const { store, pending, close } = await open();
   const config = parseConfig(configYaml(world.hookUrl), {});
   const client = createSlackClient({ botToken: BOT_TOKEN, apiUrl: world.slackUrl, logger });
   const directory = new SlackDirectory(client, { clock: systemClock, logger });
@@ -246,13 +277,11 @@ async function requestPathTarget(world: World): Promise<Target> {
   await slack.start(0, '127.0.0.1');
   return {
     url: `http://127.0.0.1:${slack.port}${EVENTS_PATH}`,
-    approvable: pendingIn(db),
+    approvable: pending,
     settle: async () => undefined,
     stop: async () => {
       await slack.stop();
-      db.close();
-      await store.close();
-      tmp.cleanup();
+      await close();
     },
   };
 }
@@ -309,7 +338,7 @@ async function bareBoltTarget(world: World): Promise<Target> {
   const port = (server.address() as { port: number }).port;
   return {
     url: `http://127.0.0.1:${port}${EVENTS_PATH}`,
-    approvable: (count) =>
+    approvable: async (count) =>
       Array.from({ length: count }, (_, i) => `req_${String(i).padStart(10, '0')}`),
     settle: async () => undefined,
     stop: async () => {
@@ -362,7 +391,7 @@ async function round(
     const mode = shape === 'clients' ? { clients: CLIENTS } : { perSecond: RATE };
     const ids =
       kind === 'approve'
-        ? target.approvable(count)
+        ? await target.approvable(count)
         : Array.from({ length: count }, (_, i) => String(i));
     out[phase] = summary(
       await load.run({ url: target.url, kind, ids, tag: `${tag}-${phase}`, mode }),
@@ -391,25 +420,36 @@ const throughput = (m: Measured) => `${fmt(m.perSecond)} req/s, ${latency(m)}`;
  * receiver and options whose listeners only ack, alternating round by round. Shown beside it:
  * the whole process (startHallpass) doing the same with its jobs delivering what was queued.
  */
-export function slackPathBench(quick: boolean): Promise<Row[]> {
-  return measureSlackPath(
-    quick ? { closed: 1_000, open: 600, rounds: 1 } : { closed: 3_000, open: 2_000, rounds: 3 },
-  );
+export function slackPathBench(
+  quick: boolean,
+  store?: { bench: string; open(): Promise<PathStore> },
+): Promise<Row[]> {
+  return measureSlackPath({
+    ...(quick
+      ? { closed: 1_000, open: 600, rounds: 1 }
+      : { closed: 3_000, open: 2_000, rounds: 3 }),
+    store,
+  });
 }
 
-/** `closed` requests per 50-client phase, `open` per fixed-rate phase (at 200/s: `open` / 200 s). */
+/**
+ * `closed` requests per 50-client phase, `open` per fixed-rate phase (at 200/s: `open` / 200 s).
+ * With `store`, the request path runs on the database it opens and the whole process is left out.
+ */
 export async function measureSlackPath(options: {
   closed: number;
   open: number;
   rounds: number;
+  store?: { bench: string; open(): Promise<PathStore> };
 }): Promise<Row[]> {
   const wasSilent = logger.silent;
   // The happy path writes no lines at info; the bench output stays a table.
   logger.silent = true;
   const load = await LoadThread.start();
-  const path = await requestPathTarget(load.world);
+  const path = await requestPathTarget(load.world, options.store?.open);
   const bare = await bareBoltTarget(load.world);
-  const composed = await composedTarget(load.world);
+  const composed = options.store ? undefined : await composedTarget(load.world);
+  const bench = options.store?.bench ?? 'slack-path';
   try {
     const sizes = { closed: options.closed, open: options.open };
     const closedOnly: Phase[] = ['request:clients', 'approve:clients'];
@@ -417,7 +457,7 @@ export async function measureSlackPath(options: {
     const warm = { closed: 500, open: 200 };
     await round(load, path, warm, 'warm-path');
     await round(load, bare, warm, 'warm-bare');
-    await round(load, composed, warm, 'warm-composed', closedOnly);
+    if (composed) await round(load, composed, warm, 'warm-composed', closedOnly);
     const values: Partial<Record<Phase, Measured>>[] = [];
     const floors: Partial<Record<Phase, Measured>>[] = [];
     const whole: Partial<Record<Phase, Measured>>[] = [];
@@ -427,7 +467,7 @@ export async function measureSlackPath(options: {
       const [first, second] = r % 2 ? [runBare, runPath] : [runPath, runBare];
       await first();
       await second();
-      whole.push(await round(load, composed, sizes, `composed-${r}`, closedOnly));
+      if (composed) whole.push(await round(load, composed, sizes, `composed-${r}`, closedOnly));
     }
     const med = (all: Partial<Record<Phase, Measured>>[], phase: Phase) =>
       medianOf(all.map((m) => m[phase]!));
@@ -437,7 +477,7 @@ export async function measureSlackPath(options: {
       const floor = med(floors, phase);
       if (phase.endsWith(':clients')) {
         return {
-          bench: 'slack-path',
+          bench,
           figure: `${FIGURES[phase]} (${rounds} of ${fmt(sizes.closed)})`,
           value: throughput(value),
           floor: `${throughput(floor)} (bare Bolt, ack only)`,
@@ -447,7 +487,7 @@ export async function measureSlackPath(options: {
         };
       }
       return {
-        bench: 'slack-path',
+        bench,
         figure: `${FIGURES[phase]} (${rounds} of ${fmt(sizes.open)})`,
         value: latency(value),
         floor: `${latency(floor)} (bare Bolt, ack only)`,
@@ -456,7 +496,7 @@ export async function measureSlackPath(options: {
         met: value.p99 < 50,
       };
     });
-    for (const phase of closedOnly) {
+    for (const phase of composed ? closedOnly : []) {
       const value = med(whole, phase);
       const floor = med(values, phase);
       rows.push({
@@ -471,7 +511,7 @@ export async function measureSlackPath(options: {
     }
     return rows;
   } finally {
-    await composed.stop();
+    await composed?.stop();
     await bare.stop();
     await path.stop();
     await load.stop();

@@ -25,8 +25,8 @@ resources:
     approvalsRequired: 0
 `;
 
-const NOW = Date.UTC(2026, 10, 2, 12);
-const CONCURRENCY = 16;
+export const NOW = Date.UTC(2026, 10, 2, 12);
+export const CONCURRENCY = 16;
 
 /** A provider that answers at once, so the sweeper's own cost is what gets measured. */
 const instant: Provider = {
@@ -35,7 +35,7 @@ const instant: Provider = {
   revoke: async () => undefined,
 };
 
-function sweeperOn(store: Store): Sweeper {
+export function sweeperOn(store: Store): Sweeper {
   const core = new Core({
     store,
     clock: new ManualClock(NOW),
@@ -60,32 +60,56 @@ function revokedCount(raw: Database.Database): number {
 }
 
 /**
- * What revoking must write, with bare prepared statements and nothing else, in the transactions
- * the sweeper uses: per due batch, one transaction moving each grant to `revoking` with its audit
- * row, then (once the provider calls are done) one marking each `revoked` with its audit row and
- * two outbox rows. The audit rows carry ready-made hashes: no chain.
+ * The statements of the revoke floor, in the SQL both databases take. Per due batch: one
+ * transaction moving each grant to `revoking` with its audit row, then (once the provider calls
+ * are done) one marking each `revoked` with its audit row and two outbox rows. The audit rows
+ * carry ready-made hashes: no chain.
  */
-function revokeFloor(c: Database.Database, dueBatch: number): number {
-  const due = c
-    .prepare(
-      "SELECT * FROM grants WHERE status in ('activating', 'active', 'revoking') AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
-    )
-    .raw();
-  const byId = c.prepare('SELECT * FROM grants WHERE id = ?').raw();
-  const head = c.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').raw();
-  const expire = c.prepare(
+export const REVOKE_FLOOR = {
+  due: "SELECT * FROM grants WHERE status in ('activating', 'active', 'revoking') AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+  byId: 'SELECT * FROM grants WHERE id = ?',
+  head: 'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
+  expire:
     "UPDATE grants SET status = 'revoking', end_reason = 'expired', ended_by = 'hallpass', next_attempt_at = ?, attempts = 0 WHERE id = ?",
-  );
-  const end = c.prepare(
-    "UPDATE grants SET status = 'revoked', ended_at = ?, next_attempt_at = NULL, last_error = NULL WHERE id = ?",
-  );
-  const audit = c.prepare(
-    `INSERT INTO audit_events (seq, at, actor, action, request_id, grant_id, details, prev_hash, hash) VALUES (?, ?, 'hallpass', ?, ?, ?, ?, ?, ?)`,
-  );
-  const outbox = c.prepare(
-    `INSERT INTO outbox (key, subject, topic, payload, status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT(key) DO NOTHING`,
-  );
-  const hash = 'f'.repeat(64);
+  end: "UPDATE grants SET status = 'revoked', ended_at = ?, next_attempt_at = NULL, last_error = NULL WHERE id = ?",
+  audit: `INSERT INTO audit_events (seq, at, actor, action, request_id, grant_id, details, prev_hash, hash) VALUES (?, ?, 'hallpass', ?, ?, ?, ?, ?, ?)`,
+  outbox: `INSERT INTO outbox (key, subject, topic, payload, status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT(key) DO NOTHING`,
+  hash: 'f'.repeat(64),
+  requestedDetails: '{"expiresAt":1,"lagMs":1000,"reason":"expired"}',
+  revokedDetails:
+    '{"attempts":1,"checked":false,"elapsedMs":0,"endedBy":"hallpass","overrunMs":1000,"providerCall":"revoke","reason":"expired"}',
+} as const;
+
+/** The outbox rows a confirmed revoke queues: the approver message's edit and the holder's DM. */
+export function revokeFloorOutbox(
+  requestId: string,
+  grantId: string,
+  userId: string,
+): [key: string, subject: string, topic: string, payload: string][] {
+  const approver = JSON.stringify({ topic: 'approver_message', requestId });
+  const dm = JSON.stringify({
+    topic: 'requester_dm',
+    userId,
+    event: 'grant.ended',
+    requestId,
+    grantId,
+  });
+  return [
+    [`approver_message:${requestId}:x`, requestId, 'approver_message', approver],
+    [`grant.ended:${grantId}:dm`, requestId, 'requester_dm', dm],
+  ];
+}
+
+/** What revoking must write (REVOKE_FLOOR), with bare prepared statements and nothing else. */
+function revokeFloor(c: Database.Database, dueBatch: number): number {
+  const due = c.prepare(REVOKE_FLOOR.due).raw();
+  const byId = c.prepare(REVOKE_FLOOR.byId).raw();
+  const head = c.prepare(REVOKE_FLOOR.head).raw();
+  const expire = c.prepare(REVOKE_FLOOR.expire);
+  const end = c.prepare(REVOKE_FLOOR.end);
+  const audit = c.prepare(REVOKE_FLOOR.audit);
+  const outbox = c.prepare(REVOKE_FLOOR.outbox);
+  const hash = REVOKE_FLOOR.hash;
   const appendRow = (action: string, requestId: string, grantId: string, details: string) => {
     const last = head.get() as [number, string] | undefined;
     audit.run((last?.[0] ?? 0) + 1, NOW, action, requestId, grantId, details, hash, hash);
@@ -98,12 +122,7 @@ function revokeFloor(c: Database.Database, dueBatch: number): number {
       for (const [id] of batch) {
         const row = byId.get(id) as string[];
         expire.run(NOW, id);
-        appendRow(
-          'grant.revoke_requested',
-          row[1]!,
-          id!,
-          '{"expiresAt":1,"lagMs":1000,"reason":"expired"}',
-        );
+        appendRow('grant.revoke_requested', row[1]!, id!, REVOKE_FLOOR.requestedDetails);
       }
     });
     inTransaction(c, () => {
@@ -111,73 +130,105 @@ function revokeFloor(c: Database.Database, dueBatch: number): number {
         const row = byId.get(id) as string[];
         const requestId = row[1]!;
         end.run(NOW, id);
-        appendRow(
-          'grant.revoked',
-          requestId,
-          id!,
-          '{"attempts":1,"checked":false,"elapsedMs":0,"endedBy":"hallpass","overrunMs":1000,"providerCall":"revoke","reason":"expired"}',
-        );
-        const approver = JSON.stringify({ topic: 'approver_message', requestId });
-        outbox.run(
-          `approver_message:${requestId}:x`,
-          requestId,
-          'approver_message',
-          approver,
-          NOW,
-          NOW,
-        );
-        const dm = JSON.stringify({
-          topic: 'requester_dm',
-          userId: row[2],
-          event: 'grant.ended',
-          requestId,
-          grantId: id,
-        });
-        outbox.run(`grant.ended:${id}:dm`, requestId, 'requester_dm', dm, NOW, NOW);
+        appendRow('grant.revoked', requestId, id!, REVOKE_FLOOR.revokedDetails);
+        for (const queued of revokeFloorOutbox(requestId, id!, row[2]!))
+          outbox.run(...queued, NOW, NOW);
         revoked++;
       }
     });
   }
 }
 
-async function revokeRow(active: number, expired: number, rounds: number): Promise<Row> {
+/** One round's database: a fresh copy of the seeded one, the store on it and the floor's way in. */
+export interface SweepCopy {
+  store: Store;
+  revoked(): number | Promise<number>;
+  /** Revokes every due grant as REVOKE_FLOOR does: how many, and how long it took (ms). */
+  floor(
+    dueBatch: number,
+  ): { revoked: number; ms: number } | Promise<{ revoked: number; ms: number }>;
+  cleanup(): Promise<void>;
+}
+
+/** Where the sweeper is measured, made from the seeded SQLite file. */
+export interface SweepSide {
+  bench: string;
+  copy(): Promise<SweepCopy>;
+  cleanup(): Promise<void>;
+}
+
+/** The embedded store: each round on a copy of the seeded SQLite file. */
+async function sqliteSweep(seeded: string): Promise<SweepSide> {
+  return {
+    bench: 'sweeper',
+    async copy() {
+      const { store, raw, cleanup } = tempDb(seeded);
+      return {
+        store,
+        revoked: () => revokedCount(raw),
+        floor: (dueBatch) => {
+          let revoked = 0;
+          const ms = timed(() => (revoked = revokeFloor(raw, dueBatch)));
+          return { revoked, ms };
+        },
+        cleanup,
+      };
+    },
+    cleanup: async () => undefined,
+  };
+}
+
+/**
+ * `expired` of `active` grants past their end, revoked by one sweeper pass with an instant
+ * provider, against the floor; each round on a fresh copy of the same seeded database, on the
+ * store `on` makes of it (by default a SQLite file).
+ */
+export async function revokeRow(
+  active: number,
+  expired: number,
+  rounds: number,
+  on: (seeded: string) => Promise<SweepSide> = sqliteSweep,
+): Promise<Row> {
   const seeded = await template((raw) => seedMostlyUnexpired(raw, active, expired, NOW));
   try {
-    const onCopy = async <T>(
-      run: (copy: ReturnType<typeof tempDb>) => T | Promise<T>,
-    ): Promise<T> => {
-      const copy = tempDb(seeded.file);
+    const side = await on(seeded.file);
+    const onCopy = async <T>(run: (copy: SweepCopy) => Promise<T>): Promise<T> => {
+      const copy = await side.copy();
       try {
         return await run(copy);
       } finally {
         await copy.cleanup();
       }
     };
-    const { value, floor } = await sideBySide(
-      rounds,
-      () =>
-        onCopy(async ({ store, raw }) => {
-          const ms = await timedAsync(() => sweeperOn(store).tick());
-          if (revokedCount(raw) !== expired) throw new Error('every expired grant must be revoked');
-          return ms;
-        }),
-      () =>
-        onCopy(({ raw }) => {
-          let revoked = 0;
-          const ms = timed(() => (revoked = revokeFloor(raw, CONCURRENCY * 8)));
-          if (revoked !== expired) throw new Error('the floor must revoke every expired grant');
-          return ms;
-        }),
-    );
-    return {
-      bench: 'sweeper',
-      figure: `revoke ${fmt(expired)} expired of ${fmt(active)} active (concurrency ${CONCURRENCY}, instant provider)`,
-      value: `${fmt(value)} ms (${fmt((expired / value) * 1000)} grants/s)`,
-      floor: `${fmt(floor)} ms (the same rows and transactions, bare statements)`,
-      ratio: `${fmt((floor / value) * 100)}%`,
-      target: '—',
-      met: null,
-    };
+    try {
+      const { value, floor } = await sideBySide(
+        rounds,
+        () =>
+          onCopy(async (copy) => {
+            const ms = await timedAsync(() => sweeperOn(copy.store).tick());
+            if ((await copy.revoked()) !== expired)
+              throw new Error('every expired grant must be revoked');
+            return ms;
+          }),
+        () =>
+          onCopy(async (copy) => {
+            const { revoked, ms } = await copy.floor(CONCURRENCY * 8);
+            if (revoked !== expired) throw new Error('the floor must revoke every expired grant');
+            return ms;
+          }),
+      );
+      return {
+        bench: side.bench,
+        figure: `revoke ${fmt(expired)} expired of ${fmt(active)} active (concurrency ${CONCURRENCY}, instant provider)`,
+        value: `${fmt(value)} ms (${fmt((expired / value) * 1000)} grants/s)`,
+        floor: `${fmt(floor)} ms (the same rows and transactions, bare statements)`,
+        ratio: `${fmt((floor / value) * 100)}%`,
+        target: '—',
+        met: null,
+      };
+    } finally {
+      await side.cleanup();
+    }
   } finally {
     seeded.cleanup();
   }

@@ -29,8 +29,8 @@ const MISSING = [
   'The postgres provider is tested against a real server: install it (apt-get install postgresql; .ci/run does).',
 ].join(' ');
 
-/** The newest installed server's bin folder. */
-function findBinDir(): string {
+/** The newest installed server's bin folder; throws, saying how to install one, when there is none. */
+export function findBinDir(): string {
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root)
     ? readdirSync(root)
@@ -77,11 +77,18 @@ async function postgresIds(): Promise<{ uid: number; gid: number }> {
   }
 }
 
+/** For tests: nothing is flushed to disk, so a crash of the machine may lose the cluster. */
+const TEST_SETTINGS = ['fsync=off', 'full_page_writes=off'];
+
 /**
  * `preloadStatements` (default true) loads pg_stat_statements, so the postgres provider's activity
  * record runs against the real extension; a test creates the extension where it wants it.
+ * `settings` are server settings (`name=value`), by default the tests' own.
  */
-export async function startPostgres({ preloadStatements = true } = {}): Promise<TestPostgres> {
+export async function startPostgres({
+  preloadStatements = true,
+  settings = TEST_SETTINGS,
+}: { preloadStatements?: boolean; settings?: readonly string[] } = {}): Promise<TestPostgres> {
   const bin = findBinDir();
   const { dir, cleanup } = tempDir('hallpass-pg-');
   const data = join(dir, 'data');
@@ -100,8 +107,7 @@ export async function startPostgres({ preloadStatements = true } = {}): Promise<
     `-p ${port}`,
     '-c listen_addresses=127.0.0.1',
     `-c unix_socket_directories=${dir}`,
-    '-c fsync=off',
-    '-c full_page_writes=off',
+    ...settings.map((setting) => `-c ${setting}`),
     ...(preloadStatements ? ['-c shared_preload_libraries=pg_stat_statements'] : []),
   ].join(' ');
   try {

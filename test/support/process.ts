@@ -8,13 +8,15 @@ const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 
 /**
  * How the bot is started: `tsx` runs src/main.ts without a build; `npm start` is the README's
- * way (package.json's prestart builds dist/ when out of date, then start runs `node dist/main.js`).
+ * way (package.json's prestart builds dist/ when out of date, then start runs `node dist/main.js`);
+ * `node` runs `node dist/main.js` alone, as deployed (after `ensureBuilt`).
  */
-export type Launch = 'tsx' | 'npm start';
+export type Launch = 'tsx' | 'npm start' | 'node';
 
 const LAUNCH: Record<Launch, [string, string[]]> = {
   tsx: [TSX, [join(ROOT, 'src', 'main.ts')]],
   'npm start': ['npm', ['start']],
+  node: [process.execPath, [join(ROOT, 'dist', 'main.js')]],
 };
 
 /** What `npm start` runs first: compiles dist/ when it is missing or older than src/. */

@@ -1,0 +1,396 @@
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { GENESIS_HASH } from '../src/chain/walk';
+import { CHAIN_HEAD_SEQ, CHAIN_PAGE, CHAIN_PAGE_ROWS } from '../src/store/queries/audit';
+import { PostgresStore } from '../src/store/postgres/store';
+import { PgRunner } from '../src/store/postgres/runner';
+import { Sql, type Param } from '../src/store/sql';
+import { appendRows, FLOOR_DETAILS, FLOOR_HASH, type AppendSide } from './audit';
+import { lagBench, type LagDb } from './lag';
+import { perSecond, sideBySide, timedAsync } from './measure';
+import { startBenchPostgres, postgresMissing, type BenchPostgres } from './pg-cluster';
+import { copySeeded } from './pg-seed';
+import { fmt, type Row } from './report';
+import { seedAudit, seedGrants, tempDb, template } from './seed';
+import { slackPathBench, type PathStore } from './slack-path';
+import { NOW, REVOKE_FLOOR, revokeFloorOutbox, revokeRow, type SweepSide } from './sweeper';
+
+/** How each PostgreSQL row is labelled, beside the SQLite row of the same bench. */
+const on = (bench: string) => `${bench} (PostgreSQL)`;
+
+/** A database of the bench cluster with the store Hallpass opens on it and a bare client. */
+interface Opened {
+  store: PostgresStore;
+  client: pg.Client;
+  url: string;
+  close(): Promise<void>;
+}
+
+async function open(cluster: BenchPostgres, template?: string): Promise<Opened> {
+  const { name, url } = await cluster.create(template);
+  const store = await PostgresStore.open(url);
+  const client = new pg.Client({ connectionString: url });
+  // A cut connection also fails the query in progress, which reports it; unheard, it would crash.
+  client.on('error', () => undefined);
+  await client.connect();
+  return {
+    store,
+    client,
+    url,
+    async close() {
+      await client.end().catch(() => undefined);
+      await store.close().catch(() => undefined);
+      await cluster.drop(name);
+    },
+  };
+}
+
+/** Runs `sql` by name, so the connection parses and plans it once, as the store's runner does. */
+async function named(client: pg.Client, sql: Sql, values: Param[]): Promise<unknown[][]> {
+  const result = await client.query<unknown[]>({
+    name: sql.name,
+    text: sql.pg,
+    values,
+    rowMode: 'array',
+  });
+  return result.rows;
+}
+
+async function count(client: pg.Client, sql: string): Promise<number> {
+  const { rows } = await client.query<{ n: string }>(sql);
+  return Number(rows[0]!.n);
+}
+
+/**
+ * A migrated database holding the seeded rows of the SQLite file `file`, vacuumed and analysed
+ * as a database in service would be; nobody is connected to it, so rounds can copy it (TEMPLATE).
+ */
+async function templateOf(
+  cluster: BenchPostgres,
+  file: string,
+): Promise<{ name: string; drop(): Promise<void> }> {
+  const { name, url } = await cluster.create();
+  const drop = () => cluster.drop(name);
+  try {
+    await (await PostgresStore.open(url)).close();
+    const raw = new Database(file, { readonly: true });
+    try {
+      await copySeeded(raw, url);
+    } finally {
+      raw.close();
+    }
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query('VACUUM ANALYZE').finally(() => client.end());
+  } catch (err) {
+    await drop();
+    throw err;
+  }
+  return { name, drop };
+}
+
+/**
+ * Audit append on PostgreSQL; the floor inserts the same rows, one INSERT per transaction (as
+ * the store appends up to 100 rows in one), into a table made LIKE audit_events with all its
+ * indexes, by name on a bare connection.
+ */
+function pgAppend(cluster: BenchPostgres): () => Promise<AppendSide> {
+  return async () => {
+    const db = await open(cluster);
+    await db.client.query('CREATE TABLE floor_events (LIKE audit_events INCLUDING ALL)');
+    let floorSeq = 0;
+    const inserts = new Map<number, Sql>();
+    const insertOf = (rows: number) => {
+      let sql = inserts.get(rows);
+      if (!sql) {
+        const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)');
+        sql = new Sql(
+          `INSERT INTO floor_events (seq, at, actor, action, request_id, grant_id, details, prev_hash, hash) VALUES ${values.join(', ')}`,
+        );
+        inserts.set(rows, sql);
+      }
+      return sql;
+    };
+    const floor = async (events: number, perTransaction: number) => {
+      const insert = insertOf(perTransaction);
+      for (let done = 0; done < events; done += perTransaction) {
+        const values: Param[] = [];
+        for (let i = done; i < done + perTransaction; i++)
+          values.push(
+            ++floorSeq,
+            i,
+            'UBENCH',
+            'request.created',
+            `req_${i}`,
+            null,
+            FLOOR_DETAILS,
+            FLOOR_HASH,
+            FLOOR_HASH,
+          );
+        await db.client.query('BEGIN');
+        await named(db.client, insert, values);
+        await db.client.query('COMMIT');
+      }
+    };
+    return {
+      bench: on('audit'),
+      store: db.store,
+      floorMs: (events, perTransaction) => timedAsync(() => floor(events, perTransaction)),
+      cleanup: () => db.close(),
+    };
+  };
+}
+
+/** The floor of the walk: the same paged reads in the same kind of transaction, nothing hashed. */
+async function readChain(client: pg.Client): Promise<number> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    const runner = new PgRunner(client as unknown as pg.PoolClient);
+    const [row] = await runner.rows(CHAIN_HEAD_SEQ);
+    const head = Number(row?.seq ?? 0);
+    let rows = 0;
+    for (let after = 0; ;) {
+      const page = (await runner.arrays(CHAIN_PAGE, [after, head, CHAIN_PAGE_ROWS])) as [number][];
+      rows += page.length;
+      if (page.length < CHAIN_PAGE_ROWS) return rows;
+      after = page[page.length - 1]![0];
+    }
+  } finally {
+    await client.query('COMMIT');
+  }
+}
+
+/** `hallpass audit verify` on PostgreSQL: one connection walks the chain in order. */
+async function verifyRow(cluster: BenchPostgres, events: number, rounds: number): Promise<Row> {
+  const file = await template((raw) =>
+    seedAudit(raw, events, Date.UTC(2026, 9, 1), Date.UTC(2026, 10, 1)),
+  );
+  const seeded = await templateOf(cluster, file.file).finally(() => file.cleanup());
+  const db = await open(cluster, seeded.name);
+  try {
+    const { value, floor } = await sideBySide(
+      rounds,
+      async () => {
+        const ms = await timedAsync(async () => {
+          const report = await db.store.verifyChain({ seq: 0, hash: GENESIS_HASH });
+          if (!report.intact || report.checked !== events)
+            throw new Error('the seeded chain must verify');
+        });
+        return perSecond(events, ms);
+      },
+      async () => {
+        let rows = 0;
+        const ms = await timedAsync(async () => (rows = await readChain(db.client)));
+        if (rows !== events) throw new Error('the floor must read every row');
+        return perSecond(rows, ms);
+      },
+    );
+    return {
+      bench: on('audit'),
+      figure: `verify ${fmt(events)} events, in order on one connection`,
+      value: `${fmt(value)} events/s`,
+      floor: `${fmt(floor)} rows/s (same paged reads, no hashing)`,
+      ratio: `${fmt((value / floor) * 100)}%`,
+      target: '—',
+      met: null,
+    };
+  } finally {
+    await db.close();
+    await seeded.drop();
+  }
+}
+
+/** REVOKE_FLOOR on PostgreSQL: the same statements by name on a bare connection, in the same transactions. */
+async function revokeFloor(client: pg.Client, dueBatch: number): Promise<number> {
+  const s = {
+    due: new Sql(REVOKE_FLOOR.due),
+    byId: new Sql(REVOKE_FLOOR.byId),
+    head: new Sql(REVOKE_FLOOR.head),
+    expire: new Sql(REVOKE_FLOOR.expire),
+    end: new Sql(REVOKE_FLOOR.end),
+    audit: new Sql(REVOKE_FLOOR.audit),
+    outbox: new Sql(REVOKE_FLOOR.outbox),
+  };
+  const hash = REVOKE_FLOOR.hash;
+  const appendRow = async (action: string, requestId: string, grantId: string, details: string) => {
+    // A bare connection reads bigint as text.
+    const [last] = (await named(client, s.head, [])) as [string, string][];
+    await named(client, s.audit, [
+      Number(last?.[0] ?? 0) + 1,
+      NOW,
+      action,
+      requestId,
+      grantId,
+      details,
+      hash,
+      hash,
+    ]);
+  };
+  const inTransaction = async (work: () => Promise<void>) => {
+    await client.query('BEGIN');
+    await work();
+    await client.query('COMMIT');
+  };
+  let revoked = 0;
+  for (;;) {
+    const batch = (await named(client, s.due, [NOW, dueBatch])) as string[][];
+    if (batch.length === 0) return revoked;
+    await inTransaction(async () => {
+      for (const [id] of batch) {
+        const [row] = (await named(client, s.byId, [id!])) as string[][];
+        await named(client, s.expire, [NOW, id!]);
+        await appendRow('grant.revoke_requested', row![1]!, id!, REVOKE_FLOOR.requestedDetails);
+      }
+    });
+    await inTransaction(async () => {
+      for (const [id] of batch) {
+        const [row] = (await named(client, s.byId, [id!])) as string[][];
+        const requestId = row![1]!;
+        await named(client, s.end, [NOW, id!]);
+        await appendRow('grant.revoked', requestId, id!, REVOKE_FLOOR.revokedDetails);
+        for (const queued of revokeFloorOutbox(requestId, id!, row![2]!))
+          await named(client, s.outbox, [...queued, NOW, NOW]);
+        revoked++;
+      }
+    });
+  }
+}
+
+/** The sweeper on PostgreSQL: each round on a copy (TEMPLATE) of the same seeded database. */
+function pgSweep(cluster: BenchPostgres): (seeded: string) => Promise<SweepSide> {
+  return async (seededFile) => {
+    const seeded = await templateOf(cluster, seededFile);
+    return {
+      bench: on('sweeper'),
+      async copy() {
+        const db = await open(cluster, seeded.name);
+        return {
+          store: db.store,
+          revoked: () =>
+            count(db.client, "SELECT count(*) AS n FROM grants WHERE status = 'revoked'"),
+          async floor(dueBatch) {
+            let revoked = 0;
+            const ms = await timedAsync(
+              async () => (revoked = await revokeFloor(db.client, dueBatch)),
+            );
+            return { revoked, ms };
+          },
+          cleanup: () => db.close(),
+        };
+      },
+      cleanup: () => seeded.drop(),
+    };
+  };
+}
+
+/**
+ * Seeding through a SQLite file and a new connection, then the sweeper's first pass, took more
+ * than the lag bench's 1.5 s on this 2-core machine under others' load.
+ */
+const PG_LAG_LEAD_MS = 4_000;
+
+/** Lag on PostgreSQL: each round on a fresh database, seeded through a SQLite file of its own. */
+function pgLagDb(cluster: BenchPostgres): () => Promise<LagDb> {
+  return async () => {
+    const db = await open(cluster);
+    const seedFile = tempDb();
+    return {
+      store: db.store,
+      async seed(seed) {
+        seedGrants(seedFile.raw, seed);
+        await copySeeded(seedFile.raw, db.url, ['requests', 'grants']);
+      },
+      revoked: () => count(db.client, "SELECT count(*) AS n FROM grants WHERE status = 'revoked'"),
+      async cleanup() {
+        await seedFile.cleanup();
+        await db.close();
+      },
+    };
+  };
+}
+
+/** The Slack request path on a fresh PostgreSQL database. */
+function pgPathStore(cluster: BenchPostgres): () => Promise<PathStore> {
+  return async () => {
+    const db = await open(cluster);
+    return {
+      store: db.store,
+      async pending(wanted) {
+        const { rows } = await db.client.query<{ id: string }>(
+          "SELECT id FROM requests WHERE status = 'pending' ORDER BY created_at, id LIMIT $1",
+          [wanted],
+        );
+        if (rows.length < wanted)
+          throw new Error(
+            `${rows.length} requests were pending where ${wanted} were filed (each answered 200): the others were not recorded`,
+          );
+        return rows.map((r) => r.id);
+      },
+      close: () => db.close(),
+    };
+  };
+}
+
+/**
+ * The Slack request path on PostgreSQL, or one row saying why it could not be measured: on a
+ * loaded machine requests can fail inside the bot (answered 200 all the same), and then fewer
+ * requests are pending than the Approve phase clicks on.
+ */
+async function slackPathRows(quick: boolean, cluster: BenchPostgres): Promise<Row[]> {
+  try {
+    return await slackPathBench(quick, { bench: on('slack-path'), open: pgPathStore(cluster) });
+  } catch (err) {
+    return [
+      {
+        bench: on('slack-path'),
+        figure: '`/jit request` then Approve, 50 clients',
+        value: `not measured: ${(err as Error).message}`,
+        floor: '—',
+        ratio: '—',
+        target: '≥ 60% of the bare app',
+        met: false,
+      },
+    ];
+  }
+}
+
+/**
+ * The audit, sweeper, lag and Slack request path benches on a throwaway PostgreSQL 15 cluster,
+ * at the sizes and rounds of their SQLite steps in run.ts, each against its floor on the same
+ * database in the same run. Without PostgreSQL installed, one row says they were skipped.
+ */
+export async function postgresBench(quick: boolean): Promise<Row[]> {
+  const missing = postgresMissing();
+  if (missing) {
+    process.stderr.write(`bench: the PostgreSQL rows are skipped: ${missing}\n`);
+    return [
+      {
+        bench: on('every bench'),
+        figure: 'skipped: PostgreSQL is not installed here',
+        value: '—',
+        floor: '—',
+        ratio: '—',
+        target: '—',
+        met: null,
+      },
+    ];
+  }
+  const cluster = await startBenchPostgres();
+  try {
+    const rounds = quick ? 3 : 5;
+    const appendEvents = quick ? 5_000 : 20_000;
+    return [
+      await appendRows(appendEvents, 1, rounds, pgAppend(cluster)),
+      await appendRows(appendEvents, 100, rounds, pgAppend(cluster)),
+      await verifyRow(cluster, quick ? 300_000 : 1_000_000, rounds),
+      await revokeRow(quick ? 20_000 : 100_000, quick ? 2_000 : 10_000, 3, pgSweep(cluster)),
+      ...(await lagBench(
+        { grants: 1_000, rounds: quick ? 1 : 3 },
+        { bench: on('lag'), fresh: pgLagDb(cluster), leadMs: PG_LAG_LEAD_MS },
+      )),
+      ...(await slackPathRows(quick, cluster)),
+    ];
+  } finally {
+    await cluster.stop();
+  }
+}
