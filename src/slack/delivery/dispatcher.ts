@@ -9,6 +9,7 @@ import type { Sealer } from '../../secrets/seal';
 import { MessagesStore } from '../messages-store';
 import { persist } from '../persist';
 import { deliverAlert } from './alert';
+import { deliverChainBroken } from './chain-broken';
 import { deliverApproverMessage } from './approver-message';
 import { deliverCredentials } from './credentials';
 import { deliverDigest } from './digest';
@@ -107,7 +108,8 @@ export class OutboxDispatcher {
       .register('alert', deliverAlert)
       .register('drift', deliverDrift)
       .register('offboarded', deliverOffboarded)
-      .register('digest', deliverDigest);
+      .register('digest', deliverDigest)
+      .register('chain_broken', deliverChainBroken);
   }
 
   /** Sets the handler of a topic (replacing any earlier one). */
