@@ -4,6 +4,8 @@ import { ConfigError } from './config/load';
 import type { Config } from './config/schema';
 import { Core } from './core';
 import { systemClock, type Clock } from './core/clock';
+import { CheckpointSeal } from './audit/checkpoint-seal';
+import { ChainWatch } from './jobs/chain-watch';
 import { DigestScheduler } from './jobs/digest';
 import { LeaderJobs } from './jobs/leader-jobs';
 import { DatabaseWatch } from './jobs/database-watch';
@@ -81,6 +83,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       config,
       directory,
       resolveTarget: (resource) => providers.forResource(resource.id)?.target ?? resource.target,
+      checkpointSeal: new CheckpointSeal(sealingSecret(env)),
     });
     const live = await core.checkLiveGrants(new Set(providers.names));
     if (live.unrevocable.length > 0) throw new ConfigError(live.unrevocable);
@@ -103,7 +106,12 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
     const sweeper = new Sweeper({ core, providers, directory, sealer, logger, busy, calls });
     const reconciler = new Reconciler({ core, providers, directory, sealer, logger, busy, calls });
     const offboarding = new OffboardingCheck({ core, directory, logger });
-    const leader = new LeaderJobs(store.leadership(), [sweeper, reconciler, offboarding], logger);
+    const chainWatch = new ChainWatch({ core, logger });
+    const leader = new LeaderJobs(
+      store.leadership(),
+      [sweeper, reconciler, offboarding, chainWatch],
+      logger,
+    );
     const database = new DatabaseWatch(store, logger);
     const slack = createSlackApp({
       core,

@@ -1,5 +1,7 @@
 import { GENESIS_HASH, hashEvent, type ChainAnchor, type ChainReport } from '../core/audit';
 import type { Queries, Store } from '../store';
+import { readCheckpoint } from './checkpoint';
+import type { CheckpointSeal } from './checkpoint-seal';
 
 /** An anchor and where it was recorded, so a report can say what it trusted. */
 export interface RecordedAnchor extends ChainAnchor {
@@ -53,34 +55,49 @@ export async function digestAnchors(q: Queries): Promise<RecordedAnchor[]> {
   }));
 }
 
+/** Where a digest's walk starts, and the anchors before it that are checked too. */
+export type WalkStart = { from?: RecordedAnchor; also: RecordedAnchor[] } | { forged: Broken };
+
 /**
- * Where a digest's walk starts: after the head the latest posted digest verified or, before any
- * digest recorded one, after the last row older than the period (its own hash is checked, its
- * past is not).
+ * Where a digest's walk starts: after the chain watch's verified head when its seal verifies
+ * under `seal` (the digest then walks only rows newer than that, and checks the latest digest's
+ * head as well); else after the head the latest posted digest verified or, before any digest
+ * recorded one, after the last row older than the period (its own hash is checked, its past is
+ * not). A checkpoint whose seal fails is reported as what it is: tampering.
  */
 export async function digestWalkStart(
   q: Queries,
   periodStart: number,
-): Promise<RecordedAnchor | undefined> {
+  seal?: CheckpointSeal,
+): Promise<WalkStart> {
   const recorded = (await digestAnchors(q)).at(-1);
-  if (recorded) return recorded;
+  if (seal) {
+    const reading = await readCheckpoint(q, seal);
+    if (reading.kind === 'forged')
+      return { forged: { seq: reading.checkpoint.seq, problem: reading.problem } };
+    const verified = reading.kind === 'trusted' ? reading.anchor : undefined;
+    if (verified && verified.seq > 0 && verified.seq >= (recorded?.seq ?? 0))
+      return { from: verified, also: recorded ? [recorded] : [] };
+  }
+  if (recorded) return { from: recorded, also: [] };
   const before = await q.audit.lastBefore(periodStart);
-  return before && { ...before, source: 'last row before the period' };
+  return { from: before && { ...before, source: 'last row before the period' }, also: [] };
 }
 
 /**
- * Verifies the rows after `from` (all rows without it) once `from` itself checks out. The
- * weekly digest starts from the head the previous digest verified, so its cost follows the
- * week's events rather than the whole history.
+ * Verifies the rows after `from` (all rows without it) once `from` itself, and every anchor in
+ * `also`, checks out. The weekly digest starts from the chain watch's verified head or the head
+ * the previous digest verified, so its cost follows what is new rather than the whole history.
  */
 export async function verifySince(
   store: Store,
   from?: RecordedAnchor,
   onProgress?: (checked: number) => void,
+  also: readonly RecordedAnchor[] = [],
 ): Promise<ChainCheck> {
-  if (from) {
-    const broken = await checkAnchor(store, from);
-    if (broken) return { checked: 0, intact: false, firstBroken: broken, from };
+  for (const anchor of from ? [...also, from] : also) {
+    const broken = await checkAnchor(store, anchor);
+    if (broken) return { checked: 0, intact: false, firstBroken: broken, ...(from && { from }) };
   }
   const start = from ?? { seq: 0, hash: GENESIS_HASH };
   const result = await store.verifyChain(start, onProgress);

@@ -10,6 +10,7 @@ import type {
 } from '../store';
 import { activitySummary } from './activity';
 import { digestWalkStart, verifySince, type ChainCheck } from './chain';
+import type { CheckpointSeal } from './checkpoint-seal';
 import { businessHoursOf, businessIntervals, type BusinessHours, type Period } from './period';
 import { nearestRank } from './percentile';
 
@@ -158,14 +159,14 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
 
 /**
  * The digest of `period` as of `asOf`: the numbers, from one consistent view, and the audit
- * chain verified from where the last posted digest left it.
+ * chain verified from the verified head (with `seal`) or where the last posted digest left it.
  */
 export async function buildDigest(
   store: Store,
   config: Config,
   period: Period,
   asOf: number,
-  onProgress?: (checked: number) => void,
+  options: { onProgress?: (checked: number) => void; seal?: CheckpointSeal } = {},
 ): Promise<Digest> {
   const { stats, start } = await store.snapshot(async (q) => ({
     stats: await computeDigestStats(q, {
@@ -174,8 +175,11 @@ export async function buildDigest(
       businessHours: businessHoursOf(config),
       asOf,
     }),
-    start: await digestWalkStart(q, period.start),
+    start: await digestWalkStart(q, period.start, options.seal),
   }));
-  const chain = await verifySince(store, start, onProgress);
+  const chain: ChainCheck =
+    'forged' in start
+      ? { checked: 0, intact: false, firstBroken: start.forged }
+      : await verifySince(store, start.from, options.onProgress, start.also);
   return { ...stats, chain };
 }

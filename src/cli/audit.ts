@@ -3,8 +3,10 @@ import { createWriteStream, rmSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { RecordedAnchor } from '../audit/chain';
+import { CheckpointSeal } from '../audit/checkpoint-seal';
 import { EXPORT_FORMATS, FORMATTERS, type ExportFormat } from '../audit/export';
 import { formatDuration } from '../config/duration';
+import { sealingSecret } from '../config/env';
 import { parseCommand } from './args';
 import { CliError, EXIT, withAudit, write, type CliIo } from './context';
 import { parseDateArg } from './dates';
@@ -26,23 +28,61 @@ function parseAnchor(text: string): RecordedAnchor {
   return { seq: Number(m[1]), hash: m[2]!.toLowerCase(), source: '--anchor' };
 }
 
-/** `hallpass audit verify`: the whole chain, then every recorded or given anchor. */
+/** The key the bot seals its verified head with, from the same variables the bot reads. */
+function checkpointSeal(io: CliIo): CheckpointSeal {
+  const set = (name: string) => io.env[name] || undefined;
+  const secret = sealingSecret({
+    HALLPASS_SECRET_KEY: set('HALLPASS_SECRET_KEY'),
+    SLACK_SIGNING_SECRET: set('SLACK_SIGNING_SECRET'),
+    SLACK_APP_TOKEN: set('SLACK_APP_TOKEN'),
+  });
+  if (!secret) {
+    throw new CliError(
+      '--since-verified: set HALLPASS_SECRET_KEY (or SLACK_SIGNING_SECRET / SLACK_APP_TOKEN) as the bot has it: the verified head is trusted only when its seal checks out',
+      EXIT.usage,
+    );
+  }
+  return new CheckpointSeal(secret);
+}
+
+/**
+ * `hallpass audit verify`: the whole chain, then every recorded or given anchor; with
+ * `--since-verified`, only the rows after the head the bot's chain watch verified (its seal
+ * checked), after the anchors.
+ */
 export async function auditVerify(args: string[], io: CliIo): Promise<number> {
   const { values } = parseCommand(
     'audit verify',
     args,
-    { anchor: { type: 'string', multiple: true } },
+    { anchor: { type: 'string', multiple: true }, 'since-verified': { type: 'boolean' } },
     { min: 0, max: 0, names: '' },
   );
   const given = (values.anchor ?? []).map(parseAnchor);
+  const seal = values['since-verified'] ? checkpointSeal(io) : undefined;
   return withAudit(io, async (audit) => {
-    const { report, anchors } = await audit.verifyAll(given, (checked) => {
+    const progress = (checked: number) => {
       io.stderr.write(`verified ${count(checked)} rows…\n`);
-    });
+    };
+    let after = '';
+    let outcome;
+    if (seal) {
+      outcome = await audit.verifySinceVerified(seal, given, progress);
+      const { reading } = outcome;
+      if (reading.kind === 'none') {
+        io.stderr.write('no verified head is recorded yet: walking from the first row\n');
+      } else if (reading.kind === 'trusted' && reading.checkpoint.seq > 0) {
+        const when = new Date(reading.checkpoint.verifiedAt).toISOString();
+        after = ` after row ${reading.checkpoint.seq} (verified ${when})`;
+      }
+    } else outcome = await audit.verifyAll(given, progress);
+    const { report, anchors } = outcome;
     const anchorNote = anchors > 0 ? ` and ${anchors} anchor${anchors === 1 ? '' : 's'}` : '';
     if (report.intact) {
       const head = report.head ? `; head is row ${report.head.seq}, hash ${report.head.hash}` : '';
-      await write(io.stdout, `ok: ${count(report.checked)} rows checked${anchorNote}${head}\n`);
+      await write(
+        io.stdout,
+        `ok: ${count(report.checked)} rows checked${after}${anchorNote}${head}\n`,
+      );
       return EXIT.ok;
     }
     const broken = report.firstBroken!;

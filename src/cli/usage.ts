@@ -2,6 +2,7 @@ export const USAGE = `Usage: hallpass <command> [options]
 
   policy check [file]              validate hallpass.yml (default: $HALLPASS_CONFIG or ./hallpass.yml)
   audit verify [--anchor SEQ:HASH]  walk the audit hash chain; exit 1 on a break
+  audit verify --since-verified    only the rows after the head the bot verified (seal checked)
   audit export [--since DATE] [--until DATE] [--format csv|jsonl] [--out FILE]
                                    every audit event in [since, until), oldest first
   audit show <grant-id>            the story of one grant, from its audit events

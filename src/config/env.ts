@@ -67,6 +67,8 @@ export function parseEnv(source: NodeJS.ProcessEnv): { env: Env } | { problems: 
 }
 
 /** The key that seals secrets at rest: its own variable if set, else derived from a Slack secret. */
-export function sealingSecret(env: Env): string {
+export function sealingSecret(
+  env: Pick<Env, 'HALLPASS_SECRET_KEY' | 'SLACK_SIGNING_SECRET' | 'SLACK_APP_TOKEN'>,
+): string {
   return env.HALLPASS_SECRET_KEY ?? env.SLACK_SIGNING_SECRET ?? env.SLACK_APP_TOKEN ?? '';
 }

@@ -155,6 +155,14 @@ export const configSchema = z
         batch: 200,
         recheckAfter: [2 * 60_000, 15 * 60_000],
       }),
+    audit: z
+      .strictObject({
+        /** How often the chain watch verifies the audit rows appended since its last pass. */
+        verifyEvery: duration.default(60_000),
+        /** Rows verified at a time; the process serves requests between two steps. */
+        verifyStep: z.number().int().min(100).max(1_000_000).default(10_000),
+      })
+      .default({ verifyEvery: 60_000, verifyStep: 10_000 }),
     digest: z
       .strictObject({
         channel: channelId,

@@ -31,6 +31,7 @@ export const AUDIT_ACTIONS = [
   'grant.rechecked',
   'notification.failed',
   'digest.queued',
+  'audit.chain_broken',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -10,9 +10,12 @@ import {
   type ChainCheck,
   type RecordedAnchor,
 } from '../audit/chain';
+import { readCheckpoint, type CheckpointReading } from '../audit/checkpoint';
+import type { CheckpointSeal } from '../audit/checkpoint-seal';
 import type { Config } from '../config/schema';
 import type { GrantFilter, MessageQueries, Store } from '../store';
 import type { Clock } from './clock';
+import { verifyChainStep } from './chain-watch';
 import { checkLiveGrants, closeByHand, type LiveGrantProblems } from './config-drift';
 import { change, type AuditRow, type CoreContext, type GrantRow, type RequestRow } from './context';
 import { decide, type DecisionInput } from './decisions';
@@ -66,6 +69,7 @@ export { parseNotification } from './outbox';
 export { termsOf, type GrantTerms } from './terms';
 export { expectedOf, type Drift, type Expected } from './verification';
 export type { LiveGrantProblems } from './config-drift';
+export type { BrokenRow, ChainStep } from './chain-watch';
 export type { Policy } from './policy';
 
 /**
@@ -166,6 +170,8 @@ export class AuditReads {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
+    /** Without it the verified-head checkpoint is not trusted, so the digest does not use it. */
+    private readonly seal?: CheckpointSeal,
   ) {}
 
   /** The whole chain, then every recorded digest anchor and the `extra` ones given. */
@@ -175,6 +181,27 @@ export class AuditReads {
   ): Promise<{ report: ChainCheck; anchors: number }> {
     const anchors = [...(await digestAnchors(this.store)), ...extra];
     return { report: await verifyAll(this.store, anchors, onProgress), anchors: anchors.length };
+  }
+
+  /**
+   * The rows after the verified head the chain watch recorded (all rows before it recorded one),
+   * after every recorded digest anchor and the `extra` ones given. A checkpoint whose seal does
+   * not verify under `seal` is reported as broken.
+   */
+  async verifySinceVerified(
+    seal: CheckpointSeal,
+    extra: readonly RecordedAnchor[],
+    onProgress?: (checked: number) => void,
+  ): Promise<{ report: ChainCheck; anchors: number; reading: CheckpointReading }> {
+    const reading = await readCheckpoint(this.store, seal);
+    const anchors = [...(await digestAnchors(this.store)), ...extra];
+    if (reading.kind === 'forged') {
+      const firstBroken = { seq: reading.checkpoint.seq, problem: reading.problem };
+      return { report: { checked: 0, intact: false, firstBroken }, anchors: 0, reading };
+    }
+    const from = reading.kind === 'trusted' && reading.anchor.seq > 0 ? reading.anchor : undefined;
+    const report = await verifySince(this.store, from, onProgress, anchors);
+    return { report, anchors: anchors.length, reading };
   }
 
   verifySince(from?: RecordedAnchor, onProgress?: (checked: number) => void): Promise<ChainCheck> {
@@ -196,13 +223,10 @@ export class AuditReads {
   /** The digest of `period` (by default the 7 days ending now) as of now. */
   digest(config: Config, period?: Period, onProgress?: (checked: number) => void): Promise<Digest> {
     const now = this.clock.now();
-    return buildDigest(
-      this.store,
-      config,
-      period ?? weekEndingAt(now, config.timezone),
-      now,
+    return buildDigest(this.store, config, period ?? weekEndingAt(now, config.timezone), now, {
       onProgress,
-    );
+      seal: this.seal,
+    });
   }
 }
 
@@ -224,6 +248,8 @@ export class Core {
     directory: Directory;
     /** The provider layer's reading of a resource's target; the configured target without it. */
     resolveTarget?: TargetResolver;
+    /** Seals the audit chain's verified head; without it the chain watch cannot run. */
+    checkpointSeal?: CheckpointSeal;
   }) {
     this.ctx = {
       onCommit: new Set(),
@@ -235,7 +261,19 @@ export class Core {
     };
     this.lifecycle = new GrantLifecycle(this.ctx);
     this.outbox = new OutboxBook(this.ctx);
-    this.audit = new AuditReads(deps.store, deps.clock);
+    this.audit = new AuditReads(deps.store, deps.clock, deps.checkpointSeal);
+    this.seal = deps.checkpointSeal;
+  }
+
+  private readonly seal?: CheckpointSeal;
+
+  /**
+   * Verifies up to `maxRows` new audit rows after the verified head and moves it on; a break is
+   * alerted once (see chain-watch.ts). `notBelow` is the head this process last saw recorded.
+   */
+  verifyChainStep(maxRows: number, notBelow = 0) {
+    if (!this.seal) throw new Error('the chain watch needs a checkpoint seal (checkpointSeal)');
+    return verifyChainStep(this.ctx, this.seal, maxRows, notBelow);
   }
 
   get policy(): Policy {

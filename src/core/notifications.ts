@@ -64,6 +64,28 @@ export const notificationSchema = z.discriminatedUnion('topic', [
     requests: z.array(z.string()),
   }),
   z.object({
+    topic: z.literal('chain_broken'),
+    channel: z.string(),
+    admins: z.array(z.string()),
+    /** The row where the audit chain stops matching, and what is wrong with it. */
+    seq: z.number(),
+    problem: z.string(),
+    /** The last row known intact (the verified head kept). */
+    verifiedHead: z.number(),
+    row: z
+      .object({
+        seq: z.number(),
+        at: z.number(),
+        actor: z.string(),
+        action: z.string(),
+        requestId: z.string().nullable(),
+        grantId: z.string().nullable(),
+        prevHash: z.string(),
+        hash: z.string(),
+      })
+      .optional(),
+  }),
+  z.object({
     topic: z.literal('digest'),
     channel: z.string(),
     periodStart: z.number(),
@@ -85,6 +107,8 @@ export function subjectOf(n: Notification): string {
       return `alert:${n.grantId}`;
     case 'digest':
       return `digest:${n.channel}`;
+    case 'chain_broken':
+      return 'chain:audit';
     case 'offboarded':
       return `offboarded:${n.channel}`;
   }

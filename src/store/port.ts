@@ -28,7 +28,11 @@ export interface Store extends Queries {
    * Walks the audit chain after `from` up to the newest row, in one consistent view, calling
    * `onProgress` at every 100,000 rows verified.
    */
-  verifyChain(from: ChainStart, onProgress?: (verified: number) => void): Promise<ChainResult>;
+  verifyChain(
+    from: ChainStart,
+    onProgress?: (verified: number) => void,
+    options?: ChainWalkOptions,
+  ): Promise<ChainResult>;
   /** Who runs the jobs that must run once (the sweeper): every process on SQLite, one on PostgreSQL. */
   leadership(options?: LeadershipOptions): Leadership;
   /** Resolves when the database answers. */
@@ -43,11 +47,19 @@ export interface ChainStart {
   hash: string;
 }
 
+export interface ChainWalkOptions {
+  /** Walks at most the rows with seq <= from.seq + maxRows: one step of a walk in steps. */
+  maxRows?: number;
+}
+
 export interface ChainResult {
   checked: number;
   intact: boolean;
   firstBroken?: { seq: number; problem: string };
-  /** The newest row walked when the chain is intact (the start itself when nothing was new). */
+  /**
+   * The newest row walked when the chain is intact (the start itself when nothing was new); with
+   * `maxRows`, the last row of the step.
+   */
   head?: ChainStart;
 }
 
@@ -76,6 +88,7 @@ export interface Queries {
   readonly reports: ReportQueries;
   readonly people: PeopleQueries;
   readonly meta: MetaQueries;
+  readonly checkpoint: CheckpointQueries;
 }
 
 export interface PeopleQueries {
@@ -89,6 +102,21 @@ export interface MetaQueries {
   get(key: string): Promise<string | undefined>;
   /** Sets `key` unless it is set already; resolves with the value it has now. */
   setOnce(key: string, value: string): Promise<string>;
+}
+
+/** The audit chain's verified head, as the chain watch last recorded it, and its seal. */
+export interface ChainCheckpoint extends ChainStart {
+  verifiedAt: number;
+  /** The break last alerted (the walk stops there until the chain is repaired). */
+  broken: { seq: number; problem: string } | null;
+  /** HMAC over the other fields (see src/audit/checkpoint-seal.ts). */
+  seal: string;
+}
+
+export interface CheckpointQueries {
+  get(): Promise<ChainCheckpoint | undefined>;
+  /** Replaces the checkpoint. */
+  put(checkpoint: ChainCheckpoint): Promise<void>;
 }
 
 export type Patch<T> = Partial<Omit<T, 'id'>>;

@@ -474,6 +474,7 @@ const SAME_ROWS: { [K in TableName]: Equal<SqliteRow<K>, PgRow<K>> } = {
   digests: true,
   people: true,
   meta: true,
+  auditCheckpoint: true,
 };
 
 describe('the two schemas', () => {

@@ -63,6 +63,7 @@ const TABLES = [
   'digests',
   'people',
   'meta',
+  'audit_checkpoint',
 ];
 
 /**

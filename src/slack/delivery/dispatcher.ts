@@ -11,6 +11,7 @@ import { MessagesStore } from '../messages-store';
 import { persist } from '../persist';
 import { zoneOf, type ReaderZones } from '../reader-zones';
 import { deliverAlert } from './alert';
+import { deliverChainBroken } from './chain-broken';
 import { deliverApproverMessage } from './approver-message';
 import { deliverCredentials } from './credentials';
 import { deliverDigest } from './digest';
@@ -111,7 +112,8 @@ export class OutboxDispatcher {
       .register('alert', deliverAlert)
       .register('drift', deliverDrift)
       .register('offboarded', deliverOffboarded)
-      .register('digest', deliverDigest);
+      .register('digest', deliverDigest)
+      .register('chain_broken', deliverChainBroken);
   }
 
   /** Sets the handler of a topic (replacing any earlier one). */

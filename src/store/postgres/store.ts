@@ -10,6 +10,7 @@ import { describeUrl } from '../errors';
 import type {
   ChainResult,
   ChainStart,
+  ChainWalkOptions,
   Leadership,
   LeadershipOptions,
   Queries,
@@ -59,6 +60,7 @@ export class PostgresStore implements Store {
   readonly reports: Queries['reports'];
   readonly people: Queries['people'];
   readonly meta: Queries['meta'];
+  readonly checkpoint: Queries['checkpoint'];
 
   private readonly pool: pg.Pool;
   private readonly settings: ClientConfig;
@@ -96,6 +98,7 @@ export class PostgresStore implements Store {
     this.reports = queries.reports;
     this.people = queries.people;
     this.meta = queries.meta;
+    this.checkpoint = queries.checkpoint;
   }
 
   /**
@@ -186,11 +189,16 @@ export class PostgresStore implements Store {
   }
 
   /** Walks the chain after `from` in order, a page at a time, in one repeatable-read view. */
-  verifyChain(from: ChainStart, onProgress?: (verified: number) => void): Promise<ChainResult> {
+  verifyChain(
+    from: ChainStart,
+    onProgress?: (verified: number) => void,
+    options: ChainWalkOptions = {},
+  ): Promise<ChainResult> {
     return this.transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
       const runner = new PgRunner(client);
       const [row] = await runner.rows(CHAIN_HEAD_SEQ);
-      const head = row?.seq == null ? 0 : Number(row.seq);
+      const newest = row?.seq == null ? 0 : Number(row.seq);
+      const head = Math.min(newest, from.seq + (options.maxRows ?? Infinity));
       if (head <= from.seq) return { checked: 0, intact: true, head: from };
       const walk = new ChainWalk(from);
       const progress = progressTo(onProgress);

@@ -3,6 +3,7 @@ import type { Queries } from '../port';
 import type { Runner } from '../sql';
 import { SqlApprovalQueries } from './approvals';
 import { SqlAuditQueries } from './audit';
+import { SqlCheckpointQueries } from './checkpoint';
 import { tableStatements, type Atomically, type DialectTables } from './context';
 import { SqlDigestQueries } from './digests';
 import { SqlGrantQueries } from './grants';
@@ -36,5 +37,6 @@ export function createQueries(
     reports: new SqlReportQueries(q),
     people: new SqlPeopleQueries(q),
     meta: new SqlMetaQueries(q),
+    checkpoint: new SqlCheckpointQueries(q),
   };
 }

@@ -9,7 +9,14 @@ import { ChainWalk, GENESIS_HASH } from '../../chain/walk';
 import type { Logger } from '../../log';
 import { sqliteDialect } from '../dialect';
 import { Mutex } from '../mutex';
-import type { ChainResult, ChainStart, Leadership, Queries, Store } from '../port';
+import type {
+  ChainResult,
+  ChainStart,
+  ChainWalkOptions,
+  Leadership,
+  Queries,
+  Store,
+} from '../port';
 import type { BulkAccess } from '../copy';
 import { createQueries } from '../queries';
 import { tableStatements } from '../queries/context';
@@ -86,6 +93,7 @@ export class SqliteStore implements Store {
   readonly reports: Queries['reports'];
   readonly people: Queries['people'];
   readonly meta: Queries['meta'];
+  readonly checkpoint: Queries['checkpoint'];
 
   private readonly writer?: Database.Database;
   private readonly reader: Database.Database;
@@ -136,6 +144,7 @@ export class SqliteStore implements Store {
     this.reports = queries.reports;
     this.people = queries.people;
     this.meta = queries.meta;
+    this.checkpoint = queries.checkpoint;
   }
 
   async change<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
@@ -205,6 +214,7 @@ export class SqliteStore implements Store {
   async verifyChain(
     from: ChainStart,
     onProgress?: (verified: number) => void,
+    options: ChainWalkOptions = {},
   ): Promise<ChainResult> {
     const progress = progressTo(onProgress);
     const view = connect(this.file, true, this.options.busyTimeoutMs ?? 5000);
@@ -217,17 +227,19 @@ export class SqliteStore implements Store {
           const head = headRow?.seq ?? 0;
           if (head <= from.seq) return { checked: 0, intact: true, head: from };
           const { workers, parallelFromRows, rangeRows } = this.verify;
-          if (workers > 1 && head - from.seq >= parallelFromRows) {
+          // A step (maxRows) stays on this thread: it is kept short so the thread is not held long.
+          if (options.maxRows === undefined && workers > 1 && head - from.seq >= parallelFromRows) {
             const plan = { file: this.file, start: from, head, workers, rangeRows };
             const report = verifyInParallel(plan, progress);
             if (report) return report.intact ? { ...report, head: headRow } : report;
           }
+          const upTo = Math.min(head, from.seq + (options.maxRows ?? Infinity));
           const walk = new ChainWalk(from);
-          walkRange(view.prepare(SELECT_EVENTS_PAGE), walk, from.seq, head, () =>
+          walkRange(view.prepare(SELECT_EVENTS_PAGE), walk, from.seq, upTo, () =>
             progress(walk.checked),
           );
           const report = walk.report();
-          return report.intact ? { ...report, head: headRow } : report;
+          return report.intact ? { ...report, head: walk.result().last ?? from } : report;
         })
         .deferred();
     } finally {

@@ -1,0 +1,259 @@
+import { buildDigest } from '../../src/audit/digest';
+import { CheckpointSeal } from '../../src/audit/checkpoint-seal';
+import { Core } from '../../src/core';
+import { chainEvent, hashEvent } from '../../src/core/audit';
+import { StaticDirectory } from '../../src/core/directory';
+import { ChainWatch } from '../../src/jobs/chain-watch';
+import { logger } from '../../src/log';
+import type { Store } from '../../src/store';
+import { cliEnv, runCli } from '../cli/run';
+import { allowAuditTampering, restoreTriggers } from '../store/triggers';
+import { BASE_CONFIG, coreHarness, T0, type CoreHarness } from '../support/core';
+import { STORE_KINDS } from '../support/stores';
+
+const SECRET = 'chain-watch-test-secret-key';
+const STEP = 100;
+const CONFIG = `${BASE_CONFIG}
+audit: { verifyStep: ${STEP} }
+digest: { channel: CDIGEST }
+`;
+
+interface Row {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  request_id: string | null;
+  grant_id: string | null;
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Appends `count` events the way the core chains them, one transaction. */
+async function append(store: Store, count: number, at: number): Promise<void> {
+  await store.change(async (tx) => {
+    let head = await tx.audit.head();
+    const rows = [];
+    for (let i = 0; i < count; i++) {
+      const row = chainEvent(head, at + i, {
+        actor: 'UREQ',
+        action: 'request.created',
+        requestId: `req_${at + i}`,
+        details: { i },
+      });
+      rows.push(row);
+      head = { seq: row.seq, hash: row.hash };
+    }
+    await tx.audit.append(rows);
+  });
+}
+
+describe.each(STORE_KINDS)('the audit chain watch (%s)', (kind) => {
+  let h: CoreHarness;
+  let core: Core;
+  let watch: ChainWatch;
+  const seal = new CheckpointSeal(SECRET);
+  const rows = () => h.sql.all<Row>('SELECT * FROM audit_events ORDER BY seq');
+  const alerts = async () =>
+    (
+      await h.sql.all<{ payload: string }>(
+        "SELECT payload FROM outbox WHERE topic = 'chain_broken' ORDER BY id",
+      )
+    ).map((r) => JSON.parse(r.payload) as Record<string, unknown>);
+  const checkpoint = () => h.store.checkpoint.get();
+  const env = () => cliEnv(h.location, { HALLPASS_SECRET_KEY: SECRET });
+
+  /** Rewrites rows from `fromSeq` on with fresh hashes, so they link up again. */
+  async function rewriteFrom(fromSeq: number, actor: string): Promise<void> {
+    const all = await rows();
+    let prev = all.find((r) => r.seq === fromSeq)!.prev_hash;
+    for (const row of all.filter((r) => r.seq >= fromSeq)) {
+      const content = {
+        seq: row.seq,
+        at: row.at,
+        actor: row.seq === fromSeq ? actor : row.actor,
+        action: row.action,
+        requestId: row.request_id,
+        grantId: row.grant_id,
+        details: row.details,
+      };
+      const hash = hashEvent(prev, content);
+      await h.sql.run(
+        'UPDATE audit_events SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?',
+        content.actor,
+        prev,
+        hash,
+        row.seq,
+      );
+      prev = hash;
+    }
+  }
+
+  beforeEach(async () => {
+    h = await coreHarness(CONFIG, undefined, kind);
+    core = new Core({
+      store: h.store,
+      clock: h.clock,
+      config: h.config,
+      directory: new StaticDirectory(),
+      checkpointSeal: seal,
+    });
+    watch = new ChainWatch({ core, logger });
+    await append(h.store, 250, T0);
+  });
+  afterEach(async () => {
+    await watch.stop();
+    await restoreTriggers();
+    await h.close();
+  });
+
+  it('verifies new rows in steps and records the sealed head', async () => {
+    expect(await watch.run()).toEqual({ checked: 250, steps: 3, head: 250 });
+    const last = (await rows()).at(-1)!;
+    const recorded = await checkpoint();
+    expect(recorded).toMatchObject({ seq: 250, hash: last.hash, verifiedAt: T0, broken: null });
+    expect(seal.verifies(recorded!)).toBe(true);
+
+    await append(h.store, 30, T0 + 1_000);
+    expect(await watch.run()).toEqual({ checked: 30, steps: 1, head: 280 });
+    expect(await alerts()).toEqual([]);
+  });
+
+  it('alerts the admins and the digest channel once, with the row, when a new row does not match', async () => {
+    await watch.run();
+    await append(h.store, 50, T0 + 1_000);
+    await allowAuditTampering(h.sql, kind);
+    await h.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 270");
+
+    const pass = await watch.run();
+    expect(pass.broken).toEqual({
+      seq: 270,
+      problem: 'content does not match its hash (the row was edited)',
+    });
+    const [alert, ...more] = await alerts();
+    expect(more).toEqual([]);
+    expect(alert).toMatchObject({
+      topic: 'chain_broken',
+      channel: 'CDIGEST',
+      admins: ['UADMIN'],
+      seq: 270,
+      verifiedHead: 250,
+      row: { seq: 270, actor: 'UMALLORY', action: 'request.created' },
+    });
+    const events = await h.sql.all<{ action: string; details: string }>(
+      "SELECT action, details FROM audit_events WHERE action = 'audit.chain_broken'",
+    );
+    expect(events.map((e) => JSON.parse(e.details) as unknown)).toEqual([
+      {
+        problem: 'content does not match its hash (the row was edited)',
+        seq: 270,
+        verifiedHead: 250,
+      },
+    ]);
+    // The head does not move past the break, and the same break is not alerted again.
+    expect(await checkpoint()).toMatchObject({ seq: 250, broken: { seq: 270 } });
+    expect((await watch.run()).broken?.seq).toBe(270);
+    expect(await alerts()).toHaveLength(1);
+  });
+
+  it('does not trust a checkpoint moved past rows rewritten behind it: its seal fails', async () => {
+    await watch.run();
+    await append(h.store, 50, T0 + 1_000);
+    await allowAuditTampering(h.sql, kind);
+    await h.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 270");
+    const last = (await rows()).at(-1)!;
+    // The attacker moves the head past the edit, keeping the old seal (they cannot make a new one).
+    await h.sql.run('UPDATE audit_checkpoint SET seq = ?, hash = ?', last.seq, last.hash);
+    const problem =
+      'the verified-head checkpoint (row 300) was changed outside Hallpass: its seal does not match';
+
+    const digest = await buildDigest(
+      h.store,
+      h.config,
+      { start: T0 - 86_400_000, end: T0 + 86_400_000 },
+      T0,
+      { seal },
+    );
+    expect(digest.chain).toEqual({ checked: 0, intact: false, firstBroken: { seq: 300, problem } });
+    const since = await runCli(['audit', 'verify', '--since-verified'], env());
+    expect(since).toMatchObject({
+      code: 1,
+      stdout: `BROKEN at row 300: ${problem}\n0 rows checked\n`,
+    });
+    // A full walk ignores the checkpoint and finds the edit itself.
+    const full = await runCli(['audit', 'verify'], env());
+    expect(full.stdout).toBe(
+      'BROKEN at row 270: content does not match its hash (the row was edited)\n269 rows checked\n',
+    );
+
+    // The watch alerts the forgery, then starts again from the first row and finds the edit.
+    expect((await watch.run()).broken).toEqual({ seq: 300, problem });
+    expect(await checkpoint()).toMatchObject({ seq: 0, broken: { seq: 300 } });
+    expect((await watch.run()).broken?.seq).toBe(270);
+    expect((await alerts()).map((a) => [a.seq, a.problem])).toEqual([
+      [300, problem],
+      [270, 'content does not match its hash (the row was edited)'],
+    ]);
+  });
+
+  it('catches history rewritten with fresh hashes up to the verified head', async () => {
+    await watch.run();
+    await allowAuditTampering(h.sql, kind);
+    await rewriteFrom(100, 'UMALLORY');
+    // Every row links up again, so a walk from the first row alone cannot tell.
+    expect((await runCli(['audit', 'verify'], env())).code).toBe(0);
+    const problem =
+      'row 250 no longer has the hash the verified head of 2026-11-02T09:00:00.000Z recorded (the history up to it was rewritten)';
+    expect((await watch.run()).broken).toEqual({ seq: 250, problem });
+    expect(await runCli(['audit', 'verify', '--since-verified'], env())).toMatchObject({
+      code: 1,
+      stdout: `BROKEN at row 250: ${problem}\n0 rows checked\n`,
+    });
+  });
+
+  it('notices the checkpoint going back to an older genuine one (a replay to hide a rewrite)', async () => {
+    await watch.run();
+    const older = (await checkpoint())!;
+    await append(h.store, 50, T0 + 1_000);
+    await watch.run();
+    await allowAuditTampering(h.sql, kind);
+    await rewriteFrom(260, 'UMALLORY');
+    await h.sql.run(
+      'UPDATE audit_checkpoint SET seq = ?, hash = ?, verified_at = ?, seal = ?',
+      older.seq,
+      older.hash,
+      older.verifiedAt,
+      older.seal,
+    );
+    expect((await watch.run()).broken).toEqual({
+      seq: 250,
+      problem:
+        'the verified-head checkpoint moved back from row 300 to row 250 (restored from an older copy, or replayed to hide a rewrite)',
+    });
+    expect(await alerts()).toHaveLength(1);
+  });
+
+  it('lets the digest and --since-verified walk only the rows after the verified head', async () => {
+    await watch.run();
+    await append(h.store, 40, T0 + 1_000);
+    const period = { start: T0 - 86_400_000, end: T0 + 86_400_000 };
+    const digest = await buildDigest(h.store, h.config, period, T0, { seal });
+    expect(digest.chain).toMatchObject({ checked: 40, intact: true, from: { seq: 250 } });
+    expect(digest.chain.head?.seq).toBe(290);
+    // Without the seal's key the checkpoint is not trusted: the digest walks its period.
+    const unsealed = await buildDigest(h.store, h.config, period, T0);
+    expect(unsealed.chain).toMatchObject({ checked: 290, intact: true });
+
+    const since = await runCli(['audit', 'verify', '--since-verified'], env());
+    const head = (await rows()).at(-1)!;
+    expect(since).toEqual({
+      code: 0,
+      stdout: `ok: 40 rows checked after row 250 (verified 2026-11-02T09:00:00.000Z); head is row 290, hash ${head.hash}\n`,
+      stderr: '',
+    });
+    const without = await runCli(['audit', 'verify', '--since-verified'], cliEnv(h.location));
+    expect(without.code).toBe(2);
+    expect(without.stderr).toContain('--since-verified: set HALLPASS_SECRET_KEY');
+  });
+});
