@@ -144,7 +144,7 @@ describe.each(STORE_KINDS)('hallpass commands on a real week (%s)', (kind) => {
   it('shows failed provider calls in the story', async () => {
     const result = await runCli(['audit', 'show', w.grants.r9!], env);
     expect(result.stdout).toContain(
-      'provider revoke failed (attempt 3): "connection refused"; next try',
+      'provider revoke failed (attempt 3): "revoke: connection refused"; next try',
     );
     const failed = await runCli(['audit', 'show', w.grants.r7!], env);
     expect(failed.stdout).toContain('activation gave up after 5 attempts: "provider says no"');

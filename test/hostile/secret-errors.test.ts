@@ -395,8 +395,8 @@ resources:
     const dm = await fake.waitFor((calls) =>
       calls.find(
         (c) =>
-          c.method === 'chat.postMessage' &&
-          c.args.channel === 'UREQ' &&
+          ['chat.postMessage', 'chat.update'].includes(c.method) &&
+          ['UREQ', 'DREQ'].includes(String(c.args.channel)) &&
           textOf(c.args.blocks).includes('• password: `'),
       ),
     );
