@@ -1,28 +1,26 @@
 import type { webApi } from '@slack/bolt';
 import { homeView } from '../ui/home';
-import { readerContext, type ListenerDeps } from './deps';
+import { listContext, type ListenerDeps } from './deps';
 import { logFailure } from './errors';
 
 /**
- * Publishes a person's Home tab from the current state, times in their own zone. A failure is
- * logged, never thrown: Home is redrawn the next time it is opened. Listeners call it after an
- * action; the outbox delivery calls it when something Home shows changed.
+ * Publishes a person's Home tab from the current state. A failure is logged, never thrown: Home
+ * is redrawn the next time it is opened.
  */
 export async function publishHome(
   client: webApi.WebClient,
-  deps: Pick<ListenerDeps, 'core' | 'logger' | 'zones'>,
+  deps: ListenerDeps,
   userId: string,
   notice?: string,
 ): Promise<void> {
   const { core } = deps;
   try {
-    const [awaiting, overview, reader] = await Promise.all([
+    const [awaiting, overview] = await Promise.all([
       core.awaitingDecisionBy(userId),
       core.overviewOf(userId),
-      readerContext(deps, userId),
     ]);
     const view = homeView({
-      ...reader,
+      ...listContext(core),
       overview,
       awaiting,
       notice,

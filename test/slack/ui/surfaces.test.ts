@@ -124,13 +124,7 @@ describe('modals', () => {
       }),
     ],
     ['nothing requestable', requestModal({ ...base, resources: [] })],
-    [
-      'deny',
-      denyModal(
-        { requestId: pending.id, fromHome: true },
-        { request: pending, resourceName: 'Production database', reader: 'ULEAD' },
-      ),
-    ],
+    ['deny', denyModal({ requestId: pending.id, fromHome: true })],
     [
       'extend',
       extendModal({

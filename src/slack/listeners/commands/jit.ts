@@ -60,7 +60,6 @@ export function jitCommand(
         client,
         core: deps.core,
         logger: deps.logger,
-        zones: deps.zones,
         reply,
       });
     } catch (err) {
