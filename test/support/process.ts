@@ -169,7 +169,7 @@ export class BotProcess {
   /** Starts the bot with exactly `env` (plus PATH) and resolves once it listens, with its port. */
   static async start(
     env: Record<string, string>,
-    timeoutMs = 20_000,
+    timeoutMs = 90_000,
     launch: Launch = 'tsx',
   ): Promise<BotProcess> {
     const bot = BotProcess.spawn(env, launch);
