@@ -60,17 +60,28 @@ export function previousFire(
     if (daysOfMonth && !daysOfMonth.includes(day.getDate())) continue;
     if (daysOfWeek && !daysOfWeek.includes(day.getDay())) continue;
     for (const hour of hours) {
+      const zoned = (minute: number, second: number) =>
+        new TZDate(
+          day.getFullYear(),
+          day.getMonth(),
+          day.getDate(),
+          hour,
+          minute,
+          second,
+          timeZone,
+        ).getTime();
+      // Two zone lookups per hour instead of one per candidate (a schedule that fires every
+      // second has 86,400 a day): when the hour has no offset change inside it, its minutes
+      // and seconds are plain arithmetic from its start. An hour with a DST change (Lord Howe
+      // moves by half an hour) is resolved candidate by candidate.
+      const hourStart = zoned(0, 0);
+      const steady = zoned(59, 59) - hourStart === 3_599_000;
+      if (steady && hourStart > at) continue;
       for (const minute of minutes) {
         for (const second of seconds) {
-          const candidate = new TZDate(
-            day.getFullYear(),
-            day.getMonth(),
-            day.getDate(),
-            hour,
-            minute,
-            second,
-            timeZone,
-          ).getTime();
+          const candidate = steady
+            ? hourStart + minute * 60_000 + second * 1000
+            : zoned(minute, second);
           if (candidate <= at && fires(new Date(candidate))) return candidate;
         }
       }

@@ -74,6 +74,31 @@ describe('previousFire', () => {
       { numRuns: 40 },
     );
   });
+
+  it('agrees with a second-by-second walk for schedules with seconds, late in the day too', () => {
+    const schedules = ['* * * * * *', '*/20 * * * * *', '5 */7 * * * *'];
+    const zones = ['UTC', 'Europe/Berlin', 'Australia/Lord_Howe'];
+    const from = Date.parse('2026-01-01T00:00:00Z');
+    const to = Date.parse('2027-01-01T00:00:00Z');
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...schedules),
+        fc.constantFrom(...zones),
+        fc.integer({ min: from, max: to }),
+        (schedule, zone, at) => {
+          const task = createTask(schedule, () => undefined, { timezone: zone });
+          try {
+            let brute = Math.floor(at / 1000) * 1000;
+            while (!task.match(new Date(brute))) brute -= 1000;
+            expect(previousFire(schedule, zone, at, (d) => task.match(d))).toBe(brute);
+          } finally {
+            void task.destroy();
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
 });
 
 describe('weekEndingAt', () => {

@@ -147,7 +147,9 @@ describe.each(STORE_KINDS)('hallpass commands on a real week (%s)', (kind) => {
       'provider revoke failed (attempt 3): "revoke: connection refused"; next try',
     );
     const failed = await runCli(['audit', 'show', w.grants.r7!], env);
-    expect(failed.stdout).toContain('activation gave up after 5 attempts: "provider says no"');
+    expect(failed.stdout).toContain(
+      'activation gave up after 5 attempts: "grant: provider says no"',
+    );
   });
 
   it('says so for an unknown grant', async () => {
