@@ -97,6 +97,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       core,
       logger,
       guarantees: { guaranteesFor: (resourceId) => providers.forResource(resourceId)?.guarantees },
+      zones: directory,
     });
     // Grants with a provider call in progress here: the sweeper and the reconciler never both
     // call a provider for the same grant at once.
@@ -128,6 +129,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       accepting: async () => database.up || (await database.check()),
       extraSubcommands: [digestSubcommand],
       forgetUser: (userId) => directory.forget(userId),
+      zones: directory,
     });
 
     // Slack first: a start that fails there (a rejected token, a port in use) must not have

@@ -7,6 +7,8 @@ import type { CheckpointSeal } from './checkpoint-seal';
 export interface RecordedAnchor extends ChainAnchor {
   /** `digest of <period start ISO>` or `--anchor`. */
   source: string;
+  /** For a digest's anchor, when that digest was posted. */
+  postedAt?: number;
 }
 
 export interface ChainCheck extends ChainReport {
@@ -49,6 +51,7 @@ export async function digestAnchors(q: Queries): Promise<RecordedAnchor[]> {
     seq: a.seq,
     hash: a.hash,
     source: `digest of ${a.periodKey}`,
+    ...(a.postedAt !== null ? { postedAt: a.postedAt } : {}),
   }));
 }
 

@@ -84,10 +84,21 @@ function chainSection(digest: Digest, s: DigestStyle): DigestSection {
       ],
     };
   }
-  const head = c.head ? `; head is row ${number(c.head.seq)}, hash ${s.id(c.head.hash)}` : '';
+  const when = (ms: number) => format(ms, 'EEE d MMM HH:mm', { in: tz(digest.timeZone) });
+  const rows = `${number(c.checked)} row${c.checked === 1 ? '' : 's'}`;
+  const since = !c.from
+    ? `verified all ${rows}`
+    : c.from.postedAt !== undefined
+      ? `verified ${rows} since the last digest, ${when(c.from.postedAt)}`
+      : c.from.source === 'last row before the period'
+        ? `verified ${rows} since the period began, ${when(digest.period.start)}`
+        : `verified ${rows} after row ${number(c.from.seq)} (${c.from.source})`;
+  const head = c.head
+    ? [`Newest row ${number(c.head.seq)}, hash ${s.id(c.head.hash)}: the next check starts there.`]
+    : [];
   return {
     title: 'Audit chain',
-    lines: [`Intact: ${number(c.checked)} rows verified ${scope}${head}.`],
+    lines: [`Intact: ${since}.`, ...head],
   };
 }
 

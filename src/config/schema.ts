@@ -72,6 +72,8 @@ export const resourceSchema = z
     allowSelfApproval: z.boolean().default(false),
     requireTicket: z.boolean().default(false),
     ticketPattern: regex.optional(),
+    /** A ticket reference people are shown as an example; it must match ticketPattern. */
+    ticketExample: z.string().min(1).max(100).optional(),
   })
   .transform((r) => ({
     ...r,
@@ -221,6 +223,17 @@ export const configSchema = z
           code: 'custom',
           path: at('maxTotalDuration'),
           message: 'must be >= maxDuration',
+        });
+      }
+      if (
+        r.ticketExample &&
+        r.ticketPattern &&
+        !new RegExp(r.ticketPattern).test(r.ticketExample)
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('ticketExample'),
+          message: `"${r.ticketExample}" does not match ticketPattern ${r.ticketPattern}`,
         });
       }
       const { users, usergroups, ldapGroups } = r.approvers;

@@ -44,7 +44,13 @@ import { recordDrift, recordRechecked, recordVerified, type Drift } from './veri
 import { configuredTarget, type TargetResolver } from './terms';
 import { Policy } from './policy';
 import { awaitingDecisionBy, grantOf, overviewOf } from './queries';
-import { cancelRequest, createRequest, expireStaleRequests, type NewRequest } from './requests';
+import {
+  cancelRequest,
+  createRequest,
+  expireStaleRequests,
+  requestProblems,
+  type NewRequest,
+} from './requests';
 
 export type {
   ApprovalRow,
@@ -58,6 +64,7 @@ export type { Awaiting, UserOverview } from './queries';
 export type { Activation, RetryPolicy, Revocation, Revoked } from './grant-transitions';
 export type { DecisionOutcome } from './decisions';
 export { DomainError } from './errors';
+export { ticketExample } from './ticket-example';
 export { parseNotification } from './outbox';
 export { termsOf, type GrantTerms } from './terms';
 export { expectedOf, type Drift, type Expected } from './verification';
@@ -312,6 +319,10 @@ export class Core {
 
   createRequest(input: NewRequest) {
     return createRequest(this.ctx, input);
+  }
+  /** Every problem of a request's fields at once, for a form to show them together. */
+  requestProblems(input: Pick<NewRequest, 'resourceId' | 'duration' | 'justification' | 'ticket'>) {
+    return requestProblems(this.ctx, input);
   }
   decide(input: DecisionInput) {
     return decide(this.ctx, input);

@@ -5,6 +5,7 @@ import { change, type Change, type CoreContext, type GrantRow, type RequestRow }
 import { DomainError } from './errors';
 import { newId } from './ids';
 import { recordStep } from './steps';
+import { ticketExample } from './ticket-example';
 import { termsOf, type GrantTerms } from './terms';
 
 export const newRequestSchema = z.object({
@@ -60,13 +61,20 @@ export function checkJustification(ctx: CoreContext, text: string): string {
   return trimmed;
 }
 
+/** How a resource's tickets look, said with an example rather than its raw pattern when possible. */
+function ticketShape(resource: Resource): string {
+  const example = ticketExample(resource);
+  if (example) return `like ${example}`;
+  return `matching the pattern ${resource.ticketPattern ?? ''}`;
+}
+
 export function checkTicket(resource: Resource, ticket: string | undefined): string | null {
   const value = ticket?.trim() || null;
   if (!value) {
     if (resource.requireTicket) {
       throw new DomainError(
         'bad_ticket',
-        `${resource.id} needs a ticket reference${resource.ticketPattern ? ` matching ${resource.ticketPattern}` : ''}.`,
+        `${resource.id} needs a ticket reference, ${ticketShape(resource)}.`,
         'ticket',
       );
     }
@@ -75,13 +83,42 @@ export function checkTicket(resource: Resource, ticket: string | undefined): str
   if (resource.ticketPattern && !new RegExp(resource.ticketPattern).test(value)) {
     throw new DomainError(
       'bad_ticket',
-      `Ticket "${value}" does not match ${resource.ticketPattern}.`,
+      `"${value}" is not a ticket reference ${resource.id} accepts; it takes one ${ticketShape(resource)}.`,
       'ticket',
     );
   }
   if (value.length > 200)
     throw new DomainError('bad_ticket', 'A ticket reference is at most 200 characters.', 'ticket');
   return value;
+}
+
+/**
+ * Every problem a request's fields have, each on its field, so a form can show them all at once
+ * instead of one per submit. Empty when createRequest would take the fields; who may request,
+ * and how many requests a person may have, are still checked there.
+ */
+export function requestProblems(
+  ctx: CoreContext,
+  input: Pick<NewRequest, 'resourceId' | 'duration' | 'justification' | 'ticket'>,
+): DomainError[] {
+  const problems: DomainError[] = [];
+  const attempt = (check: () => unknown) => {
+    try {
+      check();
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      problems.push(err);
+    }
+  };
+  let resource: Resource | undefined;
+  attempt(() => (resource = ctx.policy.resource(input.resourceId.trim())));
+  if (resource) {
+    const known = resource;
+    attempt(() => checkDuration(known, input.duration));
+    attempt(() => checkTicket(known, input.ticket));
+  }
+  attempt(() => checkJustification(ctx, input.justification));
+  return problems;
 }
 
 /** A new pending request row; access requests and extensions differ only in what they carry. */

@@ -6,6 +6,7 @@ import { registerSecret, type Logger } from '../log';
 import { boltLogger } from './bolt-logger';
 import { checkEnvelopes } from './envelope';
 import { registerListeners, type Subcommand } from './listeners';
+import type { ReaderZones } from './reader-zones';
 
 /** Slash commands, interactivity, options and events all arrive here (see manifest.yml). */
 export const EVENTS_PATH = '/slack/events';
@@ -32,6 +33,8 @@ export interface SlackAppDeps extends SlackClientDeps {
   extraSubcommands?: readonly Subcommand[];
   /** Slack said a person changed: forget what the directory cached of them. */
   forgetUser?: (userId: string) => void;
+  /** The zone each person reads times in (the directory's `users.info`). */
+  zones?: ReaderZones;
 }
 
 export interface SlackApp {
@@ -214,6 +217,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     logger: deps.logger,
     extraSubcommands: deps.extraSubcommands ?? [],
     forgetUser: deps.forgetUser,
+    zones: deps.zones,
   });
 
   const sideServer = socketMode ? healthServer(health) : undefined;

@@ -2,6 +2,7 @@ import { webApi } from '@slack/bolt';
 import { systemClock, type Clock } from '../core/clock';
 import { DirectoryUnavailable, type Directory, type PersonStatus } from '../core/directory';
 import type { Logger } from '../log';
+import type { ReaderZones } from './reader-zones';
 
 /** The Web API methods the directory uses (a Bolt WebClient has them). */
 export type DirectoryClient = {
@@ -62,18 +63,21 @@ function describeSlackError(err: unknown): string {
 interface Person {
   email?: string;
   status: PersonStatus;
+  /** The zone the person set in Slack (`tz`), which their DMs and replies are written in. */
+  tz?: string;
 }
 
 /**
  * Answers the core's Directory questions from Slack: who is in a user group
  * (`usergroups.users.list`, needs usergroups:read), and a person's email and whether they still
  * belong to the workspace (`users.info`, needs users:read and users:read.email). Answers are
- * cached, and concurrent lookups of the same key share one call. It fails closed: a group or
+ * cached, and concurrent lookups of the same key share one call. The same `users.info` answer
+ * gives the zone a person reads times in (`tz`). It fails closed: a group or
  * person Slack says does not exist has no members or is deactivated, at once, whatever was
  * cached; when Slack cannot answer, a cached answer stands in only while it is younger than
  * `maxStaleMs`, and past that the lookup throws DirectoryUnavailable.
  */
-export class SlackDirectory implements Directory {
+export class SlackDirectory implements Directory, ReaderZones {
   private readonly groups: TtlCache<readonly string[]>;
   private readonly people: TtlCache<Person>;
   private readonly ldapGroups: TtlCache<readonly string[]>;
@@ -180,6 +184,16 @@ export class SlackDirectory implements Directory {
     });
   }
 
+  /** The zone the person reads times in; undefined when Slack does not say or cannot answer. */
+  async timezoneOf(userId: string): Promise<string | undefined> {
+    try {
+      return (await this.person(userId)).tz;
+    } catch (err) {
+      if (err instanceof DirectoryUnavailable) return undefined;
+      throw err;
+    }
+  }
+
   /** Forgets what is cached of a person: Slack told us they changed (`user_change`). */
   forget(userId: string): void {
     this.people.forget(userId);
@@ -194,7 +208,7 @@ export class SlackDirectory implements Directory {
           : user?.is_restricted || user?.is_ultra_restricted
             ? 'guest'
             : 'active';
-        return { email: user?.profile?.email || undefined, status };
+        return { email: user?.profile?.email || undefined, status, tz: user?.tz || undefined };
       } catch (err) {
         if (missing(err)) return { status: 'deactivated' };
         throw err;

@@ -243,7 +243,7 @@ export interface DigestQueries {
   insertIfNew(row: Omit<DigestRow, 'postedAt' | 'chainSeq' | 'chainHash'>): Promise<boolean>;
   markPosted(periodKey: string, postedAt: number, head: ChainStart | undefined): Promise<void>;
   /** Every chain head a posted digest recorded, oldest first. */
-  anchors(): Promise<(ChainStart & { periodKey: string })[]>;
+  anchors(): Promise<(ChainStart & { periodKey: string; postedAt: number | null })[]>;
 }
 
 /** Half-open time range, milliseconds. */

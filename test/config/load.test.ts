@@ -119,4 +119,16 @@ resources:
       ].sort(),
     );
   });
+
+  it('refuses a ticket example its own pattern would refuse', () => {
+    const yaml = BASE_CONFIG.replace(
+      "ticketPattern: '^[A-Z]+-[0-9]+$'",
+      (line) => `${line}\n    ticketExample: ops-7`,
+    );
+    expect(problemsOf(yaml)).toEqual([
+      'resources[4].ticketExample: "ops-7" does not match ticketPattern ^[A-Z]+-[0-9]+$',
+    ]);
+    const good = yaml.replace('ticketExample: ops-7', 'ticketExample: OPS-7');
+    expect(parseConfig(good, {}).resources[4]!.ticketExample).toBe('OPS-7');
+  });
 });

@@ -130,7 +130,15 @@ describe('end to end: request → approve → grant → DMs → end', () => {
     expect(revoked.verified).toBe(true);
     expect(Date.parse(String(granted.body.expiresAt))).toBe(expiresAt);
 
-    await fake.waitFor((calls) => dmEvents(calls).length >= 4);
+    // One DM per moment that matters, each once: the request reaching the approvers (unless
+    // it was decided first), the access being active, ending soon, and ended.
+    await fake.waitFor((calls) => dmEvents(calls).some((t) => t.includes('has ended')));
+    const said = dmEvents(fake.calls);
+    expect(said.filter((t) => t.includes('is active until'))).toHaveLength(1);
+    expect(said.filter((t) => t.includes('has ended'))).toHaveLength(1);
+    expect(said.filter((t) => /was approved/.test(t))).toEqual([]);
+    expect(said.length).toBeLessThanOrEqual(4);
+    expect(new Set(said).size).toBe(said.length);
     await fake.waitFor((calls) =>
       updates(calls).some((c) => /expired|ended|revoked/i.test(JSON.stringify(c.args.blocks))),
     );

@@ -114,7 +114,9 @@ describe.each(STORE_KINDS)('limits per person end to end (%s)', (kind) => {
     );
 
   async function expectOnly(filed: number, replies: string[], refusal: string): Promise<void> {
-    const accepted = replies.filter((r) => r.includes('Asked for *Production database* for 1h'));
+    const accepted = replies.filter((r) =>
+      r.includes('Your request for *Production database* (1 h) is with the approvers'),
+    );
     const refused = replies.filter((r) => r.includes(refusal));
     expect(accepted).toHaveLength(filed);
     expect(refused).toHaveLength(BURST - filed);

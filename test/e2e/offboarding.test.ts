@@ -253,7 +253,7 @@ describe.each(STORE_KINDS)('offboarding end to end (%s)', (kind) => {
     userId: string,
     why: string,
   ): Promise<{ request: string; grant: string }> {
-    expect(await jit(userId, `request prod-db 1h ${why}`)).toMatch(/Asked for/);
+    expect(await jit(userId, `request prod-db 1h ${why}`)).toMatch(/is with the approvers/);
     const request = await requestOf(userId, 'prod-db');
     await approverMessage(request);
     expect((await approve('ULEAD', request, 'CDBA')).status).toBe(200);
@@ -265,7 +265,7 @@ describe.each(STORE_KINDS)('offboarding end to end (%s)', (kind) => {
   it('a user_change saying someone was deactivated revokes, cancels, tells the approvers, and a retry changes nothing', async () => {
     const { request: granted, grant } = await grantFor('UREQ', 'rotating keys for INC-9');
     expect(await jit('UREQ', 'request staging 1h load test for INC-9 rollout')).toMatch(
-      /Asked for/,
+      /is with the approvers/,
     );
     const pending = await requestOf('UREQ', 'staging');
     const grantMessage = await approverMessage(granted);

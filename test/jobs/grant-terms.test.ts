@@ -367,7 +367,7 @@ describe.each(STORE_KINDS)('grant terms (%s)', (kind: StoreKind) => {
       .filter((c) => String(c.args.text).includes('could not revoke'));
     expect(posted.map((c) => c.args.channel).sort()).toEqual(['CWARAPPROVE', 'UADMIN']);
     expect(posted[0]!.args.text).toContain(
-      `Hallpass could not revoke grant ${grantId} after 2 attempts; it keeps retrying.`,
+      `(grant ${grantId}) after 2 attempts; it keeps retrying.`,
     );
   });
 });

@@ -97,7 +97,9 @@ describe('approver buttons over signed HTTP', () => {
     await click('ULEAD', ACTIONS.approve, row.id).sent;
     await settled(row.id, 1);
     const late = click('UDBA', ACTIONS.approve, row.id);
-    expect(await late.reply()).toBe('Already decided: ✅ Approved by <@ULEAD> at 09:00 UTC.');
+    expect(await late.reply()).toBe(
+      "<@UREQ>'s request for *Production database* (1 h) is already decided: ✅ Approved by <@ULEAD> at 09:00 UTC.",
+    );
     expect(await approvals(row.id)).toEqual([
       { approver: 'ULEAD', decision: 'approve', reason: null },
     ]);
@@ -108,7 +110,9 @@ describe('approver buttons over signed HTTP', () => {
     await click('UA1', ACTIONS.approve, row.id).sent;
     await settled(row.id, 1);
     const again = click('UA1', ACTIONS.approve, row.id);
-    expect(await again.reply()).toBe(`You already approved \`${row.id}\`; nothing changed.`);
+    expect(await again.reply()).toBe(
+      "You already approved <@UREQ>'s request for *Two-person rule* (1 h); nothing changed.",
+    );
     expect(await statusOf(row.id)).toBe('pending');
     expect(await approvals(row.id)).toHaveLength(1);
   });
@@ -189,6 +193,8 @@ describe('approver buttons over signed HTTP', () => {
       const row = await request();
       const form = await openDenyForm('ULEAD', row.id);
       expect(form.callback_id).toBe(VIEWS.deny);
+      expect(textOf(form)).toContain("Deny <@UREQ>'s request for *Production database* (1 h)?");
+      expect(textOf(form)).not.toContain(row.id);
       expect(JSON.parse(String(form.private_metadata))).toEqual({
         requestId: row.id,
         fromHome: false,
@@ -230,7 +236,7 @@ describe('approver buttons over signed HTTP', () => {
       await click('ULEAD', ACTIONS.approve, row.id).sent;
       await settled(row.id, 1);
       const answer = JSON.parse((await submit('UDBA', form, 'too late')).text) as { view: unknown };
-      expect(textOf(answer.view)).toContain('Already decided: ✅ Approved by <@ULEAD>');
+      expect(textOf(answer.view)).toContain('is already decided: ✅ Approved by <@ULEAD>');
       expect(await statusOf(row.id)).toBe('approved');
     });
 

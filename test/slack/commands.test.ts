@@ -46,7 +46,9 @@ describe('/jit over signed HTTP', () => {
 
     it('says when the request was approved automatically', async () => {
       const { reply } = await jit('UREQ', `request auto 30m ${JUST}`);
-      expect(String((await reply()).text)).toContain('approved automatically');
+      const text = String((await reply()).text);
+      expect(text).toContain('✅ Your request for *Auto approved* (30 min) needs no approval');
+      expect(text).toContain("I'll DM you as soon as the access is ready.");
       expect(await h.count('grants')).toBe(1);
     });
 
@@ -59,7 +61,10 @@ describe('/jit over signed HTTP', () => {
       ['request prod-db 9h ' + JUST, '9h is outside what prod-db allows'],
       ['request prod-db 1h short', 'at least 10 characters'],
       ['request ticketed 30m ' + JUST, 'ticketed needs a ticket reference'],
-      ['request ticketed 30m ' + JUST + ' ticket:nope', 'does not match'],
+      [
+        'request ticketed 30m ' + JUST + ' ticket:nope',
+        '"nope" is not a ticket reference ticketed accepts; it takes one like ABC-123.',
+      ],
     ])('refuses `/jit %s` with a message saying how to fix it', async (text, expected) => {
       const { reply } = await jit('UREQ', text);
       const answer = await reply();
@@ -68,6 +73,20 @@ describe('/jit over signed HTTP', () => {
       expect(await h.count('requests')).toBe(0);
       expect(await h.count('outbox')).toBe(0);
       expect(await h.count('audit_events')).toBe(0);
+    });
+
+    it('shows how a ticket is written, with the caller’s own command completed, not the raw pattern', async () => {
+      const { reply } = await jit('UREQ', `request ticketed 30m ${JUST}`);
+      const text = String((await reply()).text);
+      expect(text).toContain('ticketed needs a ticket reference, like ABC-123.');
+      expect(text).toContain('Add it anywhere after the duration as `ticket:ABC-123`');
+      expect(text).toContain(`\`/jit request ticketed 30m ${JUST} ticket:ABC-123\``);
+      expect(text).not.toContain('[A-Z]');
+    });
+
+    it('suggests the id meant when a slip is early in a longer one', async () => {
+      const { reply } = await jit('UREQ', `request ticketes 30m ${JUST}`);
+      expect(String((await reply()).text)).toContain('Did you mean ticketed?');
     });
 
     it('refuses someone outside the requesters, naming the channel to ask in', async () => {
@@ -121,8 +140,22 @@ describe('/jit over signed HTTP', () => {
         expect(blocks).toContain(`"action_id":"${ACTIONS.cancelRequest}","value":"${pending.id}"`);
         expect(blocks).toContain(`"action_id":"${ACTIONS.revokeGrant}","value":"${grantId}"`);
         expect(blocks).toContain(`"action_id":"${ACTIONS.extendGrant}","value":"${grantId}"`);
-        expect(textOf(answer.blocks)).toContain('30m left');
+        expect(textOf(answer.blocks)).toContain('30 min left');
+        expect(String(answer.text)).toContain('1 grant, 1 pending request');
       }
+    });
+
+    it('writes times in the zone the caller set in Slack, and the configured one otherwise', async () => {
+      h.fake.timezones.UREQ = 'Europe/Berlin';
+      await pendingAndActive();
+      const mine = await jit('UREQ', 'list');
+      expect(textOf((await mine.reply()).blocks)).toContain('active until 10:30 Europe/Berlin');
+      h.fake.timezones.UREQ = 'Not/AZone';
+      h.clock.advance(2 * 3_600_000);
+      const fallback = await jit('UREQ', 'list');
+      expect(textOf((await fallback.reply()).blocks)).toContain(
+        '*Production database* for 1 h · asked 09:00 UTC',
+      );
     });
 
     it('cancels a pending request, and refuses to cancel someone else’s', async () => {
@@ -130,7 +163,9 @@ describe('/jit over signed HTTP', () => {
       const other = await jit('ULEAD', `cancel ${pending.id}`);
       expect(String((await other.reply()).text)).toContain('is not yours to cancel');
       const mine = await jit('UREQ', `cancel ${pending.id}`);
-      expect(String((await mine.reply()).text)).toContain(`Cancelled \`${pending.id}\``);
+      expect(String((await mine.reply()).text)).toContain(
+        `Cancelled your request for *Production database* (1 h) (\`${pending.id}\`).`,
+      );
       const status = await h.sql.get('SELECT status FROM requests WHERE id = ?', pending.id);
       expect(status).toEqual({ status: 'cancelled' });
     });
@@ -176,7 +211,7 @@ describe('/jit over signed HTTP', () => {
     const { reply } = await jit('UOTHER', 'resources');
     const text = textOf((await reply()).blocks);
     expect(text).toContain('`prod-db`');
-    expect(text).toContain('Up to 4h');
+    expect(text).toContain('Up to 4 h');
     expect(text).toContain('<@ULEAD>, <@UREQ>, <!subteam^SDBA>');
     expect(text).toContain('approved automatically');
     expect(text).not.toContain('`ticketed`');

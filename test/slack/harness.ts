@@ -61,6 +61,7 @@ export async function slackHarness(
     apiUrl: fake.url,
     logger,
     health: async () => ({ ready: health.ok, database: true, leader: true }),
+    zones: directory,
   });
   await slack.start(0, '127.0.0.1');
   const port = slack.port!;

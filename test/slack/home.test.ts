@@ -38,7 +38,7 @@ describe('App Home', () => {
     expect(json).toContain(`"action_id":"${ACTIONS.openRequestModal}"`);
     expect(json).toContain(`"action_id":"${ACTIONS.cancelRequest}","value":"${requestId}"`);
     const text = textOf(view.blocks);
-    expect(text).toContain('*Production database* for 2h');
+    expect(text).toContain('*Production database* for 2 h');
     expect(text).toContain('You hold no access through Hallpass.');
     // UREQ is an approver of prod-db, but not of their own request.
     expect(text).not.toContain('Waiting for your decision');
@@ -50,7 +50,7 @@ describe('App Home', () => {
       const view = await open(approver);
       const text = textOf(view.blocks);
       expect(text).toContain('Waiting for your decision');
-      expect(text).toContain(`<@UREQ> asks for *Production database* for 2h`);
+      expect(text).toContain(`<@UREQ> asks for *Production database* for 2 h`);
       expect(text).toContain(JUST);
       const json = JSON.stringify(view.blocks);
       expect(json).toContain(`"action_id":"${ACTIONS.approve}","value":"${requestId}"`);
@@ -72,7 +72,8 @@ describe('App Home', () => {
       (calls) => calls.filter((c) => c.method === 'views.publish')[1],
     );
     const text = textOf(publish.args.view);
-    expect(text).toContain(`You approved \`${requestId}\`.`);
+    expect(text).toContain("You approved <@UREQ>'s request for *Production database* (2 h).");
+    expect(text).not.toContain(`You approved \`${requestId}\``);
     expect(text).not.toContain('Waiting for your decision');
   });
 

@@ -233,12 +233,53 @@ describe('the request form', () => {
         [BLOCKS.ticket]: expect.stringContaining('needs a ticket reference'),
       });
       const wrong = JSON.parse((await submit('UREQ', form, { ...values, ticket: 'nope' })).text);
-      expect(wrong.errors).toEqual({ [BLOCKS.ticket]: expect.stringContaining('does not match') });
+      expect(wrong.errors).toEqual({
+        [BLOCKS.ticket]:
+          '"nope" is not a ticket reference ticketed accepts; it takes one like ABC-123.',
+      });
       expect(await submit('UREQ', form, { ...values, ticket: 'OPS-7' })).toEqual({
         status: 200,
         text: '',
       });
       expect(await h.sql.all('SELECT ticket FROM requests')).toEqual([{ ticket: 'OPS-7' }]);
+    });
+
+    it('reports every invalid field at once, each next to its own', async () => {
+      const form = await choose('UREQ', await openForm(), 'ticketed');
+      const values = {
+        resource: 'ticketed',
+        duration: '9h',
+        justification: 'because',
+        ticket: 'nope',
+      };
+      const answer = JSON.parse((await submit('UREQ', form, values)).text) as {
+        response_action: string;
+        errors: Record<string, string>;
+      };
+      expect(answer.response_action).toBe('errors');
+      expect(answer.errors).toEqual({
+        [`${BLOCKS.duration}:ticketed`]: expect.stringContaining(
+          '9h is outside what ticketed allows',
+        ),
+        [BLOCKS.ticket]: expect.stringContaining('"nope" is not a ticket reference'),
+        [BLOCKS.justification]: expect.stringContaining('at least 10 characters (you wrote 7)'),
+      });
+      expect(await h.count('requests')).toBe(0);
+      expect(await h.count('audit_events')).toBe(0);
+    });
+
+    it('hints at a ticket with an example, not the raw pattern', async () => {
+      const form = await choose('UREQ', await openForm(), 'ticketed');
+      const ticket = block(form, BLOCKS.ticket)!;
+      expect(JSON.stringify(ticket)).toContain('A reference like ABC-123');
+      expect(JSON.stringify(ticket)).not.toContain('[A-Z]');
+    });
+
+    it('shows durations as people read them, with values the core parses', async () => {
+      const form = await choose('UREQ', await openForm(), 'prod-db');
+      const duration = block(form, `${BLOCKS.duration}:prod-db`)!;
+      const json = JSON.stringify(duration);
+      expect(json).toContain('{"text":{"type":"plain_text","text":"1 h 30 min"},"value":"1h30m"}');
     });
 
     it('puts "not allowed" on the resource field', async () => {
@@ -276,7 +317,9 @@ describe('the request form', () => {
         calls.find((c) => c.method === 'views.publish'),
       );
       expect(publish.args.user_id).toBe('UREQ');
-      expect(textOf(publish.args.view)).toContain('Asked for *Production database* for 1h');
+      expect(textOf(publish.args.view)).toContain(
+        '📨 Your request for *Production database* (1 h) is with the approvers in <#CDBA>.',
+      );
     });
   });
 

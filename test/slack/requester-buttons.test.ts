@@ -61,7 +61,9 @@ describe('Cancel, Revoke now and Extend buttons', () => {
     it('cancels and answers ephemerally, leaving the DM as it is', async () => {
       const answer = await pressOnDm('UREQ', ACTIONS.cancelRequest, pendingId);
       expect(answer).toMatchObject({ response_type: 'ephemeral', replace_original: false });
-      expect(String(answer.text)).toContain(`Cancelled \`${pendingId}\``);
+      expect(String(answer.text)).toContain(
+        `Cancelled your request for *Production database* (1 h) (\`${pendingId}\`).`,
+      );
       expect(await requestStatus()).toBe('cancelled');
     });
 
@@ -91,7 +93,7 @@ describe('Cancel, Revoke now and Extend buttons', () => {
     const answer = await h.responseTo(responseUrl);
     expect(answer.replace_original).toBe(true);
     const text = textOf(answer.blocks);
-    expect(text).toContain(`Cancelled \`${pendingId}\``);
+    expect(text).toContain(`Cancelled your request for *Production database* (1 h)`);
     expect(text).toContain('Nothing is waiting for approval.');
     expect(JSON.stringify(answer.blocks)).toContain(`"value":"${grantId}"`);
   });
@@ -113,11 +115,14 @@ describe('Cancel, Revoke now and Extend buttons', () => {
       await h.send.interaction(click);
       const open = await h.fake.waitFor((calls) => calls.find((c) => c.method === 'views.open'));
       expect(open.args.trigger_id).toBe(click.trigger_id);
-      const update = await h.fake.waitFor((calls) =>
-        calls.find((c) => c.method === 'views.update'),
-      );
-      expect(update.args.view_id).toBeDefined();
-      return update.args.view as Record<string, unknown> & { blocks: { block_id?: string }[] };
+      return open.args.view as Record<string, unknown> & { blocks: { block_id?: string }[] };
+    }
+
+    /** Presses Extend on a DM and returns the ephemeral answer's text. */
+    async function extendOnDm(userId: string) {
+      const responseUrl = h.responseUrl();
+      await press(userId, ACTIONS.extendGrant, grantId, { kind: 'message', responseUrl });
+      return String((await h.responseTo(responseUrl)).text);
     }
 
     function submit(
@@ -140,7 +145,7 @@ describe('Cancel, Revoke now and Extend buttons', () => {
       );
     }
 
-    it('opens at once, fills in the resource bounds, and files the extension on submit', async () => {
+    it('opens with the resource bounds, and files the extension on submit', async () => {
       const form = await openExtendForm('UREQ');
       expect(form.callback_id).toBe(VIEWS.extend);
       expect(JSON.parse(String(form.private_metadata))).toEqual({ grantId, fromHome: true });
@@ -153,7 +158,44 @@ describe('Cancel, Revoke now and Extend buttons', () => {
       const publish = await h.fake.waitFor((calls) =>
         calls.find((c) => c.method === 'views.publish'),
       );
-      expect(textOf(publish.args.view)).toContain('30m more on *Auto approved*');
+      expect(textOf(publish.args.view)).toContain(
+        'Your request for 30 min more on *Auto approved*',
+      );
+    });
+
+    it('offers only durations that would be accepted: none past what the grant has room for', async () => {
+      // auto allows 1 h in all; the grant already has 30 min of it.
+      const form = await openExtendForm('UREQ');
+      const input = form.blocks.find((b) => b.block_id === `${BLOCKS.duration}:auto`) as {
+        element: { options: { value: string }[]; initial_option: { value: string } };
+      };
+      const values = input.element.options.map((o) => o.value);
+      expect(input.element.initial_option.value).toBe('30m');
+      expect(values).toEqual(['5m', '10m', '15m', '30m']);
+      expect(textOf(form.blocks)).toContain('You can add up to 30 min (1 h in all');
+      // The longest choice is accepted (and auto needs no approval, so it is applied at once).
+      expect(await submit('UREQ', form, '30m', JUST)).toEqual({ status: 200, text: '' });
+      expect(
+        await h.sql.value('SELECT expires_at - starts_at FROM grants WHERE id = ?', grantId),
+      ).toBe(3_600_000);
+    });
+
+    it('answers at once, without a form, when the grant has ended (an old DM)', async () => {
+      await h.core.revokeGrant({ grantId, actor: 'UREQ' });
+      await h.core.lifecycle.revoked([{ grantId, checked: true }]);
+      const text = await extendOnDm('UREQ');
+      expect(text).toContain(
+        'Your access to *Auto approved* ended at 09:00 UTC, so there is nothing to extend.',
+      );
+      expect(text).toContain('`/jit request auto`');
+      expect(h.fake.callsOf('views.open')).toEqual([]);
+    });
+
+    it('answers at once when the grant already has all the time its resource allows', async () => {
+      await h.sql.run('UPDATE grants SET expires_at = starts_at + 3600000 WHERE id = ?', grantId);
+      const text = await extendOnDm('UREQ');
+      expect(text).toContain('already has all the time auto allows (1 h from its start)');
+      expect(h.fake.callsOf('views.open')).toEqual([]);
     });
 
     it('shows refusals next to the field they are about', async () => {
@@ -172,25 +214,21 @@ describe('Cancel, Revoke now and Extend buttons', () => {
       expect(await h.sql.value("SELECT count(*) FROM requests WHERE kind = 'extension'")).toBe(0);
     });
 
-    it('refuses someone who does not hold the grant', async () => {
-      const form = await openExtendForm('UOTHER');
-      const answer = JSON.parse((await submit('UOTHER', form, '30m', JUST)).text);
-      expect(answer.response_action).toBe('update');
-      expect(textOf(answer.view)).toContain('is not yours to extend');
+    it('refuses someone who does not hold the grant, at once', async () => {
+      const text = await extendOnDm('UOTHER');
+      expect(text).toContain("That access to *Auto approved* is someone else's");
+      expect(h.fake.callsOf('views.open')).toEqual([]);
     });
 
     it('says so when the grant does not exist', async () => {
       grantId = 'gr_0000000000';
-      const form = await openExtendForm('UREQ');
-      expect(textOf(form.blocks)).toContain('No grant gr_0000000000');
-      expect(form.submit).toBeUndefined();
+      expect(await extendOnDm('UREQ')).toContain('No grant gr_0000000000');
+      expect(h.fake.callsOf('views.open')).toEqual([]);
     });
 
     it('tells the person when Slack will not open the form', async () => {
       h.fake.fail('views.open', { kind: 'status', status: 503 });
-      const responseUrl = h.responseUrl();
-      await press('UREQ', ACTIONS.extendGrant, grantId, { kind: 'message', responseUrl });
-      expect(String((await h.responseTo(responseUrl)).text)).toContain('HTTP 503');
+      expect(await extendOnDm('UREQ')).toContain('HTTP 503');
     });
   });
 });

@@ -27,6 +27,8 @@ export class FakeSlack {
   readonly calls: RecordedCall[] = [];
   usergroups: Record<string, string[]> = {};
   emails: Record<string, string> = {};
+  /** users.info `tz` per user: the zone the person set in Slack. */
+  timezones: Record<string, string> = {};
   /** users.info flags per user: `deleted` (deactivated), `is_restricted` / `is_ultra_restricted` (guests). */
   userFlags: Record<
     string,
@@ -70,6 +72,7 @@ export class FakeSlack {
           is_restricted: false,
           is_ultra_restricted: false,
           ...this.userFlags[id],
+          ...(this.timezones[id] ? { tz: this.timezones[id] } : {}),
           profile: { email: this.emails[id] },
         },
       };

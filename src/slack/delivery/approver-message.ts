@@ -2,7 +2,7 @@ import type { GrantRow, RequestRow } from '../../core';
 import { approverMessage } from '../ui/messages';
 import { Undeliverable } from './failures';
 import type { DeliveryContext, TopicHandler } from './topic-handler';
-import { approverChannelOf, resourceView } from './views';
+import { accessChannelOf, approverChannelOf, resourceView } from './views';
 
 /** Where a request's approver message is remembered in `slack_messages`. */
 export function approverMessageRef(requestId: string): { subject: string; purpose: string } {
@@ -11,7 +11,8 @@ export function approverMessageRef(requestId: string): { subject: string; purpos
 
 /**
  * Posts a request's message to its approver channel the first time and edits that message on
- * every later change, always rendering the request as it is now.
+ * every later change, always rendering the request as it is now. Every such change also changes
+ * what the requester's Home shows (their pending requests and access), so it is republished.
  */
 export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n, ctx) => {
   const request = await ctx.core.request(n.requestId);
@@ -25,6 +26,7 @@ export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n
     originalMessageUrl: await originalMessageUrl(ctx, request, grant),
     guarantees: ctx.guarantees?.guaranteesFor(request.resourceId),
     activity: grant?.status === 'revoked' ? await ctx.core.activityOf(grant) : undefined,
+    channel: accessChannelOf(ctx.core, request.resourceId, grant),
     now: ctx.now,
     timezone: ctx.core.config.timezone,
   });
@@ -35,6 +37,7 @@ export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n
     approverChannelOf(ctx.core, request.resourceId),
     message,
   );
+  await ctx.refreshHome([request.requester]);
 };
 
 /**

@@ -1,16 +1,23 @@
 import { z } from 'zod';
 import { parseJson } from '../payload-values';
-import { credentialsMessage } from '../ui/messages';
+import { credentialsMessage, requesterDm, withCredentials } from '../ui/messages';
 import { Undeliverable } from './failures';
 import type { TopicHandler } from './topic-handler';
-import { resourceView } from './views';
+import { activeDmRef } from './requester-dm';
+import { accessChannelOf, resourceView } from './views';
 
 /** What the sweeper seals: the provider's Credentials, as JSON. */
 const sealedCredentials = z.object({ text: z.string() });
 
+/** Marks an "access is active" DM that already shows the credentials of its activation. */
+const WITH_CREDENTIALS = 'holder-credentials';
+
 /**
- * Opens the sealed credentials and DMs them once. The plaintext lives only in this call: it is
- * never logged, and the dispatcher drops the sealed copy from the outbox once the row is done.
+ * Opens the sealed credentials and shows them once: added to the grant's "access is active" DM
+ * (queued just before them, so one event is one message), or, for credentials issued later (a
+ * re-grant with a new password), as a DM of their own. The plaintext lives only in this call:
+ * it is never logged, and the dispatcher drops the sealed copy from the outbox once the row is
+ * done.
  */
 export const deliverCredentials: TopicHandler<'credentials'> = async (n, ctx) => {
   const grant = await ctx.core.grant(n.grantId);
@@ -25,12 +32,32 @@ export const deliverCredentials: TopicHandler<'credentials'> = async (n, ctx) =>
   }
   const credentials = parseJson(sealedCredentials, opened);
   if (!credentials) throw new Undeliverable('the sealed credentials are not { text }');
+  const resource = resourceView(ctx.core, grant.resourceId);
+  const ref = activeDmRef(grant.id);
+  const joined = await ctx.slack.knows(ref.subject, WITH_CREDENTIALS);
+  if (!joined && (await ctx.slack.knows(ref.subject, ref.purpose))) {
+    const request = await ctx.core.request(grant.requestId);
+    if (!request) throw new Undeliverable(`request ${grant.requestId} does not exist`);
+    const active = requesterDm({
+      event: 'grant.active',
+      request,
+      resource,
+      grant,
+      guarantees: ctx.guarantees?.guaranteesFor(grant.resourceId),
+      channel: accessChannelOf(ctx.core, grant.resourceId, grant),
+      now: ctx.now,
+      timezone: await ctx.zoneOf(n.userId),
+    });
+    await ctx.slack.updateKnown(
+      ref.subject,
+      ref.purpose,
+      withCredentials(active, credentials.text),
+    );
+    await ctx.slack.mark(ref.subject, ref.purpose, WITH_CREDENTIALS);
+    return;
+  }
   await ctx.post(
     n.userId,
-    credentialsMessage({
-      grantId: grant.id,
-      resource: resourceView(ctx.core, grant.resourceId),
-      credentials: credentials.text,
-    }),
+    credentialsMessage({ grantId: grant.id, resource, credentials: credentials.text }),
   );
 };

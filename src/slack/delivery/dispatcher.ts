@@ -6,8 +6,10 @@ import { parseNotification } from '../../core';
 import type { Logger } from '../../log';
 import type { GuaranteeLookup } from '../../providers/types';
 import type { Sealer } from '../../secrets/seal';
+import { publishHome } from '../listeners/home';
 import { MessagesStore } from '../messages-store';
 import { persist } from '../persist';
+import { zoneOf, type ReaderZones } from '../reader-zones';
 import { deliverAlert } from './alert';
 import { deliverChainBroken } from './chain-broken';
 import { deliverApproverMessage } from './approver-message';
@@ -63,6 +65,8 @@ export interface DispatcherDeps {
   core: Core;
   logger: Logger;
   guarantees?: GuaranteeLookup;
+  /** The zone each person reads times in; DMs are written in it. */
+  zones?: ReaderZones;
   options?: Partial<DispatcherOptions>;
 }
 
@@ -237,6 +241,11 @@ export class OutboxDispatcher {
       logger: this.deps.logger,
       slack: this.slack,
       now: this.deps.clock.now(),
+      zoneOf: (userId) => zoneOf(this.deps.zones, userId, this.deps.core.config.timezone),
+      refreshHome: async (userIds) => {
+        const { client, core, logger, zones } = this.deps;
+        await Promise.all(userIds.map((id) => publishHome(client, { core, logger, zones }, id)));
+      },
       post: (channel, message) => this.slack.postOnce(`outbox:${row.key}`, channel, message),
     };
   }

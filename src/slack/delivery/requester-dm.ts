@@ -1,27 +1,84 @@
 import type { Core, GrantRow, RequestRow } from '../../core';
-import { requesterDm } from '../ui/messages';
+import { isDmPost, requestCard, requesterDm } from '../ui/messages';
 import { Undeliverable } from './failures';
-import type { TopicHandler } from './topic-handler';
-import { approverChannelOf, resourceView } from './views';
+import type { DeliveryContext, TopicHandler } from './topic-handler';
+import { accessChannelOf, approverChannelOf, resourceView } from './views';
 
+/** Where a request's card in its requester's DM is remembered in `slack_messages`. */
+export function requestCardRef(requestId: string): { subject: string; purpose: string } {
+  return { subject: `request:${requestId}`, purpose: 'requester' };
+}
+
+/** Where a grant's "access is active" DM is remembered, so its credentials join it. */
+export function activeDmRef(grantId: string): { subject: string; purpose: string } {
+  return { subject: `grant:${grantId}`, purpose: 'holder' };
+}
+
+/**
+ * What a requester is told, once each: that the request reached the approvers (a card with
+ * Cancel, edited as the request moves on rather than followed by near-duplicates), the decision
+ * when it needs their attention (a denial, an expiry, an extension's answer), the access being
+ * active (with its credentials), ending soon, and ended. A request that needs no approval has no
+ * card: its first DM is the access being active. Which events only move the card:
+ * CARD_ONLY_EVENTS.
+ */
 /** Tells a requester what happened to their request or grant, in their DM with the app. */
 export const deliverRequesterDm: TopicHandler<'requester_dm'> = async (n, ctx) => {
   const request = await ctx.core.request(n.requestId);
   if (!request) throw new Undeliverable(`request ${n.requestId} does not exist`);
-  await ctx.post(
-    n.userId,
-    requesterDm({
-      event: n.event,
-      request,
-      resource: resourceView(ctx.core, request.resourceId),
-      grant: await grantFor(ctx.core, request, n.grantId),
-      approverChannel: approverChannelOf(ctx.core, request.resourceId),
-      guarantees: ctx.guarantees?.guaranteesFor(request.resourceId),
-      now: ctx.now,
-      timezone: ctx.core.config.timezone,
-    }),
-  );
+  const grant = await grantFor(ctx.core, request, n.grantId);
+  const moment = { now: ctx.now, timezone: await ctx.zoneOf(n.userId) };
+  await showCard(ctx, request, n.userId, moment, n.event === 'request.received');
+  // The grant's events also move the card of the request that made it.
+  if (grant && grant.requestId !== request.id) {
+    const original = await ctx.core.request(grant.requestId);
+    if (original) await showCard(ctx, original, n.userId, moment, false);
+  }
+  if (!isDmPost(n.event)) return;
+  const message = requesterDm({
+    event: n.event,
+    request,
+    resource: resourceView(ctx.core, request.resourceId),
+    grant,
+    guarantees: ctx.guarantees?.guaranteesFor(request.resourceId),
+    channel: accessChannelOf(ctx.core, request.resourceId, grant),
+    ...moment,
+  });
+  if (n.event === 'grant.active' && grant) {
+    const ref = activeDmRef(grant.id);
+    await ctx.slack.postOrUpdate(ref.subject, ref.purpose, n.userId, message);
+    return;
+  }
+  await ctx.post(n.userId, message);
 };
+
+/**
+ * Posts the card of a request that waits for approvers (`post`: the request was just filed), or
+ * edits the card already posted to show where the request stands now.
+ */
+async function showCard(
+  ctx: DeliveryContext,
+  request: RequestRow,
+  userId: string,
+  moment: { now: number; timezone: string },
+  post: boolean,
+): Promise<void> {
+  if (request.approvalsRequired === 0 || request.autoApproved) return;
+  const ref = requestCardRef(request.id);
+  // Decided before its card went out: the decision's own DM (or the active access) says it all.
+  if (post && request.status !== 'pending') post = false;
+  if (!post && !(await ctx.slack.knows(ref.subject, ref.purpose))) return;
+  const card = requestCard({
+    request,
+    resource: resourceView(ctx.core, request.resourceId),
+    grant: await ctx.core.grantOf(request),
+    approvals: await ctx.core.approvalsOf(request.id),
+    approverChannel: approverChannelOf(ctx.core, request.resourceId),
+    ...moment,
+  });
+  if (post) await ctx.slack.postOrUpdate(ref.subject, ref.purpose, userId, card);
+  else await ctx.slack.updateKnown(ref.subject, ref.purpose, card);
+}
 
 /** The grant the event names, else the request's own grant, else the grant an extension is for. */
 async function grantFor(

@@ -56,18 +56,33 @@ export class SlackOut {
     channel: string,
     message: SlackMessage,
   ): Promise<void> {
-    const known = await this.messages.find(subject, purpose);
-    if (known) {
-      await withTimeout(
-        'chat.update',
-        this.timeoutMs,
-        this.client.chat.update({ channel: known.channel, ts: known.ts, ...message }),
-      );
-      await this.messages.remember({ ...known, updatedAt: this.clock.now() });
-      return;
-    }
+    if (await this.updateKnown(subject, purpose, message)) return;
     const posted = await this.post(channel, message);
     await this.messages.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
+  }
+
+  /** Edits the message remembered for `subject` and `purpose`; false when there is none. */
+  async updateKnown(subject: string, purpose: string, message: SlackMessage): Promise<boolean> {
+    const known = await this.messages.find(subject, purpose);
+    if (!known) return false;
+    await withTimeout(
+      'chat.update',
+      this.timeoutMs,
+      this.client.chat.update({ channel: known.channel, ts: known.ts, ...message }),
+    );
+    await this.messages.remember({ ...known, updatedAt: this.clock.now() });
+    return true;
+  }
+
+  /** Whether a message is remembered for `subject` and `purpose`. */
+  async knows(subject: string, purpose: string): Promise<boolean> {
+    return (await this.messages.find(subject, purpose)) !== undefined;
+  }
+
+  /** Remembers that `purpose` is done for the message already known under `subject` and `of`. */
+  async mark(subject: string, of: string, purpose: string): Promise<void> {
+    const known = await this.messages.find(subject, of);
+    if (known) await this.messages.remember({ ...known, purpose, updatedAt: this.clock.now() });
   }
 
   /** A link to a message Hallpass posted earlier, when it remembers one and Slack gives it. */

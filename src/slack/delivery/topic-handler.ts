@@ -18,6 +18,10 @@ export interface DeliveryContext {
   slack: SlackOut;
   /** The time the delivery started, from the injected clock: render times relative to it. */
   now: number;
+  /** The zone `userId` reads times in: their own from Slack, else the configured one. */
+  zoneOf(userId: string): Promise<string>;
+  /** Republishes the Home tab of these people, now that what it shows changed; never throws. */
+  refreshHome(userIds: readonly string[]): Promise<void>;
   /** Posts once for this outbox row: a retry after a partial success skips channels already done. */
   post(channel: string, message: SlackMessage): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import type { BlockAction, RespondFn, webApi } from '@slack/bolt';
-import { listContext, type ListenerDeps } from './deps';
+import { readerContext, type ListenerDeps } from './deps';
 import { publishHome } from './home';
 import { listReply, textReply } from '../ui/replies';
 
@@ -24,7 +24,11 @@ export async function answerClick(
   try {
     if (body.view?.type === 'home') return await publishHome(client, deps, userId, line);
     if (body.container.is_ephemeral === true) {
-      const list = listReply(await deps.core.overviewOf(userId), listContext(deps.core), line);
+      const list = listReply(
+        await deps.core.overviewOf(userId),
+        await readerContext(deps, userId),
+        line,
+      );
       await respond({ replace_original: true, ...list });
       return;
     }

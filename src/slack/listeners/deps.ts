@@ -1,5 +1,6 @@
 import type { Core } from '../../core';
 import type { Logger } from '../../log';
+import { zoneOf, type ReaderZones } from '../reader-zones';
 import type { ListContext } from '../ui/replies';
 import type { Subcommand } from './commands/subcommand';
 
@@ -11,6 +12,8 @@ export interface ListenerDeps {
   extraSubcommands: readonly Subcommand[];
   /** Slack said a person changed: what the directory cached of them is stale. */
   forgetUser?: (userId: string) => void;
+  /** The zone each person reads times in; without it, everyone reads the configured zone. */
+  zones?: ReaderZones;
 }
 
 /** The time, zone and resource names that replies and Home are rendered with. */
@@ -20,4 +23,13 @@ export function listContext(core: Core): ListContext {
     timezone: core.config.timezone,
     nameOf: (resourceId) => core.policy.findResource(resourceId)?.name ?? resourceId,
   };
+}
+
+/** The same, with times in the zone of `userId`, who reads the answer. */
+export async function readerContext(
+  deps: Pick<ListenerDeps, 'core' | 'zones'>,
+  userId: string,
+): Promise<ListContext> {
+  const base = listContext(deps.core);
+  return { ...base, timezone: await zoneOf(deps.zones, userId, base.timezone) };
 }

@@ -1,26 +1,28 @@
 import type { webApi } from '@slack/bolt';
 import { homeView } from '../ui/home';
-import { listContext, type ListenerDeps } from './deps';
+import { readerContext, type ListenerDeps } from './deps';
 import { logFailure } from './errors';
 
 /**
- * Publishes a person's Home tab from the current state. A failure is logged, never thrown: Home
- * is redrawn the next time it is opened.
+ * Publishes a person's Home tab from the current state, times in their own zone. A failure is
+ * logged, never thrown: Home is redrawn the next time it is opened. Listeners call it after an
+ * action; the outbox delivery calls it when something Home shows changed.
  */
 export async function publishHome(
   client: webApi.WebClient,
-  deps: ListenerDeps,
+  deps: Pick<ListenerDeps, 'core' | 'logger' | 'zones'>,
   userId: string,
   notice?: string,
 ): Promise<void> {
   const { core } = deps;
   try {
-    const [awaiting, overview] = await Promise.all([
+    const [awaiting, overview, reader] = await Promise.all([
       core.awaitingDecisionBy(userId),
       core.overviewOf(userId),
+      readerContext(deps, userId),
     ]);
     const view = homeView({
-      ...listContext(core),
+      ...reader,
       overview,
       awaiting,
       notice,

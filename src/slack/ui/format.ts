@@ -3,6 +3,57 @@ import { format } from 'date-fns';
 
 export { formatDuration } from '../../config/duration';
 
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** `1 grant`, `2 grants`; `many` for words whose plural is not the singular plus s. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/**
+ * A duration as people read it: `1 h 30 min`, `2 days 4 h`, `45 s`. Exact to the second, so a
+ * duration someone chose reads back as chosen.
+ */
+export function humanDuration(ms: number): string {
+  let rest = Math.max(0, Math.round(ms / 1000)) * 1000;
+  const parts: string[] = [];
+  const days = Math.floor(rest / DAY);
+  if (days > 0) parts.push(plural(days, 'day'));
+  rest -= days * DAY;
+  for (const [size, unit] of [
+    [HOUR, 'h'],
+    [MINUTE, 'min'],
+    [1000, 's'],
+  ] as const) {
+    const n = Math.floor(rest / size);
+    if (n > 0) parts.push(`${n} ${unit}`);
+    rest -= n * size;
+  }
+  return parts.length > 0 ? parts.join(' ') : '0 s';
+}
+
+/**
+ * How far off a moment is, as a countdown reads: `in 5 min`, `in 1 h 30 min`, `in 40 s`.
+ * Rounded up to the minute from a minute on, so it never promises less time than is left.
+ */
+export function inDuration(ms: number): string {
+  if (ms <= 0) return 'now';
+  if (ms < MINUTE) return `in ${humanDuration(Math.ceil(ms / 1000) * 1000)}`;
+  return `in ${humanDuration(Math.ceil(ms / MINUTE) * MINUTE)}`;
+}
+
+/** An IANA zone this runtime knows, so a reader's zone from Slack is used only when it is real. */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const ELLIPSIS = '…';
 
 /**

@@ -16,7 +16,8 @@ import {
   channelLink,
   code,
   escapeAndFit,
-  formatDuration,
+  humanDuration,
+  inDuration,
   mention,
   splitText,
   truncate,
@@ -49,12 +50,34 @@ function resourceText(resource: ResourceView): string {
   return `*${escapeAndFit(resource.name, 150)}* (${code(truncate(resource.id, 100))})`;
 }
 
-const STATUS_WORD: Record<RequestView['status'], string> = {
-  pending: 'waiting for approval',
-  approved: 'approved',
-  denied: 'denied',
-  cancelled: 'cancelled',
-  expired: 'expired',
+function plainName(resource: ResourceView): string {
+  return escapeAndFit(resource.name, 150);
+}
+
+/** Where a request, and then its grant, stand, in a few words for a notification preview. */
+function stateWords(r: RequestView, approved: number, grant: GrantView | undefined): string {
+  switch (r.status) {
+    case 'pending':
+      return r.approvalsRequired > 1
+        ? `waiting for approval (${approved} of ${r.approvalsRequired})`
+        : 'waiting for approval';
+    case 'denied':
+    case 'cancelled':
+    case 'expired':
+      return r.status;
+    case 'approved':
+      if (r.kind === 'extension' || !grant) return 'approved';
+      return GRANT_WORDS[grant.status];
+  }
+}
+
+const GRANT_WORDS: Record<GrantView['status'], string> = {
+  activating: 'approved, access being set up',
+  active: 'access active',
+  revoking: 'access being removed',
+  revoked: 'access ended',
+  failed: 'access could not be set up',
+  stranded: 'closed by hand',
 };
 
 export interface ApproverMessageInput extends Moment {
@@ -69,23 +92,26 @@ export interface ApproverMessageInput extends Moment {
   guarantees?: ProviderGuarantees;
   /** Once the grant ended: what its provider saw done with the access, in one line. */
   activity?: string;
+  /** The Slack channel a `slack-channel` grant puts the person in. */
+  channel?: string;
 }
 
 /**
  * The one message approvers see for a request, edited in place as it moves on: who asks for
- * what and why, the approvals so far, Approve/Deny while it waits, then the decision and the
- * grant's fate.
+ * what and why, the approvals so far, Approve/Deny while it waits, then the decision (naming
+ * who approved, once) and the grant's fate. Its notification text follows the same state.
  */
 export function approverMessage(input: ApproverMessageInput): SlackMessage {
   const { request: r, resource, grant } = input;
   const extension = r.kind === 'extension';
-  const approved = input.approvals.filter((a) => a.decision === 'approve').length;
+  const approvers = input.approvals.filter((a) => a.decision === 'approve').map((a) => a.approver);
+  const approved = approvers.length;
   const blocks: Block[] = [
     header(`${extension ? 'Extension request' : 'Access request'}: ${resource.name}`),
     fields([
       `*Requester*\n${mention(r.requester)}`,
       `*Resource*\n${resourceText(resource)}`,
-      `*${extension ? 'Extra time' : 'Duration'}*\n${formatDuration(r.durationMs)}`,
+      `*${extension ? 'Extra time' : 'Duration'}*\n${humanDuration(r.durationMs)}`,
       ...(r.ticket ? [`*Ticket*\n${escapeAndFit(r.ticket, 250)}`] : []),
     ]),
   ];
@@ -93,24 +119,30 @@ export function approverMessage(input: ApproverMessageInput): SlackMessage {
     const link = input.originalMessageUrl ? ` <${input.originalMessageUrl}|Original request>` : '';
     const grantId = grant?.id ?? r.grantId ?? 'unknown';
     const state = grant ? ` ${grantLine(grant, input)}` : '';
-    blocks.push(section(`Extends grant ${code(grantId)}.${state}${link}`));
+    blocks.push(
+      section(
+        `More time on ${mention(r.requester)}'s access to *${plainName(resource)}* (grant ${code(grantId)}).${state}${link}`,
+      ),
+    );
   }
   blocks.push(section(`*Justification*\n${escapeAndFit(r.justification, LONG_TEXT)}`));
 
-  if (r.approvalsRequired > 0) {
+  // Once approved, the decision line names the approvers; the list would say it twice.
+  if (r.approvalsRequired > 0 && r.status !== 'approved') {
     const lines = approvalLines(input.approvals, input);
     blocks.push(
       section([`*Approvals: ${approved} of ${r.approvalsRequired}*`, ...lines].join('\n')),
     );
   }
 
-  const status = [decisionLine(r, approved, input)];
+  const status = [decisionLine(r, approved, input, approvers)];
+  if (r.status === 'approved') status.push(...approvalReasons(input.approvals));
   if (grant && !extension && r.status === 'approved') status.push(grantLine(grant, input));
   if (r.autoApproved) status.push('Posted here for visibility.');
   blocks.push(section(status.join('\n')));
 
   if (grant?.status === 'active' && input.guarantees)
-    blocks.push(context(guaranteeLines(input.guarantees)));
+    blocks.push(context(guaranteeLines(input.guarantees, input.channel)));
   if (input.activity && !extension)
     blocks.push(context([`What was done: ${escapeAndFit(input.activity, ACTIVITY_MAX)}`]));
   blocks.push(context([`${requestLabel(r)} · asked ${at(r.createdAt, input)}`]));
@@ -126,111 +158,184 @@ export function approverMessage(input: ApproverMessageInput): SlackMessage {
   const kind = extension ? 'Extension request' : 'Access request';
   return {
     text: fallback(
-      `${kind} from ${mention(r.requester)} for ${escapeAndFit(resource.name, 150)} (${formatDuration(r.durationMs)}): ${STATUS_WORD[r.status]}`,
+      `${kind} from ${mention(r.requester)} for ${plainName(resource)} (${humanDuration(r.durationMs)}): ${stateWords(r, approved, grant)}`,
     ),
     blocks,
   };
 }
 
+/** The reasons approvers gave, one line each, for a decided request whose line names them. */
+function approvalReasons(approvals: ApprovalView[]): string[] {
+  return approvals
+    .filter((a) => a.decision === 'approve' && a.reason)
+    .slice(0, 10)
+    .map((a) => `> ${mention(a.approver)}: ${oneLine(a.reason ?? '', 200)}`);
+}
+
+/** What a request asks for, as its requester reads it. */
+function askedFor(r: RequestView, resource: ResourceView): string {
+  return r.kind === 'extension'
+    ? `Your request for *${humanDuration(r.durationMs)}* more on ${resourceText(resource)}`
+    : `Your request for ${resourceText(resource)} for *${humanDuration(r.durationMs)}*`;
+}
+
+export interface RequestCardInput extends Moment {
+  request: RequestView;
+  resource: ResourceView;
+  /** The grant the request made, or for an extension the grant it extends. */
+  grant?: GrantView;
+  approvals: ApprovalView[];
+  /** Where the request's approvers were asked. */
+  approverChannel: string;
+}
+
+/**
+ * The requester's own card for a request that waits for approvers: posted once when it is
+ * filed, then edited as it moves on, so its Cancel button goes away once it no longer applies
+ * and a look back at the DM shows where the request stands.
+ */
+export function requestCard(input: RequestCardInput): SlackMessage {
+  const { request: r, resource, grant } = input;
+  const approvers = input.approvals.filter((a) => a.decision === 'approve').map((a) => a.approver);
+  const asked = askedFor(r, resource);
+  const blocks: Block[] = [];
+  let summary: string;
+  switch (r.status) {
+    case 'pending': {
+      const progress =
+        r.approvalsRequired > 1 && approvers.length > 0
+          ? ` ${approvers.length} of ${r.approvalsRequired} approvals so far.`
+          : '';
+      summary = `📨 ${asked} is with the approvers in ${channelLink(input.approverChannel)}.${progress} Undecided, it expires at ${at(r.pendingUntil, input)} (${inDuration(r.pendingUntil - input.now)}).`;
+      break;
+    }
+    case 'approved': {
+      const line = decisionLine(r, approvers.length, input, approvers);
+      summary = `${asked}: ${line}`;
+      if (r.kind === 'extension') {
+        const until = grant?.expiresAt != null ? at(grant.expiresAt, input) : undefined;
+        if (grant?.status === 'active' && until) summary += ` Your access now ends at *${until}*.`;
+      } else if (grant?.status === 'activating') {
+        summary += ' Setting up your access; I will message you when it is ready.';
+      } else if (grant) {
+        summary += ` ${grantLine(grant, input)}`;
+      }
+      break;
+    }
+    default:
+      summary = `${asked}: ${decisionLine(r, approvers.length, input, approvers)}`;
+  }
+  blocks.push(section(summary));
+  if (r.status === 'pending') {
+    blocks.push(
+      actions([button({ text: 'Cancel request', actionId: ACTIONS.cancelRequest, value: r.id })]),
+    );
+  }
+  blocks.push(context([requestLabel(r)]));
+  const text =
+    r.status === 'pending'
+      ? firstSentence(summary)
+      : `${asked}: ${stateWords(r, approvers.length, r.kind === 'extension' ? undefined : grant)}`;
+  return { text: fallback(text), blocks };
+}
+
+/**
+ * Events the request's card shows without a DM of their own: the request reaching the
+ * approvers is the card itself; an approval is followed at once by the access being active,
+ * which is the news; a cancel was the requester's own doing and was answered where they did it.
+ */
+export const CARD_ONLY_EVENTS = [
+  'request.received',
+  'request.approved',
+  'request.cancelled',
+] as const;
+
+/** The events that get a DM of their own: each is something the requester must hear of. */
+export type DmPost = Exclude<DmEvent, (typeof CARD_ONLY_EVENTS)[number]>;
+
+export function isDmPost(event: DmEvent): event is DmPost {
+  return !(CARD_ONLY_EVENTS as readonly string[]).includes(event);
+}
+
 export interface RequesterDmInput extends Moment {
-  event: DmEvent;
+  event: DmPost;
   request: RequestView;
   resource: ResourceView;
   /** The grant the event is about: the request's own, or the one an extension is for. */
   grant?: GrantView;
-  /** Where the request's approvers were asked. */
-  approverChannel: string;
   guarantees?: ProviderGuarantees;
+  /** The Slack channel a `slack-channel` grant puts the person in. */
+  channel?: string;
 }
 
-/** What a requester is told in their DM with Hallpass, with the buttons that still make sense. */
+/** A DM telling a requester what happened to their request or grant, with the buttons that still make sense. */
 export function requesterDm(input: RequesterDmInput): SlackMessage {
-  const { request: r, resource, grant } = input;
+  const { request: r, resource, grant, channel } = input;
   const what = resourceText(resource);
   const active = grant?.status === 'active';
   const until = grant?.expiresAt != null ? at(grant.expiresAt, input) : undefined;
+  const left = grant?.expiresAt != null ? inDuration(grant.expiresAt - input.now) : undefined;
   const by = mention(r.decidedBy);
   const reason = r.decisionReason ? `: ${oneLine(r.decisionReason, LONG_TEXT - 200)}` : '.';
-  const grantRef = grant ? ` (grant ${code(grant.id)})` : '';
   const stillUntil = active && until ? `\nYour access still ends at *${until}*.` : '';
+  const askAgain = `If you still need it, ask again with \`/jit request ${resource.id}\`.`;
   const blocks: Block[] = [];
   let summary: string;
 
   switch (input.event) {
-    case 'request.received': {
-      const asked =
-        r.kind === 'extension'
-          ? `your request to extend grant ${code(r.grantId ?? '')} on ${what} by *${formatDuration(r.durationMs)}*`
-          : `your request for ${what} for *${formatDuration(r.durationMs)}*`;
-      summary =
-        r.approvalsRequired === 0
-          ? `Got ${asked}. It needs no approval.`
-          : `I sent ${asked} to the approvers in ${channelLink(input.approverChannel)}.`;
-      if (r.status === 'pending')
-        summary += ` Undecided, it expires at ${at(r.pendingUntil, input)}.`;
-      blocks.push(section(summary));
-      if (r.status === 'pending') {
-        blocks.push(
-          actions([
-            button({ text: 'Cancel request', actionId: ACTIONS.cancelRequest, value: r.id }),
-          ]),
-        );
-      }
-      break;
-    }
-    case 'request.approved':
-      summary = `✅ Your request for ${what} was approved ${r.autoApproved ? 'automatically' : `by ${by}`}. I am setting up the access and will tell you when it is active.`;
-      blocks.push(section(summary));
-      break;
     case 'request.denied':
-      summary = `❌ Your request for ${what} was denied by ${by}${reason}`;
-      blocks.push(section(summary));
-      break;
-    case 'request.cancelled':
-      summary = `🚫 Your request for ${what} is cancelled.`;
+      summary = `❌ ${askedFor(r, resource)} was denied by ${by}${reason}`;
       blocks.push(section(summary));
       break;
     case 'request.expired':
-      summary = `⌛ Your request for ${what} expired: no approver decided in time. If you still need it, ask again with \`/jit request ${resource.id}\`.`;
+      summary = `⌛ ${askedFor(r, resource)} expired: no approver decided in time. ${askAgain}`;
       blocks.push(section(summary));
       break;
     case 'grant.active':
-      summary = active
-        ? `🟢 Your access to ${what} is active until *${until}*${grantRef}.`
-        : `Your access to ${what} was activated${grantRef}. ${grant ? grantLine(grant, input) : ''}`;
+      if (active && channel) {
+        summary = `🟢 You are in ${channelLink(channel)} (${what}) until *${until}* (${left}). Hallpass removes you from it then.`;
+      } else {
+        summary = active
+          ? `🟢 Your access to ${what} is active until *${until}* (${left}).`
+          : `Your access to ${what} was activated. ${grant ? grantLine(grant, input) : ''}`;
+      }
       blocks.push(section(summary));
-      if (active && input.guarantees) blocks.push(context(guaranteeLines(input.guarantees)));
+      if (active && input.guarantees && !channel)
+        blocks.push(context(guaranteeLines(input.guarantees)));
       if (active && grant) blocks.push(grantButtons(grant.id, true));
       break;
     case 'grant.expiring':
       summary =
-        active && grant?.expiresAt != null
-          ? `⏳ Your access to ${what} ends at *${until}* (in ${formatDuration(Math.max(0, grant.expiresAt - input.now))}). Extend it if you need more time.`
-          : `Your access to ${what} is about to end${grantRef}.`;
+        active && until
+          ? `⏳ Your access to ${what} ends at *${until}* (${left}). Extend it if you need more time.`
+          : `Your access to ${what} is about to end.`;
       blocks.push(section(summary));
       if (active && grant) blocks.push(grantButtons(grant.id, false));
       break;
-    case 'grant.ended':
-      summary = `⚪ Your access to ${what} has ended${grantRef}. ${grant ? endedWhy(grant, input) : ''}`;
+    case 'grant.ended': {
+      const removed = channel ? ` You are no longer in ${channelLink(channel)}.` : '';
+      summary = `⚪ Your access to ${what} has ended. ${grant ? endedWhy(grant, input) : ''}${removed}`;
       blocks.push(section(summary.trim()));
       break;
+    }
     case 'grant.failed':
-      summary = `❗ I could not set up your access to ${what}${grantRef}. The admins are alerted, and anything that may have been set up is being removed. You can ask again with \`/jit request ${resource.id}\`.`;
+      summary = `❗ I could not set up your access to ${what}. The admins are alerted, and anything that may have been set up is being removed. You can ask again with \`/jit request ${resource.id}\`.`;
       blocks.push(section(summary));
       break;
     case 'extension.approved':
       summary = active
-        ? `✅ Your extension was approved ${r.autoApproved ? 'automatically' : `by ${by}`}: your access to ${what} now lasts until *${until}*${grantRef}.`
-        : `Your extension of ${what} was approved, but grant ${code(r.grantId ?? grant?.id ?? '')} is no longer active, so nothing was extended.`;
+        ? `✅ Your request for *${humanDuration(r.durationMs)}* more was approved ${r.autoApproved ? 'automatically' : `by ${by}`}: your access to ${what} now lasts until *${until}* (${left}).`
+        : `Your request for more time on ${what} was approved, but that access has already ended, so nothing was extended.`;
       blocks.push(section(summary));
       if (active && grant) blocks.push(grantButtons(grant.id, true));
       break;
     case 'extension.denied':
-      summary = `❌ Your extension of ${what} was denied by ${by}${reason}${stillUntil}`;
+      summary = `❌ Your request for *${humanDuration(r.durationMs)}* more on ${what} was denied by ${by}${reason}${stillUntil}`;
       blocks.push(section(summary));
       break;
   }
-  blocks.push(context([`${requestLabel(r)} · ${formatDuration(r.durationMs)}`]));
+  const grantRef = grant ? ` · grant ${code(grant.id)}` : '';
+  blocks.push(context([`${requestLabel(r)}${grantRef}`]));
   return { text: fallback(firstSentence(summary)), blocks };
 }
 
@@ -277,30 +382,52 @@ export interface CredentialsMessageInput {
   credentials: string;
 }
 
-/** Room for the header, the closing note and a notice that the text was cut. */
-const CREDENTIAL_SECTIONS = LIMITS.blocksPerMessage - 3;
+/** Room for a notice that the text was cut and the closing note. */
+const CREDENTIAL_TAIL = 2;
 
 /**
- * The provider's credentials, shown whole (split over sections, not cut) unless they exceed
- * what one message can hold. The notification text never contains them.
+ * The provider's credentials as blocks, shown whole (split over sections, not cut) unless they
+ * exceed the `room` left in a message, then cut with a notice.
  */
-export function credentialsMessage(input: CredentialsMessageInput): SlackMessage {
-  const pieces = splitText(input.credentials, LIMITS.sectionText);
-  const shown = pieces.slice(0, CREDENTIAL_SECTIONS);
-  const blocks: Block[] = [
-    section(
-      `🔑 How to use your access to ${resourceText(input.resource)} (grant ${code(input.grantId)}):`,
-    ),
-    ...shown.map((piece) => section(piece.trim() ? piece : '…')),
-  ];
+function credentialBlocks(credentials: string, room: number): Block[] {
+  const pieces = splitText(credentials, LIMITS.sectionText);
+  const shown = pieces.slice(0, Math.max(1, room - CREDENTIAL_TAIL));
+  const blocks: Block[] = shown.map((piece) => section(piece.trim() ? piece : '…'));
   if (pieces.length > shown.length)
     blocks.push(
       section('…the provider sent more than one Slack message can hold; the rest is cut.'),
     );
   blocks.push(context(['Shown once: Hallpass keeps no copy. Save what you need now.']));
+  return blocks;
+}
+
+/**
+ * Credentials that came later than the access they belong to (a re-issued password), as a DM
+ * of their own. The notification text never contains them.
+ */
+export function credentialsMessage(input: CredentialsMessageInput): SlackMessage {
+  const intro = section(
+    `🔑 New credentials for your access to ${resourceText(input.resource)} (grant ${code(input.grantId)}):`,
+  );
   return {
-    text: fallback(`Your credentials for ${escapeAndFit(input.resource.name, 150)} are here.`),
-    blocks,
+    text: fallback(`New credentials for ${plainName(input.resource)} are here.`),
+    blocks: [intro, ...credentialBlocks(input.credentials, LIMITS.blocksPerMessage - 1)],
+  };
+}
+
+/**
+ * The "access is active" DM with the credentials that came with the access added below, so the
+ * holder gets one message for one event. Its notification text stays the credential-free one.
+ */
+export function withCredentials(message: SlackMessage, credentials: string): SlackMessage {
+  const intro = section('🔑 *How to use it:*');
+  const room = LIMITS.blocksPerMessage - message.blocks.length - 1;
+  // The credentials go above the context line and buttons, which stay last.
+  const tail = message.blocks.filter((b) => b.type === 'actions' || b.type === 'context');
+  const head = message.blocks.filter((b) => b.type !== 'actions' && b.type !== 'context');
+  return {
+    text: message.text,
+    blocks: [...head, intro, ...credentialBlocks(credentials, room), ...tail],
   };
 }
 
@@ -333,9 +460,13 @@ export function alertMessage(input: AlertMessageInput): SlackMessage {
     section(`*Last error*\n${escapeAndFit(input.error || 'no message', LONG_TEXT)}`),
     section(next),
   ];
+  const who = input.userId ? ` for ${mention(input.userId)}` : '';
+  const on = input.resource ? ` on ${plainName(input.resource)}` : '';
   return {
     text: fallback(
-      `⚠️ Hallpass could not ${verb} grant ${input.grantId} after ${input.attempts} attempts; it keeps retrying.`,
+      input.action === 'grant'
+        ? `⚠️ Hallpass gave up activating access${who}${on} (grant ${input.grantId}) after ${input.attempts} attempts and is removing anything that may have been set up.`
+        : `⚠️ Hallpass could not revoke access${who}${on} (grant ${input.grantId}) after ${input.attempts} attempts; it keeps retrying.`,
     ),
     blocks,
   };

@@ -1,6 +1,7 @@
 import type { types } from '@slack/bolt';
 import type { Resource } from '../../config/schema';
-import type { GrantRow } from '../../core';
+import { ticketExample, type GrantRow, type RequestRow } from '../../core';
+
 import { ACTIONS, BLOCKS, VIEWS } from '../ids';
 import type {
   DenyModalMetadata,
@@ -9,9 +10,9 @@ import type {
   ViewStateValues,
 } from '../payload-values';
 import { context, section, type Block } from './blocks';
-import { code, escapeAndFit, formatDuration, truncate } from './format';
+import { code, escapeAndFit, formatDuration, humanDuration, truncate } from './format';
 import { LIMITS } from './limits';
-import { approvalSummary } from './replies';
+import { approvalSummary, requestTitle } from './replies';
 
 type Modal = types.ModalView;
 type Option = types.PlainTextOption;
@@ -93,17 +94,26 @@ export function resourceChoices(
   };
 }
 
-/** The durations offered for a resource: common steps within its bounds, plus its own bounds. */
-export function durationChoices(resource: Resource): number[] {
-  const picks = new Set([resource.minDuration, resource.defaultDuration, resource.maxDuration]);
+/**
+ * The durations offered for a resource: common steps within its bounds, plus its own bounds,
+ * none above `most` (what an extension still has room for), so every choice would be accepted.
+ */
+export function durationChoices(resource: Resource, most = resource.maxDuration): number[] {
+  const max = Math.min(resource.maxDuration, most);
+  const picks = new Set(
+    [resource.minDuration, resource.defaultDuration, max].filter(
+      (ms) => ms >= resource.minDuration && ms <= max,
+    ),
+  );
   for (const step of DURATION_STEPS) {
-    if (step > resource.minDuration && step < resource.maxDuration) picks.add(step);
+    if (step > resource.minDuration && step < max) picks.add(step);
   }
   return [...picks].sort((a, b) => a - b).slice(0, LIMITS.options);
 }
 
+/** People read `1 h 30 min`; the value is what the core parses (`1h30m`). */
 function durationOption(ms: number): Option {
-  return option(formatDuration(ms), formatDuration(ms));
+  return option(humanDuration(ms), formatDuration(ms));
 }
 
 /**
@@ -120,8 +130,14 @@ export function durationBlockOf(values: ViewStateValues): string | undefined {
   return Object.keys(values).find((id) => id.startsWith(`${BLOCKS.duration}:`));
 }
 
-function durationInput(resource: Resource, initial: number, label: string): types.InputBlock {
-  const choices = durationChoices(resource);
+function durationInput(
+  resource: Resource,
+  initial: number,
+  label: string,
+  most?: number,
+): types.InputBlock {
+  const choices = durationChoices(resource, most);
+  const fallback = choices.filter((ms) => ms <= initial).at(-1) ?? choices[0]!;
   return {
     type: 'input',
     block_id: durationBlockId(resource.id),
@@ -130,7 +146,7 @@ function durationInput(resource: Resource, initial: number, label: string): type
       type: 'static_select',
       action_id: ACTIONS.durationSelect,
       options: choices.map(durationOption),
-      initial_option: durationOption(choices.includes(initial) ? initial : resource.minDuration),
+      initial_option: durationOption(choices.includes(initial) ? initial : fallback),
     },
   };
 }
@@ -207,8 +223,8 @@ export function requestModal(input: RequestModalInput): Modal {
       block_id: BLOCKS.ticket,
       optional: !selected.requireTicket,
       label: plain('Ticket'),
-      ...(selected.ticketPattern
-        ? { hint: plain(`A reference matching ${selected.ticketPattern}`) }
+      ...(ticketExample(selected)
+        ? { hint: plain(`A reference like ${ticketExample(selected)}`) }
         : {}),
       element: { type: 'plain_text_input', action_id: ACTIONS.ticketInput, max_length: 200 },
     });
@@ -232,8 +248,19 @@ function reasonInput(label: string, optional: boolean, hint?: string): types.Inp
   };
 }
 
-/** Asks an approver for an optional reason before denying. */
-export function denyModal(metadata: DenyModalMetadata): Modal {
+/** The request a deny form is about, as the approver reads it. */
+export interface DenyModalSubject {
+  request: Pick<RequestRow, 'kind' | 'requester' | 'resourceId' | 'durationMs'>;
+  resourceName: string;
+  /** The approver who clicked Deny. */
+  reader: string;
+}
+
+/** Asks an approver for an optional reason before denying; it says whose request for what. */
+export function denyModal(metadata: DenyModalMetadata, subject?: DenyModalSubject): Modal {
+  const what = subject
+    ? `Deny ${requestTitle(subject.request, subject.resourceName, subject.reader)}?`
+    : `Deny request ${code(metadata.requestId)}?`;
   return modal({
     callbackId: VIEWS.deny,
     title: 'Deny request',
@@ -241,7 +268,7 @@ export function denyModal(metadata: DenyModalMetadata): Modal {
     close: 'Cancel',
     metadata,
     blocks: [
-      section(`Deny request ${code(metadata.requestId)}?`),
+      section(what),
       reasonInput('Reason (optional)', true, 'The requester sees it in their DM.'),
     ],
   });
@@ -252,6 +279,15 @@ export function loadingModal(callbackId: string, title: string): Modal {
   return modal({ callbackId, title, blocks: [section(':hourglass_flowing_sand: One moment…')] });
 }
 
+/**
+ * How much more time a grant may still be given: what is left of the resource's total from the
+ * grant's start. Zero for a grant that is not active.
+ */
+export function extensionRoom(grant: GrantRow, resource: Resource): number {
+  if (grant.status !== 'active' || grant.startsAt === null || grant.expiresAt === null) return 0;
+  return Math.max(0, grant.startsAt + resource.maxTotalDuration - grant.expiresAt);
+}
+
 /** Asks the holder of a grant how much more time they need and why. */
 export function extendModal(input: {
   grant: GrantRow;
@@ -259,6 +295,8 @@ export function extendModal(input: {
   metadata: ExtendModalMetadata;
 }): Modal {
   const { grant, resource } = input;
+  const room = extensionRoom(grant, resource);
+  const most = Math.min(room, resource.maxDuration);
   return modal({
     callbackId: VIEWS.extend,
     title: 'Extend access',
@@ -268,9 +306,9 @@ export function extendModal(input: {
     blocks: [
       section(
         `More time on *${escapeAndFit(resource.name, LIMITS.optionText)}* (${code(grant.id)}). ` +
-          `At most ${formatDuration(resource.maxTotalDuration)} in all from the start of the grant; the same approvers decide.`,
+          `You can add up to ${humanDuration(most)} (${humanDuration(resource.maxTotalDuration)} in all from the start of the grant); the same approvers decide.`,
       ),
-      durationInput(resource, resource.defaultDuration, 'Extra time'),
+      durationInput(resource, resource.defaultDuration, 'Extra time', most),
       reasonInput('Why do you need more time?', false),
     ],
   });

@@ -12,7 +12,15 @@ import {
   type Block,
   type ButtonElement,
 } from './blocks';
-import { channelLink, code, escapeAndFit, formatDuration, formatTime, mention } from './format';
+import {
+  channelLink,
+  code,
+  escapeAndFit,
+  formatTime,
+  humanDuration,
+  mention,
+  plural,
+} from './format';
 import { decisionLine } from './status-lines';
 
 /** An ephemeral answer to the person who acted: notification text plus optional blocks. */
@@ -34,13 +42,13 @@ export function peopleText(people: People): string {
 
 /** One line on a resource: its longest duration and who approves it where. */
 export function approvalSummary(resource: Resource, approverChannel: string): string {
-  const parts = [`Up to ${formatDuration(resource.maxDuration)}`];
+  const parts = [`Up to ${humanDuration(resource.maxDuration)}`];
   if (resource.approvalsRequired === 0) {
     parts.push('approved automatically');
   } else {
     const n = resource.approvalsRequired;
     parts.push(
-      `${n} approval${n === 1 ? '' : 's'} from ${peopleText(resource.approvers)} in ${channelLink(approverChannel)}`,
+      `${plural(n, 'approval')} from ${peopleText(resource.approvers)} in ${channelLink(approverChannel)}`,
     );
   }
   if (resource.requireTicket) parts.push('ticket required');
@@ -104,7 +112,7 @@ export function resourcesReply(entries: readonly ResourceEntry[]): Reply {
     );
   }
   if (entries.length > 40) blocks.push(context([`…and ${entries.length - 40} more.`]));
-  return { text: `You can request ${entries.length} resource(s).`, blocks };
+  return { text: `You can request ${plural(entries.length, 'resource')}.`, blocks };
 }
 
 export interface ListContext {
@@ -116,7 +124,7 @@ export interface ListContext {
 /** Time left on a grant, rounded up to the minute. */
 export function timeLeft(expiresAt: number, now: number): string {
   const minutes = Math.max(1, Math.ceil((expiresAt - now) / 60_000));
-  return `${formatDuration(minutes * 60_000)} left`;
+  return `${humanDuration(minutes * 60_000)} left`;
 }
 
 export function grantLine(grant: GrantRow, ctx: ListContext): string {
@@ -136,8 +144,8 @@ export function requestLine(request: RequestRow, ctx: ListContext): string {
   const name = `*${escapeAndFit(ctx.nameOf(request.resourceId), 100)}*`;
   const what =
     request.kind === 'extension'
-      ? `${formatDuration(request.durationMs)} more on ${name}${request.grantId ? ` (${code(request.grantId)})` : ''}`
-      : `${name} for ${formatDuration(request.durationMs)}`;
+      ? `${humanDuration(request.durationMs)} more on ${name}${request.grantId ? ` (${code(request.grantId)})` : ''}`
+      : `${name} for ${humanDuration(request.durationMs)}`;
   return `${what} · asked ${formatTime(request.createdAt, ctx.timezone, ctx.now)} · ${code(request.id)}`;
 }
 
@@ -190,63 +198,83 @@ export function overviewBlocks(overview: UserOverview, ctx: ListContext): Block[
 
 /** `/jit list`: the caller's overview, after an optional line on what just happened. */
 export function listReply(overview: UserOverview, ctx: ListContext, notice?: string): Reply {
-  const summary = `${overview.grants.length} grant(s), ${overview.pending.length} pending request(s)`;
+  const summary = `${plural(overview.grants.length, 'grant')}, ${plural(overview.pending.length, 'pending request')}`;
   return {
     text: fallback(notice ? `${notice} ${summary}` : summary),
     blocks: [...(notice ? [section(notice)] : []), ...overviewBlocks(overview, ctx)],
   };
 }
 
+/**
+ * A request as the person acting on it reads it: whose it is (theirs, or someone's by name),
+ * for what and for how long, e.g. "<@U1>'s request for *Production database* (1 h)".
+ */
+export function requestTitle(
+  request: Pick<RequestRow, 'kind' | 'requester' | 'resourceId' | 'durationMs'>,
+  resourceName: string,
+  reader: string,
+): string {
+  const whose = request.requester === reader ? 'your' : `${mention(request.requester)}'s`;
+  const name = `*${escapeAndFit(resourceName, 100)}*`;
+  const duration = humanDuration(request.durationMs);
+  return request.kind === 'extension'
+    ? `${whose} request for ${duration} more on ${name}`
+    : `${whose} request for ${name} (${duration})`;
+}
+
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 /** What an approver is told after a click, when the approver message alone does not say it. */
 export function decisionReply(
   outcome: DecisionOutcome,
   actor: string,
-  timezone: string,
-  now: number,
+  ctx: ListContext,
 ): string | undefined {
+  const title = requestTitle(outcome.request, ctx.nameOf(outcome.request.resourceId), actor);
   switch (outcome.kind) {
     case 'recorded':
       return undefined;
     case 'duplicate': {
       const mine = outcome.approvals.find((a) => a.approver === actor);
       const verb = mine?.decision === 'deny' ? 'denied' : 'approved';
-      return `You already ${verb} ${code(outcome.request.id)}; nothing changed.`;
+      return `You already ${verb} ${title}; nothing changed.`;
     }
     case 'already_decided': {
-      const approved = outcome.approvals.filter((a) => a.decision === 'approve').length;
-      return `Already decided: ${decisionLine(outcome.request, approved, { now, timezone })}`;
+      const approvers = outcome.approvals
+        .filter((a) => a.decision === 'approve')
+        .map((a) => a.approver);
+      return `${capitalized(title)} is already decided: ${decisionLine(outcome.request, approvers.length, ctx, approvers)}`;
     }
   }
 }
 
+/**
+ * The answer to filing a request: a pointer, not a copy, of the DM that follows (the card with
+ * Cancel when approvers must decide; the access itself when none must).
+ */
 export function requestFiledText(
   request: RequestRow,
   resource: Resource,
   approverChannel: string,
 ): string {
-  const name = `*${escapeAndFit(resource.name, 100)}*`;
-  const what =
-    request.kind === 'extension'
-      ? `${formatDuration(request.durationMs)} more on ${name}`
-      : `${name} for ${formatDuration(request.durationMs)}`;
+  const title = requestTitle(request, resource.name, request.requester);
   if (request.status === 'approved') {
-    return `${what} was approved automatically (${code(request.id)}). I'll DM you when it is in place.`;
+    return `✅ ${capitalized(title)} needs no approval; I'll DM you as soon as the access is ready.`;
   }
-  return (
-    `Asked for ${what} (${code(request.id)}). Approvers in ${channelLink(approverChannel)} have been asked; ` +
-    `I'll DM you when it is decided. \`/jit cancel ${request.id}\` withdraws it.`
-  );
+  return `📨 ${capitalized(title)} is with the approvers in ${channelLink(approverChannel)}. Follow it, or cancel it, in your DM with Hallpass (${code(request.id)}).`;
 }
 
 export function cancelledText(request: RequestRow, resourceName: string): string {
-  return `Cancelled ${code(request.id)} (*${escapeAndFit(resourceName, 100)}*).`;
+  return `Cancelled ${requestTitle(request, resourceName, request.requester)} (${code(request.id)}).`;
 }
 
 export function revokedText(grant: GrantRow, resourceName: string, actor: string): string {
   const name = `*${escapeAndFit(resourceName, 100)}*`;
+  const whose = grant.userId === actor ? 'your' : `${mention(grant.userId)}'s`;
   if (grant.status === 'revoking') {
-    const whose = grant.userId === actor ? 'your' : `${mention(grant.userId)}'s`;
     return `Removing ${whose} access to ${name} now (${code(grant.id)}).`;
   }
-  return `${code(grant.id)} (${name}) has already ended.`;
+  return `${capitalized(whose)} access to ${name} has already ended (${code(grant.id)}).`;
 }

@@ -1,6 +1,6 @@
 import type { ApprovalRow, GrantRow, RequestRow } from '../../core';
 import type { ProviderGuarantees } from '../../providers/types';
-import { code, escapeAndFit, formatTime, mention } from './format';
+import { channelLink, code, escapeAndFit, formatTime, mention } from './format';
 
 /** The request fields the messages show; rows from the core fit as they are. */
 export type RequestView = Pick<
@@ -61,8 +61,23 @@ function noteOf(note: string | null): string {
   return note ? ` (${oneLine(note, NOTE_MAX)})` : '';
 }
 
-/** One line on how the request was decided, or how many approvals it still waits for. */
-export function decisionLine(r: RequestView, approved: number, m: Moment): string {
+/** `a`, `a and b`, `a, b and c`. */
+export function listOf(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items.at(-1)!}`;
+}
+
+/**
+ * One line on how the request was decided, or how many approvals it still waits for. An
+ * approved request names everyone whose approval counted (`approvers`), so the message says
+ * who approved once.
+ */
+export function decisionLine(
+  r: RequestView,
+  approved: number,
+  m: Moment,
+  approvers: readonly string[] = [],
+): string {
   const when = r.decidedAt !== null ? ` at ${at(r.decidedAt, m)}` : '';
   switch (r.status) {
     case 'pending': {
@@ -70,10 +85,12 @@ export function decisionLine(r: RequestView, approved: number, m: Moment): strin
       const needed = left === 1 ? 'one more approval' : `${left} more approvals`;
       return `⏳ Waiting for ${needed}. Undecided, it expires at ${at(r.pendingUntil, m)}.`;
     }
-    case 'approved':
-      return r.autoApproved
-        ? `✅ Approved automatically${when}: this resource needs no approval.`
-        : `✅ Approved by ${mention(r.decidedBy)}${when}.`;
+    case 'approved': {
+      if (r.autoApproved)
+        return `✅ Approved automatically${when}: this resource needs no approval.`;
+      const names = approvers.length > 0 ? approvers : [r.decidedBy ?? ''];
+      return `✅ Approved by ${listOf(names.map((a) => mention(a)))}${when}.`;
+    }
     case 'denied':
       return withReason(`❌ Denied by ${mention(r.decidedBy)}${when}`, r.decisionReason);
     case 'cancelled':
@@ -110,8 +127,17 @@ export function grantLine(g: GrantView, m: Moment): string {
   }
 }
 
-/** What the provider behind a resource promises, said plainly. */
-export function guaranteeLines(g: ProviderGuarantees): string[] {
+/**
+ * What the provider behind a resource promises, said plainly. A `slack-channel` grant is said in
+ * its own words: the channel, and that Hallpass takes the holder out of it.
+ */
+export function guaranteeLines(g: ProviderGuarantees, channel?: string): string[] {
+  if (channel) {
+    return [
+      `Hallpass removes the holder from ${channelLink(channel)} when the time is up; Slack does not end it by itself.`,
+      'Once removed, they can no longer read or post there.',
+    ];
+  }
   return [
     g.enforcesExpiry
       ? 'Access also ends in the target system at expiry, even if Hallpass is down.'

@@ -12,7 +12,7 @@ const POSTED_WITH_HEAD = new Sql(
   'UPDATE digests SET posted_at = ?, chain_seq = ?, chain_hash = ? WHERE period_key = ?',
 );
 const ANCHORS = new Sql(
-  `SELECT period_key, chain_seq, chain_hash FROM digests
+  `SELECT period_key, chain_seq, chain_hash, posted_at FROM digests
     WHERE chain_seq IS NOT NULL AND chain_hash IS NOT NULL ORDER BY chain_seq`,
 );
 
@@ -35,11 +35,12 @@ export class SqlDigestQueries implements DigestQueries {
     else await this.q.runner.run(POSTED, [postedAt, periodKey]);
   }
 
-  async anchors(): Promise<(ChainStart & { periodKey: string })[]> {
+  async anchors(): Promise<(ChainStart & { periodKey: string; postedAt: number | null })[]> {
     return (await this.q.runner.rows(ANCHORS)).map((r) => ({
       periodKey: String(r.period_key),
       seq: Number(r.chain_seq),
       hash: String(r.chain_hash),
+      postedAt: r.posted_at === null || r.posted_at === undefined ? null : Number(r.posted_at),
     }));
   }
 }

@@ -36,11 +36,11 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
     return ids[0]!;
   }
 
-  /** A request whose first messages are out, and whose cancellation queued one DM and one edit. */
-  async function cancelledAfterDelivery() {
+  /** A request whose first messages are out, and whose denial queued one DM and one edit. */
+  async function deniedAfterDelivery() {
     const req = await request();
     await h.dispatcher.drain();
-    await h.core.cancelRequest(req.id, 'UREQ');
+    await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'deny' });
     const dm = await h.rows("status = 'pending' AND topic = 'requester_dm'");
     expect(dm).toHaveLength(1);
     return { req, dm: dm[0]! };
@@ -91,6 +91,9 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
 
   const posts = (channel?: string) =>
     h.fake.callsOf('chat.postMessage').filter((c) => !channel || c.args.channel === channel);
+  /** Edits of messages in `channel` (a DM with U… is the channel D…). */
+  const edits = (channel: string) =>
+    h.fake.callsOf('chat.update').filter((c) => c.args.channel === channel);
 
   describe('the approver message', () => {
     it('is posted to the approver channel once, then edited in place on every change', async () => {
@@ -114,7 +117,7 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
       await h.dispatcher.drain();
 
       expect(posts('CDBA')).toHaveLength(1);
-      const updates = h.fake.callsOf('chat.update');
+      const updates = edits('CDBA');
       expect(updates).toHaveLength(2);
       for (const u of updates) expect(u.args).toMatchObject(remembered);
       expect(sentText(updates[0]!.args)).toContain('Approved by <@ULEAD>');
@@ -132,10 +135,9 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
 
       await h.dispatcher.drain();
       expect(posts('CAPPROVALS')).toHaveLength(1);
-      expect(h.fake.callsOf('chat.update')).toHaveLength(0);
+      expect(edits('CAPPROVALS')).toHaveLength(0);
       const text = sentText(posts('CAPPROVALS')[0]!.args);
-      expect(text).toContain('Approvals: 2 of 2');
-      expect(text).toContain('Approved by <@UA2>');
+      expect(text).toContain('Approved by <@UA1> and <@UA2>');
       expect(await h.rows(`subject = 'request:${req.id}' AND status = 'sent'`)).toHaveLength(3);
     });
   });
@@ -149,15 +151,21 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
       await h.activate(grantId);
       await h.dispatcher.drain();
 
+      // Two DMs: the request reaching the approvers, and the access being active. The approval
+      // in between edits the first (its Cancel button goes) instead of posting a third.
       const dms = posts('UREQ').map((c) => sentText(c.args));
-      expect(dms).toHaveLength(3);
-      expect(dms[0]).toContain('I sent your request');
+      expect(dms).toHaveLength(2);
+      expect(dms[0]).toContain('is with the approvers in <#CDBA>');
       expect(dms[0]).toContain(ACTIONS.cancelRequest);
-      expect(dms[1]).toContain('was approved by <@ULEAD>');
-      expect(dms[2]).toContain('is active until *10:00 UTC*');
-      expect(dms[2]).toContain(ACTIONS.revokeGrant);
-      expect(dms[2]).toContain(ACTIONS.extendGrant);
-      expect(dms[2]).toContain(`"value":"${grantId}"`);
+      expect(dms[1]).toContain('is active until *10:00 UTC* (in 1 h)');
+      expect(dms[1]).toContain(ACTIONS.revokeGrant);
+      expect(dms[1]).toContain(ACTIONS.extendGrant);
+      expect(dms[1]).toContain(`"value":"${grantId}"`);
+      const card = edits('DREQ').map((c) => sentText(c.args));
+      expect(card.length).toBeGreaterThan(0);
+      expect(card.at(-1)).toContain('✅ Approved by <@ULEAD> at 09:00 UTC.');
+      expect(card.at(-1)).toContain('🟢 Active until 10:00 UTC.');
+      expect(card.at(-1)).not.toContain(ACTIONS.cancelRequest);
     });
 
     it('delivers credentials once, clears them from the database and never logs them', async () => {
@@ -172,8 +180,15 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
 
       await h.dispatcher.drain();
       await h.dispatcher.drain();
-      const withSecret = posts('UREQ').filter((c) => sentText(c.args).includes(secret));
+      // The credentials join the "access is active" DM: one message for the event.
+      const toHolder = [...posts('UREQ'), ...edits('DREQ')];
+      const withSecret = toHolder.filter((c) => sentText(c.args).includes(secret));
       expect(withSecret).toHaveLength(1);
+      expect(withSecret[0]!.method).toBe('chat.update');
+      expect(sentText(withSecret[0]!.args)).toContain('is active until');
+      expect(
+        posts('UREQ').filter((c) => sentText(c.args).includes('is active until')),
+      ).toHaveLength(1);
       expect(String(withSecret[0]!.args.text)).not.toContain('hunter2');
 
       const [row] = await h.rows("topic = 'credentials'");
@@ -225,8 +240,8 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
     it('holds later rows of a subject while its oldest one waits, and lets other subjects go', async () => {
       const recover = failPostsTo('UREQ');
       const first = await request();
-      await h.core.cancelRequest(first.id, 'UREQ');
-      const other = await request({ requester: 'UENG', resourceId: 'auto', duration: '30m' });
+      const second = await request({ duration: '1h' });
+      const other = await request({ requester: 'UENG' });
 
       await h.dispatcher.drain();
       const userRows = await h.rows("subject = 'user:UREQ'");
@@ -234,9 +249,9 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
         ['pending', 1],
         ['pending', 0],
       ]);
-      expect(posts('UENG')).toHaveLength(2);
+      expect(posts('UENG')).toHaveLength(1);
       expect((await h.rows(`subject = 'request:${other.id}'`))[0]!.status).toBe('sent');
-      expect(await h.rows(`subject = 'request:${first.id}' AND status = 'sent'`)).toHaveLength(2);
+      expect(await h.rows(`subject = 'request:${first.id}' AND status = 'sent'`)).toHaveLength(1);
 
       recover();
       h.clock.advance(60_000);
@@ -245,16 +260,15 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
         .filter((c) => c.args.channel === 'UREQ')
         .map((c) => sentText(c.args));
       expect(texts.slice(-2)).toHaveLength(2);
-      expect(texts.at(-2)).toContain('I sent your request');
-      expect(texts.at(-2)).not.toContain(ACTIONS.cancelRequest);
-      expect(texts.at(-1)).toContain('is cancelled');
+      expect(texts.at(-2)).toContain(first.id);
+      expect(texts.at(-1)).toContain(second.id);
       expect(await h.rows("status != 'sent'")).toEqual([]);
     });
   });
 
   describe('failures', () => {
     it('waits as long as a 429 asks, without counting it as a failed try', async () => {
-      const { dm } = await cancelledAfterDelivery();
+      const { dm } = await deniedAfterDelivery();
       h.fake.fail('chat.postMessage', { kind: 'ratelimited', retryAfter: 30 });
       const now = h.clock.now();
       await h.dispatcher.drain();
@@ -271,11 +285,11 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
       h.clock.advance(1);
       expect(await h.dispatcher.drain()).toBe(1);
       expect(await h.rows("status != 'sent'")).toEqual([]);
-      expect(sentText(posts('UREQ').at(-1)!.args)).toContain('is cancelled');
+      expect(sentText(posts('UREQ').at(-1)!.args)).toContain('was denied by <@ULEAD>');
     });
 
     it('retries a 5xx with exponential backoff', async () => {
-      const { dm } = await cancelledAfterDelivery();
+      const { dm } = await deniedAfterDelivery();
       h.fake.fail('chat.postMessage', { kind: 'status', status: 503 }, 2);
       const start = h.clock.now();
       await h.dispatcher.drain();
@@ -304,7 +318,7 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
     });
 
     it('times out a call that hangs and counts it as a failed try', async () => {
-      const { dm } = await cancelledAfterDelivery();
+      const { dm } = await deniedAfterDelivery();
       h.fake.fail('chat.postMessage', { kind: 'hang' });
       await h.dispatcher.drain();
       expect((await h.rows(`id = ${dm.id}`))[0]).toMatchObject({
@@ -319,7 +333,7 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
     });
 
     it('gives up at once on a permanent Slack error, audits it, and moves on', async () => {
-      const { req, dm } = await cancelledAfterDelivery();
+      const { req, dm } = await deniedAfterDelivery();
       const recover = failPostsTo('UREQ', 'channel_not_found');
       await h.dispatcher.drain();
       expect((await h.rows(`id = ${dm.id}`))[0]).toMatchObject({
@@ -340,13 +354,13 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
       await request();
       await h.dispatcher.drain();
       expect(await h.rows("status = 'pending'")).toEqual([]);
-      expect(sentText(posts('UREQ').at(-1)!.args)).toContain('I sent your request');
+      expect(sentText(posts('UREQ').at(-1)!.args)).toContain('is with the approvers');
     });
 
     it.each(['invalid_blocks', 'not_in_channel', 'message_not_found'])(
       '%s is permanent',
       async (error) => {
-        const { dm } = await cancelledAfterDelivery();
+        const { dm } = await deniedAfterDelivery();
         h.fake.fail('chat.postMessage', { kind: 'error', error });
         await h.dispatcher.drain();
         expect((await h.rows(`id = ${dm.id}`))[0]).toMatchObject({ status: 'dead' });
@@ -354,14 +368,14 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
     );
 
     it.each(['internal_error', 'invalid_auth'])('%s is retried', async (error) => {
-      const { dm } = await cancelledAfterDelivery();
+      const { dm } = await deniedAfterDelivery();
       h.fake.fail('chat.postMessage', { kind: 'error', error });
       await h.dispatcher.drain();
       expect((await h.rows(`id = ${dm.id}`))[0]).toMatchObject({ status: 'pending', attempts: 1 });
     });
 
     it('gives up after the bounded number of tries', async () => {
-      const { dm } = await cancelledAfterDelivery();
+      const { dm } = await deniedAfterDelivery();
       failPostsTo('UREQ');
       for (let i = 0; i < 9; i++) {
         await h.dispatcher.drain();
@@ -444,11 +458,13 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
       expect(await h.rows("status != 'sent'")).toEqual([]);
       const channelPosts = posts('CAPPROVALS');
       expect(channelPosts).toHaveLength(ids.length);
-      const dmKeys = (await h.rows("topic = 'requester_dm'")).map((r) => r.key);
+      // One card each for the requests still waiting; the one cancelled before its card went
+      // out gets none (its requester cancelled it and was answered there).
       const dmPosts = h.fake
         .callsOf('chat.postMessage')
-        .filter((c) => c.args.channel !== 'CAPPROVALS');
-      expect(dmPosts).toHaveLength(dmKeys.length);
+        .filter((c) => c.args.channel !== 'CAPPROVALS')
+        .map((c) => String(c.args.channel));
+      expect(dmPosts.sort()).toEqual(['UA1', 'UA2', 'UA3', 'ULEAD', 'UREQ']);
       expect(h.fake.callsOf('chat.update')).toEqual([]);
     });
 
@@ -484,7 +500,7 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
       expect(posts('CAPPROVALS')).toHaveLength(ids.length);
       for (const requester of requesters) {
         expect(posts(requester).map((c) => sentText(c.args))).toEqual([
-          expect.stringContaining('I sent your request'),
+          expect.stringContaining('is with the approvers'),
         ]);
       }
       const remembered = new Map(
@@ -507,22 +523,22 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
 
       expect(await h.rows("status != 'sent'")).toEqual([]);
       expect(posts('CAPPROVALS')).toHaveLength(ids.length);
-      const updates = h.fake.callsOf('chat.update');
+      const updates = edits('CAPPROVALS');
       expect(updates).toHaveLength(ids.length);
       for (const id of ids) {
         const where = remembered.get(`request:${id}`)!;
-        const edits = updates.filter((u) => u.args.ts === where.ts);
-        expect(edits).toHaveLength(1);
-        expect(edits[0]!.args).toMatchObject(where);
-        expect(sentText(edits[0]!.args)).toContain(id);
-        expect(sentText(edits[0]!.args)).toContain('Approved by <@UA2>');
-        expect(sentText(edits[0]!.args)).not.toContain(ACTIONS.approve);
+        const mine = updates.filter((u) => u.args.ts === where.ts);
+        expect(mine).toHaveLength(1);
+        expect(mine[0]!.args).toMatchObject(where);
+        expect(sentText(mine[0]!.args)).toContain(id);
+        expect(sentText(mine[0]!.args)).toContain('Approved by <@UA1> and <@UA2>');
+        expect(sentText(mine[0]!.args)).not.toContain(ACTIONS.approve);
       }
       for (const requester of requesters) {
-        expect(posts(requester).map((c) => sentText(c.args))).toEqual([
-          expect.stringContaining('I sent your request'),
-          expect.stringContaining('was approved by <@UA2>'),
-        ]);
+        // The approval edits the requester's card; the access being active will be the news.
+        expect(posts(requester)).toHaveLength(1);
+        const card = edits(`D${requester.slice(1)}`).map((c) => sentText(c.args));
+        expect(card).toEqual([expect.stringContaining('Approved by <@UA1> and <@UA2>')]);
       }
       const tokens = new Set(h.fake.calls.map((c) => c.token));
       expect(tokens).toEqual(new Set([BOT_TOKEN, second.token]));
@@ -541,7 +557,7 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
         "SELECT channel, ts FROM slack_messages WHERE purpose = 'approvers'",
       );
       expect(remembered).toHaveLength(1);
-      const [update] = h.fake.callsOf('chat.update');
+      const [update] = edits('CDBA');
       expect(update!.args).toMatchObject(remembered[0] as object);
       expect(sentText(update!.args)).toContain('Denied by <@ULEAD> at 09:00 UTC: no');
     });
@@ -578,14 +594,15 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
       h.core.onCommit(() => h.dispatcher.kick());
       h.dispatcher.start();
       await request({ resourceId: 'auto', duration: '30m' });
+      // Approved at once: only the approver channel hears of it until the access is active.
       await waitUntil(
-        async () => (await h.rows("status = 'pending'")).length === 0 && posts().length === 3,
-        'the first three posts',
+        async () => (await h.rows("status = 'pending'")).length === 0 && posts().length === 1,
+        'the first post',
       );
 
       h.fake.fail('chat.postMessage', { kind: 'hang' });
       await request();
-      await h.fake.waitFor(() => posts().length === 5);
+      await h.fake.waitFor(() => posts().length === 3);
       await h.dispatcher.stop();
       expect(await h.rows("status = 'pending'")).toMatchObject([
         { attempts: 1, last_error: 'chat.postMessage did not answer within 300 ms' },
@@ -593,7 +610,7 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
 
       await request({ requester: 'UENG' });
       await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(posts()).toHaveLength(5);
+      expect(posts()).toHaveLength(3);
     });
   });
 });

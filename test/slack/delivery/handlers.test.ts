@@ -10,7 +10,9 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
 
   const posts = (channel: string) =>
     h.fake.callsOf('chat.postMessage').filter((c) => c.args.channel === channel);
-  const lastUpdate = () => sentText(h.fake.callsOf('chat.update').at(-1)!.args);
+  const updates = (channel: string) =>
+    h.fake.callsOf('chat.update').filter((c) => c.args.channel === channel);
+  const lastUpdate = () => sentText(updates('CDBA').at(-1)!.args);
 
   /** An approved prod-db request whose grant is still activating, with every message out. */
   async function approved() {
@@ -51,7 +53,7 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
       await h.core.lifecycle.warned(grantId);
       await h.dispatcher.drain();
       const dm = posts('UREQ').at(-1)!.args;
-      expect(sentText(dm)).toContain('ends at *10:00 UTC* (in 10m)');
+      expect(sentText(dm)).toContain('ends at *10:00 UTC* (in 10 min)');
       expect(sentText(dm)).toContain(ACTIONS.extendGrant);
       expect(sentText(dm)).not.toContain(ACTIONS.revokeGrant);
     });
@@ -72,7 +74,9 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
       await h.dispatcher.drain();
       const extPost = sentText(posts('CDBA')[1]!.args);
       expect(extPost).toContain('Extension request: Production database');
-      expect(extPost).toContain(`Extends grant \`${grantId}\`.`);
+      expect(extPost).toContain(
+        `More time on <@UREQ>'s access to *Production database* (grant \`${grantId}\`).`,
+      );
       expect(extPost).toContain('https://test.slack.com/archives/CDBA/p1700000000');
       expect(extPost).toContain(ACTIONS.approve);
       expect(h.fake.callsOf('chat.getPermalink')[0]!.args).toMatchObject({ channel: 'CDBA' });
@@ -83,9 +87,9 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
       const remembered = await h.sql.all<{ ts: string }>(
         "SELECT ts FROM slack_messages WHERE purpose = 'approvers' ORDER BY ts",
       );
-      const updates = h.fake.callsOf('chat.update').slice(-2);
-      expect(updates.map((u) => String(u.args.ts)).sort()).toEqual(remembered.map((r) => r.ts));
-      const byTs = new Map(updates.map((u) => [String(u.args.ts), sentText(u.args)]));
+      const edits = updates('CDBA').slice(-2);
+      expect(edits.map((u) => String(u.args.ts)).sort()).toEqual(remembered.map((r) => r.ts));
+      const byTs = new Map(edits.map((u) => [String(u.args.ts), sentText(u.args)]));
       expect(byTs.get(remembered[0]!.ts)).toContain('Active until 11:00 UTC');
       expect(byTs.get(remembered[1]!.ts)).toContain('Approved by <@ULEAD>');
       expect(byTs.get(remembered[1]!.ts)).toContain('Active until 11:00 UTC');
@@ -107,6 +111,90 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
       expect(extPost).toContain('Extension request');
       expect(extPost).not.toContain('Original request');
       expect(h.logs.join('\n')).toContain('no permalink for the original request message');
+    });
+  });
+
+  describe('what the requester is told', () => {
+    const dms = () => posts('UREQ');
+
+    it('an auto-approved grant: one DM, the access being active, with its credentials in it', async () => {
+      const req = await h.core.createRequest({
+        requester: 'UREQ',
+        resourceId: 'auto',
+        duration: '30m',
+        justification: JUST,
+      });
+      await h.dispatcher.drain();
+      expect(dms()).toEqual([]);
+      await h.activate((await h.core.grantOf(req))!.id, 'password: `s3cr3t-pw-value`');
+      await h.dispatcher.drain();
+      expect(dms()).toHaveLength(1);
+      expect(sentText(dms()[0]!.args)).toContain('is active until *10:00 UTC* (in 1 h)');
+      const edits = updates('DREQ');
+      expect(edits).toHaveLength(1);
+      expect(sentText(edits[0]!.args)).toContain('s3cr3t-pw-value');
+      expect(sentText(edits[0]!.args)).toContain('is active until');
+      expect(String(edits[0]!.args.text)).not.toContain('s3cr3t');
+    });
+
+    it('a request through approvers: its card is edited as it moves on; each moment that matters is one DM', async () => {
+      const req = await h.core.createRequest({
+        requester: 'UREQ',
+        resourceId: 'prod-db',
+        duration: '1h',
+        justification: JUST,
+      });
+      await h.dispatcher.drain();
+      await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
+      await h.dispatcher.drain();
+      expect(sentText(updates('DREQ').at(-1)!.args)).toContain(
+        '✅ Approved by <@ULEAD> at 09:00 UTC.',
+      );
+      const grantId = (await h.core.grantOf(req))!.id;
+      await h.activate(grantId);
+      await h.dispatcher.drain();
+      h.clock.advance(50 * 60_000);
+      await h.core.lifecycle.warned(grantId);
+      await h.dispatcher.drain();
+      h.clock.advance(10 * 60_000);
+      await h.core.lifecycle.expire([grantId]);
+      await h.core.lifecycle.revoked([{ grantId, checked: true }]);
+      await h.dispatcher.drain();
+      const said = dms().map((c) => String(c.args.text));
+      expect(said).toEqual([
+        '📨 Your request for *Production database* (`prod-db`) for *1 h* is with the approvers in <#CDBA>.',
+        '🟢 Your access to *Production database* (`prod-db`) is active until *10:00 UTC* (in 1 h).',
+        '⏳ Your access to *Production database* (`prod-db`) ends at *10:00 UTC* (in 10 min).',
+        '⚪ Your access to *Production database* (`prod-db`) has ended.',
+      ]);
+      const card = updates('DREQ').map((c) => sentText(c.args));
+      expect(card.every((text) => text.includes(req.id))).toBe(true);
+      expect(card.at(-1)).toContain('⚪ Expired at 10:00 UTC; access removed at 10:00 UTC.');
+      expect(card.some((text) => text.includes(ACTIONS.cancelRequest))).toBe(false);
+    });
+
+    it('writes DMs in the zone the person set in Slack', async () => {
+      h.fake.timezones.UREQ = 'Asia/Tokyo';
+      const { grantId } = await approved();
+      await h.activate(grantId);
+      await h.dispatcher.drain();
+      expect(String(dms().at(-1)!.args.text)).toContain('until *19:00 Asia/Tokyo* (in 1 h)');
+      // The approver channel stays in the configured zone.
+      expect(lastUpdate()).toContain('Active until 10:00 UTC.');
+    });
+
+    it('republishes the Home of the requester when what it shows changes', async () => {
+      const { grantId } = await approved();
+      await h.activate(grantId);
+      await h.core.revokeGrant({ grantId, actor: 'UREQ' });
+      await h.dispatcher.drain();
+      const homes = () => h.fake.callsOf('views.publish').filter((c) => c.args.user_id === 'UREQ');
+      expect(JSON.stringify(homes().at(-1)!.args.view)).toContain('being removed');
+      await h.core.lifecycle.revoked([{ grantId, checked: true }]);
+      await h.dispatcher.drain();
+      const last = JSON.stringify(homes().at(-1)!.args.view);
+      expect(last).not.toContain('being removed');
+      expect(last).toContain('You hold no access through Hallpass.');
     });
   });
 

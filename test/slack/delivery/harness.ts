@@ -5,6 +5,7 @@ import type { Core } from '../../../src/core';
 import { subjectOf, type Notification } from '../../../src/core/notifications';
 import type { ProviderGuarantees } from '../../../src/providers/types';
 import { Sealer } from '../../../src/secrets/seal';
+import { SlackDirectory } from '../../../src/slack/directory';
 import { OutboxDispatcher, type DispatcherOptions } from '../../../src/slack/delivery/dispatcher';
 import { BASE_CONFIG, coreHarness, type CoreHarness } from '../../support/core';
 import { FakeSlack } from '../../support/fake-slack';
@@ -76,8 +77,9 @@ function slackClient(url: string, token: string): webApi.WebClient {
 export async function deliveryHarness(
   kind: StoreKind = 'sqlite',
   options: Partial<DispatcherOptions> = {},
+  yaml: string = BASE_CONFIG,
 ): Promise<DeliveryHarness> {
-  const h = await coreHarness(BASE_CONFIG, undefined, kind);
+  const h = await coreHarness(yaml, undefined, kind);
   const fake = await new FakeSlack().start();
   const client = slackClient(fake.url, BOT_TOKEN);
   const sealer = new Sealer('test-sealing-secret');
@@ -114,6 +116,8 @@ export async function deliveryHarness(
       core,
       logger,
       guarantees: { guaranteesFor: () => guarantees },
+      // People's zones come from users.info on the fake, as the bot reads them from Slack.
+      zones: new SlackDirectory(through, { clock: h.clock }),
       options: { ...TEST_OPTIONS, ...options, ...more },
     });
     started.push(d);

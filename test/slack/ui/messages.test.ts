@@ -1,4 +1,4 @@
-import { DM_EVENTS, type DmEvent } from '../../../src/core/notifications';
+import { DM_EVENTS } from '../../../src/core/notifications';
 import type { ProviderGuarantees } from '../../../src/providers/types';
 import { ACTIONS } from '../../../src/slack/ids';
 import { blockKitProblems, LIMITS } from '../../../src/slack/ui/limits';
@@ -6,7 +6,11 @@ import {
   alertMessage,
   approverMessage,
   credentialsMessage,
+  isDmPost,
+  requestCard,
   requesterDm,
+  withCredentials,
+  type DmPost,
   type ApprovalView,
   type GrantView,
   type RequestView,
@@ -116,11 +120,11 @@ describe('approver message', () => {
     const text = textOf(message);
     expect(text).toContain('<@UREQ>');
     expect(text).toContain('*Production database* (`prod-db`)');
-    expect(text).toContain('2h');
+    expect(text).toContain('*Duration*\n2 h');
     expect(text).toContain('investigating INC-42 slow queries');
     expect(text).toContain('Approvals: 0 of 1');
     expect(message.text).toBe(
-      'Access request from <@UREQ> for Production database (2h): waiting for approval',
+      'Access request from <@UREQ> for Production database (2 h): waiting for approval',
     );
     expect(message).toMatchSnapshot();
   });
@@ -276,14 +280,77 @@ describe('approver message', () => {
     expectValid(message);
     const text = textOf(message);
     expect(text).toContain('Extension request: Production database');
-    expect(text).toContain('*Extra time*\n1h');
-    expect(text).toContain('Extends grant `gr_abcdefghjk`. 🟢 Active until 11:03 UTC.');
+    expect(text).toContain('*Extra time*\n1 h');
+    expect(text).toContain(
+      "More time on <@UREQ>'s access to *Production database* (grant `gr_abcdefghjk`). 🟢 Active until 11:03 UTC.",
+    );
     expect(text).toContain(
       '<https://example.slack.com/archives/CDBA/p1700000000000001|Original request>',
     );
     expect(buttonsOf(message).map((b) => b.action)).toEqual([ACTIONS.approve, ACTIONS.deny]);
     expect(message.text).toMatch(/^Extension request from <@UREQ>/);
     expect(message).toMatchSnapshot();
+  });
+
+  it('names who approved once, in the decision line, and not again in an approvals list', () => {
+    const message = approverMessage({
+      request: request({
+        approvalsRequired: 2,
+        status: 'approved',
+        decidedBy: 'UA2',
+        decidedAt: T0 + 3 * MIN,
+      }),
+      resource,
+      approvals: [approval('UA1', T0 + 2 * MIN), approval('UA2', T0 + 3 * MIN)],
+      grant: grant(),
+      ...moment,
+    });
+    const text = textOf(message);
+    expect(text).toContain('✅ Approved by <@UA1> and <@UA2> at 09:03 UTC.');
+    expect(text).not.toContain('approved at');
+    expect(text).not.toContain('Approvals:');
+    expect(text.match(/<@UA1>/g)).toHaveLength(1);
+  });
+
+  it.each<[string, GrantView, string]>([
+    ['active', grant(), 'access active'],
+    ['being removed', grant({ status: 'revoking', endReason: 'expired' }), 'access being removed'],
+    [
+      'ended',
+      grant({ status: 'revoked', endReason: 'expired', endedAt: T0 + 3 * HOUR }),
+      'access ended',
+    ],
+    [
+      'failed',
+      grant({ status: 'failed', endReason: 'activation_failed' }),
+      'access could not be set up',
+    ],
+  ])('has notification text that follows the grant once %s', (_name, g, words) => {
+    const message = approverMessage({
+      request: request({ status: 'approved', decidedBy: 'ULEAD', decidedAt: T0 + MIN }),
+      resource,
+      approvals: [approval('ULEAD', T0 + MIN)],
+      grant: g,
+      ...moment,
+    });
+    expect(message.text).toBe(
+      `Access request from <@UREQ> for Production database (2 h): ${words}`,
+    );
+  });
+
+  it('links the channel of a slack-channel grant and says Hallpass removes the holder from it', () => {
+    const message = approverMessage({
+      request: request({ status: 'approved', decidedBy: 'ULEAD', decidedAt: T0 + MIN }),
+      resource,
+      approvals: [approval('ULEAD', T0 + MIN)],
+      grant: grant(),
+      guarantees: { enforcesExpiry: false, endsOpenSessions: true, isolation: 'shared' },
+      channel: 'C0WARROOM',
+      ...moment,
+    });
+    const text = textOf(message);
+    expect(text).toContain('Hallpass removes the holder from <#C0WARROOM> when the time is up');
+    expect(text).not.toContain('target system');
   });
 
   it('writes times in the configured zone', () => {
@@ -351,13 +418,10 @@ describe('approver message', () => {
 
 describe('requester DMs', () => {
   const approvedRequest = request({ status: 'approved', decidedBy: 'ULEAD', decidedAt: T0 + MIN });
-  const cases: Record<DmEvent, { request: RequestView; grant?: GrantView }> = {
-    'request.received': { request: request() },
-    'request.approved': { request: approvedRequest },
+  const cases: Record<DmPost, { request: RequestView; grant?: GrantView }> = {
     'request.denied': {
       request: request({ status: 'denied', decidedBy: 'ULEAD', decisionReason: 'use staging' }),
     },
-    'request.cancelled': { request: request({ status: 'cancelled', decidedBy: 'UREQ' }) },
     'request.expired': { request: request({ status: 'expired', decidedBy: 'hallpass' }) },
     'grant.active': { request: approvedRequest, grant: grant() },
     'grant.expiring': { request: approvedRequest, grant: grant() },
@@ -394,11 +458,8 @@ describe('requester DMs', () => {
       grant: grant(),
     },
   };
-  const expectedButtons: Record<DmEvent, string[]> = {
-    'request.received': [ACTIONS.cancelRequest],
-    'request.approved': [],
+  const expectedButtons: Record<DmPost, string[]> = {
     'request.denied': [],
-    'request.cancelled': [],
     'request.expired': [],
     'grant.active': [ACTIONS.revokeGrant, ACTIONS.extendGrant],
     'grant.expiring': [ACTIONS.extendGrant],
@@ -407,13 +468,21 @@ describe('requester DMs', () => {
     'extension.approved': [ACTIONS.revokeGrant, ACTIONS.extendGrant],
     'extension.denied': [],
   };
+  const posted = DM_EVENTS.filter(isDmPost);
 
-  it.each(DM_EVENTS.map((e) => [e]))('%s', (event) => {
+  it('posts a DM for every event that matters, and only moves the card for the rest', () => {
+    expect(DM_EVENTS.filter((e) => !isDmPost(e))).toEqual([
+      'request.received',
+      'request.approved',
+      'request.cancelled',
+    ]);
+  });
+
+  it.each(posted.map((e) => [e]))('%s', (event) => {
     const message = requesterDm({
       event,
       ...cases[event],
       resource,
-      approverChannel: 'CDBA',
       guarantees: trusting,
       ...moment,
     });
@@ -430,10 +499,62 @@ describe('requester DMs', () => {
       request: cases['grant.expiring'].request,
       grant: grant({ expiresAt: moment.now + 10 * MIN }),
       resource,
-      approverChannel: 'CDBA',
       ...moment,
     });
-    expect(textOf(message)).toContain('ends at *09:15 UTC* (in 10m)');
+    expect(textOf(message)).toContain('ends at *09:15 UTC* (in 10 min)');
+  });
+
+  it('says until when access is active, with how long that is from now', () => {
+    const message = requesterDm({
+      event: 'grant.active',
+      request: approvedRequest,
+      grant: grant({ expiresAt: moment.now + 90 * MIN }),
+      resource,
+      guarantees: trusting,
+      ...moment,
+    });
+    expect(message.text).toBe(
+      '🟢 Your access to *Production database* (`prod-db`) is active until *10:35 UTC* (in 1 h 30 min).',
+    );
+    expect(textOf(message)).toContain('the target system does not enforce it by itself');
+  });
+
+  it('speaks of the channel for a slack-channel grant', () => {
+    const message = requesterDm({
+      event: 'grant.active',
+      request: approvedRequest,
+      grant: grant(),
+      resource,
+      guarantees: { enforcesExpiry: false, endsOpenSessions: true, isolation: 'shared' },
+      channel: 'C0WARROOM',
+      ...moment,
+    });
+    const text = textOf(message);
+    expect(text).toContain(
+      '🟢 You are in <#C0WARROOM> (*Production database* (`prod-db`)) until *11:03 UTC* (in 1 h 58 min). Hallpass removes you from it then.',
+    );
+    expect(text).not.toContain('target system');
+    const ended = requesterDm({
+      event: 'grant.ended',
+      request: approvedRequest,
+      grant: grant({ status: 'revoked', endReason: 'expired', endedAt: T0 + 2 * HOUR }),
+      resource,
+      channel: 'C0WARROOM',
+      ...moment,
+    });
+    expect(textOf(ended)).toContain('You are no longer in <#C0WARROOM>.');
+  });
+
+  it('writes times in the zone it is given', () => {
+    const message = requesterDm({
+      event: 'grant.expiring',
+      request: approvedRequest,
+      grant: grant({ expiresAt: moment.now + 10 * MIN }),
+      resource,
+      now: moment.now,
+      timezone: 'America/New_York',
+    });
+    expect(textOf(message)).toContain('ends at *04:15 America/New_York* (in 10 min)');
   });
 
   it('gives the reason of a denial and says the access still ends on time', () => {
@@ -441,14 +562,13 @@ describe('requester DMs', () => {
       event: 'extension.denied',
       ...cases['extension.denied'],
       resource,
-      approverChannel: 'CDBA',
       ...moment,
     });
     expect(textOf(message)).toContain(
       'was denied by <@ULEAD>: wrap it up\nYour access still ends at *11:03 UTC*.',
     );
     expect(message.text).toBe(
-      '❌ Your extension of *Production database* (`prod-db`) was denied by <@ULEAD>.',
+      '❌ Your request for *2 h* more on *Production database* (`prod-db`) was denied by <@ULEAD>.',
     );
   });
 
@@ -460,36 +580,15 @@ describe('requester DMs', () => {
         request: approvedRequest,
         grant: ended,
         resource,
-        approverChannel: 'CDBA',
         ...moment,
       });
       expect(buttonsOf(message)).toEqual([]);
     }
-    const decided = requesterDm({
-      event: 'request.received',
-      request: approvedRequest,
-      resource,
-      approverChannel: 'CDBA',
-      ...moment,
-    });
-    expect(buttonsOf(decided)).toEqual([]);
-  });
-
-  it('says an auto-approved request needs no approval instead of naming a channel', () => {
-    const message = requesterDm({
-      event: 'request.received',
-      request: request({ approvalsRequired: 0, status: 'approved', autoApproved: true }),
-      resource,
-      approverChannel: 'CDBA',
-      ...moment,
-    });
-    expect(textOf(message)).toContain('It needs no approval.');
-    expect(textOf(message)).not.toContain('<#CDBA>');
   });
 
   it('fits a huge denial reason and note', () => {
     const huge = '<&>'.repeat(20_000);
-    for (const event of DM_EVENTS) {
+    for (const event of posted) {
       const message = requesterDm({
         event,
         request: request({ status: 'denied', decidedBy: huge, decisionReason: huge }),
@@ -500,11 +599,68 @@ describe('requester DMs', () => {
           endNote: huge,
         }),
         resource: { id: 'prod-db', name: huge },
-        approverChannel: 'CDBA',
         ...moment,
       });
       expectValid(message);
     }
+  });
+});
+
+describe('request card', () => {
+  const card = (over: Partial<RequestView>, g?: GrantView, approvals: ApprovalView[] = []) =>
+    requestCard({
+      request: request(over),
+      resource,
+      grant: g,
+      approvals,
+      approverChannel: 'CDBA',
+      ...moment,
+    });
+
+  it('says where a waiting request is and offers Cancel', () => {
+    const message = card({});
+    expectValid(message);
+    expect(textOf(message)).toContain(
+      '📨 Your request for *Production database* (`prod-db`) for *2 h* is with the approvers in <#CDBA>. Undecided, it expires at Tue 3 Nov 09:00 UTC (in 23 h 55 min).',
+    );
+    expect(buttonsOf(message)).toEqual([
+      { action: ACTIONS.cancelRequest, value: 'req_0123456789' },
+    ]);
+    expect(message).toMatchSnapshot();
+  });
+
+  it('counts a quorum so far', () => {
+    const message = card({ approvalsRequired: 2 }, undefined, [approval('UA1', T0 + MIN)]);
+    expect(textOf(message)).toContain('1 of 2 approvals so far.');
+  });
+
+  it('shows the approval, who gave it, and that the access is being set up, without buttons', () => {
+    const message = card(
+      { status: 'approved', decidedBy: 'ULEAD', decidedAt: T0 + MIN },
+      grant({ status: 'activating', startsAt: null, expiresAt: null }),
+      [approval('ULEAD', T0 + MIN)],
+    );
+    expect(textOf(message)).toContain(
+      '✅ Approved by <@ULEAD> at 09:01 UTC. Setting up your access; I will message you when it is ready.',
+    );
+    expect(buttonsOf(message)).toEqual([]);
+  });
+
+  it.each([
+    [
+      { status: 'denied' as const, decidedBy: 'ULEAD', decisionReason: 'use staging' },
+      '❌ Denied by <@ULEAD>: use staging',
+    ],
+    [
+      { status: 'cancelled' as const, decidedBy: 'UREQ', decidedAt: T0 + MIN },
+      '🚫 Cancelled by <@UREQ> at 09:01 UTC.',
+    ],
+    [{ status: 'expired' as const, decidedBy: 'hallpass' }, '⌛ Expired: nobody decided in time.'],
+  ])('shows a request that ended undecided or denied: %j', (over, line) => {
+    const message = card(over);
+    expectValid(message);
+    expect(textOf(message)).toContain(line);
+    expect(buttonsOf(message)).toEqual([]);
   });
 });
 
@@ -527,6 +683,26 @@ describe('credentials DM', () => {
     });
     expectValid(message);
     for (const line of lines) expect(textOf(message)).toContain(line);
+  });
+
+  it('joins the "access is active" DM, above its buttons, keeping the secret out of the notification', () => {
+    const active = requesterDm({
+      event: 'grant.active',
+      request: request({ status: 'approved', decidedBy: 'ULEAD', decidedAt: T0 + MIN }),
+      grant: grant(),
+      resource,
+      guarantees: trusting,
+      ...moment,
+    });
+    const joined = withCredentials(active, 'password: `hunter2-very-secret`');
+    expectValid(joined);
+    expect(joined.text).toBe(active.text);
+    expect(textOf(joined)).toContain('password: `hunter2-very-secret`');
+    expect(joined.blocks.at(-1)!.type).toBe('context');
+    expect(joined.blocks.at(-2)!.type).toBe('actions');
+    const huge = withCredentials(active, 'y'.repeat(500_000));
+    expectValid(huge);
+    expect(textOf(huge)).toContain('the rest is cut');
   });
 
   it('cuts what no single message can hold and says so', () => {
@@ -563,6 +739,24 @@ describe('alert', () => {
       expect(message).toMatchSnapshot();
     },
   );
+
+  it('says in its notification text what its body says: activation gave up, a revoke goes on', () => {
+    const base = {
+      grantId: 'gr_abcdefghjk',
+      attempts: 5,
+      error: 'HTTP 503',
+      userId: 'UREQ',
+      resource,
+    };
+    const gaveUp = alertMessage({ ...base, action: 'grant' });
+    expect(gaveUp.text).toBe(
+      '⚠️ Hallpass gave up activating access for <@UREQ> on Production database (grant gr_abcdefghjk) after 5 attempts and is removing anything that may have been set up.',
+    );
+    expect(textOf(gaveUp)).toContain('gave up activating');
+    const revoke = alertMessage({ ...base, action: 'revoke' });
+    expect(revoke.text).toContain('could not revoke access for <@UREQ> on Production database');
+    expect(revoke.text).toContain('it keeps retrying');
+  });
 
   it('still renders for a grant it no longer finds, and fits a huge error', () => {
     const message = alertMessage({

@@ -124,7 +124,13 @@ describe('modals', () => {
       }),
     ],
     ['nothing requestable', requestModal({ ...base, resources: [] })],
-    ['deny', denyModal({ requestId: pending.id, fromHome: true })],
+    [
+      'deny',
+      denyModal(
+        { requestId: pending.id, fromHome: true },
+        { request: pending, resourceName: 'Production database', reader: 'ULEAD' },
+      ),
+    ],
     [
       'extend',
       extendModal({

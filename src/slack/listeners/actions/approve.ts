@@ -1,9 +1,8 @@
 import type { BlockAction, ButtonAction, Middleware, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { requestIdSchema } from '../../payload-values';
-import { code } from '../../ui/format';
-import { decisionReply } from '../../ui/replies';
+import { decisionReply, requestTitle } from '../../ui/replies';
 import { answerClick } from '../answer';
-import { listContext, type ListenerDeps } from '../deps';
+import { readerContext, type ListenerDeps } from '../deps';
 import { explainFailure } from '../errors';
 import { buttonValue, STALE_BUTTON } from './button-value';
 
@@ -27,10 +26,13 @@ export function approveAction(
         actor: body.user.id,
         decision: 'approve',
       });
-      const { now, timezone } = listContext(deps.core);
+      const reader = await readerContext(deps, body.user.id);
       const retried = outcome.kind === 'duplicate' && (context.retryNum ?? 0) > 0;
-      line = retried ? undefined : decisionReply(outcome, body.user.id, timezone, now);
-      if (!line && body.view?.type === 'home') line = `You approved ${code(requestId)}.`;
+      line = retried ? undefined : decisionReply(outcome, body.user.id, reader);
+      if (!line && body.view?.type === 'home') {
+        const name = reader.nameOf(outcome.request.resourceId);
+        line = `You approved ${requestTitle(outcome.request, name, body.user.id)}.`;
+      }
     } catch (err) {
       line = explainFailure(err, deps.logger, 'record your approval', body.user.id);
     }

@@ -1,17 +1,51 @@
 import type { BlockAction, ButtonAction, Middleware, SlackActionMiddlewareArgs } from '@slack/bolt';
-import { VIEWS } from '../../ids';
+import type { Resource } from '../../../config/schema';
+import type { GrantRow } from '../../../core';
 import { grantIdSchema } from '../../payload-values';
-import { extendModal, loadingModal, noticeModal } from '../../ui/modals';
+import { escapeAndFit, formatTime, humanDuration } from '../../ui/format';
+import { extendModal, extensionRoom } from '../../ui/modals';
 import { answerClick } from '../answer';
-import type { ListenerDeps } from '../deps';
-import { explainFailure, logFailure } from '../errors';
+import { readerContext, type ListenerDeps } from '../deps';
+import { explainFailure } from '../errors';
 import { buttonValue, STALE_BUTTON } from './button-value';
 
-const TITLE = 'Extend access';
+/**
+ * Why a grant cannot be extended from this click, said at once instead of opening a form that
+ * could only fail: it ended (an Extend button on an old DM), it is someone else's, or it already
+ * has all the time its resource allows.
+ */
+async function refusal(
+  grant: GrantRow,
+  resource: Resource,
+  actor: string,
+  readerOf: () => Promise<{ now: number; timezone: string }>,
+): Promise<string | undefined> {
+  const name = `*${escapeAndFit(resource.name, 100)}*`;
+  if (grant.userId !== actor)
+    return `That access to ${name} is someone else's; only its holder can ask for more time.`;
+  if (grant.status !== 'active') {
+    const reader = await readerOf();
+    const ended =
+      grant.endedAt !== null
+        ? ` ended at ${formatTime(grant.endedAt, reader.timezone, reader.now)}`
+        : ' is no longer active';
+    return `Your access to ${name}${ended}, so there is nothing to extend. \`/jit request ${resource.id}\` asks for new access.`;
+  }
+  if (extensionRoom(grant, resource) < resource.minDuration) {
+    const reader = await readerOf();
+    const until =
+      grant.expiresAt !== null
+        ? formatTime(grant.expiresAt, reader.timezone, reader.now)
+        : 'its end';
+    return `Your access to ${name} already has all the time ${resource.id} allows (${humanDuration(resource.maxTotalDuration)} from its start), so it ends at ${until}. Ask again with \`/jit request ${resource.id}\` after that if you still need it.`;
+  }
+  return undefined;
+}
 
 /**
- * Extend opens a placeholder form straight away (the trigger id is short-lived), then fills it
- * with the grant's resource bounds. Whether the extension is allowed is decided on submit.
+ * Extend opens the form for more time, with only the durations that would be accepted. A grant
+ * that can no longer be extended gets an answer instead, at once. Whether the extension is
+ * granted is decided on submit, by the same approvers.
  */
 export function extendGrantAction(
   deps: ListenerDeps,
@@ -21,32 +55,26 @@ export function extendGrantAction(
     await ack();
     const grantId = buttonValue(grantIdSchema, action, body, deps.logger);
     if (!grantId) return answerClick(args, deps, STALE_BUTTON);
-    let opened;
-    try {
-      opened = await client.views.open({
-        trigger_id: body.trigger_id,
-        view: loadingModal(VIEWS.extend, TITLE),
-      });
-    } catch (err) {
-      return answerClick(args, deps, explainFailure(err, deps.logger, 'open the extend form'));
-    }
+    const actor = body.user.id;
     let view;
     try {
+      // One read of the database: quick enough to use the short-lived trigger id after it.
       const grant = await deps.core.findGrant(grantId);
       const resource = deps.core.policy.resource(grant.resourceId);
+      const why = await refusal(grant, resource, actor, () => readerContext(deps, actor));
+      if (why) return answerClick(args, deps, why);
       view = extendModal({
         grant,
         resource,
         metadata: { grantId, fromHome: body.view?.type === 'home' },
       });
     } catch (err) {
-      view = noticeModal(VIEWS.extend, TITLE, explainFailure(err, deps.logger, 'extend the grant'));
+      return answerClick(args, deps, explainFailure(err, deps.logger, 'extend the grant', actor));
     }
-    if (!opened.view?.id) return;
     try {
-      await client.views.update({ view_id: opened.view.id, hash: opened.view.hash, view });
+      await client.views.open({ trigger_id: body.trigger_id, view });
     } catch (err) {
-      logFailure(err, deps.logger, 'fill in the extend form');
+      await answerClick(args, deps, explainFailure(err, deps.logger, 'open the extend form'));
     }
   };
 }

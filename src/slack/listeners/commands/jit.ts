@@ -60,6 +60,7 @@ export function jitCommand(
         client,
         core: deps.core,
         logger: deps.logger,
+        zones: deps.zones,
         reply,
       });
     } catch (err) {

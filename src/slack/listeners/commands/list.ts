@@ -1,5 +1,5 @@
 import { listReply } from '../../ui/replies';
-import { listContext } from '../deps';
+import { readerContext } from '../deps';
 import type { Subcommand } from './subcommand';
 
 export const listSubcommand: Subcommand = {
@@ -8,6 +8,7 @@ export const listSubcommand: Subcommand = {
   usage: '/jit list',
   summary: 'shows your access and pending requests, with buttons to revoke, extend or cancel.',
   async run(ctx) {
-    await ctx.reply(listReply(await ctx.core.overviewOf(ctx.userId), listContext(ctx.core)));
+    const reader = await readerContext(ctx, ctx.userId);
+    await ctx.reply(listReply(await ctx.core.overviewOf(ctx.userId), reader));
   },
 };

@@ -1,6 +1,7 @@
 import type { SlashCommand, webApi } from '@slack/bolt';
 import type { Core } from '../../../core';
 import type { Logger } from '../../../log';
+import type { ReaderZones } from '../../reader-zones';
 import type { Reply } from '../../ui/replies';
 
 /** Everything a `/jit` subcommand needs; the caller is the signed payload's user. */
@@ -12,6 +13,8 @@ export interface SubcommandContext {
   client: webApi.WebClient;
   core: Core;
   logger: Logger;
+  /** The zone each person reads times in. */
+  zones?: ReaderZones;
   /** Answers the caller only (ephemeral, through the command's response_url). */
   reply(reply: Reply): Promise<void>;
 }

@@ -1,10 +1,9 @@
 import type { Middleware, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
 import { ACTIONS, BLOCKS, VIEWS } from '../../ids';
 import { denyModalMetadata, inputValue, parseJson, readViewState } from '../../payload-values';
-import { code } from '../../ui/format';
 import { noticeModal } from '../../ui/modals';
-import { decisionReply } from '../../ui/replies';
-import { listContext, type ListenerDeps } from '../deps';
+import { decisionReply, requestTitle } from '../../ui/replies';
+import { readerContext, type ListenerDeps } from '../deps';
 import { explainFailure } from '../errors';
 import { publishHome } from '../home';
 
@@ -27,6 +26,7 @@ export function denySubmission(
     }
     const actor = body.user.id;
     let note: string | undefined;
+    let denied: string | undefined;
     try {
       const outcome = await deps.core.decide({
         requestId: metadata.requestId,
@@ -34,8 +34,10 @@ export function denySubmission(
         decision: 'deny',
         reason: inputValue(readViewState(view.state.values), BLOCKS.reason, ACTIONS.reasonInput),
       });
-      const { now, timezone } = listContext(deps.core);
-      note = decisionReply(outcome, actor, timezone, now);
+      const reader = await readerContext(deps, actor);
+      note = decisionReply(outcome, actor, reader);
+      const name = reader.nameOf(outcome.request.resourceId);
+      denied = `You denied ${requestTitle(outcome.request, name, actor)}.`;
     } catch (err) {
       note = explainFailure(err, deps.logger, 'record your denial', actor);
     }
@@ -43,7 +45,7 @@ export function denySubmission(
       ? ack({ response_action: 'update', view: noticeModal(VIEWS.deny, TITLE, note) })
       : ack());
     if (metadata.fromHome) {
-      await publishHome(client, deps, actor, note ?? `You denied ${code(metadata.requestId)}.`);
+      await publishHome(client, deps, actor, note ?? denied);
     }
   };
 }

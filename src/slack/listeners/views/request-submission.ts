@@ -22,9 +22,20 @@ function blockFor(field: DomainError['field'], values: ViewStateValues): string 
   return BLOCKS.resource;
 }
 
+/** The problems of a form, each next to its field (several on one field are joined). */
+function fieldErrors(problems: readonly DomainError[], values: ViewStateValues) {
+  const errors: Record<string, string> = {};
+  for (const problem of problems) {
+    const block = blockFor(problem.field, values);
+    errors[block] = errors[block] ? `${errors[block]} ${problem.message}` : problem.message;
+  }
+  return errors;
+}
+
 /**
- * Files the request. The core validates everything; a refusal is shown next to the field it
- * is about and the form stays open. The view id is the idempotency key, so submitting twice
+ * Files the request. The core validates everything: every field's problems are shown at once,
+ * each next to its field, and the form stays open; a refusal of the request itself (who may
+ * ask, how many) next to the resource. The view id is the idempotency key, so submitting twice
  * files one request.
  */
 export function requestSubmission(
@@ -46,14 +57,20 @@ export function requestSubmission(
       return ack({ response_action: 'errors', errors: { [BLOCKS.resource]: error } });
     }
     const { core } = deps;
+    const fields = {
+      resourceId,
+      duration,
+      justification: inputValue(values, BLOCKS.justification, ACTIONS.justificationInput) ?? '',
+      ticket: inputValue(values, BLOCKS.ticket, ACTIONS.ticketInput),
+    };
+    const problems = core.requestProblems(fields);
+    if (problems.length > 0)
+      return ack({ response_action: 'errors', errors: fieldErrors(problems, values) });
     let filed: string;
     try {
       const row = await core.createRequest({
+        ...fields,
         requester: body.user.id,
-        resourceId,
-        duration,
-        justification: inputValue(values, BLOCKS.justification, ACTIONS.justificationInput) ?? '',
-        ticket: inputValue(values, BLOCKS.ticket, ACTIONS.ticketInput),
         clientKey: `view:${view.id}`,
       });
       const resource = core.policy.resource(row.resourceId);
