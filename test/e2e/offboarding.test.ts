@@ -221,7 +221,7 @@ describe.each(STORE_KINDS)('offboarding end to end (%s)', (kind) => {
     waitUntil(
       () =>
         sql.get<{ channel: string; ts: string }>(
-          "SELECT channel, ts FROM slack_messages WHERE subject = 'request:' || ?",
+          "SELECT channel, ts FROM slack_messages WHERE subject = 'request:' || ? AND purpose = 'approvers'",
           requestId,
         ),
       `the approver message of ${requestId}`,

@@ -391,12 +391,13 @@ resources:
       {},
     );
     const grantId = await request(db, 'request prod-db 1s rotate the replication password');
-    // The holder gets the password in a DM: the one place it belongs.
+    // The holder gets the password in a DM, the one place it belongs: it joins the "access is
+    // active" DM by an edit.
     const dm = await fake.waitFor((calls) =>
       calls.find(
         (c) =>
-          c.method === 'chat.postMessage' &&
-          c.args.channel === 'UREQ' &&
+          c.method === 'chat.update' &&
+          c.args.channel === 'DREQ' &&
           textOf(c.args.blocks).includes('• password: `'),
       ),
     );
