@@ -4,6 +4,7 @@ import { change, type CoreContext, type GrantRow, type RequestRow } from './cont
 import { DomainError } from './errors';
 import { checkDuration, checkJustification, fileRequest, pendingRequest } from './requests';
 import { recordStep } from './steps';
+import { termsOf } from './terms';
 
 type EndReason = (typeof END_REASONS)[number];
 
@@ -13,6 +14,12 @@ export interface RevokeInput {
   reason?: string;
   /** Break-glass from the CLI: the operator has the database, so admin rights are implied. */
   viaCli?: boolean;
+}
+
+/** A grant as people are told of it: its resource by name, then its id. */
+function grantName(ctx: CoreContext, grant: GrantRow): string {
+  const name = termsOf(grant)?.resourceName ?? ctx.policy.findResource(grant.resourceId)?.name;
+  return `${name ?? grant.resourceId} (${grant.id})`;
 }
 
 export async function findGrant(ctx: CoreContext, grantId: string): Promise<GrantRow> {
@@ -34,7 +41,7 @@ export function revokeGrant(ctx: CoreContext, input: RevokeInput): Promise<Grant
     if (grant.userId !== input.actor && !admin) {
       throw new DomainError(
         'not_yours',
-        `Grant ${grant.id} belongs to someone else; only they or an admin can revoke it.`,
+        `The grant on ${grantName(ctx, grant)} belongs to someone else; only its holder or an admin can revoke it.`,
       );
     }
     if (grant.status !== 'active' && grant.status !== 'activating') return grant;
@@ -83,11 +90,14 @@ export async function requestExtension(
 ): Promise<RequestRow> {
   const grant = await findGrant(ctx, input.grantId);
   if (grant.userId !== input.actor)
-    throw new DomainError('not_yours', `Grant ${grant.id} is not yours to extend.`);
+    throw new DomainError(
+      'not_yours',
+      `The grant on ${grantName(ctx, grant)} is not yours to extend; only its holder can ask for more time.`,
+    );
   if (grant.status !== 'active' || grant.startsAt === null || grant.expiresAt === null) {
     throw new DomainError(
       'bad_state',
-      `Grant ${grant.id} is ${grant.status}; only active grants can be extended.`,
+      `Your grant on ${grantName(ctx, grant)} is ${grant.status === 'revoking' ? 'ending' : grant.status}; only active access can be extended.`,
     );
   }
   const resource = ctx.policy.resource(grant.resourceId);
@@ -108,7 +118,7 @@ export async function requestExtension(
     if (open)
       throw new DomainError(
         'bad_state',
-        `An extension of ${grant.id} is already waiting for approval (${open.id}).`,
+        `An extension of your grant on ${grantName(ctx, grant)} is already waiting for approval (${open.id}).`,
       );
     const row = pendingRequest(c, {
       kind: 'extension',

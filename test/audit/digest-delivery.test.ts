@@ -105,6 +105,36 @@ describe.each(STORE_KINDS)('delivering the digest through the outbox (%s)', (kin
     expect(outbox).toEqual([{ status: 'sent' }]);
   });
 
+  it('says in words what the chain check covered: since the period began, then since the last digest', async () => {
+    await scheduler.start();
+    await deliverAll();
+    expect(posts()).toHaveLength(1);
+    const firstText = JSON.stringify(posts()[0]!.args.blocks);
+    expect(firstText).toMatch(
+      /Intact: verified \d+ rows since the period began, Mon 19 Oct \d\d:\d\d\./,
+    );
+
+    w.clock.set(Date.parse('2026-10-27T10:00:00Z'));
+    await w.core.createRequest({
+      requester: 'UENG',
+      resourceId: 'prod-db',
+      duration: '1h',
+      justification: 'investigating INC-43 lock waits',
+    });
+    w.clock.set(Date.parse('2026-11-02T08:00:30Z'));
+    await scheduler.stop();
+    scheduler = new DigestScheduler(w.core);
+    await scheduler.start();
+    await deliverAll();
+    expect(posts()).toHaveLength(2);
+    const secondText = JSON.stringify(posts()[1]!.args.blocks);
+    expect(secondText).toMatch(
+      /Intact: verified \d+ rows? since the last digest, Mon 26 Oct \d\d:\d\d\./,
+    );
+    expect(secondText).toContain('Newest row');
+    expect(secondText).not.toContain('after row');
+  });
+
   it('verifies the next week from the head the last digest recorded, and flags a break', async () => {
     await scheduler.start();
     await deliverAll();

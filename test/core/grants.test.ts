@@ -289,12 +289,14 @@ describe.each(STORE_KINDS)('extensions (%s)', (kind) => {
         duration: '1h',
         justification: 'the migration is still running',
       });
-    await expect(ask('UOTHER')).rejects.toThrow(`Grant ${grant.id} is not yours to extend.`);
+    await expect(ask('UOTHER')).rejects.toThrow(
+      `The grant on Two-person rule (${grant.id}) is not yours to extend; only its holder can ask for more time.`,
+    );
     await ask('UREQ');
     await expect(ask('UREQ')).rejects.toThrow(/already waiting for approval/);
     await h.core.revokeGrant({ grantId: grant.id, actor: 'UREQ' });
     await expect(ask('UREQ')).rejects.toThrow(
-      `Grant ${grant.id} is revoking; only active grants can be extended.`,
+      `Your grant on Two-person rule (${grant.id}) is ending; only active access can be extended.`,
     );
   });
 });

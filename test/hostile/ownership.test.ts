@@ -118,7 +118,8 @@ describe('acting on what is someone else’s, over signed HTTP', () => {
         expect((await h.send.interaction(payload)).status).toBe(200);
         return answerTo('UOTHER', source);
       });
-      expect(text).toContain('belongs to someone else; only they or an admin can revoke it.');
+      expect(text).toContain('belongs to someone else; only its holder or an admin can revoke it.');
+      expect(text).toMatch(/The grant on \S.* \(gr_[0-9a-z]+\)/);
       expect(warnings()).toEqual([refusal('not_yours', 'UOTHER')]);
     });
   });

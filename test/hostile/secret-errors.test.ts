@@ -391,7 +391,8 @@ resources:
       {},
     );
     const grantId = await request(db, 'request prod-db 1s rotate the replication password');
-    // The holder gets the password in a DM: the one place it belongs.
+    // The holder gets the password in a DM, the one place it belongs: it joins the "access is
+    // active" DM by an edit.
     const dm = await fake.waitFor((calls) =>
       calls.find(
         (c) =>

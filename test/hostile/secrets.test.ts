@@ -120,10 +120,12 @@ describe('secrets stay out of logs, audit and the database', () => {
       }),
     );
     // The password was issued and delivered, as the provider wrote it: the test would prove
-    // nothing otherwise.
+    // nothing otherwise. It joins the "access is active" DM, by an edit.
     const dm = await fake.waitFor((calls) =>
       calls.find(
-        (c) => c.method === 'chat.postMessage' && JSON.stringify(c.args).includes(SECRETS.password),
+        (c) =>
+          (c.method === 'chat.postMessage' || c.method === 'chat.update') &&
+          JSON.stringify(c.args).includes(SECRETS.password),
       ),
     );
     expect(textOf(dm.args.blocks)).toContain(`user: app_ro\npassword: ${SECRETS.password}`);
