@@ -15,14 +15,13 @@ export function activeDmRef(grantId: string): { subject: string; purpose: string
 }
 
 /**
- * What a requester is told, once each: that the request reached the approvers (a card with
- * Cancel, edited as the request moves on rather than followed by near-duplicates), the decision
- * when it needs their attention (a denial, an expiry, an extension's answer), the access being
- * active (with its credentials), ending soon, and ended. A request that needs no approval has no
- * card: its first DM is the access being active. Which events only move the card:
- * CARD_ONLY_EVENTS.
+ * Tells a requester what happened to their request or grant, in their DM with the app, once
+ * each: that the request reached the approvers (a card with Cancel, edited as the request moves
+ * on rather than followed by near-duplicates), the decision when it needs their attention (a
+ * denial, an expiry, an extension's answer), the access being active (with its credentials),
+ * ending soon, and ended. A request that needs no approval has no card: its first DM is the
+ * access being active. Which events only move the card: CARD_ONLY_EVENTS.
  */
-/** Tells a requester what happened to their request or grant, in their DM with the app. */
 export const deliverRequesterDm: TopicHandler<'requester_dm'> = async (n, ctx) => {
   const request = await ctx.core.request(n.requestId);
   if (!request) throw new Undeliverable(`request ${n.requestId} does not exist`);

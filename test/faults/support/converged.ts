@@ -115,11 +115,17 @@ export async function assertConverged(check: ConvergenceCheck): Promise<void> {
     pending: 0,
     dead: 0,
   });
+  // Where each sent notification left its mark: the approver message and the requester's card
+  // are remembered per request, the active-access DM (which credentials join) per grant, every
+  // other post per outbox row.
+  const field = (key: string) => sql.json('o.payload', key);
   const undelivered = await all(
     `SELECT o.key, o.topic FROM outbox o WHERE o.status = 'sent' AND NOT EXISTS (
-       SELECT 1 FROM slack_messages m WHERE m.subject = CASE o.topic
-         WHEN 'approver_message' THEN 'request:' || ${sql.json('o.payload', 'requestId')}
-         ELSE 'outbox:' || o.key END)`,
+       SELECT 1 FROM slack_messages m WHERE m.subject = 'outbox:' || o.key
+         OR (o.topic IN ('approver_message', 'requester_dm')
+             AND m.subject = 'request:' || ${field('requestId')})
+         OR (o.topic IN ('requester_dm', 'credentials')
+             AND m.subject = 'grant:' || ${field('grantId')}))`,
   );
   expect(undelivered).toEqual([]);
 
