@@ -4,7 +4,7 @@ export const USAGE = `Usage: hallpass <command> [options]
   audit verify [--anchor SEQ:HASH]  walk the audit hash chain; exit 1 on a break
   audit export [--since DATE] [--until DATE] [--format csv|jsonl] [--out FILE]
                                    every audit event in [since, until), oldest first
-  audit show <grant-id>            the story of one grant, from its audit events
+  audit show <grant-id|request-id> the story of one grant, or of a request that made none
   grants list [--active] [--user U…] [--resource R…] [--limit N]
   grants revoke <grant-id> --reason TEXT
                                    break-glass: end a grant when Slack is unreachable

@@ -1,6 +1,6 @@
 import { buildDigest, type Digest } from '../audit/digest';
 import { weekEndingAt, periodKey, type Period } from '../audit/period';
-import { grantStory, type GrantStory } from '../audit/story';
+import { grantStory, requestStory, type GrantStory, type RequestStory } from '../audit/story';
 import { auditEvents, type ExportRange } from '../audit/export';
 import {
   digestAnchors,
@@ -179,6 +179,10 @@ export class AuditReads {
 
   story(grantId: string): Promise<GrantStory | undefined> {
     return grantStory(this.store, grantId);
+  }
+
+  requestStory(requestId: string): Promise<GrantStory | RequestStory | undefined> {
+    return requestStory(this.store, requestId);
   }
 
   grants(filter: GrantFilter): Promise<{ rows: GrantRow[]; total: number }> {

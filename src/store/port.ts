@@ -178,6 +178,8 @@ export interface AuditQueries {
   between(since: number, until: number): AsyncIterable<AuditRow[]>;
   /** Every row about a grant: its own, its request's and its extension requests', in seq order. */
   aboutGrant(grantId: string, requestId: string): Promise<AuditRow[]>;
+  /** Every row of one request (a denied, cancelled or expired one has no grant), in seq order. */
+  aboutRequest(requestId: string): Promise<AuditRow[]>;
 }
 
 export interface NewOutboxRow {
