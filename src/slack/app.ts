@@ -6,6 +6,7 @@ import { registerSecret, type Logger } from '../log';
 import { boltLogger } from './bolt-logger';
 import { checkEnvelopes } from './envelope';
 import { registerListeners, type Subcommand } from './listeners';
+import { explainStartFailure } from './start-errors';
 
 /** Slash commands, interactivity, options and events all arrive here (see manifest.yml). */
 export const EVENTS_PATH = '/slack/events';
@@ -227,13 +228,23 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
       return boundPort;
     },
     async start(port, host) {
-      await app.init();
+      await app.init().catch((err: unknown) => {
+        throw explainStartFailure(err, {
+          method: 'auth.test',
+          token: 'SLACK_BOT_TOKEN',
+          apiUrl: deps.apiUrl,
+        });
+      });
       if (sideServer) {
         boundPort = await listen(sideServer, port, host);
         await app.start().catch(async (err: unknown) => {
           await close(sideServer);
           boundPort = undefined;
-          throw err;
+          throw explainStartFailure(err, {
+            method: 'apps.connections.open',
+            token: 'SLACK_APP_TOKEN',
+            apiUrl: deps.apiUrl,
+          });
         });
       } else {
         const server = await app.start({ port, host });
