@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { envSchema } from '../config/env';
 import { ConfigError, ConfigUnreadable, loadConfigText } from '../config/load';
 import type { Config } from '../config/schema';
@@ -11,6 +11,8 @@ import { describeStoreError } from '../store/errors';
 
 /** What a command runs with: the process's streams, environment and clock, or a test's. */
 export interface CliIo {
+  /** Where a command that asks (`init`) reads its answers; none: it only takes flags. */
+  stdin?: Readable;
   stdout: Writable;
   stderr: Writable;
   env: NodeJS.ProcessEnv;

@@ -6,6 +6,7 @@ import { dbCopy } from './db';
 import { digestPrint } from './digest';
 import { grantsClose, grantsList, grantsRevoke } from './grants';
 import { grantsReconcile } from './reconcile';
+import { init } from './init';
 import { policyCheck } from './policy';
 import { USAGE } from './usage';
 
@@ -13,6 +14,7 @@ type Command = (args: string[], io: CliIo) => Promise<number>;
 
 /** Commands by their words; the longest match of the command line wins. */
 const COMMANDS: Record<string, Command> = {
+  init,
   'policy check': policyCheck,
   'audit verify': auditVerify,
   'audit export': auditExport,
@@ -51,6 +53,7 @@ function findCommand(argv: string[]): { command: Command; args: string[] } | und
 }
 
 const processIo: CliIo = {
+  stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,

@@ -1,5 +1,7 @@
 export const USAGE = `Usage: hallpass <command> [options]
 
+  init [--admin U…] [--approver-channel C…] [--channel C…] [--timezone TZ] [--file F] [--force] [--yes]
+                                   write a minimal hallpass.yml (asks for what the flags leave out)
   policy check [file]              validate hallpass.yml (default: $HALLPASS_CONFIG or ./hallpass.yml)
   audit verify [--anchor SEQ:HASH]  walk the audit hash chain; exit 1 on a break
   audit export [--since DATE] [--until DATE] [--format csv|jsonl] [--out FILE]
