@@ -54,7 +54,7 @@ export function paths(io: CliIo): { db: string; config: string; databaseUrl?: st
 }
 
 /** How long a command waits for a lock another process holds before it gives up. */
-function busyTimeoutMs(io: CliIo): number {
+export function busyTimeoutMs(io: CliIo): number {
   const ms = Number(io.env.HALLPASS_BUSY_TIMEOUT_MS ?? 2000);
   return Number.isFinite(ms) && ms >= 0 ? ms : 2000;
 }

@@ -2,7 +2,7 @@ import { systemClock } from '../core/clock';
 import { DomainError } from '../core/errors';
 import { auditExport, auditShow, auditVerify } from './audit';
 import { CliError, EXIT, write, type CliIo } from './context';
-import { dbCopy } from './db';
+import { dbBackup, dbCopy } from './db';
 import { digestPrint } from './digest';
 import { grantsClose, grantsList, grantsRevoke } from './grants';
 import { grantsReconcile } from './reconcile';
@@ -25,6 +25,7 @@ const COMMANDS: Record<string, Command> = {
   'grants close': grantsClose,
   digest: digestPrint,
   'db copy': dbCopy,
+  'db backup': dbBackup,
 };
 
 const HELP_WORDS = ['help', '--help', '-h'];

@@ -15,6 +15,7 @@ export const USAGE = `Usage: hallpass <command> [options]
   grants reconcile [--dry-run]     read grants back from their providers; repair drift (exit 1 on drift)
   digest --print                   the digest of the last 7 days, as text
   db copy --to postgres://…        copy the SQLite database into an empty PostgreSQL one, checked
+  db backup <file>                 online copy of the SQLite database (the bot may run), verified
   help                             this text
 
 DATE is YYYY-MM-DD (midnight UTC) or ISO-8601 (UTC unless it has an offset).
