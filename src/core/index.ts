@@ -270,7 +270,7 @@ export class Core {
   }
 
   /** Subscribes to committed changes; returns the unsubscribe function. */
-  onCommit(listener: () => void): () => void {
+  onCommit(listener: (events: readonly AuditRow[]) => void): () => void {
     this.ctx.onCommit.add(listener);
     return () => this.ctx.onCommit.delete(listener);
   }

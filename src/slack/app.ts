@@ -11,12 +11,18 @@ import { explainStartFailure } from './start-errors';
 /** Slash commands, interactivity, options and events all arrive here (see manifest.yml). */
 export const EVENTS_PATH = '/slack/events';
 export const HEALTH_PATH = '/healthz';
+export const METRICS_PATH = '/metrics';
+
+/** A call to Slack that failed: Slack's error code, `ratelimited`, `http_<status>` or `unreachable`. */
+export type SlackCallObserver = (failure: { method: string; error: string }) => void;
 
 export interface SlackClientDeps {
   botToken: string;
   /** SLACK_API_URL: another Web API base (GovSlack, tests); every Web API call goes there. */
   apiUrl?: string;
   logger: Logger;
+  /** Hears of every failed call (for /metrics). */
+  observe?: SlackCallObserver;
 }
 
 export interface SlackAppDeps extends SlackClientDeps {
@@ -33,6 +39,8 @@ export interface SlackAppDeps extends SlackClientDeps {
   extraSubcommands?: readonly Subcommand[];
   /** Slack said a person changed: forget what the directory cached of them. */
   forgetUser?: (userId: string) => void;
+  /** Answers `GET /metrics` (Prometheus text format) beside /healthz. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 export interface SlackApp {
@@ -55,8 +63,49 @@ const SLACK_CALL_TIMEOUT_MS = 10_000;
  * `respond()` (replies to a response_url) sets no bound, so a Slack that never answered would
  * hold the listener, and a graceful stop waiting for it, for as long as the connection lives.
  */
-const boundedFetch: webApi.FetchFunction = (url, init) =>
+const boundedFetch = (
+  url: string | URL,
+  init?: Parameters<webApi.FetchFunction>[1],
+): Promise<Response> =>
   fetch(url, { ...init, signal: init?.signal ?? AbortSignal.timeout(SLACK_CALL_TIMEOUT_MS) });
+
+/** The Web API method a URL calls (`chat.postMessage`), or `response_url` for a reply. */
+function methodOf(url: string | URL): string {
+  const text = String(url);
+  const path = URL.canParse(text) ? new URL(text).pathname : text;
+  const at = path.lastIndexOf('/api/');
+  return at >= 0 ? path.slice(at + 5) : 'response_url';
+}
+
+/** boundedFetch, telling `observe` of each call that failed, without changing what it returns. */
+function observedFetch(observe: SlackCallObserver): webApi.FetchFunction {
+  return async (url, init) => {
+    const method = methodOf(url);
+    let res: Response;
+    try {
+      res = await boundedFetch(url, init);
+    } catch (err) {
+      observe({ method, error: 'unreachable' });
+      throw err;
+    }
+    if (res.status === 429) observe({ method, error: 'ratelimited' });
+    else if (!res.ok) observe({ method, error: `http_${res.status}` });
+    else if (res.headers.get('content-type')?.includes('json')) {
+      // Read from a copy, after the caller has its answer: Slack says ok=false in the body.
+      void res
+        .clone()
+        .json()
+        .then(
+          (body: unknown) => {
+            const answer = body as { ok?: unknown; error?: unknown } | null;
+            if (answer?.ok === false) observe({ method, error: String(answer.error ?? 'unknown') });
+          },
+          () => undefined,
+        );
+    }
+    return res;
+  };
+}
 
 /**
  * Web API client options shared by the app and anything else that talks to Slack for the bot.
@@ -71,7 +120,7 @@ export function slackClientOptions(deps: SlackClientDeps): webApi.WebClientOptio
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
     timeout: SLACK_CALL_TIMEOUT_MS,
-    fetch: boundedFetch,
+    fetch: deps.observe ? observedFetch(deps.observe) : boundedFetch,
     logger: boltLogger(deps.logger),
   };
 }
@@ -113,11 +162,40 @@ function healthHandler(health: () => Promise<Health>, logger: Logger) {
   };
 }
 
-/** Socket Mode has no HTTP endpoint of its own, so /healthz gets a small server. */
-function healthServer(handler: ReturnType<typeof healthHandler>): Server {
+type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+function metricsHandler(
+  metrics: NonNullable<SlackAppDeps['metrics']>,
+  logger: Logger,
+): RouteHandler {
+  return (_req, res) => {
+    metrics().then(
+      ({ contentType, body }) => {
+        res.writeHead(200, { 'content-type': contentType });
+        res.end(body);
+      },
+      (err: unknown) => {
+        logger.warn('metrics could not be rendered', { error: String(err) });
+        res.writeHead(500).end();
+      },
+    );
+  };
+}
+
+/** The GET routes beside Slack's: /healthz, and /metrics when asked for. */
+function sideRoutes(deps: SlackAppDeps, health: RouteHandler): Record<string, RouteHandler> {
+  return {
+    [HEALTH_PATH]: health,
+    ...(deps.metrics ? { [METRICS_PATH]: metricsHandler(deps.metrics, deps.logger) } : {}),
+  };
+}
+
+/** Socket Mode has no HTTP endpoint of its own, so /healthz (and /metrics) get a small server. */
+function healthServer(routes: Record<string, RouteHandler>): Server {
   return createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (req.method === 'GET' && path === HEALTH_PATH) return handler(req, res);
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    if (req.method === 'GET' && route) return route(req, res);
     res.writeHead(404).end();
   });
 }
@@ -139,7 +217,7 @@ function close(server: Server): Promise<void> {
 /** Signed HTTP at EVENTS_PATH, /healthz beside it, and bodies Slack would never send refused first. */
 function httpReceiver(
   signingSecret: string,
-  health: ReturnType<typeof healthHandler>,
+  routes: Record<string, RouteHandler>,
   logger: Logger,
   boltLog: ReturnType<typeof boltLogger>,
   accepting: () => Promise<boolean>,
@@ -147,7 +225,11 @@ function httpReceiver(
   const receiver = new HTTPReceiver({
     signingSecret,
     endpoints: EVENTS_PATH,
-    customRoutes: [{ path: HEALTH_PATH, method: ['GET'], handler: health }],
+    customRoutes: Object.entries(routes).map(([path, handler]) => ({
+      path,
+      method: ['GET'],
+      handler,
+    })),
     logger: boltLog,
   });
   // The server Bolt starts calls this public listener per request, so the check runs first.
@@ -188,7 +270,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
         ...common,
         receiver: httpReceiver(
           deps.signingSecret ?? '',
-          health,
+          sideRoutes(deps, health),
           deps.logger,
           logger,
           deps.accepting ?? (async () => true),
@@ -217,7 +299,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     forgetUser: deps.forgetUser,
   });
 
-  const sideServer = socketMode ? healthServer(health) : undefined;
+  const sideServer = socketMode ? healthServer(sideRoutes(deps, health)) : undefined;
   let started = false;
   let boundPort: number | undefined;
 

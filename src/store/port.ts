@@ -76,6 +76,23 @@ export interface Queries {
   readonly reports: ReportQueries;
   readonly people: PeopleQueries;
   readonly meta: MetaQueries;
+  readonly gauges: GaugeQueries;
+}
+
+/** The state /metrics shows, read on every scrape: counts over partial indexes only. */
+export interface OperationalGauges {
+  /** Grants not over yet, by status. */
+  inFlight: { activating: number; active: number; revoking: number };
+  /** Grants still active or revoking after their expiry, and the earliest such expiry. */
+  overdue: { count: number; oldestExpiresAt: number | null };
+  /** Grants whose last provider call failed and that wait for a retry. */
+  retrying: number;
+  /** Notifications waiting for delivery (the oldest's queue time), and those given up on. */
+  outbox: { pending: number; oldestPendingAt: number | null; dead: number };
+}
+
+export interface GaugeQueries {
+  read(now: number): Promise<OperationalGauges>;
 }
 
 export interface PeopleQueries {

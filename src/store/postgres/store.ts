@@ -59,6 +59,7 @@ export class PostgresStore implements Store {
   readonly reports: Queries['reports'];
   readonly people: Queries['people'];
   readonly meta: Queries['meta'];
+  readonly gauges: Queries['gauges'];
 
   private readonly pool: pg.Pool;
   private readonly settings: ClientConfig;
@@ -96,6 +97,7 @@ export class PostgresStore implements Store {
     this.reports = queries.reports;
     this.people = queries.people;
     this.meta = queries.meta;
+    this.gauges = queries.gauges;
   }
 
   /**

@@ -86,6 +86,7 @@ export class SqliteStore implements Store {
   readonly reports: Queries['reports'];
   readonly people: Queries['people'];
   readonly meta: Queries['meta'];
+  readonly gauges: Queries['gauges'];
 
   private readonly writer?: Database.Database;
   private readonly reader: Database.Database;
@@ -136,6 +137,7 @@ export class SqliteStore implements Store {
     this.reports = queries.reports;
     this.people = queries.people;
     this.meta = queries.meta;
+    this.gauges = queries.gauges;
   }
 
   async change<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
