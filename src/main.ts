@@ -63,7 +63,7 @@ function configProblems(err: ConfigError, file: string): string[] {
   if (err.code !== 'ENOENT') return err.problems;
   return [
     ...err.problems,
-    `to begin, copy ${EXAMPLE_CONFIG} to ${file} and edit it, or set HALLPASS_CONFIG to your configuration file`,
+    `to begin, run \`npx hallpass init --file ${file}\` or copy ${EXAMPLE_CONFIG} there and edit it; or set HALLPASS_CONFIG to your configuration file`,
   ];
 }
 
