@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { App, HTTPReceiver, webApi } from '@slack/bolt';
+import { App, HTTPReceiver, SocketModeReceiver, webApi } from '@slack/bolt';
 import type { Core } from '../core';
 import { registerSecret, type Logger } from '../log';
 import { boltLogger } from './bolt-logger';
-import { checkEnvelopes } from './envelope';
+import { checkEnvelopes, checkSocketEvents } from './envelope';
 import { registerListeners, type Subcommand } from './listeners';
 import { explainStartFailure } from './start-errors';
 
@@ -243,6 +243,29 @@ function httpReceiver(
 }
 
 /**
+ * Socket Mode's receiver, with the same body checks as HTTP's: each envelope passes
+ * checkSocketEvents before the app processes it.
+ */
+class CheckedSocketModeReceiver extends SocketModeReceiver {
+  constructor(
+    options: ConstructorParameters<typeof SocketModeReceiver>[0],
+    private readonly checks: Parameters<typeof checkSocketEvents>[1],
+  ) {
+    super(options);
+  }
+
+  override init(app: App): void {
+    const processEvent = checkSocketEvents((event) => app.processEvent(event), this.checks);
+    super.init(
+      new Proxy(app, {
+        get: (target, property, receiver) =>
+          property === 'processEvent' ? processEvent : Reflect.get(target, property, receiver),
+      }),
+    );
+  }
+}
+
+/**
  * The inbound half of Hallpass's Slack layer: Bolt verifies each request's signature (a bad or
  * stale one gets 401 before any listener runs), and the listeners parse it, call the core, and
  * answer the person who acted. Messages to channels and DMs are not sent from here: the core
@@ -264,8 +287,20 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     deferInitialization: true,
     convoStore: false as const,
   };
+  const accepting = deps.accepting ?? (async () => true);
   const app = socketMode
-    ? new App({ ...common, socketMode: true, appToken: deps.appToken })
+    ? new App({
+        ...common,
+        socketMode: true,
+        receiver: new CheckedSocketModeReceiver(
+          {
+            appToken: deps.appToken ?? '',
+            logger,
+            installerOptions: { clientOptions: common.clientOptions },
+          },
+          { logger: deps.logger, accepting },
+        ),
+      })
     : new App({
         ...common,
         receiver: httpReceiver(
@@ -273,7 +308,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
           sideRoutes(deps, health),
           deps.logger,
           logger,
-          deps.accepting ?? (async () => true),
+          accepting,
         ),
       });
 
