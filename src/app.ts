@@ -14,6 +14,7 @@ import { ProviderCalls } from './jobs/provider-calls';
 import { Reconciler } from './jobs/reconciler';
 import { Sweeper } from './jobs/sweeper';
 import type { Logger } from './log';
+import { HallpassMetrics, measuredProviders } from './metrics';
 import { loadProviders } from './providers/registry';
 import { Sealer } from './secrets/seal';
 import { createSlackApp, createSlackClient } from './slack/app';
@@ -38,6 +39,7 @@ export interface RunningHallpass {
   core: Core;
   sweeper: Sweeper;
   dispatcher: OutboxDispatcher;
+  metrics: HallpassMetrics;
   /** Stops taking requests, lets in-flight ones finish, stops the jobs and closes the database. */
   stop(): Promise<void>;
 }
@@ -60,10 +62,19 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
     while (stack.length > 0) await stack.pop()!();
   };
   try {
+    const metrics = new HallpassMetrics({
+      gauges: (now) => store.gauges.read(now),
+      requestOf: (id) => store.requests.byId(id),
+      // Scrapes begin once Slack listens, after the leader below exists.
+      leading: (): boolean => leader.leading,
+      now: () => clock.now(),
+      logger,
+    });
     const client = createSlackClient({
       botToken: env.SLACK_BOT_TOKEN,
       apiUrl: env.SLACK_API_URL,
       logger,
+      observe: metrics.slackFailed,
     });
     const directory = new SlackDirectory(client, {
       clock,
@@ -75,7 +86,10 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
         config.directory.ldap &&
         new LdapGroupDirectory(config.directory.ldap, { configDir: options.configDir }),
     });
-    const providers = await loadProviders(config, { slack: client, configDir: options.configDir });
+    const providers = measuredProviders(
+      await loadProviders(config, { slack: client, configDir: options.configDir }),
+      metrics.instruments,
+    );
     stack.push(() => providers.closeAll());
     const core = new Core({
       store,
@@ -103,8 +117,12 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
     // call a provider for the same grant at once.
     const busy = new Set<string>();
     const calls = new ProviderCalls();
-    const sweeper = new Sweeper({ core, providers, directory, sealer, logger, busy, calls });
-    const reconciler = new Reconciler({ core, providers, directory, sealer, logger, busy, calls });
+    const jobDeps = { core, providers, directory, sealer, logger, busy, calls };
+    const sweeper = new Sweeper({ ...jobDeps, onPass: () => metrics.jobRan('sweeper', 'ok') });
+    const reconciler = new Reconciler({
+      ...jobDeps,
+      onRun: (outcome) => metrics.jobRan('reconcile', outcome),
+    });
     const offboarding = new OffboardingCheck({ core, directory, logger });
     const chainWatch = new ChainWatch({ core, logger });
     const leader = new LeaderJobs(
@@ -120,6 +138,8 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       appToken: env.SLACK_APP_TOKEN,
       apiUrl: env.SLACK_API_URL,
       logger,
+      observe: metrics.slackFailed,
+      metrics: () => metrics.exposition(),
       health: async () => ({
         ready: healthy,
         database: await database.check(),
@@ -142,13 +162,16 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       stopSlack = undefined;
     });
     core.onCommit(() => dispatcher.kick());
+    core.onCommit(metrics.committed);
     dispatcher.start();
     stack.push(() => dispatcher.stop());
     database.start();
     stack.push(() => database.stop());
     await leader.start();
     stack.push(() => leader.stop());
-    const digests = new DigestScheduler(core, logger);
+    const digests = new DigestScheduler(core, logger, (outcome) =>
+      metrics.jobRan('digest', outcome),
+    );
     await digests.start();
     stack.push(() => digests.stop());
     stack.push(async () => {
@@ -167,6 +190,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       core,
       sweeper,
       dispatcher,
+      metrics,
       stop: async () => {
         healthy = false;
         await unwind();

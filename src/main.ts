@@ -4,6 +4,7 @@ import { parseEnv } from './config/env';
 import { ConfigError, ConfigUnreadable, loadConfig } from './config/load';
 import { logger, registerSecret } from './log';
 import { registerConfigSecrets } from './config/secrets';
+import { SlackStartError } from './slack/start-errors';
 
 /** The process: read the environment and the config, start everything, stop cleanly on a signal. */
 async function main(): Promise<void> {
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
     running = await startHallpass({ env, config, configDir: dirname(configPath), logger });
   } catch (err) {
     if (err instanceof ConfigError) return exitWith(configProblems(err, configPath));
+    if (err instanceof SlackStartError) return exitWith([err.message]);
     throw err;
   }
 
@@ -61,7 +63,7 @@ function configProblems(err: ConfigError, file: string): string[] {
   if (err.code !== 'ENOENT') return err.problems;
   return [
     ...err.problems,
-    `to begin, copy ${EXAMPLE_CONFIG} to ${file} and edit it, or set HALLPASS_CONFIG to your configuration file`,
+    `to begin, run \`npx hallpass init --file ${file}\` or copy ${EXAMPLE_CONFIG} there and edit it; or set HALLPASS_CONFIG to your configuration file`,
   ];
 }
 

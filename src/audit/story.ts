@@ -1,6 +1,6 @@
 import { formatDuration } from '../config/duration';
 import type { ActivityDetails } from '../providers/types';
-import type { AuditRow, GrantRow, Queries } from '../store';
+import type { AuditRow, GrantRow, Queries, RequestRow } from '../store';
 
 /** One step of a grant's story, told from its audit event. */
 export interface StoryLine {
@@ -13,6 +13,12 @@ export interface StoryLine {
 
 export interface GrantStory {
   grant: GrantRow;
+  lines: StoryLine[];
+}
+
+/** A request that never became a grant (denied, cancelled, expired or still pending). */
+export interface RequestStory {
+  request: RequestRow;
   lines: StoryLine[];
 }
 
@@ -128,15 +134,32 @@ function tell(row: AuditRow, d: Details): string {
 export async function grantStory(q: Queries, grantId: string): Promise<GrantStory | undefined> {
   const grant = await q.grants.byId(grantId);
   if (!grant) return undefined;
-  const rows = await q.audit.aboutGrant(grantId, grant.requestId);
+  return { grant, lines: (await q.audit.aboutGrant(grantId, grant.requestId)).map(lineOf) };
+}
+
+/**
+ * The story behind a request id: its grant's whole story when it led to one (an approved access
+ * request, or an extension of a grant), else the request's own events. Undefined when there is
+ * no such request.
+ */
+export async function requestStory(
+  q: Queries,
+  requestId: string,
+): Promise<GrantStory | RequestStory | undefined> {
+  const request = await q.requests.byId(requestId);
+  if (!request) return undefined;
+  // An extension names the grant it extends; an access request is named by the grant it made.
+  const grantId = request.grantId ?? (await q.grants.byRequest(requestId))?.id;
+  if (grantId) return grantStory(q, grantId);
+  return { request, lines: (await q.audit.aboutRequest(requestId)).map(lineOf) };
+}
+
+function lineOf(row: AuditRow): StoryLine {
   return {
-    grant,
-    lines: rows.map((row) => ({
-      seq: row.seq,
-      at: row.at,
-      actor: row.actor,
-      action: row.action,
-      text: tell(row, JSON.parse(row.details) as Details),
-    })),
+    seq: row.seq,
+    at: row.at,
+    actor: row.actor,
+    action: row.action,
+    text: tell(row, JSON.parse(row.details) as Details),
   };
 }

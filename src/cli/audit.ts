@@ -7,6 +7,7 @@ import { CheckpointSeal } from '../audit/checkpoint-seal';
 import { EXPORT_FORMATS, FORMATTERS, type ExportFormat } from '../audit/export';
 import { formatDuration } from '../config/duration';
 import { sealingSecret } from '../config/env';
+import type { GrantRow, RequestRow } from '../store';
 import { parseCommand } from './args';
 import { CliError, EXIT, withAudit, write, type CliIo } from './context';
 import { parseDateArg } from './dates';
@@ -171,29 +172,25 @@ async function openOut(file: string): Promise<Writable> {
   return stream;
 }
 
-/** `hallpass audit show <grant-id>`: who asked, who approved, when access started and ended. */
+/**
+ * `hallpass audit show <grant-id|request-id>`: who asked, who decided, when access started and
+ * ended. A request id tells its grant's story, or the request's own when it never became a grant.
+ */
 export async function auditShow(args: string[], io: CliIo): Promise<number> {
   const { positionals } = parseCommand(
     'audit show',
     args,
     {},
-    {
-      min: 1,
-      max: 1,
-      names: 'grant id (gr_…)',
-    },
+    { min: 1, max: 1, names: 'grant id (gr_…) or request id (req_…)' },
   );
-  const grantId = positionals[0]!;
+  const id = positionals[0]!;
   return withAudit(io, async (audit) => {
-    const story = await audit.story(grantId);
-    if (!story) throw new CliError(`no grant ${grantId} (hallpass grants list shows them)`);
-    const g = story.grant;
-    const planned =
-      g.startsAt !== null && g.expiresAt !== null
-        ? formatDuration(g.expiresAt - g.startsAt)
-        : formatDuration(g.durationMs);
-    const ended = g.endReason ? `, ${g.endReason.replace(/_/g, ' ')}` : '';
-    const header = `Grant ${g.id}: ${g.userId} on ${g.resourceId} via ${g.provider}, ${planned}; now ${g.status}${ended}\n`;
+    const story = id.startsWith('req_') ? await audit.requestStory(id) : await audit.story(id);
+    if (!story) {
+      const what = id.startsWith('req_') ? 'request' : 'grant';
+      throw new CliError(`no ${what} ${id} (hallpass grants list shows them)`);
+    }
+    const header = 'grant' in story ? grantHeader(story.grant) : requestHeader(story.request);
     const width = Math.max(0, ...story.lines.map((l) => l.actor.length));
     const lines = story.lines.map(
       (l) => `${new Date(l.at).toISOString()}  ${l.actor.padEnd(width)}  ${l.text}\n`,
@@ -201,4 +198,18 @@ export async function auditShow(args: string[], io: CliIo): Promise<number> {
     await write(io.stdout, header + lines.join(''));
     return EXIT.ok;
   });
+}
+
+function grantHeader(g: GrantRow): string {
+  const planned =
+    g.startsAt !== null && g.expiresAt !== null
+      ? formatDuration(g.expiresAt - g.startsAt)
+      : formatDuration(g.durationMs);
+  const ended = g.endReason ? `, ${g.endReason.replace(/_/g, ' ')}` : '';
+  return `Grant ${g.id}: ${g.userId} on ${g.resourceId} via ${g.provider}, ${planned}; now ${g.status}${ended}\n`;
+}
+
+function requestHeader(r: RequestRow): string {
+  const reason = r.decisionReason ? `: ${JSON.stringify(r.decisionReason)}` : '';
+  return `Request ${r.id}: ${r.requester} asked for ${r.resourceId}, ${formatDuration(r.durationMs)}; now ${r.status}${reason} (no grant)\n`;
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { envSchema } from '../config/env';
 import { ConfigError, ConfigUnreadable, loadConfigText } from '../config/load';
 import type { Config } from '../config/schema';
@@ -11,6 +11,8 @@ import { describeStoreError } from '../store/errors';
 
 /** What a command runs with: the process's streams, environment and clock, or a test's. */
 export interface CliIo {
+  /** Where a command that asks (`init`) reads its answers; none: it only takes flags. */
+  stdin?: Readable;
   stdout: Writable;
   stderr: Writable;
   env: NodeJS.ProcessEnv;
@@ -52,7 +54,7 @@ export function paths(io: CliIo): { db: string; config: string; databaseUrl?: st
 }
 
 /** How long a command waits for a lock another process holds before it gives up. */
-function busyTimeoutMs(io: CliIo): number {
+export function busyTimeoutMs(io: CliIo): number {
   const ms = Number(io.env.HALLPASS_BUSY_TIMEOUT_MS ?? 2000);
   return Number.isFinite(ms) && ms >= 0 ? ms : 2000;
 }

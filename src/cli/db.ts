@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
-import { copyToPostgres } from '../store';
-import { describeUrl } from '../store/errors';
+import { resolve } from 'node:path';
+import { AuditReads } from '../core';
+import { backupSqlite, copyToPostgres, openStore } from '../store';
+import { describeStoreError, describeUrl } from '../store/errors';
 import { parseCommand } from './args';
-import { CliError, EXIT, paths, write, type CliIo } from './context';
+import { busyTimeoutMs, CliError, EXIT, paths, write, type CliIo } from './context';
 
 const count = (n: number) => n.toLocaleString('en-US');
 
@@ -41,6 +43,61 @@ export async function dbCopy(args: string[], io: CliIo): Promise<number> {
       `audit chain verified on both sides: ${count(report.target.checked)} rows` +
       `${head ? `, head row ${head.seq} hash ${head.hash}` : ''}\n` +
       'Point every replica at it with HALLPASS_DATABASE_URL, and keep the SQLite file as a backup.\n',
+  );
+  return EXIT.ok;
+}
+
+/**
+ * `hallpass db backup <file>`: an online copy of the SQLite database, taken while the bot runs,
+ * then opened on its own and its audit chain walked (with every digest anchor it records), so
+ * a backup that says ok can be restored. PostgreSQL has its own tools for this.
+ */
+export async function dbBackup(args: string[], io: CliIo): Promise<number> {
+  const { positionals } = parseCommand('db backup', args, {}, { min: 1, max: 1, names: 'file' });
+  const where = paths(io);
+  if (where.databaseUrl) {
+    throw new CliError(
+      'db backup copies the SQLite file; with HALLPASS_DATABASE_URL (PostgreSQL) use pg_dump: ' +
+        'pg_dump --format=custom --file=hallpass.dump "$HALLPASS_DATABASE_URL" ' +
+        '(restore with pg_restore --clean --if-exists --dbname "$HALLPASS_DATABASE_URL" hallpass.dump)',
+    );
+  }
+  const dest = resolve(positionals[0]!);
+  if (!existsSync(where.db)) throw new CliError(`no database at ${where.db} (set HALLPASS_DB)`);
+  if (existsSync(dest)) {
+    throw new CliError(`db backup: ${dest} exists; give a new file name (a date in it helps)`);
+  }
+  let bytes: number;
+  try {
+    ({ bytes } = await backupSqlite(where.db, dest, busyTimeoutMs(io)));
+  } catch (err) {
+    const sentence = describeStoreError(err, where.db);
+    throw new CliError(`db backup failed: ${sentence ?? (err as Error).message}`);
+  }
+  const copy = await openStore({ file: dest }, { readonly: true });
+  let check;
+  try {
+    check = await new AuditReads(copy, io.clock).verifyAll([]);
+  } finally {
+    await copy.close();
+  }
+  const { report, anchors } = check;
+  const size = `${count(Math.ceil(bytes / 1024))} KiB`;
+  if (!report.intact) {
+    const broken = report.firstBroken!;
+    await write(
+      io.stdout,
+      `wrote ${dest} (${size}), but its audit chain is BROKEN at row ${broken.seq}: ${broken.problem}\n` +
+        'The live database is likely broken there too: run hallpass audit verify on it.\n',
+    );
+    return EXIT.failed;
+  }
+  const head = report.head ? `; head row ${report.head.seq}, hash ${report.head.hash}` : '';
+  const anchored = anchors > 0 ? ` and ${anchors} digest anchor${anchors === 1 ? '' : 's'}` : '';
+  await write(
+    io.stdout,
+    `backed up ${where.db} to ${dest} (${size})\n` +
+      `the copy opens and its audit chain verifies: ${count(report.checked)} rows${anchored}${head}\n`,
   );
   return EXIT.ok;
 }

@@ -2,10 +2,11 @@ import { systemClock } from '../core/clock';
 import { DomainError } from '../core/errors';
 import { auditExport, auditShow, auditVerify } from './audit';
 import { CliError, EXIT, write, type CliIo } from './context';
-import { dbCopy } from './db';
+import { dbBackup, dbCopy } from './db';
 import { digestPrint } from './digest';
 import { grantsClose, grantsList, grantsRevoke } from './grants';
 import { grantsReconcile } from './reconcile';
+import { init } from './init';
 import { policyCheck } from './policy';
 import { USAGE } from './usage';
 
@@ -13,6 +14,7 @@ type Command = (args: string[], io: CliIo) => Promise<number>;
 
 /** Commands by their words; the longest match of the command line wins. */
 const COMMANDS: Record<string, Command> = {
+  init,
   'policy check': policyCheck,
   'audit verify': auditVerify,
   'audit export': auditExport,
@@ -23,7 +25,25 @@ const COMMANDS: Record<string, Command> = {
   'grants close': grantsClose,
   digest: digestPrint,
   'db copy': dbCopy,
+  'db backup': dbBackup,
 };
+
+const HELP_WORDS = ['help', '--help', '-h'];
+
+/** Each group's lines of the usage (`audit` → its verify, export and show lines). */
+const GROUPS = new Map(
+  [...new Set(Object.keys(COMMANDS).map((words) => words.split(' ')[0]!))].map((group) => [
+    group,
+    USAGE.split('\n')
+      .filter((line, i, all) => {
+        const own = (text: string) => text.startsWith(`  ${group} `);
+        // A command's second line is indented past the command column.
+        return own(line) || (/^ {20,}\S/.test(line) && own(all[i - 1] ?? ''));
+      })
+      .map((line) => `${line}\n`)
+      .join(''),
+  ]),
+);
 
 function findCommand(argv: string[]): { command: Command; args: string[] } | undefined {
   const two = argv.slice(0, 2).join(' ');
@@ -34,6 +54,7 @@ function findCommand(argv: string[]): { command: Command; args: string[] } | und
 }
 
 const processIo: CliIo = {
+  stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
@@ -45,12 +66,24 @@ const processIo: CliIo = {
  * alone, without Slack. Resolves with the exit code: 0 ok, 1 problem found or failure, 2 usage.
  */
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const [first] = argv;
+  const group = first === undefined ? undefined : GROUPS.get(first);
+  if (argv.some((arg) => HELP_WORDS.includes(arg))) {
+    // `hallpass audit --help` and `hallpass audit show -h` show that group's lines.
+    const text = group && argv.length > 1 ? `Usage: hallpass ${first} …\n\n${group}` : USAGE;
+    await write(io.stdout, text);
+    return EXIT.ok;
+  }
   const found = findCommand(argv);
   if (!found) {
-    const [first] = argv;
-    const asked = first === undefined || ['help', '--help', '-h'].includes(first);
-    if (!asked) await write(io.stderr, `hallpass: unknown command "${argv.join(' ')}"\n`);
-    await write(asked ? io.stdout : io.stderr, USAGE);
+    if (group && argv.length === 1) {
+      await write(io.stderr, `hallpass ${first} needs a subcommand:\n\n${group}`);
+      return EXIT.usage;
+    }
+    if (first !== undefined) {
+      await write(io.stderr, `hallpass: unknown command "${argv.join(' ')}"\n`);
+    }
+    await write(io.stderr, USAGE);
     return EXIT.usage;
   }
   try {

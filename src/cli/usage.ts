@@ -1,11 +1,13 @@
 export const USAGE = `Usage: hallpass <command> [options]
 
+  init [--admin U…] [--approver-channel C…] [--channel C…] [--timezone TZ] [--file F] [--force] [--yes]
+                                   write a minimal hallpass.yml (asks for what the flags leave out)
   policy check [file]              validate hallpass.yml (default: $HALLPASS_CONFIG or ./hallpass.yml)
   audit verify [--anchor SEQ:HASH]  walk the audit hash chain; exit 1 on a break
   audit verify --since-verified    only the rows after the head the bot verified (seal checked)
   audit export [--since DATE] [--until DATE] [--format csv|jsonl] [--out FILE]
                                    every audit event in [since, until), oldest first
-  audit show <grant-id>            the story of one grant, from its audit events
+  audit show <grant-id|request-id> the story of one grant, or of a request that made none
   grants list [--active] [--user U…] [--resource R…] [--limit N]
   grants revoke <grant-id> --reason TEXT
                                    break-glass: end a grant when Slack is unreachable
@@ -14,6 +16,7 @@ export const USAGE = `Usage: hallpass <command> [options]
   grants reconcile [--dry-run]     read grants back from their providers; repair drift (exit 1 on drift)
   digest --print                   the digest of the last 7 days, as text
   db copy --to postgres://…        copy the SQLite database into an empty PostgreSQL one, checked
+  db backup <file>                 online copy of the SQLite database (the bot may run), verified
   help                             this text
 
 DATE is YYYY-MM-DD (midnight UTC) or ISO-8601 (UTC unless it has an offset).

@@ -3,15 +3,35 @@ import { LOG_LEVELS, parseLogLevel } from '../log';
 
 const LEVEL_LIST = `${LOG_LEVELS.slice(0, -1).join(', ')} or ${LOG_LEVELS.at(-1)}`;
 
+/**
+ * A secret pasted from Slack is printable ASCII without spaces. Anything else is a placeholder
+ * copied from the docs (`xoxb-…`) or a paste gone wrong, which would otherwise fail much later
+ * as an HTTP header error.
+ */
+const PASTED = /^[\x21-\x7e]+$/;
+const notPasted = (name: string, what: string) =>
+  `${name} is not a real value (it holds "…", a space or another character Slack never puts in one): paste the ${what}`;
+
 /** The process environment Hallpass reads, validated once at start-up. */
 export const envSchema = z.object({
   SLACK_BOT_TOKEN: z
     .string({ error: 'SLACK_BOT_TOKEN is not set (the Bot User OAuth Token, xoxb-…)' })
-    .regex(/^xoxb-/, 'SLACK_BOT_TOKEN must be a bot token (xoxb-…)'),
-  SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+    .regex(/^xoxb-/, 'SLACK_BOT_TOKEN must be a bot token (xoxb-…)')
+    .regex(PASTED, notPasted('SLACK_BOT_TOKEN', 'Bot User OAuth Token from OAuth & Permissions')),
+  SLACK_SIGNING_SECRET: z
+    .string()
+    .regex(
+      PASTED,
+      notPasted('SLACK_SIGNING_SECRET', 'Signing Secret from Basic Information → App Credentials'),
+    )
+    .optional(),
   SLACK_APP_TOKEN: z
     .string()
     .regex(/^xapp-/, 'SLACK_APP_TOKEN must be an app-level token (xapp-…)')
+    .regex(
+      PASTED,
+      notPasted('SLACK_APP_TOKEN', 'app-level token from Basic Information → App-Level Tokens'),
+    )
     .optional(),
   SLACK_API_URL: z.url('SLACK_API_URL must be a URL like https://slack.com/api/').optional(),
   HALLPASS_CONFIG: z.string().default('./hallpass.yml'),

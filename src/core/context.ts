@@ -17,8 +17,11 @@ export interface CoreContext {
   config: Config;
   /** A resource's target as its provider resolves it, recorded on each grant at approval. */
   resolveTarget: TargetResolver;
-  /** Called after every committed change, so jobs can wake up (deliver, reschedule timers). */
-  onCommit: Set<() => void>;
+  /**
+   * Called after every committed change with the audit events it recorded, so jobs can wake up
+   * (deliver, reschedule timers) and metrics can count what happened.
+   */
+  onCommit: Set<(events: readonly AuditRow[]) => void>;
 }
 
 /**
@@ -35,7 +38,7 @@ export interface Change {
 }
 
 class Recorder implements Change {
-  private readonly events: AuditRow[] = [];
+  readonly events: AuditRow[] = [];
   private readonly notifications = new Map<
     string,
     { key: string; subject: string; topic: string; payload: string }
@@ -73,12 +76,15 @@ class Recorder implements Change {
 
 /** Runs `fn` as one change; listeners hear of it once it committed. */
 export async function change<T>(ctx: CoreContext, fn: (c: Change) => Promise<T>): Promise<T> {
+  let events: readonly AuditRow[] = [];
   const result = await ctx.store.change(async (tx) => {
     const recorder = new Recorder(tx, ctx.clock.now(), await tx.audit.head());
     const value = await fn(recorder);
     await recorder.flush();
+    // A retried transaction builds a new recorder: only the attempt that commits is told.
+    events = recorder.events;
     return value;
   });
-  for (const listener of ctx.onCommit) listener();
+  for (const listener of ctx.onCommit) listener(events);
   return result;
 }

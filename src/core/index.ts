@@ -1,7 +1,7 @@
 import { activitySummary } from '../audit/activity';
 import { buildDigest, type Digest } from '../audit/digest';
 import { weekEndingAt, periodKey, type Period } from '../audit/period';
-import { grantStory, type GrantStory } from '../audit/story';
+import { grantStory, requestStory, type GrantStory, type RequestStory } from '../audit/story';
 import { auditEvents, type ExportRange } from '../audit/export';
 import {
   digestAnchors,
@@ -216,6 +216,10 @@ export class AuditReads {
     return grantStory(this.store, grantId);
   }
 
+  requestStory(requestId: string): Promise<GrantStory | RequestStory | undefined> {
+    return requestStory(this.store, requestId);
+  }
+
   grants(filter: GrantFilter): Promise<{ rows: GrantRow[]; total: number }> {
     return this.store.grants.list(filter);
   }
@@ -312,7 +316,7 @@ export class Core {
   }
 
   /** Subscribes to committed changes; returns the unsubscribe function. */
-  onCommit(listener: () => void): () => void {
+  onCommit(listener: (events: readonly AuditRow[]) => void): () => void {
     this.ctx.onCommit.add(listener);
     return () => this.ctx.onCommit.delete(listener);
   }

@@ -22,6 +22,8 @@ export class DigestScheduler {
   constructor(
     private readonly core: Core,
     private readonly logger: Logger = defaultLogger,
+    /** Told how each run ended: a digest queued, nothing to queue, or a failure (for /metrics). */
+    private readonly onRun?: (outcome: 'queued' | 'none' | 'failed') => void,
   ) {}
 
   /** Starts the cron job and catches up; does nothing without a `digest` section. */
@@ -77,8 +79,12 @@ export class DigestScheduler {
       // A week that ended before Hallpass first ran has nothing to tell.
       if (tick !== null && tick > this.since && (await this.queue(tick))) {
         this.logger.info('digest queued', { periodEnd: new Date(tick).toISOString() });
+        this.onRun?.('queued');
+      } else {
+        this.onRun?.('none');
       }
     } catch (err) {
+      this.onRun?.('failed');
       this.logger.error('could not queue the digest; retrying', {
         error: err instanceof Error ? err.message : String(err),
         retryInMs: RETRY_MS,

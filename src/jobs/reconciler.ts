@@ -44,6 +44,8 @@ export interface ReconcilerDeps {
   busy: Set<string>;
   /** Provider calls tracked until they settle, shared with the sweeper. */
   calls: ProviderCalls;
+  /** Told how each scheduled run ended (for /metrics). */
+  onRun?: (outcome: 'ok' | 'drift' | 'failed') => void;
 }
 
 /**
@@ -77,8 +79,10 @@ export class Reconciler {
       const findings = await this.run();
       const drift = findings.filter((f) => f.found !== f.expected && f.found !== 'unreadable');
       if (drift.length > 0) this.deps.logger.warn('reconciler found drift', { drift });
+      this.deps.onRun?.(drift.length > 0 ? 'drift' : 'ok');
     } catch (err) {
       this.deps.logger.error('reconciler run failed', { error: describeError(err) });
+      this.deps.onRun?.('failed');
     }
   }
 

@@ -57,6 +57,8 @@ export interface SweeperDeps {
   busy?: Set<string>;
   /** Provider calls tracked until they settle, shared with the reconciler. */
   calls?: ProviderCalls;
+  /** Told after each full pass (for /metrics: a sweeper that stops passing is alerted on). */
+  onPass?: () => void;
 }
 
 /**
@@ -148,6 +150,7 @@ export class Sweeper {
         do {
           this.again = false;
           await this.pass();
+          this.deps.onPass?.();
         } while (this.again && !this.stopped);
       } finally {
         this.running = null;

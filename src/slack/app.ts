@@ -1,22 +1,29 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { App, HTTPReceiver, webApi } from '@slack/bolt';
+import { App, HTTPReceiver, SocketModeReceiver, webApi } from '@slack/bolt';
 import type { Core } from '../core';
 import { registerSecret, type Logger } from '../log';
 import { boltLogger } from './bolt-logger';
-import { checkEnvelopes } from './envelope';
+import { checkEnvelopes, checkSocketEvents } from './envelope';
 import { registerListeners, type Subcommand } from './listeners';
 import type { ReaderZones } from './reader-zones';
+import { explainStartFailure } from './start-errors';
 
 /** Slash commands, interactivity, options and events all arrive here (see manifest.yml). */
 export const EVENTS_PATH = '/slack/events';
 export const HEALTH_PATH = '/healthz';
+export const METRICS_PATH = '/metrics';
+
+/** A call to Slack that failed: Slack's error code, `ratelimited`, `http_<status>` or `unreachable`. */
+export type SlackCallObserver = (failure: { method: string; error: string }) => void;
 
 export interface SlackClientDeps {
   botToken: string;
   /** SLACK_API_URL: another Web API base (GovSlack, tests); every Web API call goes there. */
   apiUrl?: string;
   logger: Logger;
+  /** Hears of every failed call (for /metrics). */
+  observe?: SlackCallObserver;
 }
 
 export interface SlackAppDeps extends SlackClientDeps {
@@ -35,6 +42,8 @@ export interface SlackAppDeps extends SlackClientDeps {
   forgetUser?: (userId: string) => void;
   /** The zone each person reads times in (the directory's `users.info`). */
   zones?: ReaderZones;
+  /** Answers `GET /metrics` (Prometheus text format) beside /healthz. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 export interface SlackApp {
@@ -57,8 +66,49 @@ const SLACK_CALL_TIMEOUT_MS = 10_000;
  * `respond()` (replies to a response_url) sets no bound, so a Slack that never answered would
  * hold the listener, and a graceful stop waiting for it, for as long as the connection lives.
  */
-const boundedFetch: webApi.FetchFunction = (url, init) =>
+const boundedFetch = (
+  url: string | URL,
+  init?: Parameters<webApi.FetchFunction>[1],
+): Promise<Response> =>
   fetch(url, { ...init, signal: init?.signal ?? AbortSignal.timeout(SLACK_CALL_TIMEOUT_MS) });
+
+/** The Web API method a URL calls (`chat.postMessage`), or `response_url` for a reply. */
+function methodOf(url: string | URL): string {
+  const text = String(url);
+  const path = URL.canParse(text) ? new URL(text).pathname : text;
+  const at = path.lastIndexOf('/api/');
+  return at >= 0 ? path.slice(at + 5) : 'response_url';
+}
+
+/** boundedFetch, telling `observe` of each call that failed, without changing what it returns. */
+function observedFetch(observe: SlackCallObserver): webApi.FetchFunction {
+  return async (url, init) => {
+    const method = methodOf(url);
+    let res: Response;
+    try {
+      res = await boundedFetch(url, init);
+    } catch (err) {
+      observe({ method, error: 'unreachable' });
+      throw err;
+    }
+    if (res.status === 429) observe({ method, error: 'ratelimited' });
+    else if (!res.ok) observe({ method, error: `http_${res.status}` });
+    else if (res.headers.get('content-type')?.includes('json')) {
+      // Read from a copy, after the caller has its answer: Slack says ok=false in the body.
+      void res
+        .clone()
+        .json()
+        .then(
+          (body: unknown) => {
+            const answer = body as { ok?: unknown; error?: unknown } | null;
+            if (answer?.ok === false) observe({ method, error: String(answer.error ?? 'unknown') });
+          },
+          () => undefined,
+        );
+    }
+    return res;
+  };
+}
 
 /**
  * Web API client options shared by the app and anything else that talks to Slack for the bot.
@@ -73,7 +123,7 @@ export function slackClientOptions(deps: SlackClientDeps): webApi.WebClientOptio
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
     timeout: SLACK_CALL_TIMEOUT_MS,
-    fetch: boundedFetch,
+    fetch: deps.observe ? observedFetch(deps.observe) : boundedFetch,
     logger: boltLogger(deps.logger),
   };
 }
@@ -115,11 +165,40 @@ function healthHandler(health: () => Promise<Health>, logger: Logger) {
   };
 }
 
-/** Socket Mode has no HTTP endpoint of its own, so /healthz gets a small server. */
-function healthServer(handler: ReturnType<typeof healthHandler>): Server {
+type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+function metricsHandler(
+  metrics: NonNullable<SlackAppDeps['metrics']>,
+  logger: Logger,
+): RouteHandler {
+  return (_req, res) => {
+    metrics().then(
+      ({ contentType, body }) => {
+        res.writeHead(200, { 'content-type': contentType });
+        res.end(body);
+      },
+      (err: unknown) => {
+        logger.warn('metrics could not be rendered', { error: String(err) });
+        res.writeHead(500).end();
+      },
+    );
+  };
+}
+
+/** The GET routes beside Slack's: /healthz, and /metrics when asked for. */
+function sideRoutes(deps: SlackAppDeps, health: RouteHandler): Record<string, RouteHandler> {
+  return {
+    [HEALTH_PATH]: health,
+    ...(deps.metrics ? { [METRICS_PATH]: metricsHandler(deps.metrics, deps.logger) } : {}),
+  };
+}
+
+/** Socket Mode has no HTTP endpoint of its own, so /healthz (and /metrics) get a small server. */
+function healthServer(routes: Record<string, RouteHandler>): Server {
   return createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (req.method === 'GET' && path === HEALTH_PATH) return handler(req, res);
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    if (req.method === 'GET' && route) return route(req, res);
     res.writeHead(404).end();
   });
 }
@@ -141,7 +220,7 @@ function close(server: Server): Promise<void> {
 /** Signed HTTP at EVENTS_PATH, /healthz beside it, and bodies Slack would never send refused first. */
 function httpReceiver(
   signingSecret: string,
-  health: ReturnType<typeof healthHandler>,
+  routes: Record<string, RouteHandler>,
   logger: Logger,
   boltLog: ReturnType<typeof boltLogger>,
   accepting: () => Promise<boolean>,
@@ -149,7 +228,11 @@ function httpReceiver(
   const receiver = new HTTPReceiver({
     signingSecret,
     endpoints: EVENTS_PATH,
-    customRoutes: [{ path: HEALTH_PATH, method: ['GET'], handler: health }],
+    customRoutes: Object.entries(routes).map(([path, handler]) => ({
+      path,
+      method: ['GET'],
+      handler,
+    })),
     logger: boltLog,
   });
   // The server Bolt starts calls this public listener per request, so the check runs first.
@@ -160,6 +243,29 @@ function httpReceiver(
     accepting,
   });
   return receiver;
+}
+
+/**
+ * Socket Mode's receiver, with the same body checks as HTTP's: each envelope passes
+ * checkSocketEvents before the app processes it.
+ */
+class CheckedSocketModeReceiver extends SocketModeReceiver {
+  constructor(
+    options: ConstructorParameters<typeof SocketModeReceiver>[0],
+    private readonly checks: Parameters<typeof checkSocketEvents>[1],
+  ) {
+    super(options);
+  }
+
+  override init(app: App): void {
+    const processEvent = checkSocketEvents((event) => app.processEvent(event), this.checks);
+    super.init(
+      new Proxy(app, {
+        get: (target, property, receiver) =>
+          property === 'processEvent' ? processEvent : Reflect.get(target, property, receiver),
+      }),
+    );
+  }
 }
 
 /**
@@ -184,16 +290,28 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     deferInitialization: true,
     convoStore: false as const,
   };
+  const accepting = deps.accepting ?? (async () => true);
   const app = socketMode
-    ? new App({ ...common, socketMode: true, appToken: deps.appToken })
+    ? new App({
+        ...common,
+        socketMode: true,
+        receiver: new CheckedSocketModeReceiver(
+          {
+            appToken: deps.appToken ?? '',
+            logger,
+            installerOptions: { clientOptions: common.clientOptions },
+          },
+          { logger: deps.logger, accepting },
+        ),
+      })
     : new App({
         ...common,
         receiver: httpReceiver(
           deps.signingSecret ?? '',
-          health,
+          sideRoutes(deps, health),
           deps.logger,
           logger,
-          deps.accepting ?? (async () => true),
+          accepting,
         ),
       });
 
@@ -220,7 +338,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     zones: deps.zones,
   });
 
-  const sideServer = socketMode ? healthServer(health) : undefined;
+  const sideServer = socketMode ? healthServer(sideRoutes(deps, health)) : undefined;
   let started = false;
   let boundPort: number | undefined;
 
@@ -231,13 +349,23 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
       return boundPort;
     },
     async start(port, host) {
-      await app.init();
+      await app.init().catch((err: unknown) => {
+        throw explainStartFailure(err, {
+          method: 'auth.test',
+          token: 'SLACK_BOT_TOKEN',
+          apiUrl: deps.apiUrl,
+        });
+      });
       if (sideServer) {
         boundPort = await listen(sideServer, port, host);
         await app.start().catch(async (err: unknown) => {
           await close(sideServer);
           boundPort = undefined;
-          throw err;
+          throw explainStartFailure(err, {
+            method: 'apps.connections.open',
+            token: 'SLACK_APP_TOKEN',
+            apiUrl: deps.apiUrl,
+          });
         });
       } else {
         const server = await app.start({ port, host });

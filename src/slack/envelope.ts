@@ -4,6 +4,7 @@ import {
   HTTPModuleFunctions,
   isValidSlackRequest,
   type BufferedIncomingMessage,
+  type ReceiverEvent,
 } from '@slack/bolt';
 import { z } from 'zod';
 import type { Logger } from '../log';
@@ -90,6 +91,45 @@ function envelopeOf(body: unknown, contentType: string | undefined) {
     return slashCommand.safeParse(body);
   }
   return interaction.safeParse(body);
+}
+
+/**
+ * How Bolt will read a Socket Mode envelope's payload: a command's fields, an interaction, or an
+ * Events API callback (the same bodies HTTP carries, already parsed).
+ */
+function socketEnvelopeOf(body: unknown) {
+  const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  if ('command' in fields) return slashCommand.safeParse(body);
+  if (fields.type === 'event_callback' || fields.type === 'url_verification') {
+    return event.safeParse(body);
+  }
+  return interaction.safeParse(body);
+}
+
+/**
+ * The Socket Mode twin of checkEnvelopes, around the app's processEvent: an envelope whose body
+ * does not have the shape of a request Hallpass handles is acknowledged (so Slack does not send
+ * it again) with a warning, and never reaches a listener. While Hallpass cannot record anything,
+ * nothing is acknowledged: Slack delivers it again, as it retries an HTTP request that got 503.
+ * (Socket Mode needs no signature: the connection itself was opened with the app-level token.)
+ */
+export function checkSocketEvents(
+  processEvent: (event: ReceiverEvent) => Promise<void>,
+  options: { logger: Logger; accepting?: () => Promise<boolean> },
+): (event: ReceiverEvent) => Promise<void> {
+  return async (received) => {
+    if (options.accepting && !(await options.accepting())) {
+      options.logger.warn('slack envelope left unacknowledged: the database is out of reach');
+      return;
+    }
+    const parsed = socketEnvelopeOf(received.body);
+    if (parsed.success) return processEvent(received);
+    options.logger.warn('slack request with a body Hallpass does not handle', {
+      problems: formatIssues(parsed.error.issues).slice(0, 5),
+      via: 'socket mode',
+    });
+    await received.ack();
+  };
 }
 
 function isSslCheck(req: IncomingMessage, raw: string): boolean {

@@ -7,6 +7,7 @@ import { SqliteStore, type VerifyOptions } from './sqlite/store';
 export type * from './port';
 export type * from './rows';
 export type { CopyReport } from './copy';
+export { backupSqlite, type BackupReport } from './sqlite/backup';
 export {
   DECISIONS,
   END_REASONS,

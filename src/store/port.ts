@@ -89,6 +89,23 @@ export interface Queries {
   readonly people: PeopleQueries;
   readonly meta: MetaQueries;
   readonly checkpoint: CheckpointQueries;
+  readonly gauges: GaugeQueries;
+}
+
+/** The state /metrics shows, read on every scrape: counts over partial indexes only. */
+export interface OperationalGauges {
+  /** Grants not over yet, by status. */
+  inFlight: { activating: number; active: number; revoking: number };
+  /** Grants still active or revoking after their expiry, and the earliest such expiry. */
+  overdue: { count: number; oldestExpiresAt: number | null };
+  /** Grants whose last provider call failed and that wait for a retry. */
+  retrying: number;
+  /** Notifications waiting for delivery (the oldest's queue time), and those given up on. */
+  outbox: { pending: number; oldestPendingAt: number | null; dead: number };
+}
+
+export interface GaugeQueries {
+  read(now: number): Promise<OperationalGauges>;
 }
 
 export interface PeopleQueries {
@@ -206,6 +223,8 @@ export interface AuditQueries {
   between(since: number, until: number): AsyncIterable<AuditRow[]>;
   /** Every row about a grant: its own, its request's and its extension requests', in seq order. */
   aboutGrant(grantId: string, requestId: string): Promise<AuditRow[]>;
+  /** Every row of one request (a denied, cancelled or expired one has no grant), in seq order. */
+  aboutRequest(requestId: string): Promise<AuditRow[]>;
 }
 
 export interface NewOutboxRow {

@@ -288,9 +288,9 @@ describe.each(STORE_KINDS)('hallpass grants revoke (%s)', (kind) => {
 });
 
 describe('hallpass usage', () => {
-  it('prints the usage for help and for no command, exit 2', async () => {
-    expect(await runCli(['help'], {})).toEqual({ code: 2, stdout: USAGE, stderr: '' });
-    expect(await runCli([], {})).toEqual({ code: 2, stdout: USAGE, stderr: '' });
+  it('prints the usage for help (exit 0) and for no command (a usage error, exit 2)', async () => {
+    expect(await runCli(['help'], {})).toEqual({ code: 0, stdout: USAGE, stderr: '' });
+    expect(await runCli([], {})).toEqual({ code: 2, stdout: '', stderr: USAGE });
   });
 
   it('names an unknown command', async () => {

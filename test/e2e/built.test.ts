@@ -53,7 +53,7 @@ describe('node dist/main.js refusing to start', () => {
       stdout: '',
       stderr:
         `hallpass: ${file}: cannot read configuration (ENOENT)\n` +
-        `hallpass: to begin, copy ${join(ROOT, 'hallpass.example.yml')} to ${file} and edit it, or set HALLPASS_CONFIG to your configuration file\n`,
+        `hallpass: to begin, run \`npx hallpass init --file ${file}\` or copy ${join(ROOT, 'hallpass.example.yml')} there and edit it; or set HALLPASS_CONFIG to your configuration file\n`,
     });
   });
 

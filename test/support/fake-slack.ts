@@ -209,8 +209,9 @@ export class FakeSlack {
       return send(res, 429, { ok: false, error: 'ratelimited' });
     }
     if (fault?.kind === 'error') return send(res, 200, { ok: false, error: fault.error });
-    if (!auth?.startsWith('Bearer xoxb-'))
-      return send(res, 200, { ok: false, error: 'not_authed' });
+    // Socket Mode's connection call takes the app-level token; every other call the bot's.
+    const prefix = method === 'apps.connections.open' ? 'Bearer xapp-' : 'Bearer xoxb-';
+    if (!auth?.startsWith(prefix)) return send(res, 200, { ok: false, error: 'not_authed' });
     const handler = this.handlers[method];
     if (!handler) return send(res, 200, { ok: false, error: 'unknown_method' });
     try {

@@ -61,6 +61,7 @@ export class PostgresStore implements Store {
   readonly people: Queries['people'];
   readonly meta: Queries['meta'];
   readonly checkpoint: Queries['checkpoint'];
+  readonly gauges: Queries['gauges'];
 
   private readonly pool: pg.Pool;
   private readonly settings: ClientConfig;
@@ -99,6 +100,7 @@ export class PostgresStore implements Store {
     this.people = queries.people;
     this.meta = queries.meta;
     this.checkpoint = queries.checkpoint;
+    this.gauges = queries.gauges;
   }
 
   /**

@@ -19,6 +19,10 @@ const ABOUT_GRANT = new Sql(
     ORDER BY seq`,
 );
 
+const ABOUT_REQUEST = new Sql(
+  `SELECT ${COLUMNS} FROM audit_events WHERE request_id = ? ORDER BY seq`,
+);
+
 /** Rows per INSERT when appending many: well under PostgreSQL's 65,535 parameters. */
 const APPEND_CHUNK = 100;
 const PAGE_ROWS = 5_000;
@@ -82,5 +86,9 @@ export class SqlAuditQueries implements AuditQueries {
     return (await this.q.runner.rows(ABOUT_GRANT, [grantId, requestId, grantId])).map(
       this.q.t.audit.map,
     );
+  }
+
+  async aboutRequest(requestId: string): Promise<AuditRow[]> {
+    return (await this.q.runner.rows(ABOUT_REQUEST, [requestId])).map(this.q.t.audit.map);
   }
 }

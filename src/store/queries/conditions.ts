@@ -8,3 +8,4 @@ export const GRANT_ACTIVE_UNWARNED = "status = 'active' and warned_at is null";
 export const GRANT_ACTIVE_UNSYNCED = "status = 'active' and provider_expires_at < expires_at";
 export const REQUEST_PENDING = "status = 'pending'";
 export const OUTBOX_PENDING = "status = 'pending'";
+export const OUTBOX_DEAD = "status = 'dead'";

@@ -6,6 +6,7 @@ import { SqlAuditQueries } from './audit';
 import { SqlCheckpointQueries } from './checkpoint';
 import { tableStatements, type Atomically, type DialectTables } from './context';
 import { SqlDigestQueries } from './digests';
+import { SqlGaugeQueries } from './gauges';
 import { SqlGrantQueries } from './grants';
 import { SqlMessageQueries } from './messages';
 import { SqlOutboxQueries } from './outbox';
@@ -38,5 +39,6 @@ export function createQueries(
     people: new SqlPeopleQueries(q),
     meta: new SqlMetaQueries(q),
     checkpoint: new SqlCheckpointQueries(q),
+    gauges: new SqlGaugeQueries(q),
   };
 }

@@ -94,6 +94,7 @@ export class SqliteStore implements Store {
   readonly people: Queries['people'];
   readonly meta: Queries['meta'];
   readonly checkpoint: Queries['checkpoint'];
+  readonly gauges: Queries['gauges'];
 
   private readonly writer?: Database.Database;
   private readonly reader: Database.Database;
@@ -145,6 +146,7 @@ export class SqliteStore implements Store {
     this.people = queries.people;
     this.meta = queries.meta;
     this.checkpoint = queries.checkpoint;
+    this.gauges = queries.gauges;
   }
 
   async change<T>(work: (tx: Queries) => Promise<T>): Promise<T> {

@@ -29,5 +29,9 @@ export const outbox = sqliteTable(
     index('outbox_subject_pending')
       .on(t.subject, t.id)
       .where(sql`status = 'pending'`),
+    // Dead rows are few and counted on every /metrics scrape.
+    index('outbox_dead')
+      .on(t.id)
+      .where(sql`status = 'dead'`),
   ],
 );
