@@ -2,6 +2,12 @@ import { scalar, startSystem, waitFor, type FaultSystem } from './support/system
 
 /** The provider timeout of these cases: a call is given up on after a second. */
 const TIMEOUT_MS = 1000;
+/**
+ * When the receiver applies a late grant, counted from when it received the call: after the
+ * timeout, and well inside the fence (given up + 2 × timeout) even when a loaded machine delays
+ * the receiver's timer by a second.
+ */
+const LANDS_AFTER_MS = 1200;
 
 /**
  * Samples, every few milliseconds, each grant's record against what the receiver holds, and
@@ -77,7 +83,7 @@ describe('a grant call that answers after the timeout but is applied', () => {
 
   it('given up at once: the clean-up revoke waits for it to land, then removes it', async () => {
     system = await startSystem({ providerTimeout: `${TIMEOUT_MS / 1000}s`, alertAfterAttempts: 1 });
-    const id = await lateSandboxGrant(1500);
+    const id = await lateSandboxGrant(LANDS_AFTER_MS);
     await timedOut(id);
     // The late grant lands; the watch proves the record never said the access was over while
     // it was held (reading the status here instead would race the revoke that follows it).
@@ -103,7 +109,7 @@ describe('a grant call that answers after the timeout but is applied', () => {
 
   it('retried, then revoked by its holder: the revoke waits for the late call, nothing stays', async () => {
     system = await startSystem({ providerTimeout: `${TIMEOUT_MS / 1000}s`, alertAfterAttempts: 3 });
-    const id = await lateSandboxGrant(1500);
+    const id = await lateSandboxGrant(LANDS_AFTER_MS);
     await timedOut(id);
     const click = await system.people.revoke('UREQ', id);
     expect(click.status).toBe(200);

@@ -98,10 +98,13 @@ export function faultConfig(options: {
    * clock past `recheckAfter` gets the read-backs done at once; the product's default otherwise.
    */
   reconcileSchedule?: string;
+  /** How long user group members are trusted (`directory.groupTtl`); the product's default otherwise. */
+  groupTtl?: string;
 }): string {
   const reconcile = options.reconcileSchedule
     ? `reconcile: { schedule: '${options.reconcileSchedule}' }`
     : '';
+  const directory = options.groupTtl ? `directory: { groupTtl: ${options.groupTtl} }` : '';
   return `
 timezone: UTC
 admins: [UADMIN]
@@ -113,6 +116,7 @@ sweeper:
   warnBefore: 10s
   alertAfterAttempts: ${options.alertAfterAttempts ?? 3}
 ${reconcile}
+${directory}
 providers:
   hook:
     type: webhook
