@@ -1,5 +1,6 @@
 import { validate as validateCron } from 'node-cron';
 import { z } from 'zod';
+import { apiSchema, pipelineRuleProblems, pipelineRuleSchema } from './api';
 import { parseDuration } from './duration';
 
 const duration = z.string().transform((text, ctx) => {
@@ -67,6 +68,8 @@ export const resourceSchema = z
     allowSelfApproval: z.boolean().default(false),
     requireTicket: z.boolean().default(false),
     ticketPattern: regex.optional(),
+    /** Which pipelines (API tokens, CI ID tokens) may request it; see docs/api.md. */
+    pipelines: z.array(pipelineRuleSchema).default([]),
   })
   .transform((r) => ({
     ...r,
@@ -159,6 +162,7 @@ export const configSchema = z
           .default({ days: [1, 2, 3, 4, 5], start: '08:00', end: '18:00' }),
       })
       .optional(),
+    api: apiSchema.prefault({}),
     providers: z.record(
       z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'bad provider name'),
       providerInstance,
@@ -225,6 +229,13 @@ export const configSchema = z
           code: 'custom',
           path: at('approvalsRequired'),
           message: `needs ${r.approvalsRequired} approvers but only ${r.approvers.users.length} are listed`,
+        });
+      }
+      for (const problem of pipelineRuleProblems(r.pipelines, cfg.api, r.maxDuration)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at('pipelines'), ...problem.path],
+          message: problem.message,
         });
       }
     });

@@ -31,6 +31,8 @@ export const AUDIT_ACTIONS = [
   'grant.rechecked',
   'notification.failed',
   'digest.queued',
+  'token.created',
+  'token.revoked',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

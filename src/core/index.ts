@@ -38,6 +38,8 @@ import { recordPersonStatus, type OffboardingSource } from './offboarding';
 import { OutboxBook } from './outbox';
 import { recordDrift, recordRechecked, recordVerified, type Drift } from './verification';
 import { configuredTarget, type TargetResolver } from './terms';
+import { Pipelines } from './pipeline-face';
+import { withPipelines } from './pipelines';
 import { Policy } from './policy';
 import { awaitingDecisionBy, grantOf, overviewOf } from './queries';
 import { cancelRequest, createRequest, expireStaleRequests, type NewRequest } from './requests';
@@ -59,6 +61,15 @@ export { termsOf, type GrantTerms } from './terms';
 export { expectedOf, type Drift, type Expected } from './verification';
 export type { LiveGrantProblems } from './config-drift';
 export type { Policy } from './policy';
+export type { Pipelines } from './pipeline-face';
+export type { TokenInfo } from './api-tokens';
+export {
+  callerOf,
+  isPipelineId,
+  oidcIdentity,
+  withPipelines,
+  type PipelineCaller,
+} from './pipelines';
 
 /**
  * The grant transitions and reads the sweeper drives. Provider calls happen between them, never
@@ -208,6 +219,7 @@ export class Core {
   readonly lifecycle: GrantLifecycle;
   readonly outbox: OutboxBook;
   readonly audit: AuditReads;
+  readonly pipelines: Pipelines;
 
   constructor(deps: {
     store: Store;
@@ -222,12 +234,13 @@ export class Core {
       store: deps.store,
       clock: deps.clock,
       config: deps.config,
-      policy: new Policy(deps.config, deps.directory),
+      policy: new Policy(deps.config, withPipelines(deps.directory)),
       resolveTarget: deps.resolveTarget ?? configuredTarget,
     };
     this.lifecycle = new GrantLifecycle(this.ctx);
     this.outbox = new OutboxBook(this.ctx);
     this.audit = new AuditReads(deps.store, deps.clock);
+    this.pipelines = new Pipelines(this.ctx);
   }
 
   get policy(): Policy {

@@ -59,6 +59,8 @@ export class PostgresStore implements Store {
   readonly reports: Queries['reports'];
   readonly people: Queries['people'];
   readonly meta: Queries['meta'];
+  readonly tokens: Queries['tokens'];
+  readonly pipelineCredentials: Queries['pipelineCredentials'];
 
   private readonly pool: pg.Pool;
   private readonly settings: ClientConfig;
@@ -96,6 +98,8 @@ export class PostgresStore implements Store {
     this.reports = queries.reports;
     this.people = queries.people;
     this.meta = queries.meta;
+    this.tokens = queries.tokens;
+    this.pipelineCredentials = queries.pipelineCredentials;
   }
 
   /**
@@ -228,6 +232,8 @@ export class PostgresStore implements Store {
         digests: t.digests,
         people: t.people,
         meta: t.meta,
+        api_tokens: t.tokens,
+        pipeline_credentials: t.pipelineCredentials,
       },
       atomically: (work) => this.transaction('BEGIN', (client) => work(new PgRunner(client))),
       // Rows came with their ids: the serial sequences must continue after the largest.

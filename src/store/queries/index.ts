@@ -1,6 +1,7 @@
 import type { Dialect } from '../dialect';
 import type { Queries } from '../port';
 import type { Runner } from '../sql';
+import { SqlPipelineCredentialQueries, SqlTokenQueries } from './api';
 import { SqlApprovalQueries } from './approvals';
 import { SqlAuditQueries } from './audit';
 import { tableStatements, type Atomically, type DialectTables } from './context';
@@ -36,5 +37,7 @@ export function createQueries(
     reports: new SqlReportQueries(q),
     people: new SqlPeopleQueries(q),
     meta: new SqlMetaQueries(q),
+    tokens: new SqlTokenQueries(q),
+    pipelineCredentials: new SqlPipelineCredentialQueries(q),
   };
 }

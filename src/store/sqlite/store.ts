@@ -86,6 +86,8 @@ export class SqliteStore implements Store {
   readonly reports: Queries['reports'];
   readonly people: Queries['people'];
   readonly meta: Queries['meta'];
+  readonly tokens: Queries['tokens'];
+  readonly pipelineCredentials: Queries['pipelineCredentials'];
 
   private readonly writer?: Database.Database;
   private readonly reader: Database.Database;
@@ -136,6 +138,8 @@ export class SqliteStore implements Store {
     this.reports = queries.reports;
     this.people = queries.people;
     this.meta = queries.meta;
+    this.tokens = queries.tokens;
+    this.pipelineCredentials = queries.pipelineCredentials;
   }
 
   async change<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
@@ -255,6 +259,8 @@ export class SqliteStore implements Store {
         digests: t.digests,
         people: t.people,
         meta: t.meta,
+        api_tokens: t.tokens,
+        pipeline_credentials: t.pipelineCredentials,
       },
       atomically: (work) =>
         this.writeTransaction(() => work(new SqliteRunner(this.writer ?? this.reader))),
