@@ -27,8 +27,17 @@ export interface NewToken {
 export type TokenInfo = Omit<ApiTokenRow, 'hash' | 'resources'> & { resources: string[] };
 
 function infoOf(row: ApiTokenRow): TokenInfo {
-  const { hash: _hash, resources, ...rest } = row;
-  return { ...rest, resources: JSON.parse(resources) as string[] };
+  return {
+    id: row.id,
+    identity: row.identity,
+    resources: JSON.parse(row.resources) as string[],
+    note: row.note,
+    createdAt: row.createdAt,
+    createdBy: row.createdBy,
+    expiresAt: row.expiresAt,
+    revokedAt: row.revokedAt,
+    revokedBy: row.revokedBy,
+  };
 }
 
 /**
