@@ -1,8 +1,9 @@
+import { createApi } from './api';
 import type { Env } from './config/env';
 import { sealingSecret } from './config/env';
 import { ConfigError } from './config/load';
 import type { Config } from './config/schema';
-import { Core } from './core';
+import { Core, withPipelines } from './core';
 import { systemClock, type Clock } from './core/clock';
 import { DigestScheduler } from './jobs/digest';
 import { LeaderJobs } from './jobs/leader-jobs';
@@ -62,13 +63,16 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       apiUrl: env.SLACK_API_URL,
       logger,
     });
-    const directory = new SlackDirectory(client, {
+    // Pipelines are no Slack users: the jobs must not look them up (nor offboard them).
+    const slackDirectory = new SlackDirectory(client, {
       clock,
       logger,
       groupTtlMs: config.directory.groupTtl,
       userTtlMs: config.directory.userTtl,
       maxStaleMs: config.directory.maxStaleness,
     });
+    // Pipelines are no Slack users: the jobs must not look them up (nor offboard them).
+    const directory = withPipelines(slackDirectory);
     const providers = await loadProviders(config, { slack: client, configDir: options.configDir });
     stack.push(() => providers.closeAll());
     const core = new Core({
@@ -100,6 +104,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
     const offboarding = new OffboardingCheck({ core, directory, logger });
     const leader = new LeaderJobs(store.leadership(), [sweeper, reconciler, offboarding], logger);
     const database = new DatabaseWatch(store, logger);
+    const api = createApi({ core, sealer, logger });
     const slack = createSlackApp({
       core,
       botToken: env.SLACK_BOT_TOKEN,
@@ -115,14 +120,19 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       // Down a moment ago? Ask again before turning Slack away: it may be back.
       accepting: async () => database.up || (await database.check()),
       extraSubcommands: [digestSubcommand],
-      forgetUser: (userId) => directory.forget(userId),
+      forgetUser: (userId) => slackDirectory.forget(userId),
+      extraHttp: api,
     });
 
     // Slack first: a start that fails there (a rejected token, a port in use) must not have
     // posted anything or called any provider. On the way down, requests stop first, so those in
     // flight finish while the jobs still run.
     await slack.start(env.PORT, env.HOST);
-    let stopSlack: (() => Promise<void>) | undefined = () => slack.stop();
+    let stopSlack: (() => Promise<void>) | undefined = () => {
+      // Waits in progress answer now, so they do not hold the server open.
+      api.close();
+      return slack.stop();
+    };
     stack.push(async () => {
       await stopSlack?.();
       stopSlack = undefined;

@@ -32,6 +32,14 @@ export interface SlackAppDeps extends SlackClientDeps {
   extraSubcommands?: readonly Subcommand[];
   /** Slack said a person changed: forget what the directory cached of them. */
   forgetUser?: (userId: string) => void;
+  /** More HTTP served on the same port (the pipelines API), in both HTTP and Socket Mode. */
+  extraHttp?: ExtraHttp;
+}
+
+/** Requests another part of Hallpass answers on Slack's port: it says which are its own. */
+export interface ExtraHttp {
+  owns(req: IncomingMessage): boolean;
+  handle(req: IncomingMessage, res: ServerResponse): void;
 }
 
 export interface SlackApp {
@@ -112,11 +120,12 @@ function healthHandler(health: () => Promise<Health>, logger: Logger) {
   };
 }
 
-/** Socket Mode has no HTTP endpoint of its own, so /healthz gets a small server. */
-function healthServer(handler: ReturnType<typeof healthHandler>): Server {
+/** Socket Mode has no HTTP endpoint of its own, so /healthz (and the API) get a small server. */
+function healthServer(handler: ReturnType<typeof healthHandler>, extra?: ExtraHttp): Server {
   return createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (req.method === 'GET' && path === HEALTH_PATH) return handler(req, res);
+    if (extra?.owns(req)) return extra.handle(req, res);
     res.writeHead(404).end();
   });
 }
@@ -142,6 +151,7 @@ function httpReceiver(
   logger: Logger,
   boltLog: ReturnType<typeof boltLogger>,
   accepting: () => Promise<boolean>,
+  extra?: ExtraHttp,
 ): HTTPReceiver {
   const receiver = new HTTPReceiver({
     signingSecret,
@@ -156,6 +166,11 @@ function httpReceiver(
     logger,
     accepting,
   });
+  if (extra) {
+    const slack = receiver.requestListener;
+    receiver.requestListener = (req, res) =>
+      extra.owns(req) ? extra.handle(req, res) : slack(req, res);
+  }
   return receiver;
 }
 
@@ -191,6 +206,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
           deps.logger,
           logger,
           deps.accepting ?? (async () => true),
+          deps.extraHttp,
         ),
       });
 
@@ -216,7 +232,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     forgetUser: deps.forgetUser,
   });
 
-  const sideServer = socketMode ? healthServer(health) : undefined;
+  const sideServer = socketMode ? healthServer(health, deps.extraHttp) : undefined;
   let started = false;
   let boundPort: number | undefined;
 
