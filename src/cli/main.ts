@@ -7,6 +7,8 @@ import { digestPrint } from './digest';
 import { grantsClose, grantsList, grantsRevoke } from './grants';
 import { grantsReconcile } from './reconcile';
 import { policyCheck } from './policy';
+import { request } from './request';
+import { tokensCreate, tokensList, tokensRevoke } from './tokens';
 import { USAGE } from './usage';
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
@@ -23,6 +25,10 @@ const COMMANDS: Record<string, Command> = {
   'grants close': grantsClose,
   digest: digestPrint,
   'db copy': dbCopy,
+  'tokens create': tokensCreate,
+  'tokens list': tokensList,
+  'tokens revoke': tokensRevoke,
+  request,
 };
 
 function findCommand(argv: string[]): { command: Command; args: string[] } | undefined {
