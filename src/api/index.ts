@@ -7,7 +7,7 @@ import { OidcVerifier } from './oidc';
 import { openApiDocument } from './openapi';
 import { RateLimiter } from './rate-limit';
 import { route, type Route } from './route';
-import { API_PREFIX, routes } from './routes';
+import { API_PREFIX, routes, type RouteDeps } from './routes';
 import { ApiServer } from './server';
 import { Views } from './views';
 import { Waiters } from './waiter';
@@ -27,7 +27,7 @@ export interface Api {
 }
 
 /** The routes of the API with the one that describes them all. */
-export function apiRoutes(deps: Parameters<typeof routes>[0]): Route[] {
+export function apiRoutes(deps: RouteDeps): Route[] {
   const served = routes(deps);
   const describe = route({
     method: 'GET',
@@ -46,6 +46,18 @@ export function apiRoutes(deps: Parameters<typeof routes>[0]): Route[] {
   const all = [...served, describe];
   const document = openApiDocument(all, API_VERSION);
   return all;
+}
+
+/** Describing the routes reads none of their dependencies: they are only used by calls. */
+const NO_DEPS = new Proxy({} as RouteDeps, {
+  get() {
+    throw new Error('describing the API handles no call');
+  },
+});
+
+/** The OpenAPI document as served, without a running Hallpass (docs/openapi.json is this). */
+export function describeApi(): Record<string, unknown> {
+  return openApiDocument(apiRoutes(NO_DEPS), API_VERSION);
 }
 
 /** `/api/v1` for pipelines and scripts, served beside `/slack/events`. */

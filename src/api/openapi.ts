@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { API_PREFIX } from './routes';
 import type { Route } from './route';
-import { Problem } from './schemas';
+import * as schemas from './schemas';
 
 const STANDARD_PROBLEMS = [401, 429, 500];
 
@@ -36,20 +36,26 @@ export function openApiDocument(
     }
     return id;
   };
-  name(Problem);
+  // Every named schema is a component, so nested ones are referenced rather than inlined.
+  for (const schema of Object.values(schemas)) name(schema);
   for (const r of routes) {
     if (r.body) name(r.body);
     name(r.ok.schema);
   }
-  const { schemas } = z.toJSONSchema(registry, {
-    target: 'draft-2020-12',
-    uri: (id) => `#/components/schemas/${id}`,
-  }) as { schemas: Record<string, Record<string, unknown>> };
-  for (const schema of Object.values(schemas)) delete schema.$schema;
+  const components = (
+    z.toJSONSchema(registry, {
+      target: 'draft-2020-12',
+      uri: (id) => `#/components/schemas/${id}`,
+    }) as { schemas: Record<string, Record<string, unknown>> }
+  ).schemas;
+  for (const schema of Object.values(components)) {
+    delete schema.$schema;
+    delete schema.$id;
+  }
   const ref = (schema: z.ZodType) => ({ $ref: `#/components/schemas/${name(schema)}` });
   const problem = (status: number) => ({
     description: PROBLEM_TEXT[status] ?? 'A problem.',
-    content: { 'application/problem+json': { schema: ref(Problem) } },
+    content: { 'application/problem+json': { schema: ref(schemas.Problem) } },
   });
 
   const paths: Record<string, Record<string, unknown>> = {};
@@ -113,7 +119,7 @@ export function openApiDocument(
             'A Hallpass API token (`hpt_…`, from `hallpass tokens create`) or an OpenID Connect ID token from a CI issuer listed under `api.oidc`.',
         },
       },
-      schemas,
+      schemas: components,
     },
     paths,
   };

@@ -55,8 +55,8 @@ function waitTimeout(text: string | null, maxWaitMs: number): number {
 
 const requestPath = (id: string) => `${API_PREFIX}/requests/${id}`;
 
+/** The endpoints; `deps` is only read when a call is handled. */
 export function routes(deps: RouteDeps): Route[] {
-  const { core, views, waiters } = deps;
   return [
     route({
       method: 'GET',
@@ -72,7 +72,7 @@ export function routes(deps: RouteDeps): Route[] {
       problems: [],
       handle: async ({ caller }) => ({
         body: {
-          resources: core.pipelines.requestable(caller).map((r) => resourceView(core, caller, r)),
+          resources: deps.core.pipelines.requestable(caller).map((r) => resourceView(deps.core, caller, r)),
         },
       }),
     }),
@@ -99,7 +99,7 @@ export function routes(deps: RouteDeps): Route[] {
             'bad_idempotency_key',
             'Idempotency-Key is at most 200 characters.',
           );
-        const request = await core.createRequest({
+        const request = await deps.core.createRequest({
           requester: caller.id,
           resourceId: body.resource,
           duration: body.duration,
@@ -109,7 +109,7 @@ export function routes(deps: RouteDeps): Route[] {
           ...(typeof key === 'string' && key ? { clientKey: `api:${caller.id}:${key}` } : {}),
         });
         return {
-          body: await views.request(request),
+          body: await deps.views.request(request),
           headers: { location: requestPath(request.id) },
         };
       },
@@ -123,7 +123,7 @@ export function routes(deps: RouteDeps): Route[] {
       ok: { status: 200, description: 'The request.', schema: Request },
       problems: [404],
       handle: async ({ caller, params }) => ({
-        body: await views.request(await ownRequest(core, caller, params.id!)),
+        body: await deps.views.request(await ownRequest(deps.core, caller, params.id!)),
       }),
     }),
     route({
@@ -146,16 +146,16 @@ export function routes(deps: RouteDeps): Route[] {
       handle: async ({ caller, params, query, signal }) => {
         const timeoutMs = waitTimeout(query.get('timeout'), deps.maxWaitMs);
         const id = params.id!;
-        await ownRequest(core, caller, id);
-        const settled = await waiters.until(
+        await ownRequest(deps.core, caller, id);
+        const settled = await deps.waiters.until(
           async () => {
-            const request = await core.request(id);
-            return request && !waiting(request, await core.grantOf(request)) ? request : undefined;
+            const request = await deps.core.request(id);
+            return request && !waiting(request, await deps.core.grantOf(request)) ? request : undefined;
           },
           timeoutMs,
           signal,
         );
-        return { body: await views.request(settled ?? (await ownRequest(core, caller, id))) };
+        return { body: await deps.views.request(settled ?? (await ownRequest(deps.core, caller, id))) };
       },
     }),
     route({
@@ -167,8 +167,8 @@ export function routes(deps: RouteDeps): Route[] {
       ok: { status: 200, description: 'The cancelled request.', schema: Request },
       problems: [404, 409],
       handle: async ({ caller, params }) => {
-        const request = await ownRequest(core, caller, params.id!);
-        return { body: await views.request(await core.cancelRequest(request.id, caller.id)) };
+        const request = await ownRequest(deps.core, caller, params.id!);
+        return { body: await deps.views.request(await deps.core.cancelRequest(request.id, caller.id)) };
       },
     }),
     route({
@@ -180,7 +180,7 @@ export function routes(deps: RouteDeps): Route[] {
       ok: { status: 200, description: 'The grant.', schema: Grant },
       problems: [404],
       handle: async ({ caller, params }) => ({
-        body: await views.grant(await ownGrant(core, caller, params.id!)),
+        body: await deps.views.grant(await ownGrant(deps.core, caller, params.id!)),
       }),
     }),
     route({
@@ -195,8 +195,8 @@ export function routes(deps: RouteDeps): Route[] {
       ok: { status: 201, description: 'The extension request.', schema: Request },
       problems: [400, 403, 404, 409, 415, 422],
       handle: async ({ caller, params, body }) => {
-        const grant = await ownGrant(core, caller, params.id!);
-        const request = await core.requestExtension({
+        const grant = await ownGrant(deps.core, caller, params.id!);
+        const request = await deps.core.requestExtension({
           grantId: grant.id,
           actor: caller.id,
           duration: body.duration,
@@ -204,7 +204,7 @@ export function routes(deps: RouteDeps): Route[] {
           caller,
         });
         return {
-          body: await views.request(request),
+          body: await deps.views.request(request),
           headers: { location: requestPath(request.id) },
         };
       },
@@ -222,14 +222,14 @@ export function routes(deps: RouteDeps): Route[] {
       ok: { status: 200, description: 'The grant, ending.', schema: Grant },
       problems: [400, 404, 415, 422],
       handle: async ({ caller, params, body }) => {
-        const grant = await ownGrant(core, caller, params.id!);
-        const revoked = await core.revokeGrant({
+        const grant = await ownGrant(deps.core, caller, params.id!);
+        const revoked = await deps.core.revokeGrant({
           grantId: grant.id,
           actor: caller.id,
           reason: body.reason,
           via: 'api',
         });
-        return { body: await views.grant(revoked) };
+        return { body: await deps.views.grant(revoked) };
       },
     }),
   ];
