@@ -110,6 +110,7 @@ export async function request(args: string[], io: CliIo): Promise<number> {
       ...(values.ticket ? { ticket: values.ticket } : {}),
     }),
   );
+  let gaveUp = false;
   if (values.wait) {
     const deadline = Date.now() + timeoutMs;
     while (answer.waiting && Date.now() < deadline) {
@@ -124,6 +125,7 @@ export async function request(args: string[], io: CliIo): Promise<number> {
       );
     }
     if (answer.waiting && answer.status === 'pending') {
+      gaveUp = true;
       const res = await client.call('POST', `/requests/${answer.id}/cancel`);
       // 409: decided meanwhile; what it became is the answer.
       answer = await client.json<RequestAnswer>(
@@ -132,16 +134,19 @@ export async function request(args: string[], io: CliIo): Promise<number> {
     }
   }
   await write(io.stdout, `${JSON.stringify(answer, null, 2)}\n`);
-  const [code, line] = outcome(answer);
+  const [code, line] = outcome(answer, gaveUp);
   await write(io.stderr, `${line}\n`);
   return code;
 }
 
-function outcome(a: RequestAnswer): [number, string] {
+/** The exit code and line for the final answer; `gaveUp`: the wait ran out and withdrew it. */
+function outcome(a: RequestAnswer, gaveUp: boolean): [number, string] {
   if (a.status === 'approved' && a.grant?.status === 'active')
     return [REQUEST_EXIT.granted, `granted: ${a.grant.id} until ${a.grant.expiresAt ?? '?'}`];
   if (a.status === 'approved' && a.grant && a.grant.status !== 'activating')
     return [REQUEST_EXIT.failed, `approved, but grant ${a.grant.id} is ${a.grant.status}`];
+  if (gaveUp && a.status === 'cancelled')
+    return [REQUEST_EXIT.undecided, `${a.id}: no decision in time, so it was withdrawn`];
   if (a.waiting)
     return [
       REQUEST_EXIT.undecided,
