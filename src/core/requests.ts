@@ -242,7 +242,7 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
 /** What the audit log records of how a pipeline authenticated (never a token or its hash). */
 export function pipelineDetails(caller: PipelineCaller): Record<string, unknown> {
   return caller.via === 'token'
-    ? { via: 'token', tokenId: caller.tokenId }
+    ? { via: 'token', id: caller.tokenId }
     : { via: 'oidc', issuer: caller.issuer, claims: caller.claims };
 }
 
