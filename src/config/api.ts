@@ -15,9 +15,9 @@ const duration = z.string().transform((text, ctx) => {
 });
 
 /** The name an OIDC issuer goes by in rules and in the identities it vouches for. */
-const issuerName = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,30}$/, 'must match [a-z][a-z0-9-]{0,30} (e.g. github, gitlab)');
+const ISSUER_NAME_RE = /^[a-z][a-z0-9-]{0,30}$/;
+const ISSUER_NAME_RULE = 'must match [a-z][a-z0-9-]{0,30} (e.g. github, gitlab)';
+const issuerName = z.string().regex(ISSUER_NAME_RE, ISSUER_NAME_RULE);
 
 /**
  * A claim's expected value: one pattern or a list of them (any may match). `*` stands for any
@@ -59,7 +59,14 @@ export const apiSchema = z.strictObject({
   /** The longest a wait for a decision may be held open. */
   maxWait: duration.default(5 * 60_000),
   /** CI systems whose ID tokens are accepted, by the name rules use. */
-  oidc: z.record(issuerName, oidcIssuerSchema).default({}),
+  oidc: z
+    .record(z.string(), oidcIssuerSchema)
+    // Checked here rather than by the record's key schema, whose message would not say why.
+    .superRefine((issuers, ctx) => {
+      for (const name of Object.keys(issuers).filter((n) => !ISSUER_NAME_RE.test(n)))
+        ctx.addIssue({ code: 'custom', path: [name], message: `name ${ISSUER_NAME_RULE}` });
+    })
+    .default({}),
 });
 export type ApiConfig = z.infer<typeof apiSchema>;
 
