@@ -272,7 +272,7 @@ describe('the pipelines API, end to end', () => {
     expect(retried.body.id).toBe(id);
 
     const post = await fake.waitFor(() => approverPosts()[0]);
-    expect(JSON.stringify(post.args.blocks)).toContain('ci:deploy-bot');
+    expect(JSON.stringify(post.args.blocks)).toContain('pipeline `ci:deploy-bot`');
 
     const waited = call('GET', `/api/v1/requests/${id}/wait?timeout=20s`, deployBot);
     await new Promise((r) => setTimeout(r, 300));
