@@ -72,7 +72,9 @@ export function routes(deps: RouteDeps): Route[] {
       problems: [],
       handle: async ({ caller }) => ({
         body: {
-          resources: deps.core.pipelines.requestable(caller).map((r) => resourceView(deps.core, caller, r)),
+          resources: deps.core.pipelines
+            .requestable(caller)
+            .map((r) => resourceView(deps.core, caller, r)),
         },
       }),
     }),
@@ -150,12 +152,16 @@ export function routes(deps: RouteDeps): Route[] {
         const settled = await deps.waiters.until(
           async () => {
             const request = await deps.core.request(id);
-            return request && !waiting(request, await deps.core.grantOf(request)) ? request : undefined;
+            return request && !waiting(request, await deps.core.grantOf(request))
+              ? request
+              : undefined;
           },
           timeoutMs,
           signal,
         );
-        return { body: await deps.views.request(settled ?? (await ownRequest(deps.core, caller, id))) };
+        return {
+          body: await deps.views.request(settled ?? (await ownRequest(deps.core, caller, id))),
+        };
       },
     }),
     route({
@@ -168,7 +174,9 @@ export function routes(deps: RouteDeps): Route[] {
       problems: [404, 409],
       handle: async ({ caller, params }) => {
         const request = await ownRequest(deps.core, caller, params.id!);
-        return { body: await deps.views.request(await deps.core.cancelRequest(request.id, caller.id)) };
+        return {
+          body: await deps.views.request(await deps.core.cancelRequest(request.id, caller.id)),
+        };
       },
     }),
     route({
