@@ -1,8 +1,9 @@
+import { createApi } from './api';
 import type { Env } from './config/env';
 import { sealingSecret } from './config/env';
 import { ConfigError } from './config/load';
 import type { Config } from './config/schema';
-import { Core } from './core';
+import { Core, withPipelines } from './core';
 import { systemClock, type Clock } from './core/clock';
 import { CheckpointSeal } from './audit/checkpoint-seal';
 import { ChainWatch } from './jobs/chain-watch';
@@ -76,7 +77,8 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       logger,
       observe: metrics.slackFailed,
     });
-    const directory = new SlackDirectory(client, {
+    // Pipelines are no Slack users: the jobs must not look them up (nor offboard them).
+    const slackDirectory = new SlackDirectory(client, {
       clock,
       logger,
       groupTtlMs: config.directory.groupTtl,
@@ -86,6 +88,8 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
         config.directory.ldap &&
         new LdapGroupDirectory(config.directory.ldap, { configDir: options.configDir }),
     });
+    // Pipelines are no Slack users: the jobs must not look them up (nor offboard them).
+    const directory = withPipelines(slackDirectory);
     const providers = measuredProviders(
       await loadProviders(config, { slack: client, configDir: options.configDir }),
       metrics.instruments,
@@ -111,7 +115,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       core,
       logger,
       guarantees: { guaranteesFor: (resourceId) => providers.forResource(resourceId)?.guarantees },
-      zones: directory,
+      zones: slackDirectory,
     });
     // Grants with a provider call in progress here: the sweeper and the reconciler never both
     // call a provider for the same grant at once.
@@ -131,6 +135,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       logger,
     );
     const database = new DatabaseWatch(store, logger);
+    const api = createApi({ core, sealer, logger });
     const slack = createSlackApp({
       core,
       botToken: env.SLACK_BOT_TOKEN,
@@ -148,15 +153,20 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       // Down a moment ago? Ask again before turning Slack away: it may be back.
       accepting: async () => database.up || (await database.check()),
       extraSubcommands: [digestSubcommand],
-      forgetUser: (userId) => directory.forget(userId),
-      zones: directory,
+      forgetUser: (userId) => slackDirectory.forget(userId),
+      zones: slackDirectory,
+      extraHttp: api,
     });
 
     // Slack first: a start that fails there (a rejected token, a port in use) must not have
     // posted anything or called any provider. On the way down, requests stop first, so those in
     // flight finish while the jobs still run.
     await slack.start(env.PORT, env.HOST);
-    let stopSlack: (() => Promise<void>) | undefined = () => slack.stop();
+    let stopSlack: (() => Promise<void>) | undefined = () => {
+      // Waits in progress answer now, so they do not hold the server open.
+      api.close();
+      return slack.stop();
+    };
     stack.push(async () => {
       await stopSlack?.();
       stopSlack = undefined;

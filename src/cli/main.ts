@@ -8,6 +8,8 @@ import { grantsClose, grantsList, grantsRevoke } from './grants';
 import { grantsReconcile } from './reconcile';
 import { init } from './init';
 import { policyCheck } from './policy';
+import { request } from './request';
+import { tokensCreate, tokensList, tokensRevoke } from './tokens';
 import { USAGE } from './usage';
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
@@ -26,6 +28,10 @@ const COMMANDS: Record<string, Command> = {
   digest: digestPrint,
   'db copy': dbCopy,
   'db backup': dbBackup,
+  'tokens create': tokensCreate,
+  'tokens list': tokensList,
+  'tokens revoke': tokensRevoke,
+  request,
 };
 
 const HELP_WORDS = ['help', '--help', '-h'];

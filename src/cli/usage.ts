@@ -17,6 +17,13 @@ export const USAGE = `Usage: hallpass <command> [options]
   digest --print                   the digest of the last 7 days, as text
   db copy --to postgres://…        copy the SQLite database into an empty PostgreSQL one, checked
   db backup <file>                 online copy of the SQLite database (the bot may run), verified
+  tokens create --identity ci:NAME --resource R [--resource R…] [--note TEXT] [--expires-in 90d]
+                                   an API token for a pipeline, printed once
+  tokens list [--all]              live API tokens (--all: revoked and expired too)
+  tokens revoke <tok_…>            stop a token now; its undecided requests are cancelled
+  request <resource> <duration> --reason TEXT [--ticket T] [--wait] [--timeout 10m]
+                                   ask the API for access (HALLPASS_URL, HALLPASS_TOKEN); prints
+                                   the request as JSON; exit 0 granted, 3 denied, 4 undecided
   help                             this text
 
 DATE is YYYY-MM-DD (midnight UTC) or ISO-8601 (UTC unless it has an offset).

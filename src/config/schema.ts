@@ -1,6 +1,7 @@
 import { validate as validateCron } from 'node-cron';
 import { z } from 'zod';
 import { ldapDirectorySettings } from '../directory/ldap-groups';
+import { apiSchema, pipelineRuleProblems, pipelineRuleSchema } from './api';
 import { parseDuration } from './duration';
 
 const duration = z.string().transform((text, ctx) => {
@@ -74,6 +75,8 @@ export const resourceSchema = z
     ticketPattern: regex.optional(),
     /** A ticket reference people are shown as an example; it must match ticketPattern. */
     ticketExample: z.string().min(1).max(100).optional(),
+    /** Which pipelines (API tokens, CI ID tokens) may request it; see docs/api.md. */
+    pipelines: z.array(pipelineRuleSchema).default([]),
   })
   .transform((r) => ({
     ...r,
@@ -176,6 +179,7 @@ export const configSchema = z
           .default({ days: [1, 2, 3, 4, 5], start: '08:00', end: '18:00' }),
       })
       .optional(),
+    api: apiSchema.prefault({}),
     providers: z.record(
       z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'bad provider name'),
       providerInstance,
@@ -266,6 +270,13 @@ export const configSchema = z
           code: 'custom',
           path: at('approvalsRequired'),
           message: `needs ${r.approvalsRequired} approvers but only ${r.approvers.users.length} are listed`,
+        });
+      }
+      for (const problem of pipelineRuleProblems(r.pipelines, cfg.api, r.maxDuration)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at('pipelines'), ...problem.path],
+          message: problem.message,
         });
       }
     });

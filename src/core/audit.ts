@@ -32,6 +32,8 @@ export const AUDIT_ACTIONS = [
   'notification.failed',
   'digest.queued',
   'audit.chain_broken',
+  'token.created',
+  'token.revoked',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -7,6 +7,7 @@ import {
   type RequestRow,
 } from './context';
 import { DomainError } from './errors';
+import { callerOf } from './pipelines';
 import type { Decision } from './policy';
 import { approveRequest, expireInChange } from './requests';
 import { recordStep } from './steps';
@@ -64,8 +65,10 @@ async function standingOf(
     );
     if (!right.allowed) discounted.add(a.approver);
   }
-  const allowed =
-    request.kind === 'extension' || (await ctx.policy.canRequest(request.requester, resource));
+  const caller = callerOf(request);
+  const allowed = caller
+    ? ctx.policy.pipelineRefusal(caller, resource) === undefined
+    : request.kind === 'extension' || (await ctx.policy.canRequest(request.requester, resource));
   const status = await ctx.policy.statusOf(request.requester);
   const refusal =
     status === 'deactivated' || status === 'guest'

@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'rate_limited',
   'deactivated',
   'unavailable',
+  'bad_token',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -1,5 +1,6 @@
 import { backoffDelay } from './backoff';
 import { change, type Change, type CoreContext, type GrantRow } from './context';
+import { issueCredentials } from './credentials';
 import { recordStep } from './steps';
 import { termsOf } from './terms';
 
@@ -71,14 +72,8 @@ export function recordActivated(
         grantId,
       },
     });
-    if (a.sealedCredentials) {
-      c.notify(`grant.credentials:${grantId}`, {
-        topic: 'credentials',
-        userId: grant.userId,
-        grantId,
-        sealed: a.sealedCredentials,
-      });
-    }
+    if (a.sealedCredentials)
+      await issueCredentials(c, grant, a.sealedCredentials, `grant.credentials:${grantId}`);
     return true;
   });
 }
@@ -338,6 +333,7 @@ async function markRevoked(ctx: CoreContext, c: Change, r: Revoked): Promise<Gra
     rechecks: 0,
   };
   await c.tx.grants.update(grant.id, ended);
+  await c.tx.pipelineCredentials.drop(grant.id);
   recordStep(c, {
     actor: 'hallpass',
     action: 'grant.revoked',

@@ -2,7 +2,14 @@ import { formatDuration } from '../config/duration';
 import type { END_REASONS } from '../store/rows';
 import { change, type CoreContext, type GrantRow, type RequestRow } from './context';
 import { DomainError } from './errors';
-import { checkDuration, checkJustification, fileRequest, pendingRequest } from './requests';
+import type { PipelineCaller } from './pipelines';
+import {
+  checkDuration,
+  checkJustification,
+  fileRequest,
+  pendingRequest,
+  pipelineDetails,
+} from './requests';
 import { recordStep } from './steps';
 import { termsOf } from './terms';
 
@@ -14,6 +21,8 @@ export interface RevokeInput {
   reason?: string;
   /** Break-glass from the CLI: the operator has the database, so admin rights are implied. */
   viaCli?: boolean;
+  /** Where a holder asked: Slack unless said otherwise. */
+  via?: 'slack' | 'api';
 }
 
 /** A grant as people are told of it: its resource by name, then its id. */
@@ -67,7 +76,7 @@ export function revokeGrant(ctx: CoreContext, input: RevokeInput): Promise<Grant
       details: {
         reason: endReason,
         note: ended.endNote,
-        via: input.viaCli ? 'cli' : 'slack',
+        via: input.viaCli ? 'cli' : (input.via ?? 'slack'),
         from: grant.status,
       },
       redraw: grant.requestId,
@@ -81,6 +90,8 @@ export interface ExtensionInput {
   actor: string;
   duration: string | number;
   justification: string;
+  /** A pipeline asking through the API: how it authenticated now. */
+  caller?: PipelineCaller;
 }
 
 /** The holder asks for more time; the ask goes through the same approval rules as the grant. */
@@ -112,6 +123,19 @@ export async function requestExtension(
     );
   }
   const justification = checkJustification(ctx, input.justification);
+  const { caller } = input;
+  if (caller) {
+    const refusal = ctx.policy.pipelineRefusal(caller, resource);
+    if (refusal) throw refusal;
+  }
+  // A pipeline's auto-approval bounds the whole grant, not each extension of it.
+  const auto =
+    caller !== undefined &&
+    ctx.policy.pipelineAutoApproves(
+      caller,
+      resource,
+      grant.expiresAt - grant.startsAt + durationMs,
+    );
   const expiresAt = grant.expiresAt;
   return change(ctx, async (c) => {
     const open = await c.tx.requests.pendingExtensionOf(grant.id);
@@ -132,7 +156,19 @@ export async function requestExtension(
       pendingUntil: Math.min(c.now + ctx.config.requests.pendingTimeout, expiresAt),
       clientKey: null,
       maxDurationMs: resource.maxDuration,
+      caller: caller ? JSON.stringify(caller) : null,
     });
-    return fileRequest(ctx, c, row, { kind: 'extension', durationMs, justification });
+    return fileRequest(
+      ctx,
+      c,
+      row,
+      {
+        kind: 'extension',
+        durationMs,
+        justification,
+        ...(caller ? { pipeline: pipelineDetails(caller) } : {}),
+      },
+      auto,
+    );
   });
 }

@@ -42,6 +42,8 @@ import { recordPersonStatus, type OffboardingSource } from './offboarding';
 import { OutboxBook } from './outbox';
 import { recordDrift, recordRechecked, recordVerified, type Drift } from './verification';
 import { configuredTarget, type TargetResolver } from './terms';
+import { Pipelines } from './pipeline-face';
+import { withPipelines } from './pipelines';
 import { Policy } from './policy';
 import { awaitingDecisionBy, grantOf, overviewOf } from './queries';
 import {
@@ -71,6 +73,15 @@ export { expectedOf, type Drift, type Expected } from './verification';
 export type { LiveGrantProblems } from './config-drift';
 export type { BrokenRow, ChainStep } from './chain-watch';
 export type { Policy } from './policy';
+export type { Pipelines } from './pipeline-face';
+export type { TokenInfo } from './api-tokens';
+export {
+  callerOf,
+  isPipelineId,
+  oidcIdentity,
+  withPipelines,
+  type PipelineCaller,
+} from './pipelines';
 
 /**
  * The grant transitions and reads the sweeper drives. Provider calls happen between them, never
@@ -244,6 +255,7 @@ export class Core {
   readonly lifecycle: GrantLifecycle;
   readonly outbox: OutboxBook;
   readonly audit: AuditReads;
+  readonly pipelines: Pipelines;
 
   constructor(deps: {
     store: Store;
@@ -260,13 +272,14 @@ export class Core {
       store: deps.store,
       clock: deps.clock,
       config: deps.config,
-      policy: new Policy(deps.config, deps.directory),
+      policy: new Policy(deps.config, withPipelines(deps.directory)),
       resolveTarget: deps.resolveTarget ?? configuredTarget,
     };
     this.lifecycle = new GrantLifecycle(this.ctx);
     this.outbox = new OutboxBook(this.ctx);
     this.audit = new AuditReads(deps.store, deps.clock, deps.checkpointSeal);
     this.seal = deps.checkpointSeal;
+    this.pipelines = new Pipelines(this.ctx);
   }
 
   private readonly seal?: CheckpointSeal;

@@ -1,6 +1,7 @@
 import type { Config, People, Resource } from '../config/schema';
 import { DirectoryUnavailable, type Directory, type PersonStatus } from './directory';
 import { DomainError } from './errors';
+import { isPipelineId, ruleAutoApproves, ruleMatches, type PipelineCaller } from './pipelines';
 import { closestMatch } from './suggest';
 
 export type Decision = 'approve' | 'deny';
@@ -53,6 +54,42 @@ export class Policy {
   }
 
   /**
+   * Why a pipeline may not request `resource`, or undefined when it may: an API token must be
+   * bound to the resource, and a `pipelines` rule of the resource must name the caller. People's
+   * `requesters` lists never let a pipeline in.
+   */
+  pipelineRefusal(caller: PipelineCaller, resource: Resource): DomainError | undefined {
+    if (caller.via === 'token' && !caller.scope.includes(resource.id)) {
+      return new DomainError(
+        'not_allowed',
+        `API token ${caller.tokenId} is not bound to ${resource.id} (it may request: ${caller.scope.join(', ') || 'nothing'}). Create a token for it with \`hallpass tokens create\`.`,
+        'resource',
+      );
+    }
+    if (!resource.pipelines.some((rule) => ruleMatches(rule, caller))) {
+      return new DomainError(
+        'not_allowed',
+        `${caller.id} may not request ${resource.id}: no \`pipelines\` rule of the resource matches it. An admin can add one in hallpass.yml.`,
+        'resource',
+      );
+    }
+    return undefined;
+  }
+
+  /** Whether a pipeline's ask for `durationMs` of `resource` is approved without a human. */
+  pipelineAutoApproves(caller: PipelineCaller, resource: Resource, durationMs: number): boolean {
+    if (this.pipelineRefusal(caller, resource)) return false;
+    return resource.pipelines.some(
+      (rule) => ruleMatches(rule, caller) && ruleAutoApproves(rule, caller, durationMs),
+    );
+  }
+
+  /** The resources a pipeline may request. */
+  pipelineRequestable(caller: PipelineCaller): Resource[] {
+    return this.config.resources.filter((r) => !this.pipelineRefusal(caller, r));
+  }
+
+  /**
    * Whether the directory says this person still belongs to the workspace; undefined when it
    * cannot say now (the people Hallpass recorded as gone stay refused regardless).
    */
@@ -81,6 +118,15 @@ export class Policy {
     requester: string,
     decision: Decision,
   ): Promise<DecisionRight> {
+    if (isPipelineId(actor)) {
+      return {
+        allowed: false,
+        error: new DomainError(
+          'not_approver',
+          `${actor} is a pipeline; only people decide requests, so nothing changed.`,
+        ),
+      };
+    }
     if (!(await this.isIn(actor, resource.approvers, 'approver rights'))) {
       return {
         allowed: false,

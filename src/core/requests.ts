@@ -4,6 +4,7 @@ import type { Resource } from '../config/schema';
 import { change, type Change, type CoreContext, type GrantRow, type RequestRow } from './context';
 import { DomainError } from './errors';
 import { newId } from './ids';
+import { pipelineCallerSchema, type PipelineCaller } from './pipelines';
 import { recordStep } from './steps';
 import { ticketExample } from './ticket-example';
 import { termsOf, type GrantTerms } from './terms';
@@ -16,6 +17,8 @@ export const newRequestSchema = z.object({
   ticket: z.string().optional(),
   /** Makes a resubmitted form return the request it already created. */
   clientKey: z.string().max(255).optional(),
+  /** A pipeline filing through the API: how it authenticated (its id is the requester). */
+  caller: pipelineCallerSchema.optional(),
 });
 export type NewRequest = z.infer<typeof newRequestSchema>;
 
@@ -137,6 +140,7 @@ export function pendingRequest(
     | 'pendingUntil'
     | 'clientKey'
     | 'maxDurationMs'
+    | 'caller'
   >,
 ): RequestRow {
   return {
@@ -153,13 +157,15 @@ export function pendingRequest(
 
 /**
  * Files a new request (or extension request): the row, its audit event, the requester's receipt
- * and the approver message, or an approval at once when the resource needs no approvers.
+ * and the approver message, or an approval at once when the resource needs no approvers or a
+ * pipelines rule approves it (`autoApprove`).
  */
 export async function fileRequest(
   ctx: CoreContext,
   c: Change,
   row: RequestRow,
   details: Record<string, unknown>,
+  autoApprove = false,
 ): Promise<RequestRow> {
   await c.tx.requests.insert(row);
   recordStep(c, {
@@ -175,7 +181,8 @@ export async function fileRequest(
       grantId: row.grantId,
     },
   });
-  if (row.approvalsRequired === 0) return approveRequest(ctx, c, row, 'hallpass', true);
+  if (row.approvalsRequired === 0 || autoApprove)
+    return approveRequest(ctx, c, row, 'hallpass', true, autoApprove ? { by: 'pipelines' } : {});
   c.notify(`request.created:${row.id}:approvers`, { topic: 'approver_message', requestId: row.id });
   return row;
 }
@@ -219,7 +226,12 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
   const justification = checkJustification(ctx, parsed.justification);
   const ticket = checkTicket(resource, parsed.ticket);
   refuseIfGone(parsed.requester, await ctx.policy.statusOf(parsed.requester));
-  if (!(await ctx.policy.canRequest(parsed.requester, resource))) {
+  const caller = parsed.caller;
+  if (caller) {
+    if (caller.id !== parsed.requester) throw new Error('a pipeline files as its own identity');
+    const refusal = ctx.policy.pipelineRefusal(caller, resource);
+    if (refusal) throw refusal;
+  } else if (!(await ctx.policy.canRequest(parsed.requester, resource))) {
     throw new DomainError(
       'not_allowed',
       `You are not allowed to request ${resource.id}. Ask in ${'<#' + ctx.policy.approverChannel(resource) + '>'} if you think you should be.`,
@@ -245,15 +257,30 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
       pendingUntil: c.now + ctx.config.requests.pendingTimeout,
       clientKey: parsed.clientKey ?? null,
       maxDurationMs: resource.maxDuration,
+      caller: caller ? JSON.stringify(caller) : null,
     });
-    return fileRequest(ctx, c, row, {
-      resourceId: row.resourceId,
-      durationMs,
-      justification,
-      ticket,
-      approvalsRequired: row.approvalsRequired,
-    });
+    return fileRequest(
+      ctx,
+      c,
+      row,
+      {
+        resourceId: row.resourceId,
+        durationMs,
+        justification,
+        ticket,
+        approvalsRequired: row.approvalsRequired,
+        ...(caller ? { pipeline: pipelineDetails(caller) } : {}),
+      },
+      caller !== undefined && ctx.policy.pipelineAutoApproves(caller, resource, durationMs),
+    );
   });
+}
+
+/** What the audit log records of how a pipeline authenticated (never a token or its hash). */
+export function pipelineDetails(caller: PipelineCaller): Record<string, unknown> {
+  return caller.via === 'token'
+    ? { via: 'token', id: caller.tokenId }
+    : { via: 'oidc', issuer: caller.issuer, claims: caller.claims };
 }
 
 /** Moves a pending request to approved and creates its grant (or extends the grant it is for). */

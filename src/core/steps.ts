@@ -1,6 +1,7 @@
 import type { AuditAction } from './audit';
 import type { AuditRow, Change } from './context';
 import type { DmEvent } from './notifications';
+import { isPipelineId } from './pipelines';
 
 /** One step in the life of a request or grant, as every change ends. */
 export interface Step {
@@ -11,7 +12,7 @@ export interface Step {
   details?: Record<string, unknown>;
   /** Redraw the approver message of this request (the request that created the grant). */
   redraw?: string;
-  /** Tell the requester, once per key. */
+  /** Tell the requester, once per key (a pipeline learns through the API instead). */
   dm?: { key: string; userId: string; event: DmEvent; requestId?: string; grantId?: string | null };
 }
 
@@ -33,7 +34,7 @@ export function recordStep(c: Change, step: Step): AuditRow {
       requestId: step.redraw,
     });
   }
-  if (step.dm) {
+  if (step.dm && !isPipelineId(step.dm.userId)) {
     const { key, userId, event: dmEvent, grantId } = step.dm;
     c.notify(key, {
       topic: 'requester_dm',

@@ -1,6 +1,7 @@
 import { backoffDelay } from './backoff';
 import { change, type CoreContext, type GrantRow } from './context';
 import { approverChannelOf } from './grant-transitions';
+import { issueCredentials } from './credentials';
 import { recordStep } from './steps';
 
 /**
@@ -116,14 +117,13 @@ export function recordDrift(
       repaired: drift.repaired,
       ...(drift.error ? { error: drift.error.slice(0, 1000) } : {}),
     });
-    if (drift.sealedCredentials) {
-      c.notify(`grant.credentials:${grantId}:${c.now}`, {
-        topic: 'credentials',
-        userId: grant.userId,
-        grantId,
-        sealed: drift.sealedCredentials,
-      });
-    }
+    if (drift.sealedCredentials)
+      await issueCredentials(
+        c,
+        grant,
+        drift.sealedCredentials,
+        `grant.credentials:${grantId}:${c.now}`,
+      );
     return { ...grant, ...update };
   });
 }

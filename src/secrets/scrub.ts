@@ -30,6 +30,8 @@ export function forgetSecret(value: string | undefined): void {
 const SHAPES: [RegExp, string][] = [
   [/xox[abposr]-[A-Za-z0-9-]+/g, `xox?-${REDACTED}`],
   [/xapp-[A-Za-z0-9-]+/g, `xapp-${REDACTED}`],
+  // Hallpass's own API tokens: the token id stays readable, the secret part goes.
+  [/\b(hpt_tok_[0-9a-z]{10}_)[A-Za-z0-9_-]{20,}/g, `$1${REDACTED}`],
   [/\b(Bearer|Basic|SSWS|token)\s+[A-Za-z0-9._~+/=-]{8,}/gi, `$1 ${REDACTED}`],
   [
     /\b(password|passwd|pwd|secret|access_token|refresh_token|id_token|api_key|apikey|token|client_secret|sig|signature|key)=([^&\s"'<>]+)/gi,

@@ -44,6 +44,14 @@ export interface SlackAppDeps extends SlackClientDeps {
   zones?: ReaderZones;
   /** Answers `GET /metrics` (Prometheus text format) beside /healthz. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** More HTTP served on the same port (the pipelines API), in both HTTP and Socket Mode. */
+  extraHttp?: ExtraHttp;
+}
+
+/** Requests another part of Hallpass answers on Slack's port: it says which are its own. */
+export interface ExtraHttp {
+  owns(req: IncomingMessage): boolean;
+  handle(req: IncomingMessage, res: ServerResponse): void;
 }
 
 export interface SlackApp {
@@ -193,12 +201,13 @@ function sideRoutes(deps: SlackAppDeps, health: RouteHandler): Record<string, Ro
   };
 }
 
-/** Socket Mode has no HTTP endpoint of its own, so /healthz (and /metrics) get a small server. */
-function healthServer(routes: Record<string, RouteHandler>): Server {
+/** Socket Mode has no HTTP endpoint of its own, so /healthz, /metrics and the API get a small server. */
+function healthServer(routes: Record<string, RouteHandler>, extra?: ExtraHttp): Server {
   return createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
     if (req.method === 'GET' && route) return route(req, res);
+    if (extra?.owns(req)) return extra.handle(req, res);
     res.writeHead(404).end();
   });
 }
@@ -224,6 +233,7 @@ function httpReceiver(
   logger: Logger,
   boltLog: ReturnType<typeof boltLogger>,
   accepting: () => Promise<boolean>,
+  extra?: ExtraHttp,
 ): HTTPReceiver {
   const receiver = new HTTPReceiver({
     signingSecret,
@@ -242,6 +252,11 @@ function httpReceiver(
     logger,
     accepting,
   });
+  if (extra) {
+    const slack = receiver.requestListener;
+    receiver.requestListener = (req, res) =>
+      extra.owns(req) ? extra.handle(req, res) : slack(req, res);
+  }
   return receiver;
 }
 
@@ -312,6 +327,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
           deps.logger,
           logger,
           accepting,
+          deps.extraHttp,
         ),
       });
 
@@ -338,7 +354,9 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     zones: deps.zones,
   });
 
-  const sideServer = socketMode ? healthServer(sideRoutes(deps, health)) : undefined;
+  const sideServer = socketMode
+    ? healthServer(sideRoutes(deps, health), deps.extraHttp)
+    : undefined;
   let started = false;
   let boundPort: number | undefined;
 

@@ -24,6 +24,8 @@ export const COPIED_TABLES = [
   ['digests', ['period_key']],
   ['people', ['user_id']],
   ['meta', ['key']],
+  ['api_tokens', ['id']],
+  ['pipeline_credentials', ['grant_id']],
 ] as const;
 
 export type CopiedTable = (typeof COPIED_TABLES)[number][0];

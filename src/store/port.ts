@@ -1,6 +1,7 @@
 import type {
   ApprovalRow,
   AuditRow,
+  ApiTokenRow,
   DigestRow,
   GrantRow,
   OutboxRow,
@@ -90,6 +91,8 @@ export interface Queries {
   readonly meta: MetaQueries;
   readonly checkpoint: CheckpointQueries;
   readonly gauges: GaugeQueries;
+  readonly tokens: TokenQueries;
+  readonly pipelineCredentials: PipelineCredentialQueries;
 }
 
 /** The state /metrics shows, read on every scrape: counts over partial indexes only. */
@@ -106,6 +109,23 @@ export interface OperationalGauges {
 
 export interface GaugeQueries {
   read(now: number): Promise<OperationalGauges>;
+}
+
+export interface TokenQueries {
+  byId(id: string): Promise<ApiTokenRow | undefined>;
+  insert(row: ApiTokenRow): Promise<void>;
+  /** Every token, newest first (revoked ones too, for the record). */
+  list(): Promise<ApiTokenRow[]>;
+  /** Marks a live token revoked; false when it was revoked already or does not exist. */
+  revoke(id: string, at: number, by: string): Promise<boolean>;
+}
+
+/** Sealed credentials of pipelines' grants, kept until the grant ends. */
+export interface PipelineCredentialQueries {
+  /** Keeps `sealed` for the grant, replacing what was kept (a re-grant issues new ones). */
+  put(grantId: string, sealed: string, at: number): Promise<void>;
+  get(grantId: string): Promise<string | undefined>;
+  drop(grantId: string): Promise<void>;
 }
 
 export interface PeopleQueries {

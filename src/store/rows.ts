@@ -9,6 +9,8 @@ export type PostedMessage = typeof tables.slackMessages.$inferSelect;
 export type DigestRow = typeof tables.digests.$inferSelect;
 export type PersonRow = typeof tables.people.$inferSelect;
 export type MetaRow = typeof tables.meta.$inferSelect;
+export type ApiTokenRow = typeof tables.apiTokens.$inferSelect;
+export type PipelineCredentialRow = typeof tables.pipelineCredentials.$inferSelect;
 
 /** An audit event as stored: `details` is canonical JSON text, `hash` chains it to `prevHash`. */
 export type AuditRow = typeof tables.auditEvents.$inferSelect;

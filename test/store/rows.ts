@@ -25,6 +25,7 @@ export function requestRow(id: string, over: Partial<RequestRow> = {}): RequestR
     decisionReason: null,
     clientKey: null,
     maxDurationMs: null,
+    caller: null,
     ...over,
   };
 }

@@ -475,6 +475,8 @@ const SAME_ROWS: { [K in TableName]: Equal<SqliteRow<K>, PgRow<K>> } = {
   people: true,
   meta: true,
   auditCheckpoint: true,
+  apiTokens: true,
+  pipelineCredentials: true,
 };
 
 describe('the two schemas', () => {

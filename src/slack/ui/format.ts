@@ -1,5 +1,6 @@
 import { tz } from '@date-fns/tz';
 import { format } from 'date-fns';
+import { isPipelineId } from '../../core';
 
 export { formatDuration } from '../../config/duration';
 
@@ -113,11 +114,15 @@ export function splitText(text: string, max: number): string[] {
 
 const SLACK_USER_RE = /^[UW][A-Z0-9]{2,}$/;
 
-/** A Slack mention for user ids; other actors (`hallpass`, the CLI) are named in words. */
+/**
+ * A Slack mention for user ids; other actors (`hallpass`, the CLI) are named in words, and a
+ * pipeline by its identity, marked as one.
+ */
 export function mention(actor: string | null | undefined): string {
   if (!actor) return 'someone';
   if (SLACK_USER_RE.test(actor)) return `<@${actor}>`;
   if (actor === 'hallpass') return 'Hallpass';
+  if (isPipelineId(actor)) return `pipeline ${code(escapeAndFit(actor, 150))}`;
   return escapeAndFit(actor, 100);
 }
 

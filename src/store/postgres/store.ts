@@ -62,6 +62,8 @@ export class PostgresStore implements Store {
   readonly meta: Queries['meta'];
   readonly checkpoint: Queries['checkpoint'];
   readonly gauges: Queries['gauges'];
+  readonly tokens: Queries['tokens'];
+  readonly pipelineCredentials: Queries['pipelineCredentials'];
 
   private readonly pool: pg.Pool;
   private readonly settings: ClientConfig;
@@ -101,6 +103,8 @@ export class PostgresStore implements Store {
     this.meta = queries.meta;
     this.checkpoint = queries.checkpoint;
     this.gauges = queries.gauges;
+    this.tokens = queries.tokens;
+    this.pipelineCredentials = queries.pipelineCredentials;
   }
 
   /**
@@ -238,6 +242,8 @@ export class PostgresStore implements Store {
         digests: t.digests,
         people: t.people,
         meta: t.meta,
+        api_tokens: t.tokens,
+        pipeline_credentials: t.pipelineCredentials,
       },
       atomically: (work) => this.transaction('BEGIN', (client) => work(new PgRunner(client))),
       // Rows came with their ids: the serial sequences must continue after the largest.

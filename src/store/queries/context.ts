@@ -1,6 +1,7 @@
 import type { Table } from 'drizzle-orm';
 import type { Dialect } from '../dialect';
 import type {
+  ApiTokenRow,
   ApprovalRow,
   AuditRow,
   DigestRow,
@@ -8,6 +9,7 @@ import type {
   MetaRow,
   OutboxRow,
   PersonRow,
+  PipelineCredentialRow,
   PostedMessage,
   RequestRow,
 } from '../rows';
@@ -25,6 +27,8 @@ export interface DialectTables {
   digests: Table;
   people: Table;
   meta: Table;
+  apiTokens: Table;
+  pipelineCredentials: Table;
 }
 
 /** The generic statements of every table of one dialect, built once per dialect. */
@@ -38,6 +42,8 @@ export interface TableStatements {
   digests: TableSql<DigestRow>;
   people: TableSql<PersonRow>;
   meta: TableSql<MetaRow>;
+  tokens: TableSql<ApiTokenRow>;
+  pipelineCredentials: TableSql<PipelineCredentialRow>;
 }
 
 const built = new WeakMap<DialectTables, TableStatements>();
@@ -55,6 +61,8 @@ export function tableStatements(tables: DialectTables): TableStatements {
       digests: new TableSql<DigestRow>(tables.digests),
       people: new TableSql<PersonRow>(tables.people),
       meta: new TableSql<MetaRow>(tables.meta),
+      tokens: new TableSql<ApiTokenRow>(tables.apiTokens),
+      pipelineCredentials: new TableSql<PipelineCredentialRow>(tables.pipelineCredentials),
     };
     built.set(tables, found);
   }

@@ -1,6 +1,7 @@
 import type { Dialect } from '../dialect';
 import type { Queries } from '../port';
 import type { Runner } from '../sql';
+import { SqlPipelineCredentialQueries, SqlTokenQueries } from './api';
 import { SqlApprovalQueries } from './approvals';
 import { SqlAuditQueries } from './audit';
 import { SqlCheckpointQueries } from './checkpoint';
@@ -40,5 +41,7 @@ export function createQueries(
     meta: new SqlMetaQueries(q),
     checkpoint: new SqlCheckpointQueries(q),
     gauges: new SqlGaugeQueries(q),
+    tokens: new SqlTokenQueries(q),
+    pipelineCredentials: new SqlPipelineCredentialQueries(q),
   };
 }

@@ -95,6 +95,8 @@ export class SqliteStore implements Store {
   readonly meta: Queries['meta'];
   readonly checkpoint: Queries['checkpoint'];
   readonly gauges: Queries['gauges'];
+  readonly tokens: Queries['tokens'];
+  readonly pipelineCredentials: Queries['pipelineCredentials'];
 
   private readonly writer?: Database.Database;
   private readonly reader: Database.Database;
@@ -147,6 +149,8 @@ export class SqliteStore implements Store {
     this.meta = queries.meta;
     this.checkpoint = queries.checkpoint;
     this.gauges = queries.gauges;
+    this.tokens = queries.tokens;
+    this.pipelineCredentials = queries.pipelineCredentials;
   }
 
   async change<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
@@ -269,6 +273,8 @@ export class SqliteStore implements Store {
         digests: t.digests,
         people: t.people,
         meta: t.meta,
+        api_tokens: t.tokens,
+        pipeline_credentials: t.pipelineCredentials,
       },
       atomically: (work) =>
         this.writeTransaction(() => work(new SqliteRunner(this.writer ?? this.reader))),

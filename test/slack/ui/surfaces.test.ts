@@ -48,6 +48,7 @@ const pending: RequestRow = {
   decisionReason: null,
   clientKey: null,
   maxDurationMs: 4 * 3_600_000,
+  caller: null,
 };
 
 const active: GrantRow = {

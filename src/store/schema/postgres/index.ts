@@ -6,3 +6,4 @@ export * from './slack';
 export * from './digests';
 export * from './people';
 export * from './checkpoint';
+export * from './api';

@@ -25,6 +25,8 @@ export const requests = sqliteTable(
     clientKey: text('client_key').unique(),
     /** The longest duration the resource allowed when the request was filed. */
     maxDurationMs: integer('max_duration_ms'),
+    /** For a pipeline's request: how it authenticated (JSON), so policy can be asked again at decision time. */
+    caller: text('caller'),
   },
   (t) => [
     index('requests_pending_until')

@@ -1,0 +1,244 @@
+import { z } from 'zod';
+import { parseDuration, formatDuration } from '../config/duration';
+import type { Core, GrantRow, PipelineCaller, RequestRow } from '../core';
+import { ApiProblem } from './problem';
+import { route, type Route } from './route';
+import { ExtendBody, Grant, NewRequestBody, Request, ResourceList, RevokeBody } from './schemas';
+import { resourceView, waiting, type Views } from './views';
+import type { Waiters } from './waiter';
+
+export const API_PREFIX = '/api/v1';
+
+export interface RouteDeps {
+  core: Core;
+  views: Views;
+  waiters: Waiters;
+  /** The longest wait a caller may ask for. */
+  maxWaitMs: number;
+}
+
+const DEFAULT_WAIT_MS = 30_000;
+
+/** The caller's request, or 404: another pipeline's requests are not even said to exist. */
+async function ownRequest(core: Core, caller: PipelineCaller, id: string): Promise<RequestRow> {
+  const request = await core.request(id);
+  if (!request || request.requester !== caller.id)
+    throw new ApiProblem(404, 'not_found', `No request ${id} filed by ${caller.id}.`);
+  return request;
+}
+
+async function ownGrant(core: Core, caller: PipelineCaller, id: string): Promise<GrantRow> {
+  const grant = await core.grant(id);
+  if (!grant || grant.userId !== caller.id)
+    throw new ApiProblem(404, 'not_found', `No grant ${id} held by ${caller.id}.`);
+  return grant;
+}
+
+function waitTimeout(text: string | null, maxWaitMs: number): number {
+  if (text === null) return Math.min(DEFAULT_WAIT_MS, maxWaitMs);
+  const ms = parseDuration(text);
+  if (ms === null) {
+    throw new ApiProblem(422, 'bad_timeout', `timeout "${text}" is not a duration (use 30s, 2m).`, {
+      field: 'timeout',
+    });
+  }
+  if (ms > maxWaitMs) {
+    throw new ApiProblem(
+      422,
+      'bad_timeout',
+      `timeout ${formatDuration(ms)} is longer than this Hallpass waits at once (${formatDuration(maxWaitMs)}, api.maxWait); wait again after it answers.`,
+      { field: 'timeout' },
+    );
+  }
+  return ms;
+}
+
+const requestPath = (id: string) => `${API_PREFIX}/requests/${id}`;
+
+/** The endpoints; `deps` is only read when a call is handled. */
+export function routes(deps: RouteDeps): Route[] {
+  return [
+    route({
+      method: 'GET',
+      path: '/resources',
+      operationId: 'listResources',
+      summary: 'The resources this caller may request',
+      authenticated: true,
+      ok: {
+        status: 200,
+        description: 'The resources, in configuration order.',
+        schema: ResourceList,
+      },
+      problems: [],
+      handle: async ({ caller }) => ({
+        body: {
+          resources: deps.core.pipelines
+            .requestable(caller)
+            .map((r) => resourceView(deps.core, caller, r)),
+        },
+      }),
+    }),
+    route({
+      method: 'POST',
+      path: '/requests',
+      operationId: 'createRequest',
+      summary: 'Ask for access',
+      description:
+        'Files a request as the calling pipeline. It is approved at once when a `pipelines` rule auto-approves it, else posted to the approver channel. An `Idempotency-Key` header makes a retried call return the request it already filed.',
+      authenticated: true,
+      body: NewRequestBody,
+      ok: {
+        status: 201,
+        description: 'The request as filed (or as decided, when auto-approved).',
+        schema: Request,
+      },
+      problems: [400, 403, 409, 415, 422],
+      handle: async ({ caller, body, headers }) => {
+        const key = headers['idempotency-key'];
+        if (typeof key === 'string' && key.length > 200)
+          throw new ApiProblem(
+            422,
+            'bad_idempotency_key',
+            'Idempotency-Key is at most 200 characters.',
+          );
+        const request = await deps.core.createRequest({
+          requester: caller.id,
+          resourceId: body.resource,
+          duration: body.duration,
+          justification: body.reason,
+          ticket: body.ticket,
+          caller,
+          ...(typeof key === 'string' && key ? { clientKey: `api:${caller.id}:${key}` } : {}),
+        });
+        return {
+          body: await deps.views.request(request),
+          headers: { location: requestPath(request.id) },
+        };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/requests/{id}',
+      operationId: 'getRequest',
+      summary: 'Read a request and its grant',
+      authenticated: true,
+      ok: { status: 200, description: 'The request.', schema: Request },
+      problems: [404],
+      handle: async ({ caller, params }) => ({
+        body: await deps.views.request(await ownRequest(deps.core, caller, params.id!)),
+      }),
+    }),
+    route({
+      method: 'GET',
+      path: '/requests/{id}/wait',
+      operationId: 'waitForRequest',
+      summary: 'Wait for a decision',
+      description:
+        'Answers as soon as the request is decided (and, when approved, its grant is active or failed), or when `timeout` passes; `waiting` says which. Call again to keep waiting.',
+      authenticated: true,
+      query: [
+        {
+          name: 'timeout',
+          description: `How long to wait at most (default ${formatDuration(DEFAULT_WAIT_MS)}, at most api.maxWait).`,
+          schema: z.string(),
+        },
+      ],
+      ok: { status: 200, description: 'The request, decided or still waiting.', schema: Request },
+      problems: [404, 422],
+      handle: async ({ caller, params, query, signal }) => {
+        const timeoutMs = waitTimeout(query.get('timeout'), deps.maxWaitMs);
+        const id = params.id!;
+        await ownRequest(deps.core, caller, id);
+        const settled = await deps.waiters.until(
+          async () => {
+            const request = await deps.core.request(id);
+            return request && !waiting(request, await deps.core.grantOf(request))
+              ? request
+              : undefined;
+          },
+          timeoutMs,
+          signal,
+        );
+        return {
+          body: await deps.views.request(settled ?? (await ownRequest(deps.core, caller, id))),
+        };
+      },
+    }),
+    route({
+      method: 'POST',
+      path: '/requests/{id}/cancel',
+      operationId: 'cancelRequest',
+      summary: 'Withdraw a request still waiting for a decision',
+      authenticated: true,
+      ok: { status: 200, description: 'The cancelled request.', schema: Request },
+      problems: [404, 409],
+      handle: async ({ caller, params }) => {
+        const request = await ownRequest(deps.core, caller, params.id!);
+        return {
+          body: await deps.views.request(await deps.core.cancelRequest(request.id, caller.id)),
+        };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/grants/{id}',
+      operationId: 'getGrant',
+      summary: 'Read a grant, with its credentials while it is active',
+      authenticated: true,
+      ok: { status: 200, description: 'The grant.', schema: Grant },
+      problems: [404],
+      handle: async ({ caller, params }) => ({
+        body: await deps.views.grant(await ownGrant(deps.core, caller, params.id!)),
+      }),
+    }),
+    route({
+      method: 'POST',
+      path: '/grants/{id}/extend',
+      operationId: 'extendGrant',
+      summary: 'Ask for more time on an active grant',
+      description:
+        'Files an extension request, decided like any request (auto-approved when the whole grant stays within a matching rule’s `autoApprove.maxDuration`). Wait on it like a request.',
+      authenticated: true,
+      body: ExtendBody,
+      ok: { status: 201, description: 'The extension request.', schema: Request },
+      problems: [400, 403, 404, 409, 415, 422],
+      handle: async ({ caller, params, body }) => {
+        const grant = await ownGrant(deps.core, caller, params.id!);
+        const request = await deps.core.requestExtension({
+          grantId: grant.id,
+          actor: caller.id,
+          duration: body.duration,
+          justification: body.reason,
+          caller,
+        });
+        return {
+          body: await deps.views.request(request),
+          headers: { location: requestPath(request.id) },
+        };
+      },
+    }),
+    route({
+      method: 'POST',
+      path: '/grants/{id}/revoke',
+      operationId: 'revokeGrant',
+      summary: 'Give access back now',
+      description:
+        'The grant moves to `revoking`; Hallpass removes the access and retries until the target system confirms.',
+      authenticated: true,
+      body: RevokeBody,
+      bodyOptional: true,
+      ok: { status: 200, description: 'The grant, ending.', schema: Grant },
+      problems: [400, 404, 415, 422],
+      handle: async ({ caller, params, body }) => {
+        const grant = await ownGrant(deps.core, caller, params.id!);
+        const revoked = await deps.core.revokeGrant({
+          grantId: grant.id,
+          actor: caller.id,
+          reason: body.reason,
+          via: 'api',
+        });
+        return { body: await deps.views.grant(revoked) };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,159 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ApiTokenRow } from '../store';
+import { change, type CoreContext } from './context';
+import { DomainError } from './errors';
+import { newId } from './ids';
+import { TOKEN_IDENTITY_RE, callerOf, type PipelineCaller } from './pipelines';
+import { recordStep } from './steps';
+
+/** `hpt_` + the token's id + 256 random bits: the id finds the row, the hash proves the rest. */
+const TOKEN_RE = /^hpt_(tok_[0-9a-z]{10})_([A-Za-z0-9_-]{43})$/;
+
+function hashOf(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export interface NewToken {
+  identity: string;
+  resources: readonly string[];
+  note?: string;
+  /** How long the token works; without it, until revoked. */
+  ttlMs?: number;
+  /** Who creates it (`cli:<os user>`), for the audit log. */
+  actor: string;
+}
+
+/** A token as listed: everything but its hash. */
+export type TokenInfo = Omit<ApiTokenRow, 'hash' | 'resources'> & { resources: string[] };
+
+function infoOf(row: ApiTokenRow): TokenInfo {
+  return {
+    id: row.id,
+    identity: row.identity,
+    resources: JSON.parse(row.resources) as string[],
+    note: row.note,
+    createdAt: row.createdAt,
+    createdBy: row.createdBy,
+    expiresAt: row.expiresAt,
+    revokedAt: row.revokedAt,
+    revokedBy: row.revokedBy,
+  };
+}
+
+/**
+ * Creates an API token bound to `identity` and `resources`, audited. The token is returned
+ * here, once: only its SHA-256 is stored.
+ */
+export async function createToken(
+  ctx: CoreContext,
+  input: NewToken,
+): Promise<{ token: string; info: TokenInfo }> {
+  if (!TOKEN_IDENTITY_RE.test(input.identity)) {
+    throw new DomainError(
+      'bad_token',
+      `"${input.identity}" is not a pipeline identity: use <namespace>:<name> in lower case, like ci:deploy-bot (not oidc:, cli:, hallpass: or slack:).`,
+    );
+  }
+  if (input.resources.length === 0)
+    throw new DomainError('bad_token', 'Name at least one resource the token may request.');
+  const resources = [...new Set(input.resources.map((id) => ctx.policy.resource(id).id))];
+  return change(ctx, async (c) => {
+    const id = newId('tok');
+    const token = `hpt_${id}_${randomBytes(32).toString('base64url')}`;
+    const row: ApiTokenRow = {
+      id,
+      identity: input.identity,
+      resources: JSON.stringify(resources),
+      hash: hashOf(token),
+      note: input.note?.trim().slice(0, 200) || null,
+      createdAt: c.now,
+      createdBy: input.actor,
+      expiresAt: input.ttlMs === undefined ? null : c.now + input.ttlMs,
+      revokedAt: null,
+      revokedBy: null,
+    };
+    await c.tx.tokens.insert(row);
+    c.audit({
+      actor: input.actor,
+      action: 'token.created',
+      // Keyed `id`: the audit drops values under keys that name a token, however harmless.
+      details: {
+        id,
+        identity: row.identity,
+        resources,
+        note: row.note,
+        expiresAt: row.expiresAt,
+      },
+    });
+    return { token, info: infoOf(row) };
+  });
+}
+
+export async function listTokens(ctx: CoreContext): Promise<TokenInfo[]> {
+  return (await ctx.store.tokens.list()).map(infoOf);
+}
+
+/**
+ * Revokes a token, audited, and cancels the requests filed with it that still wait for a
+ * decision: nobody is left to collect them.
+ */
+export function revokeToken(ctx: CoreContext, tokenId: string, actor: string): Promise<TokenInfo> {
+  return change(ctx, async (c) => {
+    const row = await c.tx.tokens.byId(tokenId);
+    if (!row) throw new DomainError('not_found', `No API token ${tokenId}.`);
+    if (!(await c.tx.tokens.revoke(tokenId, c.now, actor)))
+      throw new DomainError('bad_state', `API token ${tokenId} is already revoked.`);
+    const waiting = (await c.tx.requests.pendingOf(row.identity)).filter((r) => {
+      const caller = callerOf(r);
+      return caller?.via === 'token' && caller.tokenId === tokenId;
+    });
+    c.audit({
+      actor,
+      action: 'token.revoked',
+      details: { id: tokenId, identity: row.identity, cancelled: waiting.map((r) => r.id) },
+    });
+    for (const request of waiting) {
+      const decided = { status: 'cancelled' as const, decidedAt: c.now, decidedBy: actor };
+      await c.tx.requests.update(request.id, decided, 'pending');
+      recordStep(c, {
+        actor,
+        action: 'request.cancelled',
+        requestId: request.id,
+        grantId: request.grantId,
+        details: { why: `API token ${tokenId} was revoked` },
+        redraw: request.id,
+      });
+    }
+    return infoOf({ ...row, revokedAt: c.now, revokedBy: actor });
+  });
+}
+
+/**
+ * The pipeline a bearer token stands for, or undefined when it is not a live Hallpass token.
+ * The stored hash is compared in constant time, so timing says nothing of how much matched.
+ */
+export async function authenticateToken(
+  ctx: CoreContext,
+  token: string,
+): Promise<PipelineCaller | undefined> {
+  const match = TOKEN_RE.exec(token);
+  if (!match) return undefined;
+  const row = await ctx.store.tokens.byId(match[1]!);
+  if (!row) return undefined;
+  const presented = Buffer.from(hashOf(token), 'hex');
+  const stored = Buffer.from(row.hash, 'hex');
+  if (presented.length !== stored.length || !timingSafeEqual(presented, stored)) return undefined;
+  const now = ctx.clock.now();
+  if (row.revokedAt !== null || (row.expiresAt !== null && row.expiresAt <= now)) return undefined;
+  return {
+    via: 'token',
+    id: row.identity,
+    tokenId: row.id,
+    scope: JSON.parse(row.resources) as string[],
+  };
+}
+
+/** Whether `text` has the shape of a Hallpass API token (rather than an ID token). */
+export function looksLikeApiToken(text: string): boolean {
+  return text.startsWith('hpt_');
+}
