@@ -20,6 +20,7 @@ import { createSlackApp, createSlackClient } from './slack/app';
 import { OutboxDispatcher } from './slack/delivery/dispatcher';
 import { digestSubcommand } from './slack/listeners/commands/digest';
 import { LdapGroupDirectory } from './directory/ldap-groups';
+import { OktaGroupDirectory } from './directory/okta-groups';
 import { SlackDirectory } from './slack/directory';
 import { openStore } from './store';
 
@@ -74,6 +75,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       ldap:
         config.directory.ldap &&
         new LdapGroupDirectory(config.directory.ldap, { configDir: options.configDir }),
+      okta: config.directory.okta && new OktaGroupDirectory(config.directory.okta),
     });
     const providers = await loadProviders(config, { slack: client, configDir: options.configDir });
     stack.push(() => providers.closeAll());
