@@ -22,6 +22,7 @@ import { createSlackApp, createSlackClient } from './slack/app';
 import { OutboxDispatcher } from './slack/delivery/dispatcher';
 import { digestSubcommand } from './slack/listeners/commands/digest';
 import { LdapGroupDirectory } from './directory/ldap-groups';
+import { OktaGroupDirectory } from './directory/okta-groups';
 import { SlackDirectory } from './slack/directory';
 import { openStore } from './store';
 
@@ -87,6 +88,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       ldap:
         config.directory.ldap &&
         new LdapGroupDirectory(config.directory.ldap, { configDir: options.configDir }),
+      okta: config.directory.okta && new OktaGroupDirectory(config.directory.okta),
     });
     // Pipelines are no Slack users: the jobs must not look them up (nor offboard them).
     const directory = withPipelines(slackDirectory);

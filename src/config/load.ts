@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { registerSecret } from '../secrets/scrub';
+import { writtenSecrets } from './env-only';
 import { interpolateEnv } from './interpolate';
 import { configSchema, type Config } from './schema';
 
@@ -82,12 +83,19 @@ export function parseConfigText(
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => `yaml: ${e.message.split('\n')[0]}`));
   }
-  const { value, missing, used } = interpolateEnv(toJS(doc), env, options.allowUnset);
+  const raw = toJS(doc);
+  const written = writtenSecrets(raw);
+  const { value, missing, used } = interpolateEnv(raw, env, options.allowUnset);
   // Every value taken from the environment is treated as a secret in every text that leaves.
   used.forEach(registerSecret);
-  const problems = options.allowUnset
-    ? []
-    : missing.map((name) => `environment variable ${name} is not set (referenced as \${${name}})`);
+  const problems = [
+    ...written,
+    ...(options.allowUnset
+      ? []
+      : missing.map(
+          (name) => `environment variable ${name} is not set (referenced as \${${name}})`,
+        )),
+  ];
   const parsed = configSchema.safeParse(value ?? {});
   if (!parsed.success) {
     throw new ConfigError(

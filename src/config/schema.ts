@@ -2,6 +2,8 @@ import { validate as validateCron } from 'node-cron';
 import { z } from 'zod';
 import { ldapDirectorySettings } from '../directory/ldap-groups';
 import { apiSchema, pipelineRuleProblems, pipelineRuleSchema } from './api';
+import { oktaDirectorySettings } from '../directory/okta-groups';
+import { oktaGroupId } from '../okta/settings';
 import { parseDuration } from './duration';
 
 const duration = z.string().transform((text, ctx) => {
@@ -49,9 +51,11 @@ const people = z.strictObject({
   usergroups: z.array(usergroupId).default([]),
   /** Groups in the LDAP directory (`directory.ldap`), by DN; members matched to Slack by email. */
   ldapGroups: z.array(z.string().min(1)).default([]),
+  /** Groups in the Okta org (`directory.okta`), by id; members matched to Slack by email. */
+  oktaGroups: z.array(oktaGroupId).default([]),
 });
 
-const NOBODY = { users: [], usergroups: [], ldapGroups: [] };
+const NOBODY = { users: [], usergroups: [], ldapGroups: [], oktaGroups: [] };
 
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24-hour)');
 
@@ -132,6 +136,8 @@ export const configSchema = z
         maxStaleness: duration.default(5 * 60_000),
         /** The LDAP or Active Directory server that answers `ldapGroups` in approver rules. */
         ldap: ldapDirectorySettings.optional(),
+        /** The Okta org that answers `oktaGroups` in approver rules. */
+        okta: oktaDirectorySettings.optional(),
       })
       .default({ groupTtl: 60_000, userTtl: 3_600_000, maxStaleness: 5 * 60_000 }),
     offboarding: z
@@ -240,8 +246,10 @@ export const configSchema = z
           message: `"${r.ticketExample}" does not match ticketPattern ${r.ticketPattern}`,
         });
       }
-      const { users, usergroups, ldapGroups } = r.approvers;
-      if (r.approvalsRequired > 0 && users.length + usergroups.length + ldapGroups.length === 0) {
+      const { users, usergroups, ldapGroups, oktaGroups } = r.approvers;
+      const approverCount =
+        users.length + usergroups.length + ldapGroups.length + oktaGroups.length;
+      if (r.approvalsRequired > 0 && approverCount === 0) {
         ctx.addIssue({
           code: 'custom',
           path: at('approvers'),
@@ -259,10 +267,18 @@ export const configSchema = z
             message: 'needs directory.ldap: the LDAP server that says who is in these groups',
           });
         }
+        if (named?.oktaGroups.length && !cfg.directory.okta) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at(rule), 'oktaGroups'],
+            message: 'needs directory.okta: the Okta org that says who is in these groups',
+          });
+        }
       }
       if (
         r.approvers.usergroups.length === 0 &&
         r.approvers.ldapGroups.length === 0 &&
+        r.approvers.oktaGroups.length === 0 &&
         r.approvers.users.length > 0 &&
         r.approvalsRequired > r.approvers.users.length
       ) {

@@ -9,7 +9,7 @@ export type PersonStatus = 'active' | 'deactivated' | 'guest';
 export class DirectoryUnavailable extends Error {
   constructor(
     message: string,
-    /** Who did not answer, as a person reads it: `Slack`, `the LDAP directory`. */
+    /** Who did not answer, as a person reads it: `Slack`, `the LDAP directory`, `Okta`. */
     readonly source = 'Slack',
   ) {
     super(message);
@@ -27,6 +27,8 @@ export interface Directory {
   usergroupMembers(usergroupId: string): Promise<readonly string[]>;
   /** The Slack users in an LDAP group (`ldapGroups` in a rule), matched by email. */
   ldapGroupMembers(groupDn: string): Promise<readonly string[]>;
+  /** The Slack users in an Okta group (`oktaGroups` in a rule), matched by email. */
+  oktaGroupMembers(groupId: string): Promise<readonly string[]>;
   emailOf(userId: string): Promise<string | undefined>;
   /** `fresh`: ask again rather than trust a cached answer (the offboarding safety net). */
   statusOf(userId: string, options?: { fresh?: boolean }): Promise<PersonStatus>;
@@ -44,6 +46,10 @@ export class StaticDirectory implements Directory {
   /** Keyed by DN in the same table as user groups. */
   async ldapGroupMembers(groupDn: string): Promise<readonly string[]> {
     return this.groups[groupDn] ?? [];
+  }
+  /** Keyed by group id in the same table as user groups. */
+  async oktaGroupMembers(groupId: string): Promise<readonly string[]> {
+    return this.groups[groupId] ?? [];
   }
   async emailOf(userId: string): Promise<string | undefined> {
     return this.emails[userId];

@@ -95,6 +95,7 @@ export function withPipelines(directory: Directory): Directory {
   return {
     usergroupMembers: (group) => directory.usergroupMembers(group),
     ldapGroupMembers: (group) => directory.ldapGroupMembers(group),
+    oktaGroupMembers: (group) => directory.oktaGroupMembers(group),
     emailOf: async (userId) => (isPipelineId(userId) ? undefined : directory.emailOf(userId)),
     statusOf: async (userId, options) =>
       isPipelineId(userId) ? 'active' : directory.statusOf(userId, options),

@@ -183,6 +183,9 @@ export class Policy {
       for (const group of people.ldapGroups) {
         if ((await this.directory.ldapGroupMembers(group)).includes(userId)) return true;
       }
+      for (const group of people.oktaGroups) {
+        if ((await this.directory.oktaGroupMembers(group)).includes(userId)) return true;
+      }
     } catch (err) {
       if (!(err instanceof DirectoryUnavailable)) throw err;
       throw new DomainError(

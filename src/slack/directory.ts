@@ -11,7 +11,8 @@ export type DirectoryClient = {
 };
 
 /**
- * Who is in a group of another directory, as email addresses (src/directory/ldap-groups.ts).
+ * Who is in a group of another directory, as email addresses (src/directory/ldap-groups.ts,
+ * src/directory/okta-groups.ts).
  * `missing` says whether a failure is the answer "no such group" rather than no answer.
  */
 export interface GroupSource {
@@ -34,6 +35,8 @@ export interface SlackDirectoryOptions {
   maxStaleMs?: number;
   /** Answers `ldapGroups`: the LDAP directory; without it, such rules are refused by config. */
   ldap?: GroupSource;
+  /** Answers `oktaGroups`: the Okta org; without it, such rules are refused by config. */
+  okta?: GroupSource;
 }
 
 /** Slack's answers that are answers: the group or person does not exist. */
@@ -83,6 +86,8 @@ export class SlackDirectory implements Directory, ReaderZones {
   private readonly ldapGroups: TtlCache<readonly string[]>;
   private readonly byEmail: TtlCache<string | undefined>;
   private readonly ldap?: GroupSource;
+  private readonly oktaGroups: TtlCache<readonly string[]>;
+  private readonly okta?: GroupSource;
 
   constructor(
     private readonly client: DirectoryClient,
@@ -114,6 +119,16 @@ export class SlackDirectory implements Directory, ReaderZones {
       (err) => this.ldap?.describe(err) ?? describeSlackError(err),
       'the LDAP directory',
     );
+    this.okta = options.okta;
+    this.oktaGroups = new TtlCache(
+      'okta group',
+      options.groupTtlMs ?? 60_000,
+      maxStale,
+      clock,
+      options.logger,
+      (err) => this.okta?.describe(err) ?? describeSlackError(err),
+      'Okta',
+    );
     this.byEmail = new TtlCache(
       'email',
       options.userTtlMs ?? 3_600_000,
@@ -123,27 +138,38 @@ export class SlackDirectory implements Directory, ReaderZones {
     );
   }
 
-  /**
-   * The Slack users among an LDAP group's members, matched by email (`users.lookupByEmail`). A
-   * group the directory says does not exist has no members; a member with no Slack account is
-   * left out. Cached and failing closed like user groups.
-   */
+  /** The Slack users among an LDAP group's members (see groupMembersOf). */
   ldapGroupMembers(groupDn: string): Promise<readonly string[]> {
-    const ldap = this.ldap;
-    if (!ldap) {
+    return this.groupMembersOf(this.ldap, this.ldapGroups, groupDn, 'the LDAP directory');
+  }
+
+  /** The Slack users among an Okta group's members (see groupMembersOf). */
+  oktaGroupMembers(groupId: string): Promise<readonly string[]> {
+    return this.groupMembersOf(this.okta, this.oktaGroups, groupId, 'Okta');
+  }
+
+  /**
+   * The Slack users among a group's members in another directory, matched by email
+   * (`users.lookupByEmail`). A group the directory says does not exist has no members; a member
+   * with no Slack account is left out. Cached and failing closed like user groups.
+   */
+  private groupMembersOf(
+    source: GroupSource | undefined,
+    cache: TtlCache<readonly string[]>,
+    group: string,
+    sourceName: string,
+  ): Promise<readonly string[]> {
+    if (!source) {
       return Promise.reject(
-        new DirectoryUnavailable(
-          `no LDAP directory is configured for ${groupDn}`,
-          'the LDAP directory',
-        ),
+        new DirectoryUnavailable(`${sourceName} is not configured for ${group}`, sourceName),
       );
     }
-    return this.ldapGroups.get(groupDn, async () => {
+    return cache.get(group, async () => {
       let emails: string[];
       try {
-        emails = await ldap.memberEmails(groupDn);
+        emails = await source.memberEmails(group);
       } catch (err) {
-        if (ldap.missing(err)) return [];
+        if (source.missing(err)) return [];
         throw err;
       }
       const ids = await Promise.all(emails.map((email) => this.userIdOf(email)));

@@ -290,6 +290,7 @@ describe('the directory, for pipelines', () => {
     const directory = withPipelines({
       usergroupMembers: (g) => slack.usergroupMembers(g),
       ldapGroupMembers: (g) => slack.ldapGroupMembers(g),
+      oktaGroupMembers: (g) => slack.oktaGroupMembers(g),
       emailOf: (u) => (asked.push(u), slack.emailOf(u)),
       statusOf: (u) => (asked.push(u), slack.statusOf(u)),
     });

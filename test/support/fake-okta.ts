@@ -11,7 +11,7 @@ import { jwtHeader, keyOfJwk, rsaThumbprint, verifyRs256 } from './jwt';
 
 export interface OktaUser {
   id: string;
-  status: 'ACTIVE' | 'DEPROVISIONED';
+  status: 'ACTIVE' | 'SUSPENDED' | 'DEPROVISIONED';
   created: string;
   lastUpdated: string;
   profile: { login: string; email: string; firstName: string; lastName: string };
@@ -77,7 +77,8 @@ const DEFAULT_PAGE = 1000;
 const RATE_LIMIT = 600;
 
 /**
- * Okta's Management API on loopback, as far as the okta-group provider reaches it: users by id,
+ * Okta's Management API on loopback, as far as the okta-group provider and the directory's
+ * `oktaGroups` reach it: users by id,
  * login or email search; group membership add, remove and list, paginated with Link headers;
  * API tokens (SSWS) and OAuth service apps (client credentials with a signed client assertion,
  * DPoP with a server nonce), with scopes; Okta's error bodies, rate-limit headers and 429s.
@@ -157,6 +158,17 @@ export class FakeOkta {
   addMember(groupId: string, userId: string): void {
     const group = this.groups.get(groupId);
     if (group && !group.members.includes(userId)) group.members.push(userId);
+  }
+
+  /** Removes a member the way an admin would in the console. */
+  removeMember(groupId: string, userId: string): void {
+    const group = this.groups.get(groupId);
+    if (group) group.members = group.members.filter((id) => id !== userId);
+  }
+
+  /** Deletes a group (its membership goes with it): it answers 404 E0000007 from then on. */
+  deleteGroup(groupId: string): void {
+    this.groups.delete(groupId);
   }
 
   /** The next call to `route` meets `fault`. */
@@ -417,7 +429,7 @@ export class FakeOkta {
     if (!group) return notFound(res, groupId, 'UserGroup');
     if (!this.users.has(userId)) return notFound(res, userId, 'User');
     if (route === 'addMember') this.addMember(groupId, userId);
-    else group.members = group.members.filter((id) => id !== userId);
+    else this.removeMember(groupId, userId);
     res.writeHead(204);
     res.end();
   }

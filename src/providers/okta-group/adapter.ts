@@ -1,63 +1,15 @@
-import { createPrivateKey } from 'node:crypto';
 import type { Client, User } from '@okta/okta-sdk-nodejs';
 import { z } from 'zod';
-import { registerSecret } from '../../log';
-import { serviceOrigin } from '../service-url';
+import { isOktaStatus, oktaCall, oktaClient } from '../../okta/client';
+import { oktaAuth, oktaConnectionSettings, oktaGroupId, oktaSecrets } from '../../okta/settings';
 import type { ProviderAdapter, ProviderCallContext } from '../types';
-import { isOktaStatus, oktaCall, oktaClient } from './okta-client';
 
 /** Okta's recommended page size for group members (its default is far larger). */
 const MEMBERS_PAGE = 200;
 
-const privateKey = z.string().refine(
-  (text) => {
-    try {
-      const trimmed = text.trim();
-      createPrivateKey(
-        trimmed.startsWith('{')
-          ? { key: JSON.parse(trimmed) as Record<string, string>, format: 'jwk' }
-          : trimmed,
-      );
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  // Never quote the value: it is the key.
-  'must be a private key, as PEM or as a JWK (JSON)',
-);
+const oktaGroupConfig = oktaConnectionSettings(['okta.users.read', 'okta.groups.manage']);
 
-const oktaGroupConfig = z
-  .strictObject({
-    orgUrl: serviceOrigin('https://example.okta.com'),
-    token: z.string().min(1, 'must not be empty').optional(),
-    oauth: z
-      .strictObject({
-        clientId: z.string().min(1, 'must not be empty'),
-        privateKey,
-        keyId: z.string().min(1).optional(),
-        scopes: z
-          .array(
-            z.string().regex(/^okta\.[A-Za-z.]+$/, 'must be an Okta scope like okta.users.read'),
-          )
-          .min(1)
-          .default(['okta.users.read', 'okta.groups.manage']),
-      })
-      .optional(),
-  })
-  .refine((config) => (config.token === undefined) !== (config.oauth === undefined), {
-    message:
-      'set either token (an API token) or oauth (a service app: clientId and privateKey), not both',
-  });
-
-const oktaGroupTarget = z.strictObject({
-  group: z
-    .string()
-    .regex(
-      /^00g[0-9A-Za-z]{5,}$/,
-      'must be an Okta group id like 00g1ab2cd3EF4gh5i6j7 (the id in the group page address)',
-    ),
-});
+const oktaGroupTarget = z.strictObject({ group: oktaGroupId });
 
 export type OktaGroupConfig = z.infer<typeof oktaGroupConfig>;
 export type OktaGroupTarget = z.infer<typeof oktaGroupTarget>;
@@ -70,13 +22,8 @@ export const oktaGroupAdapter: ProviderAdapter<OktaGroupConfig, OktaGroupTarget>
   configSchema: oktaGroupConfig,
   targetSchema: oktaGroupTarget,
   create(config) {
-    const secrets = [config.token, config.oauth?.privateKey].filter((s): s is string => !!s);
-    for (const secret of secrets) registerSecret(secret);
-    // The schema lets exactly one of token and oauth through.
-    const client = oktaClient(
-      config.orgUrl,
-      config.token !== undefined ? { token: config.token } : config.oauth!,
-    );
+    const secrets = oktaSecrets(config);
+    const client = oktaClient(config.orgUrl, oktaAuth(config));
     const call = <T>(ctx: Ctx, action: string, work: () => Promise<T>) =>
       oktaCall(
         ctx.signal,

@@ -1,7 +1,8 @@
+/** The Okta SDK client as Hallpass uses it: shared by the okta-group provider and the directory. */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, DefaultRequestExecutor } from '@okta/okta-sdk-nodejs';
-import { abortReason, raceAbort } from '../abort';
+import { abortReason, raceAbort } from '../providers/abort';
 
 const SUMMARY_EXCERPT = 300;
 const TOKEN_PATH = '/oauth2/v1/token';
