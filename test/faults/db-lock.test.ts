@@ -52,7 +52,7 @@ describe('the database held by another program', () => {
     await grantsFor(3);
     await world.converged();
     expect(await gated.reply()).toContain(requestId);
-    for (const sent of auto) expect(await sent.reply()).toMatch(/approved automatically/);
+    for (const sent of auto) expect(await sent.reply()).toMatch(/needs no approval/);
     // The export still reads the file as it was when it began.
     expect(lock.requestsSeen()).toBe(0);
     lock.release();
@@ -64,14 +64,14 @@ describe('the database held by another program', () => {
     const sent = await askAtOnce(['UA1', 'UA2', 'UA3', 'UA4']);
     await released;
     expect(sent.map((s) => s.status)).toEqual([200, 200, 200, 200]);
-    for (const s of sent) expect(await s.reply()).toMatch(/approved automatically/);
+    for (const s of sent) expect(await s.reply()).toMatch(/needs no approval/);
     expect(await Promise.all(sent.map(filedFor))).toEqual([1, 1, 1, 1]);
     await world.converged();
   });
 
   it('the write lock for longer than the busy timeout: those who waited too long are told to try again, nothing of theirs is recorded, the retry works, and a grant that expired meanwhile ends', async () => {
     const [holder] = await askAtOnce(['UHOLD']);
-    expect(await holder!.reply()).toMatch(/approved automatically/);
+    expect(await holder!.reply()).toMatch(/needs no approval/);
     await waitFor(
       async () => (await count("SELECT count(*) FROM grants WHERE status = 'active'")) === 1,
       'a running grant',
@@ -83,10 +83,10 @@ describe('the database held by another program', () => {
     await released;
     expect(sent.map((s) => s.status)).toEqual([200, 200, 200]);
     const replies = await Promise.all(sent.map((s) => s.reply()));
-    const refused = sent.filter((_, i) => !/approved automatically/.test(replies[i]!));
+    const refused = sent.filter((_, i) => !/needs no approval/.test(replies[i]!));
     expect(refused.length).toBeGreaterThan(0);
     for (const [i, s] of sent.entries()) {
-      const ok = /approved automatically/.test(replies[i]!);
+      const ok = /needs no approval/.test(replies[i]!);
       expect({ reply: replies[i], filed: await filedFor(s) }).toEqual({
         reply: ok
           ? expect.any(String)
@@ -96,7 +96,7 @@ describe('the database held by another program', () => {
     }
 
     const again = await askAtOnce(refused.map((_, i) => `UB${i + 1}`));
-    for (const s of again) expect(await s.reply()).toMatch(/approved automatically/);
+    for (const s of again) expect(await s.reply()).toMatch(/needs no approval/);
     await grantsFor(4);
     await world.converged();
     expect(world.bot.logs.some((l) => l.message === 'hallpass failed to start')).toBe(false);
@@ -109,7 +109,7 @@ describe('the database held by another program', () => {
       setTimeout(() => lock.release(), BUSY_TIMEOUT_MS + 500);
     };
     const sent = await world.people.command('UREQ', 'request prod-db 2s checking INC-12 now');
-    expect(await sent.reply()).toMatch(/Approvers in/);
+    expect(await sent.reply()).toMatch(/is with the approvers in/);
     await waitFor(() => !lock.holding, 'the lock to be released', 15_000);
     await world.outboxDrained();
     await world.converged();

@@ -96,7 +96,7 @@ describe('a grant call that answers after the timeout but is applied', () => {
     expect(callsFor('grant', id)).toHaveLength(1);
     expect(callsFor('revoke', id)).toHaveLength(1);
     expect(system.receiver.held.size).toBe(0);
-    const alert = /could not activate grant .* after 1 attempts/;
+    const alert = /gave up activating access .* after 1 attempt /;
     expect(system.slack.postsTo('UADMIN').filter((p) => alert.test(p.text))).toHaveLength(1);
     // How: the clean-up revoke was fenced past where the call could still land.
     const { fence } = (await system.sql.get<{ fence: number | null }>(

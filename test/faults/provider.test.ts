@@ -53,7 +53,7 @@ describe('a provider that fails', () => {
     expect(await scalar(system.sql, 'SELECT status FROM grants')).toBe('failed');
     expect(callsFor('grant', id)).toHaveLength(3);
     expect(callsFor('revoke', id)).toHaveLength(1);
-    const alert = /could not activate grant .* after 3 attempts/;
+    const alert = /gave up activating access .* after 3 attempts/;
     expect(system.slack.postsTo('CAPPROVALS').filter((p) => alert.test(p.text))).toHaveLength(1);
     expect(system.slack.postsTo('UADMIN').filter((p) => alert.test(p.text))).toHaveLength(1);
   });
@@ -67,7 +67,7 @@ describe('a provider that fails', () => {
     expect(callsFor('revoke', id)).toHaveLength(5);
     expect(await audited('grant.revoke_failed_attempt')).toBe(4);
     expect(await audited('grant.revoke_alerted')).toBe(1);
-    const alert = /could not revoke grant .* after 3 attempts/;
+    const alert = /could not revoke access .* after 3 attempts/;
     expect(system.slack.postsTo('UADMIN').filter((p) => alert.test(p.text))).toHaveLength(1);
     expect(await scalar(system.sql, 'SELECT status FROM grants')).toBe('revoked');
   });

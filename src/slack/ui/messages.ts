@@ -19,6 +19,7 @@ import {
   humanDuration,
   inDuration,
   mention,
+  plural,
   splitText,
   truncate,
 } from './format';
@@ -455,7 +456,7 @@ export function alertMessage(input: AlertMessageInput): SlackMessage {
       `*Grant*\n${code(input.grantId)}`,
       `*User*\n${input.userId ? mention(input.userId) : 'unknown'}`,
       `*Resource*\n${input.resource ? resourceText(input.resource) : 'unknown'}`,
-      `*Failed action*\n${input.action} (${input.attempts} attempts)`,
+      `*Failed action*\n${input.action} (${plural(input.attempts, 'attempt')})`,
     ]),
     section(`*Last error*\n${escapeAndFit(input.error || 'no message', LONG_TEXT)}`),
     section(next),
@@ -465,8 +466,8 @@ export function alertMessage(input: AlertMessageInput): SlackMessage {
   return {
     text: fallback(
       input.action === 'grant'
-        ? `⚠️ Hallpass gave up activating access${who}${on} (grant ${input.grantId}) after ${input.attempts} attempts and is removing anything that may have been set up.`
-        : `⚠️ Hallpass could not revoke access${who}${on} (grant ${input.grantId}) after ${input.attempts} attempts; it keeps retrying.`,
+        ? `⚠️ Hallpass gave up activating access${who}${on} (grant ${input.grantId}) after ${plural(input.attempts, 'attempt')} and is removing anything that may have been set up.`
+        : `⚠️ Hallpass could not revoke access${who}${on} (grant ${input.grantId}) after ${plural(input.attempts, 'attempt')}; it keeps retrying.`,
     ),
     blocks,
   };

@@ -129,7 +129,7 @@ export async function assertConverged(check: ConvergenceCheck): Promise<void> {
   );
   expect(undelivered).toEqual([]);
 
-  const remembered = await all('SELECT channel, ts FROM slack_messages ORDER BY ts');
+  const remembered = await all('SELECT DISTINCT channel, ts FROM slack_messages ORDER BY ts');
   const accepted = slack.posts.map((p) => ({ channel: p.channel, ts: p.ts }));
   expect(accepted.sort((a, b) => (a.ts < b.ts ? -1 : 1))).toEqual(remembered);
   const seen = new Set<string>();

@@ -212,7 +212,7 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
       expect(inChannel).toHaveLength(1);
       expect(toAdmin).toHaveLength(1);
       const text = sentText(toAdmin[0]!.args);
-      for (const part of [grantId, '<@UREQ>', 'Production database', 'grant (1 attempts)']) {
+      for (const part of [grantId, '<@UREQ>', 'Production database', 'grant (1 attempt)']) {
         expect(text).toContain(part);
       }
       expect(text).toContain('HTTP 503 from the hook');
