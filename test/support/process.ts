@@ -262,14 +262,19 @@ export class BotProcess {
     this.killedOnPurpose = true;
     if (this.exit) return;
     const group = processesInGroup(this.pid);
-    const parents = new Set(group.map((p) => p.ppid));
-    const program = group.find(
-      (p) =>
-        !parents.has(p.pid) &&
-        p.state !== 'Z' &&
-        p.args.some((arg) => /(src\/main\.ts|dist\/main\.js)$/.test(arg)),
+    const runsMain = group.filter(
+      (p) => p.state !== 'Z' && p.args.some((arg) => /(src\/main\.ts|dist\/main\.js)$/.test(arg)),
     );
-    if (!program) throw new Error('the bot program is not running');
+    // The program is the innermost process running main: tsx (and npm) wrap it, and it may
+    // have children of its own (tsx's esbuild service).
+    const wrappers = new Set(runsMain.map((p) => p.ppid));
+    const program = runsMain.find((p) => !wrappers.has(p.pid));
+    if (!program) {
+      const seen = group.map((p) => `${p.pid} ${p.state} ${p.args.join(' ')}`).join('\n');
+      throw new Error(
+        `the bot program is not running; its process group:\n${seen}\nstdout:\n${this.stdout.slice(-1500)}\nstderr:\n${this.stderr.slice(-1500)}`,
+      );
+    }
     process.kill(program.pid, signal);
   }
 
