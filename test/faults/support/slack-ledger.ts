@@ -10,6 +10,8 @@ export interface SlackPost {
 export interface SlackEdit {
   channel: string;
   ts: string;
+  text: string;
+  blocks: string;
 }
 
 /**
@@ -42,7 +44,12 @@ export class SlackLedger {
       return { channel, ts, message: { type: 'message', text: args.text ?? '', ts } };
     });
     fake.on('chat.update', (args) => {
-      this.edits.push({ channel: String(args.channel), ts: String(args.ts) });
+      this.edits.push({
+        channel: String(args.channel),
+        ts: String(args.ts),
+        text: String(args.text ?? ''),
+        blocks: JSON.stringify(args.blocks ?? null),
+      });
       return { channel: args.channel, ts: args.ts, text: args.text ?? '' };
     });
   }
