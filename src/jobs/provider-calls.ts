@@ -4,7 +4,8 @@ import { ProviderCallError } from './provider-call';
  * The provider calls this process makes, tracked per grant. A call that runs past its timeout is
  * given up on, but it is not over: its request may still reach the target system and land
  * later (a webhook receiver that applies it after answering, a command or a module adapter that
- * ignores the abort). Until it settles, nothing may conclude what the target system holds: a
+ * ignores the abort). Until it settles, and for one more timeout after it was given up (an
+ * aborted call settles here at once), nothing may conclude what the target system holds: a
  * revoke waits for it first, so a late grant cannot land after the revoke that was meant to
  * clean it up.
  */
@@ -28,6 +29,10 @@ export class ProviderCalls {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const error = new ProviderCallError(`timed out after ${timeoutMs} ms`);
+        // An aborted call settles here at once, but its request may already be on its way and
+        // be applied later (a webhook receiver that acts after we hung up): it counts as out
+        // for another timeout whatever happened on this side.
+        this.track(grantId, afterMs(timeoutMs));
         controller.abort(error);
         reject(error);
       }, timeoutMs);
@@ -70,4 +75,8 @@ export class ProviderCalls {
     };
     call.then(done, done);
   }
+}
+
+function afterMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -342,7 +342,7 @@ describe('ProviderCalls', () => {
     expect(calls.pending('gr_1')).toBe(false);
   });
 
-  it('gives up on a call at its timeout, aborting its signal, but keeps it tracked until it settles', async () => {
+  it('gives up on a call at its timeout, aborting its signal, but keeps it tracked until it settles and another timeout passed', async () => {
     const calls = new ProviderCalls();
     const call = deferred<string>();
     let signal: AbortSignal | undefined;
@@ -360,6 +360,24 @@ describe('ProviderCalls', () => {
 
     call.resolve('landed late');
     await sleep(0);
+    // Settled here, but what it sent may still be applied over there for one more timeout.
+    expect(calls.pending('gr_1')).toBe(true);
+    expect(await calls.settled('gr_1', 1000)).toBe(true);
+    expect(calls.pending('gr_1')).toBe(false);
+  });
+
+  it('keeps an aborted call that settled at once out for one more timeout', async () => {
+    const calls = new ProviderCalls();
+    const run = calls.run('gr_1', 50, (signal) => {
+      // Like fetch: the abort rejects the call as soon as it fires.
+      return new Promise<string>((_, reject) =>
+        signal.addEventListener('abort', () => reject(signal.reason as Error)),
+      );
+    });
+    await expect(run).rejects.toThrow('timed out after 50 ms');
+    await sleep(0);
+    expect(calls.pending('gr_1')).toBe(true);
+    expect(await calls.settled('gr_1', 1000)).toBe(true);
     expect(calls.pending('gr_1')).toBe(false);
   });
 
