@@ -93,7 +93,14 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
       expect(byTs.get(remembered[0]!.ts)).toContain('Active until 11:00 UTC');
       expect(byTs.get(remembered[1]!.ts)).toContain('Approved by <@ULEAD>');
       expect(byTs.get(remembered[1]!.ts)).toContain('Active until 11:00 UTC');
-      expect(sentText(posts('UREQ').at(-1)!.args)).toContain('now lasts until *11:00 UTC*');
+      // The requester's card of the extension request is edited to say so (no new DM).
+      const card = h.fake
+        .callsOf('chat.update')
+        .filter((c) => !String(c.args.channel).startsWith('C'))
+        .at(-1)!;
+      expect(sentText(card.args)).toContain(
+        '✅ Approved by <@ULEAD> at 09:00 UTC. Your access now ends at *11:00 UTC*.',
+      );
     });
 
     it('posts an extension without the link when Slack gives none', async () => {
