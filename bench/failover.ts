@@ -47,6 +47,11 @@ interface Round {
   during: number[];
   /** Revocation lag of each grant that expired after it. */
   after: number[];
+  /**
+   * Grants of `during` revoked per second, from the first revoke to the last of them: how fast
+   * the new leader works through what fell due while nobody led.
+   */
+  catchUpPerSecond: number;
 }
 
 async function health(bot: BotProcess): Promise<{ ok: boolean; leader: boolean }> {
@@ -166,10 +171,20 @@ async function round(
     const firstRevoke = Math.min(...at);
     const during: number[] = [];
     const after: number[] = [];
-    at.forEach((seen, i) =>
-      (expiresAt(i) < firstRevoke ? during : after).push(seen - expiresAt(i)),
-    );
-    return { firstRevokeMs: firstRevoke - killedAt, lockMs: took[0]! - killedAt, during, after };
+    let backlogDone = firstRevoke;
+    at.forEach((seen, i) => {
+      const before = expiresAt(i) < firstRevoke;
+      (before ? during : after).push(seen - expiresAt(i));
+      if (before) backlogDone = Math.max(backlogDone, seen);
+    });
+    const catchUpPerSecond = (during.length / Math.max(1, backlogDone - firstRevoke)) * 1000;
+    return {
+      firstRevokeMs: firstRevoke - killedAt,
+      lockMs: took[0]! - killedAt,
+      during,
+      after,
+      catchUpPerSecond,
+    };
   } finally {
     await BotProcess.killAll();
     await client.end().catch(() => undefined);
@@ -247,6 +262,15 @@ export async function failoverBench(options: {
         ratio: `${fmt(worst / interval, 2)}× (max)`,
         target: `max < ${fmt(FAILOVER_BOUND_MS + 1_000)} ms`,
         met: worst < FAILOVER_BOUND_MS + 1_000,
+      },
+      {
+        bench: BENCH,
+        figure: `catch-up: those grants revoked per second, from the new leader's first revoke to the last of them (median of ${of}; each: ${rounds.map((r) => fmt(r.catchUpPerSecond)).join(', ')})`,
+        value: `${fmt(median(rounds.map((r) => r.catchUpPerSecond)))} grants/s`,
+        floor: '—',
+        ratio: '—',
+        target: '—',
+        met: null,
       },
       {
         bench: BENCH,

@@ -309,6 +309,9 @@ function pgLagDb(cluster: BenchPostgres): () => Promise<LagDb> {
   };
 }
 
+/** How long the requests `/jit` acked may take to be recorded before Approve clicks on them. */
+const RECORD_WAIT_MS = 60_000;
+
 /** The Slack request path on a fresh PostgreSQL database. */
 function pgPathStore(cluster: BenchPostgres): () => Promise<PathStore> {
   return async () => {
@@ -316,6 +319,15 @@ function pgPathStore(cluster: BenchPostgres): () => Promise<PathStore> {
     return {
       store: db.store,
       async pending(wanted) {
+        // `/jit` acks before it files: the requests it acked may still wait their turn in the
+        // store's queue of changes, so Approve starts once they are recorded (or stopped coming).
+        const deadline = Date.now() + RECORD_WAIT_MS;
+        const busy = () => {
+          const { change } = db.store.poolCounts();
+          return change.queued > 0 || change.idle < change.total;
+        };
+        while (busy() && Date.now() < deadline)
+          await new Promise((resolve) => setTimeout(resolve, 20));
         const { rows } = await db.client.query<{ id: string }>(
           "SELECT id FROM requests WHERE status = 'pending' ORDER BY created_at, id LIMIT $1",
           [wanted],

@@ -55,7 +55,11 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
   const clock = options.clock ?? systemClock;
   let healthy = false;
   const store = await openStore(
-    { databaseUrl: env.HALLPASS_DATABASE_URL, file: env.HALLPASS_DB },
+    {
+      databaseUrl: env.HALLPASS_DATABASE_URL,
+      databasePool: env.HALLPASS_DATABASE_POOL,
+      file: env.HALLPASS_DB,
+    },
     { logger, backgroundCheckpoints: true },
   );
   /** Undo steps, newest first: on a failed start, and (in the same order) on stop. */

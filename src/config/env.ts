@@ -43,6 +43,12 @@ export const envSchema = z.object({
       'HALLPASS_DATABASE_URL must be a postgres:// or postgresql:// connection URL',
     )
     .optional(),
+  HALLPASS_DATABASE_POOL: z.coerce
+    .number({ error: 'HALLPASS_DATABASE_POOL must be a whole number of connections, like 10' })
+    .int('HALLPASS_DATABASE_POOL must be a whole number of connections, like 10')
+    .min(2, 'HALLPASS_DATABASE_POOL must be at least 2: one connection for changes, one for reads')
+    .max(1000, 'HALLPASS_DATABASE_POOL must be at most 1000 connections')
+    .optional(),
   HALLPASS_SECRET_KEY: z
     .string()
     .min(16, 'HALLPASS_SECRET_KEY must be at least 16 characters')

@@ -264,31 +264,27 @@ export function recordAttemptFailed(
 }
 
 /** The grant's time is up: it moves to `revoking`. No-op when it was extended or ended meanwhile. */
-async function expire(c: Change, grantId: string): Promise<GrantRow | undefined> {
-  const grant = await c.tx.grants.byId(grantId);
-  if (!grant || grant.status !== 'active' || grant.expiresAt === null || grant.expiresAt > c.now)
-    return grant;
-  const ended = {
-    status: 'revoking' as const,
-    endReason: 'expired' as const,
-    endedBy: 'hallpass',
-    nextAttemptAt: c.now,
-    attempts: 0,
-  };
-  await c.tx.grants.update(grantId, ended);
-  c.audit({
-    actor: 'hallpass',
-    action: 'grant.revoke_requested',
-    requestId: grant.requestId,
-    grantId,
-    details: { reason: 'expired', expiresAt: grant.expiresAt, lagMs: c.now - grant.expiresAt },
-  });
-  return { ...grant, ...ended };
+/** Moves every grant of `grants` to `status` at once; all of them must still be in `from`. */
+async function moveAll(
+  c: Change,
+  grants: readonly GrantRow[],
+  patch: Partial<GrantRow>,
+  from: GrantRow['status'],
+): Promise<void> {
+  const changed = await c.tx.grants.updateMany(
+    grants.map((g) => g.id),
+    patch,
+    from,
+  );
+  // Read under the change's lock, so nothing else can have moved them: the batch is all or nothing.
+  if (changed !== grants.length)
+    throw new Error(`${grants.length - changed} of ${grants.length} grants left ${from} meanwhile`);
 }
 
 /**
  * Several expiries in one transaction, each a complete change with its own audit event: one
- * commit for a batch of due grants instead of one per grant. Returns each grant as it is now.
+ * commit, one read and one write for a batch of due grants instead of a read and a write per
+ * grant. Returns each grant as it is now.
  */
 export async function beginExpiries(
   ctx: CoreContext,
@@ -296,9 +292,36 @@ export async function beginExpiries(
 ): Promise<(GrantRow | undefined)[]> {
   if (grantIds.length === 0) return [];
   return change(ctx, async (c) => {
-    const out: (GrantRow | undefined)[] = [];
-    for (const id of grantIds) out.push(await expire(c, id));
-    return out;
+    const now = new Map((await c.tx.grants.byIds(grantIds)).map((g) => [g.id, g]));
+    const ended = {
+      status: 'revoking' as const,
+      endReason: 'expired' as const,
+      endedBy: 'hallpass',
+      nextAttemptAt: c.now,
+      attempts: 0,
+    };
+    const expiring = [...new Set(grantIds)].flatMap((id) => {
+      const grant = now.get(id);
+      const due =
+        grant?.status === 'active' && grant.expiresAt !== null && grant.expiresAt <= c.now;
+      return due ? [grant] : [];
+    });
+    await moveAll(c, expiring, ended, 'active');
+    for (const grant of expiring) {
+      c.audit({
+        actor: 'hallpass',
+        action: 'grant.revoke_requested',
+        requestId: grant.requestId,
+        grantId: grant.id,
+        details: {
+          reason: 'expired',
+          expiresAt: grant.expiresAt,
+          lagMs: c.now - grant.expiresAt!,
+        },
+      });
+      now.set(grant.id, { ...grant, ...ended });
+    }
+    return grantIds.map((id) => now.get(id));
   });
 }
 
@@ -316,24 +339,7 @@ export interface Revoked extends Revocation {
 }
 
 /** The provider confirmed the access is gone (or another grant still needs it, so it stays). */
-async function markRevoked(ctx: CoreContext, c: Change, r: Revoked): Promise<GrantRow | undefined> {
-  const grant = await c.tx.grants.byId(r.grantId);
-  if (!grant || grant.status !== 'revoking') return grant;
-  const status =
-    grant.endReason === 'activation_failed' ? ('failed' as const) : ('revoked' as const);
-  // Read back again after the end: a call that answered late, or someone re-adding the access
-  // by hand, shows up there.
-  const first = ctx.config.reconcile.recheckAfter[0];
-  const ended = {
-    status,
-    endedAt: c.now,
-    nextAttemptAt: null,
-    lastError: null,
-    recheckAt: first === undefined ? null : c.now + first,
-    rechecks: 0,
-  };
-  await c.tx.grants.update(grant.id, ended);
-  await c.tx.pipelineCredentials.drop(grant.id);
+function recordRevoked(c: Change, grant: GrantRow, r: Revoked, status: GrantRow['status']): void {
   recordStep(c, {
     actor: 'hallpass',
     action: 'grant.revoked',
@@ -361,19 +367,50 @@ async function markRevoked(ctx: CoreContext, c: Change, r: Revoked): Promise<Gra
           }
         : undefined,
   });
-  return { ...grant, ...ended };
 }
 
-/** Several confirmed revokes in one transaction, each a complete change with its own audit event. */
+/**
+ * Several confirmed revokes in one transaction, each a complete change with its own audit event:
+ * the grants are read in one statement and ended in one per final status. A grant no longer
+ * revoking (ended by another call meanwhile) is left as it is. Returns each grant as it is now.
+ */
 export async function recordRevocations(
   ctx: CoreContext,
   revoked: readonly Revoked[],
 ): Promise<(GrantRow | undefined)[]> {
   if (revoked.length === 0) return [];
   return change(ctx, async (c) => {
-    const out: (GrantRow | undefined)[] = [];
-    for (const r of revoked) out.push(await markRevoked(ctx, c, r));
-    return out;
+    const now = new Map(
+      (await c.tx.grants.byIds(revoked.map((r) => r.grantId))).map((g) => [g.id, g]),
+    );
+    // Read back again after the end: a call that answered late, or someone re-adding the access
+    // by hand, shows up there.
+    const first = ctx.config.reconcile.recheckAfter[0];
+    const ended = {
+      endedAt: c.now,
+      nextAttemptAt: null,
+      lastError: null,
+      recheckAt: first === undefined ? null : c.now + first,
+      rechecks: 0,
+    };
+    const ending: { grant: GrantRow; r: Revoked; status: 'revoked' | 'failed' }[] = [];
+    for (const r of revoked) {
+      const grant = now.get(r.grantId);
+      if (!grant || grant.status !== 'revoking') continue;
+      const status = grant.endReason === 'activation_failed' ? 'failed' : 'revoked';
+      ending.push({ grant, r, status });
+      now.set(grant.id, { ...grant, ...ended, status });
+    }
+    for (const status of ['revoked', 'failed'] as const) {
+      const grants = ending.filter((e) => e.status === status).map((e) => e.grant);
+      if (grants.length > 0) await moveAll(c, grants, { ...ended, status }, 'revoking');
+    }
+    for (const { grant, r, status } of ending) {
+      // Credentials kept for a pipeline to fetch are no use once the access is gone.
+      await c.tx.pipelineCredentials.drop(grant.id);
+      recordRevoked(c, grant, r, status);
+    }
+    return revoked.map((r) => now.get(r.grantId));
   });
 }
 

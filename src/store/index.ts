@@ -21,6 +21,8 @@ export {
 export interface StoreLocation {
   /** `postgres://…`: PostgreSQL, for several replicas. Without it, the SQLite file. */
   databaseUrl?: string;
+  /** PostgreSQL: connections this process opens at most (one of them for changes). */
+  databasePool?: number;
   /** The SQLite file (the embedded default). */
   file: string;
 }
@@ -67,6 +69,7 @@ export async function openStore(where: StoreLocation, options: OpenOptions = {})
     return PostgresStore.open(where.databaseUrl, {
       logger: options.logger,
       readonly: options.readonly,
+      maxConnections: where.databasePool,
     });
   }
   return new SqliteStore(where.file, {

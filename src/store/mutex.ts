@@ -6,6 +6,11 @@ export class Mutex {
   private busy = false;
   private readonly waiting: (() => void)[] = [];
 
+  /** How many wait for the holder to finish. */
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.busy) await new Promise<void>((resolve) => this.waiting.push(resolve));
     else this.busy = true;

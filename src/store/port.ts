@@ -196,10 +196,18 @@ export interface ApprovalQueries {
 
 export interface GrantQueries {
   byId(id: string): Promise<GrantRow | undefined>;
+  /** The grants among `ids` that exist, in no particular order: one statement for a batch. */
+  byIds(ids: readonly string[]): Promise<GrantRow[]>;
   byRequest(requestId: string): Promise<GrantRow | undefined>;
   insert(row: GrantRow): Promise<void>;
   /** Applies `patch`; with `onlyIf`, only while the grant still has that status. True when changed. */
   update(id: string, patch: Patch<GrantRow>, onlyIf?: GrantRow['status']): Promise<boolean>;
+  /** Applies the same `patch` to every grant of `ids` (with `onlyIf`, those in that status) in one statement; resolves with how many changed. */
+  updateMany(
+    ids: readonly string[],
+    patch: Patch<GrantRow>,
+    onlyIf?: GrantRow['status'],
+  ): Promise<number>;
   /** Grants with provider work due by `now` (activation, expiry, a revoke), soonest first. */
   due(now: number, limit: number): Promise<GrantRow[]>;
   /** The next moment grant work falls due. */
@@ -208,6 +216,8 @@ export interface GrantQueries {
   nextUnwarnedExpiry(): Promise<number | null>;
   /** Another grant still giving `userId` the resource: activating, or active and unexpired at `now`. */
   covering(grant: GrantRow, now: number): Promise<GrantRow | undefined>;
+  /** `covering` for each of `grants` in one statement: each grant's id to a grant covering it. */
+  coveringEach(grants: readonly GrantRow[], now: number): Promise<Map<string, GrantRow>>;
   /** Active, unwarned grants expiring in (now, until]. */
   toWarn(now: number, until: number, limit: number): Promise<GrantRow[]>;
   /** Active grants whose expiry moved since the provider was told. */

@@ -1,6 +1,6 @@
 import { getTableColumns, getTableName, type Column, type Table } from 'drizzle-orm';
 import { rowMapper, type RowMapper } from './mapping';
-import { sqlOf, type Param, type Sql } from './sql';
+import { placeholders, sqlOf, type Param, type Sql } from './sql';
 
 /**
  * A table's generic statements (`SELECT *` rows, INSERT of a whole row, UPDATE of some columns
@@ -56,14 +56,37 @@ export class TableSql<Row extends object> {
     patch: Partial<Row>,
     onlyIf?: string,
   ): [Sql, Param[]] | undefined {
+    return this.updateWhere(`${idColumn} = ?`, [id], patch, onlyIf);
+  }
+
+  /**
+   * The same patch on every row whose `idColumn` is one of `ids`, in one statement: a batch of
+   * rows moving to the same state costs one round trip, not one each.
+   */
+  updateIn(
+    idColumn: string,
+    ids: readonly Param[],
+    patch: Partial<Row>,
+    onlyIf?: string,
+  ): [Sql, Param[]] | undefined {
+    if (ids.length === 0) return undefined;
+    return this.updateWhere(`${idColumn} IN (${placeholders(ids.length)})`, ids, patch, onlyIf);
+  }
+
+  private updateWhere(
+    match: string,
+    ids: readonly Param[],
+    patch: Partial<Row>,
+    onlyIf?: string,
+  ): [Sql, Param[]] | undefined {
     const keys = Object.keys(patch).filter(
       (k) => (patch as Record<string, unknown>)[k] !== undefined,
     );
     if (keys.length === 0) return undefined;
     const set = keys.map((k) => `${this.column(k)} = ?`).join(', ');
-    const where = `${idColumn} = ?${onlyIf === undefined ? '' : ' AND status = ?'}`;
+    const where = `${match}${onlyIf === undefined ? '' : ' AND status = ?'}`;
     const params = keys.map((k) => this.value(k, (patch as Record<string, unknown>)[k]));
-    params.push(id);
+    params.push(...ids);
     if (onlyIf !== undefined) params.push(onlyIf);
     return [sqlOf(`UPDATE ${this.name} SET ${set} WHERE ${where}`), params];
   }

@@ -57,6 +57,25 @@ describe('environment', () => {
     }
   });
 
+  it('takes the PostgreSQL pool size from HALLPASS_DATABASE_POOL, at least 2 connections', () => {
+    const base = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'signing' };
+    expect(parseEnv({ ...base, HALLPASS_DATABASE_POOL: '20' })).toEqual({
+      env: expect.objectContaining({ HALLPASS_DATABASE_POOL: 20 }),
+    });
+    expect(parseEnv(base)).toEqual({
+      env: expect.not.objectContaining({ HALLPASS_DATABASE_POOL: expect.anything() }),
+    });
+    expect(parseEnv({ ...base, HALLPASS_DATABASE_POOL: '1' })).toEqual({
+      problems: [
+        'HALLPASS_DATABASE_POOL must be at least 2: one connection for changes, one for reads',
+      ],
+    });
+    for (const bad of ['ten', '2.5'])
+      expect(parseEnv({ ...base, HALLPASS_DATABASE_POOL: bad })).toEqual({
+        problems: ['HALLPASS_DATABASE_POOL must be a whole number of connections, like 10'],
+      });
+  });
+
   it('refuses a LOG_LEVEL that names no level, with the levels it accepts', () => {
     const base = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' };
     for (const typo of ['verbose2', 'warning', ' warn'])

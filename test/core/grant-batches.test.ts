@@ -140,6 +140,81 @@ describe.each(STORE_KINDS)('grant changes in batches (%s)', (kind) => {
     expect(await h.sql.value('SELECT count(*) FROM audit_events')).toBe(before);
   });
 
+  /** Counts the grant statements the changes on `h.store` make, by query name. */
+  function countGrantQueries(): Map<string, number> {
+    const counted = new Map<string, number>();
+    const store = h.store;
+    const change = store.change.bind(store);
+    store.change = (work) =>
+      change((tx) => {
+        const grants = new Proxy(tx.grants, {
+          get(target, name, receiver) {
+            const value = Reflect.get(target, name, receiver) as unknown;
+            if (typeof value !== 'function') return value;
+            return (...args: unknown[]) => {
+              counted.set(String(name), (counted.get(String(name)) ?? 0) + 1);
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          },
+        });
+        return work({ ...tx, grants } as typeof tx);
+      });
+    return counted;
+  }
+
+  it('reads a batch in one statement and ends it in one per final status, however many grants it holds', async () => {
+    const users = Array.from({ length: 12 }, (_, i) => `UB${i}`);
+    const ids: string[] = [];
+    for (const user of users) ids.push(await activeGrant(h, user));
+    h.clock.advance(30 * MIN);
+    const counted = countGrantQueries();
+    await h.core.lifecycle.expire(ids);
+    expect(Object.fromEntries(counted)).toEqual({ byIds: 1, updateMany: 1 });
+    // One of them is the clean-up of a failed activation: it ends as failed, the others revoked.
+    await h.sql.run("UPDATE grants SET end_reason = 'activation_failed' WHERE id = ?", ids[0]!);
+    counted.clear();
+    const rows = await h.core.lifecycle.revoked(ids.map((grantId) => ({ grantId, checked: true })));
+    expect(Object.fromEntries(counted)).toEqual({ byIds: 1, updateMany: 2 });
+    expect(rows.map((g) => g?.status)).toEqual(['failed', ...ids.slice(1).map(() => 'revoked')]);
+    for (const [i, id] of ids.entries()) expect(rows[i]).toEqual(await h.core.grant(id));
+    const ended = await h.sql.all<{ action: string; grant_id: string }>(
+      "SELECT action, grant_id FROM audit_events WHERE action = 'grant.revoked' ORDER BY seq",
+    );
+    expect(ended.map((e) => e.grant_id)).toEqual(ids);
+    expect((await h.core.audit.verifySince()).intact).toBe(true);
+  });
+
+  it('records a grant named twice in one batch once', async () => {
+    const id = await activeGrant(h, 'UA');
+    h.clock.advance(30 * MIN);
+    const expired = await h.core.lifecycle.expire([id, id]);
+    expect(expired.map((g) => g?.status)).toEqual(['revoking', 'revoking']);
+    const rows = await h.core.lifecycle.revoked([
+      { grantId: id, checked: true },
+      { grantId: id, checked: true },
+    ]);
+    expect(rows.map((g) => g?.status)).toEqual(['revoked', 'revoked']);
+    const actions = (await eventsOf(h, id)).map((e) => e.action);
+    expect(actions.filter((a) => a === 'grant.revoke_requested')).toHaveLength(1);
+    expect(actions.filter((a) => a === 'grant.revoked')).toHaveLength(1);
+  });
+
+  it('finds the covering grant of each of several grants in one read, as covering does for one', async () => {
+    // UA holds the resource twice (the first expired, the second live); UB once, expired; UC
+    // holds another resource live, which covers nothing here.
+    const first = await activeGrant(h, 'UA');
+    const alone = await activeGrant(h, 'UB');
+    h.clock.advance(30 * MIN);
+    const second = await activeGrant(h, 'UA');
+    await h.core.lifecycle.expire([first, alone]);
+    const expired = await Promise.all([first, alone].map(async (id) => (await h.core.grant(id))!));
+    const covers = await h.core.lifecycle.coveringEach(expired);
+    expect([...covers].map(([id, cover]) => [id, cover.id])).toEqual([[first, second]]);
+    for (const grant of expired)
+      expect((await h.core.lifecycle.covering(grant))?.id).toBe(covers.get(grant.id)?.id);
+    expect(await h.core.lifecycle.coveringEach([])).toEqual(new Map());
+  });
+
   it('does nothing, not even a transaction, for no grants', async () => {
     expect(await h.core.lifecycle.expire([])).toEqual([]);
     expect(await h.core.lifecycle.revoked([])).toEqual([]);

@@ -119,6 +119,36 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     expect(details.map((d) => d.details).join('\n')).not.toContain('pa55-w0rd-secret');
   });
 
+  it('catches up on many expired grants in one pass, with one read for which of them a live grant covers', async () => {
+    const users = Array.from({ length: 20 }, (_, i) => `UC${i}`);
+    const ids: string[] = [];
+    for (const user of users) ids.push(await approved(r.h, 'auto', '30m', user));
+    await r.sweeper.tick();
+    r.h.clock.advance(20 * MIN);
+    // UC0 asks again: this later grant still gives UC0 the resource when the first one ends.
+    const cover = await approved(r.h, 'auto', '30m', 'UC0');
+    await r.sweeper.tick();
+    r.h.clock.advance(10 * MIN + 1_000);
+    const one = jest.spyOn(r.h.core.lifecycle, 'covering');
+    const each = jest.spyOn(r.h.core.lifecycle, 'coveringEach');
+    await r.sweeper.tick();
+    expect(one).not.toHaveBeenCalled();
+    expect(each).toHaveBeenCalledTimes(1);
+    for (const id of ids) expect((await grant(id)).status).toBe('revoked');
+    expect((await grant(cover)).status).toBe('active');
+    expect(
+      r.provider
+        .callsOf('revoke')
+        .map((c) => c.grantId)
+        .sort(),
+    ).toEqual(ids.slice(1).sort());
+    const ended = await r.h.sql.value<string>(
+      "SELECT details FROM audit_events WHERE grant_id = ? AND action = 'grant.revoked'",
+      ids[0],
+    );
+    expect(JSON.parse(ended)).toMatchObject({ providerCall: 'skipped', coveredBy: cover });
+  });
+
   it('arms an exact timer for expires_at and revokes when it fires', async () => {
     const grantId = await approved(r.h);
     await r.sweeper.start();

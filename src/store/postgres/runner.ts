@@ -1,5 +1,12 @@
-import type { Pool, PoolClient } from 'pg';
+import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import type { Param, RawRow, Runner, Sql } from '../sql';
+
+/** A pool (each statement on whichever connection is free) or one checked-out connection. */
+export interface Queryable {
+  query<R extends QueryResultRow>(
+    config: QueryConfig & { rowMode?: 'array' },
+  ): Promise<QueryResult<R>>;
+}
 
 /**
  * Runs statements on a pool (each on whichever connection is free) or on one checked-out
@@ -7,7 +14,7 @@ import type { Param, RawRow, Runner, Sql } from '../sql';
  * plans it once and then only binds values.
  */
 export class PgRunner implements Runner {
-  constructor(private readonly client: Pool | PoolClient) {}
+  constructor(private readonly client: Queryable) {}
 
   async rows(sql: Sql, params: readonly Param[] = []): Promise<RawRow[]> {
     const result = await this.client.query<RawRow>({

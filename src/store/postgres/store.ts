@@ -23,6 +23,8 @@ import { CHAIN_HEAD_SEQ, CHAIN_PAGE, CHAIN_PAGE_ROWS } from '../queries/audit';
 import * as tables from '../schema/postgres';
 import { PgLeadership } from './leadership';
 import { LOCKS } from './locks';
+import { Mutex } from '../mutex';
+import { NamedPool, type PoolCounts } from './pool';
 import { sqlOf } from '../sql';
 import { PgRunner } from './runner';
 
@@ -36,9 +38,24 @@ const types = {
   },
 } as ClientConfig['types'];
 
+/** Connections a store opens at most when not told otherwise: one for changes, the rest for reads. */
+export const DEFAULT_MAX_CONNECTIONS = 10;
+
+/** One connection for changes and at least one for everything else. */
+export const MIN_CONNECTIONS = 2;
+
+/** What to do when a pool runs dry: said in the error, so an operator need not look it up. */
+const POOL_ADVICE =
+  'raise HALLPASS_DATABASE_POOL, check that the server accepts this many connections, and look for slow statements in pg_stat_activity';
+
 export interface PostgresOptions {
-  /** Connections in the pool (default 10). */
+  /**
+   * Connections the store opens at most (default DEFAULT_MAX_CONNECTIONS, at least
+   * MIN_CONNECTIONS): one is kept for changes, the others serve reads and the outbox.
+   */
   maxConnections?: number;
+  /** How long a statement or transaction waits for a free connection (default 10 s). */
+  acquireTimeoutMs?: number;
   readonly?: boolean;
   logger?: Logger;
 }
@@ -47,6 +64,11 @@ export interface PostgresOptions {
  * The store for several replicas: one PostgreSQL database. Every change takes the same
  * transaction-scoped advisory lock first, so changes from every replica run one at a time, as
  * on SQLite, and the audit chain stays one chain; reads run concurrently on the pool.
+ *
+ * Since changes run one at a time anyway, a process sends one at a time: the others wait their
+ * turn here, in memory, on a connection of their own (the `change` pool, of one). A change
+ * waiting for the lock on a pooled connection would hold that connection for the whole wait,
+ * and a burst of changes would take every connection and leave reads and the outbox none.
  */
 export class PostgresStore implements Store {
   readonly description: string;
@@ -65,8 +87,13 @@ export class PostgresStore implements Store {
   readonly tokens: Queries['tokens'];
   readonly pipelineCredentials: Queries['pipelineCredentials'];
 
-  private readonly pool: pg.Pool;
-  private readonly settings: ClientConfig;
+  /** Reads, the outbox's own transactions and snapshots. */
+  private readonly pool: NamedPool;
+  /** The one connection this process's changes take turns on. */
+  private readonly changePool: NamedPool;
+  /** Changes of this process, in the order they came, one at a time. */
+  private readonly changes = new Mutex();
+  private readonly settings: ClientConfig & { connectionTimeoutMillis: number };
   private readonly perClient = new WeakMap<PoolClient, Queries>();
 
   private constructor(
@@ -80,16 +107,18 @@ export class PostgresStore implements Store {
       // A change must never wait forever: on a lock held by a hung replica, or a dead server.
       statement_timeout: 30_000,
       idle_in_transaction_session_timeout: 30_000,
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: options.acquireTimeoutMs ?? 10_000,
       keepAlive: true,
     };
-    this.pool = new pg.Pool({ ...this.settings, max: options.maxConnections ?? 10 });
-    // An idle connection that breaks is dropped by the pool; without a listener it would crash.
-    this.pool.on('error', (err) =>
-      options.logger?.warn('a pooled database connection failed', { error: err.message }),
-    );
+    const max = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    if (!Number.isInteger(max) || max < MIN_CONNECTIONS)
+      throw new Error(
+        `a PostgreSQL store needs at least ${MIN_CONNECTIONS} connections (one for changes, one for reads), not ${max}`,
+      );
+    this.pool = new NamedPool('read', max - 1, this.settings, POOL_ADVICE, options.logger);
+    this.changePool = new NamedPool('change', 1, this.settings, POOL_ADVICE, options.logger);
     const queries = createQueries(new PgRunner(this.pool), postgresDialect, tables, (work) =>
-      this.transaction('BEGIN', (client) => work(new PgRunner(client))),
+      this.transaction(this.pool, 'BEGIN', (client) => work(new PgRunner(client))),
     );
     this.requests = queries.requests;
     this.approvals = queries.approvals;
@@ -117,14 +146,14 @@ export class PostgresStore implements Store {
       if (options.readonly) await store.ping();
       else await store.migrate();
     } catch (err) {
-      await store.pool.end().catch(() => undefined);
+      await store.close().catch(() => undefined);
       throw err;
     }
     return store;
   }
 
   private async migrate(): Promise<void> {
-    const client = await this.checkout();
+    const client = await this.pool.connect();
     try {
       await client.query('SELECT pg_advisory_lock($1, $2)', [...LOCKS.migrate]);
       try {
@@ -133,8 +162,7 @@ export class PostgresStore implements Store {
         await client.query('SELECT pg_advisory_unlock($1, $2)', [...LOCKS.migrate]);
       }
     } finally {
-      client.off('error', ignoreClientError);
-      client.release();
+      this.pool.release(client);
     }
   }
 
@@ -148,12 +176,13 @@ export class PostgresStore implements Store {
     return found;
   }
 
-  /** One transaction on one pooled connection; a connection that failed is not reused. */
+  /** One transaction on a connection of `pool`; a connection that failed is not reused. */
   private async transaction<T>(
+    pool: NamedPool,
     begin: string,
     work: (client: PoolClient) => Promise<T>,
   ): Promise<T> {
-    const client = await this.checkout();
+    const client = await pool.connect();
     let broken: Error | undefined;
     try {
       await client.query(begin);
@@ -168,30 +197,31 @@ export class PostgresStore implements Store {
         throw err;
       }
     } finally {
-      client.off('error', ignoreClientError);
-      client.release(broken);
+      pool.release(client, broken);
     }
   }
 
-  /**
-   * A pooled connection for this process to use alone. A connection the server cuts (a restart,
-   * a failover) reports it as an 'error' event as well as to the query in progress; unheard, that
-   * event would end the process, so it is listened to here and the query's error is handled.
-   */
-  private async checkout(): Promise<PoolClient> {
-    const client = await this.pool.connect();
-    client.on('error', ignoreClientError);
-    return client;
-  }
-
+  /** Waits for this process's earlier changes here, then for other processes' on the lock. */
   change<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
-    return this.transaction(CHANGE_BEGIN, (client) => work(this.queriesOn(client)));
+    return this.changes.run(() =>
+      this.transaction(this.changePool, CHANGE_BEGIN, (client) => work(this.queriesOn(client))),
+    );
   }
 
   snapshot<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
-    return this.transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (client) =>
-      work(this.queriesOn(client)),
+    return this.transaction(
+      this.pool,
+      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      (client) => work(this.queriesOn(client)),
     );
+  }
+
+  /** Connections open, free and waited for, per pool (for /metrics and for tests). */
+  poolCounts(): { read: PoolCounts; change: PoolCounts & { queued: number } } {
+    return {
+      read: this.pool.counts,
+      change: { ...this.changePool.counts, queued: this.changes.waitingCount },
+    };
   }
 
   /** Walks the chain after `from` in order, a page at a time, in one repeatable-read view. */
@@ -200,31 +230,35 @@ export class PostgresStore implements Store {
     onProgress?: (verified: number) => void,
     options: ChainWalkOptions = {},
   ): Promise<ChainResult> {
-    return this.transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
-      const runner = new PgRunner(client);
-      const [row] = await runner.rows(CHAIN_HEAD_SEQ);
-      const newest = row?.seq == null ? 0 : Number(row.seq);
-      const head = Math.min(newest, from.seq + (options.maxRows ?? Infinity));
-      if (head <= from.seq) return { checked: 0, intact: true, head: from };
-      const walk = new ChainWalk(from);
-      const progress = progressTo(onProgress);
-      let last: ChainStart = from;
-      for (let after = from.seq; ;) {
-        const rows = (await runner.arrays(CHAIN_PAGE, [
-          after,
-          head,
-          CHAIN_PAGE_ROWS,
-        ])) as RawEvent[];
-        if (rows.length === 0 || !walk.feed(rows)) break;
-        const end = rows[rows.length - 1]!;
-        last = { seq: end[0], hash: end[8] };
-        progress(walk.checked);
-        if (rows.length < CHAIN_PAGE_ROWS) break;
-        after = end[0];
-      }
-      const report = walk.report();
-      return report.intact ? { ...report, head: last } : report;
-    });
+    return this.transaction(
+      this.pool,
+      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      async (client) => {
+        const runner = new PgRunner(client);
+        const [row] = await runner.rows(CHAIN_HEAD_SEQ);
+        const newest = row?.seq == null ? 0 : Number(row.seq);
+        const head = Math.min(newest, from.seq + (options.maxRows ?? Infinity));
+        if (head <= from.seq) return { checked: 0, intact: true, head: from };
+        const walk = new ChainWalk(from);
+        const progress = progressTo(onProgress);
+        let last: ChainStart = from;
+        for (let after = from.seq; ;) {
+          const rows = (await runner.arrays(CHAIN_PAGE, [
+            after,
+            head,
+            CHAIN_PAGE_ROWS,
+          ])) as RawEvent[];
+          if (rows.length === 0 || !walk.feed(rows)) break;
+          const end = rows[rows.length - 1]!;
+          last = { seq: end[0], hash: end[8] };
+          progress(walk.checked);
+          if (rows.length < CHAIN_PAGE_ROWS) break;
+          after = end[0];
+        }
+        const report = walk.report();
+        return report.intact ? { ...report, head: last } : report;
+      },
+    );
   }
 
   /** Raw access for copying a database in (`hallpass db copy`). */
@@ -245,7 +279,8 @@ export class PostgresStore implements Store {
         api_tokens: t.tokens,
         pipeline_credentials: t.pipelineCredentials,
       },
-      atomically: (work) => this.transaction('BEGIN', (client) => work(new PgRunner(client))),
+      atomically: (work) =>
+        this.transaction(this.pool, 'BEGIN', (client) => work(new PgRunner(client))),
       // Rows came with their ids: the serial sequences must continue after the largest.
       afterImport: async (runner) => {
         for (const table of ['approvals', 'outbox']) {
@@ -264,16 +299,13 @@ export class PostgresStore implements Store {
   }
 
   async ping(): Promise<void> {
-    await this.pool.query('SELECT 1');
+    await this.pool.query({ text: 'SELECT 1' });
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.changePool.end()]);
   }
 }
-
-/** The error reaches the query that was running on the connection too; it is handled there. */
-const ignoreClientError = () => undefined;
 
 /** A change waits for every other change, from any replica, to commit first. */
 const CHANGE_BEGIN = `BEGIN; SELECT pg_advisory_xact_lock(${LOCKS.change[0]}, ${LOCKS.change[1]})`;

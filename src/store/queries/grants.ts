@@ -59,6 +59,22 @@ export class SqlGrantQueries implements GrantQueries {
     return this.one(BY_ID, [id]);
   }
 
+  byIds(ids: readonly string[]) {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.many(sqlOf(`SELECT * FROM grants WHERE id IN (${placeholders(ids.length)})`), [
+      ...ids,
+    ]);
+  }
+
+  async updateMany(
+    ids: readonly string[],
+    patch: Patch<GrantRow>,
+    onlyIf?: GrantRow['status'],
+  ): Promise<number> {
+    const statement = this.q.t.grants.updateIn('id', ids, patch, onlyIf);
+    return statement ? this.q.runner.run(...statement) : 0;
+  }
+
   byRequest(requestId: string) {
     return this.one(BY_REQUEST, [requestId]);
   }
@@ -86,6 +102,30 @@ export class SqlGrantQueries implements GrantQueries {
 
   covering(grant: GrantRow, now: number) {
     return this.one(COVERING, [grant.userId, grant.resourceId, grant.id, now]);
+  }
+
+  async coveringEach(grants: readonly GrantRow[], now: number) {
+    const covers = new Map<string, GrantRow>();
+    if (grants.length === 0) return covers;
+    const users = [...new Set(grants.map((g) => g.userId))];
+    const resources = [...new Set(grants.map((g) => g.resourceId))];
+    // Both IN lists, then the exact pairs here: the (user_id, resource_id, status) index serves
+    // this on both databases, where a list of row values may not be.
+    const live = await this.many(
+      sqlOf(
+        `SELECT * FROM grants WHERE user_id IN (${placeholders(users.length)})
+           AND resource_id IN (${placeholders(resources.length)})
+           AND (status = 'activating' OR (status = 'active' AND expires_at > ?))`,
+      ),
+      [...users, ...resources, now],
+    );
+    for (const grant of grants) {
+      const cover = live.find(
+        (g) => g.id !== grant.id && g.userId === grant.userId && g.resourceId === grant.resourceId,
+      );
+      if (cover) covers.set(grant.id, cover);
+    }
+    return covers;
   }
 
   toWarn(now: number, until: number, limit: number) {

@@ -1,0 +1,86 @@
+import pg, { type ClientConfig, type PoolClient, type QueryConfig, type QueryResult } from 'pg';
+import type { Logger } from '../../log';
+
+/** What pg-pool says when no connection came free (or none could be made) in time. */
+const ACQUIRE_TIMEOUT = 'timeout exceeded when trying to connect';
+
+/** How many connections a pool has open, how many of them are free, and who waits for one. */
+export interface PoolCounts {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+/**
+ * A pg pool with a name and a purpose, so that a connection that does not come free in time is
+ * an error saying which pool ran dry and what to do, not pg-pool's bare "timeout exceeded".
+ */
+export class NamedPool {
+  private readonly pool: pg.Pool;
+
+  constructor(
+    readonly name: string,
+    readonly max: number,
+    private readonly settings: ClientConfig & { connectionTimeoutMillis: number },
+    private readonly advice: string,
+    logger?: Logger,
+  ) {
+    this.pool = new pg.Pool({ ...settings, max });
+    // An idle connection that breaks is dropped by the pool; without a listener it would crash.
+    this.pool.on('error', (err) =>
+      logger?.warn(`a connection of the PostgreSQL ${name} pool failed`, { error: err.message }),
+    );
+  }
+
+  get counts(): PoolCounts {
+    return {
+      total: this.pool.totalCount,
+      idle: this.pool.idleCount,
+      waiting: this.pool.waitingCount,
+    };
+  }
+
+  /**
+   * A connection for the caller to use alone. A connection the server cuts (a restart, a
+   * failover) reports it as an 'error' event as well as to the query in progress; unheard, that
+   * event would end the process, so it is listened to here and the query's error is handled.
+   */
+  async connect(): Promise<PoolClient> {
+    const client = await this.pool.connect().catch((err: Error) => {
+      throw this.named(err);
+    });
+    client.on('error', ignoreClientError);
+    return client;
+  }
+
+  /** Hands a connection back; one that failed (`broken`) is closed rather than reused. */
+  release(client: PoolClient, broken?: Error): void {
+    client.off('error', ignoreClientError);
+    client.release(broken);
+  }
+
+  /** One statement on whichever connection is free. */
+  async query<R extends pg.QueryResultRow>(config: QueryConfig): Promise<QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(config);
+    } catch (err) {
+      throw this.named(err as Error);
+    }
+  }
+
+  end(): Promise<void> {
+    return this.pool.end();
+  }
+
+  private named(err: Error): Error {
+    if (err.message !== ACQUIRE_TIMEOUT) return err;
+    const seconds = this.settings.connectionTimeoutMillis / 1000;
+    return new Error(
+      `no connection of the PostgreSQL ${this.name} pool came free within ${seconds} s (all ${this.max} in use, or the server did not accept a new one in time); ${this.advice}`,
+      { cause: err },
+    );
+  }
+}
+
+/** The error reaches the query that was running on the connection too; it is handled there. */
+const ignoreClientError = () => undefined;

@@ -1,0 +1,146 @@
+import { PostgresStore, type PostgresOptions } from '../../src/store/postgres/store';
+import { freshPostgresDatabase } from '../support/stores';
+import { requestRow } from './rows';
+
+/** A promise and the function that settles it: a change held open until the test lets it go. */
+function gate(): { opened: Promise<void>; open(): void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves with how long `work` took, failing the test if it threw. */
+async function timed(work: Promise<unknown>): Promise<number> {
+  const started = Date.now();
+  await work;
+  return Date.now() - started;
+}
+
+describe('the PostgreSQL store under a burst of changes', () => {
+  let database: { url: string; release(): Promise<void> };
+  const opened: PostgresStore[] = [];
+  const open = async (options: PostgresOptions) => {
+    const store = await PostgresStore.open(database.url, options);
+    opened.push(store);
+    return store;
+  };
+
+  beforeEach(async () => {
+    database = await freshPostgresDatabase();
+  });
+  afterEach(async () => {
+    for (const store of opened.splice(0)) await store.close();
+    await database.release();
+  });
+
+  it('runs 50 concurrent changes on a pool of 3 to the end, one at a time, in the order they came', async () => {
+    // Each change holds the lock 40 ms: the last waits 2 s, twice as long as a connection may
+    // be waited for. Only waiting in the process, rather than on a pooled connection, lets all finish.
+    const store = await open({ maxConnections: 3, acquireTimeoutMs: 1_000 });
+    const entered: number[] = [];
+    let inside = 0;
+    let most = 0;
+    const changes = Array.from({ length: 50 }, (_, i) =>
+      store.change(async (tx) => {
+        entered.push(i);
+        most = Math.max(most, ++inside);
+        await tx.requests.insert(requestRow(`req_${i}`));
+        await pause(40);
+        inside--;
+      }),
+    );
+    await pause(200);
+    const counts = store.poolCounts();
+    expect(counts.change.total).toBe(1);
+    expect(counts.change.queued).toBeGreaterThan(40);
+    // None of the changes took (or waits for) a read connection.
+    expect(counts.read).toMatchObject({ idle: counts.read.total, waiting: 0 });
+    await Promise.all(changes);
+    expect(most).toBe(1);
+    expect(entered).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    const filed = await store.requests.pendingOf('UREQ');
+    expect(filed).toHaveLength(50);
+  });
+
+  it('answers reads, snapshots and outbox transactions at once while changes queue', async () => {
+    const store = await open({ maxConnections: 3, acquireTimeoutMs: 1_000 });
+    const held = gate();
+    const first = store.change(async (tx) => {
+      await tx.requests.insert(requestRow('req_first'));
+      await held.opened;
+    });
+    const queued = Array.from({ length: 20 }, (_, i) =>
+      store.change((tx) => tx.requests.insert(requestRow(`req_q${i}`))),
+    );
+    await pause(100);
+    expect(store.poolCounts().change.queued).toBe(20);
+    const reads = Promise.all([
+      store.requests.byId('req_first'),
+      store.ping(),
+      store.snapshot((tx) => tx.requests.pendingOf('UREQ')),
+      store.outbox.enqueue([{ key: 'k1', subject: 's', topic: 't', payload: '{}' }], 1),
+      store.outbox.counts(),
+      ...Array.from({ length: 10 }, () => store.grants.nextDue()),
+    ]);
+    expect(await timed(reads)).toBeLessThan(1_000);
+    // The held change is not committed yet: reads see none of it.
+    expect(await store.requests.byId('req_first')).toBeUndefined();
+    expect(await store.outbox.counts()).toEqual({ pending: 1, dead: 0 });
+    held.open();
+    await Promise.all([first, ...queued]);
+    expect(await store.requests.pendingOf('UREQ')).toHaveLength(21);
+  });
+
+  it('still serialises changes across processes on the advisory lock, and the waiting side still reads', async () => {
+    const one = await open({ maxConnections: 2, acquireTimeoutMs: 1_000 });
+    const two = await open({ maxConnections: 2, acquireTimeoutMs: 1_000 });
+    const held = gate();
+    const order: string[] = [];
+    const first = one.change(async (tx) => {
+      await tx.requests.insert(requestRow('req_one'));
+      await held.opened;
+      order.push('one');
+    });
+    await pause(100);
+    let secondDone = false;
+    const second = two
+      .change(async (tx) => {
+        // Inside the lock, the other process's change is committed and seen.
+        expect(await tx.requests.byId('req_one')).toBeDefined();
+        order.push('two');
+      })
+      .then(() => (secondDone = true));
+    await pause(300);
+    expect(secondDone).toBe(false);
+    expect(await timed(Promise.all([two.ping(), two.requests.byId('req_one')]))).toBeLessThan(
+      1_000,
+    );
+    held.open();
+    await Promise.all([first, second]);
+    expect(order).toEqual(['one', 'two']);
+  });
+
+  it('names the pool that ran dry when no connection comes free in time', async () => {
+    const store = await open({ maxConnections: 2, acquireTimeoutMs: 300 });
+    const held = gate();
+    // The one read connection is taken by a snapshot that does not end.
+    const snapshot = store.snapshot(() => held.opened);
+    await pause(50);
+    await expect(store.requests.byId('req_none')).rejects.toThrow(
+      /no connection of the PostgreSQL read pool came free within 0\.3 s \(all 1 in use.*HALLPASS_DATABASE_POOL/,
+    );
+    // Changes have their own connection: they go on.
+    await store.change((tx) => tx.requests.insert(requestRow('req_during')));
+    held.open();
+    await snapshot;
+    expect(await store.requests.byId('req_during')).toBeDefined();
+  });
+
+  it('refuses fewer than 2 connections: one is kept for changes', async () => {
+    await expect(PostgresStore.open(database.url, { maxConnections: 1 })).rejects.toThrow(
+      'a PostgreSQL store needs at least 2 connections (one for changes, one for reads), not 1',
+    );
+  });
+});
