@@ -27,6 +27,7 @@ describe('hallpass help', () => {
     expect(lines[0]).toBe('hallpass audit needs a subcommand:');
     expect(lines.slice(2).map((l) => l.trim().split(/\s+/).slice(0, 2).join(' '))).toEqual([
       'audit verify',
+      'audit verify',
       'audit export',
       'every audit',
       'audit show',
