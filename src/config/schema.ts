@@ -1,18 +1,9 @@
 import { validate as validateCron } from 'node-cron';
 import { z } from 'zod';
-import { parseDuration } from './duration';
+import { durationField } from './duration';
+import { autoApproveRule, checkRuleReferences, oncallSchema, windowsSchema } from './rules';
 
-const duration = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === null) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `"${text}" is not a duration (use 90s, 30m, 4h, 1d, 1h30m)`,
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
+const duration = durationField;
 
 const userId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'must be a Slack user id like U012ABCDEF');
 const usergroupId = z
@@ -45,6 +36,8 @@ const regex = z.string().refine((pattern) => {
 const people = z.strictObject({
   users: z.array(userId).default([]),
   usergroups: z.array(usergroupId).default([]),
+  /** Whoever these on-call sources (`oncall.<name>`) put on call now. */
+  oncall: z.array(z.string()).default([]),
 });
 
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24-hour)');
@@ -61,12 +54,16 @@ export const resourceSchema = z
     maxDuration: duration,
     maxTotalDuration: duration.optional(),
     approvalsRequired: z.number().int().min(0).max(10).default(1),
-    approvers: people.default({ users: [], usergroups: [] }),
+    approvers: people.default({ users: [], usergroups: [], oncall: [] }),
     approverChannel: channelId.optional(),
     requesters: people.optional(),
     allowSelfApproval: z.boolean().default(false),
     requireTicket: z.boolean().default(false),
     ticketPattern: regex.optional(),
+    /** Requests are accepted only for access that starts inside this window (`windows.<name>`). */
+    requestWindow: z.string().optional(),
+    /** Requests approved at once when every condition of one rule holds. */
+    autoApprove: z.array(autoApproveRule).default([]),
   })
   .transform((r) => ({
     ...r,
@@ -85,6 +82,8 @@ export const configSchema = z
       pendingTimeout: duration.default(24 * 3_600_000),
       approverChannel: channelId,
       minJustification: z.number().int().min(0).max(500).default(10),
+      /** How far ahead a request may ask its access to start (`from 14:00`). */
+      maxStartDelay: duration.default(7 * 86_400_000),
       /** Requests one person may have waiting for a decision at once. */
       maxPendingPerUser: z.number().int().min(1).max(1000).default(3),
       /** Requests one person may file within `per`, whatever became of them. */
@@ -159,6 +158,10 @@ export const configSchema = z
           .default({ days: [1, 2, 3, 4, 5], start: '08:00', end: '18:00' }),
       })
       .optional(),
+    /** Who is on call now, by name: PagerDuty, a command or a webhook. */
+    oncall: oncallSchema,
+    /** Named weekly windows in `timezone`; `businessHours` is always defined. */
+    windows: windowsSchema,
     providers: z.record(
       z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'bad provider name'),
       providerInstance,
@@ -208,16 +211,19 @@ export const configSchema = z
           message: 'must be >= maxDuration',
         });
       }
-      const approverCount = r.approvers.users.length + r.approvers.usergroups.length;
+      const approverCount =
+        r.approvers.users.length + r.approvers.usergroups.length + r.approvers.oncall.length;
       if (r.approvalsRequired > 0 && approverCount === 0) {
         ctx.addIssue({
           code: 'custom',
           path: at('approvers'),
-          message: 'must name at least one user or user group when approvalsRequired > 0',
+          message:
+            'must name at least one user, user group or on-call source when approvalsRequired > 0',
         });
       }
       if (
         r.approvers.usergroups.length === 0 &&
+        r.approvers.oncall.length === 0 &&
         r.approvers.users.length > 0 &&
         r.approvalsRequired > r.approvers.users.length
       ) {
@@ -228,6 +234,7 @@ export const configSchema = z
         });
       }
     });
+    checkRuleReferences(cfg, ctx);
   });
 
 export type Config = z.infer<typeof configSchema>;

@@ -35,6 +35,7 @@ import {
   type RevokeInput,
 } from './grants';
 import { recordPersonStatus, type OffboardingSource } from './offboarding';
+import type { OnCall } from './oncall';
 import { OutboxBook } from './outbox';
 import { recordDrift, recordRechecked, recordVerified, type Drift } from './verification';
 import { configuredTarget, type TargetResolver } from './terms';
@@ -214,6 +215,8 @@ export class Core {
     clock: Clock;
     config: Config;
     directory: Directory;
+    /** Who is on call now (`oncall` in the config); without it, on-call rules cannot be verified. */
+    oncall?: OnCall;
     /** The provider layer's reading of a resource's target; the configured target without it. */
     resolveTarget?: TargetResolver;
   }) {
@@ -222,7 +225,7 @@ export class Core {
       store: deps.store,
       clock: deps.clock,
       config: deps.config,
-      policy: new Policy(deps.config, deps.directory),
+      policy: new Policy(deps.config, deps.directory, deps.oncall),
       resolveTarget: deps.resolveTarget ?? configuredTarget,
     };
     this.lifecycle = new GrantLifecycle(this.ctx);

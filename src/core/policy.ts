@@ -1,6 +1,8 @@
 import type { Config, People, Resource } from '../config/schema';
 import { DirectoryUnavailable, type Directory, type PersonStatus } from './directory';
 import { DomainError } from './errors';
+import { notAsked, OnCallUnavailable, type OnCall } from './oncall';
+import { ruleSetOf, type Answer, type Facts, type PeopleRule, type RuleSet } from './rules';
 import { closestMatch } from './suggest';
 
 export type Decision = 'approve' | 'deny';
@@ -15,6 +17,7 @@ export class Policy {
   constructor(
     readonly config: Config,
     private readonly directory: Directory,
+    private readonly oncall: OnCall = notAsked,
   ) {
     this.byId = new Map(config.resources.map((r) => [r.id, r]));
   }
@@ -50,6 +53,87 @@ export class Policy {
     return resource.requesters
       ? this.isIn(userId, resource.requesters, 'permission to request it')
       : true;
+  }
+
+  /** The resource's rules under today's configuration, in the form a request records. */
+  rulesOf(resource: Resource): RuleSet {
+    return ruleSetOf(this.config, resource);
+  }
+
+  /**
+   * What the directory and the on-call sources say of `userId` for the questions `rules` ask.
+   * Nothing is refused here: an answer that cannot be had is recorded as unknown, and the
+   * rules (src/core/rules.ts) fail closed on it.
+   */
+  async factsOf(userId: string, rules: RuleSet): Promise<Facts> {
+    const { resource } = rules;
+    const [status, requester, approver, ...autoApprove] = await Promise.all([
+      this.statusOf(userId),
+      resource.requesters ? this.membership(userId, resource.requesters) : undefined,
+      this.membership(userId, resource.approvers),
+      ...resource.autoApprove.map((rule) =>
+        rule.users.length + rule.usergroups.length + rule.oncall.length > 0
+          ? this.membership(userId, rule)
+          : undefined,
+      ),
+    ]);
+    return { person: userId, status, requester, approver: approver!, autoApprove };
+  }
+
+  /**
+   * Everyone `people` names, resolved now: the users listed, each user group's members and
+   * whoever each on-call source has on call (or why that cannot be known).
+   */
+  async resolvePeople(people: PeopleRule): Promise<ResolvedPeople> {
+    const settle = async (lookup: () => Promise<readonly string[]>) => {
+      try {
+        return { members: [...(await lookup())] };
+      } catch (err) {
+        return { unknown: unavailableWhy(err) };
+      }
+    };
+    return {
+      users: people.users,
+      usergroups: await Promise.all(
+        people.usergroups.map(async (id) => ({
+          id,
+          ...(await settle(() => this.directory.usergroupMembers(id))),
+        })),
+      ),
+      oncall: await Promise.all(
+        people.oncall.map(async (name) => ({
+          name,
+          ...(await settle(() => this.oncall.onCallNow(name))),
+        })),
+      ),
+    };
+  }
+
+  /**
+   * Whether `userId` is one of `people`: listed, in one of the user groups, or on call for one
+   * of the sources. A yes from any of them is enough; without one, a source that could not
+   * answer makes the answer unknown.
+   */
+  async membership(userId: string, people: PeopleRule): Promise<Answer> {
+    if (people.users.includes(userId)) return { is: true, via: 'listed by name' };
+    const unknown: string[] = [];
+    for (const group of people.usergroups) {
+      try {
+        if ((await this.directory.usergroupMembers(group)).includes(userId))
+          return { is: true, via: `a member of <!subteam^${group}>` };
+      } catch (err) {
+        unknown.push(unavailableWhy(err));
+      }
+    }
+    for (const source of people.oncall) {
+      try {
+        if ((await this.oncall.onCallNow(source)).includes(userId))
+          return { is: true, via: `on call for ${source}` };
+      } catch (err) {
+        unknown.push(unavailableWhy(err));
+      }
+    }
+    return unknown.length > 0 ? { is: 'unknown', why: unknown.join('; ') } : { is: false };
   }
 
   /**
@@ -129,18 +213,28 @@ export class Policy {
    * of reach past the cache's bound), the rule refuses with a DomainError rather than guess.
    */
   private async isIn(userId: string, people: People, what: string): Promise<boolean> {
-    if (people.users.includes(userId)) return true;
-    try {
-      for (const group of people.usergroups) {
-        if ((await this.directory.usergroupMembers(group)).includes(userId)) return true;
-      }
-    } catch (err) {
-      if (!(err instanceof DirectoryUnavailable)) throw err;
+    const answer = await this.membership(userId, people);
+    if (answer.is === 'unknown') {
       throw new DomainError(
         'unavailable',
-        `Hallpass can't verify your ${what} right now (Slack did not answer); nothing changed. Try again in a minute.`,
+        `Hallpass can't verify your ${what} right now (${answer.why}); nothing changed. Try again in a minute.`,
       );
     }
-    return false;
+    return answer.is;
   }
+}
+
+/** Everyone a set of people names, resolved now. */
+export interface ResolvedPeople {
+  users: readonly string[];
+  usergroups: ({ id: string } & Resolved)[];
+  oncall: ({ name: string } & Resolved)[];
+}
+type Resolved = { members: string[] } | { unknown: string };
+
+/** Why a lookup had no answer, as a person reads it; anything but an outage is a bug and thrown. */
+function unavailableWhy(err: unknown): string {
+  if (err instanceof DirectoryUnavailable) return 'Slack did not answer';
+  if (err instanceof OnCallUnavailable) return `on-call source ${err.source} did not answer`;
+  throw err;
 }

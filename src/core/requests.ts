@@ -4,7 +4,9 @@ import type { Resource } from '../config/schema';
 import { change, type Change, type CoreContext, type GrantRow, type RequestRow } from './context';
 import { DomainError } from './errors';
 import { newId } from './ids';
+import { autoApproval, requestRefusal, type Refusal } from './rules';
 import { recordStep } from './steps';
+import { resolveStart } from './windows';
 import { termsOf, type GrantTerms } from './terms';
 
 export const newRequestSchema = z.object({
@@ -15,6 +17,8 @@ export const newRequestSchema = z.object({
   ticket: z.string().optional(),
   /** Makes a resubmitted form return the request it already created. */
   clientKey: z.string().max(255).optional(),
+  /** A later start: `14:00`, `2026-11-03 14:00` (in the configured time zone) or epoch ms. */
+  startAt: z.union([z.string(), z.number().int().positive()]).optional(),
 });
 export type NewRequest = z.infer<typeof newRequestSchema>;
 
@@ -100,10 +104,13 @@ export function pendingRequest(
     | 'pendingUntil'
     | 'clientKey'
     | 'maxDurationMs'
-  >,
+  > &
+    Partial<Pick<RequestRow, 'startAt' | 'policy'>>,
 ): RequestRow {
   return {
     ...fields,
+    startAt: fields.startAt ?? null,
+    policy: fields.policy ?? null,
     id: newId('req'),
     status: 'pending',
     autoApproved: false,
@@ -123,6 +130,8 @@ export async function fileRequest(
   c: Change,
   row: RequestRow,
   details: Record<string, unknown>,
+  /** Why a request that needs no approver is approved, for its audit event. */
+  approvedBecause: Record<string, unknown> = {},
 ): Promise<RequestRow> {
   await c.tx.requests.insert(row);
   recordStep(c, {
@@ -138,7 +147,8 @@ export async function fileRequest(
       grantId: row.grantId,
     },
   });
-  if (row.approvalsRequired === 0) return approveRequest(ctx, c, row, 'hallpass', true);
+  if (row.approvalsRequired === 0)
+    return approveRequest(ctx, c, row, 'hallpass', true, approvedBecause);
   c.notify(`request.created:${row.id}:approvers`, { topic: 'approver_message', requestId: row.id });
   return row;
 }
@@ -181,14 +191,15 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
   const durationMs = checkDuration(resource, parsed.duration);
   const justification = checkJustification(ctx, parsed.justification);
   const ticket = checkTicket(resource, parsed.ticket);
-  refuseIfGone(parsed.requester, await ctx.policy.statusOf(parsed.requester));
-  if (!(await ctx.policy.canRequest(parsed.requester, resource))) {
-    throw new DomainError(
-      'not_allowed',
-      `You are not allowed to request ${resource.id}. Ask in ${'<#' + ctx.policy.approverChannel(resource) + '>'} if you think you should be.`,
-      'resource',
-    );
-  }
+  const now = ctx.clock.now();
+  const startAt = parsed.startAt === undefined ? null : checkStart(ctx, parsed.startAt, now);
+  // The same rules `explain` answers with (src/core/rules.ts), on what the directory and the
+  // on-call sources say now.
+  const rules = ctx.policy.rulesOf(resource);
+  const facts = await ctx.policy.factsOf(parsed.requester, rules);
+  const refusal = requestRefusal(rules, facts, startAt ?? now);
+  if (refusal) throw refusalError(refusal);
+  const auto = autoApproval(rules, facts, startAt ?? now, durationMs);
   return change(ctx, async (c) => {
     if (parsed.clientKey) {
       const existing = await c.tx.requests.byClientKey(parsed.clientKey);
@@ -204,19 +215,65 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
       durationMs,
       justification,
       ticket,
-      approvalsRequired: resource.approvalsRequired,
-      pendingUntil: c.now + ctx.config.requests.pendingTimeout,
+      approvalsRequired: auto ? 0 : resource.approvalsRequired,
+      // A request for a later start is decided before it, or not at all.
+      pendingUntil: Math.min(c.now + ctx.config.requests.pendingTimeout, startAt ?? Infinity),
       clientKey: parsed.clientKey ?? null,
       maxDurationMs: resource.maxDuration,
+      startAt,
+      policy: JSON.stringify(rules),
     });
-    return fileRequest(ctx, c, row, {
-      resourceId: row.resourceId,
-      durationMs,
-      justification,
-      ticket,
-      approvalsRequired: row.approvalsRequired,
-    });
+    return fileRequest(
+      ctx,
+      c,
+      row,
+      {
+        resourceId: row.resourceId,
+        durationMs,
+        justification,
+        ticket,
+        approvalsRequired: row.approvalsRequired,
+        ...(startAt !== null ? { startAt } : {}),
+      },
+      auto ? { autoApproveRule: auto.index } : {},
+    );
   });
+}
+
+const REFUSAL_CODES = {
+  deactivated: 'deactivated',
+  requesters: 'not_allowed',
+  requestWindow: 'outside_window',
+  unverifiable: 'unavailable',
+} as const;
+
+function refusalError(refusal: Refusal): DomainError {
+  const field =
+    refusal.rule === 'requesters'
+      ? 'resource'
+      : refusal.rule === 'requestWindow'
+        ? 'start'
+        : undefined;
+  return new DomainError(REFUSAL_CODES[refusal.rule], refusal.message, field);
+}
+
+/** A later start: ahead of now, and no further ahead than `requests.maxStartDelay`. */
+function checkStart(ctx: CoreContext, input: string | number, now: number): number {
+  const { timezone, requests } = ctx.config;
+  const at = typeof input === 'number' ? input : resolveStart(input, now, timezone);
+  if (at <= now)
+    throw new DomainError(
+      'bad_start',
+      'The start you asked for has passed; pick a later time.',
+      'start',
+    );
+  if (at - now > requests.maxStartDelay)
+    throw new DomainError(
+      'bad_start',
+      `Access can start at most ${formatDuration(requests.maxStartDelay)} ahead; pick an earlier start.`,
+      'start',
+    );
+  return at;
 }
 
 /** Moves a pending request to approved and creates its grant (or extends the grant it is for). */
@@ -263,7 +320,8 @@ export async function approveRequest(
     startsAt: null,
     expiresAt: null,
     providerExpiresAt: null,
-    nextAttemptAt: c.now,
+    // A later start waits for the sweeper to activate it then.
+    nextAttemptAt: Math.max(c.now, row.startAt ?? c.now),
     attempts: 0,
     lastError: null,
     alertedAt: null,
@@ -286,7 +344,11 @@ export async function approveRequest(
     action: 'grant.created',
     requestId: row.id,
     grantId: grant.id,
-    details: { provider: resource.provider, durationMs: row.durationMs },
+    details: {
+      provider: resource.provider,
+      durationMs: row.durationMs,
+      ...(row.startAt !== null && row.startAt > c.now ? { startAt: row.startAt } : {}),
+    },
     dm: {
       key: `request.approved:${row.id}:dm`,
       userId: row.requester,

@@ -25,6 +25,8 @@ export function requestRow(id: string, over: Partial<RequestRow> = {}): RequestR
     decisionReason: null,
     clientKey: null,
     maxDurationMs: null,
+    startAt: null,
+    policy: null,
     ...over,
   };
 }

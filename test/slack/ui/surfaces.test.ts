@@ -48,6 +48,8 @@ const pending: RequestRow = {
   decisionReason: null,
   clientKey: null,
   maxDurationMs: 4 * 3_600_000,
+  startAt: null,
+  policy: null,
 };
 
 const active: GrantRow = {
