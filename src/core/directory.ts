@@ -7,7 +7,11 @@ export type PersonStatus = 'active' | 'deactivated' | 'guest';
  * approver is never let in on a guess.
  */
 export class DirectoryUnavailable extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Why, as a person is told: the directory was asked and did not answer, unless said. */
+    readonly why = 'Slack did not answer',
+  ) {
     super(message);
     this.name = 'DirectoryUnavailable';
   }

@@ -40,6 +40,7 @@ import { OutboxBook } from './outbox';
 import { recordDrift, recordRechecked, recordVerified, type Drift } from './verification';
 import { configuredTarget, type TargetResolver } from './terms';
 import { Policy } from './policy';
+import { explainNow, explainThen } from './policy-explain';
 import { awaitingDecisionBy, grantOf, overviewOf } from './queries';
 import { cancelRequest, createRequest, expireStaleRequests, type NewRequest } from './requests';
 
@@ -57,6 +58,8 @@ export type { DecisionOutcome } from './decisions';
 export { DomainError } from './errors';
 export { parseNotification } from './outbox';
 export { termsOf, type GrantTerms } from './terms';
+export type { Explanation } from './explain';
+export { explanationLines } from './explain-text';
 export { expectedOf, type Drift, type Expected } from './verification';
 export type { LiveGrantProblems } from './config-drift';
 export type { Policy } from './policy';
@@ -272,6 +275,16 @@ export class Core {
   onCommit(listener: () => void): () => void {
     this.ctx.onCommit.add(listener);
     return () => this.ctx.onCommit.delete(listener);
+  }
+
+  /**
+   * What the rules of a resource say to `person`: now, or with `asOf`, as the requests filed
+   * by then recorded them (for an auditor's question).
+   */
+  explain(person: string, resourceId: string, asOf?: number) {
+    return asOf === undefined
+      ? explainNow(this.ctx, person, resourceId)
+      : explainThen(this.ctx, person, resourceId, asOf);
   }
 
   createRequest(input: NewRequest) {

@@ -66,14 +66,47 @@ export class Policy {
    * rules (src/core/rules.ts) fail closed on it.
    */
   async factsOf(userId: string, rules: RuleSet): Promise<Facts> {
+    return this.gather(
+      userId,
+      rules,
+      (people) => this.membership(userId, people),
+      () => this.statusOf(userId),
+    );
+  }
+
+  /**
+   * The facts for a past moment: only the users listed by name are known. Who was in a user
+   * group or on call then was not recorded, so those answers are unknown and rules fail closed.
+   */
+  factsThen(userId: string, rules: RuleSet, at: number): Promise<Facts> {
+    const day = new Date(at).toISOString().slice(0, 10);
+    return this.gather(
+      userId,
+      rules,
+      async (people) => {
+        if (people.users.includes(userId)) return { is: true, via: 'listed by name' };
+        return people.usergroups.length + people.oncall.length > 0
+          ? { is: 'unknown', why: `user group members and on-call on ${day} are not recorded` }
+          : { is: false };
+      },
+      async () => undefined,
+    );
+  }
+
+  private async gather(
+    userId: string,
+    rules: RuleSet,
+    among: (people: PeopleRule) => Promise<Answer>,
+    statusOf: () => Promise<PersonStatus | undefined>,
+  ): Promise<Facts> {
     const { resource } = rules;
     const [status, requester, approver, ...autoApprove] = await Promise.all([
-      this.statusOf(userId),
-      resource.requesters ? this.membership(userId, resource.requesters) : undefined,
-      this.membership(userId, resource.approvers),
+      statusOf(),
+      resource.requesters ? among(resource.requesters) : undefined,
+      among(resource.approvers),
       ...resource.autoApprove.map((rule) =>
         rule.users.length + rule.usergroups.length + rule.oncall.length > 0
-          ? this.membership(userId, rule)
+          ? among(rule)
           : undefined,
       ),
     ]);
@@ -234,7 +267,7 @@ type Resolved = { members: string[] } | { unknown: string };
 
 /** Why a lookup had no answer, as a person reads it; anything but an outage is a bug and thrown. */
 function unavailableWhy(err: unknown): string {
-  if (err instanceof DirectoryUnavailable) return 'Slack did not answer';
+  if (err instanceof DirectoryUnavailable) return err.why;
   if (err instanceof OnCallUnavailable) return `on-call source ${err.source} did not answer`;
   throw err;
 }
