@@ -12,6 +12,7 @@ import { ProviderCalls } from './jobs/provider-calls';
 import { Reconciler } from './jobs/reconciler';
 import { Sweeper } from './jobs/sweeper';
 import type { Logger } from './log';
+import { OnCallRoster } from './oncall/roster';
 import { loadProviders } from './providers/registry';
 import { Sealer } from './secrets/seal';
 import { createSlackApp, createSlackClient } from './slack/app';
@@ -69,6 +70,12 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       userTtlMs: config.directory.userTtl,
       maxStaleMs: config.directory.maxStaleness,
     });
+    const oncall = new OnCallRoster(config.oncall, {
+      users: directory,
+      configDir: options.configDir,
+      clock,
+      logger,
+    });
     const providers = await loadProviders(config, { slack: client, configDir: options.configDir });
     stack.push(() => providers.closeAll());
     const core = new Core({
@@ -76,6 +83,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       clock,
       config,
       directory,
+      oncall,
       resolveTarget: (resource) => providers.forResource(resource.id)?.target ?? resource.target,
     });
     const live = await core.checkLiveGrants(new Set(providers.names));

@@ -6,7 +6,7 @@ import type { Logger } from '../log';
 /** The two Web API methods the directory uses (a Bolt WebClient has them). */
 export type DirectoryClient = {
   usergroups: { users: Pick<webApi.WebClient['usergroups']['users'], 'list'> };
-  users: Pick<webApi.WebClient['users'], 'info'>;
+  users: Pick<webApi.WebClient['users'], 'info' | 'lookupByEmail'>;
 };
 
 export interface SlackDirectoryOptions {
@@ -64,6 +64,7 @@ interface Person {
 export class SlackDirectory implements Directory {
   private readonly groups: TtlCache<readonly string[]>;
   private readonly people: TtlCache<Person>;
+  private readonly byEmail: TtlCache<string | undefined>;
 
   constructor(
     private readonly client: DirectoryClient,
@@ -85,6 +86,29 @@ export class SlackDirectory implements Directory {
       clock,
       options.logger,
     );
+    this.byEmail = new TtlCache(
+      'email',
+      options.userTtlMs ?? 3_600_000,
+      maxStale,
+      clock,
+      options.logger,
+    );
+  }
+
+  /**
+   * The Slack user with this email (`users.lookupByEmail`, needs users:read.email), for on-call
+   * sources that name people by email; undefined when Slack knows nobody by it.
+   */
+  userIdByEmail(email: string): Promise<string | undefined> {
+    return this.byEmail.get(email.toLowerCase(), async () => {
+      try {
+        const { user } = await this.client.users.lookupByEmail({ email });
+        return user?.deleted ? undefined : user?.id;
+      } catch (err) {
+        if (missing(err)) return undefined;
+        throw err;
+      }
+    });
   }
 
   usergroupMembers(usergroupId: string): Promise<readonly string[]> {

@@ -74,6 +74,12 @@ export class FakeSlack {
         },
       };
     },
+    'users.lookupByEmail': (a) => {
+      const email = String(a.email).toLowerCase();
+      const id = Object.keys(this.emails).find((u) => this.emails[u]!.toLowerCase() === email);
+      if (!id) throw new SlackError('users_not_found');
+      return { user: { id, deleted: false, ...this.userFlags[id], profile: { email } } };
+    },
     'conversations.invite': (a) => {
       const channel = String(a.channel);
       const set = (this.members[channel] ??= new Set());
