@@ -223,18 +223,24 @@ export function requestFiledText(
   request: RequestRow,
   resource: Resource,
   approverChannel: string,
+  /** The zone and time a later start is shown in. */
+  clock?: { timezone: string; now: number },
 ): string {
   const name = `*${escapeAndFit(resource.name, 100)}*`;
+  const starting =
+    request.startAt !== null && clock
+      ? ` starting ${formatTime(request.startAt, clock.timezone, clock.now)}`
+      : '';
   const what =
     request.kind === 'extension'
       ? `${formatDuration(request.durationMs)} more on ${name}`
-      : `${name} for ${formatDuration(request.durationMs)}`;
+      : `${name} for ${formatDuration(request.durationMs)}${starting}`;
   if (request.status === 'approved') {
     return `${what} was approved automatically (${code(request.id)}). I'll DM you when it is in place.`;
   }
   return (
     `Asked for ${what} (${code(request.id)}). Approvers in ${channelLink(approverChannel)} have been asked; ` +
-    `I'll DM you when it is decided. \`/jit cancel ${request.id}\` withdraws it.`
+    `I'll DM you when it is decided${starting ? ' (if nobody decides before the start, it expires)' : ''}. \`/jit cancel ${request.id}\` withdraws it.`
   );
 }
 

@@ -104,7 +104,7 @@ function checkView(view: Record<string, unknown>): void {
 }
 
 describe('modals', () => {
-  const base = { minJustification: 10, metadata: { fromHome: false } };
+  const base = { minJustification: 10, timezone: 'UTC', metadata: { fromHome: false } };
 
   it.each([
     ['nothing chosen', requestModal({ ...base, resources: config.resources })],
