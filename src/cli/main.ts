@@ -7,6 +7,7 @@ import { digestPrint } from './digest';
 import { grantsClose, grantsList, grantsRevoke } from './grants';
 import { grantsReconcile } from './reconcile';
 import { policyCheck } from './policy';
+import { policyExplain } from './policy-explain';
 import { USAGE } from './usage';
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
@@ -14,6 +15,7 @@ type Command = (args: string[], io: CliIo) => Promise<number>;
 /** Commands by their words; the longest match of the command line wins. */
 const COMMANDS: Record<string, Command> = {
   'policy check': policyCheck,
+  'policy explain': policyExplain,
   'audit verify': auditVerify,
   'audit export': auditExport,
   'audit show': auditShow,

@@ -1,6 +1,9 @@
 export const USAGE = `Usage: hallpass <command> [options]
 
   policy check [file]              validate hallpass.yml (default: $HALLPASS_CONFIG or ./hallpass.yml)
+  policy explain --user U… --resource R [--as-of DATE]
+                                   what /jit explain says to that person: now, or under the rules
+                                   recorded then; exit 1 when a rule stops them
   audit verify [--anchor SEQ:HASH]  walk the audit hash chain; exit 1 on a break
   audit export [--since DATE] [--until DATE] [--format csv|jsonl] [--out FILE]
                                    every audit event in [since, until), oldest first
