@@ -1,6 +1,5 @@
-import { Core, explanationLines } from '../core';
+import { Core, explanationLines, notAsked } from '../core';
 import { DirectoryUnavailable, type Directory } from '../core/directory';
-import { notAsked } from '../core/oncall';
 import { parseCommand } from './args';
 import { cliConfig, CliError, EXIT, withStore, write, type CliIo } from './context';
 import { parseDateArg } from './dates';

@@ -60,6 +60,7 @@ export { parseNotification } from './outbox';
 export { termsOf, type GrantTerms } from './terms';
 export type { Explanation } from './explain';
 export { explanationLines } from './explain-text';
+export { notAsked, OnCallUnavailable, type OnCall } from './oncall';
 export { expectedOf, type Drift, type Expected } from './verification';
 export type { LiveGrantProblems } from './config-drift';
 export type { Policy } from './policy';

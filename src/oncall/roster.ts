@@ -1,6 +1,6 @@
 import type { OnCallSourceConfig } from '../config/rules';
 import { systemClock, type Clock } from '../core/clock';
-import { OnCallUnavailable, type OnCall } from '../core/oncall';
+import { OnCallUnavailable, type OnCall } from '../core';
 import { registerSecret, type Logger } from '../log';
 import { scrub } from '../secrets/scrub';
 import { commandOnCall } from './command';
