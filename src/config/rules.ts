@@ -11,13 +11,17 @@ const name = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'must match [A-Za-z0-9][A-Za-z0-9_-]*');
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24-hour)');
+/** An end may be the end of the day. */
+const endClock = z
+  .string()
+  .regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'must be HH:MM (24-hour, or 24:00)');
 
 /** One span of a week: on these days (0 = Sunday), from `start` to `end` (past midnight if end < start). */
 const span = z
   .strictObject({
     days: z.array(z.number().int().min(0).max(6)).min(1).default([1, 2, 3, 4, 5]),
     start: clock,
-    end: clock,
+    end: endClock,
   })
   .refine((s) => s.start !== s.end, {
     message: 'start and end are the same time; a window must be open for some of the day',

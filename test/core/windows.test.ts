@@ -69,3 +69,13 @@ describe('a later start', () => {
     },
   );
 });
+
+describe('a window that ends at the end of the day', () => {
+  it('is open until midnight', () => {
+    const weekends = windowSchema.parse({ days: [0, 6], start: '00:00', end: '24:00' });
+    expect(inWindow(weekends, cet(7, 23, 59), berlin)).toBe(true);
+    expect(inWindow(weekends, cet(7, 0, 0), berlin)).toBe(true);
+    expect(inWindow(weekends, cet(9, 0, 0), berlin)).toBe(false); // Monday
+    expect(windowSchema.safeParse({ start: '24:00', end: '08:00' }).success).toBe(false);
+  });
+});
