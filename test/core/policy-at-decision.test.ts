@@ -228,15 +228,21 @@ describe.each(STORE_KINDS)('policy at the moment of decision (%s)', (kind) => {
 
     // The words people read, as the bot under today's configuration delivers them.
     await deliver(h, later, fake);
-    const edit = fake.callsOf('chat.update').at(-1)!;
-    expect(edit.args.channel).toBe('CVAULT');
+    // The requester's card is edited too; this is the approver message's last edit.
+    const edit = fake
+      .callsOf('chat.update')
+      .filter((c) => c.args.channel === 'CVAULT')
+      .at(-1)!;
+    expect(edit).toBeDefined();
     expect(JSON.stringify(edit.args.blocks)).toContain(`Denied by Hallpass`);
     expect(JSON.stringify(edit.args.blocks)).toContain(reason);
     const dm = fake
       .callsOf('chat.postMessage')
       .map((c) => JSON.stringify(c.args.blocks))
       .find((text) => text.includes('was denied'));
-    expect(dm).toContain(`Your request for *Vault* (\`vault\`) was denied by Hallpass: ${reason}`);
+    expect(dm).toContain(
+      `Your request for *Vault* (\`vault\`) for *1 h* was denied by Hallpass: ${reason}`,
+    );
   });
 
   it('ends a request whose resource was removed at any click, even one by a non-approver', async () => {
