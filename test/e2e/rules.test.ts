@@ -133,11 +133,11 @@ describe('end to end: on-call, windows, later starts and explain', () => {
 
   it('approves the on-call person at once, and sends everybody else to the approver', async () => {
     expect(await jit('UONC', 'request payments-db 30m fixing the payment retries')).toContain(
-      'was approved automatically',
+      'needs no approval',
     );
     await waitUntil(() => receiver.callsOf('grant')[0]);
     expect(await jit('UOTHER', 'request payments-db 30m fixing the payment retries')).toContain(
-      'Approvers in <#CAPPROVALS> have been asked',
+      'is with the approvers in <#CAPPROVALS>',
     );
     expect(
       await sql.all(
@@ -151,7 +151,7 @@ describe('end to end: on-call, windows, later starts and explain', () => {
 
   it('a request `from 14:00` is decided now and activated at 14:00', async () => {
     const answer = await jit('UOTHER', 'request payments-db 30m from 14:00 migrating the ledger');
-    expect(answer).toContain('for 30m starting 14:00 UTC');
+    expect(answer).toContain('(30 min), starting 14:00 UTC,');
     expect(answer).toContain('if nobody decides before the start, it expires');
     const requestId = await sql.value<string>('SELECT id FROM requests');
     await fake.waitFor((calls) =>
