@@ -16,6 +16,7 @@ import { Reconciler } from './jobs/reconciler';
 import { Sweeper } from './jobs/sweeper';
 import type { Logger } from './log';
 import { HallpassMetrics, measuredProviders } from './metrics';
+import { OnCallRoster } from './oncall/roster';
 import { loadProviders } from './providers/registry';
 import { Sealer } from './secrets/seal';
 import { createSlackApp, createSlackClient } from './slack/app';
@@ -96,6 +97,12 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
     });
     // Pipelines are no Slack users: the jobs must not look them up (nor offboard them).
     const directory = withPipelines(slackDirectory);
+    const oncall = new OnCallRoster(config.oncall, {
+      users: slackDirectory,
+      configDir: options.configDir,
+      clock,
+      logger,
+    });
     const providers = measuredProviders(
       await loadProviders(config, { slack: client, configDir: options.configDir }),
       metrics.instruments,
@@ -106,6 +113,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       clock,
       config,
       directory,
+      oncall,
       resolveTarget: (resource) => providers.forResource(resource.id)?.target ?? resource.target,
       checkpointSeal: new CheckpointSeal(sealingSecret(env)),
     });

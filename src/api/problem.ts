@@ -48,6 +48,8 @@ const STATUS_OF: Record<ErrorCode, number> = {
   deactivated: 403,
   unavailable: 503,
   bad_token: 422,
+  bad_start: 422,
+  outside_window: 403,
 };
 
 /** The API's name for a form field the core names (`justification` is `reason` here). */
@@ -56,6 +58,7 @@ const FIELD_OF = {
   duration: 'duration',
   justification: 'reason',
   ticket: 'ticket',
+  start: 'start',
 };
 
 export function problemOf(err: DomainError): ApiProblem {

@@ -8,6 +8,7 @@ import { grantsClose, grantsList, grantsRevoke } from './grants';
 import { grantsReconcile } from './reconcile';
 import { init } from './init';
 import { policyCheck } from './policy';
+import { policyExplain } from './policy-explain';
 import { request } from './request';
 import { tokensCreate, tokensList, tokensRevoke } from './tokens';
 import { USAGE } from './usage';
@@ -18,6 +19,7 @@ type Command = (args: string[], io: CliIo) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
   init,
   'policy check': policyCheck,
+  'policy explain': policyExplain,
   'audit verify': auditVerify,
   'audit export': auditExport,
   'audit show': auditShow,

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 const UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000 } as const;
 const DURATION_RE = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 
@@ -28,3 +30,16 @@ export function formatDuration(ms: number): string {
   }
   return out || '0s';
 }
+
+/** A config field written as a duration (`30m`), parsed to milliseconds. */
+export const durationField = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === null) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${text}" is not a duration (use 90s, 30m, 4h, 1d, 1h30m)`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});

@@ -4,19 +4,10 @@ import { ldapDirectorySettings } from '../directory/ldap-groups';
 import { apiSchema, pipelineRuleProblems, pipelineRuleSchema } from './api';
 import { oktaDirectorySettings } from '../directory/okta-groups';
 import { oktaGroupId } from '../okta/settings';
-import { parseDuration } from './duration';
+import { durationField } from './duration';
+import { autoApproveRule, checkRuleReferences, oncallSchema, windowsSchema } from './rules';
 
-const duration = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === null) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `"${text}" is not a duration (use 90s, 30m, 4h, 1d, 1h30m)`,
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
+const duration = durationField;
 
 const userId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'must be a Slack user id like U012ABCDEF');
 const usergroupId = z
@@ -53,9 +44,11 @@ const people = z.strictObject({
   ldapGroups: z.array(z.string().min(1)).default([]),
   /** Groups in the Okta org (`directory.okta`), by id; members matched to Slack by email. */
   oktaGroups: z.array(oktaGroupId).default([]),
+  /** Whoever these on-call sources (`oncall.<name>`) put on call now. */
+  oncall: z.array(z.string()).default([]),
 });
 
-const NOBODY = { users: [], usergroups: [], ldapGroups: [], oktaGroups: [] };
+const NOBODY = { users: [], usergroups: [], ldapGroups: [], oktaGroups: [], oncall: [] };
 
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24-hour)');
 
@@ -81,6 +74,10 @@ export const resourceSchema = z
     ticketExample: z.string().min(1).max(100).optional(),
     /** Which pipelines (API tokens, CI ID tokens) may request it; see docs/api.md. */
     pipelines: z.array(pipelineRuleSchema).default([]),
+    /** Requests are accepted only for access that starts inside this window (`windows.<name>`). */
+    requestWindow: z.string().optional(),
+    /** Requests approved at once when every condition of one rule holds. */
+    autoApprove: z.array(autoApproveRule).default([]),
   })
   .transform((r) => ({
     ...r,
@@ -99,6 +96,8 @@ export const configSchema = z
       pendingTimeout: duration.default(24 * 3_600_000),
       approverChannel: channelId,
       minJustification: z.number().int().min(0).max(500).default(10),
+      /** How far ahead a request may ask its access to start (`from 14:00`). */
+      maxStartDelay: duration.default(7 * 86_400_000),
       /** Requests one person may have waiting for a decision at once. */
       maxPendingPerUser: z.number().int().min(1).max(1000).default(3),
       /** Requests one person may file within `per`, whatever became of them. */
@@ -186,6 +185,10 @@ export const configSchema = z
       })
       .optional(),
     api: apiSchema.prefault({}),
+    /** Who is on call now, by name: PagerDuty, a command or a webhook. */
+    oncall: oncallSchema,
+    /** Named weekly windows in `timezone`; `businessHours` is always defined. */
+    windows: windowsSchema,
     providers: z.record(
       z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'bad provider name'),
       providerInstance,
@@ -195,7 +198,7 @@ export const configSchema = z
   .superRefine((cfg, ctx) => {
     const seen = new Map<string, number>();
     cfg.resources.forEach((r, i) => {
-      const at = (key: string) => ['resources', i, key];
+      const at = (...path: PropertyKey[]) => ['resources', i, ...path];
       const first = seen.get(r.id);
       if (first !== undefined) {
         ctx.addIssue({
@@ -246,31 +249,35 @@ export const configSchema = z
           message: `"${r.ticketExample}" does not match ticketPattern ${r.ticketPattern}`,
         });
       }
-      const { users, usergroups, ldapGroups, oktaGroups } = r.approvers;
+      const { users, usergroups, ldapGroups, oktaGroups, oncall } = r.approvers;
       const approverCount =
-        users.length + usergroups.length + ldapGroups.length + oktaGroups.length;
+        users.length + usergroups.length + ldapGroups.length + oktaGroups.length + oncall.length;
       if (r.approvalsRequired > 0 && approverCount === 0) {
         ctx.addIssue({
           code: 'custom',
           path: at('approvers'),
-          message: 'must name at least one user or group when approvalsRequired > 0',
+          message:
+            'must name at least one user, group or on-call source when approvalsRequired > 0',
         });
       }
-      for (const [rule, named] of [
-        ['approvers', r.approvers],
-        ['requesters', r.requesters],
-      ] as const) {
+      type GroupRule = [PropertyKey[], { ldapGroups: string[]; oktaGroups: string[] } | undefined];
+      const groupRules: GroupRule[] = [
+        [['approvers'], r.approvers],
+        [['requesters'], r.requesters],
+        ...r.autoApprove.map((rule, j): GroupRule => [['autoApprove', j], rule]),
+      ];
+      for (const [rule, named] of groupRules) {
         if (named?.ldapGroups.length && !cfg.directory.ldap) {
           ctx.addIssue({
             code: 'custom',
-            path: [...at(rule), 'ldapGroups'],
+            path: [...at(...rule), 'ldapGroups'],
             message: 'needs directory.ldap: the LDAP server that says who is in these groups',
           });
         }
         if (named?.oktaGroups.length && !cfg.directory.okta) {
           ctx.addIssue({
             code: 'custom',
-            path: [...at(rule), 'oktaGroups'],
+            path: [...at(...rule), 'oktaGroups'],
             message: 'needs directory.okta: the Okta org that says who is in these groups',
           });
         }
@@ -279,6 +286,7 @@ export const configSchema = z
         r.approvers.usergroups.length === 0 &&
         r.approvers.ldapGroups.length === 0 &&
         r.approvers.oktaGroups.length === 0 &&
+        r.approvers.oncall.length === 0 &&
         r.approvers.users.length > 0 &&
         r.approvalsRequired > r.approvers.users.length
       ) {
@@ -296,6 +304,7 @@ export const configSchema = z
         });
       }
     });
+    checkRuleReferences(cfg, ctx);
   });
 
 export type Config = z.infer<typeof configSchema>;

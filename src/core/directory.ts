@@ -11,6 +11,8 @@ export class DirectoryUnavailable extends Error {
     message: string,
     /** Who did not answer, as a person reads it: `Slack`, `the LDAP directory`, `Okta`. */
     readonly source = 'Slack',
+    /** Why, as a person is told: the directory was asked and did not answer, unless said. */
+    readonly why = `${source} did not answer`,
   ) {
     super(message);
     this.name = 'DirectoryUnavailable';

@@ -13,11 +13,13 @@ export const ERROR_CODES = [
   'deactivated',
   'unavailable',
   'bad_token',
+  'bad_start',
+  'outside_window',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** The field of a request form an error belongs to, so a UI can put it next to the right input. */
-export type ErrorField = 'resource' | 'duration' | 'justification' | 'ticket';
+export type ErrorField = 'resource' | 'duration' | 'justification' | 'ticket' | 'start';
 
 /** A rule said no. The message is written for the person who asked, and says how to fix it. */
 export class DomainError extends Error {

@@ -168,7 +168,7 @@ export async function requestExtension(
         justification,
         ...(caller ? { pipeline: pipelineDetails(caller) } : {}),
       },
-      auto,
+      auto ? { by: 'pipelines' } : undefined,
     );
   });
 }

@@ -39,12 +39,14 @@ import {
   type RevokeInput,
 } from './grants';
 import { recordPersonStatus, type OffboardingSource } from './offboarding';
+import type { OnCall } from './oncall';
 import { OutboxBook } from './outbox';
 import { recordDrift, recordRechecked, recordVerified, type Drift } from './verification';
 import { configuredTarget, type TargetResolver } from './terms';
 import { Pipelines } from './pipeline-face';
 import { withPipelines } from './pipelines';
 import { Policy } from './policy';
+import { explainNow, explainThen } from './policy-explain';
 import { awaitingDecisionBy, grantOf, overviewOf } from './queries';
 import {
   cancelRequest,
@@ -69,6 +71,9 @@ export { DomainError } from './errors';
 export { ticketExample } from './ticket-example';
 export { parseNotification } from './outbox';
 export { termsOf, type GrantTerms } from './terms';
+export type { Explanation } from './explain';
+export { explanationLines } from './explain-text';
+export { notAsked, OnCallUnavailable, type OnCall } from './oncall';
 export { expectedOf, type Drift, type Expected } from './verification';
 export type { LiveGrantProblems } from './config-drift';
 export type { BrokenRow, ChainStep } from './chain-watch';
@@ -267,6 +272,8 @@ export class Core {
     clock: Clock;
     config: Config;
     directory: Directory;
+    /** Who is on call now (`oncall` in the config); without it, on-call rules cannot be verified. */
+    oncall?: OnCall;
     /** The provider layer's reading of a resource's target; the configured target without it. */
     resolveTarget?: TargetResolver;
     /** Seals the audit chain's verified head; without it the chain watch cannot run. */
@@ -277,7 +284,7 @@ export class Core {
       store: deps.store,
       clock: deps.clock,
       config: deps.config,
-      policy: new Policy(deps.config, withPipelines(deps.directory)),
+      policy: new Policy(deps.config, withPipelines(deps.directory), deps.oncall),
       resolveTarget: deps.resolveTarget ?? configuredTarget,
     };
     this.lifecycle = new GrantLifecycle(this.ctx);
@@ -337,6 +344,16 @@ export class Core {
   onCommit(listener: (events: readonly AuditRow[]) => void): () => void {
     this.ctx.onCommit.add(listener);
     return () => this.ctx.onCommit.delete(listener);
+  }
+
+  /**
+   * What the rules of a resource say to `person`: now, or with `asOf`, as the requests filed
+   * by then recorded them (for an auditor's question).
+   */
+  explain(person: string, resourceId: string, asOf?: number) {
+    return asOf === undefined
+      ? explainNow(this.ctx, person, resourceId)
+      : explainThen(this.ctx, person, resourceId, asOf);
   }
 
   createRequest(input: NewRequest) {

@@ -1,13 +1,33 @@
 import type { Config, People, Resource } from '../config/schema';
 import { DirectoryUnavailable, type Directory, type PersonStatus } from './directory';
 import { DomainError } from './errors';
+import { notAsked, OnCallUnavailable, type OnCall } from './oncall';
 import { isPipelineId, ruleAutoApproves, ruleMatches, type PipelineCaller } from './pipelines';
+import {
+  autoApproval,
+  namesGroups,
+  requestRefusal,
+  ruleSetOf,
+  type Answer,
+  type Facts,
+  type PeopleRule,
+  type Refusal,
+  type RuleSet,
+} from './rules';
 import { closestMatch } from './suggest';
 
 export type Decision = 'approve' | 'deny';
 
 /** Why someone may not decide a request, as the person is told. */
 export type DecisionRight = { allowed: true } | { allowed: false; error: DomainError };
+
+/** Whether a request may be filed, as the rules decided it. */
+export interface Filing {
+  /** The resource's rules the decision was made by, recorded on the request. */
+  rules: RuleSet;
+  /** Why it is approved at once, for its audit event; undefined when approvers decide. */
+  approvedBecause?: { by: 'pipelines' } | { by: 'autoApprove'; autoApproveRule: number };
+}
 
 /** Answers the questions the rules ask of the configuration: who may request and decide what. */
 export class Policy {
@@ -16,6 +36,7 @@ export class Policy {
   constructor(
     readonly config: Config,
     private readonly directory: Directory,
+    private readonly oncall: OnCall = notAsked,
   ) {
     this.byId = new Map(config.resources.map((r) => [r.id, r]));
   }
@@ -51,6 +72,188 @@ export class Policy {
     return resource.requesters
       ? this.isIn(userId, resource.requesters, 'permission to request it')
       : true;
+  }
+
+  /** The resource's rules under today's configuration, in the form a request records. */
+  rulesOf(resource: Resource): RuleSet {
+    return ruleSetOf(this.config, resource);
+  }
+
+  /**
+   * The one rule of who may file a request for `resource` whose access starts at `startAt`, and
+   * whether it is approved at once. A pipeline is let in and auto-approved only by the resource's
+   * `pipelines` rules, never by the people rules; the deactivated check and the request window
+   * hold for everyone. Throws what the requester is told when a rule stops them.
+   */
+  async filing(
+    requester: string,
+    caller: PipelineCaller | undefined,
+    resource: Resource,
+    startAt: number,
+    durationMs: number,
+  ): Promise<Filing> {
+    const rules = this.rulesOf(resource);
+    if (caller) {
+      if (caller.id !== requester) throw new Error('a pipeline files as its own identity');
+      const refusal = this.pipelineRefusal(caller, resource);
+      if (refusal) throw refusal;
+      const facts: Facts = {
+        person: requester,
+        status: await this.statusOf(requester),
+        requester: undefined,
+        autoApprove: [],
+      };
+      const stop = requestRefusal(rules, facts, startAt);
+      if (stop) throw refusalError(stop);
+      return this.pipelineAutoApproves(caller, resource, durationMs)
+        ? { rules, approvedBecause: { by: 'pipelines' } }
+        : { rules };
+    }
+    const facts = await this.factsOf(requester, rules);
+    const stop = requestRefusal(rules, facts, startAt);
+    if (stop) throw refusalError(stop);
+    const auto = autoApproval(rules, facts, startAt, durationMs);
+    return auto
+      ? { rules, approvedBecause: { by: 'autoApprove', autoApproveRule: auto.index } }
+      : { rules };
+  }
+
+  /**
+   * What the directory and the on-call sources say of `userId` for the questions `rules` ask.
+   * Nothing is refused here: an answer that cannot be had is recorded as unknown, and the
+   * rules (src/core/rules.ts) fail closed on it.
+   */
+  async factsOf(userId: string, rules: RuleSet): Promise<Facts> {
+    return this.gather(
+      userId,
+      rules,
+      (people) => this.membership(userId, people),
+      () => this.statusOf(userId),
+    );
+  }
+
+  /**
+   * The facts for a past moment: only the users listed by name are known. Who was in a user
+   * group or on call then was not recorded, so those answers are unknown and rules fail closed.
+   */
+  factsThen(userId: string, rules: RuleSet, at: number): Promise<Facts> {
+    return this.gather(
+      userId,
+      rules,
+      async (people) => this.membershipThen(userId, people, at),
+      async () => undefined,
+    );
+  }
+
+  /** Whether `userId` was one of `people` at `at`, as far as the records can say (see factsThen). */
+  membershipThen(userId: string, people: PeopleRule, at: number): Answer {
+    if (people.users.includes(userId)) return { is: true, via: 'listed by name' };
+    const day = new Date(at).toISOString().slice(0, 10);
+    return namesGroups(people)
+      ? { is: 'unknown', why: `group members and on-call on ${day} are not recorded` }
+      : { is: false };
+  }
+
+  private async gather(
+    userId: string,
+    rules: RuleSet,
+    among: (people: PeopleRule) => Promise<Answer>,
+    statusOf: () => Promise<PersonStatus | undefined>,
+  ): Promise<Facts> {
+    const { resource } = rules;
+    const [status, requester, ...autoApprove] = await Promise.all([
+      statusOf(),
+      resource.requesters ? among(resource.requesters) : undefined,
+      ...resource.autoApprove.map((rule) =>
+        rule.users.length > 0 || namesGroups(rule) ? among(rule) : undefined,
+      ),
+    ]);
+    return { person: userId, status, requester, autoApprove };
+  }
+
+  /**
+   * Everyone `people` names, resolved now: the users listed, each group's members (Slack user
+   * groups, LDAP and Okta groups) and whoever each on-call source has on call (or why that
+   * cannot be known).
+   */
+  async resolvePeople(people: PeopleRule): Promise<ResolvedPeople> {
+    const settle = async (lookup: () => Promise<readonly string[]>) => {
+      try {
+        return { members: [...(await lookup())] };
+      } catch (err) {
+        return { unknown: unavailableWhy(err) };
+      }
+    };
+    return {
+      users: people.users,
+      usergroups: await Promise.all(
+        people.usergroups.map(async (id) => ({
+          id,
+          ...(await settle(() => this.directory.usergroupMembers(id))),
+        })),
+      ),
+      ldapGroups: await Promise.all(
+        people.ldapGroups.map(async (id) => ({
+          id,
+          ...(await settle(() => this.directory.ldapGroupMembers(id))),
+        })),
+      ),
+      oktaGroups: await Promise.all(
+        people.oktaGroups.map(async (id) => ({
+          id,
+          ...(await settle(() => this.directory.oktaGroupMembers(id))),
+        })),
+      ),
+      oncall: await Promise.all(
+        people.oncall.map(async (name) => ({
+          name,
+          ...(await settle(() => this.oncall.onCallNow(name))),
+        })),
+      ),
+    };
+  }
+
+  /**
+   * Whether `userId` is one of `people`: listed, in one of the groups (Slack user groups, LDAP
+   * and Okta groups), or on call for one of the sources. A yes from any of them is enough; without one, a source that could not
+   * answer makes the answer unknown.
+   */
+  async membership(userId: string, people: PeopleRule): Promise<Answer> {
+    if (people.users.includes(userId)) return { is: true, via: 'listed by name' };
+    const unknown: string[] = [];
+    for (const group of people.usergroups) {
+      try {
+        if ((await this.directory.usergroupMembers(group)).includes(userId))
+          return { is: true, via: `a member of <!subteam^${group}>` };
+      } catch (err) {
+        unknown.push(unavailableWhy(err));
+      }
+    }
+    for (const group of people.ldapGroups) {
+      try {
+        if ((await this.directory.ldapGroupMembers(group)).includes(userId))
+          return { is: true, via: `a member of LDAP group ${group}` };
+      } catch (err) {
+        unknown.push(unavailableWhy(err));
+      }
+    }
+    for (const group of people.oktaGroups) {
+      try {
+        if ((await this.directory.oktaGroupMembers(group)).includes(userId))
+          return { is: true, via: `a member of Okta group ${group}` };
+      } catch (err) {
+        unknown.push(unavailableWhy(err));
+      }
+    }
+    for (const source of people.oncall) {
+      try {
+        if ((await this.oncall.onCallNow(source)).includes(userId))
+          return { is: true, via: `on call for ${source}` };
+      } catch (err) {
+        unknown.push(unavailableWhy(err));
+      }
+    }
+    return unknown.length > 0 ? { is: 'unknown', why: unknown.join('; ') } : { is: false };
   }
 
   /**
@@ -175,24 +378,48 @@ export class Policy {
    * of reach past the cache's bound), the rule refuses with a DomainError rather than guess.
    */
   private async isIn(userId: string, people: People, what: string): Promise<boolean> {
-    if (people.users.includes(userId)) return true;
-    try {
-      for (const group of people.usergroups) {
-        if ((await this.directory.usergroupMembers(group)).includes(userId)) return true;
-      }
-      for (const group of people.ldapGroups) {
-        if ((await this.directory.ldapGroupMembers(group)).includes(userId)) return true;
-      }
-      for (const group of people.oktaGroups) {
-        if ((await this.directory.oktaGroupMembers(group)).includes(userId)) return true;
-      }
-    } catch (err) {
-      if (!(err instanceof DirectoryUnavailable)) throw err;
+    const answer = await this.membership(userId, people);
+    if (answer.is === 'unknown') {
       throw new DomainError(
         'unavailable',
-        `Hallpass can't verify your ${what} right now (${err.source} did not answer); nothing changed. Try again in a minute.`,
+        `Hallpass can't verify your ${what} right now (${answer.why}); nothing changed. Try again in a minute.`,
       );
     }
-    return false;
+    return answer.is;
   }
+}
+
+/** Everyone a set of people names, resolved now. */
+export interface ResolvedPeople {
+  users: readonly string[];
+  usergroups: ({ id: string } & Resolved)[];
+  ldapGroups: ({ id: string } & Resolved)[];
+  oktaGroups: ({ id: string } & Resolved)[];
+  oncall: ({ name: string } & Resolved)[];
+}
+type Resolved = { members: string[] } | { unknown: string };
+
+const REFUSAL_CODES = {
+  deactivated: 'deactivated',
+  requesters: 'not_allowed',
+  requestWindow: 'outside_window',
+  unverifiable: 'unavailable',
+} as const;
+
+/** A rule's refusal as the error the requester is told, on the form field it is about. */
+function refusalError(refusal: Refusal): DomainError {
+  const field =
+    refusal.rule === 'requesters'
+      ? 'resource'
+      : refusal.rule === 'requestWindow'
+        ? 'start'
+        : undefined;
+  return new DomainError(REFUSAL_CODES[refusal.rule], refusal.message, field);
+}
+
+/** Why a lookup had no answer, as a person reads it; anything but an outage is a bug and thrown. */
+function unavailableWhy(err: unknown): string {
+  if (err instanceof DirectoryUnavailable) return err.why;
+  if (err instanceof OnCallUnavailable) return `on-call source ${err.source} did not answer`;
+  throw err;
 }

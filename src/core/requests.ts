@@ -7,6 +7,7 @@ import { newId } from './ids';
 import { pipelineCallerSchema, type PipelineCaller } from './pipelines';
 import { recordStep } from './steps';
 import { ticketExample } from './ticket-example';
+import { resolveStart } from './windows';
 import { termsOf, type GrantTerms } from './terms';
 
 export const newRequestSchema = z.object({
@@ -19,6 +20,8 @@ export const newRequestSchema = z.object({
   clientKey: z.string().max(255).optional(),
   /** A pipeline filing through the API: how it authenticated (its id is the requester). */
   caller: pipelineCallerSchema.optional(),
+  /** A later start: `14:00`, `2026-11-03 14:00` (in the configured time zone) or epoch ms. */
+  startAt: z.union([z.string(), z.number().int().positive()]).optional(),
 });
 export type NewRequest = z.infer<typeof newRequestSchema>;
 
@@ -141,10 +144,13 @@ export function pendingRequest(
     | 'clientKey'
     | 'maxDurationMs'
     | 'caller'
-  >,
+  > &
+    Partial<Pick<RequestRow, 'startAt' | 'policy'>>,
 ): RequestRow {
   return {
     ...fields,
+    startAt: fields.startAt ?? null,
+    policy: fields.policy ?? null,
     id: newId('req'),
     status: 'pending',
     autoApproved: false,
@@ -158,14 +164,15 @@ export function pendingRequest(
 /**
  * Files a new request (or extension request): the row, its audit event, the requester's receipt
  * and the approver message, or an approval at once when the resource needs no approvers or a
- * pipelines rule approves it (`autoApprove`).
+ * pipelines or auto-approval rule approves it (`approvedBecause`).
  */
 export async function fileRequest(
   ctx: CoreContext,
   c: Change,
   row: RequestRow,
   details: Record<string, unknown>,
-  autoApprove = false,
+  /** Why it is approved without an approver (a pipelines or auto-approval rule), for its audit event. */
+  approvedBecause?: Record<string, unknown>,
 ): Promise<RequestRow> {
   await c.tx.requests.insert(row);
   recordStep(c, {
@@ -181,8 +188,8 @@ export async function fileRequest(
       grantId: row.grantId,
     },
   });
-  if (row.approvalsRequired === 0 || autoApprove)
-    return approveRequest(ctx, c, row, 'hallpass', true, autoApprove ? { by: 'pipelines' } : {});
+  if (row.approvalsRequired === 0 || approvedBecause)
+    return approveRequest(ctx, c, row, 'hallpass', true, approvedBecause ?? {});
   c.notify(`request.created:${row.id}:approvers`, { topic: 'approver_message', requestId: row.id });
   return row;
 }
@@ -218,26 +225,25 @@ async function checkLimits(ctx: CoreContext, c: Change, requester: string): Prom
   }
 }
 
-/** Files a request; auto-approves it in the same transaction when the resource needs no approvers. */
+/** Files a request; approves it in the same transaction when no approver is needed (see Policy.filing). */
 export async function createRequest(ctx: CoreContext, input: NewRequest): Promise<RequestRow> {
   const parsed = newRequestSchema.parse(input);
   const resource = ctx.policy.resource(parsed.resourceId.trim());
   const durationMs = checkDuration(resource, parsed.duration);
   const justification = checkJustification(ctx, parsed.justification);
   const ticket = checkTicket(resource, parsed.ticket);
-  refuseIfGone(parsed.requester, await ctx.policy.statusOf(parsed.requester));
   const caller = parsed.caller;
-  if (caller) {
-    if (caller.id !== parsed.requester) throw new Error('a pipeline files as its own identity');
-    const refusal = ctx.policy.pipelineRefusal(caller, resource);
-    if (refusal) throw refusal;
-  } else if (!(await ctx.policy.canRequest(parsed.requester, resource))) {
-    throw new DomainError(
-      'not_allowed',
-      `You are not allowed to request ${resource.id}. Ask in ${'<#' + ctx.policy.approverChannel(resource) + '>'} if you think you should be.`,
-      'resource',
-    );
-  }
+  const now = ctx.clock.now();
+  const startAt = parsed.startAt === undefined ? null : checkStart(ctx, parsed.startAt, now);
+  // The same rules `explain` answers with (src/core/rules.ts), on what the directory and the
+  // on-call sources say now; a pipeline by its own rules.
+  const { rules, approvedBecause } = await ctx.policy.filing(
+    parsed.requester,
+    caller,
+    resource,
+    startAt ?? now,
+    durationMs,
+  );
   return change(ctx, async (c) => {
     if (parsed.clientKey) {
       const existing = await c.tx.requests.byClientKey(parsed.clientKey);
@@ -253,11 +259,14 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
       durationMs,
       justification,
       ticket,
-      approvalsRequired: resource.approvalsRequired,
-      pendingUntil: c.now + ctx.config.requests.pendingTimeout,
+      approvalsRequired: approvedBecause ? 0 : resource.approvalsRequired,
+      // A request for a later start is decided before it, or not at all.
+      pendingUntil: Math.min(c.now + ctx.config.requests.pendingTimeout, startAt ?? Infinity),
       clientKey: parsed.clientKey ?? null,
       maxDurationMs: resource.maxDuration,
       caller: caller ? JSON.stringify(caller) : null,
+      startAt,
+      policy: JSON.stringify(rules),
     });
     return fileRequest(
       ctx,
@@ -270,8 +279,9 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
         ticket,
         approvalsRequired: row.approvalsRequired,
         ...(caller ? { pipeline: pipelineDetails(caller) } : {}),
+        ...(startAt !== null ? { startAt } : {}),
       },
-      caller !== undefined && ctx.policy.pipelineAutoApproves(caller, resource, durationMs),
+      approvedBecause,
     );
   });
 }
@@ -281,6 +291,25 @@ export function pipelineDetails(caller: PipelineCaller): Record<string, unknown>
   return caller.via === 'token'
     ? { via: 'token', id: caller.tokenId }
     : { via: 'oidc', issuer: caller.issuer, claims: caller.claims };
+}
+
+/** A later start: ahead of now, and no further ahead than `requests.maxStartDelay`. */
+function checkStart(ctx: CoreContext, input: string | number, now: number): number {
+  const { timezone, requests } = ctx.config;
+  const at = typeof input === 'number' ? input : resolveStart(input, now, timezone);
+  if (at <= now)
+    throw new DomainError(
+      'bad_start',
+      'The start you asked for has passed; pick a later time.',
+      'start',
+    );
+  if (at - now > requests.maxStartDelay)
+    throw new DomainError(
+      'bad_start',
+      `Access can start at most ${formatDuration(requests.maxStartDelay)} ahead; pick an earlier start.`,
+      'start',
+    );
+  return at;
 }
 
 /** Moves a pending request to approved and creates its grant (or extends the grant it is for). */
@@ -327,7 +356,8 @@ export async function approveRequest(
     startsAt: null,
     expiresAt: null,
     providerExpiresAt: null,
-    nextAttemptAt: c.now,
+    // A later start waits for the sweeper to activate it then.
+    nextAttemptAt: Math.max(c.now, row.startAt ?? c.now),
     attempts: 0,
     lastError: null,
     alertedAt: null,
@@ -350,7 +380,11 @@ export async function approveRequest(
     action: 'grant.created',
     requestId: row.id,
     grantId: grant.id,
-    details: { provider: resource.provider, durationMs: row.durationMs },
+    details: {
+      provider: resource.provider,
+      durationMs: row.durationMs,
+      ...(row.startAt !== null && row.startAt > c.now ? { startAt: row.startAt } : {}),
+    },
     dm: {
       key: `request.approved:${row.id}:dm`,
       userId: row.requester,

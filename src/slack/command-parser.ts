@@ -38,17 +38,40 @@ export interface RequestArgs {
   duration: string;
   justification: string;
   ticket?: string;
+  /** `from 14:00` or `from 2026-11-03 14:00`: a later start, as written. */
+  startAt?: string;
 }
 
-/** `<resource-id> <duration> <justification…> [ticket:REF]` */
+/** `from <time>` right after the duration: the time, and the text after it. */
+function takeStart(text: string): { startAt?: string; rest: string; problem?: string } {
+  const { words, rest } = takeWords(text, 2);
+  if (words[0]?.toLowerCase() !== 'from') return { rest: text };
+  if (!words[1]) return { rest, problem: 'Say when the access should start (`from 14:00`).' };
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(words[1])) return { startAt: words[1], rest };
+  const time = takeWords(rest, 1);
+  return { startAt: `${words[1]} ${time.words[0] ?? ''}`.trim(), rest: time.rest };
+}
+
+/** `<resource-id> <duration> [from <time>] <justification…> [ticket:REF]` */
 export function parseRequestArgs(rest: string): Parsed<RequestArgs> {
   const { words, rest: after } = takeWords(rest, 2);
   const [resourceId, duration] = words;
   if (!resourceId) return { ok: false, problem: 'Say which resource you need.' };
   if (!duration) return { ok: false, problem: `Say for how long you need ${resourceId}.` };
-  const { text, ticket } = extractTicket(after);
+  const start = takeStart(after);
+  if (start.problem) return { ok: false, problem: start.problem };
+  const { text, ticket } = extractTicket(start.rest);
   if (!text) return { ok: false, problem: 'Say why you need it (the justification).' };
-  return { ok: true, value: { resourceId, duration, justification: text, ticket } };
+  return {
+    ok: true,
+    value: {
+      resourceId,
+      duration,
+      justification: text,
+      ticket,
+      ...(start.startAt ? { startAt: start.startAt } : {}),
+    },
+  };
 }
 
 export interface ExtendArgs {

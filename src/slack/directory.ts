@@ -138,6 +138,22 @@ export class SlackDirectory implements Directory, ReaderZones {
     );
   }
 
+  /**
+   * The Slack user with this email (`users.lookupByEmail`, needs users:read.email), for on-call
+   * sources that name people by email; undefined when Slack knows nobody by it.
+   */
+  userIdByEmail(email: string): Promise<string | undefined> {
+    return this.byEmail.get(email.toLowerCase(), async () => {
+      try {
+        const { user } = await this.client.users.lookupByEmail({ email });
+        return user?.deleted ? undefined : user?.id;
+      } catch (err) {
+        if (missing(err)) return undefined;
+        throw err;
+      }
+    });
+  }
+
   /** The Slack users among an LDAP group's members (see groupMembersOf). */
   ldapGroupMembers(groupDn: string): Promise<readonly string[]> {
     return this.groupMembersOf(this.ldap, this.ldapGroups, groupDn, 'the LDAP directory');
@@ -172,7 +188,7 @@ export class SlackDirectory implements Directory, ReaderZones {
         if (source.missing(err)) return [];
         throw err;
       }
-      const ids = await Promise.all(emails.map((email) => this.userIdOf(email)));
+      const ids = await Promise.all(emails.map((email) => this.userIdByEmail(email)));
       return ids.filter((id): id is string => id !== undefined);
     });
   }
@@ -196,18 +212,6 @@ export class SlackDirectory implements Directory, ReaderZones {
   async statusOf(userId: string, options: { fresh?: boolean } = {}): Promise<PersonStatus> {
     if (options.fresh) this.people.forget(userId);
     return (await this.person(userId)).status;
-  }
-
-  private userIdOf(email: string): Promise<string | undefined> {
-    return this.byEmail.get(email, async () => {
-      try {
-        const { user } = await this.client.users.lookupByEmail({ email });
-        return user?.deleted ? undefined : user?.id;
-      } catch (err) {
-        if (missing(err)) return undefined;
-        throw err;
-      }
-    });
   }
 
   /** The zone the person reads times in; undefined when Slack does not say or cannot answer. */

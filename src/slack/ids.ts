@@ -14,6 +14,7 @@ export const ACTIONS = {
   durationSelect: 'hallpass.duration',
   justificationInput: 'hallpass.justification',
   ticketInput: 'hallpass.ticket',
+  startInput: 'hallpass.start',
   reasonInput: 'hallpass.reason',
 } as const;
 
@@ -28,5 +29,6 @@ export const BLOCKS = {
   duration: 'duration',
   justification: 'justification',
   ticket: 'ticket',
+  start: 'start',
   reason: 'reason',
 } as const;

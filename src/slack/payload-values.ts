@@ -36,6 +36,8 @@ export function parseJson<T>(schema: z.ZodType<T>, text: string | undefined): T 
 const inputState = z.looseObject({
   value: z.string().nullish(),
   selected_option: z.looseObject({ value: z.string() }).nullish(),
+  /** A timepicker's `HH:mm`. */
+  selected_time: z.string().nullish(),
 });
 const viewState = z.record(z.string(), z.record(z.string(), inputState));
 export type ViewStateValues = z.infer<typeof viewState>;
@@ -53,5 +55,5 @@ export function inputValue(
   actionId: string,
 ): string | undefined {
   const input = values[blockId]?.[actionId];
-  return input?.selected_option?.value ?? input?.value ?? undefined;
+  return input?.selected_option?.value ?? input?.selected_time ?? input?.value ?? undefined;
 }

@@ -184,6 +184,22 @@ export interface RequestQueries {
     selfApproval: readonly string[];
     limit: number;
   }): Promise<RequestRow[]>;
+  /**
+   * The last request on `resourceId` filed at or before `at` that recorded its rules, and the
+   * first one filed after it: what the rules were then, and whether they still were later.
+   */
+  recordedPolicy(resourceId: string, at: number): Promise<RecordedPolicies>;
+}
+
+/** A request's recorded rules (JSON, src/core/rules.ts) and when it was filed. */
+export interface RecordedPolicy {
+  requestId: string;
+  at: number;
+  policy: string;
+}
+export interface RecordedPolicies {
+  before?: RecordedPolicy;
+  after?: RecordedPolicy;
 }
 
 export interface ApprovalQueries {

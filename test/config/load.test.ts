@@ -85,7 +85,7 @@ resources:
         'resources[1].provider: unknown provider "nope" (known: hook)',
         'resources[2].maxDuration: must be >= minDuration',
         'resources[2].defaultDuration: must be between minDuration and maxDuration',
-        'resources[2].approvers: must name at least one user or group when approvalsRequired > 0',
+        'resources[2].approvers: must name at least one user, group or on-call source when approvalsRequired > 0',
       ].sort(),
     );
   });

@@ -136,7 +136,7 @@ describe.each(STORE_KINDS)('creating a request (%s)', (kind) => {
       { resourceId: 'ticketed', requester: 'UOTHER', ticket: 'INC-1' },
       'not_allowed',
       'resource',
-      'You are not allowed to request ticketed. Ask in <#CAPPROVALS> if you think you should be.',
+      'You are not allowed to request ticketed (only <@UREQ> or members of <!subteam^SENG> may). Ask in <#CAPPROVALS> if you think you should be.',
     ],
   ])(
     'refuses %p with a specific message and changes nothing',

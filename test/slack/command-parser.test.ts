@@ -35,6 +35,31 @@ describe('the /jit text parser', () => {
     expect(extractTicket(text)).toEqual(expected);
   });
 
+  it.each([
+    [
+      'prod-db 1h from 14:00 fixing the queue',
+      { startAt: '14:00', justification: 'fixing the queue' },
+    ],
+    [
+      'prod-db 1h FROM 2026-11-03 09:30 fixing it ticket:A-1',
+      { startAt: '2026-11-03 09:30', justification: 'fixing it', ticket: 'A-1' },
+    ],
+    ['prod-db 1h fixing it from 14:00', { justification: 'fixing it from 14:00' }],
+  ])('takes a later start right after the duration: %j', (text, expected) => {
+    const parsed = parseRequestArgs(text);
+    expect(parsed).toEqual({
+      ok: true,
+      value: { resourceId: 'prod-db', duration: '1h', ticket: undefined, ...expected },
+    });
+  });
+
+  it('asks for the time when `from` has none', () => {
+    expect(parseRequestArgs('prod-db 1h from')).toEqual({
+      ok: false,
+      problem: 'Say when the access should start (`from 14:00`).',
+    });
+  });
+
   it('parses request arguments and names what is missing', () => {
     expect(parseRequestArgs('prod-db 2h why not ticket:A-1')).toEqual({
       ok: true,

@@ -26,6 +26,8 @@ export function requestRow(id: string, over: Partial<RequestRow> = {}): RequestR
     clientKey: null,
     maxDurationMs: null,
     caller: null,
+    startAt: null,
+    policy: null,
     ...over,
   };
 }

@@ -3,6 +3,7 @@ import type { Config } from '../../src/config/schema';
 import { ManualClock } from '../../src/core/clock';
 import { StaticDirectory, type Directory } from '../../src/core/directory';
 import { Core } from '../../src/core';
+import type { OnCall } from '../../src/core/oncall';
 import type { Store } from '../../src/store';
 import type { SqlInspector } from './sql-inspector';
 import { freshStore, type StoreKind, type TestStore } from './stores';
@@ -83,12 +84,13 @@ export async function coreHarness(
   yaml = BASE_CONFIG,
   groups: Record<string, string[]> = { SDBA: ['UDBA'], SENG: ['UENG'] },
   kind: StoreKind = 'sqlite',
+  oncall?: OnCall,
 ): Promise<CoreHarness> {
   const test = await freshStore(kind);
   const clock = new ManualClock(T0);
   const config = parseConfig(yaml, {});
   const directory = new StaticDirectory(groups);
-  const core = new Core({ store: test.store, clock, config, directory });
+  const core = new Core({ store: test.store, clock, config, directory, oncall });
   return {
     core,
     store: test.store,
@@ -97,9 +99,16 @@ export async function coreHarness(
     clock,
     config,
     location: test.location,
-    another: async () => new Core({ store: await test.another(), clock, config, directory }),
+    another: async () =>
+      new Core({ store: await test.another(), clock, config, directory, oncall }),
     withConfig: (yaml, other = directory) =>
-      new Core({ store: test.store, clock, config: parseConfig(yaml, {}), directory: other }),
+      new Core({
+        store: test.store,
+        clock,
+        config: parseConfig(yaml, {}),
+        directory: other,
+        oncall,
+      }),
     close: () => test.close(),
   };
 }

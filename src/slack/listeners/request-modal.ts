@@ -18,6 +18,7 @@ export async function openRequestModal(
   const all = core.policy.resources();
   const base = {
     minJustification: core.config.requests.minJustification,
+    timezone: core.config.timezone,
     metadata: { fromHome: input.fromHome },
   };
   const opened = await client.views.open({

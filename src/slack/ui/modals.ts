@@ -156,6 +156,8 @@ export interface RequestModalInput {
   resources: readonly Resource[];
   selected?: { resource: Resource; approverChannel: string };
   minJustification: number;
+  /** The configured zone a later start is read in. */
+  timezone: string;
   metadata: RequestModalMetadata;
   /** Shown above the form, e.g. why a chosen resource was taken away. */
   notice?: string;
@@ -227,6 +229,18 @@ export function requestModal(input: RequestModalInput): Modal {
         ? { hint: plain(`A reference like ${ticketExample(selected)}`) }
         : {}),
       element: { type: 'plain_text_input', action_id: ACTIONS.ticketInput, max_length: 200 },
+    });
+  }
+  if (selected) {
+    blocks.push({
+      type: 'input',
+      block_id: BLOCKS.start,
+      optional: true,
+      label: plain('Start later'),
+      hint: plain(
+        `Empty: as soon as it is approved. A time: the next such time (${input.timezone}); the request expires if nobody decides before it.`,
+      ),
+      element: { type: 'timepicker', action_id: ACTIONS.startInput },
     });
   }
   return modal({ ...base, submit: 'Request', close: 'Cancel', blocks });

@@ -258,12 +258,18 @@ export function requestFiledText(
   request: RequestRow,
   resource: Resource,
   approverChannel: string,
+  /** The zone and time a later start is shown in. */
+  clock?: { timezone: string; now: number },
 ): string {
   const title = requestTitle(request, resource.name, request.requester);
+  const starting =
+    request.startAt !== null && clock
+      ? `, starting ${formatTime(request.startAt, clock.timezone, clock.now)},`
+      : '';
   if (request.status === 'approved') {
-    return `✅ ${capitalized(title)} needs no approval; I'll DM you as soon as the access is ready.`;
+    return `✅ ${capitalized(title)}${starting} needs no approval; I'll DM you as soon as the access is ready.`;
   }
-  return `📨 ${capitalized(title)} is with the approvers in ${channelLink(approverChannel)}. Follow it, or cancel it, in your DM with Hallpass (${code(request.id)}).`;
+  return `📨 ${capitalized(title)}${starting} is with the approvers in ${channelLink(approverChannel)}${starting ? ' (if nobody decides before the start, it expires)' : ''}. Follow it, or cancel it, in your DM with Hallpass (${code(request.id)}).`;
 }
 
 export function cancelledText(request: RequestRow, resourceName: string): string {

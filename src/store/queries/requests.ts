@@ -1,4 +1,4 @@
-import type { Patch, RequestQueries } from '../port';
+import type { Patch, RecordedPolicies, RecordedPolicy, RequestQueries } from '../port';
 import type { RequestRow } from '../rows';
 import { placeholders, Sql, sqlOf } from '../sql';
 import { REQUEST_PENDING } from './conditions';
@@ -24,6 +24,23 @@ const STALE = new Sql(
 const NEXT_PENDING_UNTIL = new Sql(
   `SELECT min(pending_until) AS at FROM requests WHERE ${REQUEST_PENDING}`,
 );
+
+const POLICY_BEFORE = new Sql(
+  `SELECT id, created_at, policy FROM requests
+    WHERE resource_id = ? AND created_at <= ? AND policy IS NOT NULL
+    ORDER BY created_at DESC LIMIT 1`,
+);
+const POLICY_AFTER = new Sql(
+  `SELECT id, created_at, policy FROM requests
+    WHERE resource_id = ? AND created_at > ? AND policy IS NOT NULL
+    ORDER BY created_at LIMIT 1`,
+);
+
+function recorded(row: Record<string, unknown> | undefined): RecordedPolicy | undefined {
+  return row
+    ? { requestId: String(row.id), at: Number(row.created_at), policy: String(row.policy) }
+    : undefined;
+}
 
 export class SqlRequestQueries implements RequestQueries {
   constructor(private readonly q: QueryContext) {}
@@ -74,6 +91,12 @@ export class SqlRequestQueries implements RequestQueries {
   async nextPendingUntil(): Promise<number | null> {
     const [row] = await this.q.runner.rows(NEXT_PENDING_UNTIL);
     return row?.at == null ? null : Number(row.at);
+  }
+
+  async recordedPolicy(resourceId: string, at: number): Promise<RecordedPolicies> {
+    const [before] = await this.q.runner.rows(POLICY_BEFORE, [resourceId, at]);
+    const [after] = await this.q.runner.rows(POLICY_AFTER, [resourceId, at]);
+    return { before: recorded(before), after: recorded(after) };
   }
 
   async awaitingDecision(q: {

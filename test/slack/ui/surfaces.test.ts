@@ -49,6 +49,8 @@ const pending: RequestRow = {
   clientKey: null,
   maxDurationMs: 4 * 3_600_000,
   caller: null,
+  startAt: null,
+  policy: null,
 };
 
 const active: GrantRow = {
@@ -103,7 +105,7 @@ function checkView(view: Record<string, unknown>): void {
 }
 
 describe('modals', () => {
-  const base = { minJustification: 10, metadata: { fromHome: false } };
+  const base = { minJustification: 10, timezone: 'UTC', metadata: { fromHome: false } };
 
   it.each([
     ['nothing chosen', requestModal({ ...base, resources: config.resources })],

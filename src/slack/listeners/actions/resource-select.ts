@@ -38,6 +38,7 @@ export function resourceSelectAction(
           resources: allowed,
           selected: resource && { resource, approverChannel: policy.approverChannel(resource) },
           minJustification: config.requests.minJustification,
+          timezone: config.timezone,
           metadata: parseJson(requestModalMetadata, view.private_metadata) ?? { fromHome: false },
           notice,
         }),

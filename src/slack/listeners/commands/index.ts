@@ -1,6 +1,7 @@
 import type { App } from '@slack/bolt';
 import type { ListenerDeps } from '../deps';
 import { cancelSubcommand } from './cancel';
+import { explainSubcommand } from './explain';
 import { extendSubcommand } from './extend';
 import { helpSubcommand } from './help';
 import { jitCommand } from './jit';
@@ -21,6 +22,7 @@ export function registerCommands(app: App, deps: ListenerDeps): void {
     revokeSubcommand,
     extendSubcommand,
     resourcesSubcommand,
+    explainSubcommand,
     ...deps.extraSubcommands,
   ];
   subcommands.push(helpSubcommand(() => subcommands));

@@ -5,7 +5,7 @@ import { truncate } from '../../ui/format';
 import { errorReply, requestFiledText, textReply, usageReply } from '../../ui/replies';
 import type { Subcommand } from './subcommand';
 
-const usage = '/jit request <resource-id> <duration> <why…> [ticket:REF]';
+const usage = '/jit request <resource-id> <duration> [from HH:MM] <why…> [ticket:REF]';
 
 /**
  * A ticket problem says how a ticket is written in the command, with the person's own command
@@ -26,7 +26,7 @@ export const requestSubcommand: Subcommand = {
   async run(ctx) {
     const parsed = parseRequestArgs(ctx.rest);
     if (!parsed.ok) return ctx.reply(usageReply(parsed.problem, usage));
-    const { resourceId, duration, justification, ticket } = parsed.value;
+    const { resourceId, duration, justification, ticket, startAt } = parsed.value;
     let row;
     try {
       row = await ctx.core.createRequest({
@@ -35,6 +35,7 @@ export const requestSubcommand: Subcommand = {
         duration,
         justification,
         ticket,
+        startAt,
         // One command invocation files at most one request, even if it were delivered twice.
         clientKey: `command:${ctx.command.trigger_id}`,
       });
@@ -47,7 +48,12 @@ export const requestSubcommand: Subcommand = {
     }
     const resource = ctx.core.policy.resource(row.resourceId);
     await ctx.reply(
-      textReply(requestFiledText(row, resource, ctx.core.policy.approverChannel(resource))),
+      textReply(
+        requestFiledText(row, resource, ctx.core.policy.approverChannel(resource), {
+          timezone: ctx.core.config.timezone,
+          now: ctx.core.now(),
+        }),
+      ),
     );
   },
 };

@@ -19,6 +19,7 @@ function blockFor(field: DomainError['field'], values: ViewStateValues): string 
   if (field === 'duration') return durationBlockOf(values) ?? BLOCKS.resource;
   if (field === 'justification') return BLOCKS.justification;
   if (field === 'ticket' && values[BLOCKS.ticket]) return BLOCKS.ticket;
+  if (field === 'start' && values[BLOCKS.start]) return BLOCKS.start;
   return BLOCKS.resource;
 }
 
@@ -62,6 +63,7 @@ export function requestSubmission(
       duration,
       justification: inputValue(values, BLOCKS.justification, ACTIONS.justificationInput) ?? '',
       ticket: inputValue(values, BLOCKS.ticket, ACTIONS.ticketInput),
+      startAt: inputValue(values, BLOCKS.start, ACTIONS.startInput),
     };
     const problems = core.requestProblems(fields);
     if (problems.length > 0)
@@ -74,7 +76,10 @@ export function requestSubmission(
         clientKey: `view:${view.id}`,
       });
       const resource = core.policy.resource(row.resourceId);
-      filed = requestFiledText(row, resource, core.policy.approverChannel(resource));
+      filed = requestFiledText(row, resource, core.policy.approverChannel(resource), {
+        timezone: core.config.timezone,
+        now: core.now(),
+      });
     } catch (err) {
       const field = err instanceof DomainError ? err.field : undefined;
       const message = explainFailure(err, deps.logger, 'file the request', body.user.id);

@@ -27,6 +27,10 @@ export const requests = sqliteTable(
     maxDurationMs: integer('max_duration_ms'),
     /** For a pipeline's request: how it authenticated (JSON), so policy can be asked again at decision time. */
     caller: text('caller'),
+    /** When the access is to start, for a request that asked for a later start (`from 14:00`). */
+    startAt: integer('start_at'),
+    /** The resource's rules when the request was filed (src/core/rules.ts), for `policy explain --as-of`. */
+    policy: text('policy'),
   },
   (t) => [
     index('requests_pending_until')
@@ -35,6 +39,7 @@ export const requests = sqliteTable(
     index('requests_requester').on(t.requester, t.status),
     index('requests_requester_created').on(t.requester, t.createdAt),
     index('requests_created_at').on(t.createdAt),
+    index('requests_resource_created').on(t.resourceId, t.createdAt),
   ],
 );
 

@@ -1,0 +1,109 @@
+import { tz } from '@date-fns/tz';
+import { format } from 'date-fns';
+import { formatDuration } from '../config/duration';
+import type { Explanation } from './explain';
+import type { ResolvedPeople } from './policy';
+
+/**
+ * An explanation as lines of Slack mrkdwn (`<@U…>` mentions, `*bold*`), the way `/jit explain`
+ * shows it; the CLI turns the same lines into plain text (src/cli/plain.ts).
+ */
+export function explanationLines(e: Explanation): string[] {
+  const when = (ms: number) => format(ms, 'EEE d MMM yyyy HH:mm', { in: tz(e.timezone) });
+  const lines: string[] = [
+    `*${escape(e.resource.name)}* (\`${e.resource.id}\`) for <@${e.person}>, ${e.recorded ? 'on' : 'as of'} ${when(e.at)} ${e.timezone}`,
+  ];
+  if (e.recorded) {
+    const { requestId, recordedAt, next } = e.recorded;
+    lines.push(
+      `Rules as recorded by ${requestId} on ${when(recordedAt)}, the last request filed on or before then.` +
+        (next
+          ? ` The next request (${next.requestId}, ${when(next.recordedAt)}) recorded ${next.same ? 'the same rules' : 'different rules'}.`
+          : ' No request since recorded other rules.'),
+    );
+  }
+  lines.push(
+    e.refusal
+      ? `:no_entry: *Cannot request it* (rule: \`${e.refusal.rule}\`): ${e.refusal.message}`
+      : ':white_check_mark: *May request it.*',
+  );
+  lines.push(`*Who may request:* ${e.requesters ?? 'anyone in the workspace'}`);
+  if (e.requestWindow) {
+    lines.push(
+      `*When:* access must start within ${e.requestWindow.text}; ${e.requestWindow.open ? 'open' : 'closed'} ${e.recorded ? 'then' : 'now'}`,
+    );
+  }
+  const d = e.duration;
+  lines.push(
+    `*Duration:* ${formatDuration(d.min)} to ${formatDuration(d.max)} (default ${formatDuration(d.default)}), at most ${formatDuration(d.maxTotal)} in all with extensions`,
+  );
+  lines.push(
+    `*Ticket:* ${e.ticket.required ? 'required' : 'optional'}${e.ticket.pattern ? `, matching \`${escape(e.ticket.pattern)}\`` : ''}`,
+  );
+  lines.push(...decidesLines(e));
+  lines.push(...autoApprovalLines(e));
+  return lines;
+}
+
+function decidesLines(e: Explanation): string[] {
+  const { decides } = e;
+  if (decides.quorum === 0)
+    return ['*Who decides:* nobody: every request is approved at once (`approvalsRequired: 0`)'];
+  const quorum =
+    decides.quorum === 1 ? '1 approval' : `${decides.quorum} approvals of different people`;
+  const lines = [`*Who decides:* ${quorum} from ${decides.named}, in <#${decides.channel}>`];
+  if (decides.resolved) lines.push(`  Now that is: ${resolvedText(decides.resolved)}`);
+  const you = decides.person;
+  lines.push(
+    you.is === true
+      ? `  You are an approver (${you.via}); ${decides.selfApproval ? 'you may approve your own requests' : 'you may not approve your own requests (`allowSelfApproval` is off)'}`
+      : you.is === false
+        ? '  You are not an approver.'
+        : `  Whether you are an approver cannot be verified (${you.why}).`,
+  );
+  return lines;
+}
+
+function resolvedText(r: ResolvedPeople): string {
+  const who = (ids: readonly string[]) =>
+    ids.length > 0 ? ids.map((id) => `<@${id}>`).join(', ') : 'nobody';
+  const parts = [
+    ...(r.users.length > 0 ? [who(r.users)] : []),
+    ...r.usergroups.map(
+      (g) => `<!subteam^${g.id}>: ${'members' in g ? who(g.members) : `unknown (${g.unknown})`}`,
+    ),
+    ...r.ldapGroups.map(
+      (g) => `LDAP group ${g.id}: ${'members' in g ? who(g.members) : `unknown (${g.unknown})`}`,
+    ),
+    ...r.oktaGroups.map(
+      (g) => `Okta group ${g.id}: ${'members' in g ? who(g.members) : `unknown (${g.unknown})`}`,
+    ),
+    ...r.oncall.map(
+      (o) => `on call for ${o.name}: ${'members' in o ? who(o.members) : `unknown (${o.unknown})`}`,
+    ),
+  ];
+  return parts.join('; ');
+}
+
+function autoApprovalLines(e: Explanation): string[] {
+  if (e.autoApproval.length === 0)
+    return ['*Auto-approval:* none; every request waits for a decision'];
+  return [
+    '*Auto-approval:* a request is approved at once when every condition of one rule holds',
+    ...e.autoApproval.map((c) => {
+      const verdict =
+        c.holds === true
+          ? c.rule.maxDuration !== undefined
+            ? `applies to you ${e.recorded ? 'then' : 'now'} (for up to ${formatDuration(c.rule.maxDuration)})`
+            : `applies to you ${e.recorded ? 'then' : 'now'}`
+          : `does not apply: ${c.failing.join('; ')}`;
+      return `  ${c.index + 1}. ${c.conditions}: ${verdict}`;
+    }),
+  ];
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
+
+function escape(text: string): string {
+  return text.replace(/[&<>]/g, (ch) => ESCAPES[ch]!);
+}
