@@ -24,6 +24,8 @@ export const COPIED_TABLES = [
   ['digests', ['period_key']],
   ['people', ['user_id']],
   ['meta', ['key']],
+  ['break_glass_uses', ['request_id']],
+  ['follow_ups', ['request_id', 'step']],
 ] as const;
 
 export type CopiedTable = (typeof COPIED_TABLES)[number][0];

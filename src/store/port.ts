@@ -1,7 +1,9 @@
 import type {
   ApprovalRow,
   AuditRow,
+  BreakGlassRow,
   DigestRow,
+  FollowUpStep,
   GrantRow,
   OutboxRow,
   PersonRow,
@@ -76,6 +78,42 @@ export interface Queries {
   readonly reports: ReportQueries;
   readonly people: PeopleQueries;
   readonly meta: MetaQueries;
+  readonly breakGlass: BreakGlassQueries;
+  readonly followUps: FollowUpQueries;
+}
+
+export interface BreakGlassQueries {
+  byRequest(requestId: string): Promise<BreakGlassRow | undefined>;
+  insert(row: BreakGlassRow): Promise<void>;
+  /** Records the review of a use not reviewed yet; false when someone reviewed it first. */
+  review(
+    requestId: string,
+    review: Pick<BreakGlassRow, 'reviewedAt' | 'reviewedBy' | 'verdict' | 'note'>,
+  ): Promise<boolean>;
+  /** Unreviewed uses whose review was due by `now` and not chased yet, oldest first. */
+  overdue(now: number, limit: number): Promise<BreakGlassRow[]>;
+  /** When the next unreviewed, unchased use falls due. */
+  nextOverdueAt(): Promise<number | null>;
+  /** Uses within `range`, oldest first, and how many there are in all. */
+  usedIn(range: Range, limit: number): Promise<Listed<BreakGlassRow>>;
+}
+
+/** Pending requests on some resources filed by `filedBy`, without the follow-up `step` yet. */
+export interface FollowUpDue {
+  resourceIds: readonly string[];
+  step: FollowUpStep;
+  filedBy: number;
+  limit: number;
+}
+
+export interface FollowUpQueries {
+  /** Records that `step` was sent for a request; false when it was recorded before (by anyone). */
+  insertIfNew(requestId: string, step: FollowUpStep, at: number): Promise<boolean>;
+  has(requestId: string, step: FollowUpStep): Promise<boolean>;
+  /** Pending requests of `resourceIds` filed at or before `filedBy` without `step`, oldest first. */
+  pendingWithout(due: FollowUpDue): Promise<RequestRow[]>;
+  /** The earliest filing time among pending requests of `resourceIds` still without `step`. */
+  oldestPendingWithout(resourceIds: readonly string[], step: FollowUpStep): Promise<number | null>;
 }
 
 export interface PeopleQueries {

@@ -63,6 +63,8 @@ const TABLES = [
   'digests',
   'people',
   'meta',
+  'break_glass_uses',
+  'follow_ups',
 ];
 
 /**

@@ -59,6 +59,8 @@ export class PostgresStore implements Store {
   readonly reports: Queries['reports'];
   readonly people: Queries['people'];
   readonly meta: Queries['meta'];
+  readonly breakGlass: Queries['breakGlass'];
+  readonly followUps: Queries['followUps'];
 
   private readonly pool: pg.Pool;
   private readonly settings: ClientConfig;
@@ -96,6 +98,8 @@ export class PostgresStore implements Store {
     this.reports = queries.reports;
     this.people = queries.people;
     this.meta = queries.meta;
+    this.breakGlass = queries.breakGlass;
+    this.followUps = queries.followUps;
   }
 
   /**
@@ -228,6 +232,8 @@ export class PostgresStore implements Store {
         digests: t.digests,
         people: t.people,
         meta: t.meta,
+        break_glass_uses: t.breakGlass,
+        follow_ups: t.followUps,
       },
       atomically: (work) => this.transaction('BEGIN', (client) => work(new PgRunner(client))),
       // Rows came with their ids: the serial sequences must continue after the largest.

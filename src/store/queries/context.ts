@@ -3,7 +3,9 @@ import type { Dialect } from '../dialect';
 import type {
   ApprovalRow,
   AuditRow,
+  BreakGlassRow,
   DigestRow,
+  FollowUpRow,
   GrantRow,
   MetaRow,
   OutboxRow,
@@ -25,6 +27,8 @@ export interface DialectTables {
   digests: Table;
   people: Table;
   meta: Table;
+  breakGlassUses: Table;
+  followUps: Table;
 }
 
 /** The generic statements of every table of one dialect, built once per dialect. */
@@ -38,6 +42,8 @@ export interface TableStatements {
   digests: TableSql<DigestRow>;
   people: TableSql<PersonRow>;
   meta: TableSql<MetaRow>;
+  breakGlass: TableSql<BreakGlassRow>;
+  followUps: TableSql<FollowUpRow>;
 }
 
 const built = new WeakMap<DialectTables, TableStatements>();
@@ -55,6 +61,8 @@ export function tableStatements(tables: DialectTables): TableStatements {
       digests: new TableSql<DigestRow>(tables.digests),
       people: new TableSql<PersonRow>(tables.people),
       meta: new TableSql<MetaRow>(tables.meta),
+      breakGlass: new TableSql<BreakGlassRow>(tables.breakGlassUses),
+      followUps: new TableSql<FollowUpRow>(tables.followUps),
     };
     built.set(tables, found);
   }

@@ -5,6 +5,7 @@ import { SqlApprovalQueries } from './approvals';
 import { SqlAuditQueries } from './audit';
 import { tableStatements, type Atomically, type DialectTables } from './context';
 import { SqlDigestQueries } from './digests';
+import { SqlBreakGlassQueries, SqlFollowUpQueries } from './follow-ups';
 import { SqlGrantQueries } from './grants';
 import { SqlMessageQueries } from './messages';
 import { SqlOutboxQueries } from './outbox';
@@ -36,5 +37,7 @@ export function createQueries(
     reports: new SqlReportQueries(q),
     people: new SqlPeopleQueries(q),
     meta: new SqlMetaQueries(q),
+    breakGlass: new SqlBreakGlassQueries(q),
+    followUps: new SqlFollowUpQueries(q),
   };
 }

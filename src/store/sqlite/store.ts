@@ -86,6 +86,8 @@ export class SqliteStore implements Store {
   readonly reports: Queries['reports'];
   readonly people: Queries['people'];
   readonly meta: Queries['meta'];
+  readonly breakGlass: Queries['breakGlass'];
+  readonly followUps: Queries['followUps'];
 
   private readonly writer?: Database.Database;
   private readonly reader: Database.Database;
@@ -136,6 +138,8 @@ export class SqliteStore implements Store {
     this.reports = queries.reports;
     this.people = queries.people;
     this.meta = queries.meta;
+    this.breakGlass = queries.breakGlass;
+    this.followUps = queries.followUps;
   }
 
   async change<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
@@ -255,6 +259,8 @@ export class SqliteStore implements Store {
         digests: t.digests,
         people: t.people,
         meta: t.meta,
+        break_glass_uses: t.breakGlass,
+        follow_ups: t.followUps,
       },
       atomically: (work) =>
         this.writeTransaction(() => work(new SqliteRunner(this.writer ?? this.reader))),

@@ -5,3 +5,4 @@ export * from './outbox';
 export * from './slack';
 export * from './digests';
 export * from './people';
+export * from './follow-ups';
