@@ -5,6 +5,7 @@ import type { Config } from './config/schema';
 import { Core } from './core';
 import { systemClock, type Clock } from './core/clock';
 import { DigestScheduler } from './jobs/digest';
+import { FollowUpJob } from './jobs/follow-ups';
 import { LeaderJobs } from './jobs/leader-jobs';
 import { DatabaseWatch } from './jobs/database-watch';
 import { OffboardingCheck } from './jobs/offboarding';
@@ -98,7 +99,12 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
     const sweeper = new Sweeper({ core, providers, directory, sealer, logger, busy, calls });
     const reconciler = new Reconciler({ core, providers, directory, sealer, logger, busy, calls });
     const offboarding = new OffboardingCheck({ core, directory, logger });
-    const leader = new LeaderJobs(store.leadership(), [sweeper, reconciler, offboarding], logger);
+    const followUps = new FollowUpJob({ core, logger });
+    const leader = new LeaderJobs(
+      store.leadership(),
+      [sweeper, reconciler, offboarding, followUps],
+      logger,
+    );
     const database = new DatabaseWatch(store, logger);
     const slack = createSlackApp({
       core,

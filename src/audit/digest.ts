@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema';
 import type {
+  BreakGlassRow,
   GrantRef,
   Listed,
   LongGrant,
@@ -15,10 +16,12 @@ import { nearestRank } from './percentile';
 /** How many entries each list of the digest names before "and N more". */
 export const TOP_N = 5;
 export const PROBLEMS_SHOWN = 10;
+/** Break-glass uses are listed one by one: each needs its review seen. */
+export const BREAK_GLASS_SHOWN = 25;
 /** A revoke confirmed later than this after it was due counts as late. */
 export const LATE_AFTER_MS = 60_000;
 
-export type { GrantRef, Listed, LongGrant, Ranked, RevocationProblem };
+export type { BreakGlassRow, GrantRef, Listed, LongGrant, Ranked, RevocationProblem };
 
 export interface DigestStats {
   period: Period;
@@ -48,6 +51,8 @@ export interface DigestStats {
   outsideBusinessHours: Listed<GrantRef>;
   longestGrants: LongGrant[];
   revocationProblems: Listed<RevocationProblem>;
+  /** Every use of break-glass in the period, with its review as of `asOf`. */
+  breakGlass: Listed<BreakGlassRow>;
 }
 
 export interface Digest extends DigestStats {
@@ -99,6 +104,7 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
     LATE_AFTER_MS,
     PROBLEMS_SHOWN,
   );
+  const breakGlass = await q.breakGlass.usedIn(query.period, BREAK_GLASS_SHOWN);
   return {
     period: query.period,
     timeZone: query.timeZone,
@@ -132,6 +138,7 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
     outsideBusinessHours,
     longestGrants,
     revocationProblems,
+    breakGlass,
   };
 }
 

@@ -31,6 +31,12 @@ export const AUDIT_ACTIONS = [
   'grant.rechecked',
   'notification.failed',
   'digest.queued',
+  'breakglass.used',
+  'breakglass.reviewed',
+  'breakglass.flagged',
+  'breakglass.review_overdue',
+  'request.reminded',
+  'request.escalated',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -12,6 +12,8 @@ export const ERROR_CODES = [
   'rate_limited',
   'deactivated',
   'unavailable',
+  'self_review',
+  'bad_note',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

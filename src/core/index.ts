@@ -35,6 +35,15 @@ import {
   type RevokeInput,
 } from './grants';
 import { recordPersonStatus, type OffboardingSource } from './offboarding';
+import {
+  breakGlass,
+  checkReviewRight,
+  findBreakGlass,
+  reviewBreakGlass,
+  type BreakGlassInput,
+  type ReviewInput,
+} from './break-glass';
+import { nextFollowUpAt, sendDueFollowUps } from './follow-ups';
 import { OutboxBook } from './outbox';
 import { recordDrift, recordRechecked, recordVerified, type Drift } from './verification';
 import { configuredTarget, type TargetResolver } from './terms';
@@ -53,6 +62,9 @@ export type {
 export type { Awaiting, UserOverview } from './queries';
 export type { Activation, RetryPolicy, Revocation, Revoked } from './grant-transitions';
 export type { DecisionOutcome } from './decisions';
+export type { BreakGlassUse, ReviewOutcome, Verdict } from './break-glass';
+export type { FollowUpsSent } from './follow-ups';
+export type { BreakGlassRow } from '../store/rows';
 export { DomainError } from './errors';
 export { parseNotification } from './outbox';
 export { termsOf, type GrantTerms } from './terms';
@@ -288,6 +300,35 @@ export class Core {
   }
   expireStaleRequests() {
     return expireStaleRequests(this.ctx);
+  }
+
+  /** Access at once without approval, audited and alerted, for those a resource allows. */
+  breakGlass(input: BreakGlassInput) {
+    return breakGlass(this.ctx, input);
+  }
+  /** An approver of the resource marks a break-glass use Reviewed or Flagged. */
+  reviewBreakGlass(input: ReviewInput) {
+    return reviewBreakGlass(this.ctx, input);
+  }
+  /** The break-glass use a request was, or undefined for an ordinary request. */
+  breakGlassOf(requestId: string) {
+    return this.ctx.store.breakGlass.byRequest(requestId);
+  }
+  /** Throws the refusal the person is told when they may not review the use; a form asks first. */
+  async checkReviewRight(requestId: string, actor: string): Promise<void> {
+    await checkReviewRight(this.ctx, await findBreakGlass(this.ctx, requestId), actor);
+  }
+  /** Sends the reminders, escalations and review chases due now, each once. */
+  sendDueFollowUps() {
+    return sendDueFollowUps(this.ctx);
+  }
+  /** The next moment a reminder, an escalation or a review chase falls due. */
+  nextFollowUpAt() {
+    return nextFollowUpAt(this.ctx);
+  }
+  /** Whether a request was escalated (its escalation target may decide it). */
+  wasEscalated(requestId: string) {
+    return this.ctx.store.followUps.has(requestId, 'escalate');
   }
 
   /**

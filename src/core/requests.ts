@@ -4,6 +4,7 @@ import type { Resource } from '../config/schema';
 import { change, type Change, type CoreContext, type GrantRow, type RequestRow } from './context';
 import { DomainError } from './errors';
 import { newId } from './ids';
+import type { DmEvent } from './notifications';
 import { recordStep } from './steps';
 import { termsOf, type GrantTerms } from './terms';
 
@@ -144,7 +145,7 @@ export async function fileRequest(
 }
 
 /** Someone deactivated, or turned into a guest, may not file. */
-function refuseIfGone(userId: string, status: string | undefined): void {
+export function refuseIfGone(userId: string, status: string | undefined): void {
   if (status === 'deactivated' || status === 'guest') {
     throw new DomainError(
       'deactivated',
@@ -219,7 +220,10 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
   });
 }
 
-/** Moves a pending request to approved and creates its grant (or extends the grant it is for). */
+/**
+ * Moves a pending request to approved and creates its grant (or extends the grant it is for).
+ * The requester is told with `dmEvent`.
+ */
 export async function approveRequest(
   ctx: CoreContext,
   c: Change,
@@ -227,6 +231,7 @@ export async function approveRequest(
   decidedBy: string,
   auto: boolean,
   details: Record<string, unknown> = {},
+  dmEvent: DmEvent = 'request.approved',
 ): Promise<RequestRow> {
   const decided = { status: 'approved' as const, decidedAt: c.now, decidedBy, autoApproved: auto };
   await c.tx.requests.update(row.id, decided);
@@ -290,7 +295,7 @@ export async function approveRequest(
     dm: {
       key: `request.approved:${row.id}:dm`,
       userId: row.requester,
-      event: 'request.approved',
+      event: dmEvent,
       grantId: grant.id,
     },
   });

@@ -223,6 +223,15 @@ export function requesterDm(input: RequesterDmInput): SlackMessage {
       summary = `❌ Your extension of ${what} was denied by ${by}${reason}${stillUntil}`;
       blocks.push(section(summary));
       break;
+    case 'breakglass.granted':
+      summary = `🚨 You broke the glass on ${what}: access without approval for *${formatDuration(r.durationMs)}*. I am setting it up and will tell you when it is active.`;
+      blocks.push(section(summary));
+      blocks.push(
+        context([
+          'This use is audited: the approvers and the admins were alerted, and an approver must review it.',
+        ]),
+      );
+      break;
   }
   blocks.push(context([`${requestLabel(r)} · ${formatDuration(r.durationMs)}`]));
   return { text: fallback(firstSentence(summary)), blocks };

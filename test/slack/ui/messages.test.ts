@@ -393,6 +393,7 @@ describe('requester DMs', () => {
       }),
       grant: grant(),
     },
+    'breakglass.granted': { request: approvedRequest },
   };
   const expectedButtons: Record<DmEvent, string[]> = {
     'request.received': [ACTIONS.cancelRequest],
@@ -406,6 +407,7 @@ describe('requester DMs', () => {
     'grant.failed': [],
     'extension.approved': [ACTIONS.revokeGrant, ACTIONS.extendGrant],
     'extension.denied': [],
+    'breakglass.granted': [],
   };
 
   it.each(DM_EVENTS.map((e) => [e]))('%s', (event) => {
