@@ -94,7 +94,7 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
   const found = await ctx.store.requests.byId(input.requestId);
   if (!found) throw new DomainError('not_found', `No request ${input.requestId}.`);
   // Once escalated, the escalation target decides as well.
-  const escalated = await ctx.store.followUps.has(found.id, 'escalate');
+  const escalated = (await ctx.store.followUps.sentAt(found.id, 'escalate')) !== null;
   const approvals = await ctx.store.approvals.of(found.id);
   const standing = await standingOf(ctx, found, approvals, escalated);
   if (standing.resource) {

@@ -326,9 +326,9 @@ export class Core {
   nextFollowUpAt() {
     return nextFollowUpAt(this.ctx);
   }
-  /** Whether a request was escalated (its escalation target may decide it). */
-  wasEscalated(requestId: string) {
-    return this.ctx.store.followUps.has(requestId, 'escalate');
+  /** When a request was escalated (its escalation target may decide it since), or null. */
+  escalatedAt(requestId: string) {
+    return this.ctx.store.followUps.sentAt(requestId, 'escalate');
   }
 
   /**

@@ -15,12 +15,16 @@ export const ACTIONS = {
   justificationInput: 'hallpass.justification',
   ticketInput: 'hallpass.ticket',
   reasonInput: 'hallpass.reason',
+  reviewBreakGlass: 'hallpass.breakglass_review',
+  flagBreakGlass: 'hallpass.breakglass_flag',
+  breakGlassChoice: 'hallpass.break_glass',
 } as const;
 
 export const VIEWS = {
   request: 'hallpass.request_modal',
   deny: 'hallpass.deny_modal',
   extend: 'hallpass.extend_modal',
+  review: 'hallpass.breakglass_review_modal',
 } as const;
 
 export const BLOCKS = {
@@ -29,4 +33,5 @@ export const BLOCKS = {
   justification: 'justification',
   ticket: 'ticket',
   reason: 'reason',
+  breakGlass: 'break_glass',
 } as const;

@@ -109,7 +109,8 @@ export interface FollowUpDue {
 export interface FollowUpQueries {
   /** Records that `step` was sent for a request; false when it was recorded before (by anyone). */
   insertIfNew(requestId: string, step: FollowUpStep, at: number): Promise<boolean>;
-  has(requestId: string, step: FollowUpStep): Promise<boolean>;
+  /** When `step` was sent for a request, or null when it was not. */
+  sentAt(requestId: string, step: FollowUpStep): Promise<number | null>;
   /** Pending requests of `resourceIds` filed at or before `filedBy` without `step`, oldest first. */
   pendingWithout(due: FollowUpDue): Promise<RequestRow[]>;
   /** The earliest filing time among pending requests of `resourceIds` still without `step`. */

@@ -130,7 +130,7 @@ describe.each(STORE_KINDS)('reminders and escalation (%s)', (kind) => {
       h.core.decide({ requestId: row.id, actor: 'UBOSS', decision: 'approve' }),
     );
     expect(before.code).toBe('not_approver');
-    expect(await h.core.wasEscalated(row.id)).toBe(false);
+    expect(await h.core.escalatedAt(row.id)).toBeNull();
 
     h.clock.advance(30 * MIN);
     await h.core.sendDueFollowUps();
@@ -141,7 +141,7 @@ describe.each(STORE_KINDS)('reminders and escalation (%s)', (kind) => {
       escalated: 1,
       overdueReviews: 0,
     });
-    expect(await h.core.wasEscalated(row.id)).toBe(true);
+    expect(await h.core.escalatedAt(row.id)).toBe(T0 + 2 * HOUR);
     const details = await h.sql.value<string>(
       "SELECT details FROM audit_events WHERE action = 'request.escalated'",
     );

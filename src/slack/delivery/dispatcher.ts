@@ -9,6 +9,8 @@ import type { Sealer } from '../../secrets/seal';
 import { MessagesStore } from '../messages-store';
 import { persist } from '../persist';
 import { deliverAlert } from './alert';
+import { deliverBreakGlassAlert, deliverReviewOverdue } from './break-glass';
+import { deliverEscalation, deliverReminder } from './follow-ups';
 import { deliverApproverMessage } from './approver-message';
 import { deliverCredentials } from './credentials';
 import { deliverDigest } from './digest';
@@ -107,7 +109,11 @@ export class OutboxDispatcher {
       .register('alert', deliverAlert)
       .register('drift', deliverDrift)
       .register('offboarded', deliverOffboarded)
-      .register('digest', deliverDigest);
+      .register('digest', deliverDigest)
+      .register('reminder', deliverReminder)
+      .register('escalation', deliverEscalation)
+      .register('breakglass_alert', deliverBreakGlassAlert)
+      .register('review_overdue', deliverReviewOverdue);
   }
 
   /** Sets the handler of a topic (replacing any earlier one). */
@@ -236,6 +242,7 @@ export class OutboxDispatcher {
       slack: this.slack,
       now: this.deps.clock.now(),
       post: (channel, message) => this.slack.postOnce(`outbox:${row.key}`, channel, message),
+      reply: (parent, message) => this.slack.replyOnce(`outbox:${row.key}`, parent, message),
     };
   }
 

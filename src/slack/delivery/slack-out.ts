@@ -1,6 +1,6 @@
 import type { webApi } from '@slack/bolt';
 import type { Clock } from '../../core/clock';
-import type { MessagesStore } from '../messages-store';
+import type { MessagesStore, PostedMessage } from '../messages-store';
 import type { SlackMessage } from '../ui/blocks';
 
 /** A Slack call that did not answer in time; it counts as a failed try and is retried. */
@@ -57,17 +57,44 @@ export class SlackOut {
     message: SlackMessage,
   ): Promise<void> {
     const known = await this.messages.find(subject, purpose);
-    if (known) {
-      await withTimeout(
-        'chat.update',
-        this.timeoutMs,
-        this.client.chat.update({ channel: known.channel, ts: known.ts, ...message }),
-      );
-      await this.messages.remember({ ...known, updatedAt: this.clock.now() });
-      return;
-    }
+    if (known) return this.update(known, message);
     const posted = await this.post(channel, message);
     await this.messages.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
+  }
+
+  /**
+   * Replies in the thread of a message posted earlier (`parent`), once per `subject`. False when
+   * no such message is remembered, so the caller can post elsewhere.
+   */
+  async replyOnce(
+    subject: string,
+    parent: { subject: string; purpose: string },
+    message: SlackMessage,
+  ): Promise<boolean> {
+    const known = await this.messages.find(parent.subject, parent.purpose);
+    if (!known) return false;
+    const purpose = `reply:${known.channel}:${known.ts}`;
+    if (await this.messages.find(subject, purpose)) return true;
+    const posted = await this.post(known.channel, message, known.ts);
+    await this.messages.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
+    return true;
+  }
+
+  /** Edits a message posted earlier; false (and nothing sent) when there is none. */
+  async updateIfPosted(subject: string, purpose: string, message: SlackMessage): Promise<boolean> {
+    const known = await this.messages.find(subject, purpose);
+    if (!known) return false;
+    await this.update(known, message);
+    return true;
+  }
+
+  private async update(known: PostedMessage, message: SlackMessage): Promise<void> {
+    await withTimeout(
+      'chat.update',
+      this.timeoutMs,
+      this.client.chat.update({ channel: known.channel, ts: known.ts, ...message }),
+    );
+    await this.messages.remember({ ...known, updatedAt: this.clock.now() });
   }
 
   /** A link to a message Hallpass posted earlier, when it remembers one and Slack gives it. */
@@ -85,11 +112,16 @@ export class SlackOut {
   private async post(
     channel: string,
     message: SlackMessage,
+    threadTs?: string,
   ): Promise<{ channel: string; ts: string }> {
     const answer = await withTimeout(
       'chat.postMessage',
       this.timeoutMs,
-      this.client.chat.postMessage({ channel, ...message }),
+      this.client.chat.postMessage({
+        channel,
+        ...message,
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+      }),
     );
     if (!answer.ts) throw new Error('chat.postMessage answered without a ts');
     return { channel: answer.channel ?? channel, ts: answer.ts };

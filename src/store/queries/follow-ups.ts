@@ -70,7 +70,7 @@ export class SqlBreakGlassQueries implements BreakGlassQueries {
 const INSERT = new Sql(
   'INSERT INTO follow_ups (request_id, step, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
 );
-const HAS = new Sql('SELECT 1 AS found FROM follow_ups WHERE request_id = ? AND step = ?');
+const SENT_AT = new Sql('SELECT at FROM follow_ups WHERE request_id = ? AND step = ?');
 
 /** Pending requests of some resources that have not had `step` yet. */
 function without(resourceCount: number): string {
@@ -86,8 +86,9 @@ export class SqlFollowUpQueries implements FollowUpQueries {
     return (await this.q.runner.run(INSERT, [requestId, step, at])) > 0;
   }
 
-  async has(requestId: string, step: FollowUpStep): Promise<boolean> {
-    return (await this.q.runner.rows(HAS, [requestId, step])).length > 0;
+  async sentAt(requestId: string, step: FollowUpStep): Promise<number | null> {
+    const [row] = await this.q.runner.rows(SENT_AT, [requestId, step]);
+    return row === undefined ? null : Number(row.at);
   }
 
   async pendingWithout(due: FollowUpDue): Promise<RequestRow[]> {

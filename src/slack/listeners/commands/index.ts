@@ -1,5 +1,6 @@
 import type { App } from '@slack/bolt';
 import type { ListenerDeps } from '../deps';
+import { breakGlassSubcommand } from './breakglass';
 import { cancelSubcommand } from './cancel';
 import { extendSubcommand } from './extend';
 import { helpSubcommand } from './help';
@@ -21,6 +22,7 @@ export function registerCommands(app: App, deps: ListenerDeps): void {
     revokeSubcommand,
     extendSubcommand,
     resourcesSubcommand,
+    breakGlassSubcommand,
     ...deps.extraSubcommands,
   ];
   subcommands.push(helpSubcommand(() => subcommands));

@@ -1,14 +1,16 @@
 import type { Middleware, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
 import { DomainError } from '../../../core';
-import { ACTIONS, BLOCKS } from '../../ids';
+import { ACTIONS, BLOCKS, VIEWS } from '../../ids';
 import {
   inputValue,
+  isChecked,
   parseJson,
   readViewState,
   requestModalMetadata,
   type ViewStateValues,
 } from '../../payload-values';
-import { durationBlockOf } from '../../ui/modals';
+import { breakGlassUsedText } from '../../ui/break-glass';
+import { BREAK_GLASS_VALUE, durationBlockOf, noticeModal } from '../../ui/modals';
 import { requestFiledText } from '../../ui/replies';
 import type { ListenerDeps } from '../deps';
 import { explainFailure } from '../errors';
@@ -46,24 +48,50 @@ export function requestSubmission(
       return ack({ response_action: 'errors', errors: { [BLOCKS.resource]: error } });
     }
     const { core } = deps;
+    const breakGlass = isChecked(
+      values,
+      BLOCKS.breakGlass,
+      ACTIONS.breakGlassChoice,
+      BREAK_GLASS_VALUE,
+    );
+    const asked = {
+      requester: body.user.id,
+      resourceId,
+      duration,
+      justification: inputValue(values, BLOCKS.justification, ACTIONS.justificationInput) ?? '',
+      ticket: inputValue(values, BLOCKS.ticket, ACTIONS.ticketInput),
+      clientKey: `view:${view.id}`,
+    };
     let filed: string;
     try {
-      const row = await core.createRequest({
-        requester: body.user.id,
-        resourceId,
-        duration,
-        justification: inputValue(values, BLOCKS.justification, ACTIONS.justificationInput) ?? '',
-        ticket: inputValue(values, BLOCKS.ticket, ACTIONS.ticketInput),
-        clientKey: `view:${view.id}`,
-      });
-      const resource = core.policy.resource(row.resourceId);
-      filed = requestFiledText(row, resource, core.policy.approverChannel(resource));
+      if (breakGlass) {
+        const { request, use } = await core.breakGlass(asked);
+        const resource = core.policy.resource(request.resourceId);
+        filed = breakGlassUsedText({
+          request,
+          use,
+          resource,
+          approverChannel: core.policy.approverChannel(resource),
+          now: core.now(),
+          timezone: core.config.timezone,
+        });
+      } else {
+        const row = await core.createRequest(asked);
+        const resource = core.policy.resource(row.resourceId);
+        filed = requestFiledText(row, resource, core.policy.approverChannel(resource));
+      }
     } catch (err) {
       const field = err instanceof DomainError ? err.field : undefined;
       const message = explainFailure(err, deps.logger, 'file the request', body.user.id);
       return ack({ response_action: 'errors', errors: { [blockFor(field, values)]: message } });
     }
-    await ack();
+    // Breaking the glass is said loudly, in the form itself, whatever surface it came from.
+    await (breakGlass
+      ? ack({
+          response_action: 'update',
+          view: noticeModal(VIEWS.request, 'Break glass', filed),
+        })
+      : ack());
     if (metadata?.fromHome) {
       await publishHome(client, deps, body.user.id, filed);
     }
