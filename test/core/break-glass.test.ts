@@ -171,6 +171,15 @@ describe.each(STORE_KINDS)('break-glass (%s)', (kind) => {
       "SELECT payload FROM outbox WHERE topic = 'breakglass_alert' ORDER BY id",
     );
     expect(alerts.map((a) => JSON.parse(a.payload).event)).toEqual(['used', 'flagged']);
+
+    // `hallpass audit show` tells it in words.
+    const story = await h.core.audit.story(flagged.use.grantId);
+    expect(story?.lines.map((l) => l.text)).toEqual([
+      `UONCALL broke the glass on prod-db for 45m: "${WHY}"; review due ${new Date(T0 + 24 * HOUR).toISOString()}`,
+      "approved by UONCALL's break-glass, without an approver",
+      'grant created for provider hook, 45m',
+      'UDBA FLAGGED the break-glass use: "no incident was open at that time"',
+    ]);
   });
 
   it('chases an unreviewed use once after reviewWithin, whichever process runs the job', async () => {
