@@ -64,6 +64,8 @@ export class PostgresStore implements Store {
   readonly gauges: Queries['gauges'];
   readonly tokens: Queries['tokens'];
   readonly pipelineCredentials: Queries['pipelineCredentials'];
+  readonly breakGlass: Queries['breakGlass'];
+  readonly followUps: Queries['followUps'];
 
   private readonly pool: pg.Pool;
   private readonly settings: ClientConfig;
@@ -105,6 +107,8 @@ export class PostgresStore implements Store {
     this.gauges = queries.gauges;
     this.tokens = queries.tokens;
     this.pipelineCredentials = queries.pipelineCredentials;
+    this.breakGlass = queries.breakGlass;
+    this.followUps = queries.followUps;
   }
 
   /**
@@ -244,6 +248,8 @@ export class PostgresStore implements Store {
         meta: t.meta,
         api_tokens: t.tokens,
         pipeline_credentials: t.pipelineCredentials,
+        break_glass_uses: t.breakGlass,
+        follow_ups: t.followUps,
       },
       atomically: (work) => this.transaction('BEGIN', (client) => work(new PgRunner(client))),
       // Rows came with their ids: the serial sequences must continue after the largest.
