@@ -8,6 +8,7 @@ import { systemClock, type Clock } from './core/clock';
 import { CheckpointSeal } from './audit/checkpoint-seal';
 import { ChainWatch } from './jobs/chain-watch';
 import { DigestScheduler } from './jobs/digest';
+import { FollowUpJob } from './jobs/follow-ups';
 import { LeaderJobs } from './jobs/leader-jobs';
 import { DatabaseWatch } from './jobs/database-watch';
 import { OffboardingCheck } from './jobs/offboarding';
@@ -143,9 +144,10 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
     });
     const offboarding = new OffboardingCheck({ core, directory, logger });
     const chainWatch = new ChainWatch({ core, logger });
+    const followUps = new FollowUpJob({ core, logger });
     const leader = new LeaderJobs(
       store.leadership(),
-      [sweeper, reconciler, offboarding, chainWatch],
+      [sweeper, reconciler, offboarding, chainWatch, followUps],
       logger,
     );
     const database = new DatabaseWatch(store, logger);

@@ -50,6 +50,8 @@ const STATUS_OF: Record<ErrorCode, number> = {
   bad_token: 422,
   bad_start: 422,
   outside_window: 403,
+  self_review: 403,
+  bad_note: 422,
 };
 
 /** The API's name for a form field the core names (`justification` is `reason` here). */

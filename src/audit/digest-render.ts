@@ -1,7 +1,7 @@
 import { tz } from '@date-fns/tz';
 import { format } from 'date-fns';
 import { formatDuration } from '../config/duration';
-import type { Digest, GrantRef, Listed, Ranked, RevocationProblem } from './digest';
+import type { BreakGlassRow, Digest, GrantRef, Listed, Ranked, RevocationProblem } from './digest';
 
 /** How names look in the output: Slack mrkdwn or plain terminal text. */
 export interface DigestStyle {
@@ -69,6 +69,34 @@ function refList(title: string, list: Listed<GrantRef>, s: DigestStyle, timeZone
   ];
 }
 
+function reviewText(use: BreakGlassRow, s: DigestStyle, asOf: number, timeZone: string): string {
+  const note = use.note ? ` (${s.quote(use.note, 120)})` : '';
+  if (use.verdict === 'flagged') return s.bold(`FLAGGED by ${s.user(use.reviewedBy ?? '')}`) + note;
+  if (use.verdict === 'reviewed') return `reviewed by ${s.user(use.reviewedBy ?? '')}${note}`;
+  const due = format(use.reviewDueAt, 'EEE d MMM HH:mm', { in: tz(timeZone) });
+  return use.reviewDueAt <= asOf
+    ? s.bold(`NOT REVIEWED, overdue since ${due}`)
+    : `not reviewed yet (due ${due})`;
+}
+
+/** Every use of break-glass in the period and its review; flagged or overdue ones raise it. */
+function breakGlassSection(digest: Digest, s: DigestStyle): DigestSection {
+  const uses = digest.breakGlass;
+  const alert = uses.items.some(
+    (u) => u.verdict === 'flagged' || (u.verdict === null && u.reviewDueAt <= digest.asOf),
+  );
+  const lines = uses.items.map((u) => {
+    const when = format(u.usedAt, 'EEE d MMM HH:mm', { in: tz(digest.timeZone) });
+    const what = `${s.id(u.grantId)} ${s.user(u.userId)} on ${s.id(u.resourceId)}, ${when}`;
+    return `• ${what}: ${reviewText(u, s, digest.asOf, digest.timeZone)}`;
+  });
+  return {
+    title: `Break-glass: ${number(uses.total)}`,
+    ...(alert ? { alert } : {}),
+    lines: uses.total === 0 ? ['No break-glass use this week.'] : [...lines, ...more(uses)],
+  };
+}
+
 function chainSection(digest: Digest, s: DigestStyle): DigestSection {
   const c = digest.chain;
   const scope = c.from
@@ -115,6 +143,8 @@ export function digestSections(digest: Digest, s: DigestStyle): DigestSection[] 
   }
   const chain = chainSection(digest, s);
   if (chain.alert) sections.push(chain);
+  const glass = breakGlassSection(digest, s);
+  if (glass.alert) sections.push(glass);
 
   const r = digest.requests;
   const t = digest.decisionTime;
@@ -175,6 +205,7 @@ export function digestSections(digest: Digest, s: DigestStyle): DigestSection[] 
       flagged.length > 0 ? flagged : ['No self-approved, auto-approved or after-hours grants.'],
   });
 
+  if (!glass.alert) sections.push(glass);
   if (!chain.alert) sections.push(chain);
   return sections;
 }

@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema';
 import type {
+  BreakGlassRow,
   GrantRef,
   Listed,
   LongGrant,
@@ -17,10 +18,12 @@ import { nearestRank } from './percentile';
 /** How many entries each list of the digest names before "and N more". */
 export const TOP_N = 5;
 export const PROBLEMS_SHOWN = 10;
+/** Break-glass uses are listed one by one: each needs its review seen. */
+export const BREAK_GLASS_SHOWN = 25;
 /** A revoke confirmed later than this after it was due counts as late. */
 export const LATE_AFTER_MS = 60_000;
 
-export type { GrantRef, Listed, LongGrant, Ranked, RevocationProblem };
+export type { BreakGlassRow, GrantRef, Listed, LongGrant, Ranked, RevocationProblem };
 
 /** What a grant's access was used for, as its provider reported at the revoke. */
 export interface ActivityRef {
@@ -61,6 +64,8 @@ export interface DigestStats {
   /** What grants revoked this week were used for, where their provider could say. */
   activity: Listed<ActivityRef>;
   revocationProblems: Listed<RevocationProblem>;
+  /** Every use of break-glass in the period, with its review as of `asOf`. */
+  breakGlass: Listed<BreakGlassRow>;
 }
 
 export interface Digest extends DigestStats {
@@ -120,6 +125,7 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
     LATE_AFTER_MS,
     PROBLEMS_SHOWN,
   );
+  const breakGlass = await q.breakGlass.usedIn(query.period, BREAK_GLASS_SHOWN);
   return {
     period: query.period,
     timeZone: query.timeZone,
@@ -154,6 +160,7 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
     longestGrants,
     activity,
     revocationProblems,
+    breakGlass,
   };
 }
 

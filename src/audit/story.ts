@@ -73,9 +73,21 @@ function tell(row: AuditRow, d: Details): string {
     case 'approval.recorded':
       return `${who} approved (${String(d.approvals)} of ${String(d.required)} needed)${d.selfApproval ? ', approving their own request' : ''}`;
     case 'request.approved':
+      if (d.breakGlass) return `approved by ${who}'s break-glass, without an approver`;
       return d.auto
         ? 'approved automatically (no approver needed)'
         : `request approved, quorum reached with ${who}`;
+    case 'request.reminded':
+      return `approvers reminded after ${duration(d.after)} undecided`;
+    case 'request.escalated':
+      return `escalated after ${duration(d.after)} undecided to ${JSON.stringify(d.to ?? {})}`;
+    case 'breakglass.used':
+      return `${who} broke the glass on ${String(d.resourceId)} for ${duration(d.durationMs)}: ${quoted(d.justification)}; review due ${iso(d.reviewDueAt)}`;
+    case 'breakglass.reviewed':
+    case 'breakglass.flagged':
+      return `${who} ${row.action === 'breakglass.flagged' ? 'FLAGGED' : 'reviewed'} the break-glass use${d.note ? `: ${quoted(d.note)}` : ''}${d.late ? ' (after it was due)' : ''}`;
+    case 'breakglass.review_overdue':
+      return `the break-glass use was not reviewed by ${iso(d.reviewDueAt)}; its approvers, escalation target and admins were told`;
     case 'request.denied':
       return `${who} denied it${d.reason ? `: ${quoted(d.reason)}` : ''}`;
     case 'request.cancelled':

@@ -6,6 +6,7 @@ import { oktaDirectorySettings } from '../directory/okta-groups';
 import { oktaGroupId } from '../okta/settings';
 import { durationField } from './duration';
 import { autoApproveRule, checkRuleReferences, oncallSchema, windowsSchema } from './rules';
+import { followUpIssues } from './follow-up';
 
 const duration = durationField;
 
@@ -52,6 +53,34 @@ const NOBODY = { users: [], usergroups: [], ldapGroups: [], oktaGroups: [], onca
 
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24-hour)');
 
+/** Who else is asked when nobody decided a request in time: they may decide it then as well. */
+const escalateTo = z
+  .strictObject({
+    users: z.array(userId).default([]),
+    usergroups: z.array(usergroupId).default([]),
+    /** Where the escalation is posted; the resource's approver channel without it. */
+    channel: channelId.optional(),
+  })
+  .refine(
+    (t) => t.channel !== undefined || t.users.length + t.usergroups.length > 0,
+    'must name at least one user, user group or channel',
+  );
+
+/** Access at once without approval, for emergencies; every use is reviewed afterwards. */
+const breakGlass = z.strictObject({
+  users: z.array(userId).default([]),
+  usergroups: z.array(usergroupId).default([]),
+  maxDuration: duration,
+  reviewWithin: duration.default(24 * 3_600_000),
+});
+
+/** When a pending request is re-pinged and escalated; per resource, defaulting to `requests`. */
+const followUp = {
+  remindAfter: duration.optional(),
+  escalateAfter: duration.optional(),
+  escalateTo: escalateTo.optional(),
+};
+
 export const resourceSchema = z
   .strictObject({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'must match [a-z0-9][a-z0-9-]{1,62}'),
@@ -78,6 +107,8 @@ export const resourceSchema = z
     requestWindow: z.string().optional(),
     /** Requests approved at once when every condition of one rule holds. */
     autoApprove: z.array(autoApproveRule).default([]),
+    breakGlass: breakGlass.optional(),
+    ...followUp,
   })
   .transform((r) => ({
     ...r,
@@ -107,6 +138,7 @@ export const configSchema = z
           per: duration.default(10 * 60_000),
         })
         .default({ requests: 10, per: 10 * 60_000 }),
+      ...followUp,
     }),
     sweeper: z
       .strictObject({
@@ -303,11 +335,16 @@ export const configSchema = z
           message: problem.message,
         });
       }
+      for (const issue of followUpIssues(r, cfg.requests)) {
+        ctx.addIssue({ code: 'custom', path: at(issue.key), message: issue.message });
+      }
     });
     checkRuleReferences(cfg, ctx);
   });
 
 export type Config = z.infer<typeof configSchema>;
+export type EscalationTarget = z.infer<typeof escalateTo>;
+export type BreakGlass = z.infer<typeof breakGlass>;
 export type Resource = Config['resources'][number];
 export type ProviderInstanceConfig = z.infer<typeof providerInstance>;
 export type People = z.infer<typeof people>;

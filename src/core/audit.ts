@@ -34,6 +34,12 @@ export const AUDIT_ACTIONS = [
   'audit.chain_broken',
   'token.created',
   'token.revoked',
+  'breakglass.used',
+  'breakglass.reviewed',
+  'breakglass.flagged',
+  'breakglass.review_overdue',
+  'request.reminded',
+  'request.escalated',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

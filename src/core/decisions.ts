@@ -44,6 +44,7 @@ async function standingOf(
   ctx: CoreContext,
   request: RequestRow,
   prior: readonly ApprovalRow[],
+  escalated: boolean,
 ): Promise<Standing> {
   const resource = ctx.policy.findResource(request.resourceId);
   const discounted = new Set<string>();
@@ -62,6 +63,7 @@ async function standingOf(
       resource,
       request.requester,
       'approve',
+      escalated,
     );
     if (!right.allowed) discounted.add(a.approver);
   }
@@ -94,13 +96,17 @@ async function standingOf(
 export async function decide(ctx: CoreContext, input: DecisionInput): Promise<DecisionOutcome> {
   const found = await ctx.store.requests.byId(input.requestId);
   if (!found) throw new DomainError('not_found', `No request ${input.requestId}.`);
-  const standing = await standingOf(ctx, found, await ctx.store.approvals.of(found.id));
+  // Once escalated, the escalation target decides as well.
+  const escalated = (await ctx.store.followUps.sentAt(found.id, 'escalate')) !== null;
+  const approvals = await ctx.store.approvals.of(found.id);
+  const standing = await standingOf(ctx, found, approvals, escalated);
   if (standing.resource) {
     const right = await ctx.policy.decisionRight(
       input.actor,
       standing.resource,
       found.requester,
       input.decision,
+      escalated,
     );
     if (!right.allowed) throw right.error;
   }

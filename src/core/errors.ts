@@ -15,6 +15,8 @@ export const ERROR_CODES = [
   'bad_token',
   'bad_start',
   'outside_window',
+  'self_review',
+  'bad_note',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -42,6 +42,11 @@ export function explanationLines(e: Explanation): string[] {
   );
   lines.push(...decidesLines(e));
   lines.push(...autoApprovalLines(e));
+  if (e.breakGlass) {
+    lines.push(
+      `*Break-glass:* you may take up to ${formatDuration(e.breakGlass.maxDuration)} at once, without approval, in an emergency (\`/jit breakglass ${e.resource.id} <duration> <why…>\`); every use is audited and must be reviewed by another approver within ${formatDuration(e.breakGlass.reviewWithin)}`,
+    );
+  }
   return lines;
 }
 

@@ -43,6 +43,8 @@ export interface Explanation {
     selfApproval: boolean;
   };
   autoApproval: (RuleCheck & { conditions: string })[];
+  /** Break-glass on the resource, told only to a person it names. */
+  breakGlass?: { maxDuration: number; reviewWithin: number };
 }
 
 /** The request whose recorded rules answered, and how long they are known to have held. */
@@ -60,6 +62,8 @@ export function explain(
   extra: {
     /** Whether the person is an approver of the resource (filing never asks; explain does). */
     approver: Answer;
+    /** Whether the person is one of those the resource's `breakGlass` names, when it has one. */
+    breakGlass?: Answer;
     resolved?: ResolvedPeople;
     recorded?: RecordedRules;
   },
@@ -103,5 +107,13 @@ export function explain(
       ...check,
       conditions: describeRule(rules, check.rule),
     })),
+    ...(resource.breakGlass && extra.breakGlass?.is === true
+      ? {
+          breakGlass: {
+            maxDuration: resource.breakGlass.maxDuration,
+            reviewWithin: resource.breakGlass.reviewWithin,
+          },
+        }
+      : {}),
   };
 }

@@ -40,6 +40,15 @@ import {
 } from './grants';
 import { recordPersonStatus, type OffboardingSource } from './offboarding';
 import type { OnCall } from './oncall';
+import {
+  breakGlass,
+  checkReviewRight,
+  findBreakGlass,
+  reviewBreakGlass,
+  type BreakGlassInput,
+  type ReviewInput,
+} from './break-glass';
+import { nextFollowUpAt, sendDueFollowUps } from './follow-ups';
 import { OutboxBook } from './outbox';
 import { recordDrift, recordRechecked, recordVerified, type Drift } from './verification';
 import { configuredTarget, type TargetResolver } from './terms';
@@ -67,6 +76,9 @@ export type {
 export type { Awaiting, UserOverview } from './queries';
 export type { Activation, RetryPolicy, Revocation, Revoked } from './grant-transitions';
 export type { DecisionOutcome } from './decisions';
+export type { BreakGlassUse, ReviewOutcome, Verdict } from './break-glass';
+export type { FollowUpsSent } from './follow-ups';
+export type { BreakGlassRow } from '../store/rows';
 export { DomainError } from './errors';
 export { ticketExample } from './ticket-example';
 export { parseNotification } from './outbox';
@@ -377,6 +389,35 @@ export class Core {
   }
   expireStaleRequests() {
     return expireStaleRequests(this.ctx);
+  }
+
+  /** Access at once without approval, audited and alerted, for those a resource allows. */
+  breakGlass(input: BreakGlassInput) {
+    return breakGlass(this.ctx, input);
+  }
+  /** An approver of the resource marks a break-glass use Reviewed or Flagged. */
+  reviewBreakGlass(input: ReviewInput) {
+    return reviewBreakGlass(this.ctx, input);
+  }
+  /** The break-glass use a request was, or undefined for an ordinary request. */
+  breakGlassOf(requestId: string) {
+    return this.ctx.store.breakGlass.byRequest(requestId);
+  }
+  /** Throws the refusal the person is told when they may not review the use; a form asks first. */
+  async checkReviewRight(requestId: string, actor: string): Promise<void> {
+    await checkReviewRight(this.ctx, await findBreakGlass(this.ctx, requestId), actor);
+  }
+  /** Sends the reminders, escalations and review chases due now, each once. */
+  sendDueFollowUps() {
+    return sendDueFollowUps(this.ctx);
+  }
+  /** The next moment a reminder, an escalation or a review chase falls due. */
+  nextFollowUpAt() {
+    return nextFollowUpAt(this.ctx);
+  }
+  /** When a request was escalated (its escalation target may decide it since), or null. */
+  escalatedAt(requestId: string) {
+    return this.ctx.store.followUps.sentAt(requestId, 'escalate');
   }
 
   /**

@@ -13,6 +13,7 @@ export const DM_EVENTS = [
   'grant.expiring',
   'grant.ended',
   'grant.failed',
+  'breakglass.granted',
 ] as const;
 export type DmEvent = (typeof DM_EVENTS)[number];
 
@@ -63,6 +64,19 @@ export const notificationSchema = z.discriminatedUnion('topic', [
     grants: z.array(z.string()),
     requests: z.array(z.string()),
   }),
+  /** Re-pings a pending request's approvers in the thread of its approver message. */
+  z.object({ topic: z.literal('reminder'), requestId: z.string() }),
+  /** Asks a pending request's escalation target, who may then decide it too. */
+  z.object({ topic: z.literal('escalation'), requestId: z.string() }),
+  /** Tells the admins that someone broke the glass, or that a use was flagged on review. */
+  z.object({
+    topic: z.literal('breakglass_alert'),
+    requestId: z.string(),
+    admins: z.array(z.string()),
+    event: z.enum(['used', 'flagged']),
+  }),
+  /** Chases the review of a break-glass use past its `reviewWithin`. */
+  z.object({ topic: z.literal('review_overdue'), requestId: z.string() }),
   z.object({
     topic: z.literal('chain_broken'),
     channel: z.string(),
@@ -97,8 +111,14 @@ export type Notification = z.infer<typeof notificationSchema>;
 /** Rows of the same subject are delivered one after another, in the order they were queued. */
 export function subjectOf(n: Notification): string {
   switch (n.topic) {
+    // Follow-ups share the request's subject: they go out after its approver message, their thread.
     case 'approver_message':
+    case 'reminder':
+    case 'escalation':
+    case 'review_overdue':
       return `request:${n.requestId}`;
+    case 'breakglass_alert':
+      return `breakglass:${n.requestId}`;
     case 'requester_dm':
     case 'credentials':
       return `user:${n.userId}`;

@@ -13,12 +13,14 @@ export async function explainNow(
 ): Promise<Explanation> {
   const { policy } = ctx;
   const rules = policy.rulesOf(policy.resource(resourceId.trim()));
-  const [facts, approver, resolved] = await Promise.all([
+  const glass = rules.resource.breakGlass;
+  const [facts, approver, resolved, breakGlass] = await Promise.all([
     policy.factsOf(person, rules),
     policy.membership(person, rules.resource.approvers),
     policy.resolvePeople(rules.resource.approvers),
+    glass && policy.membership(person, glass),
   ]);
-  return explain(rules, facts, ctx.clock.now(), { approver, resolved });
+  return explain(rules, facts, ctx.clock.now(), { approver, resolved, breakGlass });
 }
 
 /**
@@ -44,6 +46,8 @@ export async function explainThen(
   const facts = await ctx.policy.factsThen(person, rules, at);
   return explain(rules, facts, at, {
     approver: ctx.policy.membershipThen(person, rules.resource.approvers, at),
+    breakGlass:
+      rules.resource.breakGlass && ctx.policy.membershipThen(person, rules.resource.breakGlass, at),
     recorded: {
       requestId: before.requestId,
       recordedAt: before.at,

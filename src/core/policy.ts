@@ -1,4 +1,5 @@
-import type { Config, People, Resource } from '../config/schema';
+import { followUpOf, type FollowUp } from '../config/follow-up';
+import type { BreakGlass, Config, People, Resource } from '../config/schema';
 import { DirectoryUnavailable, type Directory, type PersonStatus } from './directory';
 import { DomainError } from './errors';
 import { notAsked, OnCallUnavailable, type OnCall } from './oncall';
@@ -66,6 +67,76 @@ export class Policy {
 
   approverChannel(resource: Resource): string {
     return resource.approverChannel ?? this.config.requests.approverChannel;
+  }
+
+  /** When the resource's undecided requests are reminded and escalated, and to whom. */
+  followUpOf(resource: Resource): FollowUp {
+    return followUpOf(resource, this.config.requests);
+  }
+
+  /** Where a resource's escalations are posted: the target's channel, else the approver channel. */
+  escalationChannel(resource: Resource): string {
+    return this.followUpOf(resource).escalateTo?.channel ?? this.approverChannel(resource);
+  }
+
+  /**
+   * The one rule of who may break the glass on a resource: the people its `breakGlass` names,
+   * and nobody on a resource without it. The error says which applies.
+   */
+  async breakGlassRight(userId: string, resource: Resource): Promise<BreakGlass> {
+    const glass = resource.breakGlass;
+    if (!glass) {
+      throw new DomainError(
+        'not_allowed',
+        `${resource.id} has no break-glass access; ask for it with \`/jit request ${resource.id}\`.`,
+        'resource',
+      );
+    }
+    if (!(await this.isIn(userId, glass, 'break-glass rights'))) {
+      throw new DomainError(
+        'not_allowed',
+        `You may not break the glass on ${resource.id}; ask for it with \`/jit request ${resource.id}\`.`,
+        'resource',
+      );
+    }
+    return glass;
+  }
+
+  /** Whether the person may break the glass on the resource, for forms that offer it. */
+  async mayBreakGlass(userId: string, resource: Resource): Promise<boolean> {
+    try {
+      await this.breakGlassRight(userId, resource);
+      return true;
+    } catch (err) {
+      if (err instanceof DomainError) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * The one rule of who may review a use of break-glass: an approver of its resource, never the
+   * person who used it (even when they are an approver).
+   */
+  async reviewRight(actor: string, resource: Resource, user: string): Promise<DecisionRight> {
+    if (!(await this.isIn(actor, resource.approvers, 'approver rights'))) {
+      return {
+        allowed: false,
+        error: new DomainError(
+          'not_approver',
+          `You are not an approver for ${resource.name} (${resource.id}), so you cannot review its break-glass use; nothing changed.`,
+        ),
+      };
+    }
+    if (actor === user) {
+      return {
+        allowed: false,
+        error: new DomainError(
+          'self_review',
+          `You broke the glass yourself, so another approver of ${resource.id} has to review it.`,
+        ),
+      };
+    }
+    return { allowed: true };
   }
 
   async canRequest(userId: string, resource: Resource): Promise<boolean> {
@@ -311,7 +382,8 @@ export class Policy {
   }
 
   /**
-   * The one rule of who may decide a request: an approver of its resource, and never the
+   * The one rule of who may decide a request: an approver of its resource (or, once the request
+   * was escalated, a user or user group member of its escalation target), and never the
    * requester approving their own request unless the resource allows self-approval. Both a
    * click and "what waits for me" ask this.
    */
@@ -320,6 +392,7 @@ export class Policy {
     resource: Resource,
     requester: string,
     decision: Decision,
+    escalated = false,
   ): Promise<DecisionRight> {
     if (isPipelineId(actor)) {
       return {
@@ -330,7 +403,11 @@ export class Policy {
         ),
       };
     }
-    if (!(await this.isIn(actor, resource.approvers, 'approver rights'))) {
+    const target = escalated ? this.followUpOf(resource).escalateTo : undefined;
+    const decider =
+      (await this.isIn(actor, resource.approvers, 'approver rights')) ||
+      (target !== undefined && (await this.isIn(actor, target, 'approver rights')));
+    if (!decider) {
       return {
         allowed: false,
         error: new DomainError(
@@ -377,8 +454,13 @@ export class Policy {
    * Whether `userId` is one of `people`. Fails closed: when the directory cannot say (Slack out
    * of reach past the cache's bound), the rule refuses with a DomainError rather than guess.
    */
-  private async isIn(userId: string, people: People, what: string): Promise<boolean> {
-    const answer = await this.membership(userId, people);
+  private async isIn(userId: string, people: SomePeople, what: string): Promise<boolean> {
+    const answer = await this.membership(userId, {
+      ldapGroups: [],
+      oktaGroups: [],
+      oncall: [],
+      ...people,
+    });
     if (answer.is === 'unknown') {
       throw new DomainError(
         'unavailable',
@@ -388,6 +470,12 @@ export class Policy {
     return answer.is;
   }
 }
+
+/**
+ * People as a rule names them: `breakGlass` and `escalateTo` name only users and user groups,
+ * approvers and requesters any kind.
+ */
+type SomePeople = Pick<People, 'users' | 'usergroups'> & Partial<People>;
 
 /** Everyone a set of people names, resolved now. */
 export interface ResolvedPeople {

@@ -5,6 +5,7 @@ import { change, type Change, type CoreContext, type GrantRow, type RequestRow }
 import { DomainError } from './errors';
 import { newId } from './ids';
 import { pipelineCallerSchema, type PipelineCaller } from './pipelines';
+import type { DmEvent } from './notifications';
 import { recordStep } from './steps';
 import { ticketExample } from './ticket-example';
 import { resolveStart } from './windows';
@@ -195,7 +196,7 @@ export async function fileRequest(
 }
 
 /** Someone deactivated, or turned into a guest, may not file. */
-function refuseIfGone(userId: string, status: string | undefined): void {
+export function refuseIfGone(userId: string, status: string | undefined): void {
   if (status === 'deactivated' || status === 'guest') {
     throw new DomainError(
       'deactivated',
@@ -312,7 +313,10 @@ function checkStart(ctx: CoreContext, input: string | number, now: number): numb
   return at;
 }
 
-/** Moves a pending request to approved and creates its grant (or extends the grant it is for). */
+/**
+ * Moves a pending request to approved and creates its grant (or extends the grant it is for).
+ * The requester is told with `dmEvent`.
+ */
 export async function approveRequest(
   ctx: CoreContext,
   c: Change,
@@ -320,6 +324,7 @@ export async function approveRequest(
   decidedBy: string,
   auto: boolean,
   details: Record<string, unknown> = {},
+  dmEvent: DmEvent = 'request.approved',
 ): Promise<RequestRow> {
   const decided = { status: 'approved' as const, decidedAt: c.now, decidedBy, autoApproved: auto };
   await c.tx.requests.update(row.id, decided);
@@ -388,7 +393,7 @@ export async function approveRequest(
     dm: {
       key: `request.approved:${row.id}:dm`,
       userId: row.requester,
-      event: 'request.approved',
+      event: dmEvent,
       grantId: grant.id,
     },
   });

@@ -53,6 +53,10 @@ export const ruleSetSchema = z.object({
         }),
       )
       .default([]),
+    /** Who may take access at once without approval (`breakGlass`), and for how long. */
+    breakGlass: peopleSchema
+      .extend({ maxDuration: z.number(), reviewWithin: z.number() })
+      .optional(),
   }),
 });
 
@@ -84,6 +88,16 @@ export function ruleSetOf(config: Config, resource: Resource): RuleSet {
       ...(resource.ticketPattern ? { ticketPattern: resource.ticketPattern } : {}),
       ...(resource.requestWindow ? { requestWindow: resource.requestWindow } : {}),
       autoApprove: resource.autoApprove,
+      ...(resource.breakGlass
+        ? {
+            breakGlass: {
+              ldapGroups: [],
+              oktaGroups: [],
+              oncall: [],
+              ...resource.breakGlass,
+            },
+          }
+        : {}),
     },
   };
 }

@@ -16,12 +16,16 @@ export const ACTIONS = {
   ticketInput: 'hallpass.ticket',
   startInput: 'hallpass.start',
   reasonInput: 'hallpass.reason',
+  reviewBreakGlass: 'hallpass.breakglass_review',
+  flagBreakGlass: 'hallpass.breakglass_flag',
+  breakGlassChoice: 'hallpass.break_glass',
 } as const;
 
 export const VIEWS = {
   request: 'hallpass.request_modal',
   deny: 'hallpass.deny_modal',
   extend: 'hallpass.extend_modal',
+  review: 'hallpass.breakglass_review_modal',
 } as const;
 
 export const BLOCKS = {
@@ -31,4 +35,5 @@ export const BLOCKS = {
   ticket: 'ticket',
   start: 'start',
   reason: 'reason',
+  breakGlass: 'break_glass',
 } as const;

@@ -18,6 +18,11 @@ export const extendModalMetadata = z.strictObject({
   grantId: grantIdSchema,
   fromHome: z.boolean(),
 });
+export const reviewModalMetadata = z.strictObject({
+  requestId: requestIdSchema,
+  verdict: z.enum(['reviewed', 'flagged']),
+});
+export type ReviewModalMetadata = z.infer<typeof reviewModalMetadata>;
 export type RequestModalMetadata = z.infer<typeof requestModalMetadata>;
 export type DenyModalMetadata = z.infer<typeof denyModalMetadata>;
 export type ExtendModalMetadata = z.infer<typeof extendModalMetadata>;
@@ -38,6 +43,7 @@ const inputState = z.looseObject({
   selected_option: z.looseObject({ value: z.string() }).nullish(),
   /** A timepicker's `HH:mm`. */
   selected_time: z.string().nullish(),
+  selected_options: z.array(z.looseObject({ value: z.string() })).nullish(),
 });
 const viewState = z.record(z.string(), z.record(z.string(), inputState));
 export type ViewStateValues = z.infer<typeof viewState>;
@@ -56,4 +62,14 @@ export function inputValue(
 ): string | undefined {
   const input = values[blockId]?.[actionId];
   return input?.selected_option?.value ?? input?.selected_time ?? input?.value ?? undefined;
+}
+
+/** Whether the option `value` of a checkboxes input is ticked. */
+export function isChecked(
+  values: ViewStateValues,
+  blockId: string,
+  actionId: string,
+  value: string,
+): boolean {
+  return values[blockId]?.[actionId]?.selected_options?.some((o) => o.value === value) ?? false;
 }

@@ -26,6 +26,8 @@ export const COPIED_TABLES = [
   ['meta', ['key']],
   ['api_tokens', ['id']],
   ['pipeline_credentials', ['grant_id']],
+  ['break_glass_uses', ['request_id']],
+  ['follow_ups', ['request_id', 'step']],
 ] as const;
 
 export type CopiedTable = (typeof COPIED_TABLES)[number][0];

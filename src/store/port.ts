@@ -2,7 +2,9 @@ import type {
   ApprovalRow,
   AuditRow,
   ApiTokenRow,
+  BreakGlassRow,
   DigestRow,
+  FollowUpStep,
   GrantRow,
   OutboxRow,
   PersonRow,
@@ -93,6 +95,8 @@ export interface Queries {
   readonly gauges: GaugeQueries;
   readonly tokens: TokenQueries;
   readonly pipelineCredentials: PipelineCredentialQueries;
+  readonly breakGlass: BreakGlassQueries;
+  readonly followUps: FollowUpQueries;
 }
 
 /** The state /metrics shows, read on every scrape: counts over partial indexes only. */
@@ -126,6 +130,41 @@ export interface PipelineCredentialQueries {
   put(grantId: string, sealed: string, at: number): Promise<void>;
   get(grantId: string): Promise<string | undefined>;
   drop(grantId: string): Promise<void>;
+}
+
+export interface BreakGlassQueries {
+  byRequest(requestId: string): Promise<BreakGlassRow | undefined>;
+  insert(row: BreakGlassRow): Promise<void>;
+  /** Records the review of a use not reviewed yet; false when someone reviewed it first. */
+  review(
+    requestId: string,
+    review: Pick<BreakGlassRow, 'reviewedAt' | 'reviewedBy' | 'verdict' | 'note'>,
+  ): Promise<boolean>;
+  /** Unreviewed uses whose review was due by `now` and not chased yet, oldest first. */
+  overdue(now: number, limit: number): Promise<BreakGlassRow[]>;
+  /** When the next unreviewed, unchased use falls due. */
+  nextOverdueAt(): Promise<number | null>;
+  /** Uses within `range`, oldest first, and how many there are in all. */
+  usedIn(range: Range, limit: number): Promise<Listed<BreakGlassRow>>;
+}
+
+/** Pending requests on some resources filed by `filedBy`, without the follow-up `step` yet. */
+export interface FollowUpDue {
+  resourceIds: readonly string[];
+  step: FollowUpStep;
+  filedBy: number;
+  limit: number;
+}
+
+export interface FollowUpQueries {
+  /** Records that `step` was sent for a request; false when it was recorded before (by anyone). */
+  insertIfNew(requestId: string, step: FollowUpStep, at: number): Promise<boolean>;
+  /** When `step` was sent for a request, or null when it was not. */
+  sentAt(requestId: string, step: FollowUpStep): Promise<number | null>;
+  /** Pending requests of `resourceIds` filed at or before `filedBy` without `step`, oldest first. */
+  pendingWithout(due: FollowUpDue): Promise<RequestRow[]>;
+  /** The earliest filing time among pending requests of `resourceIds` still without `step`. */
+  oldestPendingWithout(resourceIds: readonly string[], step: FollowUpStep): Promise<number | null>;
 }
 
 export interface PeopleQueries {

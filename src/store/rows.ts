@@ -11,12 +11,17 @@ export type PersonRow = typeof tables.people.$inferSelect;
 export type MetaRow = typeof tables.meta.$inferSelect;
 export type ApiTokenRow = typeof tables.apiTokens.$inferSelect;
 export type PipelineCredentialRow = typeof tables.pipelineCredentials.$inferSelect;
+export type BreakGlassRow = typeof tables.breakGlassUses.$inferSelect;
+export type FollowUpRow = typeof tables.followUps.$inferSelect;
+export type FollowUpStep = FollowUpRow['step'];
 
 /** An audit event as stored: `details` is canonical JSON text, `hash` chains it to `prevHash`. */
 export type AuditRow = typeof tables.auditEvents.$inferSelect;
 
 export {
+  BREAK_GLASS_VERDICTS,
   DECISIONS,
+  FOLLOW_UP_STEPS,
   END_REASONS,
   GRANT_STATUSES,
   OUTBOX_STATUSES,

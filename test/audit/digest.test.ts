@@ -1,4 +1,5 @@
 import {
+  BREAK_GLASS_SHOWN,
   buildDigest,
   PROBLEMS_SHOWN,
   TOP_N,
@@ -299,6 +300,21 @@ describe('the digest of an enormous week', () => {
       })),
       total: 123_456,
     },
+    breakGlass: {
+      items: many(BREAK_GLASS_SHOWN, (i) => ({
+        requestId: long(`req_${i}`, 60),
+        grantId: long(`gr_${i}`, 60),
+        userId: `U${'F'.repeat(60)}`,
+        resourceId: long('res-', 59),
+        usedAt: PERIOD.start + i * 60_000,
+        reviewDueAt: PERIOD.start + i * 60_000 + 86_400_000,
+        reviewedAt: i % 2 === 0 ? PERIOD.start : null,
+        reviewedBy: i % 2 === 0 ? `U${'G'.repeat(60)}` : null,
+        verdict: i % 4 === 0 ? ('flagged' as const) : i % 2 === 0 ? ('reviewed' as const) : null,
+        note: i % 2 === 0 ? '<!channel> *bold* & '.repeat(200) : null,
+      })),
+      total: 77_777,
+    },
     chain: {
       checked: 12,
       intact: false,
@@ -316,6 +332,7 @@ describe('the digest of an enormous week', () => {
     expect(text).toContain('more lines (`hallpass digest --print` shows them)');
     expect(text).toContain('…and 999,995 more');
     expect(text).toContain('Audit chain broken');
+    expect(text).toContain(':rotating_light: *Break-glass: 77,777*');
     expect(text).not.toContain('<!channel>');
     expect(message.text.length).toBeLessThanOrEqual(3000);
   });

@@ -304,3 +304,91 @@ describe('the directory, for pipelines', () => {
     expect(asked).toEqual(['UGONE', 'UREQ']);
   });
 });
+
+const MIXED = `
+timezone: UTC
+requests: { approverChannel: CAPPROVALS }
+providers:
+  hook: { type: webhook, url: 'http://127.0.0.1:9/hook', secret: s3cret-value }
+resources:
+  - id: deploy
+    name: Deploys
+    provider: hook
+    maxDuration: 2h
+    approvers: { users: [ULEAD] }
+    requesters: { users: [UDEV] }
+    autoApprove: [{ maxDuration: 30m }]
+    pipelines:
+      - token: 'ci:deploy-*'
+      - token: 'ci:release-*'
+        autoApprove: { maxDuration: 30m }
+`;
+
+describe.each(STORE_KINDS)('pipeline rules beside the person rules (%s)', (kind) => {
+  let h: CoreHarness;
+  beforeEach(async () => (h = await coreHarness(MIXED, undefined, kind)));
+  afterEach(() => h.close());
+
+  const callerFor = async (identity: string) => {
+    const { token } = await h.core.pipelines.createToken({
+      identity,
+      resources: ['deploy'],
+      actor: 'cli:ops',
+    });
+    return (await h.core.pipelines.authenticate(token))!;
+  };
+  const approvedBy = async (requestId: string) =>
+    JSON.parse(
+      await h.sql.value<string>(
+        "SELECT details FROM audit_events WHERE action = 'request.approved' AND request_id = ?",
+        requestId,
+      ),
+    ) as Record<string, unknown>;
+
+  it('files a pipeline by its pipelines rules: the requesters do not stop it, and no person rule approves it', async () => {
+    const caller = await callerFor('ci:deploy-web');
+    const req = await h.core.createRequest({
+      requester: caller.id,
+      resourceId: 'deploy',
+      duration: '15m',
+      justification: REASON,
+      caller,
+    });
+    expect(req).toMatchObject({ status: 'pending', approvalsRequired: 1 });
+  });
+
+  it('records which rule approved at once: the pipelines rule, or the person rule by its index', async () => {
+    const caller = await callerFor('ci:release-web');
+    const piped = await h.core.createRequest({
+      requester: caller.id,
+      resourceId: 'deploy',
+      duration: '15m',
+      justification: REASON,
+      caller,
+    });
+    expect(piped).toMatchObject({ status: 'approved', approvalsRequired: 0 });
+    expect(await approvedBy(piped.id)).toMatchObject({ auto: true, by: 'pipelines' });
+
+    const person = await h.core.createRequest({
+      requester: 'UDEV',
+      resourceId: 'deploy',
+      duration: '15m',
+      justification: REASON,
+    });
+    expect(person).toMatchObject({ status: 'approved', approvalsRequired: 0 });
+    expect(await approvedBy(person.id)).toMatchObject({
+      auto: true,
+      by: 'autoApprove',
+      autoApproveRule: 0,
+    });
+    const stranger = await refusal(
+      h.core.createRequest({
+        requester: 'UOTHER',
+        resourceId: 'deploy',
+        duration: '15m',
+        justification: REASON,
+      }),
+    );
+    expect(stranger.code).toBe('not_allowed');
+  });
+});

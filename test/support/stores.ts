@@ -64,6 +64,8 @@ const TABLES = [
   'people',
   'meta',
   'audit_checkpoint',
+  'break_glass_uses',
+  'follow_ups',
 ];
 
 /**

@@ -1,5 +1,6 @@
 import type { GrantRow, RequestRow } from '../../core';
-import { approverMessage } from '../ui/messages';
+import { breakGlassMessage, escalationMessage } from '../ui/break-glass';
+import { approverMessage, type ApproverMessageInput } from '../ui/messages';
 import { Undeliverable } from './failures';
 import type { DeliveryContext, TopicHandler } from './topic-handler';
 import { accessChannelOf, approverChannelOf, resourceView } from './views';
@@ -9,16 +10,18 @@ export function approverMessageRef(requestId: string): { subject: string; purpos
   return { subject: `request:${requestId}`, purpose: 'approvers' };
 }
 
-/**
- * Posts a request's message to its approver channel the first time and edits that message on
- * every later change, always rendering the request as it is now. Every such change also changes
- * what the requester's Home shows (their pending requests and access), so it is republished.
- */
-export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n, ctx) => {
-  const request = await ctx.core.request(n.requestId);
-  if (!request) throw new Undeliverable(`request ${n.requestId} does not exist`);
+/** Where the copy of an escalated request posted to its escalation target is remembered. */
+export function escalationRef(requestId: string): { subject: string; purpose: string } {
+  return { subject: `request:${requestId}`, purpose: 'escalation' };
+}
+
+/** The request as it is now, as the approver message shows it. */
+export async function approverMessageInput(
+  ctx: DeliveryContext,
+  request: RequestRow,
+): Promise<ApproverMessageInput> {
   const grant = await ctx.core.grantOf(request);
-  const message = approverMessage({
+  return {
     request,
     resource: resourceView(ctx.core, request.resourceId),
     approvals: await ctx.core.approvalsOf(request.id),
@@ -29,13 +32,47 @@ export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n
     channel: accessChannelOf(ctx.core, request.resourceId, grant),
     now: ctx.now,
     timezone: ctx.core.config.timezone,
-  });
+  };
+}
+
+/**
+ * Posts a request's message to its approver channel the first time and edits that message on
+ * every later change, always rendering the request as it is now; a use of break-glass is drawn
+ * as its alert, and an escalated request's copy at its escalation target is edited alike. Every
+ * such change also changes what the requester's Home shows, so it is republished.
+ */
+export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n, ctx) => {
+  const request = await ctx.core.request(n.requestId);
+  if (!request) throw new Undeliverable(`request ${n.requestId} does not exist`);
   const ref = approverMessageRef(request.id);
-  await ctx.slack.postOrUpdate(
-    ref.subject,
-    ref.purpose,
-    approverChannelOf(ctx.core, request.resourceId),
-    message,
+  const channel = approverChannelOf(ctx.core, request.resourceId);
+  const use = await ctx.core.breakGlassOf(request.id);
+  if (use) {
+    const message = breakGlassMessage({
+      request,
+      resource: resourceView(ctx.core, request.resourceId),
+      use,
+      grant: await ctx.core.grantOf(request),
+      guarantees: ctx.guarantees?.guaranteesFor(request.resourceId),
+      now: ctx.now,
+      timezone: ctx.core.config.timezone,
+    });
+    await ctx.slack.postOrUpdate(ref.subject, ref.purpose, channel, message);
+    await ctx.refreshHome([request.requester]);
+    return;
+  }
+  const input = await approverMessageInput(ctx, request);
+  await ctx.slack.postOrUpdate(ref.subject, ref.purpose, channel, approverMessage(input));
+  const escalated = escalationRef(request.id);
+  const resource = ctx.core.policy.findResource(request.resourceId);
+  await ctx.slack.updateKnown(
+    escalated.subject,
+    escalated.purpose,
+    escalationMessage({
+      ...input,
+      target: resource && ctx.core.policy.followUpOf(resource).escalateTo,
+      waitedMs: ((await ctx.core.escalatedAt(request.id)) ?? ctx.now) - request.createdAt,
+    }),
   );
   await ctx.refreshHome([request.requester]);
 };

@@ -12,6 +12,8 @@ import { persist } from '../persist';
 import { zoneOf, type ReaderZones } from '../reader-zones';
 import { deliverAlert } from './alert';
 import { deliverChainBroken } from './chain-broken';
+import { deliverBreakGlassAlert, deliverReviewOverdue } from './break-glass';
+import { deliverEscalation, deliverReminder } from './follow-ups';
 import { deliverApproverMessage } from './approver-message';
 import { deliverCredentials } from './credentials';
 import { deliverDigest } from './digest';
@@ -113,7 +115,11 @@ export class OutboxDispatcher {
       .register('drift', deliverDrift)
       .register('offboarded', deliverOffboarded)
       .register('digest', deliverDigest)
-      .register('chain_broken', deliverChainBroken);
+      .register('chain_broken', deliverChainBroken)
+      .register('reminder', deliverReminder)
+      .register('escalation', deliverEscalation)
+      .register('breakglass_alert', deliverBreakGlassAlert)
+      .register('review_overdue', deliverReviewOverdue);
   }
 
   /** Sets the handler of a topic (replacing any earlier one). */
@@ -247,6 +253,7 @@ export class OutboxDispatcher {
         await Promise.all(userIds.map((id) => publishHome(client, { core, logger, zones }, id)));
       },
       post: (channel, message) => this.slack.postOnce(`outbox:${row.key}`, channel, message),
+      reply: (parent, message) => this.slack.replyOnce(`outbox:${row.key}`, parent, message),
     };
   }
 

@@ -61,6 +61,24 @@ export class SlackOut {
     await this.messages.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
   }
 
+  /**
+   * Replies in the thread of a message posted earlier (`parent`), once per `subject`. False when
+   * no such message is remembered, so the caller can post elsewhere.
+   */
+  async replyOnce(
+    subject: string,
+    parent: { subject: string; purpose: string },
+    message: SlackMessage,
+  ): Promise<boolean> {
+    const known = await this.messages.find(parent.subject, parent.purpose);
+    if (!known) return false;
+    const purpose = `reply:${known.channel}:${known.ts}`;
+    if (await this.messages.find(subject, purpose)) return true;
+    const posted = await this.post(known.channel, message, known.ts);
+    await this.messages.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
+    return true;
+  }
+
   /** Edits the message remembered for `subject` and `purpose`; false when there is none. */
   async updateKnown(subject: string, purpose: string, message: SlackMessage): Promise<boolean> {
     const known = await this.messages.find(subject, purpose);
@@ -100,11 +118,16 @@ export class SlackOut {
   private async post(
     channel: string,
     message: SlackMessage,
+    threadTs?: string,
   ): Promise<{ channel: string; ts: string }> {
     const answer = await withTimeout(
       'chat.postMessage',
       this.timeoutMs,
-      this.client.chat.postMessage({ channel, ...message }),
+      this.client.chat.postMessage({
+        channel,
+        ...message,
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+      }),
     );
     if (!answer.ts) throw new Error('chat.postMessage answered without a ts');
     return { channel: answer.channel ?? channel, ts: answer.ts };

@@ -24,6 +24,11 @@ export interface DeliveryContext {
   refreshHome(userIds: readonly string[]): Promise<void>;
   /** Posts once for this outbox row: a retry after a partial success skips channels already done. */
   post(channel: string, message: SlackMessage): Promise<void>;
+  /**
+   * Replies once for this outbox row in the thread of the message remembered as `parent`; false
+   * when there is none.
+   */
+  reply(parent: { subject: string; purpose: string }, message: SlackMessage): Promise<boolean>;
 }
 
 /**

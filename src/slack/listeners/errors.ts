@@ -31,6 +31,7 @@ const REFUSALS: ReadonlySet<ErrorCode> = new Set([
   'not_approver',
   'self_approval',
   'not_allowed',
+  'self_review',
 ]);
 
 /**

@@ -334,6 +334,15 @@ export function requesterDm(input: RequesterDmInput): SlackMessage {
       summary = `❌ Your request for *${humanDuration(r.durationMs)}* more on ${what} was denied by ${by}${reason}${stillUntil}`;
       blocks.push(section(summary));
       break;
+    case 'breakglass.granted':
+      summary = `🚨 You broke the glass on ${what}: access without approval for *${humanDuration(r.durationMs)}*. I am setting it up and will tell you when it is active.`;
+      blocks.push(section(summary));
+      blocks.push(
+        context([
+          'This use is audited: the approvers and the admins were alerted, and an approver must review it.',
+        ]),
+      );
+      break;
   }
   const grantRef = grant ? ` · grant ${code(grant.id)}` : '';
   blocks.push(context([`${requestLabel(r)}${grantRef}`]));

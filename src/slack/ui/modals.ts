@@ -1,5 +1,5 @@
 import type { types } from '@slack/bolt';
-import type { Resource } from '../../config/schema';
+import type { BreakGlass, Resource } from '../../config/schema';
 import { ticketExample, type GrantRow, type RequestRow } from '../../core';
 
 import { ACTIONS, BLOCKS, VIEWS } from '../ids';
@@ -154,7 +154,8 @@ function durationInput(
 export interface RequestModalInput {
   /** What the person may request (all resources until their permissions are known). */
   resources: readonly Resource[];
-  selected?: { resource: Resource; approverChannel: string };
+  /** `breakGlass`: set when this person may break the glass on the resource. */
+  selected?: { resource: Resource; approverChannel: string; breakGlass?: BreakGlass };
   minJustification: number;
   /** The configured zone a later start is read in. */
   timezone: string;
@@ -202,6 +203,7 @@ export function requestModal(input: RequestModalInput): Modal {
     const about = selected.description ? `${escapeAndFit(selected.description, 1500)}\n` : '';
     blocks.push(context([`${about}${approvalSummary(selected, input.selected.approverChannel)}`]));
     blocks.push(durationInput(selected, selected.defaultDuration, 'Duration'));
+    if (input.selected.breakGlass) blocks.push(breakGlassChoice(input.selected.breakGlass));
   } else {
     blocks.push(context(['Choose a resource to see how long you can have it.']));
   }
@@ -244,6 +246,39 @@ export function requestModal(input: RequestModalInput): Modal {
     });
   }
   return modal({ ...base, submit: 'Request', close: 'Cancel', blocks });
+}
+
+/** The value of the ticked break-glass box. */
+export const BREAK_GLASS_VALUE = 'break_glass';
+
+/** The clearly marked choice to skip approval, shown only to those who may break the glass. */
+function breakGlassChoice(glass: BreakGlass): types.InputBlock {
+  return {
+    type: 'input',
+    block_id: BLOCKS.breakGlass,
+    optional: true,
+    label: plain('🚨 Break glass (emergencies only)'),
+    hint: plain(
+      `Every use is audited, and an approver of this resource must review it within ${formatDuration(glass.reviewWithin)}.`,
+    ),
+    element: {
+      type: 'checkboxes',
+      action_id: ACTIONS.breakGlassChoice,
+      options: [
+        {
+          text: {
+            type: 'mrkdwn',
+            text: truncate(
+              `*Grant now, without approval* (at most ${formatDuration(glass.maxDuration)})`,
+              LIMITS.optionText,
+            ),
+          },
+          description: plain('Approvers and admins are alerted at once.', LIMITS.optionText),
+          value: BREAK_GLASS_VALUE,
+        },
+      ],
+    },
+  };
 }
 
 function reasonInput(label: string, optional: boolean, hint?: string): types.InputBlock {

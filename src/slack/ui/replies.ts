@@ -32,7 +32,7 @@ export interface Reply {
 /** Items shown per list before "…and N more". */
 const LIST_CAP = 10;
 
-export function peopleText(people: People): string {
+export function peopleText(people: Pick<People, 'users' | 'usergroups'>): string {
   const names = [
     ...people.users.map((u) => mention(u)),
     ...people.usergroups.map((g) => `<!subteam^${g}>`),

@@ -86,6 +86,8 @@ export class PostgresStore implements Store {
   readonly gauges: Queries['gauges'];
   readonly tokens: Queries['tokens'];
   readonly pipelineCredentials: Queries['pipelineCredentials'];
+  readonly breakGlass: Queries['breakGlass'];
+  readonly followUps: Queries['followUps'];
 
   /** Reads, the outbox's own transactions and snapshots. */
   private readonly pool: NamedPool;
@@ -134,6 +136,8 @@ export class PostgresStore implements Store {
     this.gauges = queries.gauges;
     this.tokens = queries.tokens;
     this.pipelineCredentials = queries.pipelineCredentials;
+    this.breakGlass = queries.breakGlass;
+    this.followUps = queries.followUps;
   }
 
   /**
@@ -278,6 +282,8 @@ export class PostgresStore implements Store {
         meta: t.meta,
         api_tokens: t.tokens,
         pipeline_credentials: t.pipelineCredentials,
+        break_glass_uses: t.breakGlass,
+        follow_ups: t.followUps,
       },
       atomically: (work) =>
         this.transaction(this.pool, 'BEGIN', (client) => work(new PgRunner(client))),

@@ -4,7 +4,9 @@ import type {
   ApiTokenRow,
   ApprovalRow,
   AuditRow,
+  BreakGlassRow,
   DigestRow,
+  FollowUpRow,
   GrantRow,
   MetaRow,
   OutboxRow,
@@ -29,6 +31,8 @@ export interface DialectTables {
   meta: Table;
   apiTokens: Table;
   pipelineCredentials: Table;
+  breakGlassUses: Table;
+  followUps: Table;
 }
 
 /** The generic statements of every table of one dialect, built once per dialect. */
@@ -44,6 +48,8 @@ export interface TableStatements {
   meta: TableSql<MetaRow>;
   tokens: TableSql<ApiTokenRow>;
   pipelineCredentials: TableSql<PipelineCredentialRow>;
+  breakGlass: TableSql<BreakGlassRow>;
+  followUps: TableSql<FollowUpRow>;
 }
 
 const built = new WeakMap<DialectTables, TableStatements>();
@@ -63,6 +69,8 @@ export function tableStatements(tables: DialectTables): TableStatements {
       meta: new TableSql<MetaRow>(tables.meta),
       tokens: new TableSql<ApiTokenRow>(tables.apiTokens),
       pipelineCredentials: new TableSql<PipelineCredentialRow>(tables.pipelineCredentials),
+      breakGlass: new TableSql<BreakGlassRow>(tables.breakGlassUses),
+      followUps: new TableSql<FollowUpRow>(tables.followUps),
     };
     built.set(tables, found);
   }

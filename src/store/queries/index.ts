@@ -8,6 +8,7 @@ import { SqlCheckpointQueries } from './checkpoint';
 import { tableStatements, type Atomically, type DialectTables } from './context';
 import { SqlDigestQueries } from './digests';
 import { SqlGaugeQueries } from './gauges';
+import { SqlBreakGlassQueries, SqlFollowUpQueries } from './follow-ups';
 import { SqlGrantQueries } from './grants';
 import { SqlMessageQueries } from './messages';
 import { SqlOutboxQueries } from './outbox';
@@ -43,5 +44,7 @@ export function createQueries(
     gauges: new SqlGaugeQueries(q),
     tokens: new SqlTokenQueries(q),
     pipelineCredentials: new SqlPipelineCredentialQueries(q),
+    breakGlass: new SqlBreakGlassQueries(q),
+    followUps: new SqlFollowUpQueries(q),
   };
 }

@@ -25,6 +25,7 @@ const FILED = new Sql(
 const DECISION_TIMES = new Sql(
   `SELECT r.decided_at - r.created_at AS ms FROM audit_events a JOIN requests r ON r.id = a.request_id
     WHERE ${IN_PERIOD} AND a.action IN ('request.approved', 'request.denied') AND NOT r.auto_approved
+      AND NOT EXISTS (SELECT 1 FROM break_glass_uses b WHERE b.request_id = r.id)
     ORDER BY 1`,
 );
 /** Far beyond any real timestamp, for "no such moment" in a comparison. */

@@ -25,3 +25,10 @@ export const END_REASONS = [
 /** What Hallpass last learned of a person from the directory. */
 export const PERSON_STATES = ['active', 'deactivated', 'guest'] as const;
 export const OUTBOX_STATUSES = ['pending', 'sent', 'dead'] as const;
+/** How an approver judged a use of break-glass. */
+export const BREAK_GLASS_VERDICTS = ['reviewed', 'flagged'] as const;
+/**
+ * What is sent about a request after it is filed: `remind` re-pings its approvers, `escalate`
+ * asks the escalation target, `review_overdue` chases an unreviewed use of break-glass.
+ */
+export const FOLLOW_UP_STEPS = ['remind', 'escalate', 'review_overdue'] as const;

@@ -97,6 +97,8 @@ export class SqliteStore implements Store {
   readonly gauges: Queries['gauges'];
   readonly tokens: Queries['tokens'];
   readonly pipelineCredentials: Queries['pipelineCredentials'];
+  readonly breakGlass: Queries['breakGlass'];
+  readonly followUps: Queries['followUps'];
 
   private readonly writer?: Database.Database;
   private readonly reader: Database.Database;
@@ -151,6 +153,8 @@ export class SqliteStore implements Store {
     this.gauges = queries.gauges;
     this.tokens = queries.tokens;
     this.pipelineCredentials = queries.pipelineCredentials;
+    this.breakGlass = queries.breakGlass;
+    this.followUps = queries.followUps;
   }
 
   async change<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
@@ -275,6 +279,8 @@ export class SqliteStore implements Store {
         meta: t.meta,
         api_tokens: t.tokens,
         pipeline_credentials: t.pipelineCredentials,
+        break_glass_uses: t.breakGlass,
+        follow_ups: t.followUps,
       },
       atomically: (work) =>
         this.writeTransaction(() => work(new SqliteRunner(this.writer ?? this.reader))),

@@ -457,6 +457,7 @@ describe('requester DMs', () => {
       }),
       grant: grant(),
     },
+    'breakglass.granted': { request: approvedRequest },
   };
   const expectedButtons: Record<DmPost, string[]> = {
     'request.denied': [],
@@ -467,6 +468,7 @@ describe('requester DMs', () => {
     'grant.failed': [],
     'extension.approved': [ACTIONS.revokeGrant, ACTIONS.extendGrant],
     'extension.denied': [],
+    'breakglass.granted': [],
   };
   const posted = DM_EVENTS.filter(isDmPost);
 

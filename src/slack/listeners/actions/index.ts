@@ -8,6 +8,7 @@ import { extendGrantAction } from './extend-grant';
 import { FOREIGN_ACTION, foreignAction } from './foreign';
 import { openRequestModalAction } from './open-request-modal';
 import { resourceSelectAction } from './resource-select';
+import { reviewBreakGlassAction } from './review-break-glass';
 import { revokeGrantAction } from './revoke-grant';
 
 export function registerActions(app: App, deps: ListenerDeps): void {
@@ -18,5 +19,7 @@ export function registerActions(app: App, deps: ListenerDeps): void {
   app.action(ACTIONS.extendGrant, extendGrantAction(deps));
   app.action(ACTIONS.openRequestModal, openRequestModalAction(deps));
   app.action(ACTIONS.resourceSelect, resourceSelectAction(deps));
+  app.action(ACTIONS.reviewBreakGlass, reviewBreakGlassAction(deps, 'reviewed'));
+  app.action(ACTIONS.flagBreakGlass, reviewBreakGlassAction(deps, 'flagged'));
   app.action(FOREIGN_ACTION, foreignAction(deps));
 }

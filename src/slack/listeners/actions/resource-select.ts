@@ -36,7 +36,13 @@ export function resourceSelectAction(
         hash: view.hash,
         view: requestModal({
           resources: allowed,
-          selected: resource && { resource, approverChannel: policy.approverChannel(resource) },
+          selected: resource && {
+            resource,
+            approverChannel: policy.approverChannel(resource),
+            ...((await policy.mayBreakGlass(body.user.id, resource))
+              ? { breakGlass: resource.breakGlass }
+              : {}),
+          },
           minJustification: config.requests.minJustification,
           timezone: config.timezone,
           metadata: parseJson(requestModalMetadata, view.private_metadata) ?? { fromHome: false },

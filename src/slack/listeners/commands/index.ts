@@ -1,5 +1,6 @@
 import type { App } from '@slack/bolt';
 import type { ListenerDeps } from '../deps';
+import { breakGlassSubcommand } from './breakglass';
 import { cancelSubcommand } from './cancel';
 import { explainSubcommand } from './explain';
 import { extendSubcommand } from './extend';
@@ -23,6 +24,7 @@ export function registerCommands(app: App, deps: ListenerDeps): void {
     extendSubcommand,
     resourcesSubcommand,
     explainSubcommand,
+    breakGlassSubcommand,
     ...deps.extraSubcommands,
   ];
   subcommands.push(helpSubcommand(() => subcommands));

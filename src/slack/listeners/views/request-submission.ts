@@ -1,14 +1,16 @@
 import type { Middleware, SlackViewMiddlewareArgs, ViewSubmitAction } from '@slack/bolt';
 import { DomainError } from '../../../core';
-import { ACTIONS, BLOCKS } from '../../ids';
+import { ACTIONS, BLOCKS, VIEWS } from '../../ids';
 import {
   inputValue,
+  isChecked,
   parseJson,
   readViewState,
   requestModalMetadata,
   type ViewStateValues,
 } from '../../payload-values';
-import { durationBlockOf } from '../../ui/modals';
+import { breakGlassUsedText } from '../../ui/break-glass';
+import { BREAK_GLASS_VALUE, durationBlockOf, noticeModal } from '../../ui/modals';
 import { requestFiledText } from '../../ui/replies';
 import type { ListenerDeps } from '../deps';
 import { explainFailure } from '../errors';
@@ -58,6 +60,12 @@ export function requestSubmission(
       return ack({ response_action: 'errors', errors: { [BLOCKS.resource]: error } });
     }
     const { core } = deps;
+    const breakGlass = isChecked(
+      values,
+      BLOCKS.breakGlass,
+      ACTIONS.breakGlassChoice,
+      BREAK_GLASS_VALUE,
+    );
     const fields = {
       resourceId,
       duration,
@@ -65,27 +73,53 @@ export function requestSubmission(
       ticket: inputValue(values, BLOCKS.ticket, ACTIONS.ticketInput),
       startAt: inputValue(values, BLOCKS.start, ACTIONS.startInput),
     };
-    const problems = core.requestProblems(fields);
+    // Break-glass has bounds of its own (its maxDuration, no ticket needed): core.breakGlass says.
+    const problems = breakGlass ? [] : core.requestProblems(fields);
     if (problems.length > 0)
       return ack({ response_action: 'errors', errors: fieldErrors(problems, values) });
+    const { startAt, ...asked } = fields;
     let filed: string;
     try {
-      const row = await core.createRequest({
-        ...fields,
-        requester: body.user.id,
-        clientKey: `view:${view.id}`,
-      });
-      const resource = core.policy.resource(row.resourceId);
-      filed = requestFiledText(row, resource, core.policy.approverChannel(resource), {
-        timezone: core.config.timezone,
-        now: core.now(),
-      });
+      if (breakGlass) {
+        const { request, use } = await core.breakGlass({
+          ...asked,
+          requester: body.user.id,
+          clientKey: `view:${view.id}`,
+        });
+        const resource = core.policy.resource(request.resourceId);
+        filed = breakGlassUsedText({
+          request,
+          use,
+          resource,
+          approverChannel: core.policy.approverChannel(resource),
+          now: core.now(),
+          timezone: core.config.timezone,
+        });
+      } else {
+        const row = await core.createRequest({
+          ...asked,
+          startAt,
+          requester: body.user.id,
+          clientKey: `view:${view.id}`,
+        });
+        const resource = core.policy.resource(row.resourceId);
+        filed = requestFiledText(row, resource, core.policy.approverChannel(resource), {
+          timezone: core.config.timezone,
+          now: core.now(),
+        });
+      }
     } catch (err) {
       const field = err instanceof DomainError ? err.field : undefined;
       const message = explainFailure(err, deps.logger, 'file the request', body.user.id);
       return ack({ response_action: 'errors', errors: { [blockFor(field, values)]: message } });
     }
-    await ack();
+    // Breaking the glass is said loudly, in the form itself, whatever surface it came from.
+    await (breakGlass
+      ? ack({
+          response_action: 'update',
+          view: noticeModal(VIEWS.request, 'Break glass', filed),
+        })
+      : ack());
     if (metadata?.fromHome) {
       await publishHome(client, deps, body.user.id, filed);
     }

@@ -7,3 +7,4 @@ export * from './digests';
 export * from './people';
 export * from './checkpoint';
 export * from './api';
+export * from './follow-ups';
