@@ -84,7 +84,6 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       logger,
       observe: metrics.slackFailed,
     });
-    // Pipelines are no Slack users: the jobs must not look them up (nor offboard them).
     const slackDirectory = new SlackDirectory(client, {
       clock,
       logger,
