@@ -1,0 +1,1 @@
+CREATE INDEX "requests_pending_created" ON "requests" USING btree ("created_at") WHERE status = 'pending';

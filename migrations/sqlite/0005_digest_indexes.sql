@@ -1,0 +1,3 @@
+DROP INDEX `audit_grant`;--> statement-breakpoint
+CREATE INDEX `audit_action_at` ON `audit_events` (`action`,`at`,`actor`);--> statement-breakpoint
+CREATE INDEX `audit_grant` ON `audit_events` (`grant_id`,`action`,`at`);

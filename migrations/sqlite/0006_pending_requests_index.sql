@@ -1,0 +1,1 @@
+CREATE INDEX `requests_pending_created` ON `requests` (`created_at`) WHERE status = 'pending';
