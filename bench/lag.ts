@@ -18,8 +18,8 @@ import { seedGrants, tempDb } from './seed';
 import { tsWorker } from './ts-worker';
 
 /** Time from seeding to the moment every grant expires: enough to start the sweeper first. */
-const LEAD_MS = 1_500;
-const TIMEOUT_MS = 60_000;
+const leadMs = (count: number) => 1_500 + count / 10;
+const TIMEOUT_MS = 120_000;
 
 interface Lags {
   p50: number;
@@ -109,7 +109,7 @@ async function throughHallpass(receiver: Receiver, count: number): Promise<Lags>
     logger,
   });
   try {
-    const expiresAt = Date.now() + LEAD_MS;
+    const expiresAt = Date.now() + leadMs(count);
     seedGrants(raw, { count, now: Date.now(), expiresAt: () => expiresAt, warned: () => true });
     await sweeper.start();
     if (Date.now() >= expiresAt) throw new Error('the sweeper started after the grants expired');
@@ -134,7 +134,7 @@ async function straightToReceiver(
   try {
     const { provider, target } = providers.forResource('auto')!;
     const ids = Array.from({ length: count }, (_, i) => `gr_b${i}`);
-    const start = Date.now() + LEAD_MS;
+    const start = Date.now() + leadMs(count);
     await new Promise((resolve) => setTimeout(resolve, start - Date.now()));
     const fired = Date.now();
     await forEachLimited(ids, concurrency, async (grantId) => {
@@ -160,44 +160,50 @@ const show = (l: Lags) => `p50 ${fmt(l.p50)} · p99 ${fmt(l.p99)} · max ${fmt(l
 
 /**
  * `count` grants expire at the same moment; how long after it the system behind the webhook saw
- * each revoke. Medians over rounds of each percentile.
+ * each revoke, against the same calls made straight at the receiver. Medians over rounds of
+ * each percentile, for each size in `grants`.
  */
-export async function lagBench(options: { grants: number; rounds: number }): Promise<Row[]> {
+export async function lagBench(options: {
+  grants: readonly number[];
+  rounds: number;
+}): Promise<Row[]> {
   const receiver = await Receiver.start();
   try {
     const concurrency = configFor(receiver.port).sweeper.concurrency;
-    const values: Lags[] = [];
-    const floors: Lags[] = [];
-    const hallpass = async () => values.push(await throughHallpass(receiver, options.grants));
-    const direct = async () =>
-      floors.push(await straightToReceiver(receiver, options.grants, concurrency));
-    // A first pair warms up both (JIT, connections to the receiver) and is not counted.
-    await hallpass();
-    await direct();
-    values.length = floors.length = 0;
-    for (let round = 0; round < options.rounds; round++) {
-      const [first, second] = round % 2 ? [direct, hallpass] : [hallpass, direct];
-      await first();
-      await second();
-    }
-    const med = (all: Lags[]): Lags => ({
-      p50: median(all.map((l) => l.p50)),
-      p99: median(all.map((l) => l.p99)),
-      max: median(all.map((l) => l.max)),
-    });
-    const value = med(values);
-    const floor = med(floors);
-    return [
-      {
+    const rows: Row[] = [];
+    for (const grants of options.grants) {
+      const values: Lags[] = [];
+      const floors: Lags[] = [];
+      const hallpass = async () => values.push(await throughHallpass(receiver, grants));
+      const direct = async () =>
+        floors.push(await straightToReceiver(receiver, grants, concurrency));
+      // A first pair warms up both (JIT, connections to the receiver) and is not counted.
+      await hallpass();
+      await direct();
+      values.length = floors.length = 0;
+      for (let round = 0; round < options.rounds; round++) {
+        const [first, second] = round % 2 ? [direct, hallpass] : [hallpass, direct];
+        await first();
+        await second();
+      }
+      const med = (all: Lags[]): Lags => ({
+        p50: median(all.map((l) => l.p50)),
+        p99: median(all.map((l) => l.p99)),
+        max: median(all.map((l) => l.max)),
+      });
+      const value = med(values);
+      const floor = med(floors);
+      rows.push({
         bench: 'lag',
-        figure: `revocation lag, ${fmt(options.grants)} grants expiring at once, webhook provider, concurrency ${concurrency} (median of ${options.rounds} rounds)`,
+        figure: `revocation lag, ${fmt(grants)} grants expiring at once, webhook provider, concurrency ${concurrency} (median of ${options.rounds} rounds)`,
         value: show(value),
         floor: `${show(floor)} (the same webhook calls, no Hallpass)`,
-        ratio: `${fmt((floor.p99 / value.p99) * 100)}% (p99)`,
-        target: 'p99 < 1,000 ms, max < 2,000 ms',
-        met: value.p99 < 1_000 && value.max < 2_000,
-      },
-    ];
+        ratio: `${fmt(value.p99 / floor.p99, 2)}× (p99)`,
+        target: 'p99 ≤ 1.25× the floor',
+        met: value.p99 <= 1.25 * floor.p99,
+      });
+    }
+    return rows;
   } finally {
     await receiver.stop();
   }

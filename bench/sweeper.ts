@@ -241,9 +241,10 @@ export async function sweeperBench(options: {
   active: number;
   expired: number;
   rounds: number;
+  /** Active grants of each idle-tick row: how an idle pass grows with the grants it watches. */
+  idleSizes: readonly number[];
 }): Promise<Row[]> {
-  return [
-    await revokeRow(options.active, options.expired, options.rounds),
-    await idleRow(options.active, 50),
-  ];
+  const rows = [await revokeRow(options.active, options.expired, options.rounds)];
+  for (const active of options.idleSizes) rows.push(await idleRow(active, 50));
+  return rows;
 }
