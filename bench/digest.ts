@@ -6,7 +6,7 @@ import { SqliteStore } from '../src/store/sqlite/store';
 import { median, sideBySide, timed, timedAsync } from './measure';
 import { fmt, type Row } from './report';
 import { seedAudit, seedGrants, template, tempDb } from './seed';
-import { BENCH_SEAL, VERIFY_STEP, watchPass } from './verified-head';
+import { BENCH_SEAL, VERIFY_STEP, verifyTemplate, watchPass } from './verified-head';
 
 const DAY = 86_400_000;
 const END = Date.UTC(2026, 10, 23, 9);
@@ -38,11 +38,7 @@ async function seeded(events: number, spanDays: number, verified: boolean) {
       warned: () => true,
     });
   });
-  if (verified) {
-    const store = new SqliteStore(seed.file);
-    await watchPass(store, END);
-    await store.close();
-  }
+  if (verified) await verifyTemplate(seed.file, END);
   return seed;
 }
 

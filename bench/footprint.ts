@@ -5,12 +5,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CheckpointSeal } from '../src/audit/checkpoint-seal';
-import { SqliteStore } from '../src/store/sqlite/store';
 import { FakeSlack } from '../test/support/fake-slack';
 import { sideBySide } from './measure';
 import { fmt, type Row } from './report';
 import { seedAudit, seedGrants, template } from './seed';
-import { watchPass } from './verified-head';
+import { verifyTemplate } from './verified-head';
 
 const ROOT = join(__dirname, '..');
 const MAIN = join(ROOT, 'dist', 'main.js');
@@ -156,9 +155,7 @@ export function footprintBench(quick: boolean): Promise<Row[]> {
 /** A database of `events` audit events whose chain the bot (with this env's secret) verified. */
 async function verifiedEvents(events: number, now: number) {
   const seeded = await template((raw) => seedAudit(raw, events, now - 365 * DAY, now));
-  const store = new SqliteStore(seeded.file);
-  await watchPass(store, now, new CheckpointSeal(SIGNING_SECRET));
-  await store.close();
+  await verifyTemplate(seeded.file, now, new CheckpointSeal(SIGNING_SECRET));
   return seeded;
 }
 

@@ -6,6 +6,8 @@ import { StaticDirectory } from '../src/core/directory';
 import { ChainWatch, type ChainWatchPass } from '../src/jobs/chain-watch';
 import { logger } from '../src/log';
 import type { Store } from '../src/store';
+import { SqliteStore } from '../src/store/sqlite/store';
+import Database from 'better-sqlite3';
 
 export const BENCH_SEAL = new CheckpointSeal('bench-checkpoint-secret');
 
@@ -41,3 +43,20 @@ export async function watchPass(
 }
 
 export const VERIFY_STEP = CONFIG.audit.verifyStep;
+
+/**
+ * Runs the chain watch over a seeded template file and folds the WAL back in, so copies of the
+ * file (which take the main file only) carry the verified head.
+ */
+export async function verifyTemplate(
+  file: string,
+  now: number,
+  seal: CheckpointSeal = BENCH_SEAL,
+): Promise<void> {
+  const store = new SqliteStore(file);
+  await watchPass(store, now, seal);
+  await store.close();
+  const raw = new Database(file);
+  raw.pragma('wal_checkpoint(TRUNCATE)');
+  raw.close();
+}
