@@ -33,8 +33,7 @@ function createFloorTable(raw: Database.Database): void {
     )
     .pluck()
     .all() as string[];
-  for (const statement of ddl)
-    raw.exec(statement.replace(/audit_(events|at|request|grant)\b/g, 'floor_$1'));
+  for (const statement of ddl) raw.exec(statement.replace(/\baudit_(\w+)/g, 'floor_$1'));
 }
 
 /**

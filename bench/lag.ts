@@ -20,10 +20,12 @@ import { tsWorker } from './ts-worker';
 
 /**
  * Time from seeding to the moment every grant expires: enough to start the sweeper first (a
- * database that takes longer to seed and start on, PostgreSQL on a busy machine, asks for more).
+ * database that takes longer to seed and start on, PostgreSQL on a busy machine, asks for more;
+ * so do more grants).
  */
 const LEAD_MS = 1_500;
-const TIMEOUT_MS = 60_000;
+const leadFor = (baseMs: number, count: number) => baseMs + count / 10;
+const TIMEOUT_MS = 120_000;
 
 interface Lags {
   p50: number;
@@ -84,7 +86,10 @@ function lagsOf(arrivals: Map<string, number>, ids: string[], since: number): La
   return { p50: percentile(lags, 50), p99: percentile(lags, 99), max: lags.at(-1)! };
 }
 
-/** Waits until `done`, looking again every 5 ms (after `look`, which reads what it tests). */
+/**
+ * Waits until `done`, looking again every 20 ms (after `look`, which reads what it tests), so the
+ * polling itself takes little from the thread it shares with the sweeper.
+ */
 async function until(
   done: () => boolean,
   what: string,
@@ -93,15 +98,14 @@ async function until(
   const deadline = Date.now() + TIMEOUT_MS;
   for (await look(); !done(); await look()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
-function revokedCount(raw: Database.Database): number {
-  return raw
-    .prepare("SELECT count(*) FROM grants WHERE status = 'revoked'")
-    .pluck()
-    .get() as number;
+/** How many grants are revoked: a statement prepared once, for the polling above. */
+function revokedCounter(raw: Database.Database): () => number {
+  const count = raw.prepare("SELECT count(*) FROM grants WHERE status = 'revoked'").pluck();
+  return () => count.get() as number;
 }
 
 /** A fresh database for one round: the store, how grants are seeded into it and counted. */
@@ -118,7 +122,7 @@ async function sqliteLagDb(): Promise<LagDb> {
   return {
     store,
     seed: (seed) => seedGrants(raw, seed),
-    revoked: () => revokedCount(raw),
+    revoked: revokedCounter(raw),
     cleanup,
   };
 }
@@ -201,10 +205,11 @@ const show = (l: Lags) => `p50 ${fmt(l.p50)} · p99 ${fmt(l.p99)} · max ${fmt(l
 
 /**
  * `count` grants expire at the same moment; how long after it the system behind the webhook saw
- * each revoke. Medians over rounds of each percentile.
+ * each revoke, against the same calls made straight at the receiver. Medians over rounds of
+ * each percentile, for each size in `grants`.
  */
 export async function lagBench(
-  options: { grants: number; rounds: number },
+  options: { grants: readonly number[]; rounds: number },
   on: { bench: string; fresh(): Promise<LagDb>; leadMs?: number } = {
     bench: 'lag',
     fresh: sqliteLagDb,
@@ -213,43 +218,42 @@ export async function lagBench(
   const receiver = await Receiver.start();
   try {
     const concurrency = configFor(receiver.port).sweeper.concurrency;
-    const values: Lags[] = [];
-    const floors: Lags[] = [];
-    const hallpass = async () =>
-      values.push(
-        await throughHallpass(receiver, options.grants, await on.fresh(), on.leadMs ?? LEAD_MS),
-      );
-    const direct = async () =>
-      floors.push(
-        await straightToReceiver(receiver, options.grants, concurrency, on.leadMs ?? LEAD_MS),
-      );
-    // A first pair warms up both (JIT, connections to the receiver) and is not counted.
-    await hallpass();
-    await direct();
-    values.length = floors.length = 0;
-    for (let round = 0; round < options.rounds; round++) {
-      const [first, second] = round % 2 ? [direct, hallpass] : [hallpass, direct];
-      await first();
-      await second();
-    }
-    const med = (all: Lags[]): Lags => ({
-      p50: median(all.map((l) => l.p50)),
-      p99: median(all.map((l) => l.p99)),
-      max: median(all.map((l) => l.max)),
-    });
-    const value = med(values);
-    const floor = med(floors);
-    return [
-      {
+    const rows: Row[] = [];
+    for (const grants of options.grants) {
+      const leadMs = leadFor(on.leadMs ?? LEAD_MS, grants);
+      const values: Lags[] = [];
+      const floors: Lags[] = [];
+      const hallpass = async () =>
+        values.push(await throughHallpass(receiver, grants, await on.fresh(), leadMs));
+      const direct = async () =>
+        floors.push(await straightToReceiver(receiver, grants, concurrency, leadMs));
+      // A first pair warms up both (JIT, connections to the receiver) and is not counted.
+      await hallpass();
+      await direct();
+      values.length = floors.length = 0;
+      for (let round = 0; round < options.rounds; round++) {
+        const [first, second] = round % 2 ? [direct, hallpass] : [hallpass, direct];
+        await first();
+        await second();
+      }
+      const med = (all: Lags[]): Lags => ({
+        p50: median(all.map((l) => l.p50)),
+        p99: median(all.map((l) => l.p99)),
+        max: median(all.map((l) => l.max)),
+      });
+      const value = med(values);
+      const floor = med(floors);
+      rows.push({
         bench: on.bench,
-        figure: `revocation lag, ${fmt(options.grants)} grants expiring at once, webhook provider, concurrency ${concurrency} (median of ${options.rounds} rounds)`,
+        figure: `revocation lag, ${fmt(grants)} grants expiring at once, webhook provider, concurrency ${concurrency} (median of ${options.rounds} rounds)`,
         value: show(value),
         floor: `${show(floor)} (the same webhook calls, no Hallpass)`,
-        ratio: `${fmt((floor.p99 / value.p99) * 100)}% (p99)`,
-        target: 'p99 < 1,000 ms, max < 2,000 ms',
-        met: value.p99 < 1_000 && value.max < 2_000,
-      },
-    ];
+        ratio: `${fmt(value.p99 / floor.p99, 2)}× (p99)`,
+        target: 'p99 ≤ 1.25× the floor',
+        met: value.p99 <= 1.25 * floor.p99,
+      });
+    }
+    return rows;
   } finally {
     await receiver.stop();
   }

@@ -397,7 +397,7 @@ export async function postgresBench(quick: boolean): Promise<Row[]> {
       await verifyRow(cluster, quick ? 300_000 : 1_000_000, rounds),
       await revokeRow(quick ? 20_000 : 100_000, quick ? 2_000 : 10_000, 3, pgSweep(cluster)),
       ...(await lagBench(
-        { grants: 1_000, rounds: quick ? 1 : 3 },
+        { grants: [1_000], rounds: quick ? 1 : 3 },
         { bench: on('lag'), fresh: pgLagDb(cluster), leadMs: PG_LAG_LEAD_MS },
       )),
       ...(await slackPathRows(quick, cluster)),

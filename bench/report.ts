@@ -51,15 +51,26 @@ export function load(): string {
   return fmt(loadavg()[0]!, 1);
 }
 
-export function writeResults(rows: readonly Row[], quick: boolean, loadAtStart: string): string {
+export interface RunInfo {
+  quick: boolean;
+  loadAtStart: string;
+  /** How each bench that ran takes turns with its floors, one line each. */
+  methods: string[];
+  steps: string[];
+  wallMs: number;
+}
+
+export function writeResults(rows: readonly Row[], run: RunInfo): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  const command = quick ? '`npm run bench -- --quick` (smaller sizes)' : '`npm run bench`';
+  const command = run.quick ? '`npm run bench -- --quick` (smaller sizes)' : '`npm run bench`';
   const text = [
     '# Benchmark results',
     '',
-    `Measured ${new Date().toISOString()} on ${availableParallelism()} cores (${cpu}), Node.js ${process.version}, by ${command}; load average ${loadAtStart} at the start, ${load()} at the end.`,
+    `Measured ${new Date().toISOString()} on ${availableParallelism()} cores (${cpu}), Node.js ${process.version}, by ${command} (benches: ${run.steps.join(', ')}); load average ${run.loadAtStart} at the start, ${load()} at the end; ${fmt(run.wallMs / 60_000, 1)} min of wall time.`,
     '',
-    'Each figure is measured in the same run as its floor, alternating round by round, and both are medians over the rounds, so load from others on the machine falls on both alike. The floor is the least the same work can cost (what it must read or write, with bare statements); the ratio is how close the figure comes to it (100% = at the floor).',
+    'Each figure is measured in the same run as its floor: the least the same work can cost (what it must read or write, with bare statements, or the same calls without Hallpass; for growth rows, the same at the smallest size). The ratio says how close the figure comes to it. How a figure and its floor take turns, by bench:',
+    '',
+    ...run.methods,
     '',
     table(rows),
     '',

@@ -1,4 +1,6 @@
+import { appHomeBench } from './app-home';
 import { auditBench } from './audit';
+import { capacityBench } from './capacity';
 import { digestBench } from './digest';
 import { footprintBench } from './footprint';
 import { lagBench } from './lag';
@@ -10,13 +12,19 @@ import { sweeperBench } from './sweeper';
 
 interface Step {
   name: string;
+  /** How its figures and floors take turns, for the header of results.md. */
+  method(quick: boolean): string;
   run(quick: boolean): Promise<Row[]>;
 }
+
+const rounds = (quick: boolean, full: number, fast: number) => (quick ? fast : full);
 
 /** Each bench is one step; a new one is added here. */
 const STEPS: Step[] = [
   {
     name: 'audit',
+    method: (q) =>
+      `append and verify alternate with their floors round by round, which goes first alternating (${rounds(q, 5, 3)} rounds, medians).`,
     run: (quick) =>
       auditBench({
         appendEvents: quick ? 5_000 : 20_000,
@@ -26,22 +34,64 @@ const STEPS: Step[] = [
   },
   {
     name: 'sweeper',
+    method: () =>
+      'revoke alternates with its floor, each round on a fresh copy of the seeded database (3 rounds, medians); each idle-tick row interleaves a pass and the same probes as bare statements in a fixed order, 50 times (medians).',
     run: (quick) =>
       sweeperBench({
         active: quick ? 20_000 : 100_000,
         expired: quick ? 2_000 : 10_000,
         rounds: 3,
+        idleSizes: quick ? [1_000, 10_000, 100_000] : [10_000, 100_000, 1_000_000],
       }),
   },
-  { name: 'lag', run: (quick) => lagBench({ grants: 1_000, rounds: quick ? 1 : 3 }) },
+  {
+    name: 'lag',
+    method: (q) =>
+      `each size: an uncounted warm-up pair, then ${rounds(q, 3, 1)} rounds alternating which goes first, Hallpass (the sweeper started, real clock and webhook) or the same calls straight at the receiver; the median of each percentile.`,
+    run: (quick) => lagBench({ grants: [100, 1_000, 10_000], rounds: quick ? 1 : 3 }),
+  },
   {
     name: 'digest',
+    method: (q) =>
+      `the digest, then the read of its week, in a fixed order (${rounds(q, 3, 1)} rounds, medians); the chain watch's catch-up alternates with one walk of the same rows (${rounds(q, 3, 1)} rounds, fresh copies, medians); the CSV export is timed once, then the read of the same rows once (no rounds).`,
     run: (quick) => digestBench({ events: quick ? 200_000 : 1_000_000, rounds: quick ? 1 : 3 }),
   },
-  { name: 'slack-path', run: slackPathBench },
-  { name: 'footprint', run: footprintBench },
-  { name: 'postgres', run: postgresBench },
-  { name: 'failover', run: (quick) => failoverBench({ rounds: quick ? 3 : 5 }) },
+  {
+    name: 'slack-path',
+    method: (q) =>
+      `the request path and bare Bolt alternate which goes first, ${rounds(q, 3, 1)} rounds after an uncounted warm-up round of each (medians); the two rows "with the process's jobs" run one round of the whole process after each pair (medians), their floor being the request path's rows above, measured at other moments.`,
+    run: slackPathBench,
+  },
+  {
+    name: 'capacity',
+    method: (q) =>
+      `one search per app and kind (one round, no median): fixed rates from 100/s doubling until one misses, then the gap halved three times, ${q ? 2 : 4} s of requests per trial on a fixed schedule; which app is searched first alternates by kind. The whole process (startHallpass) against bare Bolt.`,
+    run: capacityBench,
+  },
+  {
+    name: 'app-home',
+    method: () =>
+      'the three sizes drawn in turn, 50 times (medians); the floor of each is the smallest size, so the ratio is how the cost grows.',
+    run: (quick) =>
+      appHomeBench({ pending: [10, 100, 1_000], history: quick ? 10_000 : 100_000, draws: 50 }),
+  },
+  {
+    name: 'footprint',
+    method: (q) =>
+      `start-up alternates with the same start on an empty database, ${rounds(q, 3, 1)} rounds after an uncounted first start (medians); memory alternates with a bare node process holding the same database open (${rounds(q, 3, 1)} rounds, medians).`,
+    run: footprintBench,
+  },
+  {
+    name: 'postgres',
+    method: () =>
+      "the same kinds of rows on the PostgreSQL store, each row's rounds stated in its figure (bench/postgres.ts).",
+    run: postgresBench,
+  },
+  {
+    name: 'failover',
+    method: (q) => `${rounds(q, 5, 3)} rounds (bench/failover.ts).`,
+    run: (quick) => failoverBench({ rounds: quick ? 3 : 5 }),
+  },
 ];
 
 /** `--only a,b`: the steps to run, or undefined for all of them. */
@@ -61,11 +111,14 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const only = selected(process.argv);
   const loadAtStart = load();
+  const started = Date.now();
   const rows: Row[] = [];
   const steps = STEPS.filter((s) => !only || only.includes(s.name));
+  const methods: string[] = [];
   for (const step of steps) {
     process.stderr.write(`bench: ${step.name}…\n`);
     rows.push(...(await step.run(quick)));
+    methods.push(`- **${step.name}**: ${step.method(quick)}`);
   }
   console.log(table(rows));
   if (only)
@@ -75,7 +128,14 @@ async function main(): Promise<void> {
       loadAtStart,
       steps.map((s) => s.name),
     );
-  else writeResults(rows, quick, loadAtStart);
+  else
+    writeResults(rows, {
+      quick,
+      loadAtStart,
+      methods,
+      steps: steps.map((s) => s.name),
+      wallMs: Date.now() - started,
+    });
 }
 
 main().catch((err: unknown) => {

@@ -39,10 +39,10 @@ const CLIENTS = 50;
 const RATE = 200;
 const SETTLE_TIMEOUT_MS = 120_000;
 
-type Kind = 'request' | 'approve';
+export type Kind = 'request' | 'approve';
 
 /** What the load thread is asked to send: closed loop (clients) or open loop (rate). */
-interface LoadSpec {
+export interface LoadSpec {
   url: string;
   kind: Kind;
   /** Approve: the request ids to click on, one click each; request: how many commands. */
@@ -52,14 +52,14 @@ interface LoadSpec {
   mode: { clients: number } | { perSecond: number };
 }
 
-interface LoadResult {
+export interface LoadResult {
   wallMs: number;
   /** Ack latency of each request, ms: from when it was due (open loop) or sent (closed loop). */
   latencies: number[];
   failures: number;
 }
 
-interface World {
+export interface World {
   slackUrl: string;
   hookUrl: string;
 }
@@ -91,7 +91,7 @@ function bodyOf(spec: LoadSpec, i: number, slackUrl: string): string {
   const responseUrl = `${slackUrl}response/${spec.tag}-${i}`;
   if (spec.kind === 'request') {
     return slashCommandBody({
-      userId: `UREQ${i % CLIENTS}`,
+      userId: `UREQ${i % REQUESTERS}`,
       text: `request bench 1h load test, request ${i} of ${spec.tag}`,
       responseUrl,
       triggerId: `${spec.tag}.${i}`,
@@ -151,7 +151,7 @@ async function sendLoad(spec: LoadSpec, slackUrl: string): Promise<LoadResult> {
 }
 
 /** The main thread's handle on the load thread. */
-class LoadThread {
+export class LoadThread {
   private constructor(
     private readonly thread: Worker,
     readonly world: World,
@@ -178,13 +178,18 @@ class LoadThread {
   }
 }
 
+/**
+ * Requests come from a pool of people, and the per-person limits are raised: a load test files
+ * far more than one person may, and a refused request would not be the work being measured.
+ */
+const REQUESTERS = 200;
 const configYaml = (hookUrl: string) => `
 requests:
   approverChannel: CBENCH
-  # A bench files thousands of requests from 50 people in a minute: the filing limits (3 pending,
-  # 10 per 10 minutes by default) would turn most away.
+  # A bench files thousands of requests in a minute from a pool of people: the filing limits
+  # (3 pending, 10 per 10 minutes by default) would turn most away.
   maxPendingPerUser: 1000
-  filingLimit: { requests: 10000, per: 1m }
+  filingLimit: { requests: 10000, per: 1s }
 providers:
   hook: { type: webhook, url: '${hookUrl}', secret: ${HOOK_SECRET} }
 resources:
@@ -196,7 +201,7 @@ resources:
 `;
 
 /** An app under test: where to send, what to click, and how to let its background work finish. */
-interface Target {
+export interface Target {
   url: string;
   /** `count` request ids an Approve phase clicks, one click each. */
   approvable(count: number): Promise<string[]>;
@@ -287,7 +292,7 @@ async function requestPathTarget(
 }
 
 /** Hallpass as main.ts composes it: the same, plus the outbox dispatcher and the sweeper. */
-async function composedTarget(world: World): Promise<Target> {
+export async function composedTarget(world: World): Promise<Target> {
   const tmp = tempDir('hallpass-bench-');
   const file = join(tmp.dir, 'hallpass.db');
   const parsed = parseEnv({
@@ -315,7 +320,7 @@ async function composedTarget(world: World): Promise<Target> {
 }
 
 /** The floor: a bare Bolt app with the same receiver and options, whose listeners only ack. */
-async function bareBoltTarget(world: World): Promise<Target> {
+export async function bareBoltTarget(world: World): Promise<Target> {
   const log = boltLogger(logger);
   const receiver = new HTTPReceiver({
     signingSecret: SIGNING_SECRET,
@@ -482,8 +487,8 @@ export async function measureSlackPath(options: {
           value: throughput(value),
           floor: `${throughput(floor)} (bare Bolt, ack only)`,
           ratio: `${fmt((value.perSecond / floor.perSecond) * 100)}%`,
-          target: '≥ 60% of the bare app',
-          met: value.perSecond >= 0.6 * floor.perSecond,
+          target: '—',
+          met: null,
         };
       }
       return {

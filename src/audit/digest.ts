@@ -96,7 +96,7 @@ const COUNTED_ACTIONS = [
  */
 export async function computeDigestStats(q: Queries, query: DigestQuery): Promise<DigestStats> {
   const r = q.reports;
-  const scope = await r.scope(query.period);
+  const scope = query.period;
   // One after another: a snapshot is one connection, which runs one query at a time anyway.
   const byAction = await r.countsByAction(scope, COUNTED_ACTIONS);
   const ended = await r.endsByReason(scope);

@@ -6,6 +6,8 @@ export interface ChainWatchPass {
   /** Rows verified in this pass. */
   checked: number;
   steps: number;
+  /** The longest step, in ms of wall time: how long the thread was held at most. */
+  longestStepMs: number;
   head: number;
   broken?: { seq: number; problem: string };
 }
@@ -66,9 +68,11 @@ export class ChainWatch {
 
   private async pass(): Promise<ChainWatchPass> {
     const { core, logger } = this.deps;
-    const pass: ChainWatchPass = { checked: 0, steps: 0, head: this.notBelow };
+    const pass: ChainWatchPass = { checked: 0, steps: 0, longestStepMs: 0, head: this.notBelow };
     for (;;) {
+      const started = performance.now();
       const step = await core.verifyChainStep(core.config.audit.verifyStep, this.notBelow);
+      pass.longestStepMs = Math.max(pass.longestStepMs, performance.now() - started);
       pass.steps++;
       pass.checked += step.checked;
       pass.head = this.notBelow = step.head.seq;

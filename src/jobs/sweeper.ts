@@ -163,25 +163,7 @@ export class Sweeper {
   private async pass(): Promise<void> {
     await this.safely('expire stale requests', () => this.deps.core.expireStaleRequests());
     const { concurrency, warnBefore } = this.config.sweeper;
-    const seen = new Set<string>();
-    for (;;) {
-      const listed =
-        (await this.safely('list due grants', () =>
-          this.grants.due(concurrency * 8 + this.inFlight.size),
-        )) ?? [];
-      const now = this.deps.core.now();
-      const due = listed.filter(
-        (g) => !this.inFlight.has(g.id) && !seen.has(g.id) && !this.isHeld(g.id, now),
-      );
-      this.idle = seen.size === 0 && due.length === 0;
-      if (due.length === 0) break;
-      due.forEach((g) => seen.add(g.id));
-      const work = await this.expireDue(due);
-      const covers = await this.coversOf(work);
-      await forEachLimited(work, concurrency, (grant) => this.process(grant, covers));
-      this.revoked.drain();
-      await Promise.all(this.recording.values());
-    }
+    await this.workDue(concurrency);
     for (const grant of (await this.safely('list warnings', () =>
       this.grants.toWarn(warnBefore),
     )) ?? []) {
@@ -192,6 +174,59 @@ export class Sweeper {
       concurrency,
       (grant) => this.sync(grant),
     );
+  }
+
+  /**
+   * Works through every grant due now with `concurrency` lanes of provider calls. The lanes take
+   * grants from a queue that is refilled (listed, and the expired ones moved to `revoking` in one
+   * transaction) while they still have work, so the calls never stand still while the next
+   * batch is booked: with a thousand grants expiring at once, that wait between batches was most
+   * of what Hallpass added to the calls themselves. The first batch is small, so the first calls
+   * start soon. A grant is taken once per pass.
+   */
+  private async workDue(concurrency: number): Promise<void> {
+    const seen = new Set<string>();
+    const queue: { grant: GrantRow; covers: Map<string, GrantRow> | undefined }[] = [];
+    let refilling: Promise<void> | null = null;
+    let exhausted = false;
+    const refill = (): Promise<void> =>
+      (refilling ??= (async () => {
+        const batch = seen.size === 0 ? concurrency * 2 : concurrency * 8;
+        const listed =
+          (await this.safely('list due grants', () =>
+            this.grants.due(batch + this.inFlight.size + queue.length),
+          )) ?? [];
+        const now = this.deps.core.now();
+        const due = listed.filter(
+          (g) => !this.inFlight.has(g.id) && !seen.has(g.id) && !this.isHeld(g.id, now),
+        );
+        if (due.length === 0) {
+          exhausted = true;
+          return;
+        }
+        due.forEach((g) => seen.add(g.id));
+        const work = await this.expireDue(due);
+        const covers = await this.coversOf(work);
+        queue.push(...work.map((grant) => ({ grant, covers })));
+      })().finally(() => {
+        refilling = null;
+      }));
+    const lane = async (): Promise<void> => {
+      for (;;) {
+        if (queue.length === 0) {
+          if (exhausted) return;
+          await refill();
+          continue;
+        }
+        const { grant, covers } = queue.shift()!;
+        if (queue.length < concurrency && !exhausted) void refill();
+        await this.process(grant, covers);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, lane));
+    this.idle = seen.size === 0;
+    this.revoked.drain();
+    await Promise.all(this.recording.values());
   }
 
   /** Sets the exact timer for the next due moment (grant work, a warning, a stale request). */

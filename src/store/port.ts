@@ -411,41 +411,26 @@ export interface RevocationProblem {
   overrunMs: number;
 }
 
-/**
- * A period and the first and last audit rows inside it: rows in the period are read by seq
- * between those two rather than looked up one by one from the `at` index; the `at` bounds stay,
- * so a clock that stepped back cannot let a row slip in.
- */
-export interface PeriodScope extends Range {
-  lo: number | null;
-  hi: number | null;
-}
-
 /** The aggregate reads of the weekly digest, each over one period. */
 export interface ReportQueries {
-  scope(range: Range): Promise<PeriodScope>;
-  countsByAction(range: PeriodScope, actions: readonly string[]): Promise<Map<string, number>>;
+  countsByAction(range: Range, actions: readonly string[]): Promise<Map<string, number>>;
   /** `grant.revoked` events in the period by their recorded reason. */
-  endsByReason(range: PeriodScope): Promise<Map<string | null, number>>;
-  requestsFiled(range: PeriodScope): Promise<number>;
+  endsByReason(range: Range): Promise<Map<string | null, number>>;
+  requestsFiled(range: Range): Promise<number>;
   /** Decision times (decided - filed) of human decisions made in the period, ascending. */
-  decisionTimes(range: PeriodScope): Promise<number[]>;
-  topApprovers(range: PeriodScope, top: number): Promise<Listed<Ranked>>;
-  topResources(range: PeriodScope, top: number): Promise<Listed<Ranked>>;
-  topRequesters(range: PeriodScope, top: number): Promise<Listed<Ranked>>;
-  selfApproved(range: PeriodScope, top: number): Promise<Listed<GrantRef>>;
-  autoApproved(range: PeriodScope, top: number): Promise<Listed<GrantRef>>;
+  decisionTimes(range: Range): Promise<number[]>;
+  topApprovers(range: Range, top: number): Promise<Listed<Ranked>>;
+  topResources(range: Range, top: number): Promise<Listed<Ranked>>;
+  topRequesters(range: Range, top: number): Promise<Listed<Ranked>>;
+  selfApproved(range: Range, top: number): Promise<Listed<GrantRef>>;
+  autoApproved(range: Range, top: number): Promise<Listed<GrantRef>>;
   /** Grants activated in the period outside every interval of `inside`. */
-  activatedOutside(
-    range: PeriodScope,
-    inside: readonly Range[],
-    top: number,
-  ): Promise<Listed<GrantRef>>;
-  longestGrants(range: PeriodScope, top: number): Promise<LongGrant[]>;
+  activatedOutside(range: Range, inside: readonly Range[], top: number): Promise<Listed<GrantRef>>;
+  longestGrants(range: Range, top: number): Promise<LongGrant[]>;
   /** Grants revoked in the period whose provider reported what was done, the latest first. */
-  activity(range: PeriodScope, top: number): Promise<Listed<ActivityRow>>;
+  activity(range: Range, top: number): Promise<Listed<ActivityRow>>;
   revocationProblems(
-    range: PeriodScope,
+    range: Range,
     asOf: number,
     lateAfterMs: number,
     top: number,

@@ -17,6 +17,9 @@ export const auditEvents = pgTable(
   (t) => [
     index('audit_at').on(t.at),
     index('audit_request').on(t.requestId),
-    index('audit_grant').on(t.grantId),
+    // A grant's events by action (the digest's "when was an early end asked for"), and by grant.
+    index('audit_grant').on(t.grantId, t.action, t.at),
+    // The digest's reads: one action's rows in a period, and who acted (no table lookup to rank).
+    index('audit_action_at').on(t.action, t.at, t.actor),
   ],
 );

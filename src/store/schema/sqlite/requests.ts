@@ -36,6 +36,11 @@ export const requests = sqliteTable(
     index('requests_pending_until')
       .on(t.pendingUntil)
       .where(sql`status = 'pending'`),
+    // An approver's Home lists the oldest pending requests: read in order from the pending ones,
+    // not by walking every request ever filed past the decided ones.
+    index('requests_pending_created')
+      .on(t.createdAt)
+      .where(sql`status = 'pending'`),
     index('requests_requester').on(t.requester, t.status),
     index('requests_requester_created').on(t.requester, t.createdAt),
     index('requests_created_at').on(t.createdAt),

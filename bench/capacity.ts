@@ -1,0 +1,175 @@
+import { logger } from '../src/log';
+import { fmt, percentile, type Row } from './report';
+import {
+  bareBoltTarget,
+  composedTarget,
+  LoadThread,
+  type Kind,
+  type LoadResult,
+  type Target,
+} from './slack-path';
+
+/** The ack must come within this, at the 99th percentile, for a rate to count as sustained. */
+const P99_LIMIT_MS = 100;
+/** Slack gives up on a request not acked within 3 s: later than that counts as dropped. */
+const SLACK_GIVES_UP_MS = 3_000;
+const START_RATE = 100;
+/** One loopback load thread cannot send much faster than this; the search stops here. */
+const MAX_RATE = 3_200;
+const TARGET_RATE = 500;
+/** Closed-loop clients that file the requests an Approve trial clicks on (not measured). */
+const FILING_CLIENTS = 20;
+
+interface Trial {
+  rate: number;
+  p99: number;
+  dropped: number;
+}
+
+interface Search {
+  /** The highest rate that held, or 0 when even the first did not. */
+  sustained: number;
+  /** The lowest rate that did not hold (undefined when the search reached MAX_RATE). */
+  failedAt?: Trial;
+  atSustained?: Trial;
+  trials: number;
+}
+
+function judge(rate: number, result: LoadResult): Trial {
+  const sorted = [...result.latencies].sort((a, b) => a - b);
+  const late = sorted.filter((ms) => ms > SLACK_GIVES_UP_MS).length;
+  return { rate, p99: percentile(sorted, 99), dropped: result.failures + late };
+}
+
+const holds = (t: Trial) => t.p99 < P99_LIMIT_MS && t.dropped === 0;
+
+/**
+ * The highest fixed rate `target` acks `kind` at with p99 under 100 ms and nothing dropped:
+ * doubling from 100/s until a rate fails, then halving the gap three times (to 1/8 of it).
+ * Each trial sends `seconds` worth of requests on a fixed schedule (open loop: a request's
+ * latency counts from when it was due, so a backlog shows), then lets the app finish its
+ * background work before the next.
+ */
+async function searchRate(
+  load: LoadThread,
+  target: Target,
+  kind: Kind,
+  seconds: number,
+  tag: string,
+): Promise<Search> {
+  let trials = 0;
+  const trial = async (rate: number): Promise<Trial> => {
+    const count = Math.round(rate * seconds);
+    const ids =
+      kind === 'approve'
+        ? await filed(load, target, count, `${tag}-file-${trials}`)
+        : Array.from({ length: count }, (_, i) => String(i));
+    const result = await load.run({
+      url: target.url,
+      kind,
+      ids,
+      tag: `${tag}-${trials++}`,
+      mode: { perSecond: rate },
+    });
+    await target.settle();
+    return judge(rate, result);
+  };
+  let good: Trial | undefined;
+  let bad: Trial | undefined;
+  for (let rate = START_RATE; rate <= MAX_RATE; rate *= 2) {
+    const t = await trial(rate);
+    if (!holds(t)) {
+      bad = t;
+      break;
+    }
+    good = t;
+  }
+  if (bad && good) {
+    for (let i = 0; i < 3; i++) {
+      const rate = Math.round((good.rate + bad.rate) / 2);
+      const t = await trial(rate);
+      if (holds(t)) good = t;
+      else bad = t;
+    }
+  }
+  return { sustained: good?.rate ?? 0, failedAt: bad, atSustained: good, trials };
+}
+
+/** Files `count` requests (closed loop, not measured) and returns their ids for Approve. */
+async function filed(
+  load: LoadThread,
+  target: Target,
+  count: number,
+  tag: string,
+): Promise<string[]> {
+  const ids = Array.from({ length: count }, (_, i) => String(i));
+  const result = await load.run({
+    url: target.url,
+    kind: 'request',
+    ids,
+    tag,
+    mode: { clients: FILING_CLIENTS },
+  });
+  if (result.failures > 0) throw new Error(`${result.failures} filing requests failed`);
+  await target.settle();
+  return target.approvable(count);
+}
+
+function describe(s: Search): string {
+  const at = s.atSustained;
+  const held = at ? `p99 ${fmt(at.p99, 1)} ms at it` : 'no rate held';
+  const failed = s.failedAt
+    ? `; ${fmt(s.failedAt.rate)}/s missed (p99 ${fmt(s.failedAt.p99, 1)} ms, ${fmt(s.failedAt.dropped)} dropped)`
+    : `; the load thread's ceiling of ${fmt(MAX_RATE)}/s was reached`;
+  return `${fmt(s.sustained)} req/s (${held}${failed})`;
+}
+
+const FIGURE: Record<Kind, string> = {
+  request: '`/jit request`',
+  approve: 'Approve click',
+};
+
+/**
+ * Capacity: the highest fixed rate one replica (startHallpass: the Slack app, its jobs and the
+ * outbox delivering to a fake Slack) acks `/jit request` and Approve at with p99 < 100 ms and
+ * nothing dropped, beside the same search on a bare Bolt app that only acks, in the same run.
+ * Which app is searched first alternates by kind.
+ */
+export async function capacityBench(quick: boolean): Promise<Row[]> {
+  const seconds = quick ? 2 : 4;
+  const wasSilent = logger.silent;
+  logger.silent = true;
+  const load = await LoadThread.start();
+  const replica = await composedTarget(load.world);
+  const bare = await bareBoltTarget(load.world);
+  try {
+    const rows: Row[] = [];
+    for (const [i, kind] of (['request', 'approve'] as const).entries()) {
+      const searchOn = (t: Target, name: string) => searchRate(load, t, kind, seconds, name);
+      let mine: Search;
+      let floor: Search;
+      if (i % 2 === 0) {
+        mine = await searchOn(replica, `replica-${kind}`);
+        floor = await searchOn(bare, `bare-${kind}`);
+      } else {
+        floor = await searchOn(bare, `bare-${kind}`);
+        mine = await searchOn(replica, `replica-${kind}`);
+      }
+      rows.push({
+        bench: 'capacity',
+        figure: `${FIGURE[kind]}: highest fixed rate with ack p99 < ${P99_LIMIT_MS} ms and none dropped, one replica with its jobs (${seconds} s per trial, ${mine.trials} trials)`,
+        value: describe(mine),
+        floor: `${describe(floor)} (bare Bolt, ack only)`,
+        ratio: floor.sustained > 0 ? `${fmt((mine.sustained / floor.sustained) * 100)}%` : '—',
+        target: `≥ ${fmt(TARGET_RATE)} req/s`,
+        met: mine.sustained >= TARGET_RATE,
+      });
+    }
+    return rows;
+  } finally {
+    await bare.stop();
+    await replica.stop();
+    await load.stop();
+    logger.silent = wasSilent;
+  }
+}
