@@ -243,7 +243,7 @@ function idleProbes(raw: Database.Database): () => void {
     "SELECT id FROM requests WHERE status = 'pending' AND pending_until <= ? LIMIT 500",
     "SELECT * FROM grants WHERE status in ('activating', 'active', 'revoking') AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 128",
     "SELECT * FROM grants WHERE status = 'active' AND warned_at IS NULL AND expires_at <= ? + 600000 AND expires_at > ? LIMIT 500",
-    "SELECT * FROM grants WHERE status = 'active' AND provider_expires_at < expires_at LIMIT 100",
+    "SELECT * FROM grants WHERE status = 'active' AND provider_expires_at < expires_at ORDER BY id LIMIT 100",
     "SELECT min(next_attempt_at) FROM grants WHERE status in ('activating', 'active', 'revoking')",
     "SELECT min(expires_at) FROM grants WHERE status = 'active' AND warned_at IS NULL",
     "SELECT min(pending_until) FROM requests WHERE status = 'pending'",
@@ -292,9 +292,10 @@ export async function sweeperBench(options: {
   active: number;
   expired: number;
   rounds: number;
+  /** Active grants of each idle-tick row: how an idle pass grows with the grants it watches. */
+  idleSizes: readonly number[];
 }): Promise<Row[]> {
-  return [
-    await revokeRow(options.active, options.expired, options.rounds),
-    await idleRow(options.active, 50),
-  ];
+  const rows = [await revokeRow(options.active, options.expired, options.rounds)];
+  for (const active of options.idleSizes) rows.push(await idleRow(active, 50));
+  return rows;
 }
