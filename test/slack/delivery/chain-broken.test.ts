@@ -4,7 +4,7 @@ import { deliveryHarness, sentText, type DeliveryHarness } from './harness';
 describe('the broken audit chain alert', () => {
   let h: DeliveryHarness;
   // A first call on a busy machine can take longer than the harness's 300 ms call timeout.
-  beforeEach(async () => (h = await deliveryHarness('sqlite', { callTimeoutMs: 5_000 })));
+  beforeEach(async () => (h = await deliveryHarness('sqlite')));
   afterEach(() => h.stop());
 
   it('goes to the digest channel and every admin once, with the row shown as literal text', async () => {

@@ -6,7 +6,14 @@ import { ACTIONS } from '../../../src/slack/ids';
 import { SlackError } from '../../support/fake-slack';
 import { waitUntil } from '../harness';
 import { STORE_KINDS } from '../../support/stores';
-import { BOT_TOKEN, deliveryHarness, JUST, sentText, type DeliveryHarness } from './harness';
+import {
+  BOT_TOKEN,
+  deliveryHarness,
+  HANG_TIMEOUT_MS,
+  JUST,
+  sentText,
+  type DeliveryHarness,
+} from './harness';
 
 describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
   let h: DeliveryHarness;
@@ -319,8 +326,9 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
 
     it('times out a call that hangs and counts it as a failed try', async () => {
       const { dm } = await deniedAfterDelivery();
+      const impatient = h.dispatcherFor(h.core, { callTimeoutMs: HANG_TIMEOUT_MS });
       h.fake.fail('chat.postMessage', { kind: 'hang' });
-      await h.dispatcher.drain();
+      await impatient.drain();
       expect((await h.rows(`id = ${dm.id}`))[0]).toMatchObject({
         status: 'pending',
         attempts: 1,
@@ -591,8 +599,9 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
 
   describe('the loop', () => {
     it('delivers soon after a kick from a commit, and stop waits for the send in flight', async () => {
-      h.core.onCommit(() => h.dispatcher.kick());
-      h.dispatcher.start();
+      const impatient = h.dispatcherFor(h.core, { callTimeoutMs: HANG_TIMEOUT_MS });
+      h.core.onCommit(() => impatient.kick());
+      impatient.start();
       await request({ resourceId: 'auto', duration: '30m' });
       // Approved at once: only the approver channel hears of it until the access is active.
       await waitUntil(
@@ -603,7 +612,7 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
       h.fake.fail('chat.postMessage', { kind: 'hang' });
       await request();
       await h.fake.waitFor(() => posts().length === 3);
-      await h.dispatcher.stop();
+      await impatient.stop();
       expect(await h.rows("status = 'pending'")).toMatchObject([
         { attempts: 1, last_error: 'chat.postMessage did not answer within 300 ms' },
       ]);
