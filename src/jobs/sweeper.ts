@@ -6,6 +6,7 @@ import { forgetSecret, registerSecret } from '../secrets/scrub';
 import type { Sealer } from '../secrets/seal';
 import { backoffDelay } from '../core/backoff';
 import { Batch } from './batch';
+import { InOrder } from './in-order';
 import { ProviderCalls } from './provider-calls';
 import { forEachLimited } from './limit';
 import {
@@ -92,6 +93,11 @@ export class Sweeper {
    * backoff, until the record can be written, so a failure that cannot be recorded cannot loop.
    */
   private readonly held = new Map<string, { until: number; attempts: number }>();
+  /**
+   * Provider calls on one person's shared access, one after another in the order taken: a revoke
+   * and a later grant's activation of the same access must not cross at the provider.
+   */
+  private readonly sharedInOrder = new InOrder();
   /** The last pass found nothing it could act on. */
   private idle = false;
 
@@ -220,7 +226,10 @@ export class Sweeper {
         }
         const { grant, covers } = queue.shift()!;
         if (queue.length < concurrency && !exhausted) void refill();
-        await this.process(grant, covers);
+        const access = this.sharedAccessOf(grant);
+        await (access
+          ? this.sharedInOrder.run(access, () => this.process(grant, covers))
+          : this.process(grant, covers));
       }
     };
     await Promise.all(Array.from({ length: concurrency }, lane));
@@ -270,10 +279,20 @@ export class Sweeper {
   }
 
   /**
+   * The access a grant shares with the person's other grants of the resource, on a provider
+   * where grants share it; undefined where each grant has its own.
+   */
+  private sharedAccessOf(grant: GrantRow): string | undefined {
+    const isolation = this.deps.providers.get(grant.provider)?.provider.guarantees.isolation;
+    return isolation === 'shared' ? JSON.stringify([grant.userId, grant.resourceId]) : undefined;
+  }
+
+  /**
    * Which of the revokes in `work` on a shared-isolation provider another live grant still
-   * covers, in one read for the page rather than one per revoke. Nothing new can come to cover
-   * them before their calls: grants are activated here, after this page. Undefined when the read
-   * failed: each revoke then asks for itself.
+   * covers, in one read for the page rather than one per revoke. A grant approved after this
+   * read cannot be undone by the revoke: it comes in a later page, and calls on one shared access
+   * run in the order they were taken (`sharedInOrder`), so its grant call follows the revoke.
+   * Undefined when the read failed: each revoke then asks for itself.
    */
   private coversOf(work: readonly GrantRow[]): Promise<Map<string, GrantRow> | undefined> {
     const shared = work.filter(

@@ -265,6 +265,42 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     expect(r.provider.present.size).toBe(0);
   });
 
+  it('lets a grant approved during a revoke of the same shared access call the provider only after it', async () => {
+    await r.sweeper.stop();
+    await r.h.close();
+    r = rig(await coreHarness(`${BASE_CONFIG}sweeper: { concurrency: 2 }\n`, undefined, kind));
+    const first = await approved(r.h, 'auto', '30m');
+    await r.sweeper.tick();
+    r.h.clock.advance(1_000);
+    // Enough other grants ending at once that the pass lists again while the first revoke is out.
+    for (let i = 0; i < 8; i++) await approved(r.h, 'auto', '30m', `UOTHER${i}`);
+    await r.sweeper.tick();
+    r.h.clock.advance(30 * MIN + 1_000);
+
+    let second: string | undefined;
+    r.provider.onCall = async (call) => {
+      if (call.action !== 'revoke' || call.grantId !== first) return;
+      second = await approved(r.h, 'auto', '30m');
+      // Out until the pass has had every chance to take the new grant and call the provider.
+      for (
+        let i = 0;
+        i < 200 && !r.provider.callsOf('grant').some((c) => c.grantId === second);
+        i++
+      )
+        await new Promise((resolve) => setTimeout(resolve, 1));
+    };
+    await r.sweeper.tick();
+    await r.sweeper.tick();
+
+    const order = r.provider.calls
+      .filter((c) => c.grantId === first || c.grantId === second)
+      .map((c) => `${c.action} ${c.grantId === first ? 'first' : 'second'}`);
+    expect(order).toEqual(['grant first', 'revoke first', 'check first', 'grant second']);
+    expect((await grant(first)).status).toBe('revoked');
+    expect((await grant(second!)).status).toBe('active');
+    expect(r.provider.present.has('UREQ/auto')).toBe(true);
+  });
+
   it('revokes per-grant accesses independently', async () => {
     await r.sweeper.stop();
     await r.h.close();

@@ -29,6 +29,8 @@ export class RecordingProvider implements Provider {
   inFlight = 0;
   maxInFlight = 0;
   checkLies = false;
+  /** Runs as each call arrives, before it is applied: a test holds a call here to race another. */
+  onCall?: (call: RecordedProviderCall) => Promise<void>;
 
   constructor(
     readonly guarantees: ProviderGuarantees = {
@@ -48,18 +50,20 @@ export class RecordingProvider implements Provider {
     action: RecordedProviderCall['action'],
     ctx: ProviderCallContext<unknown>,
   ): Promise<void> {
-    this.calls.push({
+    const call = {
       action,
       grantId: ctx.grantId,
       userId: ctx.user.slackId,
       startsAt: ctx.startsAt.getTime(),
       expiresAt: ctx.expiresAt.getTime(),
       state: ctx.state,
-    });
+    };
+    this.calls.push(call);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
       await new Promise((r) => setImmediate(r));
+      await this.onCall?.(call);
       const behaviour = action === 'check' ? 'ok' : (this.plan.shift() ?? 'ok');
       if (behaviour === 'fail') throw new Error(`${action} refused by the test`);
       if (behaviour === 'hang') {
