@@ -60,6 +60,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
     {
       databaseUrl: env.HALLPASS_DATABASE_URL,
       databasePool: env.HALLPASS_DATABASE_POOL,
+      databaseQueue: env.HALLPASS_DATABASE_QUEUE,
       file: env.HALLPASS_DB,
     },
     { logger, backgroundCheckpoints: true },

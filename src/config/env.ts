@@ -49,6 +49,12 @@ export const envSchema = z.object({
     .min(2, 'HALLPASS_DATABASE_POOL must be at least 2: one connection for changes, one for reads')
     .max(1000, 'HALLPASS_DATABASE_POOL must be at most 1000 connections')
     .optional(),
+  HALLPASS_DATABASE_QUEUE: z.coerce
+    .number({ error: 'HALLPASS_DATABASE_QUEUE must be a whole number of changes, like 1000' })
+    .int('HALLPASS_DATABASE_QUEUE must be a whole number of changes, like 1000')
+    .min(1, 'HALLPASS_DATABASE_QUEUE must be at least 1')
+    .max(1_000_000, 'HALLPASS_DATABASE_QUEUE must be at most 1000000 changes')
+    .optional(),
   HALLPASS_SECRET_KEY: z
     .string()
     .min(16, 'HALLPASS_SECRET_KEY must be at least 16 characters')

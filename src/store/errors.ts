@@ -3,6 +3,8 @@
  * Errors are recognised by shape, since their classes may come from another copy of the driver.
  */
 
+import { CHANGES_QUEUED } from './change-queue';
+
 interface DriverError {
   name?: unknown;
   code?: unknown;
@@ -31,7 +33,7 @@ const UNREACHABLE = new Set([
 
 /**
  * The database is busy or out of reach for the moment: another process holds its lock past the
- * timeout, or the server does not answer. The change was rolled back whole; trying again later
+ * timeout, the server does not answer, or this process already has too many changes waiting. The change was rolled back whole; trying again later
  * is the fix.
  */
 export function isStoreBusy(err: unknown): boolean {
@@ -41,6 +43,7 @@ export function isStoreBusy(err: unknown): boolean {
     const message = (err as DriverError | null)?.message;
     return typeof message === 'string' && /^Connection terminated/.test(message);
   }
+  if (code === CHANGES_QUEUED) return true;
   if (isSqliteError(err)) return code.startsWith('SQLITE_BUSY');
   // 08…: connection exceptions; 57P0…: the server is shutting down, crashed or starting up.
   return (
@@ -61,6 +64,8 @@ export function describeStoreError(err: unknown, where: string): string | undefi
       return `the database at ${where} lacks Hallpass tables (${message}); start the bot once on it to create or migrate them`;
     return `database error on ${where}: ${message} (${code})`;
   }
+  if (code === CHANGES_QUEUED)
+    return `${message} (${where}); the database is falling behind: try again in a moment, and if it lasts, look for slow statements or raise HALLPASS_DATABASE_QUEUE`;
   if (code && UNREACHABLE.has(code)) return `cannot reach the database at ${where} (${code})`;
   if (code === '28P01' || code === '28000')
     return `the database at ${where} refused the login (${code}); check the user and password in HALLPASS_DATABASE_URL`;

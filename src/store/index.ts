@@ -23,6 +23,8 @@ export interface StoreLocation {
   databaseUrl?: string;
   /** PostgreSQL: connections this process opens at most (one of them for changes). */
   databasePool?: number;
+  /** PostgreSQL: this process's changes that may wait their turn before more are refused. */
+  databaseQueue?: number;
   /** The SQLite file (the embedded default). */
   file: string;
 }
@@ -70,6 +72,7 @@ export async function openStore(where: StoreLocation, options: OpenOptions = {})
       logger: options.logger,
       readonly: options.readonly,
       maxConnections: where.databasePool,
+      maxQueuedChanges: where.databaseQueue,
     });
   }
   return new SqliteStore(where.file, {

@@ -76,6 +76,19 @@ describe('environment', () => {
       });
   });
 
+  it('takes the bound on waiting changes from HALLPASS_DATABASE_QUEUE, a whole number from 1', () => {
+    const base = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'signing' };
+    expect(parseEnv({ ...base, HALLPASS_DATABASE_QUEUE: '5000' })).toEqual({
+      env: expect.objectContaining({ HALLPASS_DATABASE_QUEUE: 5000 }),
+    });
+    expect(parseEnv({ ...base, HALLPASS_DATABASE_QUEUE: '0' })).toEqual({
+      problems: ['HALLPASS_DATABASE_QUEUE must be at least 1'],
+    });
+    expect(parseEnv({ ...base, HALLPASS_DATABASE_QUEUE: 'lots' })).toEqual({
+      problems: ['HALLPASS_DATABASE_QUEUE must be a whole number of changes, like 1000'],
+    });
+  });
+
   it('refuses a LOG_LEVEL that names no level, with the levels it accepts', () => {
     const base = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' };
     for (const typo of ['verbose2', 'warning', ' warn'])

@@ -1,3 +1,4 @@
+import { describeStoreError, isStoreBusy } from '../../src/store/errors';
 import { PostgresStore, type PostgresOptions } from '../../src/store/postgres/store';
 import { freshPostgresDatabase } from '../support/stores';
 import { requestRow } from './rows';
@@ -136,6 +137,39 @@ describe('the PostgreSQL store under a burst of changes', () => {
     held.open();
     await snapshot;
     expect(await store.requests.byId('req_during')).toBeDefined();
+  });
+
+  it('refuses a change at once when its queue is full, changing nothing, and takes changes again as it drains', async () => {
+    const store = await open({ maxConnections: 3, maxQueuedChanges: 3 });
+    const held = gate();
+    const first = store.change(async (tx) => {
+      await tx.requests.insert(requestRow('req_first'));
+      await held.opened;
+    });
+    const queued = Array.from({ length: 3 }, (_, i) =>
+      store.change((tx) => tx.requests.insert(requestRow(`req_q${i}`))),
+    );
+    let ran = false;
+    const refused = await store
+      .change(async (tx) => {
+        ran = true;
+        await tx.requests.insert(requestRow('req_refused'));
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(ran).toBe(false);
+    expect(isStoreBusy(refused)).toBe(true);
+    expect(describeStoreError(refused, 'postgres:db')).toBe(
+      '3 changes of this process are already waiting for the database, so this one was refused before it began (postgres:db); the database is falling behind: try again in a moment, and if it lasts, look for slow statements or raise HALLPASS_DATABASE_QUEUE',
+    );
+
+    held.open();
+    await Promise.all([first, ...queued]);
+    await store.change((tx) => tx.requests.insert(requestRow('req_after')));
+    const filed = (await store.requests.pendingOf('UREQ')).map((r) => r.id).sort();
+    expect(filed).toEqual(['req_after', 'req_first', 'req_q0', 'req_q1', 'req_q2']);
   });
 
   it('refuses fewer than 2 connections: one is kept for changes', async () => {

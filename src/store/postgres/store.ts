@@ -23,7 +23,7 @@ import { CHAIN_HEAD_SEQ, CHAIN_PAGE, CHAIN_PAGE_ROWS } from '../queries/audit';
 import * as tables from '../schema/postgres';
 import { PgLeadership } from './leadership';
 import { LOCKS } from './locks';
-import { Mutex } from '../mutex';
+import { ChangeQueue } from '../change-queue';
 import { NamedPool, type PoolCounts } from './pool';
 import { sqlOf } from '../sql';
 import { PgRunner } from './runner';
@@ -56,6 +56,8 @@ export interface PostgresOptions {
   maxConnections?: number;
   /** How long a statement or transaction waits for a free connection (default 10 s). */
   acquireTimeoutMs?: number;
+  /** Changes of this process that may wait for their turn before more are refused (default 1,000). */
+  maxQueuedChanges?: number;
   readonly?: boolean;
   logger?: Logger;
 }
@@ -93,8 +95,8 @@ export class PostgresStore implements Store {
   private readonly pool: NamedPool;
   /** The one connection this process's changes take turns on. */
   private readonly changePool: NamedPool;
-  /** Changes of this process, in the order they came, one at a time. */
-  private readonly changes = new Mutex();
+  /** Changes of this process, in the order they came, one at a time, with a bound on the wait. */
+  private readonly changes: ChangeQueue;
   private readonly settings: ClientConfig & { connectionTimeoutMillis: number };
   private readonly perClient = new WeakMap<PoolClient, Queries>();
 
@@ -119,6 +121,7 @@ export class PostgresStore implements Store {
       );
     this.pool = new NamedPool('read', max - 1, this.settings, POOL_ADVICE, options.logger);
     this.changePool = new NamedPool('change', 1, this.settings, POOL_ADVICE, options.logger);
+    this.changes = new ChangeQueue(options.maxQueuedChanges);
     const queries = createQueries(new PgRunner(this.pool), postgresDialect, tables, (work) =>
       this.transaction(this.pool, 'BEGIN', (client) => work(new PgRunner(client))),
     );
@@ -224,7 +227,7 @@ export class PostgresStore implements Store {
   poolCounts(): { read: PoolCounts; change: PoolCounts & { queued: number } } {
     return {
       read: this.pool.counts,
-      change: { ...this.changePool.counts, queued: this.changes.waitingCount },
+      change: { ...this.changePool.counts, queued: this.changes.waiting },
     };
   }
 
