@@ -40,8 +40,9 @@ export class Receiver {
     readonly port: number,
   ) {}
 
-  static async start(): Promise<Receiver> {
-    const thread = tsWorker(join(__dirname, 'lag-receiver.ts'));
+  /** `answerAfterMs`: how long each call takes to answer (0: at once, the machine's floor). */
+  static async start(answerAfterMs = 0): Promise<Receiver> {
+    const thread = tsWorker(join(__dirname, 'lag-receiver.ts'), { workerData: { answerAfterMs } });
     const [{ port }] = (await once(thread, 'message')) as [{ port: number }];
     return new Receiver(thread, port);
   }
@@ -206,16 +207,19 @@ const show = (l: Lags) => `p50 ${fmt(l.p50)} · p99 ${fmt(l.p99)} · max ${fmt(l
 /**
  * `count` grants expire at the same moment; how long after it the system behind the webhook saw
  * each revoke, against the same calls made straight at the receiver. Medians over rounds of
- * each percentile, for each size in `grants`.
+ * each percentile, for each size in `grants`. With `answerAfterMs`, every call takes that long
+ * to answer, as across a network: the lanes then wait on the calls rather than on this thread.
  */
 export async function lagBench(
-  options: { grants: readonly number[]; rounds: number },
+  options: { grants: readonly number[]; rounds: number; answerAfterMs?: number },
   on: { bench: string; fresh(): Promise<LagDb>; leadMs?: number } = {
     bench: 'lag',
     fresh: sqliteLagDb,
   },
 ): Promise<Row[]> {
-  const receiver = await Receiver.start();
+  const answerAfterMs = options.answerAfterMs ?? 0;
+  const receiver = await Receiver.start(answerAfterMs);
+  const answering = answerAfterMs > 0 ? `, each call answered after ${answerAfterMs} ms` : '';
   try {
     const concurrency = configFor(receiver.port).sweeper.concurrency;
     const rows: Row[] = [];
@@ -245,7 +249,7 @@ export async function lagBench(
       const floor = med(floors);
       rows.push({
         bench: on.bench,
-        figure: `revocation lag, ${fmt(grants)} grants expiring at once, webhook provider, concurrency ${concurrency} (median of ${options.rounds} rounds)`,
+        figure: `revocation lag, ${fmt(grants)} grants expiring at once, webhook provider${answering}, concurrency ${concurrency} (median of ${options.rounds} rounds)`,
         value: show(value),
         floor: `${show(floor)} (the same webhook calls, no Hallpass)`,
         ratio: `${fmt(value.p99 / floor.p99, 2)}× (p99)`,
