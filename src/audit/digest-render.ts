@@ -1,5 +1,5 @@
 import { tz } from '@date-fns/tz';
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import { formatDuration } from '../config/duration';
 import type { BreakGlassRow, Digest, GrantRef, Listed, Ranked, RevocationProblem } from './digest';
 

@@ -1,5 +1,7 @@
 import { TZDate } from '@date-fns/tz';
-import { addDays, startOfDay, subDays } from 'date-fns';
+import { addDays } from 'date-fns/addDays';
+import { startOfDay } from 'date-fns/startOfDay';
+import { subDays } from 'date-fns/subDays';
 import { parse as parseCron } from 'node-cron';
 import { configSchema, type Config } from '../config/schema';
 

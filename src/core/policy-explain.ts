@@ -1,5 +1,5 @@
 import { tz } from '@date-fns/tz';
-import { format } from 'date-fns';
+import { format } from 'date-fns/format';
 import type { CoreContext } from './context';
 import { DomainError } from './errors';
 import { explain, type Explanation } from './explain';

@@ -1,7 +1,8 @@
 /** The Okta SDK client as Hallpass uses it: shared by the okta-group provider and the directory. */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, DefaultRequestExecutor } from '@okta/okta-sdk-nodejs';
+import type * as OktaSdk from '@okta/okta-sdk-nodejs';
+import type { Client, DefaultRequestExecutor } from '@okta/okta-sdk-nodejs';
 import { abortReason, raceAbort } from '../providers/abort';
 
 const SUMMARY_EXCERPT = 300;
@@ -17,29 +18,48 @@ const callSignal = new AsyncLocalStorage<AbortSignal>();
 class TokenRefused extends Error {}
 
 /**
+ * The Okta SDK, loaded when the first Okta client is made rather than with the modules that use
+ * it: it is most of a second of start-up and tens of megabytes, which every process without an
+ * Okta provider or directory would otherwise pay for.
+ */
+function oktaSdk(): typeof OktaSdk {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
+  return require('@okta/okta-sdk-nodejs') as typeof OktaSdk;
+}
+
+let executorClass: (new () => DefaultRequestExecutor) | undefined;
+
+/** The executor below, its class made once the SDK it extends is loaded. */
+function callBoundExecutor(): DefaultRequestExecutor {
+  executorClass ??= callBoundExecutorClass(oktaSdk().DefaultRequestExecutor);
+  return new executorClass();
+}
+
+/**
  * The SDK's executor, which on 429 waits until X-Rate-Limit-Reset and tries again (twice at
  * most), with every request and every such wait bound to the signal of the call it serves, so a
  * call that times out leaves no request or timer behind.
  */
-class CallBoundExecutor extends DefaultRequestExecutor {
-  override async fetch(request: RequestOptions): Promise<Response> {
-    const signal = callSignal.getStore();
-    if (signal) request.signal = signal as RequestOptions['signal'];
-    const response = await super.fetch(request);
-    if (request.url?.endsWith(TOKEN_PATH) && response.status >= 400) await refused(response);
-    return response;
-  }
+const callBoundExecutorClass = (Base: typeof DefaultRequestExecutor) =>
+  class CallBoundExecutor extends Base {
+    override async fetch(request: RequestOptions): Promise<Response> {
+      const signal = callSignal.getStore();
+      if (signal) request.signal = signal as RequestOptions['signal'];
+      const response = await super.fetch(request);
+      if (request.url?.endsWith(TOKEN_PATH) && response.status >= 400) await refused(response);
+      return response;
+    }
 
-  override async retryRequest(
-    request: RequestOptions,
-    response: Response,
-    delayMs: number,
-  ): Promise<Response> {
-    await sleep(delayMs, undefined, { signal: callSignal.getStore() });
-    const requestId = this.getOktaRequestId(response);
-    return this.fetch(this.buildRetryRequest(request, requestId, delayMs));
-  }
-}
+    override async retryRequest(
+      request: RequestOptions,
+      response: Response,
+      delayMs: number,
+    ): Promise<Response> {
+      await sleep(delayMs, undefined, { signal: callSignal.getStore() });
+      const requestId = this.getOktaRequestId(response);
+      return this.fetch(this.buildRetryRequest(request, requestId, delayMs));
+    }
+  };
 
 /**
  * The SDK takes a refused token request's body for a token (it never checks the status) and
@@ -72,10 +92,10 @@ export function oktaClient(orgUrl: string, auth: OktaAuth): Client {
           scopes: auth.scopes,
           ...(auth.keyId ? { keyId: auth.keyId } : {}),
         };
-  return new Client({
+  return new (oktaSdk().Client)({
     orgUrl,
     ...mode,
-    requestExecutor: new CallBoundExecutor(),
+    requestExecutor: callBoundExecutor(),
     // By default the SDK keeps every user it fetched (keyed by id) for as long as it runs, memory
     // that grows with the people served and could answer for Okta; every read goes to Okta.
     cacheMiddleware: null,

@@ -1,4 +1,5 @@
-import { GoogleAuth } from 'google-auth-library';
+import type * as GoogleAuthLibrary from 'google-auth-library';
+import type { GoogleAuth } from 'google-auth-library';
 import { abortReason, raceAbort } from '../abort';
 import { policySchema, type Policy } from './policy';
 
@@ -30,6 +31,15 @@ export class GoogleApiError extends Error {
 }
 
 /**
+ * google-auth-library, loaded when the first gcp-iam provider is created rather than with the
+ * registry, so configurations without one do not pay for it.
+ */
+function googleAuthLibrary(): typeof GoogleAuthLibrary {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
+  return require('google-auth-library') as typeof GoogleAuthLibrary;
+}
+
+/**
  * Cloud Resource Manager v3's getIamPolicy and setIamPolicy, authorised with Application Default
  * Credentials. A service account key is used as a self-signed JWT carrying the cloud-platform
  * scope, as Google's own generated clients do, so no token endpoint is called for it; other ADC
@@ -39,7 +49,7 @@ export class ResourceManager {
   private readonly auth: GoogleAuth;
 
   constructor(private readonly origin: string) {
-    this.auth = new GoogleAuth({
+    this.auth = new (googleAuthLibrary().GoogleAuth)({
       scopes: [CLOUD_PLATFORM],
       // Node's own fetch: gaxios otherwise loads node-fetch 3 with a dynamic import(), which
       // CommonJS runtimes without ESM support (Jest's among them) cannot load.
