@@ -1,8 +1,17 @@
 import type { Logger } from '../log';
 import { copyRows, type CopyReport } from './copy';
 import type { Store } from './port';
-import { PostgresStore } from './postgres/store';
+import type { PostgresStore } from './postgres/store';
 import { SqliteStore, type VerifyOptions } from './sqlite/store';
+
+/**
+ * The PostgreSQL store and its driver, loaded when a URL selects it: the embedded SQLite default
+ * does not pay for them at start-up.
+ */
+function postgresStore(): typeof PostgresStore {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
+  return (require('./postgres/store') as typeof import('./postgres/store')).PostgresStore;
+}
 
 export type * from './port';
 export type * from './rows';
@@ -50,7 +59,7 @@ export async function copyToPostgres(
 ): Promise<CopyReport> {
   const source = new SqliteStore(file, { readonly: true });
   try {
-    const target = await PostgresStore.open(databaseUrl);
+    const target = await postgresStore().open(databaseUrl);
     try {
       return await copyRows(
         { store: source, bulk: source.bulk() },
@@ -68,7 +77,7 @@ export async function copyToPostgres(
 /** Opens (and migrates) the store the environment names. The only place that picks a database. */
 export async function openStore(where: StoreLocation, options: OpenOptions = {}): Promise<Store> {
   if (where.databaseUrl) {
-    return PostgresStore.open(where.databaseUrl, {
+    return postgresStore().open(where.databaseUrl, {
       logger: options.logger,
       readonly: options.readonly,
       maxConnections: where.databasePool,
