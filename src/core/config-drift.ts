@@ -27,14 +27,17 @@ export async function checkLiveGrants(
   providerNames: ReadonlySet<string>,
 ): Promise<LiveGrantProblems> {
   const problems: LiveGrantProblems = { unrevocable: [], orphaned: [] };
-  for (const { provider, resourceId, grants } of await ctx.store.grants.liveByTarget()) {
+  for (const { provider, resourceId } of await ctx.store.grants.liveTargets()) {
+    const resourceGone = !ctx.policy.findResource(resourceId);
+    if (providerNames.has(provider) && !resourceGone) continue;
+    const grants = await ctx.store.grants.liveOn(provider, resourceId);
     if (!providerNames.has(provider)) {
       for (const grant of grants) {
         problems.unrevocable.push(
           `${who(grant)} was granted through provider "${provider}", which is no longer configured: keep providers.${provider} until it ends, or close it by hand with \`hallpass grants close ${grant.id} --reason "…"\` and remove the access yourself`,
         );
       }
-    } else if (!ctx.policy.findResource(resourceId)) {
+    } else {
       problems.orphaned.push(
         `resource ${resourceId} is no longer configured but ${grants.length} grant${grants.length === 1 ? ' is' : 's are'} not over (${grants.map((g) => g.id).join(', ')}); ${grants.length === 1 ? 'it' : 'they'} will still be revoked through provider "${provider}" as granted`,
       );

@@ -279,8 +279,13 @@ export interface GrantQueries {
   toSync(limit: number): Promise<GrantRow[]>;
   /** A person's grants that are not over yet, soonest ending first. */
   liveOf(userId: string): Promise<GrantRow[]>;
-  /** Grants not over yet (activating, active, revoking), by provider and resource. */
-  liveByTarget(): Promise<{ provider: string; resourceId: string; grants: GrantRow[] }[]>;
+  /**
+   * How many grants are not over yet (activating, active, revoking) per provider and resource:
+   * counted in the database, so a check at start-up holds no grant in memory.
+   */
+  liveTargets(): Promise<{ provider: string; resourceId: string; count: number }[]>;
+  /** The grants not over yet of one provider instance and resource. */
+  liveOn(provider: string, resourceId: string): Promise<GrantRow[]>;
   /** Grants whose read-back falls due by `now` (ended ones checked again), soonest first. */
   toRecheck(now: number, limit: number): Promise<GrantRow[]>;
   /** Active grants read back longest ago (never first). */

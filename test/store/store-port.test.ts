@@ -310,6 +310,32 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
     });
   });
 
+  describe('grants.liveTargets and liveOn', () => {
+    it('count the grants not over yet per provider and resource, and list one target’s', async () => {
+      await t.store.change(async (tx) => {
+        await tx.requests.insert(requestRow('req_live'));
+        const grants = [
+          grantRow('gr_a1', 'req_live', { status: 'active' }),
+          grantRow('gr_a2', 'req_live', { status: 'revoking' }),
+          grantRow('gr_a3', 'req_live', { status: 'revoked' }),
+          grantRow('gr_b1', 'req_live', { resourceId: 'auto' }),
+          grantRow('gr_c1', 'req_live', { provider: 'old-hook', status: 'active' }),
+        ];
+        for (const grant of grants) await tx.grants.insert(grant);
+      });
+      expect(await t.store.grants.liveTargets()).toEqual([
+        { provider: 'hook', resourceId: 'auto', count: 1 },
+        { provider: 'hook', resourceId: 'prod-db', count: 2 },
+        { provider: 'old-hook', resourceId: 'prod-db', count: 1 },
+      ]);
+      const live = await t.store.grants.liveOn('hook', 'prod-db');
+      expect(live.map((g) => [g.id, g.status])).toEqual([
+        ['gr_a1', 'active'],
+        ['gr_a2', 'revoking'],
+      ]);
+    });
+  });
+
   describe('outbox.claimHeads', () => {
     const SUBJECTS = Array.from({ length: 12 }, (_, i) => `subject:${i}`);
     const PER_SUBJECT = 4;

@@ -33,8 +33,12 @@ const TO_RECHECK = new Sql(
 const LEAST_RECENTLY_VERIFIED = new Sql(
   `SELECT * FROM grants WHERE status = 'active' ORDER BY verified_at ASC NULLS FIRST, id LIMIT ?`,
 );
-const LIVE = new Sql(
-  `SELECT * FROM grants WHERE ${GRANT_IN_FLIGHT} ORDER BY provider, resource_id, id`,
+const LIVE_TARGETS = new Sql(
+  `SELECT provider, resource_id, count(*) AS n FROM grants WHERE ${GRANT_IN_FLIGHT}
+    GROUP BY provider, resource_id ORDER BY provider, resource_id`,
+);
+const LIVE_ON = new Sql(
+  `SELECT * FROM grants WHERE provider = ? AND resource_id = ? AND ${GRANT_IN_FLIGHT} ORDER BY id`,
 );
 const LIVE_OF = new Sql(
   `SELECT * FROM grants WHERE user_id = ? AND ${GRANT_IN_FLIGHT}
@@ -143,19 +147,16 @@ export class SqlGrantQueries implements GrantQueries {
     return this.many(LIVE_OF, [userId]);
   }
 
-  async liveByTarget() {
-    const groups = new Map<string, { provider: string; resourceId: string; grants: GrantRow[] }>();
-    for (const grant of await this.many(LIVE, [])) {
-      const key = `${grant.provider}\n${grant.resourceId}`;
-      let group = groups.get(key);
-      if (!group)
-        groups.set(
-          key,
-          (group = { provider: grant.provider, resourceId: grant.resourceId, grants: [] }),
-        );
-      group.grants.push(grant);
-    }
-    return [...groups.values()];
+  async liveTargets() {
+    return (await this.q.runner.rows(LIVE_TARGETS)).map((row) => ({
+      provider: String(row.provider),
+      resourceId: String(row.resource_id),
+      count: Number(row.n),
+    }));
+  }
+
+  liveOn(provider: string, resourceId: string) {
+    return this.many(LIVE_ON, [provider, resourceId]);
   }
 
   toRecheck(now: number, limit: number) {
