@@ -58,11 +58,23 @@ export function parseLogLevel(value: string): LogLevel | undefined {
 const configured = process.env.LOG_LEVEL;
 const level = (configured && parseLogLevel(configured)) || 'info';
 
+/**
+ * Drops a line below the logger's level before anything else is done with it: winston runs the
+ * formats on every line and leaves the level to the transports, so each debug line of Bolt's Web
+ * API client was redacted and serialized only to be thrown away.
+ */
+const belowLevel = winston.format((info) => (logger.isLevelEnabled(info.level) ? info : false));
+
 /** JSON lines on stdout; LOG_LEVEL sets the level (`silent` for none; tests are silent by default). */
-export const logger = winston.createLogger({
+export const logger: winston.Logger = winston.createLogger({
   level: level === 'silent' ? 'error' : level,
   silent: level === 'silent' || (process.env.JEST_WORKER_ID !== undefined && !configured),
-  format: winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json()),
+  format: winston.format.combine(
+    belowLevel(),
+    redactFormat(),
+    winston.format.timestamp(),
+    winston.format.json(),
+  ),
   transports: [new winston.transports.Console()],
 });
 
