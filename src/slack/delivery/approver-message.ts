@@ -64,16 +64,19 @@ export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n
   const input = await approverMessageInput(ctx, request);
   await ctx.slack.postOrUpdate(ref.subject, ref.purpose, channel, approverMessage(input));
   const escalated = escalationRef(request.id);
-  const resource = ctx.core.policy.findResource(request.resourceId);
-  await ctx.slack.updateKnown(
-    escalated.subject,
-    escalated.purpose,
-    escalationMessage({
-      ...input,
-      target: resource && ctx.core.policy.followUpOf(resource).escalateTo,
-      waitedMs: ((await ctx.core.escalatedAt(request.id)) ?? ctx.now) - request.createdAt,
-    }),
-  );
+  // Most requests are never escalated: their copy is only drawn when there is one to edit.
+  if (await ctx.slack.knows(escalated.subject, escalated.purpose)) {
+    const resource = ctx.core.policy.findResource(request.resourceId);
+    await ctx.slack.updateKnown(
+      escalated.subject,
+      escalated.purpose,
+      escalationMessage({
+        ...input,
+        target: resource && ctx.core.policy.followUpOf(resource).escalateTo,
+        waitedMs: ((await ctx.core.escalatedAt(request.id)) ?? ctx.now) - request.createdAt,
+      }),
+    );
+  }
   await ctx.refreshHome([request.requester]);
 };
 
