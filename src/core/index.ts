@@ -74,6 +74,7 @@ export type {
   RequestRow,
 } from './context';
 export type { Awaiting, UserOverview } from './queries';
+export { OVERVIEW_LIMIT } from './queries';
 export type { Activation, RetryPolicy, Revocation, Revoked } from './grant-transitions';
 export type { DecisionOutcome } from './decisions';
 export type { BreakGlassUse, ReviewOutcome, Verdict } from './break-glass';

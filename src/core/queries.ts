@@ -1,14 +1,21 @@
 import type { ApprovalRow, CoreContext, GrantRow, RequestRow } from './context';
 
+/** How many of a person's pending requests an overview carries: the newest, as lists show them. */
+export const OVERVIEW_LIMIT = 10;
+
 export interface UserOverview {
+  /** The newest pending requests, at most OVERVIEW_LIMIT. */
   pending: RequestRow[];
+  /** How many are pending in all. */
+  pendingTotal: number;
   grants: GrantRow[];
 }
 
 /** A person's pending requests and their grants that are not over yet. */
 export async function overviewOf(ctx: CoreContext, userId: string): Promise<UserOverview> {
   return {
-    pending: await ctx.store.requests.pendingOf(userId),
+    pending: await ctx.store.requests.newestPendingOf(userId, OVERVIEW_LIMIT),
+    pendingTotal: await ctx.store.requests.pendingCountOf(userId),
     grants: await ctx.store.grants.liveOf(userId),
   };
 }

@@ -205,6 +205,10 @@ export interface RequestQueries {
   update(id: string, patch: Patch<RequestRow>, onlyIf?: RequestRow['status']): Promise<boolean>;
   /** A person's pending requests, newest first. */
   pendingOf(requester: string): Promise<RequestRow[]>;
+  /** A person's `limit` newest pending requests (of every kind). */
+  newestPendingOf(requester: string, limit: number): Promise<RequestRow[]>;
+  /** How many requests of a person are pending (of every kind). */
+  pendingCountOf(requester: string): Promise<number>;
   /** How many access requests a person filed since `since` (any status), and how many are pending. */
   countsOf(requester: string, since: number): Promise<{ filed: number; pending: number }>;
   /** The pending extension request of a grant, if any. */

@@ -1,4 +1,4 @@
-import { DomainError } from '../../src/core';
+import { DomainError, OVERVIEW_LIMIT } from '../../src/core';
 import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
 import { STORE_KINDS } from '../support/stores';
 
@@ -252,5 +252,32 @@ describe.each(STORE_KINDS)('cancelling and expiring (%s)', (kind) => {
     expect(outcome.kind).toBe('already_decided');
     expect(outcome.request.status).toBe('expired');
     expect((await counts(h)).grants).toBe(0);
+  });
+});
+
+describe.each(STORE_KINDS)("a person's overview (%s)", (kind) => {
+  let h: CoreHarness;
+  const busy = BASE_CONFIG.replace(
+    'requests:\n',
+    'requests:\n  maxPendingPerUser: 20\n  filingLimit: { requests: 100, per: 1m }\n',
+  );
+  beforeEach(async () => (h = await coreHarness(busy, undefined, kind)));
+  afterEach(() => h.close());
+
+  it('carries the newest pending requests up to its limit and counts them all', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < OVERVIEW_LIMIT + 2; i++) {
+      h.clock.advance(1_000);
+      const req = await h.core.createRequest({
+        requester: 'UREQ',
+        resourceId: 'prod-db',
+        duration: '1h',
+        justification: JUST,
+      });
+      ids.push(req.id);
+    }
+    const overview = await h.core.overviewOf('UREQ');
+    expect(overview.pendingTotal).toBe(OVERVIEW_LIMIT + 2);
+    expect(overview.pending.map((r) => r.id)).toEqual(ids.slice(2).reverse());
   });
 });

@@ -1,7 +1,7 @@
 import type { People, Resource } from '../../config/schema';
 import type { GrantRow, RequestRow } from '../../core';
 import type { DecisionOutcome } from '../../core';
-import type { UserOverview } from '../../core';
+import { OVERVIEW_LIMIT, type UserOverview } from '../../core';
 import { ACTIONS } from '../ids';
 import {
   actions,
@@ -30,7 +30,7 @@ export interface Reply {
 }
 
 /** Items shown per list before "…and N more". */
-const LIST_CAP = 10;
+const LIST_CAP = OVERVIEW_LIMIT;
 
 export function peopleText(people: Pick<People, 'users' | 'usergroups'>): string {
   const names = [
@@ -182,7 +182,7 @@ export function overviewBlocks(overview: UserOverview, ctx: ListContext): Block[
     blocks.push(context([`…and ${overview.grants.length - LIST_CAP} more.`]));
   }
   blocks.push(section('*Your pending requests*'));
-  if (overview.pending.length === 0) blocks.push(context(['Nothing is waiting for approval.']));
+  if (overview.pendingTotal === 0) blocks.push(context(['Nothing is waiting for approval.']));
   for (const request of overview.pending.slice(0, LIST_CAP)) {
     blocks.push({
       ...section(requestLine(request, ctx)),
@@ -190,15 +190,16 @@ export function overviewBlocks(overview: UserOverview, ctx: ListContext): Block[
       accessory: cancelButton(request),
     });
   }
-  if (overview.pending.length > LIST_CAP) {
-    blocks.push(context([`…and ${overview.pending.length - LIST_CAP} more.`]));
+  const shown = Math.min(overview.pending.length, LIST_CAP);
+  if (overview.pendingTotal > shown) {
+    blocks.push(context([`…and ${overview.pendingTotal - shown} more.`]));
   }
   return blocks;
 }
 
 /** `/jit list`: the caller's overview, after an optional line on what just happened. */
 export function listReply(overview: UserOverview, ctx: ListContext, notice?: string): Reply {
-  const summary = `${plural(overview.grants.length, 'grant')}, ${plural(overview.pending.length, 'pending request')}`;
+  const summary = `${plural(overview.grants.length, 'grant')}, ${plural(overview.pendingTotal, 'pending request')}`;
   return {
     text: fallback(notice ? `${notice} ${summary}` : summary),
     blocks: [...(notice ? [section(notice)] : []), ...overviewBlocks(overview, ctx)],

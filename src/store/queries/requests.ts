@@ -9,6 +9,13 @@ const BY_CLIENT_KEY = new Sql('SELECT * FROM requests WHERE client_key = ?');
 const PENDING_OF = new Sql(
   `SELECT * FROM requests WHERE requester = ? AND ${REQUEST_PENDING} ORDER BY created_at DESC`,
 );
+const NEWEST_PENDING_OF = new Sql(
+  `SELECT * FROM requests WHERE requester = ? AND ${REQUEST_PENDING}
+    ORDER BY created_at DESC LIMIT ?`,
+);
+const PENDING_COUNT_OF = new Sql(
+  `SELECT count(*) AS n FROM requests WHERE requester = ? AND ${REQUEST_PENDING}`,
+);
 const COUNTS_OF = new Sql(
   `SELECT coalesce(sum(CASE WHEN created_at >= ? THEN 1 ELSE 0 END), 0) AS filed,
           coalesce(sum(CASE WHEN ${REQUEST_PENDING} THEN 1 ELSE 0 END), 0) AS pending
@@ -73,6 +80,17 @@ export class SqlRequestQueries implements RequestQueries {
 
   async pendingOf(requester: string): Promise<RequestRow[]> {
     return (await this.q.runner.rows(PENDING_OF, [requester])).map(this.q.t.requests.map);
+  }
+
+  async newestPendingOf(requester: string, limit: number): Promise<RequestRow[]> {
+    return (await this.q.runner.rows(NEWEST_PENDING_OF, [requester, limit])).map(
+      this.q.t.requests.map,
+    );
+  }
+
+  async pendingCountOf(requester: string): Promise<number> {
+    const [row] = await this.q.runner.rows(PENDING_COUNT_OF, [requester]);
+    return Number(row?.n ?? 0);
   }
 
   async countsOf(requester: string, since: number) {

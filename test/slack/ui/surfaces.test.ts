@@ -198,7 +198,7 @@ describe('Home', () => {
   it('for a requester', () => {
     const view = homeView({
       ...ctx,
-      overview: { pending: [pending], grants: [active] },
+      overview: { pending: [pending], pendingTotal: 1, grants: [active] },
       awaiting: [],
     });
     checkView(view as unknown as Record<string, unknown>);
@@ -208,7 +208,7 @@ describe('Home', () => {
   it('for an approver, with a notice', () => {
     const view = homeView({
       ...ctx,
-      overview: { pending: [], grants: [] },
+      overview: { pending: [], pendingTotal: 0, grants: [] },
       awaiting: [{ request: pending, approvals: 1 }],
       notice: 'You approved `req_zzzzzzzzzz`.',
     });
@@ -224,7 +224,7 @@ describe('Home', () => {
       }));
     const view = homeView({
       ...ctx,
-      overview: { pending: many(pending, 40), grants: many(active, 40) },
+      overview: { pending: many(pending, 10), pendingTotal: 40, grants: many(active, 40) },
       awaiting: many(pending, 40).map((request) => ({ request, approvals: 0 })),
     });
     checkView(view as unknown as Record<string, unknown>);
@@ -242,6 +242,7 @@ describe('replies', () => {
       listReply(
         {
           pending: [pending],
+          pendingTotal: 1,
           grants: [active, { ...active, id: 'gr_dddddddddd', status: 'activating' }],
         },
         ctx,
@@ -249,7 +250,7 @@ describe('replies', () => {
     ],
     [
       'empty list with a notice',
-      listReply({ pending: [], grants: [] }, ctx, 'Cancelled `req_aaaaaaaaaa`.'),
+      listReply({ pending: [], pendingTotal: 0, grants: [] }, ctx, 'Cancelled `req_aaaaaaaaaa`.'),
     ],
     [
       'resources',
@@ -266,10 +267,10 @@ describe('replies', () => {
   });
 
   it('escapes what people typed', () => {
-    const reply = listReply({ pending: [pending], grants: [] }, ctx);
+    const reply = listReply({ pending: [pending], pendingTotal: 1, grants: [] }, ctx);
     const home = homeView({
       ...ctx,
-      overview: { pending: [], grants: [] },
+      overview: { pending: [], pendingTotal: 0, grants: [] },
       awaiting: [{ request: pending, approvals: 0 }],
     });
     expect(JSON.stringify(home)).toContain('investigating &lt;!channel&gt; &amp; INC-42');
