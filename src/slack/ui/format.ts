@@ -1,5 +1,3 @@
-import { tz } from '@date-fns/tz';
-import { format } from 'date-fns/format';
 import { isPipelineId } from '../../core';
 
 export { formatDuration } from '../../config/duration';
@@ -140,7 +138,44 @@ export function code(id: string): string {
  * on another day than `now`.
  */
 export function formatTime(at: number, timezone: string, now: number): string {
-  const zone = { in: tz(timezone) };
-  const sameDay = format(at, 'yyyy-MM-dd', zone) === format(now, 'yyyy-MM-dd', zone);
-  return `${format(at, sameDay ? 'HH:mm' : 'EEE d MMM HH:mm', zone)} ${timezone}`;
+  const when = zonedParts(at, timezone);
+  const today = zonedParts(now, timezone);
+  const sameDay = when.year === today.year && when.month === today.month && when.day === today.day;
+  const clock = `${pad2(when.hour)}:${pad2(when.minute)}`;
+  if (sameDay) return `${clock} ${timezone}`;
+  const weekday = WEEKDAYS[new Date(Date.UTC(when.year, when.month - 1, when.day)).getUTCDay()];
+  return `${weekday} ${when.day} ${MONTHS[when.month - 1]} ${clock} ${timezone}`;
+}
+
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/**
+ * One formatter per zone, kept: every message and Home draws several times, and building the
+ * zone's rules for each (as a zoned date per call does) was most of the cost of drawing them.
+ * Numeric fields only, so no locale's month or weekday names leak in.
+ */
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+
+function zonedParts(at: number, timezone: string) {
+  let formatter = zoneFormats.get(timezone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone: timezone,
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      hourCycle: 'h23',
+    });
+    zoneFormats.set(timezone, formatter);
+  }
+  const part = { year: 0, month: 0, day: 0, hour: 0, minute: 0 };
+  for (const { type, value } of formatter.formatToParts(at)) {
+    if (type in part) part[type as keyof typeof part] = Number(value);
+  }
+  return part;
 }
