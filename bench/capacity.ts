@@ -45,7 +45,8 @@ const holds = (t: Trial) => t.p99 < P99_LIMIT_MS && t.dropped === 0;
 
 /**
  * The highest fixed rate `target` acks `kind` at with p99 under 100 ms and nothing dropped:
- * doubling from 100/s until a rate fails, then halving the gap three times (to 1/8 of it).
+ * after an uncounted warm-up trial, doubling from 100/s until a rate fails, then halving the gap
+ * three times (to 1/8 of it).
  * Each trial sends `seconds` worth of requests on a fixed schedule (open loop: a request's
  * latency counts from when it was due, so a backlog shows), then lets the app finish its
  * background work before the next.
@@ -58,22 +59,27 @@ async function searchRate(
   tag: string,
 ): Promise<Search> {
   let trials = 0;
-  const trial = async (rate: number): Promise<Trial> => {
+  let sent = 0;
+  const trial = async (rate: number, counted = true): Promise<Trial> => {
     const count = Math.round(rate * seconds);
     const ids =
       kind === 'approve'
-        ? await filed(load, target, count, `${tag}-file-${trials}`)
+        ? await filed(load, target, count, `${tag}-file-${sent}`)
         : Array.from({ length: count }, (_, i) => String(i));
     const result = await load.run({
       url: target.url,
       kind,
       ids,
-      tag: `${tag}-${trials++}`,
+      tag: `${tag}-${sent++}`,
       mode: { perSecond: rate },
     });
     await target.settle();
+    if (counted) trials++;
     return judge(rate, result);
   };
+  // The first load an app sees also compiles its code paths and loads modules on first use: a
+  // trial at the starting rate warms it up and is not counted.
+  await trial(START_RATE, false);
   let good: Trial | undefined;
   let bad: Trial | undefined;
   for (let rate = START_RATE; rate <= MAX_RATE; rate *= 2) {

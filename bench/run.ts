@@ -68,7 +68,7 @@ const STEPS: Step[] = [
   {
     name: 'capacity',
     method: (q) =>
-      `one search per app and kind (one round, no median): fixed rates from 100/s doubling until one misses, then the gap halved three times, ${q ? 2 : 4} s of requests per trial on a fixed schedule; which app is searched first alternates by kind. The whole process (startHallpass) against bare Bolt.`,
+      `one search per app and kind (one round, no median): after an uncounted warm-up trial at 100/s, fixed rates from 100/s doubling until one misses, then the gap halved three times, ${q ? 2 : 4} s of requests per trial on a fixed schedule; which app is searched first alternates by kind. The whole process (startHallpass) against bare Bolt.`,
     run: capacityBench,
   },
   {
