@@ -1,4 +1,5 @@
 import { formatDuration } from '../config/duration';
+import { plural } from '../plural';
 import type { ActivityDetails } from '../providers/types';
 import type { AuditRow, GrantRow, Queries, RequestRow } from '../store';
 
@@ -101,7 +102,7 @@ function tell(row: AuditRow, d: Details): string {
     case 'grant.activated':
       return `provider grant ok (${attempt}, ${String(d.elapsedMs)} ms): access from ${iso(d.startsAt)} until ${iso(d.expiresAt)}${d.credentialsIssued === true ? ', credentials sent to the holder' : ''}`;
     case 'grant.failed':
-      return `activation gave up after ${String(d.attempts)} attempts: ${quoted(d.error)}; cleaning up with a revoke`;
+      return `activation gave up after ${plural(Number(d.attempts), 'attempt')}: ${quoted(d.error)}; cleaning up with a revoke`;
     case 'grant.extended':
       return d.applied
         ? `extended: now ends ${iso(d.to)} instead of ${iso(d.from)}`
@@ -117,7 +118,7 @@ function tell(row: AuditRow, d: Details): string {
     case 'grant.revoke_failed_attempt':
       return `provider revoke failed (${attempt}): ${quoted(d.error)}; next try ${iso(d.nextAttemptAt)}`;
     case 'grant.revoke_alerted':
-      return `alerted the approver channel and admins after ${String(d.attempts)} failed revokes`;
+      return `alerted the approver channel and admins after ${plural(Number(d.attempts), 'failed revoke')}`;
     case 'grant.revoked': {
       const why = END_REASONS[String(d.reason)] ?? String(d.reason);
       const call =

@@ -1,15 +1,12 @@
 import { isPipelineId } from '../../core';
+import { plural } from '../../plural';
 
 export { formatDuration } from '../../config/duration';
+export { plural };
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-
-/** `1 grant`, `2 grants`; `many` for words whose plural is not the singular plus s. */
-export function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
 
 /**
  * A duration as people read it: `1 h 30 min`, `2 days 4 h`, `45 s`. Exact to the second, so a
