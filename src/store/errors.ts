@@ -33,8 +33,8 @@ const UNREACHABLE = new Set([
 
 /**
  * The database is busy or out of reach for the moment: another process holds its lock past the
- * timeout, the server does not answer, or this process already has too many changes waiting. The change was rolled back whole; trying again later
- * is the fix.
+ * timeout, the server does not answer, or this process already has too many changes waiting.
+ * The change was rolled back whole or never began; trying again later is the fix.
  */
 export function isStoreBusy(err: unknown): boolean {
   const code = codeOf(err);
