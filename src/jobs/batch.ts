@@ -9,6 +9,12 @@ export interface BatchLimits {
   windowMs: number;
   /** Flush at once when this many are waiting. */
   maxItems: number;
+  /**
+   * While this says so, the window is not up: the flush waits for work that matters more to be
+   * done first, until `maxItems` are waiting or the first has waited `maxHoldMs`.
+   */
+  holdWhile?: () => boolean;
+  maxHoldMs?: number;
 }
 
 /**
@@ -20,6 +26,8 @@ export interface BatchLimits {
 export class Batch<T, R> {
   private waiting: Waiting<T, R>[] = [];
   private timer?: NodeJS.Timeout;
+  /** When the first item waiting came in. */
+  private since = 0;
 
   constructor(
     private readonly flush: (items: T[]) => Promise<R[]>,
@@ -28,10 +36,19 @@ export class Batch<T, R> {
 
   add(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
+      if (this.waiting.length === 0) this.since = Date.now();
       this.waiting.push({ item, resolve, reject });
       if (this.waiting.length >= this.limits.maxItems) this.drain();
-      else this.timer ??= setTimeout(() => this.drain(), this.limits.windowMs);
+      else this.timer ??= setTimeout(() => this.windowUp(), this.limits.windowMs);
     });
+  }
+
+  private windowUp(): void {
+    this.timer = undefined;
+    const { holdWhile, maxHoldMs = Infinity, windowMs } = this.limits;
+    if (holdWhile?.() && Date.now() - this.since < maxHoldMs)
+      this.timer = setTimeout(() => this.windowUp(), windowMs);
+    else this.drain();
   }
 
   /** Flushes what is waiting now; each add() settles when its flush does. */

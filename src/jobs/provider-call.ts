@@ -18,21 +18,17 @@ export interface ProviderLookup {
 
 export class ProviderCallError extends Error {}
 
-/** Runs `run` with a timeout; a call past it is aborted and fails. */
-async function withTimeout<T>(
-  timeoutMs: number,
-  run: (signal: AbortSignal) => Promise<T>,
-): Promise<T> {
-  const controller = new AbortController();
+/** `lookup`, or a rejection once `timeoutMs` have passed without an answer. */
+async function withTimeout<T>(timeoutMs: number, lookup: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort(new ProviderCallError(`timed out after ${timeoutMs} ms`));
-      reject(new ProviderCallError(`timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
+    timer = setTimeout(
+      () => reject(new ProviderCallError(`timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
   });
   try {
-    return await Promise.race([run(controller.signal), timeout]);
+    return await Promise.race([lookup, timeout]);
   } finally {
     clearTimeout(timer);
   }
@@ -41,25 +37,28 @@ async function withTimeout<T>(
 /** Email is a courtesy for providers that key on it; a directory outage must not block a grant. */
 export async function emailOf(directory: Directory, userId: string): Promise<string | undefined> {
   try {
-    return await withTimeout(2000, () => directory.emailOf(userId));
+    return await withTimeout(2000, directory.emailOf(userId));
   } catch {
     return undefined;
   }
 }
 
+/**
+ * The context of the provider calls on one grant, built once, each call given its own `signal`
+ * (a revoke and its check read the grant's terms once).
+ */
 export function callContext(
   grant: GrantRow,
   policy: Policy,
   providers: ProviderLookup,
   email: string | undefined,
   window: { startsAt: number; expiresAt: number },
-  signal: AbortSignal,
-): ProviderCallContext<unknown> {
+): (signal: AbortSignal) => ProviderCallContext<unknown> {
   // The grant's recorded terms win: the access is acted on as it was granted, whatever the
   // configuration says today. Grants made before terms were recorded fall back to it.
   const terms = termsOf(grant);
   const resource = policy.findResource(grant.resourceId);
-  return {
+  const base = {
     grantId: grant.id,
     requestId: grant.requestId,
     user: { slackId: grant.userId, email },
@@ -74,8 +73,8 @@ export function callContext(
     startsAt: new Date(window.startsAt),
     expiresAt: new Date(window.expiresAt),
     state: grant.providerState === null ? undefined : (JSON.parse(grant.providerState) as unknown),
-    signal,
   };
+  return (signal) => ({ ...base, signal });
 }
 
 /**

@@ -176,9 +176,8 @@ export class Reconciler {
     const { provider, timeoutMs } = resolved;
     const check = provider.check!.bind(provider);
     const { email, window } = await this.callWindow(grant);
-    return this.deps.calls.run(grant.id, timeoutMs, (signal) =>
-      check(callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal)),
-    );
+    const ctx = callContext(grant, this.deps.core.policy, this.deps.providers, email, window);
+    return this.deps.calls.run(grant.id, timeoutMs, (signal) => check(ctx(signal)));
   }
 
   /** Puts the target system back as the record says, then reads it back to be sure. */
@@ -189,8 +188,7 @@ export class Reconciler {
   ): Promise<{ repaired: boolean; error?: string; sealedCredentials?: string }> {
     const { provider, timeoutMs } = resolved;
     const { email, window } = await this.callWindow(grant);
-    const ctx = (signal: AbortSignal) =>
-      callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal);
+    const ctx = callContext(grant, this.deps.core.policy, this.deps.providers, email, window);
     try {
       let sealedCredentials: string | undefined;
       if (expected === 'present') {

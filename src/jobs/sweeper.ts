@@ -1,5 +1,5 @@
 import { schedule, type ScheduledTask } from 'node-cron';
-import type { Core, GrantRow, RetryPolicy, Revocation, Revoked } from '../core';
+import type { Core, DuePlace, GrantRow, RetryPolicy, Revocation, Revoked } from '../core';
 import type { Directory } from '../core/directory';
 import type { Logger } from '../log';
 import { forgetSecret, registerSecret } from '../secrets/scrub';
@@ -34,10 +34,14 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Revokes confirmed within this window commit together, up to RECORD_MAX: the access is gone
- * already, only its record waits, and a commit costs more than the few rows in it.
+ * already, only its record waits, and a commit costs more than the few rows in it. While a pass
+ * still has provider calls to make or in progress, the window stays open, for RECORD_HOLD_MS at
+ * most: with many grants ending at once, recording the first ones would hold up the calls that
+ * end the others, and those are what ends access.
  */
 const RECORD_WINDOW_MS = 10;
-const RECORD_MAX = 128;
+const RECORD_HOLD_MS = 1_000;
+const RECORD_MAX = 1_000;
 
 /**
  * The exact timer never fires sooner than this after it is set: when something keeps falling
@@ -81,8 +85,15 @@ export class Sweeper {
   /** Confirmed revokes, recorded a few at a time; a grant stays in flight until its batch commits. */
   private readonly revoked = new Batch<Revoked, GrantRow | undefined>(
     (done) => this.grants.revoked(done),
-    { windowMs: RECORD_WINDOW_MS, maxItems: RECORD_MAX },
+    {
+      windowMs: RECORD_WINDOW_MS,
+      maxItems: RECORD_MAX,
+      holdWhile: () => this.calling,
+      maxHoldMs: RECORD_HOLD_MS,
+    },
   );
+  /** The lanes of a pass are making provider calls. */
+  private calling = false;
   private readonly recording = new Map<string, Promise<void>>();
   /** Credentials issued by this process, kept out of every text until their grant has ended. */
   private readonly issued = new Map<string, string[]>();
@@ -184,7 +195,8 @@ export class Sweeper {
 
   /**
    * Works through every grant due now with `concurrency` lanes of provider calls. The lanes take
-   * grants from a queue that is refilled (listed, the expired ones moved to `revoking` in one
+   * grants from a queue that is refilled (the next page listed past the last grant listed, so the
+   * grants taken are not read again while their record waits; the expired ones moved to `revoking` in one
    * transaction, and the page's covering grants read at once) while they still have work, so the
    * calls never stand still while the next batch is booked: with a thousand grants expiring at
    * once, that wait between batches was most of what Hallpass added to the calls themselves. The
@@ -195,20 +207,23 @@ export class Sweeper {
     const queue: { grant: GrantRow; covers: Map<string, GrantRow> | undefined }[] = [];
     let refilling: Promise<void> | null = null;
     let exhausted = false;
+    let after: DuePlace | undefined;
     const refill = (): Promise<void> =>
       (refilling ??= (async () => {
         const batch = seen.size === 0 ? concurrency * 2 : concurrency * 8;
-        const listed =
-          (await this.safely('list due grants', () =>
-            this.grants.due(batch + this.inFlight.size + queue.length),
-          )) ?? [];
-        const now = this.deps.core.now();
-        const due = listed.filter(
-          (g) => !this.inFlight.has(g.id) && !seen.has(g.id) && !this.isHeld(g.id, now),
-        );
-        if (due.length === 0) {
-          exhausted = true;
-          return;
+        let due: GrantRow[] = [];
+        while (due.length === 0) {
+          const listed = await this.safely('list due grants', () => this.grants.due(batch, after));
+          const last = listed?.at(-1);
+          if (!last) {
+            exhausted = true;
+            return;
+          }
+          after = { at: last.nextAttemptAt!, id: last.id };
+          const now = this.deps.core.now();
+          due = listed!.filter(
+            (g) => !this.inFlight.has(g.id) && !seen.has(g.id) && !this.isHeld(g.id, now),
+          );
         }
         due.forEach((g) => seen.add(g.id));
         const work = await this.expireDue(due);
@@ -232,7 +247,12 @@ export class Sweeper {
           : this.process(grant, covers));
       }
     };
-    await Promise.all(Array.from({ length: concurrency }, lane));
+    this.calling = true;
+    try {
+      await Promise.all(Array.from({ length: concurrency }, lane));
+    } finally {
+      this.calling = false;
+    }
     this.idle = seen.size === 0;
     this.revoked.drain();
     await Promise.all(this.recording.values());
@@ -346,6 +366,14 @@ export class Sweeper {
     return hold !== undefined && hold.until > now;
   }
 
+  private contextOf(
+    grant: GrantRow,
+    email: string | undefined,
+    window: { startsAt: number; expiresAt: number },
+  ) {
+    return callContext(grant, this.deps.core.policy, this.deps.providers, email, window);
+  }
+
   /** How long a timed-out call may still land: at least its own timeout. */
   private fenceFor(timeoutMs: number): number {
     return this.deps.core.now() + 2 * timeoutMs;
@@ -360,10 +388,9 @@ export class Sweeper {
       const email = await emailOf(this.deps.directory, grant.userId);
       const startsAt = this.deps.core.now();
       const window = { startsAt, expiresAt: startsAt + grant.durationMs };
+      const ctx = this.contextOf(grant, email, window);
       const result = await this.calls.run(grant.id, timeoutMs, (signal) =>
-        provider.grant(
-          callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal),
-        ),
+        provider.grant(ctx(signal)),
       );
       const credentials = result.credentials;
       if (credentials) {
@@ -419,18 +446,13 @@ export class Sweeper {
         startsAt: grant.startsAt ?? grant.createdAt,
         expiresAt: grant.expiresAt ?? this.deps.core.now(),
       };
+      const ctx = this.contextOf(grant, email, window);
       const result = await this.calls.run(grant.id, timeoutMs, (signal) =>
-        provider.revoke(
-          callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal),
-        ),
+        provider.revoke(ctx(signal)),
       );
       if (provider.check) {
         const check = provider.check.bind(provider);
-        const present = await this.calls.run(grant.id, timeoutMs, (signal) =>
-          check(
-            callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal),
-          ),
-        );
+        const present = await this.calls.run(grant.id, timeoutMs, (signal) => check(ctx(signal)));
         if (present)
           throw new ProviderCallError(
             'revoke reported success but a check says the access is still there',
@@ -454,11 +476,8 @@ export class Sweeper {
       const { provider, timeoutMs } = this.resolve(grant);
       const email = await emailOf(this.deps.directory, grant.userId);
       const window = { startsAt: grant.startsAt, expiresAt: grant.expiresAt };
-      await this.calls.run(grant.id, timeoutMs, (signal) =>
-        provider.grant(
-          callContext(grant, this.deps.core.policy, this.deps.providers, email, window, signal),
-        ),
-      );
+      const ctx = this.contextOf(grant, email, window);
+      await this.calls.run(grant.id, timeoutMs, (signal) => provider.grant(ctx(signal)));
       await this.grants.synced(grant.id, grant.expiresAt);
     } catch (err) {
       this.deps.logger.warn('could not tell the provider about an extension; will retry', {

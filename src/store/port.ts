@@ -253,6 +253,12 @@ export interface ApprovalQueries {
   insert(row: Omit<ApprovalRow, 'id'>): Promise<void>;
 }
 
+/** A place in the order of due grants: a grant's `next_attempt_at` and id. */
+export interface DuePlace {
+  at: number;
+  id: string;
+}
+
 export interface GrantQueries {
   byId(id: string): Promise<GrantRow | undefined>;
   /** The grants among `ids` that exist, in no particular order: one statement for a batch. */
@@ -267,8 +273,12 @@ export interface GrantQueries {
     patch: Patch<GrantRow>,
     onlyIf?: GrantRow['status'],
   ): Promise<number>;
-  /** Grants with provider work due by `now` (activation, expiry, a revoke), soonest first. */
-  due(now: number, limit: number): Promise<GrantRow[]>;
+  /**
+   * Grants with provider work due by `now` (activation, expiry, a revoke), soonest first and then
+   * by id; with `after`, only those past that place, so a pass pages through what is due without
+   * reading again the grants it took.
+   */
+  due(now: number, limit: number, after?: DuePlace): Promise<GrantRow[]>;
   /** The next moment grant work falls due. */
   nextDue(): Promise<number | null>;
   /** The earliest expiry among active grants whose holder was not warned yet. */

@@ -91,4 +91,47 @@ describe('Batch', () => {
     new Batch(flush, { windowMs: 1, maxItems: 10 }).drain();
     expect(flush).not.toHaveBeenCalled();
   });
+
+  describe('held while other work comes first', () => {
+    beforeEach(() => jest.useFakeTimers());
+    afterEach(() => jest.useRealTimers());
+
+    it('keeps the window open while told to, and flushes at the first window after', async () => {
+      const flushes: number[][] = [];
+      let busy = true;
+      const batch = new Batch<number, number>(async (items) => (flushes.push(items), items), {
+        windowMs: 10,
+        maxItems: 100,
+        holdWhile: () => busy,
+        maxHoldMs: 60_000,
+      });
+      const first = batch.add(1);
+      await jest.advanceTimersByTimeAsync(5_000);
+      void batch.add(2);
+      expect(flushes).toEqual([]);
+      busy = false;
+      await jest.advanceTimersByTimeAsync(10);
+      expect(flushes).toEqual([[1, 2]]);
+      await expect(first).resolves.toBe(1);
+    });
+
+    it('holds no longer than maxHoldMs after the first item came in, nor past maxItems', async () => {
+      const flushes: number[][] = [];
+      const batch = new Batch<number, number>(async (items) => (flushes.push(items), items), {
+        windowMs: 10,
+        maxItems: 3,
+        holdWhile: () => true,
+        maxHoldMs: 1_000,
+      });
+      void batch.add(1);
+      await jest.advanceTimersByTimeAsync(990);
+      expect(flushes).toEqual([]);
+      await jest.advanceTimersByTimeAsync(20);
+      expect(flushes).toEqual([[1]]);
+      void batch.add(2);
+      void batch.add(3);
+      void batch.add(4);
+      expect(flushes).toEqual([[1], [2, 3, 4]]);
+    });
+  });
 });

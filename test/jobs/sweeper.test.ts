@@ -363,6 +363,58 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     expect((await r.h.core.audit.verifySince()).intact).toBe(true);
   });
 
+  it('records a confirmed revoke while a slower call of the same pass is still out', async () => {
+    r = rig(
+      r.h,
+      new RecordingProvider({ ...r.provider.guarantees, isolation: 'per-grant' }),
+      10_000,
+    );
+    const quick = await approved(r.h, 'auto', '30m', 'UQUICK');
+    const slow = await approved(r.h, 'auto', '30m', 'USLOW');
+    await r.sweeper.tick();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    r.provider.onCall = (call) =>
+      call.action === 'revoke' && call.grantId === slow ? held : Promise.resolve();
+    r.h.clock.advance(30 * MIN);
+    const pass = r.sweeper.tick();
+    // Records wait while the pass still calls, but not for as long as the slowest call takes.
+    const deadline = Date.now() + 10_000;
+    while ((await grant(quick)).status !== 'revoked' && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await grant(quick)).status).toBe('revoked');
+    expect((await grant(slow)).status).toBe('revoking');
+    release();
+    await pass;
+    expect((await grant(slow)).status).toBe('revoked');
+  });
+
+  it('goes on past a page of due grants that are all busy elsewhere', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push(await approved(r.h, 'auto', '30m', `UUSER${i}`));
+    await r.sweeper.tick();
+    await r.sweeper.stop();
+    r.h.clock.advance(30 * MIN);
+    // The first page (twice the concurrency, in the order listed) is all in the reconciler's hands.
+    const firstPage = await r.h.sql.all<{ id: string }>(
+      'SELECT id FROM grants ORDER BY next_attempt_at, id LIMIT ?',
+      2 * r.h.config.sweeper.concurrency,
+    );
+    const busy = new Set(firstPage.map((g) => g.id));
+    const sweeper = new Sweeper({
+      core: r.h.core,
+      providers: lookupOf({ hook: r.provider }, 1000),
+      directory: new StaticDirectory(),
+      sealer,
+      logger,
+      timers: new ManualTimers(),
+      busy,
+    });
+    await sweeper.tick();
+    for (const id of ids)
+      expect((await grant(id)).status).toBe(busy.has(id) ? 'active' : 'revoked');
+  });
+
   it('counts a revoke whose record cannot be written as a failed attempt, and retries it', async () => {
     const grantId = await approved(r.h);
     await r.sweeper.tick();

@@ -1,4 +1,4 @@
-import type { GrantFilter, GrantQueries, Patch } from '../port';
+import type { DuePlace, GrantFilter, GrantQueries, Patch } from '../port';
 import type { GrantRow } from '../rows';
 import { placeholders, Sql, sqlOf, type Param } from '../sql';
 import { GRANT_ACTIVE_UNSYNCED, GRANT_ACTIVE_UNWARNED, GRANT_IN_FLIGHT } from './conditions';
@@ -8,7 +8,11 @@ const BY_ID = new Sql('SELECT * FROM grants WHERE id = ?');
 const BY_REQUEST = new Sql('SELECT * FROM grants WHERE request_id = ? LIMIT 1');
 const DUE = new Sql(
   `SELECT * FROM grants WHERE ${GRANT_IN_FLIGHT} AND next_attempt_at <= ?
-    ORDER BY next_attempt_at LIMIT ?`,
+    ORDER BY next_attempt_at, id LIMIT ?`,
+);
+const DUE_AFTER = new Sql(
+  `SELECT * FROM grants WHERE ${GRANT_IN_FLIGHT} AND next_attempt_at <= ?
+    AND (next_attempt_at, id) > (?, ?) ORDER BY next_attempt_at, id LIMIT ?`,
 );
 const NEXT_DUE = new Sql(`SELECT min(next_attempt_at) AS at FROM grants WHERE ${GRANT_IN_FLIGHT}`);
 const NEXT_UNWARNED = new Sql(
@@ -95,8 +99,10 @@ export class SqlGrantQueries implements GrantQueries {
     return statement ? (await this.q.runner.run(...statement)) > 0 : false;
   }
 
-  due(now: number, limit: number) {
-    return this.many(DUE, [now, limit]);
+  due(now: number, limit: number, after?: DuePlace) {
+    return after
+      ? this.many(DUE_AFTER, [now, after.at, after.id, limit])
+      : this.many(DUE, [now, limit]);
   }
 
   nextDue() {

@@ -45,7 +45,7 @@ export const grants = pgTable(
   },
   (t) => [
     index('grants_due')
-      .on(t.nextAttemptAt)
+      .on(t.nextAttemptAt, t.id)
       .where(sql`status in ('activating', 'active', 'revoking')`),
     index('grants_unwarned')
       .on(t.expiresAt)

@@ -47,7 +47,7 @@ export const grants = sqliteTable(
   },
   (t) => [
     index('grants_due')
-      .on(t.nextAttemptAt)
+      .on(t.nextAttemptAt, t.id)
       .where(sql`status in ('activating', 'active', 'revoking')`),
     index('grants_unwarned')
       .on(t.expiresAt)
