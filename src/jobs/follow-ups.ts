@@ -1,6 +1,7 @@
 import type { Core } from '../core';
 import type { Logger } from '../log';
 import { describeError } from './provider-call';
+import { throttle } from './throttle';
 
 /**
  * How often the job looks anyway: another replica's change does not wake this one, and a pass
@@ -30,9 +31,16 @@ export class FollowUpJob {
   /** Catches up at once on what fell due while nobody led, then follows the timer. */
   async start(): Promise<void> {
     this.stopped = false;
-    this.unsubscribe = this.deps.core.onCommit(() => {
+    // Under load a change commits with every request: when the next one is due is read again at
+    // most every MIN_REARM_MS, which the timer waits at least anyway.
+    const rearm = throttle(() => {
       if (!this.running) void this.arm();
-    });
+    }, MIN_REARM_MS);
+    const unsubscribe = this.deps.core.onCommit(rearm);
+    this.unsubscribe = () => {
+      unsubscribe();
+      rearm.cancel();
+    };
     await this.run();
   }
 

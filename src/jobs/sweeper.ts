@@ -7,6 +7,7 @@ import type { Sealer } from '../secrets/seal';
 import { backoffDelay } from '../core/backoff';
 import { Batch } from './batch';
 import { InOrder } from './in-order';
+import { throttle } from './throttle';
 import { ProviderCalls } from './provider-calls';
 import { forEachLimited } from './limit';
 import {
@@ -138,10 +139,17 @@ export class Sweeper {
       name: 'hallpass-sweeper',
       noOverlap: false,
     });
-    // During a pass the timer is re-armed when the pass ends; outside one, a change may bring work forward.
-    this.unsubscribe = this.deps.core.onCommit(() => {
+    // During a pass the timer is re-armed when the pass ends; outside one, a change may bring
+    // work forward. Under load that is every request: the due moments are read again at most
+    // every MIN_REARM_MS, which the timer would wait for anyway.
+    const rearm = throttle(() => {
       if (!this.running) void this.arm();
-    });
+    }, MIN_REARM_MS);
+    const unsubscribe = this.deps.core.onCommit(rearm);
+    this.unsubscribe = () => {
+      unsubscribe();
+      rearm.cancel();
+    };
     await this.tick();
   }
 

@@ -41,7 +41,8 @@ export const requests = sqliteTable(
     index('requests_pending_created')
       .on(t.createdAt)
       .where(sql`status = 'pending'`),
-    index('requests_requester').on(t.requester, t.status),
+    // A requester's Home lists their newest pending requests: read in order, not sorted each time.
+    index('requests_requester').on(t.requester, t.status, t.createdAt),
     index('requests_requester_created').on(t.requester, t.createdAt),
     index('requests_created_at').on(t.createdAt),
     index('requests_resource_created').on(t.resourceId, t.createdAt),
