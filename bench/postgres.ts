@@ -332,10 +332,14 @@ function pgPathStore(cluster: BenchPostgres): () => Promise<PathStore> {
           "SELECT id FROM requests WHERE status = 'pending' ORDER BY created_at, id LIMIT $1",
           [wanted],
         );
-        if (rows.length < wanted)
+        if (rows.length < wanted) {
+          // /jit acks first, so a refused filing still answered 200 (its reply says try again).
+          const { refused } = db.store.poolCounts().change;
+          const lost = wanted - rows.length - refused;
           throw new Error(
-            `${rows.length} requests were pending where ${wanted} were filed (each answered 200): the others were not recorded`,
+            `${fmt(rows.length)} of the ${fmt(wanted)} requests filed were recorded and ${fmt(refused)} refused as busy: more changes waited than the store's queue holds (HALLPASS_DATABASE_QUEUE)${lost > 0 ? `; ${fmt(lost)} are unaccounted for` : ''}`,
           );
+        }
         return rows.map((r) => r.id);
       },
       close: () => db.close(),

@@ -30,6 +30,7 @@ export class ChangeQueueFull extends Error {
  */
 export class ChangeQueue {
   private readonly turns = new Mutex();
+  private refusedSoFar = 0;
 
   constructor(private readonly maxWaiting: number = DEFAULT_MAX_QUEUED_CHANGES) {
     if (!Number.isInteger(maxWaiting) || maxWaiting < 1)
@@ -41,9 +42,17 @@ export class ChangeQueue {
     return this.turns.waitingCount;
   }
 
+  /** Changes refused since the queue was made, for an operator asking why a request failed. */
+  get refused(): number {
+    return this.refusedSoFar;
+  }
+
   run<T>(work: () => Promise<T>): Promise<T> {
     const waiting = this.turns.waitingCount;
-    if (waiting >= this.maxWaiting) return Promise.reject(new ChangeQueueFull(waiting));
+    if (waiting >= this.maxWaiting) {
+      this.refusedSoFar++;
+      return Promise.reject(new ChangeQueueFull(waiting));
+    }
     return this.turns.run(work);
   }
 }

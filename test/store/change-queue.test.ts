@@ -12,9 +12,11 @@ describe('ChangeQueue', () => {
     const second = queue.run(async () => void order.push('second'));
     const third = queue.run(async () => void order.push('third'));
     expect(queue.waiting).toBe(2);
+    expect(queue.refused).toBe(0);
     await expect(queue.run(async () => void order.push('fourth'))).rejects.toEqual(
       new ChangeQueueFull(2),
     );
+    expect(queue.refused).toBe(1);
     release();
     await Promise.all([first, second, third]);
     expect(order).toEqual(['first', 'second', 'third']);

@@ -223,11 +223,18 @@ export class PostgresStore implements Store {
     );
   }
 
-  /** Connections open, free and waited for, per pool (for /metrics and for tests). */
-  poolCounts(): { read: PoolCounts; change: PoolCounts & { queued: number } } {
+  /**
+   * Connections open, free and waited for, per pool, and the changes waiting their turn or
+   * refused past the bound (for /metrics, the bench and tests).
+   */
+  poolCounts(): { read: PoolCounts; change: PoolCounts & { queued: number; refused: number } } {
     return {
       read: this.pool.counts,
-      change: { ...this.changePool.counts, queued: this.changes.waiting },
+      change: {
+        ...this.changePool.counts,
+        queued: this.changes.waiting,
+        refused: this.changes.refused,
+      },
     };
   }
 
