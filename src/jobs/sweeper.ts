@@ -204,11 +204,12 @@ export class Sweeper {
   /**
    * Works through every grant due now with `concurrency` lanes of provider calls. The lanes take
    * grants from a queue that is refilled (the next page listed past the last grant listed, so the
-   * grants taken are not read again while their record waits; the expired ones moved to `revoking` in one
-   * transaction, and the page's covering grants read at once) while they still have work, so the
-   * calls never stand still while the next batch is booked: with a thousand grants expiring at
-   * once, that wait between batches was most of what Hallpass added to the calls themselves. The
-   * first batch is small, so the first calls start soon. A grant is taken once per pass.
+   * grants taken are not read again while their record waits; the expired ones moved to
+   * `revoking` in one transaction, and the page's covering grants read at once) while they still
+   * have work, so the calls never stand still while the next batch is booked: with a thousand
+   * grants expiring at once, that wait between batches was most of what Hallpass added to the
+   * calls themselves. The first batch is small, so the first calls start soon. A grant is taken
+   * once per pass.
    */
   private async workDue(concurrency: number): Promise<void> {
     const seen = new Set<string>();
