@@ -26,9 +26,13 @@ interface Opened {
   close(): Promise<void>;
 }
 
-async function open(cluster: BenchPostgres, template?: string): Promise<Opened> {
+async function open(
+  cluster: BenchPostgres,
+  template?: string,
+  options?: { maxQueuedChanges?: number },
+): Promise<Opened> {
   const { name, url } = await cluster.create(template);
-  const store = await PostgresStore.open(url);
+  const store = await PostgresStore.open(url, options);
   const client = new pg.Client({ connectionString: url });
   // A cut connection also fails the query in progress, which reports it; unheard, it would crash.
   client.on('error', () => undefined);
@@ -312,10 +316,18 @@ function pgLagDb(cluster: BenchPostgres): () => Promise<LagDb> {
 /** How long the requests `/jit` acked may take to be recorded before Approve clicks on them. */
 const RECORD_WAIT_MS = 60_000;
 
+/**
+ * How many changes the request path's store lets wait. `/jit` acks before it files, and the
+ * bench's 50 clients send the next request on the ack: at full size they queue thousands of
+ * filings, past the default bound (HALLPASS_DATABASE_QUEUE, 1,000), which would refuse most of
+ * them as busy. Raised, the row measures how fast the filings are recorded.
+ */
+const PATH_QUEUED_CHANGES = 10_000;
+
 /** The Slack request path on a fresh PostgreSQL database. */
 function pgPathStore(cluster: BenchPostgres): () => Promise<PathStore> {
   return async () => {
-    const db = await open(cluster);
+    const db = await open(cluster, undefined, { maxQueuedChanges: PATH_QUEUED_CHANGES });
     return {
       store: db.store,
       async pending(wanted) {
