@@ -405,11 +405,9 @@ export async function recordRevocations(
       const grants = ending.filter((e) => e.status === status).map((e) => e.grant);
       if (grants.length > 0) await moveAll(c, grants, { ...ended, status }, 'revoking');
     }
-    for (const { grant, r, status } of ending) {
-      // Credentials kept for a pipeline to fetch are no use once the access is gone.
-      await c.tx.pipelineCredentials.drop(grant.id);
-      recordRevoked(c, grant, r, status);
-    }
+    // Credentials kept for a pipeline to fetch are no use once the access is gone.
+    await c.tx.pipelineCredentials.drop(ending.map((e) => e.grant.id));
+    for (const { grant, r, status } of ending) recordRevoked(c, grant, r, status);
     return revoked.map((r) => now.get(r.grantId));
   });
 }

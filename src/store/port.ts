@@ -129,7 +129,8 @@ export interface PipelineCredentialQueries {
   /** Keeps `sealed` for the grant, replacing what was kept (a re-grant issues new ones). */
   put(grantId: string, sealed: string, at: number): Promise<void>;
   get(grantId: string): Promise<string | undefined>;
-  drop(grantId: string): Promise<void>;
+  /** Forgets what was kept for these grants, in one statement (a batch of revokes ends many). */
+  drop(grantIds: readonly string[]): Promise<void>;
 }
 
 export interface BreakGlassQueries {

@@ -1,6 +1,6 @@
 import type { PipelineCredentialQueries, TokenQueries } from '../port';
 import type { ApiTokenRow } from '../rows';
-import { Sql } from '../sql';
+import { placeholders, Sql, sqlOf } from '../sql';
 import type { QueryContext } from './context';
 
 const TOKEN_BY_ID = new Sql('SELECT * FROM api_tokens WHERE id = ?');
@@ -35,8 +35,6 @@ const PUT = new Sql(
    ON CONFLICT (grant_id) DO UPDATE SET sealed = excluded.sealed, created_at = excluded.created_at`,
 );
 const GET = new Sql('SELECT sealed FROM pipeline_credentials WHERE grant_id = ?');
-const DROP = new Sql('DELETE FROM pipeline_credentials WHERE grant_id = ?');
-
 export class SqlPipelineCredentialQueries implements PipelineCredentialQueries {
   constructor(private readonly q: QueryContext) {}
 
@@ -49,7 +47,13 @@ export class SqlPipelineCredentialQueries implements PipelineCredentialQueries {
     return row === undefined ? undefined : String(row.sealed);
   }
 
-  async drop(grantId: string): Promise<void> {
-    await this.q.runner.run(DROP, [grantId]);
+  async drop(grantIds: readonly string[]): Promise<void> {
+    if (grantIds.length === 0) return;
+    await this.q.runner.run(
+      sqlOf(
+        `DELETE FROM pipeline_credentials WHERE grant_id IN (${placeholders(grantIds.length)})`,
+      ),
+      [...grantIds],
+    );
   }
 }
