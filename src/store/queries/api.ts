@@ -35,6 +35,7 @@ const PUT = new Sql(
    ON CONFLICT (grant_id) DO UPDATE SET sealed = excluded.sealed, created_at = excluded.created_at`,
 );
 const GET = new Sql('SELECT sealed FROM pipeline_credentials WHERE grant_id = ?');
+
 export class SqlPipelineCredentialQueries implements PipelineCredentialQueries {
   constructor(private readonly q: QueryContext) {}
 
