@@ -99,7 +99,7 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
   const scope = query.period;
   // One after another: a snapshot is one connection, which runs one query at a time anyway.
   const byAction = await r.countsByAction(scope, COUNTED_ACTIONS);
-  const ended = await r.endsByReason(scope);
+  const { endsByReason: ended, activity: reported } = await r.revoked(scope, TOP_N);
   const filed = await r.requestsFiled(scope);
   const decisionTimes = await r.decisionTimes(scope);
   const count = (action: string) => byAction.get(action) ?? 0;
@@ -111,7 +111,6 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
   const autoApproved = await r.autoApproved(scope, TOP_N);
   const outsideBusinessHours = await r.activatedOutside(scope, inside, TOP_N);
   const longestGrants = await r.longestGrants(scope, TOP_N);
-  const reported = await r.activity(scope, TOP_N);
   const activity = {
     total: reported.total,
     items: reported.items.map(({ details, ...ref }) => ({

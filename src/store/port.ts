@@ -431,11 +431,18 @@ export interface RevocationProblem {
   overrunMs: number;
 }
 
+/** The period's `grant.revoked` events: how many by recorded reason, and what was reported. */
+export interface RevokedInPeriod {
+  endsByReason: Map<string | null, number>;
+  /** Grants revoked in the period whose provider reported what was done, the latest first. */
+  activity: Listed<ActivityRow>;
+}
+
 /** The aggregate reads of the weekly digest, each over one period. */
 export interface ReportQueries {
   countsByAction(range: Range, actions: readonly string[]): Promise<Map<string, number>>;
-  /** `grant.revoked` events in the period by their recorded reason. */
-  endsByReason(range: Range): Promise<Map<string | null, number>>;
+  /** One read of the period's revoke details, the heaviest rows a dense week has. */
+  revoked(range: Range, top: number): Promise<RevokedInPeriod>;
   requestsFiled(range: Range): Promise<number>;
   /** Decision times (decided - filed) of human decisions made in the period, ascending. */
   decisionTimes(range: Range): Promise<number[]>;
@@ -447,8 +454,6 @@ export interface ReportQueries {
   /** Grants activated in the period outside every interval of `inside`. */
   activatedOutside(range: Range, inside: readonly Range[], top: number): Promise<Listed<GrantRef>>;
   longestGrants(range: Range, top: number): Promise<LongGrant[]>;
-  /** Grants revoked in the period whose provider reported what was done, the latest first. */
-  activity(range: Range, top: number): Promise<Listed<ActivityRow>>;
   revocationProblems(
     range: Range,
     asOf: number,

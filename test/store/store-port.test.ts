@@ -407,6 +407,55 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
     });
   });
 
+  describe('reports.revoked', () => {
+    it('counts the period’s revokes by reason and lists the latest reported ones, with their total', async () => {
+      const revoke = (seq: number, grantId: string, details: object) => ({
+        seq,
+        at: AT + seq * 1000,
+        actor: 'hallpass',
+        action: 'grant.revoked',
+        requestId: `req_${grantId}`,
+        grantId,
+        details: JSON.stringify(details),
+        prevHash: GENESIS_HASH,
+        hash: String(seq).padStart(64, '0'),
+      });
+      const activity = (n: number) => ({ summary: `${n}× SELECT`, details: { n } });
+      await t.store.change(async (tx) => {
+        for (let i = 1; i <= 8; i++) {
+          await tx.requests.insert(requestRow(`req_g${i}`));
+          await tx.grants.insert(grantRow(`g${i}`, `req_g${i}`, { userId: `U${i}` }));
+        }
+        await tx.audit.append([
+          revoke(1, 'g1', { reason: 'expired', activity: activity(1) }),
+          revoke(2, 'g2', { reason: 'expired' }),
+          revoke(3, 'g3', { reason: 'revoked_by_user', activity: activity(3) }),
+          revoke(4, 'g4', { reason: 'expired', activity: activity(4) }),
+          revoke(5, 'g5', { reason: 'revoked_by_admin', activity: null }),
+          revoke(6, 'g6', { reason: 'expired', activity: activity(6) }),
+          // Outside the period: neither counted nor listed.
+          revoke(60, 'g8', { reason: 'expired', activity: activity(60) }),
+        ]);
+      });
+      const period = { start: AT, end: AT + 30_000 };
+      const { endsByReason, activity: reported } = await t.store.reports.revoked(period, 2);
+      expect(Object.fromEntries(endsByReason)).toEqual({
+        expired: 4,
+        revoked_by_user: 1,
+        revoked_by_admin: 1,
+      });
+      expect(reported.total).toBe(4);
+      expect(reported.items.map((i) => [i.grantId, i.userId, i.at])).toEqual([
+        ['g6', 'U6', AT + 6000],
+        ['g4', 'U4', AT + 4000],
+      ]);
+      expect(JSON.parse(reported.items[0]!.details)).toMatchObject({ activity: activity(6) });
+      const none = await t.store.reports.revoked({ start: AT + 100_000, end: AT + 200_000 }, 2);
+      expect(none.endsByReason.size).toBe(0);
+      expect(none.activity).toEqual({ total: 0, items: [] });
+    });
+  });
+
   describe('digests.insertIfNew', () => {
     it('records a period once when two stores queue it at the same moment', async () => {
       for (let i = 0; i < 5; i++) {

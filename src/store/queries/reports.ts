@@ -1,5 +1,4 @@
 import type {
-  ActivityRow,
   GrantRef,
   Listed,
   LongGrant,
@@ -7,6 +6,7 @@ import type {
   Ranked,
   ReportQueries,
   RevocationProblem,
+  RevokedInPeriod,
 } from '../port';
 import type { Dialect } from '../dialect';
 import { placeholders, Sql, sqlOf, type Param, type RawRow } from '../sql';
@@ -51,7 +51,7 @@ function listed<T>(rows: RawRow[], item: (row: RawRow) => T): Listed<T> {
 }
 
 interface DialectStatements {
-  ends: Sql;
+  revoked: Sql;
   problems: Sql;
 }
 
@@ -61,9 +61,27 @@ const perDialect = new WeakMap<Dialect, DialectStatements>();
 function statementsFor(d: Dialect): DialectStatements {
   const cached = perDialect.get(d);
   if (cached) return cached;
-  const ends = new Sql(
-    `SELECT ${d.jsonText('a.details', 'reason')} AS reason, count(*) AS n FROM audit_events a
-        WHERE ${IN_PERIOD} AND a.action = 'grant.revoked' GROUP BY 1`,
+  // Each revoke's details are read once, for both its reason and whether activity was
+  // reported: the lookup of each audit row is what a dense week's revokes cost. The listed
+  // reports fetch their full details by seq, a handful of rows.
+  const revoked = new Sql(
+    `WITH revoked AS MATERIALIZED (
+         SELECT a.seq, a.at, a.grant_id, ${d.jsonText('a.details', 'reason')} AS reason,
+                ${d.jsonText('a.details', 'activity')} IS NOT NULL AS reported
+           FROM audit_events a WHERE ${IN_PERIOD} AND a.action = 'grant.revoked'
+       ),
+       reports AS (
+         SELECT r.seq, r.at, g.id, g.user_id, g.resource_id, count(*) OVER () AS total
+           FROM revoked r JOIN grants g ON g.id = r.grant_id
+          WHERE r.reported
+          ORDER BY r.at DESC, r.seq DESC LIMIT ?
+       )
+       SELECT 'end' AS part, reason AS key, count(*) AS n, NULL AS seq, NULL AS at,
+              NULL AS user_id, NULL AS resource_id, NULL AS details
+         FROM revoked GROUP BY reason
+       UNION ALL
+       SELECT 'report', p.id, p.total, p.seq, p.at, p.user_id, p.resource_id, e.details
+         FROM reports p JOIN audit_events e ON e.seq = p.seq`,
   );
   // When an early end (revoke, failed activation) of grant g was asked for.
   const askedAt = `(SELECT max(e.at) FROM audit_events e
@@ -99,17 +117,17 @@ function statementsFor(d: Dialect): DialectStatements {
               ${d.greatest('0', 'settled_at - due_at')} AS overrun_ms, count(*) OVER () AS total
          FROM problems ORDER BY overrun_ms DESC, id LIMIT ?`,
   );
-  const found = { ends, problems };
+  const found = { revoked, problems };
   perDialect.set(d, found);
   return found;
 }
 
 export class SqlReportQueries implements ReportQueries {
-  private readonly ends: Sql;
+  private readonly revokedIn: Sql;
   private readonly problems: Sql;
 
   constructor(private readonly q: QueryContext) {
-    ({ ends: this.ends, problems: this.problems } = statementsFor(q.dialect));
+    ({ revoked: this.revokedIn, problems: this.problems } = statementsFor(q.dialect));
   }
 
   async countsByAction(s: Range, actions: readonly string[]) {
@@ -123,9 +141,25 @@ export class SqlReportQueries implements ReportQueries {
     return new Map(rows.map((r) => [str(r.action), num(r.n)]));
   }
 
-  async endsByReason(s: Range) {
-    const rows = await this.q.runner.rows(this.ends, inPeriod(s));
-    return new Map(rows.map((r) => [strOrNull(r.reason), num(r.n)]));
+  async revoked(s: Range, top: number): Promise<RevokedInPeriod> {
+    const rows = await this.q.runner.rows(this.revokedIn, [...inPeriod(s), top]);
+    const ends = rows.filter((r) => r.part === 'end');
+    const reports = rows
+      .filter((r) => r.part === 'report')
+      .sort((a, b) => num(b.at) - num(a.at) || num(b.seq) - num(a.seq));
+    return {
+      endsByReason: new Map(ends.map((r) => [strOrNull(r.key), num(r.n)])),
+      activity: {
+        total: num(reports[0]?.n),
+        items: reports.map((r) => ({
+          grantId: str(r.key),
+          userId: str(r.user_id),
+          resourceId: str(r.resource_id),
+          at: num(r.at),
+          details: str(r.details),
+        })),
+      },
+    };
   }
 
   async requestsFiled(s: Range) {
@@ -239,26 +273,6 @@ export class SqlReportQueries implements ReportQueries {
       startsAt: num(r.starts_at),
       heldMs: num(r.held_ms),
       status: str(r.status),
-    }));
-  }
-
-  async activity(s: Range, top: number): Promise<Listed<ActivityRow>> {
-    const reported = this.q.dialect.jsonText('a.details', 'activity');
-    const rows = await this.q.runner.rows(
-      sqlOf(
-        `SELECT g.id, g.user_id, g.resource_id, a.at, a.details, count(*) OVER () AS total
-           FROM audit_events a JOIN grants g ON g.id = a.grant_id
-          WHERE ${IN_PERIOD} AND a.action = 'grant.revoked' AND ${reported} IS NOT NULL
-          ORDER BY a.at DESC LIMIT ?`,
-      ),
-      [...inPeriod(s), top],
-    );
-    return listed(rows, (r) => ({
-      grantId: str(r.id),
-      userId: str(r.user_id),
-      resourceId: str(r.resource_id),
-      at: num(r.at),
-      details: str(r.details),
     }));
   }
 
