@@ -33,6 +33,9 @@ const realTimers: Timers = {
 /** setTimeout cannot wait longer than this; the cron tick covers anything further out anyway. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** What is left of a revoke once its call answered: reading it back, then recording it. */
+type ReadBack = () => Promise<void>;
+
 /**
  * Revokes confirmed within this window commit together, up to RECORD_MAX: the access is gone
  * already, only its record waits, and a commit costs more than the few rows in it. While a pass
@@ -241,10 +244,15 @@ export class Sweeper {
       })().finally(() => {
         refilling = null;
       }));
+    const readBacks: ReadBack[] = [];
+    const later = (readBack: ReadBack) => readBacks.push(readBack);
+    const readBackLane = async (): Promise<void> => {
+      for (let next = readBacks.shift(); next; next = readBacks.shift()) await next();
+    };
     const lane = async (): Promise<void> => {
       for (;;) {
         if (queue.length === 0) {
-          if (exhausted) return;
+          if (exhausted) return readBackLane();
           await refill();
           continue;
         }
@@ -253,12 +261,14 @@ export class Sweeper {
         const access = this.sharedAccessOf(grant);
         await (access
           ? this.sharedInOrder.run(access, () => this.process(grant, covers))
-          : this.process(grant, covers));
+          : this.process(grant, covers, later));
       }
     };
     this.calling = true;
     try {
       await Promise.all(Array.from({ length: concurrency }, lane));
+      // Read-backs handed on by revokes that were still out when the other lanes finished.
+      await Promise.all(Array.from({ length: concurrency }, readBackLane));
     } finally {
       this.calling = false;
     }
@@ -332,14 +342,34 @@ export class Sweeper {
     return this.safely('find covering grants', () => this.grants.coveringEach(shared));
   }
 
-  private async process(grant: GrantRow, covers?: Map<string, GrantRow>): Promise<void> {
+  /**
+   * Activates or revokes `grant`. With `later`, a revoke's read-back may be handed on to run once
+   * the pass has sent its other revokes; the grant stays in flight until it has run.
+   */
+  private async process(
+    grant: GrantRow,
+    covers?: Map<string, GrantRow>,
+    later?: (readBack: ReadBack) => void,
+  ): Promise<void> {
     this.inFlight.add(grant.id);
+    let handedOn = false;
     try {
       if (grant.status === 'activating') await this.activate(grant);
-      else if (grant.status === 'revoking') await this.revoke(grant, covers);
+      else if (grant.status === 'revoking') {
+        const readBack = await this.revoke(grant, covers, later !== undefined);
+        if (readBack && later) {
+          handedOn = true;
+          later(() => readBack().finally(() => this.release(grant.id)));
+        }
+      }
     } finally {
-      if (!this.recording.has(grant.id)) this.inFlight.delete(grant.id);
+      if (!handedOn) this.release(grant.id);
     }
+  }
+
+  /** Frees a grant once its calls are done, unless its confirmed revoke still waits to commit. */
+  private release(grantId: string): void {
+    if (!this.recording.has(grantId)) this.inFlight.delete(grantId);
   }
 
   /** Hands a confirmed revoke to the next batch and frees the lane for the next provider call. */
@@ -429,7 +459,18 @@ export class Sweeper {
     }
   }
 
-  private async revoke(grant: GrantRow, covers?: Map<string, GrantRow>): Promise<void> {
+  /**
+   * Revokes `grant` and reads it back. With `mayDefer`, a provider whose grants do not share
+   * access has the read-back returned rather than made: the pass sends the rest of its revokes
+   * first, so in a mass expiry every access ends sooner, and the record, which waits for the
+   * read-back, still never leads the provider. Shared access reads back at once, in its turn,
+   * so a later grant of the same access cannot land between the revoke and its check.
+   */
+  private async revoke(
+    grant: GrantRow,
+    covers?: Map<string, GrantRow>,
+    mayDefer = false,
+  ): Promise<ReadBack | undefined> {
     const started = Date.now();
     try {
       const { provider, timeoutMs } = this.resolve(grant);
@@ -459,22 +500,33 @@ export class Sweeper {
       const result = await this.calls.run(grant.id, timeoutMs, (signal) =>
         provider.revoke(ctx(signal)),
       );
-      if (provider.check) {
-        const check = provider.check.bind(provider);
-        const present = await this.calls.run(grant.id, timeoutMs, (signal) => check(ctx(signal)));
-        if (present)
-          throw new ProviderCallError(
-            'revoke reported success but a check says the access is still there',
-          );
-      }
-      this.record(grant, {
-        checked: provider.check !== undefined,
-        elapsedMs: Date.now() - started,
-        ...(result?.activity ? { activity: result.activity } : {}),
-      });
+      const readBack = async () => {
+        try {
+          if (provider.check) {
+            const check = provider.check.bind(provider);
+            const present = await this.calls.run(grant.id, timeoutMs, (signal) =>
+              check(ctx(signal)),
+            );
+            if (present)
+              throw new ProviderCallError(
+                'revoke reported success but a check says the access is still there',
+              );
+          }
+          this.record(grant, {
+            checked: provider.check !== undefined,
+            elapsedMs: Date.now() - started,
+            ...(result?.activity ? { activity: result.activity } : {}),
+          });
+        } catch (err) {
+          await this.failed(grant, 'revoke', err);
+        }
+      };
+      if (mayDefer && provider.check && provider.guarantees.isolation !== 'shared') return readBack;
+      await readBack();
     } catch (err) {
       await this.failed(grant, 'revoke', err);
     }
+    return undefined;
   }
 
   /** After an extension, tells the provider the new expiry (grant is idempotent and updates it). */

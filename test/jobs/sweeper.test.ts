@@ -363,6 +363,23 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     expect((await r.h.core.audit.verifySince()).intact).toBe(true);
   });
 
+  it('sends every due revoke of per-grant access before reading any back, and records none before its read-back', async () => {
+    r = rig(r.h, new RecordingProvider({ ...r.provider.guarantees, isolation: 'per-grant' }));
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push(await approved(r.h, 'auto', '30m', `UUSER${i}`));
+    await r.sweeper.tick();
+    const atCheck: string[] = [];
+    r.provider.onCall = async (call) => {
+      if (call.action === 'check') atCheck.push((await grant(call.grantId)).status);
+    };
+    r.h.clock.advance(30 * MIN);
+    await r.sweeper.tick();
+    const actions = r.provider.calls.map((c) => c.action).filter((a) => a !== 'grant');
+    expect(actions).toEqual([...ids.map(() => 'revoke'), ...ids.map(() => 'check')]);
+    expect(atCheck).toEqual(ids.map(() => 'revoking'));
+    for (const id of ids) expect((await grant(id)).status).toBe('revoked');
+  });
+
   it('records a confirmed revoke while a slower call of the same pass is still out', async () => {
     r = rig(
       r.h,
