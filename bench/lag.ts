@@ -60,12 +60,19 @@ export class Receiver {
   }
 }
 
-function configFor(port: number) {
+/** What the webhook's receiver declares: by default nothing, which Hallpass takes as shared. */
+type Isolation = 'shared' | 'per-grant';
+
+function configFor(port: number, isolation: Isolation = 'shared') {
   return parseConfig(
     `
 requests: { approverChannel: CBENCH }
 providers:
-  hook: { type: webhook, url: 'http://127.0.0.1:${port}/', secret: bench-secret-value }
+  hook:
+    type: webhook
+    url: 'http://127.0.0.1:${port}/'
+    secret: bench-secret-value
+    guarantees: { isolation: ${isolation} }
 resources:
   - id: auto
     name: Auto
@@ -134,9 +141,10 @@ async function throughHallpass(
   count: number,
   db: LagDb,
   leadMs: number,
+  isolation: Isolation,
 ): Promise<Lags> {
   const { store } = db;
-  const config = configFor(receiver.port);
+  const config = configFor(receiver.port, isolation);
   const providers = await loadProviders(config, { configDir: __dirname });
   const core = new Core({ store, clock: systemClock, config, directory: new StaticDirectory() });
   const sweeper = new Sweeper({
@@ -168,14 +176,19 @@ async function throughHallpass(
   }
 }
 
-/** The floor: the same provider calls (revoke, then check) at the same concurrency, nothing else. */
+/**
+ * The floor: the same provider calls at the same concurrency, nothing else, in the order
+ * Hallpass makes them: for shared access each revoke then its check; for per-grant access every
+ * revoke, then every check.
+ */
 async function straightToReceiver(
   receiver: Receiver,
   count: number,
   concurrency: number,
   leadMs: number,
+  isolation: Isolation,
 ): Promise<Lags> {
-  const config = configFor(receiver.port);
+  const config = configFor(receiver.port, isolation);
   const providers: ProviderSet = await loadProviders(config, { configDir: __dirname });
   try {
     const { provider, target } = providers.forResource('auto')!;
@@ -183,19 +196,28 @@ async function straightToReceiver(
     const start = Date.now() + leadMs;
     await new Promise((resolve) => setTimeout(resolve, start - Date.now()));
     const fired = Date.now();
-    await forEachLimited(ids, concurrency, async (grantId) => {
-      const ctx = {
-        grantId,
-        requestId: `req_${grantId}`,
-        user: { slackId: `U${grantId}` },
-        resource: { id: 'auto', name: 'Auto', target },
-        startsAt: new Date(start - 3_600_000),
-        expiresAt: new Date(start),
-        signal: new AbortController().signal,
-      };
-      await provider.revoke(ctx);
-      await provider.check?.(ctx);
+    const ctx = (grantId: string) => ({
+      grantId,
+      requestId: `req_${grantId}`,
+      user: { slackId: `U${grantId}` },
+      resource: { id: 'auto', name: 'Auto', target },
+      startsAt: new Date(start - 3_600_000),
+      expiresAt: new Date(start),
+      signal: new AbortController().signal,
     });
+    if (isolation === 'per-grant') {
+      await forEachLimited(ids, concurrency, async (grantId) => {
+        await provider.revoke(ctx(grantId));
+      });
+      await forEachLimited(ids, concurrency, async (grantId) => {
+        await provider.check?.(ctx(grantId));
+      });
+    } else {
+      await forEachLimited(ids, concurrency, async (grantId) => {
+        await provider.revoke(ctx(grantId));
+        await provider.check?.(ctx(grantId));
+      });
+    }
     return lagsOf(await receiver.arrivals(), ids, fired);
   } finally {
     await providers.closeAll();
@@ -211,7 +233,12 @@ const show = (l: Lags) => `p50 ${fmt(l.p50)} · p99 ${fmt(l.p99)} · max ${fmt(l
  * to answer, as across a network: the lanes then wait on the calls rather than on this thread.
  */
 export async function lagBench(
-  options: { grants: readonly number[]; rounds: number; answerAfterMs?: number },
+  options: {
+    grants: readonly number[];
+    rounds: number;
+    answerAfterMs?: number;
+    isolation?: Isolation;
+  },
   on: { bench: string; fresh(): Promise<LagDb>; leadMs?: number } = {
     bench: 'lag',
     fresh: sqliteLagDb,
@@ -219,7 +246,13 @@ export async function lagBench(
 ): Promise<Row[]> {
   const answerAfterMs = options.answerAfterMs ?? 0;
   const receiver = await Receiver.start(answerAfterMs);
+  const isolation = options.isolation ?? 'shared';
   const answering = answerAfterMs > 0 ? `, each call answered after ${answerAfterMs} ms` : '';
+  const declared =
+    isolation === 'per-grant'
+      ? ' declaring per-grant access (every due revoke sent before any read-back)'
+      : '';
+  const order = isolation === 'per-grant' ? ', every revoke before any check' : '';
   try {
     const concurrency = configFor(receiver.port).sweeper.concurrency;
     const rows: Row[] = [];
@@ -228,9 +261,9 @@ export async function lagBench(
       const values: Lags[] = [];
       const floors: Lags[] = [];
       const hallpass = async () =>
-        values.push(await throughHallpass(receiver, grants, await on.fresh(), leadMs));
+        values.push(await throughHallpass(receiver, grants, await on.fresh(), leadMs, isolation));
       const direct = async () =>
-        floors.push(await straightToReceiver(receiver, grants, concurrency, leadMs));
+        floors.push(await straightToReceiver(receiver, grants, concurrency, leadMs, isolation));
       // A first pair warms up both (JIT, connections to the receiver) and is not counted.
       await hallpass();
       await direct();
@@ -249,9 +282,9 @@ export async function lagBench(
       const floor = med(floors);
       rows.push({
         bench: on.bench,
-        figure: `revocation lag, ${fmt(grants)} grants expiring at once, webhook provider${answering}, concurrency ${concurrency} (median of ${options.rounds} rounds)`,
+        figure: `revocation lag, ${fmt(grants)} grants expiring at once, webhook provider${declared}${answering}, concurrency ${concurrency} (median of ${options.rounds} rounds)`,
         value: show(value),
-        floor: `${show(floor)} (the same webhook calls, no Hallpass)`,
+        floor: `${show(floor)} (the same webhook calls, no Hallpass${order})`,
         ratio: `${fmt(value.p99 / floor.p99, 2)}× (p99)`,
         target: 'p99 ≤ 1.25× the floor',
         met: value.p99 <= 1.25 * floor.p99,
