@@ -76,6 +76,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       requestOf: (id) => store.requests.byId(id),
       // Scrapes begin once Slack listens, after the leader below exists.
       leading: (): boolean => leader.leading,
+      changeQueue: () => store.changeQueue(),
       now: () => clock.now(),
       logger,
     });

@@ -1,8 +1,8 @@
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { AuditRow, RequestRow } from '../core';
 import type { Logger } from '../log';
 import type { SlackCallObserver } from '../slack/app';
-import type { OperationalGauges } from '../store';
+import type { ChangeQueueCounts, OperationalGauges } from '../store';
 import { countCommitted } from './committed';
 import { Instruments, processMetrics, type JobName } from './instruments';
 
@@ -15,6 +15,8 @@ export interface MetricsSources {
   requestOf: (id: string) => Promise<RequestRow | undefined>;
   /** Whether this replica runs the jobs that must run once. */
   leading: () => boolean;
+  /** This process's changes waiting for the database, and refused past its queue's bound. */
+  changeQueue: () => ChangeQueueCounts;
   now: () => number;
   logger: Logger;
 }
@@ -97,6 +99,26 @@ export class HallpassMetrics {
       registers,
       collect: async function (this: Gauge) {
         this.set((await snapshot()) ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'hallpass_database_changes_waiting',
+      help: "This replica's changes waiting for their turn on the database.",
+      registers,
+      collect: function (this: Gauge) {
+        this.set(sources.changeQueue().waiting);
+      },
+    });
+    // The store counts refusals since it opened; the counter catches up on each scrape.
+    let refusedSeen = 0;
+    new Counter({
+      name: 'hallpass_database_changes_refused_total',
+      help: 'Changes refused before they began because too many already waited (HALLPASS_DATABASE_QUEUE): each one a request or job step told the database is busy.',
+      registers,
+      collect: function (this: Counter) {
+        const refused = sources.changeQueue().refused;
+        this.inc(refused - refusedSeen);
+        refusedSeen = refused;
       },
     });
     new Gauge({

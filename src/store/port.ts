@@ -40,9 +40,17 @@ export interface Store extends Queries {
   leadership(options?: LeadershipOptions): Leadership;
   /** Resolves when the database answers. */
   ping(): Promise<void>;
+  /** This process's changes waiting for their turn now, and those refused since it opened. */
+  changeQueue(): ChangeQueueCounts;
   close(): Promise<void>;
   /** For logs and errors: the kind of store and where, without credentials. */
   readonly description: string;
+}
+
+export interface ChangeQueueCounts {
+  waiting: number;
+  /** Refused before they began, past the queue's bound (PostgreSQL's `HALLPASS_DATABASE_QUEUE`). */
+  refused: number;
 }
 
 export interface ChainStart {

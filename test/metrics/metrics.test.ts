@@ -168,6 +168,8 @@ describe('GET /metrics after a full loop', () => {
     );
     expect(v('hallpass_leader')).toBe(1);
     expect(v('hallpass_database_up')).toBe(1);
+    expect(v('hallpass_database_changes_waiting')).toBe(0);
+    expect(v('hallpass_database_changes_refused_total')).toBe(0);
     expect(v('hallpass_process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(m.get('hallpass_revocation_lag_seconds')?.type).toBe('histogram');
     // Every series the sample alerting rules use is one Hallpass exports.

@@ -1,5 +1,8 @@
+import { logger } from '../../src/log';
+import { HallpassMetrics } from '../../src/metrics';
 import { describeStoreError, isStoreBusy } from '../../src/store/errors';
 import { PostgresStore, type PostgresOptions } from '../../src/store/postgres/store';
+import { parsePrometheusText, sampleValue, type Family } from '../support/prometheus-text';
 import { freshPostgresDatabase } from '../support/stores';
 import { requestRow } from './rows';
 
@@ -161,6 +164,7 @@ describe('the PostgreSQL store under a burst of changes', () => {
       );
     expect(ran).toBe(false);
     expect(isStoreBusy(refused)).toBe(true);
+    expect(store.changeQueue()).toEqual({ waiting: 3, refused: 1 });
     expect(describeStoreError(refused, 'postgres:db')).toBe(
       '3 changes of this process are already waiting for the database, so this one was refused before it began (postgres:db); the database is falling behind: try again in a moment, and if it lasts, look for slow statements or raise HALLPASS_DATABASE_QUEUE',
     );
@@ -170,6 +174,40 @@ describe('the PostgreSQL store under a burst of changes', () => {
     await store.change((tx) => tx.requests.insert(requestRow('req_after')));
     const filed = (await store.requests.pendingOf('UREQ')).map((r) => r.id).sort();
     expect(filed).toEqual(['req_after', 'req_first', 'req_q0', 'req_q1', 'req_q2']);
+  });
+
+  it('shows the changes waiting and refused on /metrics, the counter catching up on each scrape', async () => {
+    const store = await open({ maxConnections: 3, maxQueuedChanges: 2 });
+    const metrics = new HallpassMetrics({
+      gauges: (now) => store.gauges.read(now),
+      requestOf: (id) => store.requests.byId(id),
+      leading: () => true,
+      now: () => Date.now(),
+      logger,
+      changeQueue: () => store.changeQueue(),
+    });
+    const scrape = async () => parsePrometheusText((await metrics.exposition()).body);
+    const value = (m: Map<string, Family>, name: string) => sampleValue(m, name);
+    const held = gate();
+    const first = store.change(async (tx) => {
+      await tx.requests.insert(requestRow('req_first'));
+      await held.opened;
+    });
+    const queued = [0, 1].map((i) => store.change((tx) => tx.requests.insert(requestRow(`q${i}`))));
+    const refuse = () => store.change(async () => undefined).catch((err: unknown) => err);
+    await refuse();
+    let m = await scrape();
+    expect(value(m, 'hallpass_database_changes_waiting')).toBe(2);
+    expect(value(m, 'hallpass_database_changes_refused_total')).toBe(1);
+    await refuse();
+    await refuse();
+    m = await scrape();
+    expect(value(m, 'hallpass_database_changes_refused_total')).toBe(3);
+    held.open();
+    await Promise.all([first, ...queued]);
+    m = await scrape();
+    expect(value(m, 'hallpass_database_changes_waiting')).toBe(0);
+    expect(value(m, 'hallpass_database_changes_refused_total')).toBe(3);
   });
 
   it('refuses fewer than 2 connections: one is kept for changes', async () => {

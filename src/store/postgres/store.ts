@@ -10,6 +10,7 @@ import { describeUrl } from '../errors';
 import type {
   ChainResult,
   ChainStart,
+  ChangeQueueCounts,
   ChainWalkOptions,
   Leadership,
   LeadershipOptions,
@@ -228,14 +229,15 @@ export class PostgresStore implements Store {
    * refused past the bound (for /metrics, the bench and tests).
    */
   poolCounts(): { read: PoolCounts; change: PoolCounts & { queued: number; refused: number } } {
+    const { waiting, refused } = this.changeQueue();
     return {
       read: this.pool.counts,
-      change: {
-        ...this.changePool.counts,
-        queued: this.changes.waiting,
-        refused: this.changes.refused,
-      },
+      change: { ...this.changePool.counts, queued: waiting, refused },
     };
+  }
+
+  changeQueue(): ChangeQueueCounts {
+    return { waiting: this.changes.waiting, refused: this.changes.refused };
   }
 
   /** Walks the chain after `from` in order, a page at a time, in one repeatable-read view. */

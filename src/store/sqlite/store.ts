@@ -12,6 +12,7 @@ import { Mutex } from '../mutex';
 import type {
   ChainResult,
   ChainStart,
+  ChangeQueueCounts,
   ChainWalkOptions,
   Leadership,
   Queries,
@@ -296,6 +297,11 @@ export class SqliteStore implements Store {
 
   async ping(): Promise<void> {
     this.reader.prepare('SELECT 1').get();
+  }
+
+  /** SQLite's changes wait without a bound: each is short, and on this thread. */
+  changeQueue(): ChangeQueueCounts {
+    return { waiting: this.writes.waitingCount, refused: 0 };
   }
 
   async close(): Promise<void> {
