@@ -60,7 +60,13 @@ export interface RunInfo {
   wallMs: number;
 }
 
+/**
+ * A full run: its table becomes the head of results.md, replacing the previous full run's. The
+ * sections after it (runs of some steps, earlier runs that docs quote) stay as they are; to keep
+ * the previous full run too, move it into a section of its own before running.
+ */
 export function writeResults(rows: readonly Row[], run: RunInfo): string {
+  const file = join(__dirname, 'results.md');
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const command = run.quick ? '`npm run bench -- --quick` (smaller sizes)' : '`npm run bench`';
   const text = [
@@ -75,8 +81,11 @@ export function writeResults(rows: readonly Row[], run: RunInfo): string {
     table(rows),
     '',
   ].join('\n');
-  writeFileSync(join(__dirname, 'results.md'), text);
-  return text;
+  const before = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const sections = before.indexOf('\n## ');
+  const updated = sections < 0 ? text : `${text}${before.slice(sections)}`;
+  writeFileSync(file, updated);
+  return updated;
 }
 
 /**
