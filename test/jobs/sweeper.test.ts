@@ -268,7 +268,13 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
   it('lets a grant approved during a revoke of the same shared access call the provider only after it', async () => {
     await r.sweeper.stop();
     await r.h.close();
-    r = rig(await coreHarness(`${BASE_CONFIG}sweeper: { concurrency: 2 }\n`, undefined, kind));
+    // A call timeout far past the hold below, so a slow machine cannot turn the held revoke
+    // into a timed-out one, which would rightly skip its check.
+    r = rig(
+      await coreHarness(`${BASE_CONFIG}sweeper: { concurrency: 2 }\n`, undefined, kind),
+      new RecordingProvider(),
+      30_000,
+    );
     const first = await approved(r.h, 'auto', '30m');
     await r.sweeper.tick();
     r.h.clock.advance(1_000);
@@ -282,12 +288,9 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
       if (call.action !== 'revoke' || call.grantId !== first) return;
       second = await approved(r.h, 'auto', '30m');
       // Out until the pass has had every chance to take the new grant and call the provider.
-      for (
-        let i = 0;
-        i < 200 && !r.provider.callsOf('grant').some((c) => c.grantId === second);
-        i++
-      )
-        await new Promise((resolve) => setTimeout(resolve, 1));
+      const until = Date.now() + 300;
+      while (Date.now() < until && !r.provider.callsOf('grant').some((c) => c.grantId === second))
+        await new Promise((resolve) => setTimeout(resolve, 5));
     };
     await r.sweeper.tick();
     await r.sweeper.tick();
