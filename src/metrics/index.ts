@@ -1,7 +1,7 @@
 import { Counter, Gauge } from 'prom-client';
 import type { AuditRow, RequestRow } from '../core';
 import type { Logger } from '../log';
-import type { SlackCallObserver } from '../slack/app';
+import type { SlackCallObserver } from '../slack/slack-fetch';
 import type { ChangeQueueCounts, OperationalGauges } from '../store';
 import { countCommitted } from './committed';
 import { Instruments, processMetrics, type JobName } from './instruments';

@@ -7,15 +7,13 @@ import { boltLogger } from './bolt-logger';
 import { checkEnvelopes, checkSocketEvents } from './envelope';
 import { registerListeners, type Subcommand } from './listeners';
 import type { ReaderZones } from './reader-zones';
+import { slackFetch, SLACK_CALL_TIMEOUT_MS, type SlackCallObserver } from './slack-fetch';
 import { explainStartFailure } from './start-errors';
 
 /** Slash commands, interactivity, options and events all arrive here (see manifest.yml). */
 export const EVENTS_PATH = '/slack/events';
 export const HEALTH_PATH = '/healthz';
 export const METRICS_PATH = '/metrics';
-
-/** A call to Slack that failed: Slack's error code, `ratelimited`, `http_<status>` or `unreachable`. */
-export type SlackCallObserver = (failure: { method: string; error: string }) => void;
 
 export interface SlackClientDeps {
   botToken: string;
@@ -66,58 +64,6 @@ export interface SlackApp {
   stop(): Promise<void>;
 }
 
-/** How long any call to Slack may take: a Web API call, or a reply posted to a response_url. */
-const SLACK_CALL_TIMEOUT_MS = 10_000;
-
-/**
- * fetch for everything Bolt sends to Slack. The Web API client bounds its own calls; Bolt's
- * `respond()` (replies to a response_url) sets no bound, so a Slack that never answered would
- * hold the listener, and a graceful stop waiting for it, for as long as the connection lives.
- */
-const boundedFetch = (
-  url: string | URL,
-  init?: Parameters<webApi.FetchFunction>[1],
-): Promise<Response> =>
-  fetch(url, { ...init, signal: init?.signal ?? AbortSignal.timeout(SLACK_CALL_TIMEOUT_MS) });
-
-/** The Web API method a URL calls (`chat.postMessage`), or `response_url` for a reply. */
-function methodOf(url: string | URL): string {
-  const text = String(url);
-  const path = URL.canParse(text) ? new URL(text).pathname : text;
-  const at = path.lastIndexOf('/api/');
-  return at >= 0 ? path.slice(at + 5) : 'response_url';
-}
-
-/** boundedFetch, telling `observe` of each call that failed, without changing what it returns. */
-function observedFetch(observe: SlackCallObserver): webApi.FetchFunction {
-  return async (url, init) => {
-    const method = methodOf(url);
-    let res: Response;
-    try {
-      res = await boundedFetch(url, init);
-    } catch (err) {
-      observe({ method, error: 'unreachable' });
-      throw err;
-    }
-    if (res.status === 429) observe({ method, error: 'ratelimited' });
-    else if (!res.ok) observe({ method, error: `http_${res.status}` });
-    else if (res.headers.get('content-type')?.includes('json')) {
-      // Read from a copy, after the caller has its answer: Slack says ok=false in the body.
-      void res
-        .clone()
-        .json()
-        .then(
-          (body: unknown) => {
-            const answer = body as { ok?: unknown; error?: unknown } | null;
-            if (answer?.ok === false) observe({ method, error: String(answer.error ?? 'unknown') });
-          },
-          () => undefined,
-        );
-    }
-    return res;
-  };
-}
-
 /**
  * Web API client options shared by the app and anything else that talks to Slack for the bot.
  * Retries are left to the callers: the outbox has its own backoff, and a trigger id is dead
@@ -131,7 +77,7 @@ export function slackClientOptions(deps: SlackClientDeps): webApi.WebClientOptio
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
     timeout: SLACK_CALL_TIMEOUT_MS,
-    fetch: deps.observe ? observedFetch(deps.observe) : boundedFetch,
+    fetch: slackFetch(deps.observe),
     logger: boltLogger(deps.logger),
   };
 }

@@ -1,11 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { tempDir } from './tmp';
+import { testCertificate } from './tls';
 
 const GROUP = 'rbac.authorization.k8s.io';
 const RBAC_PATH = `/apis/${GROUP}/v1`;
@@ -85,46 +82,6 @@ interface StatusAnswer {
 class StatusError extends Error {
   constructor(readonly answer: StatusAnswer) {
     super(answer.message);
-  }
-}
-
-let tls: { key: string; cert: string } | undefined;
-
-/** A throwaway self-signed certificate for 127.0.0.1: the SDK talks to API servers over https only. */
-function testCertificate(): { key: string; cert: string } {
-  if (tls) return tls;
-  const { dir, cleanup } = tempDir('hallpass-kube-tls-');
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=fake-kube-apiserver',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    tls = {
-      key: readFileSync(join(dir, 'key.pem'), 'utf8'),
-      cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
-    };
-    return tls;
-  } finally {
-    cleanup();
   }
 }
 

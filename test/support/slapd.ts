@@ -5,6 +5,7 @@ import { connect, createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { tempDir } from './tmp';
+import { testCertificate } from './tls';
 
 const run = promisify(execFile);
 
@@ -156,40 +157,6 @@ function baseLdif(service: Account, auditor: Account): string {
   ].join('\n\n');
 }
 
-async function selfSignedCertificate(dir: string): Promise<void> {
-  const openssl = (process.env.PATH ?? '')
-    .split(delimiter)
-    .find((d) => d && existsSync(join(d, 'openssl')));
-  if (!openssl) {
-    throw new Error(
-      'openssl was not found on PATH; the test slapd needs it for its TLS certificate (apt-get install openssl; .ci/run does).',
-    );
-  }
-  await run(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-      '-days',
-      '2',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { timeout: 30_000 },
-  );
-}
-
 async function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
@@ -227,7 +194,9 @@ export async function startSlapd(entries = ''): Promise<TestSlapd> {
   let child: ChildProcess | undefined;
   let output = '';
   try {
-    await selfSignedCertificate(dir);
+    const { key, cert } = testCertificate();
+    writeFileSync(join(dir, 'key.pem'), key);
+    writeFileSync(join(dir, 'cert.pem'), cert);
     await run(slapadd, ['-n0', '-F', configDir, '-l', join(dir, 'config.ldif')]);
     await run(slapadd, ['-n1', '-F', configDir, '-l', join(dir, 'data.ldif')]);
     const [port, tlsPort] = [await freePort(), await freePort()];
