@@ -42,13 +42,18 @@ export class OutboxBook {
     return this.ctx.store.outbox.lastPendingId(subject);
   }
 
-  /** Slack accepted the row; later rows of its subject and topic up to `coveredUpTo` were shown by the same render. */
-  sent(row: OutboxRow, coveredUpTo = row.id): Promise<void> {
+  /**
+   * Slack accepted each row; for each, the later rows of its subject and topic up to its
+   * `coveredUpTo` were shown by the same render. One transaction for all of them.
+   */
+  sent(accepted: readonly { row: OutboxRow; coveredUpTo: number }[]): Promise<void> {
     return this.ctx.store.outbox.markSent(
-      row,
+      accepted.map(({ row, coveredUpTo }) => ({
+        row,
+        restingPayload: restingPayload(row),
+        coveredUpTo,
+      })),
       this.ctx.clock.now(),
-      restingPayload(row),
-      coveredUpTo,
     );
   }
 

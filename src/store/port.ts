@@ -347,6 +347,13 @@ export interface NewOutboxRow {
   payload: string;
 }
 
+/** A row Slack accepted: what stays of its payload, and the rows its send also showed. */
+export interface SentMark {
+  row: OutboxRow;
+  restingPayload: string;
+  coveredUpTo: number;
+}
+
 export interface OutboxQueries {
   /** Queues rows due at `now`; a key queued before is skipped. */
   enqueue(rows: readonly NewOutboxRow[], now: number): Promise<void>;
@@ -357,8 +364,11 @@ export interface OutboxQueries {
   claimHeads(now: number, leaseMs: number, limit: number): Promise<OutboxRow[]>;
   /** The largest pending id of a subject: a render from current state covers all up to it. */
   lastPendingId(subject: string): Promise<number>;
-  /** Marks a row sent, and the later rows of its subject and topic up to `coveredUpTo`. */
-  markSent(row: OutboxRow, now: number, restingPayload: string, coveredUpTo: number): Promise<void>;
+  /**
+   * Marks each row sent, and the later rows of its subject and topic up to its `coveredUpTo`,
+   * all in one transaction.
+   */
+  markSent(marks: readonly SentMark[], now: number): Promise<void>;
   markRetry(id: number, attempts: number, nextAttemptAt: number, error: string): Promise<void>;
   /** Gives a pending row up; false when it was no longer pending. */
   markDead(id: number, attempts: number, error: string, restingPayload: string): Promise<boolean>;

@@ -379,7 +379,10 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
         for (const [i, rows] of claimed.entries()) {
           for (const row of rows) {
             delivered.set(row.subject, [...(delivered.get(row.subject) ?? []), row.id]);
-            await stores[i]!.outbox.markSent(row, AT, row.payload, row.id);
+            await stores[i]!.outbox.markSent(
+              [{ row, restingPayload: row.payload, coveredUpTo: row.id }],
+              AT,
+            );
           }
         }
       }
@@ -401,7 +404,10 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
       expect(await other.outbox.claimHeads(AT + 999, 1_000, 10)).toEqual([]);
       const again = await other.outbox.claimHeads(AT + 1_000, 1_000, 10);
       expect(again.map((r: OutboxRow) => r.key)).toEqual(['a']);
-      await other.outbox.markSent(again[0]!, AT + 1_000, '{}', again[0]!.id);
+      await other.outbox.markSent(
+        [{ row: again[0]!, restingPayload: '{}', coveredUpTo: again[0]!.id }],
+        AT + 1_000,
+      );
       const next = await t.store.outbox.claimHeads(AT + 1_000, 1_000, 10);
       expect(next.map((r: OutboxRow) => r.key)).toEqual(['b']);
     });

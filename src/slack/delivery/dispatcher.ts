@@ -1,6 +1,7 @@
 import type { webApi } from '@slack/bolt';
 import type { Core, OutboxRow } from '../../core';
 import { backoffDelay } from '../../core/backoff';
+import { Batch } from '../../jobs/batch';
 import type { Clock } from '../../core/clock';
 import { parseNotification } from '../../core';
 import type { Logger } from '../../log';
@@ -41,6 +42,8 @@ export interface DispatcherOptions {
   callTimeoutMs: number;
   /** How long a taken row stays invisible to other workers; a crashed try is retried after it. */
   leaseMs: number;
+  /** How long a row Slack accepted waits for others of its round to be marked sent with it. */
+  markWindowMs: number;
   retryBaseMs: number;
   retryMaxMs: number;
   random: () => number;
@@ -54,6 +57,7 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   // Longer than a Slack call (callTimeoutMs) and the writes that follow it (PERSIST_WITHIN_MS)
   // may take together: a live worker never loses its claim.
   leaseMs: 45_000,
+  markWindowMs: 2,
   retryBaseMs: 2_000,
   retryMaxMs: 5 * 60_000,
   random: Math.random,
@@ -99,9 +103,22 @@ export class OutboxDispatcher {
   private ticking = false;
   private kickedDuringTick = false;
   private timer: NodeJS.Timeout | undefined;
+  /**
+   * Rows Slack accepted within `markWindowMs` of each other are marked sent in one transaction:
+   * under load a round's sends finish close together, and each commit costs the thread that also
+   * answers Slack more than the rows in it.
+   */
+  private readonly accepted: Batch<{ row: OutboxRow; coveredUpTo: number }, void>;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.options = { ...DEFAULT_DISPATCHER_OPTIONS, ...deps.options };
+    this.accepted = new Batch(
+      async (rows) => {
+        await persist(() => deps.core.outbox.sent(rows));
+        return rows.map(() => undefined);
+      },
+      { windowMs: this.options.markWindowMs, maxItems: this.options.concurrency },
+    );
     this.slack = new SlackOut(
       deps.client,
       new MessagesStore(deps.core.messages),
@@ -219,7 +236,7 @@ export class OutboxDispatcher {
       return;
     }
     // Slack has it: the row must be marked sent, or another replica would send it again.
-    await persist(() => outbox.sent(row, coveredUpTo));
+    await this.accepted.add({ row, coveredUpTo });
     this.deps.logger.debug('notification delivered', { topic: row.topic, key: row.key });
   }
 

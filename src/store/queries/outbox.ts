@@ -1,4 +1,4 @@
-import type { NewOutboxRow, OutboxQueries } from '../port';
+import type { NewOutboxRow, OutboxQueries, SentMark } from '../port';
 import type { OutboxRow } from '../rows';
 import type { Dialect } from '../dialect';
 import { Sql, sqlOf, type Param } from '../sql';
@@ -90,16 +90,14 @@ export class SqlOutboxQueries implements OutboxQueries {
     return row?.id == null ? 0 : Number(row.id);
   }
 
-  async markSent(
-    row: OutboxRow,
-    now: number,
-    restingPayload: string,
-    coveredUpTo: number,
-  ): Promise<void> {
+  async markSent(marks: readonly SentMark[], now: number): Promise<void> {
+    if (marks.length === 0) return;
     await this.q.atomically(async (runner) => {
-      await runner.run(SENT, [now, row.attempts + 1, restingPayload, row.id]);
-      if (coveredUpTo > row.id) {
-        await runner.run(COVERED, [now, row.subject, row.topic, row.id, coveredUpTo]);
+      for (const { row, restingPayload, coveredUpTo } of marks) {
+        await runner.run(SENT, [now, row.attempts + 1, restingPayload, row.id]);
+        if (coveredUpTo > row.id) {
+          await runner.run(COVERED, [now, row.subject, row.topic, row.id, coveredUpTo]);
+        }
       }
     });
   }

@@ -489,6 +489,32 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
       expect(await h.rows("status != 'sent'")).toEqual([]);
     });
 
+    it('marks the rows of a round that Slack accepted sent in one transaction', async () => {
+      for (const requester of ['UREQ', 'UENG', 'ULEAD']) {
+        await request({ requester, resourceId: 'quorum', duration: '1h' });
+      }
+      const outbox = h.store.outbox;
+      const markSent = outbox.markSent.bind(outbox);
+      const batches: number[] = [];
+      outbox.markSent = (marks, now) => {
+        batches.push(marks.length);
+        return markSent(marks, now);
+      };
+      // A window long past the sends: the batch goes when the round's three are in, not on time.
+      const rounds = h.dispatcherFor(h.core, { concurrency: 3, markWindowMs: 60_000 });
+      expect(await rounds.deliverDue()).toBe(3);
+      expect(await rounds.deliverDue()).toBe(3);
+      expect(batches).toEqual([3, 3]);
+      expect(await h.rows("status != 'sent'")).toEqual([]);
+      // A round of fewer rows than the concurrency (a DM and an approver message) is marked once
+      // its window is up.
+      await request({ requester: 'UREQ', resourceId: 'quorum', duration: '2h' });
+      const short = h.dispatcherFor(h.core, { concurrency: 3, markWindowMs: 20 });
+      expect(await short.deliverDue()).toBe(2);
+      expect(batches).toEqual([3, 3, 2]);
+      expect(await h.rows("status != 'sent'")).toEqual([]);
+    });
+
     it('two dispatchers on two stores of one database, delivering at once, send every row once and edit in place', async () => {
       const requesters = ['UREQ', 'UENG', 'ULEAD', 'UDBA', 'UOPS', 'UWEB'];
       const ids: string[] = [];
