@@ -263,7 +263,6 @@ export function recordAttemptFailed(
   });
 }
 
-/** The grant's time is up: it moves to `revoking`. No-op when it was extended or ended meanwhile. */
 /** Moves every grant of `grants` to `status` at once; all of them must still be in `from`. */
 async function moveAll(
   c: Change,
@@ -283,16 +282,17 @@ async function moveAll(
 
 /**
  * Several expiries in one transaction, each a complete change with its own audit event: one
- * commit, one read and one write for a batch of due grants instead of a read and a write per
- * grant. Returns each grant as it is now.
+ * commit and one statement for a batch of due grants instead of a read and a write per grant.
+ * A grant extended or ended meanwhile, or gone, is left out. Returns the grants it moved to
+ * `revoking`, in the order of `grantIds`.
  */
 export async function beginExpiries(
   ctx: CoreContext,
   grantIds: readonly string[],
-): Promise<(GrantRow | undefined)[]> {
+): Promise<GrantRow[]> {
   if (grantIds.length === 0) return [];
   return change(ctx, async (c) => {
-    const now = new Map((await c.tx.grants.byIds(grantIds)).map((g) => [g.id, g]));
+    const ids = [...new Set(grantIds)];
     const ended = {
       status: 'revoking' as const,
       endReason: 'expired' as const,
@@ -300,14 +300,11 @@ export async function beginExpiries(
       nextAttemptAt: c.now,
       attempts: 0,
     };
-    const expiring = [...new Set(grantIds)].flatMap((id) => {
-      const grant = now.get(id);
-      const due =
-        grant?.status === 'active' && grant.expiresAt !== null && grant.expiresAt <= c.now;
-      return due ? [grant] : [];
-    });
-    await moveAll(c, expiring, ended, 'active');
-    for (const grant of expiring) {
+    const place = new Map(ids.map((id, i) => [id, i]));
+    const expired = (await c.tx.grants.expire(ids, c.now, ended)).sort(
+      (a, b) => place.get(a.id)! - place.get(b.id)!,
+    );
+    for (const grant of expired) {
       c.audit({
         actor: 'hallpass',
         action: 'grant.revoke_requested',
@@ -319,9 +316,8 @@ export async function beginExpiries(
           lagMs: c.now - grant.expiresAt!,
         },
       });
-      now.set(grant.id, { ...grant, ...ended });
     }
-    return grantIds.map((id) => now.get(id));
+    return expired;
   });
 }
 

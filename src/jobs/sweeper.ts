@@ -307,13 +307,10 @@ export class Sweeper {
    */
   private async expireDue(due: GrantRow[]): Promise<GrantRow[]> {
     const active = due.filter((g) => g.status === 'active');
-    const expired = new Map<string, GrantRow>();
-    const now =
+    const moved =
       (await this.safely('begin expiries', () => this.grants.expire(active.map((g) => g.id)))) ??
       [];
-    for (const grant of now) {
-      if (grant?.status === 'revoking') expired.set(grant.id, grant);
-    }
+    const expired = new Map(moved.map((g) => [g.id, g]));
     return due.flatMap((g) => (g.status !== 'active' ? [g] : (expired.get(g.id) ?? [])));
   }
 

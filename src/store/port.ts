@@ -283,6 +283,11 @@ export interface GrantQueries {
     onlyIf?: GrantRow['status'],
   ): Promise<number>;
   /**
+   * Applies `patch` to each grant of `ids` that is still active and has expired by `now`, in one
+   * statement; resolves with those grants as they are now, in no particular order.
+   */
+  expire(ids: readonly string[], now: number, patch: Patch<GrantRow>): Promise<GrantRow[]>;
+  /**
    * Grants with provider work due by `now` (activation, expiry, a revoke), soonest first and then
    * by id; with `after`, only those past that place, so a pass pages through what is due without
    * reading again the grants it took.

@@ -86,6 +86,17 @@ export class SqlGrantQueries implements GrantQueries {
     return statement ? this.q.runner.run(...statement) : 0;
   }
 
+  async expire(ids: readonly string[], now: number, patch: Patch<GrantRow>): Promise<GrantRow[]> {
+    const statement = this.q.t.grants.updateIn('id', ids, patch, 'active');
+    if (!statement) return [];
+    const [update, params] = statement;
+    const rows = await this.q.runner.rows(sqlOf(`${update.text} AND expires_at <= ? RETURNING *`), [
+      ...params,
+      now,
+    ]);
+    return rows.map(this.q.t.grants.map);
+  }
+
   byRequest(requestId: string) {
     return this.one(BY_REQUEST, [requestId]);
   }
