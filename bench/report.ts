@@ -95,10 +95,14 @@ export function writeResults(rows: readonly Row[], run: RunInfo): string {
  */
 export function writeSection(
   rows: readonly Row[],
-  quick: boolean,
-  loadAtStart: string,
-  steps: readonly string[],
+  run: {
+    quick: boolean;
+    loadAtStart: string;
+    methods: readonly string[];
+    steps: readonly string[];
+  },
 ): string {
+  const { quick, loadAtStart, steps } = run;
   const file = join(__dirname, 'results.md');
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const command = `\`npm run bench -- ${quick ? '--quick ' : ''}--only ${steps.join(',')}\``;
@@ -106,7 +110,9 @@ export function writeSection(
   const section = [
     title,
     '',
-    `Measured ${new Date().toISOString()} on ${availableParallelism()} cores (${cpu}), Node.js ${process.version}, by ${command}${quick ? ' (smaller sizes)' : ''}; load average ${loadAtStart} at the start, ${load()} at the end. Only these steps ran: this table is a run of its own, apart from any other table in this file.`,
+    `Measured ${new Date().toISOString()} on ${availableParallelism()} cores (${cpu}), Node.js ${process.version}, by ${command}${quick ? ' (smaller sizes)' : ''}; load average ${loadAtStart} at the start, ${load()} at the end. Only these steps ran: this table is a run of its own, apart from any other table in this file. How a figure and its floor take turns, by bench:`,
+    '',
+    ...run.methods,
     '',
     table(rows),
     '',

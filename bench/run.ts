@@ -1,6 +1,6 @@
 import { appHomeBench } from './app-home';
 import { auditBench } from './audit';
-import { capacityBench } from './capacity';
+import { capacityBench, TRIES_PER_RATE } from './capacity';
 import { digestBench } from './digest';
 import { footprintBench } from './footprint';
 import { lagBench } from './lag';
@@ -69,7 +69,7 @@ const STEPS: Step[] = [
   {
     name: 'capacity',
     method: (q) =>
-      `one search per app and kind (one round, no median): after an uncounted warm-up trial at 100/s, fixed rates from 100/s doubling until one misses, then the gap halved three times, ${q ? 2 : 4} s of requests per trial on a fixed schedule; which app is searched first alternates by kind. The whole process (startHallpass) against bare Bolt.`,
+      `one search per app and kind: after an uncounted warm-up trial at 100/s, fixed rates from 100/s doubling until one misses, then the gap halved three times, ${q ? 2 : 4} s of requests per trial on a fixed schedule, ${q ? 'one trial per rate' : `${TRIES_PER_RATE} trials per rate, judged by their median p99 and the most any dropped`}; which app is searched first alternates by kind. The whole process (startHallpass) against bare Bolt.`,
     run: capacityBench,
   },
   {
@@ -126,12 +126,12 @@ async function main(): Promise<void> {
   }
   console.log(table(rows));
   if (only)
-    writeSection(
-      rows,
+    writeSection(rows, {
       quick,
       loadAtStart,
-      steps.map((s) => s.name),
-    );
+      methods,
+      steps: steps.map((s) => s.name),
+    });
   else
     writeResults(rows, {
       quick,
