@@ -24,10 +24,10 @@ export interface HttpAnswer {
 
 /**
  * Calls over node:http(s) with one keep-alive connection pool per protocol. Global fetch costs
- * 0.5 ms or more of CPU per call (a revoke's webhook, every message to Slack) where this costs
- * about a fifth of it, and Hallpass makes these calls on the thread that also answers Slack.
- * Redirects are not followed (the caller sees the 3xx status). Rejects with the socket's error
- * or, when `signal` aborts, with its reason after destroying the request.
+ * far more CPU per call (a revoke's webhook, every message to Slack; see docs/performance.md),
+ * and Hallpass makes these calls on the thread that also answers Slack. Redirects are not
+ * followed (the caller sees the 3xx status). Rejects with the socket's error or, when `signal`
+ * aborts, with its reason after destroying the request.
  */
 export class HttpClient {
   private readonly http = new HttpAgent({ keepAlive: true });
@@ -85,7 +85,7 @@ export class HttpClient {
     });
   }
 
-  /** Closes the idle connections; calls still out finish on theirs. */
+  /** Closes every connection, idle or in use: a call still out fails. */
   close(): void {
     this.http.destroy();
     this.https.destroy();
