@@ -15,7 +15,6 @@ type FetchHeaders = FetchResponse['headers'];
 class BufferedResponse implements FetchResponse {
   readonly ok: boolean;
   readonly headers: FetchHeaders;
-  private json_: { value: unknown } | undefined;
 
   constructor(
     readonly url: string,
@@ -45,10 +44,9 @@ class BufferedResponse implements FetchResponse {
     return this.parsed();
   }
 
-  /** The body as JSON, read once however often it is asked for. */
+  /** The body as JSON, a new value each time as fetch gives it. */
   parsed(): unknown {
-    if (this.json_ === undefined) this.json_ = { value: JSON.parse(this.decoded()) as unknown };
-    return this.json_.value;
+    return JSON.parse(this.decoded()) as unknown;
   }
 
   private decoded(): string {
