@@ -34,6 +34,9 @@ const WHAT_TO_DO: Record<TokenVariable, string> = {
 /** The low-level reason a request never got an answer: ECONNREFUSED, ENOTFOUND, a timeout. */
 function networkReason(err: Error): string {
   if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'no answer in time';
+  // node:http rejects with the socket's error itself; global fetch wrapped it as the cause.
+  const own = (err as NodeJS.ErrnoException).code;
+  if (typeof own === 'string') return own;
   const cause = (err as { cause?: unknown }).cause;
   if (cause instanceof Error) {
     const code = (cause as NodeJS.ErrnoException).code;
