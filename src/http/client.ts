@@ -22,6 +22,11 @@ export interface HttpAnswer {
   body: Buffer;
 }
 
+/** An answer's body as text, as fetch's text() reads it: UTF-8 with a leading BOM dropped. */
+export function textOf(body: Buffer): string {
+  return new TextDecoder().decode(body);
+}
+
 /**
  * Calls over node:http(s) with one keep-alive connection pool per protocol. Global fetch costs
  * far more CPU per call (a revoke's webhook, every message to Slack; see docs/performance.md),

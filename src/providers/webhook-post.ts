@@ -1,4 +1,4 @@
-import { HttpClient } from '../http/client';
+import { HttpClient, textOf } from '../http/client';
 
 export interface PostAnswer {
   status: number;
@@ -20,8 +20,7 @@ export class WebhookPoster {
     signal: AbortSignal,
   ): Promise<PostAnswer> {
     const answer = await this.client.call(this.url, { method: 'POST', headers, body, signal });
-    // TextDecoder, like fetch's text(): UTF-8 with a leading BOM dropped.
-    return { status: answer.status, text: new TextDecoder().decode(answer.body) };
+    return { status: answer.status, text: textOf(answer.body) };
   }
 
   close(): void {

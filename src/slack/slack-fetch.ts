@@ -1,5 +1,5 @@
 import type { webApi } from '@slack/bolt';
-import { HttpClient, type HttpAnswer } from '../http/client';
+import { HttpClient, textOf, type HttpAnswer } from '../http/client';
 
 /** A call to Slack that failed: Slack's error code, `ratelimited`, `http_<status>` or `unreachable`. */
 export type SlackCallObserver = (failure: { method: string; error: string }) => void;
@@ -50,8 +50,7 @@ class BufferedResponse implements FetchResponse {
   }
 
   private decoded(): string {
-    // TextDecoder, like fetch's text(): UTF-8 with a leading BOM dropped.
-    return new TextDecoder().decode(this.body);
+    return textOf(this.body);
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {

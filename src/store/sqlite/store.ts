@@ -331,9 +331,11 @@ class CommittedRunner implements Runner {
   /**
    * The write connection while no change is open on it, else the read-only one. SQLite drops a
    * connection's page cache when another connection commits, so under a steady stream of
-   * changes every read on the read-only connection paged its b-trees in again (a point read
-   * took ~100 µs instead of a few); the writer's cache holds what it wrote. A read runs to its
-   * end before anything else on this thread, so it cannot see a change half made.
+   * changes every read on the read-only connection paged its b-trees in again; the writer's
+   * cache holds what it wrote. A read runs to its end before anything else on this thread, so it
+   * cannot see a change half made. The writer does not wait for locks (see begin); a WAL read
+   * needs none except while another process recovers the file after a crash, and a read caught
+   * by that fails as busy, which callers already answer with "try again".
    */
   private reading(): SqliteRunner {
     const writer = this.idleWriter;
