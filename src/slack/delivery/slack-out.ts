@@ -79,7 +79,11 @@ export class SlackOut {
     return true;
   }
 
-  /** Edits the message remembered for `subject` and `purpose`; false when there is none. */
+  /**
+   * Edits the message remembered for `subject` and `purpose`; false when there is none. The edit
+   * leaves the message where it was, so there is nothing new to remember: writing its row again
+   * would cost a transaction for each edit, on the thread that also answers Slack.
+   */
   async updateKnown(subject: string, purpose: string, message: SlackMessage): Promise<boolean> {
     const known = await this.messages.find(subject, purpose);
     if (!known) return false;
@@ -88,7 +92,6 @@ export class SlackOut {
       this.timeoutMs,
       this.client.chat.update({ channel: known.channel, ts: known.ts, ...message }),
     );
-    await this.messages.remember({ ...known, updatedAt: this.clock.now() });
     return true;
   }
 
