@@ -20,26 +20,52 @@ resources:
   {},
 );
 
+/** The approver's own grants: one for every this many decided requests, all ended but two. */
+const HISTORY_PER_OWN_GRANT = 100;
+
 /**
  * `history` requests decided over the last year and, newest, `pending` requests from as many
- * people waiting for the approver: what an approver's Home reads when it opens.
+ * people waiting for the approver: what an approver's Home reads when it opens. The approver
+ * held access too, `history / 100` grants of which two are still live: their Home lists those.
  */
 function seedRequests(db: TempDb, history: number, pending: number): void {
   const insert = db.raw.prepare(
     `INSERT INTO requests (id, kind, requester, resource_id, duration_ms, justification, status, approvals_required, auto_approved, created_at, pending_until, decided_at, decided_by)
      VALUES (?, 'access', ?, 'bench', 3600000, 'benchmark seed request', ?, 1, 0, ?, ?, ?, ?)`,
   );
+  const insertGrant = db.raw.prepare(
+    `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms, starts_at, expires_at, provider_expires_at, next_attempt_at, attempts, created_at, ended_at)
+     VALUES (?, ?, ?, 'bench', 'hook', ?, 3600000, ?, ?, ?, ?, 0, ?, ?)`,
+  );
+  const ownGrants = history / HISTORY_PER_OWN_GRANT;
   inTransaction(db.raw, () => {
     for (let i = 0; i < history; i++) {
       const at = NOW - 365 * 86_400_000 + i * 1000;
+      const own = i % HISTORY_PER_OWN_GRANT === 0;
       insert.run(
         `req_h${i}`,
-        `UH${i % 500}`,
+        own ? APPROVER : `UH${i % 500}`,
         'approved',
         at,
         at + 86_400_000,
         at + 60_000,
+        own ? 'ULEAD2' : APPROVER,
+      );
+      if (!own) continue;
+      const live = i / HISTORY_PER_OWN_GRANT >= ownGrants - 2;
+      const start = live ? NOW - 60_000 : at + 60_000;
+      const end = start + 3_600_000;
+      insertGrant.run(
+        `gr_h${i}`,
+        `req_h${i}`,
         APPROVER,
+        live ? 'active' : 'revoked',
+        start,
+        end,
+        end,
+        live ? end : null,
+        start,
+        live ? null : end,
       );
     }
     for (let i = 0; i < pending; i++) {
@@ -60,46 +86,75 @@ async function drawHome(core: Core): Promise<number> {
   });
 }
 
+interface Size {
+  pending: number;
+  history: number;
+}
+
+/** One growth series: sizes drawn in turn, each against the smallest of the series. */
+interface Series {
+  sizes: Size[];
+  /** What grows along the series, and by how much at `size` against the smallest. */
+  grows: (size: Size, smallest: Size) => string;
+}
+
 /**
- * App Home for an approver with 10, 100 and 1,000 pending requests (and a year of decided ones
- * behind them), drawn in turn 50 times; medians. The floor of each is the smallest size: how the
- * cost grows with the pending requests.
+ * App Home for an approver, in two series: with 10, 100 and 1,000 pending requests (and a year
+ * of decided ones behind them), and with 1,000, 10,000 and 100,000 decided ones (10 pending; the
+ * approver's own ended grants grow with them). Every size is drawn in turn, `draws` times;
+ * medians. The floor of each row is the smallest size of its series: how the cost grows.
  */
 export async function appHomeBench(options: {
   pending: readonly number[];
+  histories: readonly number[];
   history: number;
   draws: number;
 }): Promise<Row[]> {
-  const dbs = options.pending.map((pending) => {
-    const db = tempDb();
-    seedRequests(db, options.history, pending);
-    const core = new Core({
-      store: db.store,
-      clock: new ManualClock(NOW),
-      config: CONFIG,
-      directory: new StaticDirectory(),
-    });
-    return { pending, db, core, times: [] as number[] };
-  });
+  const byPending: Series = {
+    sizes: options.pending.map((pending) => ({ pending, history: options.history })),
+    grows: (d, s) => `${fmt(d.pending / s.pending)}× the pending`,
+  };
+  const byHistory: Series = {
+    sizes: options.histories.map((history) => ({ pending: options.pending[0]!, history })),
+    grows: (d, s) => `${fmt(d.history / s.history)}× the history`,
+  };
+  const drawn = [byPending, byHistory].map((series) => ({
+    series,
+    dbs: series.sizes.map((size) => {
+      const db = tempDb();
+      seedRequests(db, size.history, size.pending);
+      const core = new Core({
+        store: db.store,
+        clock: new ManualClock(NOW),
+        config: CONFIG,
+        directory: new StaticDirectory(),
+      });
+      return { size, db, core, times: [] as number[] };
+    }),
+  }));
+  const all = drawn.flatMap((d) => d.dbs);
   try {
     for (let draw = 0; draw < options.draws; draw++) {
-      for (const d of dbs) d.times.push(await drawHome(d.core));
+      for (const d of all) d.times.push(await drawHome(d.core));
     }
-    const smallest = dbs[0]!;
-    const base = median(smallest.times);
-    return dbs.map((d) => {
-      const value = median(d.times);
-      return {
-        bench: 'app-home',
-        figure: `App Home of an approver with ${fmt(d.pending)} pending requests and ${fmt(options.history)} decided ones (reads and view; median of ${options.draws} draws, sizes in turn)`,
-        value: `${fmt(value, 2)} ms`,
-        floor: `${fmt(base, 2)} ms (the same with ${fmt(smallest.pending)} pending)`,
-        ratio: `${fmt(value / base, 1)}× for ${fmt(d.pending / smallest.pending)}× the pending`,
-        target: '—',
-        met: null,
-      };
+    return drawn.flatMap(({ series, dbs }) => {
+      const smallest = dbs[0]!;
+      const base = median(smallest.times);
+      return dbs.map((d): Row => {
+        const value = median(d.times);
+        const { pending, history } = d.size;
+        return {
+          bench: 'app-home',
+          figure: `App Home of an approver with ${fmt(pending)} pending requests and ${fmt(history)} decided ones, holding ${fmt(history / HISTORY_PER_OWN_GRANT)} grants of their own, 2 of them live (reads and view; median of ${options.draws} draws, sizes in turn)`,
+          value: `${fmt(value, 2)} ms`,
+          floor: `${fmt(base, 2)} ms (the same with ${fmt(smallest.size.pending)} pending and ${fmt(smallest.size.history)} decided)`,
+          ratio: `${fmt(value / base, 1)}× for ${series.grows(d.size, smallest.size)}`,
+          target: '—',
+          met: null,
+        };
+      });
     });
   } finally {
-    for (const d of dbs) await d.db.cleanup();
+    for (const d of all) await d.db.cleanup();
   }
 }

@@ -75,9 +75,14 @@ const STEPS: Step[] = [
   {
     name: 'app-home',
     method: () =>
-      'the three sizes drawn in turn, 50 times (medians); the floor of each is the smallest size, so the ratio is how the cost grows.',
+      'two series, by pending requests and by history; every size drawn in turn, 50 times (medians); the floor of each row is the smallest size of its series, so the ratio is how the cost grows.',
     run: (quick) =>
-      appHomeBench({ pending: [10, 100, 1_000], history: quick ? 10_000 : 100_000, draws: 50 }),
+      appHomeBench({
+        pending: [10, 100, 1_000],
+        histories: quick ? [1_000, 10_000] : [1_000, 10_000, 100_000],
+        history: quick ? 10_000 : 100_000,
+        draws: 50,
+      }),
   },
   {
     name: 'footprint',
