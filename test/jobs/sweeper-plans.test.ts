@@ -2,45 +2,10 @@ import { StaticDirectory } from '../../src/core/directory';
 import { Sweeper } from '../../src/jobs/sweeper';
 import { logger } from '../../src/log';
 import { Sealer } from '../../src/secrets/seal';
-import { PgRunner } from '../../src/store/postgres/runner';
-import type { Param, Sql } from '../../src/store/sql';
-import { SqliteRunner } from '../../src/store/sqlite/runner';
-import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
+import { BASE_CONFIG, coreHarness } from '../support/core';
+import { plan, recordStatements } from '../support/plans';
 import { lookupOf, RecordingProvider } from '../support/recording-provider';
 import { STORE_KINDS, type StoreKind } from '../support/stores';
-
-/** Every statement the store runs, with the values it ran with, from the moment this is called. */
-function recordStatements(): { seen: Map<string, readonly Param[]>; stop(): void } {
-  const seen = new Map<string, readonly Param[]>();
-  const spies = [SqliteRunner.prototype, PgRunner.prototype].flatMap((runner) =>
-    (['rows', 'arrays', 'run'] as const).map((method) => {
-      const original = runner[method];
-      return jest.spyOn(runner, method).mockImplementation(function (
-        this: unknown,
-        sql: Sql,
-        params: readonly Param[] = [],
-      ) {
-        if (!seen.has(sql.text)) seen.set(sql.text, params);
-        return (original as (sql: Sql, params?: readonly Param[]) => Promise<never>).call(
-          this,
-          sql,
-          params,
-        );
-      });
-    }),
-  );
-  return { seen, stop: () => spies.forEach((spy) => spy.mockRestore()) };
-}
-
-/** The steps of the plan `sql` gets, in each database's own words. */
-async function plan(h: CoreHarness, kind: StoreKind, sql: string, params: readonly Param[]) {
-  if (kind === 'sqlite') {
-    const steps = await h.sql.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, ...params);
-    return steps.map((s) => s.detail);
-  }
-  const steps = await h.sql.all<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, ...params);
-  return steps.map((s) => s['QUERY PLAN'].trim());
-}
 
 /** A step that reads the whole table rather than finding rows through an index. */
 const TABLE_SCAN: Record<StoreKind, RegExp> = {

@@ -54,6 +54,11 @@ export const grants = pgTable(
       .on(t.id)
       .where(sql`status = 'active' and provider_expires_at < expires_at`),
     index('grants_user_resource').on(t.userId, t.resourceId, t.status),
+    // A person's live grants (their Home, after every change of theirs) in order, read without
+    // walking every grant they ever held.
+    index('grants_user_live')
+      .on(t.userId, t.expiresAt, t.id)
+      .where(sql`status in ('activating', 'active', 'revoking')`),
     index('grants_request').on(t.requestId),
     index('grants_recheck')
       .on(t.recheckAt)

@@ -48,10 +48,11 @@ export const requests = pgTable(
     index('requests_pending_until')
       .on(t.pendingUntil)
       .where(sql`status = 'pending'`),
-    // An approver's Home lists the oldest pending requests: read in order from the pending ones,
-    // not by walking every request ever filed past the decided ones.
-    index('requests_pending_created')
-      .on(t.createdAt)
+    // An approver's Home and the follow-up job list the oldest pending requests of some
+    // resources: read from the pending ones only. On (resource_id, created_at) alone the planner
+    // walked every request of the resource ever filed, 9 ms at 100,000 decided ones.
+    index('requests_pending_resource')
+      .on(t.resourceId, t.createdAt)
       .where(sql`status = 'pending'`),
     // A requester's Home lists their newest pending requests: read in order, not sorted each time.
     index('requests_requester').on(t.requester, t.status, t.createdAt),
