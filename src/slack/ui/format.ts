@@ -156,7 +156,29 @@ const pad2 = (n: number) => String(n).padStart(2, '0');
  */
 const zoneFormats = new Map<string, Intl.DateTimeFormat>();
 
-function zonedParts(at: number, timezone: string) {
+type ZonedParts = { year: number; month: number; day: number; hour: number; minute: number };
+
+/**
+ * The parts of recent seconds, by zone and second: one change draws the same moments (its
+ * request's times, `now`) in the approver message, the DM and the Home, and `formatToParts` was
+ * a few per cent of the thread under load. No zone's offset has a fraction of a second, so a
+ * second's parts are those of every moment in it. Emptied when full rather than kept in order:
+ * what is drawn again is what was drawn last.
+ */
+const recentParts = new Map<string, ZonedParts>();
+const RECENT_PARTS_MAX = 4096;
+
+function zonedParts(at: number, timezone: string): ZonedParts {
+  const key = `${timezone}|${Math.floor(at / 1000)}`;
+  const known = recentParts.get(key);
+  if (known) return known;
+  if (recentParts.size >= RECENT_PARTS_MAX) recentParts.clear();
+  const parts = freshParts(at, timezone);
+  recentParts.set(key, parts);
+  return parts;
+}
+
+function freshParts(at: number, timezone: string): ZonedParts {
   let formatter = zoneFormats.get(timezone);
   if (!formatter) {
     formatter = new Intl.DateTimeFormat('en-US', {
@@ -170,7 +192,7 @@ function zonedParts(at: number, timezone: string) {
     });
     zoneFormats.set(timezone, formatter);
   }
-  const part = { year: 0, month: 0, day: 0, hour: 0, minute: 0 };
+  const part: ZonedParts = { year: 0, month: 0, day: 0, hour: 0, minute: 0 };
   for (const { type, value } of formatter.formatToParts(at)) {
     if (type in part) part[type as keyof typeof part] = Number(value);
   }
