@@ -6,6 +6,7 @@ import { listContext } from '../src/slack/listeners/deps';
 import { homeView } from '../src/slack/ui/home';
 import { median, timedAsync } from './measure';
 import { fmt, type Row } from './report';
+import type { Store } from '../src/store';
 import { inTransaction, tempDb, type TempDb } from './seed';
 
 const NOW = Date.UTC(2026, 10, 2, 12);
@@ -86,6 +87,25 @@ async function drawHome(core: Core): Promise<number> {
   });
 }
 
+/** Where the Homes are drawn from: a store holding what `seedRequests` put in a SQLite file. */
+export interface HomeStore {
+  bench: string;
+  open(seeded: TempDb): Promise<{ store: Store; close(): Promise<void> }>;
+}
+
+/** The seeded SQLite database itself. */
+const sqliteHome: HomeStore = {
+  bench: 'app-home',
+  open: async (seeded) => ({ store: seeded.store, close: seeded.cleanup }),
+};
+
+/** The sizes of both series, in a full run and in a quick one. */
+export const APP_HOME_SIZES = (quick: boolean) => ({
+  pending: [10, 100, 1_000],
+  histories: quick ? [1_000, 10_000] : [1_000, 10_000, 100_000],
+  history: quick ? 10_000 : 100_000,
+});
+
 interface Size {
   pending: number;
   history: number;
@@ -104,12 +124,15 @@ interface Series {
  * approver's own ended grants grow with them). Every size is drawn in turn, `draws` times;
  * medians. The floor of each row is the smallest size of its series: how the cost grows.
  */
-export async function appHomeBench(options: {
-  pending: readonly number[];
-  histories: readonly number[];
-  history: number;
-  draws: number;
-}): Promise<Row[]> {
+export async function appHomeBench(
+  options: {
+    pending: readonly number[];
+    histories: readonly number[];
+    history: number;
+    draws: number;
+  },
+  on: HomeStore = sqliteHome,
+): Promise<Row[]> {
   const byPending: Series = {
     sizes: options.pending.map((pending) => ({ pending, history: options.history })),
     grows: (d, s) => `${fmt(d.pending / s.pending)}× the pending`,
@@ -118,20 +141,31 @@ export async function appHomeBench(options: {
     sizes: options.histories.map((history) => ({ pending: options.pending[0]!, history })),
     grows: (d, s) => `${fmt(d.history / s.history)}× the history`,
   };
-  const drawn = [byPending, byHistory].map((series) => ({
-    series,
-    dbs: series.sizes.map((size) => {
-      const db = tempDb();
-      seedRequests(db, size.history, size.pending);
-      const core = new Core({
-        store: db.store,
-        clock: new ManualClock(NOW),
-        config: CONFIG,
-        directory: new StaticDirectory(),
-      });
-      return { size, db, core, times: [] as number[] };
-    }),
-  }));
+  const opened: { close(): Promise<void> }[] = [];
+  const openSize = async (size: Size) => {
+    const seeded = tempDb();
+    seedRequests(seeded, size.history, size.pending);
+    const db = await on.open(seeded);
+    opened.push(db);
+    const core = new Core({
+      store: db.store,
+      clock: new ManualClock(NOW),
+      config: CONFIG,
+      directory: new StaticDirectory(),
+    });
+    return { size, core, times: [] as number[] };
+  };
+  const drawn: { series: Series; dbs: Awaited<ReturnType<typeof openSize>>[] }[] = [];
+  try {
+    for (const series of [byPending, byHistory]) {
+      const dbs = [];
+      for (const size of series.sizes) dbs.push(await openSize(size));
+      drawn.push({ series, dbs });
+    }
+  } catch (err) {
+    for (const db of opened) await db.close();
+    throw err;
+  }
   const all = drawn.flatMap((d) => d.dbs);
   try {
     for (let draw = 0; draw < options.draws; draw++) {
@@ -144,7 +178,7 @@ export async function appHomeBench(options: {
         const value = median(d.times);
         const { pending, history } = d.size;
         return {
-          bench: 'app-home',
+          bench: on.bench,
           figure: `App Home of an approver with ${fmt(pending)} pending requests and ${fmt(history)} decided ones, holding ${fmt(history / HISTORY_PER_OWN_GRANT)} grants of their own, 2 of them live (reads and view; median of ${options.draws} draws, sizes in turn)`,
           value: `${fmt(value, 2)} ms`,
           floor: `${fmt(base, 2)} ms (the same with ${fmt(smallest.size.pending)} pending and ${fmt(smallest.size.history)} decided)`,
@@ -155,6 +189,6 @@ export async function appHomeBench(options: {
       });
     });
   } finally {
-    for (const d of all) await d.db.cleanup();
+    for (const db of opened) await db.close();
   }
 }

@@ -5,6 +5,7 @@ import { CHAIN_HEAD_SEQ, CHAIN_PAGE, CHAIN_PAGE_ROWS } from '../src/store/querie
 import { PostgresStore } from '../src/store/postgres/store';
 import { PgRunner } from '../src/store/postgres/runner';
 import { Sql, type Param } from '../src/store/sql';
+import { APP_HOME_SIZES, appHomeBench, type HomeStore } from './app-home';
 import { appendRows, FLOOR_DETAILS, FLOOR_HASH, type AppendSide } from './audit';
 import { lagBench, type LagDb } from './lag';
 import { perSecond, sideBySide, timedAsync } from './measure';
@@ -313,6 +314,33 @@ function pgLagDb(cluster: BenchPostgres): () => Promise<LagDb> {
   };
 }
 
+/**
+ * App Home on PostgreSQL: each seeded SQLite file copied into a database of its own, vacuumed
+ * and analysed as one in service would be.
+ */
+function pgHome(cluster: BenchPostgres): HomeStore {
+  return {
+    bench: on('app-home'),
+    async open(seeded) {
+      const template = await templateOf(cluster, seeded.file);
+      await seeded.cleanup();
+      try {
+        const db = await open(cluster, template.name);
+        return {
+          store: db.store,
+          async close() {
+            await db.close();
+            await template.drop();
+          },
+        };
+      } catch (err) {
+        await template.drop();
+        throw err;
+      }
+    },
+  };
+}
+
 /** How long the requests `/jit` acked may take to be recorded before Approve clicks on them. */
 const RECORD_WAIT_MS = 60_000;
 
@@ -383,9 +411,9 @@ async function slackPathRows(quick: boolean, cluster: BenchPostgres): Promise<Ro
 }
 
 /**
- * The audit, sweeper, lag and Slack request path benches on a throwaway PostgreSQL 15 cluster,
- * at the sizes and rounds of their SQLite steps in run.ts, each against its floor on the same
- * database in the same run. Without PostgreSQL installed, one row says they were skipped.
+ * The audit, sweeper, lag, Slack request path and App Home benches on a throwaway PostgreSQL 15
+ * cluster, at the sizes and rounds of their SQLite steps in run.ts, each against its floor on the
+ * same database in the same run. Without PostgreSQL installed, one row says they were skipped.
  */
 export async function postgresBench(quick: boolean): Promise<Row[]> {
   const missing = postgresMissing();
@@ -417,6 +445,7 @@ export async function postgresBench(quick: boolean): Promise<Row[]> {
         { bench: on('lag'), fresh: pgLagDb(cluster), leadMs: PG_LAG_LEAD_MS },
       )),
       ...(await slackPathRows(quick, cluster)),
+      ...(await appHomeBench({ ...APP_HOME_SIZES(quick), draws: 50 }, pgHome(cluster))),
     ];
   } finally {
     await cluster.stop();

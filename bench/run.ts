@@ -1,4 +1,4 @@
-import { appHomeBench } from './app-home';
+import { APP_HOME_SIZES, appHomeBench } from './app-home';
 import { auditBench } from './audit';
 import { capacityBench, TRIES_PER_RATE } from './capacity';
 import { digestBench } from './digest';
@@ -76,13 +76,7 @@ const STEPS: Step[] = [
     name: 'app-home',
     method: () =>
       'two series, by pending requests and by history; every size drawn in turn, 50 times (medians); the floor of each row is the smallest size of its series, so the ratio is how the cost grows.',
-    run: (quick) =>
-      appHomeBench({
-        pending: [10, 100, 1_000],
-        histories: quick ? [1_000, 10_000] : [1_000, 10_000, 100_000],
-        history: quick ? 10_000 : 100_000,
-        draws: 50,
-      }),
+    run: (quick) => appHomeBench({ ...APP_HOME_SIZES(quick), draws: 50 }),
   },
   {
     name: 'footprint',
