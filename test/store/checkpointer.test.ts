@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { logger } from '../../src/log';
 import { openStore, type Store } from '../../src/store';
 import { checkpointInBackground } from '../../src/store/sqlite/checkpointer';
+import { SqliteStore } from '../../src/store/sqlite/store';
 import { captureLogs } from '../hostile/support';
 import { tempDir } from '../support/tmp';
 import { requestRow } from './rows';
@@ -111,5 +112,57 @@ describe('WAL checkpoints on their own thread', () => {
     const reopened = new Database(file, { readonly: true });
     expect(reopened.prepare('SELECT count(*) FROM requests').pluck().get()).toBe(200);
     reopened.close();
+  });
+
+  /** A store whose thread checkpoints every 10 ms and empties the WAL past `limit` bytes. */
+  const limitedStore = (name: string, limit: number) =>
+    new SqliteStore(join(tmp.dir, name), {
+      backgroundCheckpoints: { logger, intervalMs: 10, walLimitBytes: limit },
+    });
+  /** One commit of about 4 KB. */
+  const insert = (store: Store, c: number) =>
+    store.change((tx) =>
+      tx.requests.insert(requestRow(`req_${c}`, { justification: 'x'.repeat(4_000) })),
+    );
+
+  it('keeps the WAL near its limit while commits never pause', async () => {
+    // Without emptying it past the limit this WAL passed 190 MB: SQLite starts a WAL over only
+    // when a write begins after every frame was copied, and here a write always came first.
+    const limit = 1024 * 1024;
+    const store = limitedStore('steady.db', limit);
+    let largest = 0;
+    try {
+      // Once a first commit reached the file, the thread is running.
+      const empty = statSync(store.file).size;
+      await insert(store, 0);
+      await until(() => statSync(store.file).size > empty, 'the first checkpoint');
+      for (let c = 1; c < 4000; c++) {
+        await insert(store, c);
+        if (c % 50 === 0) largest = Math.max(largest, statSync(`${store.file}-wal`).size);
+      }
+    } finally {
+      await store.close();
+    }
+    expect(largest).toBeLessThan(16 * limit);
+    const reopened = new Database(store.file, { readonly: true });
+    expect(reopened.prepare('SELECT count(*) FROM requests').pluck().get()).toBe(4000);
+    reopened.close();
+  });
+
+  it('lets writes go on while a long read keeps the WAL from being emptied', async () => {
+    const store = limitedStore('long-read.db', 256 * 1024);
+    const reader = new Database(store.file, { readonly: true });
+    try {
+      reader.prepare('BEGIN').run();
+      reader.prepare('SELECT count(*) FROM requests').pluck().get();
+      for (let c = 0; c < 1000; c++) await insert(store, c);
+      // The reader still sees the database as it was when its read began.
+      expect(reader.prepare('SELECT count(*) FROM requests').pluck().get()).toBe(0);
+      reader.prepare('COMMIT').run();
+      await until(() => statSync(`${store.file}-wal`).size === 0, 'the WAL to be emptied');
+    } finally {
+      reader.close();
+      await store.close();
+    }
   });
 });

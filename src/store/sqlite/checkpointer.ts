@@ -6,20 +6,50 @@ import type { Logger } from '../../log';
 /** SQLite's own default, put back when the background thread is not there to do it. */
 const AUTO_CHECKPOINT_PAGES = 1000;
 
+/** Past this much WAL, new writes are held off for a moment so that the WAL can start over. */
+const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
+/**
+ * How long emptying the WAL waits for the write in progress and for readers. A long read, such
+ * as a chain walk on another thread, keeps the WAL: rather than hold writes while it lasts, the
+ * thread gives up and tries again GAP_RETRY_INTERVALS checkpoints later.
+ */
+const GAP_WAIT_MS = 100;
+const GAP_RETRY_INTERVALS = 10;
+
 /**
  * The thread's loop, as plain JavaScript so it needs no TypeScript loader: its own connection to
  * the same file, a PASSIVE checkpoint (never waits for readers or the writer) every interval,
  * one last one on stop.
+ * SQLite starts a WAL over only when a write begins after every frame was copied. Commits that
+ * never pause always append a frame between a checkpoint and the next write, so the WAL grew
+ * without bound (see test/store/checkpointer.test.ts). Past the limit
+ * the thread raises a flag shared with the store (\`gate\`), which then starts no write, and
+ * copies what is left and empties the file (TRUNCATE). The flag is memory both threads see at
+ * once: a message would wait for the store's event loop, which a run of changes can keep busy.
  */
 const LOOP = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
+const gate = new Int32Array(workerData.gate);
 const db = new Database(workerData.file, { fileMustExist: true });
-const checkpoint = () => {
+db.pragma('busy_timeout = ' + workerData.gapWaitMs);
+const limitPages = Math.ceil(workerData.walLimitBytes / db.pragma('page_size', { simple: true }));
+let skip = 0;
+const safely = (work) => {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    return work();
   } catch (err) {
     parentPort.postMessage({ error: String(err && err.message ? err.message : err) });
+  }
+};
+const checkpoint = () => {
+  const state = safely(() => db.pragma('wal_checkpoint(PASSIVE)')[0]);
+  if (skip > 0) skip--;
+  else if (state && state.log > limitPages) {
+    Atomics.store(gate, 0, 1);
+    const emptied = safely(() => db.pragma('wal_checkpoint(TRUNCATE)')[0]);
+    Atomics.store(gate, 0, 0);
+    if (!emptied || emptied.busy) skip = workerData.retryIntervals;
   }
 };
 const timer = setInterval(checkpoint, workerData.intervalMs);
@@ -31,7 +61,16 @@ parentPort.on('message', () => {
 });
 `;
 
+export interface CheckpointOptions {
+  logger: Logger;
+  intervalMs?: number;
+  /** Past this much WAL the thread empties it (default 64 MiB). */
+  walLimitBytes?: number;
+}
+
 export interface Checkpointer {
+  /** True while the thread empties the WAL: the store starts no write until it is false. */
+  holdsWrites(): boolean;
   /** Stops the thread after a last checkpoint; the connection checkpoints by itself again. */
   stop(): Promise<void>;
 }
@@ -45,15 +84,20 @@ export interface Checkpointer {
 export function checkpointInBackground(
   client: Database,
   file: string,
-  options: { logger: Logger; intervalMs?: number },
+  options: CheckpointOptions,
 ): Checkpointer {
   const { logger } = options;
+  const gate = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(LOOP, {
     eval: true,
     workerData: {
       file,
       driver: require.resolve('better-sqlite3'),
       intervalMs: options.intervalMs ?? 200,
+      walLimitBytes: options.walLimitBytes ?? WAL_LIMIT_BYTES,
+      gapWaitMs: GAP_WAIT_MS,
+      retryIntervals: GAP_RETRY_INTERVALS,
+      gate: gate.buffer,
     },
   });
   const fallBack = () => {
@@ -62,6 +106,7 @@ export function checkpointInBackground(
   worker.on('message', (message: { error: string }) =>
     logger.warn('background WAL checkpoint failed', { error: message.error }),
   );
+  worker.on('exit', () => Atomics.store(gate, 0, 0));
   worker.on('error', (err) => {
     fallBack();
     logger.error('the WAL checkpoint thread stopped; checkpoints happen on commit again', {
@@ -70,6 +115,7 @@ export function checkpointInBackground(
   });
   client.pragma('wal_autocheckpoint = 0');
   return {
+    holdsWrites: () => Atomics.load(gate, 0) === 1,
     stop: async () => {
       fallBack();
       if (worker.threadId === -1) return;

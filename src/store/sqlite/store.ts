@@ -6,7 +6,6 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { progressTo } from '../../chain/progress';
 import { ChainWalk, GENESIS_HASH } from '../../chain/walk';
-import type { Logger } from '../../log';
 import { sqliteDialect } from '../dialect';
 import { Mutex } from '../mutex';
 import type {
@@ -24,7 +23,7 @@ import { tableStatements } from '../queries/context';
 import * as tables from '../schema/sqlite';
 import { Sql, type Param, type RawRow, type Runner } from '../sql';
 import { SELECT_EVENTS_PAGE, walkRange } from './chain-pages';
-import { checkpointInBackground, type Checkpointer } from './checkpointer';
+import { checkpointInBackground, type Checkpointer, type CheckpointOptions } from './checkpointer';
 import { SqliteRunner } from './runner';
 import { verifyInParallel } from './verify-parallel';
 
@@ -35,7 +34,7 @@ export interface SqliteOptions {
   readonly?: boolean;
   busyTimeoutMs?: number;
   /** Checkpoint the WAL on a thread of its own (the bot); the CLI leaves it to SQLite. */
-  backgroundCheckpoints?: { logger: Logger };
+  backgroundCheckpoints?: CheckpointOptions;
   /** How a long chain walk uses worker threads; the defaults suit a real chain. */
   verify?: VerifyOptions;
 }
@@ -192,21 +191,29 @@ export class SqliteStore implements Store {
 
   /**
    * `BEGIN IMMEDIATE`, waiting for another process (the CLI, a backup) that holds the write
-   * lock. SQLite's own busy timeout would sleep on this thread, freezing every request; this
-   * waits between tries instead, up to the same timeout, then fails as SQLite would.
+   * lock, or for the checkpoint thread while it empties the WAL. SQLite's own busy timeout would
+   * sleep on this thread, freezing every request; this waits between tries instead, up to the
+   * same timeout, then fails as SQLite would.
    */
   private async begin(): Promise<void> {
     const deadline = Date.now() + (this.options.busyTimeoutMs ?? 5000);
     for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
-      try {
-        this.writerRunner().prepared(BEGIN_IMMEDIATE).run();
-        return;
-      } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY') || Date.now() >= deadline)
-          throw err;
-      }
+      const heldOff = this.checkpointer?.holdsWrites() === true && Date.now() < deadline;
+      if (!heldOff && this.tryBegin(deadline)) return;
       await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  /** False when another connection holds the write lock and there is time left to wait. */
+  private tryBegin(deadline: number): boolean {
+    try {
+      this.writerRunner().prepared(BEGIN_IMMEDIATE).run();
+      return true;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('SQLITE_BUSY') && Date.now() < deadline)
+        return false;
+      throw err;
     }
   }
 
