@@ -43,6 +43,15 @@ export class OutboxBook {
   }
 
   /**
+   * What is queued after `row` for its subject, oldest first: each goes out after it, so a
+   * delivery may leave to them what they will show anyway.
+   */
+  async queuedAfter(row: OutboxRow): Promise<Notification[]> {
+    const later = await this.ctx.store.outbox.pendingAfter(row.subject, row.id);
+    return later.flatMap((r) => parseNotification(r) ?? []);
+  }
+
+  /**
    * Slack accepted each row; for each, the later rows of its subject and topic up to its
    * `coveredUpTo` were shown by the same render. One transaction for all of them.
    */

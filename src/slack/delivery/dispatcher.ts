@@ -268,6 +268,7 @@ export class OutboxDispatcher {
       slack: this.slack,
       now: this.deps.clock.now(),
       zoneOf: (userId) => zoneOf(this.deps.zones, userId, this.deps.core.config.timezone),
+      queuedAfter: () => this.deps.core.outbox.queuedAfter(row),
       refreshHome: async (userIds) => {
         const { client, core, logger, zones } = this.deps;
         await Promise.all(userIds.map((id) => publishHome(client, { core, logger, zones }, id)));

@@ -1,7 +1,7 @@
 import type { Core, GrantRow, RequestRow } from '../../core';
 import { isDmPost, requestCard, requesterDm } from '../ui/messages';
 import { Undeliverable } from './failures';
-import type { DeliveryContext, TopicHandler } from './topic-handler';
+import type { DeliveryContext, NotificationOf, TopicHandler } from './topic-handler';
 import { accessChannelOf, approverChannelOf, resourceView } from './views';
 
 /** Where a request's card in its requester's DM is remembered in `slack_messages`. */
@@ -23,6 +23,7 @@ export function activeDmRef(grantId: string): { subject: string; purpose: string
  * access being active. Which events only move the card: CARD_ONLY_EVENTS.
  */
 export const deliverRequesterDm: TopicHandler<'requester_dm'> = async (n, ctx) => {
+  if (await cardDrawnLater(n, ctx)) return;
   const request = await ctx.core.request(n.requestId);
   if (!request) throw new Undeliverable(`request ${n.requestId} does not exist`);
   const grant = await grantFor(ctx.core, request, n.grantId);
@@ -50,6 +51,21 @@ export const deliverRequesterDm: TopicHandler<'requester_dm'> = async (n, ctx) =
   }
   await ctx.post(n.userId, message);
 };
+
+/**
+ * Whether this row would only edit its request's card, and a row queued after it for the same
+ * person will draw that card again, as it is then. An approval is followed within moments by the
+ * access being active: one edit instead of two, for Slack's rate limits and this thread. The
+ * card's first post is never left to a later row, which only edits a card that was posted.
+ */
+async function cardDrawnLater(
+  n: NotificationOf<'requester_dm'>,
+  ctx: DeliveryContext,
+): Promise<boolean> {
+  if (isDmPost(n.event) || n.event === 'request.received') return false;
+  const later = await ctx.queuedAfter();
+  return later.some((m) => m.topic === 'requester_dm' && m.requestId === n.requestId);
+}
 
 /**
  * Posts the card of a request that waits for approvers (`post`: the request was just filed), or

@@ -20,6 +20,8 @@ export interface DeliveryContext {
   now: number;
   /** The zone `userId` reads times in: their own from Slack, else the configured one. */
   zoneOf(userId: string): Promise<string>;
+  /** What is queued after this row for the same subject: each goes out after this one. */
+  queuedAfter(): Promise<Notification[]>;
   /** Republishes the Home tab of these people, now that what it shows changed; never throws. */
   refreshHome(userIds: readonly string[]): Promise<void>;
   /** Posts once for this outbox row: a retry after a partial success skips channels already done. */

@@ -9,6 +9,9 @@ const ENQUEUE_CHUNK = 100;
 const LAST_PENDING = new Sql(
   `SELECT max(id) AS id FROM outbox WHERE subject = ? AND ${OUTBOX_PENDING}`,
 );
+const PENDING_AFTER = new Sql(
+  `SELECT * FROM outbox WHERE subject = ? AND ${OUTBOX_PENDING} AND id > ? ORDER BY id`,
+);
 const SENT = new Sql(
   `UPDATE outbox SET status = 'sent', sent_at = ?, attempts = ?, last_error = NULL, payload = ?
     WHERE id = ? AND ${OUTBOX_PENDING}`,
@@ -88,6 +91,11 @@ export class SqlOutboxQueries implements OutboxQueries {
   async lastPendingId(subject: string): Promise<number> {
     const [row] = await this.q.runner.rows(LAST_PENDING, [subject]);
     return row?.id == null ? 0 : Number(row.id);
+  }
+
+  async pendingAfter(subject: string, afterId: number): Promise<OutboxRow[]> {
+    const rows = await this.q.runner.rows(PENDING_AFTER, [subject, afterId]);
+    return rows.map(this.q.t.outbox.map);
   }
 
   async markSent(marks: readonly SentMark[], now: number): Promise<void> {

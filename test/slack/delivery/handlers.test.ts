@@ -14,14 +14,18 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
     h.fake.callsOf('chat.update').filter((c) => c.args.channel === channel);
   const lastUpdate = () => sentText(updates('CDBA').at(-1)!.args);
 
-  /** An approved prod-db request whose grant is still activating, with every message out. */
-  async function approved() {
-    const req = await h.core.createRequest({
+  /** UREQ's request for an hour of prod-db, waiting for approvers. */
+  const filed = () =>
+    h.core.createRequest({
       requester: 'UREQ',
       resourceId: 'prod-db',
       duration: '1h',
       justification: JUST,
     });
+
+  /** An approved prod-db request whose grant is still activating, with every message out. */
+  async function approved() {
+    const req = await filed();
     await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
     const grantId = (await h.core.grantOf(req))!.id;
     await h.dispatcher.drain();
@@ -145,12 +149,7 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
     });
 
     it('a request through approvers: its card is edited as it moves on; each moment that matters is one DM', async () => {
-      const req = await h.core.createRequest({
-        requester: 'UREQ',
-        resourceId: 'prod-db',
-        duration: '1h',
-        justification: JUST,
-      });
+      const req = await filed();
       await h.dispatcher.drain();
       await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
       await h.dispatcher.drain();
@@ -178,6 +177,23 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
       expect(card.every((text) => text.includes(req.id))).toBe(true);
       expect(card.at(-1)).toContain('⚪ Expired at 10:00 UTC; access removed at 10:00 UTC.');
       expect(card.some((text) => text.includes(ACTIONS.cancelRequest))).toBe(false);
+    });
+
+    it('an approval whose access is active before its DM goes out edits the card once', async () => {
+      const req = await filed();
+      await h.dispatcher.drain();
+      await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
+      await h.activate((await h.core.grantOf(req))!.id);
+      await h.dispatcher.drain();
+      const card = updates('DREQ').map((c) => sentText(c.args));
+      expect(card).toHaveLength(1);
+      expect(card[0]).toContain('✅ Approved by <@ULEAD> at 09:00 UTC. 🟢 Active until 10:00 UTC.');
+      expect(card[0]).not.toContain(ACTIONS.cancelRequest);
+      expect(dms().map((c) => String(c.args.text))).toEqual([
+        '📨 Your request for *Production database* (`prod-db`) for *1 h* is with the approvers in <#CDBA>.',
+        '🟢 Your access to *Production database* (`prod-db`) is active until *10:00 UTC* (in 1 h).',
+      ]);
+      expect(await h.rows("status = 'pending'")).toEqual([]);
     });
 
     it('writes DMs in the zone the person set in Slack', async () => {
