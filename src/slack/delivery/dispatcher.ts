@@ -51,9 +51,9 @@ export interface DispatcherOptions {
 
 export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   pollIntervalMs: 250,
-  // Each round costs a claim and a sent mark, one commit each, whatever its size: under load, 8
-  // rows a round cost the thread far less per row than 4, and 16 made acks wait behind the sends
-  // (docs/performance.md, "Rounds of 8").
+  // Each round costs a claim and a sent mark, one commit each, whatever its size: under load,
+  // rounds of 8 cost the thread less per row than rounds of 4, and rounds of 16 made acks wait
+  // behind the sends (docs/performance.md, "Rounds of 8").
   concurrency: 8,
   maxAttempts: 10,
   callTimeoutMs: 10_000,
