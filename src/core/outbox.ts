@@ -43,11 +43,11 @@ export class OutboxBook {
   }
 
   /**
-   * What is queued after `row` for its subject, oldest first: each goes out after it, so a
-   * delivery may leave to them what they will show anyway.
+   * The next `limit` rows queued after `row` for its subject, oldest first: each goes out after
+   * it, so a delivery may leave to them what they will show anyway.
    */
-  async queuedAfter(row: OutboxRow): Promise<Notification[]> {
-    const later = await this.ctx.store.outbox.pendingAfter(row.subject, row.id);
+  async queuedAfter(row: OutboxRow, limit: number): Promise<Notification[]> {
+    const later = await this.ctx.store.outbox.pendingAfter(row.subject, row.id, limit);
     return later.flatMap((r) => parseNotification(r) ?? []);
   }
 

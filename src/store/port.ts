@@ -369,8 +369,8 @@ export interface OutboxQueries {
   claimHeads(now: number, leaseMs: number, limit: number): Promise<OutboxRow[]>;
   /** The largest pending id of a subject: a render from current state covers all up to it. */
   lastPendingId(subject: string): Promise<number>;
-  /** The pending rows of a subject queued after `afterId`, oldest first. */
-  pendingAfter(subject: string, afterId: number): Promise<OutboxRow[]>;
+  /** The first `limit` pending rows of a subject queued after `afterId`, oldest first. */
+  pendingAfter(subject: string, afterId: number, limit: number): Promise<OutboxRow[]>;
   /**
    * Marks each row sent, and the later rows of its subject and topic up to its `coveredUpTo`,
    * all in one transaction.

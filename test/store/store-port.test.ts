@@ -413,6 +413,32 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
     });
   });
 
+  describe('outbox.pendingAfter', () => {
+    it("lists the first pending rows of the subject after a row, in order, and no other subject's", async () => {
+      const row = (key: string, subject = 'user:U1') => ({
+        key,
+        subject,
+        topic: 'requester_dm',
+        payload: `{"k":"${key}"}`,
+      });
+      await t.store.outbox.enqueue(
+        [row('a'), row('b'), row('x', 'user:U2'), row('c'), row('d'), row('e')],
+        AT,
+      );
+      const [a] = await t.store.outbox.claimHeads(AT, 60_000, 1);
+      const keys = async (limit: number) =>
+        (await t.store.outbox.pendingAfter('user:U1', a!.id, limit)).map((r) => r.key);
+      expect(await keys(10)).toEqual(['b', 'c', 'd', 'e']);
+      expect(await keys(2)).toEqual(['b', 'c']);
+      const [b] = await t.store.outbox.pendingAfter('user:U1', a!.id, 1);
+      await t.store.outbox.markSent(
+        [{ row: b!, restingPayload: b!.payload, coveredUpTo: b!.id }],
+        AT,
+      );
+      expect(await keys(10)).toEqual(['c', 'd', 'e']);
+    });
+  });
+
   describe('reports.revoked', () => {
     it('counts the period’s revokes by reason and lists the latest reported ones, with their total', async () => {
       const revoke = (seq: number, grantId: string, details: object) => ({

@@ -86,6 +86,8 @@ export interface DispatcherDeps {
 const RENDERS_CURRENT_STATE: ReadonlySet<string> = new Set<Topic>(['approver_message']);
 
 const ERROR_MAX = 500;
+/** How many rows queued after one a delivery may look at (DeliveryContext.queuedAfter). */
+const QUEUED_AFTER_LIMIT = 8;
 
 /**
  * Delivers the outbox to Slack: the oldest due row of each subject, a few subjects at a time,
@@ -268,7 +270,7 @@ export class OutboxDispatcher {
       slack: this.slack,
       now: this.deps.clock.now(),
       zoneOf: (userId) => zoneOf(this.deps.zones, userId, this.deps.core.config.timezone),
-      queuedAfter: () => this.deps.core.outbox.queuedAfter(row),
+      queuedAfter: () => this.deps.core.outbox.queuedAfter(row, QUEUED_AFTER_LIMIT),
       refreshHome: async (userIds) => {
         const { client, core, logger, zones } = this.deps;
         await Promise.all(userIds.map((id) => publishHome(client, { core, logger, zones }, id)));

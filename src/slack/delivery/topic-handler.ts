@@ -20,7 +20,10 @@ export interface DeliveryContext {
   now: number;
   /** The zone `userId` reads times in: their own from Slack, else the configured one. */
   zoneOf(userId: string): Promise<string>;
-  /** What is queued after this row for the same subject: each goes out after this one. */
+  /**
+   * The next few rows queued after this one for the same subject, each going out after it:
+   * enough to see what follows closely, without reading a long backlog on every delivery.
+   */
   queuedAfter(): Promise<Notification[]>;
   /** Republishes the Home tab of these people, now that what it shows changed; never throws. */
   refreshHome(userIds: readonly string[]): Promise<void>;

@@ -10,7 +10,7 @@ const LAST_PENDING = new Sql(
   `SELECT max(id) AS id FROM outbox WHERE subject = ? AND ${OUTBOX_PENDING}`,
 );
 const PENDING_AFTER = new Sql(
-  `SELECT * FROM outbox WHERE subject = ? AND ${OUTBOX_PENDING} AND id > ? ORDER BY id`,
+  `SELECT * FROM outbox WHERE subject = ? AND ${OUTBOX_PENDING} AND id > ? ORDER BY id LIMIT ?`,
 );
 const SENT = new Sql(
   `UPDATE outbox SET status = 'sent', sent_at = ?, attempts = ?, last_error = NULL, payload = ?
@@ -93,8 +93,8 @@ export class SqlOutboxQueries implements OutboxQueries {
     return row?.id == null ? 0 : Number(row.id);
   }
 
-  async pendingAfter(subject: string, afterId: number): Promise<OutboxRow[]> {
-    const rows = await this.q.runner.rows(PENDING_AFTER, [subject, afterId]);
+  async pendingAfter(subject: string, afterId: number, limit: number): Promise<OutboxRow[]> {
+    const rows = await this.q.runner.rows(PENDING_AFTER, [subject, afterId, limit]);
     return rows.map(this.q.t.outbox.map);
   }
 
