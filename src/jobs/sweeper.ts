@@ -283,7 +283,9 @@ export class Sweeper {
     let next = await this.safely('next due', () =>
       this.grants.nextWakeAt(this.config.sweeper.warnBefore),
     );
-    if (next === null || next === undefined || this.stopped) return;
+    // A pass that started while this read ran arms the timer itself when it ends, from what it
+    // leaves; arming from this read could set the timer for work that pass has since done.
+    if (next === null || next === undefined || this.stopped || this.running) return;
     // What is due now but held here waits for its hold to run out, not for the floor.
     const now = this.deps.core.now();
     if (this.idle && next <= now && this.held.size > 0) {
