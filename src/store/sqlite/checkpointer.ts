@@ -22,10 +22,10 @@ const GAP_RETRY_INTERVALS = 10;
  * one last one on stop.
  * SQLite starts a WAL over only when a write begins after every frame was copied. Commits that
  * never pause always append a frame between a checkpoint and the next write, so the WAL grew
- * without bound (see test/store/checkpointer.test.ts). Past the limit
- * the thread raises a flag shared with the store (\`gate\`), which then starts no write, and
- * copies what is left and empties the file (TRUNCATE). The flag is memory both threads see at
- * once: a message would wait for the store's event loop, which a run of changes can keep busy.
+ * without bound (see test/store/checkpointer.test.ts). Past the limit the thread raises a flag
+ * shared with the store (\`gate\`), which then starts no write, and copies what is left and
+ * empties the file (TRUNCATE). The flag is memory both threads see at once: a message would
+ * wait for the store's event loop, which a run of changes can keep busy.
  */
 const LOOP = `
 const { parentPort, workerData } = require('node:worker_threads');
