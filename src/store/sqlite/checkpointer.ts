@@ -6,10 +6,13 @@ import type { Logger } from '../../log';
 /** SQLite's own default, put back when the background thread is not there to do it. */
 const AUTO_CHECKPOINT_PAGES = 1000;
 
-/** Past this much WAL, new writes are held off for a moment so that the WAL can start over. */
+/**
+ * Past this much WAL, new writes are held off for a moment so that the WAL can start over; the
+ * file is also cut back to this size when it does.
+ */
 const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
 /**
- * How long emptying the WAL waits for the write in progress and for readers. A long read, such
+ * How long starting the WAL over waits for the write in progress and for readers. A long read, such
  * as a chain walk on another thread, keeps the WAL: rather than hold writes while it lasts, the
  * thread gives up and tries again GAP_RETRY_INTERVALS checkpoints later.
  */
@@ -23,9 +26,12 @@ const GAP_RETRY_INTERVALS = 10;
  * SQLite starts a WAL over only when a write begins after every frame was copied. Commits that
  * never pause always append a frame between a checkpoint and the next write, so the WAL grew
  * without bound (see test/store/checkpointer.test.ts). Past the limit the thread raises a flag
- * shared with the store (\`gate\`), which then starts no write, and copies what is left and
- * empties the file (TRUNCATE). The flag is memory both threads see at once: a message would
- * wait for the store's event loop, which a run of changes can keep busy.
+ * shared with the store (\`gate\`), which then starts no write, and copies what is left so that
+ * the next write starts the WAL over (RESTART). The file keeps its blocks, cut back to the limit
+ * (journal_size_limit): emptying it (TRUNCATE) made every commit after it extend the file
+ * again, and an approval's commit took about a sixth longer (docs/performance.md). The flag is
+ * memory both threads see at once: a message would wait for the store's event loop, which a run
+ * of changes can keep busy.
  */
 const LOOP = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -47,9 +53,9 @@ const checkpoint = () => {
   if (skip > 0) skip--;
   else if (state && state.log > limitPages) {
     Atomics.store(gate, 0, 1);
-    const emptied = safely(() => db.pragma('wal_checkpoint(TRUNCATE)')[0]);
+    const restarted = safely(() => db.pragma('wal_checkpoint(RESTART)')[0]);
     Atomics.store(gate, 0, 0);
-    if (!emptied || emptied.busy) skip = workerData.retryIntervals;
+    if (!restarted || restarted.busy) skip = workerData.retryIntervals;
   }
 };
 const timer = setInterval(checkpoint, workerData.intervalMs);
@@ -64,12 +70,12 @@ parentPort.on('message', () => {
 export interface CheckpointOptions {
   logger: Logger;
   intervalMs?: number;
-  /** Past this much WAL the thread empties it (default 64 MiB). */
+  /** Past this much WAL the thread has it start over (default 64 MiB). */
   walLimitBytes?: number;
 }
 
 export interface Checkpointer {
-  /** True while the thread empties the WAL: the store starts no write until it is false. */
+  /** True while the thread copies the last of the WAL: the store starts no write until it is false. */
   holdsWrites(): boolean;
   /** Stops the thread after a last checkpoint; the connection checkpoints by itself again. */
   stop(): Promise<void>;
@@ -88,13 +94,14 @@ export function checkpointInBackground(
 ): Checkpointer {
   const { logger } = options;
   const gate = new Int32Array(new SharedArrayBuffer(4));
+  const walLimitBytes = options.walLimitBytes ?? WAL_LIMIT_BYTES;
   const worker = new Worker(LOOP, {
     eval: true,
     workerData: {
       file,
       driver: require.resolve('better-sqlite3'),
       intervalMs: options.intervalMs ?? 200,
-      walLimitBytes: options.walLimitBytes ?? WAL_LIMIT_BYTES,
+      walLimitBytes,
       gapWaitMs: GAP_WAIT_MS,
       retryIntervals: GAP_RETRY_INTERVALS,
       gate: gate.buffer,
@@ -114,6 +121,7 @@ export function checkpointInBackground(
     });
   });
   client.pragma('wal_autocheckpoint = 0');
+  client.pragma(`journal_size_limit = ${walLimitBytes}`);
   return {
     holdsWrites: () => Atomics.load(gate, 0) === 1,
     stop: async () => {
