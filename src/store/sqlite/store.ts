@@ -7,7 +7,6 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { progressTo } from '../../chain/progress';
 import { ChainWalk, GENESIS_HASH } from '../../chain/walk';
 import { sqliteDialect } from '../dialect';
-import { Mutex } from '../mutex';
 import type {
   ChainResult,
   ChainStart,
@@ -24,6 +23,7 @@ import * as tables from '../schema/sqlite';
 import { Sql, type Param, type RawRow, type Runner } from '../sql';
 import { SELECT_EVENTS_PAGE, walkRange } from './chain-pages';
 import { checkpointInBackground, type Checkpointer, type CheckpointOptions } from './checkpointer';
+import { GroupCommit } from './group-commit';
 import { SqliteRunner } from './runner';
 import { verifyInParallel } from './verify-parallel';
 
@@ -52,6 +52,14 @@ export interface VerifyOptions {
 const BEGIN_IMMEDIATE = new Sql('BEGIN IMMEDIATE');
 const COMMIT = new Sql('COMMIT');
 const ROLLBACK = new Sql('ROLLBACK');
+const SAVEPOINT = new Sql('SAVEPOINT change');
+const RELEASE = new Sql('RELEASE change');
+const ROLLBACK_TO = new Sql('ROLLBACK TO change');
+/**
+ * At most this many queued changes share one commit. Each waited for the one before it anyway;
+ * the cap bounds how long the first of them waits for the others' work before its commit.
+ */
+const CHANGES_PER_COMMIT = 16;
 
 const VERIFY_DEFAULTS: Required<VerifyOptions> = {
   workers: Math.min(4, availableParallelism()),
@@ -83,8 +91,9 @@ const soleLeader: Leadership = {
 
 /**
  * The embedded store: one SQLite file in WAL mode. Changes run one at a time on the write
- * connection (`BEGIN IMMEDIATE`, so another process such as the CLI cannot interleave a write);
- * committed reads go to a second, read-only connection, so they never see a change half made.
+ * connection (`BEGIN IMMEDIATE`, so another process such as the CLI cannot interleave a write),
+ * and those that queued up behind one share its commit (GroupCommit); committed reads go to a
+ * second, read-only connection, so they never see a change half made.
  */
 export class SqliteStore implements Store {
   readonly description: string;
@@ -107,11 +116,25 @@ export class SqliteStore implements Store {
 
   private readonly writer?: Database.Database;
   private readonly reader: Database.Database;
-  private readonly writes = new Mutex();
   private readonly tx?: Queries;
   private readonly writerStatements?: SqliteRunner;
   private readonly checkpointer?: Checkpointer;
   private readonly verify: Required<VerifyOptions>;
+  private readonly changes = new GroupCommit(
+    {
+      begin: () => this.begin(),
+      commit: () => this.statement(COMMIT),
+      rollback: () => this.statement(ROLLBACK),
+      savepoint: () => this.statement(SAVEPOINT),
+      release: () => this.statement(RELEASE),
+      undoToSavepoint: () => {
+        this.statement(ROLLBACK_TO);
+        this.statement(RELEASE);
+      },
+      inTransaction: () => this.writer?.inTransaction === true,
+    },
+    CHANGES_PER_COMMIT,
+  );
 
   constructor(
     readonly file: string,
@@ -173,20 +196,17 @@ export class SqliteStore implements Store {
     return this.writerStatements;
   }
 
-  private async writeTransaction<T>(work: () => Promise<T>): Promise<T> {
-    const writer = this.writer;
-    if (!writer) throw new Error(`${this.file} is open read-only`);
-    return this.writes.run(async () => {
-      await this.begin();
-      try {
-        const result = await work();
-        this.writerRunner().prepared(COMMIT).run();
-        return result;
-      } catch (err) {
-        if (writer.inTransaction) this.writerRunner().prepared(ROLLBACK).run();
-        throw err;
-      }
-    });
+  /**
+   * Runs `work` in a write transaction, which changes queued behind it may share (GroupCommit):
+   * it is committed, or undone alone, before its caller hears of it.
+   */
+  private writeTransaction<T>(work: () => Promise<T>): Promise<T> {
+    if (!this.writer) return Promise.reject(new Error(`${this.file} is open read-only`));
+    return this.changes.run(work);
+  }
+
+  private statement(sql: Sql): void {
+    this.writerRunner().prepared(sql).run();
   }
 
   /**
@@ -308,15 +328,14 @@ export class SqliteStore implements Store {
 
   /** SQLite's changes wait without a bound: each is short, and on this thread. */
   changeQueue(): ChangeQueueCounts {
-    return { waiting: this.writes.waitingCount, refused: 0 };
+    return { waiting: this.changes.waitingCount, refused: 0 };
   }
 
   async close(): Promise<void> {
     await this.checkpointer?.stop();
-    await this.writes.run(async () => {
-      this.writer?.close();
-      this.reader.close();
-    });
+    await this.changes.idle();
+    this.writer?.close();
+    this.reader.close();
   }
 }
 

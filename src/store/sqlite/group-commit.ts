@@ -1,0 +1,116 @@
+/** How a group of changes drives the one write connection's transaction. */
+export interface TransactionControl {
+  /** Opens the write transaction, waiting for the write lock as the store does. */
+  begin(): Promise<void>;
+  commit(): void;
+  rollback(): void;
+  /** Marks where the next change starts, so that it can be undone alone. */
+  savepoint(): void;
+  /** Keeps what the change since the savepoint wrote, inside the transaction. */
+  release(): void;
+  /** Undoes what the change since the savepoint wrote, and forgets the savepoint. */
+  undoToSavepoint(): void;
+  /** False once SQLite has rolled the whole transaction back by itself (disk full, I/O error). */
+  inTransaction(): boolean;
+}
+
+interface Waiting {
+  work: () => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Runs changes one at a time on the write connection, and lets the changes that queue up while
+ * one runs, or in the same turn of the event loop, share its transaction: each in a savepoint of
+ * its own, so one that fails is undone alone, and all of them committed by one COMMIT. Nobody
+ * hears that a change was made before that COMMIT. A commit costs several times a small change
+ * on this machine (docs/performance.md); under load, many changes start in each turn.
+ */
+export class GroupCommit {
+  private readonly queue: Waiting[] = [];
+  private draining: Promise<void> | undefined;
+
+  constructor(
+    private readonly tx: TransactionControl,
+    /** At most this many changes share a commit, so the first one's caller is not kept long. */
+    private readonly maxChanges: number,
+  ) {}
+
+  /** How many changes wait for the write connection. */
+  get waitingCount(): number {
+    return this.queue.length;
+  }
+
+  /** Runs `work` as a change; resolves with its value once it is committed. */
+  run<T>(work: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.draining ??= this.drain();
+    });
+  }
+
+  /** Resolves once no change is queued or running. */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) await this.group();
+    this.draining = undefined;
+  }
+
+  private async group(): Promise<void> {
+    const first = this.queue.shift()!;
+    try {
+      await this.tx.begin();
+    } catch (err) {
+      first.reject(err);
+      return;
+    }
+    const done: { change: Waiting; value: unknown }[] = [];
+    let change = first;
+    for (let tried = 1; ; tried++) {
+      // The first change needs no savepoint: if it fails, nothing else is in the transaction.
+      const nested = change !== first;
+      if (nested) this.tx.savepoint();
+      try {
+        const value = await change.work();
+        if (nested) this.tx.release();
+        done.push({ change, value });
+      } catch (err) {
+        change.reject(err);
+        if (!this.tx.inTransaction()) return rejectAll(done, err);
+        if (!nested) {
+          this.tx.rollback();
+          return;
+        }
+        this.tx.undoToSavepoint();
+      }
+      if (tried >= this.maxChanges) break;
+      // A change rarely waits behind another: most run to their end without giving the loop a
+      // turn. The commit waits one turn of the event loop instead, for the changes that the
+      // requests and answers already read in that turn start.
+      if (this.queue.length === 0) await nextTurn();
+      const next = this.queue.shift();
+      if (!next) break;
+      change = next;
+    }
+    try {
+      this.tx.commit();
+    } catch (err) {
+      if (this.tx.inTransaction()) this.tx.rollback();
+      return rejectAll(done, err);
+    }
+    for (const { change, value } of done) change.resolve(value);
+  }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The changes that were done but shared a transaction that did not commit. */
+function rejectAll(done: readonly { change: Waiting }[], err: unknown): void {
+  for (const { change } of done) change.reject(err);
+}
