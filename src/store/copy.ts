@@ -21,6 +21,7 @@ export const COPIED_TABLES = [
   ['audit_events', ['seq']],
   ['outbox', ['id']],
   ['slack_messages', ['subject', 'purpose']],
+  ['home_viewers', ['user_id']],
   ['digests', ['period_key']],
   ['people', ['user_id']],
   ['meta', ['key']],

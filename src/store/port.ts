@@ -385,6 +385,10 @@ export interface OutboxQueries {
 export interface MessageQueries {
   find(subject: string, purpose: string): Promise<PostedMessage | undefined>;
   remember(message: PostedMessage): Promise<void>;
+  /** Records that a person opened the Home tab; the first time is kept. */
+  homeOpened(userId: string, at: number): Promise<void>;
+  /** Whether a person has ever opened the Home tab. */
+  openedHome(userId: string): Promise<boolean>;
 }
 
 export interface DigestQueries {

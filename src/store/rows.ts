@@ -6,6 +6,7 @@ export type ApprovalRow = typeof tables.approvals.$inferSelect;
 export type GrantRow = typeof tables.grants.$inferSelect;
 export type OutboxRow = typeof tables.outbox.$inferSelect;
 export type PostedMessage = typeof tables.slackMessages.$inferSelect;
+export type HomeViewerRow = typeof tables.homeViewers.$inferSelect;
 export type DigestRow = typeof tables.digests.$inferSelect;
 export type PersonRow = typeof tables.people.$inferSelect;
 export type MetaRow = typeof tables.meta.$inferSelect;

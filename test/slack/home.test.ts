@@ -77,6 +77,18 @@ describe('App Home', () => {
     expect(text).not.toContain('Waiting for your decision');
   });
 
+  it('remembers who opened it, whose Home later changes then redraw', async () => {
+    expect(await h.core.messages.openedHome('UREQ')).toBe(false);
+    await open('UREQ');
+    expect(await h.core.messages.openedHome('UREQ')).toBe(true);
+    expect(await h.core.messages.openedHome('ULEAD')).toBe(false);
+    const first = h.clock.now();
+    h.clock.advance(60_000);
+    await open('UREQ');
+    expect(await h.count('home_viewers')).toBe(1);
+    expect(await h.sql.value('SELECT first_opened_at FROM home_viewers')).toBe(first);
+  });
+
   it('draws nothing for the Messages tab', async () => {
     const envelope = appHomeOpened({ userId: 'UREQ', tab: 'messages' });
     expect((await h.send.event(envelope)).status).toBe(200);

@@ -269,6 +269,22 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
     });
   });
 
+  describe('who opened Home', () => {
+    it('keeps the first time each person opened it', async () => {
+      expect(await t.store.messages.openedHome('U1')).toBe(false);
+      await t.store.messages.homeOpened('U1', AT);
+      await t.store.messages.homeOpened('U1', AT + 5_000);
+      await other.messages.homeOpened('U2', AT + 1);
+      expect(await t.store.messages.openedHome('U1')).toBe(true);
+      expect(await t.store.messages.openedHome('U2')).toBe(true);
+      expect(await t.store.messages.openedHome('U3')).toBe(false);
+      expect(await t.sql.all('SELECT * FROM home_viewers ORDER BY user_id')).toEqual([
+        { user_id: 'U1', first_opened_at: AT },
+        { user_id: 'U2', first_opened_at: AT + 1 },
+      ]);
+    });
+  });
+
   describe('requests.update with a status condition', () => {
     beforeEach(() => t.store.change((tx) => tx.requests.insert(requestRow('req_1'))));
 
@@ -578,6 +594,7 @@ const SAME_ROWS: { [K in TableName]: Equal<SqliteRow<K>, PgRow<K>> } = {
   auditEvents: true,
   outbox: true,
   slackMessages: true,
+  homeViewers: true,
   digests: true,
   people: true,
   meta: true,

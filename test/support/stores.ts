@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { getTableName } from 'drizzle-orm';
 import pg from 'pg';
+import * as pgTables from '../../src/store/schema/postgres';
 import { openStore, type Store } from '../../src/store';
 import { postgresInspector, sqliteInspector, type SqlInspector } from './sql-inspector';
 import { tempDir } from './tmp';
@@ -53,20 +55,8 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-const TABLES = [
-  'approvals',
-  'grants',
-  'requests',
-  'audit_events',
-  'outbox',
-  'slack_messages',
-  'digests',
-  'people',
-  'meta',
-  'audit_checkpoint',
-  'break_glass_uses',
-  'follow_ups',
-];
+/** Every table of the schema: one added later is emptied too. */
+const TABLES = Object.values(pgTables).map((table) => getTableName(table));
 
 /**
  * Databases of this test file not in use right now. Copying the template costs a few hundred

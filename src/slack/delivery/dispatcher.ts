@@ -7,7 +7,7 @@ import { parseNotification } from '../../core';
 import type { Logger } from '../../log';
 import type { GuaranteeLookup } from '../../providers/types';
 import type { Sealer } from '../../secrets/seal';
-import { publishHome } from '../listeners/home';
+import { refreshOpenedHomes } from '../listeners/home';
 import { MessagesStore } from '../messages-store';
 import { persist } from '../persist';
 import { zoneOf, type ReaderZones } from '../reader-zones';
@@ -271,9 +271,9 @@ export class OutboxDispatcher {
       now: this.deps.clock.now(),
       zoneOf: (userId) => zoneOf(this.deps.zones, userId, this.deps.core.config.timezone),
       queuedAfter: () => this.deps.core.outbox.queuedAfter(row, QUEUED_AFTER_LIMIT),
-      refreshHome: async (userIds) => {
+      refreshHome: (userIds) => {
         const { client, core, logger, zones } = this.deps;
-        await Promise.all(userIds.map((id) => publishHome(client, { core, logger, zones }, id)));
+        return refreshOpenedHomes(client, { core, logger, zones }, userIds);
       },
       post: (channel, message) => this.slack.postOnce(`outbox:${row.key}`, channel, message),
       reply: (parent, message) => this.slack.replyOnce(`outbox:${row.key}`, parent, message),

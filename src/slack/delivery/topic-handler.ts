@@ -25,7 +25,10 @@ export interface DeliveryContext {
    * enough to see what follows closely, without reading a long backlog on every delivery.
    */
   queuedAfter(): Promise<Notification[]>;
-  /** Republishes the Home tab of these people, now that what it shows changed; never throws. */
+  /**
+   * Republishes the Home tab of those of these people who have opened it, now that what it
+   * shows changed; never throws.
+   */
   refreshHome(userIds: readonly string[]): Promise<void>;
   /** Posts once for this outbox row: a retry after a partial success skips channels already done. */
   post(channel: string, message: SlackMessage): Promise<void>;

@@ -32,3 +32,38 @@ export async function publishHome(
     logFailure(err, deps.logger, 'publish the Home tab');
   }
 }
+
+/**
+ * Redraws the Home of those of `userIds` who have opened it. A Home nobody opened is drawn when
+ * it first is (app_home_opened); publishing it on every change would spend a Slack call, and
+ * the person's share of Slack's rate limit, each time on a tab nobody looks at.
+ */
+export async function refreshOpenedHomes(
+  client: webApi.WebClient,
+  deps: Pick<ListenerDeps, 'core' | 'logger' | 'zones'>,
+  userIds: readonly string[],
+): Promise<void> {
+  await Promise.all(
+    userIds.map(async (userId) => {
+      // When it cannot be told, drawing a Home once too often is the lesser harm.
+      const opened = await deps.core.messages.openedHome(userId).catch((err: unknown) => {
+        logFailure(err, deps.logger, 'tell whether the Home tab was opened');
+        return true;
+      });
+      if (opened) await publishHome(client, deps, userId);
+    }),
+  );
+}
+
+/** Remembers that someone opened Home, so that later changes redraw it (refreshOpenedHomes). */
+export async function rememberHomeOpened(
+  deps: Pick<ListenerDeps, 'core' | 'logger'>,
+  userId: string,
+): Promise<void> {
+  const { messages } = deps.core;
+  try {
+    if (!(await messages.openedHome(userId))) await messages.homeOpened(userId, deps.core.now());
+  } catch (err) {
+    logFailure(err, deps.logger, 'remember that the Home tab was opened');
+  }
+}

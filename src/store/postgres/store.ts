@@ -289,6 +289,7 @@ export class PostgresStore implements Store {
         audit_events: t.audit,
         outbox: t.outbox,
         slack_messages: t.messages,
+        home_viewers: t.homeViewers,
         digests: t.digests,
         people: t.people,
         meta: t.meta,

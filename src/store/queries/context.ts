@@ -13,6 +13,7 @@ import type {
   PersonRow,
   PipelineCredentialRow,
   PostedMessage,
+  HomeViewerRow,
   RequestRow,
 } from '../rows';
 import type { Runner } from '../sql';
@@ -26,6 +27,7 @@ export interface DialectTables {
   auditEvents: Table;
   outbox: Table;
   slackMessages: Table;
+  homeViewers: Table;
   digests: Table;
   people: Table;
   meta: Table;
@@ -43,6 +45,7 @@ export interface TableStatements {
   audit: TableSql<AuditRow>;
   outbox: TableSql<OutboxRow>;
   messages: TableSql<PostedMessage>;
+  homeViewers: TableSql<HomeViewerRow>;
   digests: TableSql<DigestRow>;
   people: TableSql<PersonRow>;
   meta: TableSql<MetaRow>;
@@ -64,6 +67,7 @@ export function tableStatements(tables: DialectTables): TableStatements {
       audit: new TableSql<AuditRow>(tables.auditEvents),
       outbox: new TableSql<OutboxRow>(tables.outbox),
       messages: new TableSql<PostedMessage>(tables.slackMessages),
+      homeViewers: new TableSql<HomeViewerRow>(tables.homeViewers),
       digests: new TableSql<DigestRow>(tables.digests),
       people: new TableSql<PersonRow>(tables.people),
       meta: new TableSql<MetaRow>(tables.meta),

@@ -10,6 +10,11 @@ const REMEMBER = new Sql(
    DO UPDATE SET channel = excluded.channel, ts = excluded.ts, updated_at = excluded.updated_at`,
 );
 
+const HOME_OPENED = new Sql(
+  'INSERT INTO home_viewers (user_id, first_opened_at) VALUES (?, ?) ON CONFLICT (user_id) DO NOTHING',
+);
+const OPENED_HOME = new Sql('SELECT 1 AS opened FROM home_viewers WHERE user_id = ?');
+
 export class SqlMessageQueries implements MessageQueries {
   constructor(private readonly q: QueryContext) {}
 
@@ -20,5 +25,13 @@ export class SqlMessageQueries implements MessageQueries {
 
   async remember(m: PostedMessage): Promise<void> {
     await this.q.runner.run(REMEMBER, [m.subject, m.purpose, m.channel, m.ts, m.updatedAt]);
+  }
+
+  async homeOpened(userId: string, at: number): Promise<void> {
+    await this.q.runner.run(HOME_OPENED, [userId, at]);
+  }
+
+  async openedHome(userId: string): Promise<boolean> {
+    return (await this.q.runner.rows(OPENED_HOME, [userId])).length > 0;
   }
 }

@@ -307,6 +307,7 @@ export class SqliteStore implements Store {
         audit_events: t.audit,
         outbox: t.outbox,
         slack_messages: t.messages,
+        home_viewers: t.homeViewers,
         digests: t.digests,
         people: t.people,
         meta: t.meta,

@@ -207,6 +207,7 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
     });
 
     it('republishes the Home of the requester when what it shows changes', async () => {
+      await h.core.messages.homeOpened('UREQ', h.clock.now());
       const { grantId } = await approved();
       await h.activate(grantId);
       await h.core.revokeGrant({ grantId, actor: 'UREQ' });
@@ -218,6 +219,17 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
       const last = JSON.stringify(homes().at(-1)!.args.view);
       expect(last).not.toContain('being removed');
       expect(last).toContain('You hold no access through Hallpass.');
+    });
+
+    it('leaves alone the Home of a requester who never opened it', async () => {
+      await h.core.messages.homeOpened('UOTHER', h.clock.now());
+      const { grantId } = await approved();
+      await h.activate(grantId);
+      await h.core.revokeGrant({ grantId, actor: 'UREQ' });
+      await h.dispatcher.drain();
+      expect(lastUpdate()).toContain('being removed');
+      // Home is drawn when it is first opened (test/slack/home.test.ts).
+      expect(h.fake.callsOf('views.publish')).toEqual([]);
     });
   });
 

@@ -12,3 +12,9 @@ export const slackMessages = pgTable(
   },
   (t) => [primaryKey({ columns: [t.subject, t.purpose] })],
 );
+
+/** The PostgreSQL twin of the SQLite `home_viewers` table (see its comment there). */
+export const homeViewers = pgTable('home_viewers', {
+  userId: text('user_id').primaryKey(),
+  firstOpenedAt: bigint('first_opened_at', { mode: 'number' }).notNull(),
+});

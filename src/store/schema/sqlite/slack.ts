@@ -12,3 +12,12 @@ export const slackMessages = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.subject, t.purpose] })],
 );
+
+/**
+ * Who has opened Hallpass's Home tab. Only their Home is drawn again when something on it
+ * changes: a Home nobody opened is drawn when it is first opened (app_home_opened).
+ */
+export const homeViewers = sqliteTable('home_viewers', {
+  userId: text('user_id').primaryKey(),
+  firstOpenedAt: integer('first_opened_at').notNull(),
+});
