@@ -296,8 +296,12 @@ async function requestPathTarget(
   };
 }
 
-/** Hallpass as main.ts composes it: the same, plus the outbox dispatcher and the sweeper. */
-export async function composedTarget(world: World): Promise<Target> {
+/**
+ * Hallpass as main.ts composes it: the same, plus the outbox dispatcher and the sweeper.
+ * `homesOpened`: every requester has opened Home once, so each change to their requests draws
+ * it again (otherwise none has, and no change does).
+ */
+export async function composedTarget(world: World, homesOpened = false): Promise<Target> {
   const tmp = tempDir('hallpass-bench-');
   const file = join(tmp.dir, 'hallpass.db');
   const parsed = parseEnv({
@@ -311,6 +315,11 @@ export async function composedTarget(world: World): Promise<Target> {
   if (!('env' in parsed)) throw new Error(parsed.problems.join('\n'));
   const config = parseConfig(configYaml(world.hookUrl), {});
   const running = await startHallpass({ env: parsed.env, config, configDir: tmp.dir, logger });
+  if (homesOpened) {
+    for (let i = 0; i < REQUESTERS; i++) {
+      await running.core.messages.homeOpened(`UREQ${i}`, Date.now());
+    }
+  }
   const db = new Database(file, { readonly: true });
   return {
     url: `http://127.0.0.1:${running.port}${EVENTS_PATH}`,
