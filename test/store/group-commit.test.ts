@@ -102,6 +102,33 @@ describe('SQLite changes sharing a commit', () => {
     expect([...new Set(sizes)]).toEqual([16, 32, 48, 50]);
   });
 
+  it("bounds each change's wait for another program's write lock from when it was asked for", async () => {
+    const patient = new SqliteStore(join(tmp.dir, 'locked.db'), { busyTimeoutMs: 300 });
+    const other = new Database(patient.file);
+    try {
+      other.prepare('BEGIN IMMEDIATE').run();
+      // Held for 2.5 timeouts: counted from when each began to wait, the third would get it.
+      const released = new Promise((resolve) => setTimeout(resolve, 750)).then(() =>
+        other.prepare('COMMIT').run(),
+      );
+      const results = await Promise.allSettled(
+        ['a', 'b', 'c'].map((id) => patient.change((tx) => tx.requests.insert(requestRow(id)))),
+      );
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+      for (const r of results) {
+        expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_BUSY' });
+      }
+      await released;
+      await patient.change((tx) => tx.requests.insert(requestRow('d')));
+      const own = new Database(patient.file, { readonly: true });
+      expect(own.prepare('SELECT id FROM requests').pluck().all()).toEqual(['d']);
+      own.close();
+    } finally {
+      other.close();
+      await patient.close();
+    }
+  });
+
   it('starts over for a change that comes after the queue ran dry', async () => {
     await insert('a');
     const later = insert('b').then(() => insert('c'));

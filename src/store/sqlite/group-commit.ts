@@ -1,7 +1,10 @@
 /** How a group of changes drives the one write connection's transaction. */
 export interface TransactionControl {
-  /** Opens the write transaction, waiting for the write lock as the store does. */
-  begin(): Promise<void>;
+  /**
+   * Opens the write transaction, waiting for the write lock as the store does; the wait is
+   * bounded from `since`, when the change that opens it was asked for.
+   */
+  begin(since: number): Promise<void>;
   commit(): void;
   rollback(): void;
   /** Marks where the next change starts, so that it can be undone alone. */
@@ -16,6 +19,8 @@ export interface TransactionControl {
 
 interface Waiting {
   work: () => Promise<unknown>;
+  /** When the change was asked for (Date.now()). */
+  since: number;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -45,7 +50,12 @@ export class GroupCommit {
   /** Runs `work` as a change; resolves with its value once it is committed. */
   run<T>(work: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({
+        work,
+        since: Date.now(),
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
       this.draining ??= this.drain();
     });
   }
@@ -63,7 +73,7 @@ export class GroupCommit {
   private async group(): Promise<void> {
     const first = this.queue.shift()!;
     try {
-      await this.tx.begin();
+      await this.tx.begin(first.since);
     } catch (err) {
       first.reject(err);
       return;

@@ -122,7 +122,7 @@ export class SqliteStore implements Store {
   private readonly verify: Required<VerifyOptions>;
   private readonly changes = new GroupCommit(
     {
-      begin: () => this.begin(),
+      begin: (since) => this.begin(since),
       commit: () => this.statement(COMMIT),
       rollback: () => this.statement(ROLLBACK),
       savepoint: () => this.statement(SAVEPOINT),
@@ -211,12 +211,13 @@ export class SqliteStore implements Store {
 
   /**
    * `BEGIN IMMEDIATE`, waiting for another process (the CLI, a backup) that holds the write
-   * lock, or for the checkpoint thread while it empties the WAL. SQLite's own busy timeout would
-   * sleep on this thread, freezing every request; this waits between tries instead, up to the
-   * same timeout, then fails as SQLite would.
+   * lock, or for the checkpoint thread while it copies the last of the WAL. SQLite's own busy
+   * timeout would sleep on this thread, freezing every request; this waits between tries
+   * instead, then fails as SQLite would. The timeout counts from `since`, when the change was
+   * asked for: one queued behind another that waited out the lock does not wait as long again.
    */
-  private async begin(): Promise<void> {
-    const deadline = Date.now() + (this.options.busyTimeoutMs ?? 5000);
+  private async begin(since: number): Promise<void> {
+    const deadline = since + (this.options.busyTimeoutMs ?? 5000);
     for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
       const heldOff = this.checkpointer?.holdsWrites() === true && Date.now() < deadline;
       if (!heldOff && this.tryBegin(deadline)) return;
