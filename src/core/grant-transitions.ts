@@ -293,11 +293,13 @@ export async function beginExpiries(
   if (grantIds.length === 0) return [];
   return change(ctx, async (c) => {
     const ids = [...new Set(grantIds)];
+    // next_attempt_at stays at expires_at, already due: the revoke is owed at once either way,
+    // and a grant keeps its place in the sweeper's listing, so a pass paging past the grants it
+    // moved does not read them again, and the due index is not rewritten for each of them.
     const ended = {
       status: 'revoking' as const,
       endReason: 'expired' as const,
       endedBy: 'hallpass',
-      nextAttemptAt: c.now,
       attempts: 0,
     };
     const place = new Map(ids.map((id, i) => [id, i]));

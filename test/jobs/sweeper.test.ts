@@ -435,6 +435,24 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
       expect((await grant(id)).status).toBe(busy.has(id) ? 'active' : 'revoked');
   });
 
+  it('lists each expired grant once in a pass, not again once it is revoking', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 100; i++) ids.push(await approved(r.h, 'auto', '30m', `UUSER${i}`));
+    await r.sweeper.tick();
+    // Past the expiry, so that the moment they are moved to revoking sorts after it.
+    r.h.clock.advance(31 * MIN);
+    const listed: string[] = [];
+    const due = r.h.core.lifecycle.due.bind(r.h.core.lifecycle);
+    r.h.core.lifecycle.due = async (limit, after) => {
+      const page = await due(limit, after);
+      listed.push(...page.map((g) => g.id));
+      return page;
+    };
+    await r.sweeper.tick();
+    for (const id of ids) expect((await grant(id)).status).toBe('revoked');
+    expect(listed.sort()).toEqual([...ids].sort());
+  });
+
   it('counts a revoke whose record cannot be written as a failed attempt, and retries it', async () => {
     const grantId = await approved(r.h);
     await r.sweeper.tick();
