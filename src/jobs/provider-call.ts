@@ -18,29 +18,26 @@ export interface ProviderLookup {
 
 export class ProviderCallError extends Error {}
 
-/** `lookup`, or a rejection once `timeoutMs` have passed without an answer. */
-async function withTimeout<T>(timeoutMs: number, lookup: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new ProviderCallError(`timed out after ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([lookup, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** How long a provider call waits for the person's email before going ahead without it. */
+const EMAIL_LOOKUP_MS = 2000;
 
-/** Email is a courtesy for providers that key on it; a directory outage must not block a grant. */
-export async function emailOf(directory: Directory, userId: string): Promise<string | undefined> {
-  try {
-    return await withTimeout(2000, directory.emailOf(userId));
-  } catch {
-    return undefined;
-  }
+/**
+ * Email is a courtesy for providers that key on it; a directory outage must not block a grant.
+ * One promise and one timer per lookup, as each revoke of a mass expiry makes one.
+ */
+export function emailOf(directory: Directory, userId: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), EMAIL_LOOKUP_MS);
+    const settle = (email: string | undefined) => {
+      clearTimeout(timer);
+      resolve(email);
+    };
+    try {
+      directory.emailOf(userId).then(settle, () => settle(undefined));
+    } catch {
+      settle(undefined);
+    }
+  });
 }
 
 /**

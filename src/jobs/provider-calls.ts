@@ -1,4 +1,5 @@
 import { ProviderCallError } from './provider-call';
+import { startNow } from './start-now';
 
 /**
  * The provider calls this process makes, tracked per grant. A call that runs past its timeout is
@@ -10,11 +11,14 @@ import { ProviderCallError } from './provider-call';
  * clean it up.
  */
 export class ProviderCalls {
-  private readonly unsettled = new Map<string, Set<Promise<unknown>>>();
+  /** How many calls of each grant are out, and who waits for them to settle. */
+  private readonly unsettled = new Map<string, { out: number; waiting: (() => void)[] }>();
 
   /**
    * Runs `call` with `timeoutMs`: its signal aborts at the timeout and the returned promise
    * rejects with a "timed out" error then, while the call itself stays tracked until it settles.
+   * One promise and one timer per call: a mass expiry makes thousands of these on the thread
+   * that makes the calls, where every microsecond lengthens the revocation lag.
    */
   run<T>(
     grantId: string,
@@ -22,61 +26,67 @@ export class ProviderCalls {
     call: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     const controller = new AbortController();
-    // A call that throws at once is a failed call like any other.
-    const running = Promise.resolve().then(() => call(controller.signal));
-    this.track(grantId, running);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+    return new Promise<T>((resolve, reject) => {
+      // A call that throws at once is a failed call like any other.
+      const running = startNow(() => call(controller.signal));
+      this.begin(grantId);
+      const timer = setTimeout(() => {
         const error = new ProviderCallError(`timed out after ${timeoutMs} ms`);
         // An aborted call settles here at once, but its request may already be on its way and
         // be applied later (a webhook receiver that acts after we hung up): it counts as out
         // for another timeout whatever happened on this side.
-        this.track(grantId, afterMs(timeoutMs));
+        this.begin(grantId);
+        setTimeout(() => this.end(grantId), timeoutMs).unref();
         controller.abort(error);
         reject(error);
       }, timeoutMs);
+      running.then(
+        (value) => {
+          clearTimeout(timer);
+          this.end(grantId);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          this.end(grantId);
+          reject(err);
+        },
+      );
     });
-    return Promise.race([running, timeout]).finally(() => clearTimeout(timer));
   }
 
   /** Whether a call for this grant is still out (timed out or not). */
   pending(grantId: string): boolean {
-    return (this.unsettled.get(grantId)?.size ?? 0) > 0;
+    return this.unsettled.has(grantId);
   }
 
   /**
-   * Waits until every call for the grant has settled, or `graceMs` has passed; true when they
-   * all settled. A call still out after the grace is left to the read-backs that follow the end.
+   * Waits until no call for the grant is out, or `graceMs` has passed; true when none is. A call
+   * still out after the grace is left to the read-backs that follow the end.
    */
-  async settled(grantId: string, graceMs: number): Promise<boolean> {
+  settled(grantId: string, graceMs: number): Promise<boolean> {
     const calls = this.unsettled.get(grantId);
-    if (!calls || calls.size === 0) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), graceMs);
+    if (!calls) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), graceMs);
       timer.unref();
+      calls.waiting.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
     });
-    const all = Promise.allSettled([...calls]).then(() => true as const);
-    try {
-      return await Promise.race([all, grace]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
-  private track(grantId: string, call: Promise<unknown>): void {
-    let calls = this.unsettled.get(grantId);
-    if (!calls) this.unsettled.set(grantId, (calls = new Set()));
-    calls.add(call);
-    const done = () => {
-      calls.delete(call);
-      if (calls.size === 0 && this.unsettled.get(grantId) === calls) this.unsettled.delete(grantId);
-    };
-    call.then(done, done);
+  private begin(grantId: string): void {
+    const calls = this.unsettled.get(grantId);
+    if (calls) calls.out++;
+    else this.unsettled.set(grantId, { out: 1, waiting: [] });
   }
-}
 
-function afterMs(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+  private end(grantId: string): void {
+    const calls = this.unsettled.get(grantId)!;
+    if (--calls.out > 0) return;
+    this.unsettled.delete(grantId);
+    for (const wake of calls.waiting) wake();
+  }
 }
