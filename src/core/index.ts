@@ -13,7 +13,7 @@ import {
 import { readCheckpoint, type CheckpointReading } from '../audit/checkpoint';
 import type { CheckpointSeal } from '../audit/checkpoint-seal';
 import type { Config } from '../config/schema';
-import type { DuePlace, GrantFilter, MessageQueries, Store } from '../store';
+import type { DueGrant, DuePlace, GrantFilter, MessageQueries, Store } from '../store';
 import type { Clock } from './clock';
 import { verifyChainStep } from './chain-watch';
 import { checkLiveGrants, closeByHand, type LiveGrantProblems } from './config-drift';
@@ -80,7 +80,7 @@ export type { DecisionOutcome } from './decisions';
 export type { BreakGlassUse, ReviewOutcome, Verdict } from './break-glass';
 export type { FollowUpsSent } from './follow-ups';
 export type { BreakGlassRow } from '../store/rows';
-export type { DuePlace } from '../store';
+export type { DueGrant, DuePlace } from '../store';
 export { DomainError } from './errors';
 export { ticketExample } from './ticket-example';
 export { parseNotification } from './outbox';
@@ -113,8 +113,13 @@ export class GrantLifecycle {
    * Grants with work due now: activation to try, expiry reached, or a revoke to retry. With
    * `after`, the next page past that grant.
    */
-  due(limit: number, after?: DuePlace): Promise<GrantRow[]> {
+  due(limit: number, after?: DuePlace): Promise<DueGrant[]> {
     return this.ctx.store.grants.due(this.ctx.clock.now(), limit, after);
+  }
+
+  /** The grants among `ids` as they are now, in no particular order. */
+  getMany(ids: readonly string[]): Promise<GrantRow[]> {
+    return this.ctx.store.grants.byIds(ids);
   }
 
   /** The next moment the sweeper has work: grant work, a warning, a stale request. */

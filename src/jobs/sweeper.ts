@@ -1,5 +1,5 @@
 import { schedule, type ScheduledTask } from 'node-cron';
-import type { Core, DuePlace, GrantRow, RetryPolicy, Revocation, Revoked } from '../core';
+import type { Core, DueGrant, DuePlace, GrantRow, RetryPolicy, Revocation, Revoked } from '../core';
 import type { Directory } from '../core/directory';
 import type { Logger } from '../log';
 import { forgetSecret, registerSecret } from '../secrets/scrub';
@@ -223,7 +223,7 @@ export class Sweeper {
     const refill = (): Promise<void> =>
       (refilling ??= (async () => {
         const batch = seen.size === 0 ? concurrency * 2 : concurrency * 8;
-        let due: GrantRow[] = [];
+        let due: DueGrant[] = [];
         while (due.length === 0) {
           const listed = await this.safely('list due grants', () => this.grants.due(batch, after));
           const last = listed?.at(-1);
@@ -231,14 +231,14 @@ export class Sweeper {
             exhausted = true;
             return;
           }
-          after = { at: last.nextAttemptAt!, id: last.id };
+          after = { at: last.nextAttemptAt, id: last.id };
           const now = this.deps.core.now();
           due = listed!.filter(
             (g) => !this.inFlight.has(g.id) && !seen.has(g.id) && !this.isHeld(g.id, now),
           );
         }
         due.forEach((g) => seen.add(g.id));
-        const work = await this.expireDue(due);
+        const work = await this.takeDue(due);
         const covers = await this.coversOf(work);
         queue.push(...work.map((grant) => ({ grant, covers })));
       })().finally(() => {
@@ -303,17 +303,24 @@ export class Sweeper {
   }
 
   /**
-   * Moves the expired grants among `due` to `revoking` in one transaction and returns the work
-   * left: activations and revokes. An active grant extended meanwhile drops out; all of them do
-   * when the transaction fails, until the next pass.
+   * The work among `due`, as whole rows in the order listed: the expired grants moved to
+   * `revoking` in one transaction (the rows it wrote), the activations and revokes to retry read
+   * in one statement. An active grant extended meanwhile drops out, as does a grant that left its
+   * status since it was listed; all of a kind do when their statement fails, until the next pass.
    */
-  private async expireDue(due: GrantRow[]): Promise<GrantRow[]> {
-    const active = due.filter((g) => g.status === 'active');
-    const moved =
-      (await this.safely('begin expiries', () => this.grants.expire(active.map((g) => g.id)))) ??
-      [];
-    const expired = new Map(moved.map((g) => [g.id, g]));
-    return due.flatMap((g) => (g.status !== 'active' ? [g] : (expired.get(g.id) ?? [])));
+  private async takeDue(due: DueGrant[]): Promise<GrantRow[]> {
+    const expired = due.filter((g) => g.status === 'active').map((g) => g.id);
+    const retried = due.filter((g) => g.status !== 'active').map((g) => g.id);
+    const [moved, read] = await Promise.all([
+      expired.length > 0 ? this.safely('begin expiries', () => this.grants.expire(expired)) : [],
+      retried.length > 0 ? this.safely('read due grants', () => this.grants.getMany(retried)) : [],
+    ]);
+    const current = new Map([...(moved ?? []), ...(read ?? [])].map((g) => [g.id, g]));
+    return due.flatMap((listed) => {
+      const row = current.get(listed.id);
+      const expected = listed.status === 'active' ? 'revoking' : listed.status;
+      return row?.status === expected ? [row] : [];
+    });
   }
 
   /**

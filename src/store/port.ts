@@ -268,6 +268,12 @@ export interface DuePlace {
   id: string;
 }
 
+/**
+ * A grant with provider work due, as the listing gives it: enough to page on and to tell an
+ * expiry from a retry. The sweeper reads the whole row only for the grants it takes.
+ */
+export type DueGrant = Pick<GrantRow, 'id' | 'status'> & { nextAttemptAt: number };
+
 export interface GrantQueries {
   byId(id: string): Promise<GrantRow | undefined>;
   /** The grants among `ids` that exist, in no particular order: one statement for a batch. */
@@ -292,7 +298,7 @@ export interface GrantQueries {
    * by id; with `after`, only those past that place, so a pass pages through what is due without
    * reading again the grants it took.
    */
-  due(now: number, limit: number, after?: DuePlace): Promise<GrantRow[]>;
+  due(now: number, limit: number, after?: DuePlace): Promise<DueGrant[]>;
   /** The next moment grant work falls due. */
   nextDue(): Promise<number | null>;
   /** The earliest expiry among active grants whose holder was not warned yet. */
