@@ -486,6 +486,23 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     expect(r.provider.callsOf('revoke')).toHaveLength(1);
   });
 
+  it('leaves alone a revoke to retry that another process finished after it was listed', async () => {
+    const grantId = await approved(r.h);
+    await r.sweeper.tick();
+    await r.h.core.revokeGrant({ grantId, actor: 'UREQ' });
+    const due = r.h.core.lifecycle.due.bind(r.h.core.lifecycle);
+    r.h.core.lifecycle.due = async (limit, after) => {
+      const page = await due(limit, after);
+      // Between the listing and the sweeper reading the grant, someone else records the end.
+      if (page.some((g) => g.id === grantId))
+        await r.h.sql.run("UPDATE grants SET status = 'revoked' WHERE id = ?", grantId);
+      return page;
+    };
+    await r.sweeper.tick();
+    expect(r.provider.callsOf('revoke')).toHaveLength(0);
+    expect((await grant(grantId)).status).toBe('revoked');
+  });
+
   it('warns a holder once, ten minutes before the end', async () => {
     await approved(r.h);
     await r.sweeper.tick();
