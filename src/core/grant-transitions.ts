@@ -281,10 +281,18 @@ async function moveAll(
 }
 
 /**
+ * How long before its moment the sweeper may take due work: it books a mass expiry (the move to
+ * `revoking`, the audit events) while access is still live, then makes every call on the
+ * moment, so the booking no longer delays the calls that end access. An extension approved in
+ * this last stretch is refused, as it would be once the revoke began.
+ */
+export const TAKE_AHEAD_MS = 250;
+
+/**
  * Several expiries in one transaction, each a complete change with its own audit event: one
  * commit and one statement for a batch of due grants instead of a read and a write per grant.
- * A grant extended or ended meanwhile, or gone, is left out. Returns the grants it moved to
- * `revoking`, in the order of `grantIds`.
+ * A grant is taken up to TAKE_AHEAD_MS before it expires; one extended or ended meanwhile, or
+ * gone, is left out. Returns the grants it moved to `revoking`, in the order of `grantIds`.
  */
 export async function beginExpiries(
   ctx: CoreContext,
@@ -303,7 +311,7 @@ export async function beginExpiries(
       attempts: 0,
     };
     const place = new Map(ids.map((id, i) => [id, i]));
-    const expired = (await c.tx.grants.expire(ids, c.now, ended)).sort(
+    const expired = (await c.tx.grants.expire(ids, c.now + TAKE_AHEAD_MS, ended)).sort(
       (a, b) => place.get(a.id)! - place.get(b.id)!,
     );
     for (const grant of expired) {
@@ -315,6 +323,7 @@ export async function beginExpiries(
         details: {
           reason: 'expired',
           expiresAt: grant.expiresAt,
+          // Negative when the expiry was booked ahead of its moment (TAKE_AHEAD_MS).
           lagMs: c.now - grant.expiresAt!,
         },
       });

@@ -30,6 +30,7 @@ import {
   type Activation,
   type RetryPolicy,
   type Revoked,
+  TAKE_AHEAD_MS,
 } from './grant-transitions';
 import {
   findGrant,
@@ -76,6 +77,7 @@ export type {
 export type { Awaiting, UserOverview } from './queries';
 export { OVERVIEW_LIMIT } from './queries';
 export type { Activation, RetryPolicy, Revocation, Revoked } from './grant-transitions';
+export { TAKE_AHEAD_MS } from './grant-transitions';
 export type { DecisionOutcome } from './decisions';
 export type { BreakGlassUse, ReviewOutcome, Verdict } from './break-glass';
 export type { FollowUpsSent } from './follow-ups';
@@ -110,11 +112,11 @@ export class GrantLifecycle {
   constructor(private readonly ctx: CoreContext) {}
 
   /**
-   * Grants with work due now: activation to try, expiry reached, or a revoke to retry. With
-   * `after`, the next page past that grant.
+   * Grants with work due within TAKE_AHEAD_MS: activation to try, expiry reached, or a revoke to
+   * retry; the sweeper acts on each at its moment. With `after`, the next page past that grant.
    */
   due(limit: number, after?: DuePlace): Promise<DueGrant[]> {
-    return this.ctx.store.grants.due(this.ctx.clock.now(), limit, after);
+    return this.ctx.store.grants.due(this.ctx.clock.now() + TAKE_AHEAD_MS, limit, after);
   }
 
   /** The grants among `ids` as they are now, in no particular order. */
@@ -122,7 +124,10 @@ export class GrantLifecycle {
     return this.ctx.store.grants.byIds(ids);
   }
 
-  /** The next moment the sweeper has work: grant work, a warning, a stale request. */
+  /**
+   * The next moment the sweeper has work: grant work (TAKE_AHEAD_MS before it is due), a warning,
+   * a stale request.
+   */
   async nextWakeAt(warnBefore: number): Promise<number | null> {
     const { grants, requests } = this.ctx.store;
     const [due, unwarned, stale] = await Promise.all([
@@ -130,9 +135,11 @@ export class GrantLifecycle {
       grants.nextUnwarnedExpiry(),
       requests.nextPendingUntil(),
     ]);
-    const candidates = [due, unwarned === null ? null : unwarned - warnBefore, stale].filter(
-      (t): t is number => t !== null,
-    );
+    const candidates = [
+      due === null ? null : due - TAKE_AHEAD_MS,
+      unwarned === null ? null : unwarned - warnBefore,
+      stale,
+    ].filter((t): t is number => t !== null);
     return candidates.length > 0 ? Math.min(...candidates) : null;
   }
 

@@ -48,6 +48,12 @@ const RECORD_HOLD_MS = 1_000;
 const RECORD_MAX = 1_000;
 
 /**
+ * At most this many grants are booked ahead of their moment in one pass (TAKE_AHEAD_MS): more
+ * than a pass books in that time, so the cap only bounds the memory a vast expiry could take.
+ */
+const TAKEN_AHEAD_MAX = 8_192;
+
+/**
  * The exact timer never fires sooner than this after it is set: when something keeps falling
  * due without the sweeper being able to act on it, a pass a few times a second is the most it
  * costs, never a loop.
@@ -115,6 +121,8 @@ export class Sweeper {
   private readonly sharedInOrder = new InOrder();
   /** The last pass found nothing it could act on. */
   private idle = false;
+  /** Lanes waiting for the moment of a grant taken ahead; stopping ends the waits. */
+  private readonly waits = new Set<() => void>();
 
   constructor(private readonly deps: SweeperDeps) {
     this.timers = deps.timers ?? realTimers;
@@ -164,6 +172,7 @@ export class Sweeper {
     if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = null;
+    this.waits.forEach((stop) => stop());
     await this.running;
   }
 
@@ -212,7 +221,9 @@ export class Sweeper {
    * have work, so the calls never stand still while the next batch is booked: with a thousand
    * grants expiring at once, that wait between batches was most of what Hallpass added to the
    * calls themselves. The first batch is small, so the first calls start soon. A grant is taken
-   * once per pass.
+   * once per pass. Work due within TAKE_AHEAD_MS is taken before its moment and its lane waits
+   * for the moment to call: a mass expiry is booked while the access is still live, and the calls
+   * that end it go out when it ends. Work that falls due while a lane waits goes to the next pass.
    */
   private async workDue(concurrency: number): Promise<void> {
     const seen = new Set<string>();
@@ -244,6 +255,21 @@ export class Sweeper {
       })().finally(() => {
         refilling = null;
       }));
+    // While lanes wait for the moment, what else falls due by then is booked too.
+    let fillingAhead = false;
+    const fillAhead = async (): Promise<void> => {
+      if (fillingAhead) return;
+      fillingAhead = true;
+      const booking = () =>
+        !exhausted &&
+        queue.length < TAKEN_AHEAD_MAX &&
+        (queue.at(-1)?.grant.nextAttemptAt ?? Infinity) > this.deps.core.now();
+      try {
+        while (booking()) await refill();
+      } finally {
+        fillingAhead = false;
+      }
+    };
     const readBacks: ReadBack[] = [];
     const later = (readBack: ReadBack) => readBacks.push(readBack);
     const readBackLane = async (): Promise<void> => {
@@ -258,6 +284,12 @@ export class Sweeper {
         }
         const { grant, covers } = queue.shift()!;
         if (queue.length < concurrency && !exhausted) void refill();
+        const at = grant.nextAttemptAt ?? 0;
+        if (at > this.deps.core.now()) {
+          void fillAhead();
+          // Not reached (stopped, or the clock moved back): a later pass takes it at its moment.
+          if (!(await this.reached(at))) continue;
+        }
         const access = this.sharedAccessOf(grant);
         await (access
           ? this.sharedInOrder.run(access, () => this.process(grant, covers))
@@ -275,6 +307,26 @@ export class Sweeper {
     this.idle = seen.size === 0;
     this.revoked.drain();
     await Promise.all(this.recording.values());
+  }
+
+  /**
+   * Waits on the timers until `at`: true when the wait ran out and the clock has reached `at`,
+   * false when the sweeper stopped first (or is not running) or the clock moved back.
+   */
+  private reached(at: number): Promise<boolean> {
+    if (this.stopped) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const end = (ranOut: boolean) => {
+        this.waits.delete(stop);
+        resolve(ranOut && this.deps.core.now() >= at);
+      };
+      const handle = this.timers.setTimeout(() => end(true), at - this.deps.core.now());
+      const stop = () => {
+        this.timers.clearTimeout(handle);
+        end(false);
+      };
+      this.waits.add(stop);
+    });
   }
 
   /** Sets the exact timer for the next due moment (grant work, a warning, a stale request). */

@@ -1,3 +1,4 @@
+import { TAKE_AHEAD_MS } from '../../src/core';
 import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
 import { STORE_KINDS } from '../support/stores';
 import { refuse, restoreTriggers } from '../store/triggers';
@@ -90,6 +91,34 @@ describe.each(STORE_KINDS)('grant changes in batches (%s)', (kind) => {
     expect(
       (await eventsOf(h, revoked)).filter((e) => e.action === 'grant.revoke_requested'),
     ).toHaveLength(1);
+  });
+
+  it('books an expiry at most TAKE_AHEAD_MS before its moment, after which the holder cannot extend', async () => {
+    const grantId = await activeGrant(h, 'UA');
+    const expiresAt = (await h.core.grant(grantId))!.expiresAt!;
+    h.clock.set(expiresAt - TAKE_AHEAD_MS - 1);
+    expect(await h.core.lifecycle.due(10)).toEqual([]);
+    expect(await h.core.lifecycle.expire([grantId])).toEqual([]);
+    expect(await h.core.lifecycle.nextWakeAt(0)).toBe(expiresAt - TAKE_AHEAD_MS);
+
+    h.clock.advance(1);
+    expect(await h.core.lifecycle.due(10)).toEqual([
+      { id: grantId, status: 'active', nextAttemptAt: expiresAt },
+    ]);
+    const [booked] = await h.core.lifecycle.expire([grantId]);
+    expect(booked).toMatchObject({ status: 'revoking', nextAttemptAt: expiresAt, endedAt: null });
+    expect((await eventsOf(h, grantId)).at(-1)).toEqual({
+      action: 'grant.revoke_requested',
+      details: { reason: 'expired', expiresAt, lagMs: -TAKE_AHEAD_MS },
+    });
+    await expect(
+      h.core.requestExtension({
+        grantId,
+        actor: 'UA',
+        duration: '30m',
+        justification: 'the migration is still running',
+      }),
+    ).rejects.toThrow('is ending; only active access can be extended');
   });
 
   it('records several confirmed revokes in one transaction, each with its audit event and DMs', async () => {

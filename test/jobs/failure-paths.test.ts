@@ -1,4 +1,4 @@
-import { Core } from '../../src/core';
+import { Core, TAKE_AHEAD_MS } from '../../src/core';
 import { StaticDirectory } from '../../src/core/directory';
 import { parseConfig } from '../../src/config/load';
 import { MIN_REARM_MS, Sweeper, type Timers } from '../../src/jobs/sweeper';
@@ -329,7 +329,7 @@ describe.each(STORE_KINDS)('failure paths (%s)', (kind: StoreKind) => {
       ).toBe(1);
       await wake();
       expect(provider.callsOf('revoke')).toHaveLength(3);
-      expect(timers.delays.at(-1)).toBe(5_000);
+      expect(timers.delays.at(-1)).toBe(5_000 - TAKE_AHEAD_MS);
 
       h.clock.set(recorded.nextAttemptAt!);
       await wake();
@@ -374,7 +374,7 @@ describe.each(STORE_KINDS)('failure paths (%s)', (kind: StoreKind) => {
         lastError: 'grant: grant blew up before returning a promise',
       });
       expect(now.nextAttemptAt! - h.clock.now()).toBe(5_000);
-      expect(timers.delays.at(-1)).toBe(5_000);
+      expect(timers.delays.at(-1)).toBe(5_000 - TAKE_AHEAD_MS);
       timers.fire();
       await sweeper.tick();
       expect(provider.count('grant')).toBe(1);

@@ -1,6 +1,6 @@
 import { LogLevel, WebClient } from '@slack/web-api';
 import { parseConfig } from '../../src/config/load';
-import { Core } from '../../src/core';
+import { Core, TAKE_AHEAD_MS } from '../../src/core';
 import { StaticDirectory } from '../../src/core/directory';
 import { MIN_REARM_MS, Sweeper, type Timers } from '../../src/jobs/sweeper';
 import { logger } from '../../src/log';
@@ -309,14 +309,14 @@ describe.each(STORE_KINDS)('grant terms (%s)', (kind: StoreKind) => {
     await wake();
     await wake();
     expect(receiver.callsOf('revoke')).toHaveLength(1);
-    expect(after.timers.delays.at(-1)).toBe(5_000);
+    expect(after.timers.delays.at(-1)).toBe(5_000 - TAKE_AHEAD_MS);
 
     h.clock.set(now.nextAttemptAt!);
     await wake();
     now = await grant(grantId);
     expect(now).toMatchObject({ status: 'revoking', attempts: 2 });
     expect(now.nextAttemptAt! - h.clock.now()).toBe(10_000);
-    expect(after.timers.delays.at(-1)).toBe(10_000);
+    expect(after.timers.delays.at(-1)).toBe(10_000 - TAKE_AHEAD_MS);
     const alerts = await h.sql.all<{ payload: string }>(
       "SELECT payload FROM outbox WHERE topic = 'alert'",
     );

@@ -1,3 +1,4 @@
+import { TAKE_AHEAD_MS } from '../../src/core';
 import { StaticDirectory } from '../../src/core/directory';
 import { MIN_REARM_MS, Sweeper, type Timers } from '../../src/jobs/sweeper';
 import { logger } from '../../src/log';
@@ -149,17 +150,24 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     expect(JSON.parse(ended)).toMatchObject({ providerCall: 'skipped', coveredBy: cover });
   });
 
-  it('arms an exact timer for expires_at and revokes when it fires', async () => {
+  it('arms an exact timer, books the expiry just ahead of expires_at and revokes on the moment', async () => {
     const grantId = await approved(r.h);
     await r.sweeper.start();
     const expiresAt = (await grant(grantId)).expiresAt!;
     const warnAt = expiresAt - 10 * MIN;
     expect(r.timers.only().ms).toBe(warnAt - r.h.clock.now());
-    // No tick() of our own: only the armed timer's callback can run these passes.
+    // No tick() of our own: only the armed timers' callbacks can run these passes.
     r.h.clock.set(warnAt);
     r.timers.fire();
-    expect((await r.timers.armed()).ms).toBe(10 * MIN);
+    expect((await r.timers.armed()).ms).toBe(10 * MIN - TAKE_AHEAD_MS);
     expect(await r.h.sql.value('SELECT warned_at FROM grants WHERE id = ?', grantId)).toBe(warnAt);
+    r.h.clock.set(expiresAt - TAKE_AHEAD_MS);
+    r.timers.fire();
+    // The pass books the expiry, then waits for the moment before calling the provider.
+    expect((await r.timers.armed()).ms).toBe(TAKE_AHEAD_MS);
+    expect(await grant(grantId)).toMatchObject({ status: 'revoking', endReason: 'expired' });
+    expect(r.provider.callsOf('revoke')).toHaveLength(0);
+    expect(r.provider.present.size).toBe(1);
     r.h.clock.set(expiresAt);
     r.timers.fire();
     // stop() waits for the pass in progress, the one the timer started; there is none otherwise.
@@ -171,6 +179,26 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     });
     expect(r.provider.present.size).toBe(0);
     expect(r.provider.callsOf('check')).toHaveLength(1);
+  });
+
+  it('stops without waiting for a booked expiry, which the next pass revokes at its moment', async () => {
+    const grantId = await approved(r.h);
+    await r.sweeper.tick();
+    const expiresAt = (await grant(grantId)).expiresAt!;
+    r.h.clock.set(expiresAt - TAKE_AHEAD_MS / 2);
+    const started = r.sweeper.start();
+    expect((await r.timers.armed()).ms).toBe(TAKE_AHEAD_MS / 2);
+    expect((await grant(grantId)).status).toBe('revoking');
+    await r.sweeper.stop();
+    await started;
+    expect(r.provider.callsOf('revoke')).toHaveLength(0);
+
+    r.h.clock.set(expiresAt);
+    const restarted = rig(r.h, r.provider);
+    await restarted.sweeper.start();
+    await restarted.sweeper.stop();
+    expect(await grant(grantId)).toMatchObject({ status: 'revoked', endedAt: expiresAt });
+    expect(r.provider.callsOf('revoke')).toHaveLength(1);
   });
 
   it('wakes up for a grant approved after start, without waiting for the cron tick', async () => {
