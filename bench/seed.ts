@@ -135,9 +135,18 @@ export function seedGrants(raw: Database.Database, seed: GrantSeed): void {
      VALUES (?, 'access', ?, ?, 3600000, 'benchmark seed request', 'approved', 0, 1, ?, ?, ?, 'hallpass')`,
   );
   const insertGrant = raw.prepare(
-    `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms, starts_at, expires_at, provider_expires_at, next_attempt_at, warned_at, attempts, created_at)
-     VALUES (?, ?, ?, ?, ?, 'active', 3600000, ?, ?, ?, ?, ?, 0, ?)`,
+    `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms, starts_at, expires_at, provider_expires_at, next_attempt_at, warned_at, attempts, created_at, snapshot)
+     VALUES (?, ?, ?, ?, ?, 'active', 3600000, ?, ?, ?, ?, ?, 0, ?, ?)`,
   );
+  // The terms a grant records when it is made: every call on it reads them.
+  const snapshot = JSON.stringify({
+    provider,
+    target: {},
+    resourceName: resourceId,
+    approverChannel: 'CBENCH',
+    maxTotalDurationMs: 14_400_000,
+    approvalsRequired: 0,
+  });
   inTransaction(raw, () => {
     for (let i = 0; i < count; i++) {
       const expiresAt = seed.expiresAt(i);
@@ -155,6 +164,7 @@ export function seedGrants(raw: Database.Database, seed: GrantSeed): void {
         expiresAt,
         seed.warned(i) ? now : null,
         now - 3_600_000,
+        snapshot,
       );
     }
   });

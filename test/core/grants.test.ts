@@ -1,4 +1,4 @@
-import { DomainError, type Revocation } from '../../src/core';
+import { DomainError, TAKE_AHEAD_MS, type Revocation } from '../../src/core';
 import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
 import { STORE_KINDS } from '../support/stores';
 
@@ -94,9 +94,9 @@ describe.each(STORE_KINDS)('grant lifecycle (%s)', (kind) => {
     ]);
   });
 
-  it('expires on time: due only once expires_at is reached, then revoked after the provider confirmed', async () => {
+  it('expires on time: due to be booked TAKE_AHEAD_MS before expires_at, then revoked after the provider confirmed', async () => {
     const grant = await activeGrant(h);
-    h.clock.advance(H - 1);
+    h.clock.advance(H - TAKE_AHEAD_MS - 1);
     expect(await h.core.lifecycle.due(10)).toHaveLength(0);
     h.clock.advance(1);
     expect((await h.core.lifecycle.due(10)).map((g) => g.id)).toEqual([grant.id]);

@@ -1,4 +1,4 @@
-import { explanationLines, type Core } from '../../src/core';
+import { explanationLines, TAKE_AHEAD_MS, type Core } from '../../src/core';
 import { DomainError } from '../../src/core/errors';
 import { OnCallUnavailable, type OnCall } from '../../src/core/oncall';
 import { coreHarness, type CoreHarness } from '../support/core';
@@ -170,7 +170,7 @@ describe.each(STORE_KINDS)('on-call, windows and later starts (%s)', (kind: Stor
     const grant = (await h.core.grantOf(decided))!;
     expect(grant).toMatchObject({ status: 'activating', nextAttemptAt: cet(2, 14) });
     expect((await h.core.lifecycle.due(10)).map((g) => g.id)).not.toContain(grant.id);
-    expect(await h.core.lifecycle.nextWakeAt(0)).toBe(cet(2, 14));
+    expect(await h.core.lifecycle.nextWakeAt(0)).toBe(cet(2, 14) - TAKE_AHEAD_MS);
 
     const undecided = await file(h.core, 'UOTHER', 'payments-db', '1h', '15:00');
     h.clock.set(cet(2, 14));
