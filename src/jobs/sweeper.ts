@@ -48,8 +48,9 @@ const RECORD_HOLD_MS = 1_000;
 const RECORD_MAX = 1_000;
 
 /**
- * At most this many grants are booked ahead of their moment in one pass (TAKE_AHEAD_MS): more
- * than a pass books in that time, so the cap only bounds the memory a vast expiry could take.
+ * At most this many grants are booked ahead of their moment in one pass: about as many as a pass
+ * books in TAKE_AHEAD_MS, so the cap bounds the rows held in memory when vast numbers expire at
+ * once rather than how many are booked in time.
  */
 const TAKEN_AHEAD_MAX = 8_192;
 
@@ -287,7 +288,7 @@ export class Sweeper {
         const at = grant.nextAttemptAt ?? 0;
         if (at > this.deps.core.now()) {
           void fillAhead();
-          // Not reached (stopped, or the clock moved back): a later pass takes it at its moment.
+          // Stopped first: the next pass, here or on the next leader, takes it at its moment.
           if (!(await this.reached(at))) continue;
         }
         const access = this.sharedAccessOf(grant);
@@ -310,17 +311,26 @@ export class Sweeper {
   }
 
   /**
-   * Waits on the timers until `at`: true when the wait ran out and the clock has reached `at`,
-   * false when the sweeper stopped first (or is not running) or the clock moved back.
+   * Waits until the clock reaches `at`: true then, false when the sweeper stopped first (or is
+   * not running). A timer counts from the event loop's cached time, so it can fire a little
+   * before the clock reads `at`: the wait goes on for what is left.
    */
-  private reached(at: number): Promise<boolean> {
-    if (this.stopped) return Promise.resolve(false);
+  private async reached(at: number): Promise<boolean> {
+    for (;;) {
+      const left = at - this.deps.core.now();
+      if (left <= 0) return true;
+      if (this.stopped || !(await this.wait(left))) return false;
+    }
+  }
+
+  /** Waits `ms` on the timers: true when the time ran out, false when stopping ended it. */
+  private wait(ms: number): Promise<boolean> {
     return new Promise((resolve) => {
       const end = (ranOut: boolean) => {
         this.waits.delete(stop);
-        resolve(ranOut && this.deps.core.now() >= at);
+        resolve(ranOut);
       };
-      const handle = this.timers.setTimeout(() => end(true), at - this.deps.core.now());
+      const handle = this.timers.setTimeout(() => end(true), ms);
       const stop = () => {
         this.timers.clearTimeout(handle);
         end(false);

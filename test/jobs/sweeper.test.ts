@@ -168,6 +168,12 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     expect(await grant(grantId)).toMatchObject({ status: 'revoking', endReason: 'expired' });
     expect(r.provider.callsOf('revoke')).toHaveLength(0);
     expect(r.provider.present.size).toBe(1);
+    // A timer that fires before the clock reads the moment (timers count from the event loop's
+    // cached time) only waits for the rest.
+    r.h.clock.set(expiresAt - 3);
+    r.timers.fire();
+    expect((await r.timers.armed()).ms).toBe(3);
+    expect(r.provider.callsOf('revoke')).toHaveLength(0);
     r.h.clock.set(expiresAt);
     r.timers.fire();
     // stop() waits for the pass in progress, the one the timer started; there is none otherwise.
