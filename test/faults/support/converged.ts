@@ -1,4 +1,5 @@
 import { GENESIS_HASH } from '../../../src/chain/walk';
+import { TAKE_AHEAD_MS } from '../../../src/core';
 import type { Store } from '../../../src/store';
 import type { SqlInspector } from '../../support/sql-inspector';
 import type { WebhookReceiver } from '../../support/webhook-receiver';
@@ -22,25 +23,38 @@ export interface ConvergenceCheck {
 
 type Row = Record<string, unknown>;
 
-/** Why the system is not settled yet, or undefined when it is. */
+/** Time for the checks after settling to read the grants before a settled grant could be booked. */
+const BOOKING_MARGIN_MS = 1_000;
+
+/**
+ * Why the system is not settled yet, or undefined when it is. One statement, so one snapshot: read
+ * one count at a time, a grant booked for expiry (`active` to `revoking`) between two reads
+ * would be missed by both. A grant that will be booked within TAKE_AHEAD_MS (and a margin for the
+ * reads that follow) is not settled either: its record moves while its access stays.
+ */
 async function unsettled(
   sql: SqlInspector,
   now: number,
   grantsMayRemain: boolean,
 ): Promise<string | undefined> {
-  const count = (text: string, ...params: unknown[]) => sql.value<number>(text, ...params);
-  const inFlight = await count(
-    "SELECT count(*) FROM grants WHERE status IN ('activating', 'revoking')",
+  const row = await sql.get<Record<string, unknown>>(
+    `SELECT
+       (SELECT count(*) FROM grants WHERE status IN ('activating', 'revoking')) AS in_flight,
+       (SELECT count(*) FROM grants WHERE status = 'active' AND expires_at <= ?) AS ending,
+       (SELECT count(*) FROM grants WHERE status = 'active') AS running,
+       (SELECT count(*) FROM outbox WHERE status = 'pending') AS pending`,
+    now + TAKE_AHEAD_MS + BOOKING_MARGIN_MS,
   );
+  const count = (column: string) => Number(row?.[column]);
+  const [inFlight, ending, running, pending] = [
+    count('in_flight'),
+    count('ending'),
+    count('running'),
+    count('pending'),
+  ];
   if (inFlight > 0) return `${inFlight} grant(s) still activating or revoking`;
-  const overdue = await count(
-    "SELECT count(*) FROM grants WHERE status = 'active' AND expires_at <= ?",
-    now,
-  );
-  if (overdue > 0) return `${overdue} grant(s) active past their expiry`;
-  const running = await count("SELECT count(*) FROM grants WHERE status = 'active'");
+  if (ending > 0) return `${ending} grant(s) active at or near their expiry`;
   if (running > 0 && !grantsMayRemain) return `${running} grant(s) still running`;
-  const pending = await count("SELECT count(*) FROM outbox WHERE status = 'pending'");
   if (pending > 0) return `${pending} notification(s) still pending`;
   return undefined;
 }
