@@ -15,6 +15,8 @@ export interface Activation {
   state: unknown;
   sealedCredentials?: string;
   elapsedMs: number;
+  /** The email the provider was called with, if the directory gave one. */
+  email?: string;
 }
 
 /** The provider gave the access: the clock starts now. False when the grant was revoked meanwhile. */
@@ -48,6 +50,7 @@ export function recordActivated(
       providerExpiresAt: a.expiresAt,
       nextAttemptAt: a.expiresAt,
       providerState: a.state === undefined ? null : JSON.stringify(a.state),
+      grantedEmail: a.email ?? null,
       attempts: 0,
       lastError: null,
     });

@@ -378,6 +378,7 @@ export async function approveRequest(
     recheckAt: null,
     rechecks: 0,
     verifiedAt: null,
+    grantedEmail: null,
   };
   await c.tx.grants.insert(grant);
   recordStep(c, {

@@ -41,6 +41,18 @@ export function emailOf(directory: Directory, userId: string): Promise<string | 
 }
 
 /**
+ * The email a call on an active or ending grant names: the one the access was given to, so a
+ * revoke reaches the account that was granted even when the person's email changed since or the
+ * directory does not answer, and a mass expiry does not ask the directory once per grant. Grants
+ * activated before it was recorded, or without one, look the person up.
+ */
+export function grantedEmailOf(directory: Directory, grant: GrantRow): Promise<string | undefined> {
+  return grant.grantedEmail !== null
+    ? Promise.resolve(grant.grantedEmail)
+    : emailOf(directory, grant.userId);
+}
+
+/**
  * The context of the provider calls on one grant, built once, each call given its own `signal`
  * (a revoke and its check read the grant's terms once).
  */

@@ -9,7 +9,7 @@ import type { ProviderCalls } from './provider-calls';
 import {
   callContext,
   describeError,
-  emailOf,
+  grantedEmailOf,
   type ProviderLookup,
   type ResolvedProvider,
 } from './provider-call';
@@ -164,7 +164,7 @@ export class Reconciler {
   }
 
   private async callWindow(grant: GrantRow) {
-    const email = await emailOf(this.deps.directory, grant.userId);
+    const email = await grantedEmailOf(this.deps.directory, grant);
     const window = {
       startsAt: grant.startsAt ?? grant.createdAt,
       expiresAt: grant.expiresAt ?? this.deps.core.now(),

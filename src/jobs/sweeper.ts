@@ -14,6 +14,7 @@ import {
   callContext,
   describeError,
   emailOf,
+  grantedEmailOf,
   ProviderCallError,
   type ProviderLookup,
   type ResolvedProvider,
@@ -513,6 +514,7 @@ export class Sweeper {
         state: result.state,
         sealedCredentials,
         elapsedMs: Date.now() - started,
+        email,
       });
       if (!recorded)
         this.deps.logger.info(
@@ -559,7 +561,7 @@ export class Sweeper {
           return;
         }
       }
-      const email = await emailOf(this.deps.directory, grant.userId);
+      const email = await grantedEmailOf(this.deps.directory, grant);
       const window = {
         startsAt: grant.startsAt ?? grant.createdAt,
         expiresAt: grant.expiresAt ?? this.deps.core.now(),
@@ -603,7 +605,7 @@ export class Sweeper {
     this.inFlight.add(grant.id);
     try {
       const { provider, timeoutMs } = this.resolve(grant);
-      const email = await emailOf(this.deps.directory, grant.userId);
+      const email = await grantedEmailOf(this.deps.directory, grant);
       const window = { startsAt: grant.startsAt, expiresAt: grant.expiresAt };
       const ctx = this.contextOf(grant, email, window);
       await this.calls.run(grant.id, timeoutMs, (signal) => provider.grant(ctx(signal)));

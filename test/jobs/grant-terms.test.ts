@@ -1,7 +1,7 @@
 import { LogLevel, WebClient } from '@slack/web-api';
 import { parseConfig } from '../../src/config/load';
 import { Core, TAKE_AHEAD_MS } from '../../src/core';
-import { StaticDirectory } from '../../src/core/directory';
+import { StaticDirectory, type Directory } from '../../src/core/directory';
 import { MIN_REARM_MS, Sweeper, type Timers } from '../../src/jobs/sweeper';
 import { logger } from '../../src/log';
 import { loadProviders } from '../../src/providers/registry';
@@ -28,6 +28,20 @@ const HOUR = 60 * MIN;
 const C1 = 'CWARONE';
 const C2 = 'CWARTWO';
 const HOOK_SECRET = 'hook-secret-for-terms';
+
+/** A directory whose emails the test changes, or takes down, and which counts its lookups. */
+class ChangingDirectory extends StaticDirectory {
+  lookups = 0;
+  down = false;
+  constructor(readonly addresses: Record<string, string>) {
+    super();
+  }
+  override async emailOf(userId: string): Promise<string | undefined> {
+    this.lookups += 1;
+    if (this.down) throw new Error('users.info: service_unavailable');
+    return this.addresses[userId];
+  }
+}
 
 /** Timers that fire only when the test says so; they record every delay the sweeper asked for. */
 class ArmedTimers implements Timers {
@@ -143,7 +157,7 @@ describe.each(STORE_KINDS)('grant terms (%s)', (kind: StoreKind) => {
   });
 
   /** Starts a "process" with `yaml`: its own store connection, core, providers and sweeper. */
-  async function boot(yaml: string): Promise<Process> {
+  async function boot(yaml: string, people: Directory = directory): Promise<Process> {
     const config = parseConfig(yaml, {});
     const providers = await loadProviders(config, { slack: client, configDir: __dirname });
     const store = await openStore(h.location);
@@ -151,14 +165,14 @@ describe.each(STORE_KINDS)('grant terms (%s)', (kind: StoreKind) => {
       store,
       clock: h.clock,
       config,
-      directory,
+      directory: people,
       resolveTarget: (resource) => providers.forResource(resource.id)?.target ?? resource.target,
     });
     const timers = new ArmedTimers();
     const sweeper = new Sweeper({
       core,
       providers,
-      directory,
+      directory: people,
       sealer,
       logger,
       timers,
@@ -180,6 +194,18 @@ describe.each(STORE_KINDS)('grant terms (%s)', (kind: StoreKind) => {
   }
 
   const grant = async (id: string) => (await h.core.grant(id))!;
+
+  /** The holder asks for `duration` more (approved at once: no approvals required), then a pass. */
+  async function extend(p: Process, grantId: string, duration: string): Promise<void> {
+    const ext = await p.core.requestExtension({
+      grantId,
+      actor: 'UREQ',
+      duration,
+      justification: 'the incident is still open',
+    });
+    expect(ext.status).toBe('approved');
+    await p.sweeper.tick();
+  }
   /** Every channel the Slack calls from `from` on addressed, per method. */
   const channels = (from: number) =>
     fake.calls.slice(from).map((c) => `${c.method} ${String(c.args.channel)}`);
@@ -235,14 +261,7 @@ describe.each(STORE_KINDS)('grant terms (%s)', (kind: StoreKind) => {
     // Taken away by hand meanwhile: the extension's re-grant must put it back where it was.
     fake.members[C1]!.delete('UREQ');
     const from = fake.calls.length;
-    const ext = await after.core.requestExtension({
-      grantId,
-      actor: 'UREQ',
-      duration: '1h',
-      justification: 'the incident is still open',
-    });
-    expect(ext.status).toBe('approved');
-    await after.sweeper.tick();
+    await extend(after, grantId, '1h');
 
     const extended = await grant(grantId);
     expect(extended.expiresAt).toBe(extended.startsAt! + 2 * HOUR);
@@ -369,5 +388,67 @@ describe.each(STORE_KINDS)('grant terms (%s)', (kind: StoreKind) => {
     expect(posted[0]!.args.text).toContain(
       `(grant ${grantId}) after 2 attempts; it keeps retrying.`,
     );
+  });
+
+  describe('the person the access was given to', () => {
+    /** The email each call of `action` about `grantId` named, in order. */
+    const emailsIn = (grantId: string, action: string) =>
+      receiver!
+        .callsOf(action)
+        .filter((c) => c.body.grantId === grantId)
+        .map((c) => (c.body.user as { email: string | null }).email);
+
+    async function grantedTo(people: ChangingDirectory): Promise<{ p: Process; grantId: string }> {
+      receiver = await new WebhookReceiver(HOOK_SECRET).start();
+      const p = await boot(webhookConfig(receiver.url, true), people);
+      const grantId = await grantFor(p.core);
+      await p.sweeper.tick();
+      expect((await grant(grantId)).grantedEmail).toBe('req@example.com');
+      expect(emailsIn(grantId, 'grant')).toEqual(['req@example.com']);
+      return { p, grantId };
+    }
+
+    it('is named in the new expiry, the revoke and its read-back after their email changed', async () => {
+      const people = new ChangingDirectory({ UREQ: 'req@example.com' });
+      const { p, grantId } = await grantedTo(people);
+      people.addresses.UREQ = 'renamed@example.com';
+      const lookups = people.lookups;
+
+      h.clock.advance(10 * MIN);
+      await extend(p, grantId, '30m');
+      h.clock.set((await grant(grantId)).expiresAt!);
+      await p.sweeper.tick();
+
+      expect((await grant(grantId)).status).toBe('revoked');
+      expect(emailsIn(grantId, 'grant')).toEqual(['req@example.com', 'req@example.com']);
+      expect(emailsIn(grantId, 'revoke')).toEqual(['req@example.com']);
+      expect(emailsIn(grantId, 'check')).toEqual(['req@example.com']);
+      expect(receiver!.held.has(grantId)).toBe(false);
+      // None of those calls waited on the directory.
+      expect(people.lookups).toBe(lookups);
+    });
+
+    it('is named in the revoke while the directory is down', async () => {
+      const people = new ChangingDirectory({ UREQ: 'req@example.com' });
+      const { p, grantId } = await grantedTo(people);
+      people.down = true;
+      h.clock.advance(HOUR);
+      await p.sweeper.tick();
+
+      expect((await grant(grantId)).status).toBe('revoked');
+      expect(emailsIn(grantId, 'revoke')).toEqual(['req@example.com']);
+    });
+
+    it('is looked up for a grant activated before the email was recorded', async () => {
+      const people = new ChangingDirectory({ UREQ: 'req@example.com' });
+      const { p, grantId } = await grantedTo(people);
+      await h.sql.run('UPDATE grants SET granted_email = NULL WHERE id = ?', grantId);
+      people.addresses.UREQ = 'renamed@example.com';
+      h.clock.advance(HOUR);
+      await p.sweeper.tick();
+
+      expect((await grant(grantId)).status).toBe('revoked');
+      expect(emailsIn(grantId, 'revoke')).toEqual(['renamed@example.com']);
+    });
   });
 });

@@ -61,6 +61,7 @@ export function grantRow(id: string, requestId: string, over: Partial<GrantRow> 
     recheckAt: null,
     rechecks: 0,
     verifiedAt: null,
+    grantedEmail: null,
     ...over,
   };
 }

@@ -80,6 +80,7 @@ const active: GrantRow = {
   recheckAt: null,
   rechecks: 0,
   verifiedAt: null,
+  grantedEmail: null,
 };
 
 /**

@@ -44,6 +44,11 @@ export const grants = sqliteTable(
     rechecks: integer('rechecks').notNull().default(0),
     /** The last read-back that agreed with the record. */
     verifiedAt: integer('verified_at'),
+    /**
+     * The email the provider was given with the access: its later calls (revoke, read-back, a new
+     * expiry) name the same person, whatever the directory says by then or whether it answers.
+     */
+    grantedEmail: text('granted_email'),
   },
   (t) => [
     index('grants_due')

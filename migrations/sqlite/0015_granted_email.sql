@@ -1,0 +1,1 @@
+ALTER TABLE `grants` ADD `granted_email` text;
