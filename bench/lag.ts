@@ -15,7 +15,7 @@ import type Database from 'better-sqlite3';
 import type { Store } from '../src/store';
 import { median } from './measure';
 import { fmt, percentile, type Row } from './report';
-import { seedGrants, tempDb, type GrantSeed } from './seed';
+import { benchEmail, benchUser, seedGrants, tempDb, type GrantSeed } from './seed';
 import { tsWorker } from './ts-worker';
 
 /**
@@ -192,33 +192,38 @@ async function straightToReceiver(
   const providers: ProviderSet = await loadProviders(config, { configDir: __dirname });
   try {
     const { provider, target } = providers.forResource('auto')!;
-    const ids = Array.from({ length: count }, (_, i) => `gr_b${i}`);
+    const ids = Array.from({ length: count }, (_, i) => i);
     const start = Date.now() + leadMs;
     await new Promise((resolve) => setTimeout(resolve, start - Date.now()));
     const fired = Date.now();
-    const ctx = (grantId: string) => ({
-      grantId,
-      requestId: `req_${grantId}`,
-      user: { slackId: `U${grantId}` },
+    // The seeded grant `i` as Hallpass calls for it: its holder and the email it was given to.
+    const ctx = (i: number) => ({
+      grantId: `gr_b${i}`,
+      requestId: `req_b${i}`,
+      user: { slackId: benchUser(i), email: benchEmail(i) },
       resource: { id: 'auto', name: 'Auto', target },
       startsAt: new Date(start - 3_600_000),
       expiresAt: new Date(start),
       signal: new AbortController().signal,
     });
     if (isolation === 'per-grant') {
-      await forEachLimited(ids, concurrency, async (grantId) => {
-        await provider.revoke(ctx(grantId));
+      await forEachLimited(ids, concurrency, async (i) => {
+        await provider.revoke(ctx(i));
       });
-      await forEachLimited(ids, concurrency, async (grantId) => {
-        await provider.check?.(ctx(grantId));
+      await forEachLimited(ids, concurrency, async (i) => {
+        await provider.check?.(ctx(i));
       });
     } else {
-      await forEachLimited(ids, concurrency, async (grantId) => {
-        await provider.revoke(ctx(grantId));
-        await provider.check?.(ctx(grantId));
+      await forEachLimited(ids, concurrency, async (i) => {
+        await provider.revoke(ctx(i));
+        await provider.check?.(ctx(i));
       });
     }
-    return lagsOf(await receiver.arrivals(), ids, fired);
+    return lagsOf(
+      await receiver.arrivals(),
+      ids.map((i) => `gr_b${i}`),
+      fired,
+    );
   } finally {
     await providers.closeAll();
   }

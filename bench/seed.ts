@@ -113,6 +113,10 @@ export function seedAudit(raw: Database.Database, count: number, from: number, t
   }
 }
 
+/** The holder of seeded grant `i`, and the email the grant was given to. */
+export const benchUser = (i: number) => `UB${String(i).padStart(9, '0')}`;
+export const benchEmail = (i: number) => `ub${i}@example.com`;
+
 export interface GrantSeed {
   count: number;
   /** The time of seeding: grants started an hour before it. */
@@ -135,8 +139,8 @@ export function seedGrants(raw: Database.Database, seed: GrantSeed): void {
      VALUES (?, 'access', ?, ?, 3600000, 'benchmark seed request', 'approved', 0, 1, ?, ?, ?, 'hallpass')`,
   );
   const insertGrant = raw.prepare(
-    `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms, starts_at, expires_at, provider_expires_at, next_attempt_at, warned_at, attempts, created_at, snapshot)
-     VALUES (?, ?, ?, ?, ?, 'active', 3600000, ?, ?, ?, ?, ?, 0, ?, ?)`,
+    `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms, starts_at, expires_at, provider_expires_at, next_attempt_at, warned_at, attempts, created_at, snapshot, granted_email)
+     VALUES (?, ?, ?, ?, ?, 'active', 3600000, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
   );
   // The terms a grant records when it is made: every call on it reads them.
   const snapshot = JSON.stringify({
@@ -150,7 +154,7 @@ export function seedGrants(raw: Database.Database, seed: GrantSeed): void {
   inTransaction(raw, () => {
     for (let i = 0; i < count; i++) {
       const expiresAt = seed.expiresAt(i);
-      const user = `UB${String(i).padStart(9, '0')}`;
+      const user = benchUser(i);
       insertRequest.run(`req_b${i}`, user, resourceId, now - 3_600_000, now, now - 3_600_000);
       insertGrant.run(
         `gr_b${i}`,
@@ -165,6 +169,7 @@ export function seedGrants(raw: Database.Database, seed: GrantSeed): void {
         seed.warned(i) ? now : null,
         now - 3_600_000,
         snapshot,
+        benchEmail(i),
       );
     }
   });

@@ -23,9 +23,30 @@ export type TargetResolver = (resource: Resource) => unknown;
 
 export const configuredTarget: TargetResolver = (resource) => resource.target;
 
+/**
+ * Terms already read, by their recorded text: the grants of one resource share the same few
+ * texts, and a mass expiry reads them once per revoke on the thread that makes the calls. Frozen,
+ * as every grant with the text gets the same object.
+ */
+const readTerms = new Map<string, Readonly<GrantTerms> | undefined>();
+const READ_TERMS_MAX = 1_000;
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
 /** The terms recorded on a grant, or undefined for a grant made before terms were recorded. */
-export function termsOf(grant: Pick<GrantRow, 'snapshot'>): GrantTerms | undefined {
-  if (grant.snapshot === null) return undefined;
-  const parsed = grantTermsSchema.safeParse(JSON.parse(grant.snapshot));
-  return parsed.success ? parsed.data : undefined;
+export function termsOf(grant: Pick<GrantRow, 'snapshot'>): Readonly<GrantTerms> | undefined {
+  const text = grant.snapshot;
+  if (text === null) return undefined;
+  if (readTerms.has(text)) return readTerms.get(text);
+  const parsed = grantTermsSchema.safeParse(JSON.parse(text));
+  const terms = parsed.success ? deepFreeze(parsed.data) : undefined;
+  if (readTerms.size >= READ_TERMS_MAX) readTerms.clear();
+  readTerms.set(text, terms);
+  return terms;
 }

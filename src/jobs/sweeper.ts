@@ -392,7 +392,8 @@ export class Sweeper {
    */
   private sharedAccessOf(grant: GrantRow): string | undefined {
     const isolation = this.deps.providers.get(grant.provider)?.provider.guarantees.isolation;
-    return isolation === 'shared' ? JSON.stringify([grant.userId, grant.resourceId]) : undefined;
+    // Slack user ids hold no newline, so the key cannot be read two ways.
+    return isolation === 'shared' ? `${grant.userId}\n${grant.resourceId}` : undefined;
   }
 
   /**
