@@ -226,14 +226,23 @@ async function settled(db: Database.Database, timeoutMs = SETTLE_TIMEOUT_MS): Pr
   }
 }
 
+/**
+ * The oldest `count` pending requests, once that many are filed: a command is acked before its
+ * request is filed, and changes that start in the same turn share a commit, so the last filings
+ * of a phase can still be on their way when its last ack comes back.
+ */
 function pendingIn(db: Database.Database): (count: number) => Promise<string[]> {
   const pending = db.prepare(
     "SELECT id FROM requests WHERE status = 'pending' ORDER BY rowid LIMIT ?",
   );
   return async (count) => {
-    const ids = pending.pluck().all(count) as string[];
-    if (ids.length < count) throw new Error(`only ${ids.length} pending requests to approve`);
-    return ids;
+    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+    for (;;) {
+      const ids = pending.pluck().all(count) as string[];
+      if (ids.length === count) return ids;
+      if (Date.now() > deadline) throw new Error(`only ${ids.length} pending requests to approve`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   };
 }
 
