@@ -392,7 +392,7 @@ export class Sweeper {
    */
   private sharedAccessOf(grant: GrantRow): string | undefined {
     const isolation = this.deps.providers.get(grant.provider)?.provider.guarantees.isolation;
-    // Slack user ids hold no newline, so the key cannot be read two ways.
+    // Resource ids hold no newline (config schema), so the key splits one way only: at its last.
     return isolation === 'shared' ? `${grant.userId}\n${grant.resourceId}` : undefined;
   }
 
