@@ -81,6 +81,24 @@ export function recordActivated(
   });
 }
 
+/**
+ * Records the email the first grant call will name, before it is made: an attempt cut short (a
+ * kill, an answer lost on the way) may have given that address access, so the retry, and every
+ * call after it, must name the same one, whatever the directory says by then. Only while the
+ * grant is still activating and has none recorded.
+ */
+export function recordGrantingEmail(
+  ctx: CoreContext,
+  grantId: string,
+  email: string,
+): Promise<boolean> {
+  return change(ctx, async (c) => {
+    const grant = await c.tx.grants.byId(grantId);
+    if (!grant || grant.status !== 'activating' || grant.grantedEmail !== null) return false;
+    return c.tx.grants.update(grantId, { grantedEmail: email }, 'activating');
+  });
+}
+
 export interface RetryPolicy {
   retryBase: number;
   retryMax: number;

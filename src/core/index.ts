@@ -24,6 +24,7 @@ import {
   beginExpiries,
   recordActivated,
   recordAttemptFailed,
+  recordGrantingEmail,
   recordRevocations,
   recordSynced,
   recordWarned,
@@ -170,6 +171,9 @@ export class GrantLifecycle {
 
   expire(grantIds: readonly string[]) {
     return beginExpiries(this.ctx, grantIds);
+  }
+  granting(grantId: string, email: string) {
+    return recordGrantingEmail(this.ctx, grantId, email);
   }
   activated(grantId: string, activation: Activation) {
     return recordActivated(this.ctx, grantId, activation);

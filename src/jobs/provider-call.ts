@@ -25,7 +25,7 @@ const EMAIL_LOOKUP_MS = 2000;
  * Email is a courtesy for providers that key on it; a directory outage must not block a grant.
  * One promise and one timer per lookup, as each revoke of a mass expiry makes one.
  */
-export function emailOf(directory: Directory, userId: string): Promise<string | undefined> {
+function emailOf(directory: Directory, userId: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(undefined), EMAIL_LOOKUP_MS);
     const settle = (email: string | undefined) => {
@@ -41,10 +41,11 @@ export function emailOf(directory: Directory, userId: string): Promise<string | 
 }
 
 /**
- * The email a call on an active or ending grant names: the one the access was given to, so a
- * revoke reaches the account that was granted even when the person's email changed since or the
- * directory does not answer, and a mass expiry does not ask the directory once per grant. Grants
- * activated before it was recorded, or without one, look the person up.
+ * The email a call on a grant names: the one recorded for it (before its first grant call), so a
+ * retried activation and a revoke reach the account that was granted even when the person's
+ * email changed since or the directory does not answer, and a mass expiry does not ask the
+ * directory once per grant. Grants activated before it was recorded, or without one, look the
+ * person up.
  */
 export function grantedEmailOf(directory: Directory, grant: GrantRow): Promise<string | undefined> {
   return grant.grantedEmail !== null

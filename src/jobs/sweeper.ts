@@ -13,7 +13,6 @@ import { forEachLimited } from './limit';
 import {
   callContext,
   describeError,
-  emailOf,
   grantedEmailOf,
   ProviderCallError,
   type ProviderLookup,
@@ -494,7 +493,10 @@ export class Sweeper {
     try {
       const { provider, timeoutMs } = this.resolve(grant);
       timeout = timeoutMs;
-      const email = await emailOf(this.deps.directory, grant.userId);
+      // A retry names the email its first attempt did: that attempt may have granted it.
+      const email = await grantedEmailOf(this.deps.directory, grant);
+      if (email !== undefined && grant.grantedEmail === null)
+        await this.grants.granting(grant.id, email);
       const startsAt = this.deps.core.now();
       const window = { startsAt, expiresAt: startsAt + grant.durationMs };
       const ctx = this.contextOf(grant, email, window);

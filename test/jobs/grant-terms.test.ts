@@ -428,6 +428,30 @@ describe.each(STORE_KINDS)('grant terms (%s)', (kind: StoreKind) => {
       expect(people.lookups).toBe(lookups);
     });
 
+    it('is the one a retried activation names, after an attempt whose answer was lost', async () => {
+      const people = new ChangingDirectory({ UREQ: 'req@example.com' });
+      receiver = await new WebhookReceiver(HOOK_SECRET).start();
+      const p = await boot(webhookConfig(receiver.url, true), people);
+      const grantId = await grantFor(p.core);
+      // The receiver gives the access, then the answer is lost: Hallpass must assume it landed.
+      receiver.fail({ kind: 'drop' });
+      await p.sweeper.tick();
+      const cut = await grant(grantId);
+      expect(cut.status).toBe('activating');
+      expect(cut.grantedEmail).toBe('req@example.com');
+
+      people.addresses.UREQ = 'renamed@example.com';
+      h.clock.set(cut.nextAttemptAt!);
+      await p.sweeper.tick();
+      expect((await grant(grantId)).status).toBe('active');
+      h.clock.advance(HOUR);
+      await p.sweeper.tick();
+
+      expect((await grant(grantId)).status).toBe('revoked');
+      expect(emailsIn(grantId, 'grant')).toEqual(['req@example.com', 'req@example.com']);
+      expect(emailsIn(grantId, 'revoke')).toEqual(['req@example.com']);
+    });
+
     it('is named in the revoke while the directory is down', async () => {
       const people = new ChangingDirectory({ UREQ: 'req@example.com' });
       const { p, grantId } = await grantedTo(people);

@@ -43,8 +43,9 @@ export const grants = pgTable(
     /** The last read-back that agreed with the record. */
     verifiedAt: ms('verified_at'),
     /**
-     * The email the provider was given with the access: its later calls (revoke, read-back, a new
-     * expiry) name the same person, whatever the directory says by then or whether it answers.
+     * The email the provider was given the access for, recorded before the first grant call: its
+     * later calls (a retry, revoke, read-back, a new expiry) name the same person, whatever the
+     * directory says by then or whether it answers.
      */
     grantedEmail: text('granted_email'),
   },
