@@ -95,7 +95,7 @@ export function recordGrantingEmail(
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
     if (!grant || grant.status !== 'activating' || grant.grantedEmail !== null) return false;
-    return c.tx.grants.update(grantId, { grantedEmail: email }, 'activating');
+    return c.tx.grants.update(grantId, { grantedEmail: email });
   });
 }
 
