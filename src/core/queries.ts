@@ -1,6 +1,10 @@
 import type { ApprovalRow, CoreContext, GrantRow, RequestRow } from './context';
 
-/** How many of a person's pending requests an overview carries: the newest, as lists show them. */
+/**
+ * How many of a person's pending requests and of their grants an overview carries, as lists
+ * show them: the newest requests, the grants ending soonest. A person can hold hundreds (a
+ * pipeline's identity, say), and Home is drawn again after every change of theirs.
+ */
 export const OVERVIEW_LIMIT = 10;
 
 export interface UserOverview {
@@ -8,7 +12,10 @@ export interface UserOverview {
   pending: RequestRow[];
   /** How many are pending in all. */
   pendingTotal: number;
+  /** The grants not over yet that end soonest, at most OVERVIEW_LIMIT. */
   grants: GrantRow[];
+  /** How many grants are not over yet in all. */
+  grantsTotal: number;
 }
 
 /** A person's pending requests and their grants that are not over yet. */
@@ -16,7 +23,8 @@ export async function overviewOf(ctx: CoreContext, userId: string): Promise<User
   return {
     pending: await ctx.store.requests.newestPendingOf(userId, OVERVIEW_LIMIT),
     pendingTotal: await ctx.store.requests.pendingCountOf(userId),
-    grants: await ctx.store.grants.liveOf(userId),
+    grants: await ctx.store.grants.soonestLiveOf(userId, OVERVIEW_LIMIT),
+    grantsTotal: await ctx.store.grants.liveCountOf(userId),
   };
 }
 

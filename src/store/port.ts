@@ -313,6 +313,10 @@ export interface GrantQueries {
   toSync(limit: number): Promise<GrantRow[]>;
   /** A person's grants that are not over yet, soonest ending first. */
   liveOf(userId: string): Promise<GrantRow[]>;
+  /** The first `limit` of liveOf, read without the rest: a person may hold many. */
+  soonestLiveOf(userId: string, limit: number): Promise<GrantRow[]>;
+  /** How many grants of a person are not over yet. */
+  liveCountOf(userId: string): Promise<number>;
   /**
    * How many grants are not over yet (activating, active, revoking) per provider and resource:
    * counted in the database, so a check at start-up holds no grant in memory.

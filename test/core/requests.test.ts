@@ -280,4 +280,33 @@ describe.each(STORE_KINDS)("a person's overview (%s)", (kind) => {
     expect(overview.pendingTotal).toBe(OVERVIEW_LIMIT + 2);
     expect(overview.pending.map((r) => r.id)).toEqual(ids.slice(2).reverse());
   });
+
+  it('carries the grants ending soonest up to its limit and counts them all', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < OVERVIEW_LIMIT + 2; i++) {
+      const req = await h.core.createRequest({
+        requester: 'UREQ',
+        resourceId: 'prod-db',
+        duration: '1h',
+        justification: JUST,
+      });
+      await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
+      const grantId = await h.sql.value<string>(
+        'SELECT id FROM grants WHERE request_id = ?',
+        req.id,
+      );
+      // Each grant made ends a minute before the one made before it.
+      const now = h.clock.now();
+      await h.core.lifecycle.activated(grantId, {
+        startsAt: now,
+        expiresAt: now + (OVERVIEW_LIMIT + 2 - i) * 60_000,
+        state: {},
+        elapsedMs: 5,
+      });
+      ids.push(grantId);
+    }
+    const overview = await h.core.overviewOf('UREQ');
+    expect(overview.grantsTotal).toBe(OVERVIEW_LIMIT + 2);
+    expect(overview.grants.map((g) => g.id)).toEqual(ids.slice(2).reverse());
+  });
 });

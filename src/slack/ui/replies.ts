@@ -172,14 +172,15 @@ export function cancelButton(request: RequestRow): ButtonElement {
 /** A person's grants and pending requests, with buttons to act on them. */
 export function overviewBlocks(overview: UserOverview, ctx: ListContext): Block[] {
   const blocks: Block[] = [section('*Your access*')];
-  if (overview.grants.length === 0) blocks.push(context(['You hold no access through Hallpass.']));
+  if (overview.grantsTotal === 0) blocks.push(context(['You hold no access through Hallpass.']));
   for (const grant of overview.grants.slice(0, LIST_CAP)) {
     blocks.push(section(grantLine(grant, ctx)));
     const buttons = grantButtons(grant);
     if (buttons.length > 0) blocks.push({ ...actions(buttons), block_id: `grant:${grant.id}` });
   }
-  if (overview.grants.length > LIST_CAP) {
-    blocks.push(context([`…and ${overview.grants.length - LIST_CAP} more.`]));
+  const grantsShown = Math.min(overview.grants.length, LIST_CAP);
+  if (overview.grantsTotal > grantsShown) {
+    blocks.push(context([`…and ${overview.grantsTotal - grantsShown} more.`]));
   }
   blocks.push(section('*Your pending requests*'));
   if (overview.pendingTotal === 0) blocks.push(context(['Nothing is waiting for approval.']));
@@ -199,7 +200,7 @@ export function overviewBlocks(overview: UserOverview, ctx: ListContext): Block[
 
 /** `/jit list`: the caller's overview, after an optional line on what just happened. */
 export function listReply(overview: UserOverview, ctx: ListContext, notice?: string): Reply {
-  const summary = `${plural(overview.grants.length, 'grant')}, ${plural(overview.pendingTotal, 'pending request')}`;
+  const summary = `${plural(overview.grantsTotal, 'grant')}, ${plural(overview.pendingTotal, 'pending request')}`;
   return {
     text: fallback(notice ? `${notice} ${summary}` : summary),
     blocks: [...(notice ? [section(notice)] : []), ...overviewBlocks(overview, ctx)],

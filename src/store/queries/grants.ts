@@ -51,6 +51,13 @@ const LIVE_OF = new Sql(
   `SELECT * FROM grants WHERE user_id = ? AND ${GRANT_IN_FLIGHT}
     ORDER BY expires_at ASC NULLS FIRST, id`,
 );
+const SOONEST_LIVE_OF = new Sql(
+  `SELECT * FROM grants WHERE user_id = ? AND ${GRANT_IN_FLIGHT}
+    ORDER BY expires_at ASC NULLS FIRST, id LIMIT ?`,
+);
+const LIVE_COUNT_OF = new Sql(
+  `SELECT count(*) AS n FROM grants WHERE user_id = ? AND ${GRANT_IN_FLIGHT}`,
+);
 
 export class SqlGrantQueries implements GrantQueries {
   constructor(private readonly q: QueryContext) {}
@@ -170,6 +177,15 @@ export class SqlGrantQueries implements GrantQueries {
 
   liveOf(userId: string) {
     return this.many(LIVE_OF, [userId]);
+  }
+
+  soonestLiveOf(userId: string, limit: number) {
+    return this.many(SOONEST_LIVE_OF, [userId, limit]);
+  }
+
+  async liveCountOf(userId: string) {
+    const [row] = await this.q.runner.rows(LIVE_COUNT_OF, [userId]);
+    return Number(row?.n ?? 0);
   }
 
   async liveTargets() {

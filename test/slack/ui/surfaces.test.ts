@@ -199,7 +199,7 @@ describe('Home', () => {
   it('for a requester', () => {
     const view = homeView({
       ...ctx,
-      overview: { pending: [pending], pendingTotal: 1, grants: [active] },
+      overview: { pending: [pending], pendingTotal: 1, grants: [active], grantsTotal: 1 },
       awaiting: [],
     });
     checkView(view as unknown as Record<string, unknown>);
@@ -209,7 +209,7 @@ describe('Home', () => {
   it('for an approver, with a notice', () => {
     const view = homeView({
       ...ctx,
-      overview: { pending: [], pendingTotal: 0, grants: [] },
+      overview: { pending: [], pendingTotal: 0, grants: [], grantsTotal: 0 },
       awaiting: [{ request: pending, approvals: 1 }],
       notice: 'You approved `req_zzzzzzzzzz`.',
     });
@@ -225,7 +225,12 @@ describe('Home', () => {
       }));
     const view = homeView({
       ...ctx,
-      overview: { pending: many(pending, 10), pendingTotal: 40, grants: many(active, 40) },
+      overview: {
+        pending: many(pending, 10),
+        pendingTotal: 40,
+        grants: many(active, 10),
+        grantsTotal: 40,
+      },
       awaiting: many(pending, 40).map((request) => ({ request, approvals: 0 })),
     });
     checkView(view as unknown as Record<string, unknown>);
@@ -245,13 +250,18 @@ describe('replies', () => {
           pending: [pending],
           pendingTotal: 1,
           grants: [active, { ...active, id: 'gr_dddddddddd', status: 'activating' }],
+          grantsTotal: 2,
         },
         ctx,
       ),
     ],
     [
       'empty list with a notice',
-      listReply({ pending: [], pendingTotal: 0, grants: [] }, ctx, 'Cancelled `req_aaaaaaaaaa`.'),
+      listReply(
+        { pending: [], pendingTotal: 0, grants: [], grantsTotal: 0 },
+        ctx,
+        'Cancelled `req_aaaaaaaaaa`.',
+      ),
     ],
     [
       'resources',
@@ -267,11 +277,22 @@ describe('replies', () => {
     expect(reply).toMatchSnapshot();
   });
 
+  it('counts the grants it does not show', () => {
+    const shown = Array.from({ length: 10 }, (_, i) => ({ ...active, id: `gr_ccccccccc${i}` }));
+    const reply = listReply({ pending: [], pendingTotal: 0, grants: shown, grantsTotal: 25 }, ctx);
+    expect(reply.text).toContain('25 grants');
+    expect(JSON.stringify(reply.blocks)).toContain('…and 15 more.');
+    expect(problems(reply.blocks ?? [], 'message')).toEqual([]);
+  });
+
   it('escapes what people typed', () => {
-    const reply = listReply({ pending: [pending], pendingTotal: 1, grants: [] }, ctx);
+    const reply = listReply(
+      { pending: [pending], pendingTotal: 1, grants: [], grantsTotal: 0 },
+      ctx,
+    );
     const home = homeView({
       ...ctx,
-      overview: { pending: [], pendingTotal: 0, grants: [] },
+      overview: { pending: [], pendingTotal: 0, grants: [], grantsTotal: 0 },
       awaiting: [{ request: pending, approvals: 0 }],
     });
     expect(JSON.stringify(home)).toContain('investigating &lt;!channel&gt; &amp; INC-42');
