@@ -21,15 +21,16 @@ resources:
   {},
 );
 
-/** The approver's own grants: one for every this many decided requests, all ended but two. */
+/** The approver's own ended grants: one for every this many decided requests. */
 const HISTORY_PER_OWN_GRANT = 100;
 
 /**
  * `history` requests decided over the last year and, newest, `pending` requests from as many
  * people waiting for the approver: what an approver's Home reads when it opens. The approver
- * held access too, `history / 100` grants of which two are still live: their Home lists those.
+ * held access too: `history / 100` grants now ended, and `live` grants that are not, which
+ * their Home lists.
  */
-function seedRequests(db: TempDb, history: number, pending: number): void {
+function seedRequests(db: TempDb, { history, pending, live }: Size): void {
   const insert = db.raw.prepare(
     `INSERT INTO requests (id, kind, requester, resource_id, duration_ms, justification, status, approvals_required, auto_approved, created_at, pending_until, decided_at, decided_by)
      VALUES (?, 'access', ?, 'bench', 3600000, 'benchmark seed request', ?, 1, 0, ?, ?, ?, ?)`,
@@ -38,7 +39,6 @@ function seedRequests(db: TempDb, history: number, pending: number): void {
     `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms, starts_at, expires_at, provider_expires_at, next_attempt_at, attempts, created_at, ended_at)
      VALUES (?, ?, ?, 'bench', 'hook', ?, 3600000, ?, ?, ?, ?, 0, ?, ?)`,
   );
-  const ownGrants = history / HISTORY_PER_OWN_GRANT;
   inTransaction(db.raw, () => {
     for (let i = 0; i < history; i++) {
       const at = NOW - 365 * 86_400_000 + i * 1000;
@@ -53,20 +53,37 @@ function seedRequests(db: TempDb, history: number, pending: number): void {
         own ? 'ULEAD2' : APPROVER,
       );
       if (!own) continue;
-      const live = i / HISTORY_PER_OWN_GRANT >= ownGrants - 2;
-      const start = live ? NOW - 60_000 : at + 60_000;
+      const start = at + 60_000;
       const end = start + 3_600_000;
       insertGrant.run(
         `gr_h${i}`,
         `req_h${i}`,
         APPROVER,
-        live ? 'active' : 'revoked',
+        'revoked',
         start,
         end,
         end,
-        live ? end : null,
+        null,
         start,
-        live ? null : end,
+        end,
+      );
+    }
+    for (let i = 0; i < live; i++) {
+      const at = NOW - 120_000;
+      insert.run(`req_l${i}`, APPROVER, 'approved', at, at + 86_400_000, at + 60_000, 'ULEAD2');
+      const start = NOW - 60_000;
+      const end = start + 3_600_000 + i * 1000;
+      insertGrant.run(
+        `gr_l${i}`,
+        `req_l${i}`,
+        APPROVER,
+        'active',
+        start,
+        end,
+        end,
+        end,
+        start,
+        null,
       );
     }
     for (let i = 0; i < pending; i++) {
@@ -99,16 +116,19 @@ const sqliteHome: HomeStore = {
   open: async (seeded) => ({ store: seeded.store, close: seeded.cleanup }),
 };
 
-/** The sizes of both series, in a full run and in a quick one. */
+/** The sizes of the three series, in a full run and in a quick one. */
 export const APP_HOME_SIZES = (quick: boolean) => ({
   pending: [10, 100, 1_000],
   histories: quick ? [1_000, 10_000] : [1_000, 10_000, 100_000],
   history: quick ? 10_000 : 100_000,
+  live: [2, 20, 200, 2_000],
 });
 
 interface Size {
   pending: number;
   history: number;
+  /** The approver's own grants that are not over. */
+  live: number;
 }
 
 /** One growth series: sizes drawn in turn, each against the smallest of the series. */
@@ -119,9 +139,10 @@ interface Series {
 }
 
 /**
- * App Home for an approver, in two series: with 10, 100 and 1,000 pending requests (and a year
- * of decided ones behind them), and with 1,000, 10,000 and 100,000 decided ones (10 pending; the
- * approver's own ended grants grow with them). Every size is drawn in turn, `draws` times;
+ * App Home for an approver, in three series: with 10, 100 and 1,000 pending requests (and a year
+ * of decided ones behind them), with 1,000, 10,000 and 100,000 decided ones (10 pending; the
+ * approver's own ended grants grow with them), and holding 2 to 2,000 live grants of their own
+ * (a pipeline's identity may hold hundreds). Every size is drawn in turn, `draws` times;
  * medians. The floor of each row is the smallest size of its series: how the cost grows.
  */
 export async function appHomeBench(
@@ -129,22 +150,36 @@ export async function appHomeBench(
     pending: readonly number[];
     histories: readonly number[];
     history: number;
+    live: readonly number[];
     draws: number;
   },
   on: HomeStore = sqliteHome,
 ): Promise<Row[]> {
+  const fewLive = options.live[0]!;
   const byPending: Series = {
-    sizes: options.pending.map((pending) => ({ pending, history: options.history })),
+    sizes: options.pending.map((pending) => ({ pending, history: options.history, live: fewLive })),
     grows: (d, s) => `${fmt(d.pending / s.pending)}× the pending`,
   };
   const byHistory: Series = {
-    sizes: options.histories.map((history) => ({ pending: options.pending[0]!, history })),
+    sizes: options.histories.map((history) => ({
+      pending: options.pending[0]!,
+      history,
+      live: fewLive,
+    })),
     grows: (d, s) => `${fmt(d.history / s.history)}× the history`,
+  };
+  const byLive: Series = {
+    sizes: options.live.map((live) => ({
+      pending: options.pending[0]!,
+      history: options.histories[0]!,
+      live,
+    })),
+    grows: (d, s) => `${fmt(d.live / s.live)}× the live grants`,
   };
   const opened: { close(): Promise<void> }[] = [];
   const openSize = async (size: Size) => {
     const seeded = tempDb();
-    seedRequests(seeded, size.history, size.pending);
+    seedRequests(seeded, size);
     const db = await on.open(seeded);
     opened.push(db);
     const core = new Core({
@@ -157,7 +192,7 @@ export async function appHomeBench(
   };
   const drawn: { series: Series; dbs: Awaited<ReturnType<typeof openSize>>[] }[] = [];
   try {
-    for (const series of [byPending, byHistory]) {
+    for (const series of [byPending, byHistory, byLive]) {
       const dbs = [];
       for (const size of series.sizes) dbs.push(await openSize(size));
       drawn.push({ series, dbs });
@@ -176,10 +211,10 @@ export async function appHomeBench(
       const base = median(smallest.times);
       return dbs.map((d): Row => {
         const value = median(d.times);
-        const { pending, history } = d.size;
+        const { pending, history, live } = d.size;
         return {
           bench: on.bench,
-          figure: `App Home of an approver with ${fmt(pending)} pending requests and ${fmt(history)} decided ones, holding ${fmt(history / HISTORY_PER_OWN_GRANT)} grants of their own, 2 of them live (reads and view; median of ${options.draws} draws, sizes in turn)`,
+          figure: `App Home of an approver with ${fmt(pending)} pending requests and ${fmt(history)} decided ones, holding ${fmt(live)} live grants of their own and ${fmt(history / HISTORY_PER_OWN_GRANT)} ended ones (reads and view; median of ${options.draws} draws, sizes in turn)`,
           value: `${fmt(value, 2)} ms`,
           floor: `${fmt(base, 2)} ms (the same with ${fmt(smallest.size.pending)} pending and ${fmt(smallest.size.history)} decided)`,
           ratio: `${fmt(value / base, 1)}× for ${series.grows(d.size, smallest.size)}`,

@@ -75,7 +75,7 @@ const STEPS: Step[] = [
   {
     name: 'app-home',
     method: () =>
-      'two series, by pending requests and by history; every size drawn in turn, 50 times (medians); the floor of each row is the smallest size of its series, so the ratio is how the cost grows.',
+      'three series, by pending requests, by history and by the live grants the person holds; every size drawn in turn, 50 times (medians); the floor of each row is the smallest size of its series, so the ratio is how the cost grows.',
     run: (quick) => appHomeBench({ ...APP_HOME_SIZES(quick), draws: 50 }),
   },
   {
