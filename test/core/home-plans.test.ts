@@ -72,8 +72,14 @@ const LIVE_READS: { what: string; sql: RegExp; table: string; status: string }[]
     status: 'pending',
   },
   {
-    what: "the person's live grants",
-    sql: /FROM grants WHERE user_id = \? AND status in/,
+    what: "the person's live grants ending soonest",
+    sql: /SELECT \* FROM grants WHERE user_id = \? AND status in/,
+    table: 'grants',
+    status: 'revoking',
+  },
+  {
+    what: "the count of the person's live grants",
+    sql: /SELECT count\(\*\) AS n FROM grants WHERE user_id = \? AND status in/,
     table: 'grants',
     status: 'revoking',
   },
@@ -115,6 +121,7 @@ describe.each(STORE_KINDS)('App Home reads (%s)', (kind: StoreKind) => {
       statements.stop();
       expect(awaiting.map((a) => a.request.id)).toEqual(['req_p0', 'req_p1']);
       expect(overview.grants.map((g) => g.id)).toEqual(['gr_live']);
+      expect(overview.grantsTotal).toBe(1);
 
       for (const read of LIVE_READS) {
         const found = [...statements.seen].find(([sql]) => read.sql.test(sql));
