@@ -39,6 +39,20 @@ function seedRequests(db: TempDb, { history, pending, live }: Size): void {
     `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms, starts_at, expires_at, provider_expires_at, next_attempt_at, attempts, created_at, ended_at)
      VALUES (?, ?, ?, 'bench', 'hook', ?, 3600000, ?, ?, ?, ?, 0, ?, ?)`,
   );
+  /** A grant of the approver's own, made by the request of the same suffix. */
+  const ownGrant = (suffix: string, live: boolean, start: number, end: number) =>
+    insertGrant.run(
+      `gr_${suffix}`,
+      `req_${suffix}`,
+      APPROVER,
+      live ? 'active' : 'revoked',
+      start,
+      end,
+      end,
+      live ? end : null,
+      start,
+      live ? null : end,
+    );
   inTransaction(db.raw, () => {
     for (let i = 0; i < history; i++) {
       const at = NOW - 365 * 86_400_000 + i * 1000;
@@ -52,39 +66,12 @@ function seedRequests(db: TempDb, { history, pending, live }: Size): void {
         at + 60_000,
         own ? 'ULEAD2' : APPROVER,
       );
-      if (!own) continue;
-      const start = at + 60_000;
-      const end = start + 3_600_000;
-      insertGrant.run(
-        `gr_h${i}`,
-        `req_h${i}`,
-        APPROVER,
-        'revoked',
-        start,
-        end,
-        end,
-        null,
-        start,
-        end,
-      );
+      if (own) ownGrant(`h${i}`, false, at + 60_000, at + 60_000 + 3_600_000);
     }
     for (let i = 0; i < live; i++) {
       const at = NOW - 120_000;
       insert.run(`req_l${i}`, APPROVER, 'approved', at, at + 86_400_000, at + 60_000, 'ULEAD2');
-      const start = NOW - 60_000;
-      const end = start + 3_600_000 + i * 1000;
-      insertGrant.run(
-        `gr_l${i}`,
-        `req_l${i}`,
-        APPROVER,
-        'active',
-        start,
-        end,
-        end,
-        end,
-        start,
-        null,
-      );
+      ownGrant(`l${i}`, true, NOW - 60_000, NOW - 60_000 + 3_600_000 + i * 1000);
     }
     for (let i = 0; i < pending; i++) {
       const at = NOW - pending * 1000 + i * 1000;
