@@ -1,6 +1,6 @@
 import { formatDuration } from '../config/duration';
-import type { END_REASONS } from '../store/rows';
 import { change, type CoreContext, type GrantRow, type RequestRow } from './context';
+import { endEarly, endsEarly } from './early-end';
 import { DomainError } from './errors';
 import type { PipelineCaller } from './pipelines';
 import {
@@ -10,10 +10,7 @@ import {
   pendingRequest,
   pipelineDetails,
 } from './requests';
-import { recordStep } from './steps';
 import { termsOf } from './terms';
-
-type EndReason = (typeof END_REASONS)[number];
 
 export interface RevokeInput {
   grantId: string;
@@ -53,35 +50,14 @@ export function revokeGrant(ctx: CoreContext, input: RevokeInput): Promise<Grant
         `The grant on ${grantName(ctx, grant)} belongs to someone else; only its holder or an admin can revoke it.`,
       );
     }
-    if (grant.status !== 'active' && grant.status !== 'activating') return grant;
-    const endReason: EndReason =
-      grant.userId === input.actor && !input.viaCli ? 'revoked_by_user' : 'revoked_by_admin';
-    const ended = {
-      status: 'revoking' as const,
-      endReason,
-      endedBy: input.actor,
-      endNote: input.reason?.trim().slice(0, 500) || null,
-      // A grant call that timed out may still land: the revoke waits for it.
-      nextAttemptAt: Math.max(c.now, grant.fenceUntil ?? 0),
-      attempts: 0,
-      lastError: null,
-      alertedAt: null,
-    };
-    await c.tx.grants.update(grant.id, ended);
-    recordStep(c, {
-      actor: input.actor,
-      action: 'grant.revoke_requested',
-      requestId: grant.requestId,
-      grantId: grant.id,
-      details: {
-        reason: endReason,
-        note: ended.endNote,
-        via: input.viaCli ? 'cli' : (input.via ?? 'slack'),
-        from: grant.status,
-      },
-      redraw: grant.requestId,
+    if (!endsEarly(grant)) return grant;
+    return endEarly(c, grant, {
+      reason:
+        grant.userId === input.actor && !input.viaCli ? 'revoked_by_user' : 'revoked_by_admin',
+      by: input.actor,
+      note: input.reason?.trim().slice(0, 500) || null,
+      details: { via: input.viaCli ? 'cli' : (input.via ?? 'slack') },
     });
-    return { ...grant, ...ended };
   });
 }
 

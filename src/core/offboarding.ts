@@ -1,5 +1,6 @@
 import type { PersonStatus } from './directory';
 import { change, type CoreContext } from './context';
+import { endEarly, endsEarly } from './early-end';
 import { approverChannelOf } from './grant-transitions';
 import { recordStep } from './steps';
 
@@ -34,34 +35,18 @@ export function recordPersonStatus(
       checkedAt: c.now,
     });
     if (status === 'active') return undefined;
-    const grants = (await c.tx.grants.liveOf(userId)).filter(
-      (g) => g.status === 'active' || g.status === 'activating',
-    );
+    const grants = (await c.tx.grants.liveOf(userId)).filter(endsEarly);
     const requests = await c.tx.requests.pendingOf(userId);
     if (!changed && grants.length === 0 && requests.length === 0) return undefined;
     const why =
       status === 'guest' ? 'they became a guest in Slack' : 'they were deactivated in Slack';
     const channels = new Set<string>();
     for (const grant of grants) {
-      const ended = {
-        status: 'revoking' as const,
-        endReason: 'offboarded' as const,
-        endedBy: 'hallpass',
-        endNote: why,
-        // A grant call that timed out may still land: the revoke waits for it to settle.
-        nextAttemptAt: Math.max(c.now, grant.fenceUntil ?? c.now),
-        attempts: 0,
-        lastError: null,
-        alertedAt: null,
-      };
-      await c.tx.grants.update(grant.id, ended);
-      recordStep(c, {
-        actor: 'hallpass',
-        action: 'grant.revoke_requested',
-        requestId: grant.requestId,
-        grantId: grant.id,
-        details: { reason: 'offboarded', note: why, from: grant.status, source },
-        redraw: grant.requestId,
+      await endEarly(c, grant, {
+        reason: 'offboarded',
+        by: 'hallpass',
+        note: why,
+        details: { source },
       });
       channels.add(approverChannelOf(ctx, grant));
     }
