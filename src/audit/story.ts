@@ -36,6 +36,14 @@ const END_REASONS: Record<string, string> = {
   activation_failed: 'activation failed',
 };
 
+/** Where an early end was asked for: a holder or admin (Slack, API, CLI), a revoked token, offboarding. */
+function earlyEndHow(d: Details): string {
+  if (typeof d.via === 'string') return `via ${d.via}`;
+  if (typeof d.revokedId === 'string') return `by revoking API token ${d.revokedId}`;
+  if (d.reason === 'offboarded') return 'as they were offboarded';
+  return 'via slack';
+}
+
 /** Statements listed under a revoke in `audit show`; the audit event keeps up to 50. */
 const STATEMENTS_SHOWN = 20;
 
@@ -114,7 +122,7 @@ function tell(row: AuditRow, d: Details): string {
     case 'grant.revoke_requested':
       return d.reason === 'expired'
         ? `time up (expired ${iso(d.expiresAt)}); revoking`
-        : `${who} asked to end it early via ${String(d.via ?? 'slack')}${d.note ? `: ${quoted(d.note)}` : ''}; revoking`;
+        : `${who} asked to end it early ${earlyEndHow(d)}${d.note ? `: ${quoted(d.note)}` : ''}; revoking`;
     case 'grant.revoke_failed_attempt':
       return `provider revoke failed (${attempt}): ${quoted(d.error)}; next try ${iso(d.nextAttemptAt)}`;
     case 'grant.revoke_alerted':

@@ -22,6 +22,10 @@ export interface CliIo {
 /** Exit codes: 1 a problem was found or the command failed, 2 the command line was wrong. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
+/** What follows a grant ended from the CLI: the CLI only records it, the bot's sweeper acts. */
+export const BOT_TAKES_IT_AWAY =
+  'The running bot takes the access away at the provider and confirms it (if the bot is down, it does so when it starts).';
+
 /** A failure the user can act on: printed as `hallpass: <message>`, exits with `code`. */
 export class CliError extends Error {
   constructor(

@@ -2,7 +2,16 @@ import { userInfo } from 'node:os';
 import { Core } from '../core';
 import { StaticDirectory } from '../core/directory';
 import { parseCommand } from './args';
-import { CliError, cliConfig, EXIT, withAudit, withStore, write, type CliIo } from './context';
+import {
+  BOT_TAKES_IT_AWAY,
+  CliError,
+  cliConfig,
+  EXIT,
+  withAudit,
+  withStore,
+  write,
+  type CliIo,
+} from './context';
 
 const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
 
@@ -139,7 +148,7 @@ export async function grantsRevoke(args: string[], io: CliIo): Promise<number> {
       await write(
         io.stdout,
         `${grantId} (${after.userId} on ${after.resourceId}) is now ${after.status}, requested by ${actor}.\n` +
-          'The running bot takes the access away at the provider and confirms it (if the bot is down, it does so when it starts).\n' +
+          `${BOT_TAKES_IT_AWAY}\n` +
           `Follow it with: hallpass audit show ${grantId}\n`,
       );
       return EXIT.ok;

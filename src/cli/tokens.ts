@@ -1,9 +1,18 @@
 import { userInfo } from 'node:os';
 import { parseDuration } from '../config/duration';
-import { Core, type TokenInfo } from '../core';
+import { Core, type TokenInfo, type TokenRevocation } from '../core';
+import { plural } from '../plural';
 import { StaticDirectory } from '../core/directory';
 import { parseCommand } from './args';
-import { CliError, cliConfig, EXIT, withStore, write, type CliIo } from './context';
+import {
+  BOT_TAKES_IT_AWAY,
+  CliError,
+  cliConfig,
+  EXIT,
+  withStore,
+  write,
+  type CliIo,
+} from './context';
 
 const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
 
@@ -130,14 +139,16 @@ export async function tokensList(args: string[], io: CliIo): Promise<number> {
 }
 
 /**
- * `hallpass tokens revoke <tok_…>`: the token stops working at once, and the requests filed with
- * it that wait for a decision are cancelled; audited as `cli:<os user>`.
+ * `hallpass tokens revoke <tok_…> [--end-grants]`: the token stops working at once, and the
+ * requests filed with it that wait for a decision are cancelled; with `--end-grants` the live
+ * grants obtained with it are ended too (a leaked token), else they are named and run until they
+ * expire (a token rotated out). Audited as `cli:<os user>`.
  */
 export async function tokensRevoke(args: string[], io: CliIo): Promise<number> {
-  const { positionals } = parseCommand(
+  const { values, positionals } = parseCommand(
     'tokens revoke',
     args,
-    {},
+    { 'end-grants': { type: 'boolean' } },
     {
       min: 1,
       max: 1,
@@ -147,10 +158,29 @@ export async function tokensRevoke(args: string[], io: CliIo): Promise<number> {
   return coreOn(
     io,
     async (core) => {
-      const info = await core.pipelines.revokeToken(positionals[0]!, `cli:${userInfo().username}`);
-      await write(io.stdout, `revoked ${info.id} (${info.identity})\n`);
+      const done = await core.pipelines.revokeToken(positionals[0]!, `cli:${userInfo().username}`, {
+        endGrants: values['end-grants'] === true,
+      });
+      await write(io.stdout, revocationText(done));
       return EXIT.ok;
     },
     true,
   );
+}
+
+function revocationText({ token, cancelled, ended, left }: TokenRevocation): string {
+  const lines = [`revoked ${token.id} (${token.identity})`];
+  if (cancelled.length > 0)
+    lines.push(`cancelled ${plural(cancelled.length, 'waiting request')}: ${cancelled.join(', ')}`);
+  if (ended.length > 0)
+    lines.push(
+      `ending ${plural(ended.length, 'live grant')} obtained with it: ${ended.join(', ')}`,
+      BOT_TAKES_IT_AWAY,
+    );
+  if (left.length > 0)
+    lines.push(
+      `${plural(left.length, 'live grant')} obtained with it ${left.length === 1 ? 'runs' : 'run'} until ${left.length === 1 ? 'it expires' : 'they expire'}: ${left.join(', ')}`,
+      `to end ${left.length === 1 ? 'it' : 'them'} now: hallpass grants revoke <id> --reason …`,
+    );
+  return lines.map((l) => `${l}\n`).join('');
 }

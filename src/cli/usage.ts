@@ -23,7 +23,9 @@ export const USAGE = `Usage: hallpass <command> [options]
   tokens create --identity ci:NAME --resource R [--resource R…] [--note TEXT] [--expires-in 90d]
                                    an API token for a pipeline, printed once
   tokens list [--all]              live API tokens (--all: revoked and expired too)
-  tokens revoke <tok_…>            stop a token now; its undecided requests are cancelled
+  tokens revoke <tok_…> [--end-grants]
+                                   stop a token now; its undecided requests are cancelled
+                                   (--end-grants: the access obtained with it ends too)
   request <resource> <duration> --reason TEXT [--ticket T] [--wait] [--timeout 10m]
                                    ask the API for access (HALLPASS_URL, HALLPASS_TOKEN); prints
                                    the request as JSON; exit 0 granted, 3 denied, 4 undecided

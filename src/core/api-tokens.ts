@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiTokenRow } from '../store';
-import { change, type CoreContext } from './context';
+import { change, type CoreContext, type GrantRow, type RequestRow } from './context';
+import { endEarly, endsEarly } from './early-end';
 import { DomainError } from './errors';
 import { newId } from './ids';
 import { TOKEN_IDENTITY_RE, callerOf, type PipelineCaller } from './pipelines';
@@ -93,24 +94,59 @@ export async function listTokens(ctx: CoreContext): Promise<TokenInfo[]> {
   return (await ctx.store.tokens.list()).map(infoOf);
 }
 
+export interface TokenRevocation {
+  token: TokenInfo;
+  /** The requests filed with it that waited for a decision, now cancelled. */
+  cancelled: string[];
+  /** The live grants obtained with it that were ended (`endGrants`). */
+  ended: string[];
+  /** The live grants obtained with it that were left to run until they expire. */
+  left: string[];
+}
+
+const filedWith = (tokenId: string) => (request: RequestRow) => {
+  const caller = callerOf(request);
+  return caller?.via === 'token' && caller.tokenId === tokenId;
+};
+
 /**
  * Revokes a token, audited, and cancels the requests filed with it that still wait for a
- * decision: nobody is left to collect them.
+ * decision: nobody is left to collect them. The access already obtained with it (the live grants
+ * whose request it filed) is ended too with `endGrants`, as for a token that leaked; without it
+ * that access runs until it expires, as for a token rotated out while a job still uses it.
  */
-export function revokeToken(ctx: CoreContext, tokenId: string, actor: string): Promise<TokenInfo> {
+export function revokeToken(
+  ctx: CoreContext,
+  tokenId: string,
+  actor: string,
+  options: { endGrants?: boolean } = {},
+): Promise<TokenRevocation> {
   return change(ctx, async (c) => {
     const row = await c.tx.tokens.byId(tokenId);
     if (!row) throw new DomainError('not_found', `No API token ${tokenId}.`);
     if (!(await c.tx.tokens.revoke(tokenId, c.now, actor)))
       throw new DomainError('bad_state', `API token ${tokenId} is already revoked.`);
-    const waiting = (await c.tx.requests.pendingOf(row.identity)).filter((r) => {
-      const caller = callerOf(r);
-      return caller?.via === 'token' && caller.tokenId === tokenId;
-    });
+    // Not "token <id>": the scrubber takes a word after "token" for a secret and redacts it.
+    const why = `API token revoked: ${tokenId}`;
+    const mine = filedWith(tokenId);
+    const waiting = (await c.tx.requests.pendingOf(row.identity)).filter(mine);
+    const obtained: GrantRow[] = [];
+    for (const grant of (await c.tx.grants.liveOf(row.identity)).filter(endsEarly)) {
+      const request = await c.tx.requests.byId(grant.requestId);
+      if (request && mine(request)) obtained.push(grant);
+    }
+    const ended = options.endGrants ? obtained.map((g) => g.id) : [];
+    const left = options.endGrants ? [] : obtained.map((g) => g.id);
     c.audit({
       actor,
       action: 'token.revoked',
-      details: { id: tokenId, identity: row.identity, cancelled: waiting.map((r) => r.id) },
+      details: {
+        id: tokenId,
+        identity: row.identity,
+        cancelled: waiting.map((r) => r.id),
+        ended,
+        left,
+      },
     });
     for (const request of waiting) {
       const decided = { status: 'cancelled' as const, decidedAt: c.now, decidedBy: actor };
@@ -120,11 +156,25 @@ export function revokeToken(ctx: CoreContext, tokenId: string, actor: string): P
         action: 'request.cancelled',
         requestId: request.id,
         grantId: request.grantId,
-        details: { why: `API token ${tokenId} was revoked` },
+        details: { why },
         redraw: request.id,
       });
     }
-    return infoOf({ ...row, revokedAt: c.now, revokedBy: actor });
+    if (options.endGrants) {
+      for (const grant of obtained)
+        await endEarly(c, grant, {
+          reason: 'revoked_by_admin',
+          by: actor,
+          note: why,
+          details: { revokedId: tokenId },
+        });
+    }
+    return {
+      token: infoOf({ ...row, revokedAt: c.now, revokedBy: actor }),
+      cancelled: waiting.map((r) => r.id),
+      ended,
+      left,
+    };
   });
 }
 

@@ -96,7 +96,7 @@ export type { LiveGrantProblems } from './config-drift';
 export type { BrokenRow, ChainStep } from './chain-watch';
 export type { Policy } from './policy';
 export type { Pipelines } from './pipeline-face';
-export type { TokenInfo } from './api-tokens';
+export type { TokenInfo, TokenRevocation } from './api-tokens';
 export {
   callerOf,
   isPipelineId,

@@ -6,6 +6,7 @@ import {
   revokeToken,
   type NewToken,
   type TokenInfo,
+  type TokenRevocation,
 } from './api-tokens';
 import type { CoreContext } from './context';
 import type { PipelineCaller } from './pipelines';
@@ -20,8 +21,12 @@ export class Pipelines {
   listTokens(): Promise<TokenInfo[]> {
     return listTokens(this.ctx);
   }
-  revokeToken(tokenId: string, actor: string): Promise<TokenInfo> {
-    return revokeToken(this.ctx, tokenId, actor);
+  revokeToken(
+    tokenId: string,
+    actor: string,
+    options: { endGrants?: boolean } = {},
+  ): Promise<TokenRevocation> {
+    return revokeToken(this.ctx, tokenId, actor, options);
   }
   authenticate(token: string): Promise<PipelineCaller | undefined> {
     return authenticateToken(this.ctx, token);

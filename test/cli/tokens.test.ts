@@ -2,9 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/store';
+import { coreHarness } from '../support/core';
 import { sqliteInspector } from '../support/sql-inspector';
 import { tempDir } from '../support/tmp';
-import { runCli } from './run';
+import { cliEnv, runCli } from './run';
 
 const CONFIG = `
 requests: { approverChannel: CAPPROVALS }
@@ -85,6 +86,56 @@ describe('hallpass tokens', () => {
       ]);
     } finally {
       await sql.close();
+    }
+  });
+
+  it('names the access a revoked token leaves running, and ends it with --end-grants', async () => {
+    const h = await coreHarness(CONFIG);
+    try {
+      const env = cliEnv(h.location, { HALLPASS_CONFIG: join(tmp.dir, 'hallpass.yml') });
+      const grantWith = async (identity: string) => {
+        const { token, info } = await h.core.pipelines.createToken({
+          identity,
+          resources: ['deploy'],
+          actor: 'cli:ops',
+        });
+        const caller = (await h.core.pipelines.authenticate(token))!;
+        const request = await h.core.createRequest({
+          requester: caller.id,
+          resourceId: 'deploy',
+          duration: '30m',
+          justification: 'deploying build 42 to production',
+          caller,
+        });
+        await h.core.decide({ requestId: request.id, actor: 'ULEAD', decision: 'approve' });
+        return { id: info.id, grant: (await h.core.grantOf(request))!.id };
+      };
+      const rotated = await grantWith('ci:release-bot');
+      const leaked = await grantWith('ci:deploy-bot');
+
+      expect(await runCli(['tokens', 'revoke', rotated.id], env, h.clock)).toEqual({
+        code: 0,
+        stdout:
+          `revoked ${rotated.id} (ci:release-bot)\n` +
+          `1 live grant obtained with it runs until it expires: ${rotated.grant}\n` +
+          'to end it now: hallpass grants revoke <id> --reason …\n',
+        stderr: '',
+      });
+      expect(await runCli(['tokens', 'revoke', leaked.id, '--end-grants'], env, h.clock)).toEqual({
+        code: 0,
+        stdout:
+          `revoked ${leaked.id} (ci:deploy-bot)\n` +
+          `ending 1 live grant obtained with it: ${leaked.grant}\n` +
+          'The running bot takes the access away at the provider and confirms it (if the bot is down, it does so when it starts).\n',
+        stderr: '',
+      });
+      expect((await h.core.grant(rotated.grant))!.status).toBe('activating');
+      expect((await h.core.grant(leaked.grant))!.status).toBe('revoking');
+      expect((await runCli(['audit', 'show', leaked.grant], env, h.clock)).stdout).toContain(
+        `${me} asked to end it early by revoking API token ${leaked.id}: "API token revoked: ${leaked.id}"; revoking`,
+      );
+    } finally {
+      await h.close();
     }
   });
 

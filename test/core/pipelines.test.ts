@@ -171,6 +171,81 @@ describe.each(STORE_KINDS)('pipelines in the core (%s)', (kind) => {
       );
       expect(JSON.parse(revoked[0]!.details)).toMatchObject({ cancelled: [doomed.id] });
     });
+
+    /** A grant obtained with `caller` (auto-approved within the rule), active for 10 minutes. */
+    const activeGrant = async (caller: PipelineCaller) => {
+      const grant = (await h.core.grantOf(await file(caller, '10m')))!;
+      await h.core.lifecycle.activated(grant.id, {
+        startsAt: h.clock.now(),
+        expiresAt: h.clock.now() + 600_000,
+        state: undefined,
+        elapsedMs: 5,
+      });
+      return grant;
+    };
+
+    it('revoked, leave the access obtained with them running by default, and name it', async () => {
+      const { info, caller } = await tokenCaller();
+      const grant = await activeGrant(caller);
+      const done = await h.core.pipelines.revokeToken(info.id, 'cli:ops');
+      expect(done).toMatchObject({ cancelled: [], ended: [], left: [grant.id] });
+      expect(done.token).toMatchObject({ id: info.id, revokedBy: 'cli:ops' });
+      expect((await h.core.grant(grant.id))!.status).toBe('active');
+      const [event] = await h.sql.all<{ details: string }>(
+        "SELECT details FROM audit_events WHERE action = 'token.revoked'",
+      );
+      expect(JSON.parse(event!.details)).toMatchObject({ ended: [], left: [grant.id] });
+    });
+
+    it('revoked with endGrants, end the live access obtained with them, and only that', async () => {
+      const leaked = await tokenCaller();
+      const rotatedIn = await tokenCaller();
+      const ending = await activeGrant(leaked.caller);
+      const activating = (await h.core.grantOf(await file(leaked.caller, '10m')))!;
+      const kept = await activeGrant(rotatedIn.caller);
+      const waiting = await file(leaked.caller, '1h');
+
+      const done = await h.core.pipelines.revokeToken(leaked.info.id, 'cli:ops', {
+        endGrants: true,
+      });
+
+      expect(done).toMatchObject({ cancelled: [waiting.id], left: [] });
+      expect([...done.ended].sort()).toEqual([ending.id, activating.id].sort());
+      for (const id of done.ended)
+        expect(await h.core.grant(id)).toMatchObject({
+          status: 'revoking',
+          endReason: 'revoked_by_admin',
+          endedBy: 'cli:ops',
+          endNote: `API token revoked: ${leaked.info.id}`,
+        });
+      expect((await h.core.grant(kept.id))!.status).toBe('active');
+      const asked = await h.sql.all<{ actor: string; grant_id: string; details: string }>(
+        "SELECT actor, grant_id, details FROM audit_events WHERE action = 'grant.revoke_requested' ORDER BY seq",
+      );
+      expect(asked.map((e) => e.grant_id).sort()).toEqual([...done.ended].sort());
+      for (const e of asked) {
+        expect(e.actor).toBe('cli:ops');
+        expect(JSON.parse(e.details)).toMatchObject({
+          reason: 'revoked_by_admin',
+          revokedId: leaked.info.id,
+        });
+      }
+      // The token's id stays readable in the audit log: only a token's secret part is redacted.
+      const [cancelled] = await h.sql.all<{ details: string }>(
+        "SELECT details FROM audit_events WHERE action = 'request.cancelled'",
+      );
+      expect(JSON.parse(cancelled!.details)).toEqual({
+        why: `API token revoked: ${leaked.info.id}`,
+      });
+      // The ending grants go to the sweeper like any other early end: due now.
+      const due = await h.core.lifecycle.due(100);
+      expect(
+        due
+          .filter((g) => g.status === 'revoking')
+          .map((g) => g.id)
+          .sort(),
+      ).toEqual([...done.ended].sort());
+    });
   });
 
   describe('requests', () => {
