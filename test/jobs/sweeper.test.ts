@@ -87,6 +87,31 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     await r.h.close();
   });
 
+  it('leaves a grant that changed status between its listing and its taking to its next moment', async () => {
+    const grantId = await approved(r.h);
+    const replica = await r.h.another();
+    const list = r.h.core.lifecycle.due.bind(r.h.core.lifecycle);
+    jest.spyOn(r.h.core.lifecycle, 'due').mockImplementationOnce(async (limit, after) => {
+      const listed = await list(limit, after);
+      // Another replica activates it after this one listed it as activating.
+      const now = r.h.clock.now();
+      await replica.lifecycle.activated(grantId, {
+        startsAt: now,
+        expiresAt: now + 30 * MIN,
+        state: undefined,
+        elapsedMs: 2,
+      });
+      return listed;
+    });
+    const started = r.sweeper.start();
+    // Taken as it now is, the grant would hold a lane of the pass until its expiry, half an hour
+    // away; left out, the pass ends and the next timer is its expiry warning, 20 minutes away.
+    expect((await r.timers.armed()).ms).toBe(20 * MIN);
+    await started;
+    expect(r.provider.calls).toEqual([]);
+    expect((await grant(grantId)).status).toBe('active');
+  });
+
   it('activates an approved grant with the clock starting at activation, and seals credentials for the DM', async () => {
     r.provider.credentials = 'user=alice password=pa55-w0rd-secret';
     const grantId = await approved(r.h);
