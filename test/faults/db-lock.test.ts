@@ -58,10 +58,20 @@ describe('the database held by another program', () => {
     lock.release();
   });
 
-  it('the write lock for less than the busy timeout: requests wait for it, then all go through', async () => {
+  it('the write lock for less than the busy timeout: the bot answers meanwhile, requests wait for it, then all go through', async () => {
     lock.holdWrite();
-    const released = sleep(BUSY_TIMEOUT_MS - 3000).then(() => lock.release());
+    let held = true;
+    const released = sleep(BUSY_TIMEOUT_MS - 2000).then(() => {
+      held = false;
+      lock.release();
+    });
     const sent = await askAtOnce(['UA1', 'UA2', 'UA3', 'UA4']);
+    // The changes wait for the lock off the event loop: once they are waiting, /healthz still
+    // answers while the lock is held (a blocking wait answered it only after the release).
+    await sleep(500);
+    expect((await fetch(`${world.bot.url}/healthz`)).status).toBe(200);
+    expect(held).toBe(true);
+    expect(await Promise.all(sent.map(filedFor))).toEqual([0, 0, 0, 0]);
     await released;
     expect(sent.map((s) => s.status)).toEqual([200, 200, 200, 200]);
     for (const s of sent) expect(await s.reply()).toMatch(/needs no approval/);
