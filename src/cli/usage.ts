@@ -5,7 +5,8 @@ export const USAGE = `Usage: hallpass <command> [options]
   policy check [file]              validate hallpass.yml (default: $HALLPASS_CONFIG or ./hallpass.yml)
   policy explain --user U… --resource R [--as-of DATE]
                                    what /jit explain says to that person: now, or under the rules
-                                   recorded then; exit 1 when a rule stops them
+                                   recorded then; exit 1 when a rule stops them (--user ci:…:
+                                   a pipeline, answered from the pipelines rules)
   audit verify [--anchor SEQ:HASH]  walk the audit hash chain; exit 1 on a break
   audit verify --since-verified    only the rows after the head the bot verified (seal checked)
   audit export [--since DATE] [--until DATE] [--format csv|jsonl] [--out FILE]

@@ -45,6 +45,52 @@ export interface Explanation {
   autoApproval: (RuleCheck & { conditions: string })[];
   /** Break-glass on the resource, told only to a person it names. */
   breakGlass?: { maxDuration: number; reviewWithin: number };
+  /** For a pipeline's identity: the resource's `pipelines` rules answer, not the people rules. */
+  pipeline?: PipelineExplanation;
+}
+
+export interface PipelineExplanation {
+  /** Each `pipelines` rule of the resource, said to people, and whether it names the identity. */
+  rules: {
+    index: number;
+    names: string;
+    /** What it approves at once, when anything; and whether that applies to this identity. */
+    autoApprove?: { text: string; applies: Answer };
+    matches: Answer;
+  }[];
+  /** For an API token's identity: its live tokens, bound to the resource or not. */
+  tokens?: { bound: string[]; unbound: string[] };
+}
+
+/** The parts of an explanation that are the same for people and pipelines. */
+export function resourceParts(
+  rules: RuleSet,
+  at: number,
+): Pick<Explanation, 'resource' | 'at' | 'timezone' | 'requestWindow' | 'duration' | 'ticket'> {
+  const { resource } = rules;
+  return {
+    resource: { id: resource.id, name: resource.name },
+    at,
+    timezone: rules.timezone,
+    ...(resource.requestWindow
+      ? {
+          requestWindow: {
+            text: windowText(rules, resource.requestWindow),
+            open: inWindow(rules.windows[resource.requestWindow]!, at, rules.timezone),
+          },
+        }
+      : {}),
+    duration: {
+      min: resource.minDuration,
+      max: resource.maxDuration,
+      default: resource.defaultDuration,
+      maxTotal: resource.maxTotalDuration,
+    },
+    ticket: {
+      required: resource.requireTicket,
+      ...(resource.ticketPattern ? { pattern: resource.ticketPattern } : {}),
+    },
+  };
 }
 
 /** The request whose recorded rules answered, and how long they are known to have held. */
@@ -71,30 +117,10 @@ export function explain(
   const { resource } = rules;
   return {
     person: facts.person,
-    resource: { id: resource.id, name: resource.name },
-    at,
-    timezone: rules.timezone,
+    ...resourceParts(rules, at),
     ...(extra.recorded ? { recorded: extra.recorded } : {}),
     refusal: requestRefusal(rules, facts, at),
     requesters: resource.requesters ? describePeople(resource.requesters) : undefined,
-    ...(resource.requestWindow
-      ? {
-          requestWindow: {
-            text: windowText(rules, resource.requestWindow),
-            open: inWindow(rules.windows[resource.requestWindow]!, at, rules.timezone),
-          },
-        }
-      : {}),
-    duration: {
-      min: resource.minDuration,
-      max: resource.maxDuration,
-      default: resource.defaultDuration,
-      maxTotal: resource.maxTotalDuration,
-    },
-    ticket: {
-      required: resource.requireTicket,
-      ...(resource.ticketPattern ? { pattern: resource.ticketPattern } : {}),
-    },
     decides: {
       quorum: resource.approvalsRequired,
       channel: rules.approverChannel,

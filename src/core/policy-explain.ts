@@ -3,16 +3,23 @@ import { format } from 'date-fns/format';
 import type { CoreContext } from './context';
 import { DomainError } from './errors';
 import { explain, type Explanation } from './explain';
+import { explainPipeline } from './pipeline-explain';
+import { isPipelineId } from './pipelines';
 import { ruleSetSchema, type RuleSet } from './rules';
 
-/** What the resource's rules say to `person` now, with its approvers resolved. */
+/**
+ * What the resource's rules say to `person` now, with its approvers resolved; for a pipeline's
+ * identity, what its `pipelines` rules say.
+ */
 export async function explainNow(
   ctx: CoreContext,
   person: string,
   resourceId: string,
 ): Promise<Explanation> {
   const { policy } = ctx;
-  const rules = policy.rulesOf(policy.resource(resourceId.trim()));
+  const resource = policy.resource(resourceId.trim());
+  if (isPipelineId(person)) return explainPipeline(ctx, person, resource);
+  const rules = policy.rulesOf(resource);
   const glass = rules.resource.breakGlass;
   const [facts, approver, resolved, breakGlass] = await Promise.all([
     policy.factsOf(person, rules),
@@ -34,6 +41,11 @@ export async function explainThen(
   at: number,
 ): Promise<Explanation> {
   const id = resourceId.trim();
+  if (isPipelineId(person))
+    throw new DomainError(
+      'not_found',
+      `Requests record the rules for people, not the \`pipelines\` rules, so Hallpass holds no record of what they said to ${person} then. Ask without a past moment for what they say now.`,
+    );
   const { before, after } = await ctx.store.requests.recordedPolicy(id, at);
   if (!before) {
     const day = format(at, 'yyyy-MM-dd HH:mm', { in: tz(ctx.config.timezone) });

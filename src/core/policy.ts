@@ -492,12 +492,14 @@ const REFUSAL_CODES = {
   requesters: 'not_allowed',
   requestWindow: 'outside_window',
   unverifiable: 'unavailable',
+  pipelines: 'not_allowed',
+  token: 'not_allowed',
 } as const;
 
 /** A rule's refusal as the error the requester is told, on the form field it is about. */
 function refusalError(refusal: Refusal): DomainError {
   const field =
-    refusal.rule === 'requesters'
+    refusal.rule === 'requesters' || refusal.rule === 'pipelines' || refusal.rule === 'token'
       ? 'resource'
       : refusal.rule === 'requestWindow'
         ? 'start'

@@ -134,7 +134,7 @@ export interface Facts {
 
 /** The rule that stops a person from requesting, and what they are told. */
 export interface Refusal {
-  rule: 'deactivated' | 'requesters' | 'requestWindow' | 'unverifiable';
+  rule: 'deactivated' | 'requesters' | 'requestWindow' | 'unverifiable' | 'pipelines' | 'token';
   message: string;
 }
 

@@ -137,3 +137,120 @@ describe.each(STORE_KINDS)('hallpass policy explain (%s)', (kind: StoreKind) => 
     expect(result.stderr).toContain('policy explain: --user and --resource are required');
   });
 });
+
+const PIPELINES = `
+timezone: UTC
+requests: { approverChannel: CAPPROVALS }
+api:
+  oidc:
+    gitlab: { issuer: 'https://gitlab.example.com', audience: hallpass }
+providers:
+  hook: { type: webhook, url: 'http://127.0.0.1:9/hook', secret: s3cret-value }
+resources:
+  - id: deploy
+    name: Deploys
+    provider: hook
+    maxDuration: 2h
+    approvers: { users: [ULEAD] }
+    requesters: { users: [UENG] }
+    pipelines:
+      - token: 'ci:deploy-*'
+        autoApprove: { maxDuration: 30m }
+      - oidc: gitlab
+        claims: { project_path: [acme/app, acme/infra] }
+        autoApprove: { maxDuration: 15m, claims: { ref: main } }
+  - { id: sandbox, name: Sandbox, provider: hook, maxDuration: 1h, approvers: { users: [ULEAD] } }
+`;
+
+describe.each(STORE_KINDS)('hallpass policy explain for a pipeline (%s)', (kind: StoreKind) => {
+  let h: CoreHarness;
+  const dir = tempDir();
+  const configFile = join(dir.dir, 'hallpass.yml');
+  afterAll(() => dir.cleanup());
+  beforeEach(async () => {
+    writeFileSync(configFile, PIPELINES);
+    h = await coreHarness(PIPELINES, {}, kind);
+    h.clock.set(T0);
+  });
+  afterEach(() => h.close());
+
+  const explain = (user: string, ...more: string[]) =>
+    runCli(
+      ['policy', 'explain', '--user', user, '--resource', 'deploy', ...more],
+      cliEnv(h.location, { HALLPASS_CONFIG: configFile }),
+      new ManualClock(T0),
+    );
+  const token = async (identity: string, resources: string[]) =>
+    (await h.core.pipelines.createToken({ identity, resources, actor: 'cli:ops' })).info.id;
+
+  const RULES = [
+    'Pipelines that may request it: those a `pipelines` rule names (people’s rules never let a pipeline in)',
+  ];
+  const TAIL = [
+    'Duration: 5m to 2h (default 1h), at most 2h in all with extensions',
+    'Ticket: optional',
+    'Who decides: 1 approval from ULEAD, in #CAPPROVALS',
+    '  Now that is: ULEAD',
+    '  Pipelines never decide requests.',
+    '',
+  ];
+
+  it('answers an API token identity from the pipelines rules and its live tokens, not the people rules', async () => {
+    const bound = await token('ci:deploy-web', ['deploy']);
+    const other = await token('ci:deploy-web', ['sandbox']);
+    await token('ci:deploy-api', ['deploy']);
+    const revoked = await token('ci:deploy-web', ['deploy']);
+    await h.core.pipelines.revokeToken(revoked, 'cli:ops');
+
+    expect(await explain('ci:deploy-web')).toEqual({
+      code: 0,
+      stdout: [
+        'Deploys (`deploy`) for pipeline `ci:deploy-web`, as of Tue 3 Mar 2026 10:00 UTC',
+        'yes: May request it.',
+        ...RULES,
+        '  1. API tokens of `ci:deploy-*`: names it; approved at once for up to 30m: applies',
+        '  2. ID tokens of gitlab with project_path acme/app or acme/infra: does not name it; approved at once for up to 15m when also ref main: does not apply',
+        `Its API tokens: bound to deploy: ${bound}; not bound to it: ${other}`,
+        ...TAIL,
+      ].join('\n'),
+      stderr: '',
+    });
+  });
+
+  it('says which rule stops a pipeline: none names it, or no live token of it is bound', async () => {
+    const unnamed = await explain('ci:release-bot');
+    expect(unnamed.code).toBe(1);
+    expect(unnamed.stdout).toContain(
+      'NO: Cannot request it (rule: `pipelines`): ci:release-bot may not request deploy: no `pipelines` rule of the resource matches it.',
+    );
+    await token('ci:deploy-web', ['sandbox']);
+    const unbound = await explain('ci:deploy-web');
+    expect(unbound.code).toBe(1);
+    expect(unbound.stdout).toContain(
+      'NO: Cannot request it (rule: `token`): No live API token of ci:deploy-web is bound to deploy. Create one with `hallpass tokens create --identity ci:deploy-web --resource deploy`.',
+    );
+  });
+
+  it('tells an ID token identity what depends on its claims, and refuses one whose issuer no rule names', async () => {
+    const gitlab = await explain('oidc:gitlab:project_path:acme/app:ref_type:branch:ref:main');
+    expect(gitlab.code).toBe(0);
+    expect(gitlab.stdout).toContain(
+      'maybe: May request it if the claims of its ID token match a rule below.',
+    );
+    expect(gitlab.stdout).toContain(
+      '  2. ID tokens of gitlab with project_path acme/app or acme/infra: it depends on the claims of the ID token the pipeline presents; approved at once for up to 15m when also ref main: it depends on the claims of the ID token the pipeline presents',
+    );
+    expect(gitlab.stdout).not.toContain('Its API tokens');
+    const github = await explain('oidc:github:repo:acme/app');
+    expect(github.code).toBe(1);
+    expect(github.stdout).toContain('no `pipelines` rule of the resource names its issuer');
+  });
+
+  it('refuses a past moment for a pipeline: requests do not record the pipelines rules', async () => {
+    const then = await explain('ci:deploy-web', '--as-of', '2026-03-01');
+    expect(then.code).toBe(1);
+    expect(then.stderr).toContain(
+      'Requests record the rules for people, not the `pipelines` rules, so Hallpass holds no record of what they said to ci:deploy-web then.',
+    );
+  });
+});
