@@ -104,14 +104,13 @@ export async function requestExtension(
     const refusal = ctx.policy.pipelineRefusal(caller, resource);
     if (refusal) throw refusal;
   }
-  // A pipeline's auto-approval bounds the whole grant, not each extension of it.
-  const auto =
-    caller !== undefined &&
-    ctx.policy.pipelineAutoApproves(
-      caller,
-      resource,
-      grant.expiresAt - grant.startsAt + durationMs,
-    );
+  // An auto-approval bounds the whole grant, not each extension of it.
+  const wholeMs = grant.expiresAt - grant.startsAt + durationMs;
+  const approvedBecause = caller
+    ? ctx.policy.pipelineAutoApproves(caller, resource, wholeMs)
+      ? { by: 'pipelines' as const }
+      : undefined
+    : await ctx.policy.extensionApproval(input.actor, resource, grant.startsAt, wholeMs);
   const expiresAt = grant.expiresAt;
   return change(ctx, async (c) => {
     const open = await c.tx.requests.pendingExtensionOf(grant.id);
@@ -144,7 +143,7 @@ export async function requestExtension(
         justification,
         ...(caller ? { pipeline: pipelineDetails(caller) } : {}),
       },
-      auto ? { by: 'pipelines' } : undefined,
+      approvedBecause,
     );
   });
 }

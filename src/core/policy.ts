@@ -190,6 +190,25 @@ export class Policy {
   }
 
   /**
+   * Whether a person's extension of a grant that started at `startedAt` is approved at once: an
+   * `autoApprove` rule approves it when it would have approved the whole grant in one request
+   * (its start, its length with the extension), as for pipelines. A rule that cannot be verified,
+   * or a rule that would now stop the person from filing, leaves it to the approvers.
+   */
+  async extensionApproval(
+    requester: string,
+    resource: Resource,
+    startedAt: number,
+    wholeMs: number,
+  ): Promise<Filing['approvedBecause']> {
+    const rules = this.rulesOf(resource);
+    const facts = await this.factsOf(requester, rules);
+    if (requestRefusal(rules, facts, startedAt)) return undefined;
+    const auto = autoApproval(rules, facts, startedAt, wholeMs);
+    return auto ? { by: 'autoApprove', autoApproveRule: auto.index } : undefined;
+  }
+
+  /**
    * What the directory and the on-call sources say of `userId` for the questions `rules` ask.
    * Nothing is refused here: an answer that cannot be had is recorded as unknown, and the
    * rules (src/core/rules.ts) fail closed on it.

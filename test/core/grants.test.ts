@@ -260,6 +260,48 @@ describe.each(STORE_KINDS)('extensions (%s)', (kind) => {
     expect(await h.sql.value('SELECT count(*) FROM grants')).toBe(1);
   });
 
+  it('approves an extension at once when an autoApprove rule would have approved the whole grant', async () => {
+    const auto = h.withConfig(
+      BASE_CONFIG.replace(
+        '    approvers: { users: [UA1, UA2, UA3] }\n',
+        '    approvers: { users: [UA1, UA2, UA3] }\n    autoApprove: [{ users: [UREQ], maxDuration: 1h }]\n',
+      ),
+    );
+    const started = await auto.createRequest({
+      requester: 'UREQ',
+      resourceId: 'quorum',
+      duration: '30m',
+      justification: JUST,
+    });
+    expect(started).toMatchObject({ status: 'approved', autoApproved: true });
+    const grant = (await auto.grantOf(started))!;
+    const now = h.clock.now();
+    await auto.lifecycle.activated(grant.id, {
+      startsAt: now,
+      expiresAt: now + 30 * 60_000,
+      state: undefined,
+      elapsedMs: 5,
+    });
+    const ask = (duration: string, actor = 'UREQ') =>
+      auto.requestExtension({ grantId: grant.id, actor, duration, justification: JUST });
+
+    const within = await ask('30m');
+    expect(within).toMatchObject({ kind: 'extension', status: 'approved', autoApproved: true });
+    expect((await auto.grant(grant.id))!.expiresAt).toBe(now + H);
+    const [approved] = await h.sql.all<{ details: string }>(
+      "SELECT details FROM audit_events WHERE action = 'request.approved' AND request_id = ?",
+      within.id,
+    );
+    expect(JSON.parse(approved!.details)).toMatchObject({
+      auto: true,
+      kind: 'extension',
+      by: 'autoApprove',
+      autoApproveRule: 0,
+    });
+    // The whole grant would now run past the rule's hour: the approvers decide.
+    expect(await ask('5m')).toMatchObject({ status: 'pending', autoApproved: false });
+  });
+
   it('refuses to go beyond the total ceiling counted from the original start', async () => {
     const grant = await activeGrant(h, 'quorum', '2h');
     const ask = (duration: string) =>

@@ -269,7 +269,9 @@ export function requestFiledText(
       ? `, starting ${formatTime(request.startAt, clock.timezone, clock.now)},`
       : '';
   if (request.status === 'approved') {
-    return `✅ ${capitalized(title)}${starting} needs no approval; I'll DM you as soon as the access is ready.`;
+    return request.kind === 'extension'
+      ? `✅ ${capitalized(title)} needs no approval: your access runs longer, and your DM says until when.`
+      : `✅ ${capitalized(title)}${starting} needs no approval; I'll DM you as soon as the access is ready.`;
   }
   return `📨 ${capitalized(title)}${starting} is with the approvers in ${channelLink(approverChannel)}${starting ? ' (if nobody decides before the start, it expires)' : ''}. Follow it, or cancel it, in your DM with Hallpass (${code(request.id)}).`;
 }
