@@ -60,10 +60,16 @@ export function followUpIssues(
   }
   const glass = resource.breakGlass;
   if (glass) {
-    if (glass.users.length + glass.usergroups.length === 0) {
+    const named =
+      glass.users.length +
+      glass.usergroups.length +
+      glass.ldapGroups.length +
+      glass.oktaGroups.length +
+      glass.oncall.length;
+    if (named === 0) {
       issues.push({
         key: 'breakGlass',
-        message: 'must name at least one user or user group who may break the glass',
+        message: 'must name at least one user, group or on-call source who may break the glass',
       });
     }
     if (glass.maxDuration < resource.minDuration || glass.maxDuration > resource.maxDuration) {

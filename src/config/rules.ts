@@ -154,6 +154,7 @@ export type AutoApproveRule = z.infer<typeof autoApproveRule>;
 interface ReferringResource {
   approvers: { oncall: string[] };
   requesters?: { oncall: string[] };
+  breakGlass?: { oncall: string[] };
   requestWindow?: string;
   autoApprove: AutoApproveRule[];
   maxDuration: number;
@@ -193,6 +194,7 @@ export function checkRuleReferences(
     const at = (...rest: PropertyKey[]) => ['resources', i, ...rest];
     oncall(at('approvers', 'oncall'), r.approvers.oncall);
     if (r.requesters) oncall(at('requesters', 'oncall'), r.requesters.oncall);
+    if (r.breakGlass) oncall(at('breakGlass', 'oncall'), r.breakGlass.oncall);
     window(at('requestWindow'), r.requestWindow);
     r.autoApprove.forEach((rule, j) => {
       oncall(at('autoApprove', j, 'oncall'), rule.oncall);

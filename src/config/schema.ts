@@ -66,10 +66,12 @@ const escalateTo = z
     'must name at least one user, user group or channel',
   );
 
-/** Access at once without approval, for emergencies; every use is reviewed afterwards. */
+/**
+ * Access at once without approval, for emergencies; every use is reviewed afterwards. Who may
+ * use it is named as approvers are: often whoever is on call.
+ */
 const breakGlass = z.strictObject({
-  users: z.array(userId).default([]),
-  usergroups: z.array(usergroupId).default([]),
+  ...people.shape,
   maxDuration: duration,
   reviewWithin: duration.default(24 * 3_600_000),
 });
@@ -297,6 +299,7 @@ export const configSchema = z
         [['approvers'], r.approvers],
         [['requesters'], r.requesters],
         ...r.autoApprove.map((rule, j): GroupRule => [['autoApprove', j], rule]),
+        [['breakGlass'], r.breakGlass],
       ];
       for (const [rule, named] of groupRules) {
         if (named?.ldapGroups.length && !cfg.directory.ldap) {

@@ -491,8 +491,8 @@ export class Policy {
 }
 
 /**
- * People as a rule names them: `breakGlass` and `escalateTo` name only users and user groups,
- * approvers and requesters any kind.
+ * People as a rule names them: `escalateTo` names only users and user groups, the other rules
+ * any kind.
  */
 type SomePeople = Pick<People, 'users' | 'usergroups'> & Partial<People>;
 

@@ -88,16 +88,7 @@ export function ruleSetOf(config: Config, resource: Resource): RuleSet {
       ...(resource.ticketPattern ? { ticketPattern: resource.ticketPattern } : {}),
       ...(resource.requestWindow ? { requestWindow: resource.requestWindow } : {}),
       autoApprove: resource.autoApprove,
-      ...(resource.breakGlass
-        ? {
-            breakGlass: {
-              ldapGroups: [],
-              oktaGroups: [],
-              oncall: [],
-              ...resource.breakGlass,
-            },
-          }
-        : {}),
+      ...(resource.breakGlass ? { breakGlass: resource.breakGlass } : {}),
     },
   };
 }

@@ -227,8 +227,14 @@ resources:
       'requests.escalateTo: must name at least one user, user group or channel',
     ]);
     expect(problems(base(', breakGlass: { maxDuration: 5m }'))).toEqual([
-      'resources[0].breakGlass: must name at least one user or user group who may break the glass',
+      'resources[0].breakGlass: must name at least one user, group or on-call source who may break the glass',
       "resources[0].breakGlass: maxDuration must be between the resource's minDuration (10m) and maxDuration (2h)",
+    ]);
+    expect(problems(base(', breakGlass: { oncall: [nobody], maxDuration: 1h }'))).toEqual([
+      'resources[0].breakGlass.oncall[0]: unknown on-call source "nobody" (known: none defined under oncall)',
+    ]);
+    expect(problems(base(", breakGlass: { ldapGroups: ['cn=sre'], maxDuration: 1h }"))).toEqual([
+      'resources[0].breakGlass.ldapGroups: needs directory.ldap: the LDAP server that says who is in these groups',
     ]);
     expect(problems(base(', breakGlass: { users: [UONCALL] }'))).toEqual([
       'resources[0].breakGlass.maxDuration: Invalid input: expected string, received undefined',
@@ -246,6 +252,9 @@ resources:
     expect(config.resources[0]!.breakGlass).toEqual({
       users: ['UONCALL'],
       usergroups: [],
+      ldapGroups: [],
+      oktaGroups: [],
+      oncall: [],
       maxDuration: HOUR,
       reviewWithin: 24 * HOUR,
     });

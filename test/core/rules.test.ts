@@ -45,6 +45,12 @@ resources:
     maxDuration: 1h
     requesters: { oncall: [payments] }
     approvers: { users: [ULEAD] }
+  - id: payments-primary
+    name: Payments primary
+    provider: hook
+    maxDuration: 4h
+    approvers: { users: [ULEAD] }
+    breakGlass: { oncall: [payments], maxDuration: 1h }
 `;
 
 /** An on-call source the test controls: who is on call, or that it cannot answer. */
@@ -95,6 +101,26 @@ describe.each(STORE_KINDS)('on-call, windows and later starts (%s)', (kind: Stor
     );
     expect(JSON.parse(details)).toMatchObject({ auto: true, autoApproveRule: 0 });
     expect(await h.core.grantOf(req)).toMatchObject({ status: 'activating', nextAttemptAt: T0 });
+  });
+
+  it('lets whoever is on call break the glass, nobody else, and nobody while the source cannot say', async () => {
+    const glass = (requester: string) =>
+      h.core.breakGlass({
+        requester,
+        resourceId: 'payments-primary',
+        duration: '30m',
+        justification: 'primary is down, INC-911 failover',
+      });
+    const { request } = await glass('UONC');
+    expect(request).toMatchObject({ status: 'approved', decidedBy: 'UONC' });
+    expect((await refused(glass('ULEAD'))).message).toBe(
+      'You may not break the glass on payments-primary; ask for it with `/jit request payments-primary`.',
+    );
+    oncall.down = true;
+    const unknown = await refused(glass('UONC'));
+    expect(unknown.code).toBe('unavailable');
+    expect(unknown.message).toContain("Hallpass can't verify your break-glass rights right now");
+    expect(await h.sql.value('SELECT count(*) FROM break_glass_uses')).toBe(1);
   });
 
   it('sends everything else to an approver: too long, or not on call', async () => {
