@@ -68,7 +68,7 @@ export class OutboxBook {
 
   /** Schedules another try at `nextAttemptAt`; `attempts` counts the tries that failed. */
   retry(row: OutboxRow, attempts: number, nextAttemptAt: number, error: string): Promise<void> {
-    return this.ctx.store.outbox.markRetry(row.id, attempts, nextAttemptAt, error);
+    return this.ctx.store.outbox.markRetry(row, attempts, nextAttemptAt, error);
   }
 
   /** Gives up on a row, dropping any secret it carried, and says so in the audit log. */

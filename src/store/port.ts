@@ -386,7 +386,11 @@ export interface OutboxQueries {
    * all in one transaction.
    */
   markSent(marks: readonly SentMark[], now: number): Promise<void>;
-  markRetry(id: number, attempts: number, nextAttemptAt: number, error: string): Promise<void>;
+  /**
+   * Schedules a row's next try; the rows queued behind it in its subject are held until then too,
+   * as they cannot go before it: a claim never walks rows that wait on a head.
+   */
+  markRetry(row: OutboxRow, attempts: number, nextAttemptAt: number, error: string): Promise<void>;
   /** Gives a pending row up; false when it was no longer pending. */
   markDead(id: number, attempts: number, error: string, restingPayload: string): Promise<boolean>;
   counts(): Promise<{ pending: number; dead: number }>;

@@ -429,6 +429,44 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
     });
   });
 
+  describe('outbox.markRetry', () => {
+    it('holds the rows behind a head that waits until its next try, and keeps the order', async () => {
+      const row = (key: string, subject = 'user:U1') => ({
+        key,
+        subject,
+        topic: 'requester_dm',
+        payload: `{"k":"${key}"}`,
+      });
+      await t.store.outbox.enqueue([row('a'), row('b'), row('x', 'user:U2'), row('c')], AT);
+      const heads = await t.store.outbox.claimHeads(AT, 60_000, 10);
+      const a = heads.find((r) => r.key === 'a')!;
+      await t.store.outbox.markRetry(a, 1, AT + 30_000, 'slack is down');
+      const due = await t.sql.all<{ key: string; next_attempt_at: number }>(
+        'SELECT key, next_attempt_at FROM outbox ORDER BY id',
+      );
+      // b and c cannot go before a: they wait for its try, not in the range a claim walks.
+      expect(due.map((r) => [r.key, Number(r.next_attempt_at)])).toEqual([
+        ['a', AT + 30_000],
+        ['b', AT + 30_000],
+        ['x', AT + 60_000],
+        ['c', AT + 30_000],
+      ]);
+      // A row queued while a waits is still behind it.
+      await t.store.outbox.enqueue([row('d')], AT + 1_000);
+      expect(await t.store.outbox.claimHeads(AT + 29_999, 60_000, 10)).toEqual([]);
+      const next = await t.store.outbox.claimHeads(AT + 30_000, 60_000, 10);
+      expect(next.map((r: OutboxRow) => r.key)).toEqual(['a']);
+      // A retry of a row no longer pending (another worker finished it) holds nothing back.
+      await t.store.outbox.markSent(
+        [{ row: next[0]!, restingPayload: '{}', coveredUpTo: next[0]!.id }],
+        AT + 30_000,
+      );
+      await t.store.outbox.markRetry(next[0]!, 2, AT + 90_000, 'late failure report');
+      const after = await t.store.outbox.claimHeads(AT + 30_000, 60_000, 10);
+      expect(after.map((r: OutboxRow) => r.key)).toEqual(['b']);
+    });
+  });
+
   describe('outbox.pendingAfter', () => {
     it("lists the first pending rows of the subject after a row, in order, and no other subject's", async () => {
       const row = (key: string, subject = 'user:U1') => ({
