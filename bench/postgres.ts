@@ -6,6 +6,7 @@ import { PostgresStore } from '../src/store/postgres/store';
 import { PgRunner } from '../src/store/postgres/runner';
 import { Sql, type Param } from '../src/store/sql';
 import { APP_HOME_SIZES, appHomeBench, type HomeStore } from './app-home';
+import { OUTBOX_SIZES, outboxBench, type OutboxStore } from './outbox';
 import { appendRows, FLOOR_DETAILS, FLOOR_HASH, type AppendSide } from './audit';
 import { lagBench, type LagDb } from './lag';
 import { perSecond, sideBySide, timedAsync } from './measure';
@@ -315,6 +316,27 @@ function pgLagDb(cluster: BenchPostgres): () => Promise<LagDb> {
 }
 
 /**
+ * The outbox on PostgreSQL, vacuumed and analysed once the outage is queued, as autovacuum does
+ * in service: each retry rewrites the rows it holds back, and until then their old index entries
+ * are walked too.
+ */
+function pgOutbox(cluster: BenchPostgres): OutboxStore {
+  return {
+    bench: on('outbox'),
+    async fresh() {
+      const db = await open(cluster);
+      return {
+        store: db.store,
+        settle: async () => {
+          await db.client.query('VACUUM ANALYZE outbox');
+        },
+        close: () => db.close(),
+      };
+    },
+  };
+}
+
+/**
  * App Home on PostgreSQL: each seeded SQLite file copied into a database of its own, vacuumed
  * and analysed as one in service would be.
  */
@@ -446,6 +468,7 @@ export async function postgresBench(quick: boolean): Promise<Row[]> {
       )),
       ...(await slackPathRows(quick, cluster)),
       ...(await appHomeBench({ ...APP_HOME_SIZES(quick), draws: 50 }, pgHome(cluster))),
+      ...(await outboxBench({ sizes: OUTBOX_SIZES, claims: quick ? 20 : 50 }, pgOutbox(cluster))),
     ];
   } finally {
     await cluster.stop();

@@ -6,6 +6,7 @@ import { footprintBench } from './footprint';
 import { lagBench } from './lag';
 import { failoverBench } from './failover';
 import { postgresBench } from './postgres';
+import { OUTBOX_SIZES, outboxBench } from './outbox';
 import { load, table, writeResults, writeSection, type Row } from './report';
 import { slackPathBench } from './slack-path';
 import { sweeperBench } from './sweeper';
@@ -77,6 +78,12 @@ const STEPS: Step[] = [
     method: () =>
       'three series, by pending requests, by history and by the live grants the person holds; every size drawn in turn, 50 times (medians); the floor of each row is the smallest size of its series, so the ratio is how the cost grows.',
     run: (quick) => appHomeBench({ ...APP_HOME_SIZES(quick), draws: 50 }),
+  },
+  {
+    name: 'outbox',
+    method: (q) =>
+      `each size seeded once, then claimed in turn, ${rounds(q, 50, 20)} times (medians); the floor of each row is the smallest size, so the ratio is how the cost grows.`,
+    run: (quick) => outboxBench({ sizes: OUTBOX_SIZES, claims: quick ? 20 : 50 }),
   },
   {
     name: 'footprint',
