@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiTokenRow } from '../store';
 import { change, type CoreContext, type GrantRow, type RequestRow } from './context';
-import { endEarly, endsEarly } from './early-end';
+import { endEarly, canEndEarly } from './early-end';
 import { DomainError } from './errors';
 import { newId } from './ids';
 import { TOKEN_IDENTITY_RE, callerOf, type PipelineCaller } from './pipelines';
@@ -131,7 +131,7 @@ export function revokeToken(
     const mine = filedWith(tokenId);
     const waiting = (await c.tx.requests.pendingOf(row.identity)).filter(mine);
     const obtained: GrantRow[] = [];
-    for (const grant of (await c.tx.grants.liveOf(row.identity)).filter(endsEarly)) {
+    for (const grant of (await c.tx.grants.liveOf(row.identity)).filter(canEndEarly)) {
       const request = await c.tx.requests.byId(grant.requestId);
       if (request && mine(request)) obtained.push(grant);
     }

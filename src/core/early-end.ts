@@ -42,7 +42,7 @@ export async function endEarly(c: Change, grant: GrantRow, end: EarlyEnd): Promi
   return { ...grant, ...ended };
 }
 
-/** Whether a grant still gives (or is being given) access that an early end would take away. */
-export function endsEarly(grant: GrantRow): boolean {
+/** Whether a grant gives access, or is being given it, that an early end would take away. */
+export function canEndEarly(grant: GrantRow): boolean {
   return grant.status === 'active' || grant.status === 'activating';
 }

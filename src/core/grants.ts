@@ -1,6 +1,6 @@
 import { formatDuration } from '../config/duration';
 import { change, type CoreContext, type GrantRow, type RequestRow } from './context';
-import { endEarly, endsEarly } from './early-end';
+import { endEarly, canEndEarly } from './early-end';
 import { DomainError } from './errors';
 import type { PipelineCaller } from './pipelines';
 import {
@@ -50,7 +50,7 @@ export function revokeGrant(ctx: CoreContext, input: RevokeInput): Promise<Grant
         `The grant on ${grantName(ctx, grant)} belongs to someone else; only its holder or an admin can revoke it.`,
       );
     }
-    if (!endsEarly(grant)) return grant;
+    if (!canEndEarly(grant)) return grant;
     return endEarly(c, grant, {
       reason:
         grant.userId === input.actor && !input.viaCli ? 'revoked_by_user' : 'revoked_by_admin',

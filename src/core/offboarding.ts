@@ -1,6 +1,6 @@
 import type { PersonStatus } from './directory';
 import { change, type CoreContext } from './context';
-import { endEarly, endsEarly } from './early-end';
+import { endEarly, canEndEarly } from './early-end';
 import { approverChannelOf } from './grant-transitions';
 import { recordStep } from './steps';
 
@@ -35,7 +35,7 @@ export function recordPersonStatus(
       checkedAt: c.now,
     });
     if (status === 'active') return undefined;
-    const grants = (await c.tx.grants.liveOf(userId)).filter(endsEarly);
+    const grants = (await c.tx.grants.liveOf(userId)).filter(canEndEarly);
     const requests = await c.tx.requests.pendingOf(userId);
     if (!changed && grants.length === 0 && requests.length === 0) return undefined;
     const why =
