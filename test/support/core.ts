@@ -86,9 +86,10 @@ export async function coreHarness(
   kind: StoreKind = 'sqlite',
   oncall?: OnCall,
 ): Promise<CoreHarness> {
+  // Parsed first: a configuration a test gets wrong throws before a store is left behind.
+  const config = parseConfig(yaml, {});
   const test = await freshStore(kind);
   const clock = new ManualClock(T0);
-  const config = parseConfig(yaml, {});
   const directory = new StaticDirectory(groups);
   const core = new Core({ store: test.store, clock, config, directory, oncall });
   return {
