@@ -27,6 +27,8 @@ type Details = Record<string, unknown>;
 
 const iso = (ms: unknown) => (typeof ms === 'number' ? new Date(ms).toISOString() : '?');
 const quoted = (text: unknown) => JSON.stringify(String(text ?? ''));
+/** The account a grant call named (grant.activated, grant.failed and failed attempts record it). */
+const forAccount = (d: Details) => (typeof d.account === 'string' ? `, for ${d.account}` : '');
 const duration = (ms: unknown) => (typeof ms === 'number' ? formatDuration(ms) : '?');
 
 const END_REASONS: Record<string, string> = {
@@ -106,11 +108,11 @@ function tell(row: AuditRow, d: Details): string {
     case 'grant.created':
       return `grant created for provider ${String(d.provider)}, ${duration(d.durationMs)}`;
     case 'grant.activation_failed_attempt':
-      return `provider grant failed (${attempt}): ${quoted(d.error)}; next try ${iso(d.nextAttemptAt)}`;
+      return `provider grant failed (${attempt}${forAccount(d)}): ${quoted(d.error)}; next try ${iso(d.nextAttemptAt)}`;
     case 'grant.activated':
-      return `provider grant ok (${attempt}, ${String(d.elapsedMs)} ms): access from ${iso(d.startsAt)} until ${iso(d.expiresAt)}${d.credentialsIssued === true ? ', credentials sent to the holder' : ''}`;
+      return `provider grant ok (${attempt}, ${String(d.elapsedMs)} ms${forAccount(d)}): access from ${iso(d.startsAt)} until ${iso(d.expiresAt)}${d.credentialsIssued === true ? ', credentials sent to the holder' : ''}`;
     case 'grant.failed':
-      return `activation gave up after ${plural(Number(d.attempts), 'attempt')}: ${quoted(d.error)}; cleaning up with a revoke`;
+      return `activation gave up after ${plural(Number(d.attempts), 'attempt')}${forAccount(d)}: ${quoted(d.error)}; cleaning up with a revoke`;
     case 'grant.extended':
       return d.applied
         ? `extended: now ends ${iso(d.to)} instead of ${iso(d.from)}`

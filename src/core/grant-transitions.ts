@@ -19,6 +19,14 @@ export interface Activation {
   email?: string;
 }
 
+/**
+ * The account a grant call named, for its audit event: the record says which address was given
+ * access (or may have been, by a failed call), even after the person's email changes.
+ */
+function accountNamed(email: string | null | undefined): { account?: string } {
+  return email ? { account: email } : {};
+}
+
 /** The provider gave the access: the clock starts now. False when the grant was revoked meanwhile. */
 export function recordActivated(
   ctx: CoreContext,
@@ -66,6 +74,7 @@ export function recordActivated(
         attempts: grant.attempts + 1,
         elapsedMs: a.elapsedMs,
         credentialsIssued: a.sealedCredentials !== undefined,
+        ...accountNamed(a.email),
       },
       redraw: grant.requestId,
       dm: {
@@ -154,7 +163,7 @@ async function activationFailed(
     action: 'grant.activation_failed_attempt',
     requestId: grant.requestId,
     grantId: grant.id,
-    details: { attempts, error, nextAttemptAt },
+    details: { attempts, error, nextAttemptAt, ...accountNamed(grant.grantedEmail) },
   });
   if (attempts < retry.alertAfterAttempts) {
     const update = { attempts, lastError: error, nextAttemptAt, fenceUntil };
@@ -178,7 +187,7 @@ async function activationFailed(
     action: 'grant.failed',
     requestId: grant.requestId,
     grantId: grant.id,
-    details: { attempts, error },
+    details: { attempts, error, ...accountNamed(grant.grantedEmail) },
     redraw: grant.requestId,
     dm: {
       key: `grant.failed:${grant.id}:dm`,
@@ -240,7 +249,7 @@ async function revokeFailed(
     action: 'grant.revoke_failed_attempt',
     requestId: grant.requestId,
     grantId: grant.id,
-    details: { attempts, error, nextAttemptAt },
+    details: { attempts, error, nextAttemptAt, ...accountNamed(grant.grantedEmail) },
   });
   if (alertNow) {
     c.audit({

@@ -450,6 +450,24 @@ describe.each(STORE_KINDS)('grant terms (%s)', (kind: StoreKind) => {
       expect((await grant(grantId)).status).toBe('revoked');
       expect(emailsIn(grantId, 'grant')).toEqual(['req@example.com', 'req@example.com']);
       expect(emailsIn(grantId, 'revoke')).toEqual(['req@example.com']);
+      // The audit says which account was (or may have been) given the access, both times.
+      const named = await h.sql.all<{ action: string; account: string | null }>(
+        `SELECT action, ${h.sql.json('details', 'account')} AS account FROM audit_events
+          WHERE grant_id = ? AND action IN ('grant.activation_failed_attempt', 'grant.activated')
+          ORDER BY seq`,
+        grantId,
+      );
+      expect(named).toEqual([
+        { action: 'grant.activation_failed_attempt', account: 'req@example.com' },
+        { action: 'grant.activated', account: 'req@example.com' },
+      ]);
+      const told = (await p.core.audit.story(grantId))!.lines.map((l) => l.text);
+      expect(told).toContainEqual(
+        expect.stringMatching(/^provider grant failed \(attempt 1, for req@example\.com\): /),
+      );
+      expect(told).toContainEqual(
+        expect.stringMatching(/^provider grant ok \(attempt 2, \d+ ms, for req@example\.com\): /),
+      );
     });
 
     it('is named in the revoke while the directory is down', async () => {
