@@ -7,7 +7,7 @@ import { parseNotification } from '../../core';
 import type { Logger } from '../../log';
 import type { GuaranteeLookup } from '../../providers/types';
 import type { Sealer } from '../../secrets/seal';
-import { refreshOpenedHomes } from '../listeners/home';
+import { publishHome, refreshOpenedHomes } from '../listeners/home';
 import { MessagesStore } from '../messages-store';
 import { persist } from '../persist';
 import { zoneOf, type ReaderZones } from '../reader-zones';
@@ -15,6 +15,7 @@ import { deliverAlert } from './alert';
 import { deliverChainBroken } from './chain-broken';
 import { deliverBreakGlassAlert, deliverReviewOverdue } from './break-glass';
 import { deliverEscalation, deliverReminder } from './follow-ups';
+import { HomeDraws } from './home-draws';
 import { deliverApproverMessage } from './approver-message';
 import { deliverCredentials } from './credentials';
 import { deliverDigest } from './digest';
@@ -114,9 +115,12 @@ export class OutboxDispatcher {
    * answers Slack more than the rows in it.
    */
   private readonly accepted: Batch<{ row: OutboxRow; coveredUpTo: number }, void>;
+  private readonly homes: HomeDraws;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.options = { ...DEFAULT_DISPATCHER_OPTIONS, ...deps.options };
+    const { client, core, logger, zones } = deps;
+    this.homes = new HomeDraws((userId) => publishHome(client, { core, logger, zones }, userId));
     this.accepted = new Batch(
       async (rows) => {
         await persist(() => deps.core.outbox.sent(rows));
@@ -271,10 +275,8 @@ export class OutboxDispatcher {
       now: this.deps.clock.now(),
       zoneOf: (userId) => zoneOf(this.deps.zones, userId, this.deps.core.config.timezone),
       queuedAfter: () => this.deps.core.outbox.queuedAfter(row, QUEUED_AFTER_LIMIT),
-      refreshHome: (userIds) => {
-        const { client, core, logger, zones } = this.deps;
-        return refreshOpenedHomes(client, { core, logger, zones }, userIds);
-      },
+      refreshHome: (userIds) =>
+        refreshOpenedHomes(this.deps, userIds, (userId) => this.homes.redraw(userId)),
       post: (channel, message) => this.slack.postOnce(`outbox:${row.key}`, channel, message),
       reply: (parent, message) => this.slack.replyOnce(`outbox:${row.key}`, parent, message),
     };

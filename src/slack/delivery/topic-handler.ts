@@ -27,7 +27,7 @@ export interface DeliveryContext {
   queuedAfter(): Promise<Notification[]>;
   /**
    * Republishes the Home tab of those of these people who have opened it, now that what it
-   * shows changed; never throws.
+   * shows changed, one draw at a time for each person (HomeDraws); never throws.
    */
   refreshHome(userIds: readonly string[]): Promise<void>;
   /** Posts once for this outbox row: a retry after a partial success skips channels already done. */

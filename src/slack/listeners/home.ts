@@ -34,14 +34,14 @@ export async function publishHome(
 }
 
 /**
- * Redraws the Home of those of `userIds` who have opened it. A Home nobody opened is drawn when
- * it first is (app_home_opened); publishing it on every change would spend a Slack call, and
- * the person's share of Slack's rate limit, each time on a tab nobody looks at.
+ * Redraws, with `redraw`, the Home of those of `userIds` who have opened it. A Home nobody opened
+ * is drawn when it first is (app_home_opened); publishing it on every change would spend a Slack
+ * call, and the person's share of Slack's rate limit, each time on a tab nobody looks at.
  */
 export async function refreshOpenedHomes(
-  client: webApi.WebClient,
-  deps: Pick<ListenerDeps, 'core' | 'logger' | 'zones'>,
+  deps: Pick<ListenerDeps, 'core' | 'logger'>,
   userIds: readonly string[],
+  redraw: (userId: string) => Promise<void>,
 ): Promise<void> {
   await Promise.all(
     userIds.map(async (userId) => {
@@ -50,7 +50,7 @@ export async function refreshOpenedHomes(
         logFailure(err, deps.logger, 'tell whether the Home tab was opened');
         return true;
       });
-      if (opened) await publishHome(client, deps, userId);
+      if (opened) await redraw(userId);
     }),
   );
 }
