@@ -21,6 +21,12 @@ const FETCH_TIMEOUT_MS = 5_000;
 
 const unauthorized = (detail: string) => new ApiProblem(401, 'invalid_token', detail);
 
+/** A token whose `iat` or `nbf` (seconds) lies further ahead than the clock skew allows. */
+const fromTheFuture = (says: string, seconds: number) =>
+  unauthorized(
+    `The ID token ${says} ${new Date(seconds * 1000).toISOString()}, later than now; check the clocks of the CI and Hallpass (api.oidc clockSkew allows some difference).`,
+  );
+
 /** A claim's value as policy matches it: strings as they are, numbers and booleans as text. */
 function claimText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
@@ -75,6 +81,10 @@ export class OidcVerifier {
       if (err instanceof ApiProblem) throw err;
       throw this.explain(err, issuer, errors);
     }
+    // jose checks `iat` only against a maximum age; a token from the future is as wrong as one
+    // not valid yet (`nbf`), and is held to the same skew.
+    if (typeof payload.iat === 'number' && payload.iat * 1000 > Date.now() + issuer.clockSkew)
+      throw fromTheFuture('was issued at', payload.iat);
     const claims: Record<string, string> = {};
     for (const [name, value] of Object.entries(payload)) {
       const text = claimText(value);
@@ -89,7 +99,10 @@ export class OidcVerifier {
     return { via: 'oidc', id: oidcIdentity(issuer.name, value), issuer: issuer.name, claims };
   }
 
-  /** The issuer's keys: from `jwksUrl`, or where its discovery document says; fetched once, cached. */
+  /**
+   * The issuer's keys: from `jwksUrl`, or where its discovery document says (found once). jose
+   * caches them up to 10 minutes and refetches at most every 30 s for an unknown key id.
+   */
   private keysOf(issuer: OidcIssuer): Promise<JWTVerifyGetKey> {
     let found = this.keys.get(issuer.name);
     if (!found) {
@@ -140,6 +153,8 @@ export class OidcVerifier {
         );
       if (err.claim === 'iss')
         return unauthorized(`The ID token was not issued by ${issuer.issuer}.`);
+      if (err.claim === 'nbf' && typeof err.payload.nbf === 'number')
+        return fromTheFuture('is not valid before', err.payload.nbf);
       return unauthorized(`The ID token's "${err.claim}" claim is not acceptable: ${err.reason}.`);
     }
     if (

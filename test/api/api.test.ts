@@ -418,6 +418,16 @@ describe('the pipelines API, end to end', () => {
       ],
       ['an expired token', () => issuer.sign(main, { expiresIn: -120 }), /has expired/],
       [
+        'a token issued further in the future than the clock skew',
+        () => issuer.sign(main, { issuedIn: 120, expiresIn: 600 }),
+        /was issued at .*, later than now; check the clocks of the CI and Hallpass/,
+      ],
+      [
+        'a token not valid until later than the clock skew',
+        () => issuer.sign(main, { validIn: 120, expiresIn: 600 }),
+        /is not valid before .*; check the clocks of the CI and Hallpass/,
+      ],
+      [
         'a key the issuer never published',
         () => issuer.sign(main, { foreignKey: true }),
         /signature does not verify/,

@@ -10,6 +10,10 @@ export interface SignOptions {
   issuer?: string;
   /** Seconds from now; negative for an expired token. */
   expiresIn?: number;
+  /** Seconds from now the token says it was issued (`iat`; 5 s ago unless said). */
+  issuedIn?: number;
+  /** Seconds from now the token is valid from (`nbf`; 5 s ago unless said). */
+  validIn?: number;
 }
 
 /**
@@ -64,8 +68,8 @@ export class TestIssuer {
       .setProtectedHeader({ alg: 'RS256', kid: 'k1', typ: 'JWT' })
       .setIssuer(options.issuer ?? this.url)
       .setAudience(options.audience ?? this.audience)
-      .setIssuedAt(now - 5)
-      .setNotBefore(now - 5)
+      .setIssuedAt(now + (options.issuedIn ?? -5))
+      .setNotBefore(now + (options.validIn ?? -5))
       .setExpirationTime(now + (options.expiresIn ?? 300))
       .sign(key);
   }
