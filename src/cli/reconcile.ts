@@ -14,6 +14,8 @@ function line(f: Finding): string {
   const who = `${f.grantId} (${f.userId} on ${f.resourceId})`;
   if (f.found === 'unreadable') return `  ${who}: its provider cannot be read back\n`;
   if (f.found === 'error') return `  ${who}: read-back failed: ${f.error}\n`;
+  if (f.found === 'covered')
+    return `  ${who}: ended; not read back, as ${f.coveredBy} holds the same access\n`;
   if (f.found === f.expected) return `  ${who}: ${f.found}, as recorded\n`;
   const drift = `DRIFT: expected ${f.expected}, found ${f.found}`;
   if (f.repaired === undefined) return `  ${who}: ${drift}\n`;
@@ -68,7 +70,9 @@ export async function grantsReconcile(args: string[], io: CliIo): Promise<number
           calls: new ProviderCalls(),
         });
         const findings = await reconciler.run({ dryRun });
-        const drift = findings.filter((f) => f.found !== f.expected && f.found !== 'unreadable');
+        const drift = findings.filter(
+          (f) => f.found !== f.expected && f.found !== 'unreadable' && f.found !== 'covered',
+        );
         await write(
           io.stdout,
           `${dryRun ? 'read back (dry run, nothing changed)' : 'reconciled'}: ${findings.length} grant(s), ${drift.length} with drift\n${findings.map(line).join('')}`,

@@ -1,3 +1,4 @@
+import { coveringEach } from './covering';
 import { activitySummary } from '../audit/activity';
 import { buildDigest, type Digest } from '../audit/digest';
 import { weekEndingAt, periodKey, type Period } from '../audit/period';
@@ -52,7 +53,13 @@ import {
 } from './break-glass';
 import { nextFollowUpAt, sendDueFollowUps } from './follow-ups';
 import { OutboxBook } from './outbox';
-import { recordDrift, recordRechecked, recordVerified, type Drift } from './verification';
+import {
+  recordDrift,
+  recordRechecked,
+  recordVerified,
+  type Drift,
+  type Recheck,
+} from './verification';
 import { configuredTarget, type TargetResolver } from './terms';
 import { Pipelines } from './pipeline-face';
 import { withPipelines } from './pipelines';
@@ -148,14 +155,14 @@ export class GrantLifecycle {
     return this.ctx.store.grants.byId(id);
   }
 
-  /** Another grant that still gives the same user the same resource, so revoking must wait for it. */
-  covering(grant: GrantRow): Promise<GrantRow | undefined> {
-    return this.ctx.store.grants.covering(grant, this.ctx.clock.now());
+  /** Another grant that still gives its holder the same access, so revoking must not take it. */
+  async covering(grant: GrantRow): Promise<GrantRow | undefined> {
+    return (await coveringEach(this.ctx, [grant])).get(grant.id);
   }
 
   /** `covering` for several grants in one read: each grant's id to a grant covering it. */
   coveringEach(grants: readonly GrantRow[]): Promise<Map<string, GrantRow>> {
-    return this.ctx.store.grants.coveringEach(grants, this.ctx.clock.now());
+    return coveringEach(this.ctx, grants);
   }
 
   /** Active grants that end within `warnBefore` and whose holder was not warned yet. */
@@ -208,8 +215,8 @@ export class GrantLifecycle {
   verified(grantId: string) {
     return recordVerified(this.ctx, grantId);
   }
-  rechecked(grantId: string, readable: boolean) {
-    return recordRechecked(this.ctx, grantId, readable);
+  rechecked(grantId: string, recheck: Recheck) {
+    return recordRechecked(this.ctx, grantId, recheck);
   }
   drift(grantId: string, drift: Drift, attempt: number) {
     return recordDrift(this.ctx, grantId, drift, attempt);

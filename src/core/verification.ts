@@ -32,28 +32,36 @@ export async function recordVerified(ctx: CoreContext, grantId: string): Promise
 }
 
 /**
- * An ended grant was read back and is gone, as recorded (or its provider cannot be read back,
- * `readable: false`): audited, and the next read-back scheduled, if any is left.
+ * What a read-back of an ended grant came to: gone, as recorded; not readable (its provider has
+ * no check); or not read back because another live grant holds the same access (`coveredBy`),
+ * which that grant's own revoke reads back when it ends.
  */
+export type Recheck = { readable: boolean } | { coveredBy: string };
+
+/** An ended grant's read-back: audited, and the next one scheduled, if any is left. */
 export function recordRechecked(
   ctx: CoreContext,
   grantId: string,
-  readable: boolean,
+  recheck: Recheck,
 ): Promise<void> {
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
     if (!grant || grant.recheckAt === null || expectedOf(grant) !== 'absent') return;
     const rechecks = grant.rechecks + 1;
-    const recheckAt = readable ? nextRecheck(ctx, grant, rechecks) : null;
+    const readBack = 'readable' in recheck && recheck.readable;
+    const recheckAt = readBack ? nextRecheck(ctx, grant, rechecks) : null;
     await c.tx.grants.update(grantId, { rechecks, recheckAt });
     c.audit({
       actor: 'hallpass',
       action: 'grant.rechecked',
       requestId: grant.requestId,
       grantId,
-      details: readable
-        ? { present: false, rechecks, sinceEndMs: c.now - (grant.endedAt ?? c.now) }
-        : { readable: false, why: 'its provider has no check' },
+      details:
+        'coveredBy' in recheck
+          ? { coveredBy: recheck.coveredBy, why: 'another grant holds the same access' }
+          : readBack
+            ? { present: false, rechecks, sinceEndMs: c.now - (grant.endedAt ?? c.now) }
+            : { readable: false, why: 'its provider has no check' },
     });
   });
 }

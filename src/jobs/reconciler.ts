@@ -24,8 +24,13 @@ export interface Finding {
   userId: string;
   resourceId: string;
   expected: Expected;
-  /** What the read-back found, or `unreadable` when the provider has no `check`. */
-  found: 'present' | 'absent' | 'unreadable' | 'error';
+  /**
+   * What the read-back found, `unreadable` when the provider has no `check`, or `covered` for an
+   * ended grant whose access another live grant still holds (not read back: it is there by right).
+   */
+  found: 'present' | 'absent' | 'unreadable' | 'error' | 'covered';
+  /** For `covered`: the grant that holds the access now. */
+  coveredBy?: string;
   /** For drift outside a dry run: whether the repair worked. */
   repaired?: boolean;
   error?: string;
@@ -135,8 +140,19 @@ export class Reconciler {
       ...more,
     });
     const resolved = this.deps.providers.get(grant.provider);
+    // A person's grants of one resource share the access on such a provider: while another grant
+    // holds it, finding it present says nothing against this one, and a "repair" would take it
+    // from the grant that holds it. Its last holder's revoke reads it back when that one ends.
+    if (expected === 'absent' && resolved?.provider.guarantees.isolation === 'shared') {
+      const cover = await core.lifecycle.covering(grant);
+      if (cover) {
+        if (!dryRun) await core.lifecycle.rechecked(grant.id, { coveredBy: cover.id });
+        return finding('covered', { coveredBy: cover.id });
+      }
+    }
     if (!resolved?.provider.check) {
-      if (!dryRun && expected === 'absent') await core.lifecycle.rechecked(grant.id, false);
+      if (!dryRun && expected === 'absent')
+        await core.lifecycle.rechecked(grant.id, { readable: false });
       return finding('unreadable');
     }
     let present: boolean;
@@ -148,7 +164,7 @@ export class Reconciler {
     if ((present ? 'present' : 'absent') === expected) {
       if (!dryRun) {
         if (expected === 'present') await core.lifecycle.verified(grant.id);
-        else await core.lifecycle.rechecked(grant.id, true);
+        else await core.lifecycle.rechecked(grant.id, { readable: true });
       }
       this.attempts.delete(grant.id);
       return finding(expected);

@@ -303,10 +303,16 @@ export interface GrantQueries {
   nextDue(): Promise<number | null>;
   /** The earliest expiry among active grants whose holder was not warned yet. */
   nextUnwarnedExpiry(): Promise<number | null>;
-  /** Another grant still giving `userId` the resource: activating, or active and unexpired at `now`. */
-  covering(grant: GrantRow, now: number): Promise<GrantRow | undefined>;
-  /** `covering` for each of `grants` in one statement: each grant's id to a grant covering it. */
-  coveringEach(grants: readonly GrantRow[], now: number): Promise<Map<string, GrantRow>>;
+  /**
+   * The grants of these grants' holders and resources that give access now or are about to, in
+   * one statement: active and unexpired at `now`, or activating with an attempt due by
+   * `activatingBy` (a grant booked to start later, or waiting to retry, is neither).
+   */
+  liveAlongside(
+    grants: readonly GrantRow[],
+    now: number,
+    activatingBy: number,
+  ): Promise<GrantRow[]>;
   /** Active, unwarned grants expiring in (now, until]. */
   toWarn(now: number, until: number, limit: number): Promise<GrantRow[]>;
   /** Active grants whose expiry moved since the provider was told. */

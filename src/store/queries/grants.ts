@@ -21,12 +21,6 @@ const NEXT_DUE = new Sql(`SELECT min(next_attempt_at) AS at FROM grants WHERE ${
 const NEXT_UNWARNED = new Sql(
   `SELECT min(expires_at) AS at FROM grants WHERE ${GRANT_ACTIVE_UNWARNED}`,
 );
-// Statuses written into the SQL: bound, SQLite (built with STAT4) re-plans this query on every
-// run, 17 µs instead of 2 µs, once per revoke.
-const COVERING = new Sql(
-  `SELECT * FROM grants WHERE user_id = ? AND resource_id = ? AND id <> ?
-     AND (status = 'activating' OR (status = 'active' AND expires_at > ?)) LIMIT 1`,
-);
 const TO_WARN = new Sql(
   `SELECT * FROM grants WHERE ${GRANT_ACTIVE_UNWARNED} AND expires_at <= ? AND expires_at > ? LIMIT ?`,
 );
@@ -139,32 +133,21 @@ export class SqlGrantQueries implements GrantQueries {
     return this.at(NEXT_UNWARNED);
   }
 
-  covering(grant: GrantRow, now: number) {
-    return this.one(COVERING, [grant.userId, grant.resourceId, grant.id, now]);
-  }
-
-  async coveringEach(grants: readonly GrantRow[], now: number) {
-    const covers = new Map<string, GrantRow>();
-    if (grants.length === 0) return covers;
+  async liveAlongside(grants: readonly GrantRow[], now: number, activatingBy: number) {
+    if (grants.length === 0) return [];
     const users = [...new Set(grants.map((g) => g.userId))];
     const resources = [...new Set(grants.map((g) => g.resourceId))];
-    // Both IN lists, then the exact pairs here: the (user_id, resource_id, status) index serves
-    // this on both databases, where a list of row values may not be.
-    const live = await this.many(
+    // Both IN lists; the caller pairs the rows with its grants. The (user_id, resource_id, status)
+    // index serves this on both databases, where a list of row values may not be.
+    return this.many(
       sqlOf(
         `SELECT * FROM grants WHERE user_id IN (${placeholders(users.length)})
            AND resource_id IN (${placeholders(resources.length)})
-           AND (status = 'activating' OR (status = 'active' AND expires_at > ?))`,
+           AND ((status = 'activating' AND next_attempt_at <= ?)
+             OR (status = 'active' AND expires_at > ?))`,
       ),
-      [...users, ...resources, now],
+      [...users, ...resources, activatingBy, now],
     );
-    for (const grant of grants) {
-      const cover = live.find(
-        (g) => g.id !== grant.id && g.userId === grant.userId && g.resourceId === grant.resourceId,
-      );
-      if (cover) covers.set(grant.id, cover);
-    }
-    return covers;
   }
 
   toWarn(now: number, until: number, limit: number) {

@@ -1,0 +1,184 @@
+import { StaticDirectory } from '../../src/core/directory';
+import { ProviderCalls } from '../../src/jobs/provider-calls';
+import { Reconciler } from '../../src/jobs/reconciler';
+import { Sweeper } from '../../src/jobs/sweeper';
+import { logger } from '../../src/log';
+import type { Core } from '../../src/core';
+import type { GrantResult, Provider, ProviderCallContext } from '../../src/providers/types';
+import { Sealer } from '../../src/secrets/seal';
+import { BASE_CONFIG, coreHarness, T0, type CoreHarness } from '../support/core';
+import { lookupOf, RecordingProvider } from '../support/recording-provider';
+import { STORE_KINDS, type StoreKind } from '../support/stores';
+
+/**
+ * On a provider where a person's grants of one resource share one access, ending one grant must
+ * neither take the access from another grant that holds it now nor be skipped for a grant that
+ * does not hold it (one booked for later, or one reaching another target after an edit).
+ */
+
+const JUST = 'investigating INC-42 slow queries';
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const sealer = new Sealer('test-sealing-secret');
+
+async function grantOf(h: CoreHarness, requestId: string): Promise<string> {
+  return h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', requestId);
+}
+
+describe.each(STORE_KINDS)('shared access and the record (%s)', (kind: StoreKind) => {
+  let h: CoreHarness;
+  beforeEach(async () => {
+    h = await coreHarness(BASE_CONFIG, undefined, kind);
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  function jobs(core: Core, provider: Provider) {
+    const deps = {
+      core,
+      providers: lookupOf({ hook: provider }),
+      directory: new StaticDirectory({}, { UREQ: 'req@example.com' }),
+      sealer,
+      logger,
+      busy: new Set<string>(),
+      calls: new ProviderCalls(),
+    };
+    return { sweeper: new Sweeper({ ...deps, random: () => 1 }), reconciler: new Reconciler(deps) };
+  }
+
+  async function activeGrant(core: Core, sweeper: Sweeper, resourceId = 'auto'): Promise<string> {
+    const req = await core.createRequest({
+      requester: 'UREQ',
+      resourceId,
+      duration: '30m',
+      justification: JUST,
+    });
+    const id = await grantOf(h, req.id);
+    await sweeper.tick();
+    expect((await core.grant(id))!.status).toBe('active');
+    return id;
+  }
+
+  it("does not read back, nor take away, an ended grant's access while a newer grant holds it", async () => {
+    const provider = new RecordingProvider(); // isolation: shared
+    const { sweeper, reconciler } = jobs(h.core, provider);
+    const a = await activeGrant(h.core, sweeper);
+    h.clock.advance(30 * MIN);
+    await sweeper.tick();
+    expect((await h.core.grant(a))!.status).toBe('revoked');
+    expect(provider.present.has('UREQ/auto')).toBe(false);
+
+    // The person asks again a minute later: a new grant of the same resource, active.
+    h.clock.advance(MIN);
+    const b = await activeGrant(h.core, sweeper);
+    expect(provider.present.has('UREQ/auto')).toBe(true);
+
+    // The reconciler's scheduled read-back of the ENDED grant, 2 min after its end.
+    h.clock.advance(MIN);
+    const findings = await reconciler.run();
+    expect(findings.find((f) => f.grantId === a)).toMatchObject({
+      expected: 'absent',
+      found: 'covered',
+      coveredBy: b,
+    });
+    expect((await h.core.grant(a))!.recheckAt).toBeNull();
+
+    // The record says b is active; the access must still be there.
+    expect((await h.core.grant(b))!.status).toBe('active');
+    expect(provider.present.has('UREQ/auto')).toBe(true);
+    await sweeper.stop();
+    await reconciler.stop();
+  });
+
+  it('revokes an expiring grant although a grant of the same access is booked to start later', async () => {
+    const provider = new RecordingProvider(); // isolation: shared
+    const { sweeper } = jobs(h.core, provider);
+    const a = await activeGrant(h.core, sweeper);
+    // A second request for the same resource, to start in three hours.
+    const later = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'auto',
+      duration: '30m',
+      justification: JUST,
+      startAt: T0 + 3 * HOUR,
+    });
+    const c = await grantOf(h, later.id);
+    expect((await h.core.grant(c))!.status).toBe('activating');
+
+    h.clock.advance(30 * MIN);
+    await sweeper.tick();
+    // No grant gives access now: a is ended, c has not started.
+    expect((await h.core.grant(a))!.status).toBe('revoked');
+    expect((await h.core.grant(c))!).toMatchObject({ status: 'activating', startsAt: null });
+    const ended = await h.sql.value<string>(
+      "SELECT details FROM audit_events WHERE grant_id = ? AND action = 'grant.revoked'",
+      a,
+    );
+    expect(JSON.parse(ended)).not.toHaveProperty('coveredBy');
+    expect(provider.present.has('UREQ/auto')).toBe(false);
+    // At its start the booked grant gives the access again.
+    h.clock.set(T0 + 3 * HOUR);
+    await sweeper.tick();
+    expect((await h.core.grant(c))!.status).toBe('active');
+    expect(provider.present.has('UREQ/auto')).toBe(true);
+    await sweeper.stop();
+  });
+
+  it("revokes a grant where it was granted when the resource's target changed since, beside a grant of the new target", async () => {
+    /** A shared provider whose access is per person and target (a channel, a group). */
+    class TargetProvider implements Provider {
+      readonly guarantees = {
+        enforcesExpiry: false,
+        endsOpenSessions: true,
+        isolation: 'shared' as const,
+      };
+      readonly present = new Set<string>();
+      private key(ctx: ProviderCallContext<unknown>) {
+        return `${ctx.user.slackId}@${JSON.stringify(ctx.resource.target)}`;
+      }
+      async grant(ctx: ProviderCallContext<unknown>): Promise<GrantResult> {
+        this.present.add(this.key(ctx));
+        return {};
+      }
+      async revoke(ctx: ProviderCallContext<unknown>): Promise<void> {
+        this.present.delete(this.key(ctx));
+      }
+    }
+    const config = (channel: string) => `${BASE_CONFIG}
+  - id: room
+    name: War room
+    provider: hook
+    target: { channel: ${channel} }
+    maxDuration: 1h
+    approvalsRequired: 0
+`;
+    const provider = new TargetProvider();
+    const before = h.withConfig(config('COLD'));
+    const { sweeper: s1 } = jobs(before, provider);
+    const a = await activeGrant(before, s1, 'room');
+    await s1.stop();
+    expect(provider.present.has('UREQ@{"channel":"COLD"}')).toBe(true);
+
+    // hallpass.yml edited: the room moves to another channel; the person asks again.
+    const after = h.withConfig(config('CNEW'));
+    const { sweeper: s2 } = jobs(after, provider);
+    h.clock.advance(5 * MIN);
+    const b = await activeGrant(after, s2, 'room');
+    expect(provider.present.has('UREQ@{"channel":"CNEW"}')).toBe(true);
+
+    // a expires: it must be revoked where it was granted (COLD), per docs/guarantees.md.
+    h.clock.advance(25 * MIN);
+    await s2.tick();
+    expect((await after.grant(a))!.status).toBe('revoked');
+    expect((await after.grant(b))!.status).toBe('active');
+    const ended = await h.sql.value<string>(
+      "SELECT details FROM audit_events WHERE grant_id = ? AND action = 'grant.revoked'",
+      a,
+    );
+    expect(JSON.parse(ended)).not.toHaveProperty('coveredBy');
+    expect(provider.present.has('UREQ@{"channel":"COLD"}')).toBe(false);
+    expect(provider.present.has('UREQ@{"channel":"CNEW"}')).toBe(true);
+    await s2.stop();
+  });
+});
