@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { parseDuration, formatDuration } from '../config/duration';
 import type { Core, GrantRow, PipelineCaller, RequestRow } from '../core';
@@ -55,6 +56,18 @@ function waitTimeout(text: string | null, maxWaitMs: number): number {
 
 const requestPath = (id: string) => `${API_PREFIX}/requests/${id}`;
 
+/**
+ * The client key of an API filing: the caller's identity and their Idempotency-Key, hashed
+ * together. Joined as text, an identity ending where another's key begins (`oidc:ci:a` with key
+ * `b:c`, `oidc:ci:a:b` with key `c`) would make one key; hashed as a pair, never, and the key
+ * stays short whatever the identity's length.
+ */
+function clientKeyOf(callerId: string, key: string): string {
+  return `api:${createHash('sha256')
+    .update(JSON.stringify([callerId, key]))
+    .digest('hex')}`;
+}
+
 /** The endpoints; `deps` is only read when a call is handled. */
 export function routes(deps: RouteDeps): Route[] {
   return [
@@ -108,7 +121,7 @@ export function routes(deps: RouteDeps): Route[] {
           justification: body.reason,
           ticket: body.ticket,
           caller,
-          ...(typeof key === 'string' && key ? { clientKey: `api:${caller.id}:${key}` } : {}),
+          ...(typeof key === 'string' && key ? { clientKey: clientKeyOf(caller.id, key) } : {}),
         });
         return {
           body: await deps.views.request(request),

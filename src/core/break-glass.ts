@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { formatDuration } from '../config/duration';
 import type { BreakGlassRow } from '../store/rows';
 import { change, type Change, type CoreContext, type RequestRow } from './context';
+import { filedBefore } from './client-key';
 import { DomainError } from './errors';
 import {
   approveRequest,
@@ -68,13 +69,11 @@ export async function breakGlass(ctx: CoreContext, input: BreakGlassInput): Prom
   refuseIfGone(parsed.requester, await ctx.policy.statusOf(parsed.requester));
 
   return change(ctx, async (c) => {
-    if (parsed.clientKey) {
-      const existing = await c.tx.requests.byClientKey(parsed.clientKey);
-      const use = existing && (await c.tx.breakGlass.byRequest(existing.id));
-      if (existing && use) return { request: existing, use };
-      if (existing) {
-        throw new DomainError('bad_state', `Request ${existing.id} was not a break-glass use.`);
-      }
+    const existing = await filedBefore(c.tx, parsed.clientKey, parsed.requester);
+    if (existing) {
+      const use = await c.tx.breakGlass.byRequest(existing.id);
+      if (use) return { request: existing, use };
+      throw new DomainError('bad_state', `Request ${existing.id} was not a break-glass use.`);
     }
     refuseIfGone(parsed.requester, (await c.tx.people.get(parsed.requester))?.state);
     await checkFilingLimit(ctx, c, parsed.requester);

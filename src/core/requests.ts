@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { formatDuration, parseDuration } from '../config/duration';
 import type { Resource } from '../config/schema';
 import { change, type Change, type CoreContext, type GrantRow, type RequestRow } from './context';
+import { filedBefore } from './client-key';
 import { DomainError } from './errors';
 import { newId } from './ids';
 import { pipelineCallerSchema, type PipelineCaller } from './pipelines';
@@ -246,10 +247,8 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
     durationMs,
   );
   return change(ctx, async (c) => {
-    if (parsed.clientKey) {
-      const existing = await c.tx.requests.byClientKey(parsed.clientKey);
-      if (existing) return existing;
-    }
+    const existing = await filedBefore(c.tx, parsed.clientKey, parsed.requester);
+    if (existing) return existing;
     refuseIfGone(parsed.requester, (await c.tx.people.get(parsed.requester))?.state);
     await checkLimits(ctx, c, parsed.requester);
     const row = pendingRequest(c, {

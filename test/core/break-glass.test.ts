@@ -129,6 +129,14 @@ describe.each(STORE_KINDS)('break-glass (%s)', (kind) => {
     expect(await h.sql.value<number>('SELECT count(*) FROM grants')).toBe(1);
   });
 
+  it('refuses a client key someone else filed with, rather than answer with their use', async () => {
+    await use({ clientKey: 'api:shared-key' });
+    const refused = await refusal(use({ requester: 'USRE', clientKey: 'api:shared-key' }));
+    expect(refused.code).toBe('not_yours');
+    expect(refused.message).toContain('already used by another requester');
+    expect(await h.sql.value<number>('SELECT count(*) FROM break_glass_uses')).toBe(1);
+  });
+
   it('is reviewed by an approver of the resource, never by the person who used it', async () => {
     const { request } = await use();
     const review = (actor: string, verdict: 'reviewed' | 'flagged', note?: string) =>

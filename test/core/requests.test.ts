@@ -185,6 +185,21 @@ describe.each(STORE_KINDS)('creating a request (%s)', (kind) => {
     expect(await counts(h)).toMatchObject({ requests: 1, audit: 1, outbox: 2 });
   });
 
+  it('refuses a client key another requester filed with, and files nothing', async () => {
+    const input = {
+      resourceId: 'prod-db',
+      duration: '1h',
+      justification: JUST,
+      clientKey: 'api:k',
+    };
+    await h.core.createRequest({ ...input, requester: 'UREQ' });
+    await expect(h.core.createRequest({ ...input, requester: 'UDBA' })).rejects.toMatchObject({
+      code: 'not_yours',
+      message: expect.stringContaining('already used by another requester'),
+    });
+    expect(await counts(h)).toMatchObject({ requests: 1, audit: 1 });
+  });
+
   it('auto-approves when no approvals are required, recording it as such', async () => {
     const row = await h.core.createRequest({
       requester: 'UREQ',

@@ -1,0 +1,23 @@
+import type { Queries } from '../store';
+import type { RequestRow } from './context';
+import { DomainError } from './errors';
+
+/**
+ * The request filed before with `clientKey`, for a retry of the same filing (a Slack retry, an
+ * API call sent again). A key another requester used is refused rather than answered: whoever
+ * sends it must never be handed someone else's request, nor its grant and credentials.
+ */
+export async function filedBefore(
+  tx: Queries,
+  clientKey: string | undefined,
+  requester: string,
+): Promise<RequestRow | undefined> {
+  if (!clientKey) return undefined;
+  const existing = await tx.requests.byClientKey(clientKey);
+  if (existing && existing.requester !== requester)
+    throw new DomainError(
+      'not_yours',
+      'That idempotency key was already used by another requester; use a key of your own.',
+    );
+  return existing;
+}

@@ -1,0 +1,109 @@
+import type { PipelineCaller } from '../../src/core';
+import { routes } from '../../src/api/routes';
+import { Views } from '../../src/api/views';
+import { Waiters } from '../../src/api/waiter';
+import { Sealer } from '../../src/secrets/seal';
+import { coreHarness, type CoreHarness } from '../support/core';
+
+/**
+ * An Idempotency-Key is the caller's own: OIDC identities carry colons (`oidc:<issuer>:<sub>`,
+ * and subs are colon-separated), so joined as text, identity `X` with key `a:b` and identity
+ * `X:a` with key `b` would name one filing, and the second caller would be handed the first
+ * caller's request, grant and credentials.
+ */
+const yaml = `
+timezone: UTC
+admins: [UADMIN]
+requests: { approverChannel: CAPPROVALS }
+api:
+  oidc:
+    ci: { issuer: 'https://ci.example.com', audience: hallpass }
+providers:
+  hook: { type: webhook, url: 'http://127.0.0.1:9/hook', secret: s3cret-value }
+resources:
+  - id: prod-deploy
+    name: Production deploys
+    provider: hook
+    maxDuration: 1h
+    approvers: { users: [ULEAD] }
+    pipelines:
+      - oidc: ci
+        claims: { project: acme/prod }
+        autoApprove: { maxDuration: 30m }
+  - id: sandbox
+    name: Sandbox
+    provider: hook
+    maxDuration: 1h
+    approvers: { users: [ULEAD] }
+    pipelines:
+      - oidc: ci
+        claims: { project: 'acme/*' }
+`;
+
+const SECRET = 'test-sealing-secret';
+
+function caller(sub: string, project: string): PipelineCaller {
+  return { via: 'oidc', id: `oidc:ci:${sub}`, issuer: 'ci', claims: { sub, project } };
+}
+
+describe('Idempotency-Key across identities', () => {
+  let h: CoreHarness;
+  beforeEach(async () => (h = await coreHarness(yaml)));
+  afterEach(() => h.close());
+
+  it('never hands one identity the request (and credentials) another identity filed', async () => {
+    const sealer = new Sealer(SECRET);
+    const waiters = new Waiters(h.core);
+    const create = routes({
+      core: h.core,
+      views: new Views(h.core, sealer),
+      waiters,
+      maxWaitMs: 60_000,
+    }).find((r) => r.operationId === 'createRequest')!;
+    const call = (who: PipelineCaller, body: Record<string, unknown>, key: string) =>
+      create.handle({
+        caller: who,
+        params: {},
+        query: new URLSearchParams(),
+        body,
+        headers: { 'idempotency-key': key },
+        signal: new AbortController().signal,
+      });
+
+    // The production pipeline files (auto-approved) with a key that contains a colon.
+    const victim = caller('project:acme/prod:ref:main', 'acme/prod');
+    const filed = (await call(
+      victim,
+      { resource: 'prod-deploy', duration: '15m', reason: 'deploying build 42 to production' },
+      'ref:main:run-42',
+    )) as { body: { id: string; grant: { id: string } } };
+    const grantId = filed.body.grant.id;
+    await h.core.lifecycle.activated(grantId, {
+      startsAt: h.clock.now(),
+      expiresAt: h.clock.now() + 900_000,
+      state: undefined,
+      elapsedMs: 1,
+    });
+    await h.store.pipelineCredentials.put(
+      grantId,
+      sealer.seal(JSON.stringify({ text: 'PGPASSWORD=prod-secret' })),
+      h.clock.now(),
+    );
+
+    // Another pipeline, allowed only `sandbox`, whose identity ends where the victim's key begins.
+    const attacker = caller('project:acme/prod:ref:main:ref:main', 'acme/sandbox');
+    expect(attacker.id).not.toBe(victim.id);
+    const answer = (await call(
+      attacker,
+      { resource: 'sandbox', duration: '15m', reason: 'just a sandbox run, nothing to see' },
+      'run-42',
+    )) as { body: { id: string; requester: string; grant: { credentials?: string } | null } };
+    waiters.close();
+
+    expect({
+      requester: answer.body.requester,
+      sameRequest: answer.body.id === filed.body.id,
+      credentials: answer.body.grant?.credentials,
+    }).toEqual({ requester: attacker.id, sameRequest: false, credentials: undefined });
+  });
+});
