@@ -495,8 +495,18 @@ export class Sweeper {
       timeout = timeoutMs;
       // A retry names the email its first attempt did: that attempt may have granted it.
       const email = await grantedEmailOf(this.deps.directory, grant);
-      if (email !== undefined && grant.grantedEmail === null)
-        await this.grants.granting(grant.id, email);
+      // Not recorded means the grant left `activating` while the email was looked up (ended
+      // early): no call is made, as its revoke could not name the address this call would.
+      if (
+        email !== undefined &&
+        grant.grantedEmail === null &&
+        !(await this.grants.granting(grant.id, email))
+      ) {
+        this.deps.logger.info('grant ended before its first grant call; not calling', {
+          grantId: grant.id,
+        });
+        return;
+      }
       const startsAt = this.deps.core.now();
       const window = { startsAt, expiresAt: startsAt + grant.durationMs };
       const ctx = this.contextOf(grant, email, window);
