@@ -20,6 +20,8 @@ export const breakGlassInputSchema = z.object({
   duration: z.union([z.string(), z.number().int().positive()]),
   justification: z.string(),
   ticket: z.string().optional(),
+  /** A start the person asked for: break-glass only ever starts at once, so one is refused. */
+  startAt: z.string().optional(),
   /** Makes a resubmitted form or a redelivered command return the use it already recorded. */
   clientKey: z.string().max(255).optional(),
 });
@@ -53,6 +55,12 @@ const MAX_NOTE = 2000;
  */
 export async function breakGlass(ctx: CoreContext, input: BreakGlassInput): Promise<BreakGlassUse> {
   const parsed = breakGlassInputSchema.parse(input);
+  if (parsed.startAt?.trim())
+    throw new DomainError(
+      'bad_start',
+      'Break-glass access starts at once. Leave the start empty, or file a request to start later: the approvers decide it.',
+      'start',
+    );
   const resource = ctx.policy.resource(parsed.resourceId.trim());
   const glass = await ctx.policy.breakGlassRight(parsed.requester, resource);
   const durationMs = checkDuration(resource, parsed.duration);

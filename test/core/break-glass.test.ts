@@ -129,6 +129,12 @@ describe.each(STORE_KINDS)('break-glass (%s)', (kind) => {
     expect(await h.sql.value<number>('SELECT count(*) FROM grants')).toBe(1);
   });
 
+  it('refuses a start: break-glass only ever starts at once', async () => {
+    const refused = await refusal(use({ startAt: '23:30' }));
+    expect(refused).toMatchObject({ code: 'bad_start', field: 'start' });
+    expect(await h.sql.value<number>('SELECT count(*) FROM grants')).toBe(0);
+  });
+
   it('refuses a client key someone else filed with, rather than answer with their use', async () => {
     await use({ clientKey: 'api:shared-key' });
     const refused = await refusal(use({ requester: 'USRE', clientKey: 'api:shared-key' }));

@@ -38,7 +38,7 @@ describe('break glass in the request form', () => {
 
   const glassBlock = (view: View) => view.blocks.find((b) => b.block_id === BLOCKS.breakGlass);
 
-  function submit(userId: string, view: View, ticked: boolean) {
+  function submit(userId: string, view: View, ticked: boolean, start?: string) {
     const duration = view.blocks.find((b) => b.block_id?.startsWith(`${BLOCKS.duration}:`))!;
     const option = (value: string) => ({ text: { type: 'plain_text', text: value }, value });
     const values: Record<string, Record<string, unknown>> = {
@@ -54,6 +54,9 @@ describe('break glass in the request form', () => {
       [BLOCKS.ticket]: {
         [ACTIONS.ticketInput]: { type: 'plain_text_input', value: null },
       },
+      ...(start
+        ? { [BLOCKS.start]: { [ACTIONS.startInput]: { type: 'plain_text_input', value: start } } }
+        : {}),
       [BLOCKS.breakGlass]: {
         [ACTIONS.breakGlassChoice]: {
           type: 'checkboxes',
@@ -84,6 +87,29 @@ describe('break glass in the request form', () => {
       { user_id: 'UONCALL', resource_id: 'prod-db' },
     ]);
     expect(await h.sql.value('SELECT status FROM requests')).toBe('approved');
+  });
+
+  it('refuses a later start when ticked, on the start field, and records nothing', async () => {
+    const form = await formFor('UONCALL', 'prod-db');
+    const res = await submit('UONCALL', form, true, '23:30');
+    expect(JSON.parse(res.text)).toMatchObject({
+      response_action: 'errors',
+      errors: { [BLOCKS.start]: expect.stringContaining('Break-glass access starts at once') },
+    });
+    expect(await h.count('break_glass_uses')).toBe(0);
+    expect(await h.count('grants')).toBe(0);
+  });
+
+  it('refuses a later start in /jit breakglass, and records nothing', async () => {
+    const responseUrl = h.responseUrl();
+    await h.send.command({
+      userId: 'UONCALL',
+      text: `breakglass prod-db 30m from 23:30 ${WHY}`,
+      responseUrl,
+    });
+    expect((await h.responseTo(responseUrl)).text).toContain('Break-glass access starts at once');
+    expect(await h.count('break_glass_uses')).toBe(0);
+    expect(await h.count('grants')).toBe(0);
   });
 
   it('files an ordinary request when left unticked, under the resource’s own rules', async () => {

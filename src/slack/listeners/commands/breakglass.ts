@@ -17,13 +17,14 @@ export const breakGlassSubcommand: Subcommand = {
   async run(ctx) {
     const parsed = parseRequestArgs(ctx.rest);
     if (!parsed.ok) return ctx.reply(usageReply(parsed.problem, usage));
-    const { resourceId, duration, justification, ticket } = parsed.value;
+    const { resourceId, duration, justification, ticket, startAt } = parsed.value;
     const { request, use } = await ctx.core.breakGlass({
       requester: ctx.userId,
       resourceId,
       duration,
       justification,
       ticket,
+      startAt,
       // One command invocation breaks the glass at most once, even if it were delivered twice.
       clientKey: `command:${ctx.command.trigger_id}`,
     });

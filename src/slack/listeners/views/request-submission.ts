@@ -83,6 +83,7 @@ export function requestSubmission(
       if (breakGlass) {
         const { request, use } = await core.breakGlass({
           ...asked,
+          startAt,
           requester: body.user.id,
           clientKey: `view:${view.id}`,
         });
