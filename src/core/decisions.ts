@@ -70,7 +70,7 @@ async function standingOf(
   const caller = callerOf(request);
   const allowed = caller
     ? ctx.policy.pipelineRefusal(caller, resource) === undefined
-    : request.kind === 'extension' || (await ctx.policy.canRequest(request.requester, resource));
+    : await ctx.policy.canRequest(request.requester, resource);
   const status = await ctx.policy.statusOf(request.requester);
   const refusal =
     status === 'deactivated' || status === 'guest'

@@ -190,10 +190,11 @@ export class Policy {
   }
 
   /**
-   * Whether a person's extension of a grant that started at `startedAt` is approved at once: an
-   * `autoApprove` rule approves it when it would have approved the whole grant in one request
-   * (its start, its length with the extension), as for pipelines. A rule that cannot be verified,
-   * or a rule that would now stop the person from filing, leaves it to the approvers.
+   * The rule of a person's extension of a grant that started at `startedAt`: refused as a
+   * request would be today (no longer among `requesters`, deactivated, outside the request
+   * window of the grant's start, or not verifiable now), and approved at once when an
+   * `autoApprove` rule would have approved the whole grant in one request (its start, its length
+   * with the extension), as for pipelines. Throws what the person is told when a rule stops them.
    */
   async extensionApproval(
     requester: string,
@@ -203,7 +204,8 @@ export class Policy {
   ): Promise<Filing['approvedBecause']> {
     const rules = this.rulesOf(resource);
     const facts = await this.factsOf(requester, rules);
-    if (requestRefusal(rules, facts, startedAt)) return undefined;
+    const stop = requestRefusal(rules, facts, startedAt);
+    if (stop) throw refusalError(stop);
     const auto = autoApproval(rules, facts, startedAt, wholeMs);
     return auto ? { by: 'autoApprove', autoApproveRule: auto.index } : undefined;
   }
