@@ -1,4 +1,3 @@
-import { coveringEach } from './covering';
 import { activitySummary } from '../audit/activity';
 import { buildDigest, type Digest } from '../audit/digest';
 import { weekEndingAt, periodKey, type Period } from '../audit/period';
@@ -51,6 +50,7 @@ import {
   type BreakGlassInput,
   type ReviewInput,
 } from './break-glass';
+import { coveringEach } from './covering';
 import { nextFollowUpAt, sendDueFollowUps } from './follow-ups';
 import { OutboxBook } from './outbox';
 import {
