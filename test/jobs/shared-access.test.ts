@@ -10,12 +10,6 @@ import { BASE_CONFIG, coreHarness, T0, type CoreHarness } from '../support/core'
 import { lookupOf, RecordingProvider } from '../support/recording-provider';
 import { STORE_KINDS, type StoreKind } from '../support/stores';
 
-/**
- * On a provider where a person's grants of one resource share one access, ending one grant must
- * neither take the access from another grant that holds it now nor be skipped for a grant that
- * does not hold it (one booked for later, or one reaching another target after an edit).
- */
-
 const JUST = 'investigating INC-42 slow queries';
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -25,6 +19,11 @@ async function grantOf(h: CoreHarness, requestId: string): Promise<string> {
   return h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', requestId);
 }
 
+/**
+ * On a provider where a person's grants of one resource share one access, ending one grant must
+ * neither take the access from another grant that holds it now nor be skipped for a grant that
+ * does not hold it (one booked for later, or one reaching another target after an edit).
+ */
 describe.each(STORE_KINDS)('shared access and the record (%s)', (kind: StoreKind) => {
   let h: CoreHarness;
   beforeEach(async () => {
