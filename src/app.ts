@@ -13,6 +13,7 @@ import { LeaderJobs } from './jobs/leader-jobs';
 import { DatabaseWatch } from './jobs/database-watch';
 import { OffboardingCheck } from './jobs/offboarding';
 import { ProviderCalls } from './jobs/provider-calls';
+import { AccessTurns } from './jobs/access-turns';
 import { Reconciler } from './jobs/reconciler';
 import { Sweeper } from './jobs/sweeper';
 import type { Logger } from './log';
@@ -137,7 +138,8 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
     // call a provider for the same grant at once.
     const busy = new Set<string>();
     const calls = new ProviderCalls();
-    const jobDeps = { core, providers, directory, sealer, logger, busy, calls };
+    const turns = new AccessTurns(providers);
+    const jobDeps = { core, providers, directory, sealer, logger, busy, calls, turns };
     const sweeper = new Sweeper({ ...jobDeps, onPass: () => metrics.jobRan('sweeper', 'ok') });
     const reconciler = new Reconciler({
       ...jobDeps,

@@ -2,6 +2,7 @@ import { dirname } from 'node:path';
 import { webApi } from '@slack/bolt';
 import { Core } from '../core';
 import { StaticDirectory } from '../core/directory';
+import { AccessTurns } from '../jobs/access-turns';
 import { ProviderCalls } from '../jobs/provider-calls';
 import { Reconciler, type Finding } from '../jobs/reconciler';
 import { logger } from '../log';
@@ -68,6 +69,7 @@ export async function grantsReconcile(args: string[], io: CliIo): Promise<number
           logger,
           busy: new Set(),
           calls: new ProviderCalls(),
+          turns: new AccessTurns(providers),
         });
         const findings = await reconciler.run({ dryRun });
         const drift = findings.filter(

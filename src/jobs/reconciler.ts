@@ -4,6 +4,7 @@ import type { Directory } from '../core/directory';
 import type { Logger } from '../log';
 import { registerSecret } from '../secrets/scrub';
 import type { Sealer } from '../secrets/seal';
+import type { AccessTurns } from './access-turns';
 import { forEachLimited } from './limit';
 import type { ProviderCalls } from './provider-calls';
 import {
@@ -49,6 +50,11 @@ export interface ReconcilerDeps {
   busy: Set<string>;
   /** Provider calls tracked until they settle, shared with the sweeper. */
   calls: ProviderCalls;
+  /**
+   * Turns on shared access, shared with the sweeper: the read-back and repair of an ended grant
+   * take one, so a repair revoke cannot cross the activation of a grant approved meanwhile.
+   */
+  turns: AccessTurns;
   /** Told how each scheduled run ended (for /metrics). */
   onRun?: (outcome: 'ok' | 'drift' | 'failed') => void;
 }
@@ -140,6 +146,20 @@ export class Reconciler {
       ...more,
     });
     const resolved = this.deps.providers.get(grant.provider);
+    const access = expected === 'absent' ? this.deps.turns.accessOf(grant) : undefined;
+    return access
+      ? this.deps.turns.run(access, () => this.readBack(grant, expected, resolved, finding, dryRun))
+      : this.readBack(grant, expected, resolved, finding, dryRun);
+  }
+
+  private async readBack(
+    grant: GrantRow,
+    expected: Expected,
+    resolved: ResolvedProvider | undefined,
+    finding: (found: Finding['found'], more?: Partial<Finding>) => Finding,
+    dryRun: boolean,
+  ): Promise<Finding> {
+    const { core } = this.deps;
     // A person's grants of one resource share the access on such a provider: while another grant
     // holds it, finding it present says nothing against this one, and a "repair" would take it
     // from the grant that holds it. Its last holder's revoke reads it back when that one ends.

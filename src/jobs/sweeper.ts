@@ -5,8 +5,8 @@ import type { Logger } from '../log';
 import { forgetSecret, registerSecret } from '../secrets/scrub';
 import type { Sealer } from '../secrets/seal';
 import { backoffDelay } from '../core/backoff';
+import { AccessTurns } from './access-turns';
 import { Batch } from './batch';
-import { InOrder } from './in-order';
 import { throttle } from './throttle';
 import { ProviderCalls } from './provider-calls';
 import { forEachLimited } from './limit';
@@ -73,6 +73,8 @@ export interface SweeperDeps {
   busy?: Set<string>;
   /** Provider calls tracked until they settle, shared with the reconciler. */
   calls?: ProviderCalls;
+  /** Turns on shared access, shared with the reconciler's repairs. */
+  turns?: AccessTurns;
   /** Told after each full pass (for /metrics: a sweeper that stops passing is alerted on). */
   onPass?: () => void;
 }
@@ -115,11 +117,8 @@ export class Sweeper {
    * backoff, until the record can be written, so a failure that cannot be recorded cannot loop.
    */
   private readonly held = new Map<string, { until: number; attempts: number }>();
-  /**
-   * Provider calls on one person's shared access, one after another in the order taken: a revoke
-   * and a later grant's activation of the same access must not cross at the provider.
-   */
-  private readonly sharedInOrder = new InOrder();
+  /** Provider calls on one person's shared access, one after another in the order taken. */
+  private readonly turns: AccessTurns;
   /** The last pass found nothing it could act on. */
   private idle = false;
   /** Lanes waiting for the moment of a grant taken ahead; stopping ends the waits. */
@@ -129,6 +128,7 @@ export class Sweeper {
     this.timers = deps.timers ?? realTimers;
     this.inFlight = deps.busy ?? new Set();
     this.calls = deps.calls ?? new ProviderCalls();
+    this.turns = deps.turns ?? new AccessTurns(deps.providers);
   }
 
   private get grants() {
@@ -291,9 +291,9 @@ export class Sweeper {
           // Stopped first: the next pass, here or on the next leader, takes it at its moment.
           if (!(await this.reached(at))) continue;
         }
-        const access = this.sharedAccessOf(grant);
+        const access = this.turns.accessOf(grant);
         await (access
-          ? this.sharedInOrder.run(access, () => this.process(grant, covers))
+          ? this.turns.run(access, () => this.process(grant, covers))
           : this.process(grant, covers, later));
       }
     };
@@ -389,17 +389,11 @@ export class Sweeper {
    * The access a grant shares with the person's other grants of the resource, on a provider
    * where grants share it; undefined where each grant has its own.
    */
-  private sharedAccessOf(grant: GrantRow): string | undefined {
-    const isolation = this.deps.providers.get(grant.provider)?.provider.guarantees.isolation;
-    // Resource ids hold no newline (config schema), so the key splits one way only: at its last.
-    return isolation === 'shared' ? `${grant.userId}\n${grant.resourceId}` : undefined;
-  }
-
   /**
    * Which of the revokes in `work` on a shared-isolation provider another live grant still
    * covers, in one read for the page rather than one per revoke. A grant approved after this
    * read cannot be undone by the revoke: it comes in a later page, and calls on one shared access
-   * run in the order they were taken (`sharedInOrder`), so its grant call follows the revoke.
+   * run in the order they were taken (`AccessTurns`), so its grant call follows the revoke.
    * Undefined when the read failed: each revoke then asks for itself.
    */
   private coversOf(work: readonly GrantRow[]): Promise<Map<string, GrantRow> | undefined> {

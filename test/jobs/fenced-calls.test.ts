@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import winston from 'winston';
 import { StaticDirectory } from '../../src/core/directory';
 import { ProviderCallError } from '../../src/jobs/provider-call';
+import { AccessTurns } from '../../src/jobs/access-turns';
 import { ProviderCalls } from '../../src/jobs/provider-calls';
 import { Reconciler } from '../../src/jobs/reconciler';
 import { Sweeper } from '../../src/jobs/sweeper';
@@ -136,14 +137,16 @@ describe.each(STORE_KINDS)('fenced provider calls (%s)', (kind: StoreKind) => {
         }),
       ],
     });
+    const providers = lookupOf({ hook: provider }, TIMEOUT_MS);
     const shared = {
       core: h.core,
-      providers: lookupOf({ hook: provider }, TIMEOUT_MS),
+      providers,
       directory: new StaticDirectory(),
       sealer,
       logger,
       busy: new Set<string>(),
       calls: new ProviderCalls(),
+      turns: new AccessTurns(providers),
     };
     sweeper = new Sweeper({ ...shared, random: () => 1 });
     reconciler = new Reconciler(shared);

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LogLevel, WebClient } from '@slack/web-api';
 import { StaticDirectory } from '../../src/core/directory';
+import { AccessTurns } from '../../src/jobs/access-turns';
 import { ProviderCalls } from '../../src/jobs/provider-calls';
 import type { ProviderLookup } from '../../src/jobs/provider-call';
 import { Reconciler } from '../../src/jobs/reconciler';
@@ -41,14 +42,16 @@ interface Rig {
 /** A sweeper and a reconciler sharing their busy set and tracked calls, as the bot runs them. */
 function rig(h: CoreHarness, provider: RecordingProvider, lookup?: ProviderLookup): Rig {
   const busy = new Set<string>();
+  const providers = lookup ?? lookupOf({ hook: provider });
   const deps = {
     core: h.core,
-    providers: lookup ?? lookupOf({ hook: provider }),
+    providers,
     directory: new StaticDirectory({}, { UREQ: 'req@example.com' }),
     sealer,
     logger,
     busy,
     calls: new ProviderCalls(),
+    turns: new AccessTurns(providers),
   };
   return {
     h,

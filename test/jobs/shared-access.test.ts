@@ -1,4 +1,5 @@
 import { StaticDirectory } from '../../src/core/directory';
+import { AccessTurns } from '../../src/jobs/access-turns';
 import { ProviderCalls } from '../../src/jobs/provider-calls';
 import { Reconciler } from '../../src/jobs/reconciler';
 import { Sweeper } from '../../src/jobs/sweeper';
@@ -14,6 +15,12 @@ const JUST = 'investigating INC-42 slow queries';
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const sealer = new Sealer('test-sealing-secret');
+
+/** Waits until `done` holds, or `ms` of real time have passed. */
+async function until(done: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!done() && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+}
 
 async function grantOf(h: CoreHarness, requestId: string): Promise<string> {
   return h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', requestId);
@@ -34,14 +41,16 @@ describe.each(STORE_KINDS)('shared access and the record (%s)', (kind: StoreKind
   });
 
   function jobs(core: Core, provider: Provider) {
+    const providers = lookupOf({ hook: provider });
     const deps = {
       core,
-      providers: lookupOf({ hook: provider }),
+      providers,
       directory: new StaticDirectory({}, { UREQ: 'req@example.com' }),
       sealer,
       logger,
       busy: new Set<string>(),
       calls: new ProviderCalls(),
+      turns: new AccessTurns(providers),
     };
     return { sweeper: new Sweeper({ ...deps, random: () => 1 }), reconciler: new Reconciler(deps) };
   }
@@ -84,6 +93,55 @@ describe.each(STORE_KINDS)('shared access and the record (%s)', (kind: StoreKind
     expect((await h.core.grant(a))!.recheckAt).toBeNull();
 
     // The record says b is active; the access must still be there.
+    expect((await h.core.grant(b))!.status).toBe('active');
+    expect(provider.present.has('UREQ/auto')).toBe(true);
+    await sweeper.stop();
+    await reconciler.stop();
+  });
+
+  it("does not let a repair of an ended grant's access undo a grant activated during its read-back", async () => {
+    const provider = new RecordingProvider(); // isolation: shared
+    const { sweeper, reconciler } = jobs(h.core, provider);
+    const a = await activeGrant(h.core, sweeper);
+    h.clock.advance(30 * MIN);
+    await sweeper.tick();
+    expect((await h.core.grant(a))!.status).toBe('revoked');
+    // Someone put the access back by hand: the read-back of a will find it and revoke it again.
+    provider.present.add('UREQ/auto');
+
+    // The scheduled read-back of a, 2 min after its end, is held at the provider while the
+    // person asks again and the sweeper activates the new grant.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    provider.onCall = async (call) => {
+      if (call.action === 'check' && call.grantId === a) await held;
+    };
+    h.clock.advance(2 * MIN);
+    const reading = reconciler.run();
+    await until(() => provider.callsOf('check').some((c) => c.grantId === a));
+    const req = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'auto',
+      duration: '30m',
+      justification: JUST,
+    });
+    const b = await grantOf(h, req.id);
+    const activating = sweeper.tick();
+    // Long enough for the activation's grant call to go out, had it not waited for its turn.
+    await until(() => provider.callsOf('grant').some((c) => c.grantId === b), 300);
+    release();
+    const [findings] = await Promise.all([reading, activating]);
+
+    // The read-back found the access and took it away; b's grant call came after and gave it back.
+    expect(findings.find((f) => f.grantId === a)).toMatchObject({
+      found: 'present',
+      repaired: true,
+    });
+    const after = provider.calls.filter((c) => c.grantId === b || c.action === 'revoke');
+    expect(after.slice(-2).map((c) => `${c.action}:${c.grantId === a ? 'a' : 'b'}`)).toEqual([
+      'revoke:a',
+      'grant:b',
+    ]);
     expect((await h.core.grant(b))!.status).toBe('active');
     expect(provider.present.has('UREQ/auto')).toBe(true);
     await sweeper.stop();

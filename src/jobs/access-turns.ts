@@ -1,0 +1,28 @@
+import type { GrantRow } from '../core';
+import { InOrder } from './in-order';
+import type { ProviderLookup } from './provider-call';
+
+/**
+ * Turns on one person's shared access, taken by every job that calls a provider on it. On a
+ * provider where a person's grants of one resource share one access, a revoke (the sweeper's, or
+ * the reconciler's repair of an ended grant) and a later grant's activation of that access must
+ * not cross at the provider: whichever took its turn first finishes before the other starts, so a
+ * revoke cannot land after the grant call of a grant approved meanwhile.
+ */
+export class AccessTurns {
+  private readonly line = new InOrder();
+
+  constructor(private readonly providers: ProviderLookup) {}
+
+  /** The shared access `grant` acts on; undefined where each grant has an access of its own. */
+  accessOf(grant: GrantRow): string | undefined {
+    const isolation = this.providers.get(grant.provider)?.provider.guarantees.isolation;
+    // Resource ids hold no newline (config schema), so the key splits one way only: at its last.
+    return isolation === 'shared' ? `${grant.userId}\n${grant.resourceId}` : undefined;
+  }
+
+  /** Runs `work` in its turn on `access`, after every piece of work handed in before it. */
+  run<T>(access: string, work: () => Promise<T>): Promise<T> {
+    return this.line.run(access, work);
+  }
+}
