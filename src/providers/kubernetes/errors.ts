@@ -13,7 +13,7 @@ export interface Operation {
 interface Status {
   reason?: string;
   message?: string;
-  details?: { retryAfterSeconds?: number };
+  details?: { retryAfterSeconds?: number; name?: string; kind?: string };
 }
 
 const STATUS_MESSAGE_MAX = 300;
@@ -28,6 +28,8 @@ export class KubernetesApiError extends Error {
     readonly reason: string | undefined,
     /** From the Retry-After header or the Status details, on 429 (and some 5xx). */
     readonly retryAfterSeconds: number | undefined,
+    /** The object a `Status` answer was about (`details.kind` and `details.name`), if it named one. */
+    readonly about?: { kind?: string; name?: string },
   ) {
     super(message);
     this.name = 'KubernetesApiError';
@@ -39,6 +41,20 @@ export function isStatus(err: unknown, status: number, reason?: string): boolean
     err instanceof KubernetesApiError &&
     err.status === status &&
     (reason === undefined || err.reason === reason)
+  );
+}
+
+/**
+ * Whether the API server said this binding does not exist: a `Status` NotFound naming it. Any
+ * other 404 (a path the server does not serve, a proxy's page when its backend is down, a
+ * missing namespace) says nothing about the binding, and taking it for "gone" would record a
+ * revoke that never happened.
+ */
+export function isBindingNotFound(err: unknown, place: BindingPlace): boolean {
+  return (
+    isStatus(err, 404, 'NotFound') &&
+    (err as KubernetesApiError).about?.kind === resourceOf(place) &&
+    (err as KubernetesApiError).about?.name === place.name
   );
 }
 
@@ -68,6 +84,7 @@ export function callError(op: Operation, err: unknown): Error {
     code,
     status?.reason,
     retryAfter,
+    status?.details && { kind: status.details.kind, name: status.details.name },
   );
 }
 

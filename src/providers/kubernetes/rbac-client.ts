@@ -6,7 +6,13 @@ import type {
   V1RoleBinding,
 } from '@kubernetes/client-node';
 import { abortReason, raceAbort } from '../abort';
-import { callError, describeOperation, isStatus, throttledFor, type Operation } from './errors';
+import {
+  callError,
+  describeOperation,
+  isBindingNotFound,
+  throttledFor,
+  type Operation,
+} from './errors';
 import type { BindingPlace } from './place';
 import type { Sdk } from './sdk';
 
@@ -37,7 +43,7 @@ export class RbacBindings {
     );
   }
 
-  /** The binding, or undefined when there is none (404). */
+  /** The binding, or undefined when the API server says there is none. */
   async read(place: BindingPlace, signal: AbortSignal): Promise<Binding | undefined> {
     try {
       return await this.call({ verb: 'get', place }, signal, (options) =>
@@ -49,7 +55,7 @@ export class RbacBindings {
           : this.api.readClusterRoleBinding({ name: place.name }, options),
       );
     } catch (err) {
-      if (isStatus(err, 404)) return undefined;
+      if (isBindingNotFound(err, place)) return undefined;
       throw err;
     }
   }
@@ -67,7 +73,7 @@ export class RbacBindings {
     );
   }
 
-  /** Deletes the binding; true if there was one, false if it was already gone (404). */
+  /** Deletes the binding; true if there was one, false if the API server says it was gone. */
   async remove(place: BindingPlace, signal: AbortSignal): Promise<boolean> {
     try {
       await this.call({ verb: 'delete', place }, signal, (options) =>
@@ -80,7 +86,7 @@ export class RbacBindings {
       );
       return true;
     } catch (err) {
-      if (isStatus(err, 404)) return false;
+      if (isBindingNotFound(err, place)) return false;
       throw err;
     }
   }
