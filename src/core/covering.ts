@@ -5,14 +5,17 @@ import { termsOf } from './terms';
 
 /**
  * Whether two grants of one person and resource act on the same access at the provider: the
- * same provider instance and the same target, as recorded when each was made. After the target
- * of a resource is edited, a grant made before and one made after reach different places, and
- * ending one must not be skipped for the other. Grants made before terms were recorded compare
- * by resource, as they always did.
+ * same provider instance, the same target and the same account (the email each was granted to),
+ * as recorded when each was made. After the target of a resource is edited, or the person's email
+ * changes, a grant made before and one made after reach different places, and ending one must not
+ * be skipped for the other. A grant whose email is not recorded yet (an activation that has not
+ * looked it up) will be granted to whatever the email is then, so it covers only another without
+ * one. Grants made before terms were recorded compare by resource, as they always did.
  */
 export function sameAccess(a: GrantRow, b: GrantRow): boolean {
   if (a.userId !== b.userId || a.resourceId !== b.resourceId || a.provider !== b.provider)
     return false;
+  if (a.grantedEmail !== b.grantedEmail) return false;
   const [ours, theirs] = [termsOf(a), termsOf(b)];
   if (!ours || !theirs) return true;
   return (

@@ -40,12 +40,12 @@ describe.each(STORE_KINDS)('shared access and the record (%s)', (kind: StoreKind
     await h.close();
   });
 
-  function jobs(core: Core, provider: Provider) {
+  function jobs(core: Core, provider: Provider, emails = { UREQ: 'req@example.com' }) {
     const providers = lookupOf({ hook: provider });
     const deps = {
       core,
       providers,
-      directory: new StaticDirectory({}, { UREQ: 'req@example.com' }),
+      directory: new StaticDirectory({}, emails),
       sealer,
       logger,
       busy: new Set<string>(),
@@ -144,6 +144,55 @@ describe.each(STORE_KINDS)('shared access and the record (%s)', (kind: StoreKind
     ]);
     expect((await h.core.grant(b))!.status).toBe('active');
     expect(provider.present.has('UREQ/auto')).toBe(true);
+    await sweeper.stop();
+    await reconciler.stop();
+  });
+
+  it("revokes the access granted to a person's old email beside a grant to their new one", async () => {
+    /** Shared access keyed on the account, as okta-group, ldap-group and AWS keep it. */
+    class AccountProvider implements Provider {
+      readonly guarantees = {
+        enforcesExpiry: false,
+        endsOpenSessions: false,
+        isolation: 'shared' as const,
+      };
+      readonly present = new Set<string>();
+      async grant(ctx: ProviderCallContext<unknown>): Promise<GrantResult> {
+        this.present.add(ctx.user.email!);
+        return {};
+      }
+      async revoke(ctx: ProviderCallContext<unknown>): Promise<void> {
+        this.present.delete(ctx.user.email!);
+      }
+      async check(ctx: ProviderCallContext<unknown>): Promise<boolean> {
+        return this.present.has(ctx.user.email!);
+      }
+    }
+    const provider = new AccountProvider();
+    const emails = { UREQ: 'old@example.com' };
+    const { sweeper, reconciler } = jobs(h.core, provider, emails);
+    const a = await activeGrant(h.core, sweeper);
+    // The person's email changes in Slack; ten minutes later they ask again.
+    h.clock.advance(10 * MIN);
+    emails.UREQ = 'new@example.com';
+    const b = await activeGrant(h.core, sweeper);
+    expect([...provider.present]).toEqual(['old@example.com', 'new@example.com']);
+
+    // a expires while b is live: b holds new@, not the old@ that a's revoke must reach.
+    h.clock.advance(20 * MIN);
+    await sweeper.tick();
+    expect((await h.core.grant(a))!.status).toBe('revoked');
+    const ended = await h.sql.value<string>(
+      "SELECT details FROM audit_events WHERE grant_id = ? AND action = 'grant.revoked'",
+      a,
+    );
+    expect(JSON.parse(ended)).not.toHaveProperty('coveredBy');
+    expect([...provider.present]).toEqual(['new@example.com']);
+    // Its read-back reads old@, not passed over as covered.
+    h.clock.advance(2 * MIN);
+    const findings = await reconciler.run();
+    expect(findings.find((f) => f.grantId === a)).toMatchObject({ found: 'absent' });
+    expect((await h.core.grant(b))!.status).toBe('active');
     await sweeper.stop();
     await reconciler.stop();
   });
