@@ -18,6 +18,21 @@ export interface ProviderLookup {
 
 export class ProviderCallError extends Error {}
 
+/**
+ * What a provider's `check` answered: true or false, nothing else. A module's check is outside
+ * our type checks, and one that answers anything else (a forgotten `return`, a field the API
+ * does not send) must fail the read-back, never count as "gone".
+ */
+export async function presenceOf(answer: Promise<unknown>): Promise<boolean> {
+  const present = await answer;
+  if (typeof present !== 'boolean') {
+    throw new ProviderCallError(
+      `check answered ${present === null ? 'null' : typeof present}, not true or false`,
+    );
+  }
+  return present;
+}
+
 /** How long a provider call waits for the person's email before going ahead without it. */
 const EMAIL_LOOKUP_MS = 2000;
 

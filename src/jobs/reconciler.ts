@@ -11,6 +11,7 @@ import {
   callContext,
   describeError,
   grantedEmailOf,
+  presenceOf,
   type ProviderLookup,
   type ResolvedProvider,
 } from './provider-call';
@@ -213,7 +214,7 @@ export class Reconciler {
     const check = provider.check!.bind(provider);
     const { email, window } = await this.callWindow(grant);
     const ctx = callContext(grant, this.deps.core.policy, this.deps.providers, email, window);
-    return this.deps.calls.run(grant.id, timeoutMs, (signal) => check(ctx(signal)));
+    return this.deps.calls.run(grant.id, timeoutMs, (signal) => presenceOf(check(ctx(signal))));
   }
 
   /** Puts the target system back as the record says, then reads it back to be sure. */

@@ -14,6 +14,7 @@ import {
   callContext,
   describeError,
   grantedEmailOf,
+  presenceOf,
   ProviderCallError,
   type ProviderLookup,
   type ResolvedProvider,
@@ -582,7 +583,7 @@ export class Sweeper {
           if (provider.check) {
             const check = provider.check.bind(provider);
             const present = await this.calls.run(grant.id, timeoutMs, (signal) =>
-              check(ctx(signal)),
+              presenceOf(check(ctx(signal))),
             );
             if (present)
               throw new ProviderCallError(

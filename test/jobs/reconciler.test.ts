@@ -363,6 +363,24 @@ describe.each(STORE_KINDS)('reconciler (%s)', (kind: StoreKind) => {
     expect(await driftEvents(live)).toEqual([]);
   });
 
+  it('counts a check that answers neither true nor false as an error, never as gone', async () => {
+    const gone = (await ended()).id;
+    h.clock.advance(2 * MIN);
+    // The access came back, and a module's check forgot its return.
+    provider.present.add('UREQ/auto');
+    Object.assign(provider, { check: async () => undefined });
+    const findings = await r.reconciler.run();
+    expect(findings).toEqual([
+      expect.objectContaining({
+        grantId: gone,
+        found: 'error',
+        error: 'check answered undefined, not true or false',
+      }),
+    ]);
+    expect(await grant(gone)).toMatchObject({ rechecks: 0 });
+    expect(await driftEvents(gone)).toEqual([]);
+  });
+
   it('changes nothing in a dry run and reports the drift', async () => {
     const grantId = await active('prod-db', '1h');
     provider.present.clear();

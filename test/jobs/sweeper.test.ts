@@ -289,6 +289,19 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     });
   });
 
+  it('keeps retrying when a check answers neither true nor false', async () => {
+    const grantId = await approved(r.h);
+    await r.sweeper.tick();
+    // A module's check that forgot its return: the access cannot be read as gone.
+    Object.assign(r.provider, { check: async () => undefined });
+    r.h.clock.advance(30 * MIN);
+    await r.sweeper.tick();
+    expect(await grant(grantId)).toMatchObject({
+      status: 'revoking',
+      lastError: 'revoke: check answered undefined, not true or false',
+    });
+  });
+
   it('aborts a provider call that hangs past its timeout and retries it', async () => {
     await r.sweeper.stop();
     await r.h.close();
