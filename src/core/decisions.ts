@@ -1,3 +1,4 @@
+import { formatDuration } from '../config/duration';
 import type { Resource } from '../config/schema';
 import {
   change,
@@ -7,6 +8,7 @@ import {
   type RequestRow,
 } from './context';
 import { DomainError } from './errors';
+import { extensionCeiling } from './extension-ceiling';
 import { callerOf } from './pipelines';
 import type { Decision } from './policy';
 import { approveRequest, expireInChange } from './requests';
@@ -171,7 +173,7 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
     const person = await c.tx.people.get(row.requester);
     const gone =
       person && person.state !== 'active' ? `${row.requester} left the workspace` : undefined;
-    const refusal = standing.refusal ?? gone;
+    const refusal = standing.refusal ?? gone ?? (await noRoomLeft(ctx, c, row));
     if (refusal) return deny(c, row, 'hallpass', `policy changed: ${refusal}`, all);
     const durationMs = Math.min(row.durationMs, standing.maxDurationMs);
     return {
@@ -182,6 +184,24 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
       approvals: all,
     };
   });
+}
+
+/**
+ * Why an extension can add nothing: the longest total duration was lowered since it was asked
+ * for, to or below where its grant already ends. Applying it would end the grant earlier.
+ */
+async function noRoomLeft(
+  ctx: CoreContext,
+  c: Change,
+  row: RequestRow,
+): Promise<string | undefined> {
+  if (row.kind !== 'extension' || !row.grantId) return undefined;
+  const grant = await c.tx.grants.byId(row.grantId);
+  if (grant?.status !== 'active' || grant.startsAt === null || grant.expiresAt === null)
+    return undefined;
+  const ceiling = extensionCeiling(grant, grant.startsAt, ctx.policy.findResource(row.resourceId));
+  if (ceiling > grant.expiresAt) return undefined;
+  return `${row.resourceId} allows ${formatDuration(ceiling - grant.startsAt)} in all from the start of a grant, and this one already lasts that long`;
 }
 
 /** Ends a pending request as denied: by an approver, or by Hallpass when policy no longer allows it. */

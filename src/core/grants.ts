@@ -2,6 +2,7 @@ import { formatDuration } from '../config/duration';
 import { change, type CoreContext, type GrantRow, type RequestRow } from './context';
 import { endEarly, canEndEarly } from './early-end';
 import { DomainError } from './errors';
+import { extensionCeiling } from './extension-ceiling';
 import type { PipelineCaller } from './pipelines';
 import {
   checkDuration,
@@ -89,12 +90,13 @@ export async function requestExtension(
   }
   const resource = ctx.policy.resource(grant.resourceId);
   const durationMs = checkDuration(resource, input.duration);
-  const room = grant.startsAt + resource.maxTotalDuration - grant.expiresAt;
+  const ceiling = extensionCeiling(grant, grant.startsAt, resource);
+  const room = ceiling - grant.expiresAt;
   if (durationMs > room) {
     const most = room >= 1000 ? `at most ${formatDuration(room)} more` : 'no more time';
     throw new DomainError(
       'bad_duration',
-      `${resource.id} allows ${formatDuration(resource.maxTotalDuration)} in all from the start of a grant, so you can ask for ${most}.`,
+      `${resource.id} allows ${formatDuration(ceiling - grant.startsAt)} in all from the start of a grant, so you can ask for ${most}.`,
       'duration',
     );
   }

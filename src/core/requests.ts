@@ -4,13 +4,14 @@ import type { Resource } from '../config/schema';
 import { change, type Change, type CoreContext, type GrantRow, type RequestRow } from './context';
 import { filedBefore } from './client-key';
 import { DomainError } from './errors';
+import { extensionCeiling } from './extension-ceiling';
 import { newId } from './ids';
 import { pipelineCallerSchema, type PipelineCaller } from './pipelines';
 import type { DmEvent } from './notifications';
 import { recordStep } from './steps';
 import { ticketExample } from './ticket-example';
 import { resolveStart } from './windows';
-import { termsOf, type GrantTerms } from './terms';
+import type { GrantTerms } from './terms';
 
 export const newRequestSchema = z.object({
   requester: z.string().min(1),
@@ -419,11 +420,11 @@ async function extendGrant(ctx: CoreContext, c: Change, row: RequestRow): Promis
     });
     return;
   }
-  // The smaller of what the grant was made with and what the resource allows today.
-  const resource = ctx.policy.findResource(grant.resourceId);
-  const recorded = termsOf(grant)?.maxTotalDurationMs ?? Number.MAX_SAFE_INTEGER;
-  const ceiling =
-    grant.startsAt + Math.min(recorded, resource?.maxTotalDuration ?? Number.MAX_SAFE_INTEGER);
+  const ceiling = extensionCeiling(
+    grant,
+    grant.startsAt,
+    ctx.policy.findResource(grant.resourceId),
+  );
   const expiresAt = Math.min(grant.expiresAt + row.durationMs, ceiling);
   await c.tx.grants.update(grant.id, { expiresAt, nextAttemptAt: expiresAt, warnedAt: null });
   recordStep(c, {

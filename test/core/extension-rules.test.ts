@@ -2,7 +2,7 @@ import { coreHarness, type CoreHarness } from '../support/core';
 import { STORE_KINDS } from '../support/stores';
 
 /** A resource only `requesters` may ask for, decided by ULEAD with a quorum of `quorum`. */
-const policy = (requesters: string, quorum: number) => `
+const policy = (requesters: string, quorum: number, max = '1h', maxTotal = '8h') => `
 timezone: UTC
 admins: [UADMIN]
 requests: { approverChannel: CAPPROVALS }
@@ -12,8 +12,8 @@ resources:
   - id: vault
     name: Vault
     provider: hook
-    maxDuration: 1h
-    maxTotalDuration: 8h
+    maxDuration: ${max}
+    maxTotalDuration: ${maxTotal}
     approvalsRequired: ${quorum}
     approvers: { users: [ULEAD] }
     requesters: { users: [${requesters}] }
@@ -73,6 +73,21 @@ describe.each(STORE_KINDS)('extensions under the rules of who may request (%s)',
     const now = h.withConfig(policy('UOTHER', 1));
     const outcome = await now.decide({ requestId: ext.id, actor: 'ULEAD', decision: 'approve' });
     expect(outcome.request).toMatchObject({ status: 'denied' });
+    expect((await now.grant(grant.id))!.expiresAt).toBe(grant.createdAt + 3_600_000);
+  });
+
+  it('denies one that could add no time once maxTotalDuration was lowered, keeping the time granted', async () => {
+    const grant = await activeGrant(1);
+    const ext = await extension(h.core, grant.id);
+    // Tightened below where the grant already ends (it ends an hour after its start).
+    const now = h.withConfig(policy('UREQ', 1, '30m', '45m'));
+    const outcome = await now.decide({ requestId: ext.id, actor: 'ULEAD', decision: 'approve' });
+    expect(outcome.request).toMatchObject({
+      status: 'denied',
+      decidedBy: 'hallpass',
+      decisionReason:
+        'policy changed: vault allows 45m in all from the start of a grant, and this one already lasts that long',
+    });
     expect((await now.grant(grant.id))!.expiresAt).toBe(grant.createdAt + 3_600_000);
   });
 });
