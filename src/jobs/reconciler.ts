@@ -70,6 +70,8 @@ export class Reconciler {
   private cron?: ScheduledTask;
   private running?: Promise<Finding[]>;
   private readonly attempts = new Map<string, number>();
+  /** Set while `stop` waits for the pass in progress: it reads back nothing more (as the sweeper). */
+  private halting = false;
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
@@ -83,7 +85,12 @@ export class Reconciler {
   async stop(): Promise<void> {
     await this.cron?.stop();
     this.cron = undefined;
-    await this.running;
+    this.halting = true;
+    try {
+      await this.running;
+    } finally {
+      this.halting = false;
+    }
   }
 
   private async tick(): Promise<void> {
@@ -113,6 +120,7 @@ export class Reconciler {
     const active = await core.lifecycle.leastRecentlyVerified(batch);
     const findings: Finding[] = [];
     await forEachLimited([...ended, ...active], concurrency, async (grant) => {
+      if (this.halting) return;
       const finding = await this.exclusive(grant.id, () => this.reconcile(grant.id, dryRun));
       if (finding) findings.push(finding);
     });

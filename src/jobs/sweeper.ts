@@ -94,6 +94,12 @@ export class Sweeper {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = true;
+  /**
+   * Set while `stop` waits for the pass in progress: the pass finishes the calls it has out and
+   * starts no more. A leader that lost leadership is stopped this way, and the next leader owns
+   * the work from then on; a call started after the stop could cross one of the next leader's.
+   */
+  private halting = false;
   private unsubscribe?: () => void;
   private readonly timers: Timers;
   /** Confirmed revokes, recorded a few at a time; a grant stays in flight until its batch commits. */
@@ -175,7 +181,12 @@ export class Sweeper {
     this.timer = undefined;
     this.timerAt = null;
     this.waits.forEach((stop) => stop());
-    await this.running;
+    this.halting = true;
+    try {
+      await this.running;
+    } finally {
+      this.halting = false;
+    }
   }
 
   /** One full pass. Concurrent calls coalesce: a call during a pass schedules one more pass. */
@@ -203,6 +214,7 @@ export class Sweeper {
     await this.safely('expire stale requests', () => this.deps.core.expireStaleRequests());
     const { concurrency, warnBefore } = this.config.sweeper;
     await this.workDue(concurrency);
+    if (this.halting) return;
     for (const grant of (await this.safely('list warnings', () =>
       this.grants.toWarn(warnBefore),
     )) ?? []) {
@@ -238,6 +250,10 @@ export class Sweeper {
         const batch = seen.size === 0 ? concurrency * 2 : concurrency * 8;
         let due: DueGrant[] = [];
         while (due.length === 0) {
+          if (this.halting) {
+            exhausted = true;
+            return;
+          }
           const listed = await this.safely('list due grants', () => this.grants.due(batch, after));
           const last = listed?.at(-1);
           if (!last) {
@@ -279,6 +295,7 @@ export class Sweeper {
     };
     const lane = async (): Promise<void> => {
       for (;;) {
+        if (this.halting) return readBackLane();
         if (queue.length === 0) {
           if (exhausted) return readBackLane();
           await refill();
@@ -609,7 +626,7 @@ export class Sweeper {
 
   /** After an extension, tells the provider the new expiry (grant is idempotent and updates it). */
   private async sync(grant: GrantRow): Promise<void> {
-    if (this.inFlight.has(grant.id) || grant.startsAt === null || grant.expiresAt === null) return;
+    if (this.halting || this.inFlight.has(grant.id) || grant.startsAt === null || grant.expiresAt === null) return;
     this.inFlight.add(grant.id);
     try {
       const { provider, timeoutMs } = this.resolve(grant);
