@@ -48,8 +48,9 @@ export async function checkLiveGrants(
 
 /**
  * An admin closes a grant Hallpass can no longer revoke (its provider instance is gone from the
- * configuration): the record says so plainly (`stranded`, not revoked: the access may still be
- * there), the approver channel and the admins are told to remove it by hand, and it is audited.
+ * configuration, or its revoke keeps failing): the record says so plainly (`stranded`, not
+ * revoked: the access may still be there), the approver channel and the admins are told to
+ * remove it by hand, and it is audited.
  */
 export function closeByHand(
   ctx: CoreContext,
@@ -60,18 +61,22 @@ export function closeByHand(
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
     if (!grant) throw new DomainError('not_found', `No grant ${grantId}.`);
-    if (grant.provider in ctx.config.providers) {
-      throw new DomainError(
-        'bad_state',
-        `Grant ${grant.id}'s provider "${grant.provider}" is still configured: revoke it (\`hallpass grants revoke\`) so Hallpass removes the access and confirms it.`,
-      );
-    }
     if (!['activating', 'active', 'revoking'].includes(grant.status)) {
       throw new DomainError('bad_state', `Grant ${grant.id} is already ${grant.status}.`);
     }
+    const configured = grant.provider in ctx.config.providers;
+    // Its provider is there but cannot confirm the revoke (the group it granted was deleted, and
+    // the provider cannot tell that from one it may no longer see): the admin decides.
+    const failing = grant.status === 'revoking' && grant.lastError?.startsWith('revoke: ');
+    if (configured && !failing) {
+      throw new DomainError(
+        'bad_state',
+        `Grant ${grant.id}'s provider "${grant.provider}" is still configured: revoke it (\`hallpass grants revoke\`) so Hallpass removes the access and confirms it. A grant whose revoke keeps failing can be closed by hand.`,
+      );
+    }
     const closed = {
       status: 'stranded' as const,
-      endReason: 'provider_removed' as const,
+      endReason: configured ? grant.endReason : ('provider_removed' as const),
       endedBy: actor,
       endNote: reason.trim().slice(0, 500),
       endedAt: c.now,
@@ -94,7 +99,7 @@ export function closeByHand(
       admins: ctx.config.admins,
       action: 'close',
       attempts: grant.attempts,
-      error: `provider "${grant.provider}" is no longer configured; closed by hand by ${actor}: ${closed.endNote}`,
+      error: `${configured ? `its revoke keeps failing (${grant.lastError})` : `provider "${grant.provider}" is no longer configured`}; closed by hand by ${actor}: ${closed.endNote}`,
     });
     return { ...grant, ...closed };
   });

@@ -129,9 +129,17 @@ export async function oktaCall<T>(
   }
 }
 
-/** An Okta answer of this status (404 E0000007 for a user or group that is not there). */
+/** An Okta answer of this status. */
 export function isOktaStatus(err: unknown, status: number): boolean {
   return (err as { status?: unknown } | undefined)?.status === status;
+}
+
+/**
+ * Okta's own "not found" (404 E0000007), not any 404: a proxy or custom domain in front of Okta
+ * answering 404 for a broken route says nothing about the user or group.
+ */
+export function isOktaNotFound(err: unknown): boolean {
+  return isOktaStatus(err, 404) && (err as { errorCode?: unknown }).errorCode === 'E0000007';
 }
 
 function describe(err: unknown, what: string, signal: AbortSignal): string {

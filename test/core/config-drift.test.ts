@@ -213,10 +213,39 @@ describe.each(STORE_KINDS)('configuration drift (%s)', (kind) => {
       expect(err).toBeInstanceOf(DomainError);
       expect((err as DomainError).code).toBe('bad_state');
       expect((err as DomainError).message).toBe(
-        `Grant ${g.id}'s provider "hook" is still configured: revoke it (\`hallpass grants revoke\`) so Hallpass removes the access and confirms it.`,
+        `Grant ${g.id}'s provider "hook" is still configured: revoke it (\`hallpass grants revoke\`) so Hallpass removes the access and confirms it. A grant whose revoke keeps failing can be closed by hand.`,
       );
       expect((await h.core.grant(g.id))!.status).toBe('active');
       expect(await h.sql.all('SELECT * FROM audit_events ORDER BY seq')).toEqual(before);
+    });
+
+    it('closes by hand a grant whose revoke keeps failing, its provider still configured', async () => {
+      const g = await grant('prod-db');
+      h.clock.advance(3_600_000);
+      await h.core.lifecycle.expire([g.id]);
+      // Before its revoke has failed, it is the sweeper's to finish.
+      await expect(h.core.closeByHand(g.id, 'UADMIN', 'early')).rejects.toThrow(
+        'is still configured',
+      );
+      const error = 'okta-group revoke (group 00g1) failed: 404 E0000007 (Not found)';
+      const retry = { retryBase: 1000, retryMax: 60_000, alertAfterAttempts: 5 };
+      await h.core.lifecycle.failed(g.id, 'revoke', error, retry);
+
+      const closed = await h.core.closeByHand(g.id, 'UADMIN', 'group deleted in Okta');
+      expect(closed).toMatchObject({
+        status: 'stranded',
+        endReason: 'expired',
+        nextAttemptAt: null,
+      });
+      const alert = await h.sql.value<string>(
+        "SELECT payload FROM outbox WHERE topic = 'alert' AND key = ?",
+        `alert:${g.id}:close`,
+      );
+      expect(JSON.parse(alert)).toMatchObject({
+        action: 'close',
+        error: `its revoke keeps failing (revoke: ${error}); closed by hand by UADMIN: group deleted in Okta`,
+      });
+      expect(await h.core.lifecycle.due(100)).toEqual([]);
     });
 
     it('marks a grant whose provider is gone stranded, audits it and alerts its approvers and the admins', async () => {
@@ -397,7 +426,7 @@ describe.each(STORE_KINDS)('configuration drift (%s)', (kind) => {
       );
       expect(refused.code).toBe(1);
       expect(refused.stderr).toBe(
-        `hallpass: Grant ${g.id}'s provider "hook" is still configured: revoke it (\`hallpass grants revoke\`) so Hallpass removes the access and confirms it.\n`,
+        `hallpass: Grant ${g.id}'s provider "hook" is still configured: revoke it (\`hallpass grants revoke\`) so Hallpass removes the access and confirms it. A grant whose revoke keeps failing can be closed by hand.\n`,
       );
       expect((await h.core.grant(g.id))!.status).toBe('active');
 

@@ -211,15 +211,67 @@ describe('okta-group provider', () => {
     expect(fake.callsTo('getUser')).toHaveLength(3);
   });
 
-  it('answers 404 E0000007 for a group that does not exist: grant fails, revoke and check find nothing', async () => {
+  it('answers 404 E0000007 for a group that does not exist: grant, revoke and check fail, as it may only be hidden', async () => {
     fake.addUser('ivy@example.com');
     const missing = { group: '00gDoesNotExist00000' };
     const ctx = callContext(missing, { user: { slackId: 'U0I', email: 'ivy@example.com' } });
-    await expect(provider.grant(ctx)).rejects.toThrow(
-      `okta-group grant (group 00gDoesNotExist00000) failed: 404 E0000007 (Not found: Resource not found: 00gDoesNotExist00000 (UserGroup); no such user or group, or the admin role cannot see it)`,
+    const notFound = (action: string) =>
+      `okta-group ${action} (group 00gDoesNotExist00000) failed: 404 E0000007 (Not found: Resource not found: 00gDoesNotExist00000 (UserGroup); no such user or group, or the admin role cannot see it)`;
+    await expect(provider.grant(ctx)).rejects.toThrow(notFound('grant'));
+    await expect(provider.revoke(ctx)).rejects.toThrow(notFound('revoke'));
+    await expect(provider.check!(ctx)).rejects.toThrow(notFound('check'));
+  });
+
+  it('counts a membership gone when the group can no longer be seen only if it is', async () => {
+    const ada = fake.addUser('ada@example.com');
+    const ctx = callContext(target, { user: { slackId: 'U0ADA', email: 'ada@example.com' } });
+    const { state } = await provider.grant(ctx);
+    const held = { ...ctx, state };
+    // The admin role's resource set was narrowed: Okta answers as for a group that is not there.
+    const hidden = {
+      kind: 'error',
+      status: 404,
+      errorCode: 'E0000007',
+      errorSummary: `Not found: Resource not found: ${group} (UserGroup)`,
+    } as const;
+    fake.fail('removeMember', hidden);
+    fake.fail('listMembers', hidden);
+    fake.fail('listMembers', hidden);
+    await expect(provider.revoke(held)).rejects.toThrow(
+      /okta-group revoke .* failed: 404 E0000007/,
     );
-    await provider.revoke(ctx);
-    expect(await provider.check!(ctx)).toBe(false);
+    await expect(provider.check!(held)).rejects.toThrow(/okta-group check .* failed: 404 E0000007/);
+    expect(fake.members(group)).toEqual([ada.id]);
+  });
+
+  it("fails on a 404 that is not Okta's (a proxy in front of it), leaving the membership", async () => {
+    const bo = fake.addUser('bo@example.com');
+    const ctx = callContext(target, { user: { slackId: 'U0BO', email: 'bo@example.com' } });
+    const { state } = await provider.grant(ctx);
+    const proxy = {
+      kind: 'text',
+      status: 404,
+      body: '<html><h1>404 Not Found</h1>nginx</html>',
+    } as const;
+    fake.fail('removeMember', proxy);
+    fake.fail('listMembers', proxy);
+    await expect(provider.revoke({ ...ctx, state })).rejects.toThrow(
+      `okta-group revoke (group ${group}) failed: Okta answered 404`,
+    );
+    await expect(provider.check!({ ...ctx, state })).rejects.toThrow(
+      `okta-group check (group ${group}) failed: Okta answered 404`,
+    );
+    expect(fake.members(group)).toEqual([bo.id]);
+  });
+
+  it('revokes a user deleted from Okta since: the group it can read no longer holds them', async () => {
+    const cy = fake.addUser('cy@example.com');
+    const ctx = callContext(target, { user: { slackId: 'U0CY', email: 'cy@example.com' } });
+    const { state } = await provider.grant(ctx);
+    fake.removeMember(group, cy.id);
+    fake.users.delete(cy.id);
+    await provider.revoke({ ...ctx, state });
+    expect(await provider.check!({ ...ctx, state })).toBe(false);
   });
 
   it('names the missing permission on 403 E0000006', async () => {
