@@ -36,13 +36,15 @@ const END_REASONS: Record<string, string> = {
   revoked_by_user: 'the holder ended it early',
   revoked_by_admin: 'an admin ended it early',
   activation_failed: 'activation failed',
+  resource_removed: 'its resource was removed from the configuration before it started',
 };
 
-/** Where an early end was asked for: a holder or admin (Slack, API, CLI), a revoked token, offboarding. */
+/** Where an early end was asked for: a holder or admin (Slack, API, CLI), a revoked token, offboarding, a removed resource. */
 function earlyEndHow(d: Details): string {
   if (typeof d.via === 'string') return `via ${d.via}`;
   if (typeof d.revokedId === 'string') return `by revoking API token ${d.revokedId}`;
   if (d.reason === 'offboarded') return 'as they were offboarded';
+  if (d.reason === 'resource_removed') return 'before its start, as its resource was removed';
   return 'via slack';
 }
 

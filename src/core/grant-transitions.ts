@@ -1,6 +1,7 @@
 import { backoffDelay } from './backoff';
 import { change, type Change, type CoreContext, type GrantRow } from './context';
 import { issueCredentials } from './credentials';
+import { endEarly } from './early-end';
 import { recordStep } from './steps';
 import { termsOf } from './terms';
 
@@ -105,6 +106,26 @@ export function recordGrantingEmail(
     const grant = await c.tx.grants.byId(grantId);
     if (!grant || grant.status !== 'activating' || grant.grantedEmail !== null) return false;
     return c.tx.grants.update(grantId, { grantedEmail: email });
+  });
+}
+
+/**
+ * A grant still to be activated whose resource was removed from the configuration since it was
+ * approved (a grant booked to start later, or waiting to retry): it is not started, as nobody can
+ * grant that resource any more, and ends like any early end, so the revoke removes anything a
+ * timed-out attempt may have set up. False when it is no longer activating.
+ */
+export function endForRemovedResource(ctx: CoreContext, grantId: string): Promise<boolean> {
+  return change(ctx, async (c) => {
+    const grant = await c.tx.grants.byId(grantId);
+    if (!grant || grant.status !== 'activating') return false;
+    await endEarly(c, grant, {
+      reason: 'resource_removed',
+      by: 'hallpass',
+      note: null,
+      details: { resourceId: grant.resourceId },
+    });
+    return true;
   });
 }
 

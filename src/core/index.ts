@@ -25,6 +25,7 @@ import {
   recordActivated,
   recordAttemptFailed,
   recordGrantingEmail,
+  endForRemovedResource,
   recordRevocations,
   recordSynced,
   recordWarned,
@@ -181,6 +182,9 @@ export class GrantLifecycle {
   }
   granting(grantId: string, email: string) {
     return recordGrantingEmail(this.ctx, grantId, email);
+  }
+  resourceRemoved(grantId: string) {
+    return endForRemovedResource(this.ctx, grantId);
   }
   activated(grantId: string, activation: Activation) {
     return recordActivated(this.ctx, grantId, activation);

@@ -503,6 +503,16 @@ export class Sweeper {
     const started = Date.now();
     let timeout = 0;
     try {
+      // Nobody can grant a resource removed from the configuration: one approved before is not
+      // started (booked for later, or retrying), and its revoke clears what an attempt set up.
+      if (!this.deps.core.policy.findResource(grant.resourceId)) {
+        if (await this.grants.resourceRemoved(grant.id))
+          this.deps.logger.warn('not starting a grant whose resource was removed; ending it', {
+            grantId: grant.id,
+            resourceId: grant.resourceId,
+          });
+        return;
+      }
       const { provider, timeoutMs } = this.resolve(grant);
       timeout = timeoutMs;
       // A retry names the email its first attempt did: that attempt may have granted it.
@@ -626,7 +636,13 @@ export class Sweeper {
 
   /** After an extension, tells the provider the new expiry (grant is idempotent and updates it). */
   private async sync(grant: GrantRow): Promise<void> {
-    if (this.halting || this.inFlight.has(grant.id) || grant.startsAt === null || grant.expiresAt === null) return;
+    if (
+      this.halting ||
+      this.inFlight.has(grant.id) ||
+      grant.startsAt === null ||
+      grant.expiresAt === null
+    )
+      return;
     this.inFlight.add(grant.id);
     try {
       const { provider, timeoutMs } = this.resolve(grant);

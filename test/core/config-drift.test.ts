@@ -11,6 +11,7 @@ import { OutboxDispatcher } from '../../src/slack/delivery/dispatcher';
 import { cliEnv, runCli } from '../cli/run';
 import { coreHarness, type CoreHarness } from '../support/core';
 import { FakeSlack } from '../support/fake-slack';
+import { grantLine } from '../../src/slack/ui/status-lines';
 import { BotProcess } from '../support/process';
 import { STORE_KINDS } from '../support/stores';
 import { tempDir } from '../support/tmp';
@@ -237,6 +238,9 @@ describe.each(STORE_KINDS)('configuration drift (%s)', (kind) => {
         endReason: 'expired',
         nextAttemptAt: null,
       });
+      expect(grantLine(closed, { now: h.clock.now(), timezone: 'UTC' })).toContain(
+        'its revoke kept failing, so the access may still exist and must be removed outside Hallpass',
+      );
       const alert = await h.sql.value<string>(
         "SELECT payload FROM outbox WHERE topic = 'alert' AND key = ?",
         `alert:${g.id}:close`,

@@ -114,16 +114,20 @@ export function grantLine(g: GrantView, m: Moment): string {
       if (g.endReason === 'activation_failed')
         return '❗ Activation failed; removing anything that may have been set up…';
       if (g.endReason === 'expired') return `⏳ Expired at ${expiry}; removing access…`;
+      if (g.endReason === 'resource_removed')
+        return '⏳ Its resource was removed from the configuration before it started; removing anything set up…';
       return `⏳ Revoked by ${mention(g.endedBy)}${noteOf(g.endNote)}; removing access…`;
     case 'revoked':
       if (g.endReason === 'expired') return `⚪ Expired at ${expiry}; access removed${ended}.`;
       if (g.endReason === 'offboarded')
         return `⚪ The holder left the workspace; access removed${ended}.`;
+      if (g.endReason === 'resource_removed')
+        return `⚪ Its resource was removed from the configuration before it started; not started, ended${ended}.`;
       return `⚪ Revoked by ${mention(g.endedBy)}${ended}${noteOf(g.endNote)}.`;
     case 'failed':
       return '❗ Activation failed; anything that may have been set up was removed. Nothing is active.';
     case 'stranded':
-      return `❗ Closed by hand by ${mention(g.endedBy)}${ended}: its provider is gone from the configuration, so the access may still exist and must be removed outside Hallpass${noteOf(g.endNote)}.`;
+      return `❗ Closed by hand by ${mention(g.endedBy)}${ended}: ${g.endReason === 'provider_removed' ? 'its provider is gone from the configuration' : 'its revoke kept failing'}, so the access may still exist and must be removed outside Hallpass${noteOf(g.endNote)}.`;
   }
 }
 

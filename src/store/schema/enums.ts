@@ -21,6 +21,7 @@ export const END_REASONS = [
   'activation_failed',
   'offboarded',
   'provider_removed',
+  'resource_removed',
 ] as const;
 /** What Hallpass last learned of a person from the directory. */
 export const PERSON_STATES = ['active', 'deactivated', 'guest'] as const;
