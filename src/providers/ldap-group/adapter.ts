@@ -70,12 +70,20 @@ export const ldapGroupAdapter: ProviderAdapter<LdapGroupConfig, LdapGroupTarget>
       what: string,
       work: (client: Client) => Promise<T>,
     ) => withLdapSession(connection, ctx.signal, `ldap-group ${what}`, work);
-    /** The state's value when there is one (the person may have left the directory since). */
-    const granted = (client: Client, ctx: ProviderCallContext<LdapGroupTarget>) => {
+    /**
+     * Every value that may stand for the person in the group: the one granted (kept in state, so
+     * a person who left the directory is still removed) and the one their email finds now. A
+     * person renamed or moved during the grant has their member values rewritten to the new DN
+     * (Active Directory always, OpenLDAP with the refint overlay), where the old one finds nothing.
+     */
+    const standingFor = async (
+      client: Client,
+      ctx: ProviderCallContext<LdapGroupTarget>,
+    ): Promise<Membership[]> => {
       const state = membershipSchema.safeParse(ctx.state);
-      return state.success
-        ? Promise.resolve(state.data)
-        : findMembership(client, lookup, ctx.user, false);
+      const now = await findMembership(client, lookup, ctx.user, false);
+      const values = [...(state.success ? [state.data] : []), ...(now ? [now] : [])];
+      return values.filter((v, i) => values.findIndex((w) => w.value === v.value) === i);
     };
 
     return {
@@ -89,13 +97,14 @@ export const ldapGroupAdapter: ProviderAdapter<LdapGroupConfig, LdapGroupTarget>
         }),
       revoke: (ctx) =>
         session(ctx, 'revoke', async (client) => {
-          const membership = await granted(client, ctx);
-          if (membership) await setMembership(client, ctx.resource.target.group, membership, false);
+          for (const membership of await standingFor(client, ctx))
+            await setMembership(client, ctx.resource.target.group, membership, false);
         }),
       check: (ctx) =>
         session(ctx, 'check', async (client) => {
-          const membership = await granted(client, ctx);
-          return membership ? isMember(client, ctx.resource.target.group, membership) : false;
+          for (const membership of await standingFor(client, ctx))
+            if (await isMember(client, ctx.resource.target.group, membership)) return true;
+          return false;
         }),
     };
   },
