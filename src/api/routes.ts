@@ -20,17 +20,30 @@ export interface RouteDeps {
 
 const DEFAULT_WAIT_MS = 30_000;
 
+/**
+ * Whether `caller` may see and act on what was filed for `resourceId` under its identity. The
+ * identity is not enough: on GitHub every job that runs in one environment has the same `sub`,
+ * and tokens of one identity are bound to different resources, so the rules that decide who may
+ * request a resource (`pipelines` claims, a token's resources) decide who may read its grant's
+ * credentials, cancel, extend or revoke it too. A resource removed since has no rules left to
+ * apply; its own identity may still see and end what it filed.
+ */
+function mayAct(core: Core, caller: PipelineCaller, resourceId: string): boolean {
+  const resource = core.policy.findResource(resourceId);
+  return !resource || core.policy.pipelineRefusal(caller, resource) === undefined;
+}
+
 /** The caller's request, or 404: another pipeline's requests are not even said to exist. */
 async function ownRequest(core: Core, caller: PipelineCaller, id: string): Promise<RequestRow> {
   const request = await core.request(id);
-  if (!request || request.requester !== caller.id)
+  if (!request || request.requester !== caller.id || !mayAct(core, caller, request.resourceId))
     throw new ApiProblem(404, 'not_found', `No request ${id} filed by ${caller.id}.`);
   return request;
 }
 
 async function ownGrant(core: Core, caller: PipelineCaller, id: string): Promise<GrantRow> {
   const grant = await core.grant(id);
-  if (!grant || grant.userId !== caller.id)
+  if (!grant || grant.userId !== caller.id || !mayAct(core, caller, grant.resourceId))
     throw new ApiProblem(404, 'not_found', `No grant ${id} held by ${caller.id}.`);
   return grant;
 }

@@ -77,7 +77,7 @@ export async function breakGlass(ctx: CoreContext, input: BreakGlassInput): Prom
   refuseIfGone(parsed.requester, await ctx.policy.statusOf(parsed.requester));
 
   return change(ctx, async (c) => {
-    const existing = await filedBefore(c.tx, parsed.clientKey, parsed.requester);
+    const existing = await filedBefore(c.tx, parsed.clientKey, parsed.requester, resource.id);
     if (existing) {
       const use = await c.tx.breakGlass.byRequest(existing.id);
       if (use) return { request: existing, use };

@@ -248,7 +248,7 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
     durationMs,
   );
   return change(ctx, async (c) => {
-    const existing = await filedBefore(c.tx, parsed.clientKey, parsed.requester);
+    const existing = await filedBefore(c.tx, parsed.clientKey, parsed.requester, resource.id);
     if (existing) return existing;
     refuseIfGone(parsed.requester, (await c.tx.people.get(parsed.requester))?.state);
     await checkLimits(ctx, c, parsed.requester);
