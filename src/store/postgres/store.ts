@@ -163,12 +163,16 @@ export class PostgresStore implements Store {
   private async migrate(): Promise<void> {
     const client = await this.pool.connect();
     try {
+      // Replicas started together wait for whichever migrates first, however long it takes (an
+      // index built over a large audit log), and a migration's own statements are not cut short.
+      await client.query('SET statement_timeout = 0');
       await client.query('SELECT pg_advisory_lock($1, $2)', [...LOCKS.migrate]);
       try {
         await migrate(drizzle(client), { migrationsFolder: POSTGRES_MIGRATIONS });
       } finally {
         await client.query('SELECT pg_advisory_unlock($1, $2)', [...LOCKS.migrate]);
       }
+      await client.query('RESET statement_timeout');
     } finally {
       this.pool.release(client);
     }
@@ -193,8 +197,10 @@ export class PostgresStore implements Store {
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query(begin);
       try {
+        // Inside the rollback's reach: a change's BEGIN also waits for the change lock, and a
+        // wait cut short by the statement timeout leaves the transaction open and aborted.
+        await client.query(begin);
         const result = await work(client);
         await client.query('COMMIT');
         return result;
