@@ -37,6 +37,11 @@ export class OutboxBook {
     return this.ctx.store.outbox.claimHeads(this.ctx.clock.now(), leaseMs, limit);
   }
 
+  /** Holds a claimed row for another `leaseMs` from now: its delivery is still under way. */
+  holdLease(id: number, leaseMs: number): Promise<void> {
+    return this.ctx.store.outbox.extendLease(id, this.ctx.clock.now() + leaseMs);
+  }
+
   /** The largest pending id of a subject right now: a render from current state covers all up to it. */
   lastPendingId(subject: string): Promise<number> {
     return this.ctx.store.outbox.lastPendingId(subject);

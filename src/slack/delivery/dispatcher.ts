@@ -59,7 +59,8 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   maxAttempts: 10,
   callTimeoutMs: 10_000,
   // Longer than a Slack call (callTimeoutMs) and the writes that follow it (PERSIST_WITHIN_MS)
-  // may take together: a live worker never loses its claim.
+  // may take together; a delivery of several calls holds its row again before each
+  // (leaseKeeper): a live worker never loses its claim.
   leaseMs: 45_000,
   markWindowMs: 2,
   retryBaseMs: 2_000,
@@ -265,20 +266,40 @@ export class OutboxDispatcher {
     await handler(notification, ctx);
   }
 
+  /**
+   * Before each Slack call of a row's delivery: once a third of its lease has gone by, the row is
+   * held for another lease. A delivery makes one call per target (a channel and every admin),
+   * each up to `callTimeoutMs`; while it lives, another replica must not claim and send it again.
+   */
+  private leaseKeeper(row: OutboxRow): () => Promise<void> {
+    const { clock, core } = this.deps;
+    const { leaseMs } = this.options;
+    let heldFrom = clock.now();
+    return async () => {
+      if (clock.now() - heldFrom < leaseMs / 3) return;
+      heldFrom = clock.now();
+      await core.outbox.holdLease(row.id, leaseMs);
+    };
+  }
+
   private contextFor(row: OutboxRow): DeliveryContext {
+    const keepLease = this.leaseKeeper(row);
+    const slack = this.slack.withBeforeCall(keepLease);
     return {
       core: this.deps.core,
       sealer: this.deps.sealer,
       guarantees: this.deps.guarantees,
       logger: this.deps.logger,
-      slack: this.slack,
+      slack,
       now: this.deps.clock.now(),
       zoneOf: (userId) => zoneOf(this.deps.zones, userId, this.deps.core.config.timezone),
       queuedAfter: () => this.deps.core.outbox.queuedAfter(row, QUEUED_AFTER_LIMIT),
-      refreshHome: (userIds) =>
-        refreshOpenedHomes(this.deps, userIds, (userId) => this.homes.redraw(userId)),
-      post: (channel, message) => this.slack.postOnce(`outbox:${row.key}`, channel, message),
-      reply: (parent, message) => this.slack.replyOnce(`outbox:${row.key}`, parent, message),
+      refreshHome: async (userIds) => {
+        await keepLease();
+        await refreshOpenedHomes(this.deps, userIds, (userId) => this.homes.redraw(userId));
+      },
+      post: (channel, message) => slack.postOnce(`outbox:${row.key}`, channel, message),
+      reply: (parent, message) => slack.replyOnce(`outbox:${row.key}`, parent, message),
     };
   }
 

@@ -39,7 +39,14 @@ export class SlackOut {
     private readonly messages: MessagesStore,
     private readonly clock: Clock,
     private readonly timeoutMs: number,
+    /** Runs before each Slack call (a delivery keeps its claim on its row with it). */
+    private readonly beforeCall?: () => Promise<void>,
   ) {}
+
+  /** The same calls, each preceded by `beforeCall`. */
+  withBeforeCall(beforeCall: () => Promise<void>): SlackOut {
+    return new SlackOut(this.client, this.messages, this.clock, this.timeoutMs, beforeCall);
+  }
 
   /** Posts `message` to `channel` (a user id posts in the app's DM) once per `subject` and channel. */
   async postOnce(subject: string, channel: string, message: SlackMessage): Promise<void> {
@@ -87,6 +94,7 @@ export class SlackOut {
   async updateKnown(subject: string, purpose: string, message: SlackMessage): Promise<boolean> {
     const known = await this.messages.find(subject, purpose);
     if (!known) return false;
+    await this.beforeCall?.();
     await withTimeout(
       'chat.update',
       this.timeoutMs,
@@ -110,6 +118,7 @@ export class SlackOut {
   async permalinkOf(subject: string, purpose: string): Promise<string | undefined> {
     const known = await this.messages.find(subject, purpose);
     if (!known) return undefined;
+    await this.beforeCall?.();
     const answer = await withTimeout(
       'chat.getPermalink',
       this.timeoutMs,
@@ -123,6 +132,7 @@ export class SlackOut {
     message: SlackMessage,
     threadTs?: string,
   ): Promise<{ channel: string; ts: string }> {
+    await this.beforeCall?.();
     const answer = await withTimeout(
       'chat.postMessage',
       this.timeoutMs,

@@ -20,6 +20,9 @@ const COVERED = new Sql(
   `UPDATE outbox SET status = 'sent', sent_at = ?
     WHERE subject = ? AND topic = ? AND ${OUTBOX_PENDING} AND id > ? AND id <= ?`,
 );
+const EXTEND_LEASE = new Sql(
+  `UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND ${OUTBOX_PENDING}`,
+);
 const RETRY = new Sql(
   `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND ${OUTBOX_PENDING}`,
 );
@@ -92,6 +95,10 @@ export class SqlOutboxQueries implements OutboxQueries {
   async claimHeads(now: number, leaseMs: number, limit: number): Promise<OutboxRow[]> {
     const rows = await this.q.runner.rows(this.claim, [now, limit, now + leaseMs, now]);
     return rows.map(this.q.t.outbox.map).sort((a, b) => a.id - b.id);
+  }
+
+  async extendLease(id: number, until: number): Promise<void> {
+    await this.q.runner.run(EXTEND_LEASE, [until, id]);
   }
 
   async lastPendingId(subject: string): Promise<number> {
