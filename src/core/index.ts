@@ -471,9 +471,9 @@ export class Core {
     return closeByHand(this.ctx, grantId, actor, reason);
   }
 
-  /** Everyone holding a grant or waiting on a request, for the offboarding safety net. */
-  peopleWithAccess(limit: number): Promise<string[]> {
-    return this.ctx.store.people.withAccessOrAsking(limit);
+  /** Everyone holding a grant or waiting on a request, for the offboarding safety net: a page. */
+  peopleWithAccess(limit: number, after = ''): Promise<string[]> {
+    return this.ctx.store.people.withAccessOrAsking(limit, after);
   }
 
   request(id: string): Promise<RequestRow | undefined> {

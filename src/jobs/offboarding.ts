@@ -14,11 +14,15 @@ const CONCURRENCY = 2;
  * The safety net under `user_change`: on `offboarding.schedule`, asks the directory afresh about
  * everyone who holds a grant or waits on a request, and offboards whoever was deactivated or
  * made a guest (an event Slack never delivered, or one lost while Hallpass was down). A lookup
- * Slack cannot answer is skipped until the next run.
+ * Slack cannot answer is skipped until the next run. Each run looks up at most PER_RUN people,
+ * in user id order from where the last run stopped, so with more of them every one is still
+ * looked up within a few runs.
  */
 export class OffboardingCheck {
   private cron?: ScheduledTask;
   private running?: Promise<number>;
+  /** The last user id the previous run looked up; empty to start from the first. */
+  private after = '';
 
   constructor(private readonly deps: { core: Core; directory: Directory; logger: Logger }) {}
 
@@ -54,7 +58,8 @@ export class OffboardingCheck {
   private async pass(): Promise<number> {
     const { core, directory, logger } = this.deps;
     let offboarded = 0;
-    const people = await core.peopleWithAccess(PER_RUN);
+    const people = await core.peopleWithAccess(PER_RUN, this.after);
+    this.after = people.length === PER_RUN ? people.at(-1)! : '';
     await forEachLimited(people, CONCURRENCY, async (userId) => {
       let status;
       try {

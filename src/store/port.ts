@@ -179,8 +179,11 @@ export interface FollowUpQueries {
 export interface PeopleQueries {
   get(userId: string): Promise<PersonRow | undefined>;
   upsert(row: PersonRow): Promise<void>;
-  /** Everyone holding a grant that is not over, or waiting on a request: who must not be forgotten. */
-  withAccessOrAsking(limit: number): Promise<string[]>;
+  /**
+   * Everyone holding a grant that is not over, or waiting on a request (who must not be
+   * forgotten), in user id order: the first `limit` after `after`.
+   */
+  withAccessOrAsking(limit: number, after: string): Promise<string[]>;
 }
 
 export interface MetaQueries {

@@ -11,8 +11,8 @@ const UPSERT = new Sql(
    DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at, checked_at = excluded.checked_at`,
 );
 const WITH_ACCESS_OR_ASKING = new Sql(
-  `SELECT user_id FROM grants WHERE ${GRANT_IN_FLIGHT}
-   UNION SELECT requester FROM requests WHERE ${REQUEST_PENDING}
+  `SELECT user_id FROM grants WHERE ${GRANT_IN_FLIGHT} AND user_id > ?
+   UNION SELECT requester FROM requests WHERE ${REQUEST_PENDING} AND requester > ?
    ORDER BY 1 LIMIT ?`,
 );
 
@@ -28,8 +28,9 @@ export class SqlPeopleQueries implements PeopleQueries {
     await this.q.runner.run(UPSERT, [row.userId, row.state, row.changedAt, row.checkedAt]);
   }
 
-  async withAccessOrAsking(limit: number): Promise<string[]> {
-    return (await this.q.runner.rows(WITH_ACCESS_OR_ASKING, [limit])).map((r) => String(r.user_id));
+  async withAccessOrAsking(limit: number, after: string): Promise<string[]> {
+    const rows = await this.q.runner.rows(WITH_ACCESS_OR_ASKING, [after, after, limit]);
+    return rows.map((r) => String(r.user_id));
   }
 }
 
