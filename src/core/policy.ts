@@ -405,8 +405,8 @@ export class Policy {
   /**
    * The one rule of who may decide a request: an approver of its resource (or, once the request
    * was escalated, a user or user group member of its escalation target), and never the
-   * requester approving their own request unless the resource allows self-approval. Both a
-   * click and "what waits for me" ask this.
+   * requester approving their own request, unless they are an approver and the resource allows
+   * self-approval. Both a click and "what waits for me" ask this.
    */
   async decisionRight(
     actor: string,
@@ -425,9 +425,9 @@ export class Policy {
       };
     }
     const target = escalated ? this.followUpOf(resource).escalateTo : undefined;
+    const approver = await this.isIn(actor, resource.approvers, 'approver rights');
     const decider =
-      (await this.isIn(actor, resource.approvers, 'approver rights')) ||
-      (target !== undefined && (await this.isIn(actor, target, 'approver rights')));
+      approver || (target !== undefined && (await this.isIn(actor, target, 'approver rights')));
     if (!decider) {
       return {
         allowed: false,
@@ -437,7 +437,13 @@ export class Policy {
         ),
       };
     }
-    if (actor === requester && decision === 'approve' && !resource.allowSelfApproval) {
+    // Self-approval is an approver's, where the resource allows it; someone who decides only as
+    // the escalation target never approves their own request.
+    if (
+      actor === requester &&
+      decision === 'approve' &&
+      !(approver && resource.allowSelfApproval)
+    ) {
       return {
         allowed: false,
         error: new DomainError(
