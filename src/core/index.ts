@@ -157,13 +157,19 @@ export class GrantLifecycle {
   }
 
   /** Another grant that still gives its holder the same access, so revoking must not take it. */
-  async covering(grant: GrantRow): Promise<GrantRow | undefined> {
-    return (await coveringEach(this.ctx, [grant])).get(grant.id);
+  async covering(
+    grant: GrantRow,
+    perAccount: (grant: GrantRow) => boolean,
+  ): Promise<GrantRow | undefined> {
+    return (await coveringEach(this.ctx, [grant], perAccount)).get(grant.id);
   }
 
   /** `covering` for several grants in one read: each grant's id to a grant covering it. */
-  coveringEach(grants: readonly GrantRow[]): Promise<Map<string, GrantRow>> {
-    return coveringEach(this.ctx, grants);
+  coveringEach(
+    grants: readonly GrantRow[],
+    perAccount: (grant: GrantRow) => boolean,
+  ): Promise<Map<string, GrantRow>> {
+    return coveringEach(this.ctx, grants, perAccount);
   }
 
   /** Active grants that end within `warnBefore` and whose holder was not warned yet. */

@@ -21,6 +21,14 @@ export class AccessTurns {
     return isolation === 'shared' ? `${grant.userId}\n${grant.resourceId}` : undefined;
   }
 
+  /**
+   * Whether `grant`'s shared access is the account its email found, so grants to two addresses
+   * are two accesses (see `sameAccess`); false where it is the Slack user's.
+   */
+  perAccount(grant: GrantRow): boolean {
+    return this.providers.get(grant.provider)?.provider.sharedPer !== 'slack-user';
+  }
+
   /** Runs `work` in its turn on `access`, after every piece of work handed in before it. */
   run<T>(access: string, work: () => Promise<T>): Promise<T> {
     return this.line.run(access, work);

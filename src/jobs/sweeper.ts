@@ -420,7 +420,9 @@ export class Sweeper {
         g.status === 'revoking' &&
         this.deps.providers.get(g.provider)?.provider.guarantees.isolation === 'shared',
     );
-    return this.safely('find covering grants', () => this.grants.coveringEach(shared));
+    return this.safely('find covering grants', () =>
+      this.grants.coveringEach(shared, (g) => this.turns.perAccount(g)),
+    );
   }
 
   /**
@@ -590,7 +592,9 @@ export class Sweeper {
         );
       }
       if (provider.guarantees.isolation === 'shared') {
-        const cover = covers ? covers.get(grant.id) : await this.grants.covering(grant);
+        const cover = covers
+          ? covers.get(grant.id)
+          : await this.grants.covering(grant, (g) => this.turns.perAccount(g));
         if (cover) {
           this.record(grant, { coveredBy: cover.id });
           return;

@@ -30,6 +30,8 @@ export const slackChannelAdapter: ProviderAdapter<SlackChannelConfig, SlackChann
       slackCall(slack, ctx.signal, method, args);
     return {
       guarantees: { enforcesExpiry: false, endsOpenSessions: true, isolation: 'shared' },
+      // Channel membership is the Slack user's: the same after their email changes.
+      sharedPer: 'slack-user',
       async grant(ctx) {
         const { channel } = ctx.resource.target;
         await call(ctx, 'conversations.invite', { channel, users: ctx.user.slackId }).catch(

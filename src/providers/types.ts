@@ -116,6 +116,12 @@ export interface GuaranteeLookup {
 /** One configured provider (`providers.<name>`), ready to call. */
 export interface Provider<Target = unknown> {
   readonly guarantees: ProviderGuarantees;
+  /**
+   * For `shared` isolation, whose the one access is: the account the person's email finds
+   * (`account`, the default: grants to two addresses are two accesses) or the Slack user,
+   * whatever their email (`slack-user`).
+   */
+  readonly sharedPer?: 'account' | 'slack-user';
   /** Gives the access. Idempotent: called again for the same grant id it succeeds without doing it twice, and brings expiresAt up to date. */
   grant(ctx: ProviderCallContext<Target>): Promise<GrantResult>;
   /**

@@ -195,12 +195,11 @@ describe.each(STORE_KINDS)('failure paths (%s)', (kind: StoreKind) => {
       h = await coreHarness(removalConfig(true), undefined, kind);
     });
 
-    it('records a failed activation (attempt, clean-up, alert) with or without recorded terms', async () => {
+    it('starts no activation, with or without recorded terms: ends it, and the clean-up revoke goes through the recorded provider', async () => {
       const withTerms = await grantOf(h.core, 'UREQ', 'gone');
       const older = await grantOf(h.core, 'UOLD', 'gone');
       await h.sql.run('UPDATE grants SET snapshot = NULL WHERE id = ?', older);
       const provider = new RecordingProvider();
-      provider.plan.push('fail', 'fail');
       const core = withoutGone();
       expect(core.policy.findResource('gone')).toBeUndefined();
       await sweeperOn(core, provider).tick();
@@ -208,23 +207,16 @@ describe.each(STORE_KINDS)('failure paths (%s)', (kind: StoreKind) => {
       for (const id of [withTerms, older]) {
         expect(await grant(id)).toMatchObject({
           status: 'revoking',
-          endReason: 'activation_failed',
-          lastError: 'grant: grant refused by the test',
+          endReason: 'resource_removed',
+          endedBy: 'hallpass',
           nextAttemptAt: h.clock.now(),
         });
+        expect(await alertsOf(id)).toEqual([]);
       }
-      // The recorded approver channel; for a grant without terms, the default channel of today.
-      expect((await alertsOf(withTerms)).map((a) => [a.action, a.channel])).toEqual([
-        ['grant', 'CGONE'],
-      ]);
-      expect((await alertsOf(older)).map((a) => [a.action, a.channel])).toEqual([
-        ['grant', 'CAPPROVALS'],
-      ]);
-      expect(provider.callsOf('grant')).toHaveLength(2);
+      expect(provider.callsOf('grant')).toEqual([]);
 
-      // The clean-up revoke goes through the recorded provider and ends both as failed.
       await sweeperOn(core, provider).tick();
-      for (const id of [withTerms, older]) expect((await grant(id)).status).toBe('failed');
+      for (const id of [withTerms, older]) expect((await grant(id)).status).toBe('revoked');
       expect(provider.callsOf('revoke')).toHaveLength(2);
     });
 

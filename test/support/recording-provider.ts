@@ -25,6 +25,8 @@ export class RecordingProvider implements Provider {
   readonly calls: RecordedProviderCall[] = [];
   readonly present = new Set<string>();
   readonly plan: Behaviour[] = [];
+  /** Shared access is keyed on the Slack user (see `key`), whatever their email. */
+  readonly sharedPer = 'slack-user';
   credentials?: string;
   inFlight = 0;
   maxInFlight = 0;
