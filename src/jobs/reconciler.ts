@@ -156,8 +156,11 @@ export class Reconciler {
     });
     const resolved = this.deps.providers.get(grant.provider);
     const access = expected === 'absent' ? this.deps.turns.accessOf(grant) : undefined;
+    // Its turn may come after a stop: by then it reads back nothing more.
     return access
-      ? this.deps.turns.run(access, () => this.readBack(grant, expected, resolved, finding, dryRun))
+      ? this.deps.turns.run(access, async () =>
+          this.halting ? undefined : this.readBack(grant, expected, resolved, finding, dryRun),
+        )
       : this.readBack(grant, expected, resolved, finding, dryRun);
   }
 

@@ -311,7 +311,10 @@ export class Sweeper {
         }
         const access = this.turns.accessOf(grant);
         await (access
-          ? this.turns.run(access, () => this.process(grant, covers))
+          ? // Its turn may come after a stop: by then the next leader owns the work.
+            this.turns.run(access, async () => {
+              if (!this.halting) await this.process(grant, covers);
+            })
           : this.process(grant, covers, later));
       }
     };
