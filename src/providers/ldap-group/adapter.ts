@@ -12,6 +12,7 @@ import {
 } from '../../ldap/settings';
 import type { ProviderAdapter, ProviderCallContext } from '../types';
 import {
+  entryExists,
   findMembership,
   isMember,
   memberAttributes,
@@ -71,19 +72,25 @@ export const ldapGroupAdapter: ProviderAdapter<LdapGroupConfig, LdapGroupTarget>
       work: (client: Client) => Promise<T>,
     ) => withLdapSession(connection, ctx.signal, `ldap-group ${what}`, work);
     /**
-     * Every value that may stand for the person in the group: the one granted (kept in state, so
-     * a person who left the directory is still removed) and the one their email finds now. A
-     * person renamed or moved during the grant has their member values rewritten to the new DN
-     * (Active Directory always, OpenLDAP with the refint overlay), where the old one finds nothing.
+     * The values that stand for the person in the group: the one granted (kept in state, so a
+     * person who left the directory is still removed). When that entry is gone by its DN, the
+     * person may have been renamed or moved during the grant, and their member values rewritten
+     * to the new DN (Active Directory always, OpenLDAP with the refint overlay): then also the
+     * one their email finds now. Without state, the one the email finds.
      */
     const standingFor = async (
       client: Client,
       ctx: ProviderCallContext<LdapGroupTarget>,
     ): Promise<Membership[]> => {
       const state = membershipSchema.safeParse(ctx.state);
+      if (!state.success) {
+        const now = await findMembership(client, lookup, ctx.user, false);
+        return now ? [now] : [];
+      }
+      if (state.data.attribute === 'memberUid' || (await entryExists(client, state.data.value)))
+        return [state.data];
       const now = await findMembership(client, lookup, ctx.user, false);
-      const values = [...(state.success ? [state.data] : []), ...(now ? [now] : [])];
-      return values.filter((v, i) => values.findIndex((w) => w.value === v.value) === i);
+      return now && now.value !== state.data.value ? [state.data, now] : [state.data];
     };
 
     return {

@@ -125,6 +125,19 @@ export async function setMembership(
   }
 }
 
+/** Whether an entry of this DN exists (a person's, kept from the grant). */
+export async function entryExists(client: Client, dn: string): Promise<boolean> {
+  try {
+    const found = await client.search(dn, { scope: 'base', attributes: ['1.1'] });
+    return found.searchEntries.length > 0;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === ResultCode.noSuchObject) return false;
+    throw ldapFailure(`reading ${dn}`, err, {
+      [ResultCode.insufficientAccessRights]: 'the bind DN needs read access to userBase',
+    });
+  }
+}
+
 const NO_SUCH_GROUP = "no such group, or the bind DN cannot see it: check the target's group DN";
 
 /** A compare on the group: the server matches DNs and uids with the attribute's own rules. */
