@@ -21,29 +21,47 @@ export interface RouteDeps {
 const DEFAULT_WAIT_MS = 30_000;
 
 /**
- * Whether `caller` may see and act on what was filed for `resourceId` under its identity. The
- * identity is not enough: on GitHub every job that runs in one environment has the same `sub`,
- * and tokens of one identity are bound to different resources, so the rules that decide who may
- * request a resource (`pipelines` claims, a token's resources) decide who may read its grant's
- * credentials, cancel, extend or revoke it too. A resource removed since has no rules left to
- * apply; its own identity may still see and end what it filed.
+ * What a caller does with something filed under its identity: read it (a request, a grant with
+ * its credentials, a wait) or ask for more time; or give it back (cancel, revoke).
  */
-function mayAct(core: Core, caller: PipelineCaller, resourceId: string): boolean {
+type Use = 'read' | 'give_back';
+
+/**
+ * Whether `caller` may `use` what was filed for `resourceId` under its identity. To read it or
+ * extend it, the identity is not enough: on GitHub every job that runs in one environment has the
+ * same `sub`, and tokens of one identity are bound to different resources, so the rules that
+ * decide who may request the resource (`pipelines` claims, a token's resources) must let this
+ * caller in too. Giving access back needs the identity only, so a pipeline can still end what it
+ * holds after its rule was narrowed; and a resource removed since has no rules left to apply.
+ */
+function mayUse(core: Core, caller: PipelineCaller, resourceId: string, use: Use): boolean {
   const resource = core.policy.findResource(resourceId);
-  return !resource || core.policy.pipelineRefusal(caller, resource) === undefined;
+  return (
+    use === 'give_back' || !resource || core.policy.pipelineRefusal(caller, resource) === undefined
+  );
 }
 
 /** The caller's request, or 404: another pipeline's requests are not even said to exist. */
-async function ownRequest(core: Core, caller: PipelineCaller, id: string): Promise<RequestRow> {
+async function ownRequest(
+  core: Core,
+  caller: PipelineCaller,
+  id: string,
+  use: Use = 'read',
+): Promise<RequestRow> {
   const request = await core.request(id);
-  if (!request || request.requester !== caller.id || !mayAct(core, caller, request.resourceId))
+  if (!request || request.requester !== caller.id || !mayUse(core, caller, request.resourceId, use))
     throw new ApiProblem(404, 'not_found', `No request ${id} filed by ${caller.id}.`);
   return request;
 }
 
-async function ownGrant(core: Core, caller: PipelineCaller, id: string): Promise<GrantRow> {
+async function ownGrant(
+  core: Core,
+  caller: PipelineCaller,
+  id: string,
+  use: Use = 'read',
+): Promise<GrantRow> {
   const grant = await core.grant(id);
-  if (!grant || grant.userId !== caller.id || !mayAct(core, caller, grant.resourceId))
+  if (!grant || grant.userId !== caller.id || !mayUse(core, caller, grant.resourceId, use))
     throw new ApiProblem(404, 'not_found', `No grant ${id} held by ${caller.id}.`);
   return grant;
 }
@@ -199,7 +217,7 @@ export function routes(deps: RouteDeps): Route[] {
       ok: { status: 200, description: 'The cancelled request.', schema: Request },
       problems: [404, 409],
       handle: async ({ caller, params }) => {
-        const request = await ownRequest(deps.core, caller, params.id!);
+        const request = await ownRequest(deps.core, caller, params.id!, 'give_back');
         return {
           body: await deps.views.request(await deps.core.cancelRequest(request.id, caller.id)),
         };
@@ -256,7 +274,7 @@ export function routes(deps: RouteDeps): Route[] {
       ok: { status: 200, description: 'The grant, ending.', schema: Grant },
       problems: [400, 404, 415, 422],
       handle: async ({ caller, params, body }) => {
-        const grant = await ownGrant(deps.core, caller, params.id!);
+        const grant = await ownGrant(deps.core, caller, params.id!, 'give_back');
         const revoked = await deps.core.revokeGrant({
           grantId: grant.id,
           actor: caller.id,
