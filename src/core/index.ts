@@ -94,6 +94,7 @@ export type { BreakGlassRow } from '../store/rows';
 export type { DueGrant, DuePlace } from '../store';
 export { DomainError } from './errors';
 export { ticketExample } from './ticket-example';
+export { extensionCeiling } from './extension-ceiling';
 export { parseNotification } from './outbox';
 export { termsOf, type GrantTerms } from './terms';
 export type { Explanation } from './explain';

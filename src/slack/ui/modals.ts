@@ -1,6 +1,6 @@
 import type { types } from '@slack/bolt';
 import type { BreakGlass, Resource } from '../../config/schema';
-import { ticketExample, type GrantRow, type RequestRow } from '../../core';
+import { extensionCeiling, ticketExample, type GrantRow, type RequestRow } from '../../core';
 
 import { ACTIONS, BLOCKS, VIEWS } from '../ids';
 import type {
@@ -329,12 +329,17 @@ export function loadingModal(callbackId: string, title: string): Modal {
 }
 
 /**
- * How much more time a grant may still be given: what is left of the resource's total from the
- * grant's start. Zero for a grant that is not active.
+ * How much more time a grant may still be given (`room`: zero for a grant that is not active) and
+ * how long it may last in all (`whole`), by the ceiling the core applies (`extensionCeiling`).
  */
-export function extensionRoom(grant: GrantRow, resource: Resource): number {
-  if (grant.status !== 'active' || grant.startsAt === null || grant.expiresAt === null) return 0;
-  return Math.max(0, grant.startsAt + resource.maxTotalDuration - grant.expiresAt);
+export function extensionRoom(
+  grant: GrantRow,
+  resource: Resource,
+): { room: number; whole: number } {
+  if (grant.status !== 'active' || grant.startsAt === null || grant.expiresAt === null)
+    return { room: 0, whole: resource.maxTotalDuration };
+  const ceiling = extensionCeiling(grant, grant.startsAt, resource);
+  return { room: Math.max(0, ceiling - grant.expiresAt), whole: ceiling - grant.startsAt };
 }
 
 /** Asks the holder of a grant how much more time they need and why. */
@@ -344,7 +349,7 @@ export function extendModal(input: {
   metadata: ExtendModalMetadata;
 }): Modal {
   const { grant, resource } = input;
-  const room = extensionRoom(grant, resource);
+  const { room, whole } = extensionRoom(grant, resource);
   const most = Math.min(room, resource.maxDuration);
   return modal({
     callbackId: VIEWS.extend,
@@ -355,7 +360,7 @@ export function extendModal(input: {
     blocks: [
       section(
         `More time on *${escapeAndFit(resource.name, LIMITS.optionText)}* (${code(grant.id)}). ` +
-          `You can add up to ${humanDuration(most)} (${humanDuration(resource.maxTotalDuration)} in all from the start of the grant); the same approvers decide.`,
+          `You can add up to ${humanDuration(most)} (${humanDuration(whole)} in all from the start of the grant); the same approvers decide.`,
       ),
       durationInput(resource, resource.defaultDuration, 'Extra time', most),
       reasonInput('Why do you need more time?', false),

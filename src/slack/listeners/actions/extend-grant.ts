@@ -31,13 +31,14 @@ async function refusal(
         : ' is no longer active';
     return `Your access to ${name}${ended}, so there is nothing to extend. \`/jit request ${resource.id}\` asks for new access.`;
   }
-  if (extensionRoom(grant, resource) < resource.minDuration) {
+  const { room, whole } = extensionRoom(grant, resource);
+  if (room < resource.minDuration) {
     const reader = await readerOf();
     const until =
       grant.expiresAt !== null
         ? formatTime(grant.expiresAt, reader.timezone, reader.now)
         : 'its end';
-    return `Your access to ${name} already has all the time ${resource.id} allows (${humanDuration(resource.maxTotalDuration)} from its start), so it ends at ${until}. Ask again with \`/jit request ${resource.id}\` after that if you still need it.`;
+    return `Your access to ${name} already has all the time ${resource.id} allows (${humanDuration(whole)} from its start), so it ends at ${until}. Ask again with \`/jit request ${resource.id}\` after that if you still need it.`;
   }
   return undefined;
 }
