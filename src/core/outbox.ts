@@ -37,9 +37,13 @@ export class OutboxBook {
     return this.ctx.store.outbox.claimHeads(this.ctx.clock.now(), leaseMs, limit);
   }
 
-  /** Holds a claimed row for another `leaseMs` from now: its delivery is still under way. */
-  holdLease(id: number, leaseMs: number): Promise<void> {
-    return this.ctx.store.outbox.extendLease(id, this.ctx.clock.now() + leaseMs);
+  /**
+   * Holds a claimed row, whose lease ends at `from`, for another `leaseMs` from now: its delivery
+   * is still under way. The new end, or undefined when another process holds the row by now.
+   */
+  async holdLease(id: number, from: number, leaseMs: number): Promise<number | undefined> {
+    const until = this.ctx.clock.now() + leaseMs;
+    return (await this.ctx.store.outbox.extendLease(id, from, until)) ? until : undefined;
   }
 
   /** The largest pending id of a subject right now: a render from current state covers all up to it. */

@@ -386,8 +386,11 @@ export interface OutboxQueries {
    * that row is due, leased until `now + leaseMs`. A row claimed by another process is not.
    */
   claimHeads(now: number, leaseMs: number, limit: number): Promise<OutboxRow[]>;
-  /** Holds a claimed row, still pending, until `until`: its delivery is still under way. */
-  extendLease(id: number, until: number): Promise<void>;
+  /**
+   * Holds a claimed row, still pending, until `until`: its delivery is still under way. Only
+   * while its lease still ends at `from` (no other process claimed it meanwhile): false if not.
+   */
+  extendLease(id: number, from: number, until: number): Promise<boolean>;
   /** The largest pending id of a subject: a render from current state covers all up to it. */
   lastPendingId(subject: string): Promise<number>;
   /** The first `limit` pending rows of a subject queued after `afterId`, oldest first. */

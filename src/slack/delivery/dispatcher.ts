@@ -21,7 +21,7 @@ import { deliverCredentials } from './credentials';
 import { deliverDigest } from './digest';
 import { deliverDrift } from './drift';
 import { deliverOffboarded } from './offboarded';
-import { classify, Undeliverable } from './failures';
+import { classify, LeaseLost, Undeliverable } from './failures';
 import { deliverRequesterDm } from './requester-dm';
 import { SlackOut } from './slack-out';
 import type {
@@ -242,6 +242,13 @@ export class OutboxDispatcher {
     try {
       await this.send(row);
     } catch (err) {
+      if (err instanceof LeaseLost) {
+        this.deps.logger.warn('outbox row claimed elsewhere mid-delivery; left to that process', {
+          topic: row.topic,
+          key: row.key,
+        });
+        return;
+      }
       await this.recordFailure(row, err);
       return;
     }
@@ -275,10 +282,13 @@ export class OutboxDispatcher {
     const { clock, core } = this.deps;
     const { leaseMs } = this.options;
     let heldFrom = clock.now();
+    let leasedUntil = row.nextAttemptAt;
     return async () => {
       if (clock.now() - heldFrom < leaseMs / 3) return;
       heldFrom = clock.now();
-      await core.outbox.holdLease(row.id, leaseMs);
+      const until = await core.outbox.holdLease(row.id, leasedUntil, leaseMs);
+      if (until === undefined) throw new LeaseLost();
+      leasedUntil = until;
     };
   }
 

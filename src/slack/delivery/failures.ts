@@ -2,6 +2,17 @@ import { webApi } from '@slack/bolt';
 import { scrub } from '../../secrets/scrub';
 import { SlackTimeoutError } from './slack-out';
 
+/**
+ * Another process holds the row by now (this one paused past its lease): the delivery stops, and
+ * records nothing, as the row is that process's to finish.
+ */
+export class LeaseLost extends Error {
+  constructor() {
+    super('another process claimed this outbox row while its delivery was under way');
+    this.name = 'LeaseLost';
+  }
+}
+
 /** A notification that can never be delivered as queued (its request is gone, its seal is broken). */
 export class Undeliverable extends Error {
   constructor(message: string) {

@@ -21,7 +21,7 @@ const COVERED = new Sql(
     WHERE subject = ? AND topic = ? AND ${OUTBOX_PENDING} AND id > ? AND id <= ?`,
 );
 const EXTEND_LEASE = new Sql(
-  `UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND ${OUTBOX_PENDING}`,
+  `UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND ${OUTBOX_PENDING} AND next_attempt_at = ?`,
 );
 const RETRY = new Sql(
   `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND ${OUTBOX_PENDING}`,
@@ -97,8 +97,8 @@ export class SqlOutboxQueries implements OutboxQueries {
     return rows.map(this.q.t.outbox.map).sort((a, b) => a.id - b.id);
   }
 
-  async extendLease(id: number, until: number): Promise<void> {
-    await this.q.runner.run(EXTEND_LEASE, [until, id]);
+  async extendLease(id: number, from: number, until: number): Promise<boolean> {
+    return (await this.q.runner.run(EXTEND_LEASE, [until, id, from])) > 0;
   }
 
   async lastPendingId(subject: string): Promise<number> {

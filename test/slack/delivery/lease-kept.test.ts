@@ -83,4 +83,69 @@ describe.each(STORE_KINDS)('a delivery of many slow calls keeps its lease (%s)',
       UA5: 1,
     });
   });
+  it('a worker that paused past its lease stops at its next call, leaving the row to the one that took it', async () => {
+    await h.enqueue('chain_broken:8:1', {
+      topic: 'chain_broken',
+      channel: 'CSEC',
+      admins: ['UA1', 'UA2'],
+      seq: 8,
+      problem: 'content does not match its hash (the row was edited)',
+      verifiedHead: 7,
+    });
+    /** A client whose `nth` post waits for `gate` (before Slack gets it, or after it answered). */
+    const gated = (token: string, nth: number, when: 'before' | 'after') => {
+      const client = new webApi.WebClient(token, {
+        slackApiUrl: h.fake.url,
+        retryConfig: { retries: 0 },
+        rejectRateLimitedCalls: true,
+        logLevel: webApi.LogLevel.ERROR,
+      });
+      const realPost = client.chat.postMessage.bind(client.chat);
+      let open!: () => void;
+      const gate = new Promise<void>((r) => (open = r));
+      let arrived!: () => void;
+      const reached = new Promise<void>((r) => (arrived = r));
+      let calls = 0;
+      (client.chat as { postMessage: unknown }).postMessage = async (
+        args: Parameters<typeof realPost>[0],
+      ) => {
+        const mine = ++calls === nth;
+        const hold = async () => {
+          arrived();
+          await gate;
+        };
+        if (mine && when === 'before') await hold();
+        const answer = await realPost(args);
+        if (mine && when === 'after') await hold();
+        return answer;
+      };
+      return { client, open, reached };
+    };
+    const defaults = { leaseMs: DEFAULT_DISPATCHER_OPTIONS.leaseMs };
+
+    // Replica A posts to the channel and then pauses, past its lease.
+    const slowA = gated('xoxb-a', 1, 'after');
+    const running = h.dispatcherFor(h.core, defaults, slowA.client).deliverDue();
+    await slowA.reached;
+    h.clock.advance(DEFAULT_DISPATCHER_OPTIONS.leaseMs + 5_000);
+
+    // Replica B finds the lease over and claims the row; its post to UA1 is on its way.
+    const b = await h.another(defaults);
+    const slowB = gated('xoxb-b', 2, 'before');
+    const delivering = h.dispatcherFor(b.core, defaults, slowB.client).deliverDue();
+    await slowB.reached;
+
+    // A wakes up: its next call finds the row held by B, and it stops there.
+    slowA.open();
+    await running;
+    slowB.open();
+    await delivering;
+
+    const posted = h.fake.callsOf('chat.postMessage').map((p) => String(p.args.channel));
+    // The channel twice (A's answer came after B had claimed; docs/delivery.md), each admin once.
+    expect(posted.sort()).toEqual(['CSEC', 'CSEC', 'UA1', 'UA2']);
+    const [row] = await h.rows("key = 'chain_broken:8:1'");
+    expect(row).toMatchObject({ status: 'sent', last_error: null });
+    expect(h.logs.some((l) => l.includes('outbox row claimed elsewhere mid-delivery'))).toBe(true);
+  });
 });
