@@ -23,6 +23,9 @@ function measured(name: string, provider: Provider, m: Instruments): Provider {
     get guarantees() {
       return provider.guarantees;
     },
+    get sharedPer() {
+      return provider.sharedPer;
+    },
     grant: (ctx: ProviderCallContext<unknown>) => time('grant', () => provider.grant(ctx)),
     revoke: (ctx: ProviderCallContext<unknown>) => time('revoke', () => provider.revoke(ctx)),
     ...(check
