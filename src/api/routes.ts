@@ -219,7 +219,11 @@ export function routes(deps: RouteDeps): Route[] {
       handle: async ({ caller, params }) => {
         const request = await ownRequest(deps.core, caller, params.id!, 'give_back');
         return {
-          body: await deps.views.request(await deps.core.cancelRequest(request.id, caller.id)),
+          // Giving back needs the identity only, so the answer carries no credentials.
+          body: await deps.views.request(
+            await deps.core.cancelRequest(request.id, caller.id),
+            false,
+          ),
         };
       },
     }),
@@ -281,7 +285,7 @@ export function routes(deps: RouteDeps): Route[] {
           reason: body.reason,
           via: 'api',
         });
-        return { body: await deps.views.grant(revoked) };
+        return { body: await deps.views.grant(revoked, false) };
       },
     }),
   ];

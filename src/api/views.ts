@@ -28,15 +28,20 @@ export function resourceView(core: Core, caller: PipelineCaller, r: Resource): R
   };
 }
 
-/** Views of requests and grants for their pipeline, with its credentials while they are valid. */
+/**
+ * Views of requests and grants for their pipeline, with its credentials while they are valid;
+ * without them (`credentials: false`) for an answer to a caller who may not read them (one giving
+ * access back, which needs the identity only).
+ */
 export class Views {
   constructor(
     private readonly core: Core,
     private readonly sealer: Sealer,
   ) {}
 
-  async grant(grant: GrantRow): Promise<GrantView> {
-    const credentials = grant.status === 'active' ? await this.credentials(grant.id) : undefined;
+  async grant(grant: GrantRow, withCredentials = true): Promise<GrantView> {
+    const credentials =
+      withCredentials && grant.status === 'active' ? await this.credentials(grant.id) : undefined;
     return {
       id: grant.id,
       requestId: grant.requestId,
@@ -50,7 +55,7 @@ export class Views {
     };
   }
 
-  async request(request: RequestRow): Promise<RequestView> {
+  async request(request: RequestRow, withCredentials = true): Promise<RequestView> {
     const grant = await this.core.grantOf(request);
     const approvals = await this.core.approvalsOf(request.id);
     return {
@@ -73,7 +78,7 @@ export class Views {
         required: request.approvalsRequired,
         approved: approvals.filter((a) => a.decision === 'approve').length,
       },
-      grant: grant ? await this.grant(grant) : null,
+      grant: grant ? await this.grant(grant, withCredentials) : null,
     };
   }
 
