@@ -1,7 +1,7 @@
 import type { GrantRow, RequestRow } from '../../core';
 import { breakGlassMessage, escalationMessage } from '../ui/break-glass';
 import { approverMessage, type ApproverMessageInput } from '../ui/messages';
-import { Undeliverable } from './failures';
+import { LeaseLost, Undeliverable } from './failures';
 import type { DeliveryContext, TopicHandler } from './topic-handler';
 import { accessChannelOf, approverChannelOf, resourceView } from './views';
 
@@ -94,6 +94,7 @@ async function originalMessageUrl(
   try {
     return await ctx.slack.permalinkOf(ref.subject, ref.purpose);
   } catch (err) {
+    if (err instanceof LeaseLost) throw err;
     ctx.logger.warn('no permalink for the original request message', {
       requestId: grant.requestId,
       error: err instanceof Error ? err.message : String(err),

@@ -283,11 +283,18 @@ export class OutboxDispatcher {
     const { leaseMs } = this.options;
     let heldFrom = clock.now();
     let leasedUntil = row.nextAttemptAt;
+    // Once lost, every later call of the delivery is refused too, whoever caught the first refusal.
+    let lost = false;
     return async () => {
-      if (clock.now() - heldFrom < leaseMs / 3) return;
-      heldFrom = clock.now();
+      if (lost) throw new LeaseLost();
+      const now = clock.now();
+      if (now - heldFrom < leaseMs / 3) return;
       const until = await core.outbox.holdLease(row.id, leasedUntil, leaseMs);
-      if (until === undefined) throw new LeaseLost();
+      if (until === undefined) {
+        lost = true;
+        throw new LeaseLost();
+      }
+      heldFrom = now;
       leasedUntil = until;
     };
   }
