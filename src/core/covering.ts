@@ -4,20 +4,16 @@ import { TAKE_AHEAD_MS } from './grant-transitions';
 import { termsOf } from './terms';
 
 /**
- * Whether two grants of one person and resource act on the same access at the provider: the
- * same provider instance and the same target, as recorded when each was made, and, where the
- * provider's access belongs to the account the person's email finds (`perAccount`), the same
- * email. After the target of a resource is edited, or the person's email changes, a grant made
- * before and one made after reach different places, and ending one must not be skipped for the
- * other. An email not recorded (an activation that has not looked it up yet, a grant made before
- * emails were recorded) is not known to differ. Grants made before terms were recorded compare by
- * resource, as they always did.
+ * Whether two grants of one person and resource act on the same place at the provider: the same
+ * provider instance and the same target, as recorded when each was made. After the target of a
+ * resource is edited, a grant made before and one made after reach different places, and ending
+ * one must not be skipped for the other. Grants made before terms were recorded compare by
+ * resource, as they always did. Whether they reach the same account there is for the caller
+ * (`coveringEach`'s `sameAccount`): that takes the provider and the directory.
  */
-export function sameAccess(a: GrantRow, b: GrantRow, perAccount: boolean): boolean {
+export function sameAccess(a: GrantRow, b: GrantRow): boolean {
   if (a.userId !== b.userId || a.resourceId !== b.resourceId || a.provider !== b.provider)
     return false;
-  const [was, is] = [a.grantedEmail, b.grantedEmail];
-  if (perAccount && was !== null && is !== null && was !== is) return false;
   const [ours, theirs] = [termsOf(a), termsOf(b)];
   if (!ours || !theirs) return true;
   return (
@@ -36,15 +32,18 @@ export function sameAccess(a: GrantRow, b: GrantRow, perAccount: boolean): boole
 export async function coveringEach(
   ctx: CoreContext,
   grants: readonly GrantRow[],
-  perAccount: (grant: GrantRow) => boolean,
+  sameAccount: (ending: GrantRow, cover: GrantRow) => Promise<boolean>,
 ): Promise<Map<string, GrantRow>> {
   const covers = new Map<string, GrantRow>();
   if (grants.length === 0) return covers;
   const now = ctx.clock.now();
   const live = await ctx.store.grants.liveAlongside(grants, now, now + TAKE_AHEAD_MS);
   for (const grant of grants) {
-    const cover = live.find((g) => g.id !== grant.id && sameAccess(g, grant, perAccount(grant)));
-    if (cover) covers.set(grant.id, cover);
+    for (const g of live) {
+      if (g.id === grant.id || !sameAccess(g, grant) || !(await sameAccount(grant, g))) continue;
+      covers.set(grant.id, g);
+      break;
+    }
   }
   return covers;
 }

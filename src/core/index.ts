@@ -160,17 +160,17 @@ export class GrantLifecycle {
   /** Another grant that still gives its holder the same access, so revoking must not take it. */
   async covering(
     grant: GrantRow,
-    perAccount: (grant: GrantRow) => boolean,
+    sameAccount: (ending: GrantRow, cover: GrantRow) => Promise<boolean>,
   ): Promise<GrantRow | undefined> {
-    return (await coveringEach(this.ctx, [grant], perAccount)).get(grant.id);
+    return (await coveringEach(this.ctx, [grant], sameAccount)).get(grant.id);
   }
 
   /** `covering` for several grants in one read: each grant's id to a grant covering it. */
   coveringEach(
     grants: readonly GrantRow[],
-    perAccount: (grant: GrantRow) => boolean,
+    sameAccount: (ending: GrantRow, cover: GrantRow) => Promise<boolean>,
   ): Promise<Map<string, GrantRow>> {
-    return coveringEach(this.ctx, grants, perAccount);
+    return coveringEach(this.ctx, grants, sameAccount);
   }
 
   /** Active grants that end within `warnBefore` and whose holder was not warned yet. */

@@ -1,6 +1,7 @@
 import type { GrantRow } from '../core';
+import type { Directory } from '../core/directory';
 import { InOrder } from './in-order';
-import type { ProviderLookup } from './provider-call';
+import { grantedEmailOf, type ProviderLookup } from './provider-call';
 
 /**
  * Turns on one person's shared access, taken by every job that calls a provider on it. On a
@@ -22,11 +23,18 @@ export class AccessTurns {
   }
 
   /**
-   * Whether `grant`'s shared access is the account its email found, so grants to two addresses
-   * are two accesses (see `sameAccess`); false where it is the Slack user's.
+   * Whether two grants of one person's shared access reach the same account: always where the
+   * access is the Slack user's (`sharedPer`), else when the emails they were (or will be, for
+   * one not recorded yet) granted to are the same, so grants to two addresses are two accesses.
    */
-  perAccount(grant: GrantRow): boolean {
-    return this.providers.get(grant.provider)?.provider.sharedPer !== 'slack-user';
+  async sameAccount(a: GrantRow, b: GrantRow, directory: Directory): Promise<boolean> {
+    if (this.providers.get(a.provider)?.provider.sharedPer === 'slack-user') return true;
+    if (a.grantedEmail !== null && a.grantedEmail === b.grantedEmail) return true;
+    const [was, is] = await Promise.all([
+      grantedEmailOf(directory, a),
+      grantedEmailOf(directory, b),
+    ]);
+    return was === is;
   }
 
   /** Runs `work` in its turn on `access`, after every piece of work handed in before it. */

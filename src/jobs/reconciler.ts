@@ -176,7 +176,9 @@ export class Reconciler {
     // holds it, finding it present says nothing against this one, and a "repair" would take it
     // from the grant that holds it. Its last holder's revoke reads it back when that one ends.
     if (expected === 'absent' && resolved?.provider.guarantees.isolation === 'shared') {
-      const cover = await core.lifecycle.covering(grant, (g) => this.deps.turns.perAccount(g));
+      const cover = await core.lifecycle.covering(grant, (a, b) =>
+        this.deps.turns.sameAccount(a, b, this.deps.directory),
+      );
       if (cover) {
         if (!dryRun) await core.lifecycle.rechecked(grant.id, { coveredBy: cover.id });
         return finding('covered', { coveredBy: cover.id });

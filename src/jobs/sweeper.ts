@@ -138,6 +138,9 @@ export class Sweeper {
     this.turns = deps.turns ?? new AccessTurns(deps.providers);
   }
 
+  private readonly sameAccount = (a: GrantRow, b: GrantRow) =>
+    this.turns.sameAccount(a, b, this.deps.directory);
+
   private get grants() {
     return this.deps.core.lifecycle;
   }
@@ -424,7 +427,7 @@ export class Sweeper {
         this.deps.providers.get(g.provider)?.provider.guarantees.isolation === 'shared',
     );
     return this.safely('find covering grants', () =>
-      this.grants.coveringEach(shared, (g) => this.turns.perAccount(g)),
+      this.grants.coveringEach(shared, this.sameAccount),
     );
   }
 
@@ -597,7 +600,7 @@ export class Sweeper {
       if (provider.guarantees.isolation === 'shared') {
         const cover = covers
           ? covers.get(grant.id)
-          : await this.grants.covering(grant, (g) => this.turns.perAccount(g));
+          : await this.grants.covering(grant, this.sameAccount);
         if (cover) {
           this.record(grant, { coveredBy: cover.id });
           return;

@@ -25,13 +25,12 @@ describe('sharedPer through the measured providers the bot runs with', () => {
     await h.close();
   });
 
-  it('perAccount is false for a slack-user provider after measuring', () => {
+  it('keeps sharedPer on the measured provider', () => {
     const providers = measuredProviders(
       lookupOf({ hook: new RecordingProvider() }),
       new Instruments(),
     );
-    const turns = new AccessTurns(providers);
-    expect(turns.perAccount({ provider: 'hook' } as never)).toBe(false);
+    expect(providers.get('hook')!.provider.sharedPer).toBe('slack-user');
   });
 
   it("an email change on a slack-user provider keeps the live grant's access (measured providers)", async () => {
