@@ -199,8 +199,13 @@ export const configSchema = z
       }),
     audit: z
       .strictObject({
-        /** How often the chain watch verifies the audit rows appended since its last pass. */
-        verifyEvery: duration.default(60_000),
+        /**
+         * How often the chain watch verifies the audit rows appended since its last pass: at most
+         * a day, which a timer can wait (Node waits no longer than about 24.8 days in one go).
+         */
+        verifyEvery: duration
+          .refine((ms) => ms <= 86_400_000, 'at most 1d: a break must be found within a day')
+          .default(60_000),
         /** Rows verified at a time; the process serves requests between two steps. */
         verifyStep: z.number().int().min(100).max(1_000_000).default(10_000),
       })
