@@ -9,6 +9,8 @@ import { recordStep } from './steps';
 
 /** `hpt_` + the token's id + 256 random bits: the id finds the row, the hash proves the rest. */
 const TOKEN_RE = /^hpt_(tok_[0-9a-z]{10})_([A-Za-z0-9_-]{43})$/;
+/** The longest a token may be made to last: ten years, well inside the dates anything can show. */
+const MAX_TOKEN_TTL_MS = 3650 * 86_400_000;
 
 function hashOf(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -57,6 +59,11 @@ export async function createToken(
   }
   if (input.resources.length === 0)
     throw new DomainError('bad_token', 'Name at least one resource the token may request.');
+  if (input.ttlMs !== undefined && input.ttlMs > MAX_TOKEN_TTL_MS)
+    throw new DomainError(
+      'bad_token',
+      'A token lasts at most 3650d (ten years); leave the expiry out for one that does not expire.',
+    );
   const resources = [...new Set(input.resources.map((id) => ctx.policy.resource(id).id))];
   return change(ctx, async (c) => {
     const id = newId('tok');

@@ -153,5 +153,22 @@ describe('hallpass tokens', () => {
         env,
       ),
     ).toMatchObject({ code: 2, stderr: expect.stringContaining('"soon" is not a duration') });
+    // An expiry past the dates anything can show is refused before a token is made.
+    expect(
+      await runCli(
+        [
+          'tokens',
+          'create',
+          '--identity',
+          'ci:x',
+          '--resource',
+          'deploy',
+          '--expires-in',
+          '99999999d',
+        ],
+        env,
+      ),
+    ).toMatchObject({ code: 1, stderr: expect.stringContaining('A token lasts at most 3650d') });
+    expect(await runCli(['tokens', 'list'], env)).toMatchObject({ code: 0 });
   });
 });
