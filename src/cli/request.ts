@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { parseDuration } from '../config/duration';
+import { safeForSecrets } from '../http/safe-transport';
 import { parseCommand } from './args';
 import { CliError, EXIT, write, type CliIo } from './context';
 
@@ -71,6 +72,12 @@ function settings(io: CliIo): { url: string; token: string } {
   const token = io.env.HALLPASS_TOKEN;
   if (!url || !URL.canParse(url))
     throw new CliError('request: set HALLPASS_URL to Hallpass’s address (https://…)', EXIT.usage);
+  // The token goes with every call, and the credentials come back the same way.
+  if (!safeForSecrets(new URL(url)))
+    throw new CliError(
+      `request: HALLPASS_URL must be https (plain http only to a loopback address), not ${new URL(url).origin}`,
+      EXIT.usage,
+    );
   if (!token)
     throw new CliError('request: set HALLPASS_TOKEN to an API token or a CI ID token', EXIT.usage);
   return { url, token };

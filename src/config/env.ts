@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeForSecrets } from '../http/safe-transport';
 import { LOG_LEVELS, parseLogLevel } from '../log';
 
 const LEVEL_LIST = `${LOG_LEVELS.slice(0, -1).join(', ')} or ${LOG_LEVELS.at(-1)}`;
@@ -33,7 +34,14 @@ export const envSchema = z.object({
       notPasted('SLACK_APP_TOKEN', 'app-level token from Basic Information → App-Level Tokens'),
     )
     .optional(),
-  SLACK_API_URL: z.url('SLACK_API_URL must be a URL like https://slack.com/api/').optional(),
+  SLACK_API_URL: z
+    .url('SLACK_API_URL must be a URL like https://slack.com/api/')
+    // The bot token goes with every call.
+    .refine(
+      (text) => !URL.canParse(text) || safeForSecrets(new URL(text)),
+      'SLACK_API_URL must be https (plain http only to a loopback address)',
+    )
+    .optional(),
   HALLPASS_CONFIG: z.string().default('./hallpass.yml'),
   HALLPASS_DB: z.string().default('./data/hallpass.db'),
   HALLPASS_DATABASE_URL: z

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-
-const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])$/;
+import { safeForSecrets } from '../http/safe-transport';
 
 /**
  * The origin of a cloud API (`https://host[:port]`, parsed to that form): https, or plain http to
@@ -24,7 +23,6 @@ function problemWith(url: URL, example: string): string | undefined {
   if (url.search || url.hash || url.pathname !== '/') {
     return `must be the bare origin, like ${example}, without a path or query`;
   }
-  if (url.protocol === 'https:') return undefined;
-  if (url.protocol === 'http:' && LOOPBACK.test(url.hostname)) return undefined;
+  if (safeForSecrets(url)) return undefined;
   return 'must be https (plain http only to a loopback address)';
 }
