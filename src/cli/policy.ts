@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { Config } from '../config/schema';
 import { Core, type LiveGrantProblems } from '../core';
 import { StaticDirectory } from '../core/directory';
-import { ConfigError, loadConfigText } from '../config/load';
+import { ConfigError, loadConfigText, withoutUnset } from '../config/load';
 import { checkProviders } from '../providers/registry';
 import { parseCommand } from './args';
 import { EXIT, paths, withStore, write, type CliIo } from './context';
@@ -23,8 +23,9 @@ export async function policyCheck(args: string[], io: CliIo): Promise<number> {
   const file = resolve(positionals[0] ?? paths(io).config);
   let config;
   let unset: string[];
+  let unsetAt: string[];
   try {
-    ({ config, unset } = loadConfigText(file, io.env, { allowUnset: true }));
+    ({ config, unset, unsetAt } = loadConfigText(file, io.env, { allowUnset: true }));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     await write(io.stderr, err.unset.map(unsetWarning).join(''));
@@ -33,7 +34,8 @@ export async function policyCheck(args: string[], io: CliIo): Promise<number> {
   }
   // Secrets usually live only where the bot runs; their absence here is worth saying, not failing.
   await write(io.stderr, unset.map(unsetWarning).join(''));
-  const problems = await checkProviders(config, dirname(file));
+  // A provider setting taken from an unset variable is checked as `${NAME}`: only warned about.
+  const problems = withoutUnset(await checkProviders(config, dirname(file)), unsetAt);
   const live = await liveGrantProblems(io, config);
   problems.push(...live.unrevocable);
   await write(io.stderr, live.orphaned.map((line) => `warning: ${line}\n`).join(''));

@@ -63,6 +63,22 @@ export interface ParseOptions {
 export interface Parsed {
   config: Config;
   unset: string[];
+  /** With `allowUnset`: where values held an unset reference (as `formatPath` writes them). */
+  unsetAt: string[];
+}
+
+/**
+ * `problems` without those about a value that held an unset `${NAME}`: checked as that text, such
+ * a value says nothing about what the variable will hold where the bot runs (the warning about it
+ * stands instead).
+ */
+export function withoutUnset(problems: readonly string[], unsetAt: readonly string[]): string[] {
+  return problems.filter((problem) => {
+    const at = problem.slice(0, problem.indexOf(': '));
+    return !unsetAt.some(
+      (path) => at === path || at.startsWith(`${path}.`) || at.startsWith(`${path}[`),
+    );
+  });
 }
 
 /** The document as plain values; the YAML library throws on alias bombs and the like. */
@@ -85,7 +101,8 @@ export function parseConfigText(
   }
   const raw = toJS(doc);
   const written = writtenSecrets(raw);
-  const { value, missing, used } = interpolateEnv(raw, env, options.allowUnset);
+  const { value, missing, missingAt, used } = interpolateEnv(raw, env, options.allowUnset);
+  const unsetAt = options.allowUnset ? missingAt.map(formatPath) : [];
   // Every value taken from the environment is treated as a secret in every text that leaves.
   used.forEach(registerSecret);
   const problems = [
@@ -98,13 +115,20 @@ export function parseConfigText(
   ];
   const parsed = configSchema.safeParse(value ?? {});
   if (!parsed.success) {
-    throw new ConfigError(
-      [...problems, ...formatIssues(parsed.error.issues)],
-      options.allowUnset ? missing : [],
-    );
+    const found = [...problems, ...withoutUnset(formatIssues(parsed.error.issues), unsetAt)];
+    // Only problems of values that held an unset reference: the file is checked as well as it can
+    // be here, but it cannot be parsed into a configuration to check further.
+    if (found.length === 0)
+      throw new ConfigError(
+        [
+          `${unsetAt.join(', ')}: these values name unset variables and do not parse as written; set the variables to check the file`,
+        ],
+        missing,
+      );
+    throw new ConfigError(found, options.allowUnset ? missing : []);
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return { config: parsed.data, unset: missing };
+  return { config: parsed.data, unset: missing, unsetAt };
 }
 
 export function parseConfig(text: string, env: NodeJS.ProcessEnv): Config {
