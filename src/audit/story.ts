@@ -39,7 +39,10 @@ const END_REASONS: Record<string, string> = {
   resource_removed: 'its resource was removed from the configuration before it started',
 };
 
-/** Where an early end was asked for: a holder or admin (Slack, API, CLI), a revoked token, offboarding, a removed resource. */
+/**
+ * Where an early end was asked for: a holder or admin (Slack, API, CLI), a revoked token,
+ * offboarding, a removed resource.
+ */
 function earlyEndHow(d: Details): string {
   if (typeof d.via === 'string') return `via ${d.via}`;
   if (typeof d.revokedId === 'string') return `by revoking API token ${d.revokedId}`;

@@ -76,8 +76,8 @@ export async function grantsList(args: string[], io: CliIo): Promise<number> {
 
 /**
  * `hallpass grants close <id> --reason …`: for a grant whose provider is no longer configured, or
- * whose revoke keeps failing, so Hallpass cannot revoke it. Marks it as needing manual clean-up (never as revoked), alerts
- * the approver channel and the admins, audited as `cli:<os user>`.
+ * whose revoke keeps failing, so Hallpass cannot revoke it. Marks it as needing manual clean-up
+ * (never as revoked), alerts the approver channel and the admins, audited as `cli:<os user>`.
  */
 export async function grantsClose(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommand(

@@ -410,10 +410,6 @@ export class Sweeper {
   }
 
   /**
-   * The access a grant shares with the person's other grants of the resource, on a provider
-   * where grants share it; undefined where each grant has its own.
-   */
-  /**
    * Which of the revokes in `work` on a shared-isolation provider another live grant still
    * covers, in one read for the page rather than one per revoke. A grant approved after this
    * read cannot be undone by the revoke: it comes in a later page, and calls on one shared access
