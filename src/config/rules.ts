@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeForSecrets } from '../http/safe-transport';
 import { serviceOrigin } from '../providers/service-url';
 import { oktaGroupId } from '../okta/settings';
 import { durationField } from './duration';
@@ -53,13 +54,13 @@ const cached = {
   timeout: durationField.default(10_000),
 };
 
-const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])$/;
-
 /** https, or plain http to a loopback address: a bearer secret never crosses a network in the clear. */
-const endpoint = z.url({ protocol: /^https?$/ }).refine((text) => {
-  const url = new URL(text);
-  return url.protocol === 'https:' || LOOPBACK.test(url.hostname);
-}, 'must be https (plain http only to a loopback address)');
+const endpoint = z
+  .url({ protocol: /^https?$/ })
+  .refine(
+    (text) => !URL.canParse(text) || safeForSecrets(new URL(text)),
+    'must be https (plain http only to a loopback address)',
+  );
 
 const pagerduty = z
   .strictObject({
