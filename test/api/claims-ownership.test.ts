@@ -1,10 +1,7 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createApi, type Api } from '../../src/api';
-import { logger } from '../../src/log';
 import { Sealer } from '../../src/secrets/seal';
 import { coreHarness, type CoreHarness } from '../support/core';
 import { TestIssuer } from '../support/oidc-issuer';
+import { callApi, serveApi, type ServedApi } from './served-api';
 
 /**
  * Two callers can share an identity: GitHub's `sub` for a job in an environment is
@@ -66,45 +63,27 @@ function environmentJob(ref: string, workflow: string) {
 describe('what an API caller may read and act on follows the rules it may request by', () => {
   let h: CoreHarness;
   let issuer: TestIssuer;
-  let api: Api;
-  let server: Server;
-  let base: string;
+  let served: ServedApi;
   const sealer = new Sealer(SECRET);
 
   beforeEach(async () => {
     issuer = await new TestIssuer(AUDIENCE).start();
     h = await coreHarness(yaml(issuer.url));
-    api = createApi({ core: h.core, sealer, logger });
-    server = createServer((req, res) => api.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
+    served = await serveApi(h.core, sealer);
   });
   afterEach(async () => {
-    api.close();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await served.close();
     await issuer.stop();
     await h.close();
   });
 
-  async function call(
+  const call = (
     method: string,
     path: string,
     bearer: string,
     body?: unknown,
     headers: Record<string, string> = {},
-  ) {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${bearer}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  }
+  ) => callApi(served.base, method, path, bearer, body, headers);
 
   /** Files prod-db as `bearer` (auto-approved), activates the grant, and seals its password. */
   async function prodGrant(bearer: string, key: string): Promise<{ id: string; grantId: string }> {

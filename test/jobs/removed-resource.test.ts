@@ -9,9 +9,11 @@ import { lookupOf, RecordingProvider } from '../support/recording-provider';
 import { STORE_KINDS } from '../support/stores';
 
 const JUST = 'investigating INC-42 slow queries';
-const HOUR = 3_600_000;
+const MIN = 60_000;
+const HOUR = 60 * MIN;
 
-const config = (withVault: boolean) => `
+/** With `vault` (decided by ULEAD, or auto-approved with a quorum of 0) or without it. */
+const config = (withVault: boolean, quorum = 1) => `
 timezone: UTC
 admins: [UADMIN]
 requests: { approverChannel: CAPPROVALS }
@@ -29,7 +31,7 @@ resources:
     name: Vault
     provider: hook
     maxDuration: 1h
-    approvalsRequired: 1
+    approvalsRequired: ${quorum}
     approvers: { users: [ULEAD] }`
         : ''
     }
@@ -38,7 +40,8 @@ resources:
 /**
  * Nobody can grant a resource removed from the configuration: a grant approved before and booked
  * to start later is not started at its moment. It ends instead, and its revoke clears whatever an
- * attempt may have set up.
+ * attempt may have set up; a live grant of the same shared access still covers that revoke and
+ * keeps the access until its own expiry.
  */
 describe.each(STORE_KINDS)('a grant whose resource is removed before it starts (%s)', (kind) => {
   let h: CoreHarness;
@@ -48,7 +51,7 @@ describe.each(STORE_KINDS)('a grant whose resource is removed before it starts (
     return new Sweeper({
       core,
       providers: lookupOf({ hook: provider }),
-      directory: new StaticDirectory(),
+      directory: new StaticDirectory({}, { UREQ: 'req@example.com' }),
       sealer: new Sealer('test-sealing-secret'),
       logger,
       random: () => 1,
@@ -102,5 +105,46 @@ describe.each(STORE_KINDS)('a grant whose resource is removed before it starts (
       from: 'activating',
       resourceId: 'vault',
     });
+  });
+
+  it("ending the booked grant leaves the live grant's access until its own expiry", async () => {
+    h = await coreHarness(config(true, 0), undefined, kind);
+    const provider = new RecordingProvider(); // shared
+    const before = sweeperOn(h.core, provider);
+    const live = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'vault',
+      duration: '1h',
+      justification: JUST,
+    });
+    await before.tick();
+    const a = (await h.core.grantOf((await h.core.request(live.id))!))!;
+    expect((await h.core.grant(a.id))!).toMatchObject({
+      status: 'active',
+      grantedEmail: 'req@example.com',
+    });
+    const booked = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'vault',
+      duration: '1h',
+      justification: JUST,
+      startAt: T0 + 30 * MIN,
+    });
+    const b = (await h.core.grantOf((await h.core.request(booked.id))!))!;
+    await before.stop();
+
+    // vault is removed from hallpass.yml; a still runs to its end at T0 + 1h.
+    const after = h.withConfig(config(false, 0));
+    const sweeper = sweeperOn(after, provider);
+    h.clock.set(T0 + 30 * MIN);
+    await sweeper.tick();
+    await sweeper.tick();
+    expect((await after.grant(b.id))!).toMatchObject({
+      status: 'revoked',
+      endReason: 'resource_removed',
+    });
+    expect((await after.grant(a.id))!.status).toBe('active');
+    expect(provider.present.has('UREQ/vault')).toBe(true);
+    await sweeper.stop();
   });
 });

@@ -16,6 +16,26 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 const sealer = new Sealer('test-sealing-secret');
 
+/** Shared access keyed on the account, as okta-group, ldap-group and AWS keep it. */
+class AccountProvider implements Provider {
+  readonly guarantees = {
+    enforcesExpiry: false,
+    endsOpenSessions: false,
+    isolation: 'shared' as const,
+  };
+  readonly present = new Set<string>();
+  async grant(ctx: ProviderCallContext<unknown>): Promise<GrantResult> {
+    this.present.add(ctx.user.email!);
+    return {};
+  }
+  async revoke(ctx: ProviderCallContext<unknown>): Promise<void> {
+    this.present.delete(ctx.user.email!);
+  }
+  async check(ctx: ProviderCallContext<unknown>): Promise<boolean> {
+    return this.present.has(ctx.user.email!);
+  }
+}
+
 /** Waits until `done` holds, or `ms` of real time have passed. */
 async function until(done: () => boolean, ms = 5_000): Promise<void> {
   const end = Date.now() + ms;
@@ -53,6 +73,17 @@ describe.each(STORE_KINDS)('shared access and the record (%s)', (kind: StoreKind
       turns: new AccessTurns(providers),
     };
     return { sweeper: new Sweeper({ ...deps, random: () => 1 }), reconciler: new Reconciler(deps) };
+  }
+
+  /** A request for `auto` by UREQ (auto-approved): its grant, still to be activated. */
+  async function filed(core: Core): Promise<string> {
+    const req = await core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'auto',
+      duration: '30m',
+      justification: JUST,
+    });
+    return grantOf(h, req.id);
   }
 
   async function activeGrant(core: Core, sweeper: Sweeper, resourceId = 'auto'): Promise<string> {
@@ -149,25 +180,6 @@ describe.each(STORE_KINDS)('shared access and the record (%s)', (kind: StoreKind
   });
 
   it("revokes the access granted to a person's old email beside a grant to their new one", async () => {
-    /** Shared access keyed on the account, as okta-group, ldap-group and AWS keep it. */
-    class AccountProvider implements Provider {
-      readonly guarantees = {
-        enforcesExpiry: false,
-        endsOpenSessions: false,
-        isolation: 'shared' as const,
-      };
-      readonly present = new Set<string>();
-      async grant(ctx: ProviderCallContext<unknown>): Promise<GrantResult> {
-        this.present.add(ctx.user.email!);
-        return {};
-      }
-      async revoke(ctx: ProviderCallContext<unknown>): Promise<void> {
-        this.present.delete(ctx.user.email!);
-      }
-      async check(ctx: ProviderCallContext<unknown>): Promise<boolean> {
-        return this.present.has(ctx.user.email!);
-      }
-    }
     const provider = new AccountProvider();
     const emails = { UREQ: 'old@example.com' };
     const { sweeper, reconciler } = jobs(h.core, provider, emails);
@@ -195,6 +207,38 @@ describe.each(STORE_KINDS)('shared access and the record (%s)', (kind: StoreKind
     expect((await h.core.grant(b))!.status).toBe('active');
     await sweeper.stop();
     await reconciler.stop();
+  });
+
+  it('does not take an activation due in the same pass, to a new address, for a cover of the grant to the old one', async () => {
+    const provider = new AccountProvider();
+    const emails = { UREQ: 'old@example.com' };
+    const { sweeper } = jobs(h.core, provider, emails);
+    const a = await activeGrant(h.core, sweeper);
+    // The email changes; a minute before a ends the person asks again, and the next pass both
+    // activates b (its email not recorded yet: new@) and ends a (granted to old@).
+    emails.UREQ = 'new@example.com';
+    h.clock.set(T0 + 29 * MIN);
+    const req = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'auto',
+      duration: '30m',
+      justification: JUST,
+    });
+    const b = await grantOf(h, req.id);
+    h.clock.set(T0 + 30 * MIN);
+    await sweeper.tick();
+    expect((await h.core.grant(b))!).toMatchObject({
+      status: 'active',
+      grantedEmail: 'new@example.com',
+    });
+    expect((await h.core.grant(a))!.status).toBe('revoked');
+    const ended = await h.sql.value<string>(
+      "SELECT details FROM audit_events WHERE grant_id = ? AND action = 'grant.revoked'",
+      a,
+    );
+    expect(JSON.parse(ended)).not.toHaveProperty('coveredBy');
+    expect([...provider.present]).toEqual(['new@example.com']);
+    await sweeper.stop();
   });
 
   it('revokes an expiring grant although a grant of the same access is booked to start later', async () => {
@@ -286,5 +330,71 @@ describe.each(STORE_KINDS)('shared access and the record (%s)', (kind: StoreKind
     expect(provider.present.has('UREQ@{"channel":"COLD"}')).toBe(false);
     expect(provider.present.has('UREQ@{"channel":"CNEW"}')).toBe(true);
     await s2.stop();
+  });
+
+  it('a grant activated in the same pass as the expiry of the same access (same email) keeps its access', async () => {
+    const provider = new RecordingProvider(); // shared, keyed on the Slack user
+    const { sweeper } = jobs(h.core, provider, { UREQ: 'req@example.com' });
+    const a = await filed(h.core);
+    await sweeper.tick();
+    expect((await h.core.grant(a))!).toMatchObject({
+      status: 'active',
+      grantedEmail: 'req@example.com',
+    });
+
+    // A minute before a ends, the person asks again (auto-approved); the sweeper's next pass
+    // activates it and ends a, in that order (b is due first).
+    h.clock.set(T0 + 29 * MIN);
+    const b = await filed(h.core);
+    h.clock.set(T0 + 30 * MIN);
+    await sweeper.tick();
+
+    expect((await h.core.grant(b))!).toMatchObject({
+      status: 'active',
+      grantedEmail: 'req@example.com',
+    });
+    expect((await h.core.grant(a))!.status).toBe('revoked');
+    // b is active: the person must still have the access.
+    expect(provider.present.has('UREQ/auto')).toBe(true);
+    await sweeper.stop();
+  });
+
+  it('on a provider keyed on the Slack user (slack-channel), a new email does not make a new access', async () => {
+    const provider = new RecordingProvider(); // shared, keyed on the Slack user like slack-channel
+    const emails = { UREQ: 'old@example.com' };
+    const { sweeper } = jobs(h.core, provider, emails);
+    const a = await filed(h.core);
+    await sweeper.tick();
+    h.clock.advance(10 * MIN);
+    emails.UREQ = 'new@example.com';
+    const b = await filed(h.core);
+    await sweeper.tick();
+    expect((await h.core.grant(b))!.status).toBe('active');
+
+    h.clock.advance(20 * MIN);
+    await sweeper.tick();
+    expect((await h.core.grant(a))!.status).toBe('revoked');
+    expect((await h.core.grant(b))!.status).toBe('active');
+    // One channel membership for both grants: the live grant must keep it.
+    expect(provider.present.has('UREQ/auto')).toBe(true);
+    await sweeper.stop();
+  });
+
+  it('a grant activated before granted_email was recorded is covered by a live grant of the same person', async () => {
+    const provider = new RecordingProvider();
+    const { sweeper } = jobs(h.core, provider, { UREQ: 'req@example.com' });
+    const a = await filed(h.core);
+    await sweeper.tick();
+    // As a grant activated by a Hallpass older than the granted_email migration.
+    await h.sql.run('UPDATE grants SET granted_email = NULL WHERE id = ?', a);
+    h.clock.advance(10 * MIN);
+    const b = await filed(h.core);
+    await sweeper.tick();
+    h.clock.advance(20 * MIN);
+    await sweeper.tick();
+    expect((await h.core.grant(a))!.status).toBe('revoked');
+    expect((await h.core.grant(b))!.status).toBe('active');
+    expect(provider.present.has('UREQ/auto')).toBe(true);
+    await sweeper.stop();
   });
 });

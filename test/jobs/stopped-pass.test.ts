@@ -11,6 +11,7 @@ import { lookupOf, RecordingProvider } from '../support/recording-provider';
 
 const JUST = 'investigating INC-42 slow queries';
 const MIN = 60_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** One lane, so the order of the pass's calls is the order of its queue. */
 const ONE_LANE = `${BASE_CONFIG}
 sweeper:
@@ -22,7 +23,8 @@ reconcile:
 /**
  * A leader that loses leadership is stopped (LeaderJobs): its pass in progress finishes the calls
  * it has out and starts no more, as the next leader owns the work from then on. A call started
- * after the stop could cross one of the next leader's calls on the same shared access.
+ * after the stop could cross one of the next leader's calls on the same shared access; that
+ * includes a call that was waiting for a turn on shared access held by the other job.
  */
 describe('a pass in progress when its job is stopped', () => {
   let h: CoreHarness;
@@ -135,5 +137,70 @@ describe('a pass in progress when its job is stopped', () => {
     expect(findings).toHaveLength(1);
     expect(provider.callsOf('check').map((c) => c.grantId)).toHaveLength(1);
     expect([g1, g2]).toContain(findings[0]!.grantId);
+  });
+
+  it('sweeper: an activation waiting for the reconciler’s turn is not started after stop()', async () => {
+    const provider = new RecordingProvider(); // shared
+    const { sweeper, reconciler } = jobsOn(h.core, provider);
+    const a = await file(h.core, 'U1');
+    await sweeper.tick();
+    h.clock.advance(30 * MIN);
+    await sweeper.tick();
+    expect((await h.core.grant(a))!.status).toBe('revoked');
+
+    // The reconciler's read-back of a, in its turn on U1's access, is slow.
+    h.clock.advance(2 * MIN);
+    const { release, reached } = holdFirst(
+      provider,
+      (action, id) => action === 'check' && id === a,
+    );
+    const reading = reconciler.run();
+    await reached;
+    // U1 asks again; the sweeper's pass takes the activation, which waits for the turn.
+    const b = await file(h.core, 'U1');
+    const pass = sweeper.tick();
+    await sleep(200);
+    expect(provider.callsOf('grant').filter((c) => c.grantId === b)).toEqual([]);
+
+    // Leadership lost: the sweeper is stopped while its lane waits for the turn.
+    const stopping = sweeper.stop();
+    const before = provider.calls.length;
+    release();
+    await Promise.all([reading, pass, stopping]);
+    await reconciler.stop();
+    // It started no provider call after the stop (docs/replicas.md: "starts nothing else").
+    expect(provider.calls.slice(before).filter((c) => c.grantId === b)).toEqual([]);
+  });
+
+  it('reconciler: a read-back waiting for the sweeper’s turn is not made after stop()', async () => {
+    const provider = new RecordingProvider(); // shared
+    const { sweeper, reconciler } = jobsOn(h.core, provider);
+    const e = await file(h.core, 'U1');
+    await sweeper.tick();
+    h.clock.advance(30 * MIN);
+    await sweeper.tick();
+    expect((await h.core.grant(e))!.status).toBe('revoked');
+    h.clock.advance(1000);
+    const a = await file(h.core, 'U1');
+    await sweeper.tick();
+    expect((await h.core.grant(a))!.status).toBe('active');
+
+    // a expires; the sweeper's revoke of it (in its turn on U1's access) is slow.
+    h.clock.advance(30 * MIN);
+    const { release, reached } = holdFirst(
+      provider,
+      (action, id) => action === 'revoke' && id === a,
+    );
+    const pass = sweeper.tick();
+    await reached;
+    // The reconciler's read-back of e (ended, due for its recheck) waits for that turn.
+    const reading = reconciler.run();
+    await sleep(200);
+    const stopping = reconciler.stop();
+    const before = provider.calls.length;
+    release();
+    await Promise.all([reading, pass, stopping]);
+    await sweeper.stop();
+    expect(provider.calls.slice(before).filter((c) => c.grantId === e)).toEqual([]);
   });
 });

@@ -1,15 +1,14 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createApi, type Api } from '../../src/api';
-import { logger } from '../../src/log';
 import { Sealer } from '../../src/secrets/seal';
 import { coreHarness, type CoreHarness } from '../support/core';
 import { TestIssuer } from '../support/oidc-issuer';
+import { callApi, serveApi, type ServedApi } from './served-api';
 
 /**
- * Cancel and revoke need the identity only, so their answers carry no credentials: an extension
- * request's view embeds the grant it extends, and a job of the same identity that the rule refuses
- * (another workflow in the same GitHub environment) must not read them by cancelling it.
+ * Giving access back (cancel, revoke) needs the identity only: after a resource's rule is
+ * narrowed (a workflow renamed, a branch rule tightened), the pipeline that holds a live grant can
+ * still end it early, though it may no longer read it. So those answers carry no credentials: an
+ * extension request's view embeds the grant it extends, and a job of the same identity that the
+ * rule refuses (another workflow in the same GitHub environment) must not read them by cancelling.
  */
 const AUDIENCE = 'hallpass-test';
 const yaml = (issuerUrl: string, workflow: string) => `
@@ -45,18 +44,16 @@ const job = {
   run_id: '1111111111',
 };
 
-describe('giving back reads nothing the rule refuses', () => {
+describe('giving API access back', () => {
   let h: CoreHarness;
   let issuer: TestIssuer;
-  const apis: { api: Api; server: Server; base: string }[] = [];
+  const served: ServedApi[] = [];
 
+  /** The API of `core`: a second one serves the same database under an edited configuration. */
   async function serve(core: CoreHarness['core']): Promise<string> {
-    const api = createApi({ core, sealer: new Sealer('s'), logger });
-    const server = createServer((req, res) => api.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
-    apis.push({ api, server, base });
-    return base;
+    const api = await serveApi(core, new Sealer('s'));
+    served.push(api);
+    return api.base;
   }
 
   beforeEach(async () => {
@@ -64,31 +61,42 @@ describe('giving back reads nothing the rule refuses', () => {
     h = await coreHarness(yaml(issuer.url, 'deploy'));
   });
   afterEach(async () => {
-    for (const { api, server } of apis.splice(0)) {
-      api.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    for (const api of served.splice(0)) await api.close();
     await issuer.stop();
     await h.close();
   });
 
-  async function call(base: string, method: string, path: string, bearer: string, body?: unknown) {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${bearer}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
+  it('the identity that filed a live grant can still give it back early after the rule is narrowed', async () => {
+    const token = await issuer.sign(job);
+    const before = await serve(h.core);
+    const filed = await callApi(before, 'POST', '/requests', token, {
+      resource: 'prod-db',
+      duration: '15m',
+      reason: 'deploying build 42 to production',
     });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  }
+    expect(filed.status).toBe(201);
+    const grantId = String((filed.body.grant as { id: string }).id);
+    await h.core.lifecycle.activated(grantId, {
+      startsAt: h.clock.now(),
+      expiresAt: h.clock.now() + 900_000,
+      state: undefined,
+      elapsedMs: 1,
+    });
+
+    // hallpass.yml edited while the deploy runs: the workflow is now called "release".
+    const after = await serve(h.withConfig(yaml(issuer.url, 'release')));
+    // The deploy's last step gives the access back (`if: always()`), as the docs suggest.
+    const revoke = await callApi(after, 'POST', `/grants/${grantId}/revoke`, token, {
+      reason: 'deploy done',
+    });
+    expect(revoke.status).toBe(200);
+    expect((await h.core.grant(grantId))!.status).toBe('revoking');
+  });
 
   it("cancelling another job's pending extension does not hand out the grant's credentials", async () => {
     const deploy = await issuer.sign(job);
     const base = await serve(h.core);
-    const filed = await call(base, 'POST', '/requests', deploy, {
+    const filed = await callApi(base, 'POST', '/requests', deploy, {
       resource: 'prod-db',
       duration: '15m',
       reason: 'deploying build 42 to production',
@@ -103,7 +111,7 @@ describe('giving back reads nothing the rule refuses', () => {
       elapsedMs: 1,
     });
     // The deploy asks for more time beyond autoApprove: pending, waiting for ULEAD.
-    const ext = await call(base, 'POST', `/grants/${grantId}/extend`, deploy, {
+    const ext = await callApi(base, 'POST', `/grants/${grantId}/extend`, deploy, {
       duration: '15m',
       reason: 'migration is slower than expected',
     });
@@ -112,10 +120,10 @@ describe('giving back reads nothing the rule refuses', () => {
 
     // Another workflow in the same environment: same sub, refused by the pipelines rule.
     const lint = await issuer.sign({ ...job, workflow: 'lint', run_id: '2222222222' });
-    expect((await call(base, 'GET', `/grants/${grantId}`, lint)).status).toBe(404);
-    expect((await call(base, 'GET', `/requests/${String(ext.body.id)}`, lint)).status).toBe(404);
+    expect((await callApi(base, 'GET', `/grants/${grantId}`, lint)).status).toBe(404);
+    expect((await callApi(base, 'GET', `/requests/${String(ext.body.id)}`, lint)).status).toBe(404);
 
-    const cancel = await call(base, 'POST', `/requests/${String(ext.body.id)}/cancel`, lint);
+    const cancel = await callApi(base, 'POST', `/requests/${String(ext.body.id)}/cancel`, lint);
     // Whatever the status, the credentials it may not read must not be in the answer.
     expect(JSON.stringify(cancel.body)).not.toContain('hunter2-secret');
   });
