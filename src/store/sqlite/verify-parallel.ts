@@ -129,8 +129,14 @@ export function verifyInParallel(
   }
 }
 
+/**
+ * Tells the workers to stop and lets them end by themselves (each checks the flag before it
+ * opens the database and between ranges), unref'd so none keeps the process up. Terminating one
+ * instead could catch it inside better-sqlite3 opening a file its caller has just removed, and
+ * an error raised in a terminating thread aborts the whole process.
+ */
 function stop(shared: Int32Array, workers: Worker[], ports: MessagePort[]): void {
   Atomics.store(shared, SLOT.stop, 1);
-  for (const worker of workers) void worker.terminate();
+  for (const worker of workers) worker.unref();
   for (const port of ports) port.close();
 }

@@ -32,6 +32,8 @@ export function tell(job: Pick<WorkerJob, 'shared' | 'port'>, message: WorkerMes
  * A throw is reported by the bootstrap that called this.
  */
 export function run(job: WorkerJob): void {
+  // The coordinator may be done before this thread has started: then its file may be gone.
+  if (Atomics.load(job.shared, SLOT.stop) !== 0) return;
   const db = new Database(job.file, { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
