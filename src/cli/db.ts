@@ -9,9 +9,10 @@ import { busyTimeoutMs, CliError, EXIT, paths, write, type CliIo } from './conte
 const count = (n: number) => n.toLocaleString('en-US');
 
 /**
- * `hallpass db copy --to postgres://…`: moves a SQLite deployment to PostgreSQL. The target
- * must be empty; the copy is checked (row counts, and the audit chain walked on both sides
- * ending on the same row and hash) before it says done.
+ * `hallpass db copy`: moves a SQLite deployment (HALLPASS_DB) to PostgreSQL, into the database
+ * HALLPASS_DATABASE_URL names, or `--to postgres://…` without a password. The target must be
+ * empty; the copy is checked (row counts, and the audit chain walked on both sides ending on the
+ * same row and hash) before it says done.
  */
 export async function dbCopy(args: string[], io: CliIo): Promise<number> {
   const { values } = parseCommand(
@@ -20,11 +21,8 @@ export async function dbCopy(args: string[], io: CliIo): Promise<number> {
     { to: { type: 'string' } },
     { min: 0, max: 0, names: '' },
   );
-  const to = values.to;
-  if (!to || !URL.canParse(to) || !/^postgres(ql)?:$/.test(new URL(to).protocol)) {
-    throw new CliError('db copy: --to must be a postgres:// URL of an empty database', EXIT.usage);
-  }
-  const { db } = paths(io);
+  const { db, databaseUrl } = paths(io);
+  const to = copyTarget(values.to, databaseUrl);
   if (!existsSync(db)) throw new CliError(`no database at ${db} (set HALLPASS_DB)`);
   const target = describeUrl(to);
   let report;
@@ -45,6 +43,36 @@ export async function dbCopy(args: string[], io: CliIo): Promise<number> {
       'Point every replica at it with HALLPASS_DATABASE_URL, and keep the SQLite file as a backup.\n',
   );
   return EXIT.ok;
+}
+
+const POSTGRES_URL = 'a postgres:// URL of an empty database';
+
+/**
+ * Where `db copy` writes: `--to`, else HALLPASS_DATABASE_URL (checked with the environment). A
+ * password in `--to` is refused: every local user sees a command line in the process list, and
+ * the shell keeps it in history.
+ */
+function copyTarget(flag: string | undefined, fromEnv: string | undefined): string {
+  if (flag === undefined) {
+    if (fromEnv !== undefined) return fromEnv;
+    throw new CliError(
+      `db copy: set HALLPASS_DATABASE_URL to ${POSTGRES_URL} (or give --to without a password)`,
+      EXIT.usage,
+    );
+  }
+  const url = URL.canParse(flag) ? new URL(flag) : undefined;
+  if (!url || !/^postgres(ql)?:$/.test(url.protocol)) {
+    throw new CliError(`db copy: --to must be ${POSTGRES_URL}`, EXIT.usage);
+  }
+  if (url.password !== '') {
+    throw new CliError(
+      'db copy: --to must not carry a password (the process list and shell history would show ' +
+        'it); set HALLPASS_DATABASE_URL to the URL instead, or leave the password to PGPASSWORD ' +
+        'or ~/.pgpass',
+      EXIT.usage,
+    );
+  }
+  return flag;
 }
 
 /**

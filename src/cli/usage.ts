@@ -19,7 +19,8 @@ export const USAGE = `Usage: hallpass <command> [options]
                                    a grant whose provider was removed: mark it for manual clean-up
   grants reconcile [--dry-run]     read grants back from their providers; repair drift (exit 1 on drift)
   digest --print                   the digest of the last 7 days, as text
-  db copy --to postgres://…        copy the SQLite database into an empty PostgreSQL one, checked
+  db copy [--to postgres://…]      copy the SQLite database into an empty PostgreSQL one, checked
+                                   (HALLPASS_DATABASE_URL's, or --to's, which must hold no password)
   db backup <file>                 online copy of the SQLite database (the bot may run), verified
   tokens create --identity ci:NAME --resource R [--resource R…] [--note TEXT] [--expires-in 90d]
                                    an API token for a pipeline, printed once

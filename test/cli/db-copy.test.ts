@@ -62,7 +62,7 @@ async function deployment(): Promise<CoreHarness> {
 const rowsOf = (sql: SqlInspector, table: string, keys: readonly string[]) =>
   sql.all<Record<string, unknown>>(`SELECT * FROM ${table} ORDER BY ${keys.join(', ')}`);
 
-describe('hallpass db copy --to postgres://…', () => {
+describe('hallpass db copy', () => {
   let h: CoreHarness;
   let target: Awaited<ReturnType<typeof freshPostgresDatabase>>;
   let pg: SqlInspector;
@@ -78,8 +78,11 @@ describe('hallpass db copy --to postgres://…', () => {
     await h?.close();
   });
 
-  it('copies every table and the chain row by row, and says it verified both sides', async () => {
-    const copied = await runCli(['db', 'copy', '--to', target.url], cliEnv(h.location));
+  it('copies every table and the chain row by row into HALLPASS_DATABASE_URL, and says it verified both sides', async () => {
+    const copied = await runCli(
+      ['db', 'copy'],
+      cliEnv({ file: h.location.file, databaseUrl: target.url }),
+    );
     expect(copied.stderr).toBe('');
     expect(copied.code).toBe(0);
 
@@ -136,15 +139,47 @@ describe('hallpass db copy --to postgres://…', () => {
 
   it('refuses a database that is not empty and changes nothing in it', async () => {
     const before = await pg.value<number>('SELECT count(*) FROM audit_events');
-    const again = await runCli(['db', 'copy', '--to', target.url], cliEnv(h.location));
+    const again = await runCli(
+      ['db', 'copy'],
+      cliEnv({ file: h.location.file, databaseUrl: target.url }),
+    );
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/the target database is not empty: requests has \d+ rows/);
     expect(await pg.value<number>('SELECT count(*) FROM audit_events')).toBe(before);
   });
 
-  it('refuses a target that is not a postgres:// URL as a usage error', async () => {
+  it('refuses a target that is not a postgres:// URL, or none, as a usage error', async () => {
     const wrong = await runCli(['db', 'copy', '--to', 'mysql://x/y'], cliEnv(h.location));
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain('--to must be a postgres:// URL of an empty database');
+    const wrongEnv = await runCli(
+      ['db', 'copy'],
+      cliEnv({ file: h.location.file, databaseUrl: 'mysql://x/y' }),
+    );
+    expect(wrongEnv.code).toBe(1);
+    expect(wrongEnv.stderr).toContain('HALLPASS_DATABASE_URL');
+    const none = await runCli(['db', 'copy'], cliEnv({ file: h.location.file }));
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('set HALLPASS_DATABASE_URL to a postgres:// URL');
+  });
+
+  it('refuses a password on the command line, where ps and the shell history show it', async () => {
+    const empty = await freshPostgresDatabase();
+    try {
+      const withPassword = new URL(empty.url);
+      withPassword.password = 's3cret-on-argv';
+      const refused = await runCli(['db', 'copy', '--to', withPassword.href], cliEnv(h.location));
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('--to must not carry a password');
+      expect(refused.stderr).not.toContain('s3cret-on-argv');
+      const target = await postgresInspector(empty.url);
+      try {
+        expect(await target.value<number>('SELECT count(*) FROM audit_events')).toBe(0);
+      } finally {
+        await target.close();
+      }
+    } finally {
+      await empty.release();
+    }
   });
 });
