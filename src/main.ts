@@ -2,8 +2,8 @@ import { dirname, resolve } from 'node:path';
 import { startHallpass } from './app';
 import { parseEnv } from './config/env';
 import { ConfigError, ConfigUnreadable, loadConfig } from './config/load';
-import { logger, registerSecret } from './log';
-import { registerConfigSecrets } from './config/secrets';
+import { logger } from './log';
+import { registerEnvSecrets } from './config/secrets';
 import { SlackStartError } from './slack/start-errors';
 
 /** The process: read the environment and the config, start everything, stop cleanly on a signal. */
@@ -11,12 +11,7 @@ async function main(): Promise<void> {
   const parsed = parseEnv(process.env);
   if ('problems' in parsed) return exitWith(parsed.problems);
   const { env } = parsed;
-  [
-    env.SLACK_BOT_TOKEN,
-    env.SLACK_SIGNING_SECRET,
-    env.SLACK_APP_TOKEN,
-    env.HALLPASS_SECRET_KEY,
-  ].forEach(registerSecret);
+  registerEnvSecrets(env);
 
   const configPath = resolve(env.HALLPASS_CONFIG);
   let config;
@@ -26,7 +21,6 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) return exitWith(configProblems(err, configPath));
     throw err;
   }
-  registerConfigSecrets(config);
 
   let running: Awaited<ReturnType<typeof startHallpass>>;
   try {

@@ -1,3 +1,4 @@
+import { registerEnvSecrets } from '../config/secrets';
 import { systemClock } from '../core/clock';
 import { DomainError } from '../core/errors';
 import { auditExport, auditShow, auditVerify } from './audit';
@@ -74,6 +75,7 @@ const processIo: CliIo = {
  * alone, without Slack. Resolves with the exit code: 0 ok, 1 problem found or failure, 2 usage.
  */
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  registerEnvSecrets(io.env);
   const [first] = argv;
   const group = first === undefined ? undefined : GROUPS.get(first);
   if (argv.some((arg) => HELP_WORDS.includes(arg))) {

@@ -3,6 +3,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { registerSecret } from '../secrets/scrub';
 import { writtenSecrets } from './env-only';
+import { registerConfigSecrets } from './secrets';
 import { interpolateEnv } from './interpolate';
 import { configSchema, type Config } from './schema';
 
@@ -128,6 +129,8 @@ export function parseConfigText(
     throw new ConfigError(found, options.allowUnset ? missing : []);
   }
   if (problems.length > 0) throw new ConfigError(problems);
+  // Also the secrets written in the file: the CLI calls providers too (grants reconcile).
+  registerConfigSecrets(parsed.data);
   return { config: parsed.data, unset: missing, unsetAt };
 }
 

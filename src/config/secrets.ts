@@ -1,10 +1,26 @@
-import { registerSecret } from '../log';
+import { registerSecret } from '../secrets/scrub';
 import type { Config } from './schema';
 
 const SECRET_KEY_RE = /pass(word)?|secret|token|key/i;
 
+/** The environment's secrets, which the bot and the CLI read. */
+const ENV_SECRETS = [
+  'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
+  'SLACK_APP_TOKEN',
+  'HALLPASS_SECRET_KEY',
+  'HALLPASS_TOKEN',
+] as const;
+
+/** Tells the redactor about the environment's secrets, for the bot and the CLI alike. */
+export function registerEnvSecrets(
+  env: Partial<Record<(typeof ENV_SECRETS)[number], string | undefined>>,
+): void {
+  for (const name of ENV_SECRETS) registerSecret(env[name]);
+}
+
 /**
- * Tells the log redactor about every secret in the providers section: values under secret-like
+ * Tells the redactor about every secret in the providers section: values under secret-like
  * keys and passwords inside connection URLs (`postgres://admin:…@db`).
  */
 export function registerConfigSecrets(config: Config): void {

@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { parseConfig } from '../../src/config/load';
-import { registerConfigSecrets } from '../../src/config/secrets';
 import { logger, registerSecret } from '../../src/log';
+import { scrub } from '../../src/secrets/scrub';
+import { cliEnv, runCli } from '../cli/run';
 
 function capture(): { lines: string[]; done: () => void } {
   const lines: string[] = [];
@@ -28,7 +29,8 @@ function capture(): { lines: string[]; done: () => void } {
 describe('log redaction', () => {
   it('never writes registered secrets, Slack tokens, or values under secret-like keys', () => {
     registerSecret('sup3r-s1gning-secret');
-    const config = parseConfig(
+    // Parsing the config registers the secrets written in it, wherever it is read (bot or CLI).
+    parseConfig(
       `
 requests: { approverChannel: CAPPROVALS }
 providers:
@@ -39,7 +41,6 @@ resources:
 `,
       {},
     );
-    registerConfigSecrets(config);
     const out = capture();
     try {
       logger.info('calling with sup3r-s1gning-secret and webhook-secret-123 and pg@pass-987', {
@@ -64,5 +65,12 @@ resources:
     }
     expect(text).toContain('[redacted]');
     expect(text).toContain('calling with');
+  });
+
+  it('the CLI registers the secrets of its environment before any command runs', async () => {
+    const key = 'cli-env-sealing-key-4417';
+    expect(scrub(`sealed with ${key}`)).toContain(key);
+    await runCli(['help'], cliEnv({ file: '' }, { HALLPASS_SECRET_KEY: key }));
+    expect(scrub(`sealed with ${key}`)).toBe('sealed with [redacted]');
   });
 });
