@@ -14,6 +14,10 @@ export const GENESIS_ANCHOR = { seq: 0, hash: GENESIS_HASH };
 export const forgedProblem = (seq: number) =>
   `the verified-head checkpoint (row ${seq}) was changed outside Hallpass: its seal does not match`;
 
+/** Loud as a forgery, since it may be one; the likelier cause on a known rotation is named. */
+export const otherKeyProblem = (seq: number) =>
+  `the verified-head checkpoint (row ${seq}) is sealed under another key: the secret it is sealed with (HALLPASS_SECRET_KEY, else SLACK_SIGNING_SECRET or SLACK_APP_TOKEN) changed, or it was written outside Hallpass; a plain audit verify checks every row`;
+
 /**
  * The stored checkpoint, trusted only when its seal verifies under `seal`'s key. A checkpoint
  * someone wrote into the database to skip rows they rewrote does not verify, and says so.
@@ -21,8 +25,11 @@ export const forgedProblem = (seq: number) =>
 export async function readCheckpoint(q: Queries, seal: CheckpointSeal): Promise<CheckpointReading> {
   const checkpoint = await q.checkpoint.get();
   if (!checkpoint) return { kind: 'none' };
-  if (!seal.verifies(checkpoint))
-    return { kind: 'forged', checkpoint, problem: forgedProblem(checkpoint.seq) };
+  const check = seal.check(checkpoint);
+  if (check !== 'verified') {
+    const problem = check === 'other_key' ? otherKeyProblem : forgedProblem;
+    return { kind: 'forged', checkpoint, problem: problem(checkpoint.seq) };
+  }
   const verifiedAt = new Date(checkpoint.verifiedAt).toISOString();
   return {
     kind: 'trusted',
