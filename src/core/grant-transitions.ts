@@ -37,6 +37,9 @@ export function recordActivated(
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
     if (!grant || grant.status !== 'activating') {
+      // Ended while the call was out: its revoke, still to come, must name what the call made.
+      if (grant?.status === 'revoking' && a.state !== undefined)
+        await c.tx.grants.update(grantId, { providerState: JSON.stringify(a.state) });
       c.audit({
         actor: 'hallpass',
         action: 'provider.called',
@@ -223,7 +226,9 @@ async function activationFailed(
 
 /**
  * A grant call failed after the grant was already ending (someone revoked it while the call was
- * out): not a failed revoke. Its fence holds the revoke back until the call can no longer land.
+ * out), or an active grant's re-grant for an extension failed: neither is a failed revoke. Its
+ * fence holds any revoke back (an expiry too: it is due no earlier) until the call can no longer
+ * land.
  */
 async function lateGrantFailed(
   c: Change,
@@ -241,7 +246,14 @@ async function lateGrantFailed(
     action: 'provider.called',
     requestId: grant.requestId,
     grantId: grant.id,
-    details: { call: 'grant', ok: false, late: true, status: grant.status, error, fenceUntil },
+    details: {
+      call: 'grant',
+      ok: false,
+      ...(grant.status === 'revoking' ? { late: true } : {}),
+      status: grant.status,
+      error,
+      fenceUntil,
+    },
   });
   return { ...grant, ...update };
 }
@@ -308,6 +320,9 @@ export function recordAttemptFailed(
     if (grant?.status === 'activating' && call === 'grant')
       return activationFailed(ctx, c, grant, message, retry, fence);
     if (grant?.status === 'revoking' && call === 'grant')
+      return lateGrantFailed(c, grant, message, fence);
+    // An extension's re-grant timed out: its fence holds back a revoke, in any process.
+    if (grant?.status === 'active' && call === 'grant' && fence !== null)
       return lateGrantFailed(c, grant, message, fence);
     if (grant?.status === 'revoking') return revokeFailed(ctx, c, grant, message, retry);
     return grant;
@@ -491,11 +506,23 @@ export function recordWarned(ctx: CoreContext, grantId: string): Promise<void> {
   });
 }
 
-export function recordSynced(ctx: CoreContext, grantId: string, expiresAt: number): Promise<void> {
+/**
+ * The provider was told of an extension. The state the re-grant answered with is what later calls
+ * name: a provider may have made the access anew.
+ */
+export function recordSynced(
+  ctx: CoreContext,
+  grantId: string,
+  expiresAt: number,
+  state: unknown,
+): Promise<void> {
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
     if (!grant || grant.status !== 'active') return;
-    await c.tx.grants.update(grantId, { providerExpiresAt: expiresAt });
+    await c.tx.grants.update(grantId, {
+      providerExpiresAt: expiresAt,
+      ...(state === undefined ? {} : { providerState: JSON.stringify(state) }),
+    });
     c.audit({
       actor: 'hallpass',
       action: 'grant.synced',

@@ -211,8 +211,8 @@ export class GrantLifecycle {
   warned(grantId: string) {
     return recordWarned(this.ctx, grantId);
   }
-  synced(grantId: string, expiresAt: number) {
-    return recordSynced(this.ctx, grantId, expiresAt);
+  synced(grantId: string, expiresAt: number, state: unknown) {
+    return recordSynced(this.ctx, grantId, expiresAt, state);
   }
 
   /** Ended grants due to be read back again, soonest first. */

@@ -74,6 +74,8 @@ export interface Drift {
   error?: string;
   /** New credentials a re-grant issued, sealed, for the holder's DM. */
   sealedCredentials?: string;
+  /** The state a re-grant answered with: what later calls name. */
+  state?: unknown;
 }
 
 /**
@@ -90,6 +92,9 @@ export function recordDrift(
 ): Promise<GrantRow | undefined> {
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
+    // Kept even if the grant ended meanwhile: its revoke must name the access the re-grant made.
+    if (drift.state !== undefined && (grant?.status === 'active' || grant?.status === 'revoking'))
+      await c.tx.grants.update(grantId, { providerState: JSON.stringify(drift.state) });
     if (!grant || expectedOf(grant) !== drift.expected) return grant;
     const { retryBase, retryMax } = ctx.config.sweeper;
     const update =

@@ -1,5 +1,5 @@
 import { schedule, type ScheduledTask } from 'node-cron';
-import { expectedOf, type Core, type Expected, type GrantRow } from '../core';
+import { expectedOf, type Core, type Drift, type Expected, type GrantRow } from '../core';
 import type { Directory } from '../core/directory';
 import type { Logger } from '../log';
 import { registerSecret } from '../secrets/scrub';
@@ -205,11 +205,12 @@ export class Reconciler {
     }
     const found = present ? 'present' : 'absent';
     if (dryRun) return finding(found);
-    const { repaired, error, sealedCredentials } = await this.repair(resolved, grant, expected);
+    const repair = await this.repair(resolved, grant, expected);
+    const { repaired, error } = repair;
     const attempt = (this.attempts.get(grant.id) ?? 0) + 1;
     if (repaired) this.attempts.delete(grant.id);
     else this.attempts.set(grant.id, attempt);
-    await core.lifecycle.drift(grant.id, { expected, repaired, error, sealedCredentials }, attempt);
+    await core.lifecycle.drift(grant.id, { expected, ...repair }, attempt);
     return finding(found, { repaired, ...(error ? { error } : {}) });
   }
 
@@ -235,17 +236,23 @@ export class Reconciler {
     resolved: ResolvedProvider,
     grant: GrantRow,
     expected: Expected,
-  ): Promise<{ repaired: boolean; error?: string; sealedCredentials?: string }> {
+  ): Promise<Omit<Drift, 'expected'>> {
     const { provider, timeoutMs } = resolved;
     const { email, window } = await this.callWindow(grant);
     const ctx = callContext(grant, this.deps.core.policy, this.deps.providers, email, window);
     try {
       let sealedCredentials: string | undefined;
+      let readFrom = grant;
+      let state: unknown;
       if (expected === 'present') {
         // A re-created access may come with new credentials (a new password): the holder gets them.
-        const { credentials } = await this.deps.calls.run(grant.id, timeoutMs, (s) =>
-          provider.grant(ctx(s)),
-        );
+        const made = await this.deps.calls.run(grant.id, timeoutMs, (s) => provider.grant(ctx(s)));
+        const { credentials } = made;
+        // It may be a new access with its own state: read back, and later revoked, by that.
+        if (made.state !== undefined) {
+          state = made.state;
+          readFrom = { ...grant, providerState: JSON.stringify(state) };
+        }
         if (credentials) {
           [credentials.text, ...(credentials.secrets ?? [])].forEach(registerSecret);
           sealedCredentials = this.deps.sealer.seal(JSON.stringify({ text: credentials.text }));
@@ -255,11 +262,13 @@ export class Reconciler {
         await this.deps.calls.settled(grant.id, 2 * timeoutMs);
         await this.deps.calls.run(grant.id, timeoutMs, (s) => provider.revoke(ctx(s)));
       }
-      const present = await this.check(resolved, grant);
+      const kept = state === undefined ? {} : { state };
+      const present = await this.check(resolved, readFrom);
       return present === (expected === 'present')
-        ? { repaired: true, ...(sealedCredentials ? { sealedCredentials } : {}) }
+        ? { repaired: true, ...kept, ...(sealedCredentials ? { sealedCredentials } : {}) }
         : {
             repaired: false,
+            ...kept,
             error: `the read-back after the repair still found it ${present ? 'present' : 'absent'}`,
           };
     } catch (err) {

@@ -650,18 +650,34 @@ export class Sweeper {
     )
       return;
     this.inFlight.add(grant.id);
+    let timeout = 0;
     try {
       const { provider, timeoutMs } = this.resolve(grant);
+      timeout = timeoutMs;
       const email = await grantedEmailOf(this.deps.directory, grant);
       const window = { startsAt: grant.startsAt, expiresAt: grant.expiresAt };
       const ctx = this.contextOf(grant, email, window);
-      await this.calls.run(grant.id, timeoutMs, (signal) => provider.grant(ctx(signal)));
-      await this.grants.synced(grant.id, grant.expiresAt);
+      const result = await this.calls.run(grant.id, timeoutMs, (signal) =>
+        provider.grant(ctx(signal)),
+      );
+      await this.grants.synced(grant.id, grant.expiresAt, result.state);
     } catch (err) {
       this.deps.logger.warn('could not tell the provider about an extension; will retry', {
         grantId: grant.id,
         error: describeError(err),
       });
+      // A re-grant that timed out may still land: its fence is recorded, for whichever process
+      // revokes the grant.
+      if (this.calls.pending(grant.id))
+        await this.safely('record the fence of an extension', () =>
+          this.grants.failed(
+            grant.id,
+            'grant',
+            describeError(err),
+            this.retry,
+            this.fenceFor(timeout),
+          ),
+        );
     } finally {
       this.inFlight.delete(grant.id);
     }

@@ -12,6 +12,7 @@ import type {
   ProviderCallContext,
   ProviderGuarantees,
 } from '../../src/providers/types';
+import { logger } from '../../src/log';
 import { Sealer } from '../../src/secrets/seal';
 import { coreHarness, type CoreHarness } from '../support/core';
 import { lookupOf } from '../support/recording-provider';
@@ -20,7 +21,9 @@ import { STORE_KINDS, type StoreKind } from '../support/stores';
 /**
  * Issue #9, item 3: a provider call that timed out is not over. Its grant may still land; the
  * revoke meant to clean it up waits for it (up to twice the timeout), is scheduled no sooner than
- * the recorded fence, and every ended grant is read back again after its end.
+ * the recorded fence, and every ended grant is read back again after its end. An extension's
+ * re-grant is fenced alike, and the state a grant call answers with is kept even when it comes
+ * after the grant ended, or from a re-grant: the revoke names the access that call made.
  */
 
 const JUST = 'investigating INC-42 slow queries';
@@ -302,6 +305,257 @@ describe.each(STORE_KINDS)('fenced provider calls (%s)', (kind: StoreKind) => {
       },
     ]);
     expect(provider.present.size).toBe(0);
+  });
+});
+
+/** A per-grant webhook whose calls the tests answer through KeyedTarget. */
+const KEYED_CONFIG = `
+timezone: UTC
+admins: [UADMIN]
+requests:
+  approverChannel: CAPPROVALS
+sweeper:
+  alertAfterAttempts: 5
+providers:
+  hook:
+    type: webhook
+    url: http://127.0.0.1:9/hook
+    secret: s3cret-value
+    timeout: 1s
+resources:
+  - id: auto
+    name: Auto approved
+    provider: hook
+    maxDuration: 1h
+    maxTotalDuration: 4h
+    approvalsRequired: 0
+`;
+
+/**
+ * A target system that, like a webhook receiver issuing API keys (or aws-identity-center's
+ * assignment, okta-group's user id, ldap-group's member value), identifies the access a grant
+ * call made by the `state` it returns: revoke and check act on `ctx.state`. Grant is idempotent
+ * (the same key while the one in `state` exists) and, when the key in `state` is gone, issues a
+ * new one. Without state, revoke and check can only fall back to a lookup that finds nothing
+ * (the person renamed at the target, the key unlisted): revoke succeeds and check says absent.
+ */
+class KeyedTarget implements Provider {
+  readonly guarantees: ProviderGuarantees = {
+    enforcesExpiry: false,
+    endsOpenSessions: true,
+    isolation: 'per-grant',
+  };
+  /** Keys that give access now. */
+  readonly keys = new Set<string>();
+  readonly calls: { action: string; state: unknown }[] = [];
+  private issued = 0;
+  /** Grant calls land LATE_MS after they were made, ignoring the abort (a slow receiver). */
+  slow = false;
+  /** Keys named after the grant (a receiver keyed on grantId): a re-grant re-creates the same. */
+  keyByGrant = false;
+  /** Grant calls wait for `release` before they answer (the call is out). */
+  hold = false;
+  private readonly held: (() => void)[] = [];
+  lastGrantCalledAt = 0;
+
+  private keyOf(ctx: ProviderCallContext<unknown>): string | undefined {
+    const state = ctx.state as { key?: string } | undefined;
+    return state?.key;
+  }
+
+  async grant(ctx: ProviderCallContext<unknown>): Promise<GrantResult> {
+    this.calls.push({ action: 'grant', state: ctx.state });
+    this.lastGrantCalledAt = Date.now();
+    const land = (): GrantResult => {
+      const known = this.keyOf(ctx);
+      const key = this.keyByGrant
+        ? `key-${ctx.grantId}`
+        : known && this.keys.has(known)
+          ? known
+          : `key-${++this.issued}`;
+      this.keys.add(key);
+      return { state: { key } };
+    };
+    if (this.slow) {
+      return new Promise((resolve) => setTimeout(() => resolve(land()), LATE_MS));
+    }
+    if (this.hold) {
+      await new Promise<void>((resolve) => this.held.push(resolve));
+    }
+    return land();
+  }
+
+  async revoke(ctx: ProviderCallContext<unknown>): Promise<void> {
+    this.calls.push({ action: 'revoke', state: ctx.state });
+    const key = this.keyOf(ctx);
+    if (key) this.keys.delete(key);
+  }
+
+  async check(ctx: ProviderCallContext<unknown>): Promise<boolean> {
+    this.calls.push({ action: 'check', state: ctx.state });
+    const key = this.keyOf(ctx);
+    return key !== undefined && this.keys.has(key);
+  }
+
+  release(): void {
+    this.held.splice(0).forEach((go) => go());
+  }
+
+  async afterLanding(): Promise<void> {
+    await sleep(Math.max(0, this.lastGrantCalledAt + LATE_MS + 100 - Date.now()));
+  }
+}
+
+interface Process {
+  sweeper: Sweeper;
+  reconciler: Reconciler;
+}
+
+/** One Hallpass process (its sweeper and reconciler, with the in-memory state they share). */
+function processOn(h: CoreHarness, target: KeyedTarget): Process {
+  const providers = lookupOf({ hook: target }, TIMEOUT_MS);
+  const deps = {
+    core: h.core,
+    providers,
+    directory: new StaticDirectory({}, { UREQ: 'req@example.com' }),
+    sealer,
+    logger,
+    busy: new Set<string>(),
+    calls: new ProviderCalls(),
+    turns: new AccessTurns(providers),
+  };
+  return {
+    sweeper: new Sweeper({ ...deps, random: () => 1 }),
+    reconciler: new Reconciler(deps),
+  };
+}
+
+describe('provider answers the record keeps: late ones, and re-grants (sqlite)', () => {
+  let h: CoreHarness;
+  let target: KeyedTarget;
+  const processes: Process[] = [];
+  const start = () => {
+    const p = processOn(h, target);
+    processes.push(p);
+    return p;
+  };
+
+  beforeEach(async () => {
+    h = await coreHarness(KEYED_CONFIG, undefined, 'sqlite');
+    target = new KeyedTarget();
+  });
+  afterEach(async () => {
+    target.release();
+    for (const p of processes.splice(0)) {
+      await p.sweeper.stop();
+      await p.reconciler.stop();
+    }
+    await h.close();
+  });
+
+  async function activeGrant(p: Process): Promise<string> {
+    const req = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'auto',
+      duration: '30m',
+      justification: JUST,
+    });
+    const grantId = await h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', req.id);
+    await p.sweeper.tick();
+    expect((await h.core.grant(grantId))!.status).toBe('active');
+    return grantId;
+  }
+
+  it('fences the revoke after an extension re-grant that timed out, across a restart, so a late re-grant cannot outlive the revoked record', async () => {
+    const first = start();
+    target.keyByGrant = true;
+    const grantId = await activeGrant(first);
+    expect([...target.keys]).toEqual([`key-${grantId}`]);
+
+    // An extension is approved; the sweeper tells the provider, and that grant call times out
+    // while the receiver is still working on it (it applies it LATE_MS after it was sent).
+    await h.core.requestExtension({
+      grantId,
+      actor: 'UREQ',
+      duration: '30m',
+      justification: 'the migration is still running',
+    });
+    target.slow = true;
+    await first.sweeper.tick();
+    expect(target.calls.filter((c) => c.action === 'grant')).toHaveLength(2);
+
+    // That process goes away (a crash, a redeploy, leadership moving to another replica); the
+    // next one knows only what the database says.
+    await first.sweeper.stop();
+    await first.reconciler.stop();
+    const next = start();
+
+    // The holder ends the grant early; the next process revokes it.
+    await h.core.revokeGrant({ grantId, actor: 'UREQ' });
+    await next.sweeper.tick();
+
+    // The timed-out re-grant lands after all.
+    await target.afterLanding();
+    // Any fence has passed by now: the revoke, if it waited, goes out now.
+    h.clock.advance(10 * TIMEOUT_MS);
+    await next.sweeper.tick();
+
+    const row = (await h.core.grant(grantId))!;
+    expect(row.status).toBe('revoked');
+    // The record says the access is gone: it must be.
+    expect([...target.keys]).toEqual([]);
+  });
+
+  it('keeps the state a grant call answered with even when the grant was ended while the call was out, so its revoke removes that access', async () => {
+    const p = start();
+    const req = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'auto',
+      duration: '30m',
+      justification: JUST,
+    });
+    const grantId = await h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', req.id);
+    target.hold = true;
+    const activating = p.sweeper.tick();
+    while (target.calls.length === 0) await sleep(5);
+
+    // The holder (or offboarding) ends it while the grant call is out; the call then succeeds.
+    await h.core.revokeGrant({ grantId, actor: 'UREQ' });
+    target.release();
+    await activating;
+    expect(target.keys.size).toBe(1);
+
+    target.hold = false;
+    await p.sweeper.tick();
+    const row = (await h.core.grant(grantId))!;
+    expect(row.status).toBe('revoked');
+    // The record says revoked: the access the grant call made must be gone, and the revoke
+    // named what that call answered with.
+    expect([...target.keys]).toEqual([]);
+    expect(target.calls.find((c) => c.action === 'revoke')?.state).toEqual({ key: 'key-1' });
+  });
+
+  it('keeps the state a reconciler re-grant answered with, so the later revoke removes the re-created access', async () => {
+    const p = start();
+    const grantId = await activeGrant(p);
+    expect([...target.keys]).toEqual(['key-1']);
+
+    // Someone deletes the access at the target; the reconciler finds the drift and re-grants,
+    // and the receiver issues a new key for it.
+    target.keys.clear();
+    const findings = await p.reconciler.run();
+    expect(findings).toEqual([expect.objectContaining({ grantId, found: 'absent' })]);
+    expect([...target.keys]).toEqual(['key-2']);
+
+    // The grant expires and is revoked.
+    h.clock.advance(31 * MIN);
+    await p.sweeper.tick();
+    const row = (await h.core.grant(grantId))!;
+    expect(row.status).toBe('revoked');
+    // The record says revoked: the access the re-grant re-created must be gone too.
+    expect([...target.keys]).toEqual([]);
+    // (And the repair itself was read back with the state it made: it counts as repaired.)
+    expect(findings[0]?.repaired).toBe(true);
   });
 });
 
