@@ -115,6 +115,14 @@ export async function requestExtension(
     : await ctx.policy.extensionApproval(input.actor, resource, grant.startsAt, wholeMs);
   const expiresAt = grant.expiresAt;
   return change(ctx, async (c) => {
+    // The room and the auto-approval were judged on the grant as read above: another extension
+    // applied since (one sent at the same moment, to another replica) would be counted twice.
+    const current = await c.tx.grants.byId(grant.id);
+    if (current?.status !== 'active' || current.expiresAt !== expiresAt)
+      throw new DomainError(
+        'bad_state',
+        `Your grant on ${grantName(ctx, grant)} changed while this extension was being asked for (another one was applied, or it ended); look at it again and ask again.`,
+      );
     const open = await c.tx.requests.pendingExtensionOf(grant.id);
     if (open)
       throw new DomainError(

@@ -91,3 +91,73 @@ describe.each(STORE_KINDS)('extensions under the rules of who may request (%s)',
     expect((await now.grant(grant.id))!.expiresAt).toBe(grant.createdAt + 3_600_000);
   });
 });
+
+const autoApproving = `
+timezone: UTC
+admins: [UADMIN]
+requests: { approverChannel: CAPPROVALS }
+providers:
+  hook: { type: webhook, url: 'http://127.0.0.1:9/hook', secret: s3cret-value }
+resources:
+  - id: prod-db
+    name: Production database
+    provider: hook
+    minDuration: 1m
+    maxDuration: 1h
+    approvers: { users: [ULEAD] }
+    pipelines:
+      - token: ci:deploy-bot
+        autoApprove: { maxDuration: 15m }
+`;
+
+/**
+ * An auto-approval bounds the whole grant. Extensions sent at the same moment (a retried job, two
+ * replicas behind a load balancer) are each judged on the grant's end as they read it: only the
+ * first may be applied on that reading, or each would be counted against the same old end.
+ */
+describe.each(STORE_KINDS)('extensions asked for at the same moment (%s)', (kind) => {
+  let h: CoreHarness;
+  afterEach(() => h.close());
+
+  it('auto-approves one, refuses the others, and keeps the grant within autoApprove.maxDuration', async () => {
+    h = await coreHarness(autoApproving, undefined, kind);
+    const { token } = await h.core.pipelines.createToken({
+      identity: 'ci:deploy-bot',
+      resources: ['prod-db'],
+      actor: 'cli:test',
+    });
+    const caller = (await h.core.pipelines.authenticate(token))!;
+    const request = await h.core.createRequest({
+      requester: caller.id,
+      resourceId: 'prod-db',
+      duration: '5m',
+      justification: 'deploying build 42 to production',
+      caller,
+    });
+    const grantId = (await h.core.grantOf(request))!.id;
+    await h.core.lifecycle.activated(grantId, {
+      startsAt: h.clock.now(),
+      expiresAt: h.clock.now() + 5 * 60_000,
+      state: undefined,
+      elapsedMs: 1,
+    });
+    const extend = () =>
+      h.core
+        .requestExtension({
+          grantId,
+          actor: caller.id,
+          duration: '10m',
+          justification: 'the deploy needs more time',
+          caller,
+        })
+        .catch((err: Error) => err);
+    const outcomes = await Promise.all([extend(), extend(), extend()]);
+    expect(outcomes.filter((o) => !(o instanceof Error) && o.autoApproved)).toHaveLength(1);
+    for (const refused of outcomes.filter((o) => o instanceof Error))
+      expect(refused.message).toMatch(
+        /changed while this extension was being asked for|already waiting for approval/,
+      );
+    const grant = (await h.core.grant(grantId))!;
+    expect(grant.expiresAt! - grant.startsAt!).toBe(15 * 60_000);
+  });
+});
