@@ -11,6 +11,11 @@ export interface Call<Body> {
   headers: IncomingHttpHeaders;
   /** Aborted when the caller hangs up. */
   signal: AbortSignal;
+  /**
+   * The caller authenticated again, as a new call would be: a handler that answers long after it
+   * was called (a wait) must not answer a token revoked, or expired, meanwhile.
+   */
+  recheck(): Promise<PipelineCaller>;
 }
 
 export interface QueryParam {

@@ -189,11 +189,11 @@ export function routes(deps: RouteDeps): Route[] {
       ],
       ok: { status: 200, description: 'The request, decided or still waiting.', schema: Request },
       problems: [404, 422],
-      handle: async ({ caller, params, query, signal }) => {
+      handle: async ({ caller, params, query, signal, recheck }) => {
         const timeoutMs = waitTimeout(query.get('timeout'), deps.maxWaitMs);
         const id = params.id!;
         await ownRequest(deps.core, caller, id);
-        const settled = await deps.waiters.until(
+        await deps.waiters.until(
           async () => {
             const request = await deps.core.request(id);
             return request && !waiting(request, await deps.core.grantOf(request))
@@ -203,9 +203,9 @@ export function routes(deps: RouteDeps): Route[] {
           timeoutMs,
           signal,
         );
-        return {
-          body: await deps.views.request(settled ?? (await ownRequest(deps.core, caller, id))),
-        };
+        // Answered as a new call would be: the token (or the rule that let it read) may have
+        // been revoked while it waited, and the answer can carry credentials.
+        return { body: await deps.views.request(await ownRequest(deps.core, await recheck(), id)) };
       },
     }),
     route({

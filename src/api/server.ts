@@ -139,6 +139,7 @@ export class ApiServer {
       body,
       headers: req.headers,
       signal,
+      recheck: () => this.deps.auth.caller(req),
     });
     if (signal.aborted) return;
     res.writeHead(route.ok.status, { 'content-type': 'application/json', ...answer.headers });

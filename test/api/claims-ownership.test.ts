@@ -200,3 +200,87 @@ describe('what an API caller may read and act on follows the rules it may reques
     });
   });
 });
+
+/** A pipeline's grant set up while it waits for it. */
+const waitYaml = `
+timezone: UTC
+admins: [UADMIN]
+requests: { approverChannel: CAPPROVALS }
+api: { maxWait: 1m }
+providers:
+  hook: { type: webhook, url: 'http://127.0.0.1:9/hook', secret: s3cret-value }
+resources:
+  - id: prod-db
+    name: Production database
+    provider: hook
+    maxDuration: 1h
+    approvers: { users: [ULEAD] }
+    pipelines:
+      - token: ci:deploy-bot
+        autoApprove: { maxDuration: 15m }
+`;
+
+/**
+ * A long-poll (`GET /requests/{id}/wait`, up to api.maxWait) answers as a new call would: a token
+ * revoked while it waited (a leaked one, revoked the default way that leaves access running)
+ * does not collect the grant's credentials.
+ */
+describe('a wait that outlives its token', () => {
+  let h: CoreHarness;
+  let served: ServedApi;
+  const sealer = new Sealer('revoked-wait-secret');
+
+  beforeEach(async () => {
+    h = await coreHarness(waitYaml);
+    served = await serveApi(h.core, sealer);
+  });
+  afterEach(async () => {
+    await served.close();
+    await h.close();
+  });
+
+  it('a wait started before its token was revoked answers without the credentials', async () => {
+    const { token, info } = await h.core.pipelines.createToken({
+      identity: 'ci:deploy-bot',
+      resources: ['prod-db'],
+      actor: 'cli:test',
+    });
+    const filed = await callApi(served.base, 'POST', '/requests', token, {
+      resource: 'prod-db',
+      duration: '15m',
+      reason: 'deploying build 42 to production',
+    });
+    // Auto-approved; the grant is being set up by the provider.
+    expect(filed.body).toMatchObject({ status: 'approved', waiting: true });
+    const grantId = String((filed.body.grant as { id: string }).id);
+
+    const waiting = callApi(
+      served.base,
+      'GET',
+      `/requests/${String(filed.body.id)}/wait?timeout=30s`,
+      token,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    // The token leaked: an admin revokes it. From now on it is refused...
+    await h.core.pipelines.revokeToken(info.id, 'cli:admin');
+    expect((await callApi(served.base, 'GET', `/grants/${grantId}`, token)).status).toBe(401);
+
+    // ...and the provider finishes: the grant is active, its password sealed for the pipeline.
+    await h.store.pipelineCredentials.put(
+      grantId,
+      sealer.seal(JSON.stringify({ text: 'PGPASSWORD=prod-secret' })),
+      h.clock.now(),
+    );
+    await h.core.lifecycle.activated(grantId, {
+      startsAt: h.clock.now(),
+      expiresAt: h.clock.now() + 900_000,
+      state: undefined,
+      elapsedMs: 1,
+    });
+
+    const answer = await waiting;
+    // The revoked token must not be the one that collects the password.
+    expect(JSON.stringify(answer.body)).not.toContain('PGPASSWORD=prod-secret');
+  });
+});

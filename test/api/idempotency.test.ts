@@ -68,6 +68,7 @@ describe('Idempotency-Key across identities', () => {
         body,
         headers: { 'idempotency-key': key },
         signal: new AbortController().signal,
+        recheck: async () => who,
       });
 
     // The production pipeline files (auto-approved) with a key that contains a colon.
