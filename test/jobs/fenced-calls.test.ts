@@ -91,7 +91,11 @@ class LateProvider implements Provider {
   }
 }
 
-function config(options: { alertAfterAttempts: number; retryBase?: string }): string {
+function config(options: {
+  alertAfterAttempts: number;
+  retryBase?: string;
+  maxTotalDuration?: string;
+}): string {
   return `
 timezone: UTC
 admins: [UADMIN]
@@ -111,6 +115,7 @@ resources:
     name: Auto approved
     provider: hook
     maxDuration: 1h
+    maxTotalDuration: ${options.maxTotalDuration ?? '1h'}
     approvalsRequired: 0
 `;
 }
@@ -309,27 +314,7 @@ describe.each(STORE_KINDS)('fenced provider calls (%s)', (kind: StoreKind) => {
 });
 
 /** A per-grant webhook whose calls the tests answer through KeyedTarget. */
-const KEYED_CONFIG = `
-timezone: UTC
-admins: [UADMIN]
-requests:
-  approverChannel: CAPPROVALS
-sweeper:
-  alertAfterAttempts: 5
-providers:
-  hook:
-    type: webhook
-    url: http://127.0.0.1:9/hook
-    secret: s3cret-value
-    timeout: 1s
-resources:
-  - id: auto
-    name: Auto approved
-    provider: hook
-    maxDuration: 1h
-    maxTotalDuration: 4h
-    approvalsRequired: 0
-`;
+const KEYED_CONFIG = config({ alertAfterAttempts: 5, maxTotalDuration: '4h' });
 
 /**
  * A target system that, like a webhook receiver issuing API keys (or aws-identity-center's
