@@ -45,6 +45,8 @@ export const oidcIssuerSchema = z.strictObject({
   clockSkew: duration.default(60_000),
   /** The claim whose value names the pipeline in the requester id (`oidc:<name>:<value>`). */
   identityClaim: z.string().min(1).default('sub'),
+  /** The claims that say whose pipeline it is; one must be pinned by every rule of this issuer. */
+  ownerClaims: z.array(z.string().min(1)).min(1).optional(),
 });
 export type OidcIssuer = z.infer<typeof oidcIssuerSchema> & { name: string };
 
@@ -117,6 +119,43 @@ export const pipelineRuleSchema = z
   });
 export type PipelineRule = z.infer<typeof pipelineRuleSchema>;
 
+/**
+ * Claims that say whose pipeline a token is, on GitHub Actions and GitLab CI (for another CI, name
+ * its own with `ownerClaims`). `ref`, `environment` or `workflow` alone are not: every repository
+ * on that CI has a `main`.
+ */
+export const OWNER_CLAIMS = [
+  'sub',
+  'repository',
+  'repository_owner',
+  'repository_id',
+  'repository_owner_id',
+  'job_workflow_ref',
+  'workflow_ref',
+  'project_path',
+  'project_id',
+  'namespace_path',
+  'namespace_id',
+] as const;
+
+/**
+ * Whether a pattern fixes the owner: no `*`, or a `/` before the first one (`acme/*` names acme's
+ * repositories; `acme*` also matches `acme-evil`, which anyone may register).
+ */
+function fixesOwner(pattern: string): boolean {
+  const star = pattern.indexOf('*');
+  return star === -1 || pattern.slice(0, star).includes('/');
+}
+
+/** Whether an oidc rule pins one of its issuer's owner claims so that no stranger matches it. */
+function pinsOwner(claims: ClaimPatterns, owners: readonly string[]): boolean {
+  return owners.some((name) => {
+    const value = claims[name];
+    if (value === undefined) return false;
+    return (Array.isArray(value) ? value : [value]).every(fixesOwner);
+  });
+}
+
 /** Cross-checks a resource's pipeline rules against the `api` section and its own bounds. */
 export function pipelineRuleProblems(
   rules: readonly PipelineRule[],
@@ -125,11 +164,19 @@ export function pipelineRuleProblems(
 ): { path: (string | number)[]; message: string }[] {
   const problems: { path: (string | number)[]; message: string }[] = [];
   rules.forEach((rule, i) => {
-    if (rule.oidc !== undefined && !(api && rule.oidc in api.oidc)) {
+    const issuer = rule.oidc === undefined ? undefined : api?.oidc[rule.oidc];
+    if (rule.oidc !== undefined && !issuer) {
       const known = Object.keys(api?.oidc ?? {}).join(', ') || 'none under api.oidc';
       problems.push({
         path: [i, 'oidc'],
         message: `unknown issuer "${rule.oidc}" (known: ${known})`,
+      });
+    }
+    const owners = issuer?.ownerClaims ?? OWNER_CLAIMS;
+    if (issuer && rule.claims && !pinsOwner(rule.claims, owners)) {
+      problems.push({
+        path: [i, 'claims'],
+        message: `must pin whose pipeline it is: one of ${owners.join(', ')}, with the owner written out (acme/app or acme/*, not acme*), or a pipeline of anyone on that CI could match (another CI's owner claims go in api.oidc.${rule.oidc!}.ownerClaims)`,
       });
     }
     if (rule.autoApprove && rule.autoApprove.maxDuration > maxDuration) {

@@ -17,7 +17,7 @@ admins: [UADMIN]
 requests: { approverChannel: CAPPROVALS }
 api:
   oidc:
-    ci: { issuer: 'https://ci.example.com', audience: hallpass }
+    ci: { issuer: 'https://ci.example.com', audience: hallpass, ownerClaims: [project] }
 providers:
   hook: { type: webhook, url: 'http://127.0.0.1:9/hook', secret: s3cret-value }
 resources:

@@ -1,3 +1,4 @@
+import { OWNER_CLAIMS } from '../../src/config/api';
 import { ConfigError, parseConfig } from '../../src/config/load';
 
 const config = (api: string, pipelines: string) => `
@@ -80,6 +81,7 @@ describe('api and pipelines configuration', () => {
       'resources[0].pipelines[3].claims.repository: must not match everything (pin a value)',
       'resources[0].pipelines[5].token: must be an identity like ci:deploy-bot',
       'resources[0].pipelines[1].oidc: unknown issuer "gitlab" (known: github)',
+      `resources[0].pipelines[3].claims: must pin whose pipeline it is: one of ${OWNER_CLAIMS.join(', ')}, with the owner written out (acme/app or acme/*, not acme*), or a pipeline of anyone on that CI could match (another CI's owner claims go in api.oidc.github.ownerClaims)`,
       'resources[0].pipelines[4].autoApprove.maxDuration: must be <= the resource maxDuration',
     ]);
     expect(
@@ -96,6 +98,59 @@ describe('api and pipelines configuration', () => {
       'resources[0].pipelines[0].oidc: unknown issuer "gitlab" (known: github)',
       'resources[0].pipelines[1].autoApprove.maxDuration: must be <= the resource maxDuration',
     ]);
+  });
+
+  it('refuses an oidc rule that does not say whose pipeline it is, which anyone on the CI could match', () => {
+    const owner = (i: number, issuer = 'github', owners = OWNER_CLAIMS.join(', ')) =>
+      `resources[0].pipelines[${i}].claims: must pin whose pipeline it is: one of ${owners}, with the owner written out (acme/app or acme/*, not acme*), or a pipeline of anyone on that CI could match (another CI's owner claims go in api.oidc.${issuer}.ownerClaims)`;
+    expect(
+      problems(
+        config(
+          GITHUB,
+          `      - oidc: github
+        claims: { ref: refs/heads/main }
+      - oidc: github
+        claims: { environment: production, workflow: deploy }
+      - oidc: github
+        claims: { repository: 'acme*' }
+      - oidc: github
+        claims: { repository_owner: 'acme*', ref: refs/heads/main }
+      - oidc: github
+        claims: { repository: [acme/app, '*/app'] }
+      - oidc: github
+        claims: { sub: '*:environment:production' }`,
+        ),
+      ),
+    ).toEqual([0, 1, 2, 3, 4, 5].map((i) => owner(i)));
+    expect(
+      problems(
+        config(
+          GITHUB,
+          `      - oidc: github
+        claims: { repository: 'acme/*', ref: refs/heads/main }
+      - oidc: github
+        claims: { repository_owner: acme }
+      - oidc: github
+        claims: { sub: 'repo:acme/app:*' }
+      - oidc: github
+        claims: { repository: [acme/app, 'acme/infra-*'] }`,
+        ),
+      ),
+    ).toEqual([]);
+    const custom = `api:
+  oidc:
+    ci: { issuer: 'https://ci.example.com', audience: hallpass, ownerClaims: [project] }`;
+    expect(
+      problems(
+        config(
+          custom,
+          `      - oidc: ci
+        claims: { project: acme/prod }
+      - oidc: ci
+        claims: { repository: acme/app }`,
+        ),
+      ),
+    ).toEqual([owner(1, 'ci', 'project')]);
   });
 
   it('checks the issuers', () => {
