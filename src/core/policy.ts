@@ -57,6 +57,34 @@ export class Policy {
     throw new DomainError('unknown_resource', `Unknown resource "${id}".${suffix}`, 'resource');
   }
 
+  /**
+   * The resource a pipeline asks for. Anyone with an ID token of a trusted CI can call the API: to
+   * such a caller a resource it may not request reads as one that does not exist, and the hint
+   * names only resources it may request. (A token's own scope is its holder's to know.)
+   */
+  pipelineResource(caller: PipelineCaller, id: string): Resource {
+    const found = this.byId.get(id);
+    const refusal = found && this.pipelineRefusal(caller, found);
+    if (found && !refusal) return found;
+    if (refusal && caller.via === 'token') throw refusal;
+    const usable = [...this.byId.values()].filter((r) => !this.pipelineRefusal(caller, r));
+    const hint = closestMatch(
+      id,
+      usable.map((r) => r.id),
+    );
+    if (hint)
+      throw new DomainError(
+        'unknown_resource',
+        `Unknown resource "${id}". Did you mean ${hint}?`,
+        'resource',
+      );
+    throw new DomainError(
+      'not_allowed',
+      `${caller.id} may not request "${id}": no resource of that id has a \`pipelines\` rule that matches it.`,
+      'resource',
+    );
+  }
+
   findResource(id: string): Resource | undefined {
     return this.byId.get(id);
   }

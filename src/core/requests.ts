@@ -231,7 +231,10 @@ async function checkLimits(ctx: CoreContext, c: Change, requester: string): Prom
 /** Files a request; approves it in the same transaction when no approver is needed (see Policy.filing). */
 export async function createRequest(ctx: CoreContext, input: NewRequest): Promise<RequestRow> {
   const parsed = newRequestSchema.parse(input);
-  const resource = ctx.policy.resource(parsed.resourceId.trim());
+  const resourceId = parsed.resourceId.trim();
+  const resource = parsed.caller
+    ? ctx.policy.pipelineResource(parsed.caller, resourceId)
+    : ctx.policy.resource(resourceId);
   const durationMs = checkDuration(resource, parsed.duration);
   const justification = checkJustification(ctx, parsed.justification);
   const ticket = checkTicket(resource, parsed.ticket);

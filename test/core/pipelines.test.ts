@@ -273,7 +273,24 @@ describe.each(STORE_KINDS)('pipelines in the core (%s)', (kind) => {
       const other = await refusal(file(gitlab('evil/app', 'main'), '15m'));
       expect(other).toMatchObject({ code: 'not_allowed', field: 'resource' });
       const people = await refusal(file(gitlab('acme/app', 'main'), '15m', 'people-only'));
-      expect(people.message).toMatch(/no `pipelines` rule of the resource matches it/);
+      expect(people.message).toMatch(/no resource of that id has a `pipelines` rule/);
+    });
+
+    it('tell a stranger nothing of which resources exist, and hint only at what a caller may use', async () => {
+      const stranger = gitlab('evil/app', 'main');
+      const existing = await refusal(file(stranger, '15m'));
+      const missing = await refusal(file(stranger, '15m', 'deploys'));
+      const said = (e: DomainError) => ({
+        code: e.code,
+        message: e.message.replace(/"[^"]*"/, 'X'),
+      });
+      expect(said(existing)).toEqual(said(missing));
+      expect(missing.message).not.toContain('Did you mean');
+      const own = await refusal(file(gitlab('acme/app', 'main'), '15m', 'deploys'));
+      expect(own).toMatchObject({ code: 'unknown_resource', field: 'resource' });
+      expect(own.message).toBe('Unknown resource "deploys". Did you mean deploy?');
+      const people = await refusal(file(gitlab('acme/app', 'main'), '15m', 'people-onl'));
+      expect(people.message).not.toContain('people-only?');
     });
 
     it('are filed as the caller itself', async () => {
