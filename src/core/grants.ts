@@ -6,6 +6,7 @@ import { extensionCeiling } from './extension-ceiling';
 import type { PipelineCaller } from './pipelines';
 import {
   checkDuration,
+  checkFilingRate,
   checkJustification,
   fileRequest,
   pendingRequest,
@@ -129,6 +130,10 @@ export async function requestExtension(
         'bad_state',
         `An extension of your grant on ${grantName(ctx, grant)} is already waiting for approval (${open.id}).`,
       );
+    // Each is posted to the approvers: asking and cancelling again and again is filing too. Only
+    // extensions count here, so that access asked for in an incident never stops more time.
+    const since = c.now - ctx.config.requests.filingLimit.per;
+    checkFilingRate(ctx, (await c.tx.requests.countsOf(input.actor, since, 'extension')).filed);
     const row = pendingRequest(c, {
       kind: 'extension',
       grantId: grant.id,

@@ -220,6 +220,12 @@ async function checkLimits(ctx: CoreContext, c: Change, requester: string): Prom
       `You already have ${pending} request${pending === 1 ? '' : 's'} waiting for a decision, the most one person may have at once. Cancel one (\`/jit list\`) or wait for a decision, then ask again.`,
     );
   }
+  checkFilingRate(ctx, filed);
+}
+
+/** The filing limit: `filed` requests of one kind in the last `filingLimit.per`. */
+export function checkFilingRate(ctx: CoreContext, filed: number): void {
+  const { filingLimit } = ctx.config.requests;
   if (filed >= filingLimit.requests) {
     throw new DomainError(
       'rate_limited',

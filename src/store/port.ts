@@ -221,8 +221,12 @@ export interface RequestQueries {
   newestPendingOf(requester: string, limit: number): Promise<RequestRow[]>;
   /** How many requests of a person are pending (of every kind). */
   pendingCountOf(requester: string): Promise<number>;
-  /** How many access requests a person filed since `since` (any status), and how many are pending. */
-  countsOf(requester: string, since: number): Promise<{ filed: number; pending: number }>;
+  /** How many requests of `kind` (access by default) a person filed since `since` (any status), and how many are pending. */
+  countsOf(
+    requester: string,
+    since: number,
+    kind?: RequestRow['kind'],
+  ): Promise<{ filed: number; pending: number }>;
   /** The pending extension request of a grant, if any. */
   pendingExtensionOf(grantId: string): Promise<RequestRow | undefined>;
   /** Ids of pending requests whose time ran out by `now`, oldest first. */

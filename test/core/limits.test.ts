@@ -159,8 +159,8 @@ describe.each(STORE_KINDS)('limits per person (%s)', (kind) => {
         )),
     );
 
-    it('are not counted as pending or filed', async () => {
-      // An active grant on prod-db (filed: 1).
+    /** An active grant on prod-db (filed: 1). */
+    async function activeGrant() {
       const original = await file('prod-db');
       await h.core.decide({ requestId: original.id, actor: 'ULEAD', decision: 'approve' });
       const grant = (await h.store.grants.byRequest(original.id))!;
@@ -171,6 +171,11 @@ describe.each(STORE_KINDS)('limits per person (%s)', (kind) => {
         state: undefined,
         elapsedMs: 1,
       });
+      return grant;
+    }
+
+    it('are not counted as pending or filed', async () => {
+      const grant = await activeGrant();
       // Three pending access requests (filed: 4, pending: 3): both limits reached.
       await file('prod-db');
       await file('quorum');
@@ -193,6 +198,27 @@ describe.each(STORE_KINDS)('limits per person (%s)', (kind) => {
       await expect(file('prod-db')).rejects.toThrow(
         'You filed 4 requests in the last 10m, the most one person may file in that time.',
       );
+    });
+
+    it('are limited among themselves: asking and cancelling again and again is refused', async () => {
+      const grant = await activeGrant();
+      const extend = () =>
+        h.core.requestExtension({
+          grantId: grant.id,
+          actor: 'UREQ',
+          duration: '30m',
+          justification: JUST,
+        });
+      for (let i = 0; i < 4; i++) await h.core.cancelRequest((await extend()).id, 'UREQ');
+      const before = await footprint(h);
+      const err = await refusal(extend());
+      expect(err).toMatchObject({ code: 'rate_limited' });
+      expect(err.message).toBe(
+        'You filed 4 requests in the last 10m, the most one person may file in that time. Try again in a little while.',
+      );
+      expect(await footprint(h)).toEqual(before);
+      // Access asked for meanwhile is not held up by them.
+      await expect(file('quorum')).resolves.toMatchObject({ status: 'pending' });
     });
   });
 });

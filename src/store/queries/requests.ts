@@ -20,7 +20,7 @@ const COUNTS_OF = new Sql(
   `SELECT coalesce(sum(CASE WHEN created_at >= ? THEN 1 ELSE 0 END), 0) AS filed,
           coalesce(sum(CASE WHEN ${REQUEST_PENDING} THEN 1 ELSE 0 END), 0) AS pending
      FROM requests
-    WHERE requester = ? AND kind = 'access' AND (created_at >= ? OR ${REQUEST_PENDING})`,
+    WHERE requester = ? AND kind = ? AND (created_at >= ? OR ${REQUEST_PENDING})`,
 );
 const PENDING_EXTENSION = new Sql(
   `SELECT * FROM requests WHERE grant_id = ? AND ${REQUEST_PENDING} LIMIT 1`,
@@ -93,8 +93,8 @@ export class SqlRequestQueries implements RequestQueries {
     return Number(row?.n ?? 0);
   }
 
-  async countsOf(requester: string, since: number) {
-    const [row] = await this.q.runner.rows(COUNTS_OF, [since, requester, since]);
+  async countsOf(requester: string, since: number, kind: RequestRow['kind'] = 'access') {
+    const [row] = await this.q.runner.rows(COUNTS_OF, [since, requester, kind, since]);
     return { filed: Number(row?.filed ?? 0), pending: Number(row?.pending ?? 0) };
   }
 
