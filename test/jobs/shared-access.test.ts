@@ -10,6 +10,7 @@ import { Sealer } from '../../src/secrets/seal';
 import { BASE_CONFIG, coreHarness, T0, type CoreHarness } from '../support/core';
 import { lookupOf, RecordingProvider } from '../support/recording-provider';
 import { STORE_KINDS, type StoreKind } from '../support/stores';
+import { grantRow } from '../store/rows';
 
 const JUST = 'investigating INC-42 slow queries';
 const MIN = 60_000;
@@ -396,5 +397,28 @@ describe.each(STORE_KINDS)('shared access and the record (%s)', (kind: StoreKind
     expect((await h.core.grant(b))!.status).toBe('active');
     expect(provider.present.has('UREQ/auto')).toBe(true);
     await sweeper.stop();
+  });
+});
+
+describe('AccessTurns.sameAccount', () => {
+  /** Shared access that is the account's (no `sharedPer`): the emails decide. */
+  const perAccount: Provider = {
+    guarantees: { enforcesExpiry: false, endsOpenSessions: true, isolation: 'shared' },
+    grant: async () => ({}),
+    revoke: async () => undefined,
+  };
+  const turns = new AccessTurns(lookupOf({ hook: perAccount }));
+  const before = grantRow('gr_before', 'req_before', { grantedEmail: null });
+  const after = grantRow('gr_after', 'req_after', { grantedEmail: null });
+
+  it('takes grants to one address, recorded or told by the directory, for one account', async () => {
+    const directory = new StaticDirectory({}, { UREQ: 'req@example.com' });
+    expect(await turns.sameAccount(before, after, directory)).toBe(true);
+    const recorded = { ...before, grantedEmail: 'old@example.com' };
+    expect(await turns.sameAccount(recorded, after, directory)).toBe(false);
+  });
+
+  it('does not when nobody can tell the address: no grant is taken to cover another on no evidence', async () => {
+    expect(await turns.sameAccount(before, after, new StaticDirectory())).toBe(false);
   });
 });
