@@ -18,6 +18,11 @@ const ALGORITHMS = [
 ];
 /** How long a fetch of an issuer's discovery document or keys may take. */
 const FETCH_TIMEOUT_MS = 5_000;
+/**
+ * How long a failed discovery is remembered: a token bearing a trusted `iss` needs no other
+ * credential, so while the issuer is down, each caller must not make Hallpass fetch again.
+ */
+const DISCOVERY_RETRY_MS = 5_000;
 
 const unauthorized = (detail: string) => new ApiProblem(401, 'invalid_token', detail);
 
@@ -41,7 +46,7 @@ function claimText(value: unknown): string | undefined {
  */
 export class OidcVerifier {
   private readonly byIssuer: Map<string, OidcIssuer>;
-  private readonly keys = new Map<string, Promise<JWTVerifyGetKey>>();
+  private readonly keys = new Map<string, { keys: Promise<JWTVerifyGetKey>; failedAt?: number }>();
 
   constructor(issuers: readonly OidcIssuer[]) {
     this.byIssuer = new Map(issuers.map((i) => [i.issuer, i]));
@@ -104,16 +109,17 @@ export class OidcVerifier {
    * caches them up to 10 minutes and refetches at most every 30 s for an unknown key id.
    */
   private keysOf(issuer: OidcIssuer): Promise<JWTVerifyGetKey> {
-    let found = this.keys.get(issuer.name);
-    if (!found) {
-      found = this.jwksUrl(issuer).then((url) =>
-        jose().createRemoteJWKSet(url, { timeoutDuration: FETCH_TIMEOUT_MS }),
-      );
-      // A failed discovery is tried again on the next token, not remembered.
-      found.catch(() => this.keys.delete(issuer.name));
-      this.keys.set(issuer.name, found);
-    }
-    return found;
+    const known = this.keys.get(issuer.name);
+    if (known && (known.failedAt === undefined || Date.now() - known.failedAt < DISCOVERY_RETRY_MS))
+      return known.keys;
+    const keys = this.jwksUrl(issuer).then((url) =>
+      jose().createRemoteJWKSet(url, { timeoutDuration: FETCH_TIMEOUT_MS }),
+    );
+    const entry: { keys: Promise<JWTVerifyGetKey>; failedAt?: number } = { keys };
+    // A failed discovery answers every token for a while, then is tried again.
+    keys.catch(() => (entry.failedAt = Date.now()));
+    this.keys.set(issuer.name, entry);
+    return keys;
   }
 
   private async jwksUrl(issuer: OidcIssuer): Promise<URL> {

@@ -19,13 +19,16 @@ export interface SignOptions {
 /**
  * A CI's OpenID Connect issuer on loopback, as GitHub Actions and GitLab publish theirs: a
  * discovery document at /.well-known/openid-configuration naming a JWKS, the JWKS itself, and
- * RS256 ID tokens signed by the key it publishes. It counts the key fetches.
+ * RS256 ID tokens signed by the key it publishes. It counts the discovery and key fetches.
  */
 export class TestIssuer {
   private server?: Server;
   private readonly key = generateKeyPairSync('rsa', { modulusLength: 2048 });
   private readonly foreign = generateKeyPairSync('rsa', { modulusLength: 2048 });
   jwksFetches = 0;
+  discoveryFetches = 0;
+  /** While true, the discovery document answers 503, as an issuer having an outage. */
+  discoveryDown = false;
 
   constructor(readonly audience: string) {}
 
@@ -42,8 +45,11 @@ export class TestIssuer {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
       };
-      if (req.url === '/.well-known/openid-configuration')
+      if (req.url === '/.well-known/openid-configuration') {
+        this.discoveryFetches++;
+        if (this.discoveryDown) return res.writeHead(503).end();
         return json({ issuer: this.url, jwks_uri: `${this.url}/.well-known/jwks` });
+      }
       if (req.url === '/.well-known/jwks') {
         this.jwksFetches++;
         return json({ keys: [jwk] });
