@@ -236,11 +236,7 @@ async function lateGrantFailed(
   error: string,
   fenceUntil: number | null,
 ): Promise<GrantRow> {
-  const update = {
-    fenceUntil,
-    nextAttemptAt: Math.max(grant.nextAttemptAt ?? c.now, fenceUntil ?? 0),
-  };
-  await c.tx.grants.update(grant.id, update);
+  const update = await fence(c, grant, fenceUntil);
   c.audit({
     actor: 'hallpass',
     action: 'provider.called',
@@ -256,6 +252,23 @@ async function lateGrantFailed(
     },
   });
   return { ...grant, ...update };
+}
+
+/**
+ * Holds back whatever is next due on the grant (its revoke, an expiry) until `fenceUntil`, when a
+ * grant call that timed out can no longer land.
+ */
+export async function fence(
+  c: Change,
+  grant: GrantRow,
+  fenceUntil: number | null,
+): Promise<Pick<GrantRow, 'fenceUntil' | 'nextAttemptAt'>> {
+  const update = {
+    fenceUntil: Math.max(grant.fenceUntil ?? 0, fenceUntil ?? 0) || null,
+    nextAttemptAt: Math.max(grant.nextAttemptAt ?? c.now, fenceUntil ?? 0),
+  };
+  await c.tx.grants.update(grant.id, update);
+  return update;
 }
 
 /** A revoke failed. It never gives up: it retries with backoff, and alerts once it has failed often. */
@@ -316,14 +329,14 @@ export function recordAttemptFailed(
   const message = `${call}: ${error}`.slice(0, 1000);
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
-    const fence = Math.max(grant?.fenceUntil ?? 0, fenceUntil ?? 0) || null;
+    const until = Math.max(grant?.fenceUntil ?? 0, fenceUntil ?? 0) || null;
     if (grant?.status === 'activating' && call === 'grant')
-      return activationFailed(ctx, c, grant, message, retry, fence);
+      return activationFailed(ctx, c, grant, message, retry, until);
     if (grant?.status === 'revoking' && call === 'grant')
-      return lateGrantFailed(c, grant, message, fence);
+      return lateGrantFailed(c, grant, message, until);
     // An extension's re-grant timed out: its fence holds back a revoke, in any process.
-    if (grant?.status === 'active' && call === 'grant' && fence !== null)
-      return lateGrantFailed(c, grant, message, fence);
+    if (grant?.status === 'active' && call === 'grant' && until !== null)
+      return lateGrantFailed(c, grant, message, until);
     if (grant?.status === 'revoking') return revokeFailed(ctx, c, grant, message, retry);
     return grant;
   });

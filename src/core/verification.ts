@@ -1,6 +1,6 @@
 import { backoffDelay } from './backoff';
 import { change, type CoreContext, type GrantRow } from './context';
-import { approverChannelOf } from './grant-transitions';
+import { approverChannelOf, fence } from './grant-transitions';
 import { issueCredentials } from './credentials';
 import { recordStep } from './steps';
 
@@ -76,6 +76,8 @@ export interface Drift {
   sealedCredentials?: string;
   /** The state a re-grant answered with: what later calls name. */
   state?: unknown;
+  /** A re-grant timed out and may still land until then: nothing is revoked before it. */
+  fenceUntil?: number;
 }
 
 /**
@@ -92,9 +94,12 @@ export function recordDrift(
 ): Promise<GrantRow | undefined> {
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
-    // Kept even if the grant ended meanwhile: its revoke must name the access the re-grant made.
-    if (drift.state !== undefined && (grant?.status === 'active' || grant?.status === 'revoking'))
+    // Kept even if the grant ended meanwhile: its revoke must name the access the re-grant made,
+    // and wait for one that may still land.
+    const live = grant?.status === 'active' || grant?.status === 'revoking';
+    if (live && drift.state !== undefined)
       await c.tx.grants.update(grantId, { providerState: JSON.stringify(drift.state) });
+    if (live && drift.fenceUntil !== undefined) await fence(c, grant, drift.fenceUntil);
     if (!grant || expectedOf(grant) !== drift.expected) return grant;
     const { retryBase, retryMax } = ctx.config.sweeper;
     const update =

@@ -34,9 +34,9 @@ export class AccessTurns {
       grantedEmailOf(directory, a),
       grantedEmailOf(directory, b),
     ]);
-    // An address nobody can tell (none recorded, the directory not answering) is no evidence:
-    // taken for the same account, one grant's access could stay while it is recorded revoked.
-    return was !== undefined && was === is;
+    // Where no address is known for either (a pipeline has none; the directory may not answer),
+    // the grants' one Slack user is all that tells the account: the same.
+    return was === is;
   }
 
   /** Runs `work` in its turn on `access`, after every piece of work handed in before it. */

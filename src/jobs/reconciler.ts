@@ -272,7 +272,14 @@ export class Reconciler {
             error: `the read-back after the repair still found it ${present ? 'present' : 'absent'}`,
           };
     } catch (err) {
-      return { repaired: false, error: describeError(err) };
+      // A re-grant that timed out may still land: its fence is recorded, for whichever process
+      // revokes the grant.
+      const late = expected === 'present' && this.deps.calls.pending(grant.id);
+      return {
+        repaired: false,
+        error: describeError(err),
+        ...(late ? { fenceUntil: this.deps.core.now() + 2 * timeoutMs } : {}),
+      };
     }
   }
 }

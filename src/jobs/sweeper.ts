@@ -642,11 +642,14 @@ export class Sweeper {
 
   /** After an extension, tells the provider the new expiry (grant is idempotent and updates it). */
   private async sync(grant: GrantRow): Promise<void> {
+    // A grant whose end has come is revoked, not extended: a re-grant that kept timing out
+    // would otherwise fence its expiry off again on every pass.
     if (
       this.halting ||
       this.inFlight.has(grant.id) ||
       grant.startsAt === null ||
-      grant.expiresAt === null
+      grant.expiresAt === null ||
+      grant.expiresAt <= this.deps.core.now()
     )
       return;
     this.inFlight.add(grant.id);

@@ -520,6 +520,56 @@ describe('provider answers the record keeps: late ones, and re-grants (sqlite)',
     expect(target.calls.find((c) => c.action === 'revoke')?.state).toEqual({ key: 'key-1' });
   });
 
+  it('expires an extended grant on time though its extension re-grant keeps timing out', async () => {
+    const p = start();
+    const grantId = await activeGrant(p);
+    await h.core.requestExtension({
+      grantId,
+      actor: 'UREQ',
+      duration: '30m',
+      justification: 'the migration is still running',
+    });
+    const { expiresAt } = (await h.core.grant(grantId))!;
+    // The target's grant calls stop answering (its revoke still works). Passes come back to back,
+    // as they do when a provider's timeout is long against the sweeper's schedule; each one
+    // would retry the re-grant and fence the expiry off again.
+    target.hold = true;
+    h.clock.set(expiresAt! - 1_000);
+    for (let i = 0; i < 8; i++) {
+      await p.sweeper.tick();
+      h.clock.advance(1_500);
+    }
+    expect((await h.core.grant(grantId))!.status).toBe('revoked');
+    expect([...target.keys]).toEqual([]);
+  }, 30_000);
+
+  it('fences the revoke after a reconciler re-grant that timed out, across a restart', async () => {
+    const first = start();
+    target.keyByGrant = true;
+    const grantId = await activeGrant(first);
+    // Someone deletes the access at the target; the reconciler re-grants it, and that call times
+    // out while the receiver is still applying it.
+    target.keys.clear();
+    target.slow = true;
+    const findings = await first.reconciler.run();
+    expect(findings).toEqual([
+      expect.objectContaining({ grantId, found: 'absent', repaired: false }),
+    ]);
+
+    // That process goes away; the next one knows only what the database says.
+    await first.sweeper.stop();
+    await first.reconciler.stop();
+    const next = start();
+    await h.core.revokeGrant({ grantId, actor: 'UREQ' });
+    await next.sweeper.tick();
+
+    await target.afterLanding();
+    h.clock.advance(10 * TIMEOUT_MS);
+    await next.sweeper.tick();
+    expect((await h.core.grant(grantId))!.status).toBe('revoked');
+    expect([...target.keys]).toEqual([]);
+  }, 30_000);
+
   it('keeps the state a reconciler re-grant answered with, so the later revoke removes the re-created access', async () => {
     const p = start();
     const grantId = await activeGrant(p);

@@ -1,10 +1,11 @@
 import { StaticDirectory } from '../../src/core/directory';
+import { withPipelines } from '../../src/core/pipelines';
 import { AccessTurns } from '../../src/jobs/access-turns';
 import { ProviderCalls } from '../../src/jobs/provider-calls';
 import { Reconciler } from '../../src/jobs/reconciler';
 import { Sweeper } from '../../src/jobs/sweeper';
 import { logger } from '../../src/log';
-import type { Core } from '../../src/core';
+import type { Core, PipelineCaller } from '../../src/core';
 import type { GrantResult, Provider, ProviderCallContext } from '../../src/providers/types';
 import { Sealer } from '../../src/secrets/seal';
 import { BASE_CONFIG, coreHarness, T0, type CoreHarness } from '../support/core';
@@ -418,7 +419,115 @@ describe('AccessTurns.sameAccount', () => {
     expect(await turns.sameAccount(recorded, after, directory)).toBe(false);
   });
 
-  it('does not when nobody can tell the address: no grant is taken to cover another on no evidence', async () => {
-    expect(await turns.sameAccount(before, after, new StaticDirectory())).toBe(false);
+  it('falls back to the one Slack user when no address is known for either (a pipeline has none)', async () => {
+    expect(await turns.sameAccount(before, after, new StaticDirectory())).toBe(true);
   });
 });
+
+/** A resource pipelines deploy to, on a webhook whose access is the account's. */
+const PIPELINE_CONFIG = `
+timezone: UTC
+admins: [UADMIN]
+requests: { approverChannel: CAPPROVALS }
+providers:
+  hook: { type: webhook, url: 'http://127.0.0.1:9/hook', secret: s3cret-value }
+resources:
+  - id: deploy
+    name: Deploys
+    provider: hook
+    maxDuration: 2h
+    approvers: { users: [ULEAD] }
+    pipelines:
+      - token: 'ci:deploy-*'
+        autoApprove: { maxDuration: 1h }
+`;
+
+/**
+ * A webhook receiver with the webhook adapter's default guarantees (isolation: shared, no
+ * sharedPer): it keeps one access per user id it is sent and resource. A pipeline has no email.
+ */
+class PerUserReceiver implements Provider {
+  readonly guarantees = {
+    enforcesExpiry: false,
+    endsOpenSessions: false,
+    isolation: 'shared' as const,
+  };
+  readonly present = new Set<string>();
+  private key(ctx: ProviderCallContext<unknown>) {
+    return `${ctx.user.slackId}/${ctx.resource.id}`;
+  }
+  async grant(ctx: ProviderCallContext<unknown>): Promise<GrantResult> {
+    this.present.add(this.key(ctx));
+    return {};
+  }
+  async revoke(ctx: ProviderCallContext<unknown>): Promise<void> {
+    this.present.delete(this.key(ctx));
+  }
+  async check(ctx: ProviderCallContext<unknown>): Promise<boolean> {
+    return this.present.has(this.key(ctx));
+  }
+}
+
+describe.each(STORE_KINDS)(
+  'a pipeline’s overlapping grants on shared access (%s)',
+  (kind: StoreKind) => {
+    let h: CoreHarness;
+    beforeEach(async () => {
+      h = await coreHarness(PIPELINE_CONFIG, undefined, kind);
+    });
+    afterEach(async () => {
+      await h.close();
+    });
+
+    it('does not take the access from a live grant of the same pipeline when an earlier one expires', async () => {
+      const receiver = new PerUserReceiver();
+      const providers = lookupOf({ hook: receiver });
+      const deps = {
+        core: h.core,
+        providers,
+        // As the bot builds it: pipelines have no email, and are never looked up.
+        directory: withPipelines(new StaticDirectory({}, { UREQ: 'req@example.com' })),
+        sealer,
+        logger,
+        busy: new Set<string>(),
+        calls: new ProviderCalls(),
+        turns: new AccessTurns(providers),
+      };
+      const sweeper = new Sweeper({ ...deps, random: () => 1 });
+      const { token } = await h.core.pipelines.createToken({
+        identity: 'ci:deploy-web',
+        resources: ['deploy'],
+        actor: 'cli:ops',
+      });
+      const caller = (await h.core.pipelines.authenticate(token)) as PipelineCaller;
+      const file = async (duration: string) => {
+        const req = await h.core.createRequest({
+          requester: caller.id,
+          resourceId: 'deploy',
+          duration,
+          justification: 'deploying build 42 to production',
+          caller,
+        });
+        return h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', req.id);
+      };
+      // Two deploy jobs of one pipeline, one after the other, each with its own grant.
+      const first = await file('15m');
+      await sweeper.tick();
+      h.clock.advance(5 * MIN);
+      const second = await file('30m');
+      await sweeper.tick();
+      expect((await h.core.grant(first))!.status).toBe('active');
+      expect((await h.core.grant(second))!.status).toBe('active');
+      expect(receiver.present.has('ci:deploy-web/deploy')).toBe(true);
+
+      // The first one expires; the second still has 20 minutes.
+      h.clock.advance(11 * MIN);
+      await sweeper.tick();
+      expect((await h.core.grant(first))!.status).toBe('revoked');
+      expect((await h.core.grant(second))!.status).toBe('active');
+      // The record says the second grant gives access: the pipeline must still have it.
+      expect(receiver.present.has('ci:deploy-web/deploy')).toBe(true);
+      await sweeper.stop();
+    });
+  },
+);
