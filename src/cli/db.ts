@@ -64,7 +64,8 @@ function copyTarget(flag: string | undefined, fromEnv: string | undefined): stri
   if (!url || !/^postgres(ql)?:$/.test(url.protocol)) {
     throw new CliError(`db copy: --to must be ${POSTGRES_URL}`, EXIT.usage);
   }
-  if (url.password !== '') {
+  const passwordParams = [...url.searchParams.keys()].filter((key) => /password/i.test(key));
+  if (url.password !== '' || passwordParams.length > 0) {
     throw new CliError(
       'db copy: --to must not carry a password (the process list and shell history would show ' +
         'it); set HALLPASS_DATABASE_URL to the URL instead, or leave the password to PGPASSWORD ' +

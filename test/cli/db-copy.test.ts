@@ -168,10 +168,16 @@ describe('hallpass db copy', () => {
     try {
       const withPassword = new URL(empty.url);
       withPassword.password = 's3cret-on-argv';
-      const refused = await runCli(['db', 'copy', '--to', withPassword.href], cliEnv(h.location));
-      expect(refused.code).toBe(2);
-      expect(refused.stderr).toContain('--to must not carry a password');
-      expect(refused.stderr).not.toContain('s3cret-on-argv');
+      // The PostgreSQL client also takes it as a query parameter.
+      const inQuery = new URL(empty.url);
+      inQuery.password = '';
+      inQuery.searchParams.set('password', 's3cret-on-argv');
+      for (const url of [withPassword, inQuery]) {
+        const refused = await runCli(['db', 'copy', '--to', url.href], cliEnv(h.location));
+        expect(refused.code).toBe(2);
+        expect(refused.stderr).toContain('--to must not carry a password');
+        expect(refused.stderr).not.toContain('s3cret-on-argv');
+      }
       const target = await postgresInspector(empty.url);
       try {
         expect(await target.value<number>('SELECT count(*) FROM audit_events')).toBe(0);
