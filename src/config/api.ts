@@ -122,7 +122,8 @@ export type PipelineRule = z.infer<typeof pipelineRuleSchema>;
 /**
  * Claims that say whose pipeline a token is, on GitHub Actions and GitLab CI (for another CI, name
  * its own with `ownerClaims`). `ref`, `environment` or `workflow` alone are not: every repository
- * on that CI has a `main`.
+ * on that CI has a `main`. Nor is GitHub's `job_workflow_ref`: it names a reusable workflow, which
+ * a repository of anyone may call.
  */
 export const OWNER_CLAIMS = [
   'sub',
@@ -130,7 +131,6 @@ export const OWNER_CLAIMS = [
   'repository_owner',
   'repository_id',
   'repository_owner_id',
-  'job_workflow_ref',
   'workflow_ref',
   'project_path',
   'project_id',

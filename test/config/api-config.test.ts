@@ -118,10 +118,12 @@ describe('api and pipelines configuration', () => {
       - oidc: github
         claims: { repository: [acme/app, '*/app'] }
       - oidc: github
-        claims: { sub: '*:environment:production' }`,
+        claims: { sub: '*:environment:production' }
+      - oidc: github
+        claims: { job_workflow_ref: 'acme/shared/.github/workflows/deploy.yml@refs/heads/main' }`,
         ),
       ),
-    ).toEqual([0, 1, 2, 3, 4, 5].map((i) => owner(i)));
+    ).toEqual([0, 1, 2, 3, 4, 5, 6].map((i) => owner(i)));
     expect(
       problems(
         config(
