@@ -201,25 +201,6 @@ describe('what an API caller may read and act on follows the rules it may reques
   });
 });
 
-/** A pipeline's grant set up while it waits for it. */
-const waitYaml = `
-timezone: UTC
-admins: [UADMIN]
-requests: { approverChannel: CAPPROVALS }
-api: { maxWait: 1m }
-providers:
-  hook: { type: webhook, url: 'http://127.0.0.1:9/hook', secret: s3cret-value }
-resources:
-  - id: prod-db
-    name: Production database
-    provider: hook
-    maxDuration: 1h
-    approvers: { users: [ULEAD] }
-    pipelines:
-      - token: ci:deploy-bot
-        autoApprove: { maxDuration: 15m }
-`;
-
 /**
  * A long-poll (`GET /requests/{id}/wait`, up to api.maxWait) answers as a new call would: a token
  * revoked while it waited (a leaked one, revoked the default way that leaves access running)
@@ -231,7 +212,8 @@ describe('a wait that outlives its token', () => {
   const sealer = new Sealer('revoked-wait-secret');
 
   beforeEach(async () => {
-    h = await coreHarness(waitYaml);
+    // The token rule of prod-db auto-approves; no ID token is used here.
+    h = await coreHarness(yaml('https://token.example.com'));
     served = await serveApi(h.core, sealer);
   });
   afterEach(async () => {

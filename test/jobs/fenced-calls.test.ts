@@ -438,6 +438,22 @@ describe('provider answers the record keeps: late ones, and re-grants (sqlite)',
     await h.close();
   });
 
+  /**
+   * `first` goes away (a crash, a redeploy, leadership moving to another replica) while a re-grant
+   * it made is late; the next process, knowing only what the database says, revokes the grant
+   * the holder ends, as the late call lands and after any fence has passed.
+   */
+  async function revokedAfterRestart(first: Process, grantId: string): Promise<void> {
+    await first.sweeper.stop();
+    await first.reconciler.stop();
+    const next = start();
+    await h.core.revokeGrant({ grantId, actor: 'UREQ' });
+    await next.sweeper.tick();
+    await target.afterLanding();
+    h.clock.advance(10 * TIMEOUT_MS);
+    await next.sweeper.tick();
+  }
+
   async function activeGrant(p: Process): Promise<string> {
     const req = await h.core.createRequest({
       requester: 'UREQ',
@@ -469,22 +485,7 @@ describe('provider answers the record keeps: late ones, and re-grants (sqlite)',
     await first.sweeper.tick();
     expect(target.calls.filter((c) => c.action === 'grant')).toHaveLength(2);
 
-    // That process goes away (a crash, a redeploy, leadership moving to another replica); the
-    // next one knows only what the database says.
-    await first.sweeper.stop();
-    await first.reconciler.stop();
-    const next = start();
-
-    // The holder ends the grant early; the next process revokes it.
-    await h.core.revokeGrant({ grantId, actor: 'UREQ' });
-    await next.sweeper.tick();
-
-    // The timed-out re-grant lands after all.
-    await target.afterLanding();
-    // Any fence has passed by now: the revoke, if it waited, goes out now.
-    h.clock.advance(10 * TIMEOUT_MS);
-    await next.sweeper.tick();
-
+    await revokedAfterRestart(first, grantId);
     const row = (await h.core.grant(grantId))!;
     expect(row.status).toBe('revoked');
     // The record says the access is gone: it must be.
@@ -556,16 +557,7 @@ describe('provider answers the record keeps: late ones, and re-grants (sqlite)',
       expect.objectContaining({ grantId, found: 'absent', repaired: false }),
     ]);
 
-    // That process goes away; the next one knows only what the database says.
-    await first.sweeper.stop();
-    await first.reconciler.stop();
-    const next = start();
-    await h.core.revokeGrant({ grantId, actor: 'UREQ' });
-    await next.sweeper.tick();
-
-    await target.afterLanding();
-    h.clock.advance(10 * TIMEOUT_MS);
-    await next.sweeper.tick();
+    await revokedAfterRestart(first, grantId);
     expect((await h.core.grant(grantId))!.status).toBe('revoked');
     expect([...target.keys]).toEqual([]);
   }, 30_000);

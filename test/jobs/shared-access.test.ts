@@ -18,25 +18,31 @@ const MIN = 60_000;
 const HOUR = 60 * MIN;
 const sealer = new Sealer('test-sealing-secret');
 
-/** Shared access keyed on the account, as okta-group, ldap-group and AWS keep it. */
-class AccountProvider implements Provider {
+/**
+ * Shared access, one per key: the account (as okta-group, ldap-group and AWS keep it), or the user
+ * id and resource it is sent (as a webhook receiver with the adapter's default guarantees keeps it).
+ */
+class SharedProvider implements Provider {
   readonly guarantees = {
     enforcesExpiry: false,
     endsOpenSessions: false,
     isolation: 'shared' as const,
   };
   readonly present = new Set<string>();
+  constructor(private readonly keyOf: (ctx: ProviderCallContext<unknown>) => string) {}
   async grant(ctx: ProviderCallContext<unknown>): Promise<GrantResult> {
-    this.present.add(ctx.user.email!);
+    this.present.add(this.keyOf(ctx));
     return {};
   }
   async revoke(ctx: ProviderCallContext<unknown>): Promise<void> {
-    this.present.delete(ctx.user.email!);
+    this.present.delete(this.keyOf(ctx));
   }
   async check(ctx: ProviderCallContext<unknown>): Promise<boolean> {
-    return this.present.has(ctx.user.email!);
+    return this.present.has(this.keyOf(ctx));
   }
 }
+
+const byAccount = () => new SharedProvider((ctx) => ctx.user.email!);
 
 /** Waits until `done` holds, or `ms` of real time have passed. */
 async function until(done: () => boolean, ms = 5_000): Promise<void> {
@@ -182,7 +188,7 @@ describe.each(STORE_KINDS)('shared access and the record (%s)', (kind: StoreKind
   });
 
   it("revokes the access granted to a person's old email beside a grant to their new one", async () => {
-    const provider = new AccountProvider();
+    const provider = byAccount();
     const emails = { UREQ: 'old@example.com' };
     const { sweeper, reconciler } = jobs(h.core, provider, emails);
     const a = await activeGrant(h.core, sweeper);
@@ -212,7 +218,7 @@ describe.each(STORE_KINDS)('shared access and the record (%s)', (kind: StoreKind
   });
 
   it('does not take an activation due in the same pass, to a new address, for a cover of the grant to the old one', async () => {
-    const provider = new AccountProvider();
+    const provider = byAccount();
     const emails = { UREQ: 'old@example.com' };
     const { sweeper } = jobs(h.core, provider, emails);
     const a = await activeGrant(h.core, sweeper);
@@ -403,11 +409,7 @@ describe.each(STORE_KINDS)('shared access and the record (%s)', (kind: StoreKind
 
 describe('AccessTurns.sameAccount', () => {
   /** Shared access that is the account's (no `sharedPer`): the emails decide. */
-  const perAccount: Provider = {
-    guarantees: { enforcesExpiry: false, endsOpenSessions: true, isolation: 'shared' },
-    grant: async () => ({}),
-    revoke: async () => undefined,
-  };
+  const perAccount = byAccount();
   const turns = new AccessTurns(lookupOf({ hook: perAccount }));
   const before = grantRow('gr_before', 'req_before', { grantedEmail: null });
   const after = grantRow('gr_after', 'req_after', { grantedEmail: null });
@@ -442,32 +444,6 @@ resources:
         autoApprove: { maxDuration: 1h }
 `;
 
-/**
- * A webhook receiver with the webhook adapter's default guarantees (isolation: shared, no
- * sharedPer): it keeps one access per user id it is sent and resource. A pipeline has no email.
- */
-class PerUserReceiver implements Provider {
-  readonly guarantees = {
-    enforcesExpiry: false,
-    endsOpenSessions: false,
-    isolation: 'shared' as const,
-  };
-  readonly present = new Set<string>();
-  private key(ctx: ProviderCallContext<unknown>) {
-    return `${ctx.user.slackId}/${ctx.resource.id}`;
-  }
-  async grant(ctx: ProviderCallContext<unknown>): Promise<GrantResult> {
-    this.present.add(this.key(ctx));
-    return {};
-  }
-  async revoke(ctx: ProviderCallContext<unknown>): Promise<void> {
-    this.present.delete(this.key(ctx));
-  }
-  async check(ctx: ProviderCallContext<unknown>): Promise<boolean> {
-    return this.present.has(this.key(ctx));
-  }
-}
-
 describe.each(STORE_KINDS)(
   'a pipeline’s overlapping grants on shared access (%s)',
   (kind: StoreKind) => {
@@ -480,7 +456,8 @@ describe.each(STORE_KINDS)(
     });
 
     it('does not take the access from a live grant of the same pipeline when an earlier one expires', async () => {
-      const receiver = new PerUserReceiver();
+      // A pipeline has no email: the webhook keeps its access under its identity.
+      const receiver = new SharedProvider((ctx) => `${ctx.user.slackId}/${ctx.resource.id}`);
       const providers = lookupOf({ hook: receiver });
       const deps = {
         core: h.core,
