@@ -92,6 +92,8 @@ export class Sweeper {
   private timer: unknown;
   private timerAt: number | null = null;
   private running: Promise<void> | null = null;
+  /** Passes ended so far: a read of the next due moment that one ended during is stale. */
+  private passesEnded = 0;
   private again = false;
   private stopped = true;
   /**
@@ -207,6 +209,7 @@ export class Sweeper {
         } while (this.again && !this.stopped);
       } finally {
         this.running = null;
+        this.passesEnded++;
         await this.arm();
       }
     })();
@@ -366,12 +369,15 @@ export class Sweeper {
   /** Sets the exact timer for the next due moment (grant work, a warning, a stale request). */
   private async arm(): Promise<void> {
     if (this.stopped) return;
+    const passes = this.passesEnded;
     let next = await this.safely('next due', () =>
       this.grants.nextWakeAt(this.config.sweeper.warnBefore),
     );
     // A pass that started while this read ran arms the timer itself when it ends, from what it
-    // leaves; arming from this read could set the timer for work that pass has since done.
-    if (next === null || next === undefined || this.stopped || this.running) return;
+    // leaves, as one that ended meanwhile has; arming from this read could set the timer for work
+    // that pass has since done.
+    const stale = this.running || this.passesEnded !== passes;
+    if (next === null || next === undefined || this.stopped || stale) return;
     // What is due now but held here waits for its hold to run out, not for the floor.
     const now = this.deps.core.now();
     if (this.idle && next <= now && this.held.size > 0) {

@@ -214,6 +214,40 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     expect(r.provider.callsOf('check')).toHaveLength(1);
   });
 
+  it('keeps the timer a pass arms over a read of the next moment that began before that pass', async () => {
+    const grantId = await approved(r.h);
+    await r.sweeper.start();
+    const expiresAt = (await grant(grantId)).expiresAt!;
+    const warnAt = expiresAt - 10 * MIN;
+    const read = r.h.core.lifecycle.nextWakeAt.bind(r.h.core.lifecycle);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let began!: () => void;
+    const reading = new Promise<void>((resolve) => (began = resolve));
+    jest.spyOn(r.h.core.lifecycle, 'nextWakeAt').mockImplementationOnce(async (warnBefore) => {
+      const next = await read(warnBefore);
+      began();
+      // Answered only after the pass below has ended and armed its own timer.
+      await held;
+      return next;
+    });
+    // A change committed outside a pass reads the next moment again: the warning, at warnAt.
+    await r.h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'prod-db',
+      duration: '1h',
+      justification: JUST,
+    });
+    await reading;
+    r.h.clock.set(warnAt);
+    r.timers.fire();
+    expect((await r.timers.armed()).ms).toBe(10 * MIN - TAKE_AHEAD_MS);
+    release();
+    // The held read's arm() goes on without I/O; a macrotask later it has armed, or declined to.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(r.timers.only().ms).toBe(10 * MIN - TAKE_AHEAD_MS);
+  });
+
   it('stops without waiting for a booked expiry, which the next pass revokes at its moment', async () => {
     const grantId = await approved(r.h);
     await r.sweeper.tick();
