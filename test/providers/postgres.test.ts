@@ -1,5 +1,5 @@
 import { createServer, type Socket } from 'node:net';
-import { Client } from 'pg';
+import { Client, escapeIdentifier } from 'pg';
 import { postgresAdapter, type PostgresTarget } from '../../src/providers/postgres/adapter';
 import { grantRoleName } from '../../src/providers/postgres/role-name';
 import type { GrantResult, Provider, RevokeResult } from '../../src/providers/types';
@@ -10,7 +10,8 @@ const ADMIN = { user: 'hallpass_admin', password: 'admin-Pa55word-for-tests' };
 const TARGET: PostgresTarget = { roles: ['analytics_ro'] };
 const HOUR = 3_600_000;
 
-const SECOND_DB = 'second';
+/** A name a URL's path cannot carry to pg (it reads the path with decodeURI: `%26` stays). */
+const SECOND_DB = 'ops&second';
 
 let pg: TestPostgres;
 let superuser: Client;
@@ -37,9 +38,15 @@ beforeAll(async () => {
     GRANT CREATE ON SCHEMA public TO scratch_rw;
     CREATE ROLE stash_keeper NOLOGIN;
   `);
-  await superuser.query(`CREATE DATABASE ${SECOND_DB}`);
+  await superuser.query(`CREATE DATABASE ${escapeIdentifier(SECOND_DB)}`);
   await createProviderAdmin(superuser, ADMIN, ['analytics_ro', 'scratch_rw']);
-  superuserInSecond = new Client({ connectionString: pg.adminUrlFor(SECOND_DB) });
+  superuserInSecond = new Client({
+    host: pg.host,
+    port: pg.port,
+    database: SECOND_DB,
+    user: 'postgres',
+    password: decodeURIComponent(new URL(pg.adminUrl).password),
+  });
   await superuserInSecond.connect();
   await superuserInSecond.query(`
     CREATE SCHEMA scratch;
@@ -379,13 +386,13 @@ describe('postgres revoke of a role that created objects', () => {
       { sql: 'CREATE TABLE scratch.granted (x int)' },
     ]);
     await superuser.query(`GRANT SELECT ON metrics TO ${user}`);
-    await superuser.query(`GRANT CONNECT ON DATABASE ${SECOND_DB} TO ${user}`);
+    await superuser.query(`GRANT CONNECT ON DATABASE ${escapeIdentifier(SECOND_DB)} TO ${user}`);
     await expect(provider.revoke(ctx)).rejects.toThrow(
       `postgres revoke failed: role "${user}" cannot be dropped because some objects depend on it [2BP01] (privileges for table public.metrics; privileges for database ${SECOND_DB}): the admin role cannot revoke privileges another role granted to it; that role must (REVOKE … FROM "${user}"), then the revoke completes`,
     );
     expect(await ownerOf(superuser, 'scratch.granted')).toBe('hallpass_leftovers');
     await superuser.query(`REVOKE SELECT ON metrics FROM ${user}`);
-    await superuser.query(`REVOKE CONNECT ON DATABASE ${SECOND_DB} FROM ${user}`);
+    await superuser.query(`REVOKE CONNECT ON DATABASE ${escapeIdentifier(SECOND_DB)} FROM ${user}`);
     await provider.revoke(ctx);
     expect(await roleCount(user)).toBe(0);
   });

@@ -1,4 +1,5 @@
 import { escapeIdentifier, escapeLiteral, type Client, type ClientConfig } from 'pg';
+import { parse as parseConnectionString } from 'pg-connection-string';
 import { z } from 'zod';
 import { registerSecret } from '../../log';
 import type { ProviderAdapter, ProviderCallContext } from '../types';
@@ -113,7 +114,7 @@ export const postgresAdapter: ProviderAdapter<PostgresConfig, PostgresTarget> = 
             signal: ctx.signal,
             inDatabase: (database, work) =>
               withAdminSession(
-                { ...settings, connectionString: urlWithDatabase(config.url, database) },
+                settingsInDatabase(config, database),
                 ctx.signal,
                 `postgres revoke in database "${database}"`,
                 work,
@@ -167,11 +168,14 @@ async function roleExists(client: Client, role: string): Promise<boolean> {
   return (found.rowCount ?? 0) > 0;
 }
 
-/** The admin URL pointed at another database of the same cluster. */
-function urlWithDatabase(adminUrl: string, database: string): string {
-  const url = new URL(adminUrl);
-  url.pathname = `/${encodeURIComponent(database)}`;
-  return url.toString();
+/**
+ * The admin connection's settings, pointed at another database of the same cluster. Not through
+ * the URL: pg reads its path with decodeURI, which leaves `%26`, `%2F`, `%40`… encoded, so a
+ * database named `ops&audit` could not be reached; parsed as pg parses it, with the name set.
+ */
+function settingsInDatabase(config: PostgresConfig, database: string): ClientConfig {
+  const parsed = parseConnectionString(config.url) as ClientConfig;
+  return { ...(config.ssl === undefined ? {} : { ssl: config.ssl }), ...parsed, database };
 }
 
 function endpointOf(url: URL, config: PostgresConfig): Endpoint {
