@@ -40,7 +40,7 @@ export function parseAnswer(text: string, source: string): Answer {
   try {
     json = JSON.parse(trimmed);
   } catch (err) {
-    throw new Error(`${source} answer is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`${source} answer is not valid JSON${whereParsingStopped(err)}`);
   }
   const parsed = answerSchema.safeParse(json);
   if (!parsed.success) {
@@ -50,6 +50,17 @@ export function parseAnswer(text: string, source: string): Answer {
     );
   }
   return parsed.data;
+}
+
+/**
+ * Where JSON.parse gave up, never its message: V8 quotes the text around the bad token, and an
+ * answer refused here may carry credentials that were never registered for scrubbing.
+ */
+function whereParsingStopped(err: unknown): string {
+  const message = err instanceof Error ? err.message : '';
+  if (/unexpected end of json input/i.test(message)) return ': it ends early';
+  const position = /at position (\d+)/.exec(message)?.[1];
+  return position === undefined ? '' : `: at character ${position}`;
 }
 
 export function grantResultOf(answer: Answer): GrantResult {

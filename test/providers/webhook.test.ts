@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { describeError } from '../../src/jobs/provider-call';
 import { webhookAdapter, webhookSignature, type WebhookTarget } from '../../src/providers/webhook';
 import type { Provider } from '../../src/providers/types';
 import { verifyHallpassSignature, WebhookReceiver } from '../support/webhook-receiver';
@@ -135,6 +136,19 @@ describe('webhook provider', () => {
       /^webhook answer is not valid JSON/,
     );
     await server.close();
+
+    // A credential templated in without quotes: V8's own message would quote the answer around
+    // the bad token, and that password was never registered for scrubbing.
+    const unquoted = await plainServer((res) => res.end('{"credentials": Hunter2-xyQ9pL7}'));
+    const refused = await webhook(unquoted.url)
+      .grant(callContext(TARGET))
+      .then(
+        () => new Error('no error'),
+        (err: unknown) => err,
+      );
+    expect(describeError(refused)).toMatch(/^webhook answer is not valid JSON/);
+    expect(describeError(refused)).not.toContain('Hunter2');
+    await unquoted.close();
 
     const ok = await plainServer((res) => res.end('OK'));
     await expect(webhook(ok.url).grant(callContext(TARGET))).resolves.toEqual({});
