@@ -45,10 +45,13 @@ const rowOf = (row: AuditRow): BrokenRow => ({
 const movedBack = (from: number, to: number) =>
   `the verified-head checkpoint moved back from row ${from} to row ${to} (restored from an older copy, or replayed to hide a rewrite)`;
 
+const gone = (from: number) =>
+  `the verified-head checkpoint is gone, after row ${from} was verified (deleted, or the database restored from an older copy)`;
+
 /**
  * Verifies up to `maxRows` audit rows after the sealed checkpoint and moves the checkpoint to
  * the last of them. A break (a row that does not match, a checkpoint row rewritten or gone, a
- * checkpoint whose seal fails or that went back below `notBelow`) is recorded in the
+ * checkpoint whose seal fails, that went back below `notBelow` or is gone after it) is recorded in the
  * checkpoint, audited and alerted to the admins and the digest channel with the row, once per
  * break; the checkpoint does not move past it. A forged checkpoint is replaced by one at the
  * genesis, so the walk starts over and finds whatever the forgery was meant to hide.
@@ -61,12 +64,15 @@ export async function verifyChainStep(
 ): Promise<ChainStep> {
   const { store } = ctx;
   const reading = await readCheckpoint(store, seal);
-  const recorded = reading.kind === 'none' ? null : reading.checkpoint.broken;
+  // Only a sealed checkpoint says which break was alerted: a forged one could claim its own was.
+  const recorded = reading.kind === 'trusted' ? reading.checkpoint.broken : null;
   let from: ChainStart = GENESIS_ANCHOR;
   let broken: ChainBreak | undefined;
   if (reading.kind === 'forged') {
     broken = { seq: reading.checkpoint.seq, problem: reading.problem };
-  } else if (reading.kind === 'trusted') {
+  } else if (reading.kind === 'none') {
+    if (notBelow > 0) broken = { seq: 0, problem: gone(notBelow) };
+  } else {
     if (reading.checkpoint.seq < notBelow)
       broken = {
         seq: reading.checkpoint.seq,

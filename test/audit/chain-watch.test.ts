@@ -1,5 +1,5 @@
 import { buildDigest } from '../../src/audit/digest';
-import { otherKeyProblem } from '../../src/audit/checkpoint';
+import { forgedProblem, otherKeyProblem } from '../../src/audit/checkpoint';
 import { CheckpointSeal } from '../../src/audit/checkpoint-seal';
 import { Core } from '../../src/core';
 import { chainEvent, hashEvent } from '../../src/core/audit';
@@ -253,6 +253,52 @@ describe.each(STORE_KINDS)('the audit chain watch (%s)', (kind) => {
         'the verified-head checkpoint moved back from row 300 to row 250 (restored from an older copy, or replayed to hide a rewrite)',
     });
     expect(await alerts()).toHaveLength(1);
+  });
+
+  it('alerts a forged checkpoint that claims its break was alerted already, and walks again', async () => {
+    await watch.run();
+    await append(h.store, 50, T0 + 1_000);
+    await allowAuditTampering(h.sql, kind);
+    await h.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 270");
+    // No key needed: any seal, and a recorded break naming what the watch will find.
+    await h.sql.run(
+      "UPDATE audit_checkpoint SET seal = 'forged', broken_seq = 250, broken_problem = ?",
+      forgedProblem(250),
+    );
+    await watch.run();
+    await watch.run();
+    expect((await alerts()).map((a) => a.seq)).toEqual([250, 270]);
+  });
+
+  it('notices the checkpoint deleted with the newest rows, which no anchor named yet', async () => {
+    await append(h.store, 50, T0 + 1_000);
+    expect(await watch.run()).toMatchObject({ head: 300 });
+    await allowAuditTampering(h.sql, kind);
+    await h.sql.run('DELETE FROM audit_events WHERE seq > 280');
+    await h.sql.run('DELETE FROM audit_checkpoint');
+    expect((await watch.run()).broken).toEqual({
+      seq: 0,
+      problem:
+        'the verified-head checkpoint is gone, after row 300 was verified (deleted, or the database restored from an older copy)',
+    });
+    expect(await alerts()).toHaveLength(1);
+    // It starts over from the genesis (the alert's own event is row 281), and alerts nothing
+    // more while the rows it finds hold.
+    const again = await watch.run();
+    expect(again.broken).toBeUndefined();
+    expect(again.head).toBe(281);
+    expect(await alerts()).toHaveLength(1);
+  });
+
+  it('alerts a whole step of rows deleted right after the verified head', async () => {
+    expect(await watch.run()).toMatchObject({ head: 250 });
+    await append(h.store, 150, T0 + 1_000);
+    await allowAuditTampering(h.sql, kind);
+    await h.sql.run('DELETE FROM audit_events WHERE seq > 250 AND seq <= 350');
+    expect((await watch.run()).broken).toEqual({
+      seq: 351,
+      problem: 'expected seq 251: rows 251..350 are missing',
+    });
   });
 
   it('lets the digest and --since-verified walk only the rows after the verified head', async () => {

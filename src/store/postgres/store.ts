@@ -20,7 +20,7 @@ import type {
 import type { BulkAccess } from '../copy';
 import { createQueries } from '../queries';
 import { tableStatements } from '../queries/context';
-import { CHAIN_HEAD_SEQ, CHAIN_PAGE, CHAIN_PAGE_ROWS } from '../queries/audit';
+import { CHAIN_HEAD_SEQ, CHAIN_PAGE, CHAIN_PAGE_ROWS, CHAIN_STEP_END } from '../queries/audit';
 import * as tables from '../schema/postgres';
 import { PgLeadership } from './leadership';
 import { LOCKS } from './locks';
@@ -46,6 +46,16 @@ export const DEFAULT_MAX_CONNECTIONS = 10;
 export const MIN_CONNECTIONS = 2;
 
 /** What to do when a pool runs dry: said in the error, so an operator need not look it up. */
+/** Where a walk after `from` ends: the newest row, or a step's `maxRows`th row when as many follow. */
+async function walkEnd(runner: PgRunner, from: number, maxRows?: number): Promise<number> {
+  if (maxRows !== undefined) {
+    const [end] = await runner.rows(CHAIN_STEP_END, [from, maxRows - 1]);
+    if (end?.seq != null) return Number(end.seq);
+  }
+  const [newest] = await runner.rows(CHAIN_HEAD_SEQ);
+  return newest?.seq == null ? 0 : Number(newest.seq);
+}
+
 const POOL_ADVICE =
   'raise HALLPASS_DATABASE_POOL, check that the server accepts this many connections, and look for slow statements in pg_stat_activity';
 
@@ -257,9 +267,7 @@ export class PostgresStore implements Store {
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
       async (client) => {
         const runner = new PgRunner(client);
-        const [row] = await runner.rows(CHAIN_HEAD_SEQ);
-        const newest = row?.seq == null ? 0 : Number(row.seq);
-        const head = Math.min(newest, from.seq + (options.maxRows ?? Infinity));
+        const head = await walkEnd(runner, from.seq, options.maxRows);
         if (head <= from.seq) return { checked: 0, intact: true, head: from };
         const walk = new ChainWalk(from);
         const progress = progressTo(onProgress);

@@ -33,6 +33,14 @@ export const CHAIN_PAGE = new Sql(
 );
 export const CHAIN_PAGE_ROWS = PAGE_ROWS;
 export const CHAIN_HEAD_SEQ = new Sql('SELECT max(seq) AS seq FROM audit_events');
+/**
+ * The `n`th row after a place (OFFSET n - 1): a step of the chain walk ends there, so it covers
+ * the next `n` rows whatever their numbers. A range of numbers instead would read nothing where a
+ * whole step of rows was deleted, and call the chain intact.
+ */
+export const CHAIN_STEP_END = new Sql(
+  'SELECT seq FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 1 OFFSET ?',
+);
 
 function chainStart(row: Record<string, unknown> | undefined): ChainStart | undefined {
   return row ? { seq: Number(row.seq), hash: String(row.hash) } : undefined;

@@ -19,6 +19,7 @@ import type {
 import type { BulkAccess } from '../copy';
 import { createQueries } from '../queries';
 import { tableStatements } from '../queries/context';
+import { CHAIN_STEP_END } from '../queries/audit';
 import * as tables from '../schema/sqlite';
 import { Sql, type Param, type RawRow, type Runner } from '../sql';
 import { SELECT_EVENTS_PAGE, walkRange } from './chain-pages';
@@ -277,7 +278,14 @@ export class SqliteStore implements Store {
             const report = verifyInParallel(plan, progress);
             if (report) return report.intact ? { ...report, head: headRow } : report;
           }
-          const upTo = Math.min(head, from.seq + (options.maxRows ?? Infinity));
+          const stepEnd =
+            options.maxRows === undefined
+              ? undefined
+              : (view
+                  .prepare(CHAIN_STEP_END.text)
+                  .pluck()
+                  .get(from.seq, options.maxRows - 1) as number | undefined);
+          const upTo = stepEnd ?? head;
           const walk = new ChainWalk(from);
           walkRange(view.prepare(SELECT_EVENTS_PAGE), walk, from.seq, upTo, () =>
             progress(walk.checked),
