@@ -14,6 +14,8 @@ export interface LeaderJob {
 export class LeaderJobs {
   private transitions: Promise<void> = Promise.resolve();
   private running = false;
+  /** The jobs' first runs since this process last took the lead. */
+  private firstRuns: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly leadership: Leadership,
@@ -25,10 +27,11 @@ export class LeaderJobs {
     return this.leadership.isLeader;
   }
 
-  /** Starts campaigning; when this process leads at once, resolves after the job's first run. */
+  /** Starts campaigning; when this process leads at once, resolves after the jobs' first runs. */
   async start(): Promise<void> {
     await this.leadership.start((leader) => this.follow(leader));
     await this.transitions;
+    await this.firstRuns;
   }
 
   async stop(): Promise<void> {
@@ -41,14 +44,25 @@ export class LeaderJobs {
     this.transitions = this.transitions.then(async () => {
       if (leader === this.running) return;
       this.running = leader;
-      try {
-        if (leader) for (const job of this.jobs) await job.start();
-        else for (const job of [...this.jobs].reverse()) await job.stop();
-      } catch (err) {
-        this.logger.error(`could not ${leader ? 'start' : 'stop'} the leader's jobs`, {
-          error: err instanceof Error ? err.message : String(err),
-        });
+      if (leader) {
+        // Started, not waited for: a first run (the sweeper's catch-up after a failover) may take
+        // long, and leadership lost meanwhile must stop it at once, not after it.
+        this.firstRuns = Promise.all(
+          this.jobs.map((job) => this.attempt('start', () => job.start())),
+        );
+      } else {
+        for (const job of [...this.jobs].reverse()) await this.attempt('stop', () => job.stop());
       }
     });
+  }
+
+  private async attempt(what: 'start' | 'stop', step: () => Promise<void> | void): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      this.logger.error(`could not ${what} the leader's jobs`, {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
   }
 }

@@ -1,0 +1,141 @@
+import { StaticDirectory } from '../../src/core/directory';
+import { Core } from '../../src/core';
+import { AccessTurns } from '../../src/jobs/access-turns';
+import { LeaderJobs } from '../../src/jobs/leader-jobs';
+import { ProviderCalls } from '../../src/jobs/provider-calls';
+import { Sweeper } from '../../src/jobs/sweeper';
+import { logger } from '../../src/log';
+import { Sealer } from '../../src/secrets/seal';
+import { openStore, type Store } from '../../src/store';
+import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
+import { lookupOf, RecordingProvider } from '../support/recording-provider';
+
+const JUST = 'investigating INC-42 slow queries';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ONE_LANE = `${BASE_CONFIG}
+sweeper:
+  concurrency: 1
+`;
+
+async function until(what: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await what())) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await sleep(20);
+  }
+}
+
+/**
+ * A leader that loses its lock mid-pass stops at once: the pass in progress finishes the calls it
+ * has out and starts no more, since the new leader owns the work from then on. The first pass
+ * after taking the lead (the catch-up after a failover, the longest) was once let run to its end:
+ * its queue made grant calls after the new leader had recorded those grants revoked.
+ */
+describe('leadership lost during the first pass (PostgreSQL, two replicas)', () => {
+  let h: CoreHarness;
+  const stores: Store[] = [];
+  beforeEach(async () => {
+    h = await coreHarness(ONE_LANE, undefined, 'postgres');
+  });
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close().catch(() => undefined);
+    await h.close();
+  });
+
+  function sweeperOn(core: Core, provider: RecordingProvider): Sweeper {
+    const providers = lookupOf({ hook: provider });
+    return new Sweeper({
+      core,
+      providers,
+      directory: new StaticDirectory(),
+      sealer: new Sealer('test-sealing-secret'),
+      logger,
+      busy: new Set<string>(),
+      calls: new ProviderCalls(),
+      turns: new AccessTurns(providers),
+      random: () => 1,
+    });
+  }
+
+  async function file(core: Core, requester: string): Promise<string> {
+    const r = await core.createRequest({
+      requester,
+      resourceId: 'auto',
+      duration: '30m',
+      justification: JUST,
+    });
+    return h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', r.id);
+  }
+
+  it('the old leader starts no provider call after its lock is gone', async () => {
+    const provider = new RecordingProvider({
+      enforcesExpiry: false,
+      endsOpenSessions: true,
+      isolation: 'per-grant',
+    });
+    // Two approved grants waiting for activation, U1's first in the queue.
+    const g1 = await file(h.core, 'U1');
+    h.clock.advance(1000);
+    const g2 = await file(h.core, 'U2');
+
+    // Replica 1's grant call for g1 is slow.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let reached = false;
+    let first = true;
+    provider.onCall = async (call) => {
+      if (first && call.action === 'grant' && call.grantId === g1) {
+        first = false;
+        reached = true;
+        await held;
+      }
+    };
+
+    const store1 = h.store;
+    const store2 = await openStore(h.location);
+    stores.push(store2);
+    const core2 = new Core({
+      store: store2,
+      clock: h.clock,
+      config: h.config,
+      directory: new StaticDirectory({ SDBA: ['UDBA'], SENG: ['UENG'] }),
+    });
+    const sweeper1 = sweeperOn(h.core, provider);
+    const sweeper2 = sweeperOn(core2, provider);
+    // Replica 2 campaigns more often, so it (not replica 1 reconnecting) takes the freed lock.
+    const leader1 = new LeaderJobs(store1.leadership({ intervalMs: 1000 }), [sweeper1], logger);
+    const leader2 = new LeaderJobs(store2.leadership({ intervalMs: 50 }), [sweeper2], logger);
+
+    // Replica 1 leads; its first pass is held in g1's grant call, g2 next in its queue.
+    const started1 = leader1.start();
+    await until(() => reached);
+    await leader2.start();
+    expect(leader2.leading).toBe(false);
+
+    // The server drops replica 1's leadership session (a failover, an admin, a network blip).
+    const pid = await h.sql.value<number>(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = 2 AND granted
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
+    await h.sql.all('SELECT pg_terminate_backend(?)', pid);
+    await until(() => !leader1.leading && leader2.leading);
+
+    // Replica 2 leads: it activates g1 and g2; U2 then ends g2 and replica 2 revokes it.
+    await until(async () => (await core2.grant(g2))!.status === 'active');
+    await core2.revokeGrant({ grantId: g2, actor: 'U2' });
+    await sweeper2.tick();
+    expect((await core2.grant(g2))!.status).toBe('revoked');
+    expect(provider.present.has(g2)).toBe(false);
+
+    // Replica 1's slow call answers. It lost leadership seconds ago.
+    const callsBefore = provider.calls.length;
+    release();
+    await started1;
+    await Promise.all([leader1.stop(), leader2.stop()]);
+
+    // No grant call for g2 from the old leader after it lost the lock.
+    expect((await core2.grant(g2))!.status).toBe('revoked');
+    expect(provider.present.has(g2)).toBe(false);
+    expect(provider.calls.slice(callsBefore).filter((c) => c.grantId === g2)).toEqual([]);
+  });
+});
