@@ -61,7 +61,7 @@ export type WalkStart = { from?: RecordedAnchor; also: RecordedAnchor[] } | { fo
 /**
  * Where a digest's walk starts: after the chain watch's verified head when its seal verifies
  * under `seal` (the digest then walks only rows newer than that, and checks the latest digest's
- * head as well); else after the head the latest posted digest verified or, before any digest
+ * head as well, even one newer than it); else after the head the latest posted digest verified or, before any digest
  * recorded one, after the last row older than the period (its own hash is checked, its past is
  * not). A checkpoint whose seal fails is reported as what it is: tampering.
  */
@@ -76,8 +76,9 @@ export async function digestWalkStart(
     if (reading.kind === 'forged')
       return { forged: { seq: reading.checkpoint.seq, problem: reading.problem } };
     const verified = reading.kind === 'trusted' ? reading.anchor : undefined;
-    if (verified && verified.seq > 0 && verified.seq >= (recorded?.seq ?? 0))
-      return { from: verified, also: recorded ? [recorded] : [] };
+    // Sealed, it wins over the latest digest's head, which anyone who can write the database
+    // could record past rows nobody verified; that head is checked as well.
+    if (verified && verified.seq > 0) return { from: verified, also: recorded ? [recorded] : [] };
   }
   if (recorded) return { from: recorded, also: [] };
   const before = await q.audit.lastBefore(periodStart);

@@ -323,6 +323,26 @@ describe.each(STORE_KINDS)('the audit chain watch (%s)', (kind) => {
     expect(without.code).toBe(2);
     expect(without.stderr).toContain('--since-verified: set HALLPASS_SECRET_KEY');
   });
+
+  it('starts the digest at the sealed head, not at an unsealed digest anchor written past it', async () => {
+    await watch.run();
+    await append(h.store, 50, T0 + 1_000);
+    await allowAuditTampering(h.sql, kind);
+    await h.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 270");
+    const newest = (await rows()).at(-1)!;
+    await h.sql.run(
+      `INSERT INTO digests (period_key, period_start, period_end, channel, queued_at, posted_at, chain_seq, chain_hash)
+       VALUES ('2026-10-26', 0, 1, 'CDIGEST', 1, 1, ?, ?)`,
+      newest.seq,
+      newest.hash,
+    );
+    const period = { start: T0 - 86_400_000, end: T0 + 86_400_000 };
+    const digest = await buildDigest(h.store, h.config, period, T0, { seal });
+    expect(digest.chain.firstBroken).toEqual({
+      seq: 270,
+      problem: 'content does not match its hash (the row was edited)',
+    });
+  });
 });
 
 describe('the checkpoint seal', () => {
