@@ -1,6 +1,7 @@
 import { createServer, type Socket } from 'node:net';
 import { Client, escapeIdentifier } from 'pg';
 import { postgresAdapter, type PostgresTarget } from '../../src/providers/postgres/adapter';
+import { leftoversOwnerOf } from '../../src/providers/postgres/owned-objects';
 import { grantRoleName } from '../../src/providers/postgres/role-name';
 import type { GrantResult, Provider, RevokeResult } from '../../src/providers/types';
 import { createProviderAdmin, startPostgres, type TestPostgres } from '../support/postgres';
@@ -9,6 +10,8 @@ import { callContext, providerContract } from './contract';
 const ADMIN = { user: 'hallpass_admin', password: 'admin-Pa55word-for-tests' };
 const TARGET: PostgresTarget = { roles: ['analytics_ro'] };
 const HOUR = 3_600_000;
+/** Who owns what the grant role `user` left, under the default. */
+const leftoversOf = (user: string) => leftoversOwnerOf('hallpass_leftovers', user);
 
 /** A name a URL's path cannot carry to pg (it reads the path with decodeURI: `%26` stays). */
 const SECOND_DB = 'ops&second';
@@ -317,7 +320,7 @@ describe('postgres revoke of a role that created objects', () => {
     return { ctx, user, password };
   }
 
-  it('hands a table to hallpass_leftovers by default, keeps its rows and drops the role', async () => {
+  it('hands a table to an owner of its own in hallpass_leftovers, keeps its rows and drops the role', async () => {
     const provider = postgres();
     const { ctx, user } = await holderCreates(provider, [
       { sql: 'CREATE TABLE public.stash AS SELECT id FROM metrics' },
@@ -325,25 +328,23 @@ describe('postgres revoke of a role that created objects', () => {
     const { activity } = (await provider.revoke(ctx)) as RevokeResult;
     expect(await roleCount(user)).toBe(0);
     expect(await provider.check!(ctx)).toBe(false);
-    expect(await ownerOf(superuser, 'public.stash')).toBe('hallpass_leftovers');
+    const owner = leftoversOf(user);
+    expect(await ownerOf(superuser, 'public.stash')).toBe(owner);
     const kept = await superuser.query('SELECT count(*)::int AS n FROM public.stash');
     expect(kept.rows[0].n).toBe(2);
     expect(activity?.details.keptObjects).toEqual([
-      { database: 'postgres', object: 'table public.stash', owner: 'hallpass_leftovers' },
+      { database: 'postgres', object: 'table public.stash', owner },
     ]);
     expect(activity?.summary).toMatch(
-      /; kept 1 object it created, now owned by hallpass_leftovers$/,
+      new RegExp(`; kept 1 object it created, now owned by ${owner}$`),
     );
     // The admin joined the role it dropped and the NOLOGIN owner it created, nothing else.
-    expect(await adminMemberships()).toEqual([
-      'analytics_ro',
-      'hallpass_leftovers',
-      'pg_read_all_stats',
-      'pg_signal_backend',
-      'scratch_rw',
-    ]);
+    expect(await adminMemberships()).toEqual(
+      ['analytics_ro', owner, 'pg_read_all_stats', 'pg_signal_backend', 'scratch_rw'].sort(),
+    );
     const leftovers = await superuser.query(
-      `SELECT rolcanlogin, rolcreaterole, rolcreatedb, rolsuper FROM pg_roles WHERE rolname = 'hallpass_leftovers'`,
+      `SELECT rolcanlogin, rolcreaterole, rolcreatedb, rolsuper FROM pg_roles WHERE rolname = $1`,
+      [owner],
     );
     expect(leftovers.rows[0]).toEqual({
       rolcanlogin: false,
@@ -351,6 +352,48 @@ describe('postgres revoke of a role that created objects', () => {
       rolcreatedb: false,
       rolsuper: false,
     });
+  });
+
+  it("gives no holder's leftover code the reach of another grant's leftover data", async () => {
+    await superuser.query(`
+      CREATE TABLE public.pii (email text);
+      INSERT INTO public.pii VALUES ('vip@example.com');
+      GRANT SELECT ON public.pii TO analytics_ro;
+    `);
+    const provider = postgres();
+    await superuser.query('GRANT CREATE ON SCHEMA public TO hallpass_leftovers');
+    try {
+      // B may read pii, and keeps a copy in a table of its own.
+      const b = callContext({ roles: ['scratch_rw', 'analytics_ro'] });
+      const bLogin = issued(await provider.grant(b));
+      const bSession = await login(bLogin.user, bLogin.password);
+      await bSession.query('CREATE TABLE public.b_copy AS SELECT email FROM public.pii');
+      await bSession.end();
+      await provider.revoke(b);
+      // A never could: it leaves a SECURITY DEFINER function, which runs as its owner.
+      const { ctx: a } = await holderCreates(provider, [
+        {
+          sql: `CREATE FUNCTION public.peek(q text) RETURNS SETOF text LANGUAGE plpgsql
+                  SECURITY DEFINER AS $$ BEGIN RETURN QUERY EXECUTE q; END $$`,
+        },
+      ]);
+      await provider.revoke(a);
+      const { ctx: later, user, password } = await holderCreates(provider, []);
+      const session = await login(user, password);
+      const peeked = await session
+        .query("SELECT public.peek('SELECT email FROM public.b_copy')")
+        .then(
+          () => 'read',
+          (err: Error) => err.message,
+        );
+      await session.end();
+      await provider.revoke(later);
+      expect(peeked).toBe('permission denied for table b_copy');
+    } finally {
+      await superuser.query('DROP FUNCTION IF EXISTS public.peek(text)');
+      await superuser.query('DROP TABLE IF EXISTS public.b_copy, public.pii');
+      await superuser.query('REVOKE CREATE ON SCHEMA public FROM hallpass_leftovers');
+    }
   });
 
   it('hands them to the role named in reassignOwnedTo', async () => {
@@ -372,11 +415,12 @@ describe('postgres revoke of a role that created objects', () => {
     ]);
     const { activity } = (await provider.revoke(ctx)) as RevokeResult;
     expect(await roleCount(user)).toBe(0);
-    expect(await ownerOf(superuser, 'scratch.here')).toBe('hallpass_leftovers');
-    expect(await ownerOf(superuserInSecond, 'scratch.there')).toBe('hallpass_leftovers');
+    const owner = leftoversOf(user);
+    expect(await ownerOf(superuser, 'scratch.here')).toBe(owner);
+    expect(await ownerOf(superuserInSecond, 'scratch.there')).toBe(owner);
     expect(activity?.details.keptObjects).toEqual([
-      { database: 'postgres', object: 'table scratch.here', owner: 'hallpass_leftovers' },
-      { database: SECOND_DB, object: 'table scratch.there', owner: 'hallpass_leftovers' },
+      { database: 'postgres', object: 'table scratch.here', owner },
+      { database: SECOND_DB, object: 'table scratch.there', owner },
     ]);
   });
 
@@ -390,7 +434,7 @@ describe('postgres revoke of a role that created objects', () => {
     await expect(provider.revoke(ctx)).rejects.toThrow(
       `postgres revoke failed: role "${user}" cannot be dropped because some objects depend on it [2BP01] (privileges for table public.metrics; privileges for database ${SECOND_DB}): the admin role cannot revoke privileges another role granted to it; that role must (REVOKE … FROM "${user}"), then the revoke completes`,
     );
-    expect(await ownerOf(superuser, 'scratch.granted')).toBe('hallpass_leftovers');
+    expect(await ownerOf(superuser, 'scratch.granted')).toBe(leftoversOf(user));
     await superuser.query(`REVOKE SELECT ON metrics FROM ${user}`);
     await superuser.query(`REVOKE CONNECT ON DATABASE ${escapeIdentifier(SECOND_DB)} FROM ${user}`);
     await provider.revoke(ctx);
@@ -412,7 +456,7 @@ describe('postgres revoke of a role that created objects', () => {
         'postgres revoke timed out',
       );
       expect(await provider.check!(ctx)).toBe(true);
-      expect(await ownerOf(superuser, 'scratch.half_here')).toBe('hallpass_leftovers');
+      expect(await ownerOf(superuser, 'scratch.half_here')).toBe(leftoversOf(user));
       expect(await ownerOf(superuserInSecond, 'scratch.half_there')).toBe(user);
     } finally {
       await superuserInSecond.query('ROLLBACK');
@@ -423,7 +467,7 @@ describe('postgres revoke of a role that created objects', () => {
 
     const { activity } = (await provider.revoke(ctx)) as RevokeResult;
     expect(await roleCount(user)).toBe(0);
-    expect(await ownerOf(superuserInSecond, 'scratch.half_there')).toBe('hallpass_leftovers');
+    expect(await ownerOf(superuserInSecond, 'scratch.half_there')).toBe(leftoversOf(user));
     expect(activity?.details.keptObjects?.map((k) => k.object)).toEqual([
       'table scratch.half_here',
       'table scratch.half_there',
@@ -440,7 +484,7 @@ describe('postgres revoke of a role that created objects', () => {
       { sql: "CREATE FUNCTION scratch.helper() RETURNS int LANGUAGE sql AS 'SELECT 1'" },
     ]);
     await expect(provider.revoke(ctx)).rejects.toThrow(
-      /^postgres revoke failed: permission denied for schema scratch \(database "postgres"\): hallpass_leftovers must be allowed to CREATE in that schema .*GRANT CREATE ON SCHEMA … TO "hallpass_leftovers"/,
+      /^postgres revoke failed: permission denied for schema scratch \(database "postgres"\): hallpass_leftovers_\w+ \(through the group hallpass_leftovers\) must be allowed to CREATE in that schema .*GRANT CREATE ON SCHEMA … TO "hallpass_leftovers"/,
     );
     expect((await loginError(user, password)).code).toBe('28000');
     await superuser.query('GRANT CREATE ON SCHEMA scratch TO hallpass_leftovers');
@@ -453,7 +497,7 @@ describe('postgres revoke of a role that created objects', () => {
     const { rows } = await superuser.query(
       `SELECT proowner::regrole::text AS owner FROM pg_proc WHERE proname = 'helper'`,
     );
-    expect(rows).toEqual([{ owner: 'hallpass_leftovers' }]);
+    expect(rows).toEqual([{ owner: leftoversOf(user) }]);
   });
 
   it('refuses an owner whose powers code in the objects could borrow, or that it may not use', async () => {
@@ -487,6 +531,6 @@ describe('postgres revoke of a role that created objects', () => {
     );
     expect(await ownerOf(superuser, 'scratch.contested')).toBe(user);
     await postgres().revoke(ctx);
-    expect(await ownerOf(superuser, 'scratch.contested')).toBe('hallpass_leftovers');
+    expect(await ownerOf(superuser, 'scratch.contested')).toBe(leftoversOf(user));
   });
 });

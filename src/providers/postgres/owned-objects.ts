@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { escapeIdentifier, type Client } from 'pg';
 import { inTransaction, sqlState } from './admin-session';
 import type { HandedOver } from './revoke-memo';
@@ -5,8 +6,21 @@ import type { HandedOver } from './revoke-memo';
 /** The role that takes over what a grant's role created, and whether Hallpass looks after it. */
 export interface LeftoversOwner {
   role: string;
-  /** Hallpass's own default: created when first needed, and the admin makes itself a member. */
+  /**
+   * Hallpass's own default: `role` is then a group, and each grant's leftovers get an owner of
+   * their own in it (leftoversOwnerOf), which Hallpass creates and joins.
+   */
   managed: boolean;
+}
+
+/**
+ * The owner of what one grant's role left, under Hallpass's own default: a NOLOGIN role of its
+ * own, so that code one holder left (a SECURITY DEFINER function, an index expression run on
+ * ANALYZE, a view) runs as a role that owns that holder's objects only, never another grant's.
+ * Derived from the grant's role, so a retry finds the one an earlier attempt made.
+ */
+export function leftoversOwnerOf(group: string, grantRole: string): string {
+  return `${group}_${createHash('sha256').update(grantRole).digest('hex').slice(0, 16)}`;
 }
 
 /** Runs `work` on an admin connection to another database of the cluster. */
@@ -49,12 +63,14 @@ export async function handOverOwned(
   );
   if (rows.length === 0) return;
   await takePrivilegesOf(client, role);
-  if (rows.some((row) => row.owns)) await prepareOwner(client, owner);
+  const to = owner.managed ? leftoversOwnerOf(owner.role, role.name) : owner.role;
+  if (rows.some((row) => row.owns))
+    await (owner.managed ? prepareOwnOwner(client, owner.role, to) : checkOwner(client, to));
   for (const { database, owns, here } of rows) {
     const work = async (session: Client) => {
-      if (owns) await onHandOver(await ownedObjects(session, role, database, owner));
+      if (owns) await onHandOver(await ownedObjects(session, role, database, to));
       await inTransaction(session, async () => {
-        if (owns) await reassign(session, role, owner, database);
+        if (owns) await reassign(session, role, to, owner, database);
         await session.query(`DROP OWNED BY ${escapeIdentifier(role.name)}`);
       });
     };
@@ -77,46 +93,60 @@ async function takePrivilegesOf(client: Client, role: GrantRole): Promise<void> 
 }
 
 /**
- * The new owner must exist, carry no attribute that code in the objects could use (an index
- * expression runs as the table's owner on ANALYZE; a SECURITY DEFINER function as its owner), and
- * the admin must have its privileges. Hallpass's own default it creates and joins; a role named
- * in the config it does not touch, since joining it would give the admin that role's privileges
- * for good.
+ * Hallpass's own default: the group (NOLOGIN, no attributes, owning nothing, so that a DBA may
+ * give it CREATE on a schema for routines to be handed over) and the grant's own owner in it,
+ * both created when first needed; the admin joins the grant's owner, as REASSIGN OWNED needs.
  */
-async function prepareOwner(client: Client, owner: LeftoversOwner): Promise<void> {
-  const id = escapeIdentifier(owner.role);
-  const setting = `reassignOwnedTo role "${owner.role}"`;
+async function prepareOwnOwner(client: Client, group: string, owner: string): Promise<void> {
   await inTransaction(client, async () => {
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [owner.role]);
-    const { rows } = await client.query<Record<string, boolean>>(
-      `SELECT ${POWERS.join(', ')} FROM pg_roles WHERE rolname = $1`,
-      [owner.role],
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [group]);
+    const { rows } = await client.query<{ rolname: string }>(
+      'SELECT rolname FROM pg_roles WHERE rolname = ANY($1)',
+      [[group, owner]],
     );
-    const found = rows[0];
-    if (!found && !owner.managed) {
-      throw new Error(
-        `${setting} does not exist: create it (CREATE ROLE ${id} NOLOGIN) and grant it to the admin role`,
-      );
-    }
-    if (!found) await client.query(`CREATE ROLE ${id} NOLOGIN`);
-    const powers = POWERS.filter((power) => found?.[power]).map((p) => p.slice(3).toUpperCase());
-    if (powers.length > 0) {
-      throw new Error(
-        `${setting} has ${powers.join(', ')}: code in the objects it would take over (index expressions, SECURITY DEFINER functions) would run with it; use a NOLOGIN role without these attributes`,
-      );
-    }
-    const member = await client.query<{ has: boolean; admin: string }>(
-      "SELECT pg_has_role(current_user, $1, 'USAGE') AS has, current_user AS admin",
-      [owner.role],
-    );
-    if (member.rows[0]?.has) return;
-    if (!owner.managed) {
-      throw new Error(
-        `the admin role is not a member of ${setting}, which REASSIGN OWNED needs: GRANT ${id} TO ${escapeIdentifier(member.rows[0]?.admin ?? '')}`,
-      );
-    }
+    const exists = new Set(rows.map((row) => row.rolname));
+    if (!exists.has(group)) await client.query(`CREATE ROLE ${escapeIdentifier(group)} NOLOGIN`);
+    if (exists.has(owner)) return;
+    const id = escapeIdentifier(owner);
+    await client.query(`CREATE ROLE ${id} NOLOGIN IN ROLE ${escapeIdentifier(group)}`);
     await client.query(`GRANT ${id} TO CURRENT_USER`);
   });
+}
+
+/**
+ * A role named in the config must exist, carry no attribute that code in the objects could use
+ * (an index expression runs as the table's owner on ANALYZE; a SECURITY DEFINER function as its
+ * owner), and the admin must have its privileges. Hallpass does not join it, since that would
+ * give the admin that role's privileges for good.
+ */
+async function checkOwner(client: Client, owner: string): Promise<void> {
+  const id = escapeIdentifier(owner);
+  const setting = `reassignOwnedTo role "${owner}"`;
+  const { rows } = await client.query<Record<string, boolean>>(
+    `SELECT ${POWERS.join(', ')} FROM pg_roles WHERE rolname = $1`,
+    [owner],
+  );
+  const found = rows[0];
+  if (!found) {
+    throw new Error(
+      `${setting} does not exist: create it (CREATE ROLE ${id} NOLOGIN) and grant it to the admin role`,
+    );
+  }
+  const powers = POWERS.filter((power) => found[power]).map((p) => p.slice(3).toUpperCase());
+  if (powers.length > 0) {
+    throw new Error(
+      `${setting} has ${powers.join(', ')}: code in the objects it would take over (index expressions, SECURITY DEFINER functions) would run with it; use a NOLOGIN role without these attributes`,
+    );
+  }
+  const member = await client.query<{ has: boolean; admin: string }>(
+    "SELECT pg_has_role(current_user, $1, 'USAGE') AS has, current_user AS admin",
+    [owner],
+  );
+  if (!member.rows[0]?.has) {
+    throw new Error(
+      `the admin role is not a member of ${setting}, which REASSIGN OWNED needs: GRANT ${id} TO ${escapeIdentifier(member.rows[0]?.admin ?? '')}`,
+    );
+  }
 }
 
 /** How PostgreSQL names what the role owns in this database (default privileges are dropped, not kept). */
@@ -124,7 +154,7 @@ async function ownedObjects(
   session: Client,
   role: GrantRole,
   database: string,
-  owner: LeftoversOwner,
+  owner: string,
 ): Promise<HandedOver[]> {
   const { rows } = await session.query<{ object: string }>(
     `SELECT left(pg_describe_object(classid, objid, objsubid), 500) AS object
@@ -135,7 +165,7 @@ async function ownedObjects(
       ORDER BY 1`,
     [role.oid],
   );
-  return rows.map(({ object }) => ({ database, object, owner: owner.role }));
+  return rows.map(({ object }) => ({ database, object, owner }));
 }
 
 /**
@@ -146,18 +176,20 @@ async function ownedObjects(
 async function reassign(
   session: Client,
   role: GrantRole,
+  to: string,
   owner: LeftoversOwner,
   database: string,
 ): Promise<void> {
   try {
     await session.query(
-      `REASSIGN OWNED BY ${escapeIdentifier(role.name)} TO ${escapeIdentifier(owner.role)}`,
+      `REASSIGN OWNED BY ${escapeIdentifier(role.name)} TO ${escapeIdentifier(to)}`,
     );
   } catch (err) {
     const message = (err as Error).message;
     if (sqlState(err) !== '42501' || !message.startsWith('permission denied for schema')) throw err;
+    const who = owner.managed ? `${to} (through the group ${owner.role})` : to;
     throw new Error(
-      `${message} (database "${database}"): ${owner.role} must be allowed to CREATE in that schema to take over the functions or other routines the grant's role created there (GRANT CREATE ON SCHEMA … TO ${escapeIdentifier(owner.role)}), or a DBA drops them`,
+      `${message} (database "${database}"): ${who} must be allowed to CREATE in that schema to take over the functions or other routines the grant's role created there (GRANT CREATE ON SCHEMA … TO ${escapeIdentifier(owner.role)}), or a DBA drops them`,
     );
   }
 }
