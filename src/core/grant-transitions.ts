@@ -37,9 +37,14 @@ export function recordActivated(
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
     if (!grant || grant.status !== 'activating') {
-      // Ended while the call was out: its revoke, still to come, must name what the call made.
-      if (grant?.status === 'revoking' && a.state !== undefined)
-        await c.tx.grants.update(grantId, { providerState: JSON.stringify(a.state) });
+      // Ended while the call was out: its revoke, waiting for the call, is due now and must name
+      // what the call made.
+      if (grant?.status === 'revoking')
+        await c.tx.grants.update(grantId, {
+          fenceUntil: null,
+          nextAttemptAt: c.now,
+          ...(a.state === undefined ? {} : { providerState: JSON.stringify(a.state) }),
+        });
       c.audit({
         actor: 'hallpass',
         action: 'provider.called',
@@ -65,6 +70,7 @@ export function recordActivated(
       grantedEmail: a.email ?? null,
       attempts: 0,
       lastError: null,
+      fenceUntil: null,
     });
     recordStep(c, {
       actor: 'hallpass',
@@ -95,20 +101,31 @@ export function recordActivated(
 }
 
 /**
- * Records the email the first grant call will name, before it is made: an attempt cut short (a
- * kill, an answer lost on the way) may have given that address access, so the retry, and every
- * call after it, must name the same one, whatever the directory says by then. Only while the
- * grant is still activating and has none recorded.
+ * Takes the grant call of an activating grant, before it is made: no process makes another until
+ * `until` (twice the provider's timeout), nor ends the grant before: a call cut off by a crash
+ * or by leadership moving to another replica may still land until then, and a revoke made before
+ * it landed would leave access the record calls gone. Its answer gives the call back
+ * (recordActivated, recordAttemptFailed). False when the grant left `activating`, or a call (or
+ * one that timed out) may still be out.
+ *
+ * The first call also records the email it names: an attempt cut short (a kill, an answer lost on
+ * the way) may have given that address access, so the retry, and every call after it, must name
+ * the same one, whatever the directory says by then.
  */
-export function recordGrantingEmail(
+export function recordGrantCall(
   ctx: CoreContext,
   grantId: string,
-  email: string,
+  email: string | undefined,
+  until: number,
 ): Promise<boolean> {
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
-    if (!grant || grant.status !== 'activating' || grant.grantedEmail !== null) return false;
-    return c.tx.grants.update(grantId, { grantedEmail: email });
+    if (!grant || grant.status !== 'activating' || (grant.fenceUntil ?? 0) > c.now) return false;
+    return c.tx.grants.update(grantId, {
+      fenceUntil: until,
+      nextAttemptAt: Math.max(grant.nextAttemptAt ?? c.now, until),
+      ...(grant.grantedEmail === null && email !== undefined ? { grantedEmail: email } : {}),
+    });
   });
 }
 
@@ -190,7 +207,13 @@ async function activationFailed(
     details: { attempts, error, nextAttemptAt, ...accountNamed(grant.grantedEmail) },
   });
   if (attempts < retry.alertAfterAttempts) {
-    const update = { attempts, lastError: error, nextAttemptAt, fenceUntil };
+    // A call that timed out is waited for: no second call of this grant while one may be out.
+    const update = {
+      attempts,
+      lastError: error,
+      nextAttemptAt: Math.max(nextAttemptAt, fenceUntil ?? 0),
+      fenceUntil,
+    };
     await c.tx.grants.update(grant.id, update);
     return { ...grant, ...update };
   }
@@ -235,8 +258,12 @@ async function lateGrantFailed(
   grant: GrantRow,
   error: string,
   fenceUntil: number | null,
+  heldCall = false,
 ): Promise<GrantRow> {
-  const update = await fence(c, grant, fenceUntil);
+  const update = heldCall
+    ? { fenceUntil, nextAttemptAt: Math.max(c.now, fenceUntil ?? 0) }
+    : await fence(c, grant, fenceUntil);
+  if (heldCall) await c.tx.grants.update(grant.id, update);
   c.audit({
     actor: 'hallpass',
     action: 'provider.called',
@@ -314,26 +341,34 @@ async function revokeFailed(
   return { ...grant, ...update };
 }
 
-/**
- * A provider call failed: activation and revoke each have their own retry rule. `fenceUntil`:
- * the call timed out and may still land until then, so nothing may be concluded before it.
- */
+/** How a failed call may still land, and whether it held the grant's call (recordGrantCall). */
+export interface FailedCall {
+  /** The call timed out and may still land until then, so nothing may be concluded before it. */
+  fenceUntil?: number;
+  /** An activation's call, which held the grant's call: no other can be out beside it. */
+  heldCall?: boolean;
+}
+
+/** A provider call failed: activation and revoke each have their own retry rule. */
 export function recordAttemptFailed(
   ctx: CoreContext,
   grantId: string,
   call: 'grant' | 'revoke',
   error: string,
   retry: RetryPolicy,
-  fenceUntil?: number,
+  { fenceUntil, heldCall = false }: FailedCall = {},
 ): Promise<GrantRow | undefined> {
   const message = `${call}: ${error}`.slice(0, 1000);
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
-    const until = Math.max(grant?.fenceUntil ?? 0, fenceUntil ?? 0) || null;
+    // A call that held the grant's call gives it back: only its own fence (it timed out) is left.
+    const until = heldCall
+      ? (fenceUntil ?? null)
+      : Math.max(grant?.fenceUntil ?? 0, fenceUntil ?? 0) || null;
     if (grant?.status === 'activating' && call === 'grant')
       return activationFailed(ctx, c, grant, message, retry, until);
     if (grant?.status === 'revoking' && call === 'grant')
-      return lateGrantFailed(c, grant, message, until);
+      return lateGrantFailed(c, grant, message, until, heldCall);
     // An extension's re-grant timed out: its fence holds back a revoke, in any process.
     if (grant?.status === 'active' && call === 'grant' && until !== null)
       return lateGrantFailed(c, grant, message, until);

@@ -24,12 +24,13 @@ import {
   beginExpiries,
   recordActivated,
   recordAttemptFailed,
-  recordGrantingEmail,
+  recordGrantCall,
   endForRemovedResource,
   recordRevocations,
   recordSynced,
   recordWarned,
   type Activation,
+  type FailedCall,
   type RetryPolicy,
   type Revoked,
   TAKE_AHEAD_MS,
@@ -85,7 +86,7 @@ export type {
 } from './context';
 export type { Awaiting, UserOverview } from './queries';
 export { OVERVIEW_LIMIT } from './queries';
-export type { Activation, RetryPolicy, Revocation, Revoked } from './grant-transitions';
+export type { Activation, FailedCall, RetryPolicy, Revocation, Revoked } from './grant-transitions';
 export { TAKE_AHEAD_MS } from './grant-transitions';
 export type { DecisionOutcome } from './decisions';
 export type { BreakGlassUse, ReviewOutcome, Verdict } from './break-glass';
@@ -187,8 +188,8 @@ export class GrantLifecycle {
   expire(grantIds: readonly string[]) {
     return beginExpiries(this.ctx, grantIds);
   }
-  granting(grantId: string, email: string) {
-    return recordGrantingEmail(this.ctx, grantId, email);
+  grantCall(grantId: string, email: string | undefined, until: number) {
+    return recordGrantCall(this.ctx, grantId, email, until);
   }
   resourceRemoved(grantId: string) {
     return endForRemovedResource(this.ctx, grantId);
@@ -201,9 +202,9 @@ export class GrantLifecycle {
     call: 'grant' | 'revoke',
     error: string,
     retry: RetryPolicy,
-    fenceUntil?: number,
+    how?: FailedCall,
   ) {
-    return recordAttemptFailed(this.ctx, grantId, call, error, retry, fenceUntil);
+    return recordAttemptFailed(this.ctx, grantId, call, error, retry, how);
   }
   revoked(done: readonly Revoked[]) {
     return recordRevocations(this.ctx, done);

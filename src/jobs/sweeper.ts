@@ -1,5 +1,14 @@
 import { schedule, type ScheduledTask } from 'node-cron';
-import type { Core, DueGrant, DuePlace, GrantRow, RetryPolicy, Revocation, Revoked } from '../core';
+import type {
+  Core,
+  DueGrant,
+  DuePlace,
+  FailedCall,
+  GrantRow,
+  RetryPolicy,
+  Revocation,
+  Revoked,
+} from '../core';
 import type { Directory } from '../core/directory';
 import type { Logger } from '../log';
 import { forgetSecret, registerSecret } from '../secrets/scrub';
@@ -527,14 +536,11 @@ export class Sweeper {
       timeout = timeoutMs;
       // A retry names the email its first attempt did: that attempt may have granted it.
       const email = await grantedEmailOf(this.deps.directory, grant);
-      // Not recorded means the grant left `activating` while the email was looked up (ended
-      // early): no call is made, as its revoke could not name the address this call would.
-      if (
-        email !== undefined &&
-        grant.grantedEmail === null &&
-        !(await this.grants.granting(grant.id, email))
-      ) {
-        this.deps.logger.info('grant ended before its first grant call; not calling', {
+      // Not taken means the grant left `activating` while the email was looked up (ended early:
+      // its revoke could not name the address this call would), or another process's call may
+      // still be out (it led before this one).
+      if (!(await this.grants.grantCall(grant.id, email, this.fenceFor(timeoutMs)))) {
+        this.deps.logger.info('grant ended, or another grant call may be out; not calling', {
           grantId: grant.id,
         });
         return;
@@ -569,8 +575,8 @@ export class Sweeper {
     } catch (err) {
       // A call that timed out may still land: nothing is concluded about this grant before the
       // fence, whichever process looks at it next.
-      const fence = this.calls.pending(grant.id) ? this.fenceFor(timeout) : undefined;
-      await this.failed(grant, 'grant', err, fence);
+      const fenceUntil = this.calls.pending(grant.id) ? this.fenceFor(timeout) : undefined;
+      await this.failed(grant, 'grant', err, { fenceUntil, heldCall: true });
     }
   }
 
@@ -679,13 +685,9 @@ export class Sweeper {
       // revokes the grant.
       if (this.calls.pending(grant.id))
         await this.safely('record the fence of an extension', () =>
-          this.grants.failed(
-            grant.id,
-            'grant',
-            describeError(err),
-            this.retry,
-            this.fenceFor(timeout),
-          ),
+          this.grants.failed(grant.id, 'grant', describeError(err), this.retry, {
+            fenceUntil: this.fenceFor(timeout),
+          }),
         );
     } finally {
       this.inFlight.delete(grant.id);
@@ -701,7 +703,7 @@ export class Sweeper {
     grant: GrantRow,
     call: 'grant' | 'revoke',
     err: unknown,
-    fenceUntil?: number,
+    how?: FailedCall,
   ): Promise<void> {
     const error = describeError(err);
     this.deps.logger.warn(`provider ${call} failed`, {
@@ -710,7 +712,7 @@ export class Sweeper {
       error,
     });
     try {
-      await this.grants.failed(grant.id, call, error, this.retry, fenceUntil);
+      await this.grants.failed(grant.id, call, error, this.retry, how);
       this.held.delete(grant.id);
       return;
     } catch (recordError) {

@@ -67,7 +67,10 @@ describe.each(STORE_KINDS)('offboarding in the core (%s)', (kind) => {
     await activate(active.id);
     const fenced = await grantOf('auto', '');
     const fenceUntil = h.clock.now() + 60_000;
-    await h.core.lifecycle.failed(fenced.id, 'grant', 'timed out after 30s', RETRY, fenceUntil);
+    await h.core.lifecycle.failed(fenced.id, 'grant', 'timed out after 30s', RETRY, {
+      fenceUntil,
+      heldCall: true,
+    });
     const pending = await file('quorum');
     const bystander = await grantOf('prod-db', 'ULEAD', 'UENG');
     await activate(bystander.id);

@@ -415,7 +415,14 @@ describe.each(STORE_KINDS)('failure paths (%s)', (kind: StoreKind) => {
     it('does not loop when the provider throws synchronously and the database refuses the record (real timers)', async () => {
       const provider = new ThrowingProvider();
       const grantId = await grantOf(h.core, 'UREQ');
-      const allow = await refuseChangesTo(grantId);
+      // The call's lease is written; the record of its failure (an attempt counted) is refused.
+      const allow = await refuse(h.sql, kind, {
+        name: 'refuse_grant_failure',
+        table: 'grants',
+        on: 'UPDATE',
+        when: `NEW.id = '${grantId}' AND NEW.attempts <> OLD.attempts`,
+        message: 'could not extend file: No space left on device',
+      });
       const sweeper = sweeperOn(h.core, provider);
       await sweeper.start();
       await sleep(600);

@@ -8,9 +8,15 @@ import { logger } from '../../src/log';
 import { Sealer } from '../../src/secrets/seal';
 import { openStore, type Store } from '../../src/store';
 import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
+import { STORE_KINDS } from '../support/stores';
 import { lookupOf, RecordingProvider } from '../support/recording-provider';
 
 const JUST = 'investigating INC-42 slow queries';
+const PER_GRANT = {
+  enforcesExpiry: false,
+  endsOpenSessions: true,
+  isolation: 'per-grant',
+} as const;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ONE_LANE = `${BASE_CONFIG}
 sweeper:
@@ -23,6 +29,31 @@ async function until(what: () => boolean | Promise<boolean>, ms = 10_000): Promi
     if (Date.now() > end) throw new Error('timed out waiting');
     await sleep(20);
   }
+}
+
+function sweeperOn(core: Core, provider: RecordingProvider): Sweeper {
+  const providers = lookupOf({ hook: provider });
+  return new Sweeper({
+    core,
+    providers,
+    directory: new StaticDirectory(),
+    sealer: new Sealer('test-sealing-secret'),
+    logger,
+    busy: new Set<string>(),
+    calls: new ProviderCalls(),
+    turns: new AccessTurns(providers),
+    random: () => 1,
+  });
+}
+
+async function file(h: CoreHarness, core: Core, requester: string): Promise<string> {
+  const r = await core.createRequest({
+    requester,
+    resourceId: 'auto',
+    duration: '30m',
+    justification: JUST,
+  });
+  return h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', r.id);
 }
 
 /**
@@ -42,41 +73,12 @@ describe('leadership lost during the first pass (PostgreSQL, two replicas)', () 
     await h.close();
   });
 
-  function sweeperOn(core: Core, provider: RecordingProvider): Sweeper {
-    const providers = lookupOf({ hook: provider });
-    return new Sweeper({
-      core,
-      providers,
-      directory: new StaticDirectory(),
-      sealer: new Sealer('test-sealing-secret'),
-      logger,
-      busy: new Set<string>(),
-      calls: new ProviderCalls(),
-      turns: new AccessTurns(providers),
-      random: () => 1,
-    });
-  }
-
-  async function file(core: Core, requester: string): Promise<string> {
-    const r = await core.createRequest({
-      requester,
-      resourceId: 'auto',
-      duration: '30m',
-      justification: JUST,
-    });
-    return h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', r.id);
-  }
-
   it('the old leader starts no provider call after its lock is gone', async () => {
-    const provider = new RecordingProvider({
-      enforcesExpiry: false,
-      endsOpenSessions: true,
-      isolation: 'per-grant',
-    });
+    const provider = new RecordingProvider(PER_GRANT);
     // Two approved grants waiting for activation, U1's first in the queue.
-    const g1 = await file(h.core, 'U1');
+    const g1 = await file(h, h.core, 'U1');
     h.clock.advance(1000);
-    const g2 = await file(h.core, 'U2');
+    const g2 = await file(h, h.core, 'U2');
 
     // Replica 1's grant call for g1 is slow.
     let release!: () => void;
@@ -137,5 +139,74 @@ describe('leadership lost during the first pass (PostgreSQL, two replicas)', () 
     expect((await core2.grant(g2))!.status).toBe('revoked');
     expect(provider.present.has(g2)).toBe(false);
     expect(provider.calls.slice(callsBefore).filter((c) => c.grantId === g2)).toEqual([]);
+  });
+});
+
+/**
+ * A grant call out on one replica (its leader before a failover, or a process that then died)
+ * holds the grant's call (recordGrantCall): no other replica calls, and an early end waits, until
+ * it answers or can no longer land. A revoke made before it landed would leave the access it
+ * makes while the record says the grant was revoked.
+ */
+describe.each(STORE_KINDS)('a grant call out on another replica (%s)', (kind) => {
+  let h: CoreHarness;
+  beforeEach(async () => {
+    h = await coreHarness(ONE_LANE, undefined, kind);
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('holds the grant: the other replica neither calls nor revokes until it lands', async () => {
+    const provider = new RecordingProvider(PER_GRANT);
+    const g = await file(h, h.core, 'U1');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let reach!: () => void;
+    const reached = new Promise<void>((resolve) => (reach = resolve));
+    provider.onCall = async (call) => {
+      if (call.action === 'grant' && provider.callsOf('grant').length === 1) {
+        reach();
+        await held;
+      }
+    };
+    const first = sweeperOn(h.core, provider);
+    const pass = first.tick();
+    await reached;
+
+    // The other replica leads now. The holder ends the grant while the first call is out.
+    const core2 = await h.another();
+    const second = sweeperOn(core2, provider);
+    await second.tick();
+    await core2.revokeGrant({ grantId: g, actor: 'U1' });
+    await second.tick();
+    expect(provider.callsOf('grant')).toHaveLength(1);
+    expect(provider.callsOf('revoke')).toHaveLength(0);
+    expect((await core2.grant(g))!.status).toBe('revoking');
+
+    // The first call lands: the revoke is due at once, and ends what it made.
+    release();
+    await pass;
+    await second.tick();
+    expect(provider.callsOf('revoke')).toHaveLength(1);
+    expect((await core2.grant(g))!.status).toBe('revoked');
+    expect(provider.present.has(g)).toBe(false);
+  });
+
+  it('a call that never answers (its process died) holds the grant no longer than its fence', async () => {
+    const provider = new RecordingProvider(PER_GRANT);
+    const g = await file(h, h.core, 'U1');
+    // Its call was taken, and the process died before it answered.
+    const until = h.clock.now() + 2_000;
+    expect(await h.core.lifecycle.grantCall(g, 'u1@example.com', until)).toBe(true);
+
+    const core2 = await h.another();
+    const second = sweeperOn(core2, provider);
+    await second.tick();
+    expect(provider.callsOf('grant')).toHaveLength(0);
+    h.clock.set(until);
+    await second.tick();
+    expect(provider.callsOf('grant')).toHaveLength(1);
+    expect((await core2.grant(g))!.status).toBe('active');
   });
 });
