@@ -101,12 +101,12 @@ export function recordActivated(
 }
 
 /**
- * Takes the grant call of an activating grant, before it is made: no process makes another until
- * `until` (twice the provider's timeout), nor ends the grant before: a call cut off by a crash
- * or by leadership moving to another replica may still land until then, and a revoke made before
- * it landed would leave access the record calls gone. Its answer gives the call back
- * (recordActivated, recordAttemptFailed). False when the grant left `activating`, or a call (or
- * one that timed out) may still be out.
+ * Takes the grant call of an activating grant, before it is made: no process makes another, nor
+ * ends the grant, until twice the provider's `timeoutMs` from the moment it is taken (the lease
+ * end returned): a call cut off by a crash or by leadership moving to another replica may still
+ * land until then, and a revoke made before it landed would leave access the record calls gone.
+ * Its answer gives the call back (recordActivated, recordAttemptFailed). Undefined when the grant
+ * left `activating`, or a call (or one that timed out) may still be out.
  *
  * The first call also records the email it names: an attempt cut short (a kill, an answer lost on
  * the way) may have given that address access, so the retry, and every call after it, must name
@@ -116,16 +116,19 @@ export function recordGrantCall(
   ctx: CoreContext,
   grantId: string,
   email: string | undefined,
-  until: number,
-): Promise<boolean> {
+  timeoutMs: number,
+): Promise<number | undefined> {
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
-    if (!grant || grant.status !== 'activating' || (grant.fenceUntil ?? 0) > c.now) return false;
-    return c.tx.grants.update(grantId, {
+    if (!grant || grant.status !== 'activating' || (grant.fenceUntil ?? 0) > c.now)
+      return undefined;
+    const until = c.now + 2 * timeoutMs;
+    await c.tx.grants.update(grantId, {
       fenceUntil: until,
       nextAttemptAt: Math.max(grant.nextAttemptAt ?? c.now, until),
       ...(grant.grantedEmail === null && email !== undefined ? { grantedEmail: email } : {}),
     });
+    return until;
   });
 }
 

@@ -188,8 +188,8 @@ export class GrantLifecycle {
   expire(grantIds: readonly string[]) {
     return beginExpiries(this.ctx, grantIds);
   }
-  grantCall(grantId: string, email: string | undefined, until: number) {
-    return recordGrantCall(this.ctx, grantId, email, until);
+  grantCall(grantId: string, email: string | undefined, timeoutMs: number) {
+    return recordGrantCall(this.ctx, grantId, email, timeoutMs);
   }
   resourceRemoved(grantId: string) {
     return endForRemovedResource(this.ctx, grantId);

@@ -521,6 +521,7 @@ export class Sweeper {
   private async activate(grant: GrantRow): Promise<void> {
     const started = Date.now();
     let timeout = 0;
+    let held = false;
     try {
       // Nobody can grant a resource removed from the configuration: one approved before is not
       // started (booked for later, or retrying), and its revoke clears what an attempt set up.
@@ -539,12 +540,23 @@ export class Sweeper {
       // Not taken means the grant left `activating` while the email was looked up (ended early:
       // its revoke could not name the address this call would), or another process's call may
       // still be out (it led before this one).
-      if (!(await this.grants.grantCall(grant.id, email, this.fenceFor(timeoutMs)))) {
+      const leaseEnd = await this.grants.grantCall(grant.id, email, timeoutMs);
+      if (leaseEnd === undefined) {
         this.deps.logger.info('grant ended, or another grant call may be out; not calling', {
           grantId: grant.id,
         });
         return;
       }
+      // The call, and the record of its timing out, must both come before the lease ends: a
+      // write that waited long (a busy database) leaves too little of it, and the call waits for
+      // the lease to run out and be taken again.
+      if (leaseEnd - this.deps.core.now() <= timeoutMs) {
+        this.deps.logger.warn('taking the grant call took too long; calling after its lease', {
+          grantId: grant.id,
+        });
+        return;
+      }
+      held = true;
       const startsAt = this.deps.core.now();
       const window = { startsAt, expiresAt: startsAt + grant.durationMs };
       const ctx = this.contextOf(grant, email, window);
@@ -576,7 +588,7 @@ export class Sweeper {
       // A call that timed out may still land: nothing is concluded about this grant before the
       // fence, whichever process looks at it next.
       const fenceUntil = this.calls.pending(grant.id) ? this.fenceFor(timeout) : undefined;
-      await this.failed(grant, 'grant', err, { fenceUntil, heldCall: true });
+      await this.failed(grant, 'grant', err, { fenceUntil, heldCall: held });
     }
   }
 

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { StaticDirectory } from '../../src/core/directory';
 import { Core } from '../../src/core';
 import { AccessTurns } from '../../src/jobs/access-turns';
@@ -6,6 +7,7 @@ import { ProviderCalls } from '../../src/jobs/provider-calls';
 import { Sweeper } from '../../src/jobs/sweeper';
 import { logger } from '../../src/log';
 import { Sealer } from '../../src/secrets/seal';
+import { LOCKS } from '../../src/store/postgres/locks';
 import { openStore, type Store } from '../../src/store';
 import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
 import { STORE_KINDS } from '../support/stores';
@@ -143,6 +145,63 @@ describe('leadership lost during the first pass (PostgreSQL, two replicas)', () 
 });
 
 /**
+ * The lease is counted from when the write that takes it runs, not from before it: a write that
+ * waited (here for the change lock another connection held, past twice the provider's timeout)
+ * once wrote a lease already over, the call went out anyway, and the other replica activated,
+ * revoked and recorded the grant revoked before that call landed.
+ */
+describe('a grant call whose lease waited for the database (PostgreSQL, two replicas)', () => {
+  let h: CoreHarness;
+  let locker: pg.Client | undefined;
+  beforeEach(async () => {
+    h = await coreHarness(ONE_LANE, undefined, 'postgres');
+  });
+  afterEach(async () => {
+    await locker?.end().catch(() => undefined);
+    await h.close();
+  });
+
+  it('still holds the grant while its call is out', async () => {
+    const provider = new RecordingProvider(PER_GRANT);
+    const g = await file(h, h.core, 'U1');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    provider.onCall = async (call) => {
+      if (call.action === 'grant' && provider.callsOf('grant').length === 1) await held;
+    };
+    locker = new pg.Client({ connectionString: h.location.databaseUrl });
+    await locker.connect();
+    await locker.query('SELECT pg_advisory_lock($1, $2)', [...LOCKS.change]);
+    const pass = sweeperOn(h.core, provider).tick();
+    await until(
+      async () =>
+        (await h.sql.value<number>(
+          `SELECT count(*)::int FROM pg_stat_activity
+            WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'
+              AND query LIKE 'BEGIN; SELECT pg_advisory_xact_lock%'`,
+        )) > 0,
+    );
+    h.clock.advance(2 * 1_000 + 1);
+    await locker.query('SELECT pg_advisory_unlock($1, $2)', [...LOCKS.change]);
+    await until(() => provider.callsOf('grant').length === 1);
+
+    const core2 = await h.another();
+    const second = sweeperOn(core2, provider);
+    await second.tick();
+    await core2.revokeGrant({ grantId: g, actor: 'U1' });
+    await second.tick();
+    expect(provider.callsOf('grant')).toHaveLength(1);
+    expect((await core2.grant(g))!.status).toBe('revoking');
+
+    release();
+    await pass;
+    await second.tick();
+    expect((await core2.grant(g))!.status).toBe('revoked');
+    expect(provider.present.has(g)).toBe(false);
+  });
+});
+
+/**
  * A grant call out on one replica (its leader before a failover, or a process that then died)
  * holds the grant's call (recordGrantCall): no other replica calls, and an early end waits, until
  * it answers or can no longer land. A revoke made before it landed would leave the access it
@@ -197,14 +256,14 @@ describe.each(STORE_KINDS)('a grant call out on another replica (%s)', (kind) =>
     const provider = new RecordingProvider(PER_GRANT);
     const g = await file(h, h.core, 'U1');
     // Its call was taken, and the process died before it answered.
-    const until = h.clock.now() + 2_000;
-    expect(await h.core.lifecycle.grantCall(g, 'u1@example.com', until)).toBe(true);
+    const until = await h.core.lifecycle.grantCall(g, 'u1@example.com', 1_000);
+    expect(until).toBe(h.clock.now() + 2_000);
 
     const core2 = await h.another();
     const second = sweeperOn(core2, provider);
     await second.tick();
     expect(provider.callsOf('grant')).toHaveLength(0);
-    h.clock.set(until);
+    h.clock.set(until!);
     await second.tick();
     expect(provider.callsOf('grant')).toHaveLength(1);
     expect((await core2.grant(g))!.status).toBe('active');
