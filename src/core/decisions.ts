@@ -131,6 +131,15 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
       return deny(c, row, 'hallpass', `policy changed: ${standing.refusal}`, decisions);
     if (decisions.some((a) => a.approver === input.actor))
       return { kind: 'duplicate', request: row, approvals: decisions };
+    // Offboarded since the policy was asked (or while the directory could not say): the
+    // recorded state wins, for this decision and for every approval counted with it.
+    const left = await goneAmong(c, [input.actor, ...decisions.map((a) => a.approver)]);
+    if (left.has(input.actor))
+      throw new DomainError(
+        'not_approver',
+        'You left the workspace or became a guest in Slack, so you decide nothing in Hallpass; nothing changed.',
+      );
+    const discounted = new Set([...standing.discounted, ...left]);
 
     await c.tx.approvals.insert({
       requestId: row.id,
@@ -146,7 +155,7 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
     const raised = standing.required > row.approvalsRequired;
     if (raised) await c.tx.requests.update(row.id, { approvalsRequired: standing.required });
     const counted = all.filter(
-      (a) => a.decision === 'approve' && !standing.discounted.has(a.approver),
+      (a) => a.decision === 'approve' && !discounted.has(a.approver),
     ).length;
     const complete = counted >= standing.required;
     recordStep(c, {
@@ -158,7 +167,7 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
         approvals: counted,
         required: standing.required,
         selfApproval: input.actor === row.requester,
-        ...(standing.discounted.size > 0 ? { discounted: [...standing.discounted] } : {}),
+        ...(discounted.size > 0 ? { discounted: [...discounted] } : {}),
         ...(raised ? { filedWith: row.approvalsRequired } : {}),
       },
       // The approval that completes the quorum redraws with the approval itself.
@@ -184,6 +193,16 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
       approvals: all,
     };
   });
+}
+
+/** Those of `userIds` whose offboarding is recorded (deactivated, or a guest, in Slack). */
+async function goneAmong(c: Change, userIds: readonly string[]): Promise<Set<string>> {
+  const gone = new Set<string>();
+  for (const userId of new Set(userIds)) {
+    const person = await c.tx.people.get(userId);
+    if (person && person.state !== 'active') gone.add(userId);
+  }
+  return gone;
 }
 
 /**

@@ -146,6 +146,8 @@ export class Policy {
    * person who used it (even when they are an approver).
    */
   async reviewRight(actor: string, resource: Resource, user: string): Promise<DecisionRight> {
+    const gone = await this.goneRefusal(actor);
+    if (gone) return { allowed: false, error: gone };
     if (!(await this.isIn(actor, resource.approvers, 'approver rights'))) {
       return {
         allowed: false,
@@ -416,6 +418,20 @@ export class Policy {
    * Whether the directory says this person still belongs to the workspace; undefined when it
    * cannot say now (the people Hallpass recorded as gone stay refused regardless).
    */
+  /**
+   * Someone deactivated in Slack, or turned into a guest, decides nothing, and what they
+   * approved before no longer counts (standingOf asks this of each earlier approval). When the
+   * directory cannot say, the state offboarding recorded decides, in the decision's transaction.
+   */
+  private async goneRefusal(actor: string): Promise<DomainError | undefined> {
+    const status = await this.statusOf(actor);
+    if (status !== 'deactivated' && status !== 'guest') return undefined;
+    return new DomainError(
+      'not_approver',
+      `You are ${status === 'guest' ? 'a guest' : 'deactivated'} in Slack, so you decide nothing in Hallpass; nothing changed.`,
+    );
+  }
+
   async statusOf(userId: string): Promise<PersonStatus | undefined> {
     try {
       return await this.directory.statusOf(userId);
@@ -465,6 +481,8 @@ export class Policy {
         ),
       };
     }
+    const gone = await this.goneRefusal(actor);
+    if (gone) return { allowed: false, error: gone };
     // Self-approval is an approver's, where the resource allows it; someone who decides only as
     // the escalation target never approves their own request.
     if (

@@ -265,4 +265,36 @@ describe.each(STORE_KINDS)('offboarding in the core (%s)', (kind) => {
     });
     expect(await h.sql.value('SELECT count(*) FROM grants')).toBe(0);
   });
+
+  it('refuses a decision by an approver recorded as gone, the directory answering or not', async () => {
+    const req = await file('prod-db');
+    await h.core.recordPersonStatus('ULEAD', 'guest', 'slack_event');
+    const before = await everything(h);
+    await expect(
+      h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' }),
+    ).rejects.toMatchObject({ code: 'not_approver' });
+    expect(await everything(h)).toEqual(before);
+  });
+
+  it('refuses a decision by an approver the directory says is deactivated', async () => {
+    const req = await file('prod-db');
+    const core = h.withConfig(
+      BASE_CONFIG,
+      new StaticDirectory({ SDBA: ['UDBA'] }, {}, { ULEAD: 'deactivated' }),
+    );
+    await expect(
+      core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'deny' }),
+    ).rejects.toBeInstanceOf(DomainError);
+    expect((await h.core.request(req.id))!.status).toBe('pending');
+  });
+
+  it('no longer counts the approval of someone deactivated since toward a quorum', async () => {
+    const req = await file('quorum');
+    await h.core.decide({ requestId: req.id, actor: 'UA1', decision: 'approve' });
+    await h.core.recordPersonStatus('UA1', 'deactivated', 'slack_event');
+    const outcome = await h.core.decide({ requestId: req.id, actor: 'UA2', decision: 'approve' });
+    expect(outcome.request.status).toBe('pending');
+    await h.core.decide({ requestId: req.id, actor: 'UA3', decision: 'approve' });
+    expect((await h.core.request(req.id))!.status).toBe('approved');
+  });
 });
