@@ -3,6 +3,7 @@ import { formatDuration } from '../config/duration';
 import type { BreakGlassRow } from '../store/rows';
 import { change, type Change, type CoreContext, type RequestRow } from './context';
 import { filedBefore } from './client-key';
+import { refuseIfLeft } from './decisions';
 import { DomainError } from './errors';
 import {
   approveRequest,
@@ -218,6 +219,8 @@ export async function reviewBreakGlass(
     throw new DomainError('bad_note', 'Say what is wrong with this use: a flag needs a note.');
   }
   return change(ctx, async (c) => {
+    // Offboarded since the policy was asked, or while the directory could not say.
+    await refuseIfLeft(c, input.actor, 'review');
     const review = { reviewedAt: c.now, reviewedBy: input.actor, verdict: input.verdict, note };
     if (!(await c.tx.breakGlass.review(found.requestId, review))) {
       return { kind: 'already_reviewed', use: (await c.tx.breakGlass.byRequest(found.requestId))! };

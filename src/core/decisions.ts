@@ -133,12 +133,11 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
       return { kind: 'duplicate', request: row, approvals: decisions };
     // Offboarded since the policy was asked (or while the directory could not say): the
     // recorded state wins, for this decision and for every approval counted with it.
-    const left = await goneAmong(c, [input.actor, ...decisions.map((a) => a.approver)]);
-    if (left.has(input.actor))
-      throw new DomainError(
-        'not_approver',
-        'You left the workspace or became a guest in Slack, so you decide nothing in Hallpass; nothing changed.',
-      );
+    await refuseIfLeft(c, input.actor, 'decide');
+    const left = await goneAmong(
+      c,
+      decisions.map((a) => a.approver),
+    );
     const discounted = new Set([...standing.discounted, ...left]);
 
     await c.tx.approvals.insert({
@@ -193,6 +192,19 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
       approvals: all,
     };
   });
+}
+
+/** Refuses, inside a change, someone whose offboarding is recorded: they act on nothing. */
+export async function refuseIfLeft(
+  c: Change,
+  actor: string,
+  verb: 'decide' | 'review',
+): Promise<void> {
+  if ((await goneAmong(c, [actor])).size > 0)
+    throw new DomainError(
+      'not_approver',
+      `You left the workspace or became a guest in Slack, so you ${verb} nothing in Hallpass; nothing changed.`,
+    );
 }
 
 /** Those of `userIds` whose offboarding is recorded (deactivated, or a guest, in Slack). */

@@ -196,6 +196,21 @@ describe.each(STORE_KINDS)('break-glass (%s)', (kind) => {
     ]);
   });
 
+  it('is not reviewed by an approver whose offboarding is recorded, whatever the directory says', async () => {
+    const { request } = await use();
+    await h.core.recordPersonStatus('ULEAD', 'guest', 'slack_event');
+    const gone = await refusal(
+      h.core.reviewBreakGlass({ requestId: request.id, actor: 'ULEAD', verdict: 'reviewed' }),
+    );
+    expect(gone.code).toBe('not_approver');
+    expect(
+      await h.sql.value(
+        'SELECT reviewed_by FROM break_glass_uses WHERE request_id = ?',
+        request.id,
+      ),
+    ).toBeNull();
+  });
+
   it('chases an unreviewed use once after reviewWithin, whichever process runs the job', async () => {
     const { request } = await use({ resourceId: 'billing', duration: '30m' });
     const reviewed = await use({ resourceId: 'billing', duration: '30m', requester: 'UONCALL' });
