@@ -18,6 +18,8 @@ export interface Activation {
   elapsedMs: number;
   /** The email the provider was called with, if the directory gave one. */
   email?: string;
+  /** The end of the lease the call held (recordGrantCall), which the answer gives back. */
+  lease?: number;
 }
 
 /**
@@ -36,13 +38,13 @@ export function recordActivated(
 ): Promise<boolean> {
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
+    const holder = a.lease !== undefined && grant?.fenceUntil === a.lease;
     if (!grant || grant.status !== 'activating') {
-      // Ended while the call was out: its revoke, waiting for the call, is due now and must name
-      // what the call made.
+      // Ended while the call was out: its revoke, waiting for the call, is due now (unless another
+      // process's call holds the grant since) and must name what the call made.
       if (grant?.status === 'revoking')
         await c.tx.grants.update(grantId, {
-          fenceUntil: null,
-          nextAttemptAt: c.now,
+          ...(holder ? { fenceUntil: null, nextAttemptAt: c.now } : {}),
           ...(a.state === undefined ? {} : { providerState: JSON.stringify(a.state) }),
         });
       c.audit({
@@ -65,12 +67,13 @@ export function recordActivated(
       startsAt: a.startsAt,
       expiresAt: a.expiresAt,
       providerExpiresAt: a.expiresAt,
-      nextAttemptAt: a.expiresAt,
+      // Another process's call, holding the grant since this one's lease ran out, may still land.
+      nextAttemptAt: holder ? a.expiresAt : Math.max(a.expiresAt, grant.fenceUntil ?? 0),
       providerState: a.state === undefined ? null : JSON.stringify(a.state),
       grantedEmail: a.email ?? null,
       attempts: 0,
       lastError: null,
-      fenceUntil: null,
+      ...(holder ? { fenceUntil: null } : {}),
     });
     recordStep(c, {
       actor: 'hallpass',
@@ -261,12 +264,12 @@ async function lateGrantFailed(
   grant: GrantRow,
   error: string,
   fenceUntil: number | null,
-  heldCall = false,
+  holder = false,
 ): Promise<GrantRow> {
-  const update = heldCall
+  const update = holder
     ? { fenceUntil, nextAttemptAt: Math.max(c.now, fenceUntil ?? 0) }
     : await fence(c, grant, fenceUntil);
-  if (heldCall) await c.tx.grants.update(grant.id, update);
+  if (holder) await c.tx.grants.update(grant.id, update);
   c.audit({
     actor: 'hallpass',
     action: 'provider.called',
@@ -344,12 +347,12 @@ async function revokeFailed(
   return { ...grant, ...update };
 }
 
-/** How a failed call may still land, and whether it held the grant's call (recordGrantCall). */
+/** How a failed call may still land, and the lease it held (recordGrantCall). */
 export interface FailedCall {
   /** The call timed out and may still land until then, so nothing may be concluded before it. */
   fenceUntil?: number;
-  /** An activation's call, which held the grant's call: no other can be out beside it. */
-  heldCall?: boolean;
+  /** An activation's lease: while the grant still names it, no other call can be out. */
+  lease?: number;
 }
 
 /** A provider call failed: activation and revoke each have their own retry rule. */
@@ -359,19 +362,21 @@ export function recordAttemptFailed(
   call: 'grant' | 'revoke',
   error: string,
   retry: RetryPolicy,
-  { fenceUntil, heldCall = false }: FailedCall = {},
+  { fenceUntil, lease }: FailedCall = {},
 ): Promise<GrantRow | undefined> {
   const message = `${call}: ${error}`.slice(0, 1000);
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
-    // A call that held the grant's call gives it back: only its own fence (it timed out) is left.
-    const until = heldCall
+    // The lease's holder gives it back: only its own fence (it timed out) is left. A lease taken
+    // by another process since (this one's ran out) is kept.
+    const holder = lease !== undefined && grant?.fenceUntil === lease;
+    const until = holder
       ? (fenceUntil ?? null)
       : Math.max(grant?.fenceUntil ?? 0, fenceUntil ?? 0) || null;
     if (grant?.status === 'activating' && call === 'grant')
       return activationFailed(ctx, c, grant, message, retry, until);
     if (grant?.status === 'revoking' && call === 'grant')
-      return lateGrantFailed(c, grant, message, until, heldCall);
+      return lateGrantFailed(c, grant, message, until, holder);
     // An extension's re-grant timed out: its fence holds back a revoke, in any process.
     if (grant?.status === 'active' && call === 'grant' && until !== null)
       return lateGrantFailed(c, grant, message, until);

@@ -521,7 +521,7 @@ export class Sweeper {
   private async activate(grant: GrantRow): Promise<void> {
     const started = Date.now();
     let timeout = 0;
-    let held = false;
+    let lease: number | undefined;
     try {
       // Nobody can grant a resource removed from the configuration: one approved before is not
       // started (booked for later, or retrying), and its revoke clears what an attempt set up.
@@ -540,6 +540,16 @@ export class Sweeper {
       // Not taken means the grant left `activating` while the email was looked up (ended early:
       // its revoke could not name the address this call would), or another process's call may
       // still be out (it led before this one).
+      // A call of this process that timed out and has not settled is waited for: never two
+      // calls of one grant out at once. One still out after the grace waits for a later pass.
+      if (this.calls.pending(grant.id) && !(await this.calls.settled(grant.id, 2 * timeoutMs))) {
+        this.deps.logger.warn('a grant call that timed out has still not answered; not calling', {
+          grantId: grant.id,
+        });
+        const attempts = this.held.get(grant.id)?.attempts ?? 0;
+        this.held.set(grant.id, { until: this.fenceFor(timeoutMs), attempts });
+        return;
+      }
       const leaseEnd = await this.grants.grantCall(grant.id, email, timeoutMs);
       if (leaseEnd === undefined) {
         this.deps.logger.info('grant ended, or another grant call may be out; not calling', {
@@ -556,7 +566,7 @@ export class Sweeper {
         });
         return;
       }
-      held = true;
+      lease = leaseEnd;
       const startsAt = this.deps.core.now();
       const window = { startsAt, expiresAt: startsAt + grant.durationMs };
       const ctx = this.contextOf(grant, email, window);
@@ -578,6 +588,7 @@ export class Sweeper {
         sealedCredentials,
         elapsedMs: Date.now() - started,
         email,
+        lease,
       });
       if (!recorded)
         this.deps.logger.info(
@@ -588,7 +599,7 @@ export class Sweeper {
       // A call that timed out may still land: nothing is concluded about this grant before the
       // fence, whichever process looks at it next.
       const fenceUntil = this.calls.pending(grant.id) ? this.fenceFor(timeout) : undefined;
-      await this.failed(grant, 'grant', err, { fenceUntil, heldCall: held });
+      await this.failed(grant, 'grant', err, { fenceUntil, lease });
     }
   }
 

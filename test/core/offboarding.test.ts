@@ -69,7 +69,6 @@ describe.each(STORE_KINDS)('offboarding in the core (%s)', (kind) => {
     const fenceUntil = h.clock.now() + 60_000;
     await h.core.lifecycle.failed(fenced.id, 'grant', 'timed out after 30s', RETRY, {
       fenceUntil,
-      heldCall: true,
     });
     const pending = await file('quorum');
     const bystander = await grantOf('prod-db', 'ULEAD', 'UENG');

@@ -211,6 +211,24 @@ describe.each(STORE_KINDS)('fenced provider calls (%s)', (kind: StoreKind) => {
     });
   });
 
+  it('makes no second grant call while this process knows its first is still out', async () => {
+    await setUp(config({ alertAfterAttempts: 3 }));
+    provider.never = true;
+    const grantId = await requested();
+    await sweeper.tick();
+    const failed = await grant(grantId);
+    expect(failed).toMatchObject({ status: 'activating', attempts: 1 });
+    // Its retry falls due (past the fence): the first call has still not answered.
+    h.clock.set(failed.nextAttemptAt!);
+    await sweeper.tick();
+    expect(provider.events).toEqual(['grant called']);
+    // It answers at last: the next retry calls again, one call out at a time.
+    provider.release();
+    h.clock.advance(2 * TIMEOUT_MS);
+    await sweeper.tick();
+    expect(provider.events).toEqual(['grant called', 'grant landed', 'grant called']);
+  });
+
   it('schedules a user revoke after a timed-out activation no sooner than the fence, and ends absent', async () => {
     await setUp(config({ alertAfterAttempts: 2 }));
     const grantId = await requested();

@@ -252,6 +252,30 @@ describe.each(STORE_KINDS)('a grant call out on another replica (%s)', (kind) =>
     expect(provider.present.has(g)).toBe(false);
   });
 
+  it('keeps the lease another replica took after this one ran out, when this one answers late', async () => {
+    const g = await file(h, h.core, 'U1');
+    const leaseA = await h.core.lifecycle.grantCall(g, 'u1@example.com', 1_000);
+    const core2 = await h.another();
+    h.clock.set(leaseA!);
+    const leaseB = await core2.lifecycle.grantCall(g, 'u1@example.com', 1_000);
+    expect(leaseB).toBe(leaseA! + 2_000);
+    h.clock.advance(10);
+    const retry = { retryBase: 5_000, retryMax: 600_000, alertAfterAttempts: 5 };
+    await h.core.lifecycle.failed(g, 'grant', 'HTTP 502', retry, { lease: leaseA });
+    expect((await core2.grant(g))!.fenceUntil).toBe(leaseB);
+    await core2.revokeGrant({ grantId: g, actor: 'U1' });
+    expect((await core2.grant(g))!.nextAttemptAt).toBe(leaseB);
+    // The first call lands after all: still B's lease, and the revoke waits for B's call.
+    await h.core.lifecycle.activated(g, {
+      startsAt: h.clock.now(),
+      expiresAt: h.clock.now() + 30 * 60_000,
+      state: undefined,
+      elapsedMs: 3_000,
+      lease: leaseA,
+    });
+    expect(await core2.grant(g)).toMatchObject({ fenceUntil: leaseB, nextAttemptAt: leaseB });
+  });
+
   it('a call that never answers (its process died) holds the grant no longer than its fence', async () => {
     const provider = new RecordingProvider(PER_GRANT);
     const g = await file(h, h.core, 'U1');
