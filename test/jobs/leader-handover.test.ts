@@ -48,6 +48,21 @@ function sweeperOn(core: Core, provider: RecordingProvider): Sweeper {
   });
 }
 
+/** Holds the provider's first grant call until `release()`; `reached` resolves when it comes. */
+function holdFirstGrant(provider: RecordingProvider) {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let reach!: () => void;
+  const reached = new Promise<void>((resolve) => (reach = resolve));
+  provider.onCall = async (call) => {
+    if (call.action === 'grant' && provider.callsOf('grant').length === 1) {
+      reach();
+      await held;
+    }
+  };
+  return { release, reached };
+}
+
 async function file(h: CoreHarness, core: Core, requester: string): Promise<string> {
   const r = await core.createRequest({
     requester,
@@ -78,22 +93,14 @@ describe('leadership lost during the first pass (PostgreSQL, two replicas)', () 
   it('the old leader starts no provider call after its lock is gone', async () => {
     const provider = new RecordingProvider(PER_GRANT);
     // Two approved grants waiting for activation, U1's first in the queue.
-    const g1 = await file(h, h.core, 'U1');
+    await file(h, h.core, 'U1');
     h.clock.advance(1000);
     const g2 = await file(h, h.core, 'U2');
 
-    // Replica 1's grant call for g1 is slow.
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
+    // Replica 1's grant call for g1 (the first in its queue) is slow.
     let reached = false;
-    let first = true;
-    provider.onCall = async (call) => {
-      if (first && call.action === 'grant' && call.grantId === g1) {
-        first = false;
-        reached = true;
-        await held;
-      }
-    };
+    const slow = holdFirstGrant(provider);
+    void slow.reached.then(() => (reached = true));
 
     const store1 = h.store;
     const store2 = await openStore(h.location);
@@ -133,7 +140,7 @@ describe('leadership lost during the first pass (PostgreSQL, two replicas)', () 
 
     // Replica 1's slow call answers. It lost leadership seconds ago.
     const callsBefore = provider.calls.length;
-    release();
+    slow.release();
     await started1;
     await Promise.all([leader1.stop(), leader2.stop()]);
 
@@ -164,11 +171,7 @@ describe('a grant call whose lease waited for the database (PostgreSQL, two repl
   it('still holds the grant while its call is out', async () => {
     const provider = new RecordingProvider(PER_GRANT);
     const g = await file(h, h.core, 'U1');
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    provider.onCall = async (call) => {
-      if (call.action === 'grant' && provider.callsOf('grant').length === 1) await held;
-    };
+    const { release } = holdFirstGrant(provider);
     locker = new pg.Client({ connectionString: h.location.databaseUrl });
     await locker.connect();
     await locker.query('SELECT pg_advisory_lock($1, $2)', [...LOCKS.change]);
@@ -219,16 +222,7 @@ describe.each(STORE_KINDS)('a grant call out on another replica (%s)', (kind) =>
   it('holds the grant: the other replica neither calls nor revokes until it lands', async () => {
     const provider = new RecordingProvider(PER_GRANT);
     const g = await file(h, h.core, 'U1');
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let reach!: () => void;
-    const reached = new Promise<void>((resolve) => (reach = resolve));
-    provider.onCall = async (call) => {
-      if (call.action === 'grant' && provider.callsOf('grant').length === 1) {
-        reach();
-        await held;
-      }
-    };
+    const { release, reached } = holdFirstGrant(provider);
     const first = sweeperOn(h.core, provider);
     const pass = first.tick();
     await reached;
