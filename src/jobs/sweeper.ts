@@ -541,13 +541,11 @@ export class Sweeper {
       // its revoke could not name the address this call would), or another process's call may
       // still be out (it led before this one).
       // A call of this process that timed out and has not settled is waited for: never two
-      // calls of one grant out at once. One still out after the grace waits for a later pass.
+      // calls of one grant out at once. One still out after the grace counts as another failed
+      // attempt, fenced, so the retries still run out into the clean-up and the alert.
       if (this.calls.pending(grant.id) && !(await this.calls.settled(grant.id, 2 * timeoutMs))) {
-        this.deps.logger.warn('a grant call that timed out has still not answered; not calling', {
-          grantId: grant.id,
-        });
-        const attempts = this.held.get(grant.id)?.attempts ?? 0;
-        this.held.set(grant.id, { until: this.fenceFor(timeoutMs), attempts });
+        const err = new ProviderCallError('the grant call that timed out has still not answered');
+        await this.failed(grant, 'grant', err, { fenceUntil: this.fenceFor(timeoutMs) });
         return;
       }
       const leaseEnd = await this.grants.grantCall(grant.id, email, timeoutMs);
