@@ -113,8 +113,9 @@ describe('leadership lost during the first pass (PostgreSQL, two replicas)', () 
     });
     const sweeper1 = sweeperOn(h.core, provider);
     const sweeper2 = sweeperOn(core2, provider);
-    // Replica 2 campaigns more often, so it (not replica 1 reconnecting) takes the freed lock.
-    const leader1 = new LeaderJobs(store1.leadership({ intervalMs: 1000 }), [sweeper1], logger);
+    // Replica 2 campaigns every 50 ms, replica 1 again only a minute after it lost the lock: the
+    // freed lock goes to replica 2 (a reconnecting replica 1 could otherwise take it back).
+    const leader1 = new LeaderJobs(store1.leadership({ intervalMs: 60_000 }), [sweeper1], logger);
     const leader2 = new LeaderJobs(store2.leadership({ intervalMs: 50 }), [sweeper2], logger);
 
     // Replica 1 leads; its first pass is held in g1's grant call, g2 next in its queue.
@@ -140,11 +141,14 @@ describe('leadership lost during the first pass (PostgreSQL, two replicas)', () 
 
     // Replica 1's slow call answers. It lost leadership seconds ago.
     const callsBefore = provider.calls.length;
+    const taking = jest.spyOn(h.core.lifecycle, 'grantCall');
     slow.release();
     await started1;
     await Promise.all([leader1.stop(), leader2.stop()]);
 
-    // No grant call for g2 from the old leader after it lost the lock.
+    // The old leader's pass went no further: it did not even try to take g2's grant call (which
+    // the grant's lease would refuse by now), and made no call for it.
+    expect(taking).not.toHaveBeenCalled();
     expect((await core2.grant(g2))!.status).toBe('revoked');
     expect(provider.present.has(g2)).toBe(false);
     expect(provider.calls.slice(callsBefore).filter((c) => c.grantId === g2)).toEqual([]);
