@@ -61,9 +61,9 @@ export type WalkStart = { from?: RecordedAnchor; also: RecordedAnchor[] } | { fo
 /**
  * Where a digest's walk starts: after the chain watch's verified head when its seal verifies
  * under `seal` (the digest then walks only rows newer than that, and checks the latest digest's
- * head as well, even one newer than it); else after the head the latest posted digest verified or, before any digest
- * recorded one, after the last row older than the period (its own hash is checked, its past is
- * not). A checkpoint whose seal fails is reported as what it is: tampering.
+ * head as well, even one newer than it); else after the head the latest posted digest verified
+ * or, before any digest recorded one, after the last row older than the period (its own hash is
+ * checked, its past is not). A checkpoint whose seal fails is reported as what it is: tampering.
  */
 export async function digestWalkStart(
   q: Queries,

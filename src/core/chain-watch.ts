@@ -51,9 +51,9 @@ const gone = (from: number) =>
 /**
  * Verifies up to `maxRows` audit rows after the sealed checkpoint and moves the checkpoint to
  * the last of them. A break (a row that does not match, a checkpoint row rewritten or gone, a
- * checkpoint whose seal fails, that went back below `notBelow` or is gone after it) is recorded in the
- * checkpoint, audited and alerted to the admins and the digest channel with the row, once per
- * break; the checkpoint does not move past it. A forged checkpoint is replaced by one at the
+ * checkpoint whose seal fails, that went back below `notBelow` or is gone after it) is recorded
+ * in the checkpoint, audited and alerted to the admins and the digest channel with the row, once
+ * per break; the checkpoint does not move past it. A forged checkpoint is replaced by one at the
  * genesis, so the walk starts over and finds whatever the forgery was meant to hide.
  */
 export async function verifyChainStep(

@@ -415,10 +415,6 @@ export class Policy {
   }
 
   /**
-   * Whether the directory says this person still belongs to the workspace; undefined when it
-   * cannot say now (the people Hallpass recorded as gone stay refused regardless).
-   */
-  /**
    * Someone deactivated in Slack, or turned into a guest, decides nothing, and what they
    * approved before no longer counts (standingOf asks this of each earlier approval). When the
    * directory cannot say, the state offboarding recorded decides, in the decision's transaction.
@@ -432,6 +428,10 @@ export class Policy {
     );
   }
 
+  /**
+   * Whether the directory says this person still belongs to the workspace; undefined when it
+   * cannot say now (the people Hallpass recorded as gone stay refused regardless).
+   */
   async statusOf(userId: string): Promise<PersonStatus | undefined> {
     try {
       return await this.directory.statusOf(userId);

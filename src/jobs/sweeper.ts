@@ -537,9 +537,6 @@ export class Sweeper {
       timeout = timeoutMs;
       // A retry names the email its first attempt did: that attempt may have granted it.
       const email = await grantedEmailOf(this.deps.directory, grant);
-      // Not taken means the grant left `activating` while the email was looked up (ended early:
-      // its revoke could not name the address this call would), or another process's call may
-      // still be out (it led before this one).
       // A call of this process that timed out and has not settled is waited for: never two
       // calls of one grant out at once. One still out after the grace counts as another failed
       // attempt, fenced, so the retries still run out into the clean-up and the alert.
@@ -548,6 +545,9 @@ export class Sweeper {
         await this.failed(grant, 'grant', err, { fenceUntil: this.fenceFor(timeoutMs) });
         return;
       }
+      // Not taken means the grant left `activating` while the email was looked up (ended early:
+      // its revoke could not name the address this call would), or another process's call may
+      // still be out (it led before this one).
       const leaseEnd = await this.grants.grantCall(grant.id, email, timeoutMs);
       if (leaseEnd === undefined) {
         this.deps.logger.info('grant ended, or another grant call may be out; not calling', {

@@ -45,7 +45,6 @@ export const DEFAULT_MAX_CONNECTIONS = 10;
 /** One connection for changes and at least one for everything else. */
 export const MIN_CONNECTIONS = 2;
 
-/** What to do when a pool runs dry: said in the error, so an operator need not look it up. */
 /** Where a walk after `from` ends: the newest row, or a step's `maxRows`th row when as many follow. */
 async function walkEnd(runner: PgRunner, from: number, maxRows?: number): Promise<number> {
   if (maxRows !== undefined) {
@@ -56,6 +55,7 @@ async function walkEnd(runner: PgRunner, from: number, maxRows?: number): Promis
   return newest?.seq == null ? 0 : Number(newest.seq);
 }
 
+/** What to do when a pool runs dry: said in the error, so an operator need not look it up. */
 const POOL_ADVICE =
   'raise HALLPASS_DATABASE_POOL, check that the server accepts this many connections, and look for slow statements in pg_stat_activity';
 
