@@ -4,21 +4,34 @@ import { TAKE_AHEAD_MS } from './grant-transitions';
 import { termsOf } from './terms';
 
 /**
- * Whether two grants of one person and resource act on the same place at the provider: the same
- * provider instance and the same target, as recorded when each was made. After the target of a
+ * Whether two grants of one person act on the same place at the provider: the same provider
+ * instance and the same target, as recorded when each was made, whatever resource they came
+ * from. Two resources that name one target (or a resource renamed while a grant of it is live)
+ * give one access, and ending one grant must not take it from the other. After the target of a
  * resource is edited, a grant made before and one made after reach different places, and ending
  * one must not be skipped for the other. Grants made before terms were recorded compare by
  * resource, as they always did. Whether they reach the same account there is for the caller
  * (`coveringEach`'s `sameAccount`): that takes the provider and the directory.
  */
 export function sameAccess(a: GrantRow, b: GrantRow): boolean {
-  if (a.userId !== b.userId || a.resourceId !== b.resourceId || a.provider !== b.provider)
-    return false;
+  if (a.userId !== b.userId || a.provider !== b.provider) return false;
   const [ours, theirs] = [termsOf(a), termsOf(b)];
-  if (!ours || !theirs) return true;
+  if (!ours || !theirs) return a.resourceId === b.resourceId;
   return (
     ours.provider === theirs.provider && canonicalJson(ours.target) === canonicalJson(theirs.target)
   );
+}
+
+/** Which ending grants another grant covers, read once for many. */
+export interface Covers {
+  /** Each covered grant's id to a grant that still gives its holder the same access. */
+  by: Map<string, GrantRow>;
+  /**
+   * Grants of the same access as one being activated whose attempt is not due (its grant call
+   * out, a retry later, or booked to start later): by the time such a grant's revoke takes its
+   * turn, that activation may have landed, so the revoke asks again then.
+   */
+  askAgain: Set<string>;
 }
 
 /**
@@ -33,15 +46,20 @@ export async function coveringEach(
   ctx: CoreContext,
   grants: readonly GrantRow[],
   sameAccount: (ending: GrantRow, cover: GrantRow) => Promise<boolean>,
-): Promise<Map<string, GrantRow>> {
-  const covers = new Map<string, GrantRow>();
+): Promise<Covers> {
+  const covers: Covers = { by: new Map(), askAgain: new Set() };
   if (grants.length === 0) return covers;
   const now = ctx.clock.now();
-  const live = await ctx.store.grants.liveAlongside(grants, now, now + TAKE_AHEAD_MS);
+  const live = await ctx.store.grants.liveAlongside(grants, now);
   for (const grant of grants) {
     for (const g of live) {
       if (g.id === grant.id || !sameAccess(g, grant) || !(await sameAccount(grant, g))) continue;
-      covers.set(grant.id, g);
+      if (g.status === 'activating' && (g.nextAttemptAt ?? 0) > now + TAKE_AHEAD_MS) {
+        covers.askAgain.add(grant.id);
+        continue;
+      }
+      covers.by.set(grant.id, g);
+      covers.askAgain.delete(grant.id);
       break;
     }
   }

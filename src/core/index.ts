@@ -52,7 +52,7 @@ import {
   type BreakGlassInput,
   type ReviewInput,
 } from './break-glass';
-import { coveringEach } from './covering';
+import { coveringEach, type Covers } from './covering';
 import { nextFollowUpAt, sendDueFollowUps } from './follow-ups';
 import { OutboxBook } from './outbox';
 import {
@@ -88,6 +88,7 @@ export type { Awaiting, UserOverview } from './queries';
 export { OVERVIEW_LIMIT } from './queries';
 export type { Activation, FailedCall, RetryPolicy, Revocation, Revoked } from './grant-transitions';
 export { TAKE_AHEAD_MS } from './grant-transitions';
+export type { Covers } from './covering';
 export type { DecisionOutcome } from './decisions';
 export type { BreakGlassUse, ReviewOutcome, Verdict } from './break-glass';
 export type { FollowUpsSent } from './follow-ups';
@@ -163,14 +164,14 @@ export class GrantLifecycle {
     grant: GrantRow,
     sameAccount: (ending: GrantRow, cover: GrantRow) => Promise<boolean>,
   ): Promise<GrantRow | undefined> {
-    return (await coveringEach(this.ctx, [grant], sameAccount)).get(grant.id);
+    return (await coveringEach(this.ctx, [grant], sameAccount)).by.get(grant.id);
   }
 
-  /** `covering` for several grants in one read: each grant's id to a grant covering it. */
+  /** `covering` for several grants in one read, and which of them must ask again later. */
   coveringEach(
     grants: readonly GrantRow[],
     sameAccount: (ending: GrantRow, cover: GrantRow) => Promise<boolean>,
-  ): Promise<Map<string, GrantRow>> {
+  ): Promise<Covers> {
     return coveringEach(this.ctx, grants, sameAccount);
   }
 

@@ -5,9 +5,9 @@ import { grantedEmailOf, type ProviderLookup } from './provider-call';
 
 /**
  * Turns on one person's shared access, taken by every job that calls a provider on it. On a
- * provider where a person's grants of one resource share one access, a revoke (the sweeper's, or
- * the reconciler's repair of an ended grant) and a later grant's activation of that access must
- * not cross at the provider: whichever took its turn first finishes before the other starts, so a
+ * provider where a person's grants share one access, a revoke (the sweeper's, or the
+ * reconciler's repair of an ended grant) and a later grant's activation of that access must not
+ * cross at the provider: whichever took its turn first finishes before the other starts, so a
  * revoke cannot land after the grant call of a grant approved meanwhile.
  */
 export class AccessTurns {
@@ -15,11 +15,16 @@ export class AccessTurns {
 
   constructor(private readonly providers: ProviderLookup) {}
 
-  /** The shared access `grant` acts on; undefined where each grant has an access of its own. */
+  /**
+   * The line of turns `grant` takes; undefined where each grant has an access of its own. One
+   * line per person and provider instance: grants of two resources (or of a renamed one) may
+   * name the same target there (`sameAccess`), and taking turns with the person's other grants
+   * at that provider costs them nothing but order.
+   */
   accessOf(grant: GrantRow): string | undefined {
     const isolation = this.providers.get(grant.provider)?.provider.guarantees.isolation;
-    // Resource ids hold no newline (config schema), so the key splits one way only: at its last.
-    return isolation === 'shared' ? `${grant.userId}\n${grant.resourceId}` : undefined;
+    // Provider names hold no newline (config schema), so the key splits one way only: at its last.
+    return isolation === 'shared' ? `${grant.userId}\n${grant.provider}` : undefined;
   }
 
   /**

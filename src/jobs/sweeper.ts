@@ -1,6 +1,7 @@
 import { schedule, type ScheduledTask } from 'node-cron';
 import type {
   Core,
+  Covers,
   DueGrant,
   DuePlace,
   FailedCall,
@@ -256,7 +257,7 @@ export class Sweeper {
    */
   private async workDue(concurrency: number): Promise<void> {
     const seen = new Set<string>();
-    const queue: { grant: GrantRow; covers: Map<string, GrantRow> | undefined }[] = [];
+    const queue: { grant: GrantRow; covers: Covers | undefined }[] = [];
     let refilling: Promise<void> | null = null;
     let exhausted = false;
     let after: DuePlace | undefined;
@@ -428,10 +429,12 @@ export class Sweeper {
    * Which of the revokes in `work` on a shared-isolation provider another live grant still
    * covers, in one read for the page rather than one per revoke. A grant approved after this
    * read cannot be undone by the revoke: it comes in a later page, and calls on one shared access
-   * run in the order they were taken (`AccessTurns`), so its grant call follows the revoke.
+   * run in the order they were taken (`AccessTurns`), so its grant call follows the revoke. A
+   * grant of the same access being activated meanwhile (its call out) may have taken its turn
+   * first and be active by the revoke's turn: that revoke asks again then (`askAgain`).
    * Undefined when the read failed: each revoke then asks for itself.
    */
-  private coversOf(work: readonly GrantRow[]): Promise<Map<string, GrantRow> | undefined> {
+  private coversOf(work: readonly GrantRow[]): Promise<Covers | undefined> {
     const shared = work.filter(
       (g) =>
         g.status === 'revoking' &&
@@ -448,7 +451,7 @@ export class Sweeper {
    */
   private async process(
     grant: GrantRow,
-    covers?: Map<string, GrantRow>,
+    covers?: Covers,
     later?: (readBack: ReadBack) => void,
   ): Promise<void> {
     this.inFlight.add(grant.id);
@@ -610,7 +613,7 @@ export class Sweeper {
    */
   private async revoke(
     grant: GrantRow,
-    covers?: Map<string, GrantRow>,
+    covers?: Covers,
     mayDefer = false,
   ): Promise<ReadBack | undefined> {
     const started = Date.now();
@@ -627,9 +630,10 @@ export class Sweeper {
         );
       }
       if (provider.guarantees.isolation === 'shared') {
-        const cover = covers
-          ? covers.get(grant.id)
-          : await this.grants.covering(grant, this.sameAccount);
+        const cover =
+          covers && !covers.askAgain.has(grant.id)
+            ? covers.by.get(grant.id)
+            : await this.grants.covering(grant, this.sameAccount);
         if (cover) {
           this.record(grant, { coveredBy: cover.id });
           return;

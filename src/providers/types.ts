@@ -102,8 +102,8 @@ export interface ProviderGuarantees {
   endsOpenSessions: boolean;
   /**
    * `per-grant`: each grant is its own access (its own role, key…), so revoking one never touches
-   * another. `shared`: access is per user and resource, so a revoke waits while another grant of
-   * the same user and resource is still active.
+   * another. `shared`: access is per user and place, so a revoke waits while another grant of
+   * the same user at the same provider instance and target is still active.
    */
   isolation: 'per-grant' | 'shared';
 }

@@ -311,15 +311,10 @@ export interface GrantQueries {
   /** The earliest expiry among active grants whose holder was not warned yet. */
   nextUnwarnedExpiry(): Promise<number | null>;
   /**
-   * The grants of these grants' holders and resources that give access now or are about to, in
-   * one statement: active and unexpired at `now`, or activating with an attempt due by
-   * `activatingBy` (a grant booked to start later, or waiting to retry, is neither).
+   * The grants of these grants' holders at their providers that give access now or may soon, in
+   * one statement: active and unexpired at `now`, or activating (whenever its attempt is due).
    */
-  liveAlongside(
-    grants: readonly GrantRow[],
-    now: number,
-    activatingBy: number,
-  ): Promise<GrantRow[]>;
+  liveAlongside(grants: readonly GrantRow[], now: number): Promise<GrantRow[]>;
   /** Active, unwarned grants expiring in (now, until]. */
   toWarn(now: number, until: number, limit: number): Promise<GrantRow[]>;
   /** Active grants whose expiry moved since the provider was told. */

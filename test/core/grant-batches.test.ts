@@ -247,12 +247,16 @@ describe.each(STORE_KINDS)('grant changes in batches (%s)', (kind) => {
     await h.core.lifecycle.expire([first, alone]);
     const expired = await Promise.all([first, alone].map(async (id) => (await h.core.grant(id))!));
     const covers = await h.core.lifecycle.coveringEach(expired, SAME_ACCOUNT);
-    expect([...covers].map(([id, cover]) => [id, cover.id])).toEqual([[first, second]]);
+    expect([...covers.by].map(([id, cover]) => [id, cover.id])).toEqual([[first, second]]);
+    expect(covers.askAgain.size).toBe(0);
     for (const grant of expired)
       expect((await h.core.lifecycle.covering(grant, SAME_ACCOUNT))?.id).toBe(
-        covers.get(grant.id)?.id,
+        covers.by.get(grant.id)?.id,
       );
-    expect(await h.core.lifecycle.coveringEach([], SAME_ACCOUNT)).toEqual(new Map());
+    expect(await h.core.lifecycle.coveringEach([], SAME_ACCOUNT)).toEqual({
+      by: new Map(),
+      askAgain: new Set(),
+    });
   });
 
   it('does nothing, not even a transaction, for no grants', async () => {

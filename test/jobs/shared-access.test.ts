@@ -508,3 +508,94 @@ describe.each(STORE_KINDS)(
     });
   },
 );
+
+const MASS_EXPIRY_CONFIG = `
+timezone: UTC
+admins: [UADMIN]
+requests:
+  pendingTimeout: 24h
+  approverChannel: CAPPROVALS
+sweeper:
+  concurrency: 2
+providers:
+  hook:
+    type: webhook
+    url: http://127.0.0.1:9/hook
+    secret: s3cret-value
+resources:
+  - id: auto
+    name: Auto approved
+    provider: hook
+    maxDuration: 1h
+    approvalsRequired: 0
+`;
+
+/**
+ * Shared access, a pass with more work than its first page (a mass expiry): the person's old
+ * grant A expires in the pass's second page while their new grant B, listed in the first page,
+ * is being activated (its grant call out, its lease taken). The second page's covers are read
+ * while B's call is out, when B covers nothing yet; B took the access's turn first, so by A's
+ * turn B is active. A's revoke must ask again then, rather than act on the page's read and take
+ * B's access away.
+ */
+describe('a revoke whose cover was read while a grant of the same access was being activated', () => {
+  let h: CoreHarness;
+  afterEach(() => h.close());
+
+  it('does not take away the access of a grant activated while its page was booked', async () => {
+    h = await coreHarness(MASS_EXPIRY_CONFIG);
+    const provider = new RecordingProvider(); // isolation: shared, keyed on user/resource
+    const sweeper = new Sweeper({
+      core: h.core,
+      providers: lookupOf({ hook: provider }),
+      directory: new StaticDirectory({}, { UREQ: 'req@example.com' }),
+      sealer,
+      logger,
+      random: () => 1,
+    });
+    const file = async (requester: string) => {
+      const req = await h.core.createRequest({
+        requester,
+        resourceId: 'auto',
+        duration: '30m',
+        justification: JUST,
+      });
+      return h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', req.id);
+    };
+
+    const a = await file('UREQ');
+    await sweeper.tick();
+    expect((await h.core.grant(a))!.status).toBe('active');
+    const end = (await h.core.grant(a))!.expiresAt!;
+    expect(end).toBe(T0 + 30 * MIN);
+
+    // Just before a's end the person asks again (b), and three others ask for the same resource.
+    h.clock.set(end - 2);
+    const b = await file('UREQ');
+    h.clock.set(end - 1);
+    for (const other of ['UZ1', 'UZ2', 'UZ3']) await file(other);
+    h.clock.set(end);
+
+    // b's grant call is slow: it answers once a has been booked for its revoke (and a moment more).
+    provider.onCall = async (call) => {
+      if (call.action !== 'grant' || call.grantId !== b) return;
+      while (
+        (await h.sql.value<string>('SELECT status FROM grants WHERE id = ?', a)) !== 'revoking'
+      )
+        await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 100));
+    };
+    await sweeper.tick();
+    await sweeper.tick();
+    await sweeper.stop();
+
+    expect((await h.core.grant(a))!.status).toBe('revoked');
+    expect((await h.core.grant(b))!.status).toBe('active');
+    // The record says b is active: the shared access must still be there.
+    const order = provider.calls
+      .filter((c) => c.grantId === a || c.grantId === b)
+      .map((c) => `${c.action}:${c.grantId === a ? 'a' : 'b'}`);
+    expect(order).not.toContain('revoke:a');
+    expect(provider.present.has('UREQ/auto')).toBe(true);
+  });
+});

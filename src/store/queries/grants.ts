@@ -133,20 +133,20 @@ export class SqlGrantQueries implements GrantQueries {
     return this.at(NEXT_UNWARNED);
   }
 
-  async liveAlongside(grants: readonly GrantRow[], now: number, activatingBy: number) {
+  async liveAlongside(grants: readonly GrantRow[], now: number) {
     if (grants.length === 0) return [];
     const users = [...new Set(grants.map((g) => g.userId))];
-    const resources = [...new Set(grants.map((g) => g.resourceId))];
-    // Both IN lists; the caller pairs the rows with its grants. The (user_id, resource_id, status)
-    // index serves this on both databases, where a list of row values may not be.
+    const providers = [...new Set(grants.map((g) => g.provider))];
+    // Both IN lists; the caller pairs the rows with its grants. The live-grants condition repeats
+    // grants_user_live's own, so that SQLite reads a person's live grants from that index alone.
     return this.many(
       sqlOf(
         `SELECT * FROM grants WHERE user_id IN (${placeholders(users.length)})
-           AND resource_id IN (${placeholders(resources.length)})
-           AND ((status = 'activating' AND next_attempt_at <= ?)
-             OR (status = 'active' AND expires_at > ?))`,
+           AND status in ('activating', 'active', 'revoking')
+           AND provider IN (${placeholders(providers.length)})
+           AND (status = 'activating' OR (status = 'active' AND expires_at > ?))`,
       ),
-      [...users, ...resources, activatingBy, now],
+      [...users, ...providers, now],
     );
   }
 
