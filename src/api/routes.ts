@@ -91,12 +91,18 @@ const requestPath = (id: string) => `${API_PREFIX}/requests/${id}`;
  * The client key of an API filing: the caller's identity and their Idempotency-Key, hashed
  * together. Joined as text, an identity ending where another's key begins (`oidc:ci:a` with key
  * `b:c`, `oidc:ci:a:b` with key `c`) would make one key; hashed as a pair, never, and the key
- * stays short whatever the identity's length.
+ * stays short whatever the identity's length. Empty when the call sent no key.
  */
-function clientKeyOf(callerId: string, key: string): string {
-  return `api:${createHash('sha256')
-    .update(JSON.stringify([callerId, key]))
-    .digest('hex')}`;
+function clientKeyOf(
+  callerId: string,
+  headers: Record<string, string | string[] | undefined>,
+): { clientKey?: string } {
+  const key = headers['idempotency-key'];
+  if (typeof key !== 'string' || !key) return {};
+  if (key.length > 200)
+    throw new ApiProblem(422, 'bad_idempotency_key', 'Idempotency-Key is at most 200 characters.');
+  const hashed = createHash('sha256').update(JSON.stringify([callerId, key])).digest('hex');
+  return { clientKey: `api:${hashed}` };
 }
 
 /** The endpoints; `deps` is only read when a call is handled. */
@@ -138,13 +144,6 @@ export function routes(deps: RouteDeps): Route[] {
       },
       problems: [400, 403, 409, 415, 422],
       handle: async ({ caller, body, headers }) => {
-        const key = headers['idempotency-key'];
-        if (typeof key === 'string' && key.length > 200)
-          throw new ApiProblem(
-            422,
-            'bad_idempotency_key',
-            'Idempotency-Key is at most 200 characters.',
-          );
         const request = await deps.core.createRequest({
           requester: caller.id,
           resourceId: body.resource,
@@ -152,7 +151,7 @@ export function routes(deps: RouteDeps): Route[] {
           justification: body.reason,
           ticket: body.ticket,
           caller,
-          ...(typeof key === 'string' && key ? { clientKey: clientKeyOf(caller.id, key) } : {}),
+          ...clientKeyOf(caller.id, headers),
         });
         return {
           body: await deps.views.request(request),
@@ -245,12 +244,12 @@ export function routes(deps: RouteDeps): Route[] {
       operationId: 'extendGrant',
       summary: 'Ask for more time on an active grant',
       description:
-        'Files an extension request, decided like any request (auto-approved when the whole grant stays within a matching rule’s `autoApprove.maxDuration`). Wait on it like a request.',
+        'Files an extension request, decided like any request (auto-approved when the whole grant stays within a matching rule’s `autoApprove.maxDuration`). Wait on it like a request. An `Idempotency-Key` header makes a retried call return the extension request it already filed, rather than add the time twice.',
       authenticated: true,
       body: ExtendBody,
       ok: { status: 201, description: 'The extension request.', schema: Request },
       problems: [400, 403, 404, 409, 415, 422],
-      handle: async ({ caller, params, body }) => {
+      handle: async ({ caller, params, body, headers }) => {
         const grant = await ownGrant(deps.core, caller, params.id!);
         const request = await deps.core.requestExtension({
           grantId: grant.id,
@@ -258,6 +257,7 @@ export function routes(deps: RouteDeps): Route[] {
           duration: body.duration,
           justification: body.reason,
           caller,
+          ...clientKeyOf(caller.id, headers),
         });
         return {
           body: await deps.views.request(request),

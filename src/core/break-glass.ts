@@ -78,7 +78,16 @@ export async function breakGlass(ctx: CoreContext, input: BreakGlassInput): Prom
   refuseIfGone(parsed.requester, await ctx.policy.statusOf(parsed.requester));
 
   return change(ctx, async (c) => {
-    const existing = await filedBefore(c.tx, parsed.clientKey, parsed.requester, resource.id);
+    const existing = await filedBefore(c.tx, parsed.clientKey, {
+      requester: parsed.requester,
+      kind: 'access',
+      resourceId: resource.id,
+      grantId: null,
+      durationMs,
+      justification,
+      ticket,
+      startAt: null,
+    });
     if (existing) {
       const use = await c.tx.breakGlass.byRequest(existing.id);
       if (use) return { request: existing, use };

@@ -3,6 +3,7 @@ import { change, type CoreContext, type GrantRow, type RequestRow } from './cont
 import { endEarly, canEndEarly } from './early-end';
 import { DomainError } from './errors';
 import { extensionCeiling } from './extension-ceiling';
+import { filedBefore, type Asked } from './client-key';
 import type { PipelineCaller } from './pipelines';
 import {
   checkDuration,
@@ -70,6 +71,8 @@ export interface ExtensionInput {
   justification: string;
   /** A pipeline asking through the API: how it authenticated now. */
   caller?: PipelineCaller;
+  /** The same filing sent again (a Slack retry, a form submitted twice) gives its request back. */
+  clientKey?: string;
 }
 
 /** The holder asks for more time; the ask goes through the same approval rules as the grant. */
@@ -83,14 +86,33 @@ export async function requestExtension(
       'not_yours',
       `The grant on ${grantName(ctx, grant)} is not yours to extend; only its holder can ask for more time.`,
     );
+  const resource = ctx.policy.findResource(grant.resourceId);
+  if (!resource)
+    throw new DomainError(
+      'bad_state',
+      `${grantName(ctx, grant)} is of a resource no longer in Hallpass's configuration: it cannot be extended, and ends at its time.`,
+    );
+  const durationMs = checkDuration(resource, input.duration);
+  const justification = checkJustification(ctx, input.justification);
+  const asked: Asked = {
+    requester: input.actor,
+    kind: 'extension',
+    resourceId: grant.resourceId,
+    grantId: grant.id,
+    durationMs,
+    justification,
+    ticket: null,
+    startAt: null,
+  };
+  // Before the grant's state: the extension a retry repeats may have been applied since.
+  const earlier = await filedBefore(ctx.store, input.clientKey, asked);
+  if (earlier) return earlier;
   if (grant.status !== 'active' || grant.startsAt === null || grant.expiresAt === null) {
     throw new DomainError(
       'bad_state',
       `Your grant on ${grantName(ctx, grant)} is ${grant.status === 'revoking' ? 'ending' : grant.status}; only active access can be extended.`,
     );
   }
-  const resource = ctx.policy.resource(grant.resourceId);
-  const durationMs = checkDuration(resource, input.duration);
   const ceiling = extensionCeiling(grant, grant.startsAt, resource);
   const room = ceiling - grant.expiresAt;
   if (durationMs > room) {
@@ -101,7 +123,6 @@ export async function requestExtension(
       'duration',
     );
   }
-  const justification = checkJustification(ctx, input.justification);
   const { caller } = input;
   if (caller) {
     const refusal = ctx.policy.pipelineRefusal(caller, resource);
@@ -116,6 +137,8 @@ export async function requestExtension(
     : await ctx.policy.extensionApproval(input.actor, resource, grant.startsAt, wholeMs);
   const expiresAt = grant.expiresAt;
   return change(ctx, async (c) => {
+    const sentTwice = await filedBefore(c.tx, input.clientKey, asked);
+    if (sentTwice) return sentTwice;
     // The room and the auto-approval were judged on the grant as read above: another extension
     // applied since (one sent at the same moment, to another replica) would be counted twice.
     const current = await c.tx.grants.byId(grant.id);
@@ -144,7 +167,7 @@ export async function requestExtension(
       ticket: null,
       approvalsRequired: resource.approvalsRequired,
       pendingUntil: Math.min(c.now + ctx.config.requests.pendingTimeout, expiresAt),
-      clientKey: null,
+      clientKey: input.clientKey ?? null,
       maxDurationMs: resource.maxDuration,
       caller: caller ? JSON.stringify(caller) : null,
     });

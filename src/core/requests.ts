@@ -257,7 +257,16 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
     durationMs,
   );
   return change(ctx, async (c) => {
-    const existing = await filedBefore(c.tx, parsed.clientKey, parsed.requester, resource.id);
+    const existing = await filedBefore(c.tx, parsed.clientKey, {
+      requester: parsed.requester,
+      kind: 'access',
+      resourceId: resource.id,
+      grantId: null,
+      durationMs,
+      justification,
+      ticket,
+      startAt,
+    });
     if (existing) return existing;
     refuseIfGone(parsed.requester, (await c.tx.people.get(parsed.requester))?.state);
     await checkLimits(ctx, c, parsed.requester);

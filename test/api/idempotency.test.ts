@@ -4,6 +4,7 @@ import { Views } from '../../src/api/views';
 import { Waiters } from '../../src/api/waiter';
 import { Sealer } from '../../src/secrets/seal';
 import { coreHarness, type CoreHarness } from '../support/core';
+import { callApi, serveApi, type ServedApi } from './served-api';
 
 /**
  * An Idempotency-Key is the caller's own: OIDC identities carry colons (`oidc:<issuer>:<sub>`,
@@ -106,5 +107,119 @@ describe('Idempotency-Key across identities', () => {
       sameRequest: answer.body.id === filed.body.id,
       credentials: answer.body.grant?.credentials,
     }).toEqual({ requester: attacker.id, sameRequest: false, credentials: undefined });
+  });
+});
+
+const tokenYaml = `
+timezone: UTC
+admins: [UADMIN]
+requests: { approverChannel: CAPPROVALS }
+providers:
+  hook: { type: webhook, url: 'http://127.0.0.1:9/hook', secret: s3cret-value }
+resources:
+  - id: deploy-staging
+    name: Staging deploys
+    provider: hook
+    maxDuration: 4h
+    approvers: { users: [ULEAD] }
+    pipelines:
+      - token: ci:deploy-bot
+        autoApprove: { maxDuration: 15m }
+`;
+
+/**
+ * An Idempotency-Key names one filing: a retry sends the same body. The same identity sending the
+ * same key with a different body (another duration, reason or ticket) is not a retry: it is
+ * refused (409) rather than answered with the earlier request. An extension's key works the same
+ * way, so a retried extension adds its time once.
+ */
+describe('the same Idempotency-Key with the same or another body', () => {
+  let h: CoreHarness;
+  let served: ServedApi;
+
+  beforeEach(async () => {
+    h = await coreHarness(tokenYaml);
+    served = await serveApi(h.core, new Sealer(SECRET));
+  });
+  afterEach(async () => {
+    await served.close();
+    await h.close();
+  });
+
+  it('is refused with 409, not answered with the request filed for the first body', async () => {
+    const { token } = await h.core.pipelines.createToken({
+      identity: 'ci:deploy-bot',
+      resources: ['deploy-staging'],
+      actor: 'cli:test',
+    });
+    const first = await callApi(
+      served.base,
+      'POST',
+      '/requests',
+      token,
+      { resource: 'deploy-staging', duration: '15m', reason: 'deploying build 42 to staging' },
+      { 'idempotency-key': 'run-42' },
+    );
+    expect(first.status).toBe(201);
+    expect(first.body).toMatchObject({ duration: '15m', status: 'approved', autoApproved: true });
+
+    // Not a retry: a different duration and reason, for a human to decide.
+    const second = await callApi(
+      served.base,
+      'POST',
+      '/requests',
+      token,
+      { resource: 'deploy-staging', duration: '4h', reason: 'a long data migration on staging' },
+      { 'idempotency-key': 'run-42' },
+    );
+    expect({ status: second.status, code: second.body.code }).toEqual({
+      status: 409,
+      code: 'bad_state',
+    });
+    expect(await h.sql.value('SELECT count(*) FROM requests')).toBe(1);
+  });
+
+  it('adds a retried extension once, and refuses the key for another duration', async () => {
+    const { token } = await h.core.pipelines.createToken({
+      identity: 'ci:deploy-bot',
+      resources: ['deploy-staging'],
+      actor: 'cli:test',
+    });
+    const filed = await callApi(served.base, 'POST', '/requests', token, {
+      resource: 'deploy-staging',
+      duration: '5m',
+      reason: 'deploying build 42 to staging',
+    });
+    const grantId = (filed.body.grant as { id: string }).id;
+    const now = h.clock.now();
+    await h.core.lifecycle.activated(grantId, {
+      startsAt: now,
+      expiresAt: now + 5 * 60_000,
+      state: undefined,
+      elapsedMs: 1,
+    });
+    const extend = (duration: string) =>
+      callApi(
+        served.base,
+        'POST',
+        `/grants/${grantId}/extend`,
+        token,
+        { duration, reason: 'the deploy is slower than planned' },
+        { 'idempotency-key': 'run-42-more' },
+      );
+    const first = await extend('5m');
+    const retried = await extend('5m');
+    expect([first.status, retried.status]).toEqual([201, 201]);
+    expect(first.body).toMatchObject({ status: 'approved', autoApproved: true });
+    expect(retried.body.id).toBe(first.body.id);
+    expect((await h.core.grant(grantId))!.expiresAt).toBe(now + 10 * 60_000);
+
+    const other = await extend('10m');
+    expect({ status: other.status, code: other.body.code }).toEqual({
+      status: 409,
+      code: 'bad_state',
+    });
+    expect(await h.sql.value("SELECT count(*) FROM requests WHERE kind = 'extension'")).toBe(1);
+    expect((await h.core.grant(grantId))!.expiresAt).toBe(now + 10 * 60_000);
   });
 });

@@ -1,4 +1,5 @@
 import { ACTIONS, BLOCKS, VIEWS } from '../../src/slack/ids';
+import { BASE_CONFIG } from '../support/core';
 import { slackHarness, waitUntil, type SlackHarness } from '../slack/harness';
 import {
   appHomeOpened,
@@ -200,5 +201,93 @@ describe('Slack retries never apply twice', () => {
     await deliverThrice((headers) => h.send.event(envelope, { headers }));
     expect(await count('audit_events')).toBe(before);
     expect(await count('outbox')).toBe(2);
+  });
+});
+
+/** `auto` needs no approver, and may run 4h in all: room for more than one extension. */
+const ROOM_FOR_TWO = BASE_CONFIG.replace(
+  '  - id: auto\n    name: Auto approved\n    provider: hook\n    maxDuration: 1h\n',
+  '  - id: auto\n    name: Auto approved\n    provider: hook\n    maxDuration: 1h\n    maxTotalDuration: 4h\n',
+);
+
+/**
+ * An extension that needs no approver is applied at once. A retried (or twice submitted) extend
+ * form, or a retried `/jit extend`, must still extend once: docs/hostile.md (retries) and
+ * docs/slack.md ("deliveries Slack retries count once").
+ */
+describe('retried extensions that need no approver', () => {
+  let h: SlackHarness;
+  beforeEach(async () => {
+    expect(ROOM_FOR_TWO).toContain('maxTotalDuration: 4h');
+    h = await slackHarness({ yaml: ROOM_FOR_TWO });
+  });
+  afterEach(() => h.close());
+
+  async function activeAutoGrant(): Promise<{ grantId: string; expiresAt: number }> {
+    const req = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'auto',
+      duration: '30m',
+      justification: JUST,
+    });
+    const grantId = (await h.core.grantOf(req))!.id;
+    const now = h.clock.now();
+    const expiresAt = now + 1_800_000;
+    expect(
+      await h.core.lifecycle.activated(grantId, {
+        startsAt: now,
+        expiresAt,
+        state: undefined,
+        elapsedMs: 5,
+      }),
+    ).toBe(true);
+    return { grantId, expiresAt };
+  }
+
+  it('an extend form delivered, then retried, extends the grant once', async () => {
+    const { grantId, expiresAt } = await activeAutoGrant();
+    const view = viewOutput(
+      {
+        type: 'modal',
+        callback_id: VIEWS.extend,
+        private_metadata: JSON.stringify({ grantId, fromHome: false }),
+      },
+      {
+        id: 'VEXT00042',
+        values: {
+          [`${BLOCKS.duration}:auto`]: {
+            [ACTIONS.durationSelect]: { type: 'static_select', selected_option: { value: '30m' } },
+          },
+          [BLOCKS.reason]: { [ACTIONS.reasonInput]: { type: 'plain_text_input', value: JUST } },
+        },
+      },
+    );
+    const payload = viewSubmission({ userId: 'UREQ', view });
+    expect((await h.send.interaction(payload)).status).toBe(200);
+    expect((await h.send.interaction(payload, { headers: RETRY })).status).toBe(200);
+    await h.slack.stop();
+
+    expect(await h.sql.value("SELECT count(*) FROM requests WHERE kind = 'extension'")).toBe(1);
+    expect(
+      await h.sql.value("SELECT count(*) FROM audit_events WHERE action = 'request.created'"),
+    ).toBe(2); // the access request and one extension
+    const grant = await h.core.grant(grantId);
+    expect(grant!.expiresAt).toBe(expiresAt + 1_800_000);
+  });
+
+  it('/jit extend delivered, then retried by Slack, extends the grant once', async () => {
+    const { grantId, expiresAt } = await activeAutoGrant();
+    const body = slashCommandBody({
+      userId: 'UREQ',
+      text: `extend ${grantId} 30m ${JUST}`,
+      responseUrl: h.responseUrl(),
+    });
+    expect((await h.send.post(body, FORM)).status).toBe(200);
+    expect((await h.send.post(body, FORM, { headers: RETRY })).status).toBe(200);
+    await h.slack.stop();
+
+    expect(await h.sql.value("SELECT count(*) FROM requests WHERE kind = 'extension'")).toBe(1);
+    const grant = await h.core.grant(grantId);
+    expect(grant!.expiresAt).toBe(expiresAt + 1_800_000);
   });
 });

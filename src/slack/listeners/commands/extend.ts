@@ -16,6 +16,7 @@ export const extendSubcommand: Subcommand = {
       actor: ctx.userId,
       duration: parsed.value.duration,
       justification: parsed.value.reason,
+      clientKey: `command:${ctx.command.trigger_id}`,
     });
     const resource = ctx.core.policy.resource(row.resourceId);
     await ctx.reply(

@@ -32,6 +32,7 @@ export function extendSubmission(
         actor: body.user.id,
         duration,
         justification: inputValue(values, BLOCKS.reason, ACTIONS.reasonInput) ?? '',
+        clientKey: `view:${view.id}`,
       });
       const resource = core.policy.resource(row.resourceId);
       filed = requestFiledText(row, resource, core.policy.approverChannel(resource));
