@@ -28,19 +28,30 @@ function compile(route: Route): Compiled {
   return { route, pattern: new RegExp(`^${source}$`), names };
 }
 
+const tooLarge = () =>
+  new ApiProblem(413, 'too_large', `A body is at most ${MAX_BODY_BYTES} bytes.`);
+
+/**
+ * The body, up to MAX_BODY_BYTES. Past that it stops reading and rejects, leaving the socket
+ * whole: the caller gets its 413, and the connection is closed after it (`handle`).
+ */
 function readBody(req: IncomingMessage): Promise<string> {
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES)
+    return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        reject(new ApiProblem(413, 'too_large', `A body is at most ${MAX_BODY_BYTES} bytes.`));
-        req.destroy();
+        req.off('data', onData);
+        req.pause();
+        reject(tooLarge());
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
@@ -102,6 +113,8 @@ export class ApiServer {
         res.destroy();
         return;
       }
+      // The rest of a body too large was not read: the connection cannot carry another call.
+      if (problem.status === 413) res.setHeader('connection', 'close');
       writeProblem(res, problem);
     });
   }
