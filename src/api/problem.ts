@@ -48,6 +48,7 @@ const STATUS_OF: Record<ErrorCode, number> = {
   deactivated: 403,
   unavailable: 503,
   bad_token: 422,
+  invalid_token: 401,
   bad_start: 422,
   outside_window: 403,
   self_review: 403,

@@ -142,9 +142,12 @@ export class ApiServer {
     }
     const { route, names } = found.c;
     const params = Object.fromEntries(names.map((name, i) => [name, found.match![i + 1]!]));
-    const caller = route.authenticated ? await this.deps.auth.caller(req) : undefined;
-    if (caller) this.limit(caller);
+    const first = route.authenticated ? await this.deps.auth.caller(req) : undefined;
+    if (first) this.limit(first);
     const body = await parseBody(req, route);
+    // A body may take its time to come in: the call is authenticated again once it has, so a
+    // token revoked (or an ID token run out) meanwhile files nothing.
+    const caller = first && route.body ? await this.deps.auth.caller(req) : first;
     const answer = await route.handle({
       caller: caller as PipelineCaller,
       params,

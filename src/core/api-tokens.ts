@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiTokenRow } from '../store';
-import { change, type CoreContext, type GrantRow, type RequestRow } from './context';
+import { change, type Change, type CoreContext, type GrantRow, type RequestRow } from './context';
 import { endEarly, canEndEarly } from './early-end';
 import { DomainError } from './errors';
 import { newId } from './ids';
@@ -185,6 +185,29 @@ export function revokeToken(
   });
 }
 
+/** Whether a token works at `now`: not revoked, not run out. */
+function isLive(row: ApiTokenRow, now: number): boolean {
+  return row.revokedAt === null && (row.expiresAt === null || row.expiresAt > now);
+}
+
+/**
+ * Refuses a filing whose API token was revoked or ran out after the call was authenticated (while
+ * its body was still coming in): inside the filing's transaction, so a revocation either sees the
+ * filing and cancels it, or comes first and the filing is refused.
+ */
+export async function refuseIfTokenEnded(
+  c: Change,
+  caller: PipelineCaller | undefined,
+): Promise<void> {
+  if (caller?.via !== 'token') return;
+  const row = await c.tx.tokens.byId(caller.tokenId);
+  if (!row || !isLive(row, c.now))
+    throw new DomainError(
+      'invalid_token',
+      'This API token was revoked or ran out while the call was made; nothing was filed.',
+    );
+}
+
 /**
  * The pipeline a bearer token stands for, or undefined when it is not a live Hallpass token.
  * The stored hash is compared in constant time, so timing says nothing of how much matched.
@@ -200,8 +223,7 @@ export async function authenticateToken(
   const presented = Buffer.from(hashOf(token), 'hex');
   const stored = Buffer.from(row.hash, 'hex');
   if (presented.length !== stored.length || !timingSafeEqual(presented, stored)) return undefined;
-  const now = ctx.clock.now();
-  if (row.revokedAt !== null || (row.expiresAt !== null && row.expiresAt <= now)) return undefined;
+  if (!isLive(row, ctx.clock.now())) return undefined;
   return {
     via: 'token',
     id: row.identity,

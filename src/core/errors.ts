@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'deactivated',
   'unavailable',
   'bad_token',
+  'invalid_token',
   'bad_start',
   'outside_window',
   'self_review',

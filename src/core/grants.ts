@@ -3,6 +3,7 @@ import { change, type CoreContext, type GrantRow, type RequestRow } from './cont
 import { endEarly, canEndEarly } from './early-end';
 import { DomainError } from './errors';
 import { extensionCeiling } from './extension-ceiling';
+import { refuseIfTokenEnded } from './api-tokens';
 import { filedBefore, type Asked } from './client-key';
 import type { PipelineCaller } from './pipelines';
 import {
@@ -139,6 +140,7 @@ export async function requestExtension(
   return change(ctx, async (c) => {
     const sentTwice = await filedBefore(c.tx, input.clientKey, asked);
     if (sentTwice) return sentTwice;
+    await refuseIfTokenEnded(c, caller);
     // The room and the auto-approval were judged on the grant as read above: another extension
     // applied since (one sent at the same moment, to another replica) would be counted twice.
     const current = await c.tx.grants.byId(grant.id);

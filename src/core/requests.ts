@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../config/duration';
 import type { Resource } from '../config/schema';
+import { refuseIfTokenEnded } from './api-tokens';
 import { change, type Change, type CoreContext, type GrantRow, type RequestRow } from './context';
 import { filedBefore } from './client-key';
 import { DomainError } from './errors';
@@ -268,6 +269,7 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
       startAt,
     });
     if (existing) return existing;
+    await refuseIfTokenEnded(c, caller);
     refuseIfGone(parsed.requester, (await c.tx.people.get(parsed.requester))?.state);
     await checkLimits(ctx, c, parsed.requester);
     const row = pendingRequest(c, {
