@@ -122,6 +122,23 @@ describe('acting on what is someone else’s, over signed HTTP', () => {
       expect(text).toMatch(/The grant on \S.* \(gr_[0-9a-z]+\)/);
       expect(warnings()).toEqual([refusal('not_yours', 'UOTHER')]);
     });
+
+    it('Extend with another person’s grant id: refused, warned, no form, nothing changes', async () => {
+      const source = sourceOf();
+      const text = await unchangedBy(async () => {
+        const payload = buttonClick({
+          userId: 'UOTHER',
+          actionId: ACTIONS.extendGrant,
+          value: grantId,
+          source,
+        });
+        expect((await h.send.interaction(payload)).status).toBe(200);
+        return answerTo('UOTHER', source);
+      });
+      expect(text).toContain("is someone else's; only its holder can ask for more time.");
+      expect(h.fake.callsOf('views.open')).toHaveLength(0);
+      expect(warnings()).toEqual([refusal('not_yours', 'UOTHER')]);
+    });
   });
 
   it('lets an admin revoke the same grant with the same click (the setup can change things)', async () => {

@@ -1,6 +1,6 @@
 import type { BlockAction, ButtonAction, Middleware, SlackActionMiddlewareArgs } from '@slack/bolt';
 import type { Resource } from '../../../config/schema';
-import type { GrantRow } from '../../../core';
+import { DomainError, type GrantRow } from '../../../core';
 import { grantIdSchema } from '../../payload-values';
 import { escapeAndFit, formatTime, humanDuration } from '../../ui/format';
 import { extendModal, extensionRoom } from '../../ui/modals';
@@ -11,8 +11,8 @@ import { buttonValue, STALE_BUTTON } from './button-value';
 
 /**
  * Why a grant cannot be extended from this click, said at once instead of opening a form that
- * could only fail: it ended (an Extend button on an old DM), it is someone else's, or it already
- * has all the time its resource allows.
+ * could only fail: it ended (an Extend button on an old DM), it is someone else's (thrown), or it
+ * already has all the time its resource allows.
  */
 async function refusal(
   grant: GrantRow,
@@ -21,8 +21,12 @@ async function refusal(
   readerOf: () => Promise<{ now: number; timezone: string }>,
 ): Promise<string | undefined> {
   const name = `*${escapeAndFit(resource.name, 100)}*`;
+  // Thrown, not said: a click on someone else's grant is a refusal the admins' log should show.
   if (grant.userId !== actor)
-    return `That access to ${name} is someone else's; only its holder can ask for more time.`;
+    throw new DomainError(
+      'not_yours',
+      `That access to ${name} is someone else's; only its holder can ask for more time.`,
+    );
   if (grant.status !== 'active') {
     const reader = await readerOf();
     const ended =
