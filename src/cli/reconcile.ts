@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { webApi } from '@slack/bolt';
 import { Core } from '../core';
@@ -70,6 +71,7 @@ export async function grantsReconcile(args: string[], io: CliIo): Promise<number
           busy: new Set(),
           calls: new ProviderCalls(),
           turns: new AccessTurns(providers),
+          operator: `cli:${userInfo().username}`,
         });
         const findings = await reconciler.run({ dryRun });
         const drift = findings.filter(

@@ -78,6 +78,8 @@ export interface Drift {
   state?: unknown;
   /** A re-grant timed out and may still land until then: nothing is revoked before it. */
   fenceUntil?: number;
+  /** Who had it read back and repaired, when not the bot on its own schedule (`cli:<os user>`). */
+  by?: string;
 }
 
 /**
@@ -114,7 +116,7 @@ export function recordDrift(
     await c.tx.grants.update(grantId, update);
     const found = drift.expected === 'present' ? 'absent' : 'present';
     recordStep(c, {
-      actor: 'hallpass',
+      actor: drift.by ?? 'hallpass',
       action: 'grant.drift',
       requestId: grant.requestId,
       grantId,

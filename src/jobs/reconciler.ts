@@ -58,6 +58,8 @@ export interface ReconcilerDeps {
   turns: AccessTurns;
   /** Told how each scheduled run ended (for /metrics). */
   onRun?: (outcome: 'ok' | 'drift' | 'failed') => void;
+  /** Who runs it, when an operator does (`hallpass grants reconcile`): the repairs' audit names them. */
+  operator?: string;
 }
 
 /**
@@ -210,7 +212,11 @@ export class Reconciler {
     const attempt = (this.attempts.get(grant.id) ?? 0) + 1;
     if (repaired) this.attempts.delete(grant.id);
     else this.attempts.set(grant.id, attempt);
-    await core.lifecycle.drift(grant.id, { expected, ...repair }, attempt);
+    await core.lifecycle.drift(
+      grant.id,
+      { expected, ...repair, ...(this.deps.operator ? { by: this.deps.operator } : {}) },
+      attempt,
+    );
     return finding(found, { repaired, ...(error ? { error } : {}) });
   }
 
