@@ -191,6 +191,20 @@ function isLive(row: ApiTokenRow, now: number): boolean {
 }
 
 /**
+ * Why the API token a request was filed with stands for nothing any more (revoked, run out), or
+ * undefined while it works, or when no API token filed it. Read inside a change.
+ */
+export async function tokenEnded(
+  c: Change,
+  caller: PipelineCaller | undefined,
+): Promise<string | undefined> {
+  if (caller?.via !== 'token') return undefined;
+  const row = await c.tx.tokens.byId(caller.tokenId);
+  if (row && isLive(row, c.now)) return undefined;
+  return `the API token ${caller.tokenId} ${row?.revokedAt == null ? 'ran out' : 'was revoked'}`;
+}
+
+/**
  * Refuses a filing whose API token was revoked or ran out after the call was authenticated (while
  * its body was still coming in): inside the filing's transaction, so a revocation either sees the
  * filing and cancels it, or comes first and the filing is refused.
@@ -199,9 +213,7 @@ export async function refuseIfTokenEnded(
   c: Change,
   caller: PipelineCaller | undefined,
 ): Promise<void> {
-  if (caller?.via !== 'token') return;
-  const row = await c.tx.tokens.byId(caller.tokenId);
-  if (!row || !isLive(row, c.now))
+  if (await tokenEnded(c, caller))
     throw new DomainError(
       'invalid_token',
       'This API token was revoked or ran out while the call was made; nothing was filed.',

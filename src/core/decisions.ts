@@ -9,6 +9,7 @@ import {
 } from './context';
 import { DomainError } from './errors';
 import { extensionCeiling } from './extension-ceiling';
+import { tokenEnded } from './api-tokens';
 import { callerOf } from './pipelines';
 import type { Decision } from './policy';
 import { approveRequest, expireInChange } from './requests';
@@ -181,7 +182,13 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
     const person = await c.tx.people.get(row.requester);
     const gone =
       person && person.state !== 'active' ? `${row.requester} left the workspace` : undefined;
-    const refusal = standing.refusal ?? gone ?? (await noRoomLeft(ctx, c, row));
+    // A pipeline's request stands on the token that filed it: one that ran out since (a revoked
+    // one cancelled its waiting requests) files nothing more, approved or not.
+    const refusal =
+      standing.refusal ??
+      gone ??
+      (await tokenEnded(c, callerOf(row))) ??
+      (await noRoomLeft(ctx, c, row));
     if (refusal) return deny(c, row, 'hallpass', `policy changed: ${refusal}`, all);
     const durationMs = Math.min(row.durationMs, standing.maxDurationMs);
     return {

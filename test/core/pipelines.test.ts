@@ -327,6 +327,29 @@ describe.each(STORE_KINDS)('pipelines in the core (%s)', (kind) => {
       });
     });
 
+    it('are denied, not approved, once the API token that filed them ran out', async () => {
+      const { token } = await h.core.pipelines.createToken({
+        identity: 'ci:deploy-web',
+        resources: ['deploy'],
+        actor: 'cli:ops',
+        ttlMs: 60 * 60_000,
+      });
+      const caller = (await h.core.pipelines.authenticate(token))!;
+      const pending = await file(caller, '1h');
+      expect(pending.status).toBe('pending');
+      h.clock.advance(2 * 60 * 60_000);
+      const outcome = await h.core.decide({
+        requestId: pending.id,
+        actor: 'ULEAD',
+        decision: 'approve',
+      });
+      expect(outcome.request).toMatchObject({
+        status: 'denied',
+        decisionReason: `policy changed: the API token ${caller.via === 'token' ? caller.tokenId : ''} ran out`,
+      });
+      expect(await h.core.grantOf(outcome.request)).toBeUndefined();
+    });
+
     it('extend within the auto-approval of the whole grant, else ask people', async () => {
       const { caller } = await tokenCaller();
       const approved = await file(caller, '20m');
