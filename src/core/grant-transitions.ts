@@ -541,10 +541,20 @@ export async function recordRevocations(
   });
 }
 
-export function recordWarned(ctx: CoreContext, grantId: string): Promise<void> {
+/**
+ * The holder is warned that their grant ends soon, once per end: `expiresAt` is the end the
+ * warning was listed for.
+ */
+export function recordWarned(
+  ctx: CoreContext,
+  grantId: string,
+  expiresAt: number | null,
+): Promise<void> {
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
     if (!grant || grant.status !== 'active' || grant.warnedAt !== null) return;
+    // Listed for an end an extension has since moved: the warning waits for the new end.
+    if (grant.expiresAt !== expiresAt) return;
     await c.tx.grants.update(grantId, { warnedAt: c.now });
     recordStep(c, {
       actor: 'hallpass',

@@ -210,8 +210,8 @@ export class GrantLifecycle {
   revoked(done: readonly Revoked[]) {
     return recordRevocations(this.ctx, done);
   }
-  warned(grantId: string) {
-    return recordWarned(this.ctx, grantId);
+  warned(grantId: string, expiresAt: number | null) {
+    return recordWarned(this.ctx, grantId, expiresAt);
   }
   synced(grantId: string, expiresAt: number, state: unknown) {
     return recordSynced(this.ctx, grantId, expiresAt, state);

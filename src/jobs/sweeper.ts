@@ -234,7 +234,7 @@ export class Sweeper {
     for (const grant of (await this.safely('list warnings', () =>
       this.grants.toWarn(warnBefore),
     )) ?? []) {
-      await this.safely('warn', () => this.grants.warned(grant.id));
+      await this.safely('warn', () => this.grants.warned(grant.id, grant.expiresAt));
     }
     await forEachLimited(
       (await this.safely('list syncs', () => this.grants.toSync())) ?? [],

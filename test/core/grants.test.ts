@@ -230,8 +230,8 @@ describe.each(STORE_KINDS)('grant lifecycle (%s)', (kind) => {
     expect(await h.core.lifecycle.toWarn(10 * 60_000)).toHaveLength(0);
     h.clock.advance(H - 10 * 60_000);
     expect((await h.core.lifecycle.toWarn(10 * 60_000)).map((g) => g.id)).toEqual([grant.id]);
-    await h.core.lifecycle.warned(grant.id);
-    await h.core.lifecycle.warned(grant.id);
+    await h.core.lifecycle.warned(grant.id, grant.expiresAt);
+    await h.core.lifecycle.warned(grant.id, grant.expiresAt);
     expect(await h.core.lifecycle.toWarn(10 * 60_000)).toHaveLength(0);
     expect(await h.sql.value("SELECT count(*) FROM outbox WHERE key LIKE 'grant.expiring:%'")).toBe(
       1,

@@ -54,7 +54,7 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
       const { grantId } = await approved();
       await h.activate(grantId);
       h.clock.advance(50 * 60_000);
-      await h.core.lifecycle.warned(grantId);
+      await h.core.lifecycle.warned(grantId, (await h.core.grant(grantId))!.expiresAt);
       await h.dispatcher.drain();
       const dm = posts('UREQ').at(-1)!.args;
       expect(sentText(dm)).toContain('ends at *10:00 UTC* (in 10 min)');
@@ -160,7 +160,7 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
       await h.activate(grantId);
       await h.dispatcher.drain();
       h.clock.advance(50 * 60_000);
-      await h.core.lifecycle.warned(grantId);
+      await h.core.lifecycle.warned(grantId, (await h.core.grant(grantId))!.expiresAt);
       await h.dispatcher.drain();
       h.clock.advance(10 * 60_000);
       await h.core.lifecycle.expire([grantId]);
