@@ -4,18 +4,31 @@ import { TAKE_AHEAD_MS } from './grant-transitions';
 import { termsOf } from './terms';
 
 /**
- * Whether two grants of one person act on the same place at the provider: the same provider
- * instance and the same target, as recorded when each was made, whatever resource they came
- * from. Two resources that name one target (or a resource renamed while a grant of it is live)
- * give one access, and ending one grant must not take it from the other. After the target of a
- * resource is edited, a grant made before and one made after reach different places, and ending
- * one must not be skipped for the other. Grants made before terms were recorded compare by
- * resource, as they always did. Whether they reach the same account there is for the caller
- * (`coveringEach`'s `sameAccount`): that takes the provider and the directory.
+ * Where a grant acts at its provider: the provider instance and target recorded when it was
+ * made, or, for a grant made before terms were recorded, its resource as configured today (which
+ * its calls use too). Undefined when neither is known (such a grant's resource was removed).
  */
-export function sameAccess(a: GrantRow, b: GrantRow): boolean {
+function placeOf(
+  ctx: CoreContext,
+  grant: GrantRow,
+): { provider: string; target: unknown } | undefined {
+  const terms = termsOf(grant);
+  if (terms) return terms;
+  const resource = ctx.policy.findResource(grant.resourceId);
+  return resource && { provider: grant.provider, target: ctx.resolveTarget(resource) };
+}
+
+/**
+ * Whether two grants of one person act on the same place at the provider: the same provider
+ * instance and the same target (`placeOf`), whatever resource they came from. After the target
+ * of a resource is edited, a grant made before and one made after reach different places, and
+ * ending one must not be skipped for the other. Whether the provider tells two resources' accesses
+ * apart at one place, and whether the grants reach the same account there, is for the caller
+ * (`coveringEach`'s `oneAccess`): that takes the provider and the directory.
+ */
+function sameAccess(ctx: CoreContext, a: GrantRow, b: GrantRow): boolean {
   if (a.userId !== b.userId || a.provider !== b.provider) return false;
-  const [ours, theirs] = [termsOf(a), termsOf(b)];
+  const [ours, theirs] = [placeOf(ctx, a), placeOf(ctx, b)];
   if (!ours || !theirs) return a.resourceId === b.resourceId;
   return (
     ours.provider === theirs.provider && canonicalJson(ours.target) === canonicalJson(theirs.target)
@@ -45,7 +58,7 @@ export interface Covers {
 export async function coveringEach(
   ctx: CoreContext,
   grants: readonly GrantRow[],
-  sameAccount: (ending: GrantRow, cover: GrantRow) => Promise<boolean>,
+  oneAccess: (ending: GrantRow, cover: GrantRow) => Promise<boolean>,
 ): Promise<Covers> {
   const covers: Covers = { by: new Map(), askAgain: new Set() };
   if (grants.length === 0) return covers;
@@ -53,7 +66,7 @@ export async function coveringEach(
   const live = await ctx.store.grants.liveAlongside(grants, now);
   for (const grant of grants) {
     for (const g of live) {
-      if (g.id === grant.id || !sameAccess(g, grant) || !(await sameAccount(grant, g))) continue;
+      if (g.id === grant.id || !sameAccess(ctx, g, grant) || !(await oneAccess(grant, g))) continue;
       if (g.status === 'activating' && (g.nextAttemptAt ?? 0) > now + TAKE_AHEAD_MS) {
         covers.askAgain.add(grant.id);
         continue;

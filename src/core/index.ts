@@ -162,17 +162,17 @@ export class GrantLifecycle {
   /** Another grant that still gives its holder the same access, so revoking must not take it. */
   async covering(
     grant: GrantRow,
-    sameAccount: (ending: GrantRow, cover: GrantRow) => Promise<boolean>,
+    oneAccess: (ending: GrantRow, cover: GrantRow) => Promise<boolean>,
   ): Promise<GrantRow | undefined> {
-    return (await coveringEach(this.ctx, [grant], sameAccount)).by.get(grant.id);
+    return (await coveringEach(this.ctx, [grant], oneAccess)).by.get(grant.id);
   }
 
   /** `covering` for several grants in one read, and which of them must ask again later. */
   coveringEach(
     grants: readonly GrantRow[],
-    sameAccount: (ending: GrantRow, cover: GrantRow) => Promise<boolean>,
+    oneAccess: (ending: GrantRow, cover: GrantRow) => Promise<boolean>,
   ): Promise<Covers> {
-    return coveringEach(this.ctx, grants, sameAccount);
+    return coveringEach(this.ctx, grants, oneAccess);
   }
 
   /** Active grants that end within `warnBefore` and whose holder was not warned yet. */

@@ -18,7 +18,7 @@ export class AccessTurns {
   /**
    * The line of turns `grant` takes; undefined where each grant has an access of its own. One
    * line per person and provider instance: grants of two resources (or of a renamed one) may
-   * name the same target there (`sameAccess`), and taking turns with the person's other grants
+   * name the same target there (`oneAccess`), and taking turns with the person's other grants
    * at that provider costs them nothing but order.
    */
   accessOf(grant: GrantRow): string | undefined {
@@ -28,12 +28,16 @@ export class AccessTurns {
   }
 
   /**
-   * Whether two grants of one person's shared access reach the same account: always where the
-   * access is the Slack user's (`sharedPer`), else when the emails they were (or will be, for
-   * one not recorded yet) granted to are the same, so grants to two addresses are two accesses.
+   * Whether two grants of one person at one place (the core's `sameAccess`) are one access at
+   * the provider: of the same resource, unless the provider tells accesses apart by target alone
+   * (`sharedBy`); and of the same account: always where the access is the Slack user's
+   * (`sharedPer`), else when the emails they were (or will be, for one not recorded yet) granted
+   * to are the same, so grants to two addresses are two accesses.
    */
-  async sameAccount(a: GrantRow, b: GrantRow, directory: Directory): Promise<boolean> {
-    if (this.providers.get(a.provider)?.provider.sharedPer === 'slack-user') return true;
+  async oneAccess(a: GrantRow, b: GrantRow, directory: Directory): Promise<boolean> {
+    const provider = this.providers.get(a.provider)?.provider;
+    if (provider?.sharedBy !== 'target' && a.resourceId !== b.resourceId) return false;
+    if (provider?.sharedPer === 'slack-user') return true;
     if (a.grantedEmail !== null && a.grantedEmail === b.grantedEmail) return true;
     const [was, is] = await Promise.all([
       grantedEmailOf(directory, a),

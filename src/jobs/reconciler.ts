@@ -179,7 +179,7 @@ export class Reconciler {
     // from the grant that holds it. Its last holder's revoke reads it back when that one ends.
     if (expected === 'absent' && resolved?.provider.guarantees.isolation === 'shared') {
       const cover = await core.lifecycle.covering(grant, (a, b) =>
-        this.deps.turns.sameAccount(a, b, this.deps.directory),
+        this.deps.turns.oneAccess(a, b, this.deps.directory),
       );
       if (cover) {
         if (!dryRun) await core.lifecycle.rechecked(grant.id, { coveredBy: cover.id });

@@ -150,8 +150,8 @@ export class Sweeper {
     this.turns = deps.turns ?? new AccessTurns(deps.providers);
   }
 
-  private readonly sameAccount = (a: GrantRow, b: GrantRow) =>
-    this.turns.sameAccount(a, b, this.deps.directory);
+  private readonly oneAccess = (a: GrantRow, b: GrantRow) =>
+    this.turns.oneAccess(a, b, this.deps.directory);
 
   private get grants() {
     return this.deps.core.lifecycle;
@@ -441,7 +441,7 @@ export class Sweeper {
         this.deps.providers.get(g.provider)?.provider.guarantees.isolation === 'shared',
     );
     return this.safely('find covering grants', () =>
-      this.grants.coveringEach(shared, this.sameAccount),
+      this.grants.coveringEach(shared, this.oneAccess),
     );
   }
 
@@ -633,7 +633,7 @@ export class Sweeper {
         const cover =
           covers && !covers.askAgain.has(grant.id)
             ? covers.by.get(grant.id)
-            : await this.grants.covering(grant, this.sameAccount);
+            : await this.grants.covering(grant, this.oneAccess);
         if (cover) {
           this.record(grant, { coveredBy: cover.id });
           return;

@@ -26,6 +26,9 @@ function measured(name: string, provider: Provider, m: Instruments): Provider {
     get sharedPer() {
       return provider.sharedPer;
     },
+    get sharedBy() {
+      return provider.sharedBy;
+    },
     grant: (ctx: ProviderCallContext<unknown>) => time('grant', () => provider.grant(ctx)),
     revoke: (ctx: ProviderCallContext<unknown>) => time('revoke', () => provider.revoke(ctx)),
     ...(check

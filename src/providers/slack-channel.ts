@@ -32,6 +32,7 @@ export const slackChannelAdapter: ProviderAdapter<SlackChannelConfig, SlackChann
       guarantees: { enforcesExpiry: false, endsOpenSessions: true, isolation: 'shared' },
       // Channel membership is the Slack user's: the same after their email changes.
       sharedPer: 'slack-user',
+      sharedBy: 'target',
       async grant(ctx) {
         const { channel } = ctx.resource.target;
         await call(ctx, 'conversations.invite', { channel, users: ctx.user.slackId }).catch(

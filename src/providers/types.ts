@@ -122,6 +122,14 @@ export interface Provider<Target = unknown> {
    * whatever their email (`slack-user`).
    */
   readonly sharedPer?: 'account' | 'slack-user';
+  /**
+   * For `shared` isolation, what tells one access from another besides the account: the resource
+   * and its target (`resource`, the default: every call names its resource, and a webhook
+   * receiver or a command may keep two resources' accesses apart by it) or the target alone
+   * (`target`: two resources naming one target, or a resource renamed under a live grant, give
+   * one access, as one Slack channel or one directory group is one membership).
+   */
+  readonly sharedBy?: 'resource' | 'target';
   /** Gives the access. Idempotent: called again for the same grant id it succeeds without doing it twice, and brings expiresAt up to date. */
   grant(ctx: ProviderCallContext<Target>): Promise<GrantResult>;
   /**

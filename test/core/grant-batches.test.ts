@@ -4,7 +4,7 @@ import { STORE_KINDS } from '../support/stores';
 import { refuse, restoreTriggers } from '../store/triggers';
 
 /** Every grant of a person here reaches the same account (one email). */
-const SAME_ACCOUNT = () => Promise.resolve(true);
+const ONE_ACCESS = () => Promise.resolve(true);
 
 const MIN = 60_000;
 
@@ -246,14 +246,14 @@ describe.each(STORE_KINDS)('grant changes in batches (%s)', (kind) => {
     const second = await activeGrant(h, 'UA');
     await h.core.lifecycle.expire([first, alone]);
     const expired = await Promise.all([first, alone].map(async (id) => (await h.core.grant(id))!));
-    const covers = await h.core.lifecycle.coveringEach(expired, SAME_ACCOUNT);
+    const covers = await h.core.lifecycle.coveringEach(expired, ONE_ACCESS);
     expect([...covers.by].map(([id, cover]) => [id, cover.id])).toEqual([[first, second]]);
     expect(covers.askAgain.size).toBe(0);
     for (const grant of expired)
-      expect((await h.core.lifecycle.covering(grant, SAME_ACCOUNT))?.id).toBe(
+      expect((await h.core.lifecycle.covering(grant, ONE_ACCESS))?.id).toBe(
         covers.by.get(grant.id)?.id,
       );
-    expect(await h.core.lifecycle.coveringEach([], SAME_ACCOUNT)).toEqual({
+    expect(await h.core.lifecycle.coveringEach([], ONE_ACCESS)).toEqual({
       by: new Map(),
       askAgain: new Set(),
     });

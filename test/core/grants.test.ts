@@ -3,7 +3,7 @@ import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
 import { STORE_KINDS } from '../support/stores';
 
 /** Every grant of a person here reaches the same account (one email). */
-const SAME_ACCOUNT = () => Promise.resolve(true);
+const ONE_ACCESS = () => Promise.resolve(true);
 
 const JUST = 'investigating INC-42 slow queries';
 const H = 3_600_000;
@@ -220,9 +220,9 @@ describe.each(STORE_KINDS)('grant lifecycle (%s)', (kind) => {
   it('sees another active grant of the same user and resource as covering', async () => {
     const a = await activeGrant(h);
     const b = await activeGrant(h);
-    expect((await h.core.lifecycle.covering(a, SAME_ACCOUNT))?.id).toBe(b.id);
+    expect((await h.core.lifecycle.covering(a, ONE_ACCESS))?.id).toBe(b.id);
     h.clock.advance(H);
-    expect(await h.core.lifecycle.covering(a, SAME_ACCOUNT)).toBeUndefined();
+    expect(await h.core.lifecycle.covering(a, ONE_ACCESS)).toBeUndefined();
   });
 
   it('warns once per grant shortly before expiry', async () => {

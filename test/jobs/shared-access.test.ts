@@ -407,7 +407,7 @@ describe.each(STORE_KINDS)('shared access and the record (%s)', (kind: StoreKind
   });
 });
 
-describe('AccessTurns.sameAccount', () => {
+describe('AccessTurns.oneAccess', () => {
   /** Shared access that is the account's (no `sharedPer`): the emails decide. */
   const perAccount = byAccount();
   const turns = new AccessTurns(lookupOf({ hook: perAccount }));
@@ -416,13 +416,13 @@ describe('AccessTurns.sameAccount', () => {
 
   it('takes grants to one address, recorded or told by the directory, for one account', async () => {
     const directory = new StaticDirectory({}, { UREQ: 'req@example.com' });
-    expect(await turns.sameAccount(before, after, directory)).toBe(true);
+    expect(await turns.oneAccess(before, after, directory)).toBe(true);
     const recorded = { ...before, grantedEmail: 'old@example.com' };
-    expect(await turns.sameAccount(recorded, after, directory)).toBe(false);
+    expect(await turns.oneAccess(recorded, after, directory)).toBe(false);
   });
 
   it('falls back to the one Slack user when no address is known for either (a pipeline has none)', async () => {
-    expect(await turns.sameAccount(before, after, new StaticDirectory())).toBe(true);
+    expect(await turns.oneAccess(before, after, new StaticDirectory())).toBe(true);
   });
 });
 
@@ -597,5 +597,5 @@ describe('a revoke whose cover was read while a grant of the same access was bei
       .map((c) => `${c.action}:${c.grantId === a ? 'a' : 'b'}`);
     expect(order).not.toContain('revoke:a');
     expect(provider.present.has('UREQ/auto')).toBe(true);
-  });
+  }, 20_000);
 });

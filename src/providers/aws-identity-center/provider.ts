@@ -80,6 +80,7 @@ export function awsIdentityCenterProvider(
 
   return {
     guarantees: { enforcesExpiry: false, endsOpenSessions: false, isolation: 'shared' },
+    sharedBy: 'target',
     grant: (ctx) =>
       run('grant', ctx, async () => {
         const assignment = await assignmentOf(ctx);

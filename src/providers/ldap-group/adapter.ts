@@ -95,6 +95,7 @@ export const ldapGroupAdapter: ProviderAdapter<LdapGroupConfig, LdapGroupTarget>
 
     return {
       guarantees: { enforcesExpiry: false, endsOpenSessions: false, isolation: 'shared' },
+      sharedBy: 'target',
       grant: (ctx) =>
         session(ctx, 'grant', async (client) => {
           const membership = await findMembership(client, lookup, ctx.user, true);

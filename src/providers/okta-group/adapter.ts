@@ -36,6 +36,7 @@ export const oktaGroupAdapter: ProviderAdapter<OktaGroupConfig, OktaGroupTarget>
       // Membership is per person, so a second grant of the same group shares it; removing a
       // member ends no session already open in an app the group gives access to.
       guarantees: { enforcesExpiry: false, endsOpenSessions: false, isolation: 'shared' },
+      sharedBy: 'target',
       grant: (ctx) =>
         call(ctx, 'grant', async () => {
           const userId = stateOf(ctx)?.userId ?? (await userIdToGrant(client, ctx));

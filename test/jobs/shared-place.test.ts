@@ -12,19 +12,20 @@ import type { ProviderSet } from '../../src/providers/provider-set';
 import { Sealer } from '../../src/secrets/seal';
 import { openStore, type Store } from '../../src/store';
 import { coreHarness, type CoreHarness } from '../support/core';
-import { FakeSlack } from '../support/fake-slack';
 import { STORE_KINDS, type StoreKind } from '../support/stores';
+import { FakeSlack } from '../support/fake-slack';
+import { WebhookReceiver } from '../support/webhook-receiver';
 
 /**
- * A resource is renamed in hallpass.yml (its id changes, its provider and target stay: the same
- * Slack channel) while a grant made under the old id is live. The person then asks for the
- * renamed resource and gets a second grant of the very same access (same provider instance, same
- * target, same Slack user). The old grant's end must not take that access away from the new
- * grant: the record says the new grant is active.
+ * On a provider whose access is shared, one access is one place: a person's grants at the same
+ * provider instance and target, whatever resource they came from where the provider tells
+ * accesses apart by target alone (one Slack channel, one directory group); a webhook or a command,
+ * which is told the resource of every call, keeps two resources apart. Ending one grant must
+ * neither take the access from another that holds it nor be skipped for one that does not.
  */
-
 const JUST = 'investigating INC-42 slow queries';
 const MIN = 60_000;
+const SECRET = 's3cret-value-for-shared-place';
 const C1 = 'CWARONE';
 
 function channelConfig(resourceId: string): string {
@@ -56,24 +57,15 @@ interface Process {
   store: Store;
 }
 
-describe.each(STORE_KINDS)('a resource renamed under a live grant (%s)', (kind: StoreKind) => {
+describe.each(STORE_KINDS)('one shared access, one place (%s)', (kind: StoreKind) => {
   let h: CoreHarness;
   let fake: FakeSlack;
   let client: WebClient;
+  let receiver: WebhookReceiver;
   const started: Process[] = [];
   const directory = new StaticDirectory({}, { UREQ: 'req@example.com' });
   const sealer = new Sealer('test-sealing-secret');
 
-  beforeEach(async () => {
-    h = await coreHarness(channelConfig('war-room'), undefined, kind);
-    fake = await new FakeSlack().start();
-    client = new WebClient('xoxb-test', {
-      slackApiUrl: fake.url,
-      retryConfig: { retries: 0 },
-      rejectRateLimitedCalls: true,
-      logLevel: LogLevel.ERROR,
-    });
-  });
   afterEach(async () => {
     for (const p of started.splice(0)) {
       await p.sweeper.stop();
@@ -81,11 +73,11 @@ describe.each(STORE_KINDS)('a resource renamed under a live grant (%s)', (kind: 
       await p.providers.closeAll();
       await p.store.close();
     }
-    await fake.stop();
-    await h.close();
+    await fake?.stop();
+    await receiver?.stop();
+    await h?.close();
   });
 
-  /** The bot (re)started with `yaml`: its own store connection, core, providers, jobs. */
   async function boot(yaml: string): Promise<Process> {
     const config = parseConfig(yaml, {});
     const providers = await loadProviders(config, { slack: client, configDir: __dirname });
@@ -114,11 +106,11 @@ describe.each(STORE_KINDS)('a resource renamed under a live grant (%s)', (kind: 
     return p;
   }
 
-  async function activeGrant(p: Process, resourceId: string): Promise<string> {
+  async function activeGrant(p: Process, resourceId: string, duration = '1h'): Promise<string> {
     const req = await p.core.createRequest({
       requester: 'UREQ',
       resourceId,
-      duration: '1h',
+      duration,
       justification: JUST,
     });
     const id = await h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', req.id);
@@ -127,8 +119,104 @@ describe.each(STORE_KINDS)('a resource renamed under a live grant (%s)', (kind: 
     return id;
   }
 
+  async function start(yaml: (url: string) => string): Promise<Process> {
+    fake = await new FakeSlack().start();
+    client = new WebClient('xoxb-test', {
+      slackApiUrl: fake.url,
+      retryConfig: { retries: 0 },
+      rejectRateLimitedCalls: true,
+      logLevel: LogLevel.ERROR,
+    });
+    receiver = await new WebhookReceiver(SECRET).start();
+    h = await coreHarness(yaml(receiver.url), undefined, kind);
+    return boot(yaml(receiver.url));
+  }
+
+  /**
+   * Two resources on one webhook (isolation `shared`, the webhook default) that carry no target:
+   * both record the same (empty) target, but the receiver may tell them apart by `resource.id`,
+   * which every call carries, so the one grant covers nothing of the other.
+   */
+  it('a grant of one target-less webhook resource is revoked at its end while the person holds another resource of that webhook', async () => {
+    const yaml = (url: string) => `
+timezone: UTC
+admins: [UADMIN]
+requests: { approverChannel: CAPPROVALS }
+providers:
+  hook: { type: webhook, url: '${url}', secret: ${SECRET} }
+resources:
+  - id: deploy-staging
+    name: Staging deploys
+    provider: hook
+    maxDuration: 4h
+    approvalsRequired: 0
+  - id: deploy-prod
+    name: Production deploys
+    provider: hook
+    maxDuration: 4h
+    approvalsRequired: 0
+`;
+    const p = await start(yaml);
+    const staging = await activeGrant(p, 'deploy-staging', '1h');
+    const prod = await activeGrant(p, 'deploy-prod', '2h');
+    expect(receiver.held.has(staging)).toBe(true);
+
+    h.clock.set((await h.core.grant(staging))!.expiresAt!);
+    await p.sweeper.tick();
+
+    expect((await h.core.grant(staging))!.status).toBe('revoked');
+    expect((await h.core.grant(prod))!.status).toBe('active');
+    // The receiver keys access on resource.id: staging's revoke must reach it.
+    expect(receiver.callsOf('revoke').map((c) => c.body.grantId)).toEqual([staging]);
+    expect(receiver.held.has(staging)).toBe(false);
+  });
+
+  /**
+   * A grant made before terms were recorded (snapshot null) acts on its resource as configured
+   * today; where that names the channel another resource's grant holds, it is one access.
+   */
+  it("a legacy grant's end (no recorded terms) does not kick the person out of a channel another resource's grant holds", async () => {
+    const yaml = () => `
+timezone: UTC
+admins: [UADMIN]
+requests: { approverChannel: CAPPROVALS }
+providers:
+  chan: { type: slack-channel }
+resources:
+  - id: war-room
+    name: War room
+    provider: chan
+    target: { channel: CWARONE }
+    maxDuration: 2h
+    approvalsRequired: 0
+    approverChannel: CWARAPPROVE
+  - id: incident-room
+    name: Incident room
+    provider: chan
+    target: { channel: CWARONE }
+    maxDuration: 2h
+    approvalsRequired: 0
+    approverChannel: CWARAPPROVE
+`;
+    const p = await start(yaml);
+    const a = await activeGrant(p, 'war-room', '1h');
+    // a was made by a Hallpass from before terms were recorded.
+    await h.sql.run('UPDATE grants SET snapshot = NULL WHERE id = ?', a);
+    h.clock.advance(10 * MIN);
+    const b = await activeGrant(p, 'incident-room', '1h');
+    expect(fake.members.CWARONE?.has('UREQ')).toBe(true);
+
+    h.clock.set((await h.core.grant(a))!.expiresAt!);
+    await p.sweeper.tick();
+
+    expect((await h.core.grant(a))!.status).toBe('revoked');
+    expect((await h.core.grant(b))!.status).toBe('active');
+    expect(fake.calls.filter((c) => c.method === 'conversations.kick')).toEqual([]);
+    expect(fake.members.CWARONE?.has('UREQ')).toBe(true);
+  });
+
   it("the old grant's expiry does not kick the person out while the renamed resource's grant holds the same channel", async () => {
-    const before = await boot(channelConfig('war-room'));
+    const before = await start(() => channelConfig('war-room'));
     const a = await activeGrant(before, 'war-room');
     await before.sweeper.stop();
 
@@ -153,7 +241,7 @@ describe.each(STORE_KINDS)('a resource renamed under a live grant (%s)', (kind: 
   });
 
   it("the reconciler's read-back of the old grant does not 'repair' away the renamed resource's grant", async () => {
-    const before = await boot(channelConfig('war-room'));
+    const before = await start(() => channelConfig('war-room'));
     const a = await activeGrant(before, 'war-room');
     h.clock.set((await h.core.grant(a))!.expiresAt!);
     await before.sweeper.tick();
