@@ -40,7 +40,11 @@ export async function filedBefore(
 ): Promise<RequestRow | undefined> {
   if (!clientKey) return undefined;
   const existing = await tx.requests.byClientKey(clientKey);
-  if (!existing) return undefined;
+  return existing && repeated(existing, asked);
+}
+
+/** `existing`, the request a client key filed, when `asked` repeats it; else what differs. */
+export function repeated(existing: RequestRow, asked: Asked): RequestRow {
   if (existing.requester !== asked.requester)
     throw new DomainError(
       'not_yours',
@@ -52,7 +56,9 @@ export async function filedBefore(
       `That idempotency key was already used to ask for ${existing.resourceId}; a request for ${asked.resourceId} needs a key of its own.`,
       'resource',
     );
-  const differs = SAME.filter(([field]) => existing[field] !== asked[field]).map(([, name]) => name);
+  const differs = SAME.filter(([field]) => existing[field] !== asked[field]).map(
+    ([, name]) => name,
+  );
   if (differs.length > 0)
     throw new DomainError(
       'bad_state',

@@ -3,7 +3,7 @@ import { formatDuration, parseDuration } from '../config/duration';
 import type { Resource } from '../config/schema';
 import { refuseIfTokenEnded } from './api-tokens';
 import { change, type Change, type CoreContext, type GrantRow, type RequestRow } from './context';
-import { filedBefore } from './client-key';
+import { filedBefore, repeated, type Asked } from './client-key';
 import { DomainError } from './errors';
 import { extensionCeiling } from './extension-ceiling';
 import { newId } from './ids';
@@ -246,8 +246,24 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
   const justification = checkJustification(ctx, parsed.justification);
   const ticket = checkTicket(resource, parsed.ticket);
   const caller = parsed.caller;
-  const now = ctx.clock.now();
+  // A retry asks what the filing it repeats asked, read when that filing was (`09:30` read again
+  // after 09:30 names tomorrow), and gets it back before today's rules are asked.
+  const earlier = parsed.clientKey
+    ? await ctx.store.requests.byClientKey(parsed.clientKey)
+    : undefined;
+  const now = earlier?.createdAt ?? ctx.clock.now();
   const startAt = parsed.startAt === undefined ? null : checkStart(ctx, parsed.startAt, now);
+  const asked: Asked = {
+    requester: parsed.requester,
+    kind: 'access',
+    resourceId: resource.id,
+    grantId: null,
+    durationMs,
+    justification,
+    ticket,
+    startAt,
+  };
+  if (earlier) return repeated(earlier, asked);
   // The same rules `explain` answers with (src/core/rules.ts), on what the directory and the
   // on-call sources say now; a pipeline by its own rules.
   const { rules, approvedBecause } = await ctx.policy.filing(
@@ -258,16 +274,7 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
     durationMs,
   );
   return change(ctx, async (c) => {
-    const existing = await filedBefore(c.tx, parsed.clientKey, {
-      requester: parsed.requester,
-      kind: 'access',
-      resourceId: resource.id,
-      grantId: null,
-      durationMs,
-      justification,
-      ticket,
-      startAt,
-    });
+    const existing = await filedBefore(c.tx, parsed.clientKey, asked);
     if (existing) return existing;
     await refuseIfTokenEnded(c, caller);
     refuseIfGone(parsed.requester, (await c.tx.people.get(parsed.requester))?.state);

@@ -1,5 +1,5 @@
 import { DomainError, OVERVIEW_LIMIT } from '../../src/core';
-import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
+import { BASE_CONFIG, coreHarness, T0, type CoreHarness } from '../support/core';
 import { STORE_KINDS } from '../support/stores';
 
 const JUST = 'investigating INC-42 slow queries';
@@ -183,6 +183,41 @@ describe.each(STORE_KINDS)('creating a request (%s)', (kind) => {
     const again = await h.core.createRequest(input);
     expect(again.id).toBe(first.id);
     expect(await counts(h)).toMatchObject({ requests: 1, audit: 1, outbox: 2 });
+  });
+
+  it('returns the same request for a form asking to start at 09:30 sent again just after 09:30', async () => {
+    // 09:29:59.6 UTC; read again after 09:30, "09:30" would name tomorrow.
+    h.clock.set(T0 + 30 * 60_000 - 400);
+    const input = {
+      requester: 'UREQ',
+      resourceId: 'prod-db',
+      duration: '1h',
+      justification: JUST,
+      startAt: '09:30',
+      clientKey: 'view:VSTART',
+    };
+    const first = await h.core.createRequest(input);
+    expect(first.startAt).toBe(T0 + 30 * 60_000);
+    h.clock.advance(800);
+    const again = await h.core.createRequest(input);
+    expect(again.id).toBe(first.id);
+    expect(await counts(h)).toMatchObject({ requests: 1 });
+  });
+
+  it('refuses a client key sent again to ask for another duration, and files nothing', async () => {
+    const input = {
+      requester: 'UREQ',
+      resourceId: 'prod-db',
+      duration: '1h',
+      justification: JUST,
+      clientKey: 'view:VOTHER',
+    };
+    await h.core.createRequest(input);
+    await expect(h.core.createRequest({ ...input, duration: '2h' })).rejects.toMatchObject({
+      code: 'bad_state',
+      message: expect.stringContaining('which asked for another duration'),
+    });
+    expect(await counts(h)).toMatchObject({ requests: 1, audit: 1 });
   });
 
   it('refuses a client key another requester filed with, and files nothing', async () => {
