@@ -28,6 +28,13 @@ export interface Filing {
   rules: RuleSet;
   /** Why it is approved at once, for its audit event; undefined when approvers decide. */
   approvedBecause?: { by: 'pipelines' } | { by: 'autoApprove'; autoApproveRule: number };
+  /**
+   * The same rules judged again for access starting at `startAt`, on the answers the directory
+   * and the on-call sources gave: access that starts when its request is recorded is judged at
+   * that moment, which waiting for those answers may have taken past a window's end. Throws as
+   * `filing` does.
+   */
+  at(startAt: number): Filing;
 }
 
 /** Answers the questions the rules ask of the configuration: who may request and decide what. */
@@ -204,19 +211,26 @@ export class Policy {
         requester: undefined,
         autoApprove: [],
       };
-      const stop = requestRefusal(rules, facts, startAt);
-      if (stop) throw refusalError(stop);
-      return this.pipelineAutoApproves(caller, resource, durationMs)
-        ? { rules, approvedBecause: { by: 'pipelines' } }
-        : { rules };
+      const auto = this.pipelineAutoApproves(caller, resource, durationMs);
+      const judge = (at: number): Filing => {
+        const stop = requestRefusal(rules, facts, at);
+        if (stop) throw refusalError(stop);
+        return auto
+          ? { rules, approvedBecause: { by: 'pipelines' }, at: judge }
+          : { rules, at: judge };
+      };
+      return judge(startAt);
     }
     const facts = await this.factsOf(requester, rules);
-    const stop = requestRefusal(rules, facts, startAt);
-    if (stop) throw refusalError(stop);
-    const auto = autoApproval(rules, facts, startAt, durationMs);
-    return auto
-      ? { rules, approvedBecause: { by: 'autoApprove', autoApproveRule: auto.index } }
-      : { rules };
+    const judge = (at: number): Filing => {
+      const stop = requestRefusal(rules, facts, at);
+      if (stop) throw refusalError(stop);
+      const auto = autoApproval(rules, facts, at, durationMs);
+      return auto
+        ? { rules, approvedBecause: { by: 'autoApprove', autoApproveRule: auto.index }, at: judge }
+        : { rules, at: judge };
+    };
+    return judge(startAt);
   }
 
   /**

@@ -266,7 +266,7 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
   if (earlier) return repeated(earlier, asked);
   // The same rules `explain` answers with (src/core/rules.ts), on what the directory and the
   // on-call sources say now; a pipeline by its own rules.
-  const { rules, approvedBecause } = await ctx.policy.filing(
+  const filing = await ctx.policy.filing(
     parsed.requester,
     caller,
     resource,
@@ -276,6 +276,9 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
   return change(ctx, async (c) => {
     const existing = await filedBefore(c.tx, parsed.clientKey, asked);
     if (existing) return existing;
+    // Judged again at the moment it is recorded: the answers filing waited for take time.
+    if (startAt !== null) checkStart(ctx, startAt, c.now);
+    const { rules, approvedBecause } = startAt === null ? filing.at(c.now) : filing;
     await refuseIfTokenEnded(c, caller);
     refuseIfGone(parsed.requester, (await c.tx.people.get(parsed.requester))?.state);
     await checkLimits(ctx, c, parsed.requester);
