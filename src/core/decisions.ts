@@ -190,6 +190,12 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
       (await tokenEnded(c, callerOf(row))) ??
       (await noRoomLeft(ctx, c, row));
     if (refusal) return deny(c, row, 'hallpass', `policy changed: ${refusal}`, all);
+    // Access asked for without a start starts now: the window it was filed in may have closed.
+    const late =
+      row.kind === 'access' && row.startAt === null
+        ? ctx.policy.lateForWindow(standing.resource, c.now)
+        : undefined;
+    if (late) return deny(c, row, 'hallpass', late, all);
     const durationMs = Math.min(row.durationMs, standing.maxDurationMs);
     return {
       kind: 'recorded',

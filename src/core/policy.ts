@@ -9,6 +9,8 @@ import {
   namesGroups,
   requestRefusal,
   ruleSetOf,
+  startsInWindow,
+  windowText,
   type Answer,
   type Facts,
   type PeopleRule,
@@ -231,6 +233,16 @@ export class Policy {
         : { rules, at: judge };
     };
     return judge(startAt);
+  }
+
+  /**
+   * Why access to `resource` that starts at `at` is not let in by its request window (the
+   * approval of a request without a start comes after the window closed), or undefined.
+   */
+  lateForWindow(resource: Resource, at: number): string | undefined {
+    const rules = this.rulesOf(resource);
+    if (startsInWindow(rules, at)) return undefined;
+    return `${resource.id} gives only access that starts within ${windowText(rules, resource.requestWindow!)}, and this request was approved after it closed. Ask again inside it, or with a start inside it (\`from HH:MM\`).`;
   }
 
   /**

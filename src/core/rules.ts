@@ -140,6 +140,12 @@ export function windowText(rules: RuleSet, name: string): string {
   return `${name} (${describeWindow(window(rules, name), rules.timezone)})`;
 }
 
+/** Whether access starting at `startAt` starts inside the resource's request window, if any. */
+export function startsInWindow(rules: RuleSet, startAt: number): boolean {
+  const name = rules.resource.requestWindow;
+  return !name || inWindow(window(rules, name), startAt, rules.timezone);
+}
+
 /**
  * Why the person may not request the resource for access starting at `startAt`, or undefined
  * when they may. The directory's "deactivated" comes first, then who may ask, then when.
@@ -164,13 +170,10 @@ export function requestRefusal(rules: RuleSet, facts: Facts, startAt: number): R
       message: `You are not allowed to request ${resource.id} (only ${describePeople(resource.requesters!)} may). Ask in <#${rules.approverChannel}> if you think you should be.`,
     };
   }
-  if (
-    resource.requestWindow &&
-    !inWindow(window(rules, resource.requestWindow), startAt, rules.timezone)
-  ) {
+  if (!startsInWindow(rules, startAt)) {
     return {
       rule: 'requestWindow',
-      message: `${resource.id} can be requested only for access that starts within ${windowText(rules, resource.requestWindow)}. Ask for a start inside it (\`from HH:MM\`).`,
+      message: `${resource.id} can be requested only for access that starts within ${windowText(rules, resource.requestWindow!)}. Ask for a start inside it (\`from HH:MM\`).`,
     };
   }
   return undefined;

@@ -93,3 +93,50 @@ describe('filing judges the moment again when it records the request', () => {
     expect(await h.sql.value('SELECT count(*) FROM requests')).toBe(0);
   });
 });
+
+const WINDOWED = `
+timezone: ${TZ}
+admins: [UADMIN]
+requests: { approverChannel: CAPPROVALS, pendingTimeout: 24h }
+providers:
+  hook: { type: webhook, url: 'http://127.0.0.1:9/hook', secret: s3cret-value }
+resources:
+  - id: office
+    name: Office tools
+    provider: hook
+    maxDuration: 2h
+    approvers: { users: [ULEAD] }
+    requestWindow: businessHours
+`;
+
+/**
+ * `requestWindow`: only access that starts inside it may be requested. A request without a start
+ * starts when it is approved, so an approval after the window closed would start it outside.
+ */
+describe('a request window and an approval that comes after it closed', () => {
+  let h: CoreHarness;
+  beforeEach(async () => {
+    h = await coreHarness(WINDOWED, {}, 'sqlite');
+  });
+  afterEach(() => h.close());
+
+  it('denies the request, saying why, and grants nothing', async () => {
+    // Friday 6 Nov 17:50 in Berlin: inside business hours, so the request is accepted.
+    h.clock.set(cet(6, 17, 50));
+    const req = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'office',
+      duration: '1h',
+      justification: 'rotating the office printer keys',
+    });
+    expect(req).toMatchObject({ status: 'pending', startAt: null });
+    h.clock.set(cet(6, 23, 30));
+    const outcome = await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
+    expect(outcome.request).toMatchObject({
+      status: 'denied',
+      decidedBy: 'hallpass',
+      decisionReason: expect.stringContaining('approved after it closed'),
+    });
+    expect(await h.core.grantOf(req)).toBeUndefined();
+  });
+});
