@@ -65,6 +65,14 @@ export function revokeGrant(ctx: CoreContext, input: RevokeInput): Promise<Grant
   });
 }
 
+/** An active grant whose end has passed cannot be extended: new access is a new request. */
+function ranOut(ctx: CoreContext, grant: GrantRow): DomainError {
+  return new DomainError(
+    'bad_state',
+    `Your grant on ${grantName(ctx, grant)} has reached its end; only active access can be extended. Ask for new access instead.`,
+  );
+}
+
 export interface ExtensionInput {
   grantId: string;
   actor: string;
@@ -114,6 +122,7 @@ export async function requestExtension(
       `Your grant on ${grantName(ctx, grant)} is ${grant.status === 'revoking' ? 'ending' : grant.status}; only active access can be extended.`,
     );
   }
+  if (grant.expiresAt <= ctx.clock.now()) throw ranOut(ctx, grant);
   const ceiling = extensionCeiling(grant, grant.startsAt, resource);
   const room = ceiling - grant.expiresAt;
   if (durationMs > room) {
@@ -149,6 +158,9 @@ export async function requestExtension(
         'bad_state',
         `Your grant on ${grantName(ctx, grant)} changed while this extension was being asked for (another one was applied, or it ended); look at it again and ask again.`,
       );
+    // Still active in the record, but past its end (the sweeper has not ended it yet, or the
+    // rules took that long to answer): nothing is left to extend.
+    if (expiresAt <= c.now) throw ranOut(ctx, grant);
     const open = await c.tx.requests.pendingExtensionOf(grant.id);
     if (open)
       throw new DomainError(
