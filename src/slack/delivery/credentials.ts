@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { parseJson } from '../payload-values';
 import { credentialsMessage, requesterDm, withCredentials } from '../ui/messages';
@@ -13,15 +14,20 @@ const sealedCredentials = z.object({ text: z.string() });
 const WITH_CREDENTIALS = 'holder-credentials';
 
 /**
- * Opens the sealed credentials and shows them once: added to the grant's "access is active" DM
- * (queued just before them, so one event is one message), or, for credentials issued later (a
- * re-grant with a new password), as a DM of their own. The plaintext lives only in this call:
- * it is never logged, and the dispatcher drops the sealed copy from the outbox once the row is
- * done.
+ * Opens the sealed credentials and shows them once, while the grant is active: added to the
+ * grant's "access is active" DM (queued just before them, so one event is one message), or, for
+ * credentials issued later (a re-grant with a new password), as a DM of their own. The plaintext
+ * lives only in this call: it is never logged, and the dispatcher drops the sealed copy from the
+ * outbox once the row is done.
  */
 export const deliverCredentials: TopicHandler<'credentials'> = async (n, ctx) => {
   const grant = await ctx.core.grant(n.grantId);
   if (!grant) throw new Undeliverable(`grant ${n.grantId} does not exist`);
+  const ref = activeDmRef(grant.id);
+  // This issuance already joined the DM: a retry after a crash between Slack's answer and the
+  // row being marked sent must not show it again.
+  const issued = `${WITH_CREDENTIALS}:${createHash('sha256').update(n.sealed).digest('hex').slice(0, 16)}`;
+  if (await ctx.slack.knows(ref.subject, issued)) return;
   let opened: string;
   try {
     opened = ctx.sealer.open(n.sealed);
@@ -32,8 +38,11 @@ export const deliverCredentials: TopicHandler<'credentials'> = async (n, ctx) =>
   }
   const credentials = parseJson(sealedCredentials, opened);
   if (!credentials) throw new Undeliverable('the sealed credentials are not { text }');
+  // Access that ended before Slack could be reached (or that is ending) is not shown: the row is
+  // done, and its sealed copy dropped with it. (Checked after opening: a seal that cannot be
+  // opened is given up and alerted whatever the grant's state.)
+  if (grant.status !== 'active') return;
   const resource = resourceView(ctx.core, grant.resourceId);
-  const ref = activeDmRef(grant.id);
   const joined = await ctx.slack.knows(ref.subject, WITH_CREDENTIALS);
   if (!joined && (await ctx.slack.knows(ref.subject, ref.purpose))) {
     const request = await ctx.core.request(grant.requestId);
@@ -53,6 +62,7 @@ export const deliverCredentials: TopicHandler<'credentials'> = async (n, ctx) =>
       ref.purpose,
       withCredentials(active, credentials.text),
     );
+    await ctx.slack.mark(ref.subject, ref.purpose, issued);
     await ctx.slack.mark(ref.subject, ref.purpose, WITH_CREDENTIALS);
     return;
   }

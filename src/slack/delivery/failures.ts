@@ -42,6 +42,8 @@ const TRANSIENT_SLACK_ERRORS = new Set([
   'service_unavailable',
   'request_timeout',
   'ratelimited',
+  // chat.postMessage's own "too many messages" answer, HTTP 200 with no Retry-After.
+  'rate_limited',
   'team_added_to_org',
   'not_authed',
   'invalid_auth',

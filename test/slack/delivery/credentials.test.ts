@@ -1,0 +1,104 @@
+import { deliveryHarness, JUST, sentText, type DeliveryHarness } from './harness';
+
+/**
+ * Credentials are shown once in a DM. A worker that joined them to the "access is active" DM (and
+ * remembered that) but died before marking the credentials row sent leaves the row pending with
+ * its sealed payload; the next worker must not send the password again (docs/delivery.md: a
+ * retry after a crash before the row was marked sent does not post again).
+ */
+describe('credentials retried after a crash past the join (sqlite)', () => {
+  let h: DeliveryHarness;
+  beforeEach(async () => (h = await deliveryHarness('sqlite')));
+  afterEach(() => h.stop());
+
+  it('does not post the credentials a second time', async () => {
+    const secret = 'password: hunter2-s3cr3t-value';
+    const req = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'prod-db',
+      duration: '2h',
+      justification: JUST,
+    });
+    await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
+    const grantId = (await h.sql.all<{ id: string }>('SELECT id FROM grants'))[0]!.id;
+    await h.activate(grantId, secret);
+    const [creds] = await h.rows("topic = 'credentials'");
+    const original = creds!.payload;
+
+    await h.dispatcher.drain();
+    await h.dispatcher.drain();
+    const carrying = () =>
+      [...h.fake.callsOf('chat.postMessage'), ...h.fake.callsOf('chat.update')].filter((c) =>
+        sentText(c.args).includes(secret),
+      );
+    expect(carrying()).toHaveLength(1);
+    expect(carrying()[0]!.method).toBe('chat.update');
+
+    // The state a crash leaves right after Slack answered the join and slack_messages recorded
+    // it, but before the outbox row was marked sent: the row pending, still sealed.
+    await h.sql.run(
+      "UPDATE outbox SET status = 'pending', sent_at = NULL, next_attempt_at = 0, payload = ? WHERE id = ?",
+      original,
+      creds!.id,
+    );
+    const next = await h.another();
+    await next.dispatcher.drain();
+
+    expect((await h.rows(`id = ${creds!.id}`))[0]!.status).toBe('sent');
+    // No new message with the password: at most the same DM edited again.
+    const posted = carrying().filter((c) => c.method === 'chat.postMessage');
+    expect(posted.map((c) => c.args.channel)).toEqual([]);
+  });
+});
+
+/**
+ * Slack is unreachable while a grant with a password is activated and then ended, so its
+ * credentials row is still waiting: once Slack is back, the password of access that has ended is
+ * not shown, and the row's sealed copy is dropped with it.
+ */
+describe('credentials of a grant that ended before they were delivered (sqlite)', () => {
+  let h: DeliveryHarness;
+  beforeEach(async () => (h = await deliveryHarness('sqlite')));
+  afterEach(() => h.stop());
+
+  const secret = 'password: hunter2-s3cr3t-value';
+
+  async function endedGrantWithWaitingCredentials() {
+    const req = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'prod-db',
+      duration: '2h',
+      justification: JUST,
+    });
+    await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
+    const grantId = (await h.sql.all<{ id: string }>('SELECT id FROM grants'))[0]!.id;
+    await h.activate(grantId, secret);
+    const [creds] = await h.rows("topic = 'credentials'");
+    const sealed = JSON.parse(creds!.payload).sealed as string;
+    expect(sealed).toMatch(/^v1\./);
+    // Slack is down: nothing goes out for a while.
+    h.fake.fail('chat.postMessage', { kind: 'status', status: 503 }, 1000);
+    h.fake.fail('chat.update', { kind: 'status', status: 503 }, 1000);
+    await h.dispatcher.drain();
+    await h.core.revokeGrant({ grantId, actor: 'UREQ', reason: 'done early' });
+    await h.core.lifecycle.revoked([{ grantId, checked: true }]);
+    expect((await h.core.grant(grantId))!.status).toBe('revoked');
+    return { grantId, credsId: creds!.id, sealed };
+  }
+
+  it('a password for access that has ended is not sent once Slack is back', async () => {
+    const { credsId } = await endedGrantWithWaitingCredentials();
+    h.fake.clearFaults();
+    for (let i = 0; i < 12; i++) {
+      h.clock.advance(10 * 60_000);
+      await h.dispatcher.drain();
+    }
+    const shown = [...h.fake.callsOf('chat.postMessage'), ...h.fake.callsOf('chat.update')].filter(
+      (c) => sentText(c.args).includes('hunter2'),
+    );
+    expect(shown.map((c) => c.method)).toEqual([]);
+    const [row] = await h.rows(`id = ${credsId}`);
+    expect(row!.status).not.toBe('pending');
+    expect(JSON.parse(row!.payload).sealed).toBeUndefined();
+  });
+});
