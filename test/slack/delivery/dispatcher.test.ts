@@ -507,9 +507,9 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
       expect(batches).toEqual([3, 3]);
       expect(await h.rows("status != 'sent'")).toEqual([]);
       // A round of fewer rows than the concurrency (a DM and an approver message) is marked once
-      // its window is up.
+      // its window is up: one long enough that a loaded machine still answers both sends in it.
       await request({ requester: 'UREQ', resourceId: 'quorum', duration: '2h' });
-      const short = h.dispatcherFor(h.core, { concurrency: 3, markWindowMs: 20 });
+      const short = h.dispatcherFor(h.core, { concurrency: 3, markWindowMs: 1_000 });
       expect(await short.deliverDue()).toBe(2);
       expect(batches).toEqual([3, 3, 2]);
       expect(await h.rows("status != 'sent'")).toEqual([]);
