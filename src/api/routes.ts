@@ -101,7 +101,9 @@ function clientKeyOf(
   if (typeof key !== 'string' || !key) return {};
   if (key.length > 200)
     throw new ApiProblem(422, 'bad_idempotency_key', 'Idempotency-Key is at most 200 characters.');
-  const hashed = createHash('sha256').update(JSON.stringify([callerId, key])).digest('hex');
+  const hashed = createHash('sha256')
+    .update(JSON.stringify([callerId, key]))
+    .digest('hex');
   return { clientKey: `api:${hashed}` };
 }
 
