@@ -27,7 +27,13 @@ export const deliverCredentials: TopicHandler<'credentials'> = async (n, ctx) =>
   // This issuance already joined the DM: a retry after a crash between Slack's answer and the
   // row being marked sent must not show it again.
   const issued = `${WITH_CREDENTIALS}:${createHash('sha256').update(n.sealed).digest('hex').slice(0, 16)}`;
-  if (await ctx.slack.knows(ref.subject, issued)) return;
+  if (await ctx.slack.knows(ref.subject, issued)) {
+    // The crash may have come between the join's two marks: finish them, so credentials issued
+    // later (a re-grant) get a DM of their own rather than an edit of this one.
+    if (!(await ctx.slack.knows(ref.subject, WITH_CREDENTIALS)))
+      await ctx.slack.mark(ref.subject, ref.purpose, WITH_CREDENTIALS);
+    return;
+  }
   let opened: string;
   try {
     opened = ctx.sealer.open(n.sealed);
@@ -38,10 +44,11 @@ export const deliverCredentials: TopicHandler<'credentials'> = async (n, ctx) =>
   }
   const credentials = parseJson(sealedCredentials, opened);
   if (!credentials) throw new Undeliverable('the sealed credentials are not { text }');
-  // Access that ended before Slack could be reached (or that is ending) is not shown: the row is
-  // done, and its sealed copy dropped with it. (Checked after opening: a seal that cannot be
-  // opened is given up and alerted whatever the grant's state.)
-  if (grant.status !== 'active') return;
+  // Access that ended before Slack could be reached (or that is ending, or whose end has passed
+  // before the sweeper recorded it) is not shown: the row is done, and its sealed copy dropped
+  // with it. (Checked after opening: a seal that cannot be opened is given up and alerted
+  // whatever the grant's state.)
+  if (grant.status !== 'active' || (grant.expiresAt ?? Infinity) <= ctx.now) return;
   const resource = resourceView(ctx.core, grant.resourceId);
   const joined = await ctx.slack.knows(ref.subject, WITH_CREDENTIALS);
   if (!joined && (await ctx.slack.knows(ref.subject, ref.purpose))) {
