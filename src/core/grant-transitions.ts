@@ -574,13 +574,14 @@ export function recordWarned(
 
 /**
  * The provider was told of an extension. The state the re-grant answered with is what later calls
- * name: a provider may have made the access anew.
+ * name: a provider may have made the access anew, and new credentials it issued go to the holder.
  */
 export function recordSynced(
   ctx: CoreContext,
   grantId: string,
   expiresAt: number,
   state: unknown,
+  sealedCredentials?: string,
 ): Promise<void> {
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
@@ -594,7 +595,9 @@ export function recordSynced(
       action: 'grant.synced',
       requestId: grant.requestId,
       grantId,
-      details: { expiresAt },
+      details: { expiresAt, credentialsIssued: sealedCredentials !== undefined },
     });
+    if (sealedCredentials)
+      await issueCredentials(c, grant, sealedCredentials, `grant.credentials:${grantId}:${c.now}`);
   });
 }

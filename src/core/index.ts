@@ -213,8 +213,8 @@ export class GrantLifecycle {
   warned(grantId: string, expiresAt: number | null) {
     return recordWarned(this.ctx, grantId, expiresAt);
   }
-  synced(grantId: string, expiresAt: number, state: unknown) {
-    return recordSynced(this.ctx, grantId, expiresAt, state);
+  synced(grantId: string, expiresAt: number, state: unknown, sealedCredentials?: string) {
+    return recordSynced(this.ctx, grantId, expiresAt, state, sealedCredentials);
   }
 
   /** Ended grants due to be read back again, soonest first. */

@@ -12,6 +12,7 @@ import type {
 } from '../core';
 import type { Directory } from '../core/directory';
 import type { Logger } from '../log';
+import type { Credentials } from '../providers/types';
 import { forgetSecret, registerSecret } from '../secrets/scrub';
 import type { Sealer } from '../secrets/seal';
 import { backoffDelay } from '../core/backoff';
@@ -574,15 +575,7 @@ export class Sweeper {
       const result = await this.calls.run(grant.id, timeoutMs, (signal) =>
         provider.grant(ctx(signal)),
       );
-      const credentials = result.credentials;
-      if (credentials) {
-        const secrets = [credentials.text, ...(credentials.secrets ?? [])];
-        secrets.forEach(registerSecret);
-        this.issued.set(grant.id, secrets);
-      }
-      const sealedCredentials = credentials
-        ? this.deps.sealer.seal(JSON.stringify({ text: credentials.text }))
-        : undefined;
+      const sealedCredentials = this.sealIssued(grant.id, result.credentials);
       const recorded = await this.grants.activated(grant.id, {
         ...window,
         state: result.state,
@@ -700,7 +693,10 @@ export class Sweeper {
       const result = await this.calls.run(grant.id, timeoutMs, (signal) =>
         provider.grant(ctx(signal)),
       );
-      await this.grants.synced(grant.id, grant.expiresAt, result.state);
+      // A provider may answer a re-grant with new credentials (a new password): the holder gets
+      // them, as after the first grant.
+      const sealedCredentials = this.sealIssued(grant.id, result.credentials);
+      await this.grants.synced(grant.id, grant.expiresAt, result.state, sealedCredentials);
     } catch (err) {
       this.deps.logger.warn('could not tell the provider about an extension; will retry', {
         grantId: grant.id,
@@ -717,6 +713,18 @@ export class Sweeper {
     } finally {
       this.inFlight.delete(grant.id);
     }
+  }
+
+  /**
+   * Credentials a provider issued for `grantId`, kept out of every text until the grant has ended,
+   * and sealed for the holder's DM; undefined when it issued none.
+   */
+  private sealIssued(grantId: string, credentials?: Credentials): string | undefined {
+    if (!credentials) return undefined;
+    const secrets = [credentials.text, ...(credentials.secrets ?? [])];
+    secrets.forEach(registerSecret);
+    this.issued.set(grantId, [...(this.issued.get(grantId) ?? []), ...secrets]);
+    return this.deps.sealer.seal(JSON.stringify({ text: credentials.text }));
   }
 
   /**

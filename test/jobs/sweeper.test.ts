@@ -667,6 +667,43 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     expect(r.provider.callsOf('grant')).toHaveLength(2);
   });
 
+  it('hands the holder new credentials a re-grant after an extension answers with', async () => {
+    const req = await r.h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'quorum',
+      duration: '1h',
+      justification: JUST,
+    });
+    await r.h.core.decide({ requestId: req.id, actor: 'UA1', decision: 'approve' });
+    await r.h.core.decide({ requestId: req.id, actor: 'UA2', decision: 'approve' });
+    r.provider.credentials = 'password: first-one';
+    await r.sweeper.tick();
+    const grantId = await r.h.sql.value<string>('SELECT id FROM grants');
+    const ext = await r.h.core.requestExtension({
+      grantId,
+      actor: 'UREQ',
+      duration: '1h',
+      justification: 'the migration is still running',
+    });
+    await r.h.core.decide({ requestId: ext.id, actor: 'UA1', decision: 'approve' });
+    await r.h.core.decide({ requestId: ext.id, actor: 'UA3', decision: 'approve' });
+    r.provider.credentials = 'password: rotated-on-re-grant';
+    await r.sweeper.tick();
+    const rows = await r.h.sql.all<{ key: string; payload: string }>(
+      "SELECT key, payload FROM outbox WHERE topic = 'credentials' ORDER BY id",
+    );
+    expect(rows.map((row) => JSON.parse(sealer.open(JSON.parse(row.payload).sealed)))).toEqual([
+      { text: 'password: first-one' },
+      { text: 'password: rotated-on-re-grant' },
+    ]);
+    expect(rows[1]!.key).toMatch(new RegExp(`^grant\\.credentials:${grantId}:\\d+$`));
+    const synced = await r.h.sql.value<string>(
+      "SELECT details FROM audit_events WHERE action = 'grant.synced'",
+    );
+    expect(JSON.parse(synced)).toMatchObject({ credentialsIssued: true });
+    expect(synced).not.toContain('rotated');
+  });
+
   it('keeps retrying a grant whose provider was removed from the configuration', async () => {
     await r.sweeper.stop();
     const h = r.h;
