@@ -228,8 +228,8 @@ export class GrantLifecycle {
   verified(grantId: string) {
     return recordVerified(this.ctx, grantId);
   }
-  rechecked(grantId: string, recheck: Recheck) {
-    return recordRechecked(this.ctx, grantId, recheck);
+  rechecked(grantId: string, recheck: Recheck, by?: string) {
+    return recordRechecked(this.ctx, grantId, recheck, by);
   }
   drift(grantId: string, drift: Drift, attempt: number) {
     return recordDrift(this.ctx, grantId, drift, attempt);

@@ -38,11 +38,15 @@ export async function recordVerified(ctx: CoreContext, grantId: string): Promise
  */
 export type Recheck = { readable: boolean } | { coveredBy: string };
 
-/** An ended grant's read-back: audited, and the next one scheduled, if any is left. */
+/**
+ * An ended grant's read-back: audited (as `by`, when an operator ran it, else as the bot), and
+ * the next one scheduled, if any is left.
+ */
 export function recordRechecked(
   ctx: CoreContext,
   grantId: string,
   recheck: Recheck,
+  by = 'hallpass',
 ): Promise<void> {
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
@@ -52,7 +56,7 @@ export function recordRechecked(
     const recheckAt = readBack ? nextRecheck(ctx, grant, rechecks) : null;
     await c.tx.grants.update(grantId, { rechecks, recheckAt });
     c.audit({
-      actor: 'hallpass',
+      actor: by,
       action: 'grant.rechecked',
       requestId: grant.requestId,
       grantId,

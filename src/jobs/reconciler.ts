@@ -58,7 +58,7 @@ export interface ReconcilerDeps {
   turns: AccessTurns;
   /** Told how each scheduled run ended (for /metrics). */
   onRun?: (outcome: 'ok' | 'drift' | 'failed') => void;
-  /** Who runs it, when an operator does (`hallpass grants reconcile`): the repairs' audit names them. */
+  /** Who runs it, when an operator does (`hallpass grants reconcile`): its audit events name them. */
   operator?: string;
 }
 
@@ -182,13 +182,14 @@ export class Reconciler {
         this.deps.turns.oneAccess(a, b, this.deps.directory),
       );
       if (cover) {
-        if (!dryRun) await core.lifecycle.rechecked(grant.id, { coveredBy: cover.id });
+        if (!dryRun)
+          await core.lifecycle.rechecked(grant.id, { coveredBy: cover.id }, this.deps.operator);
         return finding('covered', { coveredBy: cover.id });
       }
     }
     if (!resolved?.provider.check) {
       if (!dryRun && expected === 'absent')
-        await core.lifecycle.rechecked(grant.id, { readable: false });
+        await core.lifecycle.rechecked(grant.id, { readable: false }, this.deps.operator);
       return finding('unreadable');
     }
     let present: boolean;
@@ -200,7 +201,7 @@ export class Reconciler {
     if ((present ? 'present' : 'absent') === expected) {
       if (!dryRun) {
         if (expected === 'present') await core.lifecycle.verified(grant.id);
-        else await core.lifecycle.rechecked(grant.id, { readable: true });
+        else await core.lifecycle.rechecked(grant.id, { readable: true }, this.deps.operator);
       }
       this.attempts.delete(grant.id);
       return finding(expected);

@@ -41,7 +41,12 @@ interface Rig {
 }
 
 /** A sweeper and a reconciler sharing their busy set and tracked calls, as the bot runs them. */
-function rig(h: CoreHarness, provider: RecordingProvider, lookup?: ProviderLookup): Rig {
+function rig(
+  h: CoreHarness,
+  provider: RecordingProvider,
+  lookup?: ProviderLookup,
+  operator?: string,
+): Rig {
   const busy = new Set<string>();
   const providers = lookup ?? lookupOf({ hook: provider });
   const deps = {
@@ -59,7 +64,7 @@ function rig(h: CoreHarness, provider: RecordingProvider, lookup?: ProviderLooku
     provider,
     busy,
     sweeper: new Sweeper({ ...deps, random: () => 1 }),
-    reconciler: new Reconciler(deps),
+    reconciler: new Reconciler({ ...deps, ...(operator ? { operator } : {}) }),
   };
 }
 
@@ -287,6 +292,19 @@ describe.each(STORE_KINDS)('reconciler (%s)', (kind: StoreKind) => {
       ['present', true],
     ]);
     expect(provider.present.size).toBe(0);
+  });
+
+  it('audits the read-backs of a run an operator made with the operator', async () => {
+    const row = await ended();
+    const cli = rig(h, provider, undefined, 'cli:ops');
+    h.clock.set(row.endedAt! + 2 * MIN);
+    expect((await cli.reconciler.run()).map((f) => f.found)).toEqual(['absent']);
+    expect(
+      await h.sql.all(
+        "SELECT actor FROM audit_events WHERE grant_id = ? AND action = 'grant.rechecked'",
+        row.id,
+      ),
+    ).toEqual([{ actor: 'cli:ops' }]);
   });
 
   it('reads an ended grant back at end + 2m and end + 15m, audited, then never again', async () => {
