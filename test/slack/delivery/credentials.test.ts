@@ -1,5 +1,21 @@
 import { deliveryHarness, JUST, sentText, type DeliveryHarness } from './harness';
 
+const MIN = 60_000;
+
+/** A grant approved and activated with `secret` for credentials, their DM row queued. */
+async function activeGrantWithCredentials(h: DeliveryHarness, secret: string): Promise<string> {
+  const req = await h.core.createRequest({
+    requester: 'UREQ',
+    resourceId: 'prod-db',
+    duration: '2h',
+    justification: JUST,
+  });
+  await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
+  const grantId = (await h.sql.all<{ id: string }>('SELECT id FROM grants'))[0]!.id;
+  await h.activate(grantId, secret);
+  return grantId;
+}
+
 /**
  * Credentials are shown once in a DM. A worker that joined them to the "access is active" DM (and
  * remembered that) but died before marking the credentials row sent leaves the row pending with
@@ -13,15 +29,7 @@ describe('credentials retried after a crash past the join (sqlite)', () => {
 
   it('does not post the credentials a second time', async () => {
     const secret = 'password: hunter2-s3cr3t-value';
-    const req = await h.core.createRequest({
-      requester: 'UREQ',
-      resourceId: 'prod-db',
-      duration: '2h',
-      justification: JUST,
-    });
-    await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
-    const grantId = (await h.sql.all<{ id: string }>('SELECT id FROM grants'))[0]!.id;
-    await h.activate(grantId, secret);
+    await activeGrantWithCredentials(h, secret);
     const [creds] = await h.rows("topic = 'credentials'");
     const original = creds!.payload;
 
@@ -64,15 +72,7 @@ describe('credentials of a grant that ended before they were delivered (sqlite)'
   const secret = 'password: hunter2-s3cr3t-value';
 
   async function endedGrantWithWaitingCredentials() {
-    const req = await h.core.createRequest({
-      requester: 'UREQ',
-      resourceId: 'prod-db',
-      duration: '2h',
-      justification: JUST,
-    });
-    await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
-    const grantId = (await h.sql.all<{ id: string }>('SELECT id FROM grants'))[0]!.id;
-    await h.activate(grantId, secret);
+    const grantId = await activeGrantWithCredentials(h, secret);
     const [creds] = await h.rows("topic = 'credentials'");
     const sealed = JSON.parse(creds!.payload).sealed as string;
     expect(sealed).toMatch(/^v1\./);
@@ -109,25 +109,10 @@ describe('credentials of a grant that ended before they were delivered (sqlite)'
  * re-grant's password a DM of its own.
  */
 
-const MIN = 60_000;
-
 describe('credentials at the edges of a grant and of a crash (sqlite)', () => {
   let h: DeliveryHarness;
   beforeEach(async () => (h = await deliveryHarness('sqlite')));
   afterEach(() => h.stop());
-
-  async function activeGrantWithCredentials(secret: string): Promise<string> {
-    const req = await h.core.createRequest({
-      requester: 'UREQ',
-      resourceId: 'prod-db',
-      duration: '2h',
-      justification: JUST,
-    });
-    await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
-    const grantId = (await h.sql.all<{ id: string }>('SELECT id FROM grants'))[0]!.id;
-    await h.activate(grantId, secret);
-    return grantId;
-  }
 
   const carrying = (secret: string) =>
     [...h.fake.callsOf('chat.postMessage'), ...h.fake.callsOf('chat.update')].filter((c) =>
@@ -142,7 +127,7 @@ describe('credentials at the edges of a grant and of a crash (sqlite)', () => {
    */
   it('does not show the password of a grant whose end passed while Slack was down, though the record still says active', async () => {
     const secret = 'password: ended-grant-s3cr3t';
-    const grantId = await activeGrantWithCredentials(secret);
+    const grantId = await activeGrantWithCredentials(h, secret);
     const grant = (await h.core.grant(grantId))!;
     // Slack is down for longer than the grant lasts.
     h.fake.fail('chat.postMessage', { kind: 'status', status: 503 }, 1000);
@@ -168,7 +153,7 @@ describe('credentials at the edges of a grant and of a crash (sqlite)', () => {
    */
   it("a re-grant's new password still gets a DM of its own after a crash between the join's two marks", async () => {
     const first = 'password: first-issue-s3cr3t';
-    const grantId = await activeGrantWithCredentials(first);
+    const grantId = await activeGrantWithCredentials(h, first);
     const [creds] = await h.rows("topic = 'credentials'");
     const original = creds!.payload;
     await h.dispatcher.drain();
