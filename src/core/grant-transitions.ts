@@ -97,8 +97,7 @@ export function recordActivated(
         grantId,
       },
     });
-    if (a.sealedCredentials)
-      await issueCredentials(c, grant, a.sealedCredentials, `grant.credentials:${grantId}`);
+    if (a.sealedCredentials) await issueCredentials(c, grant, a.sealedCredentials);
     return true;
   });
 }
@@ -585,7 +584,11 @@ export function recordSynced(
 ): Promise<void> {
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
-    if (!grant || grant.status !== 'active') return;
+    if (!grant) return;
+    // Ended while the re-grant was out: its revoke must still name the access the re-grant made.
+    if (grant.status === 'revoking' && state !== undefined)
+      await c.tx.grants.update(grantId, { providerState: JSON.stringify(state) });
+    if (grant.status !== 'active') return;
     await c.tx.grants.update(grantId, {
       providerExpiresAt: expiresAt,
       ...(state === undefined ? {} : { providerState: JSON.stringify(state) }),
@@ -597,7 +600,6 @@ export function recordSynced(
       grantId,
       details: { expiresAt, credentialsIssued: sealedCredentials !== undefined },
     });
-    if (sealedCredentials)
-      await issueCredentials(c, grant, sealedCredentials, `grant.credentials:${grantId}:${c.now}`);
+    if (sealedCredentials) await issueCredentials(c, grant, sealedCredentials, true);
   });
 }

@@ -35,6 +35,8 @@ export const notificationSchema = z.discriminatedUnion('topic', [
     userId: z.string(),
     grantId: z.string(),
     sealed: z.string(),
+    /** Issued after the activation (a re-grant): a DM of their own, never an edit of its DM. */
+    later: z.literal(true).optional(),
   }),
   z.object({
     topic: z.literal('alert'),

@@ -141,13 +141,7 @@ export function recordDrift(
       repaired: drift.repaired,
       ...(drift.error ? { error: drift.error.slice(0, 1000) } : {}),
     });
-    if (drift.sealedCredentials)
-      await issueCredentials(
-        c,
-        grant,
-        drift.sealedCredentials,
-        `grant.credentials:${grantId}:${c.now}`,
-      );
+    if (drift.sealedCredentials) await issueCredentials(c, grant, drift.sealedCredentials, true);
     return { ...grant, ...update };
   });
 }

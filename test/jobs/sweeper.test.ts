@@ -696,7 +696,7 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
       { text: 'password: first-one' },
       { text: 'password: rotated-on-re-grant' },
     ]);
-    expect(rows[1]!.key).toMatch(new RegExp(`^grant\\.credentials:${grantId}:\\d+$`));
+    expect(rows[1]!.key).toMatch(new RegExp(`^grant\\.credentials:${grantId}:[0-9a-f]{16}$`));
     const synced = await r.h.sql.value<string>(
       "SELECT details FROM audit_events WHERE action = 'grant.synced'",
     );

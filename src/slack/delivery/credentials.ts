@@ -50,7 +50,7 @@ export const deliverCredentials: TopicHandler<'credentials'> = async (n, ctx) =>
   // whatever the grant's state.)
   if (grant.status !== 'active' || (grant.expiresAt ?? Infinity) <= ctx.now) return;
   const resource = resourceView(ctx.core, grant.resourceId);
-  const joined = await ctx.slack.knows(ref.subject, WITH_CREDENTIALS);
+  const joined = n.later === true || (await ctx.slack.knows(ref.subject, WITH_CREDENTIALS));
   if (!joined && (await ctx.slack.knows(ref.subject, ref.purpose))) {
     const request = await ctx.core.request(grant.requestId);
     if (!request) throw new Undeliverable(`request ${grant.requestId} does not exist`);

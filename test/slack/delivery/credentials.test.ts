@@ -2,8 +2,8 @@ import { deliveryHarness, JUST, sentText, type DeliveryHarness } from './harness
 
 const MIN = 60_000;
 
-/** A grant approved and activated with `secret` for credentials, their DM row queued. */
-async function activeGrantWithCredentials(h: DeliveryHarness, secret: string): Promise<string> {
+/** A grant approved and activated, with `secret` for credentials (if any), its DMs queued. */
+async function activeGrantWithCredentials(h: DeliveryHarness, secret?: string): Promise<string> {
   const req = await h.core.createRequest({
     requester: 'UREQ',
     resourceId: 'prod-db',
@@ -147,9 +147,9 @@ describe('credentials at the edges of a grant and of a crash (sqlite)', () => {
   /**
    * A crash between the two marks the join writes (the issuance's hash marker first, then
    * `holder-credentials`) leaves the hash marker alone: the retry returns at the hash check and
-   * never writes `holder-credentials`. A re-grant's new password (reconciler, key
-   * grant.credentials:<id>:<now>) then finds the DM "not joined" and is silently edited into the
-   * old "access is active" DM (chat.update, no notification) instead of coming as a DM of its own.
+   * never writes `holder-credentials`. A re-grant's new password queued without `later` (by a
+   * release before it) would then find the DM "not joined" and be silently edited into the old
+   * "access is active" DM (chat.update, no notification) instead of coming as a DM of its own.
    */
   it("a re-grant's new password still gets a DM of its own after a crash between the join's two marks", async () => {
     const first = 'password: first-issue-s3cr3t';
@@ -193,5 +193,29 @@ describe('credentials at the edges of a grant and of a crash (sqlite)', () => {
     await next.dispatcher.drain();
     // docs/delivery.md / credentials.ts: credentials issued later come as a DM of their own.
     expect(carrying(second).map((c) => c.method)).toEqual(['chat.postMessage']);
+  });
+
+  it("a re-grant's password for a grant whose activation issued none comes as a DM of its own", async () => {
+    // Activated without credentials: the "access is active" DM goes out alone.
+    const grantId = await activeGrantWithCredentials(h);
+    await h.dispatcher.drain();
+    expect(h.fake.callsOf('chat.postMessage').length).toBeGreaterThan(0);
+
+    // Later the sweeper's re-grant after an extension answers with a new password.
+    h.clock.advance(10 * 60_000);
+    const grant = (await h.core.grant(grantId))!;
+    const secret = 'password: rotated-0n-regrant';
+    await h.core.lifecycle.synced(
+      grantId,
+      grant.expiresAt!,
+      { key: 'x' },
+      h.sealer.seal(JSON.stringify({ text: secret })),
+    );
+    await h.dispatcher.drain();
+
+    const carrying = [...h.fake.callsOf('chat.postMessage'), ...h.fake.callsOf('chat.update')]
+      .filter((c) => sentText(c.args).includes('rotated-0n-regrant'))
+      .map((c) => c.method);
+    expect(carrying).toEqual(['chat.postMessage']);
   });
 });
