@@ -67,7 +67,13 @@ export const envSchema = z.object({
     .string()
     .min(16, 'HALLPASS_SECRET_KEY must be at least 16 characters')
     .optional(),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  // Not z.coerce: Number(' ') is 0, and a blank PORT would bind a random port.
+  PORT: z
+    .string()
+    .regex(/^\d+$/, 'PORT must be a port number (0 to 65535)')
+    .transform(Number)
+    .pipe(z.number().max(65535, 'PORT must be a port number (0 to 65535)'))
+    .default(3000),
   HOST: z.string().default('0.0.0.0'),
   LOG_LEVEL: z
     .string()

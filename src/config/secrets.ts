@@ -19,6 +19,15 @@ export function registerEnvSecrets(
   for (const name of ENV_SECRETS) registerSecret(env[name]);
 }
 
+/** A URL's percent-escapes decoded; a bare `%` is no escape, and the text is then as written. */
+function decodedOrAsWritten(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /**
  * Tells the redactor about every secret in the providers section: values under secret-like
  * keys and passwords inside connection URLs (`postgres://admin:…@db`).
@@ -28,7 +37,7 @@ export function registerConfigSecrets(config: Config): void {
     if (typeof value === 'string') {
       if (SECRET_KEY_RE.test(key)) registerSecret(value);
       const password = /^[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:([^@\s]+)@/i.exec(value)?.[1];
-      if (password) registerSecret(decodeURIComponent(password));
+      if (password) [password, decodedOrAsWritten(password)].forEach(registerSecret);
     } else if (Array.isArray(value)) {
       value.forEach((v) => walk(v, key));
     } else if (value && typeof value === 'object') {

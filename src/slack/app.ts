@@ -1,3 +1,4 @@
+import { withUrlTarget } from '../http/request-target';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, SocketModeReceiver, webApi } from '@slack/bolt';
@@ -14,6 +15,8 @@ import { explainStartFailure } from './start-errors';
 export const EVENTS_PATH = '/slack/events';
 export const HEALTH_PATH = '/healthz';
 export const METRICS_PATH = '/metrics';
+/** How long a stop lets requests under way finish before it cuts their connections. */
+const STOP_GRACE_MS = 5_000;
 
 export interface SlackClientDeps {
   botToken: string;
@@ -149,13 +152,15 @@ function sideRoutes(deps: SlackAppDeps, health: RouteHandler): Record<string, Ro
 
 /** Socket Mode has no HTTP endpoint of its own, so /healthz, /metrics and the API get a small server. */
 function healthServer(routes: Record<string, RouteHandler>, extra?: ExtraHttp): Server {
-  return createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
-    if (req.method === 'GET' && route) return route(req, res);
-    if (extra?.owns(req)) return extra.handle(req, res);
-    res.writeHead(404).end();
-  });
+  return createServer(
+    withUrlTarget((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+      if (req.method === 'GET' && route) return route(req, res);
+      if (extra?.owns(req)) return extra.handle(req, res);
+      res.writeHead(404).end();
+    }),
+  );
 }
 
 function listen(server: Server, port: number, host?: string): Promise<number> {
@@ -203,6 +208,7 @@ function httpReceiver(
     receiver.requestListener = (req, res) =>
       extra.owns(req) ? extra.handle(req, res) : slack(req, res);
   }
+  receiver.requestListener = withUrlTarget(receiver.requestListener);
   return receiver;
 }
 
@@ -305,6 +311,7 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
     : undefined;
   let started = false;
   let boundPort: number | undefined;
+  let httpServer: Server | undefined;
 
   return {
     app,
@@ -332,16 +339,26 @@ export function createSlackApp(deps: SlackAppDeps): SlackApp {
           });
         });
       } else {
-        const server = await app.start({ port, host });
-        boundPort = (server.address() as AddressInfo).port;
+        httpServer = await app.start({ port, host });
+        boundPort = (httpServer.address() as AddressInfo).port;
       }
       started = true;
     },
     async stop() {
       if (!started) return;
       started = false;
-      await app.stop();
-      if (sideServer) await close(sideServer);
+      // Closing a server waits for its connections: one that never completes a request (a slow
+      // or idle client) would hold the stop until Node's own timeouts. Idle ones close now, and
+      // requests under way get STOP_GRACE_MS before every connection is cut.
+      const servers = [httpServer, sideServer].filter((s): s is Server => s !== undefined);
+      const cut = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), STOP_GRACE_MS);
+      try {
+        const closing = [app.stop(), ...(sideServer ? [close(sideServer)] : [])];
+        servers.forEach((s) => s.closeIdleConnections());
+        await Promise.all(closing);
+      } finally {
+        clearTimeout(cut);
+      }
       await Promise.allSettled([...inFlight]);
     },
   };

@@ -73,7 +73,7 @@ describe('a body over the size limit', () => {
 
   beforeEach(async () => {
     h = await coreHarness(yaml);
-    served = await serveApi(h.core, new Sealer('review-body-limit'));
+    served = await serveApi(h.core, new Sealer('body-limit-sealing-secret'));
   });
   afterEach(async () => {
     await served.close();

@@ -20,7 +20,7 @@ describe('environment', () => {
     expect('problems' in result && result.problems).toEqual([
       'SLACK_BOT_TOKEN must be a bot token (xoxb-…)',
       'SLACK_API_URL must be a URL like https://slack.com/api/',
-      'PORT: Invalid input: expected number, received NaN',
+      'PORT must be a port number (0 to 65535)',
     ]);
   });
 
