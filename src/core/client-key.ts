@@ -43,7 +43,7 @@ export async function filedBefore(
   return existing && repeated(existing, asked);
 }
 
-/** `existing`, the request a client key filed, when `asked` repeats it; else what differs. */
+/** `existing`, the request a client key filed, if `asked` repeats it; else throws what differs. */
 export function repeated(existing: RequestRow, asked: Asked): RequestRow {
   if (existing.requester !== asked.requester)
     throw new DomainError(

@@ -58,7 +58,7 @@ export interface ReconcilerDeps {
   turns: AccessTurns;
   /** Told how each scheduled run ended (for /metrics). */
   onRun?: (outcome: 'ok' | 'drift' | 'failed') => void;
-  /** Who runs it, when an operator does (`hallpass grants reconcile`): its audit events name them. */
+  /** Who runs it, when an operator does (`hallpass grants reconcile`): its audit names them. */
   operator?: string;
 }
 

@@ -7,7 +7,7 @@ import { tempDir } from '../support/tmp';
 
 const ROOT = join(__dirname, '..', '..');
 
-/** One raw HTTP/1.1 request with the request target exactly as given; resolves with the status line. */
+/** One raw HTTP/1.1 request with its target exactly as given; resolves with the status line. */
 function rawRequest(port: number, target: string): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
