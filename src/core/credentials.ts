@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sealedName } from '../secrets/seal';
 import type { Change, GrantRow } from './context';
 import { isPipelineId } from './pipelines';
 
@@ -19,7 +19,7 @@ export async function issueCredentials(
     return;
   }
   const key = later
-    ? `grant.credentials:${grant.id}:${createHash('sha256').update(sealed).digest('hex').slice(0, 16)}`
+    ? `grant.credentials:${grant.id}:${sealedName(sealed)}`
     : `grant.credentials:${grant.id}`;
   c.notify(key, {
     topic: 'credentials',

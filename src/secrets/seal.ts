@@ -1,4 +1,12 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+
+/**
+ * A short name for one sealed value, without opening it: each seal has its own nonce, so two
+ * issuances of the same text have two names. Names a notification, or marks it as shown.
+ */
+export function sealedName(sealed: string): string {
+  return createHash('sha256').update(sealed).digest('hex').slice(0, 16);
+}
 
 /**
  * Encrypts secrets that must wait in the database for a moment (credentials queued for a DM),

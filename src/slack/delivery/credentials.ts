@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { sealedName } from '../../secrets/seal';
 import { parseJson } from '../payload-values';
 import { credentialsMessage, requesterDm, withCredentials } from '../ui/messages';
 import { Undeliverable } from './failures';
@@ -26,7 +26,7 @@ export const deliverCredentials: TopicHandler<'credentials'> = async (n, ctx) =>
   const ref = activeDmRef(grant.id);
   // This issuance already joined the DM: a retry after a crash between Slack's answer and the
   // row being marked sent must not show it again.
-  const issued = `${WITH_CREDENTIALS}:${createHash('sha256').update(n.sealed).digest('hex').slice(0, 16)}`;
+  const issued = `${WITH_CREDENTIALS}:${sealedName(n.sealed)}`;
   if (await ctx.slack.knows(ref.subject, issued)) {
     // The crash may have come between the join's two marks: finish them, so credentials issued
     // later (a re-grant) get a DM of their own rather than an edit of this one.
