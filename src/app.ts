@@ -149,7 +149,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
     const chainWatch = new ChainWatch({ core, logger });
     const followUps = new FollowUpJob({ core, logger });
     const leader = new LeaderJobs(
-      store.leadership(),
+      store.leadership({ now: () => clock.now() }),
       [sweeper, reconciler, offboarding, chainWatch, followUps],
       logger,
     );

@@ -77,6 +77,12 @@ export interface ChainResult {
 export interface LeadershipOptions {
   /** How often a follower tries to become the leader, and the leader checks its hold. */
   intervalMs?: number;
+  /**
+   * The clock this process writes its leases with (grant-call fences, outbox leases): a leader
+   * must agree with the database server's clock, so that every leader reads another's leases
+   * alike. Date.now by default.
+   */
+  now?: () => number;
 }
 
 /** Whether this process is the one that runs the once-only jobs right now. */

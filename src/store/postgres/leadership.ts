@@ -1,10 +1,20 @@
 import { Client, type ClientConfig } from 'pg';
 import type { Logger } from '../../log';
-import type { Leadership } from '../port';
+import type { Leadership, LeadershipOptions } from '../port';
 import { LOCKS } from './locks';
 
 /** How often a follower asks for the lock and the leader proves its connection is alive. */
 export const DEFAULT_INTERVAL_MS = 2_000;
+
+/**
+ * How far this process's clock may be from the database server's for it to lead. Leases (a grant
+ * call's fence, twice the provider's timeout) are written with one leader's clock and read with
+ * the next one's: two leaders each within this of the server differ by at most twice it, which
+ * a fence's margin (one provider timeout) covers for any timeout of a second or more.
+ */
+export const MAX_CLOCK_SKEW_MS = 500;
+
+const SERVER_CLOCK = 'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms';
 
 /**
  * Leadership through a session advisory lock held on a connection of its own. PostgreSQL frees
@@ -20,12 +30,19 @@ export class PgLeadership implements Leadership {
   private timer?: NodeJS.Timeout;
   private onChange: (leader: boolean) => void = () => undefined;
   private attempting?: Promise<void>;
+  private readonly intervalMs: number;
+  private readonly now: () => number;
+  /** Whether the last look found this process's clock too far from the server's (said once). */
+  private clockOff = false;
 
   constructor(
     private readonly settings: ClientConfig,
-    private readonly intervalMs = DEFAULT_INTERVAL_MS,
+    options: LeadershipOptions = {},
     private readonly logger?: Logger,
-  ) {}
+  ) {
+    this.intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
+    this.now = options.now ?? Date.now;
+  }
 
   get isLeader(): boolean {
     return this.leader;
@@ -58,6 +75,12 @@ export class PgLeadership implements Leadership {
   private async tryOnce(): Promise<void> {
     try {
       const client = this.client ?? (await this.connect());
+      if (!(await this.clockAgrees(client))) {
+        // A leader whose clock drifted gives the lock up: another replica's leases would look
+        // over to it (or its own endless to others) by the drift.
+        if (this.leader) await this.drop();
+        return;
+      }
       if (this.leader) {
         await client.query('SELECT 1');
         return;
@@ -75,6 +98,30 @@ export class PgLeadership implements Leadership {
       this.logger?.warn('leadership connection failed', { error: (err as Error).message });
       await this.drop();
     }
+  }
+
+  /**
+   * Whether this process's clock is within MAX_CLOCK_SKEW_MS of the server's, allowing for the
+   * round trip (the server read its clock somewhere between sending and receiving). Says so in the
+   * log when that changes.
+   */
+  private async clockAgrees(client: Client): Promise<boolean> {
+    const sent = this.now();
+    const { rows } = await client.query<{ ms: number }>(SERVER_CLOCK);
+    const received = this.now();
+    const server = Number(rows[0]?.ms);
+    const skew = server - (sent + received) / 2;
+    const off = Math.abs(skew) - (received - sent) / 2 > MAX_CLOCK_SKEW_MS;
+    if (off !== this.clockOff) {
+      this.clockOff = off;
+      if (off) {
+        this.logger?.error(
+          "this replica's clock is off from the database server's; it will not lead until they agree (is NTP running?)",
+          { skewMs: Math.round(-skew), allowedMs: MAX_CLOCK_SKEW_MS },
+        );
+      } else this.logger?.info("this replica's clock agrees with the database server's again");
+    }
+    return !off;
   }
 
   private async connect(): Promise<Client> {

@@ -328,7 +328,7 @@ export class PostgresStore implements Store {
   }
 
   leadership(options: LeadershipOptions = {}): Leadership {
-    return new PgLeadership(this.settings, options.intervalMs, this.options.logger);
+    return new PgLeadership(this.settings, options, this.options.logger);
   }
 
   async ping(): Promise<void> {

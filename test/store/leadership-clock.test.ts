@@ -1,0 +1,88 @@
+import { Writable } from 'node:stream';
+import winston from 'winston';
+import { openStore, type Leadership } from '../../src/store';
+import { freshStore, type TestStore } from '../support/stores';
+
+/**
+ * Leases are written with the leader's clock and read with the next leader's: a grant call's
+ * fence is the caller's now plus twice the provider's timeout, and a replica whose clock runs
+ * ahead by more than that margin would take the fence as over while the call is still out, and
+ * revoke (and record revoked) a grant whose call then lands. So a replica leads only while its
+ * clock agrees with the database server's.
+ */
+describe('PostgreSQL leadership and the replica clock', () => {
+  let t: TestStore;
+  let logs: string[];
+  const held: Leadership[] = [];
+  const logger = () =>
+    winston.createLogger({
+      format: winston.format.json(),
+      transports: [
+        new winston.transports.Stream({
+          stream: new Writable({
+            write(chunk, _encoding, done) {
+              logs.push(String(chunk));
+              done();
+            },
+          }),
+        }),
+      ],
+    });
+
+  beforeEach(async () => {
+    t = await freshStore('postgres');
+    logs = [];
+  });
+  afterEach(async () => {
+    for (const l of held.splice(0)) await l.stop();
+    await t.close();
+  });
+
+  async function campaign(store = t.store, now?: () => number, intervalMs = 50) {
+    const leadership = store.leadership({ intervalMs, ...(now && { now }) });
+    held.push(leadership);
+    const changes: boolean[] = [];
+    await leadership.start((leader) => changes.push(leader));
+    return { leadership, changes };
+  }
+
+  it('a replica whose clock is 12 s ahead does not lead, and says why', async () => {
+    const store = await openStore(t.location, { logger: logger() });
+    try {
+      const ahead = await campaign(store, () => Date.now() + 12_000);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(ahead.leadership.isLeader).toBe(false);
+      expect(ahead.changes).toEqual([]);
+      const said = logs.map((line) => JSON.parse(line) as { message: string; skewMs?: number });
+      const complaint = said.filter((l) => l.message.includes('clock is off'));
+      expect(complaint).toHaveLength(1);
+      expect(complaint[0]!.skewMs).toBeGreaterThan(11_000);
+
+      // A replica whose clock agrees takes the lead meanwhile.
+      const agreeing = await campaign();
+      expect(agreeing.leadership.isLeader).toBe(true);
+    } finally {
+      for (const l of held.splice(0)) await l.stop();
+      await store.close();
+    }
+  });
+
+  it('a leader whose clock drifts gives the lead up, and takes it again once it agrees', async () => {
+    let drift = 0;
+    const { leadership, changes } = await campaign(t.store, () => Date.now() + drift);
+    expect(leadership.isLeader).toBe(true);
+    drift = -5_000;
+    await until(() => !leadership.isLeader);
+    drift = 0;
+    await until(() => leadership.isLeader);
+    expect(changes).toEqual([true, false, true]);
+  });
+});
+
+async function until(what: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
