@@ -17,14 +17,16 @@ export interface Offboarded {
  * is offboarded at once, in one change: every grant they hold moves to revoking (the sweeper
  * takes the access away), every request they are waiting on is cancelled, their approver
  * channels are told, and it is audited. From then on they can neither file nor be granted.
- * Someone active again is simply recorded as such. Saying the same thing twice changes nothing.
+ * Someone active again is recorded as such once the directory agrees (`backHolds`). Saying the
+ * same thing twice changes nothing.
  */
-export function recordPersonStatus(
+export async function recordPersonStatus(
   ctx: CoreContext,
   userId: string,
   status: PersonStatus,
   source: OffboardingSource,
 ): Promise<Offboarded | undefined> {
+  if (status === 'active' && !(await backHolds(ctx, userId))) return undefined;
   return change(ctx, async (c) => {
     const known = await c.tx.people.get(userId);
     const changed = known?.state !== status;
@@ -89,4 +91,16 @@ export function recordPersonStatus(
     }
     return offboarded;
   });
+}
+
+/**
+ * Whether someone recorded as gone may be recorded active again. Slack delivers an event again
+ * minutes after a failed delivery, so an older profile edit can arrive after the deactivation
+ * that followed it: news of leaving is acted on at once, news of being back only once the
+ * directory, asked afresh, agrees (out of reach, the person stays gone until the next event).
+ */
+async function backHolds(ctx: CoreContext, userId: string): Promise<boolean> {
+  const known = await ctx.store.people.get(userId);
+  if (!known || known.state === 'active') return true;
+  return ctx.policy.confirmedActive(userId);
 }

@@ -467,6 +467,16 @@ export class Policy {
     }
   }
 
+  /** Whether the directory, asked afresh rather than from its cache, says this person is active. */
+  async confirmedActive(userId: string): Promise<boolean> {
+    try {
+      return (await this.directory.statusOf(userId, { fresh: true })) === 'active';
+    } catch (err) {
+      if (err instanceof DirectoryUnavailable) return false;
+      throw err;
+    }
+  }
+
   async requestable(userId: string): Promise<Resource[]> {
     const allowed = await Promise.all(this.config.resources.map((r) => this.canRequest(userId, r)));
     return this.config.resources.filter((_, i) => allowed[i]);

@@ -209,6 +209,21 @@ describe.each(STORE_KINDS)('offboarding in the core (%s)', (kind) => {
     await expect(file('prod-db')).resolves.toMatchObject({ status: 'pending' });
   });
 
+  it('records someone as back only once the directory, asked afresh, agrees', async () => {
+    await h.core.recordPersonStatus('UREQ', 'deactivated', 'slack_event');
+    const stillGone = h.withConfig(
+      BASE_CONFIG,
+      new StaticDirectory({ SDBA: ['UDBA'] }, {}, { UREQ: 'deactivated' }),
+    );
+    // A late delivery of an older profile edit says active; the directory says otherwise.
+    expect(await stillGone.recordPersonStatus('UREQ', 'active', 'slack_event')).toBe(undefined);
+    expect(await h.sql.value('SELECT state FROM people WHERE user_id = ?', 'UREQ')).toBe(
+      'deactivated',
+    );
+    await h.core.recordPersonStatus('UREQ', 'active', 'slack_event');
+    expect(await h.sql.value('SELECT state FROM people WHERE user_id = ?', 'UREQ')).toBe('active');
+  });
+
   it('refuses to file for someone the directory says is deactivated, before anything is recorded', async () => {
     const core = h.withConfig(
       BASE_CONFIG,

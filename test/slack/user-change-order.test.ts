@@ -1,0 +1,93 @@
+import { DomainError } from '../../src/core';
+import { slackHarness, waitUntil, type SlackHarness } from './harness';
+
+/**
+ * Slack retries an event delivery it could not confirm (1 min, 5 min later), so an earlier
+ * `user_change` (a profile edit, deleted: false) can arrive after the later one that deactivated
+ * the person. So news of leaving is acted on at once, and news of being back only once the
+ * directory agrees: recorded as active again, the stale event would let a departed approver
+ * decide while Slack cannot answer users.info, when the recorded state is all that stops them.
+ */
+
+function userChange(
+  userId: string,
+  deleted: boolean,
+  at: number,
+  eventId: string,
+): Record<string, unknown> {
+  return {
+    token: 'verification-token',
+    team_id: 'T111',
+    api_app_id: 'A111',
+    event: {
+      type: 'user_change',
+      user: {
+        id: userId,
+        team_id: 'T111',
+        name: userId.toLowerCase(),
+        deleted,
+        profile: { email: `${userId.toLowerCase()}@example.com` },
+        is_restricted: false,
+        is_ultra_restricted: false,
+        is_bot: false,
+        updated: at,
+      },
+      cache_ts: at,
+      event_ts: `${at}.000100`,
+    },
+    type: 'event_callback',
+    event_id: eventId,
+    event_time: at,
+    authorizations: [
+      { team_id: 'T111', user_id: 'UBOT', is_bot: true, is_enterprise_install: false },
+    ],
+  };
+}
+
+describe('user_change events delivered out of order', () => {
+  let h: SlackHarness;
+  beforeEach(async () => (h = await slackHarness()));
+  afterEach(() => h.close());
+
+  it('a late retry of an older user_change does not undo a deactivation', async () => {
+    const req = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'prod-db',
+      duration: '1h',
+      justification: 'investigating INC-42 slow queries',
+    });
+    const state = () =>
+      h.sql.value<string | undefined>('SELECT state FROM people WHERE user_id = ?', 'ULEAD');
+
+    // 10:00:00 ULEAD edits their profile: Slack's first delivery of that event is lost.
+    const edited = userChange('ULEAD', false, 1_700_000_100, 'Ev0EDIT');
+    // 10:00:30 ULEAD is deactivated: delivered at once.
+    h.fake.userFlags.ULEAD = { deleted: true };
+    expect((await h.send.event(userChange('ULEAD', true, 1_700_000_130, 'Ev0GONE'))).status).toBe(
+      200,
+    );
+    await waitUntil(async () => (await state()) === 'deactivated', 'ULEAD recorded as gone');
+
+    // 10:01:00 Slack retries the profile edit.
+    expect(
+      (
+        await h.send.event(edited, {
+          headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' },
+        })
+      ).status,
+    ).toBe(200);
+    await new Promise((r) => setTimeout(r, 300));
+
+    // Slack is down for users.info now; nothing cached of ULEAD can stand in.
+    h.clock.advance(2 * 3_600_000);
+    h.fake.fail('users.info', { kind: 'error', error: 'internal_error' }, 50);
+
+    const outcome = await h.core
+      .decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' })
+      .catch((e: unknown) => e);
+    // A departed approver decides nothing, and the record still says they left.
+    expect(outcome).toBeInstanceOf(DomainError);
+    expect(await h.sql.value('SELECT count(*) FROM grants')).toBe(0);
+    expect(await state()).toBe('deactivated');
+  });
+});
