@@ -172,7 +172,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       // Down a moment ago? Ask again before turning Slack away: it may be back.
       accepting: async () => database.up || (await database.check()),
       extraSubcommands: [digestSubcommand],
-      forgetUser: (userId) => slackDirectory.forget(userId),
+      forgetUser: (userId, email) => slackDirectory.forget(userId, email),
       zones: slackDirectory,
       extraHttp: api,
     });

@@ -40,7 +40,7 @@ export interface SlackAppDeps extends SlackClientDeps {
   /** More `/jit` subcommands (e.g. `digest`), listed in `/jit help` with the built-in ones. */
   extraSubcommands?: readonly Subcommand[];
   /** Slack said a person changed: forget what the directory cached of them. */
-  forgetUser?: (userId: string) => void;
+  forgetUser?: (userId: string, email?: string) => void;
   /** The zone each person reads times in (the directory's `users.info`). */
   zones?: ReaderZones;
   /** Answers `GET /metrics` (Prometheus text format) beside /healthz. */

@@ -224,9 +224,15 @@ export class SlackDirectory implements Directory, ReaderZones {
     }
   }
 
-  /** Forgets what is cached of a person: Slack told us they changed (`user_change`). */
-  forget(userId: string): void {
+  /**
+   * Forgets what is cached of a person: Slack told us they changed (`user_change`). That includes
+   * which person an address belongs to, theirs before and `email` now: an address handed from one
+   * account to another moves the approver role an LDAP or Okta group gives with it.
+   */
+  forget(userId: string, email?: string): void {
     this.people.forget(userId);
+    this.byEmail.forgetAnswer(userId);
+    if (email) this.byEmail.forget(email.toLowerCase());
   }
 
   private person(userId: string): Promise<Person> {
@@ -263,6 +269,11 @@ class TtlCache<T> {
 
   forget(key: string): void {
     this.entries.delete(key);
+  }
+
+  /** Forgets every key whose cached answer is `value`. */
+  forgetAnswer(value: T): void {
+    for (const [key, entry] of this.entries) if (entry.value === value) this.forget(key);
   }
 
   get(key: string, load: () => Promise<T>): Promise<T> {

@@ -93,4 +93,29 @@ describe('SlackDirectory', () => {
     expect(await directory.emailOf('UNOMAIL')).toBeUndefined();
     expect(fake.callsOf('users.info').map((c) => c.args.user)).toEqual(['UREQ', 'UNOMAIL']);
   });
+
+  it('moves an address to its new holder once user_change names either', async () => {
+    const ldap = {
+      memberEmails: async () => ['ops@example.com'],
+      missing: () => false,
+      describe: (err: unknown) => String(err),
+    };
+    const client = createSlackClient({ botToken: 'xoxb-dir', apiUrl: fake.url, logger });
+    const withGroups = new SlackDirectory(client, { clock, logger, ldap });
+    fake.emails = { UOLD: 'ops@example.com', UNEW: 'new.hire@example.com' };
+    const approvers = () => withGroups.ldapGroupMembers('cn=approvers,dc=example,dc=com');
+    expect(await approvers()).toEqual(['UOLD']);
+
+    // ops@ is handed to UNEW; the group is read again after its minute.
+    fake.emails = { UOLD: 'old.owner@example.com', UNEW: 'ops@example.com' };
+    withGroups.forget('UOLD', 'old.owner@example.com');
+    clock.advance(2 * 60_000);
+    expect(await approvers()).toEqual(['UNEW']);
+
+    // Back again, told only by the new holder's event this time.
+    fake.emails = { UOLD: 'ops@example.com', UNEW: 'new.hire@example.com' };
+    withGroups.forget('UOLD', 'ops@example.com');
+    clock.advance(2 * 60_000);
+    expect(await approvers()).toEqual(['UOLD']);
+  });
 });

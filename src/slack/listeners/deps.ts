@@ -11,7 +11,7 @@ export interface ListenerDeps {
   /** Added to the built-in subcommands (e.g. `/jit digest`); a name clash with one is an error. */
   extraSubcommands: readonly Subcommand[];
   /** Slack said a person changed: what the directory cached of them is stale. */
-  forgetUser?: (userId: string) => void;
+  forgetUser?: (userId: string, email?: string) => void;
   /** The zone each person reads times in; without it, everyone reads the configured zone. */
   zones?: ReaderZones;
 }

@@ -20,7 +20,7 @@ export function userChange(
       : user.is_restricted || user.is_ultra_restricted
         ? 'guest'
         : 'active';
-    deps.forgetUser?.(user.id);
+    deps.forgetUser?.(user.id, user.profile?.email);
     try {
       const offboarded = await deps.core.recordPersonStatus(user.id, status, 'slack_event');
       if (offboarded) {
