@@ -1,6 +1,6 @@
 import { GENESIS_HASH, hashEvent, type ChainAnchor, type ChainReport } from '../core/audit';
-import type { Queries, Store } from '../store';
-import { readCheckpoint } from './checkpoint';
+import type { ChainCheckpoint, Queries, Store } from '../store';
+import { breakStanding, GENESIS_ANCHOR, readCheckpoint } from './checkpoint';
 import type { CheckpointSeal } from './checkpoint-seal';
 
 /** An anchor and where it was recorded, so a report can say what it trusted. */
@@ -55,8 +55,13 @@ export async function digestAnchors(q: Queries): Promise<RecordedAnchor[]> {
   }));
 }
 
-/** Where a digest's walk starts, and the anchors before it that are checked too. */
-export type WalkStart = { from?: RecordedAnchor; also: RecordedAnchor[] } | { forged: Broken };
+/**
+ * Where a digest's walk starts, and the anchors before it that are checked too; with the sealed
+ * checkpoint, whose recorded break the walk's report must include (`withRecordedBreak`).
+ */
+export type WalkStart =
+  | { from?: RecordedAnchor; also: RecordedAnchor[]; checkpoint?: ChainCheckpoint }
+  | { forged: Broken };
 
 /**
  * Where a digest's walk starts: after the chain watch's verified head when its seal verifies
@@ -71,18 +76,19 @@ export async function digestWalkStart(
   seal?: CheckpointSeal,
 ): Promise<WalkStart> {
   const recorded = (await digestAnchors(q)).at(-1);
-  if (seal) {
-    const reading = await readCheckpoint(q, seal);
-    if (reading.kind === 'forged')
-      return { forged: { seq: reading.checkpoint.seq, problem: reading.problem } };
-    const verified = reading.kind === 'trusted' ? reading.anchor : undefined;
-    // Sealed, it wins over the latest digest's head, which anyone who can write the database
-    // could record past rows nobody verified; that head is checked as well.
-    if (verified && verified.seq > 0) return { from: verified, also: recorded ? [recorded] : [] };
-  }
-  if (recorded) return { from: recorded, also: [] };
+  const reading = seal && (await readCheckpoint(q, seal));
+  if (reading?.kind === 'forged')
+    return { forged: { seq: reading.checkpoint.seq, problem: reading.problem } };
+  const sealed = reading?.kind === 'trusted' ? reading : undefined;
+  const checkpoint = sealed && { checkpoint: sealed.checkpoint };
+  // Sealed, it wins over the latest digest's head, which anyone who can write the database
+  // could record past rows nobody verified; that head is checked as well.
+  if (sealed && sealed.anchor.seq > 0)
+    return { from: sealed.anchor, also: recorded ? [recorded] : [], ...checkpoint };
+  if (recorded) return { from: recorded, also: [], ...checkpoint };
   const before = await q.audit.lastBefore(periodStart);
-  return { from: before && { ...before, source: 'last row before the period' }, also: [] };
+  const from = before && { ...before, source: 'last row before the period' };
+  return { from, also: [], ...checkpoint };
 }
 
 /**
@@ -107,6 +113,23 @@ export async function verifySince(
   if (from) report.from = from;
   if (result.intact && result.head && result.head.seq > 0) report.head = result.head;
   return report;
+}
+
+/**
+ * `report` of a walk to the newest row, failed with the break the sealed `checkpoint` recorded
+ * when the walk, finding every row intact, did not clear it (see `breakStanding`).
+ */
+export function withRecordedBreak(report: ChainCheck, checkpoint?: ChainCheckpoint): ChainCheck {
+  if (!report.intact || !checkpoint) return report;
+  const broken = breakStanding(checkpoint, report.head ?? GENESIS_ANCHOR);
+  if (!broken) return report;
+  const firstBroken = { seq: broken.seq, problem: broken.problem };
+  return {
+    checked: report.checked,
+    intact: false,
+    firstBroken,
+    ...(report.from && { from: report.from }),
+  };
 }
 
 /**

@@ -32,7 +32,9 @@ export class CheckpointSeal {
     return createHmac('sha256', this.key).update(text).digest('base64url');
   }
 
+  /** A break's kind is covered only when there is one, so seals made before kinds still verify. */
   private macOf(fields: CheckpointFields): string {
+    const kind = fields.broken?.kind;
     return this.mac(
       JSON.stringify([
         fields.seq,
@@ -40,6 +42,7 @@ export class CheckpointSeal {
         fields.verifiedAt,
         fields.broken?.seq ?? null,
         fields.broken?.problem ?? null,
+        ...(kind === undefined ? [] : [kind]),
       ]),
     );
   }

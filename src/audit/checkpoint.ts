@@ -1,5 +1,6 @@
+import type { ChainAnchor, ChainBreak } from '../chain/walk';
 import { GENESIS_HASH } from '../core/audit';
-import type { ChainCheckpoint, Queries } from '../store';
+import type { BreakKind, ChainCheckpoint, Queries } from '../store';
 import type { RecordedAnchor } from './chain';
 import type { CheckpointSeal } from './checkpoint-seal';
 
@@ -40,4 +41,40 @@ export async function readCheckpoint(q: Queries, seal: CheckpointSeal): Promise<
       source: `verified head of ${verifiedAt}`,
     },
   };
+}
+
+/** A break as the checkpoint records it: what broke decides how it clears (see `BreakKind`). */
+export type RecordedBreak = ChainBreak & { kind: BreakKind };
+
+/** Names both rows: the verified head the deletion went back to, and the break it erased. */
+export const erasedProblem = (verified: number, seq: number, problem: string) =>
+  `rows after row ${verified} were deleted after row ${seq} was found broken (${problem})`;
+
+/**
+ * Whether `checkpoint` records a break of a row. One sealed before kinds were recorded is judged
+ * by where its break lies: a walk's break lies after the checkpoint's row, and every problem of
+ * the checkpoint itself names that row, except a forgery, whose replacement at row 0 records the
+ * row the forgery claimed; so only past row 0.
+ */
+function isRowBreak({ seq, broken }: ChainCheckpoint): boolean {
+  if (broken?.kind !== undefined) return broken.kind === 'row';
+  return seq > 0 && broken !== null && broken.seq > seq;
+}
+
+/**
+ * The break the sealed `checkpoint` recorded that a walk from it, finding every row up to the
+ * newest (`head`) intact, has not cleared. A row break clears once a walk verifies past its row
+ * (put right from a backup, say); a chain that now ends before that row had it deleted with the
+ * rows after it, the evidence with them, and that is a break of its own. Once recorded that one
+ * does not clear: rows appended since take the deleted rows' numbers but cannot stand in for them.
+ */
+export function breakStanding(
+  checkpoint: ChainCheckpoint,
+  head: ChainAnchor,
+): RecordedBreak | undefined {
+  const { broken } = checkpoint;
+  if (broken?.kind === 'erased') return { ...broken, kind: 'erased' };
+  if (!broken || !isRowBreak(checkpoint) || head.seq >= broken.seq) return undefined;
+  const problem = erasedProblem(checkpoint.seq, broken.seq, broken.problem);
+  return { seq: broken.seq, problem, kind: 'erased' };
 }

@@ -10,7 +10,7 @@ import type {
   Store,
 } from '../store';
 import { activitySummary } from './activity';
-import { digestWalkStart, verifySince, type ChainCheck } from './chain';
+import { digestWalkStart, verifySince, withRecordedBreak, type ChainCheck } from './chain';
 import type { CheckpointSeal } from './checkpoint-seal';
 import { businessHoursOf, businessIntervals, type BusinessHours, type Period } from './period';
 import { nearestRank } from './percentile';
@@ -186,6 +186,9 @@ export async function buildDigest(
   const chain: ChainCheck =
     'forged' in start
       ? { checked: 0, intact: false, firstBroken: start.forged }
-      : await verifySince(store, start.from, options.onProgress, start.also);
+      : withRecordedBreak(
+          await verifySince(store, start.from, options.onProgress, start.also),
+          start.checkpoint,
+        );
   return { ...stats, chain };
 }

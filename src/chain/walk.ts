@@ -56,6 +56,19 @@ export const missingRows = (expectedSeq: number, seq: number) =>
   `expected seq ${expectedSeq}: rows ${expectedSeq}..${seq - 1} are missing`;
 export const PREV_MISMATCH = 'prev_hash does not match the previous row';
 export const CONTENT_EDITED = 'content does not match its hash (the row was edited)';
+/** A walk reads only rows after its start, at the least row 0 (the genesis): never such a row. */
+export const outsideChain = (seq: number) =>
+  `row ${seq} is outside the chain: a chain starts at row 1`;
+
+/**
+ * The report of a chain holding row `seq` below 1. No walk reads that row, yet export, `audit
+ * show` and the digest do like any other, so it is a break before any row is walked.
+ */
+export const outsideChainReport = (seq: number): ChainReport => ({
+  checked: 0,
+  intact: false,
+  firstBroken: { seq, problem: outsideChain(seq) },
+});
 
 /** What a walk over consecutive rows found, for joining with the walks of neighbouring ranges. */
 export interface Segment {

@@ -1,5 +1,11 @@
 import { checkAnchor } from '../audit/chain';
-import { GENESIS_ANCHOR, readCheckpoint } from '../audit/checkpoint';
+import {
+  breakStanding,
+  GENESIS_ANCHOR,
+  readCheckpoint,
+  type CheckpointReading,
+  type RecordedBreak,
+} from '../audit/checkpoint';
 import type { CheckpointFields, CheckpointSeal } from '../audit/checkpoint-seal';
 import type { ChainAnchor as ChainStart, ChainBreak } from '../chain/walk';
 import type { AuditRow } from '../store/rows';
@@ -49,12 +55,36 @@ const gone = (from: number) =>
   `the verified-head checkpoint is gone, after row ${from} was verified (deleted, or the database restored from an older copy)`;
 
 /**
+ * What is wrong with the checkpoint itself, before any row after it is walked: forged, moved back
+ * below `notBelow`, gone after it, or its row rewritten or gone; or the erased break it records,
+ * which rows appended since cannot clear.
+ */
+async function checkpointBreak(
+  store: CoreContext['store'],
+  reading: CheckpointReading,
+  notBelow: number,
+): Promise<RecordedBreak | undefined> {
+  const kind = 'checkpoint';
+  if (reading.kind === 'forged')
+    return { seq: reading.checkpoint.seq, problem: reading.problem, kind };
+  if (reading.kind === 'none')
+    return notBelow > 0 ? { seq: 0, problem: gone(notBelow), kind } : undefined;
+  const { checkpoint, anchor } = reading;
+  if (checkpoint.broken?.kind === 'erased') return breakStanding(checkpoint, anchor);
+  if (checkpoint.seq < notBelow)
+    return { seq: checkpoint.seq, problem: movedBack(notBelow, checkpoint.seq), kind };
+  const broken = checkpoint.seq > 0 ? await checkAnchor(store, anchor) : undefined;
+  return broken && { ...broken, kind };
+}
+
+/**
  * Verifies up to `maxRows` audit rows after the sealed checkpoint and moves the checkpoint to
  * the last of them. A break (a row that does not match, a checkpoint row rewritten or gone, a
- * checkpoint whose seal fails, that went back below `notBelow` or is gone after it) is recorded
- * in the checkpoint, audited and alerted to the admins and the digest channel with the row, once
- * per break; the checkpoint does not move past it. A forged checkpoint is replaced by one at the
- * genesis, so the walk starts over and finds whatever the forgery was meant to hide.
+ * checkpoint whose seal fails, that went back below `notBelow` or is gone after it, a recorded
+ * row break deleted with the rows after it) is recorded in the checkpoint, audited and alerted to
+ * the admins and the digest channel with the row, once per break; the checkpoint does not move
+ * past it. A forged checkpoint is replaced by one at the genesis, so the walk starts over and
+ * finds whatever the forgery was meant to hide.
  */
 export async function verifyChainStep(
   ctx: CoreContext,
@@ -66,21 +96,8 @@ export async function verifyChainStep(
   const reading = await readCheckpoint(store, seal);
   // Only a sealed checkpoint says which break was alerted: a forged one could claim its own was.
   const recorded = reading.kind === 'trusted' ? reading.checkpoint.broken : null;
-  let from: ChainStart = GENESIS_ANCHOR;
-  let broken: ChainBreak | undefined;
-  if (reading.kind === 'forged') {
-    broken = { seq: reading.checkpoint.seq, problem: reading.problem };
-  } else if (reading.kind === 'none') {
-    if (notBelow > 0) broken = { seq: 0, problem: gone(notBelow) };
-  } else {
-    if (reading.checkpoint.seq < notBelow)
-      broken = {
-        seq: reading.checkpoint.seq,
-        problem: movedBack(notBelow, reading.checkpoint.seq),
-      };
-    else if (reading.checkpoint.seq > 0) broken = await checkAnchor(store, reading.anchor);
-    from = reading.anchor;
-  }
+  const from: ChainStart = reading.kind === 'trusted' ? reading.anchor : GENESIS_ANCHOR;
+  let broken = await checkpointBreak(store, reading, notBelow);
   let checked = 0;
   let head = from;
   let caughtUp = true;
@@ -90,8 +107,11 @@ export async function verifyChainStep(
     if (result.intact && result.head) {
       head = result.head;
       caughtUp = head.seq < from.seq + maxRows;
-    } else broken = result.firstBroken;
+    } else if (result.firstBroken) broken = { ...result.firstBroken, kind: 'row' };
   }
+  // Only a walk that reached the newest row knows the chain now ends before a recorded break.
+  if (!broken && caughtUp && reading.kind === 'trusted')
+    broken = breakStanding(reading.checkpoint, head);
   if (!broken) {
     if (reading.kind === 'none' || head.seq !== from.seq || recorded) {
       await store.checkpoint.put(
@@ -100,12 +120,13 @@ export async function verifyChainStep(
     }
     return { checked, head, caughtUp, alerted: false };
   }
-  const known = recorded?.seq === broken.seq && recorded.problem === broken.problem;
-  if (known) return { checked, head, caughtUp: true, broken, alerted: false };
+  const found = { seq: broken.seq, problem: broken.problem };
+  const known = recorded?.seq === found.seq && recorded.problem === found.problem;
+  if (known) return { checked, head, caughtUp: true, broken: found, alerted: false };
   // A forged checkpoint is not kept: the next step walks from the genesis.
   const keep = reading.kind === 'forged' ? GENESIS_ANCHOR : from;
-  await alertBreak(ctx, seal.sealed({ ...keep, verifiedAt: ctx.clock.now(), broken }), broken);
-  return { checked, head: keep, caughtUp: true, broken, alerted: true };
+  await alertBreak(ctx, seal.sealed({ ...keep, verifiedAt: ctx.clock.now(), broken }), found);
+  return { checked, head: keep, caughtUp: true, broken: found, alerted: true };
 }
 
 /** Records the break in the checkpoint, audits it and alerts the admins and the digest channel. */

@@ -7,6 +7,7 @@ import {
   digestAnchors,
   verifyAll,
   verifySince,
+  withRecordedBreak,
   type ChainCheck,
   type RecordedAnchor,
 } from '../audit/chain';
@@ -260,7 +261,8 @@ export class AuditReads {
   /**
    * The rows after the verified head the chain watch recorded (all rows before it recorded one),
    * after every recorded digest anchor and the `extra` ones given. A checkpoint whose seal does
-   * not verify under `seal` is reported as broken.
+   * not verify under `seal` is reported as broken, and so is a row break it recorded that the walk
+   * did not clear (its rows deleted).
    */
   async verifySinceVerified(
     seal: CheckpointSeal,
@@ -274,8 +276,9 @@ export class AuditReads {
       return { report: { checked: 0, intact: false, firstBroken }, anchors: 0, reading };
     }
     const from = reading.kind === 'trusted' && reading.anchor.seq > 0 ? reading.anchor : undefined;
-    const report = await verifySince(this.store, from, onProgress, anchors);
-    return { report, anchors: anchors.length, reading };
+    const walked = await verifySince(this.store, from, onProgress, anchors);
+    const checkpoint = reading.kind === 'trusted' ? reading.checkpoint : undefined;
+    return { report: withRecordedBreak(walked, checkpoint), anchors: anchors.length, reading };
   }
 
   verifySince(from?: RecordedAnchor, onProgress?: (checked: number) => void): Promise<ChainCheck> {

@@ -29,7 +29,8 @@ export interface Store extends Queries {
   snapshot<T>(work: (tx: Queries) => Promise<T>): Promise<T>;
   /**
    * Walks the audit chain after `from` up to the newest row, in one consistent view, calling
-   * `onProgress` at every 100,000 rows verified.
+   * `onProgress` at every 100,000 rows verified. A row below seq 1 anywhere is the break found,
+   * whatever `from`: no walk reads it, yet every other read of the log does.
    */
   verifyChain(
     from: ChainStart,
@@ -198,11 +199,22 @@ export interface MetaQueries {
   setOnce(key: string, value: string): Promise<string>;
 }
 
+/**
+ * What a recorded break is, which decides how it clears: `row`, a row the walk found not to match
+ * (clears once a walk verifies past it); `checkpoint`, the checkpoint itself (forged, moved back,
+ * gone, or its row rewritten; the number may be no row at all); `erased`, a `row` break deleted
+ * with the rows after the verified head (stays until the checkpoint is removed by hand).
+ */
+export type BreakKind = 'row' | 'checkpoint' | 'erased';
+
 /** The audit chain's verified head, as the chain watch last recorded it, and its seal. */
 export interface ChainCheckpoint extends ChainStart {
   verifiedAt: number;
-  /** The break last alerted (the walk stops there until the chain is repaired). */
-  broken: { seq: number; problem: string } | null;
+  /**
+   * The break last alerted (the walk stops there until the chain is repaired). No `kind` in a
+   * checkpoint sealed before kinds were recorded.
+   */
+  broken: { seq: number; problem: string; kind?: BreakKind } | null;
   /** HMAC over the other fields (see src/audit/checkpoint-seal.ts). */
   seal: string;
 }

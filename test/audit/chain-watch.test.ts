@@ -158,6 +158,107 @@ describe.each(STORE_KINDS)('the audit chain watch (%s)', (kind) => {
     expect(await alerts()).toHaveLength(1);
   });
 
+  it('clears a row break once the row is put right (from a backup, say), and goes on', async () => {
+    await watch.run();
+    await append(h.store, 50, T0 + 1_000);
+    await allowAuditTampering(h.sql, kind);
+    await h.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 270");
+    expect((await watch.run()).broken?.seq).toBe(270);
+    await h.sql.run("UPDATE audit_events SET actor = 'UREQ' WHERE seq = 270");
+    // 50 rows and the alert's own event.
+    const pass = await watch.run();
+    expect(pass.broken).toBeUndefined();
+    expect(pass.head).toBe(301);
+    expect(await checkpoint()).toMatchObject({ seq: 301, broken: null });
+    expect(await alerts()).toHaveLength(1);
+  });
+
+  it('alerts a row break deleted with every row after the verified head, once, and keeps it', async () => {
+    await watch.run();
+    await append(h.store, 50, T0 + 1_000);
+    await allowAuditTampering(h.sql, kind);
+    await h.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 270");
+    expect((await watch.run()).broken?.seq).toBe(270);
+    // The evidence goes: the edited row, and the alert's own event with the rest.
+    await h.sql.run('DELETE FROM audit_events WHERE seq > 250');
+    h.clock.advance(60_000);
+    const problem =
+      'rows after row 250 were deleted after row 270 was found broken (content does not match its hash (the row was edited))';
+
+    expect((await watch.run()).broken).toEqual({ seq: 270, problem });
+    expect(await checkpoint()).toMatchObject({ seq: 250, broken: { seq: 270, problem } });
+    const since = await runCli(['audit', 'verify', '--since-verified'], env());
+    expect(since).toMatchObject({
+      code: 1,
+      stdout: `BROKEN at row 270: ${problem}
+1 rows checked
+`,
+    });
+    const period = { start: T0 - 86_400_000, end: T0 + 86_400_000 };
+    const digest = await buildDigest(h.store, h.config, period, T0, { seal });
+    expect(digest.chain.firstBroken).toEqual({ seq: 270, problem });
+    // Rows appended since take the deleted rows' numbers; they cannot stand in for them.
+    await append(h.store, 50, T0 + 2_000);
+    expect((await watch.run()).broken).toEqual({ seq: 270, problem });
+    expect(await checkpoint()).toMatchObject({ seq: 250, broken: { seq: 270, problem } });
+    expect((await alerts()).map((a) => [a.seq, a.problem])).toEqual([
+      [270, 'content does not match its hash (the row was edited)'],
+      [270, problem],
+    ]);
+    const audited = await h.sql.all<{ details: string }>(
+      "SELECT details FROM audit_events WHERE action = 'audit.chain_broken' ORDER BY seq",
+    );
+    expect(audited.map((e) => JSON.parse(e.details) as unknown)).toEqual([
+      { seq: 270, problem, verifiedHead: 250 },
+    ]);
+  });
+
+  it('judges a break recorded before kinds were by where it lies: past the head, a row', async () => {
+    await watch.run();
+    await append(h.store, 50, T0 + 1_000);
+    await allowAuditTampering(h.sql, kind);
+    await h.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 270");
+    await watch.run();
+    const { seq, hash, verifiedAt, broken } = (await checkpoint())!;
+    const legacy = { seq: broken!.seq, problem: broken!.problem };
+    await h.store.checkpoint.put(seal.sealed({ seq, hash, verifiedAt, broken: legacy }));
+    await h.sql.run('DELETE FROM audit_events WHERE seq > 250');
+    expect((await watch.run()).broken?.problem).toMatch(/^rows after row 250 were deleted/);
+  });
+
+  it('reports a row numbered below 1, which no walk reads, in every verify mode; alerts it once', async () => {
+    await watch.run();
+    // A forged approval, INSERTed (which the append-only triggers allow) as row 0.
+    await h.sql.run(
+      `INSERT INTO audit_events (seq, at, actor, action, request_id, grant_id, details, prev_hash, hash)
+       VALUES (0, ?, 'UA1', 'approval.recorded', 'req_forged', NULL, '{}', ?, ?)`,
+      T0,
+      '0'.repeat(64),
+      'f'.repeat(64),
+    );
+    const problem = 'row 0 is outside the chain: a chain starts at row 1';
+    // Export shows it to an auditor like any other row...
+    const exported = await runCli(['audit', 'export', '--format', 'jsonl'], env());
+    expect(exported.stdout).toContain('"seq":0');
+    // ...so every walk reports it.
+    const broken = { code: 1, stdout: `BROKEN at row 0: ${problem}\n0 rows checked\n` };
+    expect(await runCli(['audit', 'verify'], env())).toMatchObject(broken);
+    expect(await runCli(['audit', 'verify', '--since-verified'], env())).toMatchObject(broken);
+    const period = { start: T0 - 86_400_000, end: T0 + 86_400_000 };
+    const digest = await buildDigest(h.store, h.config, period, T0, { seal });
+    expect(digest.chain.firstBroken).toEqual({ seq: 0, problem });
+    expect((await watch.run()).broken).toEqual({ seq: 0, problem });
+    expect((await watch.run()).broken).toEqual({ seq: 0, problem });
+    const [alert, ...more] = await alerts();
+    expect(more).toEqual([]);
+    expect(alert).toMatchObject({
+      seq: 0,
+      problem,
+      verifiedHead: 250,
+      row: { seq: 0, actor: 'UA1', action: 'approval.recorded', requestId: 'req_forged' },
+    });
+  });
+
   it('does not trust a checkpoint moved past rows rewritten behind it: its seal fails', async () => {
     await watch.run();
     await append(h.store, 50, T0 + 1_000);
@@ -355,6 +456,18 @@ describe('the checkpoint seal', () => {
     expect(seal.check({ ...fields, seal: v1 })).toBe('verified');
     expect(seal.check({ ...fields, seq: 251, seal: v1 })).toBe('changed');
     expect(new CheckpointSeal('another-secret').check({ ...fields, seal: v1 })).toBe('changed');
+  });
+
+  it('covers the kind of a break, and still verifies a break sealed before kinds were recorded', () => {
+    const seal = new CheckpointSeal(SECRET);
+    const broken = { seq: 270, problem: 'content does not match its hash (the row was edited)' };
+    // Written by the seal of the previous release, which recorded no kind.
+    const before = 'v2.hW-DCRQG.Acm6xFnHL75reQeSw26ThKQedsTVGygMKBKQQdjprSE';
+    expect(seal.check({ ...fields, broken, seal: before })).toBe('verified');
+    const sealed = seal.sealed({ ...fields, broken: { ...broken, kind: 'row' } });
+    expect(seal.check(sealed)).toBe('verified');
+    expect(seal.check({ ...sealed, broken: { ...broken, kind: 'checkpoint' } })).toBe('changed');
+    expect(seal.check({ ...sealed, broken })).toBe('changed');
   });
 
   it('names its key, so that an edit under the same key reads as one', () => {

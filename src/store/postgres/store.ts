@@ -3,7 +3,7 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg, { type ClientConfig, type PoolClient } from 'pg';
 import { progressTo } from '../../chain/progress';
-import { ChainWalk, type RawEvent } from '../../chain/walk';
+import { ChainWalk, outsideChainReport, type RawEvent } from '../../chain/walk';
 import type { Logger } from '../../log';
 import { postgresDialect } from '../dialect';
 import { describeUrl } from '../errors';
@@ -20,7 +20,13 @@ import type {
 import type { BulkAccess } from '../copy';
 import { createQueries } from '../queries';
 import { tableStatements } from '../queries/context';
-import { CHAIN_HEAD_SEQ, CHAIN_PAGE, CHAIN_PAGE_ROWS, CHAIN_STEP_END } from '../queries/audit';
+import {
+  CHAIN_HEAD_SEQ,
+  CHAIN_OUTSIDE_ROW,
+  CHAIN_PAGE,
+  CHAIN_PAGE_ROWS,
+  CHAIN_STEP_END,
+} from '../queries/audit';
 import * as tables from '../schema/postgres';
 import { PgLeadership } from './leadership';
 import { LOCKS } from './locks';
@@ -256,7 +262,10 @@ export class PostgresStore implements Store {
     return { waiting: this.changes.waiting, refused: this.changes.refused };
   }
 
-  /** Walks the chain after `from` in order, a page at a time, in one repeatable-read view. */
+  /**
+   * Walks the chain after `from` in order, a page at a time, in one repeatable-read view; first
+   * names a row below seq 1, which no walk reads.
+   */
   verifyChain(
     from: ChainStart,
     onProgress?: (verified: number) => void,
@@ -267,6 +276,8 @@ export class PostgresStore implements Store {
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
       async (client) => {
         const runner = new PgRunner(client);
+        const [outside] = await runner.rows(CHAIN_OUTSIDE_ROW);
+        if (outside) return outsideChainReport(Number(outside.seq));
         const head = await walkEnd(runner, from.seq, options.maxRows);
         if (head <= from.seq) return { checked: 0, intact: true, head: from };
         const walk = new ChainWalk(from);

@@ -32,6 +32,10 @@ export const CHAIN_PAGE = new Sql(
   `SELECT ${COLUMNS} FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
 );
 export const CHAIN_PAGE_ROWS = PAGE_ROWS;
+/** The lowest row numbered below 1, if any (an index probe): see `outsideChainReport`. */
+export const CHAIN_OUTSIDE_ROW = new Sql(
+  'SELECT seq FROM audit_events WHERE seq < 1 ORDER BY seq LIMIT 1',
+);
 export const CHAIN_HEAD_SEQ = new Sql('SELECT max(seq) AS seq FROM audit_events');
 /**
  * The `n`th row after a place (OFFSET n - 1): a step of the chain walk ends there, so it covers

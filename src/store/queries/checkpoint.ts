@@ -1,17 +1,19 @@
-import type { CheckpointQueries, ChainCheckpoint } from '../port';
+import type { BreakKind, CheckpointQueries, ChainCheckpoint } from '../port';
 import { Sql } from '../sql';
 import type { QueryContext } from './context';
 
 const GET = new Sql(
-  `SELECT seq, hash, verified_at, broken_seq, broken_problem, seal FROM audit_checkpoint
-    WHERE name = 'head'`,
+  `SELECT seq, hash, verified_at, broken_seq, broken_problem, broken_kind, seal
+     FROM audit_checkpoint WHERE name = 'head'`,
 );
 const PUT = new Sql(
-  `INSERT INTO audit_checkpoint (name, seq, hash, verified_at, broken_seq, broken_problem, seal)
-   VALUES ('head', ?, ?, ?, ?, ?, ?)
+  `INSERT INTO audit_checkpoint
+     (name, seq, hash, verified_at, broken_seq, broken_problem, broken_kind, seal)
+   VALUES ('head', ?, ?, ?, ?, ?, ?, ?)
    ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
      verified_at = excluded.verified_at, broken_seq = excluded.broken_seq,
-     broken_problem = excluded.broken_problem, seal = excluded.seal`,
+     broken_problem = excluded.broken_problem, broken_kind = excluded.broken_kind,
+     seal = excluded.seal`,
 );
 
 export class SqlCheckpointQueries implements CheckpointQueries {
@@ -27,7 +29,11 @@ export class SqlCheckpointQueries implements CheckpointQueries {
       broken:
         row.broken_seq == null
           ? null
-          : { seq: Number(row.broken_seq), problem: String(row.broken_problem ?? '') },
+          : {
+              seq: Number(row.broken_seq),
+              problem: String(row.broken_problem ?? ''),
+              ...(row.broken_kind != null && { kind: String(row.broken_kind) as BreakKind }),
+            },
       seal: String(row.seal),
     };
   }
@@ -39,6 +45,7 @@ export class SqlCheckpointQueries implements CheckpointQueries {
       checkpoint.verifiedAt,
       checkpoint.broken?.seq ?? null,
       checkpoint.broken?.problem ?? null,
+      checkpoint.broken?.kind ?? null,
       checkpoint.seal,
     ]);
   }

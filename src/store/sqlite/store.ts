@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { progressTo } from '../../chain/progress';
-import { ChainWalk, GENESIS_HASH } from '../../chain/walk';
+import { ChainWalk, GENESIS_HASH, outsideChainReport } from '../../chain/walk';
 import { sqliteDialect } from '../dialect';
 import type {
   ChainResult,
@@ -19,7 +19,7 @@ import type {
 import type { BulkAccess } from '../copy';
 import { createQueries } from '../queries';
 import { tableStatements } from '../queries/context';
-import { CHAIN_STEP_END } from '../queries/audit';
+import { CHAIN_OUTSIDE_ROW, CHAIN_STEP_END } from '../queries/audit';
 import * as tables from '../schema/sqlite';
 import { Sql, type Param, type RawRow, type Runner } from '../sql';
 import { SELECT_EVENTS_PAGE, walkRange } from './chain-pages';
@@ -252,7 +252,8 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Walks the chain in order and names the first row that does not match. A long chain is
+   * Walks the chain in order and names the first row that does not match, or first a row below
+   * seq 1, which no walk reads. A long chain is
    * walked by worker threads over seq ranges, joined in order here: the report is the same.
    * Everything is read from one snapshot; the workers read the same committed state.
    */
@@ -266,6 +267,8 @@ export class SqliteStore implements Store {
     try {
       return view
         .transaction((): ChainResult => {
+          const outside = view.prepare(CHAIN_OUTSIDE_ROW.text).pluck().get() as number | undefined;
+          if (outside !== undefined) return outsideChainReport(outside);
           const headRow = view
             .prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1')
             .get() as ChainStart | undefined;

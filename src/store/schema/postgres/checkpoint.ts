@@ -10,5 +10,6 @@ export const auditCheckpoint = pgTable('audit_checkpoint', {
   verifiedAt: ms('verified_at').notNull(),
   brokenSeq: ms('broken_seq'),
   brokenProblem: text('broken_problem'),
+  brokenKind: text('broken_kind'),
   seal: text('seal').notNull(),
 });

@@ -5,7 +5,8 @@ import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
  * leader's chain watch as it verifies new rows, so the digest and `audit verify
  * --since-verified` walk only what came after. `seal` is an HMAC over the other columns under a
  * key that lives only in the environment: a row edited in the database alone does not verify.
- * `broken_*` is the break last alerted, so the same break is not alerted twice.
+ * `broken_*` is the break last alerted, so the same break is not alerted twice; `broken_kind`
+ * says what broke (`BreakKind`; null in checkpoints sealed before it was recorded).
  */
 export const auditCheckpoint = sqliteTable('audit_checkpoint', {
   name: text('name').primaryKey(),
@@ -14,5 +15,6 @@ export const auditCheckpoint = sqliteTable('audit_checkpoint', {
   verifiedAt: integer('verified_at').notNull(),
   brokenSeq: integer('broken_seq'),
   brokenProblem: text('broken_problem'),
+  brokenKind: text('broken_kind'),
   seal: text('seal').notNull(),
 });
