@@ -73,7 +73,7 @@ async function outage(on: OutboxStore, size: number): Promise<Waiting> {
     await db.store.change((tx) => tx.outbox.enqueue(rows, NOW - 1_000));
   }
   for (const head of await core.outbox.claim(LEASE_MS, SUBJECTS))
-    await core.outbox.retry(head, 1, NOW + BACKOFF_MS, 'slack: http_503');
+    await core.outbox.retry(head, head.nextAttemptAt, 1, NOW + BACKOFF_MS, 'slack: http_503');
   await db.settle?.();
   return { size, db, core, times: [] };
 }

@@ -98,7 +98,7 @@ export type { DueGrant, DuePlace } from '../store';
 export { DomainError } from './errors';
 export { ticketExample } from './ticket-example';
 export { extensionCeiling } from './extension-ceiling';
-export { parseNotification } from './outbox';
+export { parseNotification, type Accepted } from './outbox';
 export { termsOf, type GrantTerms } from './terms';
 export type { Explanation } from './explain';
 export { explanationLines } from './explain-text';

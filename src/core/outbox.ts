@@ -2,6 +2,15 @@ import type { OutboxRow } from '../store/rows';
 import { change, type CoreContext } from './context';
 import { notificationSchema, type Notification } from './notifications';
 
+/** A row Slack accepted, with the end of the lease its worker holds it with. */
+export interface Accepted {
+  row: OutboxRow;
+  /** The end of the lease its worker claimed or last held the row with. */
+  leasedUntil: number;
+  /** The largest id of its subject and topic the same render showed. */
+  coveredUpTo: number;
+}
+
 /**
  * What stays in the database once a row is done: the notification without secrets, so sealed
  * credentials do not outlive their delivery.
@@ -28,7 +37,11 @@ export function parseNotification(row: OutboxRow): Notification | undefined {
   }
 }
 
-/** The outbox as the delivery side works it: claim, then mark each row sent, retried or dead. */
+/**
+ * The outbox as the delivery side works it: claim, then mark each row sent, retried or dead. Each
+ * mark names the end of the lease its worker holds the row with, and takes effect only while the
+ * row still has that lease: false when another process has claimed it since (or finished it).
+ */
 export class OutboxBook {
   constructor(private readonly ctx: CoreContext) {}
 
@@ -62,12 +75,14 @@ export class OutboxBook {
 
   /**
    * Slack accepted each row; for each, the later rows of its subject and topic up to its
-   * `coveredUpTo` were shown by the same render. One transaction for all of them.
+   * `coveredUpTo` were shown by the same render. One transaction for all of them; for each row,
+   * whether it was still held.
    */
-  sent(accepted: readonly { row: OutboxRow; coveredUpTo: number }[]): Promise<void> {
+  sent(accepted: readonly Accepted[]): Promise<boolean[]> {
     return this.ctx.store.outbox.markSent(
-      accepted.map(({ row, coveredUpTo }) => ({
+      accepted.map(({ row, leasedUntil, coveredUpTo }) => ({
         row,
+        leasedUntil,
         restingPayload: restingPayload(row),
         coveredUpTo,
       })),
@@ -76,16 +91,27 @@ export class OutboxBook {
   }
 
   /** Schedules another try at `nextAttemptAt`; `attempts` counts the tries that failed. */
-  retry(row: OutboxRow, attempts: number, nextAttemptAt: number, error: string): Promise<void> {
-    return this.ctx.store.outbox.markRetry(row, attempts, nextAttemptAt, error);
+  retry(
+    row: OutboxRow,
+    leasedUntil: number,
+    attempts: number,
+    nextAttemptAt: number,
+    error: string,
+  ): Promise<boolean> {
+    return this.ctx.store.outbox.markRetry(row, leasedUntil, attempts, nextAttemptAt, error);
   }
 
-  /** Gives up on a row, dropping any secret it carried, and says so in the audit log. */
-  dead(row: OutboxRow, attempts: number, error: string): Promise<void> {
+  /**
+   * Gives up on a row, dropping any secret it carried, and says so in the audit log. Only while
+   * the worker still holds the row: else a failure would be audited for a row another worker is
+   * delivering.
+   */
+  dead(row: OutboxRow, leasedUntil: number, attempts: number, error: string): Promise<boolean> {
     const notification = parseNotification(row);
     return change(this.ctx, async (c) => {
-      const changed = await c.tx.outbox.markDead(row.id, attempts, error, restingPayload(row));
-      if (!changed) return;
+      const resting = restingPayload(row);
+      const changed = await c.tx.outbox.markDead(row.id, leasedUntil, attempts, error, resting);
+      if (!changed) return false;
       c.audit({
         actor: 'hallpass',
         action: 'notification.failed',
@@ -93,6 +119,7 @@ export class OutboxBook {
         grantId: notification && 'grantId' in notification ? (notification.grantId ?? null) : null,
         details: { topic: row.topic, key: row.key, attempts, error },
       });
+      return true;
     });
   }
 }

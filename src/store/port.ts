@@ -391,6 +391,8 @@ export interface NewOutboxRow {
 /** A row Slack accepted: what stays of its payload, and the rows its send also showed. */
 export interface SentMark {
   row: OutboxRow;
+  /** The end of the lease its worker claimed or last held the row with. */
+  leasedUntil: number;
   restingPayload: string;
   coveredUpTo: number;
 }
@@ -414,16 +416,34 @@ export interface OutboxQueries {
   pendingAfter(subject: string, afterId: number, limit: number): Promise<OutboxRow[]>;
   /**
    * Marks each row sent, and the later rows of its subject and topic up to its `coveredUpTo`,
-   * all in one transaction.
+   * all in one transaction. Each mark only while its row is still pending with its lease ending
+   * at `leasedUntil`; the result says, mark by mark, whether it was (false: another process holds
+   * the row by now, or finished it).
    */
-  markSent(marks: readonly SentMark[], now: number): Promise<void>;
+  markSent(marks: readonly SentMark[], now: number): Promise<boolean[]>;
   /**
    * Schedules a row's next try; the rows queued behind it in its subject are held until then too,
-   * as they cannot go before it: a claim never walks rows that wait on a head.
+   * as they cannot go before it: a claim never walks rows that wait on a head. Only while the row
+   * is still pending with its lease ending at `leasedUntil`: false if not.
    */
-  markRetry(row: OutboxRow, attempts: number, nextAttemptAt: number, error: string): Promise<void>;
-  /** Gives a pending row up; false when it was no longer pending. */
-  markDead(id: number, attempts: number, error: string, restingPayload: string): Promise<boolean>;
+  markRetry(
+    row: OutboxRow,
+    leasedUntil: number,
+    attempts: number,
+    nextAttemptAt: number,
+    error: string,
+  ): Promise<boolean>;
+  /**
+   * Gives a row up, only while it is still pending with its lease ending at `leasedUntil`: false
+   * if not.
+   */
+  markDead(
+    id: number,
+    leasedUntil: number,
+    attempts: number,
+    error: string,
+    restingPayload: string,
+  ): Promise<boolean>;
   counts(): Promise<{ pending: number; dead: number }>;
 }
 

@@ -396,7 +396,14 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
           for (const row of rows) {
             delivered.set(row.subject, [...(delivered.get(row.subject) ?? []), row.id]);
             await stores[i]!.outbox.markSent(
-              [{ row, restingPayload: row.payload, coveredUpTo: row.id }],
+              [
+                {
+                  row,
+                  leasedUntil: row.nextAttemptAt,
+                  restingPayload: row.payload,
+                  coveredUpTo: row.id,
+                },
+              ],
               AT,
             );
           }
@@ -420,8 +427,9 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
       expect(await other.outbox.claimHeads(AT + 999, 1_000, 10)).toEqual([]);
       const again = await other.outbox.claimHeads(AT + 1_000, 1_000, 10);
       expect(again.map((r: OutboxRow) => r.key)).toEqual(['a']);
+      const [a] = again;
       await other.outbox.markSent(
-        [{ row: again[0]!, restingPayload: '{}', coveredUpTo: again[0]!.id }],
+        [{ row: a!, leasedUntil: a!.nextAttemptAt, restingPayload: '{}', coveredUpTo: a!.id }],
         AT + 1_000,
       );
       const next = await t.store.outbox.claimHeads(AT + 1_000, 1_000, 10);
@@ -440,7 +448,7 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
       await t.store.outbox.enqueue([row('a'), row('b'), row('x', 'user:U2'), row('c')], AT);
       const heads = await t.store.outbox.claimHeads(AT, 60_000, 10);
       const a = heads.find((r) => r.key === 'a')!;
-      await t.store.outbox.markRetry(a, 1, AT + 30_000, 'slack is down');
+      await t.store.outbox.markRetry(a, a.nextAttemptAt, 1, AT + 30_000, 'slack is down');
       const due = await t.sql.all<{ key: string; next_attempt_at: number }>(
         'SELECT key, next_attempt_at FROM outbox ORDER BY id',
       );
@@ -457,13 +465,115 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
       const next = await t.store.outbox.claimHeads(AT + 30_000, 60_000, 10);
       expect(next.map((r: OutboxRow) => r.key)).toEqual(['a']);
       // A retry of a row no longer pending (another worker finished it) holds nothing back.
+      const [n] = next;
       await t.store.outbox.markSent(
-        [{ row: next[0]!, restingPayload: '{}', coveredUpTo: next[0]!.id }],
+        [{ row: n!, leasedUntil: n!.nextAttemptAt, restingPayload: '{}', coveredUpTo: n!.id }],
         AT + 30_000,
       );
-      await t.store.outbox.markRetry(next[0]!, 2, AT + 90_000, 'late failure report');
+      const late = await t.store.outbox.markRetry(
+        n!,
+        n!.nextAttemptAt,
+        2,
+        AT + 90_000,
+        'late failure report',
+      );
+      expect(late).toBe(false);
       const after = await t.store.outbox.claimHeads(AT + 30_000, 60_000, 10);
       expect(after.map((r: OutboxRow) => r.key)).toEqual(['b']);
+    });
+  });
+
+  /**
+   * Two replicas, one row. A claimed it, then paused past its lease (a GC pause, a frozen VM);
+   * B claimed it again and is delivering it. Whatever A then records about its try must not touch
+   * the row: a retry would end B's lease and let a third claim send it again beside B.
+   */
+  describe('outbox outcomes of a worker whose lease ran out', () => {
+    const LEASE = 45_000;
+    const dm = (n: number) => ({
+      key: `dm:${n}`,
+      subject: `user:U${n}`,
+      topic: 'requester_dm',
+      payload: `{"n":${n}}`,
+    });
+
+    /** The row as A claimed it at AT, and as B claimed it once A's lease had run out. */
+    async function takenOver(n: number): Promise<{ byA: OutboxRow; byB: OutboxRow }> {
+      await t.store.outbox.enqueue([dm(n)], AT);
+      const [byA] = await t.store.outbox.claimHeads(AT, LEASE, 8);
+      const [byB] = await other.outbox.claimHeads(AT + LEASE + 1_000, LEASE, 8);
+      expect(byB?.id).toBe(byA!.id);
+      return { byA: byA!, byB: byB! };
+    }
+
+    it('a late retry neither reschedules the row nor lets a third worker claim it', async () => {
+      const { byA, byB } = await takenOver(1);
+      const retried = await t.store.outbox.markRetry(
+        byA,
+        byA.nextAttemptAt,
+        1,
+        AT + 48_000,
+        'chat.postMessage did not answer',
+      );
+      expect(retried).toBe(false);
+      // B's lease still runs (until AT + 91 s): nobody else may claim the row.
+      const third = await t.another();
+      expect(await third.outbox.claimHeads(AT + 50_000, LEASE, 8)).toEqual([]);
+      const [row] = await t.sql.all<{ attempts: number; next_attempt_at: number }>(
+        'SELECT attempts, next_attempt_at FROM outbox',
+      );
+      expect(row && [Number(row.attempts), Number(row.next_attempt_at)]).toEqual([
+        0,
+        byB.nextAttemptAt,
+      ]);
+    });
+
+    it('a late worker can neither give the row up nor mark it sent; the one holding it can', async () => {
+      const { byA, byB } = await takenOver(2);
+      expect(await t.store.outbox.markDead(byA.id, byA.nextAttemptAt, 10, 'gave up', '{}')).toBe(
+        false,
+      );
+      const mark = (row: OutboxRow) => ({
+        row,
+        leasedUntil: row.nextAttemptAt,
+        restingPayload: '{}',
+        coveredUpTo: row.id,
+      });
+      expect(await t.store.outbox.markSent([mark(byA)], AT + 50_000)).toEqual([false]);
+      expect(await t.store.outbox.counts()).toEqual({ pending: 1, dead: 0 });
+      expect(await other.outbox.markSent([mark(byB)], AT + 51_000)).toEqual([true]);
+      expect(await t.store.outbox.counts()).toEqual({ pending: 0, dead: 0 });
+    });
+
+    it('a late sent mark covers none of the rows after it, whether it names its claim or its last hold', async () => {
+      await t.store.outbox.enqueue([dm(3), { ...dm(3), key: 'dm:3b' }], AT);
+      const [byA] = await t.store.outbox.claimHeads(AT, LEASE, 8);
+      const until = AT + 20_000 + LEASE;
+      expect(await t.store.outbox.extendLease(byA!.id, byA!.nextAttemptAt, until)).toBe(true);
+      const [byB] = await other.outbox.claimHeads(until, LEASE, 8);
+      const covering = { restingPayload: '{}', coveredUpTo: byA!.id + 1 };
+      // A's own claim is not its lease any more, and B's claim has replaced the one A held.
+      for (const leasedUntil of [byA!.nextAttemptAt, until])
+        expect(
+          await t.store.outbox.markSent([{ row: byA!, leasedUntil, ...covering }], until),
+        ).toEqual([false]);
+      expect(await t.store.outbox.counts()).toEqual({ pending: 2, dead: 0 });
+      const held = { row: byB!, leasedUntil: byB!.nextAttemptAt, ...covering };
+      expect(await other.outbox.markSent([held], until)).toEqual([true]);
+      expect(await t.store.outbox.counts()).toEqual({ pending: 0, dead: 0 });
+    });
+
+    it('a worker that held its row longer records its outcome with the lease it holds now', async () => {
+      await t.store.outbox.enqueue([dm(4)], AT);
+      const [row] = await t.store.outbox.claimHeads(AT, LEASE, 8);
+      const until = AT + 20_000 + LEASE;
+      expect(await t.store.outbox.extendLease(row!.id, row!.nextAttemptAt, until)).toBe(true);
+      expect(await t.store.outbox.markRetry(row!, row!.nextAttemptAt, 1, until, 'x')).toBe(false);
+      expect(await t.store.outbox.markRetry(row!, until, 1, AT + 30_000, 'slack is down')).toBe(
+        true,
+      );
+      const [again] = await other.outbox.claimHeads(AT + 30_000, LEASE, 8);
+      expect(again).toMatchObject({ key: 'dm:4', attempts: 1, lastError: 'slack is down' });
     });
   });
 
@@ -486,7 +596,14 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
       expect(await keys(2)).toEqual(['b', 'c']);
       const [b] = await t.store.outbox.pendingAfter('user:U1', a!.id, 1);
       await t.store.outbox.markSent(
-        [{ row: b!, restingPayload: b!.payload, coveredUpTo: b!.id }],
+        [
+          {
+            row: b!,
+            leasedUntil: b!.nextAttemptAt,
+            restingPayload: b!.payload,
+            coveredUpTo: b!.id,
+          },
+        ],
         AT,
       );
       expect(await keys(10)).toEqual(['c', 'd', 'e']);

@@ -3,7 +3,7 @@ import type { Core, OutboxRow } from '../../core';
 import { backoffDelay } from '../../core/backoff';
 import { Batch } from '../../jobs/batch';
 import type { Clock } from '../../core/clock';
-import { parseNotification } from '../../core';
+import { parseNotification, type Accepted } from '../../core';
 import type { Logger } from '../../log';
 import type { GuaranteeLookup } from '../../providers/types';
 import type { Sealer } from '../../secrets/seal';
@@ -23,6 +23,7 @@ import { deliverDrift } from './drift';
 import { deliverOffboarded } from './offboarded';
 import { classify, LeaseLost, Undeliverable } from './failures';
 import { deliverRequesterDm } from './requester-dm';
+import { RowLease } from './row-lease';
 import { SlackOut } from './slack-out';
 import type {
   DeliveryContext,
@@ -115,20 +116,17 @@ export class OutboxDispatcher {
    * under load a round's sends finish close together, and each commit costs the thread that also
    * answers Slack more than the rows in it.
    */
-  private readonly accepted: Batch<{ row: OutboxRow; coveredUpTo: number }, void>;
+  private readonly accepted: Batch<Accepted, boolean>;
   private readonly homes: HomeDraws;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.options = { ...DEFAULT_DISPATCHER_OPTIONS, ...deps.options };
     const { client, core, logger, zones } = deps;
     this.homes = new HomeDraws((userId) => publishHome(client, { core, logger, zones }, userId));
-    this.accepted = new Batch(
-      async (rows) => {
-        await persist(() => deps.core.outbox.sent(rows));
-        return rows.map(() => undefined);
-      },
-      { windowMs: this.options.markWindowMs, maxItems: this.options.concurrency },
-    );
+    this.accepted = new Batch((rows) => persist(() => deps.core.outbox.sent(rows)), {
+      windowMs: this.options.markWindowMs,
+      maxItems: this.options.concurrency,
+    });
     this.slack = new SlackOut(
       deps.client,
       new MessagesStore(deps.core.messages),
@@ -235,32 +233,45 @@ export class OutboxDispatcher {
   }
 
   private async attempt(row: OutboxRow): Promise<void> {
-    const outbox = this.deps.core.outbox;
+    const { clock, core, logger } = this.deps;
     const coveredUpTo = RENDERS_CURRENT_STATE.has(row.topic)
-      ? await outbox.lastPendingId(row.subject)
+      ? await core.outbox.lastPendingId(row.subject)
       : row.id;
+    const lease = new RowLease(row, core.outbox, clock, this.options.leaseMs);
     try {
-      await this.send(row);
+      await this.send(row, lease);
     } catch (err) {
       if (err instanceof LeaseLost) {
-        this.deps.logger.warn('outbox row claimed elsewhere mid-delivery; left to that process', {
+        logger.warn('outbox row claimed elsewhere mid-delivery; left to that process', {
           topic: row.topic,
           key: row.key,
         });
         return;
       }
-      await this.recordFailure(row, err);
+      await this.recordFailure(row, lease.until, err);
       return;
     }
     // Slack has it: the row must be marked sent, or another replica would send it again.
-    await this.accepted.add({ row, coveredUpTo });
-    this.deps.logger.debug('notification delivered', { topic: row.topic, key: row.key });
+    if (await this.accepted.add({ row, leasedUntil: lease.until, coveredUpTo }))
+      logger.debug('notification delivered', { topic: row.topic, key: row.key });
+    else this.takenOver(row, 'sent');
   }
 
-  private async send(row: OutboxRow): Promise<void> {
+  private async send(row: OutboxRow, lease: RowLease): Promise<void> {
     const notification = parseNotification(row);
     if (!notification) throw new Undeliverable('the payload is not a notification Hallpass knows');
-    await this.handle(notification.topic, notification, this.contextFor(row));
+    await this.handle(notification.topic, notification, this.contextFor(row, lease));
+  }
+
+  /**
+   * This worker paused past its lease and another claimed the row meanwhile, so the outcome of
+   * this try was not recorded: the row is that worker's to finish. A post this try made is
+   * remembered in slack_messages, so that worker does not make it again.
+   */
+  private takenOver(row: OutboxRow, outcome: 'sent' | 'retry' | 'dead'): void {
+    const message =
+      'outbox row claimed elsewhere before its outcome was recorded; left to that process';
+    this.deps.logger.warn(message, { topic: row.topic, key: row.key, outcome });
   }
 
   private async handle<T extends Topic>(
@@ -273,34 +284,8 @@ export class OutboxDispatcher {
     await handler(notification, ctx);
   }
 
-  /**
-   * Before each Slack call of a row's delivery: once a third of its lease has gone by, the row is
-   * held for another lease. A delivery makes one call per target (a channel and every admin),
-   * each up to `callTimeoutMs`; while it lives, another replica must not claim and send it again.
-   */
-  private leaseKeeper(row: OutboxRow): () => Promise<void> {
-    const { clock, core } = this.deps;
-    const { leaseMs } = this.options;
-    let heldFrom = clock.now();
-    let leasedUntil = row.nextAttemptAt;
-    // Once lost, every later call of the delivery is refused too, whoever caught the first refusal.
-    let lost = false;
-    return async () => {
-      if (lost) throw new LeaseLost();
-      const now = clock.now();
-      if (now - heldFrom < leaseMs / 3) return;
-      const until = await core.outbox.holdLease(row.id, leasedUntil, leaseMs);
-      if (until === undefined) {
-        lost = true;
-        throw new LeaseLost();
-      }
-      heldFrom = now;
-      leasedUntil = until;
-    };
-  }
-
-  private contextFor(row: OutboxRow): DeliveryContext {
-    const keepLease = this.leaseKeeper(row);
+  private contextFor(row: OutboxRow, lease: RowLease): DeliveryContext {
+    const keepLease = () => lease.keep();
     const slack = this.slack.withBeforeCall(keepLease);
     return {
       core: this.deps.core,
@@ -320,7 +305,8 @@ export class OutboxDispatcher {
     };
   }
 
-  private async recordFailure(row: OutboxRow, err: unknown): Promise<void> {
+  /** Records a failed try as a retry or a row given up, while `leasedUntil` still holds it. */
+  private async recordFailure(row: OutboxRow, leasedUntil: number, err: unknown): Promise<void> {
     const { clock, logger } = this.deps;
     const outbox = this.deps.core.outbox;
     const failure = classify(err);
@@ -329,7 +315,8 @@ export class OutboxDispatcher {
     const about = { topic: row.topic, key: row.key, error };
     if (failure.kind === 'rate_limited') {
       const wait = Math.max(1000, failure.retryAfterMs);
-      await outbox.retry(row, row.attempts, now + wait, error);
+      if (!(await outbox.retry(row, leasedUntil, row.attempts, now + wait, error)))
+        return this.takenOver(row, 'retry');
       logger.warn('slack rate-limited a notification; waiting as asked', { ...about, wait });
       return;
     }
@@ -337,13 +324,15 @@ export class OutboxDispatcher {
     if (failure.kind === 'permanent' || attempts >= this.options.maxAttempts) {
       const final =
         failure.kind === 'permanent' ? error : `gave up after ${attempts} tries: ${error}`;
-      await outbox.dead(row, attempts, final);
+      if (!(await outbox.dead(row, leasedUntil, attempts, final)))
+        return this.takenOver(row, 'dead');
       logger.error('notification given up', { ...about, error: final, attempts });
       return;
     }
     const { retryBaseMs, retryMaxMs, random } = this.options;
     const nextAttemptAt = now + backoffDelay(attempts, retryBaseMs, retryMaxMs, random);
-    await outbox.retry(row, attempts, nextAttemptAt, error);
+    if (!(await outbox.retry(row, leasedUntil, attempts, nextAttemptAt, error)))
+      return this.takenOver(row, 'retry');
     logger.warn('notification failed; retrying', { ...about, attempts, nextAttemptAt });
   }
 }

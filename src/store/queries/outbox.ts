@@ -12,19 +12,21 @@ const LAST_PENDING = new Sql(
 const PENDING_AFTER = new Sql(
   `SELECT * FROM outbox WHERE subject = ? AND ${OUTBOX_PENDING} AND id > ? ORDER BY id LIMIT ?`,
 );
+// A row's outcome is written only while its lease still ends where its worker's claim (or last
+// hold) put it: a worker that paused past its lease must not finish, reschedule or give up a row
+// another worker has claimed since and is delivering.
+const HELD = `${OUTBOX_PENDING} AND next_attempt_at = ?`;
 const SENT = new Sql(
   `UPDATE outbox SET status = 'sent', sent_at = ?, attempts = ?, last_error = NULL, payload = ?
-    WHERE id = ? AND ${OUTBOX_PENDING}`,
+    WHERE id = ? AND ${HELD}`,
 );
 const COVERED = new Sql(
   `UPDATE outbox SET status = 'sent', sent_at = ?
     WHERE subject = ? AND topic = ? AND ${OUTBOX_PENDING} AND id > ? AND id <= ?`,
 );
-const EXTEND_LEASE = new Sql(
-  `UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND ${OUTBOX_PENDING} AND next_attempt_at = ?`,
-);
+const EXTEND_LEASE = new Sql(`UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND ${HELD}`);
 const RETRY = new Sql(
-  `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND ${OUTBOX_PENDING}`,
+  `UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND ${HELD}`,
 );
 // Due rows behind a head that waits are not claimable; left due, every claim would walk past
 // them (48 ms a claim with 100,000 of them waiting out a Slack outage, issue #14).
@@ -34,7 +36,7 @@ const HOLD_BEHIND = new Sql(
 );
 const DEAD = new Sql(
   `UPDATE outbox SET status = 'dead', attempts = ?, last_error = ?, payload = ?
-    WHERE id = ? AND ${OUTBOX_PENDING}`,
+    WHERE id = ? AND ${HELD}`,
 );
 const COUNTS = new Sql(
   `SELECT coalesce(sum(CASE WHEN ${OUTBOX_PENDING} THEN 1 ELSE 0 END), 0) AS pending,
@@ -111,27 +113,48 @@ export class SqlOutboxQueries implements OutboxQueries {
     return rows.map(this.q.t.outbox.map);
   }
 
-  async markSent(marks: readonly SentMark[], now: number): Promise<void> {
-    if (marks.length === 0) return;
-    await this.q.atomically(async (runner) => {
-      for (const { row, restingPayload, coveredUpTo } of marks) {
-        await runner.run(SENT, [now, row.attempts + 1, restingPayload, row.id]);
-        if (coveredUpTo > row.id) {
+  async markSent(marks: readonly SentMark[], now: number): Promise<boolean[]> {
+    if (marks.length === 0) return [];
+    return this.q.atomically(async (runner) => {
+      const held: boolean[] = [];
+      for (const { row, leasedUntil, restingPayload, coveredUpTo } of marks) {
+        const params = [now, row.attempts + 1, restingPayload, row.id, leasedUntil];
+        const sent = await runner.run(SENT, params);
+        // The rows a lost row's render covered are left to the worker that holds it now, whose
+        // own render covers them.
+        if (sent > 0 && coveredUpTo > row.id) {
           await runner.run(COVERED, [now, row.subject, row.topic, row.id, coveredUpTo]);
         }
+        held.push(sent > 0);
       }
+      return held;
     });
   }
 
-  async markRetry(row: OutboxRow, attempts: number, nextAttemptAt: number, error: string) {
-    await this.q.atomically(async (runner) => {
-      if ((await runner.run(RETRY, [attempts, nextAttemptAt, error, row.id])) === 0) return;
+  async markRetry(
+    row: OutboxRow,
+    leasedUntil: number,
+    attempts: number,
+    nextAttemptAt: number,
+    error: string,
+  ): Promise<boolean> {
+    return this.q.atomically(async (runner) => {
+      const params = [attempts, nextAttemptAt, error, row.id, leasedUntil];
+      if ((await runner.run(RETRY, params)) === 0) return false;
       await runner.run(HOLD_BEHIND, [nextAttemptAt, row.subject, row.id, nextAttemptAt]);
+      return true;
     });
   }
 
-  async markDead(id: number, attempts: number, error: string, restingPayload: string) {
-    return (await this.q.runner.run(DEAD, [attempts, error, restingPayload, id])) > 0;
+  async markDead(
+    id: number,
+    leasedUntil: number,
+    attempts: number,
+    error: string,
+    restingPayload: string,
+  ): Promise<boolean> {
+    const params = [attempts, error, restingPayload, id, leasedUntil];
+    return (await this.q.runner.run(DEAD, params)) > 0;
   }
 
   async counts(): Promise<{ pending: number; dead: number }> {
