@@ -2,7 +2,7 @@ import { ConfigError, parseConfig } from '../../src/config/load';
 import { awsIdentityCenterAdapter } from '../../src/providers/aws-identity-center/adapter';
 import type { AwsIdentityCenterTarget } from '../../src/providers/aws-identity-center/schema';
 import { loadProviders } from '../../src/providers/registry';
-import type { Provider } from '../../src/providers/types';
+import type { Provider, ProviderCallContext } from '../../src/providers/types';
 import { expectedSignature, type AwsKey } from '../support/aws-sigv4';
 import { FakeAwsSso } from '../support/fake-aws-sso';
 import { callContext, providerContract } from './contract';
@@ -336,6 +336,93 @@ describe('aws-identity-center provider', () => {
     await provider.grant(alice());
     expect(fake.held(ALICE, ACCOUNT, readOnly)).toBe(1);
     expect(fake.callsOf('CreateAccountAssignment')).toHaveLength(2);
+  });
+
+  /** A grant whose call is cut off by its timeout while AWS is still creating the assignment. */
+  async function cutOffGrant(provider: Provider<Target>, ctx: ProviderCallContext<Target>) {
+    const described = fake.callsOf('DescribeAccountAssignmentCreationStatus').length;
+    const timer = new AbortController();
+    const cutOff = failure(provider.grant({ ...ctx, signal: timer.signal }));
+    await until(() => fake.callsOf('DescribeAccountAssignmentCreationStatus').length > described);
+    timer.abort(new DOMException('the provider timeout passed', 'TimeoutError'));
+    await cutOff;
+  }
+
+  // A cut-off activation records no state, so its clean-up finds the assignment from the email
+  // and target; ListAccountAssignments does not show it until its creation SUCCEEDS.
+  it('a revoke after a grant cut off mid-provisioning waits for the creation, then deletes it', async () => {
+    fake.provisioningPolls = 4;
+    const provider = identityCenter(fake);
+    await cutOffGrant(provider, alice());
+    expect(fake.held(ALICE, ACCOUNT, readOnly)).toBe(0);
+
+    await provider.revoke(alice());
+    expect(fake.callsOf('ListAccountAssignmentCreationStatus')[0]?.input).toEqual({
+      InstanceArn: fake.instanceArn,
+      Filter: { Status: 'IN_PROGRESS' },
+      MaxResults: 100,
+    });
+    expect(fake.callsOf('DeleteAccountAssignment')).toHaveLength(1);
+    fake.settleAll();
+    expect(fake.held(ALICE, ACCOUNT, readOnly)).toBe(0);
+    expect(await provider.check!(alice())).toBe(false);
+  });
+
+  it('reads a creation still provisioning as present, and a revoke that cannot outwait it fails', async () => {
+    fake.provisioningPolls = 1_000;
+    const provider = identityCenter(fake);
+    await cutOffGrant(provider, alice());
+
+    expect(await provider.check!(alice())).toBe(true);
+    const revoke = failure(provider.revoke(alice({ signal: AbortSignal.timeout(100) })));
+    expect((await revoke).message).toMatch(
+      /^aws-identity-center revoke: (waiting for CreateAccountAssignment timed out \(AWS still provisioning\)|DescribeAccountAssignmentCreationStatus timed out)$/,
+    );
+    // AWS finishes what it accepted; nothing was recorded gone, so the next revoke removes it.
+    fake.settleAll();
+    expect(fake.held(ALICE, ACCOUNT, readOnly)).toBe(1);
+    fake.provisioningPolls = 0;
+    await provider.revoke(alice());
+    expect(fake.held(ALICE, ACCOUNT, readOnly)).toBe(0);
+  });
+
+  it('pages through the creations in progress to find the person’s among others', async () => {
+    fake.provisioningPolls = 1_000;
+    fake.pageSize = 1;
+    const provider = identityCenter(fake);
+    for (const email of [ALICE, 'bob@example.com', 'carol@example.com']) {
+      fake.addUser(email);
+      await cutOffGrant(provider, alice({ user: { slackId: 'U', email } }));
+    }
+    expect(await provider.check!(alice())).toBe(true);
+    const pages = fake.callsOf('ListAccountAssignmentCreationStatus');
+    expect(pages.map((c) => c.input.NextToken === undefined)).toEqual([true, false, false]);
+    fake.addUser('dave@example.com');
+    const dave = alice({ user: { slackId: 'U', email: 'dave@example.com' } });
+    expect(await provider.check!(dave)).toBe(false);
+  });
+
+  it('a revoke waiting for a creation that FAILED has nothing to delete', async () => {
+    fake.provisioningPolls = 3;
+    const provider = identityCenter(fake);
+    await cutOffGrant(provider, alice());
+    fake.failNextProvisioning('Received a 404 status error: Not supported account.');
+
+    await provider.revoke(alice());
+    expect(fake.callsOf('DeleteAccountAssignment')).toHaveLength(0);
+    expect(await provider.check!(alice())).toBe(false);
+  });
+
+  it('takes only a missing user as a person unknown, not a wrong identity store', async () => {
+    const provider = identityCenter(fake, { identityStoreId: 'd-0000000000' });
+    const expected =
+      'GetUserId: ResourceNotFoundException: IdentityStore not present for IdentityStoreId: d-0000000000';
+    expect((await failure(provider.revoke(alice()))).message).toBe(
+      `aws-identity-center revoke failed: ${expected}`,
+    );
+    expect((await failure(provider.check!(alice()))).message).toBe(
+      `aws-identity-center check failed: ${expected}`,
+    );
   });
 
   it('takes an error answer as done when reading back shows the change landed', async () => {

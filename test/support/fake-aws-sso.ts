@@ -11,8 +11,9 @@ import { verifySignature, type AwsKey } from './aws-sigv4';
  * them (`__type` with the status of the model's httpError: 400, 403, 404, 409, 429, 500).
  *
  * It models users found by email, permission sets, account assignments whose creation and deletion
- * stay IN_PROGRESS for `provisioningPolls` status polls before they settle, pagination with
- * NextToken, and faults injected per operation (an error answer, or a request left hanging).
+ * stay IN_PROGRESS for `provisioningPolls` status polls before they settle, the listing of creation
+ * requests by status (ids and statuses only, as AWS gives them), pagination with NextToken, and
+ * faults injected per operation (an error answer, or a request left hanging).
  */
 
 type Service = 'sso' | 'identitystore';
@@ -79,10 +80,12 @@ interface ProvisioningRequest {
   createdDate: number;
 }
 
+/** An error answer; `fields` go into its body beside the message (ResourceType, ResourceId). */
 export class AwsError extends Error {
   constructor(
     readonly type: AwsErrorType,
     message: string,
+    readonly fields: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -101,7 +104,7 @@ export class FakeAwsSso {
   readonly refused: RefusedCall[] = [];
   /** Status polls a creation or deletion answers IN_PROGRESS before it settles. */
   provisioningPolls = 0;
-  /** Largest page ListAccountAssignments and ListPermissionSets answer, below MaxResults. */
+  /** Largest page the List operations answer, below MaxResults. */
   pageSize = MAX_RESULTS;
   /** Every address gets a user on first lookup, for tests whose people are made up as they go. */
   enrollOnLookup = false;
@@ -276,6 +279,7 @@ export class FakeAwsSso {
       reply(res, STATUS[error.type] ?? 500, {
         __type: `${NAMESPACES[service]}#${error.type}`,
         Message: error.message,
+        ...error.fields,
       });
     }
   }
@@ -284,7 +288,11 @@ export class FakeAwsSso {
     if (operation !== 'GetUserId') return undefined;
     return (input) => {
       if (input.IdentityStoreId !== this.identityStoreId) {
-        throw new AwsError('ResourceNotFoundException', 'IDENTITY_STORE not found.');
+        throw new AwsError(
+          'ResourceNotFoundException',
+          `IdentityStore not present for IdentityStoreId: ${String(input.IdentityStoreId)}`,
+          { ResourceType: 'IDENTITY_STORE', ResourceId: String(input.IdentityStoreId) },
+        );
       }
       const unique = (input.AlternateIdentifier as { UniqueAttribute?: Record<string, unknown> })
         ?.UniqueAttribute;
@@ -294,7 +302,11 @@ export class FakeAwsSso {
       const email = String(unique.AttributeValue);
       if (this.enrollOnLookup) this.addUser(email);
       const userId = this.usersByEmail.get(email);
-      if (!userId) throw new AwsError('ResourceNotFoundException', 'USER not found.');
+      if (!userId) {
+        throw new AwsError('ResourceNotFoundException', 'USER not found.', {
+          ResourceType: 'USER',
+        });
+      }
       return { IdentityStoreId: this.identityStoreId, UserId: userId };
     };
   }
@@ -343,6 +355,22 @@ export class FakeAwsSso {
       DeleteAccountAssignment: (input) => ({
         AccountAssignmentDeletionStatus: this.statusOf(this.begin('delete', input)),
       }),
+      ListAccountAssignmentCreationStatus: (input) => {
+        this.instance(input);
+        const status = (input.Filter as { Status?: unknown } | undefined)?.Status;
+        const creations = [...this.requests.values()].filter(
+          (r) => r.kind === 'create' && (status === undefined || r.status === status),
+        );
+        const { items, next } = this.page(creations, input);
+        return {
+          AccountAssignmentsCreationStatus: items.map((r) => ({
+            Status: r.status,
+            RequestId: r.id,
+            CreatedDate: r.createdDate,
+          })),
+          ...(next ? { NextToken: next } : {}),
+        };
+      },
       DescribeAccountAssignmentCreationStatus: (input) => ({
         AccountAssignmentCreationStatus: this.poll(
           'create',

@@ -17,12 +17,17 @@ const HINTS: Record<string, string> = {
     'no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a web identity token, or run with a role',
 };
 
-/** A failed AWS operation: `code` is AWS's error name (ConflictException, ResourceNotFoundException…). */
+/**
+ * A failed AWS operation: `code` is AWS's error name (ConflictException,
+ * ResourceNotFoundException…); `resourceType` is what a ResourceNotFoundException says is missing
+ * (USER, IDENTITY_STORE…), when AWS says.
+ */
 export class AwsCallError extends Error {
   constructor(
     readonly operation: string,
     readonly code: string,
     detail: string,
+    readonly resourceType?: string,
   ) {
     const hint = HINTS[code];
     super(`${operation}: ${code}${detail ? `: ${detail}` : ''}${hint ? ` (${hint})` : ''}`);
@@ -48,7 +53,7 @@ export async function awsCall<T>(
     return await raceAbort(signal, operation, () => send(signal));
   } catch (err) {
     if (signal.aborted) throw new Error(`${operation} ${abortReason(signal)}`);
-    throw new AwsCallError(operation, codeOf(err), detailOf(err));
+    throw new AwsCallError(operation, codeOf(err), detailOf(err), resourceTypeOf(err));
   }
 }
 
@@ -62,4 +67,9 @@ function codeOf(err: unknown): string {
 function detailOf(err: unknown): string {
   const { message } = err as { message?: unknown };
   return typeof message === 'string' ? message.slice(0, MESSAGE_EXCERPT) : String(err);
+}
+
+function resourceTypeOf(err: unknown): string | undefined {
+  const { ResourceType } = err as { ResourceType?: unknown };
+  return typeof ResourceType === 'string' ? ResourceType : undefined;
 }

@@ -26,7 +26,12 @@ export async function findUserIdByEmail(
     if (!UserId) throw new Error('GetUserId answered without a UserId');
     return UserId;
   } catch (err) {
-    if (isAwsError(err, 'ResourceNotFoundException')) return undefined;
+    // Only a missing USER means the person is unknown. Any other missing resource (a wrong
+    // identityStoreId: IDENTITY_STORE) is an error, or a revoke and its check would read "no such
+    // user, so no access" while the access stays.
+    if (isAwsError(err, 'ResourceNotFoundException') && err.resourceType === 'USER') {
+      return undefined;
+    }
     throw err;
   }
 }

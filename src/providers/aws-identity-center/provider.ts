@@ -104,7 +104,7 @@ export function awsIdentityCenterProvider(
       run('check', ctx, async () => {
         const assignment = await assignmentOf(ctx);
         if (!assignment) return false;
-        return onAssignment(assignment, () => assignments.has(assignment, ctx.signal));
+        return onAssignment(assignment, () => assignments.heldOrUnderway(assignment, ctx.signal));
       }),
     close: async () => {
       ssoAdmin.destroy();
