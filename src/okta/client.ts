@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type * as OktaSdk from '@okta/okta-sdk-nodejs';
 import type { Client, DefaultRequestExecutor } from '@okta/okta-sdk-nodejs';
 import { abortReason, raceAbort } from '../providers/abort';
+import { excerptHead } from '../secrets/scrub';
 
 const SUMMARY_EXCERPT = 300;
 const TOKEN_PATH = '/oauth2/v1/token';
@@ -154,7 +155,8 @@ function describe(err: unknown, what: string, signal: AbortSignal): string {
   };
   if (typeof status === 'number') {
     if (typeof errorCode !== 'string') return `${what} failed: Okta answered ${status}`;
-    const summary = typeof errorSummary === 'string' ? errorSummary.slice(0, SUMMARY_EXCERPT) : '';
+    const summary =
+      typeof errorSummary === 'string' ? excerptHead(errorSummary, SUMMARY_EXCERPT) : '';
     const hint = HINTS[errorCode];
     const detail = [summary, hint].filter(Boolean).join('; ');
     return `${what} failed: ${status} ${errorCode}${detail ? ` (${detail})` : ''}`;

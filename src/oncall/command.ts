@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { CommandSourceConfig } from '../config/rules';
 import { abortReason } from '../providers/abort';
-import { scrub } from '../secrets/scrub';
+import { keepTail, scrub } from '../secrets/scrub';
 import { parseOnCallAnswer } from './answer';
 
 const MAX_STDOUT_BYTES = 1 << 20;
@@ -54,7 +54,7 @@ export function commandOnCall(
       if (bytes <= MAX_STDOUT_BYTES) stdout.push(chunk);
     });
     child.stderr.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString('utf8')).slice(-4 * STDERR_EXCERPT);
+      stderr = keepTail(stderr + chunk.toString('utf8'), 4 * STDERR_EXCERPT);
     });
     child.on('error', (err) => (spawnError = err));
     child.on('close', (code, sig) => {

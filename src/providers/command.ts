@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { scrub } from '../secrets/scrub';
+import { keepTail, scrub } from '../secrets/scrub';
 import { abortReason } from './abort';
 import {
   callMessage,
@@ -136,7 +136,7 @@ function run(
       if (stdoutBytes <= MAX_STDOUT_BYTES) stdout.push(chunk);
     });
     child.stderr.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_KEEP);
+      stderr = keepTail(stderr + chunk.toString('utf8'), STDERR_KEEP);
     });
     // A command that does not read its stdin closes the pipe early; that is its choice.
     child.stdin.on('error', () => undefined);

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { registerSecret } from '../log';
-import { scrub } from '../secrets/scrub';
+import { excerptHead } from '../secrets/scrub';
 import { abortReason } from './abort';
 import {
   callMessage,
@@ -99,8 +99,7 @@ async function postSigned(
     throw new Error(`webhook ${action} request failed: ${describeNetworkError(err)}`);
   }
   if (answer.status < 200 || answer.status > 299) {
-    // Scrubbed before it is cut: a cut through a token leaves a piece nothing would recognise.
-    const excerpt = scrub(answer.text).slice(0, BODY_EXCERPT);
+    const excerpt = excerptHead(answer.text, BODY_EXCERPT);
     throw new Error(`webhook answered ${answer.status}${excerpt ? `: ${excerpt}` : ''}`);
   }
   return parseAnswer(answer.text, 'webhook');

@@ -58,6 +58,75 @@ export function scrub(text: string): string {
   return out;
 }
 
+/**
+ * The first `max` characters of `text`, scrubbed before the cut: a cut through a secret leaves a
+ * piece scrub would no longer recognise.
+ */
+export function excerptHead(text: string, max: number): string {
+  return scrub(text).slice(0, max);
+}
+
+/**
+ * The last `max` characters (at most) of raw `text`, for a window kept while text streams in
+ * (a command's stderr) and scrubbed later: the window starts after the cut and after any piece of
+ * a secret the cut left, which scrub would no longer recognise.
+ */
+export function keepTail(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = pastPartialWord(text, pastShapes(text, text.length - max));
+  return afterOrphanKeyEnd(afterSecretSuffix(text.slice(cut)));
+}
+
+/** `cut`, moved past the end of any token shape the cut falls inside ("Bearer" | " abc…"). */
+function pastShapes(text: string, cut: number): number {
+  let at = cut;
+  for (const [shape] of SHAPES) {
+    for (const match of text.matchAll(shape)) {
+      const end = match.index + match[0].length;
+      if (match.index < at && end > at) at = end;
+    }
+  }
+  // The moved cut may now fall inside a match of a shape already looked at.
+  return at === cut ? at : pastShapes(text, at);
+}
+
+/** A cut inside a run of non-whitespace (a token shape scrub knows, cut in two) ends the run. */
+function pastPartialWord(text: string, cut: number): number {
+  if (cut === 0 || /\s/.test(text[cut - 1] ?? ' ')) return cut;
+  const next = text.slice(cut).search(/\s/);
+  return next === -1 ? text.length : cut + next;
+}
+
+/** `tail` without its start when that is the end of a registered secret, whose start was cut. */
+function afterSecretSuffix(tail: string): string {
+  let drop = 0;
+  for (const secret of ordered) drop = Math.max(drop, secretSuffixAt(tail, secret));
+  return tail.slice(drop);
+}
+
+/** The length of the longest proper suffix of `secret` that `tail` starts with (0: none). */
+function secretSuffixAt(tail: string, secret: string): number {
+  const first = tail[0];
+  if (first === undefined) return 0;
+  // Only suffixes starting with the tail's first character can match; longest first.
+  for (let from = secret.indexOf(first, 1); from !== -1; from = secret.indexOf(first, from + 1)) {
+    if (tail.startsWith(secret.slice(from))) return secret.length - from;
+  }
+  return 0;
+}
+
+const KEY_BEGIN = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+const KEY_END = /-----END [A-Z ]*PRIVATE KEY-----/;
+
+/** A private key's END marker with no BEGIN before it closes a key body the cut left headless. */
+function afterOrphanKeyEnd(tail: string): string {
+  const end = KEY_END.exec(tail);
+  if (!end) return tail;
+  const begin = KEY_BEGIN.exec(tail);
+  if (begin && begin.index < end.index) return tail;
+  return tail.slice(end.index + end[0].length);
+}
+
 /** A value's strings scrubbed at every depth (for audit details and log fields). */
 export function scrubDeep(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return scrub(value);

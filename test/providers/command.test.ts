@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { describeError } from '../../src/jobs/provider-call';
 import { commandAdapter, type CommandTarget } from '../../src/providers/command';
 import type { Provider } from '../../src/providers/types';
+import { registerSecret } from '../../src/secrets/scrub';
 import { tempDir } from '../support/tmp';
 import { callContext, providerContract } from './contract';
 
@@ -146,6 +149,28 @@ describe('command provider', () => {
       .catch((err: Error) => err)) as Error;
     expect(error.message).toMatch(/^command revoke exited with code 3: 0+role not found$/);
     expect(error.message.length).toBeLessThan(260);
+  });
+
+  // Hallpass keeps the last 4 KiB of stderr as it streams in; a long secret (a session token, no
+  // shape scrub knows) printed a few times is cut at that mark, and once the whole copies after it
+  // shrink to [redacted], the cut piece would fall inside the 200-character excerpt.
+  it('passes on no piece of a registered secret that the stderr window cut through', async () => {
+    const token = randomBytes(750).toString('hex');
+    registerSecret(token); // as config load does for every ${VAR} value
+    script(
+      dir,
+      'retry.sh',
+      `cat > /dev/null
+for i in 1 2 3; do echo "attempt $i: X-Session-Token: $SESSION_TOKEN" >&2; done
+echo "giving up" >&2
+exit 1`,
+    );
+    const provider = command(dir, { command: './retry.sh', env: { SESSION_TOKEN: token } });
+    const error = await provider.revoke(callContext(TARGET)).catch((err: Error) => err);
+
+    const recorded = describeError(error);
+    expect(recorded).toMatch(/^command revoke exited with code 1: .*giving up$/s);
+    expect(recorded).not.toMatch(/[0-9a-f]{12}/);
   });
 
   it('fails when the program cannot be started', async () => {

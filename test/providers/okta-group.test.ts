@@ -317,7 +317,9 @@ describe('okta-group provider', () => {
     await collect(provider.grant(ctx()));
 
     expect(messages).toEqual([
-      `okta-group grant (group ${group}) failed: 401 E0000011 (Invalid token provided; Okta refused the API token (or the service app's access token): wrong, expired or revoked)`,
+      // Okta's summary is scrubbed before it is cut; scrub's `token <value>` shape takes the word
+      // after "token" for one.
+      `okta-group grant (group ${group}) failed: 401 E0000011 (Invalid token [redacted]; Okta refused the API token (or the service app's access token): wrong, expired or revoked)`,
       `okta-group grant (group ${group}) failed: 400 E0000001 (Api validation failed: header SSWS [redacted])`,
       `okta-group grant (group ${group}) failed: Okta answered 502`,
     ]);

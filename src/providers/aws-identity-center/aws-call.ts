@@ -1,3 +1,4 @@
+import { excerptHead } from '../../secrets/scrub';
 import { abortReason, raceAbort } from '../abort';
 
 const MESSAGE_EXCERPT = 300;
@@ -66,7 +67,7 @@ function codeOf(err: unknown): string {
 
 function detailOf(err: unknown): string {
   const { message } = err as { message?: unknown };
-  return typeof message === 'string' ? message.slice(0, MESSAGE_EXCERPT) : String(err);
+  return typeof message === 'string' ? excerptHead(message, MESSAGE_EXCERPT) : String(err);
 }
 
 function resourceTypeOf(err: unknown): string | undefined {

@@ -1,5 +1,6 @@
 import type * as GoogleAuthLibrary from 'google-auth-library';
 import type { GoogleAuth } from 'google-auth-library';
+import { excerptHead } from '../../secrets/scrub';
 import { abortReason, raceAbort } from '../abort';
 import { policySchema, type Policy } from './policy';
 
@@ -114,7 +115,7 @@ function credentialsProblem(err: unknown): string {
   if (/default credentials/i.test(message)) {
     return 'no Google credentials found (Application Default Credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service account key or workload identity file, or run on Google Cloud with a service account attached)';
   }
-  return `getting a Google access token failed: ${message.slice(0, MESSAGE_EXCERPT)}`;
+  return `getting a Google access token failed: ${excerptHead(message, MESSAGE_EXCERPT)}`;
 }
 
 function describeFailure(err: unknown, what: string, resource: string, signal: AbortSignal): Error {
@@ -143,7 +144,8 @@ function describeFailure(err: unknown, what: string, resource: string, signal: A
 function googleError(data: unknown): { code: string; text: string } {
   const error = (data as { error?: { status?: unknown; message?: unknown } } | undefined)?.error;
   const code = typeof error?.status === 'string' ? error.status : 'UNKNOWN';
-  const text = typeof error?.message === 'string' ? error.message.slice(0, MESSAGE_EXCERPT) : '';
+  const text =
+    typeof error?.message === 'string' ? excerptHead(error.message, MESSAGE_EXCERPT) : '';
   return { code, text };
 }
 

@@ -1,4 +1,5 @@
 import type { V1RoleRef } from '@kubernetes/client-node';
+import { excerptHead } from '../../secrets/scrub';
 import { describePlace, resourceOf, type BindingPlace } from './place';
 
 /** What one API call is, for the errors that name it. */
@@ -95,7 +96,7 @@ function apiErrorMessage(
   retryAfter: number | undefined,
 ): string {
   const what = describeOperation(op);
-  const said = status?.message ? `: ${status.message.slice(0, STATUS_MESSAGE_MAX)}` : '';
+  const said = status?.message ? `: ${excerptHead(status.message, STATUS_MESSAGE_MAX)}` : '';
   if (code === 401) {
     return `${what} was refused: 401 Unauthorized (the API server does not accept the kubeconfig user's credentials or the service account token)`;
   }

@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import { excerptHead, keepTail, registerSecret, scrub } from '../../src/secrets/scrub';
+
+/** A registered secret unique to the test, of no shape scrub knows. */
+function secret(prefix = ''): string {
+  const value = `${prefix}${randomBytes(24).toString('hex')}`;
+  registerSecret(value);
+  return value;
+}
+
+/** The longest piece of `value` (at least `min` characters) that `text` contains. */
+function pieceOf(value: string, text: string, min = 6): string | undefined {
+  for (let length = value.length; length >= min; length--) {
+    for (let at = 0; at + length <= value.length; at++) {
+      const piece = value.slice(at, at + length);
+      if (text.includes(piece)) return piece;
+    }
+  }
+  return undefined;
+}
+
+describe('excerptHead', () => {
+  it('scrubs before it cuts, so a secret across the cut leaves no piece', () => {
+    const token = secret();
+    const text = `${'x'.repeat(190)} ${token} and more`;
+    expect(pieceOf(token, scrub(text.slice(0, 200)))).toBeDefined();
+    expect(excerptHead(text, 200)).toBe(`${'x'.repeat(190)} [redacted`);
+    expect(excerptHead(text, 205)).toBe(`${'x'.repeat(190)} [redacted] and`);
+  });
+});
+
+describe('keepTail', () => {
+  it('keeps text within the limit as it is', () => {
+    const token = secret();
+    expect(keepTail(`fine ${token}`, 500)).toBe(`fine ${token}`);
+  });
+
+  it('drops the piece of a registered secret the cut went through', () => {
+    const token = secret();
+    const text = `X-Session-Token: ${token}\ngiving up`;
+    const tail = keepTail(text, token.length); // cuts ten characters into the token
+    expect(tail).toBe('\ngiving up');
+  });
+
+  it('drops the whole piece of a secret with spaces in it, not just the word cut in two', () => {
+    const phrase = secret('correct horse battery staple ');
+    const tail = keepTail(`passphrase: ${phrase} rejected`, phrase.length - 10);
+    expect(tail).toBe(' rejected');
+  });
+
+  it('drops a token whose recognisable prefix the cut left behind', () => {
+    const text = 'Authorization: Bearer mF_9.B5f-4.1JqM/abc+def== was refused';
+    const cut = text.indexOf(' mF_9');
+    expect(scrub(text.slice(cut))).toContain('mF_9');
+    expect(keepTail(text, text.length - cut)).toBe(' was refused');
+  });
+
+  it('drops a partial token of a known shape, up to the whitespace after it', () => {
+    const text = 'slack said: xoxb-1234-5678-AbCdEfGhIjKl invalid_auth';
+    const tail = keepTail(text, text.length - text.indexOf('5678'));
+    expect(tail).toBe(' invalid_auth');
+  });
+
+  it('drops a private key body whose BEGIN marker was cut off, through its END marker', () => {
+    const body = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n';
+    const text = `key: -----BEGIN PRIVATE KEY-----\n${body}-----END PRIVATE KEY-----\nload failed`;
+    const tail = keepTail(text, text.length - text.indexOf('BKcw'));
+    expect(tail).toBe('\nload failed');
+  });
+
+  it('as a window over stderr in any chunk sizes, never keeps a piece of a secret', () => {
+    const token = secret();
+    const stream = Array.from({ length: 12 }, (_, i) => `attempt ${i}: token=${token} `).join('');
+    for (let size = 1; size <= 97; size += 8) {
+      let window = '';
+      for (let at = 0; at < stream.length; at += size) {
+        window = keepTail(window + stream.slice(at, at + size), 150);
+      }
+      expect({ size, piece: pieceOf(token, scrub(window)) }).toEqual({ size, piece: undefined });
+    }
+  });
+});
