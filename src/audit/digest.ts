@@ -186,7 +186,8 @@ export async function buildDigest(
   const chain: ChainCheck =
     'forged' in start
       ? { checked: 0, intact: false, firstBroken: start.forged }
-      : withRecordedBreak(
+      : await withRecordedBreak(
+          store,
           await verifySince(store, start.from, options.onProgress, start.also),
           start.checkpoint,
         );

@@ -1,0 +1,1 @@
+ALTER TABLE `audit_checkpoint` ADD `broken_expected_hash` text;
