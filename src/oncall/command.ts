@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { CommandSourceConfig } from '../config/rules';
 import { abortReason } from '../providers/abort';
-import { keepTail, scrub } from '../secrets/scrub';
+import { StderrTail } from '../secrets/stderr-tail';
 import { parseOnCallAnswer } from './answer';
 
 const MAX_STDOUT_BYTES = 1 << 20;
@@ -34,7 +34,6 @@ export function commandOnCall(
     });
     const stdout: Buffer[] = [];
     let bytes = 0;
-    let stderr = '';
     let spawnError: Error | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     const killGroup = (sig: NodeJS.Signals) => {
@@ -53,14 +52,12 @@ export function commandOnCall(
       bytes += chunk.length;
       if (bytes <= MAX_STDOUT_BYTES) stdout.push(chunk);
     });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr = keepTail(stderr + chunk.toString('utf8'), 4 * STDERR_EXCERPT);
-    });
+    const stderr = new StderrTail(child.stderr, 4 * STDERR_EXCERPT);
     child.on('error', (err) => (spawnError = err));
     child.on('close', (code, sig) => {
       signal.removeEventListener('abort', onAbort);
       clearTimeout(killTimer);
-      const tail = scrub(stderr.trim()).slice(-STDERR_EXCERPT);
+      const tail = stderr.excerpt(STDERR_EXCERPT);
       const withTail = (text: string) => (tail ? `${text}: ${tail}` : text);
       if (signal.aborted) return fail(new Error(`${what} ${abortReason(signal)}`));
       if (spawnError) return fail(new Error(`${what} could not start: ${spawnError.message}`));

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { keepTail, scrub } from '../secrets/scrub';
+import { StderrTail } from '../secrets/stderr-tail';
 import { abortReason } from './abort';
 import {
   callMessage,
@@ -113,7 +113,6 @@ function run(
     });
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
-    let stderr = '';
     let spawnError: Error | undefined;
     let killTimer: NodeJS.Timeout | undefined;
 
@@ -135,9 +134,7 @@ function run(
       stdoutBytes += chunk.length;
       if (stdoutBytes <= MAX_STDOUT_BYTES) stdout.push(chunk);
     });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr = keepTail(stderr + chunk.toString('utf8'), STDERR_KEEP);
-    });
+    const stderr = new StderrTail(child.stderr, STDERR_KEEP);
     // A command that does not read its stdin closes the pipe early; that is its choice.
     child.stdin.on('error', () => undefined);
     child.stdin.end(callMessage(action, ctx));
@@ -148,8 +145,7 @@ function run(
     child.on('close', (code, signal) => {
       ctx.signal.removeEventListener('abort', onAbort);
       clearTimeout(killTimer);
-      // Scrubbed before it is cut: a cut through a token leaves a piece nothing would recognise.
-      const tail = scrub(stderr.trim()).slice(-STDERR_EXCERPT);
+      const tail = stderr.excerpt(STDERR_EXCERPT);
       const withTail = (text: string) => (tail ? `${text}: ${tail}` : text);
       if (ctx.signal.aborted) return reject(new Error(`${what} ${abortReason(ctx.signal)}`));
       if (spawnError) return reject(new Error(`${what} could not start: ${spawnError.message}`));

@@ -173,6 +173,29 @@ exit 1`,
     expect(recorded).not.toMatch(/[0-9a-f]{12}/);
   });
 
+  // A character of several bytes can straddle two pipe reads (a script writing in pieces, or a
+  // 64 KiB read ending inside one): decoded read by read, both halves became U+FFFD and a secret
+  // holding it was no longer recognised.
+  it('recognises a registered secret whose character was split between two stderr reads', async () => {
+    const secret = 'Pässwort-Geheimnis-4711';
+    registerSecret(secret); // as config load does for every ${VAR} value
+    // "ä" is C3 A4 in UTF-8: the first byte goes in one write, the second in the next.
+    script(
+      dir,
+      'split.sh',
+      `cat > /dev/null
+printf 'login failed for P\\303' >&2
+sleep 0.3
+printf '\\244sswort-Geheimnis-4711\\n' >&2
+exit 1`,
+    );
+    const error = await command(dir, { command: './split.sh' })
+      .revoke(callContext(TARGET))
+      .catch((err: Error) => err);
+    const recorded = describeError(error);
+    expect(recorded).toBe('command revoke exited with code 1: login failed for [redacted]');
+  });
+
   it('fails when the program cannot be started', async () => {
     await expect(
       command(dir, { command: 'hallpass-no-such-program' }).grant(callContext(TARGET)),
