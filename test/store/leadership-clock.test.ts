@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { openStore, type Leadership } from '../../src/store';
+import { slowProxy } from '../support/slow-proxy';
 import { freshStore, type TestStore } from '../support/stores';
 
 /**
@@ -60,7 +61,7 @@ describe('PostgreSQL leadership and the replica clock', () => {
 
       // A replica whose clock agrees takes the lead meanwhile.
       const agreeing = await campaign();
-      expect(agreeing.leadership.isLeader).toBe(true);
+      await until(() => agreeing.leadership.isLeader);
     } finally {
       for (const l of held.splice(0)) await l.stop();
       await store.close();
@@ -70,12 +71,63 @@ describe('PostgreSQL leadership and the replica clock', () => {
   it('a leader whose clock drifts gives the lead up, and takes it again once it agrees', async () => {
     let drift = 0;
     const { leadership, changes } = await campaign(t.store, () => Date.now() + drift);
-    expect(leadership.isLeader).toBe(true);
+    await until(() => leadership.isLeader);
     drift = -5_000;
     await until(() => !leadership.isLeader);
     drift = 0;
     await until(() => leadership.isLeader);
     expect(changes).toEqual([true, false, true]);
+  });
+
+  /** The test's database behind a proxy that can slow its answers down. */
+  async function behindProxy() {
+    const url = new URL(t.location.databaseUrl!);
+    const proxy = await slowProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    const store = await openStore({ file: '', databaseUrl: url.toString() });
+    return {
+      proxy,
+      store,
+      close: async () => {
+        for (const l of held.splice(0)) await l.stop();
+        await store.close();
+        await proxy.close();
+      },
+    };
+  }
+
+  it('counts the round trip against the replica: 0.6 s behind, seen over 300 ms, is too far', async () => {
+    const slow = await behindProxy();
+    try {
+      let drift = 0;
+      const { leadership, changes } = await campaign(slow.store, () => Date.now() + drift, 1_000);
+      await until(() => leadership.isLeader);
+      // Only the answers are held back: the server reads its clock as the question arrives, so the
+      // replica sees it 150 ms nearer its own than it is, and 450 ms off could pass for 300 ms.
+      slow.proxy.state.delay = 300;
+      drift = -600;
+      await until(() => !leadership.isLeader);
+      expect(changes).toEqual([true, false]);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('keeps its verdict while the database answers too slowly to tell', async () => {
+    const slow = await behindProxy();
+    try {
+      // Heartbeats every second: the leadership queries time out only after two intervals.
+      const { leadership, changes } = await campaign(slow.store, undefined, 1_000);
+      await until(() => leadership.isLeader);
+      slow.proxy.state.delay = 700;
+      // Several heartbeats at 700 ms a round trip: none can tell, so none changes anything.
+      await new Promise((resolve) => setTimeout(resolve, 3_500));
+      expect(leadership.isLeader).toBe(true);
+      expect(changes).toEqual([true]);
+    } finally {
+      await slow.close();
+    }
   });
 });
 

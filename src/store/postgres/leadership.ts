@@ -101,17 +101,20 @@ export class PgLeadership implements Leadership {
   }
 
   /**
-   * Whether this process's clock is within MAX_CLOCK_SKEW_MS of the server's, allowing for the
-   * round trip (the server read its clock somewhere between sending and receiving). Says so in the
-   * log when that changes.
+   * Whether this process's clock is within MAX_CLOCK_SKEW_MS of the server's. The server read its
+   * clock somewhere between sending and receiving, so the round trip's uncertainty counts against
+   * the replica. A round trip too long to tell (over MAX_CLOCK_SKEW_MS: a loaded database) changes
+   * nothing: the last verdict stands, as refusing on it would leave no replica to lead (and
+   * revoke) while the database is slow. Says so in the log when the verdict changes.
    */
   private async clockAgrees(client: Client): Promise<boolean> {
     const sent = this.now();
     const { rows } = await client.query<{ ms: number }>(SERVER_CLOCK);
     const received = this.now();
-    const server = Number(rows[0]?.ms);
-    const skew = server - (sent + received) / 2;
-    const off = Math.abs(skew) - (received - sent) / 2 > MAX_CLOCK_SKEW_MS;
+    const roundTrip = received - sent;
+    if (roundTrip > MAX_CLOCK_SKEW_MS) return !this.clockOff;
+    const skew = Number(rows[0]?.ms) - (sent + received) / 2;
+    const off = Math.abs(skew) + roundTrip / 2 > MAX_CLOCK_SKEW_MS;
     if (off !== this.clockOff) {
       this.clockOff = off;
       if (off) {
