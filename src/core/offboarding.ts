@@ -17,8 +17,8 @@ export interface Offboarded {
  * is offboarded at once, in one change: every grant they hold moves to revoking (the sweeper
  * takes the access away), every request they are waiting on is cancelled, their approver
  * channels are told, and it is audited. From then on they can neither file nor be granted.
- * Someone active again is recorded as such once the directory agrees (`backHolds`). Saying the
- * same thing twice changes nothing.
+ * Someone active again is recorded as such once the directory agrees (`whetherBack`). Saying
+ * the same thing twice changes nothing.
  */
 export async function recordPersonStatus(
   ctx: CoreContext,
@@ -26,7 +26,11 @@ export async function recordPersonStatus(
   status: PersonStatus,
   source: OffboardingSource,
 ): Promise<Offboarded | undefined> {
-  if (status === 'active' && !(await backHolds(ctx, userId))) return undefined;
+  if (status === 'active') {
+    const back = await whetherBack(ctx, userId);
+    if (back === 'unsure') await change(ctx, (c) => c.tx.people.doubt(userId));
+    if (back !== 'yes') return undefined;
+  }
   return change(ctx, async (c) => {
     const known = await c.tx.people.get(userId);
     const changed = known?.state !== status;
@@ -94,13 +98,21 @@ export async function recordPersonStatus(
 }
 
 /**
- * Whether someone recorded as gone may be recorded active again. Slack delivers an event again
- * minutes after a failed delivery, so an older profile edit can arrive after the deactivation
- * that followed it: news of leaving is acted on at once, news of being back only once the
- * directory, asked afresh, agrees (out of reach, the person stays gone until the next event).
+ * Whether someone may be recorded active: `same` when they are already (nothing to record).
+ * Slack delivers an event again minutes after a failed delivery, so an older profile edit can
+ * arrive after the deactivation that followed it: news of leaving is acted on at once, news of
+ * being back about someone recorded as gone only once the directory, asked afresh, agrees. When it
+ * cannot answer (`unsure`), the record is marked doubted, and the offboarding check asks again on
+ * its next run rather than leave them shut out until their next profile change.
  */
-async function backHolds(ctx: CoreContext, userId: string): Promise<boolean> {
+async function whetherBack(
+  ctx: CoreContext,
+  userId: string,
+): Promise<'same' | 'yes' | 'no' | 'unsure'> {
   const known = await ctx.store.people.get(userId);
-  if (!known || known.state === 'active') return true;
-  return ctx.policy.confirmedActive(userId);
+  if (known?.state === 'active') return 'same';
+  if (!known) return 'yes';
+  const status = await ctx.policy.freshStatusOf(userId);
+  if (status === undefined) return 'unsure';
+  return status === 'active' ? 'yes' : 'no';
 }

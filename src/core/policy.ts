@@ -467,12 +467,12 @@ export class Policy {
     }
   }
 
-  /** Whether the directory, asked afresh rather than from its cache, says this person is active. */
-  async confirmedActive(userId: string): Promise<boolean> {
+  /** What the directory, asked afresh rather than from its cache, says; undefined when it cannot. */
+  async freshStatusOf(userId: string): Promise<PersonStatus | undefined> {
     try {
-      return (await this.directory.statusOf(userId, { fresh: true })) === 'active';
+      return await this.directory.statusOf(userId, { fresh: true });
     } catch (err) {
-      if (err instanceof DirectoryUnavailable) return false;
+      if (err instanceof DirectoryUnavailable) return undefined;
       throw err;
     }
   }

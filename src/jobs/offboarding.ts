@@ -13,7 +13,8 @@ const CONCURRENCY = 2;
 /**
  * The safety net under `user_change`: on `offboarding.schedule`, asks the directory afresh about
  * everyone who holds a grant or waits on a request, and offboards whoever was deactivated or
- * made a guest (an event Slack never delivered, or one lost while Hallpass was down). A lookup
+ * made a guest (an event Slack never delivered, or one lost while Hallpass was down); and about
+ * everyone doubted, recording them active once the directory says so. A lookup
  * Slack cannot answer is skipped until the next run. Each run looks up at most PER_RUN people,
  * in user id order from where the last run stopped, so with more of them every one is still
  * looked up within a few runs.
@@ -71,7 +72,8 @@ export class OffboardingCheck {
         });
         return;
       }
-      if (status === 'active') return;
+      // Active changes nothing, except for someone recorded as gone whose return Slack told and
+      // the directory could not confirm then (doubted): recorded now, as it can.
       const done = await core.recordPersonStatus(userId, status, 'directory_check');
       if (done) {
         offboarded++;

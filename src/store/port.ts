@@ -188,9 +188,14 @@ export interface PeopleQueries {
   upsert(row: PersonRow): Promise<void>;
   /**
    * Everyone holding a grant that is not over, or waiting on a request (who must not be
-   * forgotten), in user id order: the first `limit` after `after`.
+   * forgotten), and everyone doubted (`doubt`), in user id order: the first `limit` after `after`.
    */
   withAccessOrAsking(limit: number, after: string): Promise<string[]>;
+  /**
+   * Marks a person recorded as gone as owed a look (Slack said they are back, the directory could
+   * not confirm it): withAccessOrAsking lists them until a check records what the directory says.
+   */
+  doubt(userId: string): Promise<void>;
 }
 
 export interface MetaQueries {

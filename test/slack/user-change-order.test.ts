@@ -1,5 +1,9 @@
 import { DomainError } from '../../src/core';
-import { slackHarness, waitUntil, type SlackHarness } from './harness';
+import { OffboardingCheck } from '../../src/jobs/offboarding';
+import { logger } from '../../src/log';
+import { createSlackClient } from '../../src/slack/app';
+import { SlackDirectory } from '../../src/slack/directory';
+import { BOT_TOKEN, slackHarness, waitUntil, type SlackHarness } from './harness';
 
 /**
  * Slack retries an event delivery it could not confirm (1 min, 5 min later), so an earlier
@@ -89,5 +93,45 @@ describe('user_change events delivered out of order', () => {
     expect(outcome).toBeInstanceOf(DomainError);
     expect(await h.sql.value('SELECT count(*) FROM grants')).toBe(0);
     expect(await state()).toBe('deactivated');
+  });
+
+  // The event is acknowledged either way, so Slack does not send it again: the offboarding check
+  // asks the directory about the doubted person on its next run.
+  it('a return the directory could not confirm then is recorded by the next directory check', async () => {
+    const state = () =>
+      h.sql.value<string | undefined>('SELECT state FROM people WHERE user_id = ?', 'UREQ');
+    h.fake.userFlags.UREQ = { deleted: true };
+    expect((await h.send.event(userChange('UREQ', true, 1_700_000_100, 'Ev1GONE'))).status).toBe(
+      200,
+    );
+    await waitUntil(async () => (await state()) === 'deactivated', 'UREQ recorded as gone');
+
+    // A week later an admin reactivates UREQ, while users.info fails once.
+    h.clock.advance(7 * 86_400_000);
+    h.fake.userFlags.UREQ = { deleted: false };
+    h.fake.fail('users.info', { kind: 'error', error: 'internal_error' }, 1);
+    expect((await h.send.event(userChange('UREQ', false, 1_700_600_000, 'Ev1BACK'))).status).toBe(
+      200,
+    );
+    await waitUntil(
+      async () =>
+        (await h.sql.value('SELECT checked_at FROM people WHERE user_id = ?', 'UREQ')) === 0,
+      'UREQ doubted',
+    );
+    expect(await state()).toBe('deactivated');
+
+    const directory = new SlackDirectory(
+      createSlackClient({ botToken: BOT_TOKEN, apiUrl: h.fake.url, logger }),
+      { clock: h.clock, logger },
+    );
+    await new OffboardingCheck({ core: h.core, directory, logger }).run();
+    expect(await state()).toBe('active');
+    const filed = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'prod-db',
+      duration: '1h',
+      justification: 'investigating INC-42 slow queries',
+    });
+    expect(filed.status).toBe('pending');
   });
 });

@@ -10,10 +10,16 @@ const UPSERT = new Sql(
    ON CONFLICT (user_id)
    DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at, checked_at = excluded.checked_at`,
 );
+/** `checked_at` of a person whose recorded state the directory must confirm again. */
+const DOUBTED = 0;
 const WITH_ACCESS_OR_ASKING = new Sql(
   `SELECT user_id FROM grants WHERE ${GRANT_IN_FLIGHT} AND user_id > ?
    UNION SELECT requester FROM requests WHERE ${REQUEST_PENDING} AND requester > ?
+   UNION SELECT user_id FROM people WHERE checked_at = ${DOUBTED} AND user_id > ?
    ORDER BY 1 LIMIT ?`,
+);
+const DOUBT = new Sql(
+  `UPDATE people SET checked_at = ${DOUBTED} WHERE user_id = ? AND state <> 'active'`,
 );
 
 export class SqlPeopleQueries implements PeopleQueries {
@@ -29,8 +35,12 @@ export class SqlPeopleQueries implements PeopleQueries {
   }
 
   async withAccessOrAsking(limit: number, after: string): Promise<string[]> {
-    const rows = await this.q.runner.rows(WITH_ACCESS_OR_ASKING, [after, after, limit]);
+    const rows = await this.q.runner.rows(WITH_ACCESS_OR_ASKING, [after, after, after, limit]);
     return rows.map((r) => String(r.user_id));
+  }
+
+  async doubt(userId: string): Promise<void> {
+    await this.q.runner.run(DOUBT, [userId]);
   }
 }
 
