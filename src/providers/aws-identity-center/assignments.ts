@@ -8,10 +8,18 @@ import {
   type AccountAssignmentOperationStatus,
   type SSOAdminClient,
 } from '@aws-sdk/client-sso-admin';
+import { forEachLimited } from '../../jobs/limit';
 import { awsCall } from './aws-call';
 import { ProvisioningFailedError, untilProvisioned, type PollSchedule } from './provisioning';
 
 const PAGE_SIZE = 100;
+
+/**
+ * Creations whose assignment is not yet known are described this many at a time: a rollout puts
+ * hundreds in progress, too many round trips to make one after another within a call's timeout,
+ * while the rollout itself and the SDK's throttling retries share the instance's API rate.
+ */
+const DESCRIBE_CONCURRENCY = 8;
 
 /** One user's assignment of a permission set on an account: what a grant gives. */
 export interface UserAssignment {
@@ -26,6 +34,13 @@ export interface UserAssignment {
  * shows the wanted state.
  */
 export class AccountAssignments {
+  /**
+   * The assignment (its key) of each creation request seen in progress, by RequestId, kept for the
+   * ids on the latest listing of creations in progress: a request's assignment never changes, so
+   * each is described once however many checks and revokes meet it while it runs.
+   */
+  private readonly creationAssignments = new Map<string, string>();
+
   constructor(
     private readonly client: SSOAdminClient,
     private readonly instanceArn: string,
@@ -61,11 +76,11 @@ export class AccountAssignments {
    * Whether the person holds the assignment or AWS is creating it: ListAccountAssignments shows an
    * assignment only once its creation SUCCEEDED, so a creation still in progress (an attempt cut
    * off by its timeout) would otherwise read as absent and be recorded revoked before it lands.
-   * The creations are read first: one that succeeds between the two reads is listed by then.
+   * A creation found SUCCEEDED counts too: it landed after the listing was read.
    */
   async heldOrUnderway(assignment: UserAssignment, signal: AbortSignal): Promise<boolean> {
-    if ((await this.creationsUnderway(assignment, signal)).length > 0) return true;
-    return this.has(assignment, signal);
+    const seen = await this.sight(assignment, signal);
+    return seen.listed || seen.creations.some((status) => status.Status !== 'FAILED');
   }
 
   async ensurePresent(assignment: UserAssignment, signal: AbortSignal): Promise<void> {
@@ -88,11 +103,18 @@ export class AccountAssignments {
 
   /**
    * Deletes the assignment, once any creation of it still in progress has settled: deleting before
-   * it lands would find nothing to delete, and AWS would then finish the creation.
+   * it lands would find nothing to delete, and AWS would then finish the creation. A listed
+   * assignment is deleted at once: AWS refuses the delete with a ConflictException while a creation
+   * of it is underway, which `settle` does not take as absence, so the revoke fails and is retried.
    */
   async ensureAbsent(assignment: UserAssignment, signal: AbortSignal): Promise<void> {
-    await this.untilCreationsSettle(assignment, signal);
-    if (!(await this.has(assignment, signal))) return;
+    const seen = await this.sight(assignment, signal);
+    if (!seen.listed) {
+      const pending = seen.creations.filter((status) => status.Status !== 'FAILED');
+      if (pending.length === 0) return;
+      await this.untilSettled(pending, signal);
+      if (!(await this.has(assignment, signal))) return;
+    }
     await this.settle(assignment, false, signal, async () => {
       const deleted = await awsCall(signal, 'DeleteAccountAssignment', (abortSignal) =>
         this.client.send(new DeleteAccountAssignmentCommand(this.request(assignment)), {
@@ -124,19 +146,67 @@ export class AccountAssignments {
   }
 
   /**
-   * The creations of this assignment AWS reports IN_PROGRESS. ListAccountAssignmentCreationStatus
-   * gives only each request's id and status, so each one is described to learn its assignment.
+   * Whether AWS lists the assignment, and when it does not, the creations of it that were in
+   * progress. A listed assignment is held whatever else is underway, so creations are looked at
+   * only when it is not. Their ids are read before listing again: a creation that finishes between
+   * the two reads is listed by the second, and one still running is among the ids.
    */
-  private async creationsUnderway(
+  private async sight(assignment: UserAssignment, signal: AbortSignal): Promise<Sighting> {
+    if (await this.has(assignment, signal)) return { listed: true };
+    const inProgress = await this.creationRequestsInProgress(signal);
+    if (await this.has(assignment, signal)) return { listed: true };
+    return { listed: false, creations: await this.creationsOf(assignment, inProgress, signal) };
+  }
+
+  /**
+   * The current status of each of `requestIds` that creates `assignment`. Which request is whose
+   * is read from memory before any await, so a concurrent call forgetting ids cannot hide one.
+   * Those known to be of this assignment are described again: their status, unlike their
+   * assignment, moves on.
+   */
+  private async creationsOf(
     assignment: UserAssignment,
+    requestIds: string[],
     signal: AbortSignal,
   ): Promise<AccountAssignmentOperationStatus[]> {
-    const underway: AccountAssignmentOperationStatus[] = [];
-    for (const requestId of await this.creationRequestsInProgress(signal)) {
-      const status = await this.describeCreation(requestId, signal);
-      if (status?.Status === 'IN_PROGRESS' && isOf(status, assignment)) underway.push(status);
+    this.forgetAllBut(requestIds);
+    const key = assignmentKey(assignment);
+    const unknown = requestIds.filter((id) => !this.creationAssignments.has(id));
+    const ours = requestIds.filter((id) => this.creationAssignments.get(id) === key);
+    const [learned, again] = await Promise.all([
+      this.describeUnknown(unknown, signal),
+      Promise.all(ours.map((id) => this.describeCreation(id, signal))),
+    ]);
+    return [...learned, ...again].filter(
+      (status): status is AccountAssignmentOperationStatus =>
+        status !== undefined && statusKey(status) === key,
+    );
+  }
+
+  /**
+   * Forgets the requests missing from `requestIds`, the latest listing of those in progress: they
+   * have settled, and will not be met again. This bounds the memory by what AWS has underway.
+   */
+  private forgetAllBut(requestIds: string[]): void {
+    const listed = new Set(requestIds);
+    for (const id of this.creationAssignments.keys()) {
+      if (!listed.has(id)) this.creationAssignments.delete(id);
     }
-    return underway;
+  }
+
+  /** Describes `requestIds` a few at a time, and remembers the assignment of each. */
+  private async describeUnknown(
+    requestIds: string[],
+    signal: AbortSignal,
+  ): Promise<AccountAssignmentOperationStatus[]> {
+    const statuses: AccountAssignmentOperationStatus[] = [];
+    await forEachLimited(requestIds, DESCRIBE_CONCURRENCY, async (id) => {
+      const status = await this.describeCreation(id, signal);
+      if (!status) return;
+      this.creationAssignments.set(id, statusKey(status));
+      statuses.push(status);
+    });
+    return statuses;
   }
 
   /** The ids of every creation in progress on the instance, following NextToken. */
@@ -164,14 +234,14 @@ export class AccountAssignments {
   }
 
   /**
-   * Waits until every creation of this assignment in progress has SUCCEEDED or FAILED. One that
-   * FAILED created nothing, so it is no reason to fail a revoke.
+   * Waits until each of `creations` has SUCCEEDED or FAILED. One that FAILED created nothing, so
+   * it is no reason to fail a revoke.
    */
-  private async untilCreationsSettle(
-    assignment: UserAssignment,
+  private async untilSettled(
+    creations: AccountAssignmentOperationStatus[],
     signal: AbortSignal,
   ): Promise<void> {
-    for (const status of await this.creationsUnderway(assignment, signal)) {
+    for (const status of creations) {
       await untilProvisioned(
         'CreateAccountAssignment',
         status,
@@ -241,12 +311,25 @@ export class AccountAssignments {
   }
 }
 
-/** Whether a creation or deletion request is about `assignment`. */
-function isOf(status: AccountAssignmentOperationStatus, assignment: UserAssignment): boolean {
-  return (
-    status.TargetId === assignment.accountId &&
-    status.PermissionSetArn === assignment.permissionSetArn &&
-    status.PrincipalType === 'USER' &&
-    status.PrincipalId === assignment.userId
-  );
+/** What AWS shows of an assignment: listed, or not, with the creations of it then in progress. */
+type Sighting = { listed: true } | { listed: false; creations: AccountAssignmentOperationStatus[] };
+
+/** An assignment as one string, to match it with the assignment a creation request is of. */
+function assignmentKey(assignment: UserAssignment): string {
+  return JSON.stringify([
+    assignment.accountId,
+    assignment.permissionSetArn,
+    'USER',
+    assignment.userId,
+  ]);
+}
+
+/** The assignment a creation request is of, keyed as `assignmentKey` keys an assignment. */
+function statusKey(status: AccountAssignmentOperationStatus): string {
+  return JSON.stringify([
+    status.TargetId,
+    status.PermissionSetArn,
+    status.PrincipalType,
+    status.PrincipalId,
+  ]);
 }
