@@ -5,7 +5,7 @@ import { parseConfig } from '../src/config/load';
 import { Core } from '../src/core';
 import { systemClock } from '../src/core/clock';
 import { StaticDirectory } from '../src/core/directory';
-import { forEachLimited } from '../src/jobs/limit';
+import { forEachLimited } from '../src/limit';
 import { Sweeper } from '../src/jobs/sweeper';
 import { logger } from '../src/log';
 import type { ProviderSet } from '../src/providers/provider-set';

@@ -2,7 +2,7 @@ import { schedule, type ScheduledTask } from 'node-cron';
 import type { Core } from '../core';
 import type { Directory } from '../core/directory';
 import type { Logger } from '../log';
-import { forEachLimited } from './limit';
+import { forEachLimited } from '../limit';
 import { describeError } from './provider-call';
 
 /** People looked up per run at most; `users.info` is Tier 4 (100+ a minute). */

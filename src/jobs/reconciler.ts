@@ -5,7 +5,7 @@ import type { Logger } from '../log';
 import { registerSecret } from '../secrets/scrub';
 import type { Sealer } from '../secrets/seal';
 import type { AccessTurns } from './access-turns';
-import { forEachLimited } from './limit';
+import { forEachLimited } from '../limit';
 import type { ProviderCalls } from './provider-calls';
 import {
   callContext,

@@ -20,7 +20,7 @@ import { AccessTurns } from './access-turns';
 import { Batch } from './batch';
 import { throttle } from './throttle';
 import { ProviderCalls } from './provider-calls';
-import { forEachLimited } from './limit';
+import { forEachLimited } from '../limit';
 import {
   callContext,
   describeError,

@@ -1,4 +1,4 @@
-import { forEachLimited } from '../../src/jobs/limit';
+import { forEachLimited } from '../../src/limit';
 import { scalar, startSystem, waitFor, type FaultSystem } from './support/system';
 
 const HOUR = 3_600_000;

@@ -8,7 +8,7 @@ import {
   type AccountAssignmentOperationStatus,
   type SSOAdminClient,
 } from '@aws-sdk/client-sso-admin';
-import { forEachLimited } from '../../jobs/limit';
+import { forEachLimited } from '../../limit';
 import { awsCall } from './aws-call';
 import { ProvisioningFailedError, untilProvisioned, type PollSchedule } from './provisioning';
 
