@@ -9,7 +9,7 @@ import { SlackDirectory } from '../../src/slack/directory';
 import { ACTIONS } from '../../src/slack/ids';
 import { textOf, waitUntil } from '../slack/harness';
 import { FakeSlack, type RecordedCall } from '../support/fake-slack';
-import { buttonClick, SlackSender } from '../support/slack-requests';
+import { buttonClick, SlackSender, userChangeEvent } from '../support/slack-requests';
 import type { SqlInspector } from '../support/sql-inspector';
 import { freshStore, STORE_KINDS, type TestStore } from '../support/stores';
 import { tempDir } from '../support/tmp';
@@ -47,79 +47,6 @@ resources:
     approvers: { users: [ULEAD] }
     approverChannel: CSTAGING
 `;
-
-let eventCounter = 0;
-
-/**
- * A `user_change` event as the Events API delivers it (event_callback envelope, like
- * ../shared/slack-fixtures/app-home-opened-event-callback.json), its `user` the full user object
- * Slack's documentation shows for the event. `deleted: true` is a deactivation.
- */
-function userChange(
-  userId: string,
-  flags: { deleted?: boolean; is_restricted?: boolean } = {},
-): Record<string, unknown> {
-  eventCounter += 1;
-  const name = userId.toLowerCase();
-  return {
-    token: 'verification-token',
-    team_id: 'T111',
-    api_app_id: 'A111',
-    event: {
-      type: 'user_change',
-      user: {
-        id: userId,
-        team_id: 'T111',
-        name,
-        deleted: flags.deleted ?? false,
-        color: '9f69e7',
-        real_name: `Person ${userId}`,
-        tz: 'Europe/London',
-        tz_label: 'Greenwich Mean Time',
-        tz_offset: 0,
-        profile: {
-          title: '',
-          phone: '',
-          skype: '',
-          real_name: `Person ${userId}`,
-          real_name_normalized: `Person ${userId}`,
-          display_name: name,
-          display_name_normalized: name,
-          fields: null,
-          status_text: '',
-          status_emoji: '',
-          status_expiration: 0,
-          avatar_hash: 'g1234567890a',
-          email: `${name}@example.com`,
-          first_name: 'Person',
-          last_name: userId,
-          image_24: 'https://secure.gravatar.com/avatar/1234567890a.jpg?s=24',
-          image_48: 'https://secure.gravatar.com/avatar/1234567890a.jpg?s=48',
-          team: 'T111',
-        },
-        is_admin: false,
-        is_owner: false,
-        is_primary_owner: false,
-        is_restricted: flags.is_restricted ?? false,
-        is_ultra_restricted: false,
-        is_bot: false,
-        is_app_user: false,
-        updated: 1700000000 + eventCounter,
-        is_email_confirmed: true,
-        who_can_share_contact_card: 'EVERYONE',
-      },
-      cache_ts: 1700000000 + eventCounter,
-      event_ts: `1700000000.00010${eventCounter}`,
-    },
-    type: 'event_callback',
-    event_id: `Ev0USERCHANGE${eventCounter}`,
-    event_time: 1700000000 + eventCounter,
-    authorizations: [
-      { team_id: 'T111', user_id: 'UBOT', is_bot: true, is_enterprise_install: false },
-    ],
-    is_ext_shared_channel: false,
-  };
-}
 
 const posts = (calls: RecordedCall[], channel: string) =>
   calls.filter((c) => c.method === 'chat.postMessage' && c.args.channel === channel);
@@ -273,7 +200,7 @@ describe.each(STORE_KINDS)('offboarding end to end (%s)', (kind) => {
     expect(grantMessage.channel).toBe('CDBA');
     expect(pendingMessage.channel).toBe('CSTAGING');
 
-    const event = userChange('UREQ', { deleted: true });
+    const event = userChangeEvent('UREQ', { deleted: true });
     expect((await send.event(event)).status).toBe(200);
 
     // The access is taken away at the provider, and only then recorded as revoked.

@@ -3,6 +3,7 @@ import { OffboardingCheck } from '../../src/jobs/offboarding';
 import { logger } from '../../src/log';
 import { createSlackClient } from '../../src/slack/app';
 import { SlackDirectory } from '../../src/slack/directory';
+import { userChangeEvent } from '../support/slack-requests';
 import { BOT_TOKEN, slackHarness, waitUntil, type SlackHarness } from './harness';
 
 /**
@@ -12,41 +13,6 @@ import { BOT_TOKEN, slackHarness, waitUntil, type SlackHarness } from './harness
  * directory agrees: recorded as active again, the stale event would let a departed approver
  * decide while Slack cannot answer users.info, when the recorded state is all that stops them.
  */
-
-function userChange(
-  userId: string,
-  deleted: boolean,
-  at: number,
-  eventId: string,
-): Record<string, unknown> {
-  return {
-    token: 'verification-token',
-    team_id: 'T111',
-    api_app_id: 'A111',
-    event: {
-      type: 'user_change',
-      user: {
-        id: userId,
-        team_id: 'T111',
-        name: userId.toLowerCase(),
-        deleted,
-        profile: { email: `${userId.toLowerCase()}@example.com` },
-        is_restricted: false,
-        is_ultra_restricted: false,
-        is_bot: false,
-        updated: at,
-      },
-      cache_ts: at,
-      event_ts: `${at}.000100`,
-    },
-    type: 'event_callback',
-    event_id: eventId,
-    event_time: at,
-    authorizations: [
-      { team_id: 'T111', user_id: 'UBOT', is_bot: true, is_enterprise_install: false },
-    ],
-  };
-}
 
 describe('user_change events delivered out of order', () => {
   let h: SlackHarness;
@@ -64,12 +30,16 @@ describe('user_change events delivered out of order', () => {
       h.sql.value<string | undefined>('SELECT state FROM people WHERE user_id = ?', 'ULEAD');
 
     // 10:00:00 ULEAD edits their profile: Slack's first delivery of that event is lost.
-    const edited = userChange('ULEAD', false, 1_700_000_100, 'Ev0EDIT');
+    const edited = userChangeEvent('ULEAD', {}, { at: 1_700_000_100, eventId: 'Ev0EDIT' });
     // 10:00:30 ULEAD is deactivated: delivered at once.
     h.fake.userFlags.ULEAD = { deleted: true };
-    expect((await h.send.event(userChange('ULEAD', true, 1_700_000_130, 'Ev0GONE'))).status).toBe(
-      200,
-    );
+    expect(
+      (
+        await h.send.event(
+          userChangeEvent('ULEAD', { deleted: true }, { at: 1_700_000_130, eventId: 'Ev0GONE' }),
+        )
+      ).status,
+    ).toBe(200);
     await waitUntil(async () => (await state()) === 'deactivated', 'ULEAD recorded as gone');
 
     // 10:01:00 Slack retries the profile edit.
@@ -101,18 +71,23 @@ describe('user_change events delivered out of order', () => {
     const state = () =>
       h.sql.value<string | undefined>('SELECT state FROM people WHERE user_id = ?', 'UREQ');
     h.fake.userFlags.UREQ = { deleted: true };
-    expect((await h.send.event(userChange('UREQ', true, 1_700_000_100, 'Ev1GONE'))).status).toBe(
-      200,
-    );
+    expect(
+      (
+        await h.send.event(
+          userChangeEvent('UREQ', { deleted: true }, { at: 1_700_000_100, eventId: 'Ev1GONE' }),
+        )
+      ).status,
+    ).toBe(200);
     await waitUntil(async () => (await state()) === 'deactivated', 'UREQ recorded as gone');
 
     // A week later an admin reactivates UREQ, while users.info fails once.
     h.clock.advance(7 * 86_400_000);
     h.fake.userFlags.UREQ = { deleted: false };
     h.fake.fail('users.info', { kind: 'error', error: 'internal_error' }, 1);
-    expect((await h.send.event(userChange('UREQ', false, 1_700_600_000, 'Ev1BACK'))).status).toBe(
-      200,
-    );
+    expect(
+      (await h.send.event(userChangeEvent('UREQ', {}, { at: 1_700_600_000, eventId: 'Ev1BACK' })))
+        .status,
+    ).toBe(200);
     await waitUntil(
       async () =>
         (await h.sql.value('SELECT checked_at FROM people WHERE user_id = ?', 'UREQ')) === 0,

@@ -287,6 +287,82 @@ export function appHomeOpened(input: {
   };
 }
 
+let userChanges = 0;
+
+/**
+ * A `user_change` event as the Events API delivers it (event_callback envelope, like
+ * ../shared/slack-fixtures/app-home-opened-event-callback.json), its `user` the full user object
+ * Slack's documentation shows for the event. `deleted: true` is a deactivation.
+ */
+export function userChangeEvent(
+  userId: string,
+  flags: { deleted?: boolean; is_restricted?: boolean } = {},
+  /** When Slack saw the change (unix seconds), and the delivery's id: by default, each its own. */
+  sent: { at?: number; eventId?: string } = {},
+): Record<string, unknown> {
+  userChanges += 1;
+  const at = sent.at ?? 1700000000 + userChanges;
+  const name = userId.toLowerCase();
+  return {
+    token: 'verification-token',
+    team_id: 'T111',
+    api_app_id: 'A111',
+    event: {
+      type: 'user_change',
+      user: {
+        id: userId,
+        team_id: 'T111',
+        name,
+        deleted: flags.deleted ?? false,
+        color: '9f69e7',
+        real_name: `Person ${userId}`,
+        tz: 'Europe/London',
+        tz_label: 'Greenwich Mean Time',
+        tz_offset: 0,
+        profile: {
+          title: '',
+          phone: '',
+          skype: '',
+          real_name: `Person ${userId}`,
+          real_name_normalized: `Person ${userId}`,
+          display_name: name,
+          display_name_normalized: name,
+          fields: null,
+          status_text: '',
+          status_emoji: '',
+          status_expiration: 0,
+          avatar_hash: 'g1234567890a',
+          email: `${name}@example.com`,
+          first_name: 'Person',
+          last_name: userId,
+          image_24: 'https://secure.gravatar.com/avatar/1234567890a.jpg?s=24',
+          image_48: 'https://secure.gravatar.com/avatar/1234567890a.jpg?s=48',
+          team: 'T111',
+        },
+        is_admin: false,
+        is_owner: false,
+        is_primary_owner: false,
+        is_restricted: flags.is_restricted ?? false,
+        is_ultra_restricted: false,
+        is_bot: false,
+        is_app_user: false,
+        updated: at,
+        is_email_confirmed: true,
+        who_can_share_contact_card: 'EVERYONE',
+      },
+      cache_ts: at,
+      event_ts: `${at}.000100`,
+    },
+    type: 'event_callback',
+    event_id: sent.eventId ?? `Ev0USERCHANGE${userChanges}`,
+    event_time: at,
+    authorizations: [
+      { team_id: 'T111', user_id: 'UBOT', is_bot: true, is_enterprise_install: false },
+    ],
+    is_ext_shared_channel: false,
+  };
+}
+
 /** Sends signed requests to an app's Slack endpoint, the way Slack does. */
 export class SlackSender {
   constructor(
