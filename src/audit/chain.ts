@@ -119,13 +119,9 @@ export async function verifySince(
  * `report` of a walk to the newest row, failed with the break the sealed `checkpoint` recorded
  * when the walk, finding every row intact, did not clear it (see `breakStanding`).
  */
-export async function withRecordedBreak(
-  q: Queries,
-  report: ChainCheck,
-  checkpoint?: ChainCheckpoint,
-): Promise<ChainCheck> {
+export function withRecordedBreak(report: ChainCheck, checkpoint?: ChainCheckpoint): ChainCheck {
   if (!report.intact || !checkpoint) return report;
-  const broken = await breakStanding(q, checkpoint, report.head ?? GENESIS_ANCHOR);
+  const broken = breakStanding(checkpoint, report.head ?? GENESIS_ANCHOR);
   if (!broken) return report;
   const firstBroken = { seq: broken.seq, problem: broken.problem };
   return {

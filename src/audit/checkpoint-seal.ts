@@ -32,14 +32,9 @@ export class CheckpointSeal {
     return createHmac('sha256', this.key).update(text).digest('base64url');
   }
 
-  /**
-   * A break's kind and expected hash are covered only when there are some, so seals made before
-   * either was recorded still verify. The two cannot be mistaken for each other in the text: a
-   * kind is a word, a hash 64 hex digits.
-   */
+  /** A break's kind is covered only when there is one, so seals made before kinds still verify. */
   private macOf(fields: CheckpointFields): string {
     const kind = fields.broken?.kind;
-    const expectedHash = fields.broken?.expectedHash;
     return this.mac(
       JSON.stringify([
         fields.seq,
@@ -48,7 +43,6 @@ export class CheckpointSeal {
         fields.broken?.seq ?? null,
         fields.broken?.problem ?? null,
         ...(kind === undefined ? [] : [kind]),
-        ...(expectedHash === undefined ? [] : [expectedHash]),
       ]),
     );
   }

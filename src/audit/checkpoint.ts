@@ -1,5 +1,5 @@
 import type { ChainAnchor, ChainBreak } from '../chain/walk';
-import { GENESIS_HASH, hashEvent } from '../core/audit';
+import { GENESIS_HASH } from '../core/audit';
 import type { BreakKind, ChainCheckpoint, Queries } from '../store';
 import type { RecordedAnchor } from './chain';
 import type { CheckpointSeal } from './checkpoint-seal';
@@ -44,7 +44,7 @@ export async function readCheckpoint(q: Queries, seal: CheckpointSeal): Promise<
 }
 
 /** A break as the checkpoint records it: what broke decides how it clears (see `BreakKind`). */
-export type RecordedBreak = ChainBreak & { kind: BreakKind; expectedHash?: string };
+export type RecordedBreak = ChainBreak & { kind: BreakKind };
 
 /** Names both rows: the verified head the deletion went back to, and the break it erased. */
 export const erasedProblem = (verified: number, seq: number, problem: string) =>
@@ -61,63 +61,20 @@ function isRowBreak({ seq, broken }: ChainCheckpoint): boolean {
   return seq > 0 && broken !== null && broken.seq > seq;
 }
 
-/** Names both rows, as `erasedProblem` does: the rows now there after the head are not the ones. */
-export const replacedProblem = (verified: number, seq: number, problem: string) =>
-  `row ${seq} was replaced, not put right: rows after row ${verified} were rewritten after it was found broken (${problem})`;
-
 /**
- * The hash row `seq`, found broken, must have once put right: the hash the chain expects there.
- * That is the `prev_hash` of the row after it when that row's own hash covers it (a row rewritten
- * with a made-up link does not count), else the broken row's stored hash. A true restore from a
- * backup brings back the original row, whose hash the next row committed to, whichever way the row
- * broke: an edit of its content alone leaves its stored hash as it was, but an edit that also
- * changed the stored hash (or its `prev_hash`) does not, and only the next row still holds the
- * original; a missing row or a rewritten row before it leaves this row as it was. The stored hash
- * is the fallback for the newest row, which nothing links to yet. A row below 1 is outside the
- * chain and is put right by deleting it: it has none.
+ * The break the sealed `checkpoint` recorded that a walk from it, finding every row up to the
+ * newest (`head`) intact, has not cleared. A row break clears once a walk verifies past its row
+ * (put right from a backup, say); a chain that now ends before that row had it deleted with the
+ * rows after it, the evidence with them, and that is a break of its own. Once recorded that one
+ * does not clear: rows appended since take the deleted rows' numbers but cannot stand in for them.
  */
-export async function expectedHash(q: Queries, seq: number): Promise<string | undefined> {
-  if (seq < 1) return undefined;
-  const next = await q.audit.bySeq(seq + 1);
-  if (next && hashEvent(next.prevHash, next) === next.hash) return next.prevHash;
-  return (await q.audit.bySeq(seq))?.hash;
-}
-
-/**
- * Whether row `broken.seq`, passed by a walk that found it intact, is the row put right: it has the
- * hash recorded when it was found broken. A walk alone cannot tell: rows after the verified head
- * deleted and written again (by the bot itself, say) chain validly from the head, the broken row's
- * number among them. A break recorded before the hash was has nothing to compare: it clears.
- */
-async function putRight(
-  q: Queries,
-  broken: { seq: number; expectedHash?: string },
-): Promise<boolean> {
-  if (broken.expectedHash === undefined) return true;
-  return (await q.audit.bySeq(broken.seq))?.hash === broken.expectedHash;
-}
-
-/**
- * The break the sealed `checkpoint` recorded that a walk from it, finding every row up to `head`
- * intact, has not cleared; `caughtUp` when `head` is the newest row. A row break clears once a walk
- * verifies past its row put right (from a backup, say). Passed with another hash, the row was
- * replaced with every row after the verified head; a chain that now ends before the row had it
- * deleted with the rows after it. Either way the evidence went, and that is a break of its own,
- * which once recorded does not clear: rows appended since take the deleted rows' numbers but cannot
- * stand in for them. A walk that stopped short of the row, not at the newest, cannot tell yet.
- */
-export async function breakStanding(
-  q: Queries,
+export function breakStanding(
   checkpoint: ChainCheckpoint,
   head: ChainAnchor,
-  caughtUp = true,
-): Promise<RecordedBreak | undefined> {
+): RecordedBreak | undefined {
   const { broken } = checkpoint;
   if (broken?.kind === 'erased') return { ...broken, kind: 'erased' };
-  if (!broken || !isRowBreak(checkpoint)) return undefined;
-  const passed = head.seq >= broken.seq;
-  if (passed ? await putRight(q, broken) : !caughtUp) return undefined;
-  const problemOf = passed ? replacedProblem : erasedProblem;
-  const problem = problemOf(checkpoint.seq, broken.seq, broken.problem);
+  if (!broken || !isRowBreak(checkpoint) || head.seq >= broken.seq) return undefined;
+  const problem = erasedProblem(checkpoint.seq, broken.seq, broken.problem);
   return { seq: broken.seq, problem, kind: 'erased' };
 }

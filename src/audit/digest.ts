@@ -186,8 +186,7 @@ export async function buildDigest(
   const chain: ChainCheck =
     'forged' in start
       ? { checked: 0, intact: false, firstBroken: start.forged }
-      : await withRecordedBreak(
-          store,
+      : withRecordedBreak(
           await verifySince(store, start.from, options.onProgress, start.also),
           start.checkpoint,
         );

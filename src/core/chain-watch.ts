@@ -1,7 +1,6 @@
 import { checkAnchor } from '../audit/chain';
 import {
   breakStanding,
-  expectedHash,
   GENESIS_ANCHOR,
   readCheckpoint,
   type CheckpointReading,
@@ -71,7 +70,7 @@ async function checkpointBreak(
   if (reading.kind === 'none')
     return notBelow > 0 ? { seq: 0, problem: gone(notBelow), kind } : undefined;
   const { checkpoint, anchor } = reading;
-  if (checkpoint.broken?.kind === 'erased') return breakStanding(store, checkpoint, anchor);
+  if (checkpoint.broken?.kind === 'erased') return breakStanding(checkpoint, anchor);
   if (checkpoint.seq < notBelow)
     return { seq: checkpoint.seq, problem: movedBack(notBelow, checkpoint.seq), kind };
   const broken = checkpoint.seq > 0 ? await checkAnchor(store, anchor) : undefined;
@@ -82,10 +81,10 @@ async function checkpointBreak(
  * Verifies up to `maxRows` audit rows after the sealed checkpoint and moves the checkpoint to
  * the last of them. A break (a row that does not match, a checkpoint row rewritten or gone, a
  * checkpoint whose seal fails, that went back below `notBelow` or is gone after it, a recorded
- * row break deleted or replaced with the rows after it) is recorded in the checkpoint, audited and
- * alerted to the admins and the digest channel with the row, once per break; the checkpoint does
- * not move past it. A forged checkpoint is replaced by one at the genesis, so the walk starts over
- * and finds whatever the forgery was meant to hide.
+ * row break deleted with the rows after it) is recorded in the checkpoint, audited and alerted to
+ * the admins and the digest channel with the row, once per break; the checkpoint does not move
+ * past it. A forged checkpoint is replaced by one at the genesis, so the walk starts over and
+ * finds whatever the forgery was meant to hide.
  */
 export async function verifyChainStep(
   ctx: CoreContext,
@@ -108,12 +107,11 @@ export async function verifyChainStep(
     if (result.intact && result.head) {
       head = result.head;
       caughtUp = head.seq < from.seq + maxRows;
-    } else if (result.firstBroken) broken = await rowBreak(store, result.firstBroken);
+    } else if (result.firstBroken) broken = { ...result.firstBroken, kind: 'row' };
   }
-  // A walk past a recorded row break must find that row put right, not replaced; only a walk that
-  // reached the newest row knows the chain now ends before it.
-  if (!broken && reading.kind === 'trusted')
-    broken = await breakStanding(store, reading.checkpoint, head, caughtUp);
+  // Only a walk that reached the newest row knows the chain now ends before a recorded break.
+  if (!broken && caughtUp && reading.kind === 'trusted')
+    broken = breakStanding(reading.checkpoint, head);
   if (!broken) {
     if (reading.kind === 'none' || head.seq !== from.seq || recorded) {
       await store.checkpoint.put(
@@ -129,16 +127,6 @@ export async function verifyChainStep(
   const keep = reading.kind === 'forged' ? GENESIS_ANCHOR : from;
   await alertBreak(ctx, seal.sealed({ ...keep, verifiedAt: ctx.clock.now(), broken }), found);
   return { checked, head: keep, caughtUp: true, broken: found, alerted: true };
-}
-
-/**
- * A row the walk found broken, with the hash it must have once put right: recorded now, while the
- * rows after it still hold it, so that rows written again after the verified head cannot pass for
- * the repair.
- */
-async function rowBreak(store: CoreContext['store'], found: ChainBreak): Promise<RecordedBreak> {
-  const hash = await expectedHash(store, found.seq);
-  return { ...found, kind: 'row', ...(hash !== undefined && { expectedHash: hash }) };
 }
 
 /** Records the break in the checkpoint, audits it and alerts the admins and the digest channel. */

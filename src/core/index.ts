@@ -262,7 +262,7 @@ export class AuditReads {
    * The rows after the verified head the chain watch recorded (all rows before it recorded one),
    * after every recorded digest anchor and the `extra` ones given. A checkpoint whose seal does
    * not verify under `seal` is reported as broken, and so is a row break it recorded that the walk
-   * did not clear (its rows deleted, or replaced).
+   * did not clear (its rows deleted).
    */
   async verifySinceVerified(
     seal: CheckpointSeal,
@@ -278,8 +278,7 @@ export class AuditReads {
     const from = reading.kind === 'trusted' && reading.anchor.seq > 0 ? reading.anchor : undefined;
     const walked = await verifySince(this.store, from, onProgress, anchors);
     const checkpoint = reading.kind === 'trusted' ? reading.checkpoint : undefined;
-    const report = await withRecordedBreak(this.store, walked, checkpoint);
-    return { report, anchors: anchors.length, reading };
+    return { report: withRecordedBreak(walked, checkpoint), anchors: anchors.length, reading };
   }
 
   verifySince(from?: RecordedAnchor, onProgress?: (checked: number) => void): Promise<ChainCheck> {

@@ -206,10 +206,9 @@ export interface MetaQueries {
 
 /**
  * What a recorded break is, which decides how it clears: `row`, a row the walk found not to match
- * (clears once a walk verifies past it with the row put right); `checkpoint`, the checkpoint itself
- * (forged, moved back, gone, or its row rewritten; the number may be no row at all); `erased`, a
- * `row` break deleted with the rows after the verified head, or replaced by rows written since
- * (stays until the checkpoint is removed by hand).
+ * (clears once a walk verifies past it); `checkpoint`, the checkpoint itself (forged, moved back,
+ * gone, or its row rewritten; the number may be no row at all); `erased`, a `row` break deleted
+ * with the rows after the verified head (stays until the checkpoint is removed by hand).
  */
 export type BreakKind = 'row' | 'checkpoint' | 'erased';
 
@@ -218,11 +217,9 @@ export interface ChainCheckpoint extends ChainStart {
   verifiedAt: number;
   /**
    * The break last alerted (the walk stops there until the chain is repaired). No `kind` in a
-   * checkpoint sealed before kinds were recorded. `expectedHash`, for a `row` break, is the hash
-   * its row must have once put right (see `expectedHash` in src/audit/checkpoint.ts); none in a
-   * checkpoint sealed before it was recorded, nor for a row outside the chain.
+   * checkpoint sealed before kinds were recorded.
    */
-  broken: { seq: number; problem: string; kind?: BreakKind; expectedHash?: string } | null;
+  broken: { seq: number; problem: string; kind?: BreakKind } | null;
   /** HMAC over the other fields (see src/audit/checkpoint-seal.ts). */
   seal: string;
 }

@@ -226,97 +226,6 @@ describe.each(STORE_KINDS)('the audit chain watch (%s)', (kind) => {
     expect((await watch.run()).broken?.problem).toMatch(/^rows after row 250 were deleted/);
   });
 
-  it('alerts a row break replaced by rows written again after the verified head, once, and keeps it', async () => {
-    await watch.run();
-    await append(h.store, 50, T0 + 1_000);
-    await allowAuditTampering(h.sql, kind);
-    await h.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 270");
-    expect((await watch.run()).broken?.seq).toBe(270);
-    await h.sql.run('DELETE FROM audit_events WHERE seq > 250');
-    // The bot goes on writing before the next pass, more rows than a step walks: the first step
-    // passes row 270 in a chain that links up, short of the newest row.
-    await append(h.store, STEP + 50, T0 + 2_000);
-    h.clock.advance(60_000);
-    const problem =
-      'row 270 was replaced, not put right: rows after row 250 were rewritten after it was found broken (content does not match its hash (the row was edited))';
-
-    expect((await watch.run()).broken).toEqual({ seq: 270, problem });
-    const held = { seq: 250, broken: { seq: 270, problem, kind: 'erased' } };
-    expect(await checkpoint()).toMatchObject(held);
-    const since = await runCli(['audit', 'verify', '--since-verified'], env());
-    expect(since).toMatchObject({ code: 1, stdout: expect.stringContaining(problem) as string });
-    const period = { start: T0 - 86_400_000, end: T0 + 86_400_000 };
-    const digest = await buildDigest(h.store, h.config, period, T0, { seal });
-    expect(digest.chain.firstBroken).toEqual({ seq: 270, problem });
-    await append(h.store, 10, T0 + 3_000);
-    expect((await watch.run()).broken).toEqual({ seq: 270, problem });
-    expect(await checkpoint()).toMatchObject(held);
-    expect((await alerts()).map((a) => [a.seq, a.problem])).toEqual([
-      [270, 'content does not match its hash (the row was edited)'],
-      [270, problem],
-    ]);
-    const audited = await h.sql.all<{ details: string }>(
-      "SELECT details FROM audit_events WHERE action = 'audit.chain_broken' ORDER BY seq",
-    );
-    expect(audited.map((e) => JSON.parse(e.details) as unknown)).toEqual([
-      { seq: 270, problem, verifiedHead: 250 },
-    ]);
-  });
-
-  it('clears a row break put right from a backup, though the edit changed its stored hash too', async () => {
-    await watch.run();
-    await append(h.store, 50, T0 + 1_000);
-    const backup = (await rows()).find((r) => r.seq === 270)!;
-    await allowAuditTampering(h.sql, kind);
-    // Only row 271 still holds the row's original hash.
-    await h.sql.run(
-      "UPDATE audit_events SET actor = 'UMALLORY', hash = ? WHERE seq = 270",
-      'b'.repeat(64),
-    );
-    expect((await watch.run()).broken?.seq).toBe(270);
-    const expectedHash = backup.hash;
-    expect(await checkpoint()).toMatchObject({ broken: { seq: 270, kind: 'row', expectedHash } });
-    await h.sql.run('DELETE FROM audit_events WHERE seq = 270');
-    await h.sql.run(
-      `INSERT INTO audit_events (seq, at, actor, action, request_id, grant_id, details, prev_hash, hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      backup.seq,
-      backup.at,
-      backup.actor,
-      backup.action,
-      backup.request_id,
-      backup.grant_id,
-      backup.details,
-      backup.prev_hash,
-      backup.hash,
-    );
-
-    const pass = await watch.run();
-    expect(pass.broken).toBeUndefined();
-    expect(pass.head).toBe(301);
-    expect(await checkpoint()).toMatchObject({ seq: 301, broken: null });
-    expect(await alerts()).toHaveLength(1);
-  });
-
-  it('clears a row break recorded before its expected hash was once the walk passes it', async () => {
-    await watch.run();
-    await append(h.store, 50, T0 + 1_000);
-    await allowAuditTampering(h.sql, kind);
-    await h.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 270");
-    await watch.run();
-    const { seq, hash, verifiedAt, broken } = (await checkpoint())!;
-    const before = { seq: broken!.seq, problem: broken!.problem, kind: broken!.kind! };
-    await h.store.checkpoint.put(seal.sealed({ seq, hash, verifiedAt, broken: before }));
-    const stored = (await checkpoint())!;
-    expect(stored.broken).toEqual(before);
-    expect(seal.check(stored)).toBe('verified');
-    expect((await watch.run()).broken?.seq).toBe(270);
-    await h.sql.run("UPDATE audit_events SET actor = 'UREQ' WHERE seq = 270");
-    expect((await watch.run()).broken).toBeUndefined();
-    expect(await checkpoint()).toMatchObject({ seq: 301, broken: null });
-    expect(await alerts()).toHaveLength(1);
-  });
-
   it('reports a row numbered below 1, which no walk reads, in every verify mode; alerts it once', async () => {
     await watch.run();
     // A forged approval, INSERTed (which the append-only triggers allow) as row 0.
@@ -558,20 +467,6 @@ describe('the checkpoint seal', () => {
     const sealed = seal.sealed({ ...fields, broken: { ...broken, kind: 'row' } });
     expect(seal.check(sealed)).toBe('verified');
     expect(seal.check({ ...sealed, broken: { ...broken, kind: 'checkpoint' } })).toBe('changed');
-    expect(seal.check({ ...sealed, broken })).toBe('changed');
-  });
-
-  it('covers the hash a broken row must have, and still verifies a break sealed before it was recorded', () => {
-    const seal = new CheckpointSeal(SECRET);
-    const problem = 'content does not match its hash (the row was edited)';
-    const broken = { seq: 270, problem, kind: 'row' as const };
-    // Written by the seal of the previous release, which recorded no expected hash.
-    const before = 'v2.hW-DCRQG.TObWO4b1wM1lXsDYX576r_8NKM7LYF880s5Zw8EWPVA';
-    expect(seal.check({ ...fields, broken, seal: before })).toBe('verified');
-    const sealed = seal.sealed({ ...fields, broken: { ...broken, expectedHash: 'c'.repeat(64) } });
-    expect(seal.check(sealed)).toBe('verified');
-    const other = { ...broken, expectedHash: 'd'.repeat(64) };
-    expect(seal.check({ ...sealed, broken: other })).toBe('changed');
     expect(seal.check({ ...sealed, broken })).toBe('changed');
   });
 

@@ -3,19 +3,17 @@ import { Sql } from '../sql';
 import type { QueryContext } from './context';
 
 const GET = new Sql(
-  `SELECT seq, hash, verified_at, broken_seq, broken_problem, broken_kind, broken_expected_hash,
-          seal
+  `SELECT seq, hash, verified_at, broken_seq, broken_problem, broken_kind, seal
      FROM audit_checkpoint WHERE name = 'head'`,
 );
 const PUT = new Sql(
   `INSERT INTO audit_checkpoint
-     (name, seq, hash, verified_at, broken_seq, broken_problem, broken_kind,
-      broken_expected_hash, seal)
-   VALUES ('head', ?, ?, ?, ?, ?, ?, ?, ?)
+     (name, seq, hash, verified_at, broken_seq, broken_problem, broken_kind, seal)
+   VALUES ('head', ?, ?, ?, ?, ?, ?, ?)
    ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
      verified_at = excluded.verified_at, broken_seq = excluded.broken_seq,
      broken_problem = excluded.broken_problem, broken_kind = excluded.broken_kind,
-     broken_expected_hash = excluded.broken_expected_hash, seal = excluded.seal`,
+     seal = excluded.seal`,
 );
 
 export class SqlCheckpointQueries implements CheckpointQueries {
@@ -35,9 +33,6 @@ export class SqlCheckpointQueries implements CheckpointQueries {
               seq: Number(row.broken_seq),
               problem: String(row.broken_problem ?? ''),
               ...(row.broken_kind != null && { kind: String(row.broken_kind) as BreakKind }),
-              ...(row.broken_expected_hash != null && {
-                expectedHash: String(row.broken_expected_hash),
-              }),
             },
       seal: String(row.seal),
     };
@@ -51,7 +46,6 @@ export class SqlCheckpointQueries implements CheckpointQueries {
       checkpoint.broken?.seq ?? null,
       checkpoint.broken?.problem ?? null,
       checkpoint.broken?.kind ?? null,
-      checkpoint.broken?.expectedHash ?? null,
       checkpoint.seal,
     ]);
   }

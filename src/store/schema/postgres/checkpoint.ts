@@ -11,6 +11,5 @@ export const auditCheckpoint = pgTable('audit_checkpoint', {
   brokenSeq: ms('broken_seq'),
   brokenProblem: text('broken_problem'),
   brokenKind: text('broken_kind'),
-  brokenExpectedHash: text('broken_expected_hash'),
   seal: text('seal').notNull(),
 });

@@ -6,8 +6,7 @@ import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
  * --since-verified` walk only what came after. `seal` is an HMAC over the other columns under a
  * key that lives only in the environment: a row edited in the database alone does not verify.
  * `broken_*` is the break last alerted, so the same break is not alerted twice; `broken_kind`
- * says what broke (`BreakKind`), and `broken_expected_hash` the hash a broken row must have once
- * put right (both null in checkpoints sealed before they were recorded).
+ * says what broke (`BreakKind`; null in checkpoints sealed before it was recorded).
  */
 export const auditCheckpoint = sqliteTable('audit_checkpoint', {
   name: text('name').primaryKey(),
@@ -17,6 +16,5 @@ export const auditCheckpoint = sqliteTable('audit_checkpoint', {
   brokenSeq: integer('broken_seq'),
   brokenProblem: text('broken_problem'),
   brokenKind: text('broken_kind'),
-  brokenExpectedHash: text('broken_expected_hash'),
   seal: text('seal').notNull(),
 });

@@ -1,1 +1,0 @@
-ALTER TABLE "audit_checkpoint" ADD COLUMN "broken_expected_hash" text;

@@ -1,1 +1,0 @@
-ALTER TABLE `audit_checkpoint` ADD `broken_expected_hash` text;
