@@ -1,6 +1,6 @@
 import { GENESIS_HASH, hashEvent, type ChainAnchor, type ChainReport } from '../core/audit';
 import type { ChainCheckpoint, Queries, Store } from '../store';
-import { breakStanding, GENESIS_ANCHOR, readCheckpoint } from './checkpoint';
+import { readCheckpoint, standingBreak } from './checkpoint';
 import type { CheckpointSeal } from './checkpoint-seal';
 
 /** An anchor and where it was recorded, so a report can say what it trusted. */
@@ -116,18 +116,16 @@ export async function verifySince(
 }
 
 /**
- * `report` of a walk to the newest row, failed with the break the sealed `checkpoint` recorded
- * when the walk, finding every row intact, did not clear it (see `breakStanding`).
+ * `report` of a walk, failed with the row break the sealed `checkpoint` records when the walk
+ * found none of its own: that break stands until the checkpoint is reset (see `standingBreak`).
  */
 export function withRecordedBreak(report: ChainCheck, checkpoint?: ChainCheckpoint): ChainCheck {
-  if (!report.intact || !checkpoint) return report;
-  const broken = breakStanding(checkpoint, report.head ?? GENESIS_ANCHOR);
-  if (!broken) return report;
-  const firstBroken = { seq: broken.seq, problem: broken.problem };
+  const standing = report.intact && checkpoint ? standingBreak(checkpoint) : undefined;
+  if (!standing) return report;
   return {
     checked: report.checked,
     intact: false,
-    firstBroken,
+    firstBroken: standing,
     ...(report.from && { from: report.from }),
   };
 }

@@ -1,4 +1,4 @@
-import type { ChainAnchor, ChainBreak } from '../chain/walk';
+import type { ChainBreak } from '../chain/walk';
 import { GENESIS_HASH } from '../core/audit';
 import type { BreakKind, ChainCheckpoint, Queries } from '../store';
 import type { RecordedAnchor } from './chain';
@@ -43,12 +43,8 @@ export async function readCheckpoint(q: Queries, seal: CheckpointSeal): Promise<
   };
 }
 
-/** A break as the checkpoint records it: what broke decides how it clears (see `BreakKind`). */
+/** A break as the checkpoint records it: what broke decides whether it stands (see `BreakKind`). */
 export type RecordedBreak = ChainBreak & { kind: BreakKind };
-
-/** Names both rows: the verified head the deletion went back to, and the break it erased. */
-export const erasedProblem = (verified: number, seq: number, problem: string) =>
-  `rows after row ${verified} were deleted after row ${seq} was found broken (${problem})`;
 
 /**
  * Whether `checkpoint` records a break of a row. One sealed before kinds were recorded is judged
@@ -62,19 +58,13 @@ function isRowBreak({ seq, broken }: ChainCheckpoint): boolean {
 }
 
 /**
- * The break the sealed `checkpoint` recorded that a walk from it, finding every row up to the
- * newest (`head`) intact, has not cleared. A row break clears once a walk verifies past its row
- * (put right from a backup, say); a chain that now ends before that row had it deleted with the
- * rows after it, the evidence with them, and that is a break of its own. Once recorded that one
- * does not clear: rows appended since take the deleted rows' numbers but cannot stand in for them.
+ * The row break the sealed `checkpoint` records, which stands until an admin resets the
+ * checkpoint (`hallpass audit reset-checkpoint`) whatever later walks find. No walk can tell a
+ * row put right from a backup from a tail rewritten, or deleted and written again, to look so:
+ * every row after the verified head is the attacker's to write, its hashes and links included.
  */
-export function breakStanding(
-  checkpoint: ChainCheckpoint,
-  head: ChainAnchor,
-): RecordedBreak | undefined {
+export function standingBreak(checkpoint: ChainCheckpoint): ChainBreak | undefined {
   const { broken } = checkpoint;
-  if (broken?.kind === 'erased') return { ...broken, kind: 'erased' };
-  if (!broken || !isRowBreak(checkpoint) || head.seq >= broken.seq) return undefined;
-  const problem = erasedProblem(checkpoint.seq, broken.seq, broken.problem);
-  return { seq: broken.seq, problem, kind: 'erased' };
+  if (!broken || !isRowBreak(checkpoint)) return undefined;
+  return { seq: broken.seq, problem: broken.problem };
 }

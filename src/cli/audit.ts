@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createWriteStream, rmSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { RecordedAnchor } from '../audit/chain';
@@ -7,9 +8,11 @@ import { CheckpointSeal } from '../audit/checkpoint-seal';
 import { EXPORT_FORMATS, FORMATTERS, type ExportFormat } from '../audit/export';
 import { formatDuration } from '../config/duration';
 import { sealingSecret } from '../config/env';
+import { Core } from '../core';
+import { StaticDirectory } from '../core/directory';
 import type { GrantRow, RequestRow } from '../store';
 import { parseCommand } from './args';
-import { CliError, EXIT, withAudit, write, type CliIo } from './context';
+import { CliError, cliConfig, EXIT, withAudit, withStore, write, type CliIo } from './context';
 import { parseDateArg } from './dates';
 
 const PROGRESS_EVERY = 100_000;
@@ -30,7 +33,7 @@ function parseAnchor(text: string): RecordedAnchor {
 }
 
 /** The key the bot seals its verified head with, from the same variables the bot reads. */
-function checkpointSeal(io: CliIo): CheckpointSeal {
+function checkpointSeal(io: CliIo, what: string): CheckpointSeal {
   const set = (name: string) => io.env[name] || undefined;
   const secret = sealingSecret({
     HALLPASS_SECRET_KEY: set('HALLPASS_SECRET_KEY'),
@@ -39,7 +42,7 @@ function checkpointSeal(io: CliIo): CheckpointSeal {
   });
   if (!secret) {
     throw new CliError(
-      '--since-verified: set HALLPASS_SECRET_KEY (or SLACK_SIGNING_SECRET / SLACK_APP_TOKEN) as the bot has it: the verified head is trusted only when its seal checks out',
+      `${what}: set HALLPASS_SECRET_KEY (or SLACK_SIGNING_SECRET / SLACK_APP_TOKEN) as the bot has it: the verified head is trusted only when its seal checks out`,
       EXIT.usage,
     );
   }
@@ -59,7 +62,7 @@ export async function auditVerify(args: string[], io: CliIo): Promise<number> {
     { min: 0, max: 0, names: '' },
   );
   const given = (values.anchor ?? []).map(parseAnchor);
-  const seal = values['since-verified'] ? checkpointSeal(io) : undefined;
+  const seal = values['since-verified'] ? checkpointSeal(io, '--since-verified') : undefined;
   return withAudit(io, async (audit) => {
     const progress = (checked: number) => {
       io.stderr.write(`verified ${count(checked)} rows…\n`);
@@ -93,6 +96,55 @@ export async function auditVerify(args: string[], io: CliIo): Promise<number> {
     );
     return EXIT.failed;
   });
+}
+
+/**
+ * `hallpass audit reset-checkpoint [--anchor SEQ:HASH]`: after investigating a break, a fresh
+ * verified head at the newest row with no break, once a full walk from the first row (and every
+ * recorded or given anchor) finds the chain intact; a row break the watch recorded stands until
+ * then. Audited as `cli:<os user>`. Exit 1, nothing changed, while the chain is broken.
+ */
+export async function auditResetCheckpoint(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseCommand(
+    'audit reset-checkpoint',
+    args,
+    { anchor: { type: 'string', multiple: true } },
+    { min: 0, max: 0, names: '' },
+  );
+  const anchors = (values.anchor ?? []).map(parseAnchor);
+  const seal = checkpointSeal(io, 'audit reset-checkpoint');
+  const { config } = cliConfig(io);
+  const actor = `cli:${userInfo().username}`;
+  return withStore(
+    io,
+    async (store) => {
+      const core = new Core({
+        store,
+        clock: io.clock,
+        config,
+        directory: new StaticDirectory(),
+        checkpointSeal: seal,
+      });
+      const onProgress = (checked: number) => {
+        io.stderr.write(`verified ${count(checked)} rows…\n`);
+      };
+      const { report, head } = await core.resetChainCheckpoint(actor, { anchors, onProgress });
+      if (!head) {
+        const broken = report.firstBroken!;
+        await write(
+          io.stdout,
+          `BROKEN at row ${broken.seq}: ${broken.problem}\n${count(report.checked)} rows checked; the checkpoint was not reset\n`,
+        );
+        return EXIT.failed;
+      }
+      await write(
+        io.stdout,
+        `ok: ${count(report.checked)} rows checked; the verified head is now row ${head.seq}, with no break, reset by ${actor}\n`,
+      );
+      return EXIT.ok;
+    },
+    true,
+  );
 }
 
 function parseFormat(text: string | undefined): ExportFormat {

@@ -1,7 +1,7 @@
 import { registerEnvSecrets } from '../config/secrets';
 import { systemClock } from '../core/clock';
 import { DomainError } from '../core/errors';
-import { auditExport, auditShow, auditVerify } from './audit';
+import { auditExport, auditResetCheckpoint, auditShow, auditVerify } from './audit';
 import { CliError, EXIT, write, type CliIo } from './context';
 import { dbBackup, dbCopy } from './db';
 import { digestPrint } from './digest';
@@ -24,6 +24,7 @@ const COMMANDS: Record<string, Command> = {
   'audit verify': auditVerify,
   'audit export': auditExport,
   'audit show': auditShow,
+  'audit reset-checkpoint': auditResetCheckpoint,
   'grants list': grantsList,
   'grants revoke': grantsRevoke,
   'grants reconcile': grantsReconcile,

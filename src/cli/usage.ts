@@ -12,6 +12,8 @@ export const USAGE = `Usage: hallpass <command> [options]
   audit export [--since DATE] [--until DATE] [--format csv|jsonl] [--out FILE]
                                    every audit event in [since, until), oldest first
   audit show <grant-id|request-id> the story of one grant, or of a request that made none
+  audit reset-checkpoint [--anchor SEQ:HASH]
+                                   after a break: a new verified head once a full walk is intact
   grants list [--active] [--user U…] [--resource R…] [--limit N]
   grants revoke <grant-id> --reason TEXT
                                    break-glass: end a grant when Slack is unreachable

@@ -32,6 +32,7 @@ export const AUDIT_ACTIONS = [
   'notification.failed',
   'digest.queued',
   'audit.chain_broken',
+  'audit.checkpoint_reset',
   'token.created',
   'token.revoked',
   'breakglass.used',

@@ -1,8 +1,14 @@
-import { checkAnchor } from '../audit/chain';
 import {
-  breakStanding,
+  checkAnchor,
+  digestAnchors,
+  verifyAll,
+  type ChainCheck,
+  type RecordedAnchor,
+} from '../audit/chain';
+import {
   GENESIS_ANCHOR,
   readCheckpoint,
+  standingBreak,
   type CheckpointReading,
   type RecordedBreak,
 } from '../audit/checkpoint';
@@ -56,8 +62,8 @@ const gone = (from: number) =>
 
 /**
  * What is wrong with the checkpoint itself, before any row after it is walked: forged, moved back
- * below `notBelow`, gone after it, or its row rewritten or gone; or the erased break it records,
- * which rows appended since cannot clear.
+ * below `notBelow`, gone after it, or its row rewritten or gone; or the row break it records,
+ * which stands until the checkpoint is reset (see `standingBreak`).
  */
 async function checkpointBreak(
   store: CoreContext['store'],
@@ -70,9 +76,14 @@ async function checkpointBreak(
   if (reading.kind === 'none')
     return notBelow > 0 ? { seq: 0, problem: gone(notBelow), kind } : undefined;
   const { checkpoint, anchor } = reading;
-  if (checkpoint.broken?.kind === 'erased') return breakStanding(checkpoint, anchor);
+  // Before the standing break: an older sealed checkpoint replayed may record an old break of
+  // its own, which would read as already alerted and hide the replay.
   if (checkpoint.seq < notBelow)
     return { seq: checkpoint.seq, problem: movedBack(notBelow, checkpoint.seq), kind };
+  // Before the anchor: a checkpoint break found now would take the row break's place in the
+  // checkpoint, and clear once that row was put back.
+  const standing = standingBreak(checkpoint);
+  if (standing) return { ...standing, kind: 'row' };
   const broken = checkpoint.seq > 0 ? await checkAnchor(store, anchor) : undefined;
   return broken && { ...broken, kind };
 }
@@ -80,11 +91,11 @@ async function checkpointBreak(
 /**
  * Verifies up to `maxRows` audit rows after the sealed checkpoint and moves the checkpoint to
  * the last of them. A break (a row that does not match, a checkpoint row rewritten or gone, a
- * checkpoint whose seal fails, that went back below `notBelow` or is gone after it, a recorded
- * row break deleted with the rows after it) is recorded in the checkpoint, audited and alerted to
- * the admins and the digest channel with the row, once per break; the checkpoint does not move
- * past it. A forged checkpoint is replaced by one at the genesis, so the walk starts over and
- * finds whatever the forgery was meant to hide.
+ * checkpoint whose seal fails, that went back below `notBelow` or is gone after it) is recorded
+ * in the checkpoint, audited and alerted to the admins and the digest channel with the row, once
+ * per break; the checkpoint does not move past it. A row break recorded is reported by every
+ * step, without a walk, until the checkpoint is reset. A forged checkpoint is replaced by one at
+ * the genesis, so the walk starts over and finds whatever the forgery was meant to hide.
  */
 export async function verifyChainStep(
   ctx: CoreContext,
@@ -109,9 +120,6 @@ export async function verifyChainStep(
       caughtUp = head.seq < from.seq + maxRows;
     } else if (result.firstBroken) broken = { ...result.firstBroken, kind: 'row' };
   }
-  // Only a walk that reached the newest row knows the chain now ends before a recorded break.
-  if (!broken && caughtUp && reading.kind === 'trusted')
-    broken = breakStanding(reading.checkpoint, head);
   if (!broken) {
     if (reading.kind === 'none' || head.seq !== from.seq || recorded) {
       await store.checkpoint.put(
@@ -127,6 +135,52 @@ export async function verifyChainStep(
   const keep = reading.kind === 'forged' ? GENESIS_ANCHOR : from;
   await alertBreak(ctx, seal.sealed({ ...keep, verifiedAt: ctx.clock.now(), broken }), found);
   return { checked, head: keep, caughtUp: true, broken: found, alerted: true };
+}
+
+/** A reset: the full walk it was made after, and the head it recorded when that was intact. */
+export interface CheckpointReset {
+  report: ChainCheck;
+  /** The new verified head; none when the walk found a break and nothing was written. */
+  head?: ChainStart;
+}
+
+/** What a reset checks besides the whole chain, and where it reports its progress. */
+export interface ResetOptions {
+  /** Heads copied from posted digests (`--anchor`), checked with those the digests recorded. */
+  anchors?: readonly RecordedAnchor[];
+  onProgress?: (checked: number) => void;
+}
+
+/**
+ * Replaces the checkpoint, and the row break it may hold, with a sealed one at the newest row and
+ * no break, once a full walk from the genesis and every digest anchor and `anchors` given find
+ * the chain intact: how an admin who has investigated a standing break lets the watch go on.
+ * Audited as `actor`, with the checkpoint it replaced.
+ */
+export async function resetCheckpoint(
+  ctx: CoreContext,
+  seal: CheckpointSeal,
+  actor: string,
+  options: ResetOptions = {},
+): Promise<CheckpointReset> {
+  const { store } = ctx;
+  const anchors = [...(await digestAnchors(store)), ...(options.anchors ?? [])];
+  const report = await verifyAll(store, anchors, options.onProgress);
+  if (!report.intact) return { report };
+  const head = report.head ?? GENESIS_ANCHOR;
+  await change(ctx, async (c) => {
+    const before = await c.tx.checkpoint.get();
+    await c.tx.checkpoint.put(seal.sealed({ ...head, verifiedAt: c.now, broken: null }));
+    c.audit({
+      actor,
+      action: 'audit.checkpoint_reset',
+      details: {
+        seq: head.seq,
+        replaced: before ? { seq: before.seq, broken: before.broken } : null,
+      },
+    });
+  });
+  return { report, head };
 }
 
 /** Records the break in the checkpoint, audits it and alerts the admins and the digest channel. */

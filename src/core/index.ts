@@ -16,7 +16,7 @@ import type { CheckpointSeal } from '../audit/checkpoint-seal';
 import type { Config } from '../config/schema';
 import type { DueGrant, DuePlace, GrantFilter, MessageQueries, Store } from '../store';
 import type { Clock } from './clock';
-import { verifyChainStep } from './chain-watch';
+import { resetCheckpoint, verifyChainStep, type ResetOptions } from './chain-watch';
 import { checkLiveGrants, closeByHand, type LiveGrantProblems } from './config-drift';
 import { change, type AuditRow, type CoreContext, type GrantRow, type RequestRow } from './context';
 import { decide, type DecisionInput } from './decisions';
@@ -105,7 +105,7 @@ export { explanationLines } from './explain-text';
 export { notAsked, OnCallUnavailable, type OnCall } from './oncall';
 export { expectedOf, type Drift, type Expected } from './verification';
 export type { LiveGrantProblems } from './config-drift';
-export type { BrokenRow, ChainStep } from './chain-watch';
+export type { BrokenRow, ChainStep, CheckpointReset } from './chain-watch';
 export type { Policy } from './policy';
 export type { Pipelines } from './pipeline-face';
 export type { TokenInfo, TokenRevocation } from './api-tokens';
@@ -261,8 +261,8 @@ export class AuditReads {
   /**
    * The rows after the verified head the chain watch recorded (all rows before it recorded one),
    * after every recorded digest anchor and the `extra` ones given. A checkpoint whose seal does
-   * not verify under `seal` is reported as broken, and so is a row break it recorded that the walk
-   * did not clear (its rows deleted).
+   * not verify under `seal` is reported as broken, and so is a row break it recorded, which
+   * stands until the checkpoint is reset.
    */
   async verifySinceVerified(
     seal: CheckpointSeal,
@@ -359,6 +359,15 @@ export class Core {
   verifyChainStep(maxRows: number, notBelow = 0) {
     if (!this.seal) throw new Error('the chain watch needs a checkpoint seal (checkpointSeal)');
     return verifyChainStep(this.ctx, this.seal, maxRows, notBelow);
+  }
+
+  /**
+   * After a full walk finds the chain intact, a fresh verified head with no break, audited as
+   * `actor`: how an admin clears a standing row break (see chain-watch.ts).
+   */
+  resetChainCheckpoint(actor: string, options: ResetOptions = {}) {
+    if (!this.seal) throw new Error('a checkpoint reset needs a checkpoint seal (checkpointSeal)');
+    return resetCheckpoint(this.ctx, this.seal, actor, options);
   }
 
   get policy(): Policy {

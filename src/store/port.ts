@@ -205,19 +205,19 @@ export interface MetaQueries {
 }
 
 /**
- * What a recorded break is, which decides how it clears: `row`, a row the walk found not to match
- * (clears once a walk verifies past it); `checkpoint`, the checkpoint itself (forged, moved back,
- * gone, or its row rewritten; the number may be no row at all); `erased`, a `row` break deleted
- * with the rows after the verified head (stays until the checkpoint is removed by hand).
+ * What a recorded break is, which decides whether it clears: `row`, a row the walk found not to
+ * match, stands until an admin resets the checkpoint; `checkpoint`, the checkpoint itself (forged,
+ * moved back, gone, or its row rewritten; the number may be no row at all), clears once a walk
+ * from where the watch starts again finds the chain intact.
  */
-export type BreakKind = 'row' | 'checkpoint' | 'erased';
+export type BreakKind = 'row' | 'checkpoint';
 
 /** The audit chain's verified head, as the chain watch last recorded it, and its seal. */
 export interface ChainCheckpoint extends ChainStart {
   verifiedAt: number;
   /**
-   * The break last alerted (the walk stops there until the chain is repaired). No `kind` in a
-   * checkpoint sealed before kinds were recorded.
+   * The break last alerted: the walk stops there until the chain is repaired, or, for a row,
+   * until the checkpoint is reset. No `kind` in a checkpoint sealed before kinds were recorded.
    */
   broken: { seq: number; problem: string; kind?: BreakKind } | null;
   /** HMAC over the other fields (see src/audit/checkpoint-seal.ts). */

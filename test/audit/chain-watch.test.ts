@@ -1,3 +1,6 @@
+import { writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import { buildDigest } from '../../src/audit/digest';
 import { forgedProblem, otherKeyProblem } from '../../src/audit/checkpoint';
 import { CheckpointSeal } from '../../src/audit/checkpoint-seal';
@@ -11,8 +14,13 @@ import { cliEnv, runCli } from '../cli/run';
 import { allowAuditTampering, restoreTriggers } from '../store/triggers';
 import { BASE_CONFIG, coreHarness, T0, type CoreHarness } from '../support/core';
 import { STORE_KINDS } from '../support/stores';
+import { tempDir } from '../support/tmp';
 
 const SECRET = 'chain-watch-test-secret-key';
+const EDITED = 'content does not match its hash (the row was edited)';
+const PERIOD = { start: T0 - 86_400_000, end: T0 + 86_400_000 };
+/** Who the CLI audits a reset as. */
+const ME = `cli:${userInfo().username}`;
 const STEP = 100;
 const CONFIG = `${BASE_CONFIG}
 audit: { verifyStep: ${STEP} }
@@ -63,12 +71,20 @@ describe.each(STORE_KINDS)('the audit chain watch (%s)', (kind) => {
       )
     ).map((r) => JSON.parse(r.payload) as Record<string, unknown>);
   const checkpoint = () => h.store.checkpoint.get();
-  const env = () => cliEnv(h.location, { HALLPASS_SECRET_KEY: SECRET });
+  const dir = tempDir();
+  const configFile = join(dir.dir, 'hallpass.yml');
+  writeFileSync(configFile, CONFIG);
+  afterAll(() => dir.cleanup());
+  const env = () =>
+    cliEnv(h.location, { HALLPASS_SECRET_KEY: SECRET, HALLPASS_CONFIG: configFile });
 
-  /** Rewrites rows from `fromSeq` on with fresh hashes, so they link up again. */
-  async function rewriteFrom(fromSeq: number, actor: string): Promise<void> {
+  /**
+   * Rewrites rows from `fromSeq` on with fresh hashes, so they link up again; from `prev` when
+   * given, so that they link up to a row not yet written.
+   */
+  async function rewriteFrom(fromSeq: number, actor: string, prev?: string): Promise<void> {
     const all = await rows();
-    let prev = all.find((r) => r.seq === fromSeq)!.prev_hash;
+    prev ??= all.find((r) => r.seq === fromSeq)!.prev_hash;
     for (const row of all.filter((r) => r.seq >= fromSeq)) {
       const content = {
         seq: row.seq,
@@ -90,6 +106,44 @@ describe.each(STORE_KINDS)('the audit chain watch (%s)', (kind) => {
       prev = hash;
     }
   }
+
+  /** What `row` would hash to, after `prev`, were its actor `actor`. */
+  const hashAs = (row: Row, prev: string, actor: string) =>
+    hashEvent(prev, {
+      seq: row.seq,
+      at: row.at,
+      actor,
+      action: row.action,
+      requestId: row.request_id,
+      grantId: row.grant_id,
+      details: row.details,
+    });
+
+  /** Verifies the first 250 rows, appends 50 and edits row 270, as an attacker with the file. */
+  async function editRow270(): Promise<void> {
+    await watch.run();
+    await append(h.store, 50, T0 + 1_000);
+    await allowAuditTampering(h.sql, kind);
+    await h.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 270");
+  }
+
+  /** Every report names the break at `seq`, still alerted only once: the watch's, as it stands. */
+  async function expectStanding(seq: number, problem = EDITED): Promise<void> {
+    expect((await watch.run()).broken).toEqual({ seq, problem });
+    const since = await runCli(['audit', 'verify', '--since-verified'], env());
+    expect(since.code).toBe(1);
+    expect(since.stdout.split('\n')[0]).toBe(`BROKEN at row ${seq}: ${problem}`);
+    const digest = await buildDigest(h.store, h.config, PERIOD, T0, { seal });
+    expect(digest.chain).toMatchObject({ intact: false, firstBroken: { seq, problem } });
+    expect((await alerts()).map((a) => [a.seq, a.problem])).toEqual([[seq, problem]]);
+  }
+
+  const resets = async () =>
+    (
+      await h.sql.all<{ actor: string; details: string }>(
+        "SELECT actor, details FROM audit_events WHERE action = 'audit.checkpoint_reset'",
+      )
+    ).map((e) => ({ actor: e.actor, details: JSON.parse(e.details) as unknown }));
 
   beforeEach(async () => {
     h = await coreHarness(CONFIG, undefined, kind);
@@ -158,72 +212,136 @@ describe.each(STORE_KINDS)('the audit chain watch (%s)', (kind) => {
     expect(await alerts()).toHaveLength(1);
   });
 
-  it('clears a row break once the row is put right (from a backup, say), and goes on', async () => {
-    await watch.run();
-    await append(h.store, 50, T0 + 1_000);
-    await allowAuditTampering(h.sql, kind);
-    await h.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 270");
-    expect((await watch.run()).broken?.seq).toBe(270);
+  it('keeps a row break put right (from a backup, say) until an admin resets the checkpoint', async () => {
+    await editRow270();
+    expect((await watch.run()).broken).toEqual({ seq: 270, problem: EDITED });
     await h.sql.run("UPDATE audit_events SET actor = 'UREQ' WHERE seq = 270");
-    // 50 rows and the alert's own event.
-    const pass = await watch.run();
-    expect(pass.broken).toBeUndefined();
-    expect(pass.head).toBe(301);
-    expect(await checkpoint()).toMatchObject({ seq: 301, broken: null });
+    await expectStanding(270);
+    expect(await checkpoint()).toMatchObject({
+      seq: 250,
+      broken: { seq: 270, problem: EDITED, kind: 'row' },
+    });
+
+    // After investigating, an admin resets it: a full walk finds 50 rows and the alert's event.
+    const reset = await runCli(['audit', 'reset-checkpoint'], env());
+    expect(reset).toMatchObject({
+      code: 0,
+      stdout: `ok: 301 rows checked; the verified head is now row 301, with no break, reset by ${ME}\n`,
+    });
+    const recorded = (await checkpoint())!;
+    expect(recorded).toMatchObject({ seq: 301, broken: null });
+    expect(seal.check(recorded)).toBe('verified');
+    expect(await resets()).toEqual([
+      {
+        actor: ME,
+        details: {
+          seq: 301,
+          replaced: { seq: 250, broken: { seq: 270, problem: EDITED, kind: 'row' } },
+        },
+      },
+    ]);
+    // The watch goes on from there, over the reset's own event, and alerts nothing more.
+    expect(await watch.run()).toMatchObject({ checked: 1, head: 302 });
+    expect((await watch.run()).broken).toBeUndefined();
     expect(await alerts()).toHaveLength(1);
   });
 
-  it('alerts a row break deleted with every row after the verified head, once, and keeps it', async () => {
+  it('refuses to reset the checkpoint while a full walk finds the chain broken', async () => {
+    await editRow270();
     await watch.run();
-    await append(h.store, 50, T0 + 1_000);
-    await allowAuditTampering(h.sql, kind);
-    await h.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 270");
+    const before = await checkpoint();
+    const reset = await runCli(['audit', 'reset-checkpoint'], env());
+    expect(reset).toMatchObject({
+      code: 1,
+      stdout: `BROKEN at row 270: ${EDITED}\n269 rows checked; the checkpoint was not reset\n`,
+    });
+    expect(await checkpoint()).toEqual(before);
+    expect(await resets()).toEqual([]);
+  });
+
+  it('keeps a row break deleted with every row after the verified head, however many rows follow', async () => {
+    await editRow270();
     expect((await watch.run()).broken?.seq).toBe(270);
     // The evidence goes: the edited row, and the alert's own event with the rest.
     await h.sql.run('DELETE FROM audit_events WHERE seq > 250');
-    h.clock.advance(60_000);
-    const problem =
-      'rows after row 250 were deleted after row 270 was found broken (content does not match its hash (the row was edited))';
-
-    expect((await watch.run()).broken).toEqual({ seq: 270, problem });
-    expect(await checkpoint()).toMatchObject({ seq: 250, broken: { seq: 270, problem } });
-    const since = await runCli(['audit', 'verify', '--since-verified'], env());
-    expect(since).toMatchObject({
-      code: 1,
-      stdout: `BROKEN at row 270: ${problem}
-1 rows checked
-`,
-    });
-    const period = { start: T0 - 86_400_000, end: T0 + 86_400_000 };
-    const digest = await buildDigest(h.store, h.config, period, T0, { seal });
-    expect(digest.chain.firstBroken).toEqual({ seq: 270, problem });
-    // Rows appended since take the deleted rows' numbers; they cannot stand in for them.
-    await append(h.store, 50, T0 + 2_000);
-    expect((await watch.run()).broken).toEqual({ seq: 270, problem });
-    expect(await checkpoint()).toMatchObject({ seq: 250, broken: { seq: 270, problem } });
-    expect((await alerts()).map((a) => [a.seq, a.problem])).toEqual([
-      [270, 'content does not match its hash (the row was edited)'],
-      [270, problem],
-    ]);
-    const audited = await h.sql.all<{ details: string }>(
-      "SELECT details FROM audit_events WHERE action = 'audit.chain_broken' ORDER BY seq",
-    );
-    expect(audited.map((e) => JSON.parse(e.details) as unknown)).toEqual([
-      { seq: 270, problem, verifiedHead: 250 },
-    ]);
+    await expectStanding(270);
+    // Rows written since take the deleted rows' numbers, past row 270: no step can tell them
+    // from the rows put back.
+    await append(h.store, 150, T0 + 2_000);
+    await expectStanding(270);
+    expect(await checkpoint()).toMatchObject({ seq: 250, broken: { seq: 270, problem: EDITED } });
   });
 
-  it('judges a break recorded before kinds were by where it lies: past the head, a row', async () => {
+  it('keeps a row break once a forged row that the rewritten rows after it name is put in', async () => {
     await watch.run();
     await append(h.store, 50, T0 + 1_000);
     await allowAuditTampering(h.sql, kind);
+    const all = await rows();
+    const row270 = all.find((r) => r.seq === 270)!;
+    const forged = hashAs(row270, row270.prev_hash, 'UFORGED');
+    // Row 271 names a forged row 270, the rows after it link up to it; row 270 is edited.
+    await rewriteFrom(271, 'UREQ', forged);
     await h.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 270");
+    expect((await watch.run()).broken).toEqual({ seq: 270, problem: EDITED });
+    // The forged row goes in: every row links up from the first, as after a true restore.
+    await h.sql.run("UPDATE audit_events SET actor = 'UFORGED', hash = ? WHERE seq = 270", forged);
+    expect((await runCli(['audit', 'verify'], env())).code).toBe(0);
+    await expectStanding(270);
+  });
+
+  it('keeps a break of the newest row whose stored hash was changed, then its content to match', async () => {
+    await watch.run();
+    await append(h.store, 20, T0 + 1_000);
+    await allowAuditTampering(h.sql, kind);
+    const newest = (await rows()).at(-1)!;
+    expect(newest.seq).toBe(270);
+    const forged = hashAs(newest, newest.prev_hash, 'UFORGED');
+    await h.sql.run('UPDATE audit_events SET hash = ? WHERE seq = 270', forged);
+    expect((await watch.run()).broken).toEqual({ seq: 270, problem: EDITED });
+    // The content follows the hash; the alert's own event, and every row since, link up to it.
+    await h.sql.run("UPDATE audit_events SET actor = 'UFORGED' WHERE seq = 270");
+    await append(h.store, 30, T0 + 2_000);
+    expect((await runCli(['audit', 'verify'], env())).code).toBe(0);
+    await expectStanding(270);
+  });
+
+  it('keeps a row break when the history up to the verified head is rewritten after it', async () => {
+    await editRow270();
+    await watch.run();
+    // Rewritten from row 100 with fresh hashes, row 270 put right on the way.
+    await rewriteFrom(100, 'UMALLORY');
+    expect((await watch.run()).broken).toEqual({ seq: 270, problem: EDITED });
+    expect(await checkpoint()).toMatchObject({ seq: 250, broken: { seq: 270, kind: 'row' } });
+    // The walks that check the verified head's row name the rewrite.
+    const since = await runCli(['audit', 'verify', '--since-verified'], env());
+    expect(since.stdout).toMatch(/^BROKEN at row 250: row 250 no longer has the hash/);
+  });
+
+  it('fails a digest that starts past a row break recorded with the verified head at row 0', async () => {
+    await allowAuditTampering(h.sql, kind);
+    await h.sql.run("UPDATE audit_events SET actor = 'UMALLORY' WHERE seq = 5");
+    expect((await watch.run()).broken).toEqual({ seq: 5, problem: EDITED });
+    expect(await checkpoint()).toMatchObject({ seq: 0, broken: { seq: 5 } });
+    // The previous digest recorded the newest row: this one starts there, past row 5.
+    const newest = (await rows()).at(-1)!;
+    await h.sql.run(
+      `INSERT INTO digests (period_key, period_start, period_end, channel, queued_at, posted_at, chain_seq, chain_hash)
+       VALUES ('2026-10-26', 0, 1, 'CDIGEST', 1, 1, ?, ?)`,
+      newest.seq,
+      newest.hash,
+    );
+    const digest = await buildDigest(h.store, h.config, PERIOD, T0, { seal });
+    expect(digest.chain).toMatchObject({ intact: false, firstBroken: { seq: 5, problem: EDITED } });
+  });
+
+  it('judges a break recorded before kinds were by where it lies: past the head, a row', async () => {
+    await editRow270();
     await watch.run();
     const { seq, hash, verifiedAt, broken } = (await checkpoint())!;
     const legacy = { seq: broken!.seq, problem: broken!.problem };
     await h.store.checkpoint.put(seal.sealed({ seq, hash, verifiedAt, broken: legacy }));
-    await h.sql.run('DELETE FROM audit_events WHERE seq > 250');
-    expect((await watch.run()).broken?.problem).toMatch(/^rows after row 250 were deleted/);
+    await h.sql.run("UPDATE audit_events SET actor = 'UREQ' WHERE seq = 270");
+    await expectStanding(270);
   });
 
   it('reports a row numbered below 1, which no walk reads, in every verify mode; alerts it once', async () => {

@@ -1,6 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { CheckpointSeal } from '../../src/audit/checkpoint-seal';
 import { chainEvent, hashEvent } from '../../src/core/audit';
 import { openStore } from '../../src/store';
 import { tempDir } from '../support/tmp';
@@ -432,6 +434,64 @@ describe('hallpass audit', () => {
         'hallpass: --anchor: "12:abc" is not SEQ:HASH (a row number and its 64-hex hash, as a digest shows)',
       );
     });
+  });
+});
+
+describe('hallpass audit reset-checkpoint', () => {
+  const SECRET = 'audit-reset-test-secret-key';
+  const me = `cli:${userInfo().username}`;
+  const dir = tempDir();
+  const config = join(dir.dir, 'hallpass.yml');
+  writeFileSync(config, BASE_CONFIG);
+  let h: CoreHarness;
+  let env: NodeJS.ProcessEnv;
+
+  beforeEach(async () => {
+    h = await awkwardLog('sqlite');
+    env = cliEnv(h.location, { HALLPASS_SECRET_KEY: SECRET, HALLPASS_CONFIG: config });
+  });
+  afterEach(() => h.close());
+  afterAll(() => dir.cleanup());
+
+  it('records a sealed verified head at the newest row with no break, audited as who did it', async () => {
+    const before = await rowsOf(h);
+    const result = await runCli(['audit', 'reset-checkpoint'], env);
+    const head = before.length;
+    expect(result).toMatchObject({
+      code: 0,
+      stdout: `ok: ${head} rows checked; the verified head is now row ${head}, with no break, reset by ${me}\n`,
+    });
+    const recorded = (await h.store.checkpoint.get())!;
+    expect(recorded).toMatchObject({ seq: head, hash: before.at(-1)!.hash, broken: null });
+    expect(new CheckpointSeal(SECRET).check(recorded)).toBe('verified');
+    const event = (await rowsOf(h)).at(-1)!;
+    expect(event).toMatchObject({ seq: head + 1, actor: me, action: 'audit.checkpoint_reset' });
+    expect(JSON.parse(event.details)).toEqual({ seq: head, replaced: null });
+  });
+
+  it('changes nothing while an anchor it is given is gone (newest rows deleted)', async () => {
+    const last = (await rowsOf(h)).at(-1)!;
+    await allowAuditEdits(h, 'delete');
+    await h.sql.run('DELETE FROM audit_events WHERE seq = ?', last.seq);
+    const result = await runCli(
+      ['audit', 'reset-checkpoint', '--anchor', `${last.seq}:${last.hash}`],
+      env,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe(
+      `BROKEN at row ${last.seq}: row ${last.seq} is gone, though the --anchor saw it (rows were deleted)\n${last.seq - 1} rows checked; the checkpoint was not reset\n`,
+    );
+    expect(await h.store.checkpoint.get()).toBeUndefined();
+    expect((await rowsOf(h)).map((r) => r.action)).not.toContain('audit.checkpoint_reset');
+  });
+
+  it('needs the key the bot seals its verified head with', async () => {
+    const result = await runCli(['audit', 'reset-checkpoint'], cliEnv(h.location));
+    expect(result.code).toBe(2);
+    expect(result.stderr.split('\n')[0]).toBe(
+      'hallpass: audit reset-checkpoint: set HALLPASS_SECRET_KEY (or SLACK_SIGNING_SECRET / SLACK_APP_TOKEN) as the bot has it: the verified head is trusted only when its seal checks out',
+    );
+    expect(await h.store.checkpoint.get()).toBeUndefined();
   });
 });
 

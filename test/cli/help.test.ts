@@ -31,6 +31,8 @@ describe('hallpass help', () => {
       'audit export',
       'every audit',
       'audit show',
+      'audit reset-checkpoint',
+      'after a',
     ]);
   });
 
