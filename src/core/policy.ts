@@ -467,7 +467,7 @@ export class Policy {
     }
   }
 
-  /** What the directory, asked afresh rather than from its cache, says; undefined when it cannot. */
+  /** What the directory, asked afresh rather than from its cache, says; undefined if it cannot. */
   async freshStatusOf(userId: string): Promise<PersonStatus | undefined> {
     try {
       return await this.directory.statusOf(userId, { fresh: true });
