@@ -267,8 +267,14 @@ class TtlCache<T> {
     private readonly source = 'Slack',
   ) {}
 
+  /**
+   * Drops what is cached under `key`, and a lookup of it still in flight: that question was asked
+   * before whatever made the caller forget, so its answer is neither cached nor shared with a
+   * lookup asked after.
+   */
   forget(key: string): void {
     this.entries.delete(key);
+    this.inFlight.delete(key);
   }
 
   /** Forgets every key whose cached answer is `value`. */
@@ -284,7 +290,9 @@ class TtlCache<T> {
     if (pending) return pending;
     const lookup = load()
       .then((value) => {
-        this.entries.set(key, { value, fetchedAt: this.clock.now() });
+        if (this.inFlight.get(key) === lookup) {
+          this.entries.set(key, { value, fetchedAt: this.clock.now() });
+        }
         return value;
       })
       .catch((err: unknown) => {
@@ -309,7 +317,9 @@ class TtlCache<T> {
           this.source,
         );
       })
-      .finally(() => this.inFlight.delete(key));
+      .finally(() => {
+        if (this.inFlight.get(key) === lookup) this.inFlight.delete(key);
+      });
     this.inFlight.set(key, lookup);
     return lookup;
   }

@@ -118,4 +118,17 @@ describe('SlackDirectory', () => {
     clock.advance(2 * 60_000);
     expect(await approvers()).toEqual(['UOLD']);
   });
+
+  // An approver's click looked the person up just before Slack said they left; the user_change
+  // handler forgets them, and a fresh look must not take the answer to the question sent before.
+  it('neither shares nor caches a lookup in flight when the person is forgotten', async () => {
+    const earlier = directory.statusOf('UREQ');
+    directory.forget('UREQ');
+    fake.userFlags.UREQ = { deleted: true };
+    const fresh = directory.statusOf('UREQ', { fresh: true });
+    expect(await fresh).toBe('deactivated');
+    await earlier;
+    expect(await directory.statusOf('UREQ')).toBe('deactivated');
+    expect(fake.callsOf('users.info')).toHaveLength(2);
+  });
 });
