@@ -3,6 +3,7 @@ import { change, type CoreContext } from './context';
 import { endEarly, canEndEarly } from './early-end';
 import { approverChannelOf } from './grant-transitions';
 import { recordStep } from './steps';
+import type { PersonRow } from '../store/rows';
 
 /** Where the news of someone leaving came from. */
 export type OffboardingSource = 'slack_event' | 'directory_check';
@@ -26,13 +27,19 @@ export async function recordPersonStatus(
   status: PersonStatus,
   source: OffboardingSource,
 ): Promise<Offboarded | undefined> {
+  let asked: PersonRow | undefined;
   if (status === 'active') {
-    const back = await whetherBack(ctx, userId);
+    asked = await ctx.store.people.get(userId);
+    const back = await whetherBack(ctx, userId, asked);
     if (back === 'unsure') await change(ctx, (c) => c.tx.people.doubt(userId));
     if (back !== 'yes') return undefined;
   }
   return change(ctx, async (c) => {
     const known = await c.tx.people.get(userId);
+    // Whatever was recorded while the directory answered (a deactivation heard meanwhile) is
+    // newer news than that answer.
+    if (asked && (known?.checkedAt !== asked.checkedAt || known.state !== asked.state))
+      return undefined;
     const changed = known?.state !== status;
     await c.tx.people.upsert({
       userId,
@@ -98,7 +105,7 @@ export async function recordPersonStatus(
 }
 
 /**
- * Whether someone may be recorded active: `same` when they are already (nothing to record).
+ * Whether someone `known` as recorded may be recorded active: `same` when they are already.
  * Slack delivers an event again minutes after a failed delivery, so an older profile edit can
  * arrive after the deactivation that followed it: news of leaving is acted on at once, news of
  * being back about someone recorded as gone only once the directory, asked afresh, agrees. When it
@@ -108,8 +115,8 @@ export async function recordPersonStatus(
 async function whetherBack(
   ctx: CoreContext,
   userId: string,
+  known: PersonRow | undefined,
 ): Promise<'same' | 'yes' | 'no' | 'unsure'> {
-  const known = await ctx.store.people.get(userId);
   if (known?.state === 'active') return 'same';
   if (!known) return 'yes';
   const status = await ctx.policy.freshStatusOf(userId);

@@ -1,5 +1,5 @@
 import { DomainError } from '../../src/core';
-import { StaticDirectory } from '../../src/core/directory';
+import { StaticDirectory, type PersonStatus } from '../../src/core/directory';
 import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
 import { STORE_KINDS } from '../support/stores';
 
@@ -30,6 +30,22 @@ async function everything(h: CoreHarness) {
     audit: await all('audit_events', 'seq'),
     outbox: await all('outbox', 'id'),
   };
+}
+
+/** A directory whose fresh answers wait until the test releases them. */
+class GatedDirectory extends StaticDirectory {
+  release!: (status: PersonStatus) => void;
+  asked!: Promise<void>;
+  private markAsked!: () => void;
+  constructor() {
+    super({ SDBA: ['UDBA'], SENG: ['UENG'] });
+    this.asked = new Promise((r) => (this.markAsked = r));
+  }
+  override async statusOf(userId: string, options?: { fresh?: boolean }): Promise<PersonStatus> {
+    if (!options?.fresh) return super.statusOf(userId);
+    this.markAsked();
+    return new Promise((resolve) => (this.release = resolve));
+  }
 }
 
 describe.each(STORE_KINDS)('offboarding in the core (%s)', (kind) => {
@@ -222,6 +238,26 @@ describe.each(STORE_KINDS)('offboarding in the core (%s)', (kind) => {
     );
     await h.core.recordPersonStatus('UREQ', 'active', 'slack_event');
     expect(await h.sql.value('SELECT state FROM people WHERE user_id = ?', 'UREQ')).toBe('active');
+  });
+
+  it('does not let a return the directory confirmed overwrite a deactivation recorded meanwhile', async () => {
+    const state = () => h.sql.value('SELECT state FROM people WHERE user_id = ?', 'UREQ');
+    // UREQ was deactivated, then an admin reactivated them: Slack sends user_change (active).
+    await h.core.recordPersonStatus('UREQ', 'deactivated', 'slack_event');
+    h.clock.advance(60_000);
+    const gated = new GatedDirectory();
+    const back = h.withConfig(BASE_CONFIG, gated);
+    const returning = back.recordPersonStatus('UREQ', 'active', 'slack_event');
+    await gated.asked;
+    // users.info answers "active" (true when Slack answered), but the answer is slow to land:
+    // meanwhile UREQ is deactivated again, and that event is recorded at once.
+    h.clock.advance(1_000);
+    await h.core.recordPersonStatus('UREQ', 'deactivated', 'slack_event');
+    expect(await state()).toBe('deactivated');
+    gated.release('active');
+    await returning;
+    // The last thing Slack said is that UREQ left; the record must still say so.
+    expect(await state()).toBe('deactivated');
   });
 
   it('refuses to file for someone the directory says is deactivated, before anything is recorded', async () => {
