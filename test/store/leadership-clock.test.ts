@@ -114,6 +114,19 @@ describe('PostgreSQL leadership and the replica clock', () => {
     }
   });
 
+  it('does not lead before a look that can tell: 12 s ahead, first seen over a slow database', async () => {
+    const slow = await behindProxy();
+    try {
+      slow.proxy.state.delay = 600;
+      // Heartbeats every 4 s: the first look is slow, and the next one is not due in this test.
+      const ahead = await campaign(slow.store, () => Date.now() + 12_000, 4_000);
+      expect(ahead.leadership.isLeader).toBe(false);
+      expect(ahead.changes).toEqual([]);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('keeps its verdict while the database answers too slowly to tell', async () => {
     const slow = await behindProxy();
     try {

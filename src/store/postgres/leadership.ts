@@ -32,8 +32,11 @@ export class PgLeadership implements Leadership {
   private attempting?: Promise<void>;
   private readonly intervalMs: number;
   private readonly now: () => number;
-  /** Whether the last look found this process's clock too far from the server's (said once). */
-  private clockOff = false;
+  /**
+   * What the last conclusive look found: this process's clock too far from the server's, or not;
+   * undefined before any (a replica that has not told does not lead). Said in the log on change.
+   */
+  private clockOff?: boolean;
 
   constructor(
     private readonly settings: ClientConfig,
@@ -103,26 +106,28 @@ export class PgLeadership implements Leadership {
   /**
    * Whether this process's clock is within MAX_CLOCK_SKEW_MS of the server's. The server read its
    * clock somewhere between sending and receiving, so the round trip's uncertainty counts against
-   * the replica. A round trip too long to tell (over MAX_CLOCK_SKEW_MS: a loaded database) changes
-   * nothing: the last verdict stands, as refusing on it would leave no replica to lead (and
-   * revoke) while the database is slow. Says so in the log when the verdict changes.
+   * the replica. A look that cannot tell (a round trip over MAX_CLOCK_SKEW_MS: a loaded database;
+   * or below zero: the clock jumped back meanwhile) changes nothing: the last verdict stands, as
+   * refusing on it would leave no leader (and no revokes) while the database is slow; before any
+   * verdict, the replica does not lead. Says so in the log when the verdict changes.
    */
   private async clockAgrees(client: Client): Promise<boolean> {
     const sent = this.now();
     const { rows } = await client.query<{ ms: number }>(SERVER_CLOCK);
     const received = this.now();
     const roundTrip = received - sent;
-    if (roundTrip > MAX_CLOCK_SKEW_MS) return !this.clockOff;
+    if (roundTrip < 0 || roundTrip > MAX_CLOCK_SKEW_MS) return this.clockOff === false;
     const skew = Number(rows[0]?.ms) - (sent + received) / 2;
     const off = Math.abs(skew) + roundTrip / 2 > MAX_CLOCK_SKEW_MS;
-    if (off !== this.clockOff) {
-      this.clockOff = off;
-      if (off) {
-        this.logger?.error(
-          "this replica's clock is off from the database server's; it will not lead until they agree (is NTP running?)",
-          { skewMs: Math.round(-skew), allowedMs: MAX_CLOCK_SKEW_MS },
-        );
-      } else this.logger?.info("this replica's clock agrees with the database server's again");
+    const was = this.clockOff;
+    this.clockOff = off;
+    if (off && was !== true) {
+      this.logger?.error(
+        "this replica's clock is off from the database server's; it will not lead until they agree (is NTP running?)",
+        { skewMs: Math.round(-skew), allowedMs: MAX_CLOCK_SKEW_MS },
+      );
+    } else if (!off && was === true) {
+      this.logger?.info("this replica's clock agrees with the database server's again");
     }
     return !off;
   }
