@@ -1,15 +1,27 @@
-/** Runs `work` over `items` with at most `concurrency` in flight; resolves when all settled. */
+/**
+ * Runs `work` over `items` with at most `concurrency` in flight. Once one fails, no further item
+ * is started; it resolves, or rejects with the first failure, only when every lane has settled,
+ * so nothing it started is still running when its caller hears back.
+ */
 export async function forEachLimited<T>(
   items: readonly T[],
   concurrency: number,
   work: (item: T) => Promise<void>,
 ): Promise<void> {
   let next = 0;
+  let failed = false;
   const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
+    while (!failed && next < items.length) {
       const item = items[next++]!;
-      await work(item);
+      try {
+        await work(item);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
     }
   });
-  await Promise.all(lanes);
+  const settled = await Promise.allSettled(lanes);
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure) throw failure.reason;
 }
