@@ -10,7 +10,7 @@ import type {
   Revocation,
   Revoked,
 } from '../core';
-import type { Directory } from '../core/directory';
+import type { Directory, PersonStatus } from '../core/directory';
 import type { Logger } from '../log';
 import type { Credentials } from '../providers/types';
 import { forgetSecret, registerSecret } from '../secrets/scrub';
@@ -65,6 +65,12 @@ const RECORD_MAX = 1_000;
  * once rather than how many are booked in time.
  */
 const TAKEN_AHEAD_MAX = 8_192;
+
+/**
+ * A grant whose activation comes this long after its approval asks the directory about its holder
+ * again first: the approval's own check is that old.
+ */
+const ASK_AGAIN_AFTER_MS = 10 * 60_000;
 
 /**
  * The exact timer never fires sooner than this after it is set: when something keeps falling
@@ -517,6 +523,33 @@ export class Sweeper {
     return callContext(grant, this.deps.core.policy, this.deps.providers, email, window);
   }
 
+  /**
+   * Whether the holder of a grant approved a while ago (booked for a later start, or retried) left
+   * since without Hallpass hearing of it (a `user_change` lost): asked afresh, one who did is
+   * offboarded, which ends this grant, and nothing is granted. A directory that cannot answer
+   * leaves the approval's own check standing.
+   */
+  private async leftSinceApproval(grant: GrantRow): Promise<boolean> {
+    if (this.deps.core.now() - grant.createdAt < ASK_AGAIN_AFTER_MS) return false;
+    let status: PersonStatus;
+    try {
+      status = await this.deps.directory.statusOf(grant.userId, { fresh: true });
+    } catch (err) {
+      this.deps.logger.warn('could not ask the directory about a grant holder before granting', {
+        grantId: grant.id,
+        error: describeError(err),
+      });
+      return false;
+    }
+    if (status === 'active') return false;
+    await this.deps.core.recordPersonStatus(grant.userId, status, 'directory_check');
+    this.deps.logger.warn('not granting: its holder left since it was approved', {
+      grantId: grant.id,
+      status,
+    });
+    return true;
+  }
+
   /** How long a timed-out call may still land: at least its own timeout. */
   private fenceFor(timeoutMs: number): number {
     return this.deps.core.now() + 2 * timeoutMs;
@@ -537,6 +570,7 @@ export class Sweeper {
           });
         return;
       }
+      if (await this.leftSinceApproval(grant)) return;
       const { provider, timeoutMs } = this.resolve(grant);
       timeout = timeoutMs;
       // A retry names the email its first attempt did: that attempt may have granted it.
