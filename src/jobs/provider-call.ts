@@ -33,22 +33,24 @@ export async function presenceOf(answer: Promise<unknown>): Promise<boolean> {
   return present;
 }
 
-/** How long a provider call waits for the person's email before going ahead without it. */
-const EMAIL_LOOKUP_MS = 2000;
+/** How long a provider call waits on the directory (a person's email, status) before going on. */
+const DIRECTORY_LOOKUP_MS = 2000;
 
 /**
- * Email is a courtesy for providers that key on it; a directory outage must not block a grant.
- * One promise and one timer per lookup, as each revoke of a mass expiry makes one.
+ * `lookup`'s answer, or undefined when it fails or takes longer than DIRECTORY_LOOKUP_MS: what a
+ * provider call asks the directory is a courtesy or a second look, and a directory that is out,
+ * or rate-limits a mass of calls, must not hold the calls up. One promise and one timer per
+ * lookup, as each revoke of a mass expiry makes one.
  */
-function emailOf(directory: Directory, userId: string): Promise<string | undefined> {
+export function boundedLookup<T>(lookup: () => Promise<T>): Promise<T | undefined> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), EMAIL_LOOKUP_MS);
-    const settle = (email: string | undefined) => {
+    const timer = setTimeout(() => resolve(undefined), DIRECTORY_LOOKUP_MS);
+    const settle = (answer: T | undefined) => {
       clearTimeout(timer);
-      resolve(email);
+      resolve(answer);
     };
     try {
-      directory.emailOf(userId).then(settle, () => settle(undefined));
+      lookup().then(settle, () => settle(undefined));
     } catch {
       settle(undefined);
     }
@@ -65,7 +67,7 @@ function emailOf(directory: Directory, userId: string): Promise<string | undefin
 export function grantedEmailOf(directory: Directory, grant: GrantRow): Promise<string | undefined> {
   return grant.grantedEmail !== null
     ? Promise.resolve(grant.grantedEmail)
-    : emailOf(directory, grant.userId);
+    : boundedLookup(() => directory.emailOf(grant.userId));
 }
 
 /**

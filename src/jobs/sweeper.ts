@@ -10,7 +10,7 @@ import type {
   Revocation,
   Revoked,
 } from '../core';
-import type { Directory, PersonStatus } from '../core/directory';
+import type { Directory } from '../core/directory';
 import type { Logger } from '../log';
 import type { Credentials } from '../providers/types';
 import { forgetSecret, registerSecret } from '../secrets/scrub';
@@ -22,6 +22,7 @@ import { throttle } from './throttle';
 import { ProviderCalls } from './provider-calls';
 import { forEachLimited } from '../limit';
 import {
+  boundedLookup,
   callContext,
   describeError,
   grantedEmailOf,
@@ -526,18 +527,16 @@ export class Sweeper {
   /**
    * Whether the holder of a grant approved a while ago (booked for a later start, or retried) left
    * since without Hallpass hearing of it (a `user_change` lost): asked afresh, one who did is
-   * offboarded, which ends this grant, and nothing is granted. A directory that cannot answer
-   * leaves the approval's own check standing.
+   * offboarded, which ends this grant, and nothing is granted. A directory that cannot answer in
+   * time (out, or rate-limiting a mass of booked starts) leaves the approval's own check standing.
    */
   private async leftSinceApproval(grant: GrantRow): Promise<boolean> {
     if (this.deps.core.now() - grant.createdAt < ASK_AGAIN_AFTER_MS) return false;
-    let status: PersonStatus;
-    try {
-      status = await this.deps.directory.statusOf(grant.userId, { fresh: true });
-    } catch (err) {
-      this.deps.logger.warn('could not ask the directory about a grant holder before granting', {
+    const { directory } = this.deps;
+    const status = await boundedLookup(() => directory.statusOf(grant.userId, { fresh: true }));
+    if (status === undefined) {
+      this.deps.logger.warn('the directory did not say in time whether a grant holder left', {
         grantId: grant.id,
-        error: describeError(err),
       });
       return false;
     }
