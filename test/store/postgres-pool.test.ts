@@ -1,8 +1,11 @@
 import { logger } from '../../src/log';
+import { Client } from 'pg';
 import { HallpassMetrics } from '../../src/metrics';
 import { describeStoreError, isStoreBusy } from '../../src/store/errors';
+import { NamedPool } from '../../src/store/postgres/pool';
 import { PostgresStore, type PostgresOptions } from '../../src/store/postgres/store';
 import { parsePrometheusText, sampleValue, type Family } from '../support/prometheus-text';
+import { slowProxy } from '../support/slow-proxy';
 import { freshPostgresDatabase } from '../support/stores';
 import { requestRow } from './rows';
 
@@ -216,3 +219,59 @@ describe('the PostgreSQL store under a burst of changes', () => {
     );
   });
 });
+
+describe('a PostgreSQL pool whose server ends a connection', () => {
+  it('survives the end arriving with the answer that hands the connection to a waiter', async () => {
+    // A busy process reads the answer to a statement and the server's "terminating connection"
+    // (a restart, a failover) in one go. Finishing the statement hands the connection straight to
+    // the next waiter, before the waiter's code runs: the end must find a listener even then.
+    const database = await freshPostgresDatabase();
+    const url = new URL(database.url);
+    const proxy = await slowProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    url.port = String(proxy.port);
+    const pool = new NamedPool(
+      'read',
+      1,
+      { connectionString: url.href, connectionTimeoutMillis: 5_000 },
+      '',
+    );
+    const admin = new Client({ connectionString: database.url });
+    await admin.connect();
+    try {
+      const { rows } = await pool.query<{ pid: number }>({
+        text: 'SELECT pg_backend_pid() AS pid',
+      });
+      proxy.hold();
+      const answered = pool.query({ text: 'SELECT 1 AS one' });
+      const waiter = pool.connect();
+      await until(() => proxy.heldBytes().length > 0);
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      await until(() => proxy.heldBytes().includes('57P01'));
+      proxy.flush();
+      await expect(answered).resolves.toMatchObject({ rows: [{ one: 1 }] });
+      const client = await waiter;
+      const failed = await client.query('SELECT 1').then(
+        () => undefined,
+        (err: Error) => err,
+      );
+      pool.release(client, failed);
+      expect(failed?.message).toMatch(/not queryable|terminat/);
+      await expect(pool.query({ text: 'SELECT 2 AS two' })).resolves.toMatchObject({
+        rows: [{ two: 2 }],
+      });
+    } finally {
+      await admin.end();
+      await pool.end();
+      await proxy.close();
+      await database.release();
+    }
+  });
+});
+
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the condition');
+    await pause(10);
+  }
+}

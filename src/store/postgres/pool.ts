@@ -30,6 +30,13 @@ export class NamedPool {
     this.pool.on('error', (err) =>
       logger?.warn(`a connection of the PostgreSQL ${name} pool failed`, { error: err.message }),
     );
+    // A connection the server cuts (a restart, a failover) reports it as an 'error' event as well
+    // as to the statement in progress. The pool listens only while a connection is idle, and the
+    // caller can listen only once it holds it; in between (a statement's answer read with the
+    // server's goodbye, handing the connection to a waiter at once) an unheard event would end
+    // the process. So every connection is heard for its whole life; its users see the failure
+    // on their next statement.
+    this.pool.on('connect', (client) => client.on('error', ignoreClientError));
   }
 
   get counts(): PoolCounts {
@@ -40,22 +47,15 @@ export class NamedPool {
     };
   }
 
-  /**
-   * A connection for the caller to use alone. A connection the server cuts (a restart, a
-   * failover) reports it as an 'error' event as well as to the query in progress; unheard, that
-   * event would end the process, so it is listened to here and the query's error is handled.
-   */
-  async connect(): Promise<PoolClient> {
-    const client = await this.pool.connect().catch((err: Error) => {
+  /** A connection for the caller to use alone. */
+  connect(): Promise<PoolClient> {
+    return this.pool.connect().catch((err: Error) => {
       throw this.named(err);
     });
-    client.on('error', ignoreClientError);
-    return client;
   }
 
   /** Hands a connection back; one that failed (`broken`) is closed rather than reused. */
   release(client: PoolClient, broken?: Error): void {
-    client.off('error', ignoreClientError);
     client.release(broken);
   }
 
@@ -82,5 +82,5 @@ export class NamedPool {
   }
 }
 
-/** The error reaches the query that was running on the connection too; it is handled there. */
+/** The error reaches the statement that was running on the connection too; it is handled there. */
 const ignoreClientError = () => undefined;
