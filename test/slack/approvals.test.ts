@@ -149,6 +149,29 @@ describe('approver buttons over signed HTTP', () => {
     ).toBe(1);
   });
 
+  // The click that completed the decision finds the request decided when Slack delivers it
+  // again: its approver must not be told, as after a late click, that it "is already decided".
+  it.each([
+    ['alone decides', 'prod-db', ['ULEAD']],
+    ['completes a quorum of two', 'quorum', ['UA1', 'UA2']],
+  ])('answers nothing to a retried delivery of the approval that %s', async (_, resource, who) => {
+    const row = await request(resource);
+    let last!: ReturnType<typeof click>;
+    for (const [i, approver] of who.entries()) {
+      last = click(approver, ACTIONS.approve, row.id);
+      await last.sent;
+      await settled(row.id, i + 1);
+    }
+    await waitUntil(async () => (await statusOf(row.id)) === 'approved', 'the approval');
+    const retry = await h.send.interaction(last.payload, {
+      headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' },
+    });
+    expect(retry.status).toBe(200);
+    await h.slack.stop();
+    expect(await h.count('grants')).toBe(1);
+    expect(responsesTo(last.responseUrl)).toEqual([]);
+  });
+
   it.each([
     ['an id with a user in it', (id: string) => JSON.stringify({ requestId: id, user: 'ULEAD' })],
     ['someone else’s name', () => 'ULEAD'],

@@ -1,6 +1,7 @@
 import type { BlockAction, ButtonAction, Middleware, SlackActionMiddlewareArgs } from '@slack/bolt';
 import { requestIdSchema } from '../../payload-values';
 import { decisionReply, requestTitle } from '../../ui/replies';
+import type { DecisionOutcome } from '../../../core';
 import { answerClick } from '../answer';
 import { readerContext, type ListenerDeps } from '../deps';
 import { explainFailure } from '../errors';
@@ -27,7 +28,7 @@ export function approveAction(
         decision: 'approve',
       });
       const reader = await readerContext(deps, body.user.id);
-      const retried = outcome.kind === 'duplicate' && (context.retryNum ?? 0) > 0;
+      const retried = (context.retryNum ?? 0) > 0 && decidedBefore(outcome, body.user.id);
       line = retried ? undefined : decisionReply(outcome, body.user.id, reader);
       if (!line && body.view?.type === 'home') {
         const name = reader.nameOf(outcome.request.resourceId);
@@ -38,4 +39,16 @@ export function approveAction(
     }
     if (line) await answerClick(args, deps, line);
   };
+}
+
+/**
+ * Whether `actor`'s decision was already on record: a retried delivery of their click then
+ * changed nothing and is not answered, also when that click was the one that decided the request.
+ */
+function decidedBefore(outcome: DecisionOutcome, actor: string): boolean {
+  if (outcome.kind === 'duplicate') return true;
+  return (
+    outcome.kind === 'already_decided' &&
+    outcome.approvals.some((a) => a.approver === actor && a.decision === 'approve')
+  );
 }
