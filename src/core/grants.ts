@@ -7,12 +7,13 @@ import { refuseIfTokenEnded } from './api-tokens';
 import { filedBefore, type Asked } from './client-key';
 import type { PipelineCaller } from './pipelines';
 import {
-  checkDuration,
+  checkBounds,
   checkFilingRate,
   checkJustification,
   fileRequest,
   pendingRequest,
   pipelineDetails,
+  readDuration,
 } from './requests';
 import { termsOf } from './terms';
 
@@ -101,21 +102,23 @@ export async function requestExtension(
       'bad_state',
       `${grantName(ctx, grant)} is of a resource no longer in Hallpass's configuration: it cannot be extended, and ends at its time.`,
     );
-  const durationMs = checkDuration(resource, input.duration);
-  const justification = checkJustification(ctx, input.justification);
+  const durationMs = readDuration(resource, input.duration);
   const asked: Asked = {
     requester: input.actor,
     kind: 'extension',
     resourceId: grant.resourceId,
     grantId: grant.id,
     durationMs,
-    justification,
+    justification: input.justification.trim(),
     ticket: null,
     startAt: null,
   };
-  // Before the grant's state: the extension a retry repeats may have been applied since.
+  // Before the grant's state and today's bounds: the extension a retry repeats may have been
+  // applied since, and a bound lowered since judges new extensions only.
   const earlier = await filedBefore(ctx.store, input.clientKey, asked);
   if (earlier) return earlier;
+  checkBounds(resource, durationMs);
+  const justification = checkJustification(ctx, input.justification);
   if (grant.status !== 'active' || grant.startsAt === null || grant.expiresAt === null) {
     throw new DomainError(
       'bad_state',

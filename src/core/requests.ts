@@ -31,20 +31,32 @@ export type NewRequest = z.infer<typeof newRequestSchema>;
 
 const MAX_JUSTIFICATION = 2000;
 
-export function checkDuration(resource: Resource, input: string | number): number {
+const boundsOf = (resource: Resource) =>
+  `between ${formatDuration(resource.minDuration)} and ${formatDuration(resource.maxDuration)}`;
+
+/** `input` read as a duration, whatever `resource` allows; one that is none is refused. */
+export function readDuration(resource: Resource, input: string | number): number {
   const ms = typeof input === 'number' ? input : parseDuration(input);
-  const bounds = `between ${formatDuration(resource.minDuration)} and ${formatDuration(resource.maxDuration)}`;
   if (ms === null) {
     throw new DomainError(
       'bad_duration',
-      `"${String(input)}" is not a duration. Use something like 30m, 2h or 1h30m (${bounds} for ${resource.id}).`,
+      `"${String(input)}" is not a duration. Use something like 30m, 2h or 1h30m (${boundsOf(resource)} for ${resource.id}).`,
       'duration',
     );
   }
+  return ms;
+}
+
+export function checkDuration(resource: Resource, input: string | number): number {
+  return checkBounds(resource, readDuration(resource, input));
+}
+
+/** `ms`, if `resource` allows a grant that long. */
+export function checkBounds(resource: Resource, ms: number): number {
   if (ms < resource.minDuration || ms > resource.maxDuration) {
     throw new DomainError(
       'bad_duration',
-      `${formatDuration(ms)} is outside what ${resource.id} allows: pick a duration ${bounds}.`,
+      `${formatDuration(ms)} is outside what ${resource.id} allows: pick a duration ${boundsOf(resource)}.`,
       'duration',
     );
   }
@@ -78,8 +90,11 @@ function ticketShape(resource: Resource): string {
   return `matching the pattern ${resource.ticketPattern ?? ''}`;
 }
 
+/** A ticket reference as a request records it: none when only whitespace was given. */
+export const ticketOf = (ticket: string | undefined): string | null => ticket?.trim() || null;
+
 export function checkTicket(resource: Resource, ticket: string | undefined): string | null {
-  const value = ticket?.trim() || null;
+  const value = ticketOf(ticket);
   if (!value) {
     if (resource.requireTicket) {
       throw new DomainError(
@@ -242,15 +257,19 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
   const resource = parsed.caller
     ? ctx.policy.pipelineResource(parsed.caller, resourceId)
     : ctx.policy.resource(resourceId);
-  const durationMs = checkDuration(resource, parsed.duration);
-  const justification = checkJustification(ctx, parsed.justification);
-  const ticket = checkTicket(resource, parsed.ticket);
+  const durationMs = readDuration(resource, parsed.duration);
   const caller = parsed.caller;
   // A retry asks what the filing it repeats asked, read when that filing was (`09:30` read again
-  // after 09:30 names tomorrow), and gets it back before today's rules are asked.
+  // after 09:30 names tomorrow), and gets it back before today's rules are asked: a bound
+  // lowered since (maxDuration, a ticket pattern) judges new filings, not the one it repeats.
   const earlier = parsed.clientKey
     ? await ctx.store.requests.byClientKey(parsed.clientKey)
     : undefined;
+  if (!earlier) checkBounds(resource, durationMs);
+  const justification = earlier
+    ? parsed.justification.trim()
+    : checkJustification(ctx, parsed.justification);
+  const ticket = earlier ? ticketOf(parsed.ticket) : checkTicket(resource, parsed.ticket);
   const now = earlier?.createdAt ?? ctx.clock.now();
   const startAt = parsed.startAt === undefined ? null : checkStart(ctx, parsed.startAt, now);
   const asked: Asked = {

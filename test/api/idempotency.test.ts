@@ -222,4 +222,75 @@ describe('the same Idempotency-Key with the same or another body', () => {
     expect(await h.sql.value("SELECT count(*) FROM requests WHERE kind = 'extension'")).toBe(1);
     expect((await h.core.grant(grantId))!.expiresAt).toBe(now + 10 * 60_000);
   });
+
+  // A pipeline whose answer was lost retries after an admin lowered the resource's bounds: told
+  // its duration is refused, it would think nothing was filed, and never learn of (nor give
+  // back) the grant it holds.
+  it('answers a retry with what it filed, after the bounds it was filed under were lowered', async () => {
+    const { token } = await h.core.pipelines.createToken({
+      identity: 'ci:deploy-bot',
+      resources: ['deploy-staging'],
+      actor: 'cli:test',
+    });
+    const body = { resource: 'deploy-staging', duration: '15m', reason: 'deploying build 42' };
+    const key = { 'idempotency-key': 'run-43' };
+    const filed = await callApi(served.base, 'POST', '/requests', token, body, key);
+    const grantId = (filed.body.grant as { id: string }).id;
+    const now = h.clock.now();
+    await h.core.lifecycle.activated(grantId, {
+      startsAt: now,
+      expiresAt: now + 15 * 60_000,
+      state: undefined,
+      elapsedMs: 1,
+    });
+    const more = { duration: '10m', reason: 'the deploy is slower than planned' };
+    const moreKey = { 'idempotency-key': 'run-43-more' };
+    const extended = await callApi(
+      served.base,
+      'POST',
+      `/grants/${grantId}/extend`,
+      token,
+      more,
+      moreKey,
+    );
+    expect([filed.status, extended.status]).toEqual([201, 201]);
+
+    const lowered = await serveApi(
+      h.withConfig(
+        tokenYaml
+          .replace('maxDuration: 4h', 'maxDuration: 5m')
+          .replace('maxDuration: 15m', 'maxDuration: 5m'),
+      ),
+      new Sealer(SECRET),
+    );
+    try {
+      const again = await callApi(lowered.base, 'POST', '/requests', token, body, key);
+      expect({ status: again.status, id: again.body.id }).toEqual({
+        status: 201,
+        id: filed.body.id,
+      });
+      const extendedAgain = await callApi(
+        lowered.base,
+        'POST',
+        `/grants/${grantId}/extend`,
+        token,
+        more,
+        moreKey,
+      );
+      expect({ status: extendedAgain.status, id: extendedAgain.body.id }).toEqual({
+        status: 201,
+        id: extended.body.id,
+      });
+      const fresh = await callApi(lowered.base, 'POST', '/requests', token, body, {
+        'idempotency-key': 'run-44',
+      });
+      expect({ status: fresh.status, code: fresh.body.code }).toEqual({
+        status: 422,
+        code: 'bad_duration',
+      });
+    } finally {
+      await lowered.close();
+    }
+    expect(await h.sql.value('SELECT count(*) FROM requests')).toBe(2);
+  });
 });
