@@ -86,6 +86,13 @@ export class OidcVerifier {
       if (err instanceof ApiProblem) throw err;
       throw this.explain(err, issuer, errors);
     }
+    // jose accepts an `aud` list that names Hallpass among others; each service it names may
+    // send it on, so a token for others too would let any of them act as the pipeline here.
+    const { aud } = payload;
+    if (Array.isArray(aud) && (aud.length !== 1 || aud[0] !== issuer.audience))
+      throw unauthorized(
+        `The ID token is also for ${aud.filter((a) => a !== issuer.audience).length} other audience(s); Hallpass accepts a token for "${issuer.audience}" alone (ask your CI for a token with only that audience).`,
+      );
     // jose checks `iat` only against a maximum age; a token from the future is as wrong as one
     // not valid yet (`nbf`), and is held to the same skew.
     if (typeof payload.iat === 'number' && payload.iat * 1000 > Date.now() + issuer.clockSkew)

@@ -416,6 +416,12 @@ describe('the pipelines API, end to end', () => {
         () => issuer.sign(main, { audience: 'someone-else' }),
         /another audience; Hallpass accepts "hallpass-test"/,
       ],
+      [
+        // Any other service the token is for could send it on to act as the pipeline here.
+        'a token for other audiences too',
+        () => issuer.sign(main, { audience: ['https://sts.example.com', 'hallpass-test'] }),
+        /also for 1 other audience\(s\); Hallpass accepts a token for "hallpass-test" alone/,
+      ],
       ['an expired token', () => issuer.sign(main, { expiresIn: -120 }), /has expired/],
       [
         'a token issued further in the future than the clock skew',

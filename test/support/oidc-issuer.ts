@@ -6,7 +6,7 @@ import { exportJWK, SignJWT } from 'jose';
 export interface SignOptions {
   /** Sign with a key the issuer never published. */
   foreignKey?: boolean;
-  audience?: string;
+  audience?: string | string[];
   issuer?: string;
   /** Seconds from now; negative for an expired token. */
   expiresIn?: number;
