@@ -39,9 +39,13 @@ const UNREACHABLE = new Set([
 export function isStoreBusy(err: unknown): boolean {
   const code = codeOf(err);
   if (code === undefined) {
-    // pg reports a connection the server cut with a message and no code.
+    // pg reports a connection the server cut with a message and no code: to the statement
+    // running then, and to each one sent on it after (whose transaction was never committed).
     const message = (err as DriverError | null)?.message;
-    return typeof message === 'string' && /^Connection terminated/.test(message);
+    return (
+      typeof message === 'string' &&
+      /^Connection terminated|connection error and is not queryable$/.test(message)
+    );
   }
   if (code === CHANGES_QUEUED) return true;
   if (isSqliteError(err)) return code.startsWith('SQLITE_BUSY');

@@ -249,20 +249,52 @@ describe('a PostgreSQL pool whose server ends a connection', () => {
       await until(() => proxy.heldBytes().includes('57P01'));
       proxy.flush();
       await expect(answered).resolves.toMatchObject({ rows: [{ one: 1 }] });
+      // The waiter is handed a live connection, not the one the server just cut.
       const client = await waiter;
+      await expect(client.query('SELECT 2 AS two')).resolves.toMatchObject({ rows: [{ two: 2 }] });
+      pool.release(client);
+      expect(pool.counts.total).toBe(1);
+    } finally {
+      await admin.end();
+      await pool.end();
+      await proxy.close();
+      await database.release();
+    }
+  });
+
+  it('fails a statement on a connection cut between statements as the database out of reach', async () => {
+    // A change holds its connection across statements; one cut meanwhile fails the next
+    // statement with pg's "not queryable", and nothing was committed: "busy, try again".
+    const database = await freshPostgresDatabase();
+    const pool = new NamedPool(
+      'change',
+      1,
+      { connectionString: database.url, connectionTimeoutMillis: 5_000 },
+      '',
+    );
+    const admin = new Client({ connectionString: database.url });
+    await admin.connect();
+    try {
+      const client = await pool.connect();
+      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const cut = new Promise((resolve) => client.once('error', resolve));
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      await cut;
       const failed = await client.query('SELECT 1').then(
         () => undefined,
         (err: Error) => err,
       );
       pool.release(client, failed);
-      expect(failed?.message).toMatch(/not queryable|terminat/);
-      await expect(pool.query({ text: 'SELECT 2 AS two' })).resolves.toMatchObject({
-        rows: [{ two: 2 }],
+      expect({ message: failed?.message, busy: isStoreBusy(failed) }).toEqual({
+        message: expect.stringMatching(/not queryable/),
+        busy: true,
+      });
+      await expect(pool.query({ text: 'SELECT 3 AS three' })).resolves.toMatchObject({
+        rows: [{ three: 3 }],
       });
     } finally {
       await admin.end();
       await pool.end();
-      await proxy.close();
       await database.release();
     }
   });

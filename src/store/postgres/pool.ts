@@ -17,6 +17,8 @@ export interface PoolCounts {
  */
 export class NamedPool {
   private readonly pool: pg.Pool;
+  /** Connections the server cut, with why: never handed out again. */
+  private readonly cut = new WeakMap<pg.ClientBase, Error>();
 
   constructor(
     readonly name: string,
@@ -34,9 +36,8 @@ export class NamedPool {
     // as to the statement in progress. The pool listens only while a connection is idle, and the
     // caller can listen only once it holds it; in between (a statement's answer read with the
     // server's goodbye, handing the connection to a waiter at once) an unheard event would end
-    // the process. So every connection is heard for its whole life; its users see the failure
-    // on their next statement.
-    this.pool.on('connect', (client) => client.on('error', ignoreClientError));
+    // the process. So every connection is heard for its whole life, and one cut is not used.
+    this.pool.on('connect', (client) => client.on('error', (err) => this.cut.set(client, err)));
   }
 
   get counts(): PoolCounts {
@@ -47,24 +48,34 @@ export class NamedPool {
     };
   }
 
-  /** A connection for the caller to use alone. */
-  connect(): Promise<PoolClient> {
-    return this.pool.connect().catch((err: Error) => {
-      throw this.named(err);
-    });
+  /**
+   * A live connection for the caller to use alone. One cut while it was handed over is closed
+   * and another taken; after as many as the pool holds, the server's reason is the answer.
+   */
+  async connect(): Promise<PoolClient> {
+    for (let tries = 0; ; tries++) {
+      const client = await this.pool.connect().catch((err: Error) => {
+        throw this.named(err);
+      });
+      const cut = this.cut.get(client);
+      if (!cut) return client;
+      client.release(cut);
+      if (tries >= this.max) throw cut;
+    }
   }
 
-  /** Hands a connection back; one that failed (`broken`) is closed rather than reused. */
+  /** Hands a connection back; one that failed (`broken`) or was cut is closed, not reused. */
   release(client: PoolClient, broken?: Error): void {
-    client.release(broken);
+    client.release(broken ?? this.cut.get(client));
   }
 
   /** One statement on whichever connection is free. */
   async query<R extends pg.QueryResultRow>(config: QueryConfig): Promise<QueryResult<R>> {
+    const client = await this.connect();
     try {
-      return await this.pool.query<R>(config);
-    } catch (err) {
-      throw this.named(err as Error);
+      return await client.query<R>(config);
+    } finally {
+      this.release(client);
     }
   }
 
@@ -81,6 +92,3 @@ export class NamedPool {
     );
   }
 }
-
-/** The error reaches the statement that was running on the connection too; it is handled there. */
-const ignoreClientError = () => undefined;
