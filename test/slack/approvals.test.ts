@@ -172,6 +172,43 @@ describe('approver buttons over signed HTTP', () => {
     expect(responsesTo(last.responseUrl)).toEqual([]);
   });
 
+  // A retry may be the only delivery of a new click that arrived: an approver whose approval is
+  // on record, clicking again after a co-approver denied, must learn of the deny (and never
+  // read "You approved" on Home).
+  it.each([
+    ['an approver message', 'message'],
+    ['App Home', 'home'],
+  ] as const)(
+    'answers a retried Approve on %s for a request denied since the approval',
+    async (_, where) => {
+      const row = await request('quorum');
+      await h.core.decide({ requestId: row.id, actor: 'UA1', decision: 'approve' });
+      await h.core.decide({ requestId: row.id, actor: 'UA2', decision: 'deny', reason: 'freeze' });
+      const responseUrl = h.responseUrl();
+      const payload = buttonClick({
+        userId: 'UA1',
+        actionId: ACTIONS.approve,
+        value: row.id,
+        source:
+          where === 'home' ? { kind: 'home' } : { kind: 'message', responseUrl, channelId: 'CDBA' },
+      });
+      const retry = await h.send.interaction(payload, {
+        headers: { 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' },
+      });
+      expect(retry.status).toBe(200);
+      const text =
+        where === 'home'
+          ? textOf(
+              (await h.fake.waitFor((calls) => calls.find((c) => c.method === 'views.publish')))
+                .args.view,
+            )
+          : String((await h.responseTo(responseUrl)).text);
+      expect(text).toContain('is already decided');
+      expect(text).toContain('<@UA2>');
+      expect(text).not.toContain('You approved');
+    },
+  );
+
   it.each([
     ['an id with a user in it', (id: string) => JSON.stringify({ requestId: id, user: 'ULEAD' })],
     ['someone else’s name', () => 'ULEAD'],

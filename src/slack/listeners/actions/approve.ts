@@ -28,7 +28,7 @@ export function approveAction(
         decision: 'approve',
       });
       const reader = await readerContext(deps, body.user.id);
-      const retried = (context.retryNum ?? 0) > 0 && decidedBefore(outcome, body.user.id);
+      const retried = (context.retryNum ?? 0) > 0 && approvalStands(outcome, body.user.id);
       line = retried ? undefined : decisionReply(outcome, body.user.id, reader);
       if (!line && body.view?.type === 'home') {
         const name = reader.nameOf(outcome.request.resourceId);
@@ -42,13 +42,11 @@ export function approveAction(
 }
 
 /**
- * Whether `actor`'s decision was already on record: a retried delivery of their click then
- * changed nothing and is not answered, also when that click was the one that decided the request.
+ * Whether a retried delivery of `actor`'s click changed nothing they were not told: their
+ * approval is on record and the request is still pending or was approved. A request since
+ * denied, expired or cancelled is answered, as its first delivery may never have arrived.
  */
-function decidedBefore(outcome: DecisionOutcome, actor: string): boolean {
-  if (outcome.kind === 'duplicate') return true;
-  return (
-    outcome.kind === 'already_decided' &&
-    outcome.approvals.some((a) => a.approver === actor && a.decision === 'approve')
-  );
+function approvalStands(outcome: DecisionOutcome, actor: string): boolean {
+  const mine = outcome.approvals.some((a) => a.approver === actor && a.decision === 'approve');
+  return mine && (outcome.request.status === 'pending' || outcome.request.status === 'approved');
 }
