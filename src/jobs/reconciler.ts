@@ -187,7 +187,13 @@ export class Reconciler {
         return finding('covered', { coveredBy: cover.id });
       }
     }
-    if (!resolved?.provider.check) {
+    // Its provider was taken out of the configuration (allowed once no live grant uses it): the
+    // read-back an ended grant still owes waits until it is back, rather than being called done.
+    if (!resolved)
+      return finding('error', {
+        error: `its provider "${grant.provider}" is not in the configuration; add it back to read the grant back`,
+      });
+    if (!resolved.provider.check) {
       if (!dryRun && expected === 'absent')
         await core.lifecycle.rechecked(grant.id, { readable: false }, this.deps.operator);
       return finding('unreadable');

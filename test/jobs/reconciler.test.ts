@@ -382,6 +382,25 @@ describe.each(STORE_KINDS)('reconciler (%s)', (kind: StoreKind) => {
     expect(await driftEvents(live)).toEqual([]);
   });
 
+  // A bot restarted without a provider that only ended grants used still owes their read-back:
+  // a grant call that landed after the revoke would otherwise never be found.
+  it('keeps the read-back an ended grant owes while its provider is out of the configuration', async () => {
+    const gone = await ended();
+    r = rig(h, provider, lookupOf({}));
+    h.clock.advance(2 * MIN);
+    expect(await r.reconciler.run()).toEqual([
+      expect.objectContaining({
+        grantId: gone.id,
+        found: 'error',
+        error: expect.stringContaining('its provider "hook" is not in the configuration'),
+      }),
+    ]);
+    expect(await grant(gone.id)).toMatchObject({ recheckAt: gone.recheckAt, rechecks: 0 });
+    expect(
+      await h.sql.value("SELECT count(*) FROM audit_events WHERE action = 'grant.rechecked'"),
+    ).toBe(0);
+  });
+
   it('counts a check that answers neither true nor false as an error, never as gone', async () => {
     const gone = (await ended()).id;
     h.clock.advance(2 * MIN);
