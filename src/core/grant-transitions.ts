@@ -103,12 +103,15 @@ export function recordActivated(
 }
 
 /**
- * Takes the grant call of an activating grant, before it is made: no process makes another, nor
- * ends the grant, until twice the provider's `timeoutMs` from the moment it is taken (the lease
- * end returned): a call cut off by a crash or by leadership moving to another replica may still
- * land until then, and a revoke made before it landed would leave access the record calls gone.
- * Its answer gives the call back (recordActivated, recordAttemptFailed). Undefined when the grant
- * left `activating`, or a call (or one that timed out) may still be out.
+ * Takes the grant call of an activating grant, or the re-grant of an active one (an extension's,
+ * a repair's), before it is made: no process makes another, nor ends the grant, until twice the
+ * provider's `timeoutMs` from the moment it is taken (the lease end returned): a call cut off by
+ * a crash or by leadership moving to another replica may still land until then, and a revoke
+ * made before it landed would leave access the record calls gone. An active grant's expiry waits
+ * for the lease too, so it outlives its end by the lease at most. Its answer gives the call back
+ * (recordActivated, recordAttemptFailed, recordSynced, recordDrift). Undefined when the grant is
+ * neither activating nor active before its end, or a call (or one that timed out) may still be
+ * out.
  *
  * The first call also records the email it names: an attempt cut short (a kill, an answer lost on
  * the way) may have given that address access, so the retry, and every call after it, must name
@@ -122,8 +125,11 @@ export function recordGrantCall(
 ): Promise<number | undefined> {
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
-    if (!grant || grant.status !== 'activating' || (grant.fenceUntil ?? 0) > c.now)
-      return undefined;
+    // An active grant whose end has come is revoked, not granted again.
+    const callable =
+      grant?.status === 'activating' ||
+      (grant?.status === 'active' && (grant.expiresAt ?? 0) > c.now);
+    if (!grant || !callable || (grant.fenceUntil ?? 0) > c.now) return undefined;
     const until = c.now + 2 * timeoutMs;
     await c.tx.grants.update(grantId, {
       fenceUntil: until,
@@ -132,6 +138,26 @@ export function recordGrantCall(
     });
     return until;
   });
+}
+
+/**
+ * What a grant call's answer leaves on the grant once the call is over. The lease it held
+ * (recordGrantCall) is given back: only its own fence (it timed out) is left, and what the lease
+ * held back is due again, an active grant's expiry at its end (or the fence), an ended grant's
+ * revoke now. A lease another process took since this one's ran out is kept, and the fence added
+ * to it.
+ */
+export async function answered(
+  c: Change,
+  grant: GrantRow,
+  lease: number | undefined,
+  fenceUntil: number | null,
+): Promise<Pick<GrantRow, 'fenceUntil' | 'nextAttemptAt'>> {
+  if (lease === undefined || grant.fenceUntil !== lease) return fence(c, grant, fenceUntil);
+  const due = grant.status === 'active' ? (grant.expiresAt ?? c.now) : c.now;
+  const update = { fenceUntil, nextAttemptAt: Math.max(due, fenceUntil ?? 0) };
+  await c.tx.grants.update(grant.id, update);
+  return update;
 }
 
 /**
@@ -263,12 +289,9 @@ async function lateGrantFailed(
   grant: GrantRow,
   error: string,
   fenceUntil: number | null,
-  holder = false,
+  lease: number | undefined,
 ): Promise<GrantRow> {
-  const update = holder
-    ? { fenceUntil, nextAttemptAt: Math.max(c.now, fenceUntil ?? 0) }
-    : await fence(c, grant, fenceUntil);
-  if (holder) await c.tx.grants.update(grant.id, update);
+  const update = await answered(c, grant, lease, fenceUntil);
   c.audit({
     actor: 'hallpass',
     action: 'provider.called',
@@ -280,7 +303,7 @@ async function lateGrantFailed(
       ...(grant.status === 'revoking' ? { late: true } : {}),
       status: grant.status,
       error,
-      fenceUntil,
+      fenceUntil: update.fenceUntil,
     },
   });
   return { ...grant, ...update };
@@ -350,7 +373,7 @@ async function revokeFailed(
 export interface FailedCall {
   /** The call timed out and may still land until then, so nothing may be concluded before it. */
   fenceUntil?: number;
-  /** An activation's lease: while the grant still names it, no other call can be out. */
+  /** A grant call's lease: while the grant still names it, no other call can be out. */
   lease?: number;
 }
 
@@ -375,10 +398,11 @@ export function recordAttemptFailed(
     if (grant?.status === 'activating' && call === 'grant')
       return activationFailed(ctx, c, grant, message, retry, until);
     if (grant?.status === 'revoking' && call === 'grant')
-      return lateGrantFailed(c, grant, message, until, holder);
-    // An extension's re-grant timed out: its fence holds back a revoke, in any process.
-    if (grant?.status === 'active' && call === 'grant' && until !== null)
-      return lateGrantFailed(c, grant, message, until);
+      return lateGrantFailed(c, grant, message, fenceUntil ?? null, lease);
+    // A re-grant failed: its lease is given back, and if it timed out, its fence holds back a
+    // revoke, in any process.
+    if (grant?.status === 'active' && call === 'grant' && (holder || until !== null))
+      return lateGrantFailed(c, grant, message, fenceUntil ?? null, lease);
     if (grant?.status === 'revoking') return revokeFailed(ctx, c, grant, message, retry);
     return grant;
   });
@@ -574,6 +598,7 @@ export function recordWarned(
 /**
  * The provider was told of an extension. The state the re-grant answered with is what later calls
  * name: a provider may have made the access anew, and new credentials it issued go to the holder.
+ * The re-grant's `lease` (recordGrantCall) is given back, so the expiry is due at its end again.
  */
 export function recordSynced(
   ctx: CoreContext,
@@ -581,10 +606,13 @@ export function recordSynced(
   expiresAt: number,
   state: unknown,
   sealedCredentials?: string,
+  lease?: number,
 ): Promise<void> {
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
     if (!grant) return;
+    const live = grant.status === 'active' || grant.status === 'revoking';
+    if (live && lease !== undefined) await answered(c, grant, lease, null);
     // Ended while the re-grant was out: its revoke must still name the access the re-grant made.
     if (grant.status === 'revoking' && state !== undefined)
       await c.tx.grants.update(grantId, { providerState: JSON.stringify(state) });

@@ -214,8 +214,14 @@ export class GrantLifecycle {
   warned(grantId: string, expiresAt: number | null) {
     return recordWarned(this.ctx, grantId, expiresAt);
   }
-  synced(grantId: string, expiresAt: number, state: unknown, sealedCredentials?: string) {
-    return recordSynced(this.ctx, grantId, expiresAt, state, sealedCredentials);
+  synced(
+    grantId: string,
+    expiresAt: number,
+    state: unknown,
+    sealedCredentials?: string,
+    lease?: number,
+  ) {
+    return recordSynced(this.ctx, grantId, expiresAt, state, sealedCredentials, lease);
   }
 
   /** Ended grants due to be read back again, soonest first. */

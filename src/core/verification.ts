@@ -1,6 +1,6 @@
 import { backoffDelay } from './backoff';
 import { change, type CoreContext, type GrantRow } from './context';
-import { approverChannelOf, fence } from './grant-transitions';
+import { answered, approverChannelOf } from './grant-transitions';
 import { issueCredentials } from './credentials';
 import { recordStep } from './steps';
 
@@ -82,6 +82,8 @@ export interface Drift {
   state?: unknown;
   /** A re-grant timed out and may still land until then: nothing is revoked before it. */
   fenceUntil?: number;
+  /** The lease the re-grant held (recordGrantCall), which its outcome gives back. */
+  lease?: number;
   /** Who had it read back and repaired, when not the bot on its own schedule (`cli:<os user>`). */
   by?: string;
 }
@@ -101,11 +103,12 @@ export function recordDrift(
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
     // Kept even if the grant ended meanwhile: its revoke must name the access the re-grant made,
-    // and wait for one that may still land.
+    // and wait for one that may still land; the re-grant's lease is given back either way.
     const live = grant?.status === 'active' || grant?.status === 'revoking';
     if (live && drift.state !== undefined)
       await c.tx.grants.update(grantId, { providerState: JSON.stringify(drift.state) });
-    if (live && drift.fenceUntil !== undefined) await fence(c, grant, drift.fenceUntil);
+    if (live && (drift.lease !== undefined || drift.fenceUntil !== undefined))
+      await answered(c, grant, drift.lease, drift.fenceUntil ?? null);
     if (!grant || expectedOf(grant) !== drift.expected) return grant;
     const { retryBase, retryMax } = ctx.config.sweeper;
     const update =

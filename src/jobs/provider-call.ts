@@ -1,6 +1,7 @@
 import { termsOf, type GrantRow } from '../core';
 import type { Directory } from '../core/directory';
-import type { Policy } from '../core';
+import type { Core, Policy } from '../core';
+import type { Logger } from '../log';
 import type { Provider, ProviderCallContext } from '../providers/types';
 import { scrub } from '../secrets/scrub';
 
@@ -68,6 +69,33 @@ export function grantedEmailOf(directory: Directory, grant: GrantRow): Promise<s
   return grant.grantedEmail !== null
     ? Promise.resolve(grant.grantedEmail)
     : boundedLookup(() => directory.emailOf(grant.userId));
+}
+
+/**
+ * Takes the lease a grant call (an activation, or a re-grant of an active grant) holds the grant
+ * with before it is made (recordGrantCall): undefined, and the call is not made, when the grant
+ * left the state the call is for or another call may still be out. Nor when taking it left no
+ * more than the call's timeout of the lease: the call and the record of its timing out must both
+ * come before the lease ends, so a write that waited long (a busy database) leaves the call to
+ * the next pass, once the lease ran out.
+ */
+export async function takeGrantCall(
+  core: Core,
+  logger: Logger,
+  grantId: string,
+  email: string | undefined,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  const lease = await core.lifecycle.grantCall(grantId, email, timeoutMs);
+  if (lease === undefined) {
+    logger.info('grant ended, or another grant call may be out; not calling', { grantId });
+    return undefined;
+  }
+  if (lease - core.now() <= timeoutMs) {
+    logger.warn('taking the grant call took too long; calling after its lease', { grantId });
+    return undefined;
+  }
+  return lease;
 }
 
 /**

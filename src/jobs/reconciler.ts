@@ -12,6 +12,7 @@ import {
   describeError,
   grantedEmailOf,
   presenceOf,
+  takeGrantCall,
   type ProviderLookup,
   type ResolvedProvider,
 } from './provider-call';
@@ -253,11 +254,18 @@ export class Reconciler {
     const { provider, timeoutMs } = resolved;
     const { email, window } = await this.callWindow(grant);
     const ctx = callContext(grant, this.deps.core.policy, this.deps.providers, email, window);
+    let lease: number | undefined;
     try {
       let sealedCredentials: string | undefined;
       let readFrom = grant;
       let state: unknown;
       if (expected === 'present') {
+        // The re-grant holds the grant as an activation's call does: a process that dies with it
+        // out leaves its lease in the database, and no revoke comes before the call can land.
+        const { core, logger } = this.deps;
+        lease = await takeGrantCall(core, logger, grant.id, email, timeoutMs);
+        if (lease === undefined)
+          return { repaired: false, error: 'another grant call may still be out; not re-granting' };
         // A re-created access may come with new credentials (a new password): the holder gets them.
         const made = await this.deps.calls.run(grant.id, timeoutMs, (s) => provider.grant(ctx(s)));
         const { credentials } = made;
@@ -275,7 +283,10 @@ export class Reconciler {
         await this.deps.calls.settled(grant.id, 2 * timeoutMs);
         await this.deps.calls.run(grant.id, timeoutMs, (s) => provider.revoke(ctx(s)));
       }
-      const kept = state === undefined ? {} : { state };
+      const kept = {
+        ...(state === undefined ? {} : { state }),
+        ...(lease !== undefined ? { lease } : {}),
+      };
       const present = await this.check(resolved, readFrom);
       return present === (expected === 'present')
         ? { repaired: true, ...kept, ...(sealedCredentials ? { sealedCredentials } : {}) }
@@ -285,12 +296,13 @@ export class Reconciler {
             error: `the read-back after the repair still found it ${present ? 'present' : 'absent'}`,
           };
     } catch (err) {
-      // A re-grant that timed out may still land: its fence is recorded, for whichever process
-      // revokes the grant.
+      // The lease is given back; a re-grant that timed out may still land, so its fence is left,
+      // for whichever process revokes the grant.
       const late = expected === 'present' && this.deps.calls.pending(grant.id);
       return {
         repaired: false,
         error: describeError(err),
+        ...(lease !== undefined ? { lease } : {}),
         ...(late ? { fenceUntil: this.deps.core.now() + 2 * timeoutMs } : {}),
       };
     }

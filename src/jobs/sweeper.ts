@@ -28,6 +28,7 @@ import {
   grantedEmailOf,
   presenceOf,
   ProviderCallError,
+  takeGrantCall,
   type ProviderLookup,
   type ResolvedProvider,
 } from './provider-call';
@@ -585,23 +586,8 @@ export class Sweeper {
       // Not taken means the grant left `activating` while the email was looked up (ended early:
       // its revoke could not name the address this call would), or another process's call may
       // still be out (it led before this one).
-      const leaseEnd = await this.grants.grantCall(grant.id, email, timeoutMs);
-      if (leaseEnd === undefined) {
-        this.deps.logger.info('grant ended, or another grant call may be out; not calling', {
-          grantId: grant.id,
-        });
-        return;
-      }
-      // The call, and the record of its timing out, must both come before the lease ends: a
-      // write that waited long (a busy database) leaves too little of it, and the call waits for
-      // the lease to run out and be taken again.
-      if (leaseEnd - this.deps.core.now() <= timeoutMs) {
-        this.deps.logger.warn('taking the grant call took too long; calling after its lease', {
-          grantId: grant.id,
-        });
-        return;
-      }
-      lease = leaseEnd;
+      lease = await takeGrantCall(this.deps.core, this.deps.logger, grant.id, email, timeoutMs);
+      if (lease === undefined) return;
       const startsAt = this.deps.core.now();
       const window = { startsAt, expiresAt: startsAt + grant.durationMs };
       const ctx = this.contextOf(grant, email, window);
@@ -717,10 +703,15 @@ export class Sweeper {
       return;
     this.inFlight.add(grant.id);
     let timeout = 0;
+    let lease: number | undefined;
     try {
       const { provider, timeoutMs } = this.resolve(grant);
       timeout = timeoutMs;
       const email = await grantedEmailOf(this.deps.directory, grant);
+      // The re-grant holds the grant as an activation's call does: a process that dies with it
+      // out leaves its lease in the database, and no revoke comes before the call can land.
+      lease = await takeGrantCall(this.deps.core, this.deps.logger, grant.id, email, timeoutMs);
+      if (lease === undefined) return;
       const window = { startsAt: grant.startsAt, expiresAt: grant.expiresAt };
       const ctx = this.contextOf(grant, email, window);
       const result = await this.calls.run(grant.id, timeoutMs, (signal) =>
@@ -729,18 +720,20 @@ export class Sweeper {
       // A provider may answer a re-grant with new credentials (a new password): the holder gets
       // them, as after the first grant.
       const sealedCredentials = this.sealIssued(grant.id, result.credentials);
-      await this.grants.synced(grant.id, grant.expiresAt, result.state, sealedCredentials);
+      await this.grants.synced(grant.id, grant.expiresAt, result.state, sealedCredentials, lease);
     } catch (err) {
       this.deps.logger.warn('could not tell the provider about an extension; will retry', {
         grantId: grant.id,
         error: describeError(err),
       });
-      // A re-grant that timed out may still land: its fence is recorded, for whichever process
-      // revokes the grant.
-      if (this.calls.pending(grant.id))
-        await this.safely('record the fence of an extension', () =>
+      // The lease is given back; a re-grant that timed out may still land, so its fence is left,
+      // for whichever process revokes the grant.
+      const fenceUntil = this.calls.pending(grant.id) ? this.fenceFor(timeout) : undefined;
+      if (lease !== undefined || fenceUntil !== undefined)
+        await this.safely('record the end of an extension re-grant', () =>
           this.grants.failed(grant.id, 'grant', describeError(err), this.retry, {
-            fenceUntil: this.fenceFor(timeout),
+            fenceUntil,
+            lease,
           }),
         );
     } finally {

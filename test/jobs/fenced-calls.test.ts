@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import winston from 'winston';
+import type { Core } from '../../src/core';
 import { StaticDirectory } from '../../src/core/directory';
 import { ProviderCallError } from '../../src/jobs/provider-call';
 import { AccessTurns } from '../../src/jobs/access-turns';
@@ -33,6 +34,14 @@ const TIMEOUT_MS = 1_000;
 const LATE_MS = 1_500;
 const sealer = new Sealer('test-sealing-secret');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await sleep(5);
+  }
+}
 
 /**
  * A target system behind a slow, stubborn adapter: its grant ignores the abort signal and applies
@@ -405,6 +414,11 @@ class KeyedTarget implements Provider {
     this.held.splice(0).forEach((go) => go());
   }
 
+  /** Grant calls the receiver has and is still working on (`hold`). */
+  get heldCalls(): number {
+    return this.held.length;
+  }
+
   async afterLanding(): Promise<void> {
     await sleep(Math.max(0, this.lastGrantCalledAt + LATE_MS + 100 - Date.now()));
   }
@@ -415,11 +429,14 @@ interface Process {
   reconciler: Reconciler;
 }
 
-/** One Hallpass process (its sweeper and reconciler, with the in-memory state they share). */
-function processOn(h: CoreHarness, target: KeyedTarget): Process {
+/**
+ * One Hallpass process (its sweeper and reconciler, with the in-memory state they share), on the
+ * harness's core unless given its own (a restarted process's, on the same database).
+ */
+function processOn(h: CoreHarness, target: KeyedTarget, core: Core = h.core): Process {
   const providers = lookupOf({ hook: target }, TIMEOUT_MS);
   const deps = {
-    core: h.core,
+    core,
     providers,
     directory: new StaticDirectory({}, { UREQ: 'req@example.com' }),
     sealer,
@@ -438,8 +455,8 @@ describe('provider answers the record keeps: late ones, and re-grants (sqlite)',
   let h: CoreHarness;
   let target: KeyedTarget;
   const processes: Process[] = [];
-  const start = () => {
-    const p = processOn(h, target);
+  const start = (core?: Core) => {
+    const p = processOn(h, target, core);
     processes.push(p);
     return p;
   };
@@ -469,6 +486,24 @@ describe('provider answers the record keeps: late ones, and re-grants (sqlite)',
     await h.core.revokeGrant({ grantId, actor: 'UREQ' });
     await next.sweeper.tick();
     await target.afterLanding();
+    h.clock.advance(10 * TIMEOUT_MS);
+    await next.sweeper.tick();
+  }
+
+  /**
+   * `first` is killed (an OOM, a redeploy) while the receiver is still working on a re-grant it
+   * sent: nothing of it runs any more but that call. A restarted process, knowing only what the
+   * database says, revokes the grant the holder ends at once; the receiver then applies the
+   * re-grant, well within the provider's timeout, and the restarted process passes again once
+   * anything a fence held back is due.
+   */
+  async function revokedWhileOut(grantId: string): Promise<void> {
+    await until(() => target.heldCalls === 1);
+    const next = start(await h.another());
+    await h.core.revokeGrant({ grantId, actor: 'UREQ' });
+    await next.sweeper.tick();
+    target.release();
+    await sleep(50);
     h.clock.advance(10 * TIMEOUT_MS);
     await next.sweeper.tick();
   }
@@ -507,6 +542,29 @@ describe('provider answers the record keeps: late ones, and re-grants (sqlite)',
     await revokedAfterRestart(first, grantId);
     const row = (await h.core.grant(grantId))!;
     expect(row.status).toBe('revoked');
+    // The record says the access is gone: it must be.
+    expect([...target.keys]).toEqual([]);
+  });
+
+  // The re-grant holds the grant in the database before it is made, as an activation's call does:
+  // without that, a process that died with it out left no fence, the restarted one revoked at
+  // once, and the re-grant landed after the revoke.
+  it('fences the revoke after an extension re-grant still out when its process died, so it cannot outlive the revoked record', async () => {
+    const first = start();
+    target.keyByGrant = true;
+    const grantId = await activeGrant(first);
+    await h.core.requestExtension({
+      grantId,
+      actor: 'UREQ',
+      duration: '30m',
+      justification: 'the migration is still running',
+    });
+    target.hold = true;
+    const dying = first.sweeper.tick();
+
+    await revokedWhileOut(grantId);
+    await dying;
+    expect((await h.core.grant(grantId))!.status).toBe('revoked');
     // The record says the access is gone: it must be.
     expect([...target.keys]).toEqual([]);
   });
@@ -580,6 +638,22 @@ describe('provider answers the record keeps: late ones, and re-grants (sqlite)',
     expect((await h.core.grant(grantId))!.status).toBe('revoked');
     expect([...target.keys]).toEqual([]);
   }, 30_000);
+
+  it('fences the revoke after a reconciler re-grant still out when its process died', async () => {
+    const first = start();
+    target.keyByGrant = true;
+    const grantId = await activeGrant(first);
+    // Someone deletes the access at the target; the reconciler finds it absent and re-grants.
+    target.keys.clear();
+    h.clock.advance(5 * MIN);
+    target.hold = true;
+    const dying = first.reconciler.run();
+
+    await revokedWhileOut(grantId);
+    await dying;
+    expect((await h.core.grant(grantId))!.status).toBe('revoked');
+    expect([...target.keys]).toEqual([]);
+  });
 
   it('keeps the state a reconciler re-grant answered with, so the later revoke removes the re-created access', async () => {
     const p = start();
