@@ -475,7 +475,9 @@ async function extendGrant(ctx: CoreContext, c: Change, row: RequestRow): Promis
     ctx.policy.findResource(grant.resourceId),
   );
   const expiresAt = Math.min(grant.expiresAt + row.durationMs, ceiling);
-  await c.tx.grants.update(grant.id, { expiresAt, nextAttemptAt: expiresAt, warnedAt: null });
+  // A grant call still out (a re-grant's lease, or its fence) holds the new end back as the old.
+  const nextAttemptAt = Math.max(expiresAt, grant.fenceUntil ?? 0);
+  await c.tx.grants.update(grant.id, { expiresAt, nextAttemptAt, warnedAt: null });
   recordStep(c, {
     actor: 'hallpass',
     action: 'grant.extended',
