@@ -146,6 +146,19 @@ describe('the same Idempotency-Key with the same or another body', () => {
     await h.close();
   });
 
+  /** Records `grantId` active for `minutes` from now, as its grant call would; returns now. */
+  async function activeFor(grantId: string, minutes: number): Promise<number> {
+    const now = h.clock.now();
+    const expiresAt = now + minutes * 60_000;
+    await h.core.lifecycle.activated(grantId, {
+      startsAt: now,
+      expiresAt,
+      state: undefined,
+      elapsedMs: 1,
+    });
+    return now;
+  }
+
   it('is refused with 409, not answered with the request filed for the first body', async () => {
     const { token } = await h.core.pipelines.createToken({
       identity: 'ci:deploy-bot',
@@ -191,13 +204,7 @@ describe('the same Idempotency-Key with the same or another body', () => {
       reason: 'deploying build 42 to staging',
     });
     const grantId = (filed.body.grant as { id: string }).id;
-    const now = h.clock.now();
-    await h.core.lifecycle.activated(grantId, {
-      startsAt: now,
-      expiresAt: now + 5 * 60_000,
-      state: undefined,
-      elapsedMs: 1,
-    });
+    const now = await activeFor(grantId, 5);
     const extend = (duration: string) =>
       callApi(
         served.base,
@@ -236,13 +243,7 @@ describe('the same Idempotency-Key with the same or another body', () => {
     const key = { 'idempotency-key': 'run-43' };
     const filed = await callApi(served.base, 'POST', '/requests', token, body, key);
     const grantId = (filed.body.grant as { id: string }).id;
-    const now = h.clock.now();
-    await h.core.lifecycle.activated(grantId, {
-      startsAt: now,
-      expiresAt: now + 15 * 60_000,
-      state: undefined,
-      elapsedMs: 1,
-    });
+    await activeFor(grantId, 15);
     const more = { duration: '10m', reason: 'the deploy is slower than planned' };
     const moreKey = { 'idempotency-key': 'run-43-more' };
     const extended = await callApi(
