@@ -111,6 +111,7 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       metrics.instruments,
     );
     stack.push(() => providers.closeAll());
+    const places = providers.places;
     const core = new Core({
       store,
       clock,
@@ -118,9 +119,10 @@ export async function startHallpass(options: HallpassOptions): Promise<RunningHa
       directory,
       oncall,
       resolveTarget: (resource) => providers.forResource(resource.id)?.target ?? resource.target,
+      providerPlaces: places,
       checkpointSeal: new CheckpointSeal(sealingSecret(env)),
     });
-    const live = await core.checkLiveGrants(new Set(providers.names));
+    const live = await core.checkLiveGrants(places);
     if (live.unrevocable.length > 0) throw new ConfigError(live.unrevocable);
     for (const line of live.orphaned) logger.warn(line);
     const sealer = new Sealer(sealingSecret(env));

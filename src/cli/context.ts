@@ -115,11 +115,13 @@ function explainStoreError(err: unknown, where: string): unknown {
 export function cliConfig(
   io: CliIo,
   options: { providerSecrets?: boolean } = {},
-): { config: Config; file: string } {
+): { config: Config; file: string; unsetAt: string[] } {
   const path = resolve(paths(io).config);
   try {
-    const { config } = loadConfigText(path, io.env, { allowUnset: !options.providerSecrets });
-    return { config, file: path };
+    const { config, unsetAt } = loadConfigText(path, io.env, {
+      allowUnset: !options.providerSecrets,
+    });
+    return { config, file: path, unsetAt };
   } catch (err) {
     if (err instanceof ConfigError) {
       // An unreadable file's one line names the file already.

@@ -1,6 +1,8 @@
 import { userInfo } from 'node:os';
+import { dirname } from 'node:path';
 import { Core } from '../core';
 import { StaticDirectory } from '../core/directory';
+import { providerPlaces } from '../providers/registry';
 import { parseCommand } from './args';
 import {
   BOT_TAKES_IT_AWAY,
@@ -94,12 +96,14 @@ export async function grantsClose(args: string[], io: CliIo): Promise<number> {
     );
   }
   const grantId = positionals[0]!;
-  const { config } = cliConfig(io);
+  const { config, file, unsetAt } = cliConfig(io);
+  const places = await providerPlaces(config, dirname(file), unsetAt);
   const actor = `cli:${userInfo().username}`;
   return withStore(
     io,
     async (store) => {
-      const core = new Core({ store, clock: io.clock, config, directory: new StaticDirectory() });
+      const directory = new StaticDirectory();
+      const core = new Core({ store, clock: io.clock, config, directory, providerPlaces: places });
       const closed = await core.closeByHand(grantId, actor, reason);
       await write(
         io.stdout,

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Config } from '../config/schema';
-import { Core, type LiveGrantProblems } from '../core';
+import { Core, type LiveGrantProblems, type ProviderPlaces } from '../core';
 import { StaticDirectory } from '../core/directory';
 import { ConfigError, loadConfigText, withoutUnset } from '../config/load';
-import { checkProviders } from '../providers/registry';
+import { checkProviders, providerPlaces } from '../providers/registry';
 import { parseCommand } from './args';
 import { EXIT, paths, withStore, write, type CliIo } from './context';
 
@@ -36,7 +36,11 @@ export async function policyCheck(args: string[], io: CliIo): Promise<number> {
   await write(io.stderr, unset.map(unsetWarning).join(''));
   // A provider setting taken from an unset variable is checked as `${NAME}`: only warned about.
   const problems = withoutUnset(await checkProviders(config, dirname(file)), unsetAt);
-  const live = await liveGrantProblems(io, config);
+  const live = await liveGrantProblems(
+    io,
+    config,
+    await providerPlaces(config, dirname(file), unsetAt),
+  );
   problems.push(...live.unrevocable);
   await write(io.stderr, live.orphaned.map((line) => `warning: ${line}\n`).join(''));
   if (problems.length > 0) {
@@ -52,14 +56,18 @@ export async function policyCheck(args: string[], io: CliIo): Promise<number> {
 
 /**
  * With a database at hand (HALLPASS_DB or HALLPASS_DATABASE_URL), what the configuration would
- * leave behind for live grants; nothing to say without one.
+ * leave behind for live grants, its providers pointing at `places`; nothing to say without one.
  */
-async function liveGrantProblems(io: CliIo, config: Config): Promise<LiveGrantProblems> {
+async function liveGrantProblems(
+  io: CliIo,
+  config: Config,
+  places: ProviderPlaces,
+): Promise<LiveGrantProblems> {
   const where = paths(io);
   if (!where.databaseUrl && !existsSync(where.db)) return { unrevocable: [], orphaned: [] };
   return withStore(io, (store) =>
     new Core({ store, clock: io.clock, config, directory: new StaticDirectory() }).checkLiveGrants(
-      new Set(Object.keys(config.providers)),
+      places,
     ),
   );
 }

@@ -18,7 +18,8 @@ export const USAGE = `Usage: hallpass <command> [options]
   grants revoke <grant-id> --reason TEXT
                                    break-glass: end a grant when Slack is unreachable
   grants close <grant-id> --reason TEXT
-                                   a grant whose provider was removed: mark it for manual clean-up
+                                   a grant whose provider was removed or moved: mark it for
+                                   manual clean-up
   grants reconcile [--dry-run]     read grants back from their providers; repair drift (exit 1 on drift)
   digest --print                   the digest of the last 7 days, as text
   db copy [--to postgres://…]      copy the SQLite database into an empty PostgreSQL one, checked

@@ -5,7 +5,7 @@ import { chainEvent, type AuditInput } from './audit';
 import type { Clock } from './clock';
 import { subjectOf, type Notification } from './notifications';
 import type { Policy } from './policy';
-import type { TargetResolver } from './terms';
+import type { ProviderPlaces, TargetResolver } from './terms';
 
 export type { ApprovalRow, AuditRow, GrantRow, OutboxRow, RequestRow } from '../store/rows';
 
@@ -17,6 +17,11 @@ export interface CoreContext {
   config: Config;
   /** A resource's target as its provider resolves it, recorded on each grant at approval. */
   resolveTarget: TargetResolver;
+  /**
+   * Where each provider instance points today, recorded on each grant at approval and compared
+   * with it before the grant is acted on; unknown (nothing recorded or compared) without it.
+   */
+  providerPlaces?: ProviderPlaces;
   /**
    * Called after every committed change with the audit events it recorded, so jobs can wake up
    * (deliver, reschedule timers) and metrics can count what happened.

@@ -63,7 +63,7 @@ import {
   type Drift,
   type Recheck,
 } from './verification';
-import { configuredTarget, type TargetResolver } from './terms';
+import { configuredTarget, type ProviderPlaces, type TargetResolver } from './terms';
 import { Pipelines } from './pipeline-face';
 import { withPipelines } from './pipelines';
 import { Policy } from './policy';
@@ -99,7 +99,13 @@ export { DomainError } from './errors';
 export { ticketExample } from './ticket-example';
 export { extensionCeiling } from './extension-ceiling';
 export { parseNotification, type Accepted } from './outbox';
-export { termsOf, type GrantTerms } from './terms';
+export {
+  movedSettings,
+  termsOf,
+  type GrantTerms,
+  type ProviderPlace,
+  type ProviderPlaces,
+} from './terms';
 export type { Explanation } from './explain';
 export { explanationLines } from './explain-text';
 export { notAsked, OnCallUnavailable, type OnCall } from './oncall';
@@ -338,6 +344,8 @@ export class Core {
     oncall?: OnCall;
     /** The provider layer's reading of a resource's target; the configured target without it. */
     resolveTarget?: TargetResolver;
+    /** Where each provider instance points today (the provider layer's reading of its settings). */
+    providerPlaces?: ProviderPlaces;
     /** Seals the audit chain's verified head; without it the chain watch cannot run. */
     checkpointSeal?: CheckpointSeal;
   }) {
@@ -348,6 +356,7 @@ export class Core {
       config: deps.config,
       policy: new Policy(deps.config, withPipelines(deps.directory), deps.oncall),
       resolveTarget: deps.resolveTarget ?? configuredTarget,
+      providerPlaces: deps.providerPlaces,
     };
     this.lifecycle = new GrantLifecycle(this.ctx);
     this.outbox = new OutboxBook(this.ctx);
@@ -488,12 +497,18 @@ export class Core {
     return recordPersonStatus(this.ctx, userId, status, source);
   }
 
-  /** Live grants the configuration no longer covers: one line each, saying what to do. */
-  checkLiveGrants(providerNames: ReadonlySet<string>): Promise<LiveGrantProblems> {
-    return checkLiveGrants(this.ctx, providerNames);
+  /**
+   * Live grants the configuration no longer covers, given where each configured provider instance
+   * points: one line each, saying what to do.
+   */
+  checkLiveGrants(places: ProviderPlaces): Promise<LiveGrantProblems> {
+    return checkLiveGrants(this.ctx, places);
   }
 
-  /** An admin closes a grant whose provider is gone; the access must be removed by hand. */
+  /**
+   * An admin closes a grant whose provider is gone or points elsewhere now (`providerPlaces`);
+   * the access must be removed by hand.
+   */
   closeByHand(grantId: string, actor: string, reason: string) {
     return closeByHand(this.ctx, grantId, actor, reason);
   }

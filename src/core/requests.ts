@@ -391,8 +391,10 @@ export async function approveRequest(
     return approved;
   }
   const resource = ctx.policy.resource(row.resourceId);
+  const place = ctx.providerPlaces?.get(resource.provider);
   const terms: GrantTerms = {
     provider: resource.provider,
+    ...(place ? { providerPlace: place } : {}),
     target: ctx.resolveTarget(resource),
     resourceName: resource.name,
     approverChannel: ctx.policy.approverChannel(resource),

@@ -8,8 +8,24 @@ import type { GrantRow } from './context';
  * re-grant, revoke and check act on this, never on today's configuration, so editing or
  * removing a resource cannot redirect or strand a live grant.
  */
+/**
+ * Where a provider instance acts: its type and, for each setting that says where its accesses
+ * live (a server, an organisation, an endpoint), a digest of that setting, never its text (a
+ * URL may carry a token). Two places with the same keys and digests are the same place.
+ */
+export const providerPlaceSchema = z.record(z.string(), z.string());
+export type ProviderPlace = z.infer<typeof providerPlaceSchema>;
+
+/**
+ * Today's place of each configured provider instance, by name; undefined for one configured
+ * whose place is not known here (the CLI, with a setting's variable unset): not compared.
+ */
+export type ProviderPlaces = ReadonlyMap<string, ProviderPlace | undefined>;
+
 export const grantTermsSchema = z.object({
   provider: z.string(),
+  /** Absent on grants made before places were recorded: those are acted on wherever it is. */
+  providerPlace: providerPlaceSchema.optional(),
   target: z.unknown(),
   resourceName: z.string(),
   approverChannel: z.string(),
@@ -17,6 +33,21 @@ export const grantTermsSchema = z.object({
   approvalsRequired: z.number().int().min(0),
 });
 export type GrantTerms = z.infer<typeof grantTermsSchema>;
+
+/**
+ * The settings of a grant's provider instance that no longer point where the grant was made:
+ * none when they all do, or when the grant recorded no place. A grant is acted on only where it
+ * was made: a revoke at another place would be recorded as done while the access stays.
+ */
+export function movedSettings(
+  terms: Pick<GrantTerms, 'providerPlace'> | undefined,
+  today: ProviderPlace,
+): string[] {
+  const then = terms?.providerPlace;
+  if (!then) return [];
+  const keys = new Set([...Object.keys(then), ...Object.keys(today)]);
+  return [...keys].filter((key) => then[key] !== today[key]).sort();
+}
 
 /** How the edge resolves a resource's target (a provider's schema fills in defaults). */
 export type TargetResolver = (resource: Resource) => unknown;

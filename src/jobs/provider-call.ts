@@ -1,4 +1,4 @@
-import { termsOf, type GrantRow } from '../core';
+import { movedSettings, termsOf, type GrantRow, type ProviderPlace } from '../core';
 import type { Directory } from '../core/directory';
 import type { Core, Policy } from '../core';
 import type { Logger } from '../log';
@@ -9,6 +9,8 @@ import { scrub } from '../secrets/scrub';
 export interface ResolvedProvider {
   provider: Provider;
   timeoutMs: number;
+  /** Where it acts; a lookup without places (a test's) acts wherever grants were made. */
+  place?: ProviderPlace;
 }
 
 export interface ProviderLookup {
@@ -18,6 +20,45 @@ export interface ProviderLookup {
 }
 
 export class ProviderCallError extends Error {}
+
+/**
+ * What `movedSettings` answered for a grant's terms against a place: the grants of a resource
+ * share one frozen terms object (`termsOf`), and a mass expiry asks for each of them.
+ */
+const movedFor = new WeakMap<object, { place: ProviderPlace; moved: string[] }>();
+
+function movedSince(grant: GrantRow, place: ProviderPlace): string[] {
+  const terms = termsOf(grant);
+  if (!terms) return [];
+  const known = movedFor.get(terms);
+  if (known?.place === place) return known.moved;
+  const moved = movedSettings(terms, place);
+  movedFor.set(terms, { place, moved });
+  return moved;
+}
+
+/**
+ * The provider instance a grant's calls go to: the one named on the grant, while it still points
+ * where the grant was made. Otherwise why not, as its error says it: a revoke or read-back made
+ * elsewhere would find nothing and be recorded as done while the access stays.
+ */
+export function providerFor(
+  lookup: ProviderLookup,
+  grant: GrantRow,
+): ResolvedProvider | { problem: string } {
+  const found = lookup.get(grant.provider);
+  if (!found) {
+    return {
+      problem: `provider "${grant.provider}" is not in the configuration any more; add it back so the grant can be ended and read back`,
+    };
+  }
+  const moved = found.place ? movedSince(grant, found.place) : [];
+  if (moved.length === 0) return found;
+  const settings = moved.map((key) => `providers.${grant.provider}.${key}`).join(', ');
+  return {
+    problem: `provider "${grant.provider}" points elsewhere than where the grant was made (${settings} changed); restore ${moved.length === 1 ? 'it' : 'them'} so the grant can be ended and read back`,
+  };
+}
 
 /**
  * What a provider's `check` answered: true or false, nothing else. A module's check is outside

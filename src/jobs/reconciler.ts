@@ -12,6 +12,7 @@ import {
   describeError,
   grantedEmailOf,
   presenceOf,
+  providerFor,
   takeGrantCall,
   type ProviderLookup,
   type ResolvedProvider,
@@ -157,7 +158,7 @@ export class Reconciler {
       found,
       ...more,
     });
-    const resolved = this.deps.providers.get(grant.provider);
+    const resolved = providerFor(this.deps.providers, grant);
     const access = expected === 'absent' ? this.deps.turns.accessOf(grant) : undefined;
     // Its turn may come after a stop: by then it reads back nothing more.
     return access
@@ -170,7 +171,7 @@ export class Reconciler {
   private async readBack(
     grant: GrantRow,
     expected: Expected,
-    resolved: ResolvedProvider | undefined,
+    resolved: ResolvedProvider | { problem: string },
     finding: (found: Finding['found'], more?: Partial<Finding>) => Finding,
     dryRun: boolean,
   ): Promise<Finding> {
@@ -178,7 +179,11 @@ export class Reconciler {
     // A person's grants of one resource share the access on such a provider: while another grant
     // holds it, finding it present says nothing against this one, and a "repair" would take it
     // from the grant that holds it. Its last holder's revoke reads it back when that one ends.
-    if (expected === 'absent' && resolved?.provider.guarantees.isolation === 'shared') {
+    if (
+      expected === 'absent' &&
+      'provider' in resolved &&
+      resolved.provider.guarantees.isolation === 'shared'
+    ) {
       const cover = await core.lifecycle.covering(grant, (a, b) =>
         this.deps.turns.oneAccess(a, b, this.deps.directory),
       );
@@ -188,12 +193,10 @@ export class Reconciler {
         return finding('covered', { coveredBy: cover.id });
       }
     }
-    // Its provider was taken out of the configuration (allowed once no live grant uses it): the
-    // read-back an ended grant still owes waits until it is back, rather than being called done.
-    if (!resolved)
-      return finding('error', {
-        error: `its provider "${grant.provider}" is not in the configuration; add it back to read the grant back`,
-      });
+    // Its provider was taken out of the configuration (allowed once no live grant uses it), or
+    // points elsewhere now: the read-back an ended grant still owes waits until it is back as it
+    // was, rather than being called done.
+    if ('problem' in resolved) return finding('error', { error: resolved.problem });
     if (!resolved.provider.check) {
       if (!dryRun && expected === 'absent')
         await core.lifecycle.rechecked(grant.id, { readable: false }, this.deps.operator);

@@ -28,6 +28,7 @@ import {
   grantedEmailOf,
   presenceOf,
   ProviderCallError,
+  providerFor,
   takeGrantCall,
   type ProviderLookup,
   type ResolvedProvider,
@@ -503,11 +504,8 @@ export class Sweeper {
   }
 
   private resolve(grant: GrantRow): ResolvedProvider {
-    const found = this.deps.providers.get(grant.provider);
-    if (!found)
-      throw new ProviderCallError(
-        `provider "${grant.provider}" is not configured any more; restore it so the grant can be revoked`,
-      );
+    const found = providerFor(this.deps.providers, grant);
+    if ('problem' in found) throw new ProviderCallError(found.problem);
     return found;
   }
 

@@ -48,6 +48,8 @@ export const commandAdapter: ProviderAdapter<CommandConfig, CommandTarget> = {
   type: 'command',
   configSchema: commandConfig,
   targetSchema: commandTarget,
+  // What runs is what reaches the access; its environment may carry a rotated secret.
+  placeOf: (config) => ({ command: config.command, args: config.args }),
   create(config, deps) {
     const executable = resolveExecutable(config.command, deps.configDir);
     const call = async (action: CallAction, ctx: ProviderCallContext<CommandTarget>) =>

@@ -1,3 +1,4 @@
+import type { ProviderPlace, ProviderPlaces } from '../core';
 import type { Provider, ProviderGuarantees } from './types';
 
 /** One configured provider, ready for the sweeper. */
@@ -9,6 +10,8 @@ export interface LoadedProvider {
   /** Abort a call after this long (the instance's `timeout`, default 10s): pass it as ctx.signal. */
   readonly timeoutMs: number;
   readonly guarantees: ProviderGuarantees;
+  /** Where it acts (`placeOf`): a grant made elsewhere is not acted on through it. */
+  readonly place: ProviderPlace;
 }
 
 /** A resource's provider with the resource's target, as that provider's targetSchema parsed it. */
@@ -34,6 +37,11 @@ export class ProviderSet {
 
   get(name: string): LoadedProvider | undefined {
     return this.byName.get(name);
+  }
+
+  /** Where each instance acts, by name, for the core to record on grants and compare. */
+  get places(): ProviderPlaces {
+    return new Map([...this.byName].map(([name, loaded]) => [name, loaded.place]));
   }
 
   /** Undefined for a resource the configuration does not (or no longer) define. */

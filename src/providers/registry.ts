@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from '../config/duration';
 import { ConfigError, formatIssues } from '../config/load';
 import type { Config, ProviderInstanceConfig } from '../config/schema';
+import type { ProviderPlace, ProviderPlaces } from '../core';
 import { awsIdentityCenterAdapter } from './aws-identity-center/adapter';
 import { commandAdapter } from './command';
 import { gcpIamAdapter } from './gcp-iam/adapter';
@@ -10,6 +11,7 @@ import { kubernetesAdapter } from './kubernetes/adapter';
 import { ldapGroupAdapter } from './ldap-group/adapter';
 import { loadAdapterModule } from './module-loader';
 import { oktaGroupAdapter } from './okta-group/adapter';
+import { placeOf } from './place';
 import { postgresAdapter } from './postgres/adapter';
 import {
   closeProviders,
@@ -50,13 +52,16 @@ const commonKeys = z.object({
     .optional(),
 });
 
-/** An instance whose type is known; `settings` only when they passed its configSchema. */
+/**
+ * An instance whose type is known; `settings` and `place` only when its settings passed its
+ * configSchema.
+ */
 interface ResolvedProvider {
   name: string;
   type: string;
   adapter: ProviderAdapter;
   timeoutMs: number;
-  settings?: { value: unknown };
+  settings?: { value: unknown; place: ProviderPlace };
 }
 
 interface Resolution {
@@ -73,6 +78,29 @@ export async function checkProviders(config: Config, configDir: string): Promise
   return (await resolveProviders(config, configDir)).problems;
 }
 
+/**
+ * Where each configured provider instance acts, by name, read from its settings without creating
+ * it: the CLI's view. Unknown (undefined) for an instance whose settings do not pass their checks
+ * (`checkProviders` says why) or hold a variable unset here (`unsetAt`, paths like
+ * `providers.hook.url`): the bot reads them with that variable set.
+ */
+export async function providerPlaces(
+  config: Config,
+  configDir: string,
+  unsetAt: readonly string[] = [],
+): Promise<ProviderPlaces> {
+  const { providers } = await resolveProviders(config, configDir);
+  const places = new Map<string, ProviderPlace | undefined>(
+    Object.keys(config.providers).map((name) => [name, undefined]),
+  );
+  for (const { name, settings } of providers) {
+    const at = `providers.${name}`;
+    const unset = unsetAt.some((path) => path === at || path.startsWith(`${at}.`));
+    if (!unset) places.set(name, settings.place);
+  }
+  return places;
+}
+
 /** Creates every configured provider; throws a ConfigError with every problem found. */
 export async function loadProviders(config: Config, deps: ProviderDeps): Promise<ProviderSet> {
   const { problems, providers, targets } = await resolveProviders(config, deps.configDir);
@@ -81,7 +109,8 @@ export async function loadProviders(config: Config, deps: ProviderDeps): Promise
   for (const { name, type, adapter, timeoutMs, settings } of providers) {
     try {
       const provider = adapter.create(settings.value, deps);
-      loaded.set(name, { name, type, provider, timeoutMs, guarantees: guaranteesOf(provider) });
+      const guarantees = guaranteesOf(provider);
+      loaded.set(name, { name, type, provider, timeoutMs, guarantees, place: settings.place });
     } catch (err) {
       problems.push(`providers.${name}: ${(err as Error).message ?? String(err)}`);
     }
@@ -151,13 +180,17 @@ async function resolveProvider(
 
   const parsed = adapter.configSchema.safeParse(own);
   if (!parsed.success) problems.push(...formatIssues(issuesOf(parsed.error), at));
-  return {
-    name,
-    type,
-    adapter,
-    timeoutMs: common.data?.timeout ?? DEFAULT_TIMEOUT_MS,
-    ...(parsed.success ? { settings: { value: parsed.data } } : {}),
-  };
+  const resolved = { name, type, adapter, timeoutMs: common.data?.timeout ?? DEFAULT_TIMEOUT_MS };
+  if (!parsed.success) return resolved;
+  try {
+    return {
+      ...resolved,
+      settings: { value: parsed.data, place: placeOf(type, adapter, parsed.data) },
+    };
+  } catch (err) {
+    problems.push(`providers.${name}: ${(err as Error).message ?? String(err)}`);
+    return resolved;
+  }
 }
 
 /** A module adapter may bring its own zod; its issues have the same shape. */

@@ -168,5 +168,12 @@ export interface ProviderAdapter<Config = unknown, Target = unknown> {
   readonly type: string;
   readonly configSchema: z.ZodType<Config>;
   readonly targetSchema: z.ZodType<Target>;
+  /**
+   * The settings that say where this instance's accesses live (a server, an organisation, an
+   * endpoint), by name: never a secret or a credential, which may change under a live grant. A
+   * grant is acted on only while its instance still points there; an adapter without it is one
+   * place per instance name.
+   */
+  placeOf?(config: Config): Record<string, unknown>;
   create(config: Config, deps: ProviderDeps): Provider<Target>;
 }

@@ -55,6 +55,11 @@ export const webhookAdapter: ProviderAdapter<WebhookConfig, WebhookTarget> = {
   type: 'webhook',
   configSchema: webhookConfig,
   targetSchema: webhookTarget,
+  // Its origin and path: a token in the query may be rotated under a live grant.
+  placeOf: (config) => {
+    const url = new URL(config.url);
+    return { url: `${url.origin}${url.pathname}` };
+  },
   create(config) {
     registerSecret(config.secret);
     const poster = new WebhookPoster(config.url);

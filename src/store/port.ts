@@ -349,10 +349,13 @@ export interface GrantQueries {
   /** How many grants of a person are not over yet. */
   liveCountOf(userId: string): Promise<number>;
   /**
-   * How many grants are not over yet (activating, active, revoking) per provider and resource:
-   * counted in the database, so a check at start-up holds no grant in memory.
+   * How many grants are not over yet (activating, active, revoking) per provider, resource and
+   * recorded terms (the grants of a resource share a few): counted in the database, so a check at
+   * start-up holds no grant in memory.
    */
-  liveTargets(): Promise<{ provider: string; resourceId: string; count: number }[]>;
+  liveTargets(): Promise<
+    { provider: string; resourceId: string; snapshot: string | null; count: number }[]
+  >;
   /** The grants not over yet of one provider instance and resource. */
   liveOn(provider: string, resourceId: string): Promise<GrantRow[]>;
   /** Grants whose read-back falls due by `now` (ended ones checked again), soonest first. */

@@ -3,9 +3,10 @@ import { writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { webApi } from '@slack/bolt';
-import type { Core, GrantRow } from '../../src/core';
-import { DomainError } from '../../src/core';
+import { Core, DomainError, type GrantRow, type ProviderPlaces } from '../../src/core';
+import { StaticDirectory } from '../../src/core/directory';
 import { logger } from '../../src/log';
+import { providerPlaces } from '../../src/providers/registry';
 import { Sealer } from '../../src/secrets/seal';
 import { OutboxDispatcher } from '../../src/slack/delivery/dispatcher';
 import { cliEnv, runCli } from '../cli/run';
@@ -65,11 +66,22 @@ resources:${resources.join('')}
 const FULL = yaml([HOOK, OTHER], [PROD_DB, AUTO, ELSEWHERE]);
 /** providers.hook dropped (and every resource that used it). */
 const NO_HOOK = yaml([OTHER], [ELSEWHERE]);
+/** providers.hook pointed at another receiver. */
+const MOVED_HOOK = yaml([HOOK.replace('/hook', '/new-hook'), OTHER], [PROD_DB, AUTO, ELSEWHERE]);
 /** Resource prod-db dropped; its provider stays. */
 const NO_PROD_DB = yaml([HOOK, OTHER], [AUTO, ELSEWHERE]);
 
+/** Provider instances configured by name, where they point not known (nothing compared). */
+function configured(...names: string[]): ProviderPlaces {
+  return new Map(names.map((name) => [name, undefined]));
+}
+
 function unrevocableLine(grant: GrantRow, status: string): string {
   return `grant ${grant.id} (${grant.userId} on ${grant.resourceId}, ${status}) was granted through provider "hook", which is no longer configured: keep providers.hook until it ends, or close it by hand with \`hallpass grants close ${grant.id} --reason "…"\` and remove the access yourself`;
+}
+
+function movedLine(grant: GrantRow): string {
+  return `grant ${grant.id} (${grant.userId} on ${grant.resourceId}, active) was granted through provider "hook", whose providers.hook.url changed since (it now points elsewhere): keep providers.hook as it was until the grant ends (configure the new place as a provider of its own and point the resources at it), or close it by hand with \`hallpass grants close ${grant.id} --reason "…"\` and remove the access yourself`;
 }
 
 /** Delivers the outbox with `core` to FakeSlack, as the bot would. */
@@ -135,16 +147,30 @@ describe.each(STORE_KINDS)('configuration drift (%s)', (kind) => {
     return path;
   };
 
-  /** A grant of `resourceId` to `userId`, active for an hour unless `activating`. */
-  async function grant(resourceId: string, userId = 'UREQ', activating = false) {
-    const req = await h.core.createRequest({
+  /** The environment of a bot on the harness's database, `file` and `fake` Slack. */
+  const botEnv = (file: string, fake: FakeSlack): Record<string, string> => ({
+    ...(cliEnv(h.location) as Record<string, string>),
+    HALLPASS_CONFIG: file,
+    SLACK_BOT_TOKEN: 'xoxb-drift',
+    SLACK_SIGNING_SECRET: 'drift-signing-secret',
+    SLACK_API_URL: fake.url,
+    PORT: '0',
+    HOST: '127.0.0.1',
+  });
+
+  /**
+   * A grant of `resourceId` to `userId`, active for an hour unless `activating`; made by `core`,
+   * which records where the provider instances point only when given them (`placedCore`).
+   */
+  async function grant(resourceId: string, userId = 'UREQ', activating = false, core = h.core) {
+    const req = await core.createRequest({
       requester: userId,
       resourceId,
       duration: '1h',
       justification: JUST,
     });
     if (req.status === 'pending')
-      await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
+      await core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
     const row = (await h.store.grants.byRequest(req.id))!;
     if (activating) return row;
     const now = h.clock.now();
@@ -155,6 +181,17 @@ describe.each(STORE_KINDS)('configuration drift (%s)', (kind) => {
       elapsedMs: 1,
     });
     return (await h.core.grant(row.id))!;
+  }
+
+  /** A core that records on each grant where its provider instance points under FULL. */
+  async function placedCore(): Promise<Core> {
+    return new Core({
+      store: h.store,
+      clock: h.clock,
+      config: h.config,
+      directory: new StaticDirectory(),
+      providerPlaces: await providerPlaces(h.config, tmp.dir),
+    });
   }
 
   describe('in the core', () => {
@@ -168,7 +205,7 @@ describe.each(STORE_KINDS)('configuration drift (%s)', (kind) => {
       await h.core.lifecycle.revoked([{ grantId: ended.id }]);
       expect((await h.core.grant(ended.id))!.status).toBe('revoked');
 
-      const gone = await h.core.checkLiveGrants(new Set(['other']));
+      const gone = await h.core.checkLiveGrants(configured('other'));
       expect(gone.orphaned).toEqual([]);
       expect([...gone.unrevocable].sort()).toEqual(
         [
@@ -178,7 +215,7 @@ describe.each(STORE_KINDS)('configuration drift (%s)', (kind) => {
         ].sort(),
       );
 
-      const drifted = await h.withConfig(NO_PROD_DB).checkLiveGrants(new Set(['hook', 'other']));
+      const drifted = await h.withConfig(NO_PROD_DB).checkLiveGrants(configured('hook', 'other'));
       expect(drifted.unrevocable).toEqual([]);
       const ids = [active.id, second.id].sort();
       const listed = /\(([^)]*)\)/
@@ -192,7 +229,7 @@ describe.each(STORE_KINDS)('configuration drift (%s)', (kind) => {
       );
 
       // Everything configured: nothing to say.
-      expect(await h.core.checkLiveGrants(new Set(['hook', 'other']))).toEqual({
+      expect(await h.core.checkLiveGrants(configured('hook', 'other'))).toEqual({
         unrevocable: [],
         orphaned: [],
       });
@@ -201,7 +238,7 @@ describe.each(STORE_KINDS)('configuration drift (%s)', (kind) => {
     it('says it of one grant in the singular', async () => {
       const only = await grant('prod-db');
       expect(
-        (await h.withConfig(NO_PROD_DB).checkLiveGrants(new Set(['hook', 'other']))).orphaned,
+        (await h.withConfig(NO_PROD_DB).checkLiveGrants(configured('hook', 'other'))).orphaned,
       ).toEqual([
         `resource prod-db is no longer configured but 1 grant is not over (${only.id}); it will still be revoked through provider "hook" as granted`,
       ]);
@@ -303,7 +340,7 @@ describe.each(STORE_KINDS)('configuration drift (%s)', (kind) => {
               action: 'close',
               attempts: 0,
               error:
-                'provider "hook" is no longer configured; closed by hand by UADMIN: hook service decommissioned',
+                'it was granted through provider "hook", which is no longer configured; closed by hand by UADMIN: hook service decommissioned',
             },
           },
         ]);
@@ -342,15 +379,7 @@ describe.each(STORE_KINDS)('configuration drift (%s)', (kind) => {
       const file = configFile('hallpass.yml', NO_HOOK);
       const fake = await new FakeSlack().start();
       try {
-        const exit = await runBot({
-          ...(cliEnv(h.location) as Record<string, string>),
-          HALLPASS_CONFIG: file,
-          SLACK_BOT_TOKEN: 'xoxb-drift',
-          SLACK_SIGNING_SECRET: 'drift-signing-secret',
-          SLACK_API_URL: fake.url,
-          PORT: '0',
-          HOST: '127.0.0.1',
-        });
+        const exit = await runBot(botEnv(file, fake));
         expect(exit.code).toBe(1);
         expect(exit.stderr.trim().split('\n').sort()).toEqual(
           [
@@ -372,15 +401,7 @@ describe.each(STORE_KINDS)('configuration drift (%s)', (kind) => {
       const file = configFile('hallpass.yml', NO_PROD_DB);
       const fake = await new FakeSlack().start();
       try {
-        const bot = await BotProcess.start({
-          ...(cliEnv(h.location) as Record<string, string>),
-          HALLPASS_CONFIG: file,
-          SLACK_BOT_TOKEN: 'xoxb-drift',
-          SLACK_SIGNING_SECRET: 'drift-signing-secret',
-          SLACK_API_URL: fake.url,
-          PORT: '0',
-          HOST: '127.0.0.1',
-        });
+        const bot = await BotProcess.start(botEnv(file, fake));
         const warning = await bot.waitForLog((line) =>
           String(line.message).startsWith('resource prod-db is no longer configured'),
         );
@@ -472,9 +493,64 @@ describe.each(STORE_KINDS)('configuration drift (%s)', (kind) => {
       ).toBe(1);
 
       // With the provider gone and the grant closed, the bot would start again.
-      expect(await h.withConfig(NO_HOOK).checkLiveGrants(new Set(['other']))).toEqual({
+      expect(await h.withConfig(NO_HOOK).checkLiveGrants(configured('other'))).toEqual({
         unrevocable: [],
         orphaned: [],
+      });
+    });
+
+    it('refuses to start a bot whose config points a live grant’s provider elsewhere, naming the setting', async () => {
+      const g = await grant('prod-db', 'UREQ', false, await placedCore());
+      // A grant made before places were recorded is acted on wherever its provider points.
+      await grant('prod-db', 'UENG');
+      const file = configFile('hallpass.yml', MOVED_HOOK);
+      const fake = await new FakeSlack().start();
+      try {
+        const exit = await runBot(botEnv(file, fake));
+        expect(exit.code).toBe(1);
+        expect(exit.stderr.trim().split('\n')).toEqual([`hallpass: ${file}: ${movedLine(g)}`]);
+        expect(fake.callsOf('chat.postMessage')).toEqual([]);
+      } finally {
+        await fake.stop();
+      }
+    });
+
+    it('`hallpass policy check` reports a moved provider, and `grants close` strands its grant as moved', async () => {
+      const g = await grant('prod-db', 'UREQ', false, await placedCore());
+      const moved = configFile('moved.yml', MOVED_HOOK);
+      expect(await runCli(['policy', 'check', moved], cliEnv(h.location))).toEqual({
+        code: 1,
+        stdout: `${movedLine(g)}\n`,
+        stderr: '',
+      });
+      // The same file with the url left to a variable unset here says nothing about where it points.
+      const unset = configFile(
+        'unset.yml',
+        FULL.replace("'http://127.0.0.1:9/hook'", "'${HOOK_URL}'"),
+      );
+      expect(await runCli(['policy', 'check', unset], cliEnv(h.location))).toMatchObject({
+        code: 0,
+        stdout: 'ok: 3 resources, 2 providers\n',
+      });
+
+      const closed = await runCli(
+        ['grants', 'close', g.id, '--reason', 'hook moved to the new cluster'],
+        cliEnv(h.location, { HALLPASS_CONFIG: moved }),
+      );
+      expect(closed.code).toBe(0);
+      const stranded = (await h.core.grant(g.id))!;
+      expect(stranded).toMatchObject({ status: 'stranded', endReason: 'provider_moved' });
+      expect(grantLine(stranded, { now: h.clock.now(), timezone: 'UTC' })).toContain(
+        'its provider points elsewhere than where it was granted, so the access may still exist',
+      );
+      const alert = await h.sql.value<string>(
+        "SELECT payload FROM outbox WHERE topic = 'alert' AND key = ?",
+        `alert:${g.id}:close`,
+      );
+      expect(JSON.parse(alert)).toMatchObject({
+        error:
+          'it was granted through provider "hook", whose providers.hook.url changed since (it now points elsewhere); closed by hand by ' +
+          `cli:${userInfo().username}: hook moved to the new cluster`,
       });
     });
   });

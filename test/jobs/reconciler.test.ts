@@ -392,7 +392,7 @@ describe.each(STORE_KINDS)('reconciler (%s)', (kind: StoreKind) => {
       expect.objectContaining({
         grantId: gone.id,
         found: 'error',
-        error: expect.stringContaining('its provider "hook" is not in the configuration'),
+        error: expect.stringContaining('provider "hook" is not in the configuration any more'),
       }),
     ]);
     expect(await grant(gone.id)).toMatchObject({ recheckAt: gone.recheckAt, rechecks: 0 });

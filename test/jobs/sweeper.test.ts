@@ -720,6 +720,6 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     await orphan.tick();
     const stuck = await grant(grantId);
     expect(stuck).toMatchObject({ status: 'activating', attempts: 1 });
-    expect(stuck.lastError).toContain('provider "hook" is not configured any more');
+    expect(stuck.lastError).toContain('provider "hook" is not in the configuration any more');
   });
 });

@@ -1,7 +1,8 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, parseConfig } from '../../src/config/load';
-import { checkProviders, loadProviders } from '../../src/providers/registry';
+import { movedSettings } from '../../src/core';
+import { checkProviders, loadProviders, providerPlaces } from '../../src/providers/registry';
 import type { SlackApi } from '../../src/providers/types';
 import { tempDir } from '../support/tmp';
 
@@ -209,5 +210,104 @@ describe('provider registry: loading', () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('provider registry: where each instance acts', () => {
+  const NO_RESOURCES = resource('r-one', 'p');
+  /** Today's place of every instance of `providers` (YAML), and the settings that moved from `was`. */
+  async function places(providers: string) {
+    return providerPlaces(config(providers, NO_RESOURCES), FIXTURES);
+  }
+  async function moved(was: string, is: string): Promise<string[]> {
+    const [then, now] = [await places(was), await places(is)];
+    return movedSettings({ providerPlace: then.get('p')! }, now.get('p')!);
+  }
+
+  it('moves with the settings that say where, never with a secret, a timeout or a query', async () => {
+    const hook = (url: string, more = '') =>
+      `  p: { type: webhook, url: '${url}', secret: 'abcdefgh12345678'${more} }`;
+    expect(
+      await moved(
+        hook('https://hooks.example.com/x?token=a'),
+        hook('https://hooks.example.com/x?token=b', ", timeout: 30s, headers: { x-key: '2' }"),
+      ),
+    ).toEqual([]);
+    expect(
+      await moved(hook('https://hooks.example.com/x'), hook('https://hooks.example.com/y')),
+    ).toEqual(['url']);
+
+    const db = (url: string, connect = '') => `  p: { type: postgres, url: '${url}'${connect} }`;
+    expect(
+      await moved(
+        db('postgres://admin:one@db.internal/app'),
+        db('postgres://root:two@db.internal:5432/app'),
+      ),
+    ).toEqual([]);
+    expect(
+      await moved(db('postgres://admin@db.internal/app'), db('postgres://admin@db.internal/other')),
+    ).toEqual(['url']);
+    expect(
+      await moved(
+        db('postgres://admin@db.internal/app'),
+        db('postgres://admin@db.internal/app', ', connect: { host: replica.internal }'),
+      ),
+    ).toEqual(['url']);
+
+    const cmd = (args: string) =>
+      `  p: { type: command, command: /bin/true, args: ${args}, env: { K: '1' } }`;
+    expect(await moved(cmd('[--env, prod]'), cmd('[--env, prod]').replace("'1'", "'2'"))).toEqual(
+      [],
+    );
+    expect(await moved(cmd('[--env, prod]'), cmd('[--env, staging]'))).toEqual(['args']);
+
+    expect(
+      await moved(
+        `  p: { type: okta-group, orgUrl: 'https://a.okta.com', token: one }`,
+        `  p: { type: okta-group, orgUrl: 'https://b.okta.com', token: one }`,
+      ),
+    ).toEqual(['orgUrl']);
+    expect(
+      await moved(
+        `  p: { type: webhook, url: 'https://hooks.example.com/x', secret: 'abcdefgh12345678' }`,
+        `  p: { type: command, command: /bin/true }`,
+      ),
+    ).toEqual(['args', 'command', 'type', 'url']);
+  });
+
+  it('records digests, not the settings themselves', async () => {
+    const all = await places(
+      `  p: { type: postgres, url: 'postgres://admin:pw@db.internal:6543/app' }
+  room: { type: slack-channel }`,
+    );
+    expect(all.get('room')).toEqual({ type: 'slack-channel' });
+    const text = JSON.stringify(all.get('p'));
+    expect(text).not.toMatch(/db\.internal|6543|admin|pw/);
+    expect(all.get('p')).toEqual({
+      type: 'postgres',
+      url: expect.stringMatching(/^[0-9a-f]{16}$/),
+    });
+  });
+
+  it('takes a module adapter’s own placeOf, and leaves unknown an instance that does not check out', async () => {
+    const ledger = (file: string) =>
+      `  p: { type: module, module: ./adapters/file-grants.js, file: ${file} }`;
+    expect(await moved(ledger('a.tsv'), ledger('b.tsv'))).toEqual(['file']);
+    const all = await places(`${ledger('a.tsv')}
+  bad: { type: webhook, url: nope, secret: 'abcdefgh12345678' }`);
+    expect([...all.keys()]).toEqual(['p', 'bad']);
+    expect(all.get('bad')).toBeUndefined();
+  });
+
+  it('leaves unknown an instance whose settings hold a variable unset where the CLI runs', async () => {
+    const cfg = config(
+      `  p: { type: webhook, url: 'https://hooks.example.com/x', secret: 'abcdefgh12345678' }
+  q: { type: webhook, url: 'https://hooks.example.com/y', secret: 'abcdefgh12345678' }`,
+      NO_RESOURCES,
+    );
+    const all = await providerPlaces(cfg, FIXTURES, ['providers.q.url']);
+    expect(all.get('p')).toMatchObject({ type: 'webhook' });
+    expect(all.has('q')).toBe(true);
+    expect(all.get('q')).toBeUndefined();
   });
 });

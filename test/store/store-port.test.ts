@@ -327,10 +327,11 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
   });
 
   describe('grants.liveTargets and liveOn', () => {
-    it('count the grants not over yet per provider and resource, and list one target’s', async () => {
+    it('count the grants not over yet per provider, resource and terms, and list one target’s', async () => {
       await t.store.change(async (tx) => {
         await tx.requests.insert(requestRow('req_live'));
         const grants = [
+          grantRow('gr_a0', 'req_live', { status: 'active', snapshot: '{"provider":"hook"}' }),
           grantRow('gr_a1', 'req_live', { status: 'active' }),
           grantRow('gr_a2', 'req_live', { status: 'revoking' }),
           grantRow('gr_a3', 'req_live', { status: 'revoked' }),
@@ -339,13 +340,16 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
         ];
         for (const grant of grants) await tx.grants.insert(grant);
       });
+      const terms = '{"provider":"hook"}';
       expect(await t.store.grants.liveTargets()).toEqual([
-        { provider: 'hook', resourceId: 'auto', count: 1 },
-        { provider: 'hook', resourceId: 'prod-db', count: 2 },
-        { provider: 'old-hook', resourceId: 'prod-db', count: 1 },
+        { provider: 'hook', resourceId: 'auto', snapshot: null, count: 1 },
+        { provider: 'hook', resourceId: 'prod-db', snapshot: null, count: 2 },
+        { provider: 'hook', resourceId: 'prod-db', snapshot: terms, count: 1 },
+        { provider: 'old-hook', resourceId: 'prod-db', snapshot: null, count: 1 },
       ]);
       const live = await t.store.grants.liveOn('hook', 'prod-db');
       expect(live.map((g) => [g.id, g.status])).toEqual([
+        ['gr_a0', 'active'],
         ['gr_a1', 'active'],
         ['gr_a2', 'revoking'],
       ]);

@@ -22,5 +22,11 @@ export const awsIdentityCenterAdapter: ProviderAdapter<
   type: 'aws-identity-center',
   configSchema: awsIdentityCenterConfig,
   targetSchema: awsIdentityCenterTarget,
+  placeOf: (config) => ({
+    instanceArn: config.instanceArn,
+    identityStoreId: config.identityStoreId,
+    region: config.region,
+    endpoints: config.endpoints,
+  }),
   create: (config) => providerModule().awsIdentityCenterProvider(config),
 };

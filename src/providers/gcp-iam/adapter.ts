@@ -43,6 +43,8 @@ export const gcpIamAdapter: ProviderAdapter<GcpIamConfig, GcpIamTarget> = {
   type: 'gcp-iam',
   configSchema: gcpIamConfig,
   targetSchema: gcpIamTarget,
+  // Which project, folder or organisation is in each resource's target, recorded on the grant.
+  placeOf: (config) => ({ apiEndpoint: config.apiEndpoint }),
   create(config) {
     const crm = new ResourceManager(config.apiEndpoint);
     const update = (

@@ -17,6 +17,11 @@ export const kubernetesAdapter: ProviderAdapter<KubernetesConfig, KubernetesTarg
   type: 'kubernetes',
   configSchema: kubernetesConfig,
   targetSchema: kubernetesTarget,
+  placeOf: (config) => ({
+    kubeconfig: config.kubeconfig,
+    context: config.context,
+    inCluster: config.inCluster,
+  }),
   create(config, deps) {
     const sdk = kubernetesSdk();
     const kubeConfig = loadKubeConfig(sdk, config, deps.configDir);

@@ -58,6 +58,8 @@ export const ldapGroupAdapter: ProviderAdapter<LdapGroupConfig, LdapGroupTarget>
   type: 'ldap-group',
   configSchema: ldapGroupConfig,
   targetSchema: ldapGroupTarget,
+  // The server; each grant's group DN is in its target, recorded on the grant.
+  placeOf: (config) => ({ url: config.url }),
   create(config, deps) {
     const connection = ldapConnection(config, deps.configDir);
     const lookup: MemberLookup = {

@@ -21,6 +21,7 @@ export const oktaGroupAdapter: ProviderAdapter<OktaGroupConfig, OktaGroupTarget>
   type: 'okta-group',
   configSchema: oktaGroupConfig,
   targetSchema: oktaGroupTarget,
+  placeOf: (config) => ({ orgUrl: config.orgUrl }),
   create(config) {
     const secrets = oktaSecrets(config);
     const client = oktaClient(config.orgUrl, oktaAuth(config));

@@ -71,6 +71,8 @@ export const postgresAdapter: ProviderAdapter<PostgresConfig, PostgresTarget> = 
   type: 'postgres',
   configSchema: postgresConfig,
   targetSchema: postgresTarget,
+  // The server and database the roles live in; not the admin login, which may be rotated.
+  placeOf: (config) => ({ url: endpointOf(new URL(config.url), config) }),
   create(config) {
     const url = new URL(config.url);
     registerSecret(decodeURIComponent(url.password));

@@ -100,6 +100,13 @@ export function decisionLine(
   }
 }
 
+/** Why an admin closed a grant by hand, as its stranded line says it. */
+function strandedWhy(reason: GrantView['endReason']): string {
+  if (reason === 'provider_removed') return 'its provider is gone from the configuration';
+  if (reason === 'provider_moved') return 'its provider points elsewhere than where it was granted';
+  return 'its revoke kept failing';
+}
+
 /** One line on where the grant stands. */
 export function grantLine(g: GrantView, m: Moment): string {
   const expiry = g.expiresAt !== null ? at(g.expiresAt, m) : 'its expiry';
@@ -127,7 +134,7 @@ export function grantLine(g: GrantView, m: Moment): string {
     case 'failed':
       return '❗ Activation failed; anything that may have been set up was removed. Nothing is active.';
     case 'stranded':
-      return `❗ Closed by hand by ${mention(g.endedBy)}${ended}: ${g.endReason === 'provider_removed' ? 'its provider is gone from the configuration' : 'its revoke kept failing'}, so the access may still exist and must be removed outside Hallpass${noteOf(g.endNote)}.`;
+      return `❗ Closed by hand by ${mention(g.endedBy)}${ended}: ${strandedWhy(g.endReason)}, so the access may still exist and must be removed outside Hallpass${noteOf(g.endNote)}.`;
   }
 }
 

@@ -35,8 +35,8 @@ const LEAST_RECENTLY_VERIFIED = new Sql(
   `SELECT * FROM grants WHERE status = 'active' ORDER BY verified_at ASC NULLS FIRST, id LIMIT ?`,
 );
 const LIVE_TARGETS = new Sql(
-  `SELECT provider, resource_id, count(*) AS n FROM grants WHERE ${GRANT_IN_FLIGHT}
-    GROUP BY provider, resource_id ORDER BY provider, resource_id`,
+  `SELECT provider, resource_id, snapshot, count(*) AS n FROM grants WHERE ${GRANT_IN_FLIGHT}
+    GROUP BY provider, resource_id, snapshot ORDER BY provider, resource_id, snapshot NULLS FIRST`,
 );
 const LIVE_ON = new Sql(
   `SELECT * FROM grants WHERE provider = ? AND resource_id = ? AND ${GRANT_IN_FLIGHT} ORDER BY id`,
@@ -175,6 +175,7 @@ export class SqlGrantQueries implements GrantQueries {
     return (await this.q.runner.rows(LIVE_TARGETS)).map((row) => ({
       provider: String(row.provider),
       resourceId: String(row.resource_id),
+      snapshot: row.snapshot === null ? null : String(row.snapshot),
       count: Number(row.n),
     }));
   }

@@ -3,8 +3,9 @@ export const REQUEST_STATUSES = ['pending', 'approved', 'denied', 'cancelled', '
 export const REQUEST_KINDS = ['access', 'extension'] as const;
 export const DECISIONS = ['approve', 'deny'] as const;
 /**
- * `stranded`: the provider that gave the access is gone from the configuration, and an admin
- * closed the grant by hand; the access may still exist and needs cleaning up outside Hallpass.
+ * `stranded`: the provider that gave the access is gone from the configuration (or points
+ * elsewhere now, or its revoke kept failing), and an admin closed the grant by hand; the access
+ * may still exist and needs cleaning up outside Hallpass.
  */
 export const GRANT_STATUSES = [
   'activating',
@@ -21,6 +22,7 @@ export const END_REASONS = [
   'activation_failed',
   'offboarded',
   'provider_removed',
+  'provider_moved',
   'resource_removed',
 ] as const;
 /** What Hallpass last learned of a person from the directory. */
