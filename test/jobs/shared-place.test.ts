@@ -1,19 +1,14 @@
-import { LogLevel, WebClient } from '@slack/web-api';
-import { parseConfig } from '../../src/config/load';
-import { Core } from '../../src/core';
+import type { WebClient } from '@slack/web-api';
 import { StaticDirectory } from '../../src/core/directory';
-import { AccessTurns } from '../../src/jobs/access-turns';
-import { ProviderCalls } from '../../src/jobs/provider-calls';
-import { Reconciler } from '../../src/jobs/reconciler';
-import { Sweeper } from '../../src/jobs/sweeper';
-import { logger } from '../../src/log';
-import { loadProviders } from '../../src/providers/registry';
-import type { ProviderSet } from '../../src/providers/provider-set';
-import { Sealer } from '../../src/secrets/seal';
-import { openStore, type Store } from '../../src/store';
 import { coreHarness, type CoreHarness } from '../support/core';
 import { STORE_KINDS, type StoreKind } from '../support/stores';
 import { FakeSlack } from '../support/fake-slack';
+import {
+  startJobProcess,
+  stopJobProcess,
+  testSlackClient,
+  type JobProcess,
+} from '../support/job-process';
 import { WebhookReceiver } from '../support/webhook-receiver';
 
 /**
@@ -49,64 +44,28 @@ resources:
 `;
 }
 
-interface Process {
-  core: Core;
-  sweeper: Sweeper;
-  reconciler: Reconciler;
-  providers: ProviderSet;
-  store: Store;
-}
-
 describe.each(STORE_KINDS)('one shared access, one place (%s)', (kind: StoreKind) => {
   let h: CoreHarness;
   let fake: FakeSlack;
   let client: WebClient;
   let receiver: WebhookReceiver;
-  const started: Process[] = [];
+  const started: JobProcess[] = [];
   const directory = new StaticDirectory({}, { UREQ: 'req@example.com' });
-  const sealer = new Sealer('test-sealing-secret');
 
   afterEach(async () => {
-    for (const p of started.splice(0)) {
-      await p.sweeper.stop();
-      await p.reconciler.stop();
-      await p.providers.closeAll();
-      await p.store.close();
-    }
+    for (const p of started.splice(0)) await stopJobProcess(p);
     await fake?.stop();
     await receiver?.stop();
     await h?.close();
   });
 
-  async function boot(yaml: string): Promise<Process> {
-    const config = parseConfig(yaml, {});
-    const providers = await loadProviders(config, { slack: client, configDir: __dirname });
-    const store = await openStore(h.location);
-    const core = new Core({
-      store,
-      clock: h.clock,
-      config,
-      directory,
-      resolveTarget: (resource) => providers.forResource(resource.id)?.target ?? resource.target,
-    });
-    const deps = {
-      core,
-      providers,
-      directory,
-      sealer,
-      logger,
-      busy: new Set<string>(),
-      calls: new ProviderCalls(),
-      turns: new AccessTurns(providers),
-    };
-    const sweeper = new Sweeper({ ...deps, random: () => 1 });
-    const reconciler = new Reconciler(deps);
-    const p = { core, sweeper, reconciler, providers, store };
+  async function boot(yaml: string): Promise<JobProcess> {
+    const p = await startJobProcess(h, yaml, { client, directory });
     started.push(p);
     return p;
   }
 
-  async function activeGrant(p: Process, resourceId: string, duration = '1h'): Promise<string> {
+  async function activeGrant(p: JobProcess, resourceId: string, duration = '1h'): Promise<string> {
     const req = await p.core.createRequest({
       requester: 'UREQ',
       resourceId,
@@ -119,14 +78,9 @@ describe.each(STORE_KINDS)('one shared access, one place (%s)', (kind: StoreKind
     return id;
   }
 
-  async function start(yaml: (url: string) => string): Promise<Process> {
+  async function start(yaml: (url: string) => string): Promise<JobProcess> {
     fake = await new FakeSlack().start();
-    client = new WebClient('xoxb-test', {
-      slackApiUrl: fake.url,
-      retryConfig: { retries: 0 },
-      rejectRateLimitedCalls: true,
-      logLevel: LogLevel.ERROR,
-    });
+    client = testSlackClient(fake.url);
     receiver = await new WebhookReceiver(SECRET).start();
     h = await coreHarness(yaml(receiver.url), undefined, kind);
     return boot(yaml(receiver.url));
