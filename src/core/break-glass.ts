@@ -7,11 +7,13 @@ import { refuseIfLeft } from './decisions';
 import { DomainError } from './errors';
 import {
   approveRequest,
-  checkDuration,
+  checkBounds,
   checkJustification,
   checkTicket,
   pendingRequest,
+  readDuration,
   refuseIfGone,
+  ticketOf,
 } from './requests';
 import { recordStep } from './steps';
 
@@ -64,17 +66,27 @@ export async function breakGlass(ctx: CoreContext, input: BreakGlassInput): Prom
     );
   const resource = ctx.policy.resource(parsed.resourceId.trim());
   const glass = await ctx.policy.breakGlassRight(parsed.requester, resource);
-  const durationMs = checkDuration(resource, parsed.duration);
-  if (durationMs > glass.maxDuration) {
+  const durationMs = readDuration(resource, parsed.duration);
+  // A retry (a Slack delivery retried, a pipeline's key) gets back the use it repeats before
+  // today's bounds are asked: one lowered since judges new uses, not the access already given.
+  const earlier = parsed.clientKey
+    ? await ctx.store.requests.byClientKey(parsed.clientKey)
+    : undefined;
+  if (!earlier) checkBounds(resource, durationMs);
+  if (!earlier && durationMs > glass.maxDuration) {
     throw new DomainError(
       'bad_duration',
       `Break-glass on ${resource.id} lasts at most ${formatDuration(glass.maxDuration)}. Ask for that or less; for longer, \`/jit request ${resource.id}\` goes to the approvers.`,
       'duration',
     );
   }
-  const justification = checkJustification(ctx, parsed.justification);
+  const justification = earlier
+    ? parsed.justification.trim()
+    : checkJustification(ctx, parsed.justification);
   // An emergency may come before its ticket: none is required, but one given must match.
-  const ticket = checkTicket({ ...resource, requireTicket: false }, parsed.ticket);
+  const ticket = earlier
+    ? ticketOf(parsed.ticket)
+    : checkTicket({ ...resource, requireTicket: false }, parsed.ticket);
   refuseIfGone(parsed.requester, await ctx.policy.statusOf(parsed.requester));
 
   return change(ctx, async (c) => {

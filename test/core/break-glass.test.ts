@@ -129,6 +129,31 @@ describe.each(STORE_KINDS)('break-glass (%s)', (kind) => {
     expect(await h.sql.value<number>('SELECT count(*) FROM grants')).toBe(1);
   });
 
+  it('answers a retry with the use it repeats after the bounds were lowered, and judges a new use by them', async () => {
+    const first = await use({ clientKey: 'command:2' });
+    // An admin shortens prod-db's break-glass and its longest grant while the retry is on its way.
+    const lowered = h.withConfig(
+      PEOPLE_CONFIG.replace(
+        'breakGlass: { users: [UONCALL], usergroups: [SSRE], maxDuration: 1h }',
+        'breakGlass: { users: [UONCALL], usergroups: [SSRE], maxDuration: 30m }',
+      ).replace('maxDuration: 4h', 'maxDuration: 40m'),
+    );
+    const retry = (over: Record<string, unknown>) =>
+      lowered.breakGlass({
+        requester: 'UONCALL',
+        resourceId: 'prod-db',
+        duration: '45m',
+        justification: WHY,
+        ...over,
+      });
+    const again = await retry({ clientKey: 'command:2' });
+    expect(again.request.id).toBe(first.request.id);
+    expect(again.use.grantId).toBe(first.use.grantId);
+    const fresh = await refusal(retry({ clientKey: 'command:3' }));
+    expect(fresh).toMatchObject({ code: 'bad_duration', field: 'duration' });
+    expect(await h.sql.value<number>('SELECT count(*) FROM break_glass_uses')).toBe(1);
+  });
+
   it('refuses a start: break-glass only ever starts at once', async () => {
     const refused = await refusal(use({ startAt: '23:30' }));
     expect(refused).toMatchObject({ code: 'bad_start', field: 'start' });
