@@ -115,13 +115,13 @@ function explainStoreError(err: unknown, where: string): unknown {
 export function cliConfig(
   io: CliIo,
   options: { providerSecrets?: boolean } = {},
-): { config: Config; file: string; unsetAt: string[] } {
+): { config: Config; file: string; unset: string[] } {
   const path = resolve(paths(io).config);
   try {
-    const { config, unsetAt } = loadConfigText(path, io.env, {
+    const { config, unset } = loadConfigText(path, io.env, {
       allowUnset: !options.providerSecrets,
     });
-    return { config, file: path, unsetAt };
+    return { config, file: path, unset };
   } catch (err) {
     if (err instanceof ConfigError) {
       // An unreadable file's one line names the file already.

@@ -1,9 +1,8 @@
 import { userInfo } from 'node:os';
-import { dirname } from 'node:path';
 import { Core } from '../core';
 import { StaticDirectory } from '../core/directory';
-import { providerPlaces } from '../providers/registry';
 import { parseCommand } from './args';
+import { cliPlaces } from './places';
 import {
   BOT_TAKES_IT_AWAY,
   CliError,
@@ -96,8 +95,8 @@ export async function grantsClose(args: string[], io: CliIo): Promise<number> {
     );
   }
   const grantId = positionals[0]!;
-  const { config, file, unsetAt } = cliConfig(io);
-  const places = await providerPlaces(config, dirname(file), unsetAt);
+  const { config, file, unset } = cliConfig(io);
+  const places = await cliPlaces(file, io.env, { config, unset });
   const actor = `cli:${userInfo().username}`;
   return withStore(
     io,

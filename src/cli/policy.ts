@@ -4,8 +4,9 @@ import type { Config } from '../config/schema';
 import { Core, type LiveGrantProblems, type ProviderPlaces } from '../core';
 import { StaticDirectory } from '../core/directory';
 import { ConfigError, loadConfigText, withoutUnset } from '../config/load';
-import { checkProviders, providerPlaces } from '../providers/registry';
+import { checkProviders } from '../providers/registry';
 import { parseCommand } from './args';
+import { cliPlaces } from './places';
 import { EXIT, paths, withStore, write, type CliIo } from './context';
 
 /** `hallpass policy check [file]`: the start-up checks, without starting anything. */
@@ -39,7 +40,7 @@ export async function policyCheck(args: string[], io: CliIo): Promise<number> {
   const live = await liveGrantProblems(
     io,
     config,
-    await providerPlaces(config, dirname(file), unsetAt),
+    await cliPlaces(file, io.env, { config, unset }),
   );
   problems.push(...live.unrevocable);
   await write(io.stderr, live.orphaned.map((line) => `warning: ${line}\n`).join(''));

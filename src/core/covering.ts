@@ -1,17 +1,17 @@
 import { canonicalJson } from '../chain/canonical-json';
 import type { CoreContext, GrantRow } from './context';
 import { TAKE_AHEAD_MS } from './grant-transitions';
-import { termsOf } from './terms';
+import { termsOf, type GrantTerms } from './terms';
 
 /**
- * Where a grant acts at its provider: the provider instance and target recorded when it was
- * made, or, for a grant made before terms were recorded, its resource as configured today (which
+ * Where a grant acts at its provider: the provider instance (and where it pointed) and target
+ * recorded when it was made, or, for a grant made before terms were recorded, its resource as configured today (which
  * its calls use too). Undefined when neither is known (such a grant's resource was removed).
  */
 function placeOf(
   ctx: CoreContext,
   grant: GrantRow,
-): { provider: string; target: unknown } | undefined {
+): Pick<GrantTerms, 'provider' | 'target' | 'providerPlace'> | undefined {
   const terms = termsOf(grant);
   if (terms) return terms;
   const resource = ctx.policy.findResource(grant.resourceId);
@@ -20,7 +20,8 @@ function placeOf(
 
 /**
  * Whether two grants of one person act on the same place at the provider: the same provider
- * instance and the same target (`placeOf`), whatever resource they came from. After the target
+ * instance, pointing at the same system, and the same target (`placeOf`), whatever resource they
+ * came from. After the target
  * of a resource is edited, a grant made before and one made after reach different places, and
  * ending one must not be skipped for the other. Whether the provider tells two resources' accesses
  * apart at one place, and whether the grants reach the same account there, is for the caller
@@ -30,8 +31,16 @@ function sameAccess(ctx: CoreContext, a: GrantRow, b: GrantRow): boolean {
   if (a.userId !== b.userId || a.provider !== b.provider) return false;
   const [ours, theirs] = [placeOf(ctx, a), placeOf(ctx, b)];
   if (!ours || !theirs) return a.resourceId === b.resourceId;
+  // Made where the instance pointed elsewhere (a replica on a moved file): another system's
+  // access. A grant that recorded no place was made before places were, wherever it pointed.
+  const elsewhere =
+    ours.providerPlace !== undefined &&
+    theirs.providerPlace !== undefined &&
+    canonicalJson(ours.providerPlace) !== canonicalJson(theirs.providerPlace);
   return (
-    ours.provider === theirs.provider && canonicalJson(ours.target) === canonicalJson(theirs.target)
+    !elsewhere &&
+    ours.provider === theirs.provider &&
+    canonicalJson(ours.target) === canonicalJson(theirs.target)
   );
 }
 

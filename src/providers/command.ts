@@ -48,8 +48,14 @@ export const commandAdapter: ProviderAdapter<CommandConfig, CommandTarget> = {
   type: 'command',
   configSchema: commandConfig,
   targetSchema: commandTarget,
-  // What runs is what reaches the access; its environment may carry a rotated secret.
-  placeOf: (config) => ({ command: config.command, args: config.args }),
+  // What runs is what reaches the access (a relative path is the file next to hallpass.yml); its
+  // environment may carry a rotated secret.
+  placeOf: (config, deps) => ({
+    command: config.command.includes('/')
+      ? resolve(deps.configDir, config.command)
+      : config.command,
+    args: config.args,
+  }),
   create(config, deps) {
     const executable = resolveExecutable(config.command, deps.configDir);
     const call = async (action: CallAction, ctx: ProviderCallContext<CommandTarget>) =>

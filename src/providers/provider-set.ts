@@ -10,8 +10,11 @@ export interface LoadedProvider {
   /** Abort a call after this long (the instance's `timeout`, default 10s): pass it as ctx.signal. */
   readonly timeoutMs: number;
   readonly guarantees: ProviderGuarantees;
-  /** Where it acts (`placeOf`): a grant made elsewhere is not acted on through it. */
-  readonly place: ProviderPlace;
+  /**
+   * Where it acts (`placeOf`): a grant made elsewhere is not acted on through it. Undefined when
+   * its adapter could not tell: nothing is compared.
+   */
+  readonly place: ProviderPlace | undefined;
 }
 
 /** A resource's provider with the resource's target, as that provider's targetSchema parsed it. */

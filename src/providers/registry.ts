@@ -11,7 +11,7 @@ import { kubernetesAdapter } from './kubernetes/adapter';
 import { ldapGroupAdapter } from './ldap-group/adapter';
 import { loadAdapterModule } from './module-loader';
 import { oktaGroupAdapter } from './okta-group/adapter';
-import { placeOf } from './place';
+import { digestPlace, placeParts, type PlaceParts } from './place';
 import { postgresAdapter } from './postgres/adapter';
 import {
   closeProviders,
@@ -53,15 +53,15 @@ const commonKeys = z.object({
 });
 
 /**
- * An instance whose type is known; `settings` and `place` only when its settings passed its
- * configSchema.
+ * An instance whose type is known; `settings` only when they passed its configSchema, with what
+ * its `placeOf` named of them.
  */
 interface ResolvedProvider {
   name: string;
   type: string;
   adapter: ProviderAdapter;
   timeoutMs: number;
-  settings?: { value: unknown; place: ProviderPlace };
+  settings?: { value: unknown; place: PlaceParts };
 }
 
 interface Resolution {
@@ -81,22 +81,15 @@ export async function checkProviders(config: Config, configDir: string): Promise
 /**
  * Where each configured provider instance acts, by name, read from its settings without creating
  * it: the CLI's view. Unknown (undefined) for an instance whose settings do not pass their checks
- * (`checkProviders` says why) or hold a variable unset here (`unsetAt`, paths like
- * `providers.hook.url`): the bot reads them with that variable set.
+ * (`checkProviders` says why) or whose adapter cannot tell here.
  */
-export async function providerPlaces(
-  config: Config,
-  configDir: string,
-  unsetAt: readonly string[] = [],
-): Promise<ProviderPlaces> {
+export async function providerPlaces(config: Config, configDir: string): Promise<ProviderPlaces> {
   const { providers } = await resolveProviders(config, configDir);
   const places = new Map<string, ProviderPlace | undefined>(
     Object.keys(config.providers).map((name) => [name, undefined]),
   );
-  for (const { name, settings } of providers) {
-    const at = `providers.${name}`;
-    const unset = unsetAt.some((path) => path === at || path.startsWith(`${at}.`));
-    if (!unset) places.set(name, settings.place);
+  for (const { name, type, settings } of providers) {
+    if (settings.place) places.set(name, digestPlace(type, settings.place));
   }
   return places;
 }
@@ -110,7 +103,8 @@ export async function loadProviders(config: Config, deps: ProviderDeps): Promise
     try {
       const provider = adapter.create(settings.value, deps);
       const guarantees = guaranteesOf(provider);
-      loaded.set(name, { name, type, provider, timeoutMs, guarantees, place: settings.place });
+      const place = settings.place && digestPlace(type, settings.place);
+      loaded.set(name, { name, type, provider, timeoutMs, guarantees, place });
     } catch (err) {
       problems.push(`providers.${name}: ${(err as Error).message ?? String(err)}`);
     }
@@ -185,7 +179,7 @@ async function resolveProvider(
   try {
     return {
       ...resolved,
-      settings: { value: parsed.data, place: placeOf(type, adapter, parsed.data) },
+      settings: { value: parsed.data, place: placeParts(adapter, parsed.data, configDir) },
     };
   } catch (err) {
     problems.push(`providers.${name}: ${(err as Error).message ?? String(err)}`);

@@ -170,10 +170,14 @@ export interface ProviderAdapter<Config = unknown, Target = unknown> {
   readonly targetSchema: z.ZodType<Target>;
   /**
    * The settings that say where this instance's accesses live (a server, an organisation, an
-   * endpoint), by name: never a secret or a credential, which may change under a live grant. A
-   * grant is acted on only while its instance still points there; an adapter without it is one
-   * place per instance name.
+   * endpoint), by name, as plain JSON values: never a secret or a credential, which may change
+   * under a live grant. A grant is acted on only while its instance still points there; an
+   * adapter without it is one place per instance name. Undefined when it cannot be told here
+   * (a file it reads is missing): then nothing is compared.
    */
-  placeOf?(config: Config): Record<string, unknown>;
+  placeOf?(
+    config: Config,
+    deps: Pick<ProviderDeps, 'configDir'>,
+  ): Record<string, unknown> | undefined;
   create(config: Config, deps: ProviderDeps): Provider<Target>;
 }

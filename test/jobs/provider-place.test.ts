@@ -88,11 +88,11 @@ describe.each(STORE_KINDS)(
 
     const grant = async (id: string) => (await h.core.grant(id))!;
 
-    async function grantOn(p: JobProcess): Promise<string> {
+    async function grantOn(p: JobProcess, duration = '1h'): Promise<string> {
       const req = await p.core.createRequest({
         requester: 'UREQ',
         resourceId: 'war-room',
-        duration: '1h',
+        duration,
         justification: JUST,
       });
       const id = await h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', req.id);
@@ -186,6 +186,62 @@ describe.each(STORE_KINDS)(
       await after.sweeper.tick();
       expect((await grant(grantId)).status).toBe('revoked');
       expect(system.held.has(grantId)).toBe(false);
+    });
+
+    // during a rolling move of providers.hook.url (old replica still up, new one started
+    // while nothing was live), a person gets one grant from each. When the old-place grant ends,
+    // the grant at the NEW place is taken to "cover" it: no revoke is sent to the old system, the
+    // grant is recorded `revoked`, and the old system keeps the access indefinitely (its read-back
+    // is skipped as covered too).
+    it('a grant made at another place does not cover an ending grant; its revoke goes where it was made', async () => {
+      const oldSystem = await receiver();
+      const newSystem = await receiver();
+      const oldReplica = await boot(config(oldSystem.url));
+      const newReplica = await boot(config(newSystem.url));
+      // Nothing live yet: the new replica's start-up check lets it start.
+      expect(await newReplica.core.checkLiveGrants(newReplica.providers.places)).toEqual({
+        unrevocable: [],
+        orphaned: [],
+      });
+
+      const atOld = await grantOn(oldReplica, '1h');
+      const atNew = await grantOn(newReplica, '2h');
+      expect(oldSystem.held.has(atOld)).toBe(true);
+      expect(newSystem.held.has(atNew)).toBe(true);
+      expect(JSON.parse((await grant(atOld)).snapshot!).providerPlace).not.toEqual(
+        JSON.parse((await grant(atNew)).snapshot!).providerPlace,
+      );
+
+      h.clock.set((await grant(atOld)).expiresAt!);
+      await oldReplica.sweeper.tick();
+
+      const ended = await grant(atOld);
+      // The record may say revoked only once the old system no longer holds the access.
+      if (ended.status === 'revoked') expect(oldSystem.held.has(atOld)).toBe(false);
+      expect(oldSystem.callsOf('revoke').map((c) => c.body.grantId)).toContain(atOld);
+      expect(oldSystem.held.has(atOld)).toBe(false);
+    });
+
+    // same rolling move, the other way round: the NEW-place grant ends first while the
+    // old-place grant is live; the new replica skips its revoke as covered by the old-place grant
+    // and records it revoked, and the new system keeps that access.
+    it('the new place’s grant is revoked at its end though an old-place grant of the person is live', async () => {
+      const oldSystem = await receiver();
+      const newSystem = await receiver();
+      const oldReplica = await boot(config(oldSystem.url));
+      const newReplica = await boot(config(newSystem.url));
+
+      const atOld = await grantOn(oldReplica, '2h');
+      const atNew = await grantOn(newReplica, '1h');
+
+      h.clock.set((await grant(atNew)).expiresAt!);
+      await newReplica.sweeper.tick();
+
+      const ended = await grant(atNew);
+      if (ended.status === 'revoked') expect(newSystem.held.has(atNew)).toBe(false);
+      expect(newSystem.callsOf('revoke').map((c) => c.body.grantId)).toContain(atNew);
+      expect(newSystem.held.has(atNew)).toBe(false);
+      expect((await grant(atOld)).status).toBe('active');
     });
   },
 );

@@ -8,6 +8,7 @@ import {
   type KubernetesTarget,
 } from './config';
 import { loadKubeConfig } from './kubeconfig';
+import { kubernetesPlace } from './cluster-place';
 import { RbacBindings } from './rbac-client';
 import { kubernetesSdk } from './sdk';
 
@@ -17,11 +18,7 @@ export const kubernetesAdapter: ProviderAdapter<KubernetesConfig, KubernetesTarg
   type: 'kubernetes',
   configSchema: kubernetesConfig,
   targetSchema: kubernetesTarget,
-  placeOf: (config) => ({
-    kubeconfig: config.kubeconfig,
-    context: config.context,
-    inCluster: config.inCluster,
-  }),
+  placeOf: (config, deps) => kubernetesPlace(config, deps.configDir),
   create(config, deps) {
     const sdk = kubernetesSdk();
     const kubeConfig = loadKubeConfig(sdk, config, deps.configDir);

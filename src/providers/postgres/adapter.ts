@@ -71,8 +71,7 @@ export const postgresAdapter: ProviderAdapter<PostgresConfig, PostgresTarget> = 
   type: 'postgres',
   configSchema: postgresConfig,
   targetSchema: postgresTarget,
-  // The server and database the roles live in; not the admin login, which may be rotated.
-  placeOf: (config) => ({ url: endpointOf(new URL(config.url), config) }),
+  placeOf: (config) => ({ url: serverOf(config) }),
   create(config) {
     const url = new URL(config.url);
     registerSecret(decodeURIComponent(url.password));
@@ -178,6 +177,22 @@ async function roleExists(client: Client, role: string): Promise<boolean> {
 function settingsInDatabase(config: PostgresConfig, database: string): ClientConfig {
   const parsed = parseConnectionString(config.url) as ClientConfig;
   return { ...(config.ssl === undefined ? {} : { ssl: config.ssl }), ...parsed, database };
+}
+
+/**
+ * The server and database the roles live in, as the admin connection reaches them (`url` as pg
+ * parses it): not the login, which may be rotated, nor `connect`, which only tells holders where
+ * to connect.
+ */
+function serverOf(config: PostgresConfig): Endpoint {
+  const parsed = parseConnectionString(config.url);
+  const user = parsed.user ?? '';
+  return {
+    host: parsed.host || 'localhost',
+    port: Number(parsed.port) || 5432,
+    // libpq's default: the database named like the user.
+    database: parsed.database || user || 'postgres',
+  };
 }
 
 function endpointOf(url: URL, config: PostgresConfig): Endpoint {
