@@ -326,13 +326,19 @@ export async function fence(
   return update;
 }
 
-/** A revoke failed. It never gives up: it retries with backoff, and alerts once it has failed often. */
+/**
+ * A revoke failed. It never gives up: it retries with backoff, and alerts once it has failed often.
+ * One that timed out may still land until `fenceUntil`, kept on the grant past its end: another
+ * grant of the same access is not activated before it (`endingAlongside`). Its own retry need not
+ * wait: a second revoke crossing it takes away nothing more.
+ */
 async function revokeFailed(
   ctx: CoreContext,
   c: Change,
   grant: GrantRow,
   error: string,
   retry: RetryPolicy,
+  fenceUntil: number | null,
 ): Promise<GrantRow> {
   const attempts = grant.attempts + 1;
   const nextAttemptAt =
@@ -343,6 +349,7 @@ async function revokeFailed(
     lastError: error,
     nextAttemptAt,
     alertedAt: alertNow ? c.now : grant.alertedAt,
+    fenceUntil,
   };
   await c.tx.grants.update(grant.id, update);
   c.audit({
@@ -403,7 +410,7 @@ export function recordAttemptFailed(
     // revoke, in any process.
     if (grant?.status === 'active' && call === 'grant' && (holder || until !== null))
       return lateGrantFailed(c, grant, message, fenceUntil ?? null, lease);
-    if (grant?.status === 'revoking') return revokeFailed(ctx, c, grant, message, retry);
+    if (grant?.status === 'revoking') return revokeFailed(ctx, c, grant, message, retry, until);
     return grant;
   });
 }

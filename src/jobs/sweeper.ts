@@ -627,8 +627,10 @@ export class Sweeper {
     mayDefer = false,
   ): Promise<ReadBack | undefined> {
     const started = Date.now();
+    let timeout = 0;
     try {
       const { provider, timeoutMs } = this.resolve(grant);
+      timeout = timeoutMs;
       // A grant (or re-grant) call of this process that timed out is waited for first, so it
       // cannot land after the revoke; one still out after the grace is left to the read-backs.
       if (!(await this.calls.settled(grant.id, 2 * timeoutMs))) {
@@ -682,7 +684,10 @@ export class Sweeper {
       if (mayDefer && provider.check && provider.guarantees.isolation !== 'shared') return readBack;
       await readBack();
     } catch (err) {
-      await this.failed(grant, 'revoke', err);
+      // A revoke that timed out may still land: on shared access, the person's next grant of it
+      // is not activated before the fence, in any process.
+      const fenceUntil = this.calls.pending(grant.id) ? this.fenceFor(timeout) : undefined;
+      await this.failed(grant, 'revoke', err, { fenceUntil });
     }
     return undefined;
   }
