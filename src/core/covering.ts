@@ -87,3 +87,22 @@ export async function coveringEach(
   }
   return covers;
 }
+
+/**
+ * The other grants of `grant`'s access (`sameAccess`, then the caller's `oneAccess`, as for
+ * `coveringEach`) whose revoke may still be out: being revoked, or ended with a fence ahead (a
+ * revoke that timed out may still land until then). An activation of `grant` made before such a
+ * revoke has landed would be undone by it, while the record says the access is there.
+ */
+export async function endingAlongside(
+  ctx: CoreContext,
+  grant: GrantRow,
+  oneAccess: (ending: GrantRow, activating: GrantRow) => Promise<boolean>,
+): Promise<GrantRow[]> {
+  const ending = await ctx.store.grants.endingAlongside(grant, ctx.clock.now());
+  const found: GrantRow[] = [];
+  for (const g of ending) {
+    if (sameAccess(ctx, g, grant) && (await oneAccess(g, grant))) found.push(g);
+  }
+  return found;
+}

@@ -141,6 +141,27 @@ export function recordGrantCall(
 }
 
 /**
+ * Holds an activating grant's attempt back until `until`, when a revoke of another grant of the
+ * same access (one access at the provider for several of a person's grants) can no longer land:
+ * a grant call made before it would be undone by it, while the record says the access is there.
+ * Not an attempt: nothing was called. False when the grant is no longer activating.
+ */
+export function recordActivationHeld(
+  ctx: CoreContext,
+  grantId: string,
+  until: number,
+): Promise<boolean> {
+  return change(ctx, async (c) => {
+    const grant = await c.tx.grants.byId(grantId);
+    if (grant?.status !== 'activating') return false;
+    await c.tx.grants.update(grantId, {
+      nextAttemptAt: Math.max(grant.nextAttemptAt ?? c.now, until),
+    });
+    return true;
+  });
+}
+
+/**
  * What a grant call's answer leaves on the grant once the call is over. The lease it held
  * (recordGrantCall) is given back: only its own fence (it timed out) is left, and what the lease
  * held back is due again, an active grant's expiry at its end (or the fence), an ended grant's

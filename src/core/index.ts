@@ -24,6 +24,7 @@ import type { Directory, PersonStatus } from './directory';
 import {
   beginExpiries,
   recordActivated,
+  recordActivationHeld,
   recordAttemptFailed,
   recordGrantCall,
   endForRemovedResource,
@@ -53,7 +54,7 @@ import {
   type BreakGlassInput,
   type ReviewInput,
 } from './break-glass';
-import { coveringEach, type Covers } from './covering';
+import { coveringEach, endingAlongside, type Covers } from './covering';
 import { nextFollowUpAt, sendDueFollowUps } from './follow-ups';
 import { OutboxBook } from './outbox';
 import {
@@ -182,6 +183,14 @@ export class GrantLifecycle {
     return coveringEach(this.ctx, grants, oneAccess);
   }
 
+  /** Other grants of the same access whose revoke may still be out (`endingAlongside`). */
+  endingAlongside(
+    grant: GrantRow,
+    oneAccess: (ending: GrantRow, activating: GrantRow) => Promise<boolean>,
+  ): Promise<GrantRow[]> {
+    return endingAlongside(this.ctx, grant, oneAccess);
+  }
+
   /** Active grants that end within `warnBefore` and whose holder was not warned yet. */
   toWarn(warnBefore: number, limit = 500): Promise<GrantRow[]> {
     const now = this.ctx.clock.now();
@@ -198,6 +207,9 @@ export class GrantLifecycle {
   }
   grantCall(grantId: string, email: string | undefined, timeoutMs: number) {
     return recordGrantCall(this.ctx, grantId, email, timeoutMs);
+  }
+  activationHeld(grantId: string, until: number) {
+    return recordActivationHeld(this.ctx, grantId, until);
   }
   resourceRemoved(grantId: string) {
     return endForRemovedResource(this.ctx, grantId);

@@ -553,6 +553,40 @@ export class Sweeper {
     return this.deps.core.now() + 2 * timeoutMs;
   }
 
+  /**
+   * Whether `grant`'s activation waits for a revoke of another grant of its access that may still
+   * land, where a person's grants share one access: a grant call made first would be undone by
+   * it. Held back (rescheduled, true) to the fence such a revoke left in the database when it
+   * timed out, in whichever process. One of this process that timed out and has not settled, its
+   * fence past or never written, is waited for here first, as a revoke waits for a grant call; one
+   * still out after the grace is left to the read-backs.
+   */
+  private async heldForRevoke(
+    grant: GrantRow,
+    provider: ResolvedProvider['provider'],
+    timeoutMs: number,
+  ): Promise<boolean> {
+    if (provider.guarantees.isolation !== 'shared') return false;
+    const ending = await this.grants.endingAlongside(grant, this.oneAccess);
+    const until = Math.max(0, ...ending.map((g) => g.fenceUntil ?? 0));
+    if (until > this.deps.core.now()) {
+      if (await this.grants.activationHeld(grant.id, until))
+        this.deps.logger.info('a revoke of the same access may still land; activating after it', {
+          grantId: grant.id,
+          until: new Date(until).toISOString(),
+        });
+      return true;
+    }
+    for (const g of ending) {
+      if (this.calls.pending(g.id) && !(await this.calls.settled(g.id, 2 * timeoutMs)))
+        this.deps.logger.warn('a revoke of the same access that timed out has still not answered', {
+          grantId: grant.id,
+          revoking: g.id,
+        });
+    }
+    return false;
+  }
+
   private async activate(grant: GrantRow): Promise<void> {
     const started = Date.now();
     let timeout = 0;
@@ -581,6 +615,7 @@ export class Sweeper {
         await this.failed(grant, 'grant', err, { fenceUntil: this.fenceFor(timeoutMs) });
         return;
       }
+      if (await this.heldForRevoke(grant, provider, timeoutMs)) return;
       // Not taken means the grant left `activating` while the email was looked up (ended early:
       // its revoke could not name the address this call would), or another process's call may
       // still be out (it led before this one).

@@ -338,6 +338,11 @@ export interface GrantQueries {
    * one statement: active and unexpired at `now`, or activating (whenever its attempt is due).
    */
   liveAlongside(grants: readonly GrantRow[], now: number): Promise<GrantRow[]>;
+  /**
+   * The other grants of `grant`'s holder at its provider that are being revoked, or ended with
+   * a fence (`fence_until`) still ahead of `now`: a revoke of theirs may still be out.
+   */
+  endingAlongside(grant: GrantRow, now: number): Promise<GrantRow[]>;
   /** Active, unwarned grants expiring in (now, until]. */
   toWarn(now: number, until: number, limit: number): Promise<GrantRow[]>;
   /** Active grants whose expiry moved since the provider was told. */

@@ -16,7 +16,7 @@ import type {
 import { logger } from '../../src/log';
 import { Sealer } from '../../src/secrets/seal';
 import { coreHarness, type CoreHarness } from '../support/core';
-import { lookupOf } from '../support/recording-provider';
+import { lookupOf, RecordingProvider } from '../support/recording-provider';
 import { STORE_KINDS, type StoreKind } from '../support/stores';
 
 /**
@@ -676,6 +676,151 @@ describe('provider answers the record keeps: late ones, and re-grants (sqlite)',
     expect([...target.keys]).toEqual([]);
     // (And the repair itself was read back with the state it made: it counts as repaired.)
     expect(findings[0]?.repaired).toBe(true);
+  });
+});
+
+/**
+ * A revoke on shared access that times out at Hallpass but is applied by the target later (a slow
+ * receiver): the person's next grant of that access is not activated until that revoke can no
+ * longer land, so the late revoke cannot take away the access the record says the new grant gives.
+ */
+describe.each(STORE_KINDS)('a revoke that times out but lands later (%s)', (kind: StoreKind) => {
+  /** The receiver applies the revoke this long after it was called, past TIMEOUT_MS. */
+  const REVOKE_LANDS_MS = 1_300;
+  let h: CoreHarness;
+  let provider: RecordingProvider;
+  const processes: { sweeper: Sweeper; reconciler: Reconciler }[] = [];
+
+  /** One Hallpass process on `core` (the harness's unless given): its sweeper and reconciler. */
+  function start(core: Core = h.core): Sweeper {
+    const providers = lookupOf({ hook: provider }, TIMEOUT_MS);
+    const deps = {
+      core,
+      providers,
+      directory: new StaticDirectory({}, { UREQ: 'req@example.com' }),
+      sealer,
+      logger,
+      busy: new Set<string>(),
+      calls: new ProviderCalls(),
+      turns: new AccessTurns(providers),
+    };
+    const p = {
+      sweeper: new Sweeper({ ...deps, random: () => 1 }),
+      reconciler: new Reconciler(deps),
+    };
+    processes.push(p);
+    return p.sweeper;
+  }
+
+  beforeEach(async () => {
+    h = await coreHarness(config({ alertAfterAttempts: 5 }), undefined, kind);
+    // Shared access: the person's grants of the resource are one access at the target.
+    provider = new RecordingProvider();
+  });
+  afterEach(async () => {
+    provider.onCall = undefined;
+    for (const p of processes.splice(0)) {
+      await p.sweeper.stop();
+      await p.reconciler.stop();
+    }
+    await h.close();
+  });
+
+  async function requested(): Promise<string> {
+    const req = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'auto',
+      duration: '30m',
+      justification: JUST,
+    });
+    return h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', req.id);
+  }
+
+  const grant = async (id: string) => (await h.core.grant(id))!;
+  const grantCallsOf = (id: string) => provider.callsOf('grant').filter((c) => c.grantId === id);
+
+  /**
+   * Activates a first grant, then revokes it with a revoke the receiver applies only after the
+   * timeout; resolves once the revoke timed out, with the grant and when its revoke lands.
+   */
+  async function revokeLate(
+    sweeper: Sweeper,
+  ): Promise<{ first: string; landed: Promise<unknown> }> {
+    const first = await requested();
+    await sweeper.tick();
+    expect((await grant(first)).status).toBe('active');
+    expect(provider.present.size).toBe(1);
+    let landed!: Promise<unknown>;
+    provider.onCall = async (call) => {
+      if (call.action !== 'revoke' || call.grantId !== first) return;
+      provider.onCall = undefined;
+      landed = sleep(REVOKE_LANDS_MS);
+      await landed;
+    };
+    await h.core.revokeGrant({ grantId: first, actor: 'UREQ' });
+    await sweeper.tick();
+    return { first, landed: landed.then(() => sleep(50)) };
+  }
+
+  it('activates the next grant of the access only once the timed-out revoke can no longer land', async () => {
+    const sweeper = start();
+    const t = h.clock.now();
+    const { first, landed } = await revokeLate(sweeper);
+    expect(await grant(first)).toMatchObject({
+      status: 'revoking',
+      lastError: 'revoke: timed out after 1000 ms',
+      fenceUntil: t + 2 * TIMEOUT_MS,
+    });
+
+    // The person asks again at once and is approved: the activation waits out the fence.
+    const second = await requested();
+    await sweeper.tick();
+    expect(await grant(second)).toMatchObject({
+      status: 'activating',
+      attempts: 0,
+      nextAttemptAt: t + 2 * TIMEOUT_MS,
+    });
+    expect(grantCallsOf(second)).toEqual([]);
+
+    // The first revoke lands at the receiver; then the fence passes, and the first grant's retry.
+    await landed;
+    expect(provider.present.size).toBe(0);
+    h.clock.advance(MIN);
+    await sweeper.tick();
+    expect((await grant(first)).status).toBe('revoked');
+    expect((await grant(second)).status).toBe('active');
+    expect(grantCallsOf(second)).toHaveLength(1);
+    expect(provider.present.size).toBe(1);
+  });
+
+  it('holds the next activation back on a fence another process left when its revoke timed out', async () => {
+    const old = start();
+    const t = h.clock.now();
+    const { first, landed } = await revokeLate(old);
+    expect((await grant(first)).fenceUntil).toBe(t + 2 * TIMEOUT_MS);
+    // The process that made the call is gone (a restart, leadership moving): only the database
+    // says that the revoke may still land.
+    await old.stop();
+    const next = start(await h.another());
+
+    const second = await requested();
+    await next.tick();
+    expect(await grant(second)).toMatchObject({
+      status: 'activating',
+      nextAttemptAt: t + 2 * TIMEOUT_MS,
+    });
+    expect(grantCallsOf(second)).toEqual([]);
+
+    await landed;
+    h.clock.set(t + 2 * TIMEOUT_MS);
+    await next.tick();
+    expect((await grant(second)).status).toBe('active');
+    expect(provider.present.size).toBe(1);
+    h.clock.advance(MIN);
+    await next.tick();
+    expect((await grant(first)).status).toBe('revoked');
+    expect((await grant(second)).status).toBe('active');
+    expect(provider.present.size).toBe(1);
   });
 });
 

@@ -49,6 +49,11 @@ const SOONEST_LIVE_OF = new Sql(
   `SELECT * FROM grants WHERE user_id = ? AND ${GRANT_IN_FLIGHT}
     ORDER BY expires_at ASC NULLS FIRST, id LIMIT ?`,
 );
+// Read by the person (grants_user_resource): their grants are few next to everyone's.
+const ENDING_ALONGSIDE = new Sql(
+  `SELECT * FROM grants WHERE user_id = ? AND provider = ? AND id <> ?
+    AND (status = 'revoking' OR (status IN ('revoked', 'failed') AND fence_until > ?))`,
+);
 const LIVE_COUNT_OF = new Sql(
   `SELECT count(*) AS n FROM grants WHERE user_id = ? AND ${GRANT_IN_FLIGHT}`,
 );
@@ -148,6 +153,10 @@ export class SqlGrantQueries implements GrantQueries {
       ),
       [...users, ...providers, now],
     );
+  }
+
+  endingAlongside(grant: GrantRow, now: number) {
+    return this.many(ENDING_ALONGSIDE, [grant.userId, grant.provider, grant.id, now]);
   }
 
   toWarn(now: number, until: number, limit: number) {
