@@ -8,7 +8,9 @@ import { grantedEmailOf, type ProviderLookup } from './provider-call';
  * provider where a person's grants share one access, a revoke (the sweeper's, or the
  * reconciler's repair of an ended grant) and a later grant's activation of that access must not
  * cross at the provider: whichever took its turn first finishes before the other starts, so a
- * revoke cannot land after the grant call of a grant approved meanwhile.
+ * revoke cannot land after the grant call of a grant approved meanwhile. A revoke that timed out
+ * gives its turn back while it may still land: the activation waits for its fence then (the
+ * sweeper's `heldForRevoke`).
  */
 export class AccessTurns {
   private readonly line = new InOrder();
