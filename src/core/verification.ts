@@ -80,7 +80,10 @@ export interface Drift {
   sealedCredentials?: string;
   /** The state a re-grant answered with: what later calls name. */
   state?: unknown;
-  /** A re-grant timed out and may still land until then: nothing is revoked before it. */
+  /**
+   * The repair timed out and may still land until then: a re-grant's holds back the grant's
+   * revoke, a revoke's the activation of another grant of the same access.
+   */
   fenceUntil?: number;
   /** The lease the re-grant held (recordGrantCall), which its outcome gives back. */
   lease?: number;
@@ -109,6 +112,11 @@ export function recordDrift(
       await c.tx.grants.update(grantId, { providerState: JSON.stringify(drift.state) });
     if (live && (drift.lease !== undefined || drift.fenceUntil !== undefined))
       await answered(c, grant, drift.lease, drift.fenceUntil ?? null);
+    // An ended grant has nothing due to hold back: its fence is only read by other grants.
+    else if (grant && drift.fenceUntil !== undefined)
+      await c.tx.grants.update(grantId, {
+        fenceUntil: Math.max(grant.fenceUntil ?? 0, drift.fenceUntil),
+      });
     if (!grant || expectedOf(grant) !== drift.expected) return grant;
     const { retryBase, retryMax } = ctx.config.sweeper;
     const update =

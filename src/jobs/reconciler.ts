@@ -299,9 +299,10 @@ export class Reconciler {
             error: `the read-back after the repair still found it ${present ? 'present' : 'absent'}`,
           };
     } catch (err) {
-      // The lease is given back; a re-grant that timed out may still land, so its fence is left,
-      // for whichever process revokes the grant.
-      const late = expected === 'present' && this.deps.calls.pending(grant.id);
+      // The lease is given back; a call that timed out may still land, so its fence is left: a
+      // re-grant's for whichever process revokes the grant, a repair revoke's for the activation
+      // of the person's next grant of a shared access.
+      const late = this.deps.calls.pending(grant.id);
       return {
         repaired: false,
         error: describeError(err),

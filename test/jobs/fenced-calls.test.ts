@@ -692,7 +692,7 @@ describe.each(STORE_KINDS)('a revoke that times out but lands later (%s)', (kind
   const processes: { sweeper: Sweeper; reconciler: Reconciler }[] = [];
 
   /** One Hallpass process on `core` (the harness's unless given): its sweeper and reconciler. */
-  function start(core: Core = h.core): Sweeper {
+  function start(core: Core = h.core): { sweeper: Sweeper; reconciler: Reconciler } {
     const providers = lookupOf({ hook: provider }, TIMEOUT_MS);
     const deps = {
       core,
@@ -709,7 +709,7 @@ describe.each(STORE_KINDS)('a revoke that times out but lands later (%s)', (kind
       reconciler: new Reconciler(deps),
     };
     processes.push(p);
-    return p.sweeper;
+    return p;
   }
 
   beforeEach(async () => {
@@ -763,7 +763,7 @@ describe.each(STORE_KINDS)('a revoke that times out but lands later (%s)', (kind
   }
 
   it('activates the next grant of the access only once the timed-out revoke can no longer land', async () => {
-    const sweeper = start();
+    const { sweeper } = start();
     const t = h.clock.now();
     const { first, landed } = await revokeLate(sweeper);
     expect(await grant(first)).toMatchObject({
@@ -794,14 +794,14 @@ describe.each(STORE_KINDS)('a revoke that times out but lands later (%s)', (kind
   });
 
   it('holds the next activation back on a fence another process left when its revoke timed out', async () => {
-    const old = start();
+    const old = start().sweeper;
     const t = h.clock.now();
     const { first, landed } = await revokeLate(old);
     expect((await grant(first)).fenceUntil).toBe(t + 2 * TIMEOUT_MS);
     // The process that made the call is gone (a restart, leadership moving): only the database
     // says that the revoke may still land.
     await old.stop();
-    const next = start(await h.another());
+    const next = start(await h.another()).sweeper;
 
     const second = await requested();
     await next.tick();
@@ -819,6 +819,48 @@ describe.each(STORE_KINDS)('a revoke that times out but lands later (%s)', (kind
     h.clock.advance(MIN);
     await next.tick();
     expect((await grant(first)).status).toBe('revoked');
+    expect((await grant(second)).status).toBe('active');
+    expect(provider.present.size).toBe(1);
+  });
+
+  it('holds the next activation back on the fence of a reconciler repair revoke that timed out', async () => {
+    const { sweeper, reconciler } = start();
+    const first = await requested();
+    await sweeper.tick();
+    await h.core.revokeGrant({ grantId: first, actor: 'UREQ' });
+    await sweeper.tick();
+    const ended = await grant(first);
+    expect(ended.status).toBe('revoked');
+
+    // The access comes back (by hand); the read-back after the end finds it, and its repair
+    // revoke reaches the receiver, which applies it only after the timeout.
+    provider.present.add('UREQ/auto');
+    let landed!: Promise<unknown>;
+    provider.onCall = async (call) => {
+      if (call.action !== 'revoke' || call.grantId !== first) return;
+      provider.onCall = undefined;
+      landed = sleep(REVOKE_LANDS_MS);
+      await landed;
+    };
+    h.clock.set(ended.recheckAt!);
+    const t = h.clock.now();
+    const [finding] = await reconciler.run();
+    expect(finding).toMatchObject({ grantId: first, found: 'present', repaired: false });
+    expect((await grant(first)).fenceUntil).toBe(t + 2 * TIMEOUT_MS);
+
+    const second = await requested();
+    await sweeper.tick();
+    expect(await grant(second)).toMatchObject({
+      status: 'activating',
+      nextAttemptAt: t + 2 * TIMEOUT_MS,
+    });
+    expect(grantCallsOf(second)).toEqual([]);
+
+    await landed;
+    await sleep(50);
+    expect(provider.present.size).toBe(0);
+    h.clock.set(t + 2 * TIMEOUT_MS);
+    await sweeper.tick();
     expect((await grant(second)).status).toBe('active');
     expect(provider.present.size).toBe(1);
   });
