@@ -12,6 +12,9 @@ import { grantedEmailOf, type ProviderLookup } from './provider-call';
  * gives its turn back while it may still land: the activation waits for its fence then (the
  * sweeper's `heldForRevoke`).
  */
+/** Whether two grants reach one account cannot be told now (the directory did not answer). */
+export class AccountUnknown extends Error {}
+
 export class AccessTurns {
   private readonly line = new InOrder();
 
@@ -45,8 +48,15 @@ export class AccessTurns {
       grantedEmailOf(directory, a),
       grantedEmailOf(directory, b),
     ]);
-    // Where no address is known for either (a pipeline has none; the directory may not answer),
-    // the grants' one Slack user is all that tells the account: the same.
+    // Where no address is known for either (a pipeline has none), the grants' one Slack user is
+    // all that tells the account: the same. Where one is known and the other's lookup did not
+    // answer, nothing tells: guessing "two" lets a revoke take a live grant's access, "one" lets
+    // a revoke be skipped for an access on another account.
+    if ((was === undefined) !== (is === undefined)) {
+      throw new AccountUnknown(
+        `the directory did not give ${a.userId}'s email: cannot tell whether grants ${a.id} and ${b.id} are one account; trying again`,
+      );
+    }
     return was === is;
   }
 

@@ -5,10 +5,11 @@ import { startNow } from './start-now';
  * The provider calls this process makes, tracked per grant. A call that runs past its timeout is
  * given up on, but it is not over: its request may still reach the target system and land
  * later (a webhook receiver that applies it after answering, a command or a module adapter that
- * ignores the abort). Until it settles, and for one more timeout after it was given up (an
- * aborted call settles here at once), nothing may conclude what the target system holds: a
- * revoke waits for it first, so a late grant cannot land after the revoke that was meant to
- * clean it up.
+ * ignores the abort). Until it settles, and for two more timeouts after it was given up (an
+ * aborted call settles here at once; the fence it leaves in the database spans as long), nothing
+ * may conclude what the target system holds: a revoke waits for it first, so a late grant cannot
+ * land after the revoke that was meant to clean it up, and the next activation of a shared
+ * access waits for a late revoke even where its fence could not be written.
  */
 export class ProviderCalls {
   /** How many calls of each grant are out, and who waits for them to settle. */
@@ -34,9 +35,9 @@ export class ProviderCalls {
         const error = new ProviderCallError(`timed out after ${timeoutMs} ms`);
         // An aborted call settles here at once, but its request may already be on its way and
         // be applied later (a webhook receiver that acts after we hung up): it counts as out
-        // for another timeout whatever happened on this side.
+        // for as long as its fence (the sweeper's fenceFor) whatever happened on this side.
         this.begin(grantId);
-        setTimeout(() => this.end(grantId), timeoutMs).unref();
+        setTimeout(() => this.end(grantId), 2 * timeoutMs).unref();
         controller.abort(error);
         reject(error);
       }, timeoutMs);

@@ -4,7 +4,7 @@ import type { Directory } from '../core/directory';
 import type { Logger } from '../log';
 import { registerSecret } from '../secrets/scrub';
 import type { Sealer } from '../secrets/seal';
-import type { AccessTurns } from './access-turns';
+import { AccountUnknown, type AccessTurns } from './access-turns';
 import { forEachLimited } from '../limit';
 import type { ProviderCalls } from './provider-calls';
 import {
@@ -184,9 +184,15 @@ export class Reconciler {
       'provider' in resolved &&
       resolved.provider.guarantees.isolation === 'shared'
     ) {
-      const cover = await core.lifecycle.covering(grant, (a, b) =>
-        this.deps.turns.oneAccess(a, b, this.deps.directory),
-      );
+      let cover: GrantRow | undefined;
+      try {
+        cover = await core.lifecycle.covering(grant, (a, b) =>
+          this.deps.turns.oneAccess(a, b, this.deps.directory),
+        );
+      } catch (err) {
+        if (!(err instanceof AccountUnknown)) throw err;
+        return finding('error', { error: err.message });
+      }
       if (cover) {
         if (!dryRun)
           await core.lifecycle.rechecked(grant.id, { coveredBy: cover.id }, this.deps.operator);

@@ -16,7 +16,7 @@ import type { Credentials } from '../providers/types';
 import { forgetSecret, registerSecret } from '../secrets/scrub';
 import type { Sealer } from '../secrets/seal';
 import { backoffDelay } from '../core/backoff';
-import { AccessTurns } from './access-turns';
+import { AccessTurns, AccountUnknown } from './access-turns';
 import { Batch } from './batch';
 import { throttle } from './throttle';
 import { ProviderCalls } from './provider-calls';
@@ -567,7 +567,14 @@ export class Sweeper {
     timeoutMs: number,
   ): Promise<boolean> {
     if (provider.guarantees.isolation !== 'shared') return false;
-    const ending = await this.grants.endingAlongside(grant, this.oneAccess);
+    // Not knowing whether an ending grant is the same account holds back as if it were: only
+    // for as long as its revoke may be out.
+    const sameOrUnknown = (a: GrantRow, b: GrantRow) =>
+      this.oneAccess(a, b).catch((err: unknown) => {
+        if (err instanceof AccountUnknown) return true;
+        throw err;
+      });
+    const ending = await this.grants.endingAlongside(grant, sameOrUnknown);
     const until = Math.max(0, ...ending.map((g) => g.fenceUntil ?? 0));
     if (until > this.deps.core.now()) {
       if (await this.grants.activationHeld(grant.id, until))
@@ -615,7 +622,10 @@ export class Sweeper {
         await this.failed(grant, 'grant', err, { fenceUntil: this.fenceFor(timeoutMs) });
         return;
       }
-      if (await this.heldForRevoke(grant, provider, timeoutMs)) return;
+      // Compared by the address this call will name, not looked up again: a second lookup that
+      // fails would count the grants as two accesses and let the call cross the revoke.
+      const activating = { ...grant, grantedEmail: email ?? grant.grantedEmail };
+      if (await this.heldForRevoke(activating, provider, timeoutMs)) return;
       // Not taken means the grant left `activating` while the email was looked up (ended early:
       // its revoke could not name the address this call would), or another process's call may
       // still be out (it led before this one).
