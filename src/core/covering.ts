@@ -91,15 +91,18 @@ export async function coveringEach(
 /**
  * The other grants of `grant`'s access (`sameAccess`, then the caller's `oneAccess`, as for
  * `coveringEach`) whose revoke may still be out: being revoked, or ended with a fence ahead (a
- * revoke that timed out may still land until then). An activation of `grant` made before such a
- * revoke has landed would be undone by it, while the record says the access is there.
+ * revoke that timed out may still land until then) or at `endedSince` or later (the caller's
+ * say: one another process may have sent before the caller took over). An activation of `grant`
+ * made before such a revoke has landed would be undone by it, while the record says the access
+ * is there.
  */
 export async function endingAlongside(
   ctx: CoreContext,
   grant: GrantRow,
   oneAccess: (ending: GrantRow, activating: GrantRow) => Promise<boolean>,
+  endedSince = Number.MAX_SAFE_INTEGER,
 ): Promise<GrantRow[]> {
-  const ending = await ctx.store.grants.endingAlongside(grant, ctx.clock.now());
+  const ending = await ctx.store.grants.endingAlongside(grant, ctx.clock.now(), endedSince);
   const found: GrantRow[] = [];
   for (const g of ending) {
     if (sameAccess(ctx, g, grant) && (await oneAccess(g, grant))) found.push(g);

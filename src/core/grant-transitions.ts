@@ -141,6 +141,25 @@ export function recordGrantCall(
 }
 
 /**
+ * Fences an ended grant before a repair revoke of its access is sent (the reconciler found the
+ * access back after the end): a process that dies with that call out leaves the fence, and the
+ * next activation of a shared access waits for it (`endingAlongside`). False, and no call should
+ * be made, when the grant is not ended.
+ */
+export function recordRepairRevoke(
+  ctx: CoreContext,
+  grantId: string,
+  until: number,
+): Promise<boolean> {
+  return change(ctx, async (c) => {
+    const grant = await c.tx.grants.byId(grantId);
+    if (grant?.status !== 'revoked' && grant?.status !== 'failed') return false;
+    await c.tx.grants.update(grantId, { fenceUntil: Math.max(grant.fenceUntil ?? 0, until) });
+    return true;
+  });
+}
+
+/**
  * Holds an activating grant's attempt back until `until`, when a revoke of another grant of the
  * same access (one access at the provider for several of a person's grants) can no longer land:
  * a grant call made before it would be undone by it, while the record says the access is there.

@@ -25,6 +25,7 @@ import {
   beginExpiries,
   recordActivated,
   recordActivationHeld,
+  recordRepairRevoke,
   recordAttemptFailed,
   recordGrantCall,
   endForRemovedResource,
@@ -187,8 +188,9 @@ export class GrantLifecycle {
   endingAlongside(
     grant: GrantRow,
     oneAccess: (ending: GrantRow, activating: GrantRow) => Promise<boolean>,
+    endedSince?: number,
   ): Promise<GrantRow[]> {
-    return endingAlongside(this.ctx, grant, oneAccess);
+    return endingAlongside(this.ctx, grant, oneAccess, endedSince);
   }
 
   /** Active grants that end within `warnBefore` and whose holder was not warned yet. */
@@ -210,6 +212,9 @@ export class GrantLifecycle {
   }
   activationHeld(grantId: string, until: number) {
     return recordActivationHeld(this.ctx, grantId, until);
+  }
+  repairRevoke(grantId: string, until: number) {
+    return recordRepairRevoke(this.ctx, grantId, until);
   }
   resourceRemoved(grantId: string) {
     return endForRemovedResource(this.ctx, grantId);

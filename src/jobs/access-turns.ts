@@ -1,7 +1,7 @@
 import type { GrantRow } from '../core';
 import type { Directory } from '../core/directory';
 import { InOrder } from './in-order';
-import { grantedEmailOf, type ProviderLookup } from './provider-call';
+import { grantedEmailAnswer, type ProviderLookup } from './provider-call';
 
 /**
  * Turns on one person's shared access, taken by every job that calls a provider on it. On a
@@ -37,7 +37,8 @@ export class AccessTurns {
    * the provider: of the same resource, unless the provider tells accesses apart by target alone
    * (`sharedBy`); and of the same account: always where the access is the Slack user's
    * (`sharedPer`), else when the emails they were (or will be, for one not recorded yet) granted
-   * to are the same, so grants to two addresses are two accesses.
+   * to are the same, so grants to two addresses are two accesses. Throws AccountUnknown where
+   * the directory did not answer a lookup that would tell.
    */
   async oneAccess(a: GrantRow, b: GrantRow, directory: Directory): Promise<boolean> {
     const provider = this.providers.get(a.provider)?.provider;
@@ -45,19 +46,19 @@ export class AccessTurns {
     if (provider?.sharedPer === 'slack-user') return true;
     if (a.grantedEmail !== null && a.grantedEmail === b.grantedEmail) return true;
     const [was, is] = await Promise.all([
-      grantedEmailOf(directory, a),
-      grantedEmailOf(directory, b),
+      grantedEmailAnswer(directory, a),
+      grantedEmailAnswer(directory, b),
     ]);
-    // Where no address is known for either (a pipeline has none), the grants' one Slack user is
-    // all that tells the account: the same. Where one is known and the other's lookup did not
-    // answer, nothing tells: guessing "two" lets a revoke take a live grant's access, "one" lets
-    // a revoke be skipped for an access on another account.
-    if ((was === undefined) !== (is === undefined)) {
+    // A lookup that did not answer tells nothing: guessing "two" lets a revoke take a live
+    // grant's access, "one" lets a revoke be skipped for an access on another account.
+    if (!was.answered || !is.answered) {
       throw new AccountUnknown(
-        `the directory did not give ${a.userId}'s email: cannot tell whether grants ${a.id} and ${b.id} are one account; trying again`,
+        `the directory did not answer for ${a.userId}'s email: cannot tell whether grants ${a.id} and ${b.id} are one account; trying again`,
       );
     }
-    return was === is;
+    // Where no address is known for either (a pipeline has none), the grants' one Slack user is
+    // all that tells the account: the same.
+    return was.value === is.value;
   }
 
   /** Runs `work` in its turn on `access`, after every piece of work handed in before it. */

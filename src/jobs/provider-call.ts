@@ -78,25 +78,39 @@ export async function presenceOf(answer: Promise<unknown>): Promise<boolean> {
 /** How long a provider call waits on the directory (a person's email, status) before going on. */
 const DIRECTORY_LOOKUP_MS = 2000;
 
+/** What a bounded lookup got: the directory's answer, or none (it failed or took too long). */
+export type Answer<T> = { answered: true; value: T } | { answered: false };
+
+const NO_ANSWER = { answered: false } as const;
+
 /**
- * `lookup`'s answer, or undefined when it fails or takes longer than DIRECTORY_LOOKUP_MS: what a
+ * `lookup`'s answer, or none when it fails or takes longer than DIRECTORY_LOOKUP_MS: what a
  * provider call asks the directory is a courtesy or a second look, and a directory that is out,
  * or rate-limits a mass of calls, must not hold the calls up. One promise and one timer per
  * lookup, as each revoke of a mass expiry makes one.
  */
-export function boundedLookup<T>(lookup: () => Promise<T>): Promise<T | undefined> {
+export function boundedAnswer<T>(lookup: () => Promise<T>): Promise<Answer<T>> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), DIRECTORY_LOOKUP_MS);
-    const settle = (answer: T | undefined) => {
+    const timer = setTimeout(() => resolve(NO_ANSWER), DIRECTORY_LOOKUP_MS);
+    const settle = (answer: Answer<T>) => {
       clearTimeout(timer);
       resolve(answer);
     };
     try {
-      lookup().then(settle, () => settle(undefined));
+      lookup().then(
+        (value) => settle({ answered: true, value }),
+        () => settle(NO_ANSWER),
+      );
     } catch {
-      settle(undefined);
+      settle(NO_ANSWER);
     }
   });
+}
+
+/** `boundedAnswer`'s value, undefined also when there was none. */
+export async function boundedLookup<T>(lookup: () => Promise<T>): Promise<T | undefined> {
+  const answer = await boundedAnswer(lookup);
+  return answer.answered ? answer.value : undefined;
 }
 
 /**
@@ -106,10 +120,22 @@ export function boundedLookup<T>(lookup: () => Promise<T>): Promise<T | undefine
  * directory once per grant. Grants activated before it was recorded, or without one, look the
  * person up.
  */
-export function grantedEmailOf(directory: Directory, grant: GrantRow): Promise<string | undefined> {
+export async function grantedEmailOf(
+  directory: Directory,
+  grant: GrantRow,
+): Promise<string | undefined> {
+  const answer = await grantedEmailAnswer(directory, grant);
+  return answer.answered ? answer.value : undefined;
+}
+
+/** `grantedEmailOf`, telling a person with no email from a directory that did not answer. */
+export function grantedEmailAnswer(
+  directory: Directory,
+  grant: GrantRow,
+): Promise<Answer<string | undefined>> {
   return grant.grantedEmail !== null
-    ? Promise.resolve(grant.grantedEmail)
-    : boundedLookup(() => directory.emailOf(grant.userId));
+    ? Promise.resolve({ answered: true, value: grant.grantedEmail })
+    : boundedAnswer(() => directory.emailOf(grant.userId));
 }
 
 /**

@@ -290,6 +290,13 @@ export class Reconciler {
       } else {
         // A call that timed out earlier may still land: waited for first, as the sweeper does.
         await this.deps.calls.settled(grant.id, 2 * timeoutMs);
+        // Fenced before it is sent: should this process die (or lose the lead) with it out, the
+        // person's next grant of a shared access is not activated before it can no longer land.
+        const fenced = await this.deps.core.lifecycle.repairRevoke(
+          grant.id,
+          this.deps.core.now() + 2 * timeoutMs,
+        );
+        if (!fenced) return { repaired: false, error: 'the grant is not ended; not revoking' };
         await this.deps.calls.run(grant.id, timeoutMs, (s) => provider.revoke(ctx(s)));
       }
       const kept = {

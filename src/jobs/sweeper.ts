@@ -114,6 +114,11 @@ export class Sweeper {
   private running: Promise<void> | null = null;
   /** Passes ended so far: a read of the next due moment that one ended during is stale. */
   private passesEnded = 0;
+  /**
+   * When this process began sweeping (its first pass since start): a revoke another process sent
+   * before then (it died, or lost the lead, with the call out) left nothing in the database.
+   */
+  private sweepingSince: number | null = null;
   private again = false;
   private stopped = true;
   /**
@@ -179,6 +184,7 @@ export class Sweeper {
   /** Runs at once (catching up on whatever expired while the bot was down), then on schedule. */
   async start(): Promise<void> {
     this.stopped = false;
+    this.sweepingSince = null;
     this.cron = schedule(this.config.sweeper.schedule, () => void this.tick(), {
       name: 'hallpass-sweeper',
       noOverlap: false,
@@ -237,6 +243,7 @@ export class Sweeper {
   }
 
   private async pass(): Promise<void> {
+    this.sweepingSince ??= this.deps.core.now();
     await this.safely('expire stale requests', () => this.deps.core.expireStaleRequests());
     const { concurrency, warnBefore } = this.config.sweeper;
     await this.workDue(concurrency);
@@ -557,9 +564,10 @@ export class Sweeper {
    * Whether `grant`'s activation waits for a revoke of another grant of its access that may still
    * land, where a person's grants share one access: a grant call made first would be undone by
    * it. Held back (rescheduled, true) to the fence such a revoke left in the database when it
-   * timed out, in whichever process. One of this process that timed out and has not settled, its
-   * fence past or never written, is waited for here first, as a revoke waits for a grant call; one
-   * still out after the grace is left to the read-backs.
+   * timed out, in whichever process, and for two timeouts after this process took over the sweep
+   * to any revoke another may have sent before. One of this process that timed out and has not
+   * settled, its fence past or never written, is waited for here first, as a revoke waits for a
+   * grant call; one still out after the grace is left to the read-backs.
    */
   private async heldForRevoke(
     grant: GrantRow,
@@ -574,9 +582,21 @@ export class Sweeper {
         if (err instanceof AccountUnknown) return true;
         throw err;
       });
-    const ending = await this.grants.endingAlongside(grant, sameOrUnknown);
-    const until = Math.max(0, ...ending.map((g) => g.fenceUntil ?? 0));
-    if (until > this.deps.core.now()) {
+    // A revoke another process sent before this one took over the sweep (it died, or lost the
+    // lead, with the call out) recorded no fence: it may land until two timeouts after the
+    // takeover, whether the grant is still being revoked or this process has revoked it since.
+    const now = this.deps.core.now();
+    const since = this.sweepingSince ?? now;
+    const takeover = since + 2 * timeoutMs;
+    const inWindow = takeover > now;
+    const ending = await this.grants.endingAlongside(
+      grant,
+      sameOrUnknown,
+      inWindow ? since : undefined,
+    );
+    const inherited = inWindow && ending.length > 0 ? takeover : 0;
+    const until = Math.max(inherited, ...ending.map((g) => g.fenceUntil ?? 0));
+    if (until > now) {
       if (await this.grants.activationHeld(grant.id, until))
         this.deps.logger.info('a revoke of the same access may still land; activating after it', {
           grantId: grant.id,

@@ -340,9 +340,10 @@ export interface GrantQueries {
   liveAlongside(grants: readonly GrantRow[], now: number): Promise<GrantRow[]>;
   /**
    * The other grants of `grant`'s holder at its provider that are being revoked, or ended with
-   * a fence (`fence_until`) still ahead of `now`: a revoke of theirs may still be out.
+   * a fence (`fence_until`) still ahead of `now` or at `endedSince` or later: a revoke of theirs
+   * may still be out.
    */
-  endingAlongside(grant: GrantRow, now: number): Promise<GrantRow[]>;
+  endingAlongside(grant: GrantRow, now: number, endedSince: number): Promise<GrantRow[]>;
   /** Active, unwarned grants expiring in (now, until]. */
   toWarn(now: number, until: number, limit: number): Promise<GrantRow[]>;
   /** Active grants whose expiry moved since the provider was told. */

@@ -823,6 +823,48 @@ describe.each(STORE_KINDS)('a revoke that times out but lands later (%s)', (kind
     expect(provider.present.size).toBe(1);
   });
 
+  it('holds the next activation back after a takeover, for a revoke the process before sent and never recorded', async () => {
+    const oldCore = await h.another();
+    const old = start(oldCore).sweeper;
+    const first = await requested();
+    await old.tick();
+    expect((await grant(first)).status).toBe('active');
+    // The old leader's revoke reaches the receiver, which applies it only when let go; the old
+    // process is gone before it could record anything (its writes fail from here on).
+    let letGo!: () => void;
+    const applied = new Promise<void>((resolve) => (letGo = resolve));
+    provider.onCall = async (call) => {
+      if (call.action !== 'revoke' || call.grantId !== first) return;
+      provider.onCall = undefined;
+      await applied;
+    };
+    jest.spyOn(oldCore.lifecycle, 'failed').mockRejectedValue(new Error('connection terminated'));
+    await h.core.revokeGrant({ grantId: first, actor: 'UREQ' });
+    const oldPass = old.tick();
+    await until(() => provider.callsOf('revoke').length === 1);
+
+    // A new leader takes over: it revokes the first grant again (at once), and the person's
+    // next grant of the same access waits two timeouts from the takeover.
+    const next = start().sweeper;
+    const t = h.clock.now();
+    const second = await requested();
+    await next.tick();
+    expect((await grant(first)).status).toBe('revoked');
+    expect(await grant(second)).toMatchObject({
+      status: 'activating',
+      nextAttemptAt: t + 2 * TIMEOUT_MS,
+    });
+    expect(grantCallsOf(second)).toEqual([]);
+
+    // The old revoke lands; only then is the next grant activated.
+    letGo();
+    await oldPass;
+    h.clock.set(t + 2 * TIMEOUT_MS);
+    await next.tick();
+    expect((await grant(second)).status).toBe('active');
+    expect(provider.present.size).toBe(1);
+  });
+
   it('holds the next activation back on the fence of a reconciler repair revoke that timed out', async () => {
     const { sweeper, reconciler } = start();
     const first = await requested();

@@ -174,6 +174,11 @@ describe.each(STORE_KINDS)('shared access and the record (%s)', (kind: StoreKind
     await until(() => provider.callsOf('grant').some((c) => c.grantId === b), 300);
     release();
     const [findings] = await Promise.all([reading, activating]);
+    // The repair revoke fenced a before it was sent (two timeouts of 1 s here): b is activated
+    // once it has passed.
+    expect((await h.core.grant(b))!.status).toBe('activating');
+    h.clock.advance(2_000);
+    await sweeper.tick();
 
     // The read-back found the access and took it away; b's grant call came after and gave it back.
     expect(findings.find((f) => f.grantId === a)).toMatchObject({

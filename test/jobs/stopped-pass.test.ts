@@ -104,8 +104,12 @@ describe('a pass in progress when its job is stopped', () => {
     const { sweeper: leader2 } = jobsOn(core2, provider);
     await leader2.tick();
     expect((await core2.grant(a))!.status).toBe('revoked');
-    // The person asks again; the new leader gives them the access.
+    // The person asks again; the new leader gives them the access, two provider timeouts (1 s
+    // each here) after it took over: a revoke of `a` the old leader had sent could land until then.
     const b = await file(core2, 'U2');
+    await leader2.tick();
+    expect((await core2.grant(b))!.status).toBe('activating');
+    h.clock.advance(2_000);
     await leader2.tick();
     expect((await core2.grant(b))!.status).toBe('active');
 

@@ -52,7 +52,8 @@ const SOONEST_LIVE_OF = new Sql(
 // Read by the person (grants_user_resource): their grants are few next to everyone's.
 const ENDING_ALONGSIDE = new Sql(
   `SELECT * FROM grants WHERE user_id = ? AND provider = ? AND id <> ?
-    AND (status = 'revoking' OR (status IN ('revoked', 'failed') AND fence_until > ?))`,
+    AND (status = 'revoking'
+      OR (status IN ('revoked', 'failed') AND (fence_until > ? OR ended_at >= ?)))`,
 );
 const LIVE_COUNT_OF = new Sql(
   `SELECT count(*) AS n FROM grants WHERE user_id = ? AND ${GRANT_IN_FLIGHT}`,
@@ -155,8 +156,8 @@ export class SqlGrantQueries implements GrantQueries {
     );
   }
 
-  endingAlongside(grant: GrantRow, now: number) {
-    return this.many(ENDING_ALONGSIDE, [grant.userId, grant.provider, grant.id, now]);
+  endingAlongside(grant: GrantRow, now: number, endedSince: number) {
+    return this.many(ENDING_ALONGSIDE, [grant.userId, grant.provider, grant.id, now, endedSince]);
   }
 
   toWarn(now: number, until: number, limit: number) {
