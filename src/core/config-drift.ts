@@ -72,9 +72,9 @@ export async function checkLiveGrants(
 
 /**
  * An admin closes a grant Hallpass can no longer revoke (its provider instance is gone from the
- * configuration or points elsewhere now, or its revoke keeps failing): the record says so plainly (`stranded`, not
- * revoked: the access may still be there), the approver channel and the admins are told to
- * remove it by hand, and it is audited.
+ * configuration or points elsewhere now, or its revoke keeps failing): the record says so
+ * plainly (`stranded`, not revoked: the access may still be there), the approver channel and the
+ * admins are told to remove it by hand, and it is audited.
  */
 export function closeByHand(
   ctx: CoreContext,

@@ -5,8 +5,9 @@ import { termsOf, type GrantTerms } from './terms';
 
 /**
  * Where a grant acts at its provider: the provider instance (and where it pointed) and target
- * recorded when it was made, or, for a grant made before terms were recorded, its resource as configured today (which
- * its calls use too). Undefined when neither is known (such a grant's resource was removed).
+ * recorded when it was made, or, for a grant made before terms were recorded, its resource as
+ * configured today (which its calls use too). Undefined when neither is known (such a grant's
+ * resource was removed).
  */
 function placeOf(
   ctx: CoreContext,

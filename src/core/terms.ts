@@ -18,13 +18,14 @@ export type ProviderPlace = z.infer<typeof providerPlaceSchema>;
 
 /**
  * Today's place of each configured provider instance, by name; undefined for one configured
- * whose place is not known here (the CLI, with a setting's variable unset): not compared.
+ * whose place is not known here (its place read from a variable unset on the CLI's machine, or
+ * a file its adapter could not read): not compared.
  */
 export type ProviderPlaces = ReadonlyMap<string, ProviderPlace | undefined>;
 
 export const grantTermsSchema = z.object({
   provider: z.string(),
-  /** Absent on grants made before places were recorded: those are acted on wherever it is. */
+  /** Absent on grants made before places were recorded: acted on wherever the instance points. */
   providerPlace: providerPlaceSchema.optional(),
   target: z.unknown(),
   resourceName: z.string(),

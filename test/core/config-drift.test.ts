@@ -523,7 +523,7 @@ describe.each(STORE_KINDS)('configuration drift (%s)', (kind) => {
         stdout: `${movedLine(g)}\n`,
         stderr: '',
       });
-      // The same file with the url left to a variable unset here says nothing about where it points.
+      // The same file with the url left to a variable unset here says nothing of where it points.
       const unset = configFile(
         'unset.yml',
         FULL.replace("'http://127.0.0.1:9/hook'", "'${HOOK_URL}'"),
