@@ -45,6 +45,8 @@ export async function checkLiveGrants(
   places: ProviderPlaces,
 ): Promise<LiveGrantProblems> {
   const problems: LiveGrantProblems = { unrevocable: [], orphaned: [] };
+  // A gone resource is told once, whatever terms its grants were made under.
+  const orphans = new Map<string, { provider: string; resourceId: string; ids: string[] }>();
   for (const { provider, resourceId, snapshot } of await ctx.store.grants.liveTargets()) {
     const resourceGone = !ctx.policy.findResource(resourceId);
     const stranded = unreachable({ provider, snapshot }, places);
@@ -62,10 +64,17 @@ export async function checkLiveGrants(
         );
       }
     } else {
-      problems.orphaned.push(
-        `resource ${resourceId} is no longer configured but ${grants.length} grant${grants.length === 1 ? ' is' : 's are'} not over (${grants.map((g) => g.id).join(', ')}); ${grants.length === 1 ? 'it' : 'they'} will still be revoked through provider "${provider}" as granted`,
-      );
+      const key = `${provider}\n${resourceId}`;
+      const orphan = orphans.get(key) ?? { provider, resourceId, ids: [] };
+      orphan.ids.push(...grants.map((g) => g.id));
+      orphans.set(key, orphan);
     }
+  }
+  for (const { provider, resourceId, ids } of orphans.values()) {
+    const one = ids.length === 1;
+    problems.orphaned.push(
+      `resource ${resourceId} is no longer configured but ${ids.length} grant${one ? ' is' : 's are'} not over (${ids.sort().join(', ')}); ${one ? 'it' : 'they'} will still be revoked through provider "${provider}" as granted`,
+    );
   }
   return problems;
 }

@@ -235,6 +235,24 @@ describe.each(STORE_KINDS)('configuration drift (%s)', (kind) => {
       });
     });
 
+    it('names a gone resource once though its grants were made under different terms', async () => {
+      const before = await grant('prod-db');
+      // The resource's target was edited between the two grants: their recorded terms differ.
+      const after = await grant('prod-db', 'UENG');
+      const terms = JSON.parse(after.snapshot!) as Record<string, unknown>;
+      await h.sql.run(
+        'UPDATE grants SET snapshot = ? WHERE id = ?',
+        JSON.stringify({ ...terms, target: { channel: 'CEDITED' } }),
+        after.id,
+      );
+      const ids = [before.id, after.id].sort().join(', ');
+      expect(
+        (await h.withConfig(NO_PROD_DB).checkLiveGrants(configured('hook', 'other'))).orphaned,
+      ).toEqual([
+        `resource prod-db is no longer configured but 2 grants are not over (${ids}); they will still be revoked through provider "hook" as granted`,
+      ]);
+    });
+
     it('says it of one grant in the singular', async () => {
       const only = await grant('prod-db');
       expect(
