@@ -151,12 +151,9 @@ export function recordRepairRevoke(
   grantId: string,
   until: number,
 ): Promise<boolean> {
-  return change(ctx, async (c) => {
-    const grant = await c.tx.grants.byId(grantId);
-    if (grant?.status !== 'revoked' && grant?.status !== 'failed') return false;
-    await c.tx.grants.update(grantId, { fenceUntil: Math.max(grant.fenceUntil ?? 0, until) });
-    return true;
-  });
+  return scheduleWhile(ctx, grantId, ['revoked', 'failed'], (grant) => ({
+    fenceUntil: Math.max(grant.fenceUntil ?? 0, until),
+  }));
 }
 
 /**
@@ -170,12 +167,26 @@ export function recordActivationHeld(
   grantId: string,
   until: number,
 ): Promise<boolean> {
+  return scheduleWhile(ctx, grantId, ['activating'], (grant, now) => ({
+    nextAttemptAt: Math.max(grant.nextAttemptAt ?? now, until),
+  }));
+}
+
+/**
+ * Moves when a grant's calls may be made (its next attempt, its fence) while its status is one
+ * of `statuses`; false, and nothing written, otherwise. No state change, so no audit event, as
+ * for a grant call's lease.
+ */
+function scheduleWhile(
+  ctx: CoreContext,
+  grantId: string,
+  statuses: readonly GrantRow['status'][],
+  patch: (grant: GrantRow, now: number) => Pick<Partial<GrantRow>, 'nextAttemptAt' | 'fenceUntil'>,
+): Promise<boolean> {
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
-    if (grant?.status !== 'activating') return false;
-    await c.tx.grants.update(grantId, {
-      nextAttemptAt: Math.max(grant.nextAttemptAt ?? c.now, until),
-    });
+    if (!grant || !statuses.includes(grant.status)) return false;
+    await c.tx.grants.update(grantId, patch(grant, c.now));
     return true;
   });
 }
