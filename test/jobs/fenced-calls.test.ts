@@ -13,9 +13,9 @@ import type {
   ProviderCallContext,
   ProviderGuarantees,
 } from '../../src/providers/types';
-import { logger } from '../../src/log';
 import { Sealer } from '../../src/secrets/seal';
 import { coreHarness, type CoreHarness } from '../support/core';
+import { filedGrant, jobsOf, type TestJobs } from '../support/job-process';
 import { lookupOf, RecordingProvider } from '../support/recording-provider';
 import { STORE_KINDS, type StoreKind } from '../support/stores';
 
@@ -424,37 +424,19 @@ class KeyedTarget implements Provider {
   }
 }
 
-interface Process {
-  sweeper: Sweeper;
-  reconciler: Reconciler;
-}
-
 /**
  * One Hallpass process (its sweeper and reconciler, with the in-memory state they share), on the
  * harness's core unless given its own (a restarted process's, on the same database).
  */
-function processOn(h: CoreHarness, target: KeyedTarget, core: Core = h.core): Process {
-  const providers = lookupOf({ hook: target }, TIMEOUT_MS);
-  const deps = {
-    core,
-    providers,
-    directory: new StaticDirectory({}, { UREQ: 'req@example.com' }),
-    sealer,
-    logger,
-    busy: new Set<string>(),
-    calls: new ProviderCalls(),
-    turns: new AccessTurns(providers),
-  };
-  return {
-    sweeper: new Sweeper({ ...deps, random: () => 1 }),
-    reconciler: new Reconciler(deps),
-  };
+function processOn(h: CoreHarness, target: KeyedTarget, core: Core = h.core): TestJobs {
+  const directory = new StaticDirectory({}, { UREQ: 'req@example.com' });
+  return jobsOf(core, lookupOf({ hook: target }, TIMEOUT_MS), directory);
 }
 
 describe('provider answers the record keeps: late ones, and re-grants (sqlite)', () => {
   let h: CoreHarness;
   let target: KeyedTarget;
-  const processes: Process[] = [];
+  const processes: TestJobs[] = [];
   const start = (core?: Core) => {
     const p = processOn(h, target, core);
     processes.push(p);
@@ -479,7 +461,7 @@ describe('provider answers the record keeps: late ones, and re-grants (sqlite)',
    * it made is late; the next process, knowing only what the database says, revokes the grant
    * the holder ends, as the late call lands and after any fence has passed.
    */
-  async function revokedAfterRestart(first: Process, grantId: string): Promise<void> {
+  async function revokedAfterRestart(first: TestJobs, grantId: string): Promise<void> {
     await first.sweeper.stop();
     await first.reconciler.stop();
     const next = start();
@@ -508,7 +490,7 @@ describe('provider answers the record keeps: late ones, and re-grants (sqlite)',
     await next.sweeper.tick();
   }
 
-  async function activeGrant(p: Process): Promise<string> {
+  async function activeGrant(p: TestJobs): Promise<string> {
     const req = await h.core.createRequest({
       requester: 'UREQ',
       resourceId: 'auto',
@@ -689,25 +671,15 @@ describe.each(STORE_KINDS)('a revoke that times out but lands later (%s)', (kind
   const REVOKE_LANDS_MS = 1_300;
   let h: CoreHarness;
   let provider: RecordingProvider;
-  const processes: { sweeper: Sweeper; reconciler: Reconciler }[] = [];
+  const processes: TestJobs[] = [];
 
   /** One Hallpass process on `core` (the harness's unless given): its sweeper and reconciler. */
-  function start(core: Core = h.core): { sweeper: Sweeper; reconciler: Reconciler } {
-    const providers = lookupOf({ hook: provider }, TIMEOUT_MS);
-    const deps = {
+  function start(core: Core = h.core): TestJobs {
+    const p = jobsOf(
       core,
-      providers,
-      directory: new StaticDirectory({}, { UREQ: 'req@example.com' }),
-      sealer,
-      logger,
-      busy: new Set<string>(),
-      calls: new ProviderCalls(),
-      turns: new AccessTurns(providers),
-    };
-    const p = {
-      sweeper: new Sweeper({ ...deps, random: () => 1 }),
-      reconciler: new Reconciler(deps),
-    };
+      lookupOf({ hook: provider }, TIMEOUT_MS),
+      new StaticDirectory({}, { UREQ: 'req@example.com' }),
+    );
     processes.push(p);
     return p;
   }
@@ -726,15 +698,7 @@ describe.each(STORE_KINDS)('a revoke that times out but lands later (%s)', (kind
     await h.close();
   });
 
-  async function requested(): Promise<string> {
-    const req = await h.core.createRequest({
-      requester: 'UREQ',
-      resourceId: 'auto',
-      duration: '30m',
-      justification: JUST,
-    });
-    return h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', req.id);
-  }
+  const requested = () => filedGrant(h);
 
   const grant = async (id: string) => (await h.core.grant(id))!;
   const grantCallsOf = (id: string) => provider.callsOf('grant').filter((c) => c.grantId === id);

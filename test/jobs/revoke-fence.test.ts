@@ -1,12 +1,7 @@
 import type { Core } from '../../src/core';
 import { StaticDirectory, DirectoryUnavailable } from '../../src/core/directory';
-import { AccessTurns } from '../../src/jobs/access-turns';
-import { ProviderCalls } from '../../src/jobs/provider-calls';
-import { Reconciler } from '../../src/jobs/reconciler';
-import { Sweeper } from '../../src/jobs/sweeper';
-import { logger } from '../../src/log';
-import { Sealer } from '../../src/secrets/seal';
 import { coreHarness, type CoreHarness } from '../support/core';
+import { filedGrant, jobsOf, type TestJobs } from '../support/job-process';
 import { lookupOf, RecordingProvider } from '../support/recording-provider';
 
 /**
@@ -17,10 +12,8 @@ import { lookupOf, RecordingProvider } from '../support/recording-provider';
  * (test/jobs/fenced-calls.test.ts has the plain cases).
  */
 
-const JUST = 'investigating INC-42 slow queries';
 const MIN = 60_000;
 const TIMEOUT_MS = 1_000;
-const sealer = new Sealer('test-sealing-secret');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function until(what: () => boolean, ms = 5_000): Promise<void> {
@@ -72,25 +65,11 @@ describe('the next activation of a shared access and a revoke that may still lan
   let h: CoreHarness;
   let provider: RecordingProvider;
   let directory: ScriptedDirectory;
-  const processes: { sweeper: Sweeper; reconciler: Reconciler }[] = [];
+  const processes: TestJobs[] = [];
 
   /** One Hallpass process on `core` (the harness's unless given): its sweeper and reconciler. */
-  function start(core: Core = h.core): { sweeper: Sweeper; reconciler: Reconciler } {
-    const providers = lookupOf({ hook: provider }, TIMEOUT_MS);
-    const deps = {
-      core,
-      providers,
-      directory,
-      sealer,
-      logger,
-      busy: new Set<string>(),
-      calls: new ProviderCalls(),
-      turns: new AccessTurns(providers),
-    };
-    const p = {
-      sweeper: new Sweeper({ ...deps, random: () => 1 }),
-      reconciler: new Reconciler(deps),
-    };
+  function start(core: Core = h.core): TestJobs {
+    const p = jobsOf(core, lookupOf({ hook: provider }, TIMEOUT_MS), directory);
     processes.push(p);
     return p;
   }
@@ -111,15 +90,7 @@ describe('the next activation of a shared access and a revoke that may still lan
     await h.close();
   });
 
-  async function requested(): Promise<string> {
-    const req = await h.core.createRequest({
-      requester: 'UREQ',
-      resourceId: 'auto',
-      duration: '30m',
-      justification: JUST,
-    });
-    return h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', req.id);
-  }
+  const requested = () => filedGrant(h);
   const grant = async (id: string) => (await h.core.grant(id))!;
 
   // The person's email is the same throughout: a directory lookup failing at the wrong moment

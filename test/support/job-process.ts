@@ -3,6 +3,7 @@ import { parseConfig } from '../../src/config/load';
 import { Core } from '../../src/core';
 import type { Directory } from '../../src/core/directory';
 import { AccessTurns } from '../../src/jobs/access-turns';
+import type { ProviderLookup } from '../../src/jobs/provider-call';
 import { ProviderCalls } from '../../src/jobs/provider-calls';
 import { Reconciler } from '../../src/jobs/reconciler';
 import { Sweeper } from '../../src/jobs/sweeper';
@@ -77,4 +78,39 @@ export async function stopJobProcess(p: JobProcess): Promise<void> {
   await p.reconciler.stop();
   await p.providers.closeAll();
   await p.store.close();
+}
+
+/** A process's sweeper and reconciler, on test providers. */
+export interface TestJobs {
+  sweeper: Sweeper;
+  reconciler: Reconciler;
+}
+
+/**
+ * The jobs of one bot process on `core` (its own calls, turns and busy set, as a process has),
+ * calling the providers `providers` gives.
+ */
+export function jobsOf(core: Core, providers: ProviderLookup, directory: Directory): TestJobs {
+  const deps = {
+    core,
+    providers,
+    directory,
+    sealer: new Sealer('test-sealing-secret'),
+    logger,
+    busy: new Set<string>(),
+    calls: new ProviderCalls(),
+    turns: new AccessTurns(providers),
+  };
+  return { sweeper: new Sweeper({ ...deps, random: () => 1 }), reconciler: new Reconciler(deps) };
+}
+
+/** Files UREQ's request for 30 minutes of `resourceId` (approved at once there); its grant's id. */
+export async function filedGrant(h: CoreHarness, resourceId = 'auto'): Promise<string> {
+  const req = await h.core.createRequest({
+    requester: 'UREQ',
+    resourceId,
+    duration: '30m',
+    justification: 'investigating INC-42 slow queries',
+  });
+  return h.sql.value<string>('SELECT id FROM grants WHERE request_id = ?', req.id);
 }
