@@ -6,6 +6,7 @@ import { PostgresStore } from '../src/store/postgres/store';
 import { PgRunner } from '../src/store/postgres/runner';
 import { Sql, type Param } from '../src/store/sql';
 import { APP_HOME_SIZES, appHomeBench, type HomeStore } from './app-home';
+import { capacityBench } from './capacity';
 import { OUTBOX_SIZES, outboxBench, type OutboxStore } from './outbox';
 import { appendRows, FLOOR_DETAILS, FLOOR_HASH, type AppendSide } from './audit';
 import { lagBench, type LagDb } from './lag';
@@ -14,7 +15,13 @@ import { startBenchPostgres, postgresMissing, type BenchPostgres } from './pg-cl
 import { copySeeded } from './pg-seed';
 import { fmt, type Row } from './report';
 import { seedAudit, seedGrants, tempDb, template } from './seed';
-import { slackPathBench, type PathStore } from './slack-path';
+import {
+  slackPathBench,
+  UNFINISHED,
+  type ComposedDb,
+  type PathStore,
+  type WatchedDb,
+} from './slack-path';
 import { NOW, REVOKE_FLOOR, revokeFloorOutbox, revokeRow, type SweepSide } from './sweeper';
 
 /** How each PostgreSQL row is labelled, beside the SQLite row of the same bench. */
@@ -374,6 +381,37 @@ const RECORD_WAIT_MS = 60_000;
  */
 const PATH_QUEUED_CHANGES = 10_000;
 
+/** The oldest pending requests: PostgreSQL keeps no insertion order, the creation time does. */
+const PENDING_OLDEST_FIRST =
+  "SELECT id FROM requests WHERE status = 'pending' ORDER BY created_at, id LIMIT $1";
+
+/** A PostgreSQL database read through a bare client of the bench's own (bigint comes as text). */
+async function watchPostgres(url: string): Promise<WatchedDb> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  const one = async (sql: string) => Number((await client.query<{ n: string }>(sql)).rows[0]!.n);
+  return {
+    unfinished: () => one(UNFINISHED),
+    pending: async (count) =>
+      (await client.query<{ id: string }>(PENDING_OLDEST_FIRST, [count])).rows.map((r) => r.id),
+    recorded: () => one('SELECT count(*) AS n FROM requests'),
+    close: () => client.end(),
+  };
+}
+
+/** The whole process (startHallpass) on a fresh database of the bench cluster. */
+function pgComposedDb(cluster: BenchPostgres): () => Promise<ComposedDb> {
+  return async () => {
+    const { name, url } = await cluster.create();
+    return {
+      env: { HALLPASS_DATABASE_URL: url },
+      watch: () => watchPostgres(url),
+      cleanup: () => cluster.drop(name),
+    };
+  };
+}
+
 /** The Slack request path on a fresh PostgreSQL database. */
 function pgPathStore(cluster: BenchPostgres): () => Promise<PathStore> {
   return async () => {
@@ -390,10 +428,7 @@ function pgPathStore(cluster: BenchPostgres): () => Promise<PathStore> {
         };
         while (busy() && Date.now() < deadline)
           await new Promise((resolve) => setTimeout(resolve, 20));
-        const { rows } = await db.client.query<{ id: string }>(
-          "SELECT id FROM requests WHERE status = 'pending' ORDER BY created_at, id LIMIT $1",
-          [wanted],
-        );
+        const { rows } = await db.client.query<{ id: string }>(PENDING_OLDEST_FIRST, [wanted]);
         if (rows.length < wanted) {
           // /jit acks first, so a refused filing still answered 200 (its reply says try again).
           const { refused } = db.store.poolCounts().change;
@@ -467,6 +502,7 @@ export async function postgresBench(quick: boolean): Promise<Row[]> {
         { bench: on('lag'), fresh: pgLagDb(cluster), leadMs: PG_LAG_LEAD_MS },
       )),
       ...(await slackPathRows(quick, cluster)),
+      ...(await capacityBench(quick, { bench: on('capacity'), open: pgComposedDb(cluster) })),
       ...(await appHomeBench({ ...APP_HOME_SIZES(quick), draws: 50 }, pgHome(cluster))),
       ...(await outboxBench({ sizes: OUTBOX_SIZES, claims: quick ? 20 : 50 }, pgOutbox(cluster))),
     ];

@@ -70,7 +70,7 @@ const STEPS: Step[] = [
   {
     name: 'capacity',
     method: (q) =>
-      `one search per app and kind: after an uncounted warm-up trial at 100/s, fixed rates from 100/s doubling until one misses, then the gap halved three times, ${q ? 2 : 4} s of requests per trial on a fixed schedule, ${q ? 'one trial per rate' : `${TRIES_PER_RATE} trials per rate, judged by their median p99 and the most any dropped`}; the whole process (startHallpass) twice, once with requesters who never opened Home and once with requesters who all did (so every change to their requests draws it again), against bare Bolt, searched in that order for \`/jit request\` and in the reverse order for Approve. After each trial the bench waits until the process has done what the trial queued (no pending outbox row, no grant activating); how long that took after the last answer, at the rate that held, is told beside it (median of its trials).`,
+      `one search per app and kind: after an uncounted warm-up trial at 100/s, fixed rates from 100/s doubling until one misses, then the gap halved three times, ${q ? 2 : 4} s of requests per trial on a fixed schedule, ${q ? 'one trial per rate' : `${TRIES_PER_RATE} trials per rate, judged by their median p99 and the most any dropped`}; the whole process (startHallpass) twice, once with requesters who never opened Home and once with requesters who all did (so every change to their requests draws it again), against bare Bolt, searched in that order for \`/jit request\` and in the reverse order for Approve. After each trial the bench waits until the process has done what the trial queued (no pending outbox row, no grant activating); how long that took after the last answer, at the rate that held, is told beside it (median of its trials). A \`/jit request\` acked but never recorded counts as dropped.`,
     run: capacityBench,
   },
   {
@@ -94,7 +94,7 @@ const STEPS: Step[] = [
   {
     name: 'postgres',
     method: () =>
-      "the same kinds of rows on the PostgreSQL store, each row's rounds stated in its figure (bench/postgres.ts). The request path's store lets 10,000 changes wait rather than the default 1,000 (HALLPASS_DATABASE_QUEUE): its 50 clients do not wait for the filing that follows each ack.",
+      "the same kinds of rows on the PostgreSQL store, each row's rounds stated in its figure (bench/postgres.ts). The request path's store lets 10,000 changes wait rather than the default 1,000 (HALLPASS_DATABASE_QUEUE): its 50 clients do not wait for the filing that follows each ack. The capacity search runs as in its own step, with requesters who never opened Home only, the process keeping the default queue: a filing it refused as busy counts as dropped.",
     run: postgresBench,
   },
   {

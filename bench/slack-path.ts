@@ -210,20 +210,66 @@ export interface Target {
   url: string;
   /** `count` request ids an Approve phase clicks, one click each. */
   approvable(count: number): Promise<string[]>;
+  /** How many requests it has recorded, for an app that records them. */
+  recorded?(): Promise<number>;
   settle(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** How long to wait for a composed bot's jobs (DMs, approver messages, provider calls). */
-async function settled(db: Database.Database, timeoutMs = SETTLE_TIMEOUT_MS): Promise<void> {
-  const busy = db.prepare(
-    "SELECT (SELECT count(*) FROM outbox WHERE status = 'pending') + (SELECT count(*) FROM grants WHERE status = 'activating')",
-  );
-  const deadline = Date.now() + timeoutMs;
-  while ((busy.pluck().get() as number) > 0) {
-    if (Date.now() > deadline) throw new Error('the bot did not finish its background work');
+/** Retries `read` every 20 ms until `done` says so; fails with `why` after SETTLE_TIMEOUT_MS. */
+async function waitFor<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  why: (value: T) => string,
+): Promise<T> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(why(value));
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** A database as the bench's own connection reads it, beside the process under test. */
+export interface WatchedDb {
+  /** Work the process queued and has not done: pending outbox rows and grants activating. */
+  unfinished(): Promise<number>;
+  /** Up to `count` pending requests, oldest first. */
+  pending(count: number): Promise<string[]>;
+  /** Requests recorded, in any state. */
+  recorded(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export const UNFINISHED =
+  "SELECT (SELECT count(*) FROM outbox WHERE status = 'pending') + (SELECT count(*) FROM grants WHERE status = 'activating') AS n";
+
+/** A SQLite file read on a read-only connection of the bench's own. */
+function watchSqlite(file: string): WatchedDb {
+  const db = new Database(file, { readonly: true });
+  const unfinished = db.prepare(UNFINISHED).pluck();
+  const pending = db
+    .prepare("SELECT id FROM requests WHERE status = 'pending' ORDER BY rowid LIMIT ?")
+    .pluck();
+  const recorded = db.prepare('SELECT count(*) FROM requests').pluck();
+  return {
+    unfinished: async () => unfinished.get() as number,
+    pending: async (count) => pending.all(count) as string[],
+    recorded: async () => recorded.get() as number,
+    close: async () => {
+      db.close();
+    },
+  };
+}
+
+/** How long to wait for a composed bot's jobs (DMs, approver messages, provider calls). */
+function settled(db: WatchedDb): Promise<void> {
+  return waitFor(
+    () => db.unfinished(),
+    (n) => n === 0,
+    () => 'the bot did not finish its background work',
+  ).then(() => undefined);
 }
 
 /**
@@ -231,19 +277,13 @@ async function settled(db: Database.Database, timeoutMs = SETTLE_TIMEOUT_MS): Pr
  * request is filed, and changes that start in the same turn share a commit, so the last filings
  * of a phase can still be on their way when its last ack comes back.
  */
-function pendingIn(db: Database.Database): (count: number) => Promise<string[]> {
-  const pending = db.prepare(
-    "SELECT id FROM requests WHERE status = 'pending' ORDER BY rowid LIMIT ?",
-  );
-  return async (count) => {
-    const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-    for (;;) {
-      const ids = pending.pluck().all(count) as string[];
-      if (ids.length === count) return ids;
-      if (Date.now() > deadline) throw new Error(`only ${ids.length} pending requests to approve`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  };
+function pendingIn(db: WatchedDb): (count: number) => Promise<string[]> {
+  return (count) =>
+    waitFor(
+      () => db.pending(count),
+      (ids) => ids.length === count,
+      (ids) => `only ${ids.length} pending requests to approve`,
+    );
 }
 
 /** The database under the request path: the store, what waits for Approve, and the way out. */
@@ -259,12 +299,12 @@ async function sqlitePathStore(): Promise<PathStore> {
   const tmp = tempDir('hallpass-bench-');
   const file = join(tmp.dir, 'hallpass.db');
   const store = new SqliteStore(file, { backgroundCheckpoints: { logger } });
-  const db = new Database(file, { readonly: true });
+  const db = watchSqlite(file);
   return {
     store,
     pending: pendingIn(db),
     close: async () => {
-      db.close();
+      await db.close();
       await store.close();
       tmp.cleanup();
     },
@@ -305,39 +345,71 @@ async function requestPathTarget(
   };
 }
 
+/** Where a composed process keeps its data: the environment that points it there, and a watch. */
+export interface ComposedDb {
+  env: Record<string, string>;
+  /** The bench's own connection, opened once the process has made the database. */
+  watch(): Promise<WatchedDb>;
+  /** Removes the database, after the process and the watch have closed it. */
+  cleanup(): Promise<void>;
+}
+
+/** The embedded default: a SQLite file in a directory of its own. */
+export async function sqliteComposedDb(): Promise<ComposedDb> {
+  const tmp = tempDir('hallpass-bench-');
+  const file = join(tmp.dir, 'hallpass.db');
+  return {
+    env: { HALLPASS_DB: file },
+    watch: async () => watchSqlite(file),
+    cleanup: async () => tmp.cleanup(),
+  };
+}
+
 /**
- * Hallpass as main.ts composes it: the same, plus the outbox dispatcher and the sweeper.
+ * Hallpass as main.ts composes it: the same, plus the outbox dispatcher and the sweeper, on the
+ * database `open` makes (a SQLite file by default).
  * `homesOpened`: every requester has opened Home once, so each change to their requests draws
  * it again (otherwise none has, and no change does).
  */
-export async function composedTarget(world: World, homesOpened = false): Promise<Target> {
-  const tmp = tempDir('hallpass-bench-');
-  const file = join(tmp.dir, 'hallpass.db');
+export async function composedTarget(
+  world: World,
+  homesOpened = false,
+  open: () => Promise<ComposedDb> = sqliteComposedDb,
+): Promise<Target> {
+  const where = await open();
+  const configDir = tempDir('hallpass-bench-config-');
   const parsed = parseEnv({
     SLACK_BOT_TOKEN: BOT_TOKEN,
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
     SLACK_API_URL: world.slackUrl,
-    HALLPASS_DB: file,
+    ...where.env,
     PORT: '0',
     HOST: '127.0.0.1',
   });
   if (!('env' in parsed)) throw new Error(parsed.problems.join('\n'));
   const config = parseConfig(configYaml(world.hookUrl), {});
-  const running = await startHallpass({ env: parsed.env, config, configDir: tmp.dir, logger });
+  const running = await startHallpass({
+    env: parsed.env,
+    config,
+    configDir: configDir.dir,
+    logger,
+  });
   if (homesOpened) {
     for (let i = 0; i < REQUESTERS; i++) {
       await running.core.messages.homeOpened(`UREQ${i}`, Date.now());
     }
   }
-  const db = new Database(file, { readonly: true });
+  const db = await where.watch();
   return {
     url: `http://127.0.0.1:${running.port}${EVENTS_PATH}`,
     approvable: pendingIn(db),
+    recorded: () => db.recorded(),
     settle: () => settled(db),
     stop: async () => {
       await running.stop();
-      db.close();
-      tmp.cleanup();
+      await db.close();
+      await where.cleanup();
+      configDir.cleanup();
     },
   };
 }
