@@ -7,7 +7,7 @@ import * as sqliteTables from '../src/store/schema/sqlite';
 
 /** The tables the bench seeds (none has a serial id, so no sequence needs moving on). */
 export const SEEDED_TABLES = ['requests', 'grants', 'auditEvents'] as const;
-type Seeded = (typeof SEEDED_TABLES)[number];
+export type Seeded = (typeof SEEDED_TABLES)[number];
 
 /** Rows per INSERT: 9 columns of audit_events stay far below PostgreSQL's 65,535 parameters. */
 const BATCH = 1_000;

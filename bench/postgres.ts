@@ -12,7 +12,7 @@ import { appendRows, FLOOR_DETAILS, FLOOR_HASH, type AppendSide } from './audit'
 import { lagBench, type LagDb } from './lag';
 import { perSecond, sideBySide, timedAsync } from './measure';
 import { startBenchPostgres, postgresMissing, type BenchPostgres } from './pg-cluster';
-import { copySeeded } from './pg-seed';
+import { copySeeded, type Seeded } from './pg-seed';
 import { fmt, type Row } from './report';
 import { seedAudit, seedGrants, tempDb, template } from './seed';
 import {
@@ -22,7 +22,17 @@ import {
   type PathStore,
   type WatchedDb,
 } from './slack-path';
-import { NOW, REVOKE_FLOOR, revokeFloorOutbox, revokeRow, type SweepSide } from './sweeper';
+import {
+  IDLE_PROBES,
+  IDLE_SIZES,
+  idleRows,
+  NOW,
+  REVOKE_FLOOR,
+  revokeFloorOutbox,
+  revokeRow,
+  type IdleSide,
+  type SweepSide,
+} from './sweeper';
 
 /** How each PostgreSQL row is labelled, beside the SQLite row of the same bench. */
 const on = (bench: string) => `${bench} (PostgreSQL)`;
@@ -100,6 +110,21 @@ async function templateOf(
     throw err;
   }
   return { name, drop };
+}
+
+/** Seeds a scratch SQLite file with `seed` and copies its `tables` into the database at `url`. */
+async function seedThroughSqlite(
+  url: string,
+  seed: (raw: Database.Database) => void,
+  tables: readonly Seeded[],
+): Promise<void> {
+  const scratch = tempDb();
+  try {
+    seed(scratch.raw);
+    await copySeeded(scratch.raw, url, tables);
+  } finally {
+    await scratch.cleanup();
+  }
 }
 
 /**
@@ -293,6 +318,39 @@ function pgSweep(cluster: BenchPostgres): (seeded: string) => Promise<SweepSide>
       },
       cleanup: () => seeded.drop(),
     };
+  };
+}
+
+/**
+ * Idle passes on PostgreSQL: the grants seeded through a SQLite file and copied in, then vacuumed
+ * and analysed as autovacuum would in service; the floor runs IDLE_PROBES by name on a bare
+ * connection.
+ */
+function pgIdle(cluster: BenchPostgres): IdleSide {
+  return {
+    bench: on('sweeper'),
+    async open(seed) {
+      const db = await open(cluster);
+      try {
+        await seedThroughSqlite(db.url, seed, ['requests', 'grants']);
+        await db.client.query('VACUUM ANALYZE grants, requests');
+      } catch (err) {
+        await db.close();
+        throw err;
+      }
+      const probes = IDLE_PROBES.map(({ sql, params }) => ({
+        sql: new Sql(sql),
+        params: [...params],
+      }));
+      return {
+        store: db.store,
+        probesMs: () =>
+          timedAsync(async () => {
+            for (const probe of probes) await named(db.client, probe.sql, probe.params);
+          }),
+        cleanup: () => db.close(),
+      };
+    },
   };
 }
 
@@ -497,6 +555,7 @@ export async function postgresBench(quick: boolean): Promise<Row[]> {
       await appendRows(appendEvents, 100, rounds, pgAppend(cluster)),
       await verifyRow(cluster, quick ? 300_000 : 1_000_000, rounds),
       await revokeRow(quick ? 20_000 : 100_000, quick ? 2_000 : 10_000, 3, pgSweep(cluster)),
+      ...(await idleRows(IDLE_SIZES(quick), pgIdle(cluster))),
       ...(await lagBench(
         { grants: [1_000], rounds: quick ? 1 : 3 },
         { bench: on('lag'), fresh: pgLagDb(cluster), leadMs: PG_LAG_LEAD_MS },

@@ -9,7 +9,7 @@ import { postgresBench } from './postgres';
 import { OUTBOX_SIZES, outboxBench } from './outbox';
 import { load, table, writeResults, writeSection, type Row } from './report';
 import { slackPathBench } from './slack-path';
-import { sweeperBench } from './sweeper';
+import { IDLE_SIZES, sweeperBench } from './sweeper';
 
 interface Step {
   name: string;
@@ -42,7 +42,7 @@ const STEPS: Step[] = [
         active: quick ? 20_000 : 100_000,
         expired: quick ? 2_000 : 10_000,
         rounds: 3,
-        idleSizes: quick ? [1_000, 10_000, 100_000] : [10_000, 100_000, 1_000_000],
+        idleSizes: IDLE_SIZES(quick),
       }),
   },
   {

@@ -236,46 +236,100 @@ export async function revokeRow(
 
 /**
  * The least an idle pass can do: the same indexed probes (stale requests, due grants, warnings,
- * syncs, and the three next-wake minimums) as bare prepared statements.
+ * syncs, and the three next-wake minimums), in the SQL both databases take, with their values.
  */
-function idleProbes(raw: Database.Database): () => void {
-  const probes = [
-    "SELECT id FROM requests WHERE status = 'pending' AND pending_until <= ? LIMIT 500",
-    "SELECT * FROM grants WHERE status in ('activating', 'active', 'revoking') AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 128",
-    "SELECT * FROM grants WHERE status = 'active' AND warned_at IS NULL AND expires_at <= ? + 600000 AND expires_at > ? LIMIT 500",
-    "SELECT * FROM grants WHERE status = 'active' AND provider_expires_at < expires_at ORDER BY id LIMIT 100",
-    "SELECT min(next_attempt_at) FROM grants WHERE status in ('activating', 'active', 'revoking')",
-    "SELECT min(expires_at) FROM grants WHERE status = 'active' AND warned_at IS NULL",
-    "SELECT min(pending_until) FROM requests WHERE status = 'pending'",
-  ].map((sql) => {
-    const statement = raw.prepare(sql);
-    const params = (sql.match(/\?/g) ?? []).map(() => NOW);
-    return () => statement.all(...params);
-  });
-  return () => probes.forEach((probe) => probe());
+export const IDLE_PROBES: readonly { sql: string; params: readonly number[] }[] = [
+  {
+    sql: "SELECT id FROM requests WHERE status = 'pending' AND pending_until <= ? LIMIT 500",
+    params: [NOW],
+  },
+  {
+    sql: "SELECT * FROM grants WHERE status in ('activating', 'active', 'revoking') AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT 128",
+    params: [NOW],
+  },
+  {
+    // A warning is due 10 minutes before the end. The bound is passed computed, as the sweeper
+    // passes it: PostgreSQL would type `? + 600000` as an integer, too small for a time in ms.
+    sql: "SELECT * FROM grants WHERE status = 'active' AND warned_at IS NULL AND expires_at <= ? AND expires_at > ? LIMIT 500",
+    params: [NOW + 600_000, NOW],
+  },
+  {
+    sql: "SELECT * FROM grants WHERE status = 'active' AND provider_expires_at < expires_at ORDER BY id LIMIT 100",
+    params: [],
+  },
+  {
+    sql: "SELECT min(next_attempt_at) FROM grants WHERE status in ('activating', 'active', 'revoking')",
+    params: [],
+  },
+  {
+    sql: "SELECT min(expires_at) FROM grants WHERE status = 'active' AND warned_at IS NULL",
+    params: [],
+  },
+  { sql: "SELECT min(pending_until) FROM requests WHERE status = 'pending'", params: [] },
+];
+
+/** The idle-tick rows' sizes, in the SQLite step and on PostgreSQL alike. */
+export const IDLE_SIZES = (quick: boolean): readonly number[] =>
+  quick ? [1_000, 10_000, 100_000] : [10_000, 100_000, 1_000_000];
+
+/** Ticks of each idle-tick row, each followed by the floor's probes. */
+const IDLE_TICKS = 50;
+
+/** An idle pass's database: the store on it, and the floor (IDLE_PROBES once each, in ms). */
+export interface IdleDb {
+  store: Store;
+  probesMs(): number | Promise<number>;
+  cleanup(): Promise<void>;
 }
 
-async function idleRow(active: number, ticks: number): Promise<Row> {
-  const { store, raw, cleanup } = tempDb();
+/** Where idle passes are measured: a database made by `seed` on a bare SQLite connection. */
+export interface IdleSide {
+  bench: string;
+  open(seed: (raw: Database.Database) => void): Promise<IdleDb>;
+}
+
+/** The embedded store: the probes as bare prepared statements on the seeded file. */
+const sqliteIdle: IdleSide = {
+  bench: 'sweeper',
+  async open(seed) {
+    const { store, raw, cleanup } = tempDb();
+    try {
+      seed(raw);
+    } catch (err) {
+      await cleanup();
+      throw err;
+    }
+    const probes = IDLE_PROBES.map(({ sql, params }) => {
+      const statement = raw.prepare(sql);
+      return () => statement.all(...params);
+    });
+    return { store, probesMs: () => timed(() => probes.forEach((probe) => probe())), cleanup };
+  },
+};
+
+/**
+ * An idle pass over `active` unexpired grants, against the floor's probes: interleaved in a
+ * fixed order, IDLE_TICKS times (medians), on the store `on` opens (by default a SQLite file).
+ */
+async function idleRow(active: number, on: IdleSide): Promise<Row> {
+  const db = await on.open((raw) => seedMostlyUnexpired(raw, active, 0, NOW));
   try {
-    seedMostlyUnexpired(raw, active, 0, NOW);
-    const sweeper = sweeperOn(store);
+    const sweeper = sweeperOn(db.store);
     await sweeper.start();
     try {
-      const probes = idleProbes(raw);
       const values: number[] = [];
       const floors: number[] = [];
-      for (let i = 0; i < ticks; i++) {
+      for (let i = 0; i < IDLE_TICKS; i++) {
         values.push(await timedAsync(() => sweeper.tick()));
-        floors.push(timed(probes));
+        floors.push(await db.probesMs());
       }
       const value = median(values);
       const floor = median(floors);
       return {
-        bench: 'sweeper',
-        figure: `idle tick, ${fmt(active)} active unexpired grants (median of ${ticks})`,
+        bench: on.bench,
+        figure: `idle tick, ${fmt(active)} active unexpired grants (median of ${IDLE_TICKS})`,
         value: `${fmt(value, 2)} ms`,
-        floor: `${fmt(floor, 2)} ms (the same 7 indexed probes, bare statements)`,
+        floor: `${fmt(floor, 2)} ms (the same ${IDLE_PROBES.length} indexed probes, bare statements)`,
         ratio: `${fmt((floor / value) * 100)}%`,
         target: '< 5 ms',
         met: value < 5,
@@ -284,8 +338,18 @@ async function idleRow(active: number, ticks: number): Promise<Row> {
       await sweeper.stop();
     }
   } finally {
-    await cleanup();
+    await db.cleanup();
   }
+}
+
+/** One idle-tick row for each size in `sizes`, in turn. */
+export async function idleRows(
+  sizes: readonly number[],
+  on: IdleSide = sqliteIdle,
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const active of sizes) rows.push(await idleRow(active, on));
+  return rows;
 }
 
 export async function sweeperBench(options: {
@@ -295,7 +359,8 @@ export async function sweeperBench(options: {
   /** Active grants of each idle-tick row: how an idle pass grows with the grants it watches. */
   idleSizes: readonly number[];
 }): Promise<Row[]> {
-  const rows = [await revokeRow(options.active, options.expired, options.rounds)];
-  for (const active of options.idleSizes) rows.push(await idleRow(active, 50));
-  return rows;
+  return [
+    await revokeRow(options.active, options.expired, options.rounds),
+    ...(await idleRows(options.idleSizes)),
+  ];
 }
