@@ -27,6 +27,9 @@ const LEAD_MS = 1_500;
 const leadFor = (baseMs: number, count: number) => baseMs + count / 10;
 const TIMEOUT_MS = 120_000;
 
+/** How many grants expire at once in each lag row, in the SQLite step and on PostgreSQL alike. */
+export const LAG_SIZES: readonly number[] = [100, 1_000, 10_000];
+
 interface Lags {
   p50: number;
   p99: number;

@@ -3,7 +3,7 @@ import { auditBench } from './audit';
 import { capacityBench, TRIES_PER_RATE } from './capacity';
 import { digestBench } from './digest';
 import { footprintBench } from './footprint';
-import { lagBench } from './lag';
+import { LAG_SIZES, lagBench } from './lag';
 import { failoverBench } from './failover';
 import { postgresBench } from './postgres';
 import { OUTBOX_SIZES, outboxBench } from './outbox';
@@ -50,7 +50,7 @@ const STEPS: Step[] = [
     method: (q) =>
       `each size: an uncounted warm-up pair, then ${rounds(q, 5, 1)} rounds alternating which goes first, Hallpass (the sweeper started, real clock and webhook) or the same calls straight at the receiver; the median of each percentile. The receiver answers at once, except in the row where it answers each call after 20 ms, as a target system across a network would. The webhook declares nothing, so Hallpass treats its access as shared and reads each revoke back before its lane moves on, except in the last row, where it declares per-grant access: Hallpass then sends every due revoke before any read-back, and the floor makes the same calls in that order.`,
     run: async (quick) => [
-      ...(await lagBench({ grants: [100, 1_000, 10_000], rounds: quick ? 1 : 5 })),
+      ...(await lagBench({ grants: LAG_SIZES, rounds: quick ? 1 : 5 })),
       ...(await lagBench({ grants: [1_000], rounds: quick ? 1 : 5, answerAfterMs: 20 })),
       ...(await lagBench({ grants: [1_000], rounds: quick ? 1 : 5, isolation: 'per-grant' })),
     ],
