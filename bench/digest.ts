@@ -2,6 +2,7 @@ import { buildDigest } from '../src/audit/digest';
 import { auditEvents, FORMATTERS } from '../src/audit/export';
 import { parseConfig } from '../src/config/load';
 import { GENESIS_HASH } from '../src/chain/walk';
+import type { Store } from '../src/store';
 import { SqliteStore } from '../src/store/sqlite/store';
 import { median, sideBySide, timed, timedAsync } from './measure';
 import { fmt, type Row } from './report';
@@ -117,7 +118,8 @@ export async function digestBench(options: { events: number; rounds: number }): 
         met: value < 1000,
       });
       if (c.spanDays === 365) rows.push(await exportRow(seed.file, options.events));
-      if (!c.verified) rows.push(await watchRow(seed.file, options.events, options.rounds));
+      if (!c.verified)
+        rows.push(await watchRow(options.events, options.rounds, sqliteWatch(seed.file)));
     } finally {
       seed.cleanup();
     }
@@ -125,16 +127,49 @@ export async function digestBench(options: { events: number; rounds: number }): 
   return rows;
 }
 
+/** Where the chain watch catches up: fresh copies of one seeded chain it never saw. */
+export interface WatchSide {
+  bench: string;
+  /** A fresh copy, with the store Hallpass opens on it. */
+  copy(): Promise<{ store: Store; cleanup(): Promise<void> }>;
+  /** The floor: one walk of the same rows in order on one thread, on a fresh copy. */
+  walk(): Promise<{ checked: number; ms: number }>;
+}
+
+/** The embedded store: copies of the seeded file; the walk on a read-only store with one worker. */
+function sqliteWatch(file: string): WatchSide {
+  return {
+    bench: 'audit',
+    copy: async () => tempDb(file),
+    async walk() {
+      const copy = tempDb(file);
+      await copy.store.close();
+      const inOrder = new SqliteStore(copy.file, { readonly: true, verify: { workers: 1 } });
+      try {
+        let checked = 0;
+        const ms = await timedAsync(async () => {
+          checked = (await inOrder.verifyChain({ seq: 0, hash: GENESIS_HASH })).checked;
+        });
+        return { checked, ms };
+      } finally {
+        await inOrder.close();
+        await copy.cleanup();
+      }
+    },
+  };
+}
+
 /**
  * The chain watch catching up on `events` rows it never saw, in its steps, against one walk of
- * the same rows in order on one thread (no steps, no checkpoint): alternating, fresh copies.
+ * the same rows in order on one thread (no steps, no checkpoint): alternating, fresh copies, on
+ * the store `on` copies.
  */
-async function watchRow(file: string, events: number, rounds: number): Promise<Row> {
+export async function watchRow(events: number, rounds: number, on: WatchSide): Promise<Row> {
   const longest: number[] = [];
   const { value, floor } = await sideBySide(
     rounds,
     async () => {
-      const { store, cleanup } = tempDb(file);
+      const { store, cleanup } = await on.copy();
       try {
         let checked = 0;
         const ms = await timedAsync(async () => {
@@ -149,22 +184,13 @@ async function watchRow(file: string, events: number, rounds: number): Promise<R
       }
     },
     async () => {
-      const copy = tempDb(file);
-      await copy.store.close();
-      const inOrder = new SqliteStore(copy.file, { readonly: true, verify: { workers: 1 } });
-      try {
-        return await timedAsync(async () => {
-          const result = await inOrder.verifyChain({ seq: 0, hash: GENESIS_HASH });
-          if (result.checked !== events) throw new Error('the walk must check every row');
-        });
-      } finally {
-        await inOrder.close();
-        await copy.cleanup();
-      }
+      const { checked, ms } = await on.walk();
+      if (checked !== events) throw new Error('the walk must check every row');
+      return ms;
     },
   );
   return {
-    bench: 'audit',
+    bench: on.bench,
     figure: `chain watch catching up on ${fmt(events)} new rows, ${fmt(VERIFY_STEP)} per step (median of ${rounds} alternating rounds)`,
     value: `${fmt(value)} ms (${fmt((events / value) * 1000)} rows/s), longest step ${fmt(median(longest))} ms`,
     floor: `${fmt(floor)} ms (one walk of the same rows in order, one thread)`,

@@ -7,6 +7,7 @@ import { PgRunner } from '../src/store/postgres/runner';
 import { Sql, type Param } from '../src/store/sql';
 import { APP_HOME_SIZES, appHomeBench, type HomeStore } from './app-home';
 import { capacityBench } from './capacity';
+import { watchRow, type WatchSide } from './digest';
 import { OUTBOX_SIZES, outboxBench, type OutboxStore } from './outbox';
 import { appendRows, FLOOR_DETAILS, FLOOR_HASH, type AppendSide } from './audit';
 import { LAG_SIZES, lagBench, type LagDb } from './lag';
@@ -198,22 +199,42 @@ async function readChain(client: pg.Client): Promise<number> {
   }
 }
 
-/** `hallpass audit verify` on PostgreSQL: one connection walks the chain in order. */
-async function verifyRow(cluster: BenchPostgres, events: number, rounds: number): Promise<Row> {
+/** `events` chained audit rows over a month, copied in once for the rows that walk them. */
+async function seededChain(
+  cluster: BenchPostgres,
+  events: number,
+): Promise<{ name: string; drop(): Promise<void> }> {
   const file = await template((raw) =>
     seedAudit(raw, events, Date.UTC(2026, 9, 1), Date.UTC(2026, 10, 1)),
   );
-  const seeded = await templateOf(cluster, file.file).finally(() => file.cleanup());
-  const db = await open(cluster, seeded.name);
+  return templateOf(cluster, file.file).finally(() => file.cleanup());
+}
+
+/** One walk of the whole chain in order on one connection, as `hallpass audit verify` makes it. */
+async function walkChain(store: PostgresStore): Promise<{ checked: number; ms: number }> {
+  let checked = 0;
+  const ms = await timedAsync(async () => {
+    const report = await store.verifyChain({ seq: 0, hash: GENESIS_HASH });
+    if (!report.intact) throw new Error('the seeded chain must verify');
+    checked = report.checked;
+  });
+  return { checked, ms };
+}
+
+/** `hallpass audit verify` on PostgreSQL: one connection walks the chain in order. */
+async function verifyRow(
+  cluster: BenchPostgres,
+  chain: string,
+  events: number,
+  rounds: number,
+): Promise<Row> {
+  const db = await open(cluster, chain);
   try {
     const { value, floor } = await sideBySide(
       rounds,
       async () => {
-        const ms = await timedAsync(async () => {
-          const report = await db.store.verifyChain({ seq: 0, hash: GENESIS_HASH });
-          if (!report.intact || report.checked !== events)
-            throw new Error('the seeded chain must verify');
-        });
+        const { checked, ms } = await walkChain(db.store);
+        if (checked !== events) throw new Error('the seeded chain must verify');
         return perSecond(events, ms);
       },
       async () => {
@@ -234,7 +255,38 @@ async function verifyRow(cluster: BenchPostgres, events: number, rounds: number)
     };
   } finally {
     await db.close();
-    await seeded.drop();
+  }
+}
+
+/** The chain watch on PostgreSQL: each pass, and each walk (its floor), on a fresh copy. */
+function pgWatch(cluster: BenchPostgres, chain: string): WatchSide {
+  return {
+    bench: on('audit'),
+    async copy() {
+      const db = await open(cluster, chain);
+      return { store: db.store, cleanup: () => db.close() };
+    },
+    async walk() {
+      const db = await open(cluster, chain);
+      try {
+        return await walkChain(db.store);
+      } finally {
+        await db.close();
+      }
+    },
+  };
+}
+
+/** The rows that walk a chain: verify, then the chain watch catching up, on one seeded chain. */
+async function chainRows(cluster: BenchPostgres, events: number, rounds: number): Promise<Row[]> {
+  const chain = await seededChain(cluster, events);
+  try {
+    return [
+      await verifyRow(cluster, chain.name, events, rounds),
+      await watchRow(events, rounds, pgWatch(cluster, chain.name)),
+    ];
+  } finally {
+    await chain.drop();
   }
 }
 
@@ -528,9 +580,10 @@ async function slackPathRows(quick: boolean, cluster: BenchPostgres): Promise<Ro
 }
 
 /**
- * The audit, sweeper, lag, Slack request path and App Home benches on a throwaway PostgreSQL 15
- * cluster, at the sizes and rounds of their SQLite steps in run.ts, each against its floor on the
- * same database in the same run. Without PostgreSQL installed, one row says they were skipped.
+ * The audit (with the chain watch, at the verify row's size), sweeper, lag, Slack request path,
+ * capacity, App Home and outbox benches on a throwaway PostgreSQL 15 cluster, at the sizes of
+ * their SQLite steps in run.ts, each against its floor on the same database in the same run.
+ * Without PostgreSQL installed, one row says they were skipped.
  */
 export async function postgresBench(quick: boolean): Promise<Row[]> {
   const missing = postgresMissing();
@@ -555,7 +608,7 @@ export async function postgresBench(quick: boolean): Promise<Row[]> {
     return [
       await appendRows(appendEvents, 1, rounds, pgAppend(cluster)),
       await appendRows(appendEvents, 100, rounds, pgAppend(cluster)),
-      await verifyRow(cluster, quick ? 300_000 : 1_000_000, rounds),
+      ...(await chainRows(cluster, quick ? 300_000 : 1_000_000, rounds)),
       await revokeRow(quick ? 20_000 : 100_000, quick ? 2_000 : 10_000, 3, pgSweep(cluster)),
       ...(await idleRows(IDLE_SIZES(quick), pgIdle(cluster))),
       ...(await lagBench(
