@@ -52,6 +52,27 @@ function judge(rate: number, result: LoadResult, behindMs: number, unrecorded: n
   };
 }
 
+/** How long a trial's last filings may take to be recorded once its work is otherwise done. */
+const FILING_WAIT_MS = 5_000;
+
+/**
+ * How many of the `count` commands a trial sent were never recorded. `/jit` acks before it files:
+ * a filing the store refused (too many changes waiting) was still answered 200, and is dropped
+ * all the same, while the last filings of a trial may still be on their way.
+ */
+async function unrecordedOf(
+  recorded: () => Promise<number>,
+  before: number,
+  count: number,
+): Promise<number> {
+  const deadline = Date.now() + FILING_WAIT_MS;
+  for (;;) {
+    const missing = count - ((await recorded()) - before);
+    if (missing <= 0 || Date.now() > deadline) return Math.max(missing, 0);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 const holds = (t: Trial) => t.p99 < P99_LIMIT_MS && t.dropped === 0;
 
 /**
@@ -78,7 +99,8 @@ async function searchRate(
       kind === 'approve'
         ? await filed(load, target, count, `${tag}-file-${sent}`)
         : Array.from({ length: count }, (_, i) => String(i));
-    const before = kind === 'request' ? await target.recorded?.() : undefined;
+    const recorded = kind === 'request' ? target.recorded?.bind(target) : undefined;
+    const before = await recorded?.();
     const result = await load.run({
       url: target.url,
       kind,
@@ -89,9 +111,8 @@ async function searchRate(
     const answered = Date.now();
     await target.settle();
     const behindMs = Date.now() - answered;
-    // `/jit` acks before it files: a filing the store refused (too many changes waiting) was
-    // still answered 200, and is dropped all the same.
-    const unrecorded = before === undefined ? 0 : count - ((await target.recorded!()) - before);
+    const unrecorded =
+      recorded && before !== undefined ? await unrecordedOf(recorded, before, count) : 0;
     return judge(rate, result, behindMs, unrecorded);
   };
   // One trial decided a rate on its own before: a single pause of the machine could then fail a
