@@ -795,13 +795,7 @@ describe.each(STORE_KINDS)('a revoke that times out but lands later (%s)', (kind
     expect((await grant(first)).status).toBe('active');
     // The old leader's revoke reaches the receiver, which applies it only when let go; the old
     // process is gone before it could record anything (its writes fail from here on).
-    let letGo!: () => void;
-    const applied = new Promise<void>((resolve) => (letGo = resolve));
-    provider.onCall = async (call) => {
-      if (call.action !== 'revoke' || call.grantId !== first) return;
-      provider.onCall = undefined;
-      await applied;
-    };
+    const letGo = provider.holdNext('revoke', first);
     jest.spyOn(oldCore.lifecycle, 'failed').mockRejectedValue(new Error('connection terminated'));
     await h.core.revokeGrant({ grantId: first, actor: 'UREQ' });
     const oldPass = old.tick();

@@ -215,13 +215,7 @@ describe('the next activation of a shared access and a revoke that may still lan
     // Someone re-adds the access by hand; the recheck after the end finds it and repairs.
     provider.present.add('UREQ/auto');
     h.clock.advance(3 * MIN);
-    let letGo!: () => void;
-    const applied = new Promise<void>((resolve) => (letGo = resolve));
-    provider.onCall = async (call) => {
-      if (call.action !== 'revoke' || call.grantId !== first) return;
-      provider.onCall = undefined;
-      await applied;
-    };
+    const letGo = provider.holdNext('revoke', first);
     jest.spyOn(oldCore.lifecycle, 'drift').mockRejectedValue(new Error('connection terminated'));
     const oldRun = old.reconciler.run().catch(() => undefined);
     await until(() => provider.callsOf('revoke').length === 2);

@@ -1,12 +1,7 @@
 import { StaticDirectory } from '../../src/core/directory';
 import type { Core } from '../../src/core';
-import { AccessTurns } from '../../src/jobs/access-turns';
-import { ProviderCalls } from '../../src/jobs/provider-calls';
-import { Reconciler } from '../../src/jobs/reconciler';
-import { Sweeper } from '../../src/jobs/sweeper';
-import { logger } from '../../src/log';
-import { Sealer } from '../../src/secrets/seal';
 import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
+import { jobsOf } from '../support/job-process';
 import { lookupOf, RecordingProvider } from '../support/recording-provider';
 
 const JUST = 'investigating INC-42 slow queries';
@@ -36,18 +31,7 @@ describe('a pass in progress when its job is stopped', () => {
   });
 
   function jobsOn(core: Core, provider: RecordingProvider) {
-    const providers = lookupOf({ hook: provider });
-    const deps = {
-      core,
-      providers,
-      directory: new StaticDirectory(),
-      sealer: new Sealer('test-sealing-secret'),
-      logger,
-      busy: new Set<string>(),
-      calls: new ProviderCalls(),
-      turns: new AccessTurns(providers),
-    };
-    return { sweeper: new Sweeper({ ...deps, random: () => 1 }), reconciler: new Reconciler(deps) };
+    return jobsOf(core, lookupOf({ hook: provider }), new StaticDirectory());
   }
 
   async function file(core: Core, requester: string): Promise<string> {

@@ -34,6 +34,21 @@ export class RecordingProvider implements Provider {
   /** Runs as each call arrives, before it is applied: a test holds a call here to race another. */
   onCall?: (call: RecordedProviderCall) => Promise<void>;
 
+  /**
+   * Holds the next `action` call for `grantId` before it is applied, as a slow target does, until
+   * the returned function lets it go.
+   */
+  holdNext(action: RecordedProviderCall['action'], grantId: string): () => void {
+    let letGo!: () => void;
+    const released = new Promise<void>((resolve) => (letGo = resolve));
+    this.onCall = async (call) => {
+      if (call.action !== action || call.grantId !== grantId) return;
+      this.onCall = undefined;
+      await released;
+    };
+    return letGo;
+  }
+
   constructor(
     readonly guarantees: ProviderGuarantees = {
       enforcesExpiry: false,
