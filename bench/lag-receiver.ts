@@ -8,8 +8,8 @@ const answerAfterMs = (workerData as { answerAfterMs?: number } | undefined)?.an
 /**
  * The system behind a webhook, on its own thread so that answering does not take time from the
  * sweeper: notes when it saw each revoke (wall clock, like expires_at) and answers as a receiver
- * that did the work, after `answerAfterMs`. `report` hands the arrivals over and forgets them;
- * `stop` ends the thread.
+ * that did the work, after `answerAfterMs`. `count` tells how many grants' revokes it has seen,
+ * `report` hands the arrivals over and forgets them; `stop` ends the thread.
  */
 const seen = new Map<string, number>();
 const server = createServer((req, res) => {
@@ -32,8 +32,10 @@ const server = createServer((req, res) => {
 server.listen(0, '127.0.0.1', () =>
   parentPort!.postMessage({ port: (server.address() as AddressInfo).port }),
 );
-parentPort!.on('message', (message: 'report' | 'stop') => {
-  if (message === 'report') {
+parentPort!.on('message', (message: 'count' | 'report' | 'stop') => {
+  if (message === 'count') {
+    parentPort!.postMessage({ count: seen.size });
+  } else if (message === 'report') {
     parentPort!.postMessage({ seen: [...seen] });
     seen.clear();
   } else {

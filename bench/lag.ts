@@ -50,6 +50,13 @@ export class Receiver {
     return new Receiver(thread, port);
   }
 
+  /** How many grants' revokes the receiver has seen since its last report. */
+  async revokesSeen(): Promise<number> {
+    this.thread.postMessage('count');
+    const [{ count }] = (await once(this.thread, 'message')) as [{ count: number }];
+    return count;
+  }
+
   /** Wall-clock time the receiver saw each grant's revoke, and forgets them. */
   async arrivals(): Promise<Map<string, number>> {
     this.thread.postMessage('report');
@@ -162,10 +169,21 @@ async function throughHallpass(
     await db.seed({ count, now: Date.now(), expiresAt: () => expiresAt, warned: () => true });
     await sweeper.start();
     if (Date.now() >= expiresAt) throw new Error('the sweeper started after the grants expired');
+    // Counting revoked rows reads the grants table on the sweeper's own thread (SQLite) or
+    // asks the server (PostgreSQL), a cost that grows with the table; the receiver counts on its
+    // own thread, so the database is read only once every revoke has arrived.
+    let seen = 0;
+    await until(
+      () => seen === count,
+      'every revoke to reach the receiver',
+      async () => {
+        seen = await receiver.revokesSeen();
+      },
+    );
     let revoked = 0;
     await until(
       () => revoked === count,
-      'every grant to be revoked',
+      'every grant to be recorded revoked',
       async () => {
         revoked = await db.revoked();
       },
