@@ -134,9 +134,13 @@ export interface LagDb {
   cleanup(): Promise<void>;
 }
 
-/** The embedded store: a SQLite file in a temp folder. */
+/**
+ * The embedded store: a SQLite file in a temp folder, opened as the process opens it. Left to
+ * SQLite, the WAL would be copied into the file inside a commit on the sweeper's thread (an
+ * fsync each time), which the process does on a thread of its own.
+ */
 async function sqliteLagDb(): Promise<LagDb> {
-  const { store, raw, cleanup } = tempDb();
+  const { store, raw, cleanup } = tempDb(undefined, { backgroundCheckpoints: { logger } });
   return {
     store,
     seed: (seed) => seedGrants(raw, seed),

@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import Database from 'better-sqlite3';
 import { chainEvent, type AuditRow } from '../src/core/audit';
-import { SqliteStore } from '../src/store/sqlite/store';
+import { SqliteStore, type SqliteOptions } from '../src/store/sqlite/store';
 
 /**
  * A migrated SQLite database in a temp folder: the store Hallpass uses, and a bare connection of
@@ -16,12 +16,15 @@ export interface TempDb {
   cleanup: () => Promise<void>;
 }
 
-/** A fresh database in a temp folder or, with `template`, a copy of that (closed) file. */
-export function tempDb(template?: string): TempDb {
+/**
+ * A fresh database in a temp folder or, with `template`, a copy of that (closed) file; the store
+ * opened with `options`.
+ */
+export function tempDb(template?: string, options?: SqliteOptions): TempDb {
   const dir = mkdtempSync(join(tmpdir(), 'hallpass-bench-'));
   const file = join(dir, 'bench.db');
   if (template) copyFileSync(template, file);
-  const store = new SqliteStore(file);
+  const store = new SqliteStore(file, options);
   const raw = new Database(file);
   raw.pragma('busy_timeout = 5000');
   return {
