@@ -542,6 +542,11 @@ export interface Revocation {
   elapsedMs?: number;
   /** What the provider saw done with the access (statements run, sessions), for the audit. */
   activity?: { summary: string; details: unknown };
+  /**
+   * When the provider confirmed the access gone (or the cover was found): the grant ended then,
+   * though its record may be written later with others. The moment of recording when absent.
+   */
+  confirmedAt?: number;
 }
 
 export interface Revoked extends Revocation {
@@ -549,7 +554,13 @@ export interface Revoked extends Revocation {
 }
 
 /** The provider confirmed the access is gone (or another grant still needs it, so it stays). */
-function recordRevoked(c: Change, grant: GrantRow, r: Revoked, status: GrantRow['status']): void {
+function recordRevoked(
+  c: Change,
+  grant: GrantRow,
+  r: Revoked,
+  status: GrantRow['status'],
+  endedAt: number,
+): void {
   recordStep(c, {
     actor: 'hallpass',
     action: 'grant.revoked',
@@ -563,7 +574,7 @@ function recordRevoked(c: Change, grant: GrantRow, r: Revoked, status: GrantRow[
       coveredBy: r.coveredBy,
       checked: r.checked ?? false,
       elapsedMs: r.elapsedMs,
-      overrunMs: grant.expiresAt !== null ? Math.max(0, c.now - grant.expiresAt) : undefined,
+      overrunMs: grant.expiresAt !== null ? Math.max(0, endedAt - grant.expiresAt) : undefined,
       ...(r.activity ? { activity: r.activity } : {}),
     },
     redraw: grant.requestId,
@@ -581,8 +592,10 @@ function recordRevoked(c: Change, grant: GrantRow, r: Revoked, status: GrantRow[
 
 /**
  * Several confirmed revokes in one transaction, each a complete change with its own audit event:
- * the grants are read in one statement and ended in one per final status. A grant no longer
- * revoking (ended by another call meanwhile) is left as it is. Returns each grant as it is now.
+ * the grants are read in one statement and ended in one per final status and moment of
+ * confirmation. Each ends when its revoke was confirmed, not when the batch is written. A grant
+ * no longer revoking (ended by another call meanwhile) is left as it is. Returns each grant as it
+ * is now.
  */
 export async function recordRevocations(
   ctx: CoreContext,
@@ -596,28 +609,42 @@ export async function recordRevocations(
     // Read back again after the end: a call that answered late, or someone re-adding the access
     // by hand, shows up there.
     const first = ctx.config.reconcile.recheckAfter[0];
-    const ended = {
-      endedAt: c.now,
+    const endedAt = (r: Revoked) => Math.min(r.confirmedAt ?? c.now, c.now);
+    const ended = (at: number) => ({
+      endedAt: at,
       nextAttemptAt: null,
       lastError: null,
-      recheckAt: first === undefined ? null : c.now + first,
+      recheckAt: first === undefined ? null : at + first,
       rechecks: 0,
-    };
-    const ending: { grant: GrantRow; r: Revoked; status: 'revoked' | 'failed' }[] = [];
+    });
+    const ending: { grant: GrantRow; r: Revoked; status: 'revoked' | 'failed'; at: number }[] = [];
+    // One statement per final status and moment: grants confirmed in the same millisecond share it.
+    const moves = new Map<string, typeof ending>();
     for (const r of revoked) {
       const grant = now.get(r.grantId);
       if (!grant || grant.status !== 'revoking') continue;
       const status = grant.endReason === 'activation_failed' ? 'failed' : 'revoked';
-      ending.push({ grant, r, status });
-      now.set(grant.id, { ...grant, ...ended, status });
+      const at = endedAt(r);
+      const e = { grant, r, status, at } as const;
+      ending.push(e);
+      const key = `${status}@${at}`;
+      const same = moves.get(key);
+      if (same) same.push(e);
+      else moves.set(key, [e]);
+      now.set(grant.id, { ...grant, ...ended(at), status });
     }
-    for (const status of ['revoked', 'failed'] as const) {
-      const grants = ending.filter((e) => e.status === status).map((e) => e.grant);
-      if (grants.length > 0) await moveAll(c, grants, { ...ended, status }, 'revoking');
+    for (const same of moves.values()) {
+      const { status, at } = same[0]!;
+      await moveAll(
+        c,
+        same.map((e) => e.grant),
+        { ...ended(at), status },
+        'revoking',
+      );
     }
     // Credentials kept for a pipeline to fetch are no use once the access is gone.
     await c.tx.pipelineCredentials.drop(ending.map((e) => e.grant.id));
-    for (const { grant, r, status } of ending) recordRevoked(c, grant, r, status);
+    for (const { grant, r, status, at } of ending) recordRevoked(c, grant, r, status, at);
     return revoked.map((r) => now.get(r.grantId));
   });
 }

@@ -159,6 +159,39 @@ describe.each(STORE_KINDS)('grant changes in batches (%s)', (kind) => {
     expect(dms.map((r) => r.key)).toEqual(ids.map((id) => `grant.ended:${id}:dm`));
   });
 
+  it('ends each grant when its revoke was confirmed, not when the batch is written', async () => {
+    const ids = [
+      await activeGrant(h, 'UA'),
+      await activeGrant(h, 'UB'),
+      await activeGrant(h, 'UC'),
+    ];
+    const expiresAt = (await h.core.grant(ids[0]!))!.expiresAt!;
+    h.clock.set(expiresAt);
+    await h.core.lifecycle.expire(ids);
+    // Confirmed 40 ms, 40 ms and 900 ms after the expiry; written together 4 s after it. A moment
+    // after the write (a clock that moved back) is taken as the write's own.
+    h.clock.set(expiresAt + 4_000);
+    const counted = countGrantQueries();
+    await h.core.lifecycle.revoked([
+      { grantId: ids[0]!, checked: true, confirmedAt: expiresAt + 40 },
+      { grantId: ids[1]!, checked: true, confirmedAt: expiresAt + 40 },
+      { grantId: ids[2]!, checked: true, confirmedAt: expiresAt + 9_000 },
+    ]);
+    expect(Object.fromEntries(counted)).toEqual({ byIds: 1, updateMany: 2 });
+    const [first] = h.config.reconcile.recheckAfter;
+    const ends = [expiresAt + 40, expiresAt + 40, expiresAt + 4_000];
+    for (const [i, id] of ids.entries()) {
+      expect(await h.core.grant(id)).toMatchObject({
+        status: 'revoked',
+        endedAt: ends[i],
+        recheckAt: ends[i]! + first!,
+      });
+      expect((await eventsOf(h, id)).at(-1)?.details).toMatchObject({
+        overrunMs: ends[i]! - expiresAt,
+      });
+    }
+  });
+
   it('rolls back the whole batch when one change in it cannot be written', async () => {
     const ids = [await activeGrant(h, 'UA'), await activeGrant(h, 'UB')];
     h.clock.advance(30 * MIN);
@@ -200,7 +233,7 @@ describe.each(STORE_KINDS)('grant changes in batches (%s)', (kind) => {
     return counted;
   }
 
-  it('reads a batch in one statement and ends it in one per final status, however many grants it holds', async () => {
+  it('reads a batch in one statement and ends it in one per final status and moment, however many grants it holds', async () => {
     const users = Array.from({ length: 12 }, (_, i) => `UB${i}`);
     const ids: string[] = [];
     for (const user of users) ids.push(await activeGrant(h, user));
