@@ -15,13 +15,18 @@ export interface BatchLimits {
    */
   holdWhile?: () => boolean;
   maxHoldMs?: number;
+  /**
+   * A flush hands `flush` at most this many at a time, one piece after another with the event loop
+   * let run between them: a big batch never holds the thread for longer than one piece takes.
+   */
+  maxFlush?: number;
 }
 
 /**
  * Gathers items that come in close together and hands them to `flush` at once: the results of
  * provider calls that finish within a few milliseconds are recorded in one transaction instead
  * of one each (a commit costs more than the rows in it). Each add() settles with its own
- * result, or with the error when the flush threw.
+ * result, or with the error when the flush of its piece threw.
  */
 export class Batch<T, R> {
   private waiting: Waiting<T, R>[] = [];
@@ -51,17 +56,30 @@ export class Batch<T, R> {
     else this.drain();
   }
 
-  /** Flushes what is waiting now; each add() settles when its flush does. */
+  /** Flushes what is waiting now; each add() settles when the flush of its piece does. */
   drain(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.waiting;
     if (batch.length === 0) return;
     this.waiting = [];
-    this.flush(batch.map((w) => w.item)).then(
-      (results) => batch.forEach((w, i) => w.resolve(results[i]!)),
+    void this.flushInPieces(batch);
+  }
+
+  /** The first piece at once, each next one after the last has settled and the loop has run. */
+  private async flushInPieces(batch: Waiting<T, R>[]): Promise<void> {
+    const size = this.limits.maxFlush ?? batch.length;
+    for (let i = 0; i < batch.length; i += size) {
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      await this.flushPiece(batch.slice(i, i + size));
+    }
+  }
+
+  private flushPiece(piece: Waiting<T, R>[]): Promise<void> {
+    return this.flush(piece.map((w) => w.item)).then(
+      (results) => piece.forEach((w, i) => w.resolve(results[i]!)),
       (err: unknown) => {
-        for (const w of batch) w.reject(err);
+        for (const w of piece) w.reject(err);
       },
     );
   }

@@ -86,6 +86,31 @@ describe('Batch', () => {
     await expect(batch.add(3)).resolves.toBe(3);
   });
 
+  it('flushes a big batch in pieces, one after another, with the loop let run between them', async () => {
+    const events: string[] = [];
+    const batch = new Batch<number, number>(
+      async (items) => {
+        events.push(`flush ${items.join(',')}`);
+        if (items.includes(3)) throw new Error('database is locked');
+        return items;
+      },
+      { windowMs: 60_000, maxItems: 100, maxFlush: 2 },
+    );
+    const added = [1, 2, 3, 4, 5].map((n) => batch.add(n));
+    batch.drain();
+    setImmediate(() => events.push('other work'));
+    const settled = await Promise.allSettled(added);
+    expect(events).toEqual(['flush 1,2', 'other work', 'flush 3,4', 'flush 5']);
+    // A piece that failed fails only its own items.
+    expect(settled.map((s) => s.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'rejected',
+      'fulfilled',
+    ]);
+  });
+
   it('does nothing on drain when nothing waits', () => {
     const flush = jest.fn(async (items: number[]) => items);
     new Batch(flush, { windowMs: 1, maxItems: 10 }).drain();
