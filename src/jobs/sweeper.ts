@@ -52,15 +52,19 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 type ReadBack = () => Promise<void>;
 
 /**
- * Revokes confirmed within this window commit together, up to RECORD_MAX: the access is gone
- * already, only its record waits, and a commit costs more than the few rows in it. While a pass
- * still has provider calls to make or in progress, the window stays open, for RECORD_HOLD_MS at
- * most: with many grants ending at once, recording the first ones would hold up the calls that
- * end the others, and those are what ends access.
+ * Revokes confirmed within this window commit together: the access is gone already, only its
+ * record waits, and a commit costs more than the few rows in it. While a pass still has provider
+ * calls to make or in progress, the window stays open, for RECORD_HOLD_MS at most or until
+ * RECORD_MAX wait: with many grants ending at once, recording the first ones would hold up the
+ * calls that end the others, and those are what ends access. Each record carries the moment its
+ * revoke was confirmed, so holding it changes when it is written, not what it says. The records
+ * are then written RECORD_PIECE to a transaction, with the event loop let run between them, so
+ * that no flush holds the thread (and Slack's acks) for long.
  */
 const RECORD_WINDOW_MS = 10;
-const RECORD_HOLD_MS = 1_000;
-const RECORD_MAX = 1_000;
+const RECORD_HOLD_MS = 5_000;
+const RECORD_MAX = 16_384;
+const RECORD_PIECE = 1_000;
 
 /**
  * At most this many grants are booked ahead of their moment in one pass: about as many as a pass
@@ -137,6 +141,7 @@ export class Sweeper {
       maxItems: RECORD_MAX,
       holdWhile: () => this.calling,
       maxHoldMs: RECORD_HOLD_MS,
+      maxFlush: RECORD_PIECE,
     },
   );
   /** The lanes of a pass are making provider calls. */
@@ -495,7 +500,7 @@ export class Sweeper {
   /** Hands a confirmed revoke to the next batch and frees the lane for the next provider call. */
   private record(grant: GrantRow, revocation: Revocation): void {
     const recorded = this.revoked
-      .add({ ...revocation, grantId: grant.id })
+      .add({ ...revocation, grantId: grant.id, confirmedAt: this.deps.core.now() })
       .then(
         () => {
           this.issued.get(grant.id)?.forEach(forgetSecret);

@@ -491,11 +491,11 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     for (const id of ids) expect((await grant(id)).status).toBe('revoked');
   });
 
-  it('records a confirmed revoke while a slower call of the same pass is still out', async () => {
+  it('records a confirmed revoke while a slower call of the same pass is still out, as ended when confirmed', async () => {
     r = rig(
       r.h,
       new RecordingProvider({ ...r.provider.guarantees, isolation: 'per-grant' }),
-      10_000,
+      20_000,
     );
     const quick = await approved(r.h, 'auto', '30m', 'UQUICK');
     const slow = await approved(r.h, 'auto', '30m', 'USLOW');
@@ -505,16 +505,25 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     r.provider.onCall = (call) =>
       call.action === 'revoke' && call.grantId === slow ? held : Promise.resolve();
     r.h.clock.advance(30 * MIN);
+    const confirmedAt = r.h.clock.now();
     const pass = r.sweeper.tick();
+    const until = async (done: () => Promise<boolean> | boolean) => {
+      const deadline = Date.now() + 15_000;
+      while (!(await done()) && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await done()).toBe(true);
+    };
+    await until(() => r.provider.callsOf('check').some((c) => c.grantId === quick));
+    // Its record is written seconds later, held while the pass still calls: it says when the
+    // access ended, not when it was written down.
+    r.h.clock.advance(3_000);
     // Records wait while the pass still calls, but not for as long as the slowest call takes.
-    const deadline = Date.now() + 10_000;
-    while ((await grant(quick)).status !== 'revoked' && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    expect((await grant(quick)).status).toBe('revoked');
+    await until(async () => (await grant(quick)).status === 'revoked');
+    expect(await grant(quick)).toMatchObject({ endedAt: confirmedAt });
     expect((await grant(slow)).status).toBe('revoking');
     release();
     await pass;
-    expect((await grant(slow)).status).toBe('revoked');
+    expect(await grant(slow)).toMatchObject({ status: 'revoked', endedAt: confirmedAt + 3_000 });
   });
 
   it('goes on past a page of due grants that are all busy elsewhere', async () => {
