@@ -168,8 +168,8 @@ describe.each(STORE_KINDS)('grant changes in batches (%s)', (kind) => {
     const expiresAt = (await h.core.grant(ids[0]!))!.expiresAt!;
     h.clock.set(expiresAt);
     await h.core.lifecycle.expire(ids);
-    // Confirmed 40 ms, 40 ms and 900 ms after the expiry; written together 4 s after it. A moment
-    // after the write (a clock that moved back) is taken as the write's own.
+    // Two confirmed 40 ms after the expiry, written 4 s after it. The third names a moment after
+    // the write (a clock that moved back): the write's own moment is taken instead.
     h.clock.set(expiresAt + 4_000);
     const counted = countGrantQueries();
     await h.core.lifecycle.revoked([
