@@ -87,6 +87,21 @@ describe('SQLite changes sharing a commit', () => {
     expect(committed()).toBe('b,c');
   });
 
+  it('lets the event loop take a turn between changes that share a commit', async () => {
+    const order: string[] = [];
+    const changes = ['a', 'b', 'c'].map((id) =>
+      store.change(async (tx) => {
+        order.push(id);
+        await tx.requests.insert(requestRow(id));
+      }),
+    );
+    // What arrived on a socket meanwhile (a Slack click waiting for its ack) runs in such a turn.
+    setImmediate(() => order.push('turn'));
+    await Promise.all(changes);
+    expect(order).toEqual(['a', 'turn', 'b', 'c']);
+    expect(committed()).toBe('a,b,c');
+  });
+
   it('commits every change of a long queue, a bounded number at a time', async () => {
     const ids = Array.from({ length: 50 }, (_, i) => `r${String(i).padStart(2, '0')}`);
     const sizes: number[] = [];

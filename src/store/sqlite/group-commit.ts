@@ -27,7 +27,7 @@ interface Waiting {
 
 /**
  * Runs changes one at a time on the write connection, and lets the changes that queue up while
- * one runs, or in the same turn of the event loop, share its transaction: each in a savepoint of
+ * one runs, or in the turn of the event loop after it, share its transaction: each in a savepoint of
  * its own, so one that fails is undone alone, and all of them committed by one COMMIT. Nobody
  * hears that a change was made before that COMMIT. A commit costs several times a small change
  * on this machine (docs/performance.md); under load, many changes start in each turn.
@@ -98,10 +98,11 @@ export class GroupCommit {
         this.tx.undoToSavepoint();
       }
       if (tried >= this.maxChanges) break;
-      // A change rarely waits behind another: most run to their end without giving the loop a
-      // turn. The commit waits one turn of the event loop instead, for the changes that the
-      // requests and answers already read in that turn start.
-      if (this.queue.length === 0) await nextTurn();
+      // The loop takes a turn after each change, queued ones too: the requests and answers read
+      // in it start the changes that join this commit, and a Slack click waiting for its ack is
+      // answered. Run back to back, sixteen approvals held every ack for 30 to 45 ms at a time
+      // under load (docs/performance.md).
+      await nextTurn();
       const next = this.queue.shift();
       if (!next) break;
       change = next;
