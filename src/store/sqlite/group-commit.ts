@@ -27,10 +27,11 @@ interface Waiting {
 
 /**
  * Runs changes one at a time on the write connection, and lets the changes that queue up while
- * one runs, or in the turn of the event loop after it, share its transaction: each in a savepoint of
- * its own, so one that fails is undone alone, and all of them committed by one COMMIT. Nobody
- * hears that a change was made before that COMMIT. A commit costs several times a small change
- * on this machine (docs/performance.md); under load, many changes start in each turn.
+ * one runs, or in the turn of the event loop after it, share its transaction: each in a
+ * savepoint of its own, so one that fails is undone alone, and all of them committed by one
+ * COMMIT. Nobody hears that a change was made before that COMMIT. A commit costs several times
+ * a small change on this machine (docs/performance.md); under load, many changes start in each
+ * turn.
  */
 export class GroupCommit {
   private readonly queue: Waiting[] = [];
@@ -100,7 +101,7 @@ export class GroupCommit {
       if (tried >= this.maxChanges) break;
       // The loop takes a turn after each change, queued ones too: the requests and answers read
       // in it start the changes that join this commit, and a Slack click waiting for its ack is
-      // answered. Run back to back, sixteen approvals held every ack for 30 to 45 ms at a time
+      // answered. Run back to back, sixteen approvals held every ack for 30 to 50 ms at a time
       // under load (docs/performance.md).
       await nextTurn();
       const next = this.queue.shift();
