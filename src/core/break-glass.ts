@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { formatDuration } from '../config/duration';
 import type { BreakGlassRow } from '../store/rows';
 import { change, type Change, type CoreContext, type RequestRow } from './context';
-import { filedBefore } from './client-key';
+import { readBeforeFiling } from './client-key';
 import { refuseIfLeft } from './decisions';
 import { DomainError } from './errors';
 import {
@@ -90,7 +90,7 @@ export async function breakGlass(ctx: CoreContext, input: BreakGlassInput): Prom
   refuseIfGone(parsed.requester, await ctx.policy.statusOf(parsed.requester));
 
   return change(ctx, async (c) => {
-    const existing = await filedBefore(c.tx, parsed.clientKey, {
+    const { existing, facts } = await readBeforeFiling(ctx, c, parsed.clientKey, {
       requester: parsed.requester,
       kind: 'access',
       resourceId: resource.id,
@@ -105,8 +105,8 @@ export async function breakGlass(ctx: CoreContext, input: BreakGlassInput): Prom
       if (use) return { request: existing, use };
       throw new DomainError('bad_state', `Request ${existing.id} was not a break-glass use.`);
     }
-    refuseIfGone(parsed.requester, (await c.tx.people.get(parsed.requester))?.state);
-    await checkFilingLimit(ctx, c, parsed.requester);
+    refuseIfGone(parsed.requester, facts.personState);
+    checkFilingLimit(ctx, facts.filed);
     const row = pendingRequest(c, {
       kind: 'access',
       grantId: null,
@@ -171,9 +171,8 @@ export async function breakGlass(ctx: CoreContext, input: BreakGlassInput): Prom
  * Break-glass skips the limit on waiting requests (nothing waits), but not the filing limit, so
  * a script cannot use it to flood a resource with grants.
  */
-async function checkFilingLimit(ctx: CoreContext, c: Change, requester: string): Promise<void> {
+function checkFilingLimit(ctx: CoreContext, filed: number): void {
   const { filingLimit } = ctx.config.requests;
-  const { filed } = await c.tx.requests.countsOf(requester, c.now - filingLimit.per);
   if (filed >= filingLimit.requests) {
     throw new DomainError(
       'rate_limited',

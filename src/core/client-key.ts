@@ -1,5 +1,5 @@
-import type { Queries } from '../store';
-import type { RequestRow } from './context';
+import type { FilingFacts, Queries } from '../store';
+import type { Change, CoreContext, RequestRow } from './context';
 import { DomainError } from './errors';
 
 /** What a filing asks for, as its request row would record it. */
@@ -65,4 +65,32 @@ export function repeated(existing: RequestRow, asked: Asked): RequestRow {
       `That idempotency key was already used for ${existing.id}, which asked for another ${differs.join(', ')}; a different request needs a key of its own.`,
     );
   return existing;
+}
+
+/** What a filing reads in its change before it records anything. */
+export interface BeforeFiling {
+  /** The request the client key filed already, when `asked` repeats it: nothing is filed again. */
+  existing: RequestRow | undefined;
+  /** The person's counts since the filing limit's window began, and their directory state. */
+  facts: FilingFacts;
+}
+
+/**
+ * Reads what a filing must know in one statement, and the request its client key filed before
+ * only when there is one.
+ */
+export async function readBeforeFiling(
+  ctx: CoreContext,
+  c: Change,
+  clientKey: string | undefined,
+  asked: Asked,
+): Promise<BeforeFiling> {
+  const facts = await c.tx.requests.beforeFiling({
+    requester: asked.requester,
+    kind: asked.kind,
+    since: c.now - ctx.config.requests.filingLimit.per,
+    clientKey: clientKey ?? null,
+  });
+  const existing = facts.clientKeyUsed ? await filedBefore(c.tx, clientKey, asked) : undefined;
+  return { existing, facts };
 }

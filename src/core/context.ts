@@ -82,8 +82,8 @@ class Recorder implements Change {
 /** Runs `fn` as one change; listeners hear of it once it committed. */
 export async function change<T>(ctx: CoreContext, fn: (c: Change) => Promise<T>): Promise<T> {
   let events: readonly AuditRow[] = [];
-  const result = await ctx.store.change(async (tx) => {
-    const recorder = new Recorder(tx, ctx.clock.now(), await tx.audit.head());
+  const result = await ctx.store.change(async (tx, chain) => {
+    const recorder = new Recorder(tx, ctx.clock.now(), chain);
     const value = await fn(recorder);
     await recorder.flush();
     // A retried transaction builds a new recorder: only the attempt that commits is told.

@@ -4,7 +4,7 @@ import { endEarly, canEndEarly } from './early-end';
 import { DomainError } from './errors';
 import { extensionCeiling } from './extension-ceiling';
 import { refuseIfTokenEnded } from './api-tokens';
-import { filedBefore, type Asked } from './client-key';
+import { filedBefore, readBeforeFiling, type Asked } from './client-key';
 import type { PipelineCaller } from './pipelines';
 import {
   checkBounds,
@@ -150,7 +150,7 @@ export async function requestExtension(
     : await ctx.policy.extensionApproval(input.actor, resource, grant.startsAt, wholeMs);
   const expiresAt = grant.expiresAt;
   return change(ctx, async (c) => {
-    const sentTwice = await filedBefore(c.tx, input.clientKey, asked);
+    const { existing: sentTwice, facts } = await readBeforeFiling(ctx, c, input.clientKey, asked);
     if (sentTwice) return sentTwice;
     await refuseIfTokenEnded(c, caller);
     // The room and the auto-approval were judged on the grant as read above: another extension
@@ -172,8 +172,7 @@ export async function requestExtension(
       );
     // Each is posted to the approvers: asking and cancelling again and again is filing too. Only
     // extensions count here, so that access asked for in an incident never stops more time.
-    const since = c.now - ctx.config.requests.filingLimit.per;
-    checkFilingRate(ctx, (await c.tx.requests.countsOf(input.actor, since, 'extension')).filed);
+    checkFilingRate(ctx, facts.filed);
     const row = pendingRequest(c, {
       kind: 'extension',
       grantId: grant.id,

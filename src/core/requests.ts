@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../config/duration';
 import type { Resource } from '../config/schema';
+import type { FilingFacts } from '../store';
 import { refuseIfTokenEnded } from './api-tokens';
 import { change, type Change, type CoreContext, type GrantRow, type RequestRow } from './context';
-import { filedBefore, repeated, type Asked } from './client-key';
+import { readBeforeFiling, repeated, type Asked } from './client-key';
 import { DomainError } from './errors';
 import { extensionCeiling } from './extension-ceiling';
 import { newId } from './ids';
@@ -227,9 +228,8 @@ export function refuseIfGone(userId: string, status: string | undefined): void {
  * How much one person may ask: a few requests waiting at once, and a few filed per window.
  * Counted inside the change, so a burst of concurrent requests cannot slip past together.
  */
-async function checkLimits(ctx: CoreContext, c: Change, requester: string): Promise<void> {
-  const { maxPendingPerUser, filingLimit } = ctx.config.requests;
-  const { filed, pending } = await c.tx.requests.countsOf(requester, c.now - filingLimit.per);
+function checkLimits(ctx: CoreContext, { filed, pending }: FilingFacts): void {
+  const { maxPendingPerUser } = ctx.config.requests;
   if (pending >= maxPendingPerUser) {
     throw new DomainError(
       'rate_limited',
@@ -293,14 +293,14 @@ export async function createRequest(ctx: CoreContext, input: NewRequest): Promis
     durationMs,
   );
   return change(ctx, async (c) => {
-    const existing = await filedBefore(c.tx, parsed.clientKey, asked);
+    const { existing, facts } = await readBeforeFiling(ctx, c, parsed.clientKey, asked);
     if (existing) return existing;
     // Judged again at the moment it is recorded: the answers filing waited for take time.
     if (startAt !== null) checkStart(ctx, startAt, c.now);
     const { rules, approvedBecause } = startAt === null ? filing.at(c.now) : filing;
     await refuseIfTokenEnded(c, caller);
-    refuseIfGone(parsed.requester, (await c.tx.people.get(parsed.requester))?.state);
-    await checkLimits(ctx, c, parsed.requester);
+    refuseIfGone(parsed.requester, facts.personState);
+    checkLimits(ctx, facts);
     const row = pendingRequest(c, {
       kind: 'access',
       grantId: null,

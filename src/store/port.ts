@@ -22,9 +22,11 @@ export interface Store extends Queries {
   /**
    * Runs `work` as one transaction, serialised with every other `change` on this database, and
    * commits it, or rolls it back when `work` throws. `work` must not wait on anything but `tx`
-   * (no provider, no Slack call), so the serialisation holds nothing up for long.
+   * (no provider, no Slack call), so the serialisation holds nothing up for long. `chain` is the
+   * audit chain's newest row as the change opened (undefined while the log is empty): the events
+   * it appends follow it, since no other change appends meanwhile.
    */
-  change<T>(work: (tx: Queries) => Promise<T>): Promise<T>;
+  change<T>(work: (tx: Queries, chain: ChainStart | undefined) => Promise<T>): Promise<T>;
   /** Runs `work` on one consistent read-only view, for reads that must agree with each other. */
   snapshot<T>(work: (tx: Queries) => Promise<T>): Promise<T>;
   /**
@@ -232,6 +234,17 @@ export interface CheckpointQueries {
 
 export type Patch<T> = Partial<Omit<T, 'id'>>;
 
+export interface FilingFacts {
+  /** Requests of the kind the person filed since the moment asked about, in any status. */
+  filed: number;
+  /** Requests of the kind the person has waiting for a decision. */
+  pending: number;
+  /** The person's state as the directory last told it, when it has. */
+  personState: PersonRow['state'] | undefined;
+  /** Whether a request was filed with the client key already (read it with byClientKey). */
+  clientKeyUsed: boolean;
+}
+
 export interface RequestQueries {
   byId(id: string): Promise<RequestRow | undefined>;
   byClientKey(clientKey: string): Promise<RequestRow | undefined>;
@@ -244,12 +257,13 @@ export interface RequestQueries {
   newestPendingOf(requester: string, limit: number): Promise<RequestRow[]>;
   /** How many requests of a person are pending (of every kind). */
   pendingCountOf(requester: string): Promise<number>;
-  /** How many requests of `kind` (access by default) a person filed since `since` (any status), and how many are pending. */
-  countsOf(
-    requester: string,
-    since: number,
-    kind?: RequestRow['kind'],
-  ): Promise<{ filed: number; pending: number }>;
+  /** What filing a request of `kind` for `requester` must know, read at once (FilingFacts). */
+  beforeFiling(q: {
+    requester: string;
+    kind: RequestRow['kind'];
+    since: number;
+    clientKey: string | null;
+  }): Promise<FilingFacts>;
   /** The pending extension request of a grant, if any. */
   pendingExtensionOf(grantId: string): Promise<RequestRow | undefined>;
   /** Ids of pending requests whose time ran out by `now`, oldest first. */

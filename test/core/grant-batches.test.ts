@@ -217,7 +217,7 @@ describe.each(STORE_KINDS)('grant changes in batches (%s)', (kind) => {
     const store = h.store;
     const change = store.change.bind(store);
     store.change = (work) =>
-      change((tx) => {
+      change((tx, chain) => {
         const grants = new Proxy(tx.grants, {
           get(target, name, receiver) {
             const value = Reflect.get(target, name, receiver) as unknown;
@@ -228,7 +228,7 @@ describe.each(STORE_KINDS)('grant changes in batches (%s)', (kind) => {
             };
           },
         });
-        return work({ ...tx, grants } as typeof tx);
+        return work({ ...tx, grants } as typeof tx, chain);
       });
     return counted;
   }

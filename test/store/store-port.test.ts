@@ -285,6 +285,77 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
     });
   });
 
+  describe('change opening at the chain', () => {
+    it('hands the work the newest audit row, read under the serialisation, or none yet', async () => {
+      const event = (seq: number, prevHash: string) => ({
+        seq,
+        at: AT,
+        actor: 'UREQ',
+        action: 'request.created',
+        requestId: null,
+        grantId: null,
+        details: '{}',
+        prevHash,
+        hash: String(seq).repeat(64),
+      });
+      expect(await t.store.change(async (_tx, chain) => chain)).toBeUndefined();
+      await t.store.change((tx) =>
+        tx.audit.append([event(1, GENESIS_HASH), event(2, '1'.repeat(64))]),
+      );
+      expect(await other.change(async (_tx, chain) => chain)).toEqual({
+        seq: 2,
+        hash: '2'.repeat(64),
+      });
+    });
+  });
+
+  describe('requests.beforeFiling', () => {
+    it("reads a person's counts of one kind, their directory state and whether a client key was used", async () => {
+      const DAY = 86_400_000;
+      await t.store.change(async (tx) => {
+        await tx.requests.insert(
+          requestRow('req_old', { status: 'approved', createdAt: AT - 2 * DAY }),
+        );
+        await tx.requests.insert(requestRow('req_waiting', { createdAt: AT - 2 * DAY }));
+        await tx.requests.insert(requestRow('req_new', { status: 'denied', clientKey: 'key-1' }));
+        await tx.requests.insert(requestRow('req_ext', { kind: 'extension' }));
+        await tx.requests.insert(requestRow('req_theirs', { requester: 'UOTHER' }));
+        await tx.people.upsert({ userId: 'UREQ', state: 'guest', changedAt: AT, checkedAt: AT });
+      });
+      const facts = (q: {
+        requester?: string;
+        kind?: 'access' | 'extension';
+        clientKey?: string;
+      }) =>
+        t.store.change((tx) =>
+          tx.requests.beforeFiling({
+            requester: q.requester ?? 'UREQ',
+            kind: q.kind ?? 'access',
+            since: AT - DAY,
+            clientKey: q.clientKey ?? null,
+          }),
+        );
+      expect(await facts({ clientKey: 'key-1' })).toEqual({
+        filed: 1,
+        pending: 1,
+        personState: 'guest',
+        clientKeyUsed: true,
+      });
+      expect(await facts({ kind: 'extension', clientKey: 'key-2' })).toEqual({
+        filed: 1,
+        pending: 1,
+        personState: 'guest',
+        clientKeyUsed: false,
+      });
+      expect(await facts({ requester: 'UNEW' })).toEqual({
+        filed: 0,
+        pending: 0,
+        personState: undefined,
+        clientKeyUsed: false,
+      });
+    });
+  });
+
   describe('requests.update with a status condition', () => {
     beforeEach(() => t.store.change((tx) => tx.requests.insert(requestRow('req_1'))));
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import pg, { type ClientConfig, type PoolClient } from 'pg';
+import pg, { type ClientConfig, type PoolClient, type QueryResult } from 'pg';
 import { progressTo } from '../../chain/progress';
 import { ChainWalk, outsideChainReport, type RawEvent } from '../../chain/walk';
 import type { Logger } from '../../log';
@@ -21,18 +21,20 @@ import type { BulkAccess } from '../copy';
 import { createQueries } from '../queries';
 import { tableStatements } from '../queries/context';
 import {
+  CHAIN_HEAD,
   CHAIN_HEAD_SEQ,
   CHAIN_OUTSIDE_ROW,
   CHAIN_PAGE,
   CHAIN_PAGE_ROWS,
   CHAIN_STEP_END,
+  chainStart,
 } from '../queries/audit';
 import * as tables from '../schema/postgres';
 import { PgLeadership } from './leadership';
 import { LOCKS } from './locks';
 import { ChangeQueue } from '../change-queue';
 import { NamedPool, type PoolCounts } from './pool';
-import { sqlOf } from '../sql';
+import { sqlOf, type RawRow } from '../sql';
 import { PgRunner } from './runner';
 
 export const POSTGRES_MIGRATIONS = join(__dirname, '..', '..', '..', 'migrations', 'postgres');
@@ -204,11 +206,14 @@ export class PostgresStore implements Store {
     return found;
   }
 
-  /** One transaction on a connection of `pool`; a connection that failed is not reused. */
+  /**
+   * One transaction on a connection of `pool`; a connection that failed is not reused. `work`
+   * is given the rows of the last statement of `begin`.
+   */
   private async transaction<T>(
     pool: NamedPool,
     begin: string,
-    work: (client: PoolClient) => Promise<T>,
+    work: (client: PoolClient, opened: readonly RawRow[]) => Promise<T>,
   ): Promise<T> {
     const client = await pool.connect();
     let broken: Error | undefined;
@@ -216,8 +221,7 @@ export class PostgresStore implements Store {
       try {
         // Inside the rollback's reach: a change's BEGIN also waits for the change lock, and a
         // wait cut short by the statement timeout leaves the transaction open and aborted.
-        await client.query(begin);
-        const result = await work(client);
+        const result = await work(client, lastRows(await client.query(begin)));
         await client.query('COMMIT');
         return result;
       } catch (err) {
@@ -231,10 +235,16 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Waits for this process's earlier changes here, then for other processes' on the lock. */
-  change<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
+  /**
+   * Waits for this process's earlier changes here, then for other processes' on the lock. The
+   * chain's head is read in the same round trip as the lock is taken: each round trip on the one
+   * change connection is time every change behind this one waits.
+   */
+  change<T>(work: (tx: Queries, chain: ChainStart | undefined) => Promise<T>): Promise<T> {
     return this.changes.run(() =>
-      this.transaction(this.changePool, CHANGE_BEGIN, (client) => work(this.queriesOn(client))),
+      this.transaction(this.changePool, CHANGE_BEGIN, (client, opened) =>
+        work(this.queriesOn(client), chainStart(opened[0])),
+      ),
     );
   }
 
@@ -351,5 +361,14 @@ export class PostgresStore implements Store {
   }
 }
 
-/** A change waits for every other change, from any replica, to commit first. */
-const CHANGE_BEGIN = `BEGIN; SELECT pg_advisory_xact_lock(${LOCKS.change[0]}, ${LOCKS.change[1]})`;
+/**
+ * A change waits for every other change, from any replica, to commit first, then reads the head
+ * of the chain they left.
+ */
+const CHANGE_BEGIN = `BEGIN; SELECT pg_advisory_xact_lock(${LOCKS.change[0]}, ${LOCKS.change[1]}); ${CHAIN_HEAD.pg}`;
+
+/** The rows of a query's last statement: pg answers a string of several with one result each. */
+function lastRows(answer: QueryResult<RawRow> | QueryResult<RawRow>[]): readonly RawRow[] {
+  const results = Array.isArray(answer) ? answer : [answer];
+  return results[results.length - 1]?.rows ?? [];
+}

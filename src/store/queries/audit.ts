@@ -4,7 +4,8 @@ import { Sql, sqlOf, type Param } from '../sql';
 import type { QueryContext } from './context';
 
 const COLUMNS = 'seq, at, actor, action, request_id, grant_id, details, prev_hash, hash';
-const HEAD = new Sql('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+/** The chain's newest row: where the next event appended links to. */
+export const CHAIN_HEAD = new Sql('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
 const BY_SEQ = new Sql(`SELECT ${COLUMNS} FROM audit_events WHERE seq = ?`);
 const LAST_BEFORE = new Sql(
   'SELECT seq, hash FROM audit_events WHERE at < ? ORDER BY at DESC, seq DESC LIMIT 1',
@@ -46,7 +47,7 @@ export const CHAIN_STEP_END = new Sql(
   'SELECT seq FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 1 OFFSET ?',
 );
 
-function chainStart(row: Record<string, unknown> | undefined): ChainStart | undefined {
+export function chainStart(row: Record<string, unknown> | undefined): ChainStart | undefined {
   return row ? { seq: Number(row.seq), hash: String(row.hash) } : undefined;
 }
 
@@ -54,7 +55,7 @@ export class SqlAuditQueries implements AuditQueries {
   constructor(private readonly q: QueryContext) {}
 
   async head(): Promise<ChainStart | undefined> {
-    return chainStart((await this.q.runner.rows(HEAD))[0]);
+    return chainStart((await this.q.runner.rows(CHAIN_HEAD))[0]);
   }
 
   async append(rows: readonly AuditRow[]): Promise<void> {

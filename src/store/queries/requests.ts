@@ -1,4 +1,5 @@
-import type { Patch, RecordedPolicies, RecordedPolicy, RequestQueries } from '../port';
+import type { FilingFacts, Patch, RecordedPolicies, RecordedPolicy, RequestQueries } from '../port';
+import { PERSON_STATES } from '../schema/enums';
 import type { RequestRow } from '../rows';
 import { placeholders, Sql, sqlOf } from '../sql';
 import { REQUEST_PENDING } from './conditions';
@@ -16,9 +17,15 @@ const NEWEST_PENDING_OF = new Sql(
 const PENDING_COUNT_OF = new Sql(
   `SELECT count(*) AS n FROM requests WHERE requester = ? AND ${REQUEST_PENDING}`,
 );
-const COUNTS_OF = new Sql(
+/**
+ * One statement, since a filing reads it on the one change connection a PostgreSQL replica has,
+ * where every round trip holds up the changes queued behind it.
+ */
+const BEFORE_FILING = new Sql(
   `SELECT coalesce(sum(CASE WHEN created_at >= ? THEN 1 ELSE 0 END), 0) AS filed,
-          coalesce(sum(CASE WHEN ${REQUEST_PENDING} THEN 1 ELSE 0 END), 0) AS pending
+          coalesce(sum(CASE WHEN ${REQUEST_PENDING} THEN 1 ELSE 0 END), 0) AS pending,
+          (SELECT state FROM people WHERE user_id = ?) AS person_state,
+          CASE WHEN EXISTS (SELECT 1 FROM requests WHERE client_key = ?) THEN 1 ELSE 0 END AS key_used
      FROM requests
     WHERE requester = ? AND kind = ? AND (created_at >= ? OR ${REQUEST_PENDING})`,
 );
@@ -93,9 +100,27 @@ export class SqlRequestQueries implements RequestQueries {
     return Number(row?.n ?? 0);
   }
 
-  async countsOf(requester: string, since: number, kind: RequestRow['kind'] = 'access') {
-    const [row] = await this.q.runner.rows(COUNTS_OF, [since, requester, kind, since]);
-    return { filed: Number(row?.filed ?? 0), pending: Number(row?.pending ?? 0) };
+  async beforeFiling(q: {
+    requester: string;
+    kind: RequestRow['kind'];
+    since: number;
+    clientKey: string | null;
+  }): Promise<FilingFacts> {
+    const { requester, kind, since, clientKey } = q;
+    const [row] = await this.q.runner.rows(BEFORE_FILING, [
+      since,
+      requester,
+      clientKey,
+      requester,
+      kind,
+      since,
+    ]);
+    return {
+      filed: Number(row?.filed ?? 0),
+      pending: Number(row?.pending ?? 0),
+      personState: PERSON_STATES.find((state) => state === row?.person_state),
+      clientKeyUsed: Number(row?.key_used ?? 0) === 1,
+    };
   }
 
   pendingExtensionOf(grantId: string) {

@@ -186,10 +186,10 @@ export class SqliteStore implements Store {
     this.followUps = queries.followUps;
   }
 
-  async change<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
+  async change<T>(work: (tx: Queries, chain: ChainStart | undefined) => Promise<T>): Promise<T> {
     const tx = this.tx;
     if (!tx) throw new Error(`${this.file} is open read-only`);
-    return this.writeTransaction(() => work(tx));
+    return this.writeTransaction(async () => work(tx, await tx.audit.head()));
   }
 
   private writerRunner(): SqliteRunner {
