@@ -28,6 +28,12 @@ export interface Runner {
   arrays(sql: Sql, params?: readonly Param[]): Promise<unknown[][]>;
   /** Runs a statement that returns no rows; resolves with the number of rows it changed. */
   run(sql: Sql, params?: readonly Param[]): Promise<number>;
+  /**
+   * Runs a write whose answer nobody reads (an insert). Within a PostgreSQL change it is sent
+   * with the change's next statement, or with its COMMIT, instead of costing a round trip of its
+   * own; should it fail, that statement fails and the change rolls back whole.
+   */
+  write(sql: Sql, params?: readonly Param[]): Promise<void>;
 }
 
 /** The same text always gives the same Sql, so statements built at run time are prepared once. */

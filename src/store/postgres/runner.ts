@@ -1,4 +1,4 @@
-import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
+import pg, { type QueryConfig, type QueryResult, type QueryResultRow } from 'pg';
 import type { Param, RawRow, Runner, Sql } from '../sql';
 
 /** A pool (each statement on whichever connection is free) or one checked-out connection. */
@@ -43,4 +43,78 @@ export class PgRunner implements Runner {
     });
     return result.rowCount ?? 0;
   }
+
+  async write(sql: Sql, params: readonly Param[] = []): Promise<void> {
+    await this.run(sql, params);
+  }
+}
+
+/**
+ * The statements of one transaction on its connection. A write nobody reads the answer of is
+ * held, and sent in the same round trip as the next statement or the COMMIT: a `/jit request`
+ * filing's request, audit event and outbox rows go with its COMMIT, and every round trip on the
+ * one change connection is time each change queued behind it waits. A round trip of several
+ * statements is a simple query, which takes no parameters, so there the values are written in
+ * as the literals pg itself would send as text.
+ */
+export class PgTransactionRunner extends PgRunner {
+  private held: string[] = [];
+
+  constructor(private readonly connection: Queryable) {
+    super(connection);
+  }
+
+  override async write(sql: Sql, params: readonly Param[] = []): Promise<void> {
+    this.held.push(inline(sql, params));
+  }
+
+  override async rows(sql: Sql, params: readonly Param[] = []): Promise<RawRow[]> {
+    if (this.held.length === 0) return super.rows(sql, params);
+    return (await this.sendHeldWith(inline(sql, params))).rows as RawRow[];
+  }
+
+  override async arrays(sql: Sql, params: readonly Param[] = []): Promise<unknown[][]> {
+    if (this.held.length === 0) return super.arrays(sql, params);
+    return (await this.sendHeldWith(inline(sql, params), 'array')).rows as unknown[][];
+  }
+
+  override async run(sql: Sql, params: readonly Param[] = []): Promise<number> {
+    if (this.held.length === 0) return super.run(sql, params);
+    return (await this.sendHeldWith(inline(sql, params))).rowCount ?? 0;
+  }
+
+  /** Sends what is held, then COMMIT, in one round trip. */
+  async commit(): Promise<void> {
+    await this.sendHeldWith('COMMIT');
+  }
+
+  /** Forgets what is held: the transaction is rolled back without it. */
+  discard(): void {
+    this.held = [];
+  }
+
+  /**
+   * One round trip; should a held write fail, the server runs nothing after it and the error
+   * rejects this call, whoever made it.
+   */
+  private async sendHeldWith(statement: string, rowMode?: 'array'): Promise<QueryResult> {
+    const text = [...this.held, statement].join(';\n');
+    this.held = [];
+    const answer: QueryResult | QueryResult[] = await this.connection.query({ text, rowMode });
+    return Array.isArray(answer) ? answer[answer.length - 1]! : answer;
+  }
+}
+
+/** `sql` with each `?` replaced by its value as a literal, as `Sql` numbers them for pg. */
+function inline(sql: Sql, params: readonly Param[]): string {
+  let next = 0;
+  const text = sql.text.replace(/\?/g, () => literal(params[next++]));
+  if (next !== params.length)
+    throw new Error(`a statement with ${next} placeholders was given ${params.length} values`);
+  return text;
+}
+
+/** What pg sends for a parameter, as an untyped literal: the server types it from its place. */
+function literal(value: Param | undefined): string {
+  return value === null || value === undefined ? 'NULL' : pg.escapeLiteral(String(value));
 }

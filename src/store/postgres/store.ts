@@ -35,7 +35,7 @@ import { LOCKS } from './locks';
 import { ChangeQueue } from '../change-queue';
 import { NamedPool, type PoolCounts } from './pool';
 import { sqlOf, type RawRow } from '../sql';
-import { PgRunner } from './runner';
+import { PgRunner, PgTransactionRunner } from './runner';
 
 export const POSTGRES_MIGRATIONS = join(__dirname, '..', '..', '..', 'migrations', 'postgres');
 
@@ -117,7 +117,8 @@ export class PostgresStore implements Store {
   /** Changes of this process, in the order they came, one at a time, with a bound on the wait. */
   private readonly changes: ChangeQueue;
   private readonly settings: ClientConfig & { connectionTimeoutMillis: number };
-  private readonly perClient = new WeakMap<PoolClient, Queries>();
+  private readonly runners = new WeakMap<PoolClient, PgTransactionRunner>();
+  private readonly perRunner = new WeakMap<PgTransactionRunner, Queries>();
 
   private constructor(
     url: string,
@@ -142,7 +143,7 @@ export class PostgresStore implements Store {
     this.changePool = new NamedPool('change', 1, this.settings, POOL_ADVICE, options.logger);
     this.changes = new ChangeQueue(options.maxQueuedChanges);
     const queries = createQueries(new PgRunner(this.pool), postgresDialect, tables, (work) =>
-      this.transaction(this.pool, 'BEGIN', (client) => work(new PgRunner(client))),
+      this.transaction(this.pool, 'BEGIN', (runner) => work(runner)),
     );
     this.requests = queries.requests;
     this.approvals = queries.approvals;
@@ -196,12 +197,20 @@ export class PostgresStore implements Store {
     }
   }
 
-  private queriesOn(client: PoolClient): Queries {
-    let found = this.perClient.get(client);
+  private queriesOn(runner: PgTransactionRunner): Queries {
+    let found = this.perRunner.get(runner);
     if (!found) {
-      const runner = new PgRunner(client);
       found = createQueries(runner, postgresDialect, tables, (work) => work(runner));
-      this.perClient.set(client, found);
+      this.perRunner.set(runner, found);
+    }
+    return found;
+  }
+
+  private runnerOn(client: PoolClient): PgTransactionRunner {
+    let found = this.runners.get(client);
+    if (!found) {
+      found = new PgTransactionRunner(client);
+      this.runners.set(client, found);
     }
     return found;
   }
@@ -213,18 +222,20 @@ export class PostgresStore implements Store {
   private async transaction<T>(
     pool: NamedPool,
     begin: string,
-    work: (client: PoolClient, opened: readonly RawRow[]) => Promise<T>,
+    work: (runner: PgTransactionRunner, opened: readonly RawRow[]) => Promise<T>,
   ): Promise<T> {
     const client = await pool.connect();
+    const runner = this.runnerOn(client);
     let broken: Error | undefined;
     try {
       try {
         // Inside the rollback's reach: a change's BEGIN also waits for the change lock, and a
         // wait cut short by the statement timeout leaves the transaction open and aborted.
-        const result = await work(client, lastRows(await client.query(begin)));
-        await client.query('COMMIT');
+        const result = await work(runner, lastRows(await client.query(begin)));
+        await runner.commit();
         return result;
       } catch (err) {
+        runner.discard();
         await client.query('ROLLBACK').catch((rollbackError: Error) => {
           broken = rollbackError;
         });
@@ -242,8 +253,8 @@ export class PostgresStore implements Store {
    */
   change<T>(work: (tx: Queries, chain: ChainStart | undefined) => Promise<T>): Promise<T> {
     return this.changes.run(() =>
-      this.transaction(this.changePool, CHANGE_BEGIN, (client, opened) =>
-        work(this.queriesOn(client), chainStart(opened[0])),
+      this.transaction(this.changePool, CHANGE_BEGIN, (runner, opened) =>
+        work(this.queriesOn(runner), chainStart(opened[0])),
       ),
     );
   }
@@ -252,7 +263,7 @@ export class PostgresStore implements Store {
     return this.transaction(
       this.pool,
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
-      (client) => work(this.queriesOn(client)),
+      (runner) => work(this.queriesOn(runner)),
     );
   }
 
@@ -284,8 +295,7 @@ export class PostgresStore implements Store {
     return this.transaction(
       this.pool,
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
-      async (client) => {
-        const runner = new PgRunner(client);
+      async (runner) => {
         const [outside] = await runner.rows(CHAIN_OUTSIDE_ROW);
         if (outside) return outsideChainReport(Number(outside.seq));
         const head = await walkEnd(runner, from.seq, options.maxRows);
@@ -333,8 +343,7 @@ export class PostgresStore implements Store {
         break_glass_uses: t.breakGlass,
         follow_ups: t.followUps,
       },
-      atomically: (work) =>
-        this.transaction(this.pool, 'BEGIN', (client) => work(new PgRunner(client))),
+      atomically: (work) => this.transaction(this.pool, 'BEGIN', (runner) => work(runner)),
       // Rows came with their ids: the serial sequences must continue after the largest.
       afterImport: async (runner) => {
         for (const table of ['approvals', 'outbox']) {

@@ -29,7 +29,7 @@ export class SqlApprovalQueries implements ApprovalQueries {
   }
 
   async insert(row: Omit<ApprovalRow, 'id'>): Promise<void> {
-    await this.q.runner.run(INSERT, [
+    await this.q.runner.write(INSERT, [
       row.requestId,
       row.approver,
       row.decision,

@@ -67,7 +67,7 @@ export class SqlAuditQueries implements AuditQueries {
         params.push(r.seq, r.at, r.actor, r.action, r.requestId, r.grantId);
         params.push(r.details, r.prevHash, r.hash);
       }
-      await this.q.runner.run(
+      await this.q.runner.write(
         sqlOf(`INSERT INTO audit_events (${COLUMNS}) VALUES ${values}`),
         params,
       );

@@ -32,7 +32,7 @@ export class SqlBreakGlassQueries implements BreakGlassQueries {
   }
 
   async insert(row: BreakGlassRow): Promise<void> {
-    await this.q.runner.run(...this.q.t.breakGlass.insert(row));
+    await this.q.runner.write(...this.q.t.breakGlass.insert(row));
   }
 
   async review(

@@ -112,7 +112,7 @@ export class SqlGrantQueries implements GrantQueries {
   }
 
   async insert(row: GrantRow): Promise<void> {
-    await this.q.runner.run(...this.q.t.grants.insert(row));
+    await this.q.runner.write(...this.q.t.grants.insert(row));
   }
 
   async update(id: string, patch: Patch<GrantRow>, onlyIf?: GrantRow['status']): Promise<boolean> {

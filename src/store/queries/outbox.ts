@@ -84,7 +84,7 @@ export class SqlOutboxQueries implements OutboxQueries {
       const values = chunk.map(() => "(?, ?, ?, ?, 'pending', 0, ?, ?)").join(', ');
       const params: Param[] = [];
       for (const r of chunk) params.push(r.key, r.subject, r.topic, r.payload, now, now);
-      await this.q.runner.run(
+      await this.q.runner.write(
         sqlOf(
           `INSERT INTO outbox (key, subject, topic, payload, status, attempts, next_attempt_at, created_at)
            VALUES ${values} ON CONFLICT (key) DO NOTHING`,

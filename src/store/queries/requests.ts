@@ -73,7 +73,7 @@ export class SqlRequestQueries implements RequestQueries {
   }
 
   async insert(row: RequestRow): Promise<void> {
-    await this.q.runner.run(...this.q.t.requests.insert(row));
+    await this.q.runner.write(...this.q.t.requests.insert(row));
   }
 
   async update(

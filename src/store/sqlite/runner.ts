@@ -46,4 +46,8 @@ export class SqliteRunner implements Runner {
   async run(sql: Sql, params: readonly Param[] = []): Promise<number> {
     return this.prepared(sql).run(...bind(params)).changes;
   }
+
+  async write(sql: Sql, params: readonly Param[] = []): Promise<void> {
+    this.prepared(sql).run(...bind(params));
+  }
 }

@@ -362,7 +362,7 @@ class CommittedRunner implements Runner {
   constructor(
     reader: Database.Database,
     private readonly idleWriter: SqliteRunner | undefined,
-    private readonly write: <T>(work: (runner: SqliteRunner) => Promise<T>) => Promise<T>,
+    private readonly onWriter: <T>(work: (runner: SqliteRunner) => Promise<T>) => Promise<T>,
   ) {
     this.read = new SqliteRunner(reader);
   }
@@ -383,7 +383,7 @@ class CommittedRunner implements Runner {
 
   /** Read-only statements are read; anything else waits its turn on the writer. */
   private route<T>(sql: Sql, work: (r: SqliteRunner) => Promise<T>): Promise<T> {
-    return this.read.prepared(sql).readonly ? work(this.reading()) : this.write(work);
+    return this.read.prepared(sql).readonly ? work(this.reading()) : this.onWriter(work);
   }
 
   rows(sql: Sql, params?: readonly Param[]): Promise<RawRow[]> {
@@ -396,6 +396,10 @@ class CommittedRunner implements Runner {
 
   run(sql: Sql, params?: readonly Param[]): Promise<number> {
     return this.route(sql, (r) => r.run(sql, params));
+  }
+
+  async write(sql: Sql, params?: readonly Param[]): Promise<void> {
+    await this.run(sql, params);
   }
 }
 

@@ -1,0 +1,154 @@
+import { Client, type QueryConfig } from 'pg';
+import { PgRunner, PgTransactionRunner, type Queryable } from '../../src/store/postgres/runner';
+import { sqlOf, type Param } from '../../src/store/sql';
+import { freshPostgresDatabase } from '../support/stores';
+
+const INSERT = sqlOf('INSERT INTO held (id, word, amount, ratio, flag) VALUES (?, ?, ?, ?, ?)');
+const ALL = sqlOf('SELECT id, word, amount, ratio, flag FROM held ORDER BY id');
+const COUNT_ABOVE = sqlOf('SELECT count(*) AS n FROM held WHERE amount > ?');
+const DOUBLE = sqlOf('UPDATE held SET amount = amount * 2 WHERE amount >= ?');
+
+/**
+ * Values as the core writes them, the awkward ones included: quotes and backslashes (escaped
+ * differently), text that looks like SQL or a placeholder, control characters, other scripts.
+ */
+const AWKWARD: readonly Param[][] = [
+  [1, "it's O'Brien's", 0, 0.5, true],
+  [2, "C:\\path\\to\\file and \\' too", -1, 1e-7, false],
+  [3, "'); DROP TABLE held; --", Number.MAX_SAFE_INTEGER, -2.25, null],
+  [4, 'a ? and $1 and $$ quoted $$', 1_733_212_345_678, 3, true],
+  [5, 'line one\nline two\ttabbed\r', 7, 0, false],
+  [6, '日本語, émoji 🙂 and ZWJ 👩‍💻', 8, 1.5, null],
+  [7, null, 9, null, true],
+  [8, '', 10, 100, false],
+];
+
+describe('a PostgreSQL transaction holding the writes nobody reads the answer of', () => {
+  let database: { url: string; release(): Promise<void> };
+  let client: Client;
+  let observer: Client;
+  let sent: string[];
+  let runner: PgTransactionRunner;
+
+  beforeEach(async () => {
+    database = await freshPostgresDatabase();
+    client = new Client({ connectionString: database.url });
+    observer = new Client({ connectionString: database.url });
+    await Promise.all([client.connect(), observer.connect()]);
+    // A database is reused by later tests, which know nothing of this table.
+    await client.query('DROP TABLE IF EXISTS held');
+    await client.query(
+      `CREATE TABLE held (id integer PRIMARY KEY, word text, amount bigint NOT NULL,
+         ratio double precision, flag boolean)`,
+    );
+    sent = [];
+    // The real connection, with a note of what each round trip carried.
+    const counted: Queryable = {
+      query: (config: QueryConfig) => {
+        sent.push(config.text);
+        return client.query(config);
+      },
+    };
+    runner = new PgTransactionRunner(counted);
+    await client.query('BEGIN');
+  });
+  afterEach(async () => {
+    await client.query('ROLLBACK').catch(() => undefined);
+    await client.query('DROP TABLE held');
+    await Promise.all([client.end(), observer.end()]);
+    await database.release();
+  });
+
+  const committed = async () =>
+    (await observer.query<{ id: number }>('SELECT id FROM held ORDER BY id')).rows.map((r) => r.id);
+
+  it('sends its inserts with COMMIT, in one round trip', async () => {
+    await runner.write(INSERT, [1, 'one', 1, 1, true]);
+    await runner.write(INSERT, [2, 'two', 2, 2, false]);
+    expect(sent).toEqual([]);
+    expect(await committed()).toEqual([]);
+
+    await runner.commit();
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatch(/INSERT INTO held[\s\S]*INSERT INTO held[\s\S]*COMMIT$/);
+    expect(await committed()).toEqual([1, 2]);
+  });
+
+  it('sends what it holds with the next read, which sees it, in one round trip', async () => {
+    await runner.write(INSERT, [1, 'one', 5, null, null]);
+    await runner.write(INSERT, [2, 'two', 50, null, null]);
+    expect(await runner.rows(COUNT_ABOVE, [4])).toEqual([{ n: '2' }]);
+    expect(sent).toHaveLength(1);
+    // With nothing held, a read goes alone, prepared by name as always.
+    expect(await runner.rows(COUNT_ABOVE, [10])).toEqual([{ n: '1' }]);
+    expect(sent).toHaveLength(2);
+
+    await runner.write(INSERT, [3, 'three', 500, null, null]);
+    expect(await runner.arrays(ALL)).toEqual([
+      [1, 'one', '5', null, null],
+      [2, 'two', '50', null, null],
+      [3, 'three', '500', null, null],
+    ]);
+    expect(sent).toHaveLength(3);
+  });
+
+  it("answers a write that is counted with that write's own count, sent with what was held", async () => {
+    await runner.write(INSERT, [1, 'one', 5, null, null]);
+    await runner.write(INSERT, [2, 'two', 50, null, null]);
+    await runner.write(INSERT, [3, 'three', 500, null, null]);
+    expect(await runner.run(DOUBLE, [50])).toBe(2);
+    expect(sent).toHaveLength(1);
+    await runner.commit();
+    const amounts = await observer.query<{ amount: string }>('SELECT amount FROM held ORDER BY id');
+    expect(amounts.rows.map((r) => r.amount)).toEqual(['5', '100', '1000']);
+  });
+
+  it('stores every value exactly as the same statement with parameters does', async () => {
+    for (const values of AWKWARD) await runner.write(INSERT, values);
+    await runner.commit();
+    const held = (await observer.query({ text: ALL.pg, rowMode: 'array' })).rows;
+
+    await observer.query('TRUNCATE held');
+    const bound = new PgRunner(observer);
+    for (const values of AWKWARD) await bound.run(INSERT, values);
+    const parameters = (await observer.query({ text: ALL.pg, rowMode: 'array' })).rows;
+
+    expect(held).toEqual(parameters);
+    expect(held).toHaveLength(AWKWARD.length);
+  });
+
+  it('fails the round trip that carries a refused write, and the transaction keeps none of its writes', async () => {
+    await runner.write(INSERT, [1, 'one', 1, null, null]);
+    await runner.write(INSERT, [1, 'the same id again', 2, null, null]);
+    await expect(runner.commit()).rejects.toMatchObject({ code: '23505' });
+    await client.query('ROLLBACK');
+    expect(await committed()).toEqual([]);
+
+    // The connection goes on: the next transaction commits normally.
+    await client.query('BEGIN');
+    await runner.write(INSERT, [3, 'three', 3, null, null]);
+    await runner.commit();
+    expect(await committed()).toEqual([3]);
+  });
+
+  it('sends nothing it held once the transaction is given up', async () => {
+    await runner.write(INSERT, [1, 'one', 1, null, null]);
+    runner.discard();
+    await client.query('ROLLBACK');
+    await client.query('BEGIN');
+    await runner.commit();
+    expect(sent).toEqual(['COMMIT']);
+    expect(await committed()).toEqual([]);
+  });
+
+  it('refuses a write given more or fewer values than its placeholders, holding nothing', async () => {
+    await expect(runner.write(INSERT, [1, 'one', 1, null])).rejects.toThrow(
+      'a statement with 5 placeholders was given 4 values',
+    );
+    await expect(runner.write(INSERT, [1, 'one', 1, null, null, 'extra'])).rejects.toThrow(
+      'a statement with 5 placeholders was given 6 values',
+    );
+    await runner.commit();
+    expect(sent).toEqual(['COMMIT']);
+  });
+});
