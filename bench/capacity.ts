@@ -9,6 +9,8 @@ import {
   type Kind,
   type LoadResult,
   type Target,
+  SETTLE_TIMEOUT_MS,
+  Unsettled,
 } from './slack-path';
 
 /** The ack must come within this, at the 99th percentile, for a rate to count as sustained. */
@@ -30,6 +32,8 @@ interface Trial {
   dropped: number;
   /** From the last answer until the work the trial queued (grants, Slack deliveries) was done. */
   behindMs: number;
+  /** Whether that work was done at all within the bench's wait for it. */
+  settled: boolean;
 }
 
 interface Search {
@@ -41,7 +45,13 @@ interface Search {
   trials: number;
 }
 
-function judge(rate: number, result: LoadResult, behindMs: number, unrecorded: number): Trial {
+function judge(
+  rate: number,
+  result: LoadResult,
+  behindMs: number,
+  settled: boolean,
+  unrecorded: number,
+): Trial {
   const sorted = [...result.latencies].sort((a, b) => a - b);
   const late = sorted.filter((ms) => ms > SLACK_GIVES_UP_MS).length;
   return {
@@ -49,6 +59,7 @@ function judge(rate: number, result: LoadResult, behindMs: number, unrecorded: n
     p99: percentile(sorted, 99),
     dropped: result.failures + late + unrecorded,
     behindMs,
+    settled,
   };
 }
 
@@ -73,7 +84,27 @@ async function unrecordedOf(
   }
 }
 
-const holds = (t: Trial) => t.p99 < P99_LIMIT_MS && t.dropped === 0;
+function describeTrial(t: Trial): string {
+  const behind = t.settled ? `done ${fmt(t.behindMs / 1000, 1)} s after` : 'not done';
+  return `${fmt(t.rate)}/s: p99 ${fmt(t.p99, 1)} ms, ${fmt(t.dropped)} dropped, work ${behind}`;
+}
+
+const holds = (t: Trial) => t.p99 < P99_LIMIT_MS && t.dropped === 0 && t.settled;
+
+/**
+ * Waits for the work a trial queued. A rate whose work is not done within the wait does not
+ * hold, however its acks did; the next trial still starts on an idle process.
+ */
+async function settledAfter(target: Target): Promise<boolean> {
+  try {
+    await target.settle();
+    return true;
+  } catch (err) {
+    if (!(err instanceof Unsettled)) throw err;
+    await target.settle();
+    return false;
+  }
+}
 
 /**
  * The highest fixed rate `target` acks `kind` at with p99 under 100 ms and nothing dropped:
@@ -109,11 +140,14 @@ async function searchRate(
       mode: { perSecond: rate },
     });
     const answered = Date.now();
-    await target.settle();
+    const settled = await settledAfter(target);
     const behindMs = Date.now() - answered;
     const unrecorded =
       recorded && before !== undefined ? await unrecordedOf(recorded, before, count) : 0;
-    return judge(rate, result, behindMs, unrecorded);
+    const judged = judge(rate, result, behindMs, settled, unrecorded);
+    // A search runs for many minutes: each trial is told as it ends.
+    process.stderr.write(`  ${tag}: ${describeTrial(judged)}\n`);
+    return judged;
   };
   // One trial decided a rate on its own before: a single pause of the machine could then fail a
   // rate that holds, and end the search low. Each rate is now tried `repeats` times, and judged
@@ -127,6 +161,7 @@ async function searchRate(
       p99: median(tries.map((t) => t.p99)),
       dropped: Math.max(...tries.map((t) => t.dropped)),
       behindMs: median(tries.map((t) => t.behindMs)),
+      settled: tries.every((t) => t.settled),
     };
   };
   // The first load an app sees also compiles its code paths and loads modules on first use: a
@@ -183,8 +218,12 @@ function describe(s: Search, queues: boolean): string {
   const behind =
     at && queues ? `, its queued work done ${fmt(at.behindMs / 1000, 1)} s after the last ack` : '';
   const held = at ? `p99 ${fmt(at.p99, 1)} ms at it${behind}` : 'no rate held';
+  const unsettled =
+    s.failedAt?.settled === false
+      ? `, its queued work not done ${fmt(SETTLE_TIMEOUT_MS / 1000)} s after the last ack`
+      : '';
   const failed = s.failedAt
-    ? `; ${fmt(s.failedAt.rate)}/s missed (p99 ${fmt(s.failedAt.p99, 1)} ms, ${fmt(s.failedAt.dropped)} dropped)`
+    ? `; ${fmt(s.failedAt.rate)}/s missed (p99 ${fmt(s.failedAt.p99, 1)} ms, ${fmt(s.failedAt.dropped)} dropped${unsettled})`
     : `; the load thread's ceiling of ${fmt(MAX_RATE)}/s was reached`;
   return `${fmt(s.sustained)} req/s (${held}${failed})`;
 }

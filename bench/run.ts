@@ -8,7 +8,7 @@ import { failoverBench } from './failover';
 import { postgresBench } from './postgres';
 import { OUTBOX_SIZES, outboxBench } from './outbox';
 import { load, table, writeResults, writeSection, type Row } from './report';
-import { slackPathBench } from './slack-path';
+import { SETTLE_TIMEOUT_MS, slackPathBench } from './slack-path';
 import { IDLE_SIZES, sweeperBench } from './sweeper';
 
 interface Step {
@@ -70,7 +70,7 @@ const STEPS: Step[] = [
   {
     name: 'capacity',
     method: (q) =>
-      `one search per app and kind: after an uncounted warm-up trial at 100/s, fixed rates from 100/s doubling until one misses, then the gap halved three times, ${q ? 2 : 4} s of requests per trial on a fixed schedule, ${q ? 'one trial per rate' : `${TRIES_PER_RATE} trials per rate, judged by their median p99 and the most any dropped`}; the whole process (startHallpass) twice, once with requesters who never opened Home and once with requesters who all did (so every change to their requests draws it again), against bare Bolt, searched in that order for \`/jit request\` and in the reverse order for Approve. After each trial the bench waits until the process has done what the trial queued (no pending outbox row, no grant activating); how long that took after the last answer, at the rate that held, is told beside it (median of its trials). A \`/jit request\` acked but never recorded counts as dropped.`,
+      `one search per app and kind: after an uncounted warm-up trial at 100/s, fixed rates from 100/s doubling until one misses, then the gap halved three times, ${q ? 2 : 4} s of requests per trial on a fixed schedule, ${q ? 'one trial per rate' : `${TRIES_PER_RATE} trials per rate, judged by their median p99 and the most any dropped`}; the whole process (startHallpass) twice, once with requesters who never opened Home and once with requesters who all did (so every change to their requests draws it again), against bare Bolt, searched in that order for \`/jit request\` and in the reverse order for Approve. After each trial the bench waits until the process has done what the trial queued (no pending outbox row, no grant activating); how long that took after the last answer, at the rate that held, is told beside it (median of its trials), and a rate at which any trial's work was not done within ${SETTLE_TIMEOUT_MS / 1000} s does not hold. A \`/jit request\` acked but never recorded counts as dropped.`,
     run: capacityBench,
   },
   {

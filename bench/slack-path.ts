@@ -37,7 +37,7 @@ const BOT_TOKEN = 'xoxb-bench-bot-token';
 const HOOK_SECRET = 'bench-webhook-secret';
 const CLIENTS = 50;
 const RATE = 200;
-const SETTLE_TIMEOUT_MS = 120_000;
+export const SETTLE_TIMEOUT_MS = 120_000;
 
 export type Kind = 'request' | 'approve';
 
@@ -216,17 +216,17 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-/** Retries `read` every 20 ms until `done` says so; fails with `why` after SETTLE_TIMEOUT_MS. */
+/** Retries `read` every 20 ms until `done` says so; throws `failure` after SETTLE_TIMEOUT_MS. */
 async function waitFor<T>(
   read: () => Promise<T>,
   done: (value: T) => boolean,
-  why: (value: T) => string,
+  failure: (value: T) => Error,
 ): Promise<T> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
   for (;;) {
     const value = await read();
     if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(why(value));
+    if (Date.now() > deadline) throw failure(value);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -263,13 +263,21 @@ function watchSqlite(file: string): WatchedDb {
   };
 }
 
+/** A composed bot still had work queued SETTLE_TIMEOUT_MS after it was asked to finish. */
+export class Unsettled extends Error {
+  constructor(left: number) {
+    super(`the bot did not finish its background work (${left} items left)`);
+    this.name = 'Unsettled';
+  }
+}
+
 /** How long to wait for a composed bot's jobs (DMs, approver messages, provider calls). */
-function settled(db: WatchedDb): Promise<void> {
-  return waitFor(
+async function settled(db: WatchedDb): Promise<void> {
+  await waitFor(
     () => db.unfinished(),
     (n) => n === 0,
-    () => 'the bot did not finish its background work',
-  ).then(() => undefined);
+    (n) => new Unsettled(n),
+  );
 }
 
 /**
@@ -282,7 +290,7 @@ function pendingIn(db: WatchedDb): (count: number) => Promise<string[]> {
     waitFor(
       () => db.pending(count),
       (ids) => ids.length === count,
-      (ids) => `only ${ids.length} pending requests to approve`,
+      (ids) => new Error(`only ${ids.length} pending requests to approve`),
     );
 }
 
