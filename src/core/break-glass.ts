@@ -115,7 +115,7 @@ export async function breakGlass(ctx: CoreContext, input: BreakGlassInput): Prom
       durationMs,
       justification,
       ticket,
-      approvalsRequired: 0,
+      approvalsRequired: USE_APPROVALS,
       pendingUntil: c.now,
       clientKey: parsed.clientKey ?? null,
       maxDurationMs: glass.maxDuration,
@@ -198,6 +198,14 @@ function alertAdmins(
 }
 
 /** The use of break-glass a request was, or a DomainError the person can read. */
+/** A break-glass use waits for no approver: it is recorded as a request that needs none. */
+const USE_APPROVALS = 0;
+
+/** Whether `request` can have been a break-glass use; one that needed approvers never was. */
+export function mayBeBreakGlass(request: RequestRow): boolean {
+  return request.approvalsRequired === USE_APPROVALS;
+}
+
 export async function findBreakGlass(ctx: CoreContext, requestId: string): Promise<BreakGlassRow> {
   const use = await ctx.store.breakGlass.byRequest(requestId);
   if (!use) throw new DomainError('not_found', `No break-glass use ${requestId}.`);

@@ -51,6 +51,7 @@ import {
   breakGlass,
   checkReviewRight,
   findBreakGlass,
+  mayBeBreakGlass,
   reviewBreakGlass,
   type BreakGlassInput,
   type ReviewInput,
@@ -487,6 +488,10 @@ export class Core {
   /** The break-glass use a request was, or undefined for an ordinary request. */
   breakGlassOf(requestId: string) {
     return this.ctx.store.breakGlass.byRequest(requestId);
+  }
+  /** The same for a request already read: one that needed approvers is never looked up. */
+  async breakGlassUseOf(request: RequestRow) {
+    return mayBeBreakGlass(request) ? this.breakGlassOf(request.id) : undefined;
   }
   /** Throws the refusal the person is told when they may not review the use; a form asks first. */
   async checkReviewRight(requestId: string, actor: string): Promise<void> {

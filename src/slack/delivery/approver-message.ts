@@ -46,7 +46,7 @@ export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n
   if (!request) throw new Undeliverable(`request ${n.requestId} does not exist`);
   const ref = approverMessageRef(request.id);
   const channel = approverChannelOf(ctx.core, request.resourceId);
-  const use = await ctx.core.breakGlassOf(request.id);
+  const use = await ctx.core.breakGlassUseOf(request);
   if (use) {
     const message = breakGlassMessage({
       request,

@@ -28,11 +28,13 @@ export const deliverRequesterDm: TopicHandler<'requester_dm'> = async (n, ctx) =
   if (!request) throw new Undeliverable(`request ${n.requestId} does not exist`);
   const grant = await grantFor(ctx.core, request, n.grantId);
   const moment = { now: ctx.now, timezone: await ctx.zoneOf(n.userId) };
-  await showCard(ctx, request, n.userId, moment, n.event === 'request.received');
+  // Without a grant named, `grant` is the request's own, already read.
+  const ownGrant = n.grantId ? () => ctx.core.grantOf(request) : async () => grant;
+  await showCard(ctx, request, ownGrant, n.userId, moment, n.event === 'request.received');
   // The grant's events also move the card of the request that made it.
   if (grant && grant.requestId !== request.id) {
     const original = await ctx.core.request(grant.requestId);
-    if (original) await showCard(ctx, original, n.userId, moment, false);
+    if (original) await showCard(ctx, original, async () => grant, n.userId, moment, false);
   }
   if (!isDmPost(n.event)) return;
   const message = requesterDm({
@@ -69,11 +71,13 @@ async function cardDrawnLater(
 
 /**
  * Posts the card of a request that waits for approvers (`post`: the request was just filed), or
- * edits the card already posted to show where the request stands now.
+ * edits the card already posted to show where the request stands now; `grantOf` gives the grant
+ * the request made (or, for an extension, extends), read only when the card is drawn.
  */
 async function showCard(
   ctx: DeliveryContext,
   request: RequestRow,
+  grantOf: () => Promise<GrantRow | undefined>,
   userId: string,
   moment: { now: number; timezone: string },
   post: boolean,
@@ -86,7 +90,7 @@ async function showCard(
   const card = requestCard({
     request,
     resource: resourceView(ctx.core, request.resourceId),
-    grant: await ctx.core.grantOf(request),
+    grant: await grantOf(),
     approvals: await ctx.core.approvalsOf(request.id),
     approverChannel: approverChannelOf(ctx.core, request.resourceId),
     ...moment,
