@@ -74,6 +74,20 @@ describe('a PostgreSQL transaction holding the writes nobody reads the answer of
     expect(await committed()).toEqual([1, 2]);
   });
 
+  it('opens its transaction in the round trip of its first statement', async () => {
+    await client.query('ROLLBACK');
+    sent = [];
+    runner.hold('BEGIN');
+    await runner.write(INSERT, [1, 'one', 5, null, null]);
+    expect(await runner.rows(COUNT_ABOVE, [4])).toEqual([{ n: '1' }]);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatch(/^BEGIN;\nINSERT INTO held/);
+    // Inside a transaction, not committed statement by statement.
+    expect(await committed()).toEqual([]);
+    await runner.commit();
+    expect(await committed()).toEqual([1]);
+  });
+
   it('sends what it holds with the next read, which sees it, in one round trip', async () => {
     await runner.write(INSERT, [1, 'one', 5, null, null]);
     await runner.write(INSERT, [2, 'two', 50, null, null]);

@@ -65,7 +65,12 @@ export class PgTransactionRunner extends PgRunner {
   }
 
   override async write(sql: Sql, params: readonly Param[] = []): Promise<void> {
-    this.held.push(inline(sql, params));
+    this.hold(inline(sql, params));
+  }
+
+  /** Holds a statement without parameters (a BEGIN), to go with the next one. */
+  hold(statement: string): void {
+    this.held.push(statement);
   }
 
   override async rows(sql: Sql, params: readonly Param[] = []): Promise<RawRow[]> {

@@ -143,7 +143,7 @@ export class PostgresStore implements Store {
     this.changePool = new NamedPool('change', 1, this.settings, POOL_ADVICE, options.logger);
     this.changes = new ChangeQueue(options.maxQueuedChanges);
     const queries = createQueries(new PgRunner(this.pool), postgresDialect, tables, (work) =>
-      this.transaction(this.pool, 'BEGIN', (runner) => work(runner)),
+      this.transaction(this.pool, { held: 'BEGIN' }, (runner) => work(runner)),
     );
     this.requests = queries.requests;
     this.approvals = queries.approvals;
@@ -216,12 +216,13 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * One transaction on a connection of `pool`; a connection that failed is not reused. `work`
-   * is given the rows of the last statement of `begin`.
+   * One transaction on a connection of `pool`; a connection that failed is not reused. A `held`
+   * BEGIN goes in the round trip of the transaction's first statement; an `answered` one is sent
+   * alone, and `work` is given the rows of its last statement.
    */
   private async transaction<T>(
     pool: NamedPool,
-    begin: string,
+    opening: { held: string } | { answered: string },
     work: (runner: PgTransactionRunner, opened: readonly RawRow[]) => Promise<T>,
   ): Promise<T> {
     const client = await pool.connect();
@@ -229,9 +230,12 @@ export class PostgresStore implements Store {
     let broken: Error | undefined;
     try {
       try {
+        let opened: readonly RawRow[] = [];
         // Inside the rollback's reach: a change's BEGIN also waits for the change lock, and a
         // wait cut short by the statement timeout leaves the transaction open and aborted.
-        const result = await work(runner, lastRows(await client.query(begin)));
+        if ('held' in opening) runner.hold(opening.held);
+        else opened = lastRows(await client.query(opening.answered));
+        const result = await work(runner, opened);
         await runner.commit();
         return result;
       } catch (err) {
@@ -253,7 +257,7 @@ export class PostgresStore implements Store {
    */
   change<T>(work: (tx: Queries, chain: ChainStart | undefined) => Promise<T>): Promise<T> {
     return this.changes.run(() =>
-      this.transaction(this.changePool, CHANGE_BEGIN, (runner, opened) =>
+      this.transaction(this.changePool, { answered: CHANGE_BEGIN }, (runner, opened) =>
         work(this.queriesOn(runner), chainStart(opened[0])),
       ),
     );
@@ -262,7 +266,7 @@ export class PostgresStore implements Store {
   snapshot<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
     return this.transaction(
       this.pool,
-      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      { held: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' },
       (runner) => work(this.queriesOn(runner)),
     );
   }
@@ -294,7 +298,7 @@ export class PostgresStore implements Store {
   ): Promise<ChainResult> {
     return this.transaction(
       this.pool,
-      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      { held: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' },
       async (runner) => {
         const [outside] = await runner.rows(CHAIN_OUTSIDE_ROW);
         if (outside) return outsideChainReport(Number(outside.seq));
@@ -343,7 +347,8 @@ export class PostgresStore implements Store {
         break_glass_uses: t.breakGlass,
         follow_ups: t.followUps,
       },
-      atomically: (work) => this.transaction(this.pool, 'BEGIN', (runner) => work(runner)),
+      atomically: (work) =>
+        this.transaction(this.pool, { held: 'BEGIN' }, (runner) => work(runner)),
       // Rows came with their ids: the serial sequences must continue after the largest.
       afterImport: async (runner) => {
         for (const table of ['approvals', 'outbox']) {
