@@ -197,7 +197,6 @@ function alertAdmins(
   });
 }
 
-/** The use of break-glass a request was, or a DomainError the person can read. */
 /** A break-glass use waits for no approver: it is recorded as a request that needs none. */
 const USE_APPROVALS = 0;
 
@@ -206,6 +205,7 @@ export function mayBeBreakGlass(request: RequestRow): boolean {
   return request.approvalsRequired === USE_APPROVALS;
 }
 
+/** The use of break-glass a request was, or a DomainError the person can read. */
 export async function findBreakGlass(ctx: CoreContext, requestId: string): Promise<BreakGlassRow> {
   const use = await ctx.store.breakGlass.byRequest(requestId);
   if (!use) throw new DomainError('not_found', `No break-glass use ${requestId}.`);

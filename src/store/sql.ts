@@ -29,9 +29,9 @@ export interface Runner {
   /** Runs a statement that returns no rows; resolves with the number of rows it changed. */
   run(sql: Sql, params?: readonly Param[]): Promise<number>;
   /**
-   * Runs a write whose answer nobody reads (an insert). Within a PostgreSQL change it is sent
-   * with the change's next statement, or with its COMMIT, instead of costing a round trip of its
-   * own; should it fail, that statement fails and the change rolls back whole.
+   * Runs a write whose answer nobody reads (an insert). Within a PostgreSQL transaction it is sent
+   * with the next statement, or with the COMMIT, instead of costing a round trip of its
+   * own; should it fail, that statement fails and the transaction rolls back whole.
    */
   write(sql: Sql, params?: readonly Param[]): Promise<void>;
 }
