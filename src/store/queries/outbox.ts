@@ -33,7 +33,8 @@ function sentStatement(n: number): Sql {
     `UPDATE outbox SET status = 'sent', sent_at = ?, attempts = v.column2, last_error = NULL,
             payload = v.column3
        FROM (VALUES ${values}) AS v
-      WHERE outbox.id = v.column1 AND outbox.${OUTBOX_PENDING} AND outbox.next_attempt_at = v.column4
+      WHERE outbox.id = v.column1 AND outbox.${OUTBOX_PENDING}
+        AND outbox.next_attempt_at = v.column4
      RETURNING outbox.id`,
   );
 }
