@@ -14,7 +14,14 @@ import {
 import { readCheckpoint, type CheckpointReading } from '../audit/checkpoint';
 import type { CheckpointSeal } from '../audit/checkpoint-seal';
 import type { Config } from '../config/schema';
-import type { DueGrant, DuePlace, GrantFilter, MessageQueries, Store } from '../store';
+import type {
+  DueGrant,
+  DuePlace,
+  GrantFilter,
+  MessageQueries,
+  RequestStanding,
+  Store,
+} from '../store';
 import type { Clock } from './clock';
 import { resetCheckpoint, verifyChainStep, type ResetOptions } from './chain-watch';
 import { checkLiveGrants, closeByHand, type LiveGrantProblems } from './config-drift';
@@ -71,7 +78,7 @@ import { Pipelines } from './pipeline-face';
 import { withPipelines } from './pipelines';
 import { Policy } from './policy';
 import { explainNow, explainThen } from './policy-explain';
-import { awaitingDecisionBy, grantOf, overviewOf } from './queries';
+import { awaitingDecisionBy, overviewOf } from './queries';
 import {
   cancelRequest,
   createRequest,
@@ -97,7 +104,7 @@ export type { DecisionOutcome } from './decisions';
 export type { BreakGlassUse, ReviewOutcome, Verdict } from './break-glass';
 export type { FollowUpsSent } from './follow-ups';
 export type { BreakGlassRow } from '../store/rows';
-export type { DueGrant, DuePlace } from '../store';
+export type { DueGrant, DuePlace, RequestStanding } from '../store';
 export { DomainError } from './errors';
 export { ticketExample } from './ticket-example';
 export { extensionCeiling } from './extension-ceiling';
@@ -552,7 +559,11 @@ export class Core {
   }
   /** The grant a request made, or for an extension, the grant it extends. */
   grantOf(request: RequestRow): Promise<GrantRow | undefined> {
-    return grantOf(this.ctx, request);
+    return this.ctx.store.grants.ofRequest(request.id);
+  }
+  /** The request with its grant (as grantOf) and its approvals, read together. */
+  standingOf(requestId: string): Promise<RequestStanding | undefined> {
+    return this.ctx.store.requests.standing(requestId);
   }
   /** What the provider reported was done with an ended grant's access, in one line. */
   async activityOf(grant: GrantRow): Promise<string | undefined> {

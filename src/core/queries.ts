@@ -55,14 +55,4 @@ export async function awaitingDecisionBy(
   return requests.map((request) => ({ request, approvals: counts.get(request.id) ?? 0 }));
 }
 
-/** The grant a request made, or for an extension, the grant it extends. */
-export async function grantOf(
-  ctx: CoreContext,
-  request: RequestRow,
-): Promise<GrantRow | undefined> {
-  if (request.kind === 'extension')
-    return request.grantId ? ctx.store.grants.byId(request.grantId) : undefined;
-  return ctx.store.grants.byRequest(request.id);
-}
-
 export type { ApprovalRow };

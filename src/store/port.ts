@@ -234,6 +234,13 @@ export interface CheckpointQueries {
 
 export type Patch<T> = Partial<Omit<T, 'id'>>;
 
+/** Where a request stands: what a message about it draws. */
+export interface RequestStanding {
+  request: RequestRow;
+  grant: GrantRow | undefined;
+  approvals: ApprovalRow[];
+}
+
 export interface FilingFacts {
   /** Requests of the kind the person filed since the moment asked about, in any status. */
   filed: number;
@@ -248,6 +255,8 @@ export interface FilingFacts {
 export interface RequestQueries {
   byId(id: string): Promise<RequestRow | undefined>;
   byClientKey(clientKey: string): Promise<RequestRow | undefined>;
+  /** The request with its grant (GrantQueries.ofRequest) and its approvals, read together. */
+  standing(id: string): Promise<RequestStanding | undefined>;
   insert(row: RequestRow): Promise<void>;
   /** Applies `patch`; with `onlyIf`, only while the request still has that status. True when changed. */
   update(id: string, patch: Patch<RequestRow>, onlyIf?: RequestRow['status']): Promise<boolean>;
@@ -323,6 +332,8 @@ export interface GrantQueries {
   /** The grants among `ids` that exist, in no particular order: one statement for a batch. */
   byIds(ids: readonly string[]): Promise<GrantRow[]>;
   byRequest(requestId: string): Promise<GrantRow | undefined>;
+  /** The grant a request made, or for an extension, the grant it extends. */
+  ofRequest(requestId: string): Promise<GrantRow | undefined>;
   insert(row: GrantRow): Promise<void>;
   /** Applies `patch`; with `onlyIf`, only while the grant still has that status. True when changed. */
   update(id: string, patch: Patch<GrantRow>, onlyIf?: GrantRow['status']): Promise<boolean>;

@@ -18,6 +18,9 @@ export class Sql {
 
 export type Param = string | number | boolean | null;
 
+/** A statement with its values, as the generic table statements build them. */
+export type BoundSql = readonly [Sql, readonly Param[]];
+
 /** A row as the driver returns it: column names as written in the SQL. */
 export type RawRow = Record<string, unknown>;
 
@@ -34,6 +37,11 @@ export interface Runner {
    * own; should it fail, that statement fails and the transaction rolls back whole.
    */
   write(sql: Sql, params?: readonly Param[]): Promise<void>;
+  /**
+   * The rows of each read, in order. On PostgreSQL they go in one round trip, where the cost of a
+   * read that finds a row by its key is mostly the trip; on SQLite they run one after another.
+   */
+  rowsOfEach(statements: readonly BoundSql[]): Promise<RawRow[][]>;
 }
 
 /** The same text always gives the same Sql, so statements built at run time are prepared once. */

@@ -30,6 +30,14 @@ describe('a PostgreSQL transaction holding the writes nobody reads the answer of
   let sent: string[];
   let runner: PgTransactionRunner;
 
+  /** The real connection, with a note of what each round trip carried. */
+  const counting = (connection: Client): Queryable => ({
+    query: (config: QueryConfig) => {
+      sent.push(config.text);
+      return connection.query(config);
+    },
+  });
+
   beforeEach(async () => {
     database = await freshPostgresDatabase();
     client = new Client({ connectionString: database.url });
@@ -42,14 +50,7 @@ describe('a PostgreSQL transaction holding the writes nobody reads the answer of
          ratio double precision, flag boolean)`,
     );
     sent = [];
-    // The real connection, with a note of what each round trip carried.
-    const counted: Queryable = {
-      query: (config: QueryConfig) => {
-        sent.push(config.text);
-        return client.query(config);
-      },
-    };
-    runner = new PgTransactionRunner(counted);
+    runner = new PgTransactionRunner(counting(client));
     await client.query('BEGIN');
   });
   afterEach(async () => {
@@ -104,6 +105,39 @@ describe('a PostgreSQL transaction holding the writes nobody reads the answer of
       [3, 'three', '500', null, null],
     ]);
     expect(sent).toHaveLength(3);
+  });
+
+  it('reads several statements in one round trip after what it holds, each with its own rows', async () => {
+    await runner.write(INSERT, [1, "it's one", 5, 0.5, true]);
+    await runner.write(INSERT, [2, 'two', 50, null, null]);
+    const [above, all, none] = await runner.rowsOfEach([
+      [COUNT_ABOVE, [4]],
+      [ALL, []],
+      [COUNT_ABOVE, [500]],
+    ]);
+    expect(sent).toHaveLength(1);
+    expect(above).toEqual([{ n: '2' }]);
+    expect(none).toEqual([{ n: '0' }]);
+    // Typed as the same read with parameters types its rows.
+    expect(all).toEqual(await runner.rows(ALL));
+    expect(all).toEqual([
+      { id: 1, word: "it's one", amount: '5', ratio: 0.5, flag: true },
+      { id: 2, word: 'two', amount: '50', ratio: null, flag: null },
+    ]);
+  });
+
+  it('reads several statements in one round trip on a connection holding nothing', async () => {
+    await runner.commit();
+    sent = [];
+    const reader = new PgRunner(counting(observer));
+    expect(
+      await reader.rowsOfEach([
+        [COUNT_ABOVE, [0]],
+        [ALL, []],
+      ]),
+    ).toEqual([[{ n: '0' }], []]);
+    expect(await reader.rowsOfEach([[COUNT_ABOVE, [0]]])).toEqual([[{ n: '0' }]]);
+    expect(sent).toHaveLength(2);
   });
 
   it("answers a write that is counted with that write's own count, sent with what was held", async () => {

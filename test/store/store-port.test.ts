@@ -397,6 +397,60 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
     });
   });
 
+  describe('requests.standing and grants.ofRequest', () => {
+    const approval = (requestId: string, approver: string, createdAt: number) => ({
+      requestId,
+      approver,
+      decision: 'approve' as const,
+      reason: null,
+      createdAt,
+    });
+    beforeEach(() =>
+      t.store.change(async (tx) => {
+        await tx.requests.insert(requestRow('req_1', { status: 'approved' }));
+        await tx.approvals.insert(approval('req_1', 'UB', AT + 2));
+        await tx.approvals.insert(approval('req_1', 'UA', AT + 1));
+        await tx.grants.insert(grantRow('gr_1', 'req_1'));
+        await tx.requests.insert(requestRow('req_ext', { kind: 'extension', grantId: 'gr_1' }));
+        await tx.requests.insert(requestRow('req_alone'));
+        await tx.requests.insert(requestRow('req_ext_lost', { kind: 'extension', grantId: null }));
+      }),
+    );
+
+    it('read a request with the grant it made and its approvals in the order they came', async () => {
+      const standing = await t.store.requests.standing('req_1');
+      expect(standing?.request).toEqual(requestRow('req_1', { status: 'approved' }));
+      expect(standing?.grant).toEqual(grantRow('gr_1', 'req_1'));
+      expect(standing?.approvals.map((a) => a.approver)).toEqual(['UB', 'UA']);
+      expect(await t.store.grants.ofRequest('req_1')).toEqual(standing?.grant);
+    });
+
+    it('give an extension the grant it extends, and no grant where there is none', async () => {
+      expect((await t.store.requests.standing('req_ext'))?.grant?.id).toBe('gr_1');
+      expect((await t.store.grants.ofRequest('req_ext'))?.id).toBe('gr_1');
+      for (const id of ['req_alone', 'req_ext_lost']) {
+        expect(await t.store.requests.standing(id)).toMatchObject({
+          grant: undefined,
+          approvals: [],
+        });
+        expect(await t.store.grants.ofRequest(id)).toBeUndefined();
+      }
+    });
+
+    it('find nothing for a request that does not exist', async () => {
+      expect(await t.store.requests.standing('req_missing')).toBeUndefined();
+      expect(await t.store.grants.ofRequest('req_missing')).toBeUndefined();
+    });
+
+    it('see what a change wrote before it commits, inside it', async () => {
+      await t.store.change(async (tx) => {
+        await tx.approvals.insert(approval('req_alone', 'UC', AT + 3));
+        const standing = await tx.requests.standing('req_alone');
+        expect(standing?.approvals.map((a) => a.approver)).toEqual(['UC']);
+      });
+    });
+  });
+
   describe('grants.liveTargets and liveOn', () => {
     it('count the grants not over yet per provider, resource and terms, and list one target’s', async () => {
       await t.store.change(async (tx) => {

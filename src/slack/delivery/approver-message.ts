@@ -1,4 +1,4 @@
-import type { GrantRow, RequestRow } from '../../core';
+import type { GrantRow, RequestRow, RequestStanding } from '../../core';
 import { breakGlassMessage, escalationMessage } from '../ui/break-glass';
 import { approverMessage, type ApproverMessageInput } from '../ui/messages';
 import { LeaseLost, Undeliverable } from './failures';
@@ -18,13 +18,12 @@ export function escalationRef(requestId: string): { subject: string; purpose: st
 /** The request as it is now, as the approver message shows it. */
 export async function approverMessageInput(
   ctx: DeliveryContext,
-  request: RequestRow,
+  { request, grant, approvals }: RequestStanding,
 ): Promise<ApproverMessageInput> {
-  const grant = await ctx.core.grantOf(request);
   return {
     request,
     resource: resourceView(ctx.core, request.resourceId),
-    approvals: await ctx.core.approvalsOf(request.id),
+    approvals,
     grant,
     originalMessageUrl: await originalMessageUrl(ctx, request, grant),
     guarantees: ctx.guarantees?.guaranteesFor(request.resourceId),
@@ -42,8 +41,9 @@ export async function approverMessageInput(
  * such change also changes what the requester's Home shows, so it is republished.
  */
 export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n, ctx) => {
-  const request = await ctx.core.request(n.requestId);
-  if (!request) throw new Undeliverable(`request ${n.requestId} does not exist`);
+  const standing = await ctx.core.standingOf(n.requestId);
+  if (!standing) throw new Undeliverable(`request ${n.requestId} does not exist`);
+  const { request } = standing;
   const ref = approverMessageRef(request.id);
   const channel = approverChannelOf(ctx.core, request.resourceId);
   const use = await ctx.core.breakGlassUseOf(request);
@@ -52,7 +52,7 @@ export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n
       request,
       resource: resourceView(ctx.core, request.resourceId),
       use,
-      grant: await ctx.core.grantOf(request),
+      grant: standing.grant,
       guarantees: ctx.guarantees?.guaranteesFor(request.resourceId),
       now: ctx.now,
       timezone: ctx.core.config.timezone,
@@ -61,7 +61,7 @@ export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n
     await ctx.refreshHome([request.requester]);
     return;
   }
-  const input = await approverMessageInput(ctx, request);
+  const input = await approverMessageInput(ctx, standing);
   await ctx.slack.postOrUpdate(ref.subject, ref.purpose, channel, approverMessage(input));
   const escalated = escalationRef(request.id);
   // Most requests are never escalated: their copy is only drawn when there is one to edit.

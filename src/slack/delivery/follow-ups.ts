@@ -1,4 +1,4 @@
-import type { RequestRow } from '../../core';
+import type { RequestStanding } from '../../core';
 import { escalationDm, escalationMessage, reminderMessage } from '../ui/break-glass';
 import { approverMessageInput, approverMessageRef, escalationRef } from './approver-message';
 import { Undeliverable } from './failures';
@@ -9,10 +9,10 @@ import { approverChannelOf, resourceView } from './views';
 async function stillPending(
   ctx: DeliveryContext,
   requestId: string,
-): Promise<RequestRow | undefined> {
-  const request = await ctx.core.request(requestId);
-  if (!request) throw new Undeliverable(`request ${requestId} does not exist`);
-  return request.status === 'pending' ? request : undefined;
+): Promise<RequestStanding | undefined> {
+  const standing = await ctx.core.standingOf(requestId);
+  if (!standing) throw new Undeliverable(`request ${requestId} does not exist`);
+  return standing.request.status === 'pending' ? standing : undefined;
 }
 
 /**
@@ -20,7 +20,7 @@ async function stillPending(
  * channel itself when that message was never posted). Nothing once the request was decided.
  */
 export const deliverReminder: TopicHandler<'reminder'> = async (n, ctx) => {
-  const request = await stillPending(ctx, n.requestId);
+  const request = (await stillPending(ctx, n.requestId))?.request;
   const resource = request && ctx.core.policy.findResource(request.resourceId);
   if (!request || !resource) return;
   const message = reminderMessage({
@@ -41,13 +41,14 @@ export const deliverReminder: TopicHandler<'reminder'> = async (n, ctx) => {
  * channel copy is edited with every later change of the request, like the approver message.
  */
 export const deliverEscalation: TopicHandler<'escalation'> = async (n, ctx) => {
-  const request = await stillPending(ctx, n.requestId);
+  const standing = await stillPending(ctx, n.requestId);
+  const request = standing?.request;
   const resource = request && ctx.core.policy.findResource(request.resourceId);
-  if (!request || !resource) return;
+  if (!standing || !request || !resource) return;
   const target = ctx.core.policy.followUpOf(resource).escalateTo;
   const channel = ctx.core.policy.escalationChannel(resource);
   const waitedMs = ((await ctx.core.escalatedAt(request.id)) ?? ctx.now) - request.createdAt;
-  const input = await approverMessageInput(ctx, request);
+  const input = await approverMessageInput(ctx, standing);
   const ref = escalationRef(request.id);
   await ctx.slack.postOrUpdate(
     ref.subject,

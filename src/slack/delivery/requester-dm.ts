@@ -1,4 +1,4 @@
-import type { Core, GrantRow, RequestRow } from '../../core';
+import type { RequestStanding } from '../../core';
 import { isDmPost, requestCard, requesterDm } from '../ui/messages';
 import { Undeliverable } from './failures';
 import type { DeliveryContext, NotificationOf, TopicHandler } from './topic-handler';
@@ -24,17 +24,17 @@ export function activeDmRef(grantId: string): { subject: string; purpose: string
  */
 export const deliverRequesterDm: TopicHandler<'requester_dm'> = async (n, ctx) => {
   if (await cardDrawnLater(n, ctx)) return;
-  const request = await ctx.core.request(n.requestId);
-  if (!request) throw new Undeliverable(`request ${n.requestId} does not exist`);
-  const grant = await grantFor(ctx.core, request, n.grantId);
+  const standing = await ctx.core.standingOf(n.requestId);
+  if (!standing) throw new Undeliverable(`request ${n.requestId} does not exist`);
+  const { request } = standing;
+  // The grant the event names, else the request's own (or the one an extension is for).
+  const grant = n.grantId ? await ctx.core.grant(n.grantId) : standing.grant;
   const moment = { now: ctx.now, timezone: await ctx.zoneOf(n.userId) };
-  // Without a grant named, `grant` is the request's own, already read.
-  const ownGrant = n.grantId ? () => ctx.core.grantOf(request) : async () => grant;
-  await showCard(ctx, request, ownGrant, n.userId, moment, n.event === 'request.received');
+  await showCard(ctx, standing, n.userId, moment, n.event === 'request.received');
   // The grant's events also move the card of the request that made it.
   if (grant && grant.requestId !== request.id) {
-    const original = await ctx.core.request(grant.requestId);
-    if (original) await showCard(ctx, original, async () => grant, n.userId, moment, false);
+    const original = await ctx.core.standingOf(grant.requestId);
+    if (original) await showCard(ctx, original, n.userId, moment, false);
   }
   if (!isDmPost(n.event)) return;
   const message = requesterDm({
@@ -71,13 +71,11 @@ async function cardDrawnLater(
 
 /**
  * Posts the card of a request that waits for approvers (`post`: the request was just filed), or
- * edits the card already posted to show where the request stands now; `grantOf` gives the grant
- * the request made (or, for an extension, extends), read only when the card is drawn.
+ * edits the card already posted to show where the request stands now.
  */
 async function showCard(
   ctx: DeliveryContext,
-  request: RequestRow,
-  grantOf: () => Promise<GrantRow | undefined>,
+  { request, grant, approvals }: RequestStanding,
   userId: string,
   moment: { now: number; timezone: string },
   post: boolean,
@@ -90,20 +88,11 @@ async function showCard(
   const card = requestCard({
     request,
     resource: resourceView(ctx.core, request.resourceId),
-    grant: await grantOf(),
-    approvals: await ctx.core.approvalsOf(request.id),
+    grant,
+    approvals,
     approverChannel: approverChannelOf(ctx.core, request.resourceId),
     ...moment,
   });
   if (post) await ctx.slack.postOrUpdate(ref.subject, ref.purpose, userId, card);
   else await ctx.slack.updateKnown(ref.subject, ref.purpose, card);
-}
-
-/** The grant the event names, else the request's own grant, else the grant an extension is for. */
-async function grantFor(
-  core: Core,
-  request: RequestRow,
-  grantId: string | undefined,
-): Promise<GrantRow | undefined> {
-  return grantId ? core.grant(grantId) : core.grantOf(request);
 }

@@ -1,5 +1,5 @@
 import pg, { type QueryConfig, type QueryResult, type QueryResultRow } from 'pg';
-import type { Param, RawRow, Runner, Sql } from '../sql';
+import type { BoundSql, Param, RawRow, Runner, Sql } from '../sql';
 
 /** A pool (each statement on whichever connection is free) or one checked-out connection. */
 export interface Queryable {
@@ -14,7 +14,7 @@ export interface Queryable {
  * plans it once and then only binds values.
  */
 export class PgRunner implements Runner {
-  constructor(private readonly client: Queryable) {}
+  constructor(protected readonly client: Queryable) {}
 
   async rows(sql: Sql, params: readonly Param[] = []): Promise<RawRow[]> {
     const result = await this.client.query<RawRow>({
@@ -47,6 +47,21 @@ export class PgRunner implements Runner {
   async write(sql: Sql, params: readonly Param[] = []): Promise<void> {
     await this.run(sql, params);
   }
+
+  async rowsOfEach(statements: readonly BoundSql[]): Promise<RawRow[][]> {
+    return this.several(statements.map(([sql, params]) => inline(sql, params)));
+  }
+
+  /**
+   * The rows of each statement, sent as one simple query (which takes no parameters: the values
+   * are written in as literals, see `inline`); one round trip for all.
+   */
+  protected async several(statements: readonly string[]): Promise<RawRow[][]> {
+    const answer: QueryResult<RawRow> | QueryResult<RawRow>[] = await this.client.query<RawRow>({
+      text: statements.join(';\n'),
+    });
+    return (Array.isArray(answer) ? answer : [answer]).map((result) => result.rows);
+  }
 }
 
 /**
@@ -59,10 +74,6 @@ export class PgRunner implements Runner {
  */
 export class PgTransactionRunner extends PgRunner {
   private held: string[] = [];
-
-  constructor(private readonly connection: Queryable) {
-    super(connection);
-  }
 
   override async write(sql: Sql, params: readonly Param[] = []): Promise<void> {
     this.hold(inline(sql, params));
@@ -88,6 +99,14 @@ export class PgTransactionRunner extends PgRunner {
     return (await this.sendHeldWith(inline(sql, params))).rowCount ?? 0;
   }
 
+  /** What is held goes first, in the same round trip. */
+  override async rowsOfEach(statements: readonly BoundSql[]): Promise<RawRow[][]> {
+    const held = this.held;
+    this.held = [];
+    const reads = statements.map(([sql, params]) => inline(sql, params));
+    return (await this.several([...held, ...reads])).slice(held.length);
+  }
+
   /** Sends what is held, then COMMIT, in one round trip. */
   async commit(): Promise<void> {
     await this.sendHeldWith('COMMIT');
@@ -105,7 +124,7 @@ export class PgTransactionRunner extends PgRunner {
   private async sendHeldWith(statement: string, rowMode?: 'array'): Promise<QueryResult> {
     const text = [...this.held, statement].join(';\n');
     this.held = [];
-    const answer: QueryResult | QueryResult[] = await this.connection.query({ text, rowMode });
+    const answer: QueryResult | QueryResult[] = await this.client.query({ text, rowMode });
     return Array.isArray(answer) ? answer[answer.length - 1]! : answer;
   }
 }

@@ -3,7 +3,7 @@ import type { ApprovalRow } from '../rows';
 import { placeholders, Sql, sqlOf } from '../sql';
 import type { QueryContext } from './context';
 
-const OF = new Sql('SELECT * FROM approvals WHERE request_id = ? ORDER BY id');
+export const APPROVALS_OF = new Sql('SELECT * FROM approvals WHERE request_id = ? ORDER BY id');
 const INSERT = new Sql(
   'INSERT INTO approvals (request_id, approver, decision, reason, created_at) VALUES (?, ?, ?, ?, ?)',
 );
@@ -12,7 +12,7 @@ export class SqlApprovalQueries implements ApprovalQueries {
   constructor(private readonly q: QueryContext) {}
 
   async of(requestId: string): Promise<ApprovalRow[]> {
-    return (await this.q.runner.rows(OF, [requestId])).map(this.q.t.approvals.map);
+    return (await this.q.runner.rows(APPROVALS_OF, [requestId])).map(this.q.t.approvals.map);
   }
 
   async approvingCounts(requestIds: readonly string[]): Promise<Map<string, number>> {

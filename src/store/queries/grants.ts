@@ -6,6 +6,16 @@ import type { QueryContext } from './context';
 
 const BY_ID = new Sql('SELECT * FROM grants WHERE id = ?');
 const BY_REQUEST = new Sql('SELECT * FROM grants WHERE request_id = ? LIMIT 1');
+/**
+ * The grant a request made, or for an extension, the grant it extends: an extension makes no
+ * grant of its own. Both halves find their row by an index.
+ */
+export const GRANT_OF_REQUEST = new Sql(
+  `SELECT * FROM grants
+    WHERE request_id = ?
+       OR id = (SELECT grant_id FROM requests WHERE id = ? AND kind = 'extension')
+    LIMIT 1`,
+);
 // Three columns, not the row: a whole grant costs several times as much to read, and in a mass
 // expiry the listing runs on the thread that makes the revoke calls.
 const DUE = new Sql(
@@ -109,6 +119,10 @@ export class SqlGrantQueries implements GrantQueries {
 
   byRequest(requestId: string) {
     return this.one(BY_REQUEST, [requestId]);
+  }
+
+  ofRequest(requestId: string) {
+    return this.one(GRANT_OF_REQUEST, [requestId, requestId]);
   }
 
   async insert(row: GrantRow): Promise<void> {

@@ -1,8 +1,17 @@
-import type { FilingFacts, Patch, RecordedPolicies, RecordedPolicy, RequestQueries } from '../port';
+import type {
+  FilingFacts,
+  Patch,
+  RecordedPolicies,
+  RecordedPolicy,
+  RequestQueries,
+  RequestStanding,
+} from '../port';
 import { PERSON_STATES } from '../schema/enums';
 import type { RequestRow } from '../rows';
 import { placeholders, Sql, sqlOf } from '../sql';
+import { APPROVALS_OF } from './approvals';
 import { REQUEST_PENDING } from './conditions';
+import { GRANT_OF_REQUEST } from './grants';
 import type { QueryContext } from './context';
 
 const BY_ID = new Sql('SELECT * FROM requests WHERE id = ?');
@@ -70,6 +79,22 @@ export class SqlRequestQueries implements RequestQueries {
 
   byClientKey(clientKey: string) {
     return this.one(BY_CLIENT_KEY, [clientKey]);
+  }
+
+  async standing(id: string): Promise<RequestStanding | undefined> {
+    const [requests = [], grants = [], approvals = []] = await this.q.runner.rowsOfEach([
+      [BY_ID, [id]],
+      [GRANT_OF_REQUEST, [id, id]],
+      [APPROVALS_OF, [id]],
+    ]);
+    const [request] = requests;
+    if (!request) return undefined;
+    const [grant] = grants;
+    return {
+      request: this.q.t.requests.map(request),
+      grant: grant && this.q.t.grants.map(grant),
+      approvals: approvals.map(this.q.t.approvals.map),
+    };
   }
 
   async insert(row: RequestRow): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { Param, RawRow, Runner, Sql } from '../sql';
+import type { BoundSql, Param, RawRow, Runner, Sql } from '../sql';
 
 /** SQLite has no boolean: drizzle's boolean columns store 0 and 1. */
 function bind(params: readonly Param[]): unknown[] {
@@ -49,5 +49,9 @@ export class SqliteRunner implements Runner {
 
   async write(sql: Sql, params: readonly Param[] = []): Promise<void> {
     this.prepared(sql).run(...bind(params));
+  }
+
+  async rowsOfEach(statements: readonly BoundSql[]): Promise<RawRow[][]> {
+    return statements.map(([sql, params]) => this.prepared(sql).all(...bind(params)) as RawRow[]);
   }
 }

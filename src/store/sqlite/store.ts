@@ -21,7 +21,7 @@ import { createQueries } from '../queries';
 import { tableStatements } from '../queries/context';
 import { CHAIN_OUTSIDE_ROW, CHAIN_STEP_END } from '../queries/audit';
 import * as tables from '../schema/sqlite';
-import { Sql, type Param, type RawRow, type Runner } from '../sql';
+import { Sql, type BoundSql, type Param, type RawRow, type Runner } from '../sql';
 import { SELECT_EVENTS_PAGE, walkRange } from './chain-pages';
 import { checkpointInBackground, type Checkpointer, type CheckpointOptions } from './checkpointer';
 import { GroupCommit } from './group-commit';
@@ -400,6 +400,11 @@ class CommittedRunner implements Runner {
 
   async write(sql: Sql, params?: readonly Param[]): Promise<void> {
     await this.run(sql, params);
+  }
+
+  /** Together they run to their end before anything else, so they agree. */
+  rowsOfEach(statements: readonly BoundSql[]): Promise<RawRow[][]> {
+    return this.reading().rowsOfEach(statements);
   }
 }
 

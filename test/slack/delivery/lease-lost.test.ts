@@ -52,11 +52,11 @@ describe.each(STORE_KINDS)('a lost lease on an extension approver message (%s)',
     const stalledA = new Promise<void>((r) => (reachedA = r));
     const slowCore = new Proxy(h.core, {
       get(target, prop) {
-        if (prop === 'approvalsOf')
+        if (prop === 'standingOf')
           return async (id: string) => {
             reachedA();
             await gateA;
-            return target.approvalsOf(id);
+            return target.standingOf(id);
           };
         const value = Reflect.get(target, prop, target) as unknown;
         return typeof value === 'function'
