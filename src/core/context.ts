@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema';
-import type { Queries, Store } from '../store';
+import type { ChainHead, Queries, Store } from '../store';
 import type { AuditRow } from '../store/rows';
 import { chainEvent, type AuditInput } from './audit';
 import type { Clock } from './clock';
@@ -31,51 +31,78 @@ export interface CoreContext {
 
 /**
  * One state change: its rows, its audit events and its notifications commit together or not at
- * all. Audit events are chained as they are recorded (the chain head was read under the change's
- * lock, so nobody else appends meanwhile) and written with the notifications before the commit.
+ * all. Audit events are chained as the change writes them, before the commit, after the chain
+ * head it read under the change's lock (nobody else appends meanwhile).
  */
 export interface Change {
   now: number;
   /** The change's own transaction: read what it writes, write inside it. */
   tx: Queries;
-  audit(input: AuditInput): AuditRow;
+  audit(input: AuditInput): void;
   notify(key: string, notification: Notification): void;
+  /**
+   * Queues a notification keyed by the audit event recorded last: `keyOf` is given the seq that
+   * event gets when the change writes it.
+   */
+  notifyForEvent(keyOf: (seq: number) => string, notification: Notification): void;
+}
+
+/** A notification as queued, keyed now or by the audit event it follows. */
+interface Queued {
+  key: string | { event: number; keyOf: (seq: number) => string };
+  notification: Notification;
 }
 
 class Recorder implements Change {
-  readonly events: AuditRow[] = [];
-  private readonly notifications = new Map<
-    string,
-    { key: string; subject: string; topic: string; payload: string }
-  >();
+  private readonly inputs: AuditInput[] = [];
+  private readonly queued: Queued[] = [];
 
   constructor(
     readonly tx: Queries,
     readonly now: number,
-    private head: { seq: number; hash: string } | undefined,
+    private readonly chain: ChainHead,
   ) {}
 
-  audit(input: AuditInput): AuditRow {
-    const row = chainEvent(this.head, this.now, input);
-    this.head = { seq: row.seq, hash: row.hash };
-    this.events.push(row);
-    return row;
+  audit(input: AuditInput): void {
+    this.inputs.push(input);
   }
 
   notify(key: string, notification: Notification): void {
-    if (this.notifications.has(key)) return;
-    this.notifications.set(key, {
-      key,
-      subject: subjectOf(notification),
-      topic: notification.topic,
-      payload: JSON.stringify(notification),
-    });
+    this.queued.push({ key, notification });
   }
 
-  async flush(): Promise<void> {
-    if (this.events.length > 0) await this.tx.audit.append(this.events);
-    if (this.notifications.size > 0)
-      await this.tx.outbox.enqueue([...this.notifications.values()], this.now);
+  notifyForEvent(keyOf: (seq: number) => string, notification: Notification): void {
+    if (this.inputs.length === 0) throw new Error('notifyForEvent follows an audit event');
+    this.queued.push({ key: { event: this.inputs.length - 1, keyOf }, notification });
+  }
+
+  /** Chains the events after the head and writes them with the notifications; resolves with the events. */
+  async flush(): Promise<AuditRow[]> {
+    const events: AuditRow[] = [];
+    let head = this.inputs.length > 0 ? await this.chain() : undefined;
+    for (const input of this.inputs) {
+      const row = chainEvent(head, this.now, input);
+      head = { seq: row.seq, hash: row.hash };
+      events.push(row);
+    }
+    // Once per key: the first notification queued under it.
+    const rows = new Map<
+      string,
+      { key: string; subject: string; topic: string; payload: string }
+    >();
+    for (const { key, notification } of this.queued) {
+      const resolved = typeof key === 'string' ? key : key.keyOf(events[key.event]!.seq);
+      if (rows.has(resolved)) continue;
+      rows.set(resolved, {
+        key: resolved,
+        subject: subjectOf(notification),
+        topic: notification.topic,
+        payload: JSON.stringify(notification),
+      });
+    }
+    if (events.length > 0) await this.tx.audit.append(events);
+    if (rows.size > 0) await this.tx.outbox.enqueue([...rows.values()], this.now);
+    return events;
   }
 }
 
@@ -85,9 +112,8 @@ export async function change<T>(ctx: CoreContext, fn: (c: Change) => Promise<T>)
   const result = await ctx.store.change(async (tx, chain) => {
     const recorder = new Recorder(tx, ctx.clock.now(), chain);
     const value = await fn(recorder);
-    await recorder.flush();
     // A retried transaction builds a new recorder: only the attempt that commits is told.
-    events = recorder.events;
+    events = await recorder.flush();
     return value;
   });
   for (const listener of ctx.onCommit) listener(events);

@@ -1,5 +1,5 @@
 import type { AuditAction } from './audit';
-import type { AuditRow, Change } from './context';
+import type { Change } from './context';
 import type { DmEvent } from './notifications';
 import { isPipelineId } from './pipelines';
 
@@ -20,18 +20,19 @@ export interface Step {
  * Records a step: its audit event, the redraw of the approver message it changes (keyed by the
  * event, so every change redraws once) and the requester's DM when one is due.
  */
-export function recordStep(c: Change, step: Step): AuditRow {
-  const event = c.audit({
+export function recordStep(c: Change, step: Step): void {
+  c.audit({
     actor: step.actor,
     action: step.action,
     requestId: step.requestId,
     grantId: step.grantId,
     details: step.details,
   });
-  if (step.redraw) {
-    c.notify(`approver_message:${step.redraw}:${event.seq}`, {
+  const { redraw } = step;
+  if (redraw) {
+    c.notifyForEvent((seq) => `approver_message:${redraw}:${seq}`, {
       topic: 'approver_message',
-      requestId: step.redraw,
+      requestId: redraw,
     });
   }
   if (step.dm && !isPipelineId(step.dm.userId)) {
@@ -44,5 +45,4 @@ export function recordStep(c: Change, step: Step): AuditRow {
       ...(grantId ? { grantId } : {}),
     });
   }
-  return event;
 }

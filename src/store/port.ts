@@ -22,11 +22,11 @@ export interface Store extends Queries {
   /**
    * Runs `work` as one transaction, serialised with every other `change` on this database, and
    * commits it, or rolls it back when `work` throws. `work` must not wait on anything but `tx`
-   * (no provider, no Slack call), so the serialisation holds nothing up for long. `chain` is the
-   * audit chain's newest row as the change opened (undefined while the log is empty): the events
-   * it appends follow it, since no other change appends meanwhile.
+   * (no provider, no Slack call), so the serialisation holds nothing up for long. `chain` reads
+   * the audit chain's newest row as the change opened (undefined while the log is empty): the
+   * events it appends follow it, since no other change appends meanwhile.
    */
-  change<T>(work: (tx: Queries, chain: ChainStart | undefined) => Promise<T>): Promise<T>;
+  change<T>(work: (tx: Queries, chain: ChainHead) => Promise<T>): Promise<T>;
   /** Runs `work` on one consistent read-only view, for reads that must agree with each other. */
   snapshot<T>(work: (tx: Queries) => Promise<T>): Promise<T>;
   /**
@@ -55,6 +55,12 @@ export interface ChangeQueueCounts {
   /** Refused before they began, past the queue's bound (PostgreSQL's `HALLPASS_DATABASE_QUEUE`). */
   refused: number;
 }
+
+/**
+ * Reads the chain's newest row under a change's serialisation. On PostgreSQL the read goes in
+ * the round trip of the change's first statement, so asking for it late costs nothing more.
+ */
+export type ChainHead = () => Promise<ChainStart | undefined>;
 
 export interface ChainStart {
   seq: number;

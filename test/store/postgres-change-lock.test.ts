@@ -3,7 +3,7 @@ import { isStoreBusy } from '../../src/store/errors';
 import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
 
 /**
- * A change's BEGIN also waits for the change lock. When that wait fails (the store's 30 s
+ * A change's first round trip (its BEGIN) also waits for the change lock. When that wait fails (the store's 30 s
  * statement_timeout on a lock held by a hung replica, a cancel), the transaction it opened must be
  * rolled back: the change pool has one connection, and left aborted it would fail every later
  * change of this replica with 25P02 ("current transaction is aborted").
@@ -33,7 +33,9 @@ describe('a PostgreSQL change whose wait for the change lock fails', () => {
     const held = new Promise<void>((resolve) => (release = resolve));
     let holding!: () => void;
     const isHolding = new Promise<void>((resolve) => (holding = resolve));
-    const holder = other!.change(async () => {
+    // Reading the chain's head sends the change's first round trip, which takes the lock.
+    const holder = other!.change(async (_tx, chain) => {
+      await chain();
       holding();
       await held;
     });
@@ -46,7 +48,7 @@ describe('a PostgreSQL change whose wait for the change lock fails', () => {
     for (let i = 0; i < 200 && pid === undefined; i++) {
       pid = await h.sql.value<number | undefined>(
         `SELECT pid FROM pg_stat_activity
-          WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND query LIKE 'BEGIN; SELECT pg_advisory_xact_lock%'`,
+          WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND query LIKE 'BEGIN;%pg_advisory_xact_lock%'`,
       );
       if (pid === undefined) await new Promise((r) => setTimeout(r, 25));
     }

@@ -140,6 +140,36 @@ describe('a PostgreSQL transaction holding the writes nobody reads the answer of
     expect(sent).toHaveLength(2);
   });
 
+  it('answers a held read in the round trip of the next statement, as objects whatever it asked', async () => {
+    await runner.write(INSERT, [1, 'one', 5, null, null]);
+    const asked = runner.ask(COUNT_ABOVE, [4]);
+    expect(asked.answered()).toBe(false);
+    expect(await runner.arrays(ALL)).toEqual([[1, 'one', '5', null, null]]);
+    expect(sent).toHaveLength(1);
+    expect(asked.answered()).toBe(true);
+    expect(await asked.rows()).toEqual([{ n: '1' }]);
+    expect(sent).toHaveLength(1);
+  });
+
+  it('sends a held read with what is held when its rows are wanted first', async () => {
+    await runner.write(INSERT, [1, 'one', 5, null, null]);
+    const asked = runner.ask(COUNT_ABOVE, [4]);
+    expect(await asked.rows()).toEqual([{ n: '1' }]);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatch(/^INSERT INTO held[\s\S]*SELECT count/);
+    await runner.commit();
+    expect(sent.slice(1)).toEqual(['COMMIT']);
+  });
+
+  it('never answers a held read whose round trip failed', async () => {
+    await runner.write(INSERT, [1, 'one', 1, null, null]);
+    await runner.write(INSERT, [1, 'the same id again', 2, null, null]);
+    const asked = runner.ask(COUNT_ABOVE, [0]);
+    await expect(runner.rows(ALL)).rejects.toMatchObject({ code: '23505' });
+    expect(asked.answered()).toBe(false);
+    await expect(asked.rows()).rejects.toThrow('a held read was not answered');
+  });
+
   it("answers a write that is counted with that write's own count, sent with what was held", async () => {
     await runner.write(INSERT, [1, 'one', 5, null, null]);
     await runner.write(INSERT, [2, 'two', 50, null, null]);

@@ -107,6 +107,8 @@ describe('the PostgreSQL store under a burst of changes', () => {
     const order: string[] = [];
     const first = one.change(async (tx) => {
       await tx.requests.insert(requestRow('req_one'));
+      // Its first round trip takes the lock: a change that has only written has sent nothing.
+      expect(await tx.requests.byId('req_one')).toBeDefined();
       await held.opened;
       order.push('one');
     });

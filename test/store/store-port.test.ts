@@ -298,11 +298,11 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
         prevHash,
         hash: String(seq).repeat(64),
       });
-      expect(await t.store.change(async (_tx, chain) => chain)).toBeUndefined();
+      expect(await t.store.change(async (_tx, chain) => chain())).toBeUndefined();
       await t.store.change((tx) =>
         tx.audit.append([event(1, GENESIS_HASH), event(2, '1'.repeat(64))]),
       );
-      expect(await other.change(async (_tx, chain) => chain)).toEqual({
+      expect(await other.change(async (_tx, chain) => chain())).toEqual({
         seq: 2,
         hash: '2'.repeat(64),
       });

@@ -49,18 +49,23 @@ export class PgRunner implements Runner {
   }
 
   async rowsOfEach(statements: readonly BoundSql[]): Promise<RawRow[][]> {
-    return this.several(statements.map(([sql, params]) => inline(sql, params)));
+    const results = await this.several(statements.map(([sql, params]) => inline(sql, params)));
+    return results.map((result) => result.rows as RawRow[]);
   }
 
   /**
-   * The rows of each statement, sent as one simple query (which takes no parameters: the values
-   * are written in as literals, see `inline`); one round trip for all.
+   * The results of each statement, sent as one simple query (which takes no parameters: the
+   * values are written in as literals, see `inline`); one round trip for all.
    */
-  protected async several(statements: readonly string[]): Promise<RawRow[][]> {
-    const answer: QueryResult<RawRow> | QueryResult<RawRow>[] = await this.client.query<RawRow>({
+  protected async several(
+    statements: readonly string[],
+    rowMode?: 'array',
+  ): Promise<QueryResult[]> {
+    const answer: QueryResult | QueryResult[] = await this.client.query({
       text: statements.join(';\n'),
+      rowMode,
     });
-    return (Array.isArray(answer) ? answer : [answer]).map((result) => result.rows);
+    return Array.isArray(answer) ? answer : [answer];
   }
 }
 
@@ -73,15 +78,36 @@ export class PgRunner implements Runner {
  * as the literals pg itself would send as text.
  */
 export class PgTransactionRunner extends PgRunner {
-  private held: string[] = [];
+  private held: Held[] = [];
 
   override async write(sql: Sql, params: readonly Param[] = []): Promise<void> {
-    this.hold(inline(sql, params));
+    this.held.push({ text: inline(sql, params) });
   }
 
-  /** Holds a statement without parameters (a BEGIN), to go with the next one. */
+  /** Holds one statement without parameters (a BEGIN), to go with the next one. */
   hold(statement: string): void {
-    this.held.push(statement);
+    this.held.push({ text: statement });
+  }
+
+  /**
+   * Holds a read whose answer is wanted later, to go with the next statement (a change's chain
+   * head rides with its first read). `rows()` gives its rows, and sends what is held first
+   * when nothing has gone since.
+   */
+  ask(sql: Sql, params: readonly Param[] = []): HeldRead {
+    let answer: RawRow[] | undefined;
+    this.held.push({
+      text: inline(sql, params),
+      answer: (result) => (answer = objectRows(result)),
+    });
+    return {
+      answered: () => answer !== undefined,
+      rows: async () => {
+        if (!answer && this.held.length > 0) await this.sendHeld([]);
+        if (!answer) throw new Error('a held read was not answered: its round trip failed');
+        return answer;
+      },
+    };
   }
 
   override async rows(sql: Sql, params: readonly Param[] = []): Promise<RawRow[]> {
@@ -101,10 +127,8 @@ export class PgTransactionRunner extends PgRunner {
 
   /** What is held goes first, in the same round trip. */
   override async rowsOfEach(statements: readonly BoundSql[]): Promise<RawRow[][]> {
-    const held = this.held;
-    this.held = [];
-    const reads = statements.map(([sql, params]) => inline(sql, params));
-    return (await this.several([...held, ...reads])).slice(held.length);
+    const results = await this.sendHeld(statements.map(([sql, params]) => inline(sql, params)));
+    return results.map((result) => result.rows as RawRow[]);
   }
 
   /** Sends what is held, then COMMIT, in one round trip. */
@@ -117,16 +141,44 @@ export class PgTransactionRunner extends PgRunner {
     this.held = [];
   }
 
+  private async sendHeldWith(statement: string, rowMode?: 'array'): Promise<QueryResult> {
+    return (await this.sendHeld([statement], rowMode))[0]!;
+  }
+
   /**
-   * One round trip; should a held write fail, the server runs nothing after it and the error
+   * What is held, then `statements`, in one round trip; resolves with the results of
+   * `statements`. Should a held write fail, the server runs nothing after it and the error
    * rejects this call, whoever made it.
    */
-  private async sendHeldWith(statement: string, rowMode?: 'array'): Promise<QueryResult> {
-    const text = [...this.held, statement].join(';\n');
+  private async sendHeld(statements: readonly string[], rowMode?: 'array'): Promise<QueryResult[]> {
+    const held = this.held;
     this.held = [];
-    const answer: QueryResult | QueryResult[] = await this.client.query({ text, rowMode });
-    return Array.isArray(answer) ? answer[answer.length - 1]! : answer;
+    const results = await this.several([...held.map((h) => h.text), ...statements], rowMode);
+    held.forEach((h, i) => h.answer?.(results[i]!));
+    return results.slice(held.length);
   }
+}
+
+/** A read sent with a later round trip (PgTransactionRunner.ask). */
+export interface HeldRead {
+  /** Whether its round trip came back; false while it is held, or when that round trip failed. */
+  answered(): boolean;
+  rows(): Promise<RawRow[]>;
+}
+
+/** A statement held for the next round trip, and where its answer goes when one is wanted. */
+interface Held {
+  text: string;
+  answer?: (result: QueryResult) => void;
+}
+
+/** A result's rows as objects, also when the round trip it came in asked for arrays. */
+function objectRows(result: QueryResult): RawRow[] {
+  return result.rows.map((row: unknown) =>
+    Array.isArray(row)
+      ? Object.fromEntries(result.fields.map((field, i) => [field.name, row[i] as unknown]))
+      : (row as RawRow),
+  );
 }
 
 /** `sql` with each `?` replaced by its value as a literal, as `Sql` numbers them for pg. */

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import pg, { type ClientConfig, type PoolClient, type QueryResult } from 'pg';
+import pg, { type ClientConfig, type PoolClient } from 'pg';
 import { progressTo } from '../../chain/progress';
 import { ChainWalk, outsideChainReport, type RawEvent } from '../../chain/walk';
 import type { Logger } from '../../log';
@@ -9,6 +9,7 @@ import { postgresDialect } from '../dialect';
 import { describeUrl } from '../errors';
 import type {
   ChainResult,
+  ChainHead,
   ChainStart,
   ChangeQueueCounts,
   ChainWalkOptions,
@@ -34,8 +35,8 @@ import { PgLeadership } from './leadership';
 import { LOCKS } from './locks';
 import { ChangeQueue } from '../change-queue';
 import { NamedPool, type PoolCounts } from './pool';
-import { sqlOf, type RawRow } from '../sql';
-import { PgRunner, PgTransactionRunner } from './runner';
+import { sqlOf } from '../sql';
+import { PgRunner, PgTransactionRunner, type HeldRead } from './runner';
 
 export const POSTGRES_MIGRATIONS = join(__dirname, '..', '..', '..', 'migrations', 'postgres');
 
@@ -143,7 +144,7 @@ export class PostgresStore implements Store {
     this.changePool = new NamedPool('change', 1, this.settings, POOL_ADVICE, options.logger);
     this.changes = new ChangeQueue(options.maxQueuedChanges);
     const queries = createQueries(new PgRunner(this.pool), postgresDialect, tables, (work) =>
-      this.transaction(this.pool, { held: 'BEGIN' }, (runner) => work(runner)),
+      this.transaction(this.pool, 'BEGIN', (runner) => work(runner)),
     );
     this.requests = queries.requests;
     this.approvals = queries.approvals;
@@ -216,26 +217,24 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * One transaction on a connection of `pool`; a connection that failed is not reused. A `held`
-   * BEGIN goes in the round trip of the transaction's first statement; an `answered` one is sent
-   * alone, and `work` is given the rows of its last statement.
+   * One transaction on a connection of `pool`; a connection that failed is not reused. `begin`
+   * goes in the round trip of the transaction's first statement.
    */
   private async transaction<T>(
     pool: NamedPool,
-    opening: { held: string } | { answered: string },
-    work: (runner: PgTransactionRunner, opened: readonly RawRow[]) => Promise<T>,
+    begin: string,
+    work: (runner: PgTransactionRunner) => Promise<T>,
   ): Promise<T> {
     const client = await pool.connect();
     const runner = this.runnerOn(client);
     let broken: Error | undefined;
     try {
       try {
-        let opened: readonly RawRow[] = [];
-        // Inside the rollback's reach: a change's BEGIN also waits for the change lock, and a
-        // wait cut short by the statement timeout leaves the transaction open and aborted.
-        if ('held' in opening) runner.hold(opening.held);
-        else opened = lastRows(await client.query(opening.answered));
-        const result = await work(runner, opened);
+        // Inside the rollback's reach: a change's first round trip also waits for the change
+        // lock, and a wait cut short by the statement timeout leaves the transaction open and
+        // aborted.
+        runner.hold(begin);
+        const result = await work(runner);
         await runner.commit();
         return result;
       } catch (err) {
@@ -251,22 +250,46 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Waits for this process's earlier changes here, then for other processes' on the lock. The
-   * chain's head is read in the same round trip as the lock is taken: each round trip on the one
-   * change connection is time every change behind this one waits.
+   * Waits for this process's earlier changes here, then for other processes' on the lock. While
+   * no other replica holds the lock, the BEGIN, the lock and the read of the chain's head go in
+   * the round trip of the change's first statement: each round trip on the one change connection
+   * is time every change behind this one waits. When another replica holds it, that round trip
+   * fails at once and the change starts again once it has the lock: `work` takes its time when it
+   * starts (a lease, an audit event), which must not come from before a wait.
    */
-  change<T>(work: (tx: Queries, chain: ChainStart | undefined) => Promise<T>): Promise<T> {
-    return this.changes.run(() =>
-      this.transaction(this.changePool, { answered: CHANGE_BEGIN }, (runner, opened) =>
-        work(this.queriesOn(runner), chainStart(opened[0])),
-      ),
-    );
+  change<T>(work: (tx: Queries, chain: ChainHead) => Promise<T>): Promise<T> {
+    return this.changes.run(async () => {
+      let opened: HeldRead | undefined;
+      try {
+        return await this.transaction(this.changePool, 'BEGIN', (runner) => {
+          runner.hold(NO_LOCK_WAIT);
+          runner.hold(CHANGE_LOCK);
+          runner.hold(LOCK_WAIT_AS_CONFIGURED);
+          opened = runner.ask(CHAIN_HEAD);
+          return this.changeOn(runner, opened, work);
+        });
+      } catch (err) {
+        if (opened?.answered() || !isLockTimeout(err)) throw err;
+        return this.transaction(this.changePool, 'BEGIN', async (runner) => {
+          await runner.run(sqlOf(CHANGE_LOCK));
+          return this.changeOn(runner, runner.ask(CHAIN_HEAD), work);
+        });
+      }
+    });
+  }
+
+  private changeOn<T>(
+    runner: PgTransactionRunner,
+    head: HeldRead,
+    work: (tx: Queries, chain: ChainHead) => Promise<T>,
+  ): Promise<T> {
+    return work(this.queriesOn(runner), async () => chainStart((await head.rows())[0]));
   }
 
   snapshot<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
     return this.transaction(
       this.pool,
-      { held: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' },
+      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
       (runner) => work(this.queriesOn(runner)),
     );
   }
@@ -298,7 +321,7 @@ export class PostgresStore implements Store {
   ): Promise<ChainResult> {
     return this.transaction(
       this.pool,
-      { held: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' },
+      'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
       async (runner) => {
         const [outside] = await runner.rows(CHAIN_OUTSIDE_ROW);
         if (outside) return outsideChainReport(Number(outside.seq));
@@ -347,8 +370,7 @@ export class PostgresStore implements Store {
         break_glass_uses: t.breakGlass,
         follow_ups: t.followUps,
       },
-      atomically: (work) =>
-        this.transaction(this.pool, { held: 'BEGIN' }, (runner) => work(runner)),
+      atomically: (work) => this.transaction(this.pool, 'BEGIN', (runner) => work(runner)),
       // Rows came with their ids: the serial sequences must continue after the largest.
       afterImport: async (runner) => {
         for (const table of ['approvals', 'outbox']) {
@@ -375,14 +397,14 @@ export class PostgresStore implements Store {
   }
 }
 
-/**
- * A change waits for every other change, from any replica, to commit first, then reads the head
- * of the chain they left.
- */
-const CHANGE_BEGIN = `BEGIN; SELECT pg_advisory_xact_lock(${LOCKS.change[0]}, ${LOCKS.change[1]}); ${CHAIN_HEAD.pg}`;
+/** A change waits for every other change, from any replica, to commit first. */
+const CHANGE_LOCK = `SELECT pg_advisory_xact_lock(${LOCKS.change[0]}, ${LOCKS.change[1]})`;
+/** A lock held elsewhere fails the statement waiting for it at once (55P03)... */
+const NO_LOCK_WAIT = 'SET LOCAL lock_timeout = 1';
+/** ...and the rest of the transaction waits as the server is configured to. */
+const LOCK_WAIT_AS_CONFIGURED = 'SET LOCAL lock_timeout TO DEFAULT';
 
-/** The rows of a query's last statement: pg answers a string of several with one result each. */
-function lastRows(answer: QueryResult<RawRow> | QueryResult<RawRow>[]): readonly RawRow[] {
-  const results = Array.isArray(answer) ? answer : [answer];
-  return results[results.length - 1]?.rows ?? [];
+/** A statement refused because a lock it waited for did not come within lock_timeout. */
+function isLockTimeout(err: unknown): boolean {
+  return (err as { code?: unknown } | undefined)?.code === '55P03';
 }

@@ -9,6 +9,7 @@ import { ChainWalk, GENESIS_HASH, outsideChainReport } from '../../chain/walk';
 import { sqliteDialect } from '../dialect';
 import type {
   ChainResult,
+  ChainHead,
   ChainStart,
   ChangeQueueCounts,
   ChainWalkOptions,
@@ -186,10 +187,10 @@ export class SqliteStore implements Store {
     this.followUps = queries.followUps;
   }
 
-  async change<T>(work: (tx: Queries, chain: ChainStart | undefined) => Promise<T>): Promise<T> {
+  async change<T>(work: (tx: Queries, chain: ChainHead) => Promise<T>): Promise<T> {
     const tx = this.tx;
     if (!tx) throw new Error(`${this.file} is open read-only`);
-    return this.writeTransaction(async () => work(tx, await tx.audit.head()));
+    return this.writeTransaction(async () => work(tx, () => tx.audit.head()));
   }
 
   private writerRunner(): SqliteRunner {
