@@ -114,9 +114,13 @@ describe('the PostgreSQL store under a burst of changes', () => {
     });
     await pause(100);
     let secondDone = false;
+    let tries = 0;
     const second = two
       .change(async (tx) => {
-        // Inside the lock, the other process's change is committed and seen.
+        tries++;
+        await tx.requests.insert(requestRow('req_two'));
+        // Its first try finds the lock taken and is rolled back, its insert with it; the next
+        // waits for the lock, and then the other process's change is committed and seen.
         expect(await tx.requests.byId('req_one')).toBeDefined();
         order.push('two');
       })
@@ -129,6 +133,8 @@ describe('the PostgreSQL store under a burst of changes', () => {
     held.open();
     await Promise.all([first, second]);
     expect(order).toEqual(['one', 'two']);
+    expect(tries).toBe(2);
+    expect(await one.requests.byId('req_two')).toBeDefined();
   });
 
   it('names the pool that ran dry when no connection comes free in time', async () => {

@@ -91,22 +91,28 @@ export class PgTransactionRunner extends PgRunner {
 
   /**
    * Holds a read whose answer is wanted later, to go with the next statement (a change's chain
-   * head rides with its first read). `rows()` gives its rows, and sends what is held first
-   * when nothing has gone since.
+   * head rides with its first read). `accept` sees its rows as they come back and may throw,
+   * which fails that round trip for whoever sent it. The function returned gives the rows, and
+   * sends what is held first when nothing has gone since.
    */
-  ask(sql: Sql, params: readonly Param[] = []): HeldRead {
+  ask(
+    sql: Sql,
+    params: readonly Param[] = [],
+    accept?: (rows: RawRow[]) => void,
+  ): () => Promise<RawRow[]> {
     let answer: RawRow[] | undefined;
     this.held.push({
       text: inline(sql, params),
-      answer: (result) => (answer = objectRows(result)),
-    });
-    return {
-      answered: () => answer !== undefined,
-      rows: async () => {
-        if (!answer && this.held.length > 0) await this.sendHeld([]);
-        if (!answer) throw new Error('a held read was not answered: its round trip failed');
-        return answer;
+      answer: (result) => {
+        const rows = objectRows(result);
+        accept?.(rows);
+        answer = rows;
       },
+    });
+    return async () => {
+      if (!answer && this.held.length > 0) await this.sendHeld([]);
+      if (!answer) throw new Error('a held read was not answered: its round trip failed');
+      return answer;
     };
   }
 
@@ -157,13 +163,6 @@ export class PgTransactionRunner extends PgRunner {
     held.forEach((h, i) => h.answer?.(results[i]!));
     return results.slice(held.length);
   }
-}
-
-/** A read sent with a later round trip (PgTransactionRunner.ask). */
-export interface HeldRead {
-  /** Whether its round trip came back; false while it is held, or when that round trip failed. */
-  answered(): boolean;
-  rows(): Promise<RawRow[]>;
 }
 
 /** A statement held for the next round trip, and where its answer goes when one is wanted. */

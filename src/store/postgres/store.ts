@@ -35,8 +35,8 @@ import { PgLeadership } from './leadership';
 import { LOCKS } from './locks';
 import { ChangeQueue } from '../change-queue';
 import { NamedPool, type PoolCounts } from './pool';
-import { sqlOf } from '../sql';
-import { PgRunner, PgTransactionRunner, type HeldRead } from './runner';
+import { Sql, sqlOf, type RawRow } from '../sql';
+import { PgRunner, PgTransactionRunner } from './runner';
 
 export const POSTGRES_MIGRATIONS = join(__dirname, '..', '..', '..', 'migrations', 'postgres');
 
@@ -253,37 +253,40 @@ export class PostgresStore implements Store {
    * Waits for this process's earlier changes here, then for other processes' on the lock. While
    * no other replica holds the lock, the BEGIN, the lock and the read of the chain's head go in
    * the round trip of the change's first statement: each round trip on the one change connection
-   * is time every change behind this one waits. When another replica holds it, that round trip
-   * fails at once and the change starts again once it has the lock: `work` takes its time when it
-   * starts (a lease, an audit event), which must not come from before a wait.
+   * is time every change behind this one waits. When another replica holds it, the change is
+   * rolled back as that round trip comes back and starts again once it has the lock: `work`
+   * takes its time when it starts (a lease, an audit event), which must not come from before a
+   * wait.
    */
   change<T>(work: (tx: Queries, chain: ChainHead) => Promise<T>): Promise<T> {
     return this.changes.run(async () => {
-      let opened: HeldRead | undefined;
       try {
         return await this.transaction(this.changePool, 'BEGIN', (runner) => {
-          runner.hold(NO_LOCK_WAIT);
-          runner.hold(CHANGE_LOCK);
-          runner.hold(LOCK_WAIT_AS_CONFIGURED);
-          opened = runner.ask(CHAIN_HEAD);
-          return this.changeOn(runner, opened, work);
+          runner.ask(TRY_CHANGE_LOCK, [], lockedOrBusy);
+          return this.changeOn(runner, work);
         });
       } catch (err) {
-        if (opened?.answered() || !isLockTimeout(err)) throw err;
+        if (!(err instanceof ChangeLockBusy)) throw err;
         return this.transaction(this.changePool, 'BEGIN', async (runner) => {
-          await runner.run(sqlOf(CHANGE_LOCK));
-          return this.changeOn(runner, runner.ask(CHAIN_HEAD), work);
+          await runner.run(CHANGE_LOCK);
+          return this.changeOn(runner, work);
         });
       }
     });
   }
 
-  private changeOn<T>(
+  /**
+   * Runs a change's work after its lock, whose round trip has gone or is held; nothing commits
+   * before that round trip came back holding the lock.
+   */
+  private async changeOn<T>(
     runner: PgTransactionRunner,
-    head: HeldRead,
     work: (tx: Queries, chain: ChainHead) => Promise<T>,
   ): Promise<T> {
-    return work(this.queriesOn(runner), async () => chainStart((await head.rows())[0]));
+    const head = runner.ask(CHAIN_HEAD);
+    const result = await work(this.queriesOn(runner), async () => chainStart((await head())[0]));
+    await head();
+    return result;
   }
 
   snapshot<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
@@ -398,13 +401,20 @@ export class PostgresStore implements Store {
 }
 
 /** A change waits for every other change, from any replica, to commit first. */
-const CHANGE_LOCK = `SELECT pg_advisory_xact_lock(${LOCKS.change[0]}, ${LOCKS.change[1]})`;
-/** A lock held elsewhere fails the statement waiting for it at once (55P03)... */
-const NO_LOCK_WAIT = 'SET LOCAL lock_timeout = 1';
-/** ...and the rest of the transaction waits as the server is configured to. */
-const LOCK_WAIT_AS_CONFIGURED = 'SET LOCAL lock_timeout TO DEFAULT';
+const CHANGE_LOCK = new Sql(`SELECT pg_advisory_xact_lock(${LOCKS.change[0]}, ${LOCKS.change[1]})`);
+/** The same lock, when it is free; no wait. */
+const TRY_CHANGE_LOCK = new Sql(
+  `SELECT pg_try_advisory_xact_lock(${LOCKS.change[0]}, ${LOCKS.change[1]}) AS locked`,
+);
 
-/** A statement refused because a lock it waited for did not come within lock_timeout. */
-function isLockTimeout(err: unknown): boolean {
-  return (err as { code?: unknown } | undefined)?.code === '55P03';
+/** Another replica held the change lock when a change's first round trip asked for it. */
+class ChangeLockBusy extends Error {
+  constructor() {
+    super('another replica holds the change lock');
+    this.name = 'ChangeLockBusy';
+  }
+}
+
+function lockedOrBusy(rows: RawRow[]): void {
+  if (rows[0]?.locked !== true) throw new ChangeLockBusy();
 }
