@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema';
-import type { ChainHead, Queries, Store } from '../store';
+import type { ChainHead, NewOutboxRow, Queries, Store } from '../store';
 import type { AuditRow } from '../store/rows';
 import { chainEvent, type AuditInput } from './audit';
 import type { Clock } from './clock';
@@ -76,7 +76,7 @@ class Recorder implements Change {
     this.queued.push({ key: { event: this.inputs.length - 1, keyOf }, notification });
   }
 
-  /** Chains the events after the head and writes them with the notifications; resolves with the events. */
+  /** Chains the events after the head, writes them and the notifications, and gives the events. */
   async flush(): Promise<AuditRow[]> {
     const events: AuditRow[] = [];
     let head = this.inputs.length > 0 ? await this.chain() : undefined;
@@ -86,10 +86,7 @@ class Recorder implements Change {
       events.push(row);
     }
     // Once per key: the first notification queued under it.
-    const rows = new Map<
-      string,
-      { key: string; subject: string; topic: string; payload: string }
-    >();
+    const rows = new Map<string, NewOutboxRow>();
     for (const { key, notification } of this.queued) {
       const resolved = typeof key === 'string' ? key : key.keyOf(events[key.event]!.seq);
       if (rows.has(resolved)) continue;
