@@ -33,8 +33,8 @@ export interface Runner {
   run(sql: Sql, params?: readonly Param[]): Promise<number>;
   /**
    * Runs a write whose answer nobody reads (an insert). Within a PostgreSQL transaction it is sent
-   * with the next statement, or with the COMMIT, instead of costing a round trip of its
-   * own; should it fail, that statement fails and the transaction rolls back whole.
+   * with the next statement, or with the COMMIT, instead of costing a round trip of its own;
+   * should it fail, that statement fails and the transaction rolls back whole.
    */
   write(sql: Sql, params?: readonly Param[]): Promise<void>;
   /**

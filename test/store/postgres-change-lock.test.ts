@@ -3,10 +3,11 @@ import { isStoreBusy } from '../../src/store/errors';
 import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
 
 /**
- * A change's first round trip (its BEGIN) also waits for the change lock. When that wait fails (the store's 30 s
- * statement_timeout on a lock held by a hung replica, a cancel), the transaction it opened must be
- * rolled back: the change pool has one connection, and left aborted it would fail every later
- * change of this replica with 25P02 ("current transaction is aborted").
+ * A change's first round trip (its BEGIN) also waits for the change lock, once another replica
+ * held it when the change began. When that wait fails (the store's 30 s statement_timeout on a
+ * lock held by a hung replica, a cancel), the transaction it opened must be rolled back: the
+ * change pool has one connection, and left aborted it would fail every later change of this
+ * replica with 25P02 ("current transaction is aborted").
  */
 describe('a PostgreSQL change whose wait for the change lock fails', () => {
   let h: CoreHarness;
