@@ -3,6 +3,7 @@ import { Core } from '../src/core';
 import { ManualClock } from '../src/core/clock';
 import { StaticDirectory } from '../src/core/directory';
 import type { Store } from '../src/store';
+import type { OutboxRow } from '../src/store/rows';
 import { median, timedAsync } from './measure';
 import { fmt, type Row } from './report';
 import { tempDb } from './seed';
@@ -28,10 +29,28 @@ const LEASE_MS = 45_000;
 /** How long Slack has been failing the heads: their next tries are this far away. */
 const BACKOFF_MS = 60_000;
 
+/** How many messages a burst of filings leaves due, in the full run and the quick one alike. */
+export const BURST_SIZES = [1_000, 10_000, 100_000];
+/** Delivered (and replaced) before a burst's claims are timed: the old versions they leave. */
+const BURST_DELIVERED = 1_000;
+/** How far the clock moves between two claims of a burst, as polls and kicks space them. */
+const BURST_STEP_MS = 10;
+
+interface OutboxDb {
+  store: Store;
+  close(): Promise<void>;
+  /** Brings the database to rest as it would be in service, once the outage is queued. */
+  settle?(): Promise<void>;
+  /** Keeps the server from vacuuming the outbox (PostgreSQL): what the flow leaves stays. */
+  holdVacuum?(): Promise<void>;
+  /** Gives the planner the outbox as it is, as the server does between two vacuums. */
+  analyze?(): Promise<void>;
+}
+
 /** Where the queue is: a fresh, migrated, empty database of one store. */
 export interface OutboxStore {
   bench: string;
-  fresh(): Promise<{ store: Store; close(): Promise<void>; settle?(): Promise<void> }>;
+  fresh(): Promise<OutboxDb>;
 }
 
 const sqliteOutbox: OutboxStore = {
@@ -44,9 +63,13 @@ const sqliteOutbox: OutboxStore = {
 
 interface Waiting {
   size: number;
-  db: { store: Store; close(): Promise<void>; settle?(): Promise<void> };
+  db: OutboxDb;
   core: Core;
   times: number[];
+}
+
+function coreOn(store: Store, clock: ManualClock): Core {
+  return new Core({ store, clock, config: CONFIG, directory: new StaticDirectory() });
 }
 
 /**
@@ -57,12 +80,7 @@ interface Waiting {
  */
 async function outage(on: OutboxStore, size: number): Promise<Waiting> {
   const db = await on.fresh();
-  const core = new Core({
-    store: db.store,
-    clock: new ManualClock(NOW),
-    config: CONFIG,
-    directory: new StaticDirectory(),
-  });
+  const core = coreOn(db.store, new ManualClock(NOW));
   for (let from = 0; from < size; from += ENQUEUE_CHUNK) {
     const rows = Array.from({ length: Math.min(ENQUEUE_CHUNK, size - from) }, (_, i) => ({
       key: `dm:${from + i}`,
@@ -117,5 +135,109 @@ export async function outboxBench(
     });
   } finally {
     for (const w of waiting) await w.db.close();
+  }
+}
+
+/** A burst of filings' messages being delivered: `next` numbers the rows, two per request. */
+class Burst {
+  private next = 0;
+  readonly times: number[] = [];
+
+  private constructor(
+    readonly size: number,
+    readonly db: OutboxDb,
+    private readonly clock: ManualClock,
+    private readonly core: Core,
+  ) {}
+
+  /**
+   * `size` messages due, then `BURST_DELIVERED` of them delivered as the dispatcher delivers them
+   * (claimed a round at a time, marked sent), each replaced by a new one as filings go on coming,
+   * the clock moving on between rounds. Nothing vacuums the outbox meanwhile; it is analysed
+   * after, so the plans are made knowing its rows.
+   */
+  static async queued(on: OutboxStore, size: number): Promise<Burst> {
+    const db = await on.fresh();
+    await db.holdVacuum?.();
+    const clock = new ManualClock(NOW);
+    const burst = new Burst(size, db, clock, coreOn(db.store, clock));
+    await burst.enqueue(size);
+    let delivered = 0;
+    while (delivered < BURST_DELIVERED) delivered += await burst.deliver(await burst.claim());
+    await db.analyze?.();
+    return burst;
+  }
+
+  claim(): Promise<OutboxRow[]> {
+    return this.core.outbox.claim(LEASE_MS, ROUND);
+  }
+
+  /** Marks `rows` sent and queues as many new ones; how many were sent. */
+  async deliver(rows: readonly OutboxRow[]): Promise<number> {
+    if (rows.length === 0) throw new Error('a claim found nothing due in a burst');
+    await this.core.outbox.sent(
+      rows.map((row) => ({ row, leasedUntil: row.nextAttemptAt, coveredUpTo: row.id })),
+    );
+    await this.enqueue(rows.length);
+    this.clock.advance(BURST_STEP_MS);
+    return rows.length;
+  }
+
+  private async enqueue(count: number): Promise<void> {
+    for (let left = count; left > 0; left -= ENQUEUE_CHUNK) {
+      const rows = Array.from({ length: Math.min(ENQUEUE_CHUNK, left) }, () => {
+        const n = this.next++;
+        const request = `req_b${Math.floor(n / 2)}`;
+        return {
+          key: `${n % 2 ? 'dm' : 'approvers'}:${request}`,
+          subject: request,
+          topic: n % 2 ? 'requester_dm' : 'approver_message',
+          payload: '{}',
+        };
+      });
+      await this.db.store.change((tx) => tx.outbox.enqueue(rows, this.clock.now()));
+    }
+  }
+}
+
+/**
+ * The dispatcher's claim during a burst, by how many messages are due: every size claimed in
+ * turn, `claims` times (medians), each claim's rows then delivered and replaced, untimed; the
+ * floor is the smallest size, so the ratio is how the cost grows.
+ */
+export async function outboxBurstBench(
+  options: { sizes: number[]; claims: number },
+  on: OutboxStore = sqliteOutbox,
+): Promise<Row[]> {
+  const bursts: Burst[] = [];
+  try {
+    for (const size of options.sizes) bursts.push(await Burst.queued(on, size));
+    for (let i = 0; i < options.claims; i++) {
+      for (const burst of bursts) {
+        let claimed: OutboxRow[] = [];
+        burst.times.push(
+          await timedAsync(async () => {
+            claimed = await burst.claim();
+          }),
+        );
+        await burst.deliver(claimed);
+      }
+    }
+    const smallest = bursts[0]!;
+    const base = median(smallest.times);
+    return bursts.map((b): Row => {
+      const value = median(b.times);
+      return {
+        bench: on.bench,
+        figure: `outbox claim (a round of ${ROUND}) during a burst: ${fmt(b.size)} messages due, two per request, ${fmt(BURST_DELIVERED)} delivered and replaced since the last vacuum (median of ${options.claims} claims, sizes in turn)`,
+        value: `${fmt(value, 2)} ms`,
+        floor: `${fmt(base, 2)} ms (the same with ${fmt(smallest.size)} due)`,
+        ratio: `${fmt(value / base, 1)}× for ${fmt(b.size / smallest.size)}× the messages due`,
+        target: '—',
+        met: null,
+      };
+    });
+  } finally {
+    for (const b of bursts) await b.db.close();
   }
 }

@@ -6,7 +6,7 @@ import { footprintBench } from './footprint';
 import { LAG_SIZES, lagBench } from './lag';
 import { failoverBench } from './failover';
 import { postgresBench } from './postgres';
-import { OUTBOX_SIZES, outboxBench } from './outbox';
+import { BURST_SIZES, OUTBOX_SIZES, outboxBench, outboxBurstBench } from './outbox';
 import { load, table, writeResults, writeSection, type Row } from './report';
 import { SETTLE_TIMEOUT_MS, slackPathBench } from './slack-path';
 import { IDLE_SIZES, sweeperBench } from './sweeper';
@@ -82,8 +82,11 @@ const STEPS: Step[] = [
   {
     name: 'outbox',
     method: (q) =>
-      `each size seeded once, then claimed in turn, ${rounds(q, 50, 20)} times (medians); the floor of each row is the smallest size, so the ratio is how the cost grows.`,
-    run: (quick) => outboxBench({ sizes: OUTBOX_SIZES, claims: quick ? 20 : 50 }),
+      `each size seeded once (the burst rows: that many due, then 1,000 of them delivered and replaced), then claimed in turn, ${rounds(q, 50, 20)} times (medians; in a burst, each claim's rows delivered and replaced after it, untimed); the floor of each row is the smallest size, so the ratio is how the cost grows.`,
+    run: async (quick) => [
+      ...(await outboxBench({ sizes: OUTBOX_SIZES, claims: quick ? 20 : 50 })),
+      ...(await outboxBurstBench({ sizes: BURST_SIZES, claims: quick ? 20 : 50 })),
+    ],
   },
   {
     name: 'footprint',
