@@ -1,7 +1,7 @@
 import type { NewOutboxRow, OutboxQueries, SentMark } from '../port';
 import type { OutboxRow } from '../rows';
 import type { Dialect } from '../dialect';
-import { Sql, sqlOf, type Param } from '../sql';
+import { Sql, sqlOf, type BoundSql, type Param } from '../sql';
 import { OUTBOX_PENDING } from './conditions';
 import type { QueryContext } from './context';
 
@@ -113,7 +113,17 @@ export class SqlOutboxQueries implements OutboxQueries {
   }
 
   async claimHeads(now: number, leaseMs: number, limit: number): Promise<OutboxRow[]> {
-    const rows = await this.q.runner.rows(this.claim, [now, limit, now + leaseMs, now]);
+    const params = [now, limit, now + leaseMs, now];
+    const { beforeClaim } = this.q.dialect;
+    const rows =
+      beforeClaim.length === 0
+        ? await this.q.runner.rows(this.claim, params)
+        : (
+            await this.q.runner.rowsOfEach([
+              ...beforeClaim.map((text): BoundSql => [sqlOf(text), []]),
+              [this.claim, params],
+            ])
+          ).at(-1)!;
     return rows.map(this.q.t.outbox.map).sort((a, b) => a.id - b.id);
   }
 

@@ -21,8 +21,10 @@ export const outbox = pgTable(
     sentAt: ms('sent_at'),
   },
   (t) => [
+    // In the claim's order, so its walk stops once it has its rows (SQLite's index ends in the
+    // rowid, the id, without being told).
     index('outbox_due')
-      .on(t.nextAttemptAt)
+      .on(t.nextAttemptAt, t.id)
       .where(sql`status = 'pending'`),
     index('outbox_subject_pending')
       .on(t.subject, t.id)
