@@ -97,6 +97,29 @@ async function outage(on: OutboxStore, size: number): Promise<Waiting> {
 }
 
 /**
+ * Claims from each queue in turn, `rounds` times, timing each claim into its queue's `times`;
+ * `after` then sees what the claim took, untimed.
+ */
+async function claimInTurn<Q extends { times: number[] }>(
+  queues: readonly Q[],
+  rounds: number,
+  claim: (queue: Q) => Promise<OutboxRow[]>,
+  after: (queue: Q, claimed: OutboxRow[]) => Promise<void> | void,
+): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    for (const queue of queues) {
+      let claimed: OutboxRow[] = [];
+      queue.times.push(
+        await timedAsync(async () => {
+          claimed = await claim(queue);
+        }),
+      );
+      await after(queue, claimed);
+    }
+  }
+}
+
+/**
  * The dispatcher's claim during a Slack outage, by how much waits behind the failing heads:
  * every size claimed in turn, `claims` times (medians); the floor is the smallest size, so the
  * ratio is how the cost grows.
@@ -108,17 +131,15 @@ export async function outboxBench(
   const waiting: Waiting[] = [];
   try {
     for (const size of options.sizes) waiting.push(await outage(on, size));
-    for (let i = 0; i < options.claims; i++) {
-      for (const w of waiting) {
-        let claimed = -1;
-        w.times.push(
-          await timedAsync(async () => {
-            claimed = (await w.core.outbox.claim(LEASE_MS, ROUND)).length;
-          }),
-        );
-        if (claimed !== 0) throw new Error(`a claim took ${claimed} rows while every head waits`);
-      }
-    }
+    await claimInTurn(
+      waiting,
+      options.claims,
+      (w) => w.core.outbox.claim(LEASE_MS, ROUND),
+      (_, claimed) => {
+        if (claimed.length !== 0)
+          throw new Error(`a claim took ${claimed.length} rows while every head waits`);
+      },
+    );
     const smallest = waiting[0]!;
     const base = median(smallest.times);
     return waiting.map((w): Row => {
@@ -212,17 +233,14 @@ export async function outboxBurstBench(
   const bursts: Burst[] = [];
   try {
     for (const size of options.sizes) bursts.push(await Burst.queued(on, size));
-    for (let i = 0; i < options.claims; i++) {
-      for (const burst of bursts) {
-        let claimed: OutboxRow[] = [];
-        burst.times.push(
-          await timedAsync(async () => {
-            claimed = await burst.claim();
-          }),
-        );
+    await claimInTurn(
+      bursts,
+      options.claims,
+      (burst) => burst.claim(),
+      async (burst, claimed) => {
         await burst.deliver(claimed);
-      }
-    }
+      },
+    );
     const smallest = bursts[0]!;
     const base = median(smallest.times);
     return bursts.map((b): Row => {
