@@ -30,7 +30,7 @@ export const postgresDialect: Dialect = {
   greatest: (a, b) => `greatest(${a}, ${b})`,
   skipLocked: 'FOR UPDATE SKIP LOCKED',
   // Expecting few due rows, the planner reads every one with a bitmap scan and sorts them, and a
-  // burst of filings leaves many: 186 ms a claim with 100,000 due (the outbox burst rows of
+  // burst of filings leaves many: 174 ms a claim with 100,000 due (the outbox burst rows of
   // bench/outbox.ts). A plain scan of the due index, in the claim's order, stops once it has its
   // rows, and marks the dead entries it passes (a row delivered leaves two until vacuum comes by),
   // so the next claim steps over them.
