@@ -390,7 +390,9 @@ resources:
 `,
       {},
     );
-    const grantId = await request(db, 'request prod-db 1s rotate the replication password');
+    // Three seconds of access: the DM that carries the password goes out while the grant is
+    // live, on a machine busy with other suites too (an ended grant's DM rightly shows none).
+    const grantId = await request(db, 'request prod-db 3s rotate the replication password');
     // The holder gets the password in a DM, the one place it belongs: it joins the "access is
     // active" DM by an edit.
     const dm = await fake.waitFor((calls) =>
