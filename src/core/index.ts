@@ -104,7 +104,7 @@ export type { DecisionOutcome } from './decisions';
 export type { BreakGlassUse, ReviewOutcome, Verdict } from './break-glass';
 export type { FollowUpsSent } from './follow-ups';
 export type { BreakGlassRow } from '../store/rows';
-export type { DueGrant, DuePlace, RequestStanding } from '../store';
+export type { ClaimedOutboxRow, DueGrant, DuePlace, RequestStanding } from '../store';
 export { DomainError } from './errors';
 export { ticketExample } from './ticket-example';
 export { extensionCeiling } from './extension-ceiling';
@@ -158,16 +158,11 @@ export class GrantLifecycle {
    * a stale request.
    */
   async nextWakeAt(warnBefore: number): Promise<number | null> {
-    const { grants, requests } = this.ctx.store;
-    const [due, unwarned, stale] = await Promise.all([
-      grants.nextDue(),
-      grants.nextUnwarnedExpiry(),
-      requests.nextPendingUntil(),
-    ]);
+    const { grantWork, unwarnedExpiry, pendingUntil } = await this.ctx.store.grants.nextMoments();
     const candidates = [
-      due === null ? null : due - TAKE_AHEAD_MS,
-      unwarned === null ? null : unwarned - warnBefore,
-      stale,
+      grantWork === null ? null : grantWork - TAKE_AHEAD_MS,
+      unwarnedExpiry === null ? null : unwarnedExpiry - warnBefore,
+      pendingUntil,
     ].filter((t): t is number => t !== null);
     return candidates.length > 0 ? Math.min(...candidates) : null;
   }

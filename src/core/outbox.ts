@@ -1,3 +1,4 @@
+import type { ClaimedOutboxRow } from '../store';
 import type { OutboxRow } from '../store/rows';
 import { change, type CoreContext } from './context';
 import { notificationSchema, type Notification } from './notifications';
@@ -46,7 +47,7 @@ export class OutboxBook {
   constructor(private readonly ctx: CoreContext) {}
 
   /** Takes up to `limit` due rows (the oldest of each subject) for one try each, leased. */
-  claim(leaseMs: number, limit: number): Promise<OutboxRow[]> {
+  claim(leaseMs: number, limit: number): Promise<ClaimedOutboxRow[]> {
     return this.ctx.store.outbox.claimHeads(this.ctx.clock.now(), leaseMs, limit);
   }
 
@@ -57,11 +58,6 @@ export class OutboxBook {
   async holdLease(id: number, from: number, leaseMs: number): Promise<number | undefined> {
     const until = this.ctx.clock.now() + leaseMs;
     return (await this.ctx.store.outbox.extendLease(id, from, until)) ? until : undefined;
-  }
-
-  /** The largest pending id of a subject right now: a render from current state covers all up to it. */
-  lastPendingId(subject: string): Promise<number> {
-    return this.ctx.store.outbox.lastPendingId(subject);
   }
 
   /**

@@ -283,8 +283,6 @@ export interface RequestQueries {
   pendingExtensionOf(grantId: string): Promise<RequestRow | undefined>;
   /** Ids of pending requests whose time ran out by `now`, oldest first. */
   stale(now: number, limit: number): Promise<string[]>;
-  /** The earliest moment a pending request runs out. */
-  nextPendingUntil(): Promise<number | null>;
   /**
    * Pending requests on `resourceIds` that `userId` has not decided yet, oldest first; the
    * person's own requests only on the resources in `selfApproval`.
@@ -360,10 +358,11 @@ export interface GrantQueries {
    * reading again the grants it took.
    */
   due(now: number, limit: number, after?: DuePlace): Promise<DueGrant[]>;
-  /** The next moment grant work falls due. */
-  nextDue(): Promise<number | null>;
-  /** The earliest expiry among active grants whose holder was not warned yet. */
-  nextUnwarnedExpiry(): Promise<number | null>;
+  /**
+   * The next moments the sweeper has work, in one statement (it reads them after every pass and
+   * change): grant work falling due, an unwarned holder's expiry, a pending request running out.
+   */
+  nextMoments(): Promise<NextMoments>;
   /**
    * The grants of these grants' holders at their providers that give access now or may soon, in
    * one statement: active and unexpired at `now`, or activating (whenever its attempt is due).
@@ -442,6 +441,22 @@ export interface SentMark {
   coveredUpTo: number;
 }
 
+/**
+ * A claimed row, with the largest id pending for its subject when it was claimed: a delivery
+ * that renders the subject as it is now also shows every row queued up to it.
+ */
+export type ClaimedOutboxRow = OutboxRow & { lastPendingId: number };
+
+/** The next moment of each kind of sweeper work; null where there is none. */
+export interface NextMoments {
+  /** The next moment grant work (activation, expiry, a revoke to retry) falls due. */
+  grantWork: number | null;
+  /** The earliest expiry among active grants whose holder was not warned yet. */
+  unwarnedExpiry: number | null;
+  /** The earliest moment a pending request runs out. */
+  pendingUntil: number | null;
+}
+
 export interface OutboxQueries {
   /** Queues rows due at `now`; a key queued before is skipped. */
   enqueue(rows: readonly NewOutboxRow[], now: number): Promise<void>;
@@ -449,14 +464,12 @@ export interface OutboxQueries {
    * Claims up to `limit` rows for one try each: the oldest pending row of each subject, where
    * that row is due, leased until `now + leaseMs`. A row claimed by another process is not.
    */
-  claimHeads(now: number, leaseMs: number, limit: number): Promise<OutboxRow[]>;
+  claimHeads(now: number, leaseMs: number, limit: number): Promise<ClaimedOutboxRow[]>;
   /**
    * Holds a claimed row, still pending, until `until`: its delivery is still under way. Only
    * while its lease still ends at `from` (no other process claimed it meanwhile): false if not.
    */
   extendLease(id: number, from: number, until: number): Promise<boolean>;
-  /** The largest pending id of a subject: a render from current state covers all up to it. */
-  lastPendingId(subject: string): Promise<number>;
   /** The first `limit` pending rows of a subject queued after `afterId`, oldest first. */
   pendingAfter(subject: string, afterId: number, limit: number): Promise<OutboxRow[]>;
   /**

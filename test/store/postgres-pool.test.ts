@@ -89,7 +89,7 @@ describe('the PostgreSQL store under a burst of changes', () => {
       store.snapshot((tx) => tx.requests.pendingOf('UREQ')),
       store.outbox.enqueue([{ key: 'k1', subject: 's', topic: 't', payload: '{}' }], 1),
       store.outbox.counts(),
-      ...Array.from({ length: 10 }, () => store.grants.nextDue()),
+      ...Array.from({ length: 10 }, () => store.grants.nextMoments()),
     ]);
     expect(await timed(reads)).toBeLessThan(1_000);
     // The held change is not committed yet: reads see none of it.

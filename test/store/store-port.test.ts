@@ -481,6 +481,35 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
     });
   });
 
+  describe('grants.nextMoments', () => {
+    it('is empty with nothing to do, then gives the soonest moment of each kind of work', async () => {
+      expect(await t.store.grants.nextMoments()).toEqual({
+        grantWork: null,
+        unwarnedExpiry: null,
+        pendingUntil: null,
+      });
+      await t.store.change(async (tx) => {
+        await tx.requests.insert(requestRow('req_a', { pendingUntil: AT + 500 }));
+        await tx.requests.insert(requestRow('req_b', { pendingUntil: AT + 300 }));
+        await tx.requests.insert(requestRow('req_done', { status: 'denied', pendingUntil: AT }));
+        const active = { status: 'active' as const, nextAttemptAt: AT + 900 };
+        await tx.grants.insert(grantRow('gr_a', 'req_a', { ...active, expiresAt: AT + 900 }));
+        await tx.grants.insert(
+          grantRow('gr_b', 'req_b', { ...active, expiresAt: AT + 700, warnedAt: AT }),
+        );
+        await tx.grants.insert(grantRow('gr_c', 'req_b', { nextAttemptAt: AT + 800 }));
+        await tx.grants.insert(
+          grantRow('gr_done', 'req_a', { status: 'revoked', nextAttemptAt: AT }),
+        );
+      });
+      expect(await t.store.grants.nextMoments()).toEqual({
+        grantWork: AT + 800,
+        unwarnedExpiry: AT + 900,
+        pendingUntil: AT + 300,
+      });
+    });
+  });
+
   describe('outbox.claimHeads', () => {
     const SUBJECTS = Array.from({ length: 12 }, (_, i) => `subject:${i}`);
     const PER_SUBJECT = 4;
@@ -541,6 +570,29 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
       expect(delivered).toEqual(ids);
       expect(await t.store.outbox.claimHeads(AT, 60_000, 100)).toEqual([]);
       expect(await t.store.outbox.counts()).toEqual({ pending: 0, dead: 0 });
+    });
+
+    it('answers each head with the last id its subject has pending, which a render of it covers', async () => {
+      const ids = await queue(t.store);
+      const heads = await t.store.outbox.claimHeads(AT, 60_000, 100);
+      expect(new Map(heads.map((row) => [row.subject, row.lastPendingId]))).toEqual(
+        new Map(SUBJECTS.map((s) => [s, ids.get(s)!.at(-1)])),
+      );
+      const head = heads.find((row) => row.subject === SUBJECTS[0])!;
+      const marks = [
+        {
+          row: head,
+          leasedUntil: head.nextAttemptAt,
+          restingPayload: head.payload,
+          coveredUpTo: head.lastPendingId,
+        },
+      ];
+      expect(await t.store.outbox.markSent(marks, AT)).toEqual([true]);
+      // The subject's rows behind its head went with it; every other subject still has four.
+      expect(await t.store.outbox.counts()).toEqual({
+        pending: (SUBJECTS.length - 1) * PER_SUBJECT,
+        dead: 0,
+      });
     });
 
     it('hands a leased row out again once its lease ran out, and its successor only after it is done', async () => {

@@ -1,5 +1,5 @@
 import type { webApi } from '@slack/bolt';
-import type { Core, OutboxRow } from '../../core';
+import type { ClaimedOutboxRow, Core, OutboxRow } from '../../core';
 import { backoffDelay } from '../../core/backoff';
 import { Batch } from '../../jobs/batch';
 import type { Clock } from '../../core/clock';
@@ -84,7 +84,8 @@ export interface DispatcherDeps {
 
 /**
  * Topics whose handler renders the current state, so one successful send also covers the rows
- * of the same subject queued before it started: a burst of changes becomes one edit.
+ * of the same subject queued before it started (up to the last one pending when it was claimed,
+ * before the render read that state): a burst of changes becomes one edit.
  */
 const RENDERS_CURRENT_STATE: ReadonlySet<string> = new Set<Topic>(['approver_message']);
 
@@ -232,11 +233,9 @@ export class OutboxDispatcher {
     return rows.length;
   }
 
-  private async attempt(row: OutboxRow): Promise<void> {
+  private async attempt(row: ClaimedOutboxRow): Promise<void> {
     const { clock, core, logger } = this.deps;
-    const coveredUpTo = RENDERS_CURRENT_STATE.has(row.topic)
-      ? await core.outbox.lastPendingId(row.subject)
-      : row.id;
+    const coveredUpTo = RENDERS_CURRENT_STATE.has(row.topic) ? row.lastPendingId : row.id;
     const lease = new RowLease(row, core.outbox, clock, this.options.leaseMs);
     try {
       await this.send(row, lease);

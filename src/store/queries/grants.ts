@@ -1,7 +1,12 @@
-import type { DueGrant, DuePlace, GrantFilter, GrantQueries, Patch } from '../port';
+import type { DueGrant, DuePlace, GrantFilter, GrantQueries, NextMoments, Patch } from '../port';
 import type { GrantRow } from '../rows';
 import { placeholders, Sql, sqlOf, type Param } from '../sql';
-import { GRANT_ACTIVE_UNSYNCED, GRANT_ACTIVE_UNWARNED, GRANT_IN_FLIGHT } from './conditions';
+import {
+  GRANT_ACTIVE_UNSYNCED,
+  GRANT_ACTIVE_UNWARNED,
+  GRANT_IN_FLIGHT,
+  REQUEST_PENDING,
+} from './conditions';
 import type { QueryContext } from './context';
 
 const BY_ID = new Sql('SELECT * FROM grants WHERE id = ?');
@@ -27,9 +32,10 @@ const DUE_AFTER = new Sql(
     AND next_attempt_at <= ? AND (next_attempt_at, id) > (?, ?)
     ORDER BY next_attempt_at, id LIMIT ?`,
 );
-const NEXT_DUE = new Sql(`SELECT min(next_attempt_at) AS at FROM grants WHERE ${GRANT_IN_FLIGHT}`);
-const NEXT_UNWARNED = new Sql(
-  `SELECT min(expires_at) AS at FROM grants WHERE ${GRANT_ACTIVE_UNWARNED}`,
+const NEXT_MOMENTS = new Sql(
+  `SELECT (SELECT min(next_attempt_at) FROM grants WHERE ${GRANT_IN_FLIGHT}) AS grant_work,
+          (SELECT min(expires_at) FROM grants WHERE ${GRANT_ACTIVE_UNWARNED}) AS unwarned,
+          (SELECT min(pending_until) FROM requests WHERE ${REQUEST_PENDING}) AS pending_until`,
 );
 const TO_WARN = new Sql(
   `SELECT * FROM grants WHERE ${GRANT_ACTIVE_UNWARNED} AND expires_at <= ? AND expires_at > ? LIMIT ?`,
@@ -79,11 +85,6 @@ export class SqlGrantQueries implements GrantQueries {
   private async one(sql: Sql, params: Param[]): Promise<GrantRow | undefined> {
     const [raw] = await this.q.runner.rows(sql, params);
     return raw && this.q.t.grants.map(raw);
-  }
-
-  private async at(sql: Sql): Promise<number | null> {
-    const [row] = await this.q.runner.rows(sql);
-    return row?.at == null ? null : Number(row.at);
   }
 
   byId(id: string) {
@@ -145,12 +146,14 @@ export class SqlGrantQueries implements GrantQueries {
     }));
   }
 
-  nextDue() {
-    return this.at(NEXT_DUE);
-  }
-
-  nextUnwarnedExpiry() {
-    return this.at(NEXT_UNWARNED);
+  async nextMoments(): Promise<NextMoments> {
+    const [row] = await this.q.runner.rows(NEXT_MOMENTS);
+    const at = (value: unknown) => (value == null ? null : Number(value));
+    return {
+      grantWork: at(row?.grant_work),
+      unwarnedExpiry: at(row?.unwarned),
+      pendingUntil: at(row?.pending_until),
+    };
   }
 
   async liveAlongside(grants: readonly GrantRow[], now: number) {

@@ -1,4 +1,4 @@
-import type { NewOutboxRow, OutboxQueries, SentMark } from '../port';
+import type { ClaimedOutboxRow, NewOutboxRow, OutboxQueries, SentMark } from '../port';
 import type { OutboxRow } from '../rows';
 import type { Dialect } from '../dialect';
 import { Sql, sqlOf, type BoundSql, type Param } from '../sql';
@@ -6,9 +6,6 @@ import { OUTBOX_PENDING } from './conditions';
 import type { QueryContext } from './context';
 
 const ENQUEUE_CHUNK = 100;
-const LAST_PENDING = new Sql(
-  `SELECT max(id) AS id FROM outbox WHERE subject = ? AND ${OUTBOX_PENDING}`,
-);
 const PENDING_AFTER = new Sql(
   `SELECT * FROM outbox WHERE subject = ? AND ${OUTBOX_PENDING} AND id > ? ORDER BY id LIMIT ?`,
 );
@@ -72,7 +69,9 @@ function claimFor(dialect: Dialect): Sql {
     // subject go out strictly in order. The outer conditions are checked again on the row as it
     // is when locked, so two processes never claim the same row.
     // Picked once, in a materialized CTE: as a plain IN subquery PostgreSQL may run it again
-    // for every row it updates, and the LIMIT no longer limits anything.
+    // for every row it updates, and the LIMIT no longer limits anything. Each row comes back
+    // with its subject's last pending id, read in this statement rather than in a round trip of
+    // its own per delivery (the claim does not change which rows are pending).
     claim = new Sql(
       `WITH picked AS MATERIALIZED (
           SELECT o.id FROM outbox o
@@ -82,7 +81,9 @@ function claimFor(dialect: Dialect): Sql {
            ${dialect.skipLocked})
        UPDATE outbox SET next_attempt_at = ?
         WHERE id IN (SELECT id FROM picked) AND ${OUTBOX_PENDING} AND next_attempt_at <= ?
-        RETURNING *`,
+        RETURNING *,
+          (SELECT max(p.id) FROM outbox p WHERE p.subject = outbox.subject AND p.${OUTBOX_PENDING})
+            AS last_pending_id`,
     );
     claims.set(dialect, claim);
   }
@@ -112,7 +113,7 @@ export class SqlOutboxQueries implements OutboxQueries {
     }
   }
 
-  async claimHeads(now: number, leaseMs: number, limit: number): Promise<OutboxRow[]> {
+  async claimHeads(now: number, leaseMs: number, limit: number): Promise<ClaimedOutboxRow[]> {
     const params = [now, limit, now + leaseMs, now];
     const { beforeClaim } = this.q.dialect;
     const rows =
@@ -124,16 +125,13 @@ export class SqlOutboxQueries implements OutboxQueries {
               [this.claim, params],
             ])
           ).at(-1)!;
-    return rows.map(this.q.t.outbox.map).sort((a, b) => a.id - b.id);
+    return rows
+      .map((raw) => ({ ...this.q.t.outbox.map(raw), lastPendingId: Number(raw.last_pending_id) }))
+      .sort((a, b) => a.id - b.id);
   }
 
   async extendLease(id: number, from: number, until: number): Promise<boolean> {
     return (await this.q.runner.run(EXTEND_LEASE, [until, id, from])) > 0;
-  }
-
-  async lastPendingId(subject: string): Promise<number> {
-    const [row] = await this.q.runner.rows(LAST_PENDING, [subject]);
-    return row?.id == null ? 0 : Number(row.id);
   }
 
   async pendingAfter(subject: string, afterId: number, limit: number): Promise<OutboxRow[]> {

@@ -44,9 +44,6 @@ const PENDING_EXTENSION = new Sql(
 const STALE = new Sql(
   `SELECT id FROM requests WHERE ${REQUEST_PENDING} AND pending_until <= ? ORDER BY pending_until LIMIT ?`,
 );
-const NEXT_PENDING_UNTIL = new Sql(
-  `SELECT min(pending_until) AS at FROM requests WHERE ${REQUEST_PENDING}`,
-);
 
 const POLICY_BEFORE = new Sql(
   `SELECT id, created_at, policy FROM requests
@@ -154,11 +151,6 @@ export class SqlRequestQueries implements RequestQueries {
 
   async stale(now: number, limit: number): Promise<string[]> {
     return (await this.q.runner.rows(STALE, [now, limit])).map((r) => String(r.id));
-  }
-
-  async nextPendingUntil(): Promise<number | null> {
-    const [row] = await this.q.runner.rows(NEXT_PENDING_UNTIL);
-    return row?.at == null ? null : Number(row.at);
   }
 
   async recordedPolicy(resourceId: string, at: number): Promise<RecordedPolicies> {
