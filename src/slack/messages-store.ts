@@ -26,6 +26,25 @@ export class MessagesStore {
     return this.messages.find(subject, purpose);
   }
 
+  /** `find` for several purposes of one subject, in one read; a purpose not remembered is absent. */
+  async findEach(
+    subject: string,
+    purposes: readonly string[],
+  ): Promise<Map<string, PostedMessage>> {
+    const found = new Map<string, PostedMessage>();
+    const toRead: string[] = [];
+    for (const purpose of purposes) {
+      const waiting = this.unsaved.get(keyOf(subject, purpose));
+      if (waiting) {
+        await this.remember(waiting);
+        found.set(purpose, waiting);
+      } else toRead.push(purpose);
+    }
+    for (const message of await this.messages.findEach(subject, toRead))
+      found.set(message.purpose, message);
+    return found;
+  }
+
   async remember(message: PostedMessage): Promise<void> {
     const key = keyOf(message.subject, message.purpose);
     this.unsaved.set(key, message);

@@ -507,6 +507,8 @@ export interface OutboxQueries {
 
 export interface MessageQueries {
   find(subject: string, purpose: string): Promise<PostedMessage | undefined>;
+  /** The messages remembered for `subject` under any of `purposes`, in one statement. */
+  findEach(subject: string, purposes: readonly string[]): Promise<PostedMessage[]>;
   remember(message: PostedMessage): Promise<void>;
   /** Records that a person opened the Home tab; the first time is kept. */
   homeOpened(userId: string, at: number): Promise<void>;

@@ -285,6 +285,24 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
     });
   });
 
+  describe('messages.findEach', () => {
+    it('reads the messages of one subject under each purpose asked for, and no others', async () => {
+      const posted = (subject: string, purpose: string, ts: string) => ({
+        subject,
+        purpose,
+        channel: 'CAPPROVE',
+        ts,
+        updatedAt: AT,
+      });
+      await t.store.messages.remember(posted('request:1', 'approvers', '1.1'));
+      await t.store.messages.remember(posted('request:1', 'requester', '1.2'));
+      await t.store.messages.remember(posted('request:2', 'escalation', '2.1'));
+      const found = await t.store.messages.findEach('request:1', ['approvers', 'escalation']);
+      expect(found).toEqual([posted('request:1', 'approvers', '1.1')]);
+      expect(await t.store.messages.findEach('request:1', [])).toEqual([]);
+    });
+  });
+
   describe('change opening at the chain', () => {
     it('hands the work the newest audit row, read under the serialisation, or none yet', async () => {
       const event = (seq: number, prevHash: string) => ({

@@ -62,12 +62,13 @@ export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n
     return;
   }
   const input = await approverMessageInput(ctx, standing);
-  await ctx.slack.postOrUpdate(ref.subject, ref.purpose, channel, approverMessage(input));
   const escalated = escalationRef(request.id);
+  const slack = await ctx.slack.knowing(ref.subject, [ref.purpose, escalated.purpose]);
+  await slack.postOrUpdate(ref.subject, ref.purpose, channel, approverMessage(input));
   // Most requests are never escalated: their copy is only drawn when there is one to edit.
-  if (await ctx.slack.knows(escalated.subject, escalated.purpose)) {
+  if (await slack.knows(escalated.subject, escalated.purpose)) {
     const resource = ctx.core.policy.findResource(request.resourceId);
-    await ctx.slack.updateKnown(
+    await slack.updateKnown(
       escalated.subject,
       escalated.purpose,
       escalationMessage({

@@ -1,6 +1,6 @@
 import type { webApi } from '@slack/bolt';
 import type { Clock } from '../../core/clock';
-import type { MessagesStore } from '../messages-store';
+import type { MessagesStore, PostedMessage } from '../messages-store';
 import type { SlackMessage } from '../ui/blocks';
 
 /** A Slack call that did not answer in time; it counts as a failed try and is retried. */
@@ -41,6 +41,8 @@ export class SlackOut {
     private readonly timeoutMs: number,
     /** Runs before each Slack call (a delivery keeps its claim on its row with it). */
     private readonly beforeCall?: () => Promise<void>,
+    /** Messages looked up ahead (`knowing`), by subject and purpose; undefined: none posted. */
+    private readonly lookedUp?: Map<string, PostedMessage | undefined>,
   ) {}
 
   /** The same calls, each preceded by `beforeCall`. */
@@ -48,12 +50,30 @@ export class SlackOut {
     return new SlackOut(this.client, this.messages, this.clock, this.timeoutMs, beforeCall);
   }
 
+  /**
+   * The same calls, with the messages of `subject` for each of `purposes` read now, in one
+   * statement, rather than one round trip each as the calls come to them. For one delivery:
+   * the outbox delivers a subject's rows one at a time, so nobody else posts for it meanwhile.
+   */
+  async knowing(subject: string, purposes: readonly string[]): Promise<SlackOut> {
+    const found = await this.messages.findEach(subject, purposes);
+    const lookedUp = new Map(purposes.map((p) => [keyOf(subject, p), found.get(p)]));
+    return new SlackOut(
+      this.client,
+      this.messages,
+      this.clock,
+      this.timeoutMs,
+      this.beforeCall,
+      lookedUp,
+    );
+  }
+
   /** Posts `message` to `channel` (a user id posts in the app's DM) once per `subject` and channel. */
   async postOnce(subject: string, channel: string, message: SlackMessage): Promise<void> {
     const purpose = `post:${channel}`;
-    if (await this.messages.find(subject, purpose)) return;
+    if (await this.find(subject, purpose)) return;
     const posted = await this.post(channel, message);
-    await this.messages.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
+    await this.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
   }
 
   /** Posts the first time, then edits that same message on every later call. */
@@ -65,7 +85,7 @@ export class SlackOut {
   ): Promise<void> {
     if (await this.updateKnown(subject, purpose, message)) return;
     const posted = await this.post(channel, message);
-    await this.messages.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
+    await this.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
   }
 
   /**
@@ -77,12 +97,12 @@ export class SlackOut {
     parent: { subject: string; purpose: string },
     message: SlackMessage,
   ): Promise<boolean> {
-    const known = await this.messages.find(parent.subject, parent.purpose);
+    const known = await this.find(parent.subject, parent.purpose);
     if (!known) return false;
     const purpose = `reply:${known.channel}:${known.ts}`;
-    if (await this.messages.find(subject, purpose)) return true;
+    if (await this.find(subject, purpose)) return true;
     const posted = await this.post(known.channel, message, known.ts);
-    await this.messages.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
+    await this.remember({ subject, purpose, ...posted, updatedAt: this.clock.now() });
     return true;
   }
 
@@ -92,7 +112,7 @@ export class SlackOut {
    * would cost a transaction for each edit, on the thread that also answers Slack.
    */
   async updateKnown(subject: string, purpose: string, message: SlackMessage): Promise<boolean> {
-    const known = await this.messages.find(subject, purpose);
+    const known = await this.find(subject, purpose);
     if (!known) return false;
     await this.beforeCall?.();
     await withTimeout(
@@ -105,18 +125,18 @@ export class SlackOut {
 
   /** Whether a message is remembered for `subject` and `purpose`. */
   async knows(subject: string, purpose: string): Promise<boolean> {
-    return (await this.messages.find(subject, purpose)) !== undefined;
+    return (await this.find(subject, purpose)) !== undefined;
   }
 
   /** Remembers that `purpose` is done for the message already known under `subject` and `of`. */
   async mark(subject: string, of: string, purpose: string): Promise<void> {
-    const known = await this.messages.find(subject, of);
-    if (known) await this.messages.remember({ ...known, purpose, updatedAt: this.clock.now() });
+    const known = await this.find(subject, of);
+    if (known) await this.remember({ ...known, purpose, updatedAt: this.clock.now() });
   }
 
   /** A link to a message Hallpass posted earlier, when it remembers one and Slack gives it. */
   async permalinkOf(subject: string, purpose: string): Promise<string | undefined> {
-    const known = await this.messages.find(subject, purpose);
+    const known = await this.find(subject, purpose);
     if (!known) return undefined;
     await this.beforeCall?.();
     const answer = await withTimeout(
@@ -125,6 +145,17 @@ export class SlackOut {
       this.client.chat.getPermalink({ channel: known.channel, message_ts: known.ts }),
     );
     return answer.permalink;
+  }
+
+  private async find(subject: string, purpose: string): Promise<PostedMessage | undefined> {
+    const key = keyOf(subject, purpose);
+    if (this.lookedUp?.has(key)) return this.lookedUp.get(key);
+    return this.messages.find(subject, purpose);
+  }
+
+  private async remember(message: PostedMessage): Promise<void> {
+    await this.messages.remember(message);
+    this.lookedUp?.set(keyOf(message.subject, message.purpose), message);
   }
 
   private async post(
@@ -145,4 +176,8 @@ export class SlackOut {
     if (!answer.ts) throw new Error('chat.postMessage answered without a ts');
     return { channel: answer.channel ?? channel, ts: answer.ts };
   }
+}
+
+function keyOf(subject: string, purpose: string): string {
+  return `${subject}\n${purpose}`;
 }

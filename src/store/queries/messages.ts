@@ -1,6 +1,6 @@
 import type { MessageQueries } from '../port';
 import type { PostedMessage } from '../rows';
-import { Sql } from '../sql';
+import { placeholders, Sql, sqlOf } from '../sql';
 import type { QueryContext } from './context';
 
 const FIND = new Sql('SELECT * FROM slack_messages WHERE subject = ? AND purpose = ?');
@@ -21,6 +21,17 @@ export class SqlMessageQueries implements MessageQueries {
   async find(subject: string, purpose: string): Promise<PostedMessage | undefined> {
     const [raw] = await this.q.runner.rows(FIND, [subject, purpose]);
     return raw && this.q.t.messages.map(raw);
+  }
+
+  async findEach(subject: string, purposes: readonly string[]): Promise<PostedMessage[]> {
+    if (purposes.length === 0) return [];
+    const rows = await this.q.runner.rows(
+      sqlOf(
+        `SELECT * FROM slack_messages WHERE subject = ? AND purpose IN (${placeholders(purposes.length)})`,
+      ),
+      [subject, ...purposes],
+    );
+    return rows.map(this.q.t.messages.map);
   }
 
   async remember(m: PostedMessage): Promise<void> {
