@@ -18,7 +18,7 @@ export class MessagesStore {
   constructor(private readonly messages: MessageQueries) {}
 
   async find(subject: string, purpose: string): Promise<PostedMessage | undefined> {
-    const waiting = this.unsaved.get(keyOf(subject, purpose));
+    const waiting = this.unsaved.get(messageKey(subject, purpose));
     if (waiting) {
       await this.remember(waiting);
       return waiting;
@@ -34,7 +34,7 @@ export class MessagesStore {
     const found = new Map<string, PostedMessage>();
     const toRead: string[] = [];
     for (const purpose of purposes) {
-      const waiting = this.unsaved.get(keyOf(subject, purpose));
+      const waiting = this.unsaved.get(messageKey(subject, purpose));
       if (waiting) {
         await this.remember(waiting);
         found.set(purpose, waiting);
@@ -46,13 +46,14 @@ export class MessagesStore {
   }
 
   async remember(message: PostedMessage): Promise<void> {
-    const key = keyOf(message.subject, message.purpose);
+    const key = messageKey(message.subject, message.purpose);
     this.unsaved.set(key, message);
     await persist(() => this.messages.remember(message));
     this.unsaved.delete(key);
   }
 }
 
-function keyOf(subject: string, purpose: string): string {
+/** One posted message's key: its subject and purpose. */
+export function messageKey(subject: string, purpose: string): string {
   return `${subject}\n${purpose}`;
 }

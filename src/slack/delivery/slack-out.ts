@@ -1,6 +1,6 @@
 import type { webApi } from '@slack/bolt';
 import type { Clock } from '../../core/clock';
-import type { MessagesStore, PostedMessage } from '../messages-store';
+import { messageKey, type MessagesStore, type PostedMessage } from '../messages-store';
 import type { SlackMessage } from '../ui/blocks';
 
 /** A Slack call that did not answer in time; it counts as a failed try and is retried. */
@@ -52,12 +52,13 @@ export class SlackOut {
 
   /**
    * The same calls, with the messages of `subject` for each of `purposes` read now, in one
-   * statement, rather than one round trip each as the calls come to them. For one delivery:
-   * the outbox delivers a subject's rows one at a time, so nobody else posts for it meanwhile.
+   * statement, rather than one round trip each as the calls come to them. Only for the subject
+   * of the outbox row being delivered: the outbox delivers a subject's rows one at a time, so
+   * nothing else posts for it meanwhile.
    */
   async knowing(subject: string, purposes: readonly string[]): Promise<SlackOut> {
     const found = await this.messages.findEach(subject, purposes);
-    const lookedUp = new Map(purposes.map((p) => [keyOf(subject, p), found.get(p)]));
+    const lookedUp = new Map(purposes.map((p) => [messageKey(subject, p), found.get(p)]));
     return new SlackOut(
       this.client,
       this.messages,
@@ -148,14 +149,14 @@ export class SlackOut {
   }
 
   private async find(subject: string, purpose: string): Promise<PostedMessage | undefined> {
-    const key = keyOf(subject, purpose);
+    const key = messageKey(subject, purpose);
     if (this.lookedUp?.has(key)) return this.lookedUp.get(key);
     return this.messages.find(subject, purpose);
   }
 
   private async remember(message: PostedMessage): Promise<void> {
     await this.messages.remember(message);
-    this.lookedUp?.set(keyOf(message.subject, message.purpose), message);
+    this.lookedUp?.set(messageKey(message.subject, message.purpose), message);
   }
 
   private async post(
@@ -176,8 +177,4 @@ export class SlackOut {
     if (!answer.ts) throw new Error('chat.postMessage answered without a ts');
     return { channel: answer.channel ?? channel, ts: answer.ts };
   }
-}
-
-function keyOf(subject: string, purpose: string): string {
-  return `${subject}\n${purpose}`;
 }
