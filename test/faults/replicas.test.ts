@@ -53,7 +53,7 @@ describe('replicas on one PostgreSQL', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     await survivors[0]!.bot.kill();
     world.fake.clearFaults();
-    world.receiver.releaseHung();
+    world.receiver.clearFaults();
 
     const next = await world.leader();
     expect(next).toBe(survivors[1]);

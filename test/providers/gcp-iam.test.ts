@@ -61,7 +61,7 @@ providerContract('gcp-iam', async () => {
     },
     stalled: async () => {
       for (let i = 0; i < 3; i++) fake.fail('getIamPolicy', { kind: 'hang' });
-      return { provider: gcpIam(fake), release: async () => fake.releaseHung() };
+      return { provider: gcpIam(fake), release: async () => fake.clearFaults() };
     },
     stop: async () => {
       await fake.stop();
@@ -269,7 +269,7 @@ describe('gcp-iam provider', () => {
     await expect(provider.grant(ctx)).rejects.toThrow(
       `gcp-iam setIamPolicy on ${PROJECT} timed out`,
     );
-    fake.releaseHung();
+    fake.clearFaults();
     await provider.revoke({ ...ctx, signal: new AbortController().signal });
     expect(ours(fake, PROJECT, ctx.grantId)).toEqual([]);
   });

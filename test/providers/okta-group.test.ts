@@ -60,7 +60,7 @@ providerContract('okta-group', async () => {
     expiryHeld: async () => null,
     stalled: async () => {
       for (let i = 0; i < 3; i++) fake.fail('getUser', { kind: 'hang' });
-      return { provider: enrolled(fake, okta(fake)), release: async () => fake.releaseHung() };
+      return { provider: enrolled(fake, okta(fake)), release: async () => fake.clearFaults() };
     },
     stop: () => fake.stop(),
   };
@@ -333,7 +333,7 @@ describe('okta-group provider', () => {
     await expect(provider.grant({ ...ctx, signal: AbortSignal.timeout(300) })).rejects.toThrow(
       `okta-group grant (group ${group}) timed out`,
     );
-    fake.releaseHung();
+    fake.clearFaults();
     await provider.grant(ctx);
     await provider.grant(ctx);
     expect(fake.members(group)).toEqual([lee.id]);

@@ -26,7 +26,7 @@ providerContract('webhook', async () => {
     },
     stalled: async () => {
       for (let i = 0; i < 3; i++) receiver.fail({ kind: 'hang' });
-      return { provider: webhook(receiver.url), release: async () => receiver.releaseHung() };
+      return { provider: webhook(receiver.url), release: async () => receiver.clearFaults() };
     },
     stop: () => receiver.stop(),
   };

@@ -110,7 +110,7 @@ export class FakeGcp {
   }
 
   async stop(): Promise<void> {
-    this.releaseHung();
+    this.clearFaults();
     if (!this.server) return;
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
@@ -158,7 +158,12 @@ export class FakeGcp {
     this.faults.set(endpoint, [...(this.faults.get(endpoint) ?? []), fault]);
   }
 
-  releaseHung(): void {
+  /**
+   * The target answers again: faults not yet met are dropped (a call that timed out before
+   * reaching this server leaves its fault behind) and hung calls are cut.
+   */
+  clearFaults(): void {
+    this.faults.clear();
     for (const res of this.hung) res.destroy();
     this.hung = [];
   }

@@ -118,7 +118,7 @@ export class FakeOkta {
   }
 
   async stop(): Promise<void> {
-    this.releaseHung();
+    this.clearFaults();
     if (!this.server) return;
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
@@ -176,7 +176,12 @@ export class FakeOkta {
     this.faults.set(route, [...(this.faults.get(route) ?? []), fault]);
   }
 
-  releaseHung(): void {
+  /**
+   * The target answers again: faults not yet met are dropped (a call that timed out before
+   * reaching this server leaves its fault behind) and hung calls are cut.
+   */
+  clearFaults(): void {
+    this.faults.clear();
     for (const res of this.hung) res.destroy();
     this.hung = [];
   }

@@ -85,7 +85,7 @@ export class WebhookReceiver {
   }
 
   async stop(): Promise<void> {
-    this.releaseHung();
+    this.clearFaults();
     for (const timer of this.late) clearTimeout(timer);
     this.late.clear();
     if (!this.server) return;
@@ -99,7 +99,12 @@ export class WebhookReceiver {
     this.faults.push(fault);
   }
 
-  releaseHung(): void {
+  /**
+   * The target answers again: faults not yet met are dropped (a call that timed out before
+   * reaching this server leaves its fault behind) and hung calls are cut.
+   */
+  clearFaults(): void {
+    this.faults = [];
     for (const res of this.hung) res.destroy();
     this.hung = [];
   }

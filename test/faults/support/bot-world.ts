@@ -75,7 +75,7 @@ export async function startBotWorld(options: BotWorldOptions = {}): Promise<BotW
   };
   const stopFakes = async () => {
     fake.clearFaults();
-    receiver.releaseHung();
+    receiver.clearFaults();
     await Promise.all([receiver.stop(), fake.stop()]);
     tmp.cleanup();
   };

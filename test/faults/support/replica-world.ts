@@ -159,7 +159,7 @@ export async function startReplicaWorld(count: number): Promise<ReplicaWorld> {
       assertConverged({ sql: inspector, store: reader, receiver, slack, now: Date.now, ...check }),
     async stop() {
       fake.clearFaults();
-      receiver.releaseHung();
+      receiver.clearFaults();
       await BotProcess.killAll();
       await reader.close().catch(() => undefined);
       await inspector.close();
