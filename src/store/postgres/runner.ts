@@ -142,6 +142,33 @@ export class PgTransactionRunner extends PgRunner {
     await this.sendHeldWith('COMMIT');
   }
 
+  /**
+   * Takes what is held, then COMMIT, out of this transaction unsent: the next transaction on this
+   * connection sends them first (`holdFirst`). `committed` runs when the COMMIT is answered.
+   */
+  takeCommit(committed: () => void): Held[] {
+    const taken = [...this.held, { text: 'COMMIT', answer: committed }];
+    this.held = [];
+    return taken;
+  }
+
+  /** Holds another transaction's last statements ahead of whatever this one holds. */
+  holdFirst(statements: readonly Held[]): void {
+    this.held = [...statements, ...this.held];
+  }
+
+  /** Whether `statements` are still held here, unsent. */
+  stillHolds(statements: readonly Held[]): boolean {
+    return statements.every((statement) => this.held.includes(statement));
+  }
+
+  /** Sends `statements`, held here, on their own now, keeping the rest held. */
+  async sendOnly(statements: readonly Held[]): Promise<void> {
+    this.held = this.held.filter((statement) => !statements.includes(statement));
+    const results = await this.several(statements.map((h) => h.text));
+    statements.forEach((h, i) => h.answer?.(results[i]!));
+  }
+
   /** Forgets what is held: the transaction is rolled back without it. */
   discard(): void {
     this.held = [];
@@ -166,7 +193,7 @@ export class PgTransactionRunner extends PgRunner {
 }
 
 /** A statement held for the next round trip, and where its answer goes when one is wanted. */
-interface Held {
+export interface Held {
   text: string;
   answer?: (result: QueryResult) => void;
 }

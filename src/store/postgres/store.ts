@@ -36,6 +36,7 @@ import { LOCKS } from './locks';
 import { ChangeQueue } from '../change-queue';
 import { NamedPool, type PoolCounts } from './pool';
 import { Sql, sqlOf, type RawRow } from '../sql';
+import { CarriedCommit } from './carried-commit';
 import { PgRunner, PgTransactionRunner } from './runner';
 
 export const POSTGRES_MIGRATIONS = join(__dirname, '..', '..', '..', 'migrations', 'postgres');
@@ -117,6 +118,8 @@ export class PostgresStore implements Store {
   private readonly changePool: NamedPool;
   /** Changes of this process, in the order they came, one at a time, with a bound on the wait. */
   private readonly changes: ChangeQueue;
+  /** The last change's COMMIT, to go in the next change's first round trip. */
+  private carried: CarriedCommit | undefined;
   private readonly settings: ClientConfig & { connectionTimeoutMillis: number };
   private readonly runners = new WeakMap<PoolClient, PgTransactionRunner>();
   private readonly perRunner = new WeakMap<PgTransactionRunner, Queries>();
@@ -252,27 +255,76 @@ export class PostgresStore implements Store {
   /**
    * Waits for this process's earlier changes here, then for other processes' on the lock. While
    * no other replica holds the lock, the BEGIN, the lock and the read of the chain's head go in
-   * the round trip of the change's first statement: each round trip on the one change connection
-   * is time every change behind this one waits. When another replica holds it, the change is
-   * rolled back as that round trip comes back and starts again once it has the lock: `work`
-   * takes its time when it starts (a lease, an audit event), which must not come from before a
-   * wait.
+   * the round trip of the change's first statement, and while another change of this process
+   * waits, the COMMIT goes in that change's first round trip (`CarriedCommit`): each round trip on
+   * the one change connection is time every change behind this one waits. When another replica
+   * holds the lock, the change is rolled back as that round trip comes back and starts again once
+   * it has the lock: `work` takes its time when it starts (a lease, an audit event), which must
+   * not come from before a wait.
    */
-  change<T>(work: (tx: Queries, chain: ChainHead) => Promise<T>): Promise<T> {
-    return this.changes.run(async () => {
+  async change<T>(work: (tx: Queries, chain: ChainHead) => Promise<T>): Promise<T> {
+    const { result, committed } = await this.changes.run(async () => {
+      const carried = this.carried;
+      this.carried = undefined;
       try {
-        return await this.transaction(this.changePool, 'BEGIN', (runner) => {
-          runner.ask(TRY_CHANGE_LOCK, [], lockedOrBusy);
-          return this.changeOn(runner, work);
-        });
+        return await this.changeOnce(work, carried, 'try');
       } catch (err) {
-        if (!(err instanceof ChangeLockBusy)) throw err;
-        return this.transaction(this.changePool, 'BEGIN', async (runner) => {
-          await runner.run(CHANGE_LOCK);
-          return this.changeOn(runner, work);
-        });
+        if (err instanceof ChangeLockBusy) return this.changeOnce(work, undefined, 'wait');
+        if (err instanceof CarriedCommitFailed) return this.changeOnce(work, undefined, 'try');
+        throw err;
       }
     });
+    await committed;
+    return result;
+  }
+
+  /**
+   * One attempt at a change on the change connection, sending first the COMMIT `carried` from the
+   * change before. Its own COMMIT is carried in turn when another change waits by its end; the
+   * connection then stays taken for that change.
+   */
+  private async changeOnce<T>(
+    work: (tx: Queries, chain: ChainHead) => Promise<T>,
+    carried: CarriedCommit | undefined,
+    lock: 'try' | 'wait',
+  ): Promise<{ result: T; committed: Promise<void> }> {
+    const client = carried?.client ?? (await this.changePool.connect());
+    const runner = this.runnerOn(client);
+    let kept = false;
+    let broken: Error | undefined;
+    let patience: NodeJS.Immediate | undefined;
+    try {
+      try {
+        if (carried) {
+          runner.holdFirst(carried.statements);
+          patience = setImmediate(() => void carried.sendAlone(runner));
+        }
+        runner.hold('BEGIN');
+        if (lock === 'wait') await runner.run(CHANGE_LOCK);
+        else runner.ask(TRY_CHANGE_LOCK, [], lockedOrBusy);
+        // Asked only when another change waits already, so it is likely to be carried.
+        const xid = this.changes.waiting > 0 ? runner.ask(CURRENT_XID) : undefined;
+        const result = await this.changeOn(runner, work);
+        if (xid && this.changes.waiting > 0) {
+          const [row] = await xid();
+          this.carried = new CarriedCommit(client, runner, Number(row!.xid));
+          kept = true;
+          return { result, committed: this.carried.committed };
+        }
+        await runner.commit();
+        return { result, committed: Promise.resolve() };
+      } catch (err) {
+        const oursNeverRan = carried ? await carried.settleAfter(runner, err) : false;
+        runner.discard();
+        await client.query('ROLLBACK').catch((rollbackError: Error) => {
+          broken = rollbackError;
+        });
+        throw oursNeverRan ? new CarriedCommitFailed() : err;
+      }
+    } finally {
+      clearImmediate(patience);
+      if (!kept) this.changePool.release(client, broken);
+    }
   }
 
   /**
@@ -406,6 +458,20 @@ const CHANGE_LOCK = new Sql(`SELECT pg_advisory_xact_lock(${LOCKS.change[0]}, ${
 const TRY_CHANGE_LOCK = new Sql(
   `SELECT pg_try_advisory_xact_lock(${LOCKS.change[0]}, ${LOCKS.change[1]}) AS locked`,
 );
+
+/** The transaction's id, which says later whether it committed (`CarriedCommit`). */
+const CURRENT_XID = new Sql('SELECT txid_current() AS xid');
+
+/**
+ * The COMMIT carried from the change before failed in this change's first round trip, so none
+ * of this change's statements ran: it starts again.
+ */
+class CarriedCommitFailed extends Error {
+  constructor() {
+    super("the change before this one failed in this one's first round trip");
+    this.name = 'CarriedCommitFailed';
+  }
+}
 
 /** Another replica held the change lock when a change's first round trip asked for it. */
 class ChangeLockBusy extends Error {
