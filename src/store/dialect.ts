@@ -12,6 +12,13 @@ export interface Dialect {
   skipLocked: string;
   /** Statements that go first, in the same transaction, when outbox rows are claimed. */
   beforeClaim: readonly string[];
+  /**
+   * One SELECT whose single row holds, in columns `each_0`, `each_1`, ..., the rows of each of
+   * `selects` as a JSON array of objects keyed by column name; absent where reading them one
+   * after another costs nothing extra. Only for columns JSON carries exactly (text, integers up
+   * to 2^53, booleans). See `readEach`.
+   */
+  jsonRowsOfEach?: (selects: readonly string[]) => string;
 }
 
 export const sqliteDialect: Dialect = {
@@ -22,6 +29,7 @@ export const sqliteDialect: Dialect = {
   skipLocked: '',
   // Its index holds the rows as they are: nothing for the claim's plan to step around.
   beforeClaim: [],
+  // No jsonRowsOfEach: its statements are prepared once per connection and run in-process.
 };
 
 export const postgresDialect: Dialect = {
@@ -35,4 +43,13 @@ export const postgresDialect: Dialect = {
   // rows, and marks the dead entries it passes (a row delivered leaves two until vacuum comes by),
   // so the next claim steps over them.
   beforeClaim: ['SET LOCAL enable_bitmapscan = off'],
+  // A simple query of several statements is planned again each time it is sent; one statement
+  // sent by name is planned once per connection (bench/results.md, "where a filing's CPU goes").
+  jsonRowsOfEach: (selects) =>
+    `SELECT ${selects
+      .map(
+        (select, i) =>
+          `(SELECT coalesce(jsonb_agg(to_jsonb(x)), '[]'::jsonb) FROM (${select}) x) AS each_${i}`,
+      )
+      .join(', ')}`,
 };

@@ -13,6 +13,7 @@ import { APPROVALS_OF } from './approvals';
 import { REQUEST_PENDING } from './conditions';
 import { GRANT_OF_REQUEST } from './grants';
 import type { QueryContext } from './context';
+import { readEach } from './read-each';
 
 const BY_ID = new Sql('SELECT * FROM requests WHERE id = ?');
 const BY_CLIENT_KEY = new Sql('SELECT * FROM requests WHERE client_key = ?');
@@ -79,7 +80,7 @@ export class SqlRequestQueries implements RequestQueries {
   }
 
   async standing(id: string): Promise<RequestStanding | undefined> {
-    const [requests = [], grants = [], approvals = []] = await this.q.runner.rowsOfEach([
+    const [requests = [], grants = [], approvals = []] = await readEach(this.q, [
       [BY_ID, [id]],
       [GRANT_OF_REQUEST, [id, id]],
       [APPROVALS_OF, [id]],
@@ -90,7 +91,7 @@ export class SqlRequestQueries implements RequestQueries {
     return {
       request: this.q.t.requests.map(request),
       grant: grant && this.q.t.grants.map(grant),
-      approvals: approvals.map(this.q.t.approvals.map),
+      approvals: approvals.map(this.q.t.approvals.map).sort((a, b) => a.id - b.id),
     };
   }
 
