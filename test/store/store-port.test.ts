@@ -415,6 +415,37 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
     });
   });
 
+  it("grants.liveAlongside: the people's live grants on the same providers, each person's found by key", async () => {
+    const now = AT + 1_000;
+    const people = ['UA', 'UB', 'UC'];
+    await t.store.change(async (tx) => {
+      for (const [i, userId] of [...people, 'UOTHER'].entries())
+        await tx.requests.insert(requestRow(`req_${i}`, { requester: userId, status: 'approved' }));
+      const live = { status: 'active' as const, expiresAt: now + 60_000 };
+      const grants = [
+        grantRow('gr_ending_a', 'req_0', { userId: 'UA', status: 'active', expiresAt: now - 1 }),
+        grantRow('gr_live_a', 'req_0', { userId: 'UA', ...live }),
+        grantRow('gr_activating_b', 'req_1', { userId: 'UB' }),
+        grantRow('gr_other_provider_b', 'req_1', { userId: 'UB', provider: 'iam', ...live }),
+        grantRow('gr_revoked_c', 'req_2', {
+          userId: 'UC',
+          status: 'revoked',
+          expiresAt: now + 60_000,
+        }),
+        grantRow('gr_other_person', 'req_3', { userId: 'UOTHER', ...live }),
+      ];
+      for (const grant of grants) await tx.grants.insert(grant);
+    });
+    const ending = people.map((userId, i) =>
+      grantRow(`gr_ending_${i}`, `req_${i}`, { userId, status: 'active', expiresAt: now - 1 }),
+    );
+    const live = await t.store.grants.liveAlongside(ending, now);
+    expect(live.map((g) => g.id).sort()).toEqual(['gr_activating_b', 'gr_live_a']);
+    expect(live.find((g) => g.id === 'gr_live_a')).toEqual(
+      grantRow('gr_live_a', 'req_0', { userId: 'UA', status: 'active', expiresAt: now + 60_000 }),
+    );
+  });
+
   describe('requests.standing and grants.ofRequest', () => {
     const approval = (requestId: string, approver: string, createdAt: number) => ({
       requestId,

@@ -160,14 +160,18 @@ export class SqlGrantQueries implements GrantQueries {
     if (grants.length === 0) return [];
     const users = [...new Set(grants.map((g) => g.userId))];
     const providers = [...new Set(grants.map((g) => g.provider))];
-    // Both IN lists; the caller pairs the rows with its grants. The live-grants condition repeats
-    // grants_user_live's own, so that SQLite reads a person's live grants from that index alone.
+    // The caller pairs the rows with its grants. The live-grants condition repeats
+    // grants_user_live's own, so that a person's live grants are read from that index alone.
     return this.many(
       sqlOf(
-        `SELECT * FROM grants WHERE user_id IN (${placeholders(users.length)})
-           AND status in ('activating', 'active', 'revoking')
+        this.q.dialect.rowsOfKeys(
+          'grants',
+          'user_id',
+          users.length,
+          `status in ('activating', 'active', 'revoking')
            AND provider IN (${placeholders(providers.length)})
            AND (status = 'activating' OR (status = 'active' AND expires_at > ?))`,
+        ),
       ),
       [...users, ...providers, now],
     );
