@@ -54,7 +54,8 @@ export const postgresDialect: Dialect = {
   // so the next claim steps over them.
   beforeClaim: ['SET LOCAL enable_bitmapscan = off'],
   // A simple query of several statements is planned again each time it is sent; one statement
-  // sent by name is planned once per connection (bench/results.md, "where a filing's CPU goes").
+  // sent by name is planned once per connection (docs/performance.md, "A request's standing in
+  // one planned statement on PostgreSQL").
   jsonRowsOfEach: (selects) =>
     `SELECT ${selects
       .map(

@@ -1,5 +1,4 @@
-import type { BoundSql, RawRow } from '../sql';
-import { sqlOf } from '../sql';
+import { sqlOf, type BoundSql, type RawRow } from '../sql';
 import type { QueryContext } from './context';
 
 /**
