@@ -30,6 +30,21 @@ const TIMEOUT_MS = 120_000;
 /** How many grants expire at once in each lag row, in the SQLite step and on PostgreSQL alike. */
 export const LAG_SIZES: readonly number[] = [100, 1_000, 10_000];
 
+/**
+ * Rounds of a lag row of up to 1,000 grants. At 1,000 grants one round's p99 ranged from 1.03× to
+ * 1.98× its floor's within one process, and over one hour (2026-12-04) the medians of 5 rounds
+ * from 1.09× to 1.41× in seven runs where those of 15 stayed within 1.18× to 1.24× in seven: such
+ * a row takes a few seconds a round, so it takes 15. A row of 10,000 grants takes ten times as
+ * long a round and keeps the count its caller gives.
+ */
+const SMALL_ROW_ROUNDS = 15;
+
+/** Rounds for a lag row of `grants`: SMALL_ROW_ROUNDS up to 1,000 grants, `large` above. */
+export const lagRounds =
+  (large: number) =>
+  (grants: number): number =>
+    grants <= 1_000 ? SMALL_ROW_ROUNDS : large;
+
 interface Lags {
   p50: number;
   p99: number;
@@ -265,7 +280,8 @@ const show = (l: Lags) => `p50 ${fmt(l.p50)} · p99 ${fmt(l.p99)} · max ${fmt(l
 export async function lagBench(
   options: {
     grants: readonly number[];
-    rounds: number;
+    /** Rounds for a row of that many grants. */
+    rounds: (grants: number) => number;
     answerAfterMs?: number;
     isolation?: Isolation;
   },
@@ -287,6 +303,7 @@ export async function lagBench(
     const concurrency = configFor(receiver.port).sweeper.concurrency;
     const rows: Row[] = [];
     for (const grants of options.grants) {
+      const rounds = options.rounds(grants);
       const leadMs = leadFor(on.leadMs ?? LEAD_MS, grants);
       const values: Lags[] = [];
       const floors: Lags[] = [];
@@ -298,7 +315,7 @@ export async function lagBench(
       await hallpass();
       await direct();
       values.length = floors.length = 0;
-      for (let round = 0; round < options.rounds; round++) {
+      for (let round = 0; round < rounds; round++) {
         const [first, second] = round % 2 ? [direct, hallpass] : [hallpass, direct];
         await first();
         await second();
@@ -312,7 +329,7 @@ export async function lagBench(
       const floor = med(floors);
       rows.push({
         bench: on.bench,
-        figure: `revocation lag, ${fmt(grants)} grants expiring at once, webhook provider${declared}${answering}, concurrency ${concurrency} (median of ${options.rounds} rounds)`,
+        figure: `revocation lag, ${fmt(grants)} grants expiring at once, webhook provider${declared}${answering}, concurrency ${concurrency} (median of ${rounds} rounds)`,
         value: show(value),
         floor: `${show(floor)} (the same webhook calls, no Hallpass${order})`,
         ratio: `${fmt(value.p99 / floor.p99, 2)}× (p99)`,

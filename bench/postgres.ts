@@ -16,7 +16,7 @@ import {
   type OutboxStore,
 } from './outbox';
 import { appendRows, FLOOR_DETAILS, FLOOR_HASH, type AppendSide } from './audit';
-import { LAG_SIZES, lagBench, type LagDb } from './lag';
+import { LAG_SIZES, lagBench, lagRounds, type LagDb } from './lag';
 import { perSecond, sideBySide, timedAsync } from './measure';
 import { startBenchPostgres, postgresMissing, type BenchPostgres } from './pg-cluster';
 import { copySeeded, type Seeded } from './pg-seed';
@@ -625,7 +625,7 @@ export async function postgresBench(quick: boolean): Promise<Row[]> {
       await revokeRow(quick ? 20_000 : 100_000, quick ? 2_000 : 10_000, 3, pgSweep(cluster)),
       ...(await idleRows(IDLE_SIZES(quick), pgIdle(cluster))),
       ...(await lagBench(
-        { grants: LAG_SIZES, rounds: quick ? 1 : 3 },
+        { grants: LAG_SIZES, rounds: quick ? () => 1 : lagRounds(3) },
         { bench: on('lag'), fresh: pgLagDb(cluster), leadMs: PG_LAG_LEAD_MS },
       )),
       ...(await slackPathRows(quick, cluster)),
