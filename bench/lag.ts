@@ -37,7 +37,7 @@ export const LAG_SIZES: readonly number[] = [100, 1_000, 10_000];
  * a row takes a few seconds a round, so it takes 15. A row of 10,000 grants takes ten times as
  * long a round and keeps the count its caller gives.
  */
-const SMALL_ROW_ROUNDS = 15;
+export const SMALL_ROW_ROUNDS = 15;
 
 /** Rounds for a lag row of `grants`: SMALL_ROW_ROUNDS up to 1,000 grants, `large` above. */
 export const lagRounds =

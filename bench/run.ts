@@ -3,7 +3,7 @@ import { auditBench } from './audit';
 import { capacityBench, TRIES_PER_RATE } from './capacity';
 import { digestBench } from './digest';
 import { footprintBench } from './footprint';
-import { LAG_SIZES, lagBench, lagRounds } from './lag';
+import { LAG_SIZES, lagBench, lagRounds, SMALL_ROW_ROUNDS } from './lag';
 import { failoverBench } from './failover';
 import { postgresBench } from './postgres';
 import { BURST_SIZES, OUTBOX_SIZES, outboxBench, outboxBurstBench } from './outbox';
@@ -19,6 +19,9 @@ interface Step {
 }
 
 const rounds = (quick: boolean, full: number, fast: number) => (quick ? fast : full);
+
+/** Rounds of the SQLite lag rows of 10,000 grants and of the slow receiver's row. */
+const LARGE_LAG_ROUNDS = 5;
 
 /** Each bench is one step; a new one is added here. */
 const STEPS: Step[] = [
@@ -48,13 +51,20 @@ const STEPS: Step[] = [
   {
     name: 'lag',
     method: (q) =>
-      `each size: an uncounted warm-up pair, then ${q ? '1 round' : '15 rounds (5 at 10,000 grants and in the row whose receiver answers after 20 ms)'} alternating which goes first, Hallpass (the sweeper started, real clock and webhook, the store opened as the process opens it, WAL checkpoints on their own thread) or the same calls straight at the receiver; the median of each percentile. A round ends once the receiver has seen every revoke and the database records them all. The receiver answers at once, except in the row where it answers each call after 20 ms, as a target system across a network would. The webhook declares nothing, so Hallpass treats its access as shared and reads each revoke back before its lane moves on, except in the last row, where it declares per-grant access: Hallpass then sends every due revoke before any read-back, and the floor makes the same calls in that order.`,
+      `each size: an uncounted warm-up pair, then ${q ? '1 round' : `${SMALL_ROW_ROUNDS} rounds (${LARGE_LAG_ROUNDS} at 10,000 grants and in the row whose receiver answers after 20 ms)`} alternating which goes first, Hallpass (the sweeper started, real clock and webhook, the store opened as the process opens it, WAL checkpoints on their own thread) or the same calls straight at the receiver; the median of each percentile. A round ends once the receiver has seen every revoke and the database records them all. The receiver answers at once, except in the row where it answers each call after 20 ms, as a target system across a network would. The webhook declares nothing, so Hallpass treats its access as shared and reads each revoke back before its lane moves on, except in the last row, where it declares per-grant access: Hallpass then sends every due revoke before any read-back, and the floor makes the same calls in that order.`,
     run: async (quick) => [
-      ...(await lagBench({ grants: LAG_SIZES, rounds: quick ? () => 1 : lagRounds(5) })),
-      ...(await lagBench({ grants: [1_000], rounds: () => (quick ? 1 : 5), answerAfterMs: 20 })),
+      ...(await lagBench({
+        grants: LAG_SIZES,
+        rounds: quick ? () => 1 : lagRounds(LARGE_LAG_ROUNDS),
+      })),
       ...(await lagBench({
         grants: [1_000],
-        rounds: quick ? () => 1 : lagRounds(5),
+        rounds: () => (quick ? 1 : LARGE_LAG_ROUNDS),
+        answerAfterMs: 20,
+      })),
+      ...(await lagBench({
+        grants: [1_000],
+        rounds: quick ? () => 1 : lagRounds(LARGE_LAG_ROUNDS),
         isolation: 'per-grant',
       })),
     ],
