@@ -272,9 +272,9 @@ export class Unsettled extends Error {
 }
 
 /** How long to wait for a composed bot's jobs (DMs, approver messages, provider calls). */
-async function settled(db: WatchedDb): Promise<void> {
+async function settled(db: WatchedDb, inMemory: () => number = () => 0): Promise<void> {
   await waitFor(
-    () => db.unfinished(),
+    async () => (await db.unfinished()) + inMemory(),
     (n) => n === 0,
     (n) => new Unsettled(n),
   );
@@ -412,7 +412,8 @@ export async function composedTarget(
     url: `http://127.0.0.1:${running.port}${EVENTS_PATH}`,
     approvable: pendingIn(db),
     recorded: () => db.recorded(),
-    settle: () => settled(db),
+    // Homes wait to be drawn in memory, beside the outbox rows the database counts.
+    settle: () => settled(db, () => running.dispatcher.homesUnfinished),
     stop: async () => {
       await running.stop();
       await db.close();

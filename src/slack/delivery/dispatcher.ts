@@ -154,6 +154,11 @@ export class OutboxDispatcher {
     return this;
   }
 
+  /** Homes asked for and not yet drawn again: work the process has queued beside the outbox. */
+  get homesUnfinished(): number {
+    return this.homes.unfinished;
+  }
+
   /** Starts the poll loop. */
   start(): void {
     if (this.started) return;
@@ -181,7 +186,10 @@ export class OutboxDispatcher {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  /** One round: tries the due oldest row of each subject. Returns how many rows it tried. */
+  /**
+   * One round: tries the due oldest row of each subject, and draws the Homes waiting that fit
+   * beside them. Returns how many rows it tried and Homes it drew.
+   */
   async deliverDue(): Promise<number> {
     const round = this.round();
     this.inFlight.add(round);
@@ -192,7 +200,10 @@ export class OutboxDispatcher {
     }
   }
 
-  /** Rounds until nothing is due (rows scheduled for later stay). Returns how many rows it tried. */
+  /**
+   * Rounds until nothing is due and no Home waits (rows scheduled for later stay). Returns how
+   * many rows it tried and Homes it drew.
+   */
   async drain(maxRounds = 1000): Promise<number> {
     let total = 0;
     for (let i = 0; i < maxRounds; i++) {
@@ -228,9 +239,13 @@ export class OutboxDispatcher {
 
   private async round(): Promise<number> {
     if (this.stopping) return 0;
-    const rows = await this.deps.core.outbox.claim(this.options.leaseMs, this.options.concurrency);
-    await Promise.all(rows.map((row) => this.attempt(row)));
-    return rows.length;
+    const { concurrency, leaseMs } = this.options;
+    const rows = await this.deps.core.outbox.claim(leaseMs, concurrency);
+    // Homes are drawn in the places the due rows leave, and in one place of a full round, so a
+    // backlog of deliveries goes first without holding every Home back for its whole length.
+    const draws = this.homes.take(Math.max(1, concurrency - rows.length));
+    await Promise.all([...rows.map((row) => this.attempt(row)), ...draws]);
+    return rows.length + draws.length;
   }
 
   private async attempt(row: ClaimedOutboxRow): Promise<void> {
@@ -296,8 +311,8 @@ export class OutboxDispatcher {
       zoneOf: (userId) => zoneOf(this.deps.zones, userId, this.deps.core.config.timezone),
       queuedAfter: () => this.deps.core.outbox.queuedAfter(row, QUEUED_AFTER_LIMIT),
       refreshHome: async (userIds) => {
-        await keepLease();
-        await refreshOpenedHomes(this.deps, userIds, (userId) => this.homes.redraw(userId));
+        // Asked during a round: the tick after it starts at once, as the round delivered a row.
+        await refreshOpenedHomes(this.deps, userIds, async (userId) => this.homes.ask(userId));
       },
       post: (channel, message) => slack.postOnce(`outbox:${row.key}`, channel, message),
       reply: (parent, message) => slack.replyOnce(`outbox:${row.key}`, parent, message),

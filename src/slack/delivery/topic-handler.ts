@@ -26,8 +26,9 @@ export interface DeliveryContext {
    */
   queuedAfter(): Promise<Notification[]>;
   /**
-   * Republishes the Home tab of those of these people who have opened it, now that what it
-   * shows changed, one draw at a time for each person (HomeDraws); never throws.
+   * Asks for the Home tab of those of these people who have opened it to be drawn again, now
+   * that what it shows changed: the dispatcher draws it in a coming round (HomeDraws), after
+   * this delivery. Never throws.
    */
   refreshHome(userIds: readonly string[]): Promise<void>;
   /** Posts once for this outbox row: a retry after a partial success skips channels already done. */

@@ -623,6 +623,37 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
     });
   });
 
+  describe('Homes', () => {
+    const homes = (userId: string) =>
+      h.fake.callsOf('views.publish').filter((c) => c.args.user_id === userId);
+
+    it("draws a person's Home once for the changes of theirs one round delivered, after them", async () => {
+      await h.core.messages.homeOpened('UREQ', h.clock.now());
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await request()).id);
+      await h.dispatcher.drain();
+      expect(posts('CDBA')).toHaveLength(3);
+      expect(homes('UREQ')).toHaveLength(1);
+      const view = JSON.stringify(homes('UREQ')[0]!.args.view);
+      for (const id of ids) expect(view).toContain(`request:${id}`);
+    });
+
+    it('draws a Home in a full round too, so a backlog does not hold it back for its whole length', async () => {
+      await h.core.messages.homeOpened('UREQ', h.clock.now());
+      await request();
+      await request({ requester: 'UENG' });
+      const due = (await h.rows("status = 'pending'")).length;
+      const rounds = h.dispatcherFor(h.core, { concurrency: 1 });
+      const tried: number[] = [];
+      for (let n = await rounds.deliverDue(); n > 0; n = await rounds.deliverDue()) tried.push(n);
+      // One row a round, and the Home beside the row of one of them: no round waited for a place.
+      expect(tried).toHaveLength(due);
+      expect(tried.filter((n) => n === 2)).toHaveLength(1);
+      expect(homes('UREQ')).toHaveLength(1);
+      expect(rounds.homesUnfinished).toBe(0);
+    });
+  });
+
   describe('the loop', () => {
     it('delivers soon after a kick from a commit, and stop waits for the send in flight', async () => {
       const impatient = h.dispatcherFor(h.core, { callTimeoutMs: HANG_TIMEOUT_MS });

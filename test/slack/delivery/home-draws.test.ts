@@ -33,74 +33,79 @@ function drawing() {
 const settled = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('HomeDraws', () => {
-  it('draws a Home at once when none of that person is in progress, and resolves when drawn', async () => {
+  it('draws a Home asked for when a round takes it, and tells when it is drawn', async () => {
     const world = drawing();
     const draws = new HomeDraws(world.draw);
+    draws.ask('U1');
+    expect(world.drawn).toEqual([]);
+    expect(draws.unfinished).toBe(1);
     let done = false;
-    const first = draws.redraw('U1').then(() => (done = true));
-    await settled();
+    const [first] = draws.take(8);
+    void first!.then(() => (done = true));
     expect(world.drawn).toEqual([{ userId: 'U1', state: 0 }]);
+    await settled();
     expect(done).toBe(false);
+    expect(draws.unfinished).toBe(1);
     world.finish();
     await first;
+    expect(draws.unfinished).toBe(0);
+    expect(draws.take(8)).toEqual([]);
+  });
+
+  it('serves every ask of a person that waits with one draw, from the state when it starts', () => {
+    const world = drawing();
+    const draws = new HomeDraws(world.draw);
+    draws.ask('U1');
+    world.state = 1;
+    draws.ask('U1');
+    draws.ask('U1');
+    expect(draws.take(8)).toHaveLength(1);
+    expect(world.drawn).toEqual([{ userId: 'U1', state: 1 }]);
+  });
+
+  it('draws the oldest asks first, no more than a round has places for', () => {
+    const world = drawing();
+    const draws = new HomeDraws(world.draw);
+    for (const userId of ['U1', 'U2', 'U3']) draws.ask(userId);
+    // Asked again, U1 keeps its place: a busy person does not push the others back.
+    draws.ask('U1');
+    expect(draws.take(2)).toHaveLength(2);
+    expect(world.drawn.map((d) => d.userId)).toEqual(['U1', 'U2']);
+    expect(draws.take(2)).toHaveLength(1);
+    expect(world.drawn.map((d) => d.userId)).toEqual(['U1', 'U2', 'U3']);
   });
 
   it('draws a change asked for during a draw after it, never beside it, from the state then', async () => {
     const world = drawing();
     const draws = new HomeDraws(world.draw);
-    const first = draws.redraw('U1');
-    await settled();
+    draws.ask('U1');
+    const [first] = draws.take(8);
     world.state = 1;
-    const second = draws.redraw('U1');
-    await settled();
-    expect(world.drawn).toHaveLength(1);
-    world.finish();
-    await first;
-    await settled();
-    expect(world.drawn).toEqual([
-      { userId: 'U1', state: 0 },
-      { userId: 'U1', state: 1 },
-    ]);
-    world.finish();
-    await second;
-    expect(world.mostAtOnce).toBe(1);
-  });
-
-  it('serves every redraw asked for during a draw with the one draw that follows it', async () => {
-    const world = drawing();
-    const draws = new HomeDraws(world.draw);
-    void draws.redraw('U1');
-    await settled();
-    const waiting = [draws.redraw('U1'), draws.redraw('U1'), draws.redraw('U1')];
-    world.finish();
-    await settled();
-    world.finish();
-    await Promise.all(waiting);
-    expect(world.drawn).toHaveLength(2);
-  });
-
-  it("draws different people's Homes side by side", async () => {
-    const world = drawing();
-    const draws = new HomeDraws(world.draw);
-    const both = [draws.redraw('U1'), draws.redraw('U2')];
-    await settled();
+    draws.ask('U1');
+    draws.ask('U2');
+    // U1 keeps its place while its draw is in progress; the round goes on to U2.
+    expect(draws.take(8)).toHaveLength(1);
     expect(world.drawn.map((d) => d.userId)).toEqual(['U1', 'U2']);
     world.finish();
     world.finish();
-    await Promise.all(both);
+    await first;
+    const [second] = draws.take(8);
+    expect(world.drawn.at(-1)).toEqual({ userId: 'U1', state: 1 });
+    world.finish();
+    await second;
+    expect(world.mostAtOnce).toBe(2);
+    expect(draws.unfinished).toBe(0);
   });
 
   it('goes on drawing after a draw that threw', async () => {
     const world = drawing();
     const draws = new HomeDraws(world.draw);
-    const broken = draws.redraw('U1');
-    await settled();
-    const next = draws.redraw('U1');
+    draws.ask('U1');
+    const [broken] = draws.take(8);
+    draws.ask('U1');
     world.finish(new Error('boom'));
-    await expect(broken).rejects.toThrow('boom');
-    await settled();
+    await broken;
+    expect(draws.take(8)).toHaveLength(1);
     expect(world.drawn).toHaveLength(2);
-    world.finish();
-    await next;
   });
 });
