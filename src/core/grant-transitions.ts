@@ -487,9 +487,9 @@ async function moveAll(
  * How long before its moment the sweeper may take due work: it books a mass expiry (the move to
  * `revoking`, the audit events) while access is still live, then makes every call on the
  * moment, so the booking no longer delays the calls that end access. A second books ten thousand
- * grants with room to spare on two cores, where a quarter of one left a quarter or more to be
- * booked between the calls (docs/performance.md). An extension approved in this last stretch is
- * refused, as it would be once the revoke began.
+ * grants on two cores, on SQLite or PostgreSQL, where a quarter of one left a quarter or more to
+ * be booked between the calls (docs/performance.md). An extension approved in this last stretch
+ * is refused, as it would be once the revoke began.
  */
 export const TAKE_AHEAD_MS = 1_000;
 

@@ -570,6 +570,79 @@ describe.each(STORE_KINDS)('sweeper (%s)', (kind: StoreKind) => {
     expect(listed.sort()).toEqual([...ids].sort());
   });
 
+  /** A rig on a fresh store whose sweeper runs two lanes: pages of 4 grants, then of 16. */
+  async function twoLanes(): Promise<Rig> {
+    await r.sweeper.stop();
+    await r.h.close();
+    return rig(await coreHarness(`${BASE_CONFIG}sweeper: { concurrency: 2 }\n`, undefined, kind));
+  }
+
+  /** Each booking commit of the pass: the revokes called by then, and the grants booked before. */
+  function bookings(): { called: number; bookedBefore: number }[] {
+    const seen: { called: number; bookedBefore: number }[] = [];
+    let booked = 0;
+    r.h.core.onCommit((events) => {
+      const now = events.filter((e) => e.action === 'grant.revoke_requested').length;
+      if (now === 0) return;
+      seen.push({ called: r.provider.callsOf('revoke').length, bookedBefore: booked });
+      booked += now;
+    });
+    return seen;
+  }
+
+  it('books the next page of due grants while the lanes still call the one before', async () => {
+    r = await twoLanes();
+    for (let i = 0; i < 60; i++) await approved(r.h, 'auto', '30m', `UUSER${i}`);
+    await r.sweeper.tick();
+    r.h.clock.advance(31 * MIN);
+    // Calls that take a while, as across a network: booking a page takes less than a few.
+    r.provider.onCall = async (call) => {
+      if (call.action === 'revoke') await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    const seen = bookings();
+    await r.sweeper.tick();
+    expect(await r.h.sql.value("SELECT count(*) FROM grants WHERE status = 'revoked'")).toBe(60);
+    // Pages of 4, 16, 16, 16 and 8. From the third on, each was booked while the lanes still had
+    // more than their own number of grants booked and waiting; left until the lanes had (almost)
+    // nothing, every page would stall the calls for as long as its booking took.
+    expect(seen).toHaveLength(5);
+    for (const { called, bookedBefore } of seen.slice(2))
+      expect(bookedBefore - called).toBeGreaterThan(r.h.config.sweeper.concurrency);
+  });
+
+  it('books a mass expiry to its end when its moment comes while it is still being booked', async () => {
+    r = await twoLanes();
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push(await approved(r.h, 'auto', '30m', `UUSER${i}`));
+    await r.sweeper.tick();
+    const expiresAt = (await grant(ids[0]!)).expiresAt!;
+    r.h.clock.set(expiresAt - TAKE_AHEAD_MS);
+    // Pages of at most 10 stand in for a mass expiry of thousands, and the moment comes once the
+    // second is booked, as it does for a booking that takes longer than TAKE_AHEAD_MS.
+    const due = r.h.core.lifecycle.due.bind(r.h.core.lifecycle);
+    r.h.core.lifecycle.due = (limit, after) => due(Math.min(limit, 10), after);
+    const seen = bookings();
+    r.h.core.onCommit(() => {
+      if (seen.length === 2) r.h.clock.set(expiresAt);
+    });
+    const pass = r.sweeper.start();
+    const deadline = Date.now() + 10_000;
+    const revoking = () =>
+      r.h.sql.value<number>("SELECT count(*) FROM grants WHERE status = 'revoking'");
+    while ((await revoking()) < ids.length && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    // Booked to its end before any call: the lanes still wait on the timers for the moment.
+    expect(await revoking()).toBe(ids.length);
+    expect(r.provider.callsOf('revoke')).toHaveLength(0);
+    for (const pending of [...r.timers.pending.keys()]) {
+      const timer = r.timers.pending.get(pending);
+      r.timers.pending.delete(pending);
+      timer?.fn();
+    }
+    await pass;
+    for (const id of ids) expect((await grant(id)).status).toBe('revoked');
+  });
+
   it('counts a revoke whose record cannot be written as a failed attempt, and retries it', async () => {
     const grantId = await approved(r.h);
     await r.sweeper.tick();
