@@ -46,6 +46,14 @@ export function parseNotification(row: OutboxRow): Notification | undefined {
 export class OutboxBook {
   constructor(private readonly ctx: CoreContext) {}
 
+  /**
+   * This process's changes waiting for the database now. The delivery loop gives way while many
+   * do: what a burst asks for is recorded first, and its messages follow.
+   */
+  changesWaiting(): number {
+    return this.ctx.store.changeQueue().waiting;
+  }
+
   /** Takes up to `limit` due rows (the oldest of each subject) for one try each, leased. */
   claim(leaseMs: number, limit: number): Promise<ClaimedOutboxRow[]> {
     return this.ctx.store.outbox.claimHeads(this.ctx.clock.now(), leaseMs, limit);

@@ -49,6 +49,16 @@ export interface DispatcherOptions {
   retryBaseMs: number;
   retryMaxMs: number;
   random: () => number;
+  /**
+   * While more than this many of the process's changes wait for the database, the loop starts
+   * no round: a burst's filings and decisions are recorded first, and their messages follow.
+   */
+  giveWayAtChanges: number;
+  /**
+   * The longest the loop gives way since it started or last started a round, so messages go on
+   * in a long burst.
+   */
+  giveWayMaxMs: number;
 }
 
 export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
@@ -67,7 +77,15 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   retryBaseMs: 2_000,
   retryMaxMs: 5 * 60_000,
   random: Math.random,
+  // Every round's reads, sends and marks take turns on the thread that also sends each change's
+  // round trip: on PostgreSQL, under a burst of filings, the changes fell behind the rounds until
+  // the change queue refused them (docs/performance.md, "Deliveries give way to changes").
+  giveWayAtChanges: 50,
+  giveWayMaxMs: 1_000,
 };
+
+/** How soon the loop looks again while it gives way to changes. */
+const GIVE_WAY_RECHECK_MS = 10;
 
 export interface DispatcherDeps {
   clock: Clock;
@@ -112,6 +130,8 @@ export class OutboxDispatcher {
   private ticking = false;
   private kickedDuringTick = false;
   private timer: NodeJS.Timeout | undefined;
+  /** When the loop started or last started a round: performance.now(), this process's own pace. */
+  private lastRoundAt = 0;
   /**
    * Rows Slack accepted within `markWindowMs` of each other are marked sent in one transaction:
    * under load a round's sends finish close together, and each commit costs the thread that also
@@ -164,6 +184,7 @@ export class OutboxDispatcher {
     if (this.started) return;
     this.started = true;
     this.stopping = false;
+    this.lastRoundAt = performance.now();
     this.schedule(0);
   }
 
@@ -223,6 +244,11 @@ export class OutboxDispatcher {
   private async tick(): Promise<void> {
     this.timer = undefined;
     if (!this.started) return;
+    if (this.givesWay()) {
+      this.schedule(GIVE_WAY_RECHECK_MS);
+      return;
+    }
+    this.lastRoundAt = performance.now();
     this.ticking = true;
     this.kickedDuringTick = false;
     let tried = 0;
@@ -235,6 +261,15 @@ export class OutboxDispatcher {
     }
     if (this.started)
       this.schedule(tried > 0 || this.kickedDuringTick ? 0 : this.options.pollIntervalMs);
+  }
+
+  /** Whether the loop waits a moment before its next round (DispatcherOptions.giveWayAtChanges). */
+  private givesWay(): boolean {
+    const { giveWayAtChanges, giveWayMaxMs } = this.options;
+    return (
+      this.deps.core.outbox.changesWaiting() > giveWayAtChanges &&
+      performance.now() - this.lastRoundAt < giveWayMaxMs
+    );
   }
 
   private async round(): Promise<number> {

@@ -678,5 +678,79 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(posts()).toHaveLength(3);
     });
+
+    /** Opens what a test held, also when it failed: the dispatcher's stop waits for its round. */
+    let opened: (() => void)[] = [];
+    afterEach(() => {
+      opened.forEach((open) => open());
+      opened = [];
+    });
+
+    /** Holds the change queue: one change that waits until released, and `behind` queued after it. */
+    async function changesHeld(behind: number) {
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      opened.push(open);
+      const held = h.store.change(() => gate);
+      const queued = Array.from({ length: behind }, () => h.store.change(async () => undefined));
+      await waitUntil(() => h.core.outbox.changesWaiting() === behind, 'the changes queued');
+      return {
+        release: async () => {
+          open();
+          await Promise.all([held, ...queued]);
+        },
+      };
+    }
+
+    /** How many changes waited as each round asked for its rows. */
+    function countClaims(): number[] {
+      const waitingAtClaims: number[] = [];
+      const claim = h.core.outbox.claim.bind(h.core.outbox);
+      h.core.outbox.claim = (leaseMs, limit) => {
+        waitingAtClaims.push(h.core.outbox.changesWaiting());
+        return claim(leaseMs, limit);
+      };
+      return waitingAtClaims;
+    }
+
+    it('starts no round while more changes wait than it gives way at, and delivers once they are recorded', async () => {
+      const loop = h.dispatcherFor(h.core, { giveWayAtChanges: 3, giveWayMaxMs: 60_000 });
+      await request();
+      const claims = countClaims();
+      const changes = await changesHeld(4);
+      loop.start();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(claims).toEqual([]);
+
+      await changes.release();
+      await waitUntil(async () => (await h.rows("status = 'pending'")).length === 0, 'delivery');
+      expect(claims[0]).toBe(0);
+      expect(posts()).toHaveLength(2);
+    });
+
+    it('gives way no longer than giveWayMaxMs: a round starts while the changes still wait', async () => {
+      const loop = h.dispatcherFor(h.core, { giveWayAtChanges: 3, giveWayMaxMs: 100 });
+      await request();
+      const claims = countClaims();
+      const changes = await changesHeld(4);
+      loop.start();
+      await waitUntil(() => claims.length > 0, 'a round');
+      expect(claims[0]).toBe(4);
+
+      await changes.release();
+      await waitUntil(async () => (await h.rows("status = 'pending'")).length === 0, 'delivery');
+      expect(posts()).toHaveLength(2);
+    });
+
+    it('gives way to nothing while as many changes wait as it gives way at', async () => {
+      const loop = h.dispatcherFor(h.core, { giveWayAtChanges: 4, giveWayMaxMs: 60_000 });
+      await request();
+      const claims = countClaims();
+      const changes = await changesHeld(4);
+      loop.start();
+      await waitUntil(() => claims.length > 0, 'a round');
+      expect(claims[0]).toBe(4);
+      await changes.release();
+    });
   });
 });
