@@ -713,44 +713,55 @@ describe.each(STORE_KINDS)('the outbox dispatcher (%s)', (kind) => {
       return waitingAtClaims;
     }
 
-    it('starts no round while more changes wait than it gives way at, and delivers once they are recorded', async () => {
-      const loop = h.dispatcherFor(h.core, { giveWayAtChanges: 3, giveWayMaxMs: 60_000 });
+    /** A loop with `options` started on a filed request's rows while four changes wait. */
+    async function loopWithChangesHeld(options: {
+      giveWayAtChanges: number;
+      giveWayMaxMs: number;
+    }) {
+      const loop = h.dispatcherFor(h.core, options);
       await request();
       const claims = countClaims();
       const changes = await changesHeld(4);
       loop.start();
+      return { claims, changes };
+    }
+
+    /** Both first messages of the request out, and its rows marked sent. */
+    async function delivered(): Promise<void> {
+      await waitUntil(async () => (await h.rows("status = 'pending'")).length === 0, 'delivery');
+      expect(posts()).toHaveLength(2);
+    }
+
+    it('starts no round while more changes wait than it gives way at, and delivers once they are recorded', async () => {
+      const { claims, changes } = await loopWithChangesHeld({
+        giveWayAtChanges: 3,
+        giveWayMaxMs: 60_000,
+      });
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(claims).toEqual([]);
 
       await changes.release();
-      await waitUntil(async () => (await h.rows("status = 'pending'")).length === 0, 'delivery');
-      expect(claims[0]).toBe(0);
-      expect(posts()).toHaveLength(2);
+      await delivered();
+      // The queue drains while the loop looks: its first round may start with up to three left.
+      expect(claims[0]).toBeLessThanOrEqual(3);
     });
 
-    it('gives way no longer than giveWayMaxMs: a round starts while the changes still wait', async () => {
-      const loop = h.dispatcherFor(h.core, { giveWayAtChanges: 3, giveWayMaxMs: 100 });
-      await request();
-      const claims = countClaims();
-      const changes = await changesHeld(4);
-      loop.start();
+    it.each([
+      [
+        'after giveWayMaxMs while more changes still wait',
+        { giveWayAtChanges: 3, giveWayMaxMs: 100 },
+      ],
+      [
+        'while as many changes wait as it gives way at',
+        { giveWayAtChanges: 4, giveWayMaxMs: 60_000 },
+      ],
+    ])('starts a round %s', async (_, options) => {
+      const { claims, changes } = await loopWithChangesHeld(options);
       await waitUntil(() => claims.length > 0, 'a round');
       expect(claims[0]).toBe(4);
 
       await changes.release();
-      await waitUntil(async () => (await h.rows("status = 'pending'")).length === 0, 'delivery');
-      expect(posts()).toHaveLength(2);
-    });
-
-    it('gives way to nothing while as many changes wait as it gives way at', async () => {
-      const loop = h.dispatcherFor(h.core, { giveWayAtChanges: 4, giveWayMaxMs: 60_000 });
-      await request();
-      const claims = countClaims();
-      const changes = await changesHeld(4);
-      loop.start();
-      await waitUntil(() => claims.length > 0, 'a round');
-      expect(claims[0]).toBe(4);
-      await changes.release();
+      await delivered();
     });
   });
 });
