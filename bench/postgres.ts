@@ -545,18 +545,21 @@ function pgPathStore(cluster: BenchPostgres): () => Promise<PathStore> {
       store: db.store,
       async pending(wanted) {
         // `/jit` acks before it files: the requests it acked may still wait their turn in the
-        // store's queue of changes, so Approve starts once they are recorded (or stopped coming).
+        // store's queue of changes, or still be read before it (an idle change pool does not
+        // say the last filing is recorded), so Approve starts once every filing is recorded or
+        // refused as busy, or they stopped coming.
         const deadline = Date.now() + RECORD_WAIT_MS;
-        const busy = () => {
-          const { change } = db.store.poolCounts();
-          return change.queued > 0 || change.idle < change.total;
-        };
-        while (busy() && Date.now() < deadline)
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        const { rows } = await db.client.query<{ id: string }>(PENDING_OLDEST_FIRST, [wanted]);
-        if (rows.length < wanted) {
+        const read = async () => {
+          const { rows } = await db.client.query<{ id: string }>(PENDING_OLDEST_FIRST, [wanted]);
           // /jit acks first, so a refused filing still answered 200 (its reply says try again).
-          const { refused } = db.store.poolCounts().change;
+          return { rows, refused: db.store.poolCounts().change.refused };
+        };
+        let { rows, refused } = await read();
+        while (rows.length + refused < wanted && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          ({ rows, refused } = await read());
+        }
+        if (rows.length < wanted) {
           const lost = wanted - rows.length - refused;
           throw new Error(
             `${fmt(rows.length)} of the ${fmt(wanted)} requests filed were recorded and ${fmt(refused)} refused as busy: more changes waited than the store's queue holds (HALLPASS_DATABASE_QUEUE)${lost > 0 ? `; ${fmt(lost)} are unaccounted for` : ''}`,
