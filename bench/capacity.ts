@@ -25,6 +25,12 @@ const TARGET_RATE = 500;
 export const TRIES_PER_RATE = 3;
 /** Closed-loop clients that file the requests an Approve trial clicks on (not measured). */
 const FILING_CLIENTS = 20;
+/**
+ * Filings sent before the process is let finish them. `/jit` acks before its request is filed,
+ * so closed-loop clients outrun the filings; more than the store lets wait (1,000 changes by
+ * default) would be refused as busy, and the trial would find fewer requests than it clicks.
+ */
+const FILING_CHUNK = 500;
 
 interface Trial {
   rate: number;
@@ -188,23 +194,28 @@ async function searchRate(
   return { sustained: good?.rate ?? 0, failedAt: bad, atSustained: good, trials };
 }
 
-/** Files `count` requests (closed loop, not measured) and returns their ids for Approve. */
+/**
+ * Files `count` requests (closed loop, not measured, `FILING_CHUNK` at a time) and returns their
+ * ids for Approve.
+ */
 async function filed(
   load: LoadThread,
   target: Target,
   count: number,
   tag: string,
 ): Promise<string[]> {
-  const ids = Array.from({ length: count }, (_, i) => String(i));
-  const result = await load.run({
-    url: target.url,
-    kind: 'request',
-    ids,
-    tag,
-    mode: { clients: FILING_CLIENTS },
-  });
-  if (result.failures > 0) throw new Error(`${result.failures} filing requests failed`);
-  await target.settle();
+  for (let from = 0; from < count; from += FILING_CHUNK) {
+    const size = Math.min(FILING_CHUNK, count - from);
+    const result = await load.run({
+      url: target.url,
+      kind: 'request',
+      ids: Array.from({ length: size }, (_, i) => String(from + i)),
+      tag: `${tag}-${from}`,
+      mode: { clients: FILING_CLIENTS },
+    });
+    if (result.failures > 0) throw new Error(`${result.failures} filing requests failed`);
+    await target.settle();
+  }
   return target.approvable(count);
 }
 
