@@ -21,10 +21,14 @@ export function boltLogger(logger: Logger): BoltLogger {
   const child = logger.child({ component: 'slack' });
   let level = LogLevel.INFO;
   let name = 'bolt';
+  // Bolt writes debug lines on every request, each with its arguments to format: asking the
+  // level first keeps a busy process from formatting lines winston would drop.
   const write =
     (method: 'debug' | 'info' | 'warn' | 'error') =>
-    (...msg: unknown[]) =>
-      child[method](withoutPayload(format(...msg)), { source: name });
+    (...msg: unknown[]) => {
+      if (child.isLevelEnabled(method))
+        child[method](withoutPayload(format(...msg)), { source: name });
+    };
   return {
     debug: write('debug'),
     info: write('info'),
