@@ -58,7 +58,8 @@ async function stop(child: ChildProcess): Promise<void> {
  * written to disk before the start, as a deployed database is. Left dirty, the copy (1.3 GB at
  * 3,000,000 events) is written back inside the first fsync of the process's first commit (ext4
  * flushes it with the WAL's): 400 to 900 ms of that start on this machine, the bench's own copy
- * rather than anything Hallpass does (docs/performance.md, "Start-up and the database copy").
+ * rather than anything Hallpass does (docs/performance-journal.md, "Start-up and the database
+ * copy").
  */
 function copyOf(templateFile: string): { file: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'hallpass-footprint-'));

@@ -488,8 +488,8 @@ async function moveAll(
  * `revoking`, the audit events) while access is still live, then makes every call on the
  * moment, so the booking no longer delays the calls that end access. A second books ten thousand
  * grants on two cores, on SQLite or PostgreSQL, where a quarter of one left a quarter or more to
- * be booked between the calls (docs/performance.md). An extension approved in this last stretch
- * is refused, as it would be once the revoke began.
+ * be booked between the calls (docs/performance-journal.md). An extension approved in this last
+ * stretch is refused, as it would be once the revoke began.
  */
 export const TAKE_AHEAD_MS = 1_000;
 

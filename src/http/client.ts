@@ -29,10 +29,10 @@ export function textOf(body: Buffer): string {
 
 /**
  * Calls over node:http(s) with one keep-alive connection pool per protocol. Global fetch costs
- * far more CPU per call (a revoke's webhook, every message to Slack; see docs/performance.md),
- * and Hallpass makes these calls on the thread that also answers Slack. Redirects are not
- * followed (the caller sees the 3xx status). Rejects with the socket's error or, when `signal`
- * aborts, with its reason after destroying the request.
+ * far more CPU per call (a revoke's webhook, every message to Slack; see
+ * docs/performance-journal.md), and Hallpass makes these calls on the thread that also answers
+ * Slack. Redirects are not followed (the caller sees the 3xx status). Rejects with the socket's
+ * error or, when `signal` aborts, with its reason after destroying the request.
  */
 export class HttpClient {
   private readonly http = new HttpAgent({ keepAlive: true });

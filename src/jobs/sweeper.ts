@@ -77,7 +77,7 @@ const TAKEN_AHEAD_MAX = 16_384;
  * Grants booked a transaction while the lanes wait for the moment. Booking costs per transaction
  * as well as per grant: on PostgreSQL on two cores, ten thousand grants in pages of 128 took
  * longer than TAKE_AHEAD_MS in the slower rounds, and in pages of 1,000 were booked 0.2 to 0.5 s
- * before the moment in every round measured (docs/performance.md). A page holds the store's
+ * before the moment in every round measured (docs/performance-journal.md). A page holds the store's
  * writes for tens of milliseconds, which before the moment delays nothing that ends access.
  */
 const BOOK_AHEAD_PAGE = 1_000;

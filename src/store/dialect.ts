@@ -54,8 +54,8 @@ export const postgresDialect: Dialect = {
   // so the next claim steps over them.
   beforeClaim: ['SET LOCAL enable_bitmapscan = off'],
   // A simple query of several statements is planned again each time it is sent; one statement
-  // sent by name is planned once per connection (docs/performance.md, "A request's standing in
-  // one planned statement on PostgreSQL").
+  // sent by name is planned once per connection (docs/performance-journal.md, "A request's
+  // standing in one planned statement on PostgreSQL").
   jsonRowsOfEach: (selects) =>
     `SELECT ${selects
       .map(
@@ -66,8 +66,8 @@ export const postgresDialect: Dialect = {
   // Given an IN list of keys, the planner reads every row that matches the rest instead when it
   // prices the index probes higher (a mass expiry's 128 people against all 10,000 live grants:
   // 1.3 to 1.9 ms, where the probes take 0.3). A lateral subquery per key, which OFFSET 0 keeps
-  // from being merged back into one scan, has only the index to go by (docs/performance.md,
-  // "PostgreSQL's lag rows, twice the same morning").
+  // from being merged back into one scan, has only the index to go by
+  // (docs/performance-journal.md, "PostgreSQL's lag rows, twice the same morning").
   rowsOfKeys: (table, column, keys, condition) =>
     `SELECT t.* FROM (VALUES ${Array.from({ length: keys }, () => '(?)').join(', ')}) AS k(key)
        CROSS JOIN LATERAL (SELECT * FROM ${table} WHERE ${column} = k.key AND (${condition}) OFFSET 0) t`,

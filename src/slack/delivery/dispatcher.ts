@@ -65,7 +65,7 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   pollIntervalMs: 250,
   // Each round costs a claim and a sent mark, one commit each, whatever its size: under load,
   // rounds of 8 cost the thread less per row than rounds of 4, and rounds of 16 made acks wait
-  // behind the sends (docs/performance.md, "Rounds of 8").
+  // behind the sends (docs/performance-journal.md, "Rounds of 8").
   concurrency: 8,
   maxAttempts: 10,
   callTimeoutMs: 10_000,
@@ -79,7 +79,7 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   random: Math.random,
   // Every round's reads, sends and marks take turns on the thread that also sends each change's
   // round trip: on PostgreSQL, under a burst of filings, the changes fell behind the rounds until
-  // the change queue refused them (docs/performance.md, "Deliveries give way to changes").
+  // the change queue refused them (docs/performance-journal.md, "Deliveries give way to changes").
   giveWayAtChanges: 50,
   giveWayMaxMs: 1_000,
 };

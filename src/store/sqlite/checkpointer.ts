@@ -29,9 +29,9 @@ const GAP_RETRY_INTERVALS = 10;
  * shared with the store (\`gate\`), which then starts no write, and copies what is left so that
  * the next write starts the WAL over (RESTART). The file keeps its blocks, cut back to the limit
  * (journal_size_limit): emptying it (TRUNCATE) made every commit after it extend the file
- * again, and an approval's commit took about a sixth longer (docs/performance.md). The flag is
- * memory both threads see at once: a message would wait for the store's event loop, which a run
- * of changes can keep busy.
+ * again, and an approval's commit took about a sixth longer (docs/performance-journal.md). The
+ * flag is memory both threads see at once: a message would wait for the store's event loop,
+ * which a run of changes can keep busy.
  */
 const LOOP = `
 const { parentPort, workerData } = require('node:worker_threads');

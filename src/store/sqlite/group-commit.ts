@@ -30,8 +30,8 @@ interface Waiting {
  * one runs, or in the turn of the event loop after it, share its transaction: each in a
  * savepoint of its own, so one that fails is undone alone, and all of them committed by one
  * COMMIT. Nobody hears that a change was made before that COMMIT. A commit costs several times
- * a small change on this machine (docs/performance.md); under load, many changes start in each
- * turn.
+ * a small change on this machine (docs/performance-journal.md); under load, many changes start
+ * in each turn.
  */
 export class GroupCommit {
   private readonly queue: Waiting[] = [];
@@ -102,7 +102,7 @@ export class GroupCommit {
       // The loop takes a turn after each change, queued ones too: the requests and answers read
       // in it start the changes that join this commit, and a Slack click waiting for its ack is
       // answered. Run back to back, sixteen approvals held every ack for 30 to 50 ms at a time
-      // under load (docs/performance.md).
+      // under load (docs/performance-journal.md).
       await nextTurn();
       const next = this.queue.shift();
       if (!next) break;
