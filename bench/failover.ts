@@ -154,7 +154,7 @@ async function round(
       );
       return Number(rows[0]!.n) === options.grants ? true : undefined;
     }, 'every grant to be revoked by the new leader');
-    const arrivals = await receiver.arrivals();
+    const { arrivals } = await receiver.arrivals();
     const survivors = replicas.filter((r) => r !== leader);
     const took = survivors
       .map((r) => r.logs.find((line) => line.message === 'this replica is now the leader'))

@@ -45,10 +45,27 @@ export const lagRounds =
   (grants: number): number =>
     grants <= 1_000 ? SMALL_ROW_ROUNDS : large;
 
+/**
+ * The main thread's time on a CPU between the first revoke's arrival and the p99's, against the
+ * time between them: near all of it means the thread was the bottleneck, and then the p99 ratio
+ * is the ratio of the work each side did on it. Linux only.
+ */
+interface Busy {
+  cpuMs: number;
+  spanMs: number;
+}
+
 interface Lags {
   p50: number;
   p99: number;
   max: number;
+  busy?: Busy;
+}
+
+/** What the receiver saw in a round: when each revoke arrived, and the main thread's work. */
+interface Seen {
+  arrivals: Map<string, number>;
+  busy?: Busy;
 }
 
 /** The receiver thread (lag-receiver.ts), seen from here. */
@@ -72,11 +89,24 @@ export class Receiver {
     return count;
   }
 
-  /** Wall-clock time the receiver saw each grant's revoke, and forgets them. */
-  async arrivals(): Promise<Map<string, number>> {
+  /** The next round makes `count` revokes: which arrival is its p99. */
+  async expect(count: number): Promise<void> {
+    this.thread.postMessage({ expect: count });
+    await once(this.thread, 'message');
+  }
+
+  /** Wall-clock time the receiver saw each grant's revoke, and the main thread's work; forgets. */
+  async arrivals(): Promise<Seen> {
     this.thread.postMessage('report');
-    const [{ seen }] = (await once(this.thread, 'message')) as [{ seen: [string, number][] }];
-    return new Map(seen);
+    const [{ seen, marks }] = (await once(this.thread, 'message')) as [
+      { seen: [string, number][]; marks: { at: number; cpuMs?: number }[] },
+    ];
+    const [first, p99] = marks;
+    const busy =
+      first?.cpuMs !== undefined && p99?.cpuMs !== undefined
+        ? { cpuMs: p99.cpuMs - first.cpuMs, spanMs: p99.at - first.at }
+        : undefined;
+    return { arrivals: new Map(seen), busy };
   }
 
   async stop(): Promise<void> {
@@ -109,14 +139,14 @@ resources:
   );
 }
 
-function lagsOf(arrivals: Map<string, number>, ids: string[], since: number): Lags {
+function lagsOf({ arrivals, busy }: Seen, ids: string[], since: number): Lags {
   const lags = ids.map((id) => {
     const at = arrivals.get(id);
     if (at === undefined) throw new Error(`the receiver never saw the revoke of ${id}`);
     return at - since;
   });
   lags.sort((a, b) => a - b);
-  return { p50: percentile(lags, 50), p99: percentile(lags, 99), max: lags.at(-1)! };
+  return { p50: percentile(lags, 50), p99: percentile(lags, 99), max: lags.at(-1)!, busy };
 }
 
 /**
@@ -186,6 +216,7 @@ async function throughHallpass(
   try {
     const expiresAt = Date.now() + leadMs;
     await db.seed({ count, now: Date.now(), expiresAt: () => expiresAt, warned: () => true });
+    await receiver.expect(count);
     await sweeper.start();
     if (Date.now() >= expiresAt) throw new Error('the sweeper started after the grants expired');
     // Counting revoked rows reads the grants table on the sweeper's own thread (SQLite) or
@@ -233,6 +264,7 @@ async function straightToReceiver(
   try {
     const { provider, target } = providers.forResource('auto')!;
     const ids = Array.from({ length: count }, (_, i) => i);
+    await receiver.expect(count);
     const start = Date.now() + leadMs;
     await new Promise((resolve) => setTimeout(resolve, start - Date.now()));
     const fired = Date.now();
@@ -269,7 +301,11 @@ async function straightToReceiver(
   }
 }
 
-const show = (l: Lags) => `p50 ${fmt(l.p50)} · p99 ${fmt(l.p99)} · max ${fmt(l.max)} ms`;
+const show = (l: Lags) =>
+  `p50 ${fmt(l.p50)} · p99 ${fmt(l.p99)} · max ${fmt(l.max)} ms` +
+  (l.busy
+    ? `; main thread on a CPU ${fmt(l.busy.cpuMs)} of the ${fmt(l.busy.spanMs)} ms from the first revoke to the p99's`
+    : '');
 
 /**
  * `count` grants expire at the same moment; how long after it the system behind the webhook saw
@@ -320,11 +356,21 @@ export async function lagBench(
         await first();
         await second();
       }
-      const med = (all: Lags[]): Lags => ({
-        p50: median(all.map((l) => l.p50)),
-        p99: median(all.map((l) => l.p99)),
-        max: median(all.map((l) => l.max)),
-      });
+      const med = (all: Lags[]): Lags => {
+        const busy = all.flatMap((l) => (l.busy ? [l.busy] : []));
+        return {
+          p50: median(all.map((l) => l.p50)),
+          p99: median(all.map((l) => l.p99)),
+          max: median(all.map((l) => l.max)),
+          busy:
+            busy.length === all.length
+              ? {
+                  cpuMs: median(busy.map((b) => b.cpuMs)),
+                  spanMs: median(busy.map((b) => b.spanMs)),
+                }
+              : undefined,
+        };
+      };
       const value = med(values);
       const floor = med(floors);
       rows.push({
