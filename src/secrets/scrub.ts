@@ -50,10 +50,18 @@ const SHAPES: [RegExp, string][] = [
   [/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]+@/gi, `$1${REDACTED}@`],
 ];
 
+/**
+ * Whether a text may hold any of SHAPES: their union, matched regardless of case, finds whatever
+ * one of them would. Most texts scrubbed (an audit event's reason, a status, a name) hold none,
+ * and one pass over them then stands for a replace per shape.
+ */
+const ANY_SHAPE = new RegExp(SHAPES.map(([shape]) => `(?:${shape.source})`).join('|'), 'i');
+
 /** `text` with every registered secret and every known token shape replaced. */
 export function scrub(text: string): string {
   let out = text;
   for (const secret of ordered) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  if (!ANY_SHAPE.test(out)) return out;
   for (const [shape, replacement] of SHAPES) out = out.replace(shape, replacement);
   return out;
 }

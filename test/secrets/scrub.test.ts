@@ -80,3 +80,42 @@ describe('keepTail', () => {
     }
   });
 });
+
+describe('scrub', () => {
+  // One text per token shape, each with its secret part: the shapes are also what lets a text
+  // through untouched (a text none of them can match skips them all), so each must still bite.
+  const shaped: [text: string, secretPart: string][] = [
+    ['posting failed: xoxb-1234-5678-abcdefABCDEF', 'abcdefABCDEF'],
+    ['socket mode: xapp-1-A0123-456-abcdef0123', 'abcdef0123'],
+    ['token hpt_tok_0123456789_ABCDEFGHIJKLMNOPQRSTuvwxyz rejected', 'ABCDEFGHIJKLMNOPQRSTuvwxyz'],
+    ['Authorization: Bearer abcdefgh12345678', 'abcdefgh12345678'],
+    ['authorization: SSWS 00abcdefghijklmnop', '00abcdefghijklmnop'],
+    ['GET https://idp/cb?access_token=sekret123&x=1 failed', 'sekret123'],
+    ['body: {"client_secret": "hunter2hunter2"}', 'hunter2hunter2'],
+    ['the key AKIAABCDEFGHIJKLMNOP is not valid', 'ABCDEFGHIJKLMNOP'],
+    [
+      'jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U',
+      'dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U',
+    ],
+    [
+      '-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----',
+      'MIIEpAIBAAKCAQEA',
+    ],
+    ['connect postgres://hallpass:s3cretpw@db:5432/hallpass refused', 's3cretpw'],
+  ];
+
+  it.each(shaped)('replaces the secret part of %j', (text, secretPart) => {
+    const out = scrub(text);
+    expect(out).not.toContain(secretPart);
+    expect(out).toContain('[redacted]');
+  });
+
+  it('gives back a text that holds no secret as it is', () => {
+    for (const text of ['expired', 'hallpass', 'INC-42: slow queries on the primary', 'a@b.c'])
+      expect(scrub(text)).toBe(text);
+  });
+
+  it('finds a shape whatever the case of the text around it', () => {
+    expect(scrub('AUTHORIZATION: bearer abcdefgh12345678')).not.toContain('abcdefgh12345678');
+  });
+});
