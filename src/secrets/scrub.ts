@@ -55,7 +55,18 @@ const SHAPES: [RegExp, string][] = [
  * one of them would. Most texts scrubbed (an audit event's reason, a status, a name) hold none,
  * and one pass over them then stands for a replace per shape.
  */
-const ANY_SHAPE = new RegExp(SHAPES.map(([shape]) => `(?:${shape.source})`).join('|'), 'i');
+const ANY_SHAPE = unionOf(SHAPES.map(([shape]) => shape));
+
+/**
+ * One pattern that matches wherever one of `shapes` would. Only shapes that mean the same inside
+ * it may join: another flag (dotAll, multiline) or a backreference, whose group number shifts in
+ * the union, would let a text through unscrubbed, so such a shape stops the process at start.
+ */
+export function unionOf(shapes: RegExp[]): RegExp {
+  const odd = shapes.find((s) => /[^gi]/.test(s.flags) || /\\[1-9]|\\k</.test(s.source));
+  if (odd) throw new Error(`scrub: ${String(odd)} cannot join the shapes' union; adapt unionOf`);
+  return new RegExp(shapes.map((shape) => `(?:${shape.source})`).join('|'), 'i');
+}
 
 /** `text` with every registered secret and every known token shape replaced. */
 export function scrub(text: string): string {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { excerptHead, keepTail, registerSecret, scrub } from '../../src/secrets/scrub';
+import { excerptHead, keepTail, registerSecret, scrub, unionOf } from '../../src/secrets/scrub';
 
 /** A registered secret unique to the test, of no shape scrub knows. */
 function secret(prefix = ''): string {
@@ -117,5 +117,21 @@ describe('scrub', () => {
 
   it('finds a shape whatever the case of the text around it', () => {
     expect(scrub('AUTHORIZATION: bearer abcdefgh12345678')).not.toContain('abcdefgh12345678');
+  });
+});
+
+describe('unionOf', () => {
+  it('matches wherever one of its shapes would, regardless of case', () => {
+    const union = unionOf([/xoxb-\w+/g, /(Bearer)\s+\w{8,}/gi]);
+    expect(union.test('sent xoxb-abc')).toBe(true);
+    expect(union.test('BEARER abcdefgh1')).toBe(true);
+    expect(union.test('nothing here')).toBe(false);
+  });
+
+  it('refuses a shape that would mean something else inside the union', () => {
+    expect(() => unionOf([/a.b/gs])).toThrow(/cannot join/);
+    expect(() => unionOf([/^key/gm])).toThrow(/cannot join/);
+    expect(() => unionOf([/(['"])secret\1/g])).toThrow(/cannot join/);
+    expect(() => unionOf([/(?<q>['"])secret\k<q>/g])).toThrow(/cannot join/);
   });
 });
