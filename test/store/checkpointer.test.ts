@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { logger } from '../../src/log';
@@ -25,6 +25,11 @@ function fill(db: Database.Database): void {
   const insert = db.prepare('INSERT INTO filler VALUES (?, ?)');
   const commit = db.transaction((i: number) => insert.run(i, 'x'.repeat(20_000)));
   for (let i = 0; i < 300; i++) commit(i);
+}
+
+/** The WAL header's salts, which SQLite changes each time the WAL starts over. */
+function walSalts(file: string): string {
+  return readFileSync(`${file}-wal`).subarray(16, 24).toString('hex');
 }
 
 async function until(check: () => boolean, what: string): Promise<void> {
@@ -60,6 +65,72 @@ describe('WAL checkpoints on their own thread', () => {
     await checkpoints.stop();
     expect(db.prepare('SELECT count(*) FROM filler').pluck().get()).toBe(300);
     db.close();
+  });
+
+  it('starts the WAL over and cuts it back on its own thread, not in the next commit', async () => {
+    const file = join(tmp.dir, 'turn.db');
+    const db = connect(file);
+    fill(db);
+    const limit = 64 * 1024;
+    const checkpoints = checkpointInBackground(db, file, {
+      logger,
+      intervalMs: 10,
+      walLimitBytes: limit,
+    });
+    try {
+      // Nothing commits on this connection from here: only the thread can cut the file back.
+      await until(() => statSync(`${file}-wal`).size <= limit, 'the WAL to be cut back');
+      expect(db.pragma('user_version', { simple: true })).toBe(0);
+      db.prepare('INSERT INTO filler VALUES (?, ?)').run(300, 'y');
+      expect(db.prepare('SELECT count(*) FROM filler').pluck().get()).toBe(301);
+    } finally {
+      await checkpoints.stop();
+      db.close();
+    }
+  });
+
+  it('starts the WAL over on its own thread once a pause let it copy every frame', async () => {
+    const file = join(tmp.dir, 'pause.db');
+    const db = connect(file);
+    fill(db);
+    const before = walSalts(file);
+    const checkpoints = checkpointInBackground(db, file, { logger, intervalMs: 10 });
+    try {
+      // Nothing commits on this connection from here: only the thread can start the WAL over.
+      await until(() => walSalts(file) !== before, 'the WAL to start over');
+      db.prepare('INSERT INTO filler VALUES (?, ?)').run(300, 'y');
+      expect(db.prepare('SELECT count(*) FROM filler').pluck().get()).toBe(301);
+    } finally {
+      await checkpoints.stop();
+      db.close();
+    }
+  });
+
+  it('wakes a write held for the WAL to start over the moment the hold ends', async () => {
+    const file = join(tmp.dir, 'held.db');
+    const db = connect(file);
+    fill(db);
+    // A read open on the WAL makes each try to start it over wait out its 100 ms for readers,
+    // with writes held all that time.
+    const reader = new Database(file, { readonly: true });
+    reader.prepare('BEGIN').run();
+    reader.prepare('SELECT count(*) FROM filler').pluck().get();
+    const checkpoints = checkpointInBackground(db, file, {
+      logger,
+      intervalMs: 10,
+      walLimitBytes: 64 * 1024,
+    });
+    try {
+      await checkpoints.writesResumed(60_000);
+      await until(() => checkpoints.holdsWrites(), 'the thread to hold writes');
+      // Longer than the test may take: only the thread's wake-up ends this wait in time.
+      await checkpoints.writesResumed(120_000);
+      expect(checkpoints.holdsWrites()).toBe(false);
+    } finally {
+      reader.close();
+      await checkpoints.stop();
+      db.close();
+    }
   });
 
   it('hands checkpoints back to the connection when the thread cannot open the file', async () => {

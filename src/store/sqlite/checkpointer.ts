@@ -31,7 +31,16 @@ const GAP_RETRY_INTERVALS = 10;
  * (journal_size_limit): emptying it (TRUNCATE) made every commit after it extend the file
  * again, and an approval's commit took about a sixth longer (docs/performance-journal.md). The
  * flag is memory both threads see at once: a message would wait for the store's event loop,
- * which a run of changes can keep busy.
+ * which a run of changes can keep busy; lowering it wakes the writes that wait (notify).
+ * The write that starts a WAL over syncs its header and cuts the file back. On the store's thread
+ * that sync stalled every request for as long as the disk took (up to 327 ms while other files
+ * were being written back; docs/performance-journal.md, "The WAL's header synced off the store's
+ * thread"), so the thread makes that write itself, behind the flag, after a RESTART: past the
+ * limit, and whenever a checkpoint found every frame copied, as it is after any pause in the
+ * changes (the RESTART then has nothing to copy, and waits only for reads still on the WAL;
+ * without it, a read on the store's thread at that moment left the WAL to the store's next write).
+ * Setting user_version to the value it has is a write of one page that changes nothing; the
+ * connection syncs as the store's does, so it costs that one sync.
  */
 const LOOP = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -39,6 +48,8 @@ const Database = require(workerData.driver);
 const gate = new Int32Array(workerData.gate);
 const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('busy_timeout = ' + workerData.gapWaitMs);
+db.pragma('journal_size_limit = ' + workerData.walLimitBytes);
+db.pragma('synchronous = NORMAL');
 const limitPages = Math.ceil(workerData.walLimitBytes / db.pragma('page_size', { simple: true }));
 let skip = 0;
 const safely = (work) => {
@@ -48,15 +59,31 @@ const safely = (work) => {
     parentPort.postMessage({ error: String(err && err.message ? err.message : err) });
   }
 };
-const checkpoint = () => {
-  const state = safely(() => db.pragma('wal_checkpoint(PASSIVE)')[0]);
-  if (skip > 0) skip--;
-  else if (state && state.log > limitPages) {
-    Atomics.store(gate, 0, 1);
-    const restarted = safely(() => db.pragma('wal_checkpoint(RESTART)')[0]);
+const holdingWrites = (work) => {
+  Atomics.store(gate, 0, 1);
+  try {
+    return work();
+  } finally {
     Atomics.store(gate, 0, 0);
-    if (!restarted || restarted.busy) skip = workerData.retryIntervals;
+    Atomics.notify(gate, 0);
   }
+};
+const startWalOver = () => db.pragma('user_version = ' + db.pragma('user_version', { simple: true }));
+const restart = () => {
+  const restarted = safely(() => db.pragma('wal_checkpoint(RESTART)')[0]);
+  if (restarted && !restarted.busy) safely(startWalOver);
+  else skip = workerData.retryIntervals;
+};
+const writes = () => Atomics.load(gate, 1);
+const checkpoint = () => {
+  const before = writes();
+  const state = safely(() => db.pragma('wal_checkpoint(PASSIVE)')[0]);
+  if (!state) return;
+  // The checkpoint reports the WAL as it was when it began: only no write since says it is all
+  // copied. One frame left is the thread's own last write: the WAL has just started over.
+  const copied = writes() === before && state.checkpointed === state.log && state.log > 1;
+  if (skip > 0) skip--;
+  else if (state.log > limitPages || copied) holdingWrites(restart);
 };
 const timer = setInterval(checkpoint, workerData.intervalMs);
 parentPort.on('message', () => {
@@ -75,8 +102,18 @@ export interface CheckpointOptions {
 }
 
 export interface Checkpointer {
-  /** True while the thread copies the last of the WAL: the store starts no write until it is false. */
+  /**
+   * Tells the thread a write began or committed on the store's connection, so that it can tell
+   * a pause in the writes from a checkpoint that writes ran beside.
+   */
+  wrote(): void;
+  /** True while the thread starts the WAL over: the store starts no write until it is false. */
   holdsWrites(): boolean;
+  /**
+   * Resolves as soon as the thread lowers the flag (at once if it is down), or after `timeoutMs`:
+   * a poll that backs off would keep the writes waiting past the moment they could start.
+   */
+  writesResumed(timeoutMs: number): Promise<void>;
   /** Stops the thread after a last checkpoint; the connection checkpoints by itself again. */
   stop(): Promise<void>;
 }
@@ -93,7 +130,8 @@ export function checkpointInBackground(
   options: CheckpointOptions,
 ): Checkpointer {
   const { logger } = options;
-  const gate = new Int32Array(new SharedArrayBuffer(4));
+  // [0]: 1 while the thread holds writes off; [1]: writes begun or committed (see wrote).
+  const gate = new Int32Array(new SharedArrayBuffer(8));
   const walLimitBytes = options.walLimitBytes ?? WAL_LIMIT_BYTES;
   const worker = new Worker(LOOP, {
     eval: true,
@@ -113,7 +151,10 @@ export function checkpointInBackground(
   worker.on('message', (message: { error: string }) =>
     logger.warn('background WAL checkpoint failed', { error: message.error }),
   );
-  worker.on('exit', () => Atomics.store(gate, 0, 0));
+  worker.on('exit', () => {
+    Atomics.store(gate, 0, 0);
+    Atomics.notify(gate, 0);
+  });
   worker.on('error', (err) => {
     fallBack();
     logger.error('the WAL checkpoint thread stopped; checkpoints happen on commit again', {
@@ -123,7 +164,12 @@ export function checkpointInBackground(
   client.pragma('wal_autocheckpoint = 0');
   client.pragma(`journal_size_limit = ${walLimitBytes}`);
   return {
+    wrote: () => void Atomics.add(gate, 1, 1),
     holdsWrites: () => Atomics.load(gate, 0) === 1,
+    writesResumed: async (timeoutMs) => {
+      const waiting = Atomics.waitAsync(gate, 0, 1, Math.max(timeoutMs, 0));
+      if (waiting.async) await waiting.value;
+    },
     stop: async () => {
       fallBack();
       if (worker.threadId === -1) return;

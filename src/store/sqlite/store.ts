@@ -125,7 +125,10 @@ export class SqliteStore implements Store {
   private readonly changes = new GroupCommit(
     {
       begin: (since) => this.begin(since),
-      commit: () => this.statement(COMMIT),
+      commit: () => {
+        this.statement(COMMIT);
+        this.checkpointer?.wrote();
+      },
       rollback: () => this.statement(ROLLBACK),
       savepoint: () => this.statement(SAVEPOINT),
       release: () => this.statement(RELEASE),
@@ -213,16 +216,23 @@ export class SqliteStore implements Store {
 
   /**
    * `BEGIN IMMEDIATE`, waiting for another process (the CLI, a backup) that holds the write
-   * lock, or for the checkpoint thread while it copies the last of the WAL. SQLite's own busy
-   * timeout would sleep on this thread, freezing every request; this waits between tries
-   * instead, then fails as SQLite would. The timeout counts from `since`, when the change was
-   * asked for: one queued behind another that waited out the lock does not wait as long again.
+   * lock, or for the checkpoint thread while it starts the WAL over. SQLite's own busy timeout
+   * would sleep on this thread, freezing every request; this waits between tries instead (for
+   * the thread, until it wakes the writes), then fails as SQLite would. The timeout counts from
+   * `since`, when the change was asked for: one queued behind another that waited out the lock
+   * does not wait as long again.
    */
   private async begin(since: number): Promise<void> {
     const deadline = since + (this.options.busyTimeoutMs ?? 5000);
     for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
-      const heldOff = this.checkpointer?.holdsWrites() === true && Date.now() < deadline;
-      if (!heldOff && this.tryBegin(deadline)) return;
+      if (this.checkpointer?.holdsWrites() === true && Date.now() < deadline) {
+        await this.checkpointer.writesResumed(deadline - Date.now());
+        continue;
+      }
+      if (this.tryBegin(deadline)) {
+        this.checkpointer?.wrote();
+        return;
+      }
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
