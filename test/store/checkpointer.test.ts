@@ -67,19 +67,24 @@ describe('WAL checkpoints on their own thread', () => {
     db.close();
   });
 
-  it('starts the WAL over and cuts it back on its own thread, not in the next commit', async () => {
-    const file = join(tmp.dir, 'turn.db');
+  /**
+   * Fills a WAL, starts the thread with `options` and waits for `done` with nothing committed on
+   * the connection meanwhile, so that only the thread can bring it about; then checks that its
+   * write changed nothing and that a commit still lands.
+   */
+  async function onlyTheThreadWrites(
+    name: string,
+    options: { walLimitBytes?: number },
+    done: (file: string) => boolean,
+    what: string,
+  ): Promise<void> {
+    const file = join(tmp.dir, name);
     const db = connect(file);
     fill(db);
-    const limit = 64 * 1024;
-    const checkpoints = checkpointInBackground(db, file, {
-      logger,
-      intervalMs: 10,
-      walLimitBytes: limit,
-    });
+    const before = walSalts(file);
+    const checkpoints = checkpointInBackground(db, file, { logger, intervalMs: 10, ...options });
     try {
-      // Nothing commits on this connection from here: only the thread can cut the file back.
-      await until(() => statSync(`${file}-wal`).size <= limit, 'the WAL to be cut back');
+      await until(() => walSalts(file) !== before && done(file), what);
       expect(db.pragma('user_version', { simple: true })).toBe(0);
       db.prepare('INSERT INTO filler VALUES (?, ?)').run(300, 'y');
       expect(db.prepare('SELECT count(*) FROM filler').pluck().get()).toBe(301);
@@ -87,24 +92,20 @@ describe('WAL checkpoints on their own thread', () => {
       await checkpoints.stop();
       db.close();
     }
+  }
+
+  it('starts the WAL over and cuts it back on its own thread, not in the next commit', () => {
+    const limit = 64 * 1024;
+    return onlyTheThreadWrites(
+      'turn.db',
+      { walLimitBytes: limit },
+      (file) => statSync(`${file}-wal`).size <= limit,
+      'the WAL to be cut back',
+    );
   });
 
-  it('starts the WAL over on its own thread once a pause let it copy every frame', async () => {
-    const file = join(tmp.dir, 'pause.db');
-    const db = connect(file);
-    fill(db);
-    const before = walSalts(file);
-    const checkpoints = checkpointInBackground(db, file, { logger, intervalMs: 10 });
-    try {
-      // Nothing commits on this connection from here: only the thread can start the WAL over.
-      await until(() => walSalts(file) !== before, 'the WAL to start over');
-      db.prepare('INSERT INTO filler VALUES (?, ?)').run(300, 'y');
-      expect(db.prepare('SELECT count(*) FROM filler').pluck().get()).toBe(301);
-    } finally {
-      await checkpoints.stop();
-      db.close();
-    }
-  });
+  it('starts the WAL over on its own thread once a pause let it copy every frame', () =>
+    onlyTheThreadWrites('pause.db', {}, () => true, 'the WAL to start over'));
 
   it('wakes a write held for the WAL to start over the moment the hold ends', async () => {
     const file = join(tmp.dir, 'held.db');
