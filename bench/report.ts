@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { STEP_START } from './disk';
 
 /** One measured figure, with the floor it was measured against in the same run. */
 export interface Row {
@@ -74,7 +75,7 @@ export function writeResults(rows: readonly Row[], run: RunInfo): string {
     '',
     `Measured ${new Date().toISOString()} on ${availableParallelism()} cores (${cpu}), Node.js ${process.version}, by ${command} (benches: ${run.steps.join(', ')}); load average ${run.loadAtStart} at the start, ${load()} at the end; ${fmt(run.wallMs / 60_000, 1)} min of wall time.`,
     '',
-    'Each figure is measured in the same run as its floor: the least the same work can cost (what it must read or write, with bare statements, or the same calls without Hallpass; for growth rows, the same at the smallest size). The ratio says how close the figure comes to it. How a figure and its floor take turns, by bench:',
+    `Each figure is measured in the same run as its floor: the least the same work can cost (what it must read or write, with bare statements, or the same calls without Hallpass; for growth rows, the same at the smallest size). The ratio says how close the figure comes to it. ${STEP_START} How a figure and its floor take turns, by bench:`,
     '',
     ...run.methods,
     '',
@@ -110,7 +111,7 @@ export function writeSection(
   const section = [
     title,
     '',
-    `Measured ${new Date().toISOString()} on ${availableParallelism()} cores (${cpu}), Node.js ${process.version}, by ${command}${quick ? ' (smaller sizes)' : ''}; load average ${loadAtStart} at the start, ${load()} at the end. Only these steps ran: this table is a run of its own, apart from any other table in this file. How a figure and its floor take turns, by bench:`,
+    `Measured ${new Date().toISOString()} on ${availableParallelism()} cores (${cpu}), Node.js ${process.version}, by ${command}${quick ? ' (smaller sizes)' : ''}; load average ${loadAtStart} at the start, ${load()} at the end. Only these steps ran: this table is a run of its own, apart from any other table in this file. ${STEP_START} How a figure and its floor take turns, by bench:`,
     '',
     ...run.methods,
     '',

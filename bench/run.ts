@@ -1,6 +1,7 @@
 import { APP_HOME_SIZES, appHomeBench } from './app-home';
 import { auditBench } from './audit';
 import { capacityBench, TRIES_PER_RATE } from './capacity';
+import { flushDisk } from './disk';
 import { digestBench } from './digest';
 import { footprintBench } from './footprint';
 import { LAG_SIZES, lagBench, lagRounds, SMALL_ROW_ROUNDS } from './lag';
@@ -143,7 +144,7 @@ async function main(): Promise<void> {
   const steps = STEPS.filter((s) => !only || only.includes(s.name));
   const methods: string[] = [];
   for (const step of steps) {
-    process.stderr.write(`bench: ${step.name}…\n`);
+    process.stderr.write(`bench: ${step.name}… (${flushDisk()})\n`);
     rows.push(...(await step.run(quick)));
     methods.push(`- **${step.name}**: ${step.method(quick)}`);
   }
