@@ -107,15 +107,21 @@ describe('WAL checkpoints on their own thread', () => {
   it('starts the WAL over on its own thread once a pause let it copy every frame', () =>
     onlyTheThreadWrites('pause.db', {}, () => true, 'the WAL to start over'));
 
-  it('wakes a write held for the WAL to start over the moment the hold ends', async () => {
-    const file = join(tmp.dir, 'held.db');
+  /** A filled WAL, and a read begun on another connection after it, kept open on the WAL. */
+  function filledWithOpenRead(name: string) {
+    const file = join(tmp.dir, name);
     const db = connect(file);
     fill(db);
-    // A read open on the WAL makes each try to start it over wait out its 100 ms for readers,
-    // with writes held all that time.
     const reader = new Database(file, { readonly: true });
     reader.prepare('BEGIN').run();
     reader.prepare('SELECT count(*) FROM filler').pluck().get();
+    return { file, db, reader };
+  }
+
+  it('wakes a write held for the WAL to start over the moment the hold ends', async () => {
+    // Past the limit, each try to start the WAL over waits out its 100 ms for the open read,
+    // with writes held all that time.
+    const { file, db, reader } = filledWithOpenRead('held.db');
     const checkpoints = checkpointInBackground(db, file, {
       logger,
       intervalMs: 10,
@@ -132,6 +138,26 @@ describe('WAL checkpoints on their own thread', () => {
       await checkpoints.stop();
       db.close();
     }
+  });
+
+  it('does not hold writes after a pause while a read keeps the WAL', async () => {
+    const { file, db, reader } = filledWithOpenRead('pause-read.db');
+    const checkpoints = checkpointInBackground(db, file, { logger, intervalMs: 10 });
+    let held = 0;
+    let looks = 0;
+    try {
+      // Waiting out the read, the thread held writes about half of the time (100 ms a try).
+      for (const end = Date.now() + 500; Date.now() < end; looks++) {
+        if (checkpoints.holdsWrites()) held++;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    } finally {
+      reader.close();
+      await checkpoints.stop();
+      db.close();
+    }
+    expect(looks).toBeGreaterThan(20);
+    expect(held / looks).toBeLessThan(0.1);
   });
 
   it('hands checkpoints back to the connection when the thread cannot open the file', async () => {

@@ -69,8 +69,10 @@ const holdingWrites = (work) => {
   }
 };
 const startWalOver = () => db.pragma('user_version = ' + db.pragma('user_version', { simple: true }));
-const restart = () => {
+const restart = (readersWaitMs) => {
+  db.pragma('busy_timeout = ' + readersWaitMs);
   const restarted = safely(() => db.pragma('wal_checkpoint(RESTART)')[0]);
+  db.pragma('busy_timeout = ' + workerData.gapWaitMs);
   if (restarted && !restarted.busy) safely(startWalOver);
   else skip = workerData.retryIntervals;
 };
@@ -83,7 +85,9 @@ const checkpoint = () => {
   // copied. One frame left is the thread's own last write: the WAL has just started over.
   const copied = writes() === before && state.checkpointed === state.log && state.log > 1;
   if (skip > 0) skip--;
-  else if (state.log > limitPages || copied) holdingWrites(restart);
+  else if (state.log > limitPages) holdingWrites(() => restart(workerData.gapWaitMs));
+  // After a pause nothing presses: a read still on the WAL is left to finish, not waited for.
+  else if (copied) holdingWrites(() => restart(0));
 };
 const timer = setInterval(checkpoint, workerData.intervalMs);
 parentPort.on('message', () => {
