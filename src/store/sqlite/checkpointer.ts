@@ -18,6 +18,12 @@ const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
  */
 const GAP_WAIT_MS = 100;
 const GAP_RETRY_INTERVALS = 10;
+/**
+ * After a pause the WAL need not start over yet: the thread waits this long for reads still on
+ * it, enough for a read on the store's thread to end but not for a long one (a chain walk, the
+ * CLI), which would otherwise hold the store's writes up to GAP_WAIT_MS at a time while it lasts.
+ */
+const PAUSE_READ_WAIT_MS = 5;
 
 /**
  * The thread's loop, as plain JavaScript so it needs no TypeScript loader: its own connection to
@@ -37,7 +43,7 @@ const GAP_RETRY_INTERVALS = 10;
  * were being written back; docs/performance-journal.md, "The WAL's header synced off the store's
  * thread"), so the thread makes that write itself, behind the flag, after a RESTART: past the
  * limit, and whenever a checkpoint found every frame copied, as it is after any pause in the
- * changes (the RESTART then has nothing to copy, and waits only for reads still on the WAL;
+ * changes (the RESTART then has nothing to copy and waits, briefly, for reads still on the WAL;
  * without it, a read on the store's thread at that moment left the WAL to the store's next write).
  * Setting user_version to the value it has is a write of one page that changes nothing; the
  * connection syncs as the store's does, so it costs that one sync.
@@ -86,8 +92,7 @@ const checkpoint = () => {
   const copied = writes() === before && state.checkpointed === state.log && state.log > 1;
   if (skip > 0) skip--;
   else if (state.log > limitPages) holdingWrites(() => restart(workerData.gapWaitMs));
-  // After a pause nothing presses: a read still on the WAL is left to finish, not waited for.
-  else if (copied) holdingWrites(() => restart(0));
+  else if (copied) holdingWrites(() => restart(workerData.pauseReadWaitMs));
 };
 const timer = setInterval(checkpoint, workerData.intervalMs);
 parentPort.on('message', () => {
@@ -145,6 +150,7 @@ export function checkpointInBackground(
       intervalMs: options.intervalMs ?? 200,
       walLimitBytes,
       gapWaitMs: GAP_WAIT_MS,
+      pauseReadWaitMs: PAUSE_READ_WAIT_MS,
       retryIntervals: GAP_RETRY_INTERVALS,
       gate: gate.buffer,
     },
