@@ -1,14 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import {
-  closeSync,
-  copyFileSync,
-  fsyncSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-} from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +8,7 @@ import { CheckpointSeal } from '../src/audit/checkpoint-seal';
 import { FakeSlack } from '../test/support/fake-slack';
 import { sideBySide } from './measure';
 import { fmt, type Row } from './report';
-import { seedAudit, seedGrants, template } from './seed';
+import { copyDurably, seedAudit, seedGrants, template } from './seed';
 import { verifyTemplate } from './verified-head';
 
 const ROOT = join(__dirname, '..');
@@ -54,22 +46,13 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 /**
- * A copy of a seeded database in a folder of its own, so every start finds the same file;
- * written to disk before the start, as a deployed database is. Left dirty, the copy (1.3 GB at
- * 3,000,000 events) is written back inside the first fsync of the process's first commit (ext4
- * flushes it with the WAL's): 400 to 900 ms of that start on this machine, the bench's own copy
- * rather than anything Hallpass does (docs/performance-journal.md, "Start-up and the database
- * copy").
+ * A copy of a seeded database in a folder of its own, so every start finds the same file; on disk
+ * before the start, as a deployed database is (`copyDurably`).
  */
 function copyOf(templateFile: string): { file: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'hallpass-footprint-'));
   const file = join(dir, 'hallpass.db');
-  copyFileSync(templateFile, file);
-  for (const path of [file, dir]) {
-    const fd = openSync(path, 'r');
-    fsyncSync(fd);
-    closeSync(fd);
-  }
+  copyDurably(templateFile, file);
   return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
