@@ -226,9 +226,9 @@ describe('WAL checkpoints on their own thread', () => {
   it('keeps the WAL near its limit while commits never pause', async () => {
     // Without emptying it past the limit this WAL passed 190 MB: SQLite starts a WAL over only
     // when a write begins after every frame was copied, and here a write always came first. With
-    // it, the WAL peaks at about 7 times this small limit on a quiet machine, and reached 17 to 21
+    // it, the WAL peaks at about 7 times this small limit on a quiet machine, and reached 17 to 20
     // times with both cores busy (the suite, or two busy loops, beside it): the thread then waits
-    // longer for its turn. The bound allows that, and still fails far short of 190.
+    // longer for its turn. The bound allows that; a WAL never started over (190) still fails it.
     const limit = 1024 * 1024;
     const store = limitedStore('steady.db', limit);
     let largest = 0;
