@@ -7,7 +7,17 @@ import { PgRunner } from '../src/store/postgres/runner';
 import { Sql, type Param } from '../src/store/sql';
 import { APP_HOME_SIZES, appHomeBench, type HomeStore } from './app-home';
 import { capacityBench } from './capacity';
-import { watchRow, type WatchSide } from './digest';
+import {
+  DIGEST_CASES,
+  digestRow,
+  END,
+  seededWeek,
+  timedDigest,
+  WEEK,
+  watchRow,
+  type DigestSide,
+  type WatchSide,
+} from './digest';
 import {
   BURST_SIZES,
   OUTBOX_SIZES,
@@ -21,6 +31,7 @@ import { perSecond, sideBySide, timedAsync } from './measure';
 import { startBenchPostgres, postgresMissing, type BenchPostgres } from './pg-cluster';
 import { copySeeded, type Seeded } from './pg-seed';
 import { fmt, type Row } from './report';
+import { watchPass } from './verified-head';
 import { seedAudit, seedGrants, tempDb, template } from './seed';
 import {
   slackPathBench,
@@ -93,7 +104,7 @@ async function count(client: pg.Client, sql: string): Promise<number> {
 
 /**
  * A migrated database holding the seeded rows of the SQLite file `file`, vacuumed and analysed
- * as a database in service would be; nobody is connected to it, so rounds can copy it (TEMPLATE).
+ * as a database in service would be (every page all-visible); nobody is connected to it, so rounds can copy it (TEMPLATE).
  */
 async function templateOf(
   cluster: BenchPostgres,
@@ -111,7 +122,13 @@ async function templateOf(
     }
     const client = new pg.Client({ connectionString: url });
     await client.connect();
-    await client.query('VACUUM ANALYZE').finally(() => client.end());
+    // Two passes, as autovacuum makes over time: the first sets the new rows' hint bits, and
+    // only the next marks their pages all-visible (none were after one pass over a fresh copy),
+    // without which every index-only scan reads the table too.
+    await client
+      .query('VACUUM ANALYZE')
+      .then(() => client.query('VACUUM'))
+      .finally(() => client.end());
   } catch (err) {
     await drop();
     throw err;
@@ -293,6 +310,86 @@ async function chainRows(cluster: BenchPostgres, events: number, rounds: number)
     ];
   } finally {
     await chain.drop();
+  }
+}
+
+/** The first and last rows of the digest week (index probes), for a walk of the week by seq. */
+const WEEK_SEQS = new Sql(
+  'SELECT min(seq) AS first, max(seq) AS last FROM audit_events WHERE at >= ? AND at < ?',
+);
+
+/**
+ * The digest week's events read once, nothing computed: what any digest must pay. In the same
+ * paged reads as a walk of the chain, between the week's first and last rows (in the dense week
+ * every row is in it).
+ */
+async function readWeek(client: pg.Client): Promise<number> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    const runner = new PgRunner(client as unknown as pg.PoolClient);
+    const [span] = await runner.rows(WEEK_SEQS, [WEEK.start, WEEK.end]);
+    const last = Number(span?.last ?? 0);
+    let rows = 0;
+    for (let after = Number(span?.first ?? 1) - 1; ;) {
+      const page = (await runner.arrays(CHAIN_PAGE, [after, last, CHAIN_PAGE_ROWS])) as [number][];
+      rows += page.length;
+      if (page.length < CHAIN_PAGE_ROWS) return rows;
+      after = Number(page[page.length - 1]![0]);
+    }
+  } finally {
+    await client.query('COMMIT');
+  }
+}
+
+/** The digest on PostgreSQL: each build, and each read of the week (its floor), on a fresh copy. */
+function pgDigest(cluster: BenchPostgres, seeded: string, events: number): DigestSide {
+  return {
+    bench: on('digest'),
+    async digest() {
+      const db = await open(cluster, seeded);
+      try {
+        return await timedDigest(db.store);
+      } finally {
+        await db.close();
+      }
+    },
+    async readWeek() {
+      const db = await open(cluster, seeded);
+      try {
+        let rows = 0;
+        const ms = await timedAsync(async () => (rows = await readWeek(db.client)));
+        if (rows !== events) throw new Error(`the floor read ${rows} of the week's ${events} rows`);
+        return ms;
+      } finally {
+        await db.close();
+      }
+    },
+  };
+}
+
+/**
+ * The weekly digest over a week that holds every one of `events` events, on a database the chain
+ * watch verified (a copy of the seeded one, the watch's pass run on it) and on the seeded one.
+ */
+async function digestRows(cluster: BenchPostgres, events: number, rounds: number): Promise<Row[]> {
+  const file = await seededWeek(events, 7, false);
+  const never = await templateOf(cluster, file.file).finally(() => file.cleanup());
+  try {
+    const verified = await cluster.create(never.name);
+    try {
+      const store = await PostgresStore.open(verified.url);
+      await watchPass(store, END).finally(() => store.close());
+      const rows: Row[] = [];
+      for (const c of DIGEST_CASES.filter((c) => c.spanDays === 7)) {
+        const seeded = c.verified ? verified.name : never.name;
+        rows.push(await digestRow(c, events, rounds, pgDigest(cluster, seeded, events)));
+      }
+      return rows;
+    } finally {
+      await cluster.drop(verified.name);
+    }
+  } finally {
+    await never.drop();
   }
 }
 
@@ -601,24 +698,8 @@ async function slackPathRows(quick: boolean, cluster: BenchPostgres): Promise<Ro
  * their SQLite steps in run.ts, each against its floor on the same database in the same run.
  * Without PostgreSQL installed, one row says they were skipped.
  */
-export async function postgresBench(quick: boolean): Promise<Row[]> {
-  const missing = postgresMissing();
-  if (missing) {
-    process.stderr.write(`bench: the PostgreSQL rows are skipped: ${missing}\n`);
-    return [
-      {
-        bench: on('every bench'),
-        figure: 'skipped: PostgreSQL is not installed here',
-        value: '—',
-        floor: '—',
-        ratio: '—',
-        target: '—',
-        met: null,
-      },
-    ];
-  }
-  const cluster = await startBenchPostgres();
-  try {
+export function postgresBench(quick: boolean): Promise<Row[]> {
+  return onBenchPostgres(async (cluster) => {
     const rounds = quick ? 3 : 5;
     const appendEvents = quick ? 5_000 : 20_000;
     return [
@@ -640,6 +721,39 @@ export async function postgresBench(quick: boolean): Promise<Row[]> {
         pgOutbox(cluster),
       )),
     ];
+  });
+}
+
+/** The weekly digest on PostgreSQL, a step of its own: its rows seed and copy a large database. */
+export function postgresDigestBench(quick: boolean): Promise<Row[]> {
+  return onBenchPostgres((cluster) =>
+    digestRows(cluster, quick ? 200_000 : 1_000_000, quick ? 1 : 3),
+  );
+}
+
+/**
+ * Runs `rows` on a throwaway PostgreSQL 15 cluster, stopped after; without PostgreSQL
+ * installed, one row says they were skipped.
+ */
+async function onBenchPostgres(rows: (cluster: BenchPostgres) => Promise<Row[]>): Promise<Row[]> {
+  const missing = postgresMissing();
+  if (missing) {
+    process.stderr.write(`bench: the PostgreSQL rows are skipped: ${missing}\n`);
+    return [
+      {
+        bench: on('every bench'),
+        figure: 'skipped: PostgreSQL is not installed here',
+        value: '—',
+        floor: '—',
+        ratio: '—',
+        target: '—',
+        met: null,
+      },
+    ];
+  }
+  const cluster = await startBenchPostgres();
+  try {
+    return await rows(cluster);
   } finally {
     await cluster.stop();
   }
