@@ -595,7 +595,10 @@ export interface RevokedInPeriod {
 /** The aggregate reads of the weekly digest, each over one period. */
 export interface ReportQueries {
   countsByAction(range: Range, actions: readonly string[]): Promise<Map<string, number>>;
-  /** One read of the period's revoke details, the heaviest rows a dense week has. */
+  /**
+   * The period's revokes by reason, from one read of their details (the heaviest rows a dense
+   * week has), and the latest that reported activity.
+   */
   revoked(range: Range, top: number): Promise<RevokedInPeriod>;
   requestsFiled(range: Range): Promise<number>;
   /** Decision times (decided - filed) of human decisions made in the period, ascending. */

@@ -51,7 +51,8 @@ function listed<T>(rows: RawRow[], item: (row: RawRow) => T): Listed<T> {
 }
 
 interface DialectStatements {
-  revoked: Sql;
+  revokedEnds: Sql;
+  revokedReported: Sql;
   problems: Sql;
 }
 
@@ -61,27 +62,25 @@ const perDialect = new WeakMap<Dialect, DialectStatements>();
 function statementsFor(d: Dialect): DialectStatements {
   const cached = perDialect.get(d);
   if (cached) return cached;
-  // Each revoke's details are read once, for both its reason and whether activity was
-  // reported: the lookup of each audit row is what a dense week's revokes cost. The listed
-  // reports fetch their full details by seq, a handful of rows.
-  const revoked = new Sql(
-    `WITH revoked AS MATERIALIZED (
-         SELECT a.seq, a.at, a.grant_id, ${d.jsonText('a.details', 'reason')} AS reason,
-                ${d.jsonText('a.details', 'activity')} IS NOT NULL AS reported
-           FROM audit_events a WHERE ${IN_PERIOD} AND a.action = 'grant.revoked'
-       ),
-       reports AS (
-         SELECT r.seq, r.at, g.id, g.user_id, g.resource_id, count(*) OVER () AS total
-           FROM revoked r JOIN grants g ON g.id = r.grant_id
-          WHERE r.reported
-          ORDER BY r.at DESC, r.seq DESC LIMIT ?
-       )
-       SELECT 'end' AS part, reason AS key, count(*) AS n, NULL AS seq, NULL AS at,
-              NULL AS user_id, NULL AS resource_id, NULL AS details
-         FROM revoked GROUP BY reason
-       UNION ALL
-       SELECT 'report', p.id, p.total, p.seq, p.at, p.user_id, p.resource_id, e.details
-         FROM reports p JOIN audit_events e ON e.seq = p.seq`,
+  // Each revoke's details are read once, for both its reason and whether activity was reported:
+  // a dense week's revokes lie on every page of its rows, so this reads them all. One grouped
+  // statement, which PostgreSQL spreads over parallel workers; a common table expression shared
+  // with the listing below would be materialized, on one process.
+  const reported = `${d.jsonText('a.details', 'activity')} IS NOT NULL`;
+  const revokedEnds = new Sql(
+    `SELECT ${d.jsonText('a.details', 'reason')} AS reason, count(*) AS n,
+            sum(CASE WHEN ${reported} THEN 1 ELSE 0 END) AS reported
+       FROM audit_events a WHERE ${IN_PERIOD} AND a.action = 'grant.revoked'
+      GROUP BY 1`,
+  );
+  // The latest revokes that reported activity, read only when the count above found some, from
+  // the newest back: a week where most revokes report stops after a handful, one where few do
+  // reads back through its revokes.
+  const revokedReported = new Sql(
+    `SELECT a.seq, a.at, a.details, g.id, g.user_id, g.resource_id
+       FROM audit_events a JOIN grants g ON g.id = a.grant_id
+      WHERE ${IN_PERIOD} AND a.action = 'grant.revoked' AND ${reported}
+      ORDER BY a.at DESC, a.seq DESC LIMIT ?`,
   );
   // When an early end (revoke, failed activation) of grant g was asked for.
   const askedAt = `(SELECT max(e.at) FROM audit_events e
@@ -117,17 +116,16 @@ function statementsFor(d: Dialect): DialectStatements {
               ${d.greatest('0', 'settled_at - due_at')} AS overrun_ms, count(*) OVER () AS total
          FROM problems ORDER BY overrun_ms DESC, id LIMIT ?`,
   );
-  const found = { revoked, problems };
+  const found = { revokedEnds, revokedReported, problems };
   perDialect.set(d, found);
   return found;
 }
 
 export class SqlReportQueries implements ReportQueries {
-  private readonly revokedIn: Sql;
-  private readonly problems: Sql;
+  private readonly statements: DialectStatements;
 
   constructor(private readonly q: QueryContext) {
-    ({ revoked: this.revokedIn, problems: this.problems } = statementsFor(q.dialect));
+    this.statements = statementsFor(q.dialect);
   }
 
   async countsByAction(s: Range, actions: readonly string[]) {
@@ -142,17 +140,19 @@ export class SqlReportQueries implements ReportQueries {
   }
 
   async revoked(s: Range, top: number): Promise<RevokedInPeriod> {
-    const rows = await this.q.runner.rows(this.revokedIn, [...inPeriod(s), top]);
-    const ends = rows.filter((r) => r.part === 'end');
-    const reports = rows
-      .filter((r) => r.part === 'report')
-      .sort((a, b) => num(b.at) - num(a.at) || num(b.seq) - num(a.seq));
+    const { revokedEnds, revokedReported } = this.statements;
+    const ends = await this.q.runner.rows(revokedEnds, inPeriod(s));
+    // Every revoke's grant row exists (grants are never deleted), so this is how many the
+    // listing would find.
+    const total = ends.reduce((sum, r) => sum + num(r.reported), 0);
+    const latest =
+      total === 0 ? [] : await this.q.runner.rows(revokedReported, [...inPeriod(s), top]);
     return {
-      endsByReason: new Map(ends.map((r) => [strOrNull(r.key), num(r.n)])),
+      endsByReason: new Map(ends.map((r) => [strOrNull(r.reason), num(r.n)])),
       activity: {
-        total: num(reports[0]?.n),
-        items: reports.map((r) => ({
-          grantId: str(r.key),
+        total,
+        items: latest.map((r) => ({
+          grantId: str(r.id),
           userId: str(r.user_id),
           resourceId: str(r.resource_id),
           at: num(r.at),
@@ -282,7 +282,7 @@ export class SqlReportQueries implements ReportQueries {
     lateAfterMs: number,
     top: number,
   ): Promise<Listed<RevocationProblem>> {
-    const rows = await this.q.runner.rows(this.problems, [
+    const rows = await this.q.runner.rows(this.statements.problems, [
       asOf,
       asOf - lateAfterMs,
       ...inPeriod(s),
