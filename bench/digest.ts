@@ -32,7 +32,7 @@ resources:
  */
 export async function seededWeek(events: number, spanDays: number, verified: boolean) {
   const seed = await template((raw) => {
-    seedAudit(raw, events, END - spanDays * DAY, END);
+    seedAudit(raw, events, END - spanDays * DAY, END, { records: true });
     seedGrants(raw, {
       count: 5_000,
       now: END - DAY,

@@ -86,12 +86,26 @@ const ACTIONS = [
   'grant.revoked',
 ] as const;
 
+/** The lifecycle (request, then its grant) that seeded event `n` belongs to: 7 events each. */
+const lifecycleOf = (n: number) => Math.floor(n / ACTIONS.length);
+
 /**
  * Appends `count` realistic events spread evenly over [from, to), chained as the core chains
- * them, 1,000 per transaction.
+ * them, 1,000 per transaction: lifecycles of a request filed, approved, its grant made, activated,
+ * ended early by its holder and revoked. With `records`, each revoke's details say why and how it
+ * ended, as the core records them, and every lifecycle's request and grant are in their tables
+ * as it left them, so what reads the events beside those rows (the digest) finds them.
  */
-export function seedAudit(raw: Database.Database, count: number, from: number, to: number): void {
+export function seedAudit(
+  raw: Database.Database,
+  count: number,
+  from: number,
+  to: number,
+  options: { records?: boolean } = {},
+): void {
   const step = (to - from) / count;
+  const atOf = (n: number) => Math.floor(from + n * step);
+  const actorOf = (n: number) => `U${String(n % 500).padStart(8, '0')}`;
   const insert = raw.prepare(
     'INSERT INTO audit_events (seq, at, actor, action, request_id, grant_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
@@ -111,23 +125,90 @@ export function seedAudit(raw: Database.Database, count: number, from: number, t
     );
     head = { seq: row.seq, hash: row.hash };
   };
+  const request = {
+    resourceId: 'res-0',
+    durationMs: 3_600_000,
+    justification: 'investigating a production incident',
+  };
+  const revoke = {
+    reason: 'revoked_by_user',
+    attempts: 1,
+    providerCall: 'revoke',
+    checked: true,
+    elapsedMs: 40,
+    overrunMs: 0,
+  };
   for (let done = 0; done < count;) {
     const batch = Math.min(1000, count - done);
     inTransaction(raw, () => {
       for (let i = 0; i < batch; i++) {
         const n = done + i;
+        const action = ACTIONS[n % ACTIONS.length]!;
+        const k = lifecycleOf(n);
         append(
-          chainEvent(head, Math.floor(from + n * step), {
-            actor: `U${String(n % 500).padStart(8, '0')}`,
-            action: ACTIONS[n % ACTIONS.length]!,
-            requestId: `req_${Math.floor(n / 7)}`,
-            grantId: n % 7 >= 3 ? `gr_${Math.floor(n / 7)}` : null,
-            details: {
-              resourceId: `res-${n % 40}`,
-              durationMs: 3_600_000,
-              justification: 'investigating a production incident',
-            },
+          chainEvent(head, atOf(n), {
+            actor: actorOf(n),
+            action,
+            requestId: `req_${k}`,
+            grantId: n % 7 >= 3 ? `gr_${k}` : null,
+            details:
+              options.records && action === 'grant.revoked'
+                ? { ...revoke, endedBy: actorOf(n - 6) }
+                : { ...request, resourceId: `res-${n % 40}` },
           }),
+        );
+      }
+    });
+    done += batch;
+  }
+  if (options.records) seedLifecycleRecords(raw, count, atOf, actorOf);
+}
+
+/** The request and grant rows of every lifecycle `seedAudit` began, as its events left them. */
+function seedLifecycleRecords(
+  raw: Database.Database,
+  count: number,
+  atOf: (n: number) => number,
+  actorOf: (n: number) => string,
+): void {
+  const insertRequest = raw.prepare(
+    `INSERT INTO requests (id, kind, requester, resource_id, duration_ms, justification, status, approvals_required, auto_approved, created_at, pending_until, decided_at, decided_by)
+     VALUES (?, 'access', ?, ?, 3600000, 'investigating a production incident', 'approved', 1, 0, ?, ?, ?, ?)`,
+  );
+  const insertGrant = raw.prepare(
+    `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms, starts_at, expires_at, attempts, end_reason, ended_by, ended_at, created_at)
+     VALUES (?, ?, ?, ?, 'hook', 'revoked', 3600000, ?, ?, 0, 'revoked_by_user', ?, ?, ?)`,
+  );
+  const lifecycles = lifecycleOf(count - 1) + 1;
+  for (let done = 0; done < lifecycles;) {
+    const batch = Math.min(1000, lifecycles - done);
+    inTransaction(raw, () => {
+      for (let k = done; k < done + batch; k++) {
+        const n = k * ACTIONS.length;
+        const requester = actorOf(n);
+        const resourceId = `res-${n % 40}`;
+        const filed = atOf(n);
+        insertRequest.run(
+          `req_${k}`,
+          requester,
+          resourceId,
+          filed,
+          filed + 86_400_000,
+          atOf(n + 2),
+          actorOf(n + 1),
+        );
+        // Lifecycles cut short by `count` still get their grant: its events are partly seeded.
+        const activated = atOf(n + 4);
+        insertGrant.run(
+          `gr_${k}`,
+          `req_${k}`,
+          requester,
+          resourceId,
+          activated,
+          activated + 3_600_000,
+          requester,
+          atOf(n + 6),
+          atOf(n + 3),
         );
       }
     });
