@@ -8,7 +8,12 @@ import { BotProcess, ensureBuilt } from '../test/support/process';
 import { tempDir } from '../test/support/tmp';
 import { Receiver } from './lag';
 import { median } from './measure';
-import { postgresMissing, startBenchPostgres, type BenchPostgres } from './pg-cluster';
+import {
+  postgresMissing,
+  skippedWithoutPostgres,
+  startBenchPostgres,
+  type BenchPostgres,
+} from './pg-cluster';
 import { copySeeded } from './pg-seed';
 import { fmt, percentile, type Row } from './report';
 import { seedGrants, tempDb } from './seed';
@@ -213,20 +218,7 @@ export async function failoverBench(options: {
   const replicas = options.replicas ?? 3;
   const grants = options.grants ?? 200;
   const missing = postgresMissing();
-  if (missing) {
-    process.stderr.write(`bench: the failover rows are skipped: ${missing}\n`);
-    return [
-      {
-        bench: BENCH,
-        figure: 'skipped: PostgreSQL is not installed here',
-        value: '—',
-        floor: '—',
-        ratio: '—',
-        target: '—',
-        met: null,
-      },
-    ];
-  }
+  if (missing) return skippedWithoutPostgres(BENCH, 'failover', missing);
   await ensureBuilt();
   const cluster = await startBenchPostgres();
   const receiver = await Receiver.start();

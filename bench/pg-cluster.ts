@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { findBinDir, startPostgres, type TestPostgres } from '../test/support/postgres';
+import type { Row } from './report';
 
 /**
  * Commits return before their WAL is flushed, as SQLite's `synchronous = NORMAL` in WAL mode
@@ -26,6 +27,22 @@ export function postgresMissing(): string | undefined {
   } catch (err) {
     return (err as Error).message;
   }
+}
+
+/** The one row of a bench that needs PostgreSQL where it is not installed; says why on stderr. */
+export function skippedWithoutPostgres(bench: string, rows: string, missing: string): Row[] {
+  process.stderr.write(`bench: the ${rows} rows are skipped: ${missing}\n`);
+  return [
+    {
+      bench,
+      figure: 'skipped: PostgreSQL is not installed here',
+      value: '—',
+      floor: '—',
+      ratio: '—',
+      target: '—',
+      met: null,
+    },
+  ];
 }
 
 /** Starts a throwaway cluster (initdb as the `postgres` OS user when run as root); stop it after. */

@@ -28,7 +28,12 @@ import {
 import { appendRows, FLOOR_DETAILS, FLOOR_HASH, type AppendSide } from './audit';
 import { LAG_SIZES, lagBench, lagRounds, type LagDb } from './lag';
 import { perSecond, sideBySide, timedAsync } from './measure';
-import { startBenchPostgres, postgresMissing, type BenchPostgres } from './pg-cluster';
+import {
+  postgresMissing,
+  skippedWithoutPostgres,
+  startBenchPostgres,
+  type BenchPostgres,
+} from './pg-cluster';
 import { copySeeded, type Seeded } from './pg-seed';
 import { fmt, type Row } from './report';
 import { watchPass } from './verified-head';
@@ -84,6 +89,20 @@ async function open(
       await cluster.drop(name);
     },
   };
+}
+
+/** Runs `work` on a fresh copy of `template`, dropped after. */
+async function onCopy<T>(
+  cluster: BenchPostgres,
+  template: string,
+  work: (db: Opened) => Promise<T>,
+): Promise<T> {
+  const db = await open(cluster, template);
+  try {
+    return await work(db);
+  } finally {
+    await db.close();
+  }
 }
 
 /** Runs `sql` by name, so the connection parses and plans it once, as the store's runner does. */
@@ -289,14 +308,7 @@ function pgWatch(cluster: BenchPostgres, chain: string): WatchSide {
       const db = await open(cluster, chain);
       return { store: db.store, cleanup: () => db.close() };
     },
-    async walk() {
-      const db = await open(cluster, chain);
-      try {
-        return await walkChain(db.store);
-      } finally {
-        await db.close();
-      }
-    },
+    walk: () => onCopy(cluster, chain, (db) => walkChain(db.store)),
   };
 }
 
@@ -345,25 +357,14 @@ async function readWeek(client: pg.Client): Promise<number> {
 function pgDigest(cluster: BenchPostgres, seeded: string, events: number): DigestSide {
   return {
     bench: on('digest'),
-    async digest() {
-      const db = await open(cluster, seeded);
-      try {
-        return await timedDigest(db.store);
-      } finally {
-        await db.close();
-      }
-    },
-    async readWeek() {
-      const db = await open(cluster, seeded);
-      try {
+    digest: () => onCopy(cluster, seeded, (db) => timedDigest(db.store)),
+    readWeek: () =>
+      onCopy(cluster, seeded, async (db) => {
         let rows = 0;
         const ms = await timedAsync(async () => (rows = await readWeek(db.client)));
         if (rows !== events) throw new Error(`the floor read ${rows} of the week's ${events} rows`);
         return ms;
-      } finally {
-        await db.close();
-      }
-    },
+      }),
   };
 }
 
@@ -737,20 +738,7 @@ export function postgresDigestBench(quick: boolean): Promise<Row[]> {
  */
 async function onBenchPostgres(rows: (cluster: BenchPostgres) => Promise<Row[]>): Promise<Row[]> {
   const missing = postgresMissing();
-  if (missing) {
-    process.stderr.write(`bench: the PostgreSQL rows are skipped: ${missing}\n`);
-    return [
-      {
-        bench: on('every bench'),
-        figure: 'skipped: PostgreSQL is not installed here',
-        value: '—',
-        floor: '—',
-        ratio: '—',
-        target: '—',
-        met: null,
-      },
-    ];
-  }
+  if (missing) return skippedWithoutPostgres(on('every bench'), 'PostgreSQL', missing);
   const cluster = await startBenchPostgres();
   try {
     return await rows(cluster);
