@@ -125,11 +125,11 @@ export function seedAudit(
     );
     head = { seq: row.seq, hash: row.hash };
   };
-  const request = {
-    resourceId: 'res-0',
+  const requestDetails = (n: number) => ({
+    resourceId: `res-${n % 40}`,
     durationMs: 3_600_000,
     justification: 'investigating a production incident',
-  };
+  });
   const revoke = {
     reason: 'revoked_by_user',
     attempts: 1,
@@ -154,7 +154,7 @@ export function seedAudit(
             details:
               options.records && action === 'grant.revoked'
                 ? { ...revoke, endedBy: actorOf(n - 6) }
-                : { ...request, resourceId: `res-${n % 40}` },
+                : requestDetails(n),
           }),
         );
       }
