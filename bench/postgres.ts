@@ -123,7 +123,8 @@ async function count(client: pg.Client, sql: string): Promise<number> {
 
 /**
  * A migrated database holding the seeded rows of the SQLite file `file`, vacuumed and analysed
- * as a database in service would be (every page all-visible); nobody is connected to it, so rounds can copy it (TEMPLATE).
+ * as a database in service would be (every page all-visible); nobody is connected to it, so
+ * rounds can copy it (TEMPLATE).
  */
 async function templateOf(
   cluster: BenchPostgres,
@@ -222,23 +223,36 @@ function pgAppend(cluster: BenchPostgres): () => Promise<AppendSide> {
   };
 }
 
-/** The floor of the walk: the same paged reads in the same kind of transaction, nothing hashed. */
-async function readChain(client: pg.Client): Promise<number> {
+/**
+ * The rows after `span`'s `after` up to its `last`, read in the same paged reads as a walk of the
+ * chain, in the same kind of transaction, nothing hashed; how many there were.
+ */
+async function readRows(
+  client: pg.Client,
+  span: (runner: PgRunner) => Promise<{ after: number; last: number }>,
+): Promise<number> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
     const runner = new PgRunner(client as unknown as pg.PoolClient);
-    const [row] = await runner.rows(CHAIN_HEAD_SEQ);
-    const head = Number(row?.seq ?? 0);
+    const { after: first, last } = await span(runner);
     let rows = 0;
-    for (let after = 0; ;) {
-      const page = (await runner.arrays(CHAIN_PAGE, [after, head, CHAIN_PAGE_ROWS])) as [number][];
+    for (let after = first; ;) {
+      const page = (await runner.arrays(CHAIN_PAGE, [after, last, CHAIN_PAGE_ROWS])) as [number][];
       rows += page.length;
       if (page.length < CHAIN_PAGE_ROWS) return rows;
-      after = page[page.length - 1]![0];
+      after = Number(page[page.length - 1]![0]);
     }
   } finally {
     await client.query('COMMIT');
   }
+}
+
+/** The floor of the walk: every row of the chain, nothing hashed. */
+function readChain(client: pg.Client): Promise<number> {
+  return readRows(client, async (runner) => {
+    const [row] = await runner.rows(CHAIN_HEAD_SEQ);
+    return { after: 0, last: Number(row?.seq ?? 0) };
+  });
 }
 
 /** `events` chained audit rows over a month, copied in once for the rows that walk them. */
@@ -331,26 +345,14 @@ const WEEK_SEQS = new Sql(
 );
 
 /**
- * The digest week's events read once, nothing computed: what any digest must pay. In the same
- * paged reads as a walk of the chain, between the week's first and last rows (in the dense week
- * every row is in it).
+ * The digest week's events read once, nothing computed: what any digest must pay. Between the
+ * week's first and last rows (in the dense week every row is in it).
  */
-async function readWeek(client: pg.Client): Promise<number> {
-  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  try {
-    const runner = new PgRunner(client as unknown as pg.PoolClient);
+function readWeek(client: pg.Client): Promise<number> {
+  return readRows(client, async (runner) => {
     const [span] = await runner.rows(WEEK_SEQS, [WEEK.start, WEEK.end]);
-    const last = Number(span?.last ?? 0);
-    let rows = 0;
-    for (let after = Number(span?.first ?? 1) - 1; ;) {
-      const page = (await runner.arrays(CHAIN_PAGE, [after, last, CHAIN_PAGE_ROWS])) as [number][];
-      rows += page.length;
-      if (page.length < CHAIN_PAGE_ROWS) return rows;
-      after = Number(page[page.length - 1]![0]);
-    }
-  } finally {
-    await client.query('COMMIT');
-  }
+    return { after: Number(span?.first ?? 1) - 1, last: Number(span?.last ?? 0) };
+  });
 }
 
 /** The digest on PostgreSQL: each build, and each read of the week (its floor), on a fresh copy. */
