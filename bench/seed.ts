@@ -176,8 +176,8 @@ function seedLifecycleRecords(
      VALUES (?, 'access', ?, ?, 3600000, 'investigating a production incident', 'approved', 1, 0, ?, ?, ?, ?)`,
   );
   const insertGrant = raw.prepare(
-    `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms, starts_at, expires_at, attempts, end_reason, ended_by, ended_at, created_at)
-     VALUES (?, ?, ?, ?, 'hook', 'revoked', 3600000, ?, ?, 0, 'revoked_by_user', ?, ?, ?)`,
+    `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms, starts_at, expires_at, attempts, end_reason, ended_by, end_asked_at, ended_at, end_recorded_at, created_at)
+     VALUES (?, ?, ?, ?, 'hook', 'revoked', 3600000, ?, ?, 0, 'revoked_by_user', ?, ?, ?, ?, ?)`,
   );
   const lifecycles = lifecycleOf(count - 1) + 1;
   for (let done = 0; done < lifecycles;) {
@@ -207,6 +207,8 @@ function seedLifecycleRecords(
           activated,
           activated + 3_600_000,
           requester,
+          atOf(n + 5),
+          atOf(n + 6),
           atOf(n + 6),
           atOf(n + 3),
         );

@@ -25,6 +25,7 @@ export async function endEarly(c: Change, grant: GrantRow, end: EarlyEnd): Promi
     endReason: end.reason,
     endedBy: end.by,
     endNote: end.note,
+    endAskedAt: c.now,
     nextAttemptAt: Math.max(c.now, grant.fenceUntil ?? c.now),
     attempts: 0,
     lastError: null,

@@ -304,6 +304,7 @@ async function activationFailed(
     status: 'revoking' as const,
     endReason: 'activation_failed' as const,
     endedBy: 'hallpass',
+    endAskedAt: c.now,
     attempts: 0,
     lastError: error,
     nextAttemptAt: Math.max(c.now, fenceUntil ?? 0),
@@ -513,6 +514,7 @@ export async function beginExpiries(
       status: 'revoking' as const,
       endReason: 'expired' as const,
       endedBy: 'hallpass',
+      endAskedAt: c.now,
       attempts: 0,
     };
     const place = new Map(ids.map((id, i) => [id, i]));
@@ -612,15 +614,18 @@ export async function recordRevocations(
     // by hand, shows up there.
     const first = ctx.config.reconcile.recheckAfter[0];
     const endedAt = (r: Revoked) => Math.min(r.confirmedAt ?? c.now, c.now);
-    const ended = (at: number) => ({
+    const ended = (at: number, r: Revoked) => ({
       endedAt: at,
+      endRecordedAt: c.now,
+      activityReported: r.activity !== undefined,
       nextAttemptAt: null,
       lastError: null,
       recheckAt: first === undefined ? null : at + first,
       rechecks: 0,
     });
     const ending: { grant: GrantRow; r: Revoked; status: 'revoked' | 'failed'; at: number }[] = [];
-    // One statement per final status and moment: grants confirmed in the same millisecond share it.
+    // One statement per final status, moment and activity: grants confirmed in the same
+    // millisecond share it.
     const moves = new Map<string, typeof ending>();
     for (const r of revoked) {
       const grant = now.get(r.grantId);
@@ -629,18 +634,18 @@ export async function recordRevocations(
       const at = endedAt(r);
       const e = { grant, r, status, at } as const;
       ending.push(e);
-      const key = `${status}@${at}`;
+      const key = `${status}@${at}@${r.activity !== undefined}`;
       const same = moves.get(key);
       if (same) same.push(e);
       else moves.set(key, [e]);
-      now.set(grant.id, { ...grant, ...ended(at), status });
+      now.set(grant.id, { ...grant, ...ended(at, r), status });
     }
     for (const same of moves.values()) {
-      const { status, at } = same[0]!;
+      const { status, at, r } = same[0]!;
       await moveAll(
         c,
         same.map((e) => e.grant),
-        { ...ended(at), status },
+        { ...ended(at, r), status },
         'revoking',
       );
     }

@@ -430,6 +430,9 @@ export async function approveRequest(
     rechecks: 0,
     verifiedAt: null,
     grantedEmail: null,
+    endAskedAt: null,
+    endRecordedAt: null,
+    activityReported: false,
   };
   await c.tx.grants.insert(grant);
   recordStep(c, {

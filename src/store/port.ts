@@ -596,8 +596,8 @@ export interface RevokedInPeriod {
 export interface ReportQueries {
   countsByAction(range: Range, actions: readonly string[]): Promise<Map<string, number>>;
   /**
-   * The period's revokes by reason, from one read of their details (the heaviest rows a dense
-   * week has), and the latest that reported activity.
+   * The period's revokes (grants whose revoke was recorded in it) by reason, and the latest that
+   * reported activity.
    */
   revoked(range: Range, top: number): Promise<RevokedInPeriod>;
   requestsFiled(range: Range): Promise<number>;

@@ -9,6 +9,7 @@ import {
 import { digestText } from '../../src/audit/digest-render';
 import { blockKitProblems } from '../../src/slack/ui/limits';
 import { digestMessage } from '../../src/slack/ui/digest';
+import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
 import { STORE_KINDS } from '../support/stores';
 import { AS_OF, fixtureWeek, PERIOD, type FixtureWeek } from './fixture-week';
 
@@ -335,5 +336,85 @@ describe('the digest of an enormous week', () => {
     expect(text).toContain(':rotating_light: *Break-glass: 77,777*');
     expect(text).not.toContain('<!channel>');
     expect(message.text.length).toBeLessThanOrEqual(3000);
+  });
+});
+
+describe.each(STORE_KINDS)('ends the core records for the digest (%s)', (kind) => {
+  const T = Date.parse('2026-11-02T10:00:00Z');
+  const RETRY = { retryBase: 5_000, retryMax: 600_000, alertAfterAttempts: 2, random: () => 0.5 };
+  let h: CoreHarness;
+  beforeAll(async () => {
+    h = await coreHarness(BASE_CONFIG, undefined, kind);
+  });
+  afterAll(() => h.close());
+
+  /** An auto-approved grant of `auto`, filed at `at`: its id. */
+  const filed = async (at: number) => {
+    h.clock.set(at);
+    const request = await h.core.createRequest({
+      requester: 'UENG',
+      resourceId: 'auto',
+      duration: '1h',
+      justification: 'checking the replica lag',
+    });
+    const grant = await h.store.grants.byRequest(request.id);
+    return grant!.id;
+  };
+
+  it('counts an early end late from when it was asked for, with the activity its revoke reported', async () => {
+    const id = await filed(T);
+    h.clock.set(T + 1_000);
+    await h.core.lifecycle.activated(id, {
+      startsAt: T + 1_000,
+      expiresAt: T + 3_601_000,
+      state: undefined,
+      elapsedMs: 40,
+    });
+    h.clock.set(T + 10 * MIN);
+    await h.core.revokeGrant({ grantId: id, actor: 'UENG', reason: 'done early' });
+    h.clock.set(T + 10 * MIN + 30_000);
+    await h.core.lifecycle.failed(id, 'revoke', 'timeout', RETRY);
+    h.clock.set(T + 14 * MIN);
+    await h.core.lifecycle.revoked([
+      { grantId: id, elapsedMs: 30, activity: { summary: '2× SELECT', details: { n: 2 } } },
+    ]);
+
+    const week = { start: T, end: T + 7 * 24 * 60 * MIN };
+    const { endsByReason, activity } = await h.store.reports.revoked(week, 5);
+    expect(Object.fromEntries(endsByReason)).toEqual({ revoked_by_user: 1 });
+    expect(activity.items.map((i) => [i.grantId, i.at])).toEqual([[id, T + 14 * MIN]]);
+    const problems = await h.store.reports.revocationProblems(week, T + 20 * MIN, MIN, 10);
+    expect(problems.items).toEqual([
+      expect.objectContaining({
+        grantId: id,
+        kind: 'late',
+        attempts: 2,
+        dueAt: T + 10 * MIN,
+        overrunMs: 4 * MIN,
+      }),
+    ]);
+  });
+
+  it('counts an activation given up late from when it was given up', async () => {
+    const at = T + 24 * 60 * MIN;
+    const id = await filed(at);
+    h.clock.set(at + MIN);
+    await h.core.lifecycle.failed(id, 'grant', 'provider says no', RETRY);
+    h.clock.set(at + 2 * MIN);
+    await h.core.lifecycle.failed(id, 'grant', 'provider says no', RETRY);
+    h.clock.set(at + 9 * MIN);
+    await h.core.lifecycle.revoked([{ grantId: id, elapsedMs: 30 }]);
+
+    const day = { start: at, end: at + 24 * 60 * MIN };
+    const problems = await h.store.reports.revocationProblems(day, at + 10 * MIN, MIN, 10);
+    expect(problems.items).toEqual([
+      expect.objectContaining({
+        grantId: id,
+        kind: 'late',
+        status: 'failed',
+        dueAt: at + 2 * MIN,
+        overrunMs: 7 * MIN,
+      }),
+    ]);
   });
 });

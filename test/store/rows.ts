@@ -62,6 +62,9 @@ export function grantRow(id: string, requestId: string, over: Partial<GrantRow> 
     rechecks: 0,
     verifiedAt: null,
     grantedEmail: null,
+    endAskedAt: null,
+    endRecordedAt: null,
+    activityReported: false,
     ...over,
   };
 }

@@ -842,33 +842,53 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
 
   describe('reports.revoked', () => {
     it('counts the period’s revokes by reason and lists the latest reported ones, with their total', async () => {
-      const revoke = (seq: number, grantId: string, details: object) => ({
-        seq,
-        at: AT + seq * 1000,
-        actor: 'hallpass',
-        action: 'grant.revoked',
-        requestId: `req_${grantId}`,
-        grantId,
-        details: JSON.stringify(details),
-        prevHash: GENESIS_HASH,
-        hash: String(seq).padStart(64, '0'),
-      });
       const activity = (n: number) => ({ summary: `${n}× SELECT`, details: { n } });
+      type Reason = 'expired' | 'revoked_by_user' | 'revoked_by_admin';
+      // Each grant as the core leaves it once its revoke is recorded, with the revoke's event.
+      const ends: [seq: number, reason: Reason, activity?: object | null][] = [
+        [1, 'expired', activity(1)],
+        [2, 'expired'],
+        [3, 'revoked_by_user', activity(3)],
+        [4, 'expired', activity(4)],
+        [5, 'revoked_by_admin', null],
+        [6, 'expired', activity(6)],
+        // Outside the period: neither counted nor listed.
+        [60, 'expired', activity(60)],
+      ];
       await t.store.change(async (tx) => {
-        for (let i = 1; i <= 8; i++) {
-          await tx.requests.insert(requestRow(`req_g${i}`));
-          await tx.grants.insert(grantRow(`g${i}`, `req_g${i}`, { userId: `U${i}` }));
+        for (const [seq, reason, reported] of ends) {
+          const at = AT + seq * 1000;
+          await tx.requests.insert(requestRow(`req_g${seq}`));
+          await tx.grants.insert(
+            grantRow(`g${seq}`, `req_g${seq}`, {
+              userId: `U${seq}`,
+              status: 'revoked',
+              endReason: reason,
+              endedAt: at,
+              endRecordedAt: at,
+              activityReported: reported !== undefined && reported !== null,
+            }),
+          );
         }
-        await tx.audit.append([
-          revoke(1, 'g1', { reason: 'expired', activity: activity(1) }),
-          revoke(2, 'g2', { reason: 'expired' }),
-          revoke(3, 'g3', { reason: 'revoked_by_user', activity: activity(3) }),
-          revoke(4, 'g4', { reason: 'expired', activity: activity(4) }),
-          revoke(5, 'g5', { reason: 'revoked_by_admin', activity: null }),
-          revoke(6, 'g6', { reason: 'expired', activity: activity(6) }),
-          // Outside the period: neither counted nor listed.
-          revoke(60, 'g8', { reason: 'expired', activity: activity(60) }),
-        ]);
+        // A grant still live has no recorded end.
+        await tx.requests.insert(requestRow('req_live'));
+        await tx.grants.insert(grantRow('live', 'req_live', { status: 'active' }));
+        await tx.audit.append(
+          ends.map(([seq, reason, reported]) => ({
+            seq,
+            at: AT + seq * 1000,
+            actor: 'hallpass',
+            action: 'grant.revoked',
+            requestId: `req_g${seq}`,
+            grantId: `g${seq}`,
+            details: JSON.stringify({
+              reason,
+              ...(reported === undefined ? {} : { activity: reported }),
+            }),
+            prevHash: GENESIS_HASH,
+            hash: String(seq).padStart(64, '0'),
+          })),
+        );
       });
       const period = { start: AT, end: AT + 30_000 };
       const { endsByReason, activity: reported } = await t.store.reports.revoked(period, 2);

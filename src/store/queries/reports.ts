@@ -62,55 +62,55 @@ const perDialect = new WeakMap<Dialect, DialectStatements>();
 function statementsFor(d: Dialect): DialectStatements {
   const cached = perDialect.get(d);
   if (cached) return cached;
-  // Each revoke's details are read once, for both its reason and whether activity was reported:
-  // a dense week's revokes lie on every page of its rows, so this reads them all. One grouped
-  // statement, which PostgreSQL spreads over parallel workers; a common table expression shared
-  // with the listing below would be materialized, on one process.
-  const reported = `${d.jsonText('a.details', 'activity')} IS NOT NULL`;
+  // A week's revokes are the grants whose end was recorded in it: counted from the
+  // grants_end_recorded index, without reading a row of the table or an audit event.
   const revokedEnds = new Sql(
-    `SELECT ${d.jsonText('a.details', 'reason')} AS reason, count(*) AS n,
-            sum(CASE WHEN ${reported} THEN 1 ELSE 0 END) AS reported
-       FROM audit_events a WHERE ${IN_PERIOD} AND a.action = 'grant.revoked'
+    `SELECT end_reason AS reason, count(*) AS n,
+            sum(CASE WHEN activity_reported THEN 1 ELSE 0 END) AS reported
+       FROM grants WHERE end_recorded_at >= ? AND end_recorded_at < ?
       GROUP BY 1`,
   );
-  // The latest revokes that reported activity, read only when the count above found some, from
-  // the newest back: a week where most revokes report stops after a handful, one where few do
-  // reads back through its revokes.
+  // The latest revokes that reported activity, newest first, each with its event (which holds the
+  // activity): read back through the index until enough are found.
   const revokedReported = new Sql(
     `SELECT a.seq, a.at, a.details, g.id, g.user_id, g.resource_id
-       FROM audit_events a JOIN grants g ON g.id = a.grant_id
-      WHERE ${IN_PERIOD} AND a.action = 'grant.revoked' AND ${reported}
-      ORDER BY a.at DESC, a.seq DESC LIMIT ?`,
+       FROM grants g JOIN audit_events a ON a.grant_id = g.id AND a.action = 'grant.revoked'
+      WHERE g.end_recorded_at >= ? AND g.end_recorded_at < ? AND g.activity_reported
+      ORDER BY g.end_recorded_at DESC, a.seq DESC LIMIT ?`,
   );
-  // When an early end (revoke, failed activation) of grant g was asked for.
-  const askedAt = `(SELECT max(e.at) FROM audit_events e
-        WHERE e.grant_id = g.id AND e.action IN ('grant.revoke_requested', 'grant.failed'))`;
-  // When a grant's access should have been gone: its expiry, or the moment an early end was
-  // asked for, whichever came first.
-  const dueAt = d.least(`coalesce(g.expires_at, ${NEVER})`, `coalesce(${askedAt}, ${NEVER})`);
+  // When a grant's access should have been gone: its expiry, or the moment its end began
+  // (an early end asked for, activation given up), whichever came first. An expiry taken up
+  // ahead of its moment (the sweeper books it early) was due at the expiry.
+  const dueAt = (g: string) =>
+    `CASE WHEN ${g}.end_reason = 'expired' THEN ${g}.expires_at ELSE ${d.least(
+      `coalesce(${g}.expires_at, ${NEVER})`,
+      `coalesce(${g}.end_asked_at, ${NEVER})`,
+    )} END`;
   const problems = new Sql(
     `WITH stuck AS (
          SELECT g.id, g.user_id, g.resource_id, 'stuck' AS kind, g.status, g.attempts,
-                g.last_error, ${dueAt} AS due_at, CAST(? AS BIGINT) AS settled_at
+                g.last_error, ${dueAt('g')} AS due_at, CAST(? AS BIGINT) AS settled_at
            FROM grants g
           -- the literal status list and next_attempt_at let SQLite use the grants_due index
           WHERE g.${GRANT_IN_FLIGHT} AND g.next_attempt_at IS NOT NULL
             AND (g.status = 'revoking' OR (g.status = 'active' AND g.expires_at <= ?))
        ),
+       -- Found from the grants_end_recorded index alone; only the late ones are read in full.
+       ended AS (
+         SELECT e.id, e.attempts + 1 AS attempts, ${dueAt('e')} AS due_at,
+                e.end_recorded_at AS settled_at
+           FROM grants e WHERE e.end_recorded_at >= ? AND e.end_recorded_at < ?
+       ),
        late AS (
-         SELECT g.id, g.user_id, g.resource_id, 'late' AS kind, g.status,
-                CAST(${d.jsonText('a.details', 'attempts')} AS INTEGER) AS attempts,
-                NULL AS last_error,
-                CASE WHEN ${d.jsonText('a.details', 'reason')} = 'expired' THEN g.expires_at
-                     ELSE ${dueAt} END AS due_at,
-                a.at AS settled_at
-           FROM audit_events a JOIN grants g ON g.id = a.grant_id
-          WHERE ${IN_PERIOD} AND a.action = 'grant.revoked'
+         SELECT g.id, g.user_id, g.resource_id, 'late' AS kind, g.status, e.attempts,
+                NULL AS last_error, e.due_at, e.settled_at
+           FROM ended e JOIN grants g ON g.id = e.id
+          WHERE e.attempts > 1 OR e.settled_at - e.due_at > ?
        ),
        problems AS (
          SELECT * FROM stuck WHERE attempts > 0 OR last_error IS NOT NULL OR settled_at - due_at > ?
          UNION ALL
-         SELECT * FROM late WHERE attempts > 1 OR settled_at - due_at > ?
+         SELECT * FROM late
        )
        SELECT id, user_id, resource_id, kind, status, attempts, last_error, due_at,
               ${d.greatest('0', 'settled_at - due_at')} AS overrun_ms, count(*) OVER () AS total

@@ -81,6 +81,9 @@ const active: GrantRow = {
   rechecks: 0,
   verifiedAt: null,
   grantedEmail: null,
+  endAskedAt: null,
+  endRecordedAt: null,
+  activityReported: false,
 };
 
 /**

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, pgTable, text } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, pgTable, text } from 'drizzle-orm/pg-core';
 import { END_REASONS, GRANT_STATUSES } from '../enums';
 import { requests } from './requests';
 
@@ -48,6 +48,18 @@ export const grants = pgTable(
      * directory says by then or whether it answers.
      */
     grantedEmail: text('granted_email'),
+    /**
+     * When the grant's end began: its expiry taken up, an early end asked for, or its activation
+     * given up. A revoke is due at the earlier of this and the expiry.
+     */
+    endAskedAt: ms('end_asked_at'),
+    /**
+     * When the access was recorded gone (its `grant.revoked` event): the week a revoke counts in.
+     * With the two below, the digest reads a week's revokes from one index, not their events.
+     */
+    endRecordedAt: ms('end_recorded_at'),
+    /** Whether the provider said, at the revoke, what the access was used for (in that event). */
+    activityReported: boolean('activity_reported').notNull().default(false),
   },
   (t) => [
     index('grants_due')
@@ -72,5 +84,18 @@ export const grants = pgTable(
     index('grants_active_verified')
       .on(t.verifiedAt)
       .where(sql`status = 'active'`),
+    // The digest's revokes of a week: counted by reason and activity, and the late ones found,
+    // from the index alone; only the few listed are read from the table.
+    index('grants_end_recorded')
+      .on(
+        t.endRecordedAt,
+        t.endReason,
+        t.activityReported,
+        t.attempts,
+        t.expiresAt,
+        t.endAskedAt,
+        t.id,
+      )
+      .where(sql`end_recorded_at is not null`),
   ],
 );

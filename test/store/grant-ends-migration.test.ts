@@ -1,0 +1,255 @@
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { drizzle as sqliteDrizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate as sqliteMigrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { drizzle as pgDrizzle } from 'drizzle-orm/node-postgres';
+import { migrate as pgMigrate } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
+import { openStore, type GrantRow, type Store } from '../../src/store';
+import { PG_ADMIN_URL_ENV, STORE_KINDS, type StoreKind } from '../support/stores';
+import { tempDir } from '../support/tmp';
+
+/**
+ * Migration 0017 gives every grant whose end began before it existed the moment its end began,
+ * the moment its revoke was recorded and whether the provider reported activity, from the
+ * grant's audit events: the digest reads a week's revokes from those columns alone.
+ */
+
+const MIGRATIONS = join(__dirname, '..', '..', 'migrations');
+const T = Date.UTC(2026, 10, 2, 9);
+const MIN = 60_000;
+
+/** A copy of a dialect's migrations that stops before `tag`'s, as an older Hallpass shipped them. */
+function migrationsBefore(dialect: StoreKind, tag: string, dir: string): string {
+  const folder = join(dir, `${dialect}-before`);
+  cpSync(join(MIGRATIONS, dialect), folder, { recursive: true });
+  const journal = join(folder, 'meta', '_journal.json');
+  const parsed = JSON.parse(readFileSync(journal, 'utf8')) as { entries: { tag: string }[] };
+  const at = parsed.entries.findIndex((e) => e.tag === tag);
+  if (at < 0) throw new Error(`no migration ${tag} in ${dialect}`);
+  writeFileSync(journal, JSON.stringify({ ...parsed, entries: parsed.entries.slice(0, at) }));
+  return folder;
+}
+
+/** A database as the older Hallpass left it: migrated to before 0017, written with bare SQL. */
+interface OldDatabase {
+  run(sql: string, params: unknown[]): Promise<void>;
+  /** The store this Hallpass opens on it (which applies 0017). */
+  open(): Promise<Store>;
+  close(): Promise<void>;
+}
+
+async function oldSqlite(dir: string): Promise<OldDatabase> {
+  const file = join(dir, 'old.db');
+  const raw = new Database(file);
+  sqliteMigrate(sqliteDrizzle(raw), {
+    migrationsFolder: migrationsBefore('sqlite', TAG.sqlite, dir),
+  });
+  return {
+    run: async (sql, params) => void raw.prepare(sql).run(...params),
+    open: async () => {
+      raw.close();
+      return openStore({ file });
+    },
+    close: async () => {
+      if (raw.open) raw.close();
+    },
+  };
+}
+
+async function oldPostgres(dir: string): Promise<OldDatabase> {
+  const admin = process.env[PG_ADMIN_URL_ENV];
+  if (!admin) throw new Error(`${PG_ADMIN_URL_ENV} is not set (jest's globalSetup sets it)`);
+  const name = `t_grant_ends_${process.pid}`;
+  const url = new URL(admin);
+  const onAdmin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: admin });
+    await c.connect();
+    await c.query(sql).finally(() => c.end());
+  };
+  await onAdmin(`CREATE DATABASE ${name}`);
+  url.pathname = `/${name}`;
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  await pgMigrate(pgDrizzle(client), {
+    migrationsFolder: migrationsBefore('postgres', TAG.postgres, dir),
+  });
+  return {
+    run: async (sql, params) => {
+      let n = 0;
+      await client.query(
+        sql.replace(/\?/g, () => `$${++n}`),
+        params,
+      );
+    },
+    open: () => openStore({ file: '', databaseUrl: url.toString() }),
+    close: async () => {
+      await client.end().catch(() => undefined);
+      await onAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+const TAG = {
+  sqlite: '0017_grant_ends_for_the_digest',
+  postgres: '0017_grant_ends_for_the_digest',
+};
+
+/** What the older Hallpass wrote for one grant: the row (status, reason) and its events. */
+interface Past {
+  id: string;
+  status: GrantRow['status'];
+  endReason: GrantRow['endReason'];
+  /** Set while the sweeper still has work for the grant. */
+  nextAttemptAt?: number;
+  events: [action: string, at: number, details?: object][];
+}
+
+const PAST: Past[] = [
+  {
+    id: 'g_expired',
+    status: 'revoked',
+    endReason: 'expired',
+    events: [
+      ['grant.activated', T],
+      ['grant.revoke_requested', T + 60 * MIN],
+      ['grant.revoked', T + 61 * MIN, { reason: 'expired', activity: { summary: '3× SELECT' } }],
+    ],
+  },
+  {
+    id: 'g_early',
+    status: 'revoked',
+    endReason: 'revoked_by_user',
+    events: [
+      ['grant.activated', T],
+      ['grant.revoke_requested', T + 10 * MIN],
+      ['grant.revoked', T + 12 * MIN, { reason: 'revoked_by_user', activity: null }],
+    ],
+  },
+  {
+    id: 'g_failed',
+    status: 'failed',
+    endReason: 'activation_failed',
+    events: [
+      ['grant.failed', T + 5 * MIN],
+      ['grant.revoked', T + 6 * MIN, { reason: 'activation_failed' }],
+    ],
+  },
+  {
+    id: 'g_revoking',
+    status: 'revoking',
+    endReason: 'revoked_by_admin',
+    nextAttemptAt: T + 20 * MIN,
+    events: [
+      ['grant.activated', T],
+      ['grant.revoke_requested', T + 20 * MIN],
+    ],
+  },
+  {
+    id: 'g_active',
+    status: 'active',
+    endReason: null,
+    nextAttemptAt: T + 60 * MIN,
+    events: [['grant.activated', T]],
+  },
+];
+
+async function writePast(db: OldDatabase): Promise<void> {
+  let seq = 0;
+  for (const g of PAST) {
+    await db.run(
+      `INSERT INTO requests (id, kind, requester, resource_id, duration_ms, justification, status,
+         approvals_required, auto_approved, created_at, pending_until)
+       VALUES (?, 'access', 'UREQ', 'prod-db', 3600000, 'an older week', 'approved', 1, false, ?, ?)`,
+      [`req_${g.id}`, T, T + 86_400_000],
+    );
+    await db.run(
+      `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms,
+         expires_at, next_attempt_at, attempts, end_reason, created_at)
+       VALUES (?, ?, 'UREQ', 'prod-db', 'hook', ?, 3600000, ?, ?, 0, ?, ?)`,
+      [g.id, `req_${g.id}`, g.status, T + 60 * MIN, g.nextAttemptAt ?? null, g.endReason, T],
+    );
+    for (const [action, at, details] of g.events) {
+      seq += 1;
+      await db.run(
+        `INSERT INTO audit_events (seq, at, actor, action, request_id, grant_id, details, prev_hash, hash)
+         VALUES (?, ?, 'hallpass', ?, ?, ?, ?, ?, ?)`,
+        [
+          seq,
+          at,
+          action,
+          `req_${g.id}`,
+          g.id,
+          JSON.stringify(details ?? {}),
+          '0'.repeat(64),
+          String(seq).padStart(64, '0'),
+        ],
+      );
+    }
+  }
+}
+
+describe.each(STORE_KINDS)('upgrading a %s database to migration 0017', (kind) => {
+  const tmp = tempDir();
+  let old: OldDatabase;
+  let store: Store;
+  beforeAll(async () => {
+    old = kind === 'sqlite' ? await oldSqlite(tmp.dir) : await oldPostgres(tmp.dir);
+    await writePast(old);
+    store = await old.open();
+  });
+  afterAll(async () => {
+    await store?.close();
+    await old?.close();
+    tmp.cleanup();
+  });
+
+  const ends = async (id: string) => {
+    const g = await store.grants.byId(id);
+    return g && { asked: g.endAskedAt, recorded: g.endRecordedAt, activity: g.activityReported };
+  };
+
+  it('fills in when each end began and was recorded, and whether activity was reported', async () => {
+    expect(await ends('g_expired')).toEqual({
+      asked: T + 60 * MIN,
+      recorded: T + 61 * MIN,
+      activity: true,
+    });
+    expect(await ends('g_early')).toEqual({
+      asked: T + 10 * MIN,
+      recorded: T + 12 * MIN,
+      activity: false,
+    });
+    expect(await ends('g_failed')).toEqual({
+      asked: T + 5 * MIN,
+      recorded: T + 6 * MIN,
+      activity: false,
+    });
+    expect(await ends('g_revoking')).toEqual({
+      asked: T + 20 * MIN,
+      recorded: null,
+      activity: false,
+    });
+    expect(await ends('g_active')).toEqual({ asked: null, recorded: null, activity: false });
+  });
+
+  it('gives the digest the older revokes: counted, listed and found late as before', async () => {
+    const week = { start: T, end: T + 7 * 24 * 60 * MIN };
+    const revoked = await store.reports.revoked(week, 5);
+    expect(Object.fromEntries(revoked.endsByReason)).toEqual({
+      expired: 1,
+      revoked_by_user: 1,
+      activation_failed: 1,
+    });
+    expect(revoked.activity.total).toBe(1);
+    expect(revoked.activity.items.map((i) => [i.grantId, i.at])).toEqual([
+      ['g_expired', T + 61 * MIN],
+    ]);
+    const problems = await store.reports.revocationProblems(week, T + 25 * MIN, MIN, 10);
+    expect(problems.items.map((p) => [p.grantId, p.kind, p.dueAt, p.overrunMs])).toEqual([
+      ['g_revoking', 'stuck', T + 20 * MIN, 5 * MIN],
+      ['g_early', 'late', T + 10 * MIN, 2 * MIN],
+    ]);
+  });
+});
