@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema';
 import type {
   BreakGlassRow,
+  DecisionTimes,
   GrantRef,
   Listed,
   LongGrant,
@@ -13,7 +14,6 @@ import { activitySummary } from './activity';
 import { digestWalkStart, verifySince, withRecordedBreak, type ChainCheck } from './chain';
 import type { CheckpointSeal } from './checkpoint-seal';
 import { businessHoursOf, businessIntervals, type BusinessHours, type Period } from './period';
-import { nearestRank } from './percentile';
 
 /** How many entries each list of the digest names before "and N more". */
 export const TOP_N = 5;
@@ -53,7 +53,7 @@ export interface DigestStats {
     activationFailed: number;
   };
   /** Human decisions (approve with quorum met, or deny), auto-approvals left out; nearest-rank. */
-  decisionTime: { decisions: number; medianMs: number; p90Ms: number } | null;
+  decisionTime: DecisionTimes | null;
   topApprovers: Listed<Ranked>;
   topResources: Listed<Ranked>;
   topRequesters: Listed<Ranked>;
@@ -101,7 +101,7 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
   const byAction = await r.countsByAction(scope, COUNTED_ACTIONS);
   const { endsByReason: ended, activity: reported } = await r.revoked(scope, TOP_N);
   const filed = await r.requestsFiled(scope);
-  const decisionTimes = await r.decisionTimes(scope);
+  const decisionTime = await r.decisionTimes(scope);
   const count = (action: string) => byAction.get(action) ?? 0;
   const inside = businessIntervals(query.period, query.businessHours, query.timeZone);
   const topApprovers = await r.topApprovers(scope, TOP_N);
@@ -142,14 +142,7 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
       endedEarly: (ended.get('revoked_by_user') ?? 0) + (ended.get('revoked_by_admin') ?? 0),
       activationFailed: count('grant.failed'),
     },
-    decisionTime:
-      decisionTimes.length === 0
-        ? null
-        : {
-            decisions: decisionTimes.length,
-            medianMs: nearestRank(decisionTimes, 50),
-            p90Ms: nearestRank(decisionTimes, 90),
-          },
+    decisionTime,
     topApprovers,
     topResources,
     topRequesters,

@@ -10,6 +10,13 @@ export interface Dialect {
   /** The smaller / larger of two numbers (SQLite: scalar min/max; PostgreSQL: LEAST/GREATEST). */
   least(a: string, b: string): string;
   greatest(a: string, b: string): string;
+  /**
+   * The aggregate of `expr`'s nearest-rank `percent`-th percentile: the value at rank
+   * ceil(percent/100 × n) of the values in order, never interpolated; null over no rows.
+   * PostgreSQL's percentile_disc is that rule; SQLite runs `nearestRank` (src/audit/percentile.ts)
+   * as the aggregate `nearest_rank`, registered on every connection.
+   */
+  nearestRank(expr: string, percent: number): string;
   /** Appended to a SELECT that claims rows other writers may be claiming at the same time. */
   skipLocked: string;
   /** Statements that go first, in the same transaction, when outbox rows are claimed. */
@@ -33,6 +40,7 @@ export const sqliteDialect: Dialect = {
   jsonText: (column, key) => `json_extract(${column}, '$.${key}')`,
   least: (a, b) => `min(${a}, ${b})`,
   greatest: (a, b) => `max(${a}, ${b})`,
+  nearestRank: (expr, percent) => `nearest_rank(${expr}, ${percent})`,
   // One writer at a time already: BEGIN IMMEDIATE serialises claims.
   skipLocked: '',
   // Its index holds the rows as they are: nothing for the claim's plan to step around.
@@ -46,6 +54,8 @@ export const postgresDialect: Dialect = {
   jsonText: (column, key) => `(${column}::jsonb ->> '${key}')`,
   least: (a, b) => `least(${a}, ${b})`,
   greatest: (a, b) => `greatest(${a}, ${b})`,
+  nearestRank: (expr, percent) =>
+    `percentile_disc(${percent / 100}) WITHIN GROUP (ORDER BY ${expr})`,
   skipLocked: 'FOR UPDATE SKIP LOCKED',
   // Expecting few due rows, the planner reads every one with a bitmap scan and sorts them, and a
   // burst of filings leaves many: 174 ms a claim with 100,000 due (the outbox burst rows of

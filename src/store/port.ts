@@ -592,6 +592,13 @@ export interface RevokedInPeriod {
   activity: Listed<ActivityRow>;
 }
 
+/** How long human decisions took: nearest-rank percentiles (the value at rank ceil(p/100 × n)). */
+export interface DecisionTimes {
+  decisions: number;
+  medianMs: number;
+  p90Ms: number;
+}
+
 /** The aggregate reads of the weekly digest, each over one period. */
 export interface ReportQueries {
   countsByAction(range: Range, actions: readonly string[]): Promise<Map<string, number>>;
@@ -601,8 +608,11 @@ export interface ReportQueries {
    */
   revoked(range: Range, top: number): Promise<RevokedInPeriod>;
   requestsFiled(range: Range): Promise<number>;
-  /** Decision times (decided - filed) of human decisions made in the period, ascending. */
-  decisionTimes(range: Range): Promise<number[]>;
+  /**
+   * How long (decided - filed) the human decisions made in the period took, auto-approvals and
+   * break-glass left out; null when there were none.
+   */
+  decisionTimes(range: Range): Promise<DecisionTimes | null>;
   topApprovers(range: Range, top: number): Promise<Listed<Ranked>>;
   topResources(range: Range, top: number): Promise<Listed<Ranked>>;
   topRequesters(range: Range, top: number): Promise<Listed<Ranked>>;

@@ -6,7 +6,6 @@ import {
   previousFire,
   weekEndingAt,
 } from '../../src/audit/period';
-import { nearestRank } from '../../src/audit/percentile';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -133,18 +132,5 @@ describe('businessIntervals', () => {
     expect(show(businessIntervals(period, nights, 'UTC'))).toEqual([
       '2026-10-23T22:00:00.000Z 2026-10-24T06:00:00.000Z',
     ]);
-  });
-});
-
-describe('nearestRank', () => {
-  it('picks the value at rank ceil(p/100 · n), never interpolating', () => {
-    const values = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-    expect(nearestRank(values, 50)).toBe(5);
-    expect(nearestRank(values, 90)).toBe(9);
-    expect(nearestRank(values, 91)).toBe(10);
-    expect(nearestRank(values, 100)).toBe(10);
-    expect(nearestRank(values, 0)).toBe(1);
-    expect(nearestRank([42], 90)).toBe(42);
-    expect(() => nearestRank([], 50)).toThrow(RangeError);
   });
 });

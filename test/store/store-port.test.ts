@@ -6,7 +6,7 @@ import { ManualClock } from '../../src/core/clock';
 import { StaticDirectory } from '../../src/core/directory';
 import { GENESIS_HASH } from '../../src/core/audit';
 import { Core } from '../../src/core';
-import type { OutboxRow, Store } from '../../src/store';
+import type { OutboxRow, RequestRow, Store } from '../../src/store';
 import * as pgTables from '../../src/store/schema/postgres';
 import * as sqliteTables from '../../src/store/schema/sqlite';
 import { BASE_CONFIG, T0 } from '../support/core';
@@ -837,6 +837,36 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
         AT,
       );
       expect(await keys(10)).toEqual(['c', 'd', 'e']);
+    });
+  });
+
+  describe('reports.decisionTimes', () => {
+    it('takes nearest-rank percentiles, the value at rank ceil(p/100 · n), of human decisions only', async () => {
+      const week = { start: AT, end: AT + 86_400_000 };
+      expect(await t.store.reports.decisionTimes(week)).toBeNull();
+      const decided = (id: string, minutes: number, over: Partial<RequestRow> = {}) =>
+        requestRow(id, { status: 'approved', decidedAt: AT + minutes * 60_000, ...over });
+      await t.store.change(async (tx) => {
+        // Filed at AT, decided 1 to 10 minutes later, in shuffled order.
+        for (const m of [7, 2, 10, 4, 1, 9, 3, 6, 8, 5])
+          await tx.requests.insert(decided(`req_${m}`, m, m % 2 ? { status: 'denied' } : {}));
+        // None of these is a person's decision in the period.
+        await tx.requests.insert(decided('req_auto', 30, { autoApproved: true }));
+        await tx.requests.insert(decided('req_cancelled', 30, { status: 'cancelled' }));
+        await tx.requests.insert(decided('req_after', 24 * 60 + 1));
+        await tx.requests.insert(requestRow('req_pending'));
+      });
+      expect(await t.store.reports.decisionTimes(week)).toEqual({
+        decisions: 10,
+        medianMs: 5 * 60_000,
+        p90Ms: 9 * 60_000,
+      });
+      const first = { start: AT, end: AT + 60_001 };
+      expect(await t.store.reports.decisionTimes(first)).toEqual({
+        decisions: 1,
+        medianMs: 60_000,
+        p90Ms: 60_000,
+      });
     });
   });
 

@@ -26,6 +26,7 @@ import { Sql, type BoundSql, type Param, type RawRow, type Runner } from '../sql
 import { SELECT_EVENTS_PAGE, walkRange } from './chain-pages';
 import { checkpointInBackground, type Checkpointer, type CheckpointOptions } from './checkpointer';
 import { GroupCommit } from './group-commit';
+import { registerNearestRank } from './nearest-rank';
 import { SqliteRunner } from './runner';
 import { verifyInParallel } from './verify-parallel';
 
@@ -79,6 +80,7 @@ function connect(file: string, readonly: boolean, busyTimeoutMs: number): Databa
     client.pragma('secure_delete = ON');
   }
   client.pragma('foreign_keys = ON');
+  registerNearestRank(client);
   return client;
 }
 

@@ -1,0 +1,1 @@
+CREATE INDEX `requests_decided` ON `requests` (`decided_at`,`status`,`auto_approved`,`created_at`,`id`) WHERE decided_at is not null;
