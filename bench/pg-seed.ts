@@ -5,8 +5,8 @@ import { rowMapper } from '../src/store/mapping';
 import * as pgTables from '../src/store/schema/postgres';
 import * as sqliteTables from '../src/store/schema/sqlite';
 
-/** The tables the bench seeds (none has a serial id, so no sequence needs moving on). */
-export const SEEDED_TABLES = ['requests', 'grants', 'auditEvents'] as const;
+/** The tables the bench seeds, each after those it refers to. */
+export const SEEDED_TABLES = ['requests', 'approvals', 'grants', 'auditEvents'] as const;
 export type Seeded = (typeof SEEDED_TABLES)[number];
 
 /** Rows per INSERT: 9 columns of audit_events stay far below PostgreSQL's 65,535 parameters. */
@@ -26,6 +26,11 @@ export async function copySeeded(
   await client.connect();
   try {
     for (const key of tables) await copyTable(from, client, sqliteTables[key], pgTables[key]);
+    // Approvals came with their ids: the next one the store inserts takes the one after.
+    if (tables.includes('approvals'))
+      await client.query(
+        "SELECT setval(pg_get_serial_sequence('approvals', 'id'), max(id)) FROM approvals HAVING count(*) > 0",
+      );
   } finally {
     await client.end();
   }

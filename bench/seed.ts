@@ -164,7 +164,7 @@ export function seedAudit(
   if (options.records) seedLifecycleRecords(raw, count, atOf, actorOf);
 }
 
-/** The request and grant rows of every lifecycle `seedAudit` began, as its events left them. */
+/** The request, approval and grant rows of every lifecycle `seedAudit` began, as its events left them. */
 function seedLifecycleRecords(
   raw: Database.Database,
   count: number,
@@ -178,6 +178,9 @@ function seedLifecycleRecords(
   const insertGrant = raw.prepare(
     `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms, starts_at, expires_at, attempts, end_reason, ended_by, end_asked_at, ended_at, end_recorded_at, created_at)
      VALUES (?, ?, ?, ?, 'hook', 'revoked', 3600000, ?, ?, 0, 'revoked_by_user', ?, ?, ?, ?, ?)`,
+  );
+  const insertApproval = raw.prepare(
+    `INSERT INTO approvals (request_id, approver, decision, created_at) VALUES (?, ?, 'approve', ?)`,
   );
   const lifecycles = lifecycleOf(count - 1) + 1;
   for (let done = 0; done < lifecycles;) {
@@ -197,6 +200,7 @@ function seedLifecycleRecords(
           atOf(n + 2),
           actorOf(n + 1),
         );
+        insertApproval.run(`req_${k}`, actorOf(n + 1), atOf(n + 1));
         // Lifecycles cut short by `count` still get their grant: its events are partly seeded.
         const activated = atOf(n + 4);
         insertGrant.run(
