@@ -79,20 +79,14 @@ export interface DigestQuery {
   asOf: number;
 }
 
-const COUNTED_ACTIONS = [
-  'request.approved',
-  'request.denied',
-  'request.cancelled',
-  'request.expired',
-  'grant.activated',
-  'grant.failed',
-] as const;
+/** The grants' steps counted from the audit; requests' outcomes are read from the requests. */
+const COUNTED_ACTIONS = ['grant.activated', 'grant.failed'] as const;
 
 /**
  * The week's numbers, from range queries on indexed timestamps (audit_events.at,
- * requests.created_at) aggregated in SQL; only the decision times and the listed rows come back
- * to JavaScript. Everything counts what happened inside the period: a request decided this week
- * counts under this week's outcome, whenever it was filed.
+ * requests.created_at and decided_at, grants.end_recorded_at) aggregated in SQL; only the listed
+ * rows come back to JavaScript. Everything counts what happened inside the period: a request
+ * decided this week counts under this week's outcome, whenever it was filed.
  */
 export async function computeDigestStats(q: Queries, query: DigestQuery): Promise<DigestStats> {
   const r = q.reports;
@@ -101,7 +95,7 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
   const byAction = await r.countsByAction(scope, COUNTED_ACTIONS);
   const { endsByReason: ended, activity: reported } = await r.revoked(scope, TOP_N);
   const filed = await r.requestsFiled(scope);
-  const decisionTime = await r.decisionTimes(scope);
+  const decided = await r.decided(scope);
   const count = (action: string) => byAction.get(action) ?? 0;
   const inside = businessIntervals(query.period, query.businessHours, query.timeZone);
   const topApprovers = await r.topApprovers(scope, TOP_N);
@@ -131,10 +125,7 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
     asOf: query.asOf,
     requests: {
       filed,
-      approved: count('request.approved'),
-      denied: count('request.denied'),
-      cancelled: count('request.cancelled'),
-      expired: count('request.expired'),
+      ...decided.outcomes,
     },
     grants: {
       activated: count('grant.activated'),
@@ -142,7 +133,7 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
       endedEarly: (ended.get('revoked_by_user') ?? 0) + (ended.get('revoked_by_admin') ?? 0),
       activationFailed: count('grant.failed'),
     },
-    decisionTime,
+    decisionTime: decided.times,
     topApprovers,
     topResources,
     topRequesters,

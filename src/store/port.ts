@@ -599,6 +599,13 @@ export interface DecisionTimes {
   p90Ms: number;
 }
 
+/** The requests decided in a period: how many by the outcome each was left with, and how long. */
+export interface Decided {
+  outcomes: { approved: number; denied: number; cancelled: number; expired: number };
+  /** The human decisions among them (auto-approvals and break-glass left out); null if none. */
+  times: DecisionTimes | null;
+}
+
 /** The aggregate reads of the weekly digest, each over one period. */
 export interface ReportQueries {
   countsByAction(range: Range, actions: readonly string[]): Promise<Map<string, number>>;
@@ -609,10 +616,10 @@ export interface ReportQueries {
   revoked(range: Range, top: number): Promise<RevokedInPeriod>;
   requestsFiled(range: Range): Promise<number>;
   /**
-   * How long (decided - filed) the human decisions made in the period took, auto-approvals and
-   * break-glass left out; null when there were none.
+   * The requests decided in the period by outcome, and how long (decided - filed) the human
+   * decisions among them took: one pass over the period's decisions.
    */
-  decisionTimes(range: Range): Promise<DecisionTimes | null>;
+  decided(range: Range): Promise<Decided>;
   topApprovers(range: Range, top: number): Promise<Listed<Ranked>>;
   topResources(range: Range, top: number): Promise<Listed<Ranked>>;
   topRequesters(range: Range, top: number): Promise<Listed<Ranked>>;

@@ -840,32 +840,33 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
     });
   });
 
-  describe('reports.decisionTimes', () => {
-    it('takes nearest-rank percentiles, the value at rank ceil(p/100 · n), of human decisions only', async () => {
+  describe('reports.decided', () => {
+    it('counts the period’s decisions by outcome, and takes nearest-rank percentiles, the value at rank ceil(p/100 · n), of the human ones', async () => {
       const week = { start: AT, end: AT + 86_400_000 };
-      expect(await t.store.reports.decisionTimes(week)).toBeNull();
+      const none = { approved: 0, denied: 0, cancelled: 0, expired: 0 };
+      expect(await t.store.reports.decided(week)).toEqual({ outcomes: none, times: null });
       const decided = (id: string, minutes: number, over: Partial<RequestRow> = {}) =>
         requestRow(id, { status: 'approved', decidedAt: AT + minutes * 60_000, ...over });
       await t.store.change(async (tx) => {
-        // Filed at AT, decided 1 to 10 minutes later, in shuffled order.
+        // Filed at AT, decided 1 to 10 minutes later, in shuffled order; the odd ones denied.
         for (const m of [7, 2, 10, 4, 1, 9, 3, 6, 8, 5])
           await tx.requests.insert(decided(`req_${m}`, m, m % 2 ? { status: 'denied' } : {}));
-        // None of these is a person's decision in the period.
+        // Outcomes, but no person's decision.
         await tx.requests.insert(decided('req_auto', 30, { autoApproved: true }));
         await tx.requests.insert(decided('req_cancelled', 30, { status: 'cancelled' }));
+        await tx.requests.insert(decided('req_expired', 40, { status: 'expired' }));
+        // Not decided in the period.
         await tx.requests.insert(decided('req_after', 24 * 60 + 1));
         await tx.requests.insert(requestRow('req_pending'));
       });
-      expect(await t.store.reports.decisionTimes(week)).toEqual({
-        decisions: 10,
-        medianMs: 5 * 60_000,
-        p90Ms: 9 * 60_000,
+      expect(await t.store.reports.decided(week)).toEqual({
+        outcomes: { approved: 6, denied: 5, cancelled: 1, expired: 1 },
+        times: { decisions: 10, medianMs: 5 * 60_000, p90Ms: 9 * 60_000 },
       });
       const first = { start: AT, end: AT + 60_001 };
-      expect(await t.store.reports.decisionTimes(first)).toEqual({
-        decisions: 1,
-        medianMs: 60_000,
-        p90Ms: 60_000,
+      expect(await t.store.reports.decided(first)).toEqual({
+        outcomes: { ...none, denied: 1 },
+        times: { decisions: 1, medianMs: 60_000, p90Ms: 60_000 },
       });
     });
   });

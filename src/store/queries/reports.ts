@@ -1,5 +1,5 @@
 import type {
-  DecisionTimes,
+  Decided,
   GrantRef,
   Listed,
   LongGrant,
@@ -51,7 +51,7 @@ function listed<T>(rows: RawRow[], item: (row: RawRow) => T): Listed<T> {
 }
 
 interface DialectStatements {
-  decisionTimes: Sql;
+  decided: Sql;
   revokedEnds: Sql;
   revokedReported: Sql;
   problems: Sql;
@@ -63,14 +63,21 @@ const perDialect = new WeakMap<Dialect, DialectStatements>();
 function statementsFor(d: Dialect): DialectStatements {
   const cached = perDialect.get(d);
   if (cached) return cached;
-  // How long the period's human decisions took (approve with quorum met, or deny; auto-approvals
-  // and break-glass left out): how many, and two percentiles, computed where the rows are.
+  // The period's decisions by outcome, and how long the human ones took (approve with quorum met,
+  // or deny; auto-approvals and break-glass left out): their count and two percentiles, computed
+  // where the rows are, in one pass.
   const ms = 'r.decided_at - r.created_at';
-  const decisionTimes = new Sql(
-    `SELECT count(*) AS n, ${d.nearestRank(ms, 50)} AS median_ms, ${d.nearestRank(ms, 90)} AS p90_ms
-       FROM requests r
-      WHERE ${DECIDED} AND r.status IN ('approved', 'denied') AND NOT r.auto_approved
-        AND r.id NOT IN (SELECT b.request_id FROM break_glass_uses b)`,
+  const human = `r.status IN ('approved', 'denied') AND NOT r.auto_approved
+    AND r.id NOT IN (SELECT b.request_id FROM break_glass_uses b)`;
+  const decided = new Sql(
+    `SELECT count(*) FILTER (WHERE r.status = 'approved') AS approved,
+            count(*) FILTER (WHERE r.status = 'denied') AS denied,
+            count(*) FILTER (WHERE r.status = 'cancelled') AS cancelled,
+            count(*) FILTER (WHERE r.status = 'expired') AS expired,
+            count(*) FILTER (WHERE ${human}) AS decisions,
+            ${d.nearestRank(ms, 50)} FILTER (WHERE ${human}) AS median_ms,
+            ${d.nearestRank(ms, 90)} FILTER (WHERE ${human}) AS p90_ms
+       FROM requests r WHERE ${DECIDED}`,
   );
   // A week's revokes are the grants whose end was recorded in it: counted from the
   // grants_end_recorded index, without reading a row of the table or an audit event.
@@ -126,7 +133,7 @@ function statementsFor(d: Dialect): DialectStatements {
               ${d.greatest('0', 'settled_at - due_at')} AS overrun_ms, count(*) OVER () AS total
          FROM problems ORDER BY overrun_ms DESC, id LIMIT ?`,
   );
-  const found = { decisionTimes, revokedEnds, revokedReported, problems };
+  const found = { decided, revokedEnds, revokedReported, problems };
   perDialect.set(d, found);
   return found;
 }
@@ -177,11 +184,21 @@ export class SqlReportQueries implements ReportQueries {
     return num(row?.n);
   }
 
-  async decisionTimes(s: Range): Promise<DecisionTimes | null> {
-    const [row] = await this.q.runner.rows(this.statements.decisionTimes, [s.start, s.end]);
-    return row && num(row.n) > 0
-      ? { decisions: num(row.n), medianMs: num(row.median_ms), p90Ms: num(row.p90_ms) }
-      : null;
+  async decided(s: Range): Promise<Decided> {
+    const [row = {}] = await this.q.runner.rows(this.statements.decided, [s.start, s.end]);
+    const decisions = num(row.decisions);
+    return {
+      outcomes: {
+        approved: num(row.approved),
+        denied: num(row.denied),
+        cancelled: num(row.cancelled),
+        expired: num(row.expired),
+      },
+      times:
+        decisions === 0
+          ? null
+          : { decisions, medianMs: num(row.median_ms), p90Ms: num(row.p90_ms) },
+    };
   }
 
   /** The top entries of a `key, n` grouping, and how many groups there are. */
