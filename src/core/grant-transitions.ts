@@ -557,6 +557,9 @@ export interface Revoked extends Revocation {
   grantId: string;
 }
 
+/** Whether the provider said what the access was used for: the event and the grant both record it. */
+const reportsActivity = (r: Revocation): boolean => Boolean(r.activity);
+
 /** The provider confirmed the access is gone (or another grant still needs it, so it stays). */
 function recordRevoked(
   c: Change,
@@ -579,7 +582,7 @@ function recordRevoked(
       checked: r.checked ?? false,
       elapsedMs: r.elapsedMs,
       overrunMs: grant.expiresAt !== null ? Math.max(0, endedAt - grant.expiresAt) : undefined,
-      ...(r.activity ? { activity: r.activity } : {}),
+      ...(reportsActivity(r) ? { activity: r.activity } : {}),
     },
     redraw: grant.requestId,
     dm:
@@ -617,7 +620,7 @@ export async function recordRevocations(
     const ended = (at: number, r: Revoked) => ({
       endedAt: at,
       endRecordedAt: c.now,
-      activityReported: r.activity !== undefined,
+      activityReported: reportsActivity(r),
       nextAttemptAt: null,
       lastError: null,
       recheckAt: first === undefined ? null : at + first,
@@ -634,7 +637,7 @@ export async function recordRevocations(
       const at = endedAt(r);
       const e = { grant, r, status, at } as const;
       ending.push(e);
-      const key = `${status}@${at}@${r.activity !== undefined}`;
+      const key = `${status}@${at}@${reportsActivity(r)}`;
       const same = moves.get(key);
       if (same) same.push(e);
       else moves.set(key, [e]);

@@ -24,8 +24,9 @@ const FILED = new Sql(
   'SELECT count(*) AS n FROM requests WHERE created_at >= ? AND created_at < ?',
 );
 /**
- * A request decided in the period: its decision (request.approved or request.denied, the status
- * it keeps from then on) was recorded at decided_at. Read from the requests_decided index.
+ * A request decided in the period: its decision (approved, denied, cancelled or expired, the
+ * status it keeps from then on) was recorded at decided_at, with the decision's audit event.
+ * The requests_decided index holds what the digest reads of it.
  */
 const DECIDED = 'r.decided_at >= ? AND r.decided_at < ?';
 /** Far beyond any real timestamp, for "no such moment" in a comparison. */
@@ -79,8 +80,8 @@ function statementsFor(d: Dialect): DialectStatements {
             ${d.nearestRank(ms, 90)} FILTER (WHERE ${human}) AS p90_ms
        FROM requests r WHERE ${DECIDED}`,
   );
-  // A week's revokes are the grants whose end was recorded in it: counted from the
-  // grants_end_recorded index, without reading a row of the table or an audit event.
+  // A week's revokes are the grants whose end was recorded in it: counted from the columns the
+  // grants_end_recorded index holds, without reading an audit event.
   const revokedEnds = new Sql(
     `SELECT end_reason AS reason, count(*) AS n,
             sum(CASE WHEN activity_reported THEN 1 ELSE 0 END) AS reported
@@ -112,7 +113,7 @@ function statementsFor(d: Dialect): DialectStatements {
           WHERE g.${GRANT_IN_FLIGHT} AND g.next_attempt_at IS NOT NULL
             AND (g.status = 'revoking' OR (g.status = 'active' AND g.expires_at <= ?))
        ),
-       -- Found from the grants_end_recorded index alone; only the late ones are read in full.
+       -- Found from the columns grants_end_recorded holds; only the late ones are read in full.
        ended AS (
          SELECT e.id, e.attempts + 1 AS attempts, ${dueAt('e')} AS due_at,
                 e.end_recorded_at AS settled_at
