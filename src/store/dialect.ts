@@ -13,7 +13,7 @@ export interface Dialect {
   /**
    * The aggregate of `expr`'s nearest-rank `percent`-th percentile: the value at rank
    * ceil(percent/100 × n) of the values in order, never interpolated; null over no rows.
-   * PostgreSQL's percentile_disc is that rule; SQLite runs `nearestRank` (src/audit/percentile.ts)
+   * PostgreSQL's percentile_disc is that rule; SQLite runs `nearestRank` (sqlite/nearest-rank.ts)
    * as the aggregate `nearest_rank`, registered on every connection.
    */
   nearestRank(expr: string, percent: number): string;
