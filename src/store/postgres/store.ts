@@ -39,6 +39,9 @@ import { Sql, sqlOf, type RawRow } from '../sql';
 import { CarriedCommit } from './carried-commit';
 import { PgRunner, PgTransactionRunner } from './runner';
 
+/** How a snapshot's transaction is set up after its BEGIN (see `snapshot`). */
+export const SNAPSHOT_ON_ONE_BACKEND = 'SET LOCAL max_parallel_workers_per_gather = 0';
+
 export const POSTGRES_MIGRATIONS = join(__dirname, '..', '..', '..', 'migrations', 'postgres');
 
 /** bigint (int8) and numeric come back as text by default; every one of ours fits a number. */
@@ -341,11 +344,20 @@ export class PostgresStore implements Store {
     return result;
   }
 
+  /**
+   * The weekly digest's view: background work, so its reads run on its own backend alone and
+   * leave the server's other cores to the changes and reads being served. On two cores its
+   * parallel plans were slower as well: the dense week's digest took 1.7 to 1.9 s with them and
+   * 1.2 s without (docs/performance-journal.md, 2026-12-05, evening).
+   */
   snapshot<T>(work: (tx: Queries) => Promise<T>): Promise<T> {
     return this.transaction(
       this.pool,
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
-      (runner) => work(this.queriesOn(runner)),
+      (runner) => {
+        runner.hold(SNAPSHOT_ON_ONE_BACKEND);
+        return work(this.queriesOn(runner));
+      },
     );
   }
 
