@@ -19,6 +19,8 @@ import { tempDir } from '../support/tmp';
 const MIGRATIONS = join(__dirname, '..', '..', 'migrations');
 const T = Date.UTC(2026, 10, 2, 9);
 const MIN = 60_000;
+/** The migration under test: both dialects name it alike. */
+const UPGRADE = '0017_grant_ends_for_the_digest';
 
 /** A copy of a dialect's migrations that stops before `tag`'s, as an older Hallpass shipped them. */
 function migrationsBefore(dialect: StoreKind, tag: string, dir: string): string {
@@ -44,7 +46,7 @@ async function oldSqlite(dir: string): Promise<OldDatabase> {
   const file = join(dir, 'old.db');
   const raw = new Database(file);
   sqliteMigrate(sqliteDrizzle(raw), {
-    migrationsFolder: migrationsBefore('sqlite', TAG.sqlite, dir),
+    migrationsFolder: migrationsBefore('sqlite', UPGRADE, dir),
   });
   return {
     run: async (sql, params) => void raw.prepare(sql).run(...params),
@@ -73,7 +75,7 @@ async function oldPostgres(dir: string): Promise<OldDatabase> {
   const client = new pg.Client({ connectionString: url.toString() });
   await client.connect();
   await pgMigrate(pgDrizzle(client), {
-    migrationsFolder: migrationsBefore('postgres', TAG.postgres, dir),
+    migrationsFolder: migrationsBefore('postgres', UPGRADE, dir),
   });
   return {
     run: async (sql, params) => {
@@ -90,11 +92,6 @@ async function oldPostgres(dir: string): Promise<OldDatabase> {
     },
   };
 }
-
-const TAG = {
-  sqlite: '0017_grant_ends_for_the_digest',
-  postgres: '0017_grant_ends_for_the_digest',
-};
 
 /** What the older Hallpass wrote for one grant: the row (status, reason) and its events. */
 interface Past {

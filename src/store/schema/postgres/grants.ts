@@ -85,7 +85,7 @@ export const grants = pgTable(
       .on(t.verifiedAt)
       .where(sql`status = 'active'`),
     // The digest's revokes of a week: counted by reason and activity, and the late ones found,
-    // from the index alone; only the few listed are read from the table.
+    // from the columns this index holds; only the few listed need the rest of their row.
     index('grants_end_recorded')
       .on(
         t.endRecordedAt,

@@ -59,8 +59,8 @@ export const requests = pgTable(
     index('requests_requester_created').on(t.requester, t.createdAt),
     index('requests_created_at').on(t.createdAt),
     index('requests_resource_created').on(t.resourceId, t.createdAt),
-    // The digest's decisions of a week, how long each took and which no person made, read from
-    // the index alone; the few it lists join their grants.
+    // The digest's decisions of a week, how long each took and which no person made, from the
+    // columns this index holds; the few it lists join their grants.
     index('requests_decided')
       .on(t.decidedAt, t.status, t.autoApproved, t.createdAt, t.id)
       .where(sql`decided_at is not null`),
