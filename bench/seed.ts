@@ -176,8 +176,8 @@ function seedLifecycleRecords(
      VALUES (?, 'access', ?, ?, 3600000, 'investigating a production incident', 'approved', 1, 0, ?, ?, ?, ?)`,
   );
   const insertGrant = raw.prepare(
-    `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms, starts_at, expires_at, attempts, end_reason, ended_by, end_asked_at, ended_at, end_recorded_at, created_at)
-     VALUES (?, ?, ?, ?, 'hook', 'revoked', 3600000, ?, ?, 0, 'revoked_by_user', ?, ?, ?, ?, ?)`,
+    `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms, starts_at, activated_at, expires_at, attempts, end_reason, ended_by, end_asked_at, ended_at, end_recorded_at, created_at)
+     VALUES (?, ?, ?, ?, 'hook', 'revoked', 3600000, ?, ?, ?, 0, 'revoked_by_user', ?, ?, ?, ?, ?)`,
   );
   const insertApproval = raw.prepare(
     `INSERT INTO approvals (request_id, approver, decision, created_at) VALUES (?, ?, 'approve', ?)`,
@@ -208,6 +208,7 @@ function seedLifecycleRecords(
           `req_${k}`,
           requester,
           resourceId,
+          activated,
           activated,
           activated + 3_600_000,
           requester,
@@ -248,8 +249,8 @@ export function seedGrants(raw: Database.Database, seed: GrantSeed): void {
      VALUES (?, 'access', ?, ?, 3600000, 'benchmark seed request', 'approved', 0, 1, ?, ?, ?, 'hallpass')`,
   );
   const insertGrant = raw.prepare(
-    `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms, starts_at, expires_at, provider_expires_at, next_attempt_at, warned_at, attempts, created_at, snapshot, granted_email)
-     VALUES (?, ?, ?, ?, ?, 'active', 3600000, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+    `INSERT INTO grants (id, request_id, user_id, resource_id, provider, status, duration_ms, starts_at, activated_at, expires_at, provider_expires_at, next_attempt_at, warned_at, attempts, created_at, snapshot, granted_email)
+     VALUES (?, ?, ?, ?, ?, 'active', 3600000, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
   );
   // The terms a grant records when it is made: every call on it reads them.
   const snapshot = JSON.stringify({
@@ -271,6 +272,7 @@ export function seedGrants(raw: Database.Database, seed: GrantSeed): void {
         user,
         resourceId,
         provider,
+        expiresAt - 3_600_000,
         expiresAt - 3_600_000,
         expiresAt,
         expiresAt,

@@ -154,6 +154,10 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
     // A raised quorum becomes the request's own, so everything that shows it counts against it.
     const raised = standing.required > row.approvalsRequired;
     if (raised) await c.tx.requests.update(row.id, { approvalsRequired: standing.required });
+    // The requester's own approval is marked on the request, where the digest finds it.
+    const selfApproval = input.actor === row.requester;
+    if (selfApproval) await c.tx.requests.update(row.id, { selfApproved: true });
+    const current = { ...row, selfApproved: row.selfApproved || selfApproval };
     const counted = all.filter(
       (a) => a.decision === 'approve' && !discounted.has(a.approver),
     ).length;
@@ -166,7 +170,7 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
       details: {
         approvals: counted,
         required: standing.required,
-        selfApproval: input.actor === row.requester,
+        selfApproval,
         ...(discounted.size > 0 ? { discounted: [...discounted] } : {}),
         ...(raised ? { filedWith: row.approvalsRequired } : {}),
       },
@@ -176,7 +180,7 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
     if (!complete)
       return {
         kind: 'recorded',
-        request: { ...row, approvalsRequired: standing.required },
+        request: { ...current, approvalsRequired: standing.required },
         approvals: all,
       };
     const person = await c.tx.people.get(row.requester);
@@ -199,7 +203,7 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
     const durationMs = Math.min(row.durationMs, standing.maxDurationMs);
     return {
       kind: 'recorded',
-      request: await approveRequest(ctx, c, { ...row, durationMs }, input.actor, false, {
+      request: await approveRequest(ctx, c, { ...current, durationMs }, input.actor, false, {
         ...(durationMs < row.durationMs ? { cappedFrom: row.durationMs } : {}),
       }),
       approvals: all,

@@ -64,6 +64,7 @@ export function recordActivated(
     }
     await c.tx.grants.update(grantId, {
       status: 'active',
+      activatedAt: c.now,
       startsAt: a.startsAt,
       expiresAt: a.expiresAt,
       providerExpiresAt: a.expiresAt,

@@ -174,6 +174,7 @@ export function pendingRequest(
     id: newId('req'),
     status: 'pending',
     autoApproved: false,
+    selfApproved: false,
     createdAt: c.now,
     decidedAt: null,
     decidedBy: null,
@@ -433,6 +434,7 @@ export async function approveRequest(
     endAskedAt: null,
     endRecordedAt: null,
     activityReported: false,
+    activatedAt: null,
   };
   await c.tx.grants.insert(grant);
   recordStep(c, {

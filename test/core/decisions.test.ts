@@ -85,6 +85,16 @@ describe.each(STORE_KINDS)('deciding a request (%s)', (kind) => {
       "SELECT details FROM audit_events WHERE action = 'approval.recorded'",
     );
     expect(JSON.parse(details)).toMatchObject({ selfApproval: true });
+    expect(outcome.request.selfApproved).toBe(true);
+    expect((await h.store.requests.byId(req.id))?.selfApproved).toBe(true);
+  });
+
+  it("marks a request self-approved only by the requester's own approval", async () => {
+    const req = await file('quorum');
+    await h.core.decide({ requestId: req.id, actor: 'UA1', decision: 'approve' });
+    const outcome = await h.core.decide({ requestId: req.id, actor: 'UA2', decision: 'approve' });
+    expect(outcome.request.status).toBe('approved');
+    expect((await h.store.requests.byId(req.id))?.selfApproved).toBe(false);
   });
 
   it('ends the request on one deny, keeping the reason', async () => {

@@ -1,13 +1,6 @@
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { drizzle as sqliteDrizzle } from 'drizzle-orm/better-sqlite3';
-import { migrate as sqliteMigrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { drizzle as pgDrizzle } from 'drizzle-orm/node-postgres';
-import { migrate as pgMigrate } from 'drizzle-orm/node-postgres/migrator';
-import pg from 'pg';
-import { openStore, type GrantRow, type Store } from '../../src/store';
-import { PG_ADMIN_URL_ENV, STORE_KINDS, type StoreKind } from '../support/stores';
+import type { GrantRow, Store } from '../../src/store';
+import { oldDatabase, type OldDatabase } from '../support/old-database';
+import { STORE_KINDS } from '../support/stores';
 import { tempDir } from '../support/tmp';
 
 /**
@@ -16,82 +9,10 @@ import { tempDir } from '../support/tmp';
  * grant's audit events: the digest reads a week's revokes from those columns alone.
  */
 
-const MIGRATIONS = join(__dirname, '..', '..', 'migrations');
 const T = Date.UTC(2026, 10, 2, 9);
 const MIN = 60_000;
 /** The migration under test: both dialects name it alike. */
 const UPGRADE = '0017_grant_ends_for_the_digest';
-
-/** A copy of a dialect's migrations that stops before `tag`'s, as an older Hallpass shipped them. */
-function migrationsBefore(dialect: StoreKind, tag: string, dir: string): string {
-  const folder = join(dir, `${dialect}-before`);
-  cpSync(join(MIGRATIONS, dialect), folder, { recursive: true });
-  const journal = join(folder, 'meta', '_journal.json');
-  const parsed = JSON.parse(readFileSync(journal, 'utf8')) as { entries: { tag: string }[] };
-  const at = parsed.entries.findIndex((e) => e.tag === tag);
-  if (at < 0) throw new Error(`no migration ${tag} in ${dialect}`);
-  writeFileSync(journal, JSON.stringify({ ...parsed, entries: parsed.entries.slice(0, at) }));
-  return folder;
-}
-
-/** A database as the older Hallpass left it: migrated to before 0017, written with bare SQL. */
-interface OldDatabase {
-  run(sql: string, params: unknown[]): Promise<void>;
-  /** The store this Hallpass opens on it (which applies 0017). */
-  open(): Promise<Store>;
-  close(): Promise<void>;
-}
-
-async function oldSqlite(dir: string): Promise<OldDatabase> {
-  const file = join(dir, 'old.db');
-  const raw = new Database(file);
-  sqliteMigrate(sqliteDrizzle(raw), {
-    migrationsFolder: migrationsBefore('sqlite', UPGRADE, dir),
-  });
-  return {
-    run: async (sql, params) => void raw.prepare(sql).run(...params),
-    open: async () => {
-      raw.close();
-      return openStore({ file });
-    },
-    close: async () => {
-      if (raw.open) raw.close();
-    },
-  };
-}
-
-async function oldPostgres(dir: string): Promise<OldDatabase> {
-  const admin = process.env[PG_ADMIN_URL_ENV];
-  if (!admin) throw new Error(`${PG_ADMIN_URL_ENV} is not set (jest's globalSetup sets it)`);
-  const name = `t_grant_ends_${process.pid}`;
-  const url = new URL(admin);
-  const onAdmin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: admin });
-    await c.connect();
-    await c.query(sql).finally(() => c.end());
-  };
-  await onAdmin(`CREATE DATABASE ${name}`);
-  url.pathname = `/${name}`;
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  await pgMigrate(pgDrizzle(client), {
-    migrationsFolder: migrationsBefore('postgres', UPGRADE, dir),
-  });
-  return {
-    run: async (sql, params) => {
-      let n = 0;
-      await client.query(
-        sql.replace(/\?/g, () => `$${++n}`),
-        params,
-      );
-    },
-    open: () => openStore({ file: '', databaseUrl: url.toString() }),
-    close: async () => {
-      await client.end().catch(() => undefined);
-      await onAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    },
-  };
-}
 
 /** What the older Hallpass wrote for one grant: the row (status, reason) and its events. */
 interface Past {
@@ -153,7 +74,6 @@ const PAST: Past[] = [
 ];
 
 async function writePast(db: OldDatabase): Promise<void> {
-  let seq = 0;
   for (const g of PAST) {
     await db.run(
       `INSERT INTO requests (id, kind, requester, resource_id, duration_ms, justification, status,
@@ -167,23 +87,8 @@ async function writePast(db: OldDatabase): Promise<void> {
        VALUES (?, ?, 'UREQ', 'prod-db', 'hook', ?, 3600000, ?, ?, 0, ?, ?)`,
       [g.id, `req_${g.id}`, g.status, T + 60 * MIN, g.nextAttemptAt ?? null, g.endReason, T],
     );
-    for (const [action, at, details] of g.events) {
-      seq += 1;
-      await db.run(
-        `INSERT INTO audit_events (seq, at, actor, action, request_id, grant_id, details, prev_hash, hash)
-         VALUES (?, ?, 'hallpass', ?, ?, ?, ?, ?, ?)`,
-        [
-          seq,
-          at,
-          action,
-          `req_${g.id}`,
-          g.id,
-          JSON.stringify(details ?? {}),
-          '0'.repeat(64),
-          String(seq).padStart(64, '0'),
-        ],
-      );
-    }
+    for (const [action, at, details] of g.events)
+      await db.event({ at, action, requestId: `req_${g.id}`, grantId: g.id, details });
   }
 }
 
@@ -192,7 +97,7 @@ describe.each(STORE_KINDS)('upgrading a %s database to migration 0017', (kind) =
   let old: OldDatabase;
   let store: Store;
   beforeAll(async () => {
-    old = kind === 'sqlite' ? await oldSqlite(tmp.dir) : await oldPostgres(tmp.dir);
+    old = await oldDatabase(kind, UPGRADE, tmp.dir);
     await writePast(old);
     store = await old.open();
   });

@@ -18,6 +18,7 @@ export function requestRow(id: string, over: Partial<RequestRow> = {}): RequestR
     status: 'pending',
     approvalsRequired: 1,
     autoApproved: false,
+    selfApproved: false,
     createdAt: AT,
     pendingUntil: AT + 86_400_000,
     decidedAt: null,
@@ -65,6 +66,7 @@ export function grantRow(id: string, requestId: string, over: Partial<GrantRow> 
     endAskedAt: null,
     endRecordedAt: null,
     activityReported: false,
+    activatedAt: null,
     ...over,
   };
 }

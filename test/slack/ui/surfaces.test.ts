@@ -41,6 +41,7 @@ const pending: RequestRow = {
   status: 'pending',
   approvalsRequired: 2,
   autoApproved: false,
+  selfApproved: false,
   createdAt: T0 - 600_000,
   pendingUntil: T0 + 86_400_000,
   decidedAt: null,
@@ -84,6 +85,7 @@ const active: GrantRow = {
   endAskedAt: null,
   endRecordedAt: null,
   activityReported: false,
+  activatedAt: null,
 };
 
 /**

@@ -60,6 +60,11 @@ export const grants = pgTable(
     endRecordedAt: ms('end_recorded_at'),
     /** Whether the provider said, at the revoke, what the access was used for (in that event). */
     activityReported: boolean('activity_reported').notNull().default(false),
+    /**
+     * When the provider confirmed the access (the grant's `grant.activated` event): the week an
+     * activation counts in. `starts_at` is when the call began, which can fall in another week.
+     */
+    activatedAt: ms('activated_at'),
   },
   (t) => [
     index('grants_due')
@@ -97,5 +102,10 @@ export const grants = pgTable(
         t.id,
       )
       .where(sql`end_recorded_at is not null`),
+    // The digest's activations of a week: counted, found outside business hours and ranked by
+    // how long each was held, from the columns this index holds.
+    index('grants_activated')
+      .on(t.activatedAt, t.startsAt, t.expiresAt, t.endedAt, t.id)
+      .where(sql`activated_at is not null`),
   ],
 );

@@ -29,6 +29,8 @@ export const requests = pgTable(
     status: text('status', { enum: REQUEST_STATUSES }).notNull(),
     approvalsRequired: integer('approvals_required').notNull(),
     autoApproved: boolean('auto_approved').notNull().default(false),
+    /** The requester approved it themselves (a resource that allows it): the digest lists these. */
+    selfApproved: boolean('self_approved').notNull().default(false),
     createdAt: ms('created_at').notNull(),
     pendingUntil: ms('pending_until').notNull(),
     decidedAt: ms('decided_at'),
@@ -64,6 +66,10 @@ export const requests = pgTable(
     index('requests_decided')
       .on(t.decidedAt, t.status, t.autoApproved, t.createdAt, t.id)
       .where(sql`decided_at is not null`),
+    // The digest's self-approved requests of a week: few, so found without reading the others.
+    index('requests_self_approved')
+      .on(t.decidedAt, t.id)
+      .where(sql`self_approved`),
   ],
 );
 

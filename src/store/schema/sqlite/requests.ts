@@ -17,6 +17,8 @@ export const requests = sqliteTable(
     status: text('status', { enum: REQUEST_STATUSES }).notNull(),
     approvalsRequired: integer('approvals_required').notNull(),
     autoApproved: integer('auto_approved', { mode: 'boolean' }).notNull().default(false),
+    /** The requester approved it themselves (a resource that allows it): the digest lists these. */
+    selfApproved: integer('self_approved', { mode: 'boolean' }).notNull().default(false),
     createdAt: integer('created_at').notNull(),
     pendingUntil: integer('pending_until').notNull(),
     decidedAt: integer('decided_at'),
@@ -52,6 +54,10 @@ export const requests = sqliteTable(
     index('requests_decided')
       .on(t.decidedAt, t.status, t.autoApproved, t.createdAt, t.id)
       .where(sql`decided_at is not null`),
+    // The digest's self-approved requests of a week: few, so found without reading the others.
+    index('requests_self_approved')
+      .on(t.decidedAt, t.id)
+      .where(sql`self_approved`),
   ],
 );
 
