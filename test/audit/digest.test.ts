@@ -395,6 +395,30 @@ describe.each(STORE_KINDS)('ends the core records for the digest (%s)', (kind) =
     ]);
   });
 
+  it('counts an activation in the week the provider confirmed it, not when its call began', async () => {
+    const weekEnd = T + 3 * 24 * 60 * MIN;
+    const id = await filed(weekEnd - MIN);
+    h.clock.set(weekEnd + 2_000);
+    await h.core.lifecycle.activated(id, {
+      startsAt: weekEnd - 30_000,
+      expiresAt: weekEnd + 3_570_000,
+      state: undefined,
+      elapsedMs: 32_000,
+    });
+
+    const before = { start: weekEnd - 24 * 60 * MIN, end: weekEnd };
+    const after = { start: weekEnd, end: weekEnd + 24 * 60 * MIN };
+    expect(await h.store.reports.longestGrants(before, 5)).toEqual([]);
+    expect((await h.store.reports.activatedOutside(before, [], 5)).total).toBe(0);
+    expect(await h.store.reports.longestGrants(after, 5)).toEqual([
+      expect.objectContaining({ grantId: id, startsAt: weekEnd - 30_000, heldMs: 3_600_000 }),
+    ]);
+    const outside = await h.store.reports.activatedOutside(after, [], 5);
+    expect(outside.items.map((i) => [i.grantId, i.at])).toEqual([[id, weekEnd + 2_000]]);
+    const inside = await h.store.reports.activatedOutside(after, [after], 5);
+    expect(inside.total).toBe(0);
+  });
+
   it('counts an activation given up late from when it was given up', async () => {
     const at = T + 24 * 60 * MIN;
     const id = await filed(at);

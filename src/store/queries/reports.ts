@@ -29,6 +29,11 @@ const FILED = new Sql(
  * The requests_decided index holds what the digest reads of it.
  */
 const DECIDED = 'r.decided_at >= ? AND r.decided_at < ?';
+/**
+ * A grant whose activation (its `grant.activated` event) was recorded in the period, at
+ * activated_at: the grants_activated index holds what the digest reads of it.
+ */
+const ACTIVATED = 'g.activated_at >= ? AND g.activated_at < ?';
 /** Far beyond any real timestamp, for "no such moment" in a comparison. */
 const NEVER = '9000000000000000';
 
@@ -263,8 +268,8 @@ export class SqlReportQueries implements ReportQueries {
   selfApproved(s: Range, top: number) {
     return this.approved(
       s,
-      `NOT r.auto_approved AND EXISTS (SELECT 1 FROM approvals p WHERE p.request_id = r.id
-         AND p.approver = r.requester AND p.decision = 'approve')`,
+      // self_approved first: the requests_self_approved index holds only the few marked.
+      'r.self_approved AND NOT r.auto_approved',
       top,
     );
   }
@@ -273,33 +278,37 @@ export class SqlReportQueries implements ReportQueries {
     return this.approved(s, 'r.auto_approved', top);
   }
 
-  /** Counted from the audit index alone; only the listed activations are joined to their grants. */
+  /**
+   * Activations recorded in the period outside business hours: counted from the grants_activated
+   * index alone; only the listed ones read the rest of their grant.
+   */
   async activatedOutside(s: Range, inside: readonly Range[], top: number) {
-    const within = inside.map(() => '(a.at >= ? AND a.at < ?)').join(' OR ');
-    const outside = `FROM audit_events a WHERE ${IN_PERIOD} AND a.action = 'grant.activated'
-      ${within ? `AND NOT (${within})` : ''}`;
+    const within = inside.map(() => '(g.activated_at >= ? AND g.activated_at < ?)').join(' OR ');
+    const outside = `FROM grants g WHERE ${ACTIVATED} ${within ? `AND NOT (${within})` : ''}`;
     const params = [...inPeriod(s), ...inside.flatMap((i) => [i.start, i.end])];
     const rows = await this.q.runner.rows(
       sqlOf(
         `SELECT g.id AS grant_id, g.request_id, g.user_id, g.resource_id, a.at, 'access' AS kind,
                 (SELECT count(*) ${outside}) AS total
-           FROM (SELECT a.at, a.seq, a.grant_id ${outside} ORDER BY a.at, a.seq LIMIT ?) AS a
-           JOIN grants g ON g.id = a.grant_id
-          ORDER BY a.at, a.seq`,
+           FROM (SELECT g.activated_at AS at, g.id ${outside} ORDER BY g.activated_at, g.id LIMIT ?)
+             AS a
+           JOIN grants g ON g.id = a.id
+          ORDER BY a.at, a.id`,
       ),
       [...params, ...params, top],
     );
     return listed(rows, grantRef);
   }
 
+  /** Ranked from the grants_activated index alone; only the listed ones read the rest of their grant. */
   async longestGrants(s: Range, top: number): Promise<LongGrant[]> {
     const rows = await this.q.runner.rows(
       sqlOf(
-        `SELECT g.id, g.user_id, g.resource_id, g.starts_at,
-                coalesce(g.ended_at, g.expires_at) - g.starts_at AS held_ms, g.status
-           FROM audit_events a JOIN grants g ON g.id = a.grant_id
-          WHERE ${IN_PERIOD} AND a.action = 'grant.activated'
-          ORDER BY held_ms DESC, g.id LIMIT ?`,
+        `SELECT g.id, g.user_id, g.resource_id, g.starts_at, l.held_ms, g.status
+           FROM (SELECT g.id, coalesce(g.ended_at, g.expires_at) - g.starts_at AS held_ms
+                   FROM grants g WHERE ${ACTIVATED} ORDER BY held_ms DESC, g.id LIMIT ?) AS l
+           JOIN grants g ON g.id = l.id
+          ORDER BY l.held_ms DESC, l.id`,
       ),
       [...inPeriod(s), top],
     );
