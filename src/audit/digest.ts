@@ -79,13 +79,13 @@ export interface DigestQuery {
   asOf: number;
 }
 
-/** The grants' steps counted from the audit; requests' outcomes are read from the requests. */
-const COUNTED_ACTIONS = ['grant.activated', 'grant.failed'] as const;
+/** Counted from the audit: the failed activations. Everything else is read from its rows. */
+const COUNTED_ACTIONS = ['grant.failed'] as const;
 
 /**
  * The week's numbers, from range queries on indexed timestamps (audit_events.at,
- * requests.created_at and decided_at, grants.end_recorded_at) aggregated in SQL; only the listed
- * rows come back to JavaScript. Everything counts what happened inside the period: a request
+ * requests.created_at and decided_at, grants.activated_at and end_recorded_at) aggregated in
+ * SQL; only the listed rows come back to JavaScript. Everything counts what happened inside the period: a request
  * decided this week counts under this week's outcome, whenever it was filed.
  */
 export async function computeDigestStats(q: Queries, query: DigestQuery): Promise<DigestStats> {
@@ -103,7 +103,7 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
   const topRequesters = await r.topRequesters(scope, TOP_N);
   const selfApproved = await r.selfApproved(scope, TOP_N);
   const autoApproved = await r.autoApproved(scope, TOP_N);
-  const outsideBusinessHours = await r.activatedOutside(scope, inside, TOP_N);
+  const activations = await r.activations(scope, inside, TOP_N);
   const longestGrants = await r.longestGrants(scope, TOP_N);
   const activity = {
     total: reported.total,
@@ -128,7 +128,7 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
       ...decided.outcomes,
     },
     grants: {
-      activated: count('grant.activated'),
+      activated: activations.count,
       endedOnTime: ended.get('expired') ?? 0,
       endedEarly: (ended.get('revoked_by_user') ?? 0) + (ended.get('revoked_by_admin') ?? 0),
       activationFailed: count('grant.failed'),
@@ -139,7 +139,7 @@ export async function computeDigestStats(q: Queries, query: DigestQuery): Promis
     topRequesters,
     selfApproved,
     autoApproved,
-    outsideBusinessHours,
+    outsideBusinessHours: activations.outside,
     longestGrants,
     activity,
     revocationProblems,

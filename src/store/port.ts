@@ -599,6 +599,12 @@ export interface DecisionTimes {
   p90Ms: number;
 }
 
+/** The grants activated in a period: how many, and those activated outside business hours. */
+export interface Activations {
+  count: number;
+  outside: Listed<GrantRef>;
+}
+
 /** The requests decided in a period: how many by the outcome each was left with, and how long. */
 export interface Decided {
   outcomes: { approved: number; denied: number; cancelled: number; expired: number };
@@ -625,8 +631,11 @@ export interface ReportQueries {
   topRequesters(range: Range, top: number): Promise<Listed<Ranked>>;
   selfApproved(range: Range, top: number): Promise<Listed<GrantRef>>;
   autoApproved(range: Range, top: number): Promise<Listed<GrantRef>>;
-  /** Grants activated in the period outside every interval of `inside`. */
-  activatedOutside(range: Range, inside: readonly Range[], top: number): Promise<Listed<GrantRef>>;
+  /**
+   * The grants activated in the period: how many, and those activated outside every interval of
+   * `inside`, in one pass.
+   */
+  activations(range: Range, inside: readonly Range[], top: number): Promise<Activations>;
   longestGrants(range: Range, top: number): Promise<LongGrant[]>;
   revocationProblems(
     range: Range,

@@ -409,14 +409,18 @@ describe.each(STORE_KINDS)('ends the core records for the digest (%s)', (kind) =
     const before = { start: weekEnd - 24 * 60 * MIN, end: weekEnd };
     const after = { start: weekEnd, end: weekEnd + 24 * 60 * MIN };
     expect(await h.store.reports.longestGrants(before, 5)).toEqual([]);
-    expect((await h.store.reports.activatedOutside(before, [], 5)).total).toBe(0);
+    expect(await h.store.reports.activations(before, [], 5)).toEqual({
+      count: 0,
+      outside: { items: [], total: 0 },
+    });
     expect(await h.store.reports.longestGrants(after, 5)).toEqual([
       expect.objectContaining({ grantId: id, startsAt: weekEnd - 30_000, heldMs: 3_600_000 }),
     ]);
-    const outside = await h.store.reports.activatedOutside(after, [], 5);
+    const { count, outside } = await h.store.reports.activations(after, [], 5);
+    expect(count).toBe(1);
     expect(outside.items.map((i) => [i.grantId, i.at])).toEqual([[id, weekEnd + 2_000]]);
-    const inside = await h.store.reports.activatedOutside(after, [after], 5);
-    expect(inside.total).toBe(0);
+    const inside = await h.store.reports.activations(after, [after], 5);
+    expect(inside).toEqual({ count: 1, outside: { items: [], total: 0 } });
   });
 
   it('counts an activation given up late from when it was given up', async () => {

@@ -1,4 +1,5 @@
 import type {
+  Activations,
   Decided,
   GrantRef,
   Listed,
@@ -279,25 +280,37 @@ export class SqlReportQueries implements ReportQueries {
   }
 
   /**
-   * Activations recorded in the period outside business hours: counted from the grants_activated
-   * index alone; only the listed ones read the rest of their grant.
+   * Activations recorded in the period, counted with those outside business hours from the
+   * grants_activated index alone; only the listed ones read the rest of their grant.
    */
-  async activatedOutside(s: Range, inside: readonly Range[], top: number) {
+  async activations(s: Range, inside: readonly Range[], top: number): Promise<Activations> {
     const within = inside.map(() => '(g.activated_at >= ? AND g.activated_at < ?)').join(' OR ');
-    const outside = `FROM grants g WHERE ${ACTIVATED} ${within ? `AND NOT (${within})` : ''}`;
+    const outside = within ? `NOT (${within})` : '1 = 1';
     const params = [...inPeriod(s), ...inside.flatMap((i) => [i.start, i.end])];
-    const rows = await this.q.runner.rows(
+    const [counted = {}] = await this.q.runner.rows(
       sqlOf(
-        `SELECT g.id AS grant_id, g.request_id, g.user_id, g.resource_id, a.at, 'access' AS kind,
-                (SELECT count(*) ${outside}) AS total
-           FROM (SELECT g.activated_at AS at, g.id ${outside} ORDER BY g.activated_at, g.id LIMIT ?)
-             AS a
-           JOIN grants g ON g.id = a.id
-          ORDER BY a.at, a.id`,
+        `SELECT count(*) AS n, count(*) FILTER (WHERE ${outside}) AS outside
+           FROM grants g WHERE ${ACTIVATED}`,
       ),
-      [...params, ...params, top],
+      [...params.slice(2), ...inPeriod(s)],
     );
-    return listed(rows, grantRef);
+    const total = num(counted.outside);
+    const rows =
+      total === 0
+        ? []
+        : await this.q.runner.rows(
+            sqlOf(
+              `SELECT g.id AS grant_id, g.request_id, g.user_id, g.resource_id, a.at,
+                      'access' AS kind
+                 FROM (SELECT g.activated_at AS at, g.id FROM grants g
+                        WHERE ${ACTIVATED} AND ${outside}
+                        ORDER BY g.activated_at, g.id LIMIT ?) AS a
+                 JOIN grants g ON g.id = a.id
+                ORDER BY a.at, a.id`,
+            ),
+            [...params, top],
+          );
+    return { count: num(counted.n), outside: { items: rows.map(grantRef), total } };
   }
 
   /** Ranked from the grants_activated index alone; only the listed ones read the rest of their grant. */
