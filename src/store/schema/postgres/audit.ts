@@ -19,8 +19,9 @@ export const auditEvents = pgTable(
     index('audit_request').on(t.requestId),
     // A grant's events by action (the digest's "when was an early end asked for"), and by grant.
     index('audit_grant').on(t.grantId, t.action, t.at),
-    // The digest's reads: one action's rows in a period, who acted (to rank) and what it was about
-    // (to join): a dense week costs no lookup of its audit rows, only of the rows joined to them.
-    index('audit_action_at').on(t.action, t.at, t.actor, t.grantId, t.requestId),
+    // The digest's reads: one action's rows in a period and who acted (to rank the approvers),
+    // without a lookup of the rows. It joins no audit row to its grant or request (it reads their
+    // own columns), so the index holds no ids: fewer pages to read a dense week, less to write.
+    index('audit_action_at').on(t.action, t.at, t.actor),
   ],
 );
