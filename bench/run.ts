@@ -112,13 +112,13 @@ const STEPS: Step[] = [
   {
     name: 'postgres',
     method: () =>
-      "the same kinds of rows on the PostgreSQL store, each row's rounds stated in its figure (bench/postgres.ts). Grants, requests and audit rows are seeded through SQLite and copied in, then vacuumed and analysed as autovacuum would have in service, except the lag rows' grants, copied in as they fall due. The request path's store lets 10,000 changes wait rather than the default 1,000 (HALLPASS_DATABASE_QUEUE): its 50 clients do not wait for the filing that follows each ack. The capacity search runs as in its own step, with requesters who never opened Home only, the process keeping the default queue: a filing it refused as busy counts as dropped.",
+      "the same kinds of rows on the PostgreSQL store, each row's rounds stated in its figure (bench/postgres.ts). Each database the step creates, empty or a copy, is checkpointed before it is used. Grants, requests and audit rows are seeded through SQLite and copied in, then vacuumed and analysed as autovacuum would have in service, except the lag rows' grants, copied in as they fall due. The request path's store lets 10,000 changes wait rather than the default 1,000 (HALLPASS_DATABASE_QUEUE): its 50 clients do not wait for the filing that follows each ack. The capacity search runs as in its own step, with requesters who never opened Home only, the process keeping the default queue: a filing it refused as busy counts as dropped.",
     run: postgresBench,
   },
   {
     name: 'postgres-digest',
     method: (q) =>
-      `the digest step's rows over the dense week on the PostgreSQL store (the chain watch's pass made on a copy of the seeded database for the verified head): the digest, then the read of its week, in a fixed order, each on a fresh copy (TEMPLATE), ${rounds(q, 3, 1)} rounds, medians.`,
+      `the digest step's rows over the dense week on the PostgreSQL store (the chain watch's pass made on a copy of the seeded database for the verified head): the digest, then the read of its week, in a fixed order, each on a fresh copy (TEMPLATE, checkpointed before it is used: PostgreSQL leaves a copy's pages dirty in its shared buffers), ${rounds(q, 3, 1)} rounds, medians.`,
     run: postgresDigestBench,
   },
   {
