@@ -85,8 +85,8 @@ const COUNTED_ACTIONS = ['grant.failed'] as const;
 /**
  * The week's numbers, from range queries on indexed timestamps (audit_events.at,
  * requests.created_at and decided_at, grants.activated_at and end_recorded_at) aggregated in
- * SQL; only the listed rows come back to JavaScript. Everything counts what happened inside the period: a request
- * decided this week counts under this week's outcome, whenever it was filed.
+ * SQL; only the listed rows come back to JavaScript. Everything counts what happened inside the
+ * period: a request decided this week counts under this week's outcome, whenever it was filed.
  */
 export async function computeDigestStats(q: Queries, query: DigestQuery): Promise<DigestStats> {
   const r = q.reports;
