@@ -1,7 +1,5 @@
-import type { Store } from '../../src/store';
-import { oldDatabase, type OldDatabase } from '../support/old-database';
+import { upgradedStore, type OldDatabase } from '../support/old-database';
 import { STORE_KINDS } from '../support/stores';
-import { tempDir } from '../support/tmp';
 
 /**
  * Migration 0019 marks the requests their requester approved and gives every activated grant the
@@ -65,37 +63,25 @@ async function writePast(db: OldDatabase): Promise<void> {
 }
 
 describe.each(STORE_KINDS)('upgrading a %s database to migration 0019', (kind) => {
-  const tmp = tempDir();
-  let old: OldDatabase;
-  let store: Store;
-  beforeAll(async () => {
-    old = await oldDatabase(kind, UPGRADE, tmp.dir);
-    await writePast(old);
-    store = await old.open();
-  });
-  afterAll(async () => {
-    await store?.close();
-    await old?.close();
-    tmp.cleanup();
-  });
+  const upgraded = upgradedStore(kind, UPGRADE, writePast);
 
   it('marks only the requests their requester approved', async () => {
-    const marked = async (id: string) => (await store.requests.byId(id))?.selfApproved;
+    const marked = async (id: string) => (await upgraded().requests.byId(id))?.selfApproved;
     expect(await marked('req_self')).toBe(true);
     expect(await marked('req_other')).toBe(false);
     expect(await marked('req_refused')).toBe(false);
-    const listed = await store.reports.selfApproved(WEEK, 5);
+    const listed = await upgraded().reports.selfApproved(WEEK, 5);
     expect(listed.total).toBe(1);
     expect(listed.items.map((i) => [i.requestId, i.grantId])).toEqual([['req_self', 'g_self']]);
   });
 
   it('gives each activated grant the moment its activation was recorded', async () => {
-    expect((await store.grants.byId('g_self'))?.activatedAt).toBe(T + 6 * MIN + 900);
-    expect((await store.grants.byId('g_other'))?.activatedAt).toBeNull();
-    expect(await store.reports.longestGrants(WEEK, 5)).toEqual([
+    expect((await upgraded().grants.byId('g_self'))?.activatedAt).toBe(T + 6 * MIN + 900);
+    expect((await upgraded().grants.byId('g_other'))?.activatedAt).toBeNull();
+    expect(await upgraded().reports.longestGrants(WEEK, 5)).toEqual([
       expect.objectContaining({ grantId: 'g_self', startsAt: T + 6 * MIN, heldMs: 60 * MIN }),
     ]);
-    const { count, outside } = await store.reports.activations(WEEK, [], 5);
+    const { count, outside } = await upgraded().reports.activations(WEEK, [], 5);
     expect(count).toBe(1);
     expect(outside.items.map((i) => [i.grantId, i.at])).toEqual([['g_self', T + 6 * MIN + 900]]);
   });

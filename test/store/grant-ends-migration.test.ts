@@ -1,7 +1,6 @@
-import type { GrantRow, Store } from '../../src/store';
-import { oldDatabase, type OldDatabase } from '../support/old-database';
+import type { GrantRow } from '../../src/store';
+import { upgradedStore, type OldDatabase } from '../support/old-database';
 import { STORE_KINDS } from '../support/stores';
-import { tempDir } from '../support/tmp';
 
 /**
  * Migration 0017 gives every grant whose end began before it existed the moment its end began,
@@ -93,22 +92,10 @@ async function writePast(db: OldDatabase): Promise<void> {
 }
 
 describe.each(STORE_KINDS)('upgrading a %s database to migration 0017', (kind) => {
-  const tmp = tempDir();
-  let old: OldDatabase;
-  let store: Store;
-  beforeAll(async () => {
-    old = await oldDatabase(kind, UPGRADE, tmp.dir);
-    await writePast(old);
-    store = await old.open();
-  });
-  afterAll(async () => {
-    await store?.close();
-    await old?.close();
-    tmp.cleanup();
-  });
+  const upgraded = upgradedStore(kind, UPGRADE, writePast);
 
   const ends = async (id: string) => {
-    const g = await store.grants.byId(id);
+    const g = await upgraded().grants.byId(id);
     return g && { asked: g.endAskedAt, recorded: g.endRecordedAt, activity: g.activityReported };
   };
 
@@ -138,7 +125,7 @@ describe.each(STORE_KINDS)('upgrading a %s database to migration 0017', (kind) =
 
   it('gives the digest the older revokes: counted, listed and found late as before', async () => {
     const week = { start: T, end: T + 7 * 24 * 60 * MIN };
-    const revoked = await store.reports.revoked(week, 5);
+    const revoked = await upgraded().reports.revoked(week, 5);
     expect(Object.fromEntries(revoked.endsByReason)).toEqual({
       expired: 1,
       revoked_by_user: 1,
@@ -148,7 +135,7 @@ describe.each(STORE_KINDS)('upgrading a %s database to migration 0017', (kind) =
     expect(revoked.activity.items.map((i) => [i.grantId, i.at])).toEqual([
       ['g_expired', T + 61 * MIN],
     ]);
-    const problems = await store.reports.revocationProblems(week, T + 25 * MIN, MIN, 10);
+    const problems = await upgraded().reports.revocationProblems(week, T + 25 * MIN, MIN, 10);
     expect(problems.items.map((p) => [p.grantId, p.kind, p.dueAt, p.overrunMs])).toEqual([
       ['g_revoking', 'stuck', T + 20 * MIN, 5 * MIN],
       ['g_early', 'late', T + 10 * MIN, 2 * MIN],

@@ -8,6 +8,7 @@ import { migrate as pgMigrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { openStore, type Store } from '../../src/store';
 import { PG_ADMIN_URL_ENV, type StoreKind } from './stores';
+import { tempDir } from './tmp';
 
 /**
  * A database as an older Hallpass left it, for testing what a migration does to its rows: migrated
@@ -117,5 +118,34 @@ async function oldPostgres(tag: string, dir: string): Promise<Omit<OldDatabase, 
       await client.end().catch(() => undefined);
       await onAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
+  };
+}
+
+/**
+ * For the enclosing `describe`: a database of `kind` as a Hallpass before migration `tag` left it
+ * (`writePast` writes its rows), opened by this one before the tests and closed after them.
+ * Returns the store the tests read.
+ */
+export function upgradedStore(
+  kind: StoreKind,
+  tag: string,
+  writePast: (db: OldDatabase) => Promise<void>,
+): () => Store {
+  const tmp = tempDir();
+  let old: OldDatabase | undefined;
+  let store: Store | undefined;
+  beforeAll(async () => {
+    old = await oldDatabase(kind, tag, tmp.dir);
+    await writePast(old);
+    store = await old.open();
+  });
+  afterAll(async () => {
+    await store?.close();
+    await old?.close();
+    tmp.cleanup();
+  });
+  return () => {
+    if (!store) throw new Error('the upgraded store opens in beforeAll');
+    return store;
   };
 }
