@@ -69,23 +69,20 @@ function judge(
   };
 }
 
-/** How long a trial's last filings may take to be recorded once its work is otherwise done. */
-const FILING_WAIT_MS = 5_000;
+/** How long a trial's last filings or decisions may take to be recorded once its work is done. */
+const RECORD_WAIT_MS = 5_000;
 
 /**
- * How many of the `count` commands a trial sent were never recorded. `/jit` acks before it files:
- * a filing the store refused (too many changes waiting) was still answered 200, and is dropped
- * all the same, while the last filings of a trial may still be on their way.
+ * How many of a trial's commands were never recorded, as `missing` counts them. `/jit` and
+ * Approve both ack first: a filing or a decision the store refused (too many changes waiting)
+ * was still answered 200, its reply saying "busy, try again", and is dropped all the same,
+ * while the last of a trial's may still be on their way.
  */
-async function unrecordedOf(
-  recorded: () => Promise<number>,
-  before: number,
-  count: number,
-): Promise<number> {
-  const deadline = Date.now() + FILING_WAIT_MS;
+async function unrecordedOf(missing: () => Promise<number>): Promise<number> {
+  const deadline = Date.now() + RECORD_WAIT_MS;
   for (;;) {
-    const missing = count - ((await recorded()) - before);
-    if (missing <= 0 || Date.now() > deadline) return Math.max(missing, 0);
+    const left = await missing();
+    if (left <= 0 || Date.now() > deadline) return Math.max(left, 0);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -137,7 +134,9 @@ async function searchRate(
         ? await filed(load, target, count, `${tag}-file-${sent}`)
         : Array.from({ length: count }, (_, i) => String(i));
     const recorded = kind === 'request' ? target.recorded?.bind(target) : undefined;
-    const before = await recorded?.();
+    // Each click decides its request: the bench's resource needs one approval.
+    const undecided = kind === 'approve' ? target.undecided?.bind(target) : undefined;
+    const before = (await recorded?.()) ?? 0;
     const result = await load.run({
       url: target.url,
       kind,
@@ -148,8 +147,10 @@ async function searchRate(
     const answered = Date.now();
     const settled = await settledAfter(target);
     const behindMs = Date.now() - answered;
-    const unrecorded =
-      recorded && before !== undefined ? await unrecordedOf(recorded, before, count) : 0;
+    const missing = recorded
+      ? async () => count - ((await recorded()) - before)
+      : undecided && (() => undecided(ids));
+    const unrecorded = missing ? await unrecordedOf(missing) : 0;
     const judged = judge(rate, result, behindMs, settled, unrecorded);
     // A search runs for many minutes: each trial is told as it ends.
     process.stderr.write(`  ${tag}: ${describeTrial(judged)}\n`);

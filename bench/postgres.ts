@@ -621,6 +621,15 @@ async function watchPostgres(url: string): Promise<WatchedDb> {
     pending: async (count) =>
       (await client.query<{ id: string }>(PENDING_OLDEST_FIRST, [count])).rows.map((r) => r.id),
     recorded: () => one('SELECT count(*) AS n FROM requests'),
+    pendingAmong: async (ids) =>
+      Number(
+        (
+          await client.query<{ n: string }>(
+            "SELECT count(*) AS n FROM requests WHERE status = 'pending' AND id = ANY($1)",
+            [ids],
+          )
+        ).rows[0]!.n,
+      ),
     close: () => client.end(),
   };
 }

@@ -212,6 +212,8 @@ export interface Target {
   approvable(count: number): Promise<string[]>;
   /** How many requests it has recorded, for an app that records them. */
   recorded?(): Promise<number>;
+  /** How many of `ids` are still pending, for an app that records decisions. */
+  undecided?(ids: readonly string[]): Promise<number>;
   settle(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -239,6 +241,8 @@ export interface WatchedDb {
   pending(count: number): Promise<string[]>;
   /** Requests recorded, in any state. */
   recorded(): Promise<number>;
+  /** How many of `ids` are pending. */
+  pendingAmong(ids: readonly string[]): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -253,10 +257,16 @@ function watchSqlite(file: string): WatchedDb {
     .prepare("SELECT id FROM requests WHERE status = 'pending' ORDER BY rowid LIMIT ?")
     .pluck();
   const recorded = db.prepare('SELECT count(*) FROM requests').pluck();
+  const pendingAmong = db
+    .prepare(
+      "SELECT count(*) FROM requests WHERE status = 'pending' AND id IN (SELECT value FROM json_each(?))",
+    )
+    .pluck();
   return {
     unfinished: async () => unfinished.get() as number,
     pending: async (count) => pending.all(count) as string[],
     recorded: async () => recorded.get() as number,
+    pendingAmong: async (ids) => pendingAmong.get(JSON.stringify(ids)) as number,
     close: async () => {
       db.close();
     },
@@ -412,6 +422,7 @@ export async function composedTarget(
     url: `http://127.0.0.1:${running.port}${EVENTS_PATH}`,
     approvable: pendingIn(db),
     recorded: () => db.recorded(),
+    undecided: (ids) => db.pendingAmong(ids),
     // Homes wait to be drawn in memory, beside the outbox rows the database counts.
     settle: () => settled(db, () => running.dispatcher.homesUnfinished),
     stop: async () => {
