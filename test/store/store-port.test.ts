@@ -374,6 +374,108 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
     });
   });
 
+  describe('requests.beforeDecision', () => {
+    const decided = (approver: string, createdAt: number) => ({
+      requestId: 'req_1',
+      approver,
+      decision: 'approve' as const,
+      reason: null,
+      createdAt,
+    });
+    const person = (userId: string, state: 'active' | 'deactivated' | 'guest') => ({
+      userId,
+      state,
+      changedAt: AT,
+      checkedAt: AT,
+    });
+    beforeEach(() =>
+      t.store.change(async (tx) => {
+        await tx.requests.insert(requestRow('req_1', { requester: 'UREQ' }));
+        await tx.approvals.insert(decided('UB', AT + 2));
+        await tx.approvals.insert(decided('UA', AT + 1));
+        for (const [userId, state] of [
+          ['UREQ', 'guest'],
+          ['UA', 'deactivated'],
+          ['UB', 'active'],
+          ['UACT', 'active'],
+          ['UOTHER', 'deactivated'],
+        ] as const)
+          await tx.people.upsert(person(userId, state));
+      }),
+    );
+
+    it('reads the request, its decisions in the order they came, and the state of each person the decision concerns', async () => {
+      const facts = await t.store.change((tx) => tx.requests.beforeDecision('req_1', 'UACT'));
+      expect(facts?.request).toEqual(requestRow('req_1', { requester: 'UREQ' }));
+      expect(facts?.approvals.map((a) => a.approver)).toEqual(['UB', 'UA']);
+      expect(facts?.people).toEqual(
+        new Map([
+          ['UACT', 'active'],
+          ['UREQ', 'guest'],
+          ['UA', 'deactivated'],
+          ['UB', 'active'],
+        ]),
+      );
+      const unknown = await t.store.change((tx) => tx.requests.beforeDecision('req_1', 'UNEW'));
+      expect(unknown?.people.has('UNEW')).toBe(false);
+    });
+
+    it('finds nothing for a request that does not exist', async () => {
+      expect(
+        await t.store.change((tx) => tx.requests.beforeDecision('req_missing', 'UACT')),
+      ).toBeUndefined();
+    });
+
+    it("sees what the change wrote before it, as set's patch and a new decision", async () => {
+      await t.store.change(async (tx) => {
+        await tx.requests.set('req_1', { approvalsRequired: 3 });
+        await tx.approvals.insert(decided('UACT', AT + 3));
+        const facts = await tx.requests.beforeDecision('req_1', 'UACT');
+        expect(facts?.request.approvalsRequired).toBe(3);
+        expect(facts?.approvals.map((a) => a.approver)).toEqual(['UB', 'UA', 'UACT']);
+      });
+    });
+  });
+
+  describe('requests.set and grants.set', () => {
+    beforeEach(() =>
+      t.store.change(async (tx) => {
+        await tx.requests.insert(requestRow('req_1'));
+        await tx.grants.insert(grantRow('gr_1', 'req_1'));
+      }),
+    );
+
+    it('apply the patch whatever the status, seen by the next read of the change', async () => {
+      await t.store.change(async (tx) => {
+        await tx.requests.set('req_1', { status: 'approved', decidedBy: 'ULEAD' });
+        await tx.grants.set('gr_1', { status: 'active', startsAt: AT, expiresAt: AT + 60_000 });
+        expect(await tx.requests.byId('req_1')).toMatchObject({ status: 'approved' });
+        expect(await tx.grants.byId('gr_1')).toMatchObject({ status: 'active', startsAt: AT });
+      });
+      expect(await t.store.requests.byId('req_1')).toMatchObject({ decidedBy: 'ULEAD' });
+      expect(await t.store.grants.byId('gr_1')).toMatchObject({ expiresAt: AT + 60_000 });
+    });
+
+    it('fail the change when the database refuses the patch, keeping nothing of it', async () => {
+      await refuse(t.sql, kind, {
+        name: 'refuse_grant_end',
+        table: 'grants',
+        on: 'UPDATE',
+        when: "NEW.status = 'revoked'",
+        message: 'no room left on the device',
+      });
+      const failing = t.store.change(async (tx) => {
+        await tx.requests.set('req_1', { status: 'approved' });
+        await tx.grants.set('gr_1', { status: 'revoked' });
+      });
+      await expect(failing).rejects.toMatchObject({
+        message: expect.stringContaining('no room left on the device'),
+      });
+      expect(await t.store.requests.byId('req_1')).toEqual(requestRow('req_1'));
+      expect(await t.store.grants.byId('gr_1')).toEqual(grantRow('gr_1', 'req_1'));
+    });
+  });
+
   describe('requests.update with a status condition', () => {
     beforeEach(() => t.store.change((tx) => tx.requests.insert(requestRow('req_1'))));
 

@@ -135,6 +135,11 @@ export class SqlGrantQueries implements GrantQueries {
     return statement ? (await this.q.runner.run(...statement)) > 0 : false;
   }
 
+  async set(id: string, patch: Patch<GrantRow>): Promise<void> {
+    const statement = this.q.t.grants.update('id', id, patch);
+    if (statement) await this.q.runner.write(...statement);
+  }
+
   async due(now: number, limit: number, after?: DuePlace): Promise<DueGrant[]> {
     const rows = await (after
       ? this.q.runner.rows(DUE_AFTER, [now, after.at, after.id, limit])

@@ -1,4 +1,5 @@
 import type {
+  DecisionFacts,
   FilingFacts,
   Patch,
   RecordedPolicies,
@@ -38,6 +39,13 @@ const BEFORE_FILING = new Sql(
           CASE WHEN EXISTS (SELECT 1 FROM requests WHERE client_key = ?) THEN 1 ELSE 0 END AS key_used
      FROM requests
     WHERE requester = ? AND kind = ? AND (created_at >= ? OR ${REQUEST_PENDING})`,
+);
+/** The people a decision concerns: see DecisionFacts. */
+const PEOPLE_OF_DECISION = new Sql(
+  `SELECT user_id, state FROM people
+    WHERE user_id = ?
+       OR user_id IN (SELECT requester FROM requests WHERE id = ?)
+       OR user_id IN (SELECT approver FROM approvals WHERE request_id = ?)`,
 );
 const PENDING_EXTENSION = new Sql(
   `SELECT * FROM requests WHERE grant_id = ? AND ${REQUEST_PENDING} LIMIT 1`,
@@ -95,8 +103,32 @@ export class SqlRequestQueries implements RequestQueries {
     };
   }
 
+  async beforeDecision(id: string, actor: string): Promise<DecisionFacts | undefined> {
+    const [requests = [], approvals = [], people = []] = await readEach(this.q, [
+      [BY_ID, [id]],
+      [APPROVALS_OF, [id]],
+      [PEOPLE_OF_DECISION, [actor, id, id]],
+    ]);
+    const [request] = requests;
+    if (!request) return undefined;
+    const states = people.flatMap((raw) => {
+      const state = PERSON_STATES.find((s) => s === raw.state);
+      return state ? [[String(raw.user_id), state] as const] : [];
+    });
+    return {
+      request: this.q.t.requests.map(request),
+      approvals: approvals.map(this.q.t.approvals.map).sort((a, b) => a.id - b.id),
+      people: new Map(states),
+    };
+  }
+
   async insert(row: RequestRow): Promise<void> {
     await this.q.runner.write(...this.q.t.requests.insert(row));
+  }
+
+  async set(id: string, patch: Patch<RequestRow>): Promise<void> {
+    const statement = this.q.t.requests.update('id', id, patch);
+    if (statement) await this.q.runner.write(...statement);
   }
 
   async update(
