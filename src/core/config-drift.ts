@@ -126,7 +126,7 @@ export function closeByHand(
       nextAttemptAt: null,
       recheckAt: null,
     };
-    await c.tx.grants.update(grant.id, closed);
+    await c.tx.grants.set(grant.id, closed);
     recordStep(c, {
       actor,
       action: 'grant.closed_by_hand',

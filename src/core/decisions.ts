@@ -11,6 +11,7 @@ import { DomainError } from './errors';
 import { extensionCeiling } from './extension-ceiling';
 import { tokenEnded } from './api-tokens';
 import { callerOf } from './pipelines';
+import type { PersonRow } from '../store/rows';
 import type { Decision } from './policy';
 import { approveRequest, expireInChange } from './requests';
 import { recordStep } from './steps';
@@ -23,10 +24,13 @@ export interface DecisionInput {
   reason?: string;
 }
 
+/** A decision as recorded: the store numbers it when the change commits. */
+export type RecordedDecision = Omit<ApprovalRow, 'id'>;
+
 export type DecisionOutcome =
-  | { kind: 'recorded'; request: RequestRow; approvals: ApprovalRow[] }
-  | { kind: 'duplicate'; request: RequestRow; approvals: ApprovalRow[] }
-  | { kind: 'already_decided'; request: RequestRow; approvals: ApprovalRow[] };
+  | { kind: 'recorded'; request: RequestRow; approvals: RecordedDecision[] }
+  | { kind: 'duplicate'; request: RequestRow; approvals: RecordedDecision[] }
+  | { kind: 'already_decided'; request: RequestRow; approvals: RecordedDecision[] };
 
 /**
  * What the policy says about a request at the moment its decision completes: it may have
@@ -116,8 +120,10 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
   const reason = input.reason?.trim().slice(0, 2000) || null;
 
   return change(ctx, async (c) => {
-    const row = (await c.tx.requests.byId(input.requestId))!;
-    const decisions = await c.tx.approvals.of(row.id);
+    // One read: on PostgreSQL every round trip of a change holds up the changes queued behind it.
+    const facts = (await c.tx.requests.beforeDecision(input.requestId, input.actor))!;
+    const { request: row, approvals: decisions } = facts;
+    const hasLeft = (userId: string) => left(facts.people.get(userId));
     if (row.status === 'pending' && row.pendingUntil <= c.now) {
       return {
         kind: 'already_decided',
@@ -134,29 +140,31 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
       return { kind: 'duplicate', request: row, approvals: decisions };
     // Offboarded since the policy was asked (or while the directory could not say): the
     // recorded state wins, for this decision and for every approval counted with it.
-    await refuseIfLeft(c, input.actor, 'decide');
-    const left = await goneAmong(
-      c,
-      decisions.map((a) => a.approver),
-    );
-    const discounted = new Set([...standing.discounted, ...left]);
+    if (hasLeft(input.actor)) throw leftWorkspace('decide');
+    const discounted = new Set([
+      ...standing.discounted,
+      ...decisions.map((a) => a.approver).filter(hasLeft),
+    ]);
 
-    await c.tx.approvals.insert({
+    const decision: RecordedDecision = {
       requestId: row.id,
       approver: input.actor,
       decision: input.decision,
       reason,
       createdAt: c.now,
-    });
-    const all = await c.tx.approvals.of(row.id);
+    };
+    await c.tx.approvals.insert(decision);
+    // Under the change lock nobody else decides on the request: its decisions are those read
+    // and this one.
+    const all = [...decisions, decision];
     if (input.decision === 'deny') return deny(c, row, input.actor, reason, all);
 
     // A raised quorum becomes the request's own, so everything that shows it counts against it.
     const raised = standing.required > row.approvalsRequired;
-    if (raised) await c.tx.requests.update(row.id, { approvalsRequired: standing.required });
+    if (raised) await c.tx.requests.set(row.id, { approvalsRequired: standing.required });
     // The requester's own approval is marked on the request, where the digest finds it.
     const selfApproval = input.actor === row.requester;
-    if (selfApproval) await c.tx.requests.update(row.id, { selfApproved: true });
+    if (selfApproval) await c.tx.requests.set(row.id, { selfApproved: true });
     const current = { ...row, selfApproved: row.selfApproved || selfApproval };
     const counted = all.filter(
       (a) => a.decision === 'approve' && !discounted.has(a.approver),
@@ -183,9 +191,7 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
         request: { ...current, approvalsRequired: standing.required },
         approvals: all,
       };
-    const person = await c.tx.people.get(row.requester);
-    const gone =
-      person && person.state !== 'active' ? `${row.requester} left the workspace` : undefined;
+    const gone = hasLeft(row.requester) ? `${row.requester} left the workspace` : undefined;
     // A pipeline's request stands on the token that filed it: one that ran out since (a revoked
     // one cancelled its waiting requests) files nothing more, approved or not.
     const refusal =
@@ -211,27 +217,25 @@ export async function decide(ctx: CoreContext, input: DecisionInput): Promise<De
   });
 }
 
+/** Whether a person's offboarding is recorded (deactivated, or a guest, in Slack). */
+function left(state: PersonRow['state'] | undefined): boolean {
+  return state !== undefined && state !== 'active';
+}
+
+function leftWorkspace(verb: 'decide' | 'review'): DomainError {
+  return new DomainError(
+    'not_approver',
+    `You left the workspace or became a guest in Slack, so you ${verb} nothing in Hallpass; nothing changed.`,
+  );
+}
+
 /** Refuses, inside a change, someone whose offboarding is recorded: they act on nothing. */
 export async function refuseIfLeft(
   c: Change,
   actor: string,
   verb: 'decide' | 'review',
 ): Promise<void> {
-  if ((await goneAmong(c, [actor])).size > 0)
-    throw new DomainError(
-      'not_approver',
-      `You left the workspace or became a guest in Slack, so you ${verb} nothing in Hallpass; nothing changed.`,
-    );
-}
-
-/** Those of `userIds` whose offboarding is recorded (deactivated, or a guest, in Slack). */
-async function goneAmong(c: Change, userIds: readonly string[]): Promise<Set<string>> {
-  const gone = new Set<string>();
-  for (const userId of new Set(userIds)) {
-    const person = await c.tx.people.get(userId);
-    if (person && person.state !== 'active') gone.add(userId);
-  }
-  return gone;
+  if (left((await c.tx.people.get(actor))?.state)) throw leftWorkspace(verb);
 }
 
 /**
@@ -258,7 +262,7 @@ async function deny(
   row: RequestRow,
   by: string,
   reason: string | null,
-  approvals: ApprovalRow[],
+  approvals: RecordedDecision[],
 ): Promise<DecisionOutcome> {
   const decided = {
     status: 'denied' as const,
@@ -266,7 +270,7 @@ async function deny(
     decidedBy: by,
     decisionReason: reason,
   };
-  await c.tx.requests.update(row.id, decided);
+  await c.tx.requests.set(row.id, decided);
   recordStep(c, {
     actor: by,
     action: 'request.denied',

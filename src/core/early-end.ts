@@ -31,7 +31,7 @@ export async function endEarly(c: Change, grant: GrantRow, end: EarlyEnd): Promi
     lastError: null,
     alertedAt: null,
   };
-  await c.tx.grants.update(grant.id, ended);
+  await c.tx.grants.set(grant.id, ended);
   recordStep(c, {
     actor: end.by,
     action: 'grant.revoke_requested',

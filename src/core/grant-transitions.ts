@@ -43,7 +43,7 @@ export function recordActivated(
       // Ended while the call was out: its revoke, waiting for the call, is due now (unless another
       // process's call holds the grant since) and must name what the call made.
       if (grant?.status === 'revoking')
-        await c.tx.grants.update(grantId, {
+        await c.tx.grants.set(grantId, {
           ...(holder ? { fenceUntil: null, nextAttemptAt: c.now } : {}),
           ...(a.state === undefined ? {} : { providerState: JSON.stringify(a.state) }),
         });
@@ -62,7 +62,7 @@ export function recordActivated(
       });
       return false;
     }
-    await c.tx.grants.update(grantId, {
+    await c.tx.grants.set(grantId, {
       status: 'active',
       activatedAt: c.now,
       startsAt: a.startsAt,
@@ -132,7 +132,7 @@ export function recordGrantCall(
       (grant?.status === 'active' && (grant.expiresAt ?? 0) > c.now);
     if (!grant || !callable || (grant.fenceUntil ?? 0) > c.now) return undefined;
     const until = c.now + 2 * timeoutMs;
-    await c.tx.grants.update(grantId, {
+    await c.tx.grants.set(grantId, {
       fenceUntil: until,
       nextAttemptAt: Math.max(grant.nextAttemptAt ?? c.now, until),
       ...(grant.grantedEmail === null && email !== undefined ? { grantedEmail: email } : {}),
@@ -187,7 +187,7 @@ function scheduleWhile(
   return change(ctx, async (c) => {
     const grant = await c.tx.grants.byId(grantId);
     if (!grant || !statuses.includes(grant.status)) return false;
-    await c.tx.grants.update(grantId, patch(grant, c.now));
+    await c.tx.grants.set(grantId, patch(grant, c.now));
     return true;
   });
 }
@@ -208,7 +208,7 @@ export async function answered(
   if (lease === undefined || grant.fenceUntil !== lease) return fence(c, grant, fenceUntil);
   const due = grant.status === 'active' ? (grant.expiresAt ?? c.now) : c.now;
   const update = { fenceUntil, nextAttemptAt: Math.max(due, fenceUntil ?? 0) };
-  await c.tx.grants.update(grant.id, update);
+  await c.tx.grants.set(grant.id, update);
   return update;
 }
 
@@ -297,7 +297,7 @@ async function activationFailed(
       nextAttemptAt: Math.max(nextAttemptAt, fenceUntil ?? 0),
       fenceUntil,
     };
-    await c.tx.grants.update(grant.id, update);
+    await c.tx.grants.set(grant.id, update);
     return { ...grant, ...update };
   }
   // The cleanup revoke waits out the fence: a grant call that timed out may still land.
@@ -312,7 +312,7 @@ async function activationFailed(
     alertedAt: c.now,
     fenceUntil,
   };
-  await c.tx.grants.update(grant.id, cleanup);
+  await c.tx.grants.set(grant.id, cleanup);
   recordStep(c, {
     actor: 'hallpass',
     action: 'grant.failed',
@@ -375,7 +375,7 @@ export async function fence(
     fenceUntil: Math.max(grant.fenceUntil ?? 0, fenceUntil ?? 0) || null,
     nextAttemptAt: Math.max(grant.nextAttemptAt ?? c.now, fenceUntil ?? 0),
   };
-  await c.tx.grants.update(grant.id, update);
+  await c.tx.grants.set(grant.id, update);
   return update;
 }
 
@@ -404,7 +404,7 @@ async function revokeFailed(
     alertedAt: alertNow ? c.now : grant.alertedAt,
     fenceUntil,
   };
-  await c.tx.grants.update(grant.id, update);
+  await c.tx.grants.set(grant.id, update);
   c.audit({
     actor: 'hallpass',
     action: 'grant.revoke_failed_attempt',
@@ -674,7 +674,7 @@ export function recordWarned(
     if (!grant || grant.status !== 'active' || grant.warnedAt !== null) return;
     // Listed for an end an extension has since moved: the warning waits for the new end.
     if (grant.expiresAt !== expiresAt) return;
-    await c.tx.grants.update(grantId, { warnedAt: c.now });
+    await c.tx.grants.set(grantId, { warnedAt: c.now });
     recordStep(c, {
       actor: 'hallpass',
       action: 'grant.expiry_warned',
@@ -711,9 +711,9 @@ export function recordSynced(
     if (live && lease !== undefined) await answered(c, grant, lease, null);
     // Ended while the re-grant was out: its revoke must still name the access the re-grant made.
     if (grant.status === 'revoking' && state !== undefined)
-      await c.tx.grants.update(grantId, { providerState: JSON.stringify(state) });
+      await c.tx.grants.set(grantId, { providerState: JSON.stringify(state) });
     if (grant.status !== 'active') return;
-    await c.tx.grants.update(grantId, {
+    await c.tx.grants.set(grantId, {
       providerExpiresAt: expiresAt,
       ...(state === undefined ? {} : { providerState: JSON.stringify(state) }),
     });

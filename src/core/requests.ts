@@ -377,7 +377,7 @@ export async function approveRequest(
   dmEvent: DmEvent = 'request.approved',
 ): Promise<RequestRow> {
   const decided = { status: 'approved' as const, decidedAt: c.now, decidedBy, autoApproved: auto };
-  await c.tx.requests.update(row.id, decided);
+  await c.tx.requests.set(row.id, decided);
   const approved: RequestRow = { ...row, ...decided };
   recordStep(c, {
     actor: decidedBy,
@@ -484,7 +484,7 @@ async function extendGrant(ctx: CoreContext, c: Change, row: RequestRow): Promis
   const expiresAt = Math.min(grant.expiresAt + row.durationMs, ceiling);
   // A grant call still out (a re-grant's lease, or its fence) holds the new end back as the old.
   const nextAttemptAt = Math.max(expiresAt, grant.fenceUntil ?? 0);
-  await c.tx.grants.update(grant.id, { expiresAt, nextAttemptAt, warnedAt: null });
+  await c.tx.grants.set(grant.id, { expiresAt, nextAttemptAt, warnedAt: null });
   recordStep(c, {
     actor: 'hallpass',
     action: 'grant.extended',
@@ -511,7 +511,7 @@ export function cancelRequest(
     if (row.status !== 'pending')
       throw new DomainError('bad_state', `Request ${requestId} is already ${row.status}.`);
     const decided = { status: 'cancelled' as const, decidedAt: c.now, decidedBy: actor };
-    await c.tx.requests.update(row.id, decided);
+    await c.tx.requests.set(row.id, decided);
     recordStep(c, {
       actor,
       action: 'request.cancelled',

@@ -54,7 +54,7 @@ export function recordRechecked(
     const rechecks = grant.rechecks + 1;
     const readBack = 'readable' in recheck && recheck.readable;
     const recheckAt = readBack ? nextRecheck(ctx, grant, rechecks) : null;
-    await c.tx.grants.update(grantId, { rechecks, recheckAt });
+    await c.tx.grants.set(grantId, { rechecks, recheckAt });
     c.audit({
       actor: by,
       action: 'grant.rechecked',
@@ -109,12 +109,12 @@ export function recordDrift(
     // and wait for one that may still land; the re-grant's lease is given back either way.
     const live = grant?.status === 'active' || grant?.status === 'revoking';
     if (live && drift.state !== undefined)
-      await c.tx.grants.update(grantId, { providerState: JSON.stringify(drift.state) });
+      await c.tx.grants.set(grantId, { providerState: JSON.stringify(drift.state) });
     if (live && (drift.lease !== undefined || drift.fenceUntil !== undefined))
       await answered(c, grant, drift.lease, drift.fenceUntil ?? null);
     // An ended grant has nothing due to hold back: its fence is only read by other grants.
     else if (grant && drift.fenceUntil !== undefined)
-      await c.tx.grants.update(grantId, {
+      await c.tx.grants.set(grantId, {
         fenceUntil: Math.max(grant.fenceUntil ?? 0, drift.fenceUntil),
       });
     if (!grant || expectedOf(grant) !== drift.expected) return grant;
@@ -128,7 +128,7 @@ export function recordDrift(
               ? c.now + (ctx.config.reconcile.recheckAfter[0] ?? retryBase)
               : c.now + backoffDelay(attempt, retryBase, retryMax),
           };
-    await c.tx.grants.update(grantId, update);
+    await c.tx.grants.set(grantId, update);
     const found = drift.expected === 'present' ? 'absent' : 'present';
     recordStep(c, {
       actor: drift.by ?? 'hallpass',

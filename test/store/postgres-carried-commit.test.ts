@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Queries, Store } from '../../src/store';
+import { watchChangeTrips, type ChangeTrips } from '../support/change-trips';
 import { freshStore, type TestStore } from '../support/stores';
 import { requestRow } from './rows';
 
@@ -26,25 +27,17 @@ describe('a PostgreSQL change whose COMMIT goes in the next change’s first rou
   let store: Store;
   /** The text of every round trip on the connection that takes the change lock. */
   let trips: string[];
-  const realQuery = pg.Client.prototype.query;
+  let watched: ChangeTrips;
 
   beforeAll(() => {
-    const changeConnections = new WeakSet<object>();
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const config = args[0] as string | { text?: string };
-      const text = typeof config === 'string' ? config : (config?.text ?? '');
-      if (text.includes('pg_try_advisory_xact_lock')) changeConnections.add(this);
-      if (changeConnections.has(this)) trips.push(text);
-      return (realQuery as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof realQuery;
+    watched = watchChangeTrips();
   });
-  afterAll(() => {
-    pg.Client.prototype.query = realQuery;
-  });
+  afterAll(() => watched.restore());
   beforeEach(async () => {
     t = await freshStore('postgres');
     store = t.store;
-    trips = [];
+    watched.clear();
+    trips = watched.sent;
   });
   afterEach(() => t.close());
 

@@ -1,0 +1,73 @@
+import { watchChangeTrips, type ChangeTrips } from '../support/change-trips';
+import { BASE_CONFIG, coreHarness, type CoreHarness } from '../support/core';
+
+/**
+ * A PostgreSQL replica's changes take turns on one connection, so a change's round trips there
+ * bound how many changes a second the replica records. An Approve click makes three: the
+ * decision, the grant call's lease and the activation. Each reads what it needs in its first
+ * round trip (with BEGIN and the change lock) and sends its writes with COMMIT.
+ */
+describe('the round trips of an approval on PostgreSQL’s change connection', () => {
+  let h: CoreHarness;
+  let trips: ChangeTrips;
+
+  beforeAll(() => {
+    trips = watchChangeTrips();
+  });
+  afterAll(() => trips.restore());
+  beforeEach(async () => {
+    h = await coreHarness(BASE_CONFIG, undefined, 'postgres');
+    trips.clear();
+  });
+  afterEach(() => h.close());
+
+  const approved = async () => {
+    const request = await h.core.createRequest({
+      requester: 'UREQ',
+      resourceId: 'prod-db',
+      duration: '1h',
+      justification: 'investigating INC-42 slow queries',
+    });
+    trips.clear();
+    const outcome = await h.core.decide({
+      requestId: request.id,
+      actor: 'ULEAD',
+      decision: 'approve',
+    });
+    return { outcome, decided: [...trips.sent] };
+  };
+
+  it('decides in two: the request, its decisions and the people it concerns, then the writes with COMMIT', async () => {
+    const { outcome, decided } = await approved();
+    expect(outcome.request.status).toBe('approved');
+    expect(decided).toHaveLength(2);
+    expect(decided[0]).toMatch(/^BEGIN;\n.*pg_try_advisory_xact_lock/s);
+    expect(decided[0]).toContain('FROM approvals');
+    expect(decided[0]).toContain('FROM people');
+    expect(decided[1]).toMatch(/INSERT INTO approvals[\s\S]*UPDATE requests[\s\S]*COMMIT$/);
+  });
+
+  it('takes a grant call’s lease and records its activation in two each', async () => {
+    const { outcome } = await approved();
+    const grantId = (await h.store.grants.byRequest(outcome.request.id))!.id;
+    trips.clear();
+    const lease = await h.core.lifecycle.grantCall(grantId, 'ureq@example.com', 30_000);
+    expect(lease).toBeDefined();
+    expect(trips.sent).toHaveLength(2);
+    expect(trips.sent[1]).toMatch(/UPDATE grants[\s\S]*COMMIT$/);
+
+    trips.clear();
+    const now = h.clock.now();
+    const activated = await h.core.lifecycle.activated(grantId, {
+      startsAt: now,
+      expiresAt: now + 3_600_000,
+      state: undefined,
+      elapsedMs: 12,
+      lease,
+    });
+    expect(activated).toBe(true);
+    expect(trips.sent).toHaveLength(2);
+    expect(trips.sent[1]).toMatch(/UPDATE grants[\s\S]*INSERT INTO audit_events[\s\S]*COMMIT$/);
+    expect(await h.store.grants.byId(grantId)).toMatchObject({ status: 'active' });
+  });
+});
