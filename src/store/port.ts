@@ -258,7 +258,7 @@ export interface FilingFacts {
   clientKeyUsed: boolean;
 }
 
-/** What deciding a request must know, read under the change lock in one statement. */
+/** What deciding a request must know, read at once (one statement on PostgreSQL). */
 export interface DecisionFacts {
   request: RequestRow;
   /** Its decisions so far, in the order they were recorded. */
@@ -361,7 +361,7 @@ export interface GrantQueries {
   insert(row: GrantRow): Promise<void>;
   /** Applies `patch`; with `onlyIf`, only while the grant still has that status. True when changed. */
   update(id: string, patch: Patch<GrantRow>, onlyIf?: GrantRow['status']): Promise<boolean>;
-  /** As RequestQueries.set: `patch` on a grant the change has read, nobody waiting for its count. */
+  /** As RequestQueries.set: `patch` on a grant the change has read, its row count not asked. */
   set(id: string, patch: Patch<GrantRow>): Promise<void>;
   /** Applies the same `patch` to every grant of `ids` (with `onlyIf`, those in that status) in one statement; resolves with how many changed. */
   updateMany(

@@ -17,7 +17,8 @@ export const auditEvents = sqliteTable(
   (t) => [
     index('audit_at').on(t.at),
     index('audit_request').on(t.requestId),
-    // A grant's events by action (the digest's latest revokes that reported activity), and by grant.
+    // A grant's events by action (the digest's latest revokes that reported activity), and by
+    // grant.
     index('audit_grant').on(t.grantId, t.action, t.at),
     // The digest's reads: one action's rows in a period and who acted (to rank the approvers),
     // without a lookup of the rows. It joins no audit row to its grant or request (it reads their
