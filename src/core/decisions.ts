@@ -101,11 +101,12 @@ async function standingOf(
  * and retries each count once.
  */
 export async function decide(ctx: CoreContext, input: DecisionInput): Promise<DecisionOutcome> {
-  const found = await ctx.store.requests.byId(input.requestId);
-  if (!found) throw new DomainError('not_found', `No request ${input.requestId}.`);
+  // What the policy is asked with, in one read (one statement on PostgreSQL); the change reads
+  // it again under the lock.
+  const before = await ctx.store.requests.beforeDecision(input.requestId, input.actor);
+  if (!before) throw new DomainError('not_found', `No request ${input.requestId}.`);
   // Once escalated, the escalation target decides as well.
-  const escalated = (await ctx.store.followUps.sentAt(found.id, 'escalate')) !== null;
-  const approvals = await ctx.store.approvals.of(found.id);
+  const { request: found, approvals, escalated } = before;
   const standing = await standingOf(ctx, found, approvals, escalated);
   if (standing.resource) {
     const right = await ctx.policy.decisionRight(

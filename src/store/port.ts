@@ -268,6 +268,8 @@ export interface DecisionFacts {
    * the requester, and everyone who decided before), for those it has told of.
    */
   people: Map<string, PersonRow['state']>;
+  /** The request was escalated (its escalation follow-up sent): the escalation target decides too. */
+  escalated: boolean;
 }
 
 export interface RequestQueries {

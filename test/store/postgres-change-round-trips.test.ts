@@ -34,8 +34,16 @@ describe('the round trips of an approval on PostgreSQL’s change connection', (
       actor: 'ULEAD',
       decision: 'approve',
     });
-    return { outcome, decided: [...trips.sent] };
+    return { outcome, decided: [...trips.sent], pooled: [...trips.pooled] };
   };
+
+  it('asks the policy after one read on the pool: the request, its decisions, the people, its escalation', async () => {
+    const { decided, pooled } = await approved();
+    expect(decided).toHaveLength(2);
+    expect(pooled).toHaveLength(1);
+    expect(pooled[0]).toContain('FROM approvals');
+    expect(pooled[0]).toContain('FROM follow_ups');
+  });
 
   it('decides in two: the request, its decisions and the people it concerns, then the writes with COMMIT', async () => {
     const { outcome, decided } = await approved();

@@ -418,6 +418,14 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
       );
       const unknown = await t.store.change((tx) => tx.requests.beforeDecision('req_1', 'UNEW'));
       expect(unknown?.people.has('UNEW')).toBe(false);
+      expect(facts?.escalated).toBe(false);
+    });
+
+    it('says whether the request was escalated, outside a change as well', async () => {
+      await t.store.change((tx) => tx.followUps.insertIfNew('req_1', 'remind', AT));
+      expect((await t.store.requests.beforeDecision('req_1', 'UACT'))?.escalated).toBe(false);
+      await t.store.change((tx) => tx.followUps.insertIfNew('req_1', 'escalate', AT));
+      expect((await t.store.requests.beforeDecision('req_1', 'UACT'))?.escalated).toBe(true);
     });
 
     it('finds nothing for a request that does not exist', async () => {

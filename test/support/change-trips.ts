@@ -4,6 +4,8 @@ import pg from 'pg';
 export interface ChangeTrips {
   /** The text of each round trip, in the order sent. */
   readonly sent: string[];
+  /** The text of each statement sent on the other connections (the read pool), in order. */
+  readonly pooled: string[];
   clear(): void;
   /** Puts the driver's own `query` back; call it in afterAll. */
   restore(): void;
@@ -11,22 +13,28 @@ export interface ChangeTrips {
 
 /**
  * Notes every round trip on the connections that take the change lock, where a replica's changes
- * take turns: how many a change makes there bounds how many the replica records a second.
+ * take turns: how many a change makes there bounds how many the replica records a second. What
+ * goes to the other connections is noted apart.
  */
 export function watchChangeTrips(): ChangeTrips {
   const sent: string[] = [];
+  const pooled: string[] = [];
   const realQuery = pg.Client.prototype.query;
   const changeConnections = new WeakSet<object>();
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     const config = args[0] as string | { text?: string };
     const text = typeof config === 'string' ? config : (config?.text ?? '');
     if (text.includes('pg_try_advisory_xact_lock')) changeConnections.add(this);
-    if (changeConnections.has(this)) sent.push(text);
+    (changeConnections.has(this) ? sent : pooled).push(text);
     return (realQuery as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof realQuery;
   return {
     sent,
-    clear: () => void sent.splice(0),
+    pooled,
+    clear: () => {
+      sent.splice(0);
+      pooled.splice(0);
+    },
     restore: () => {
       pg.Client.prototype.query = realQuery;
     },

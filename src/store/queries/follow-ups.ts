@@ -70,7 +70,7 @@ export class SqlBreakGlassQueries implements BreakGlassQueries {
 const INSERT = new Sql(
   'INSERT INTO follow_ups (request_id, step, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
 );
-const SENT_AT = new Sql('SELECT at FROM follow_ups WHERE request_id = ? AND step = ?');
+export const SENT_AT = new Sql('SELECT at FROM follow_ups WHERE request_id = ? AND step = ?');
 
 /** Pending requests of some resources that have not had `step` yet. */
 function without(resourceCount: number): string {

@@ -8,10 +8,11 @@ import type {
   RequestStanding,
 } from '../port';
 import { PERSON_STATES } from '../schema/enums';
-import type { RequestRow } from '../rows';
+import type { FollowUpStep, RequestRow } from '../rows';
 import { placeholders, Sql, sqlOf } from '../sql';
 import { APPROVALS_OF } from './approvals';
 import { REQUEST_PENDING } from './conditions';
+import { SENT_AT } from './follow-ups';
 import { GRANT_OF_REQUEST } from './grants';
 import type { QueryContext } from './context';
 import { readEach } from './read-each';
@@ -104,10 +105,11 @@ export class SqlRequestQueries implements RequestQueries {
   }
 
   async beforeDecision(id: string, actor: string): Promise<DecisionFacts | undefined> {
-    const [requests = [], approvals = [], people = []] = await readEach(this.q, [
+    const [requests = [], approvals = [], people = [], escalations = []] = await readEach(this.q, [
       [BY_ID, [id]],
       [APPROVALS_OF, [id]],
       [PEOPLE_OF_DECISION, [actor, id, id]],
+      [SENT_AT, [id, 'escalate' satisfies FollowUpStep]],
     ]);
     const [request] = requests;
     if (!request) return undefined;
@@ -119,6 +121,7 @@ export class SqlRequestQueries implements RequestQueries {
       request: this.q.t.requests.map(request),
       approvals: approvals.map(this.q.t.approvals.map).sort((a, b) => a.id - b.id),
       people: new Map(states),
+      escalated: escalations.length > 0,
     };
   }
 
