@@ -268,7 +268,7 @@ export interface DecisionFacts {
    * the requester, and everyone who decided before), for those it has told of.
    */
   people: Map<string, PersonRow['state']>;
-  /** The request was escalated (its escalation follow-up sent): the escalation target decides too. */
+  /** Its escalation follow-up was sent: the escalation target may decide as well. */
   escalated: boolean;
 }
 
