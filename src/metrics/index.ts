@@ -3,7 +3,7 @@ import type { AuditRow, RequestRow } from '../core';
 import type { Logger } from '../log';
 import type { SlackCallObserver } from '../slack/slack-fetch';
 import type { ChangeQueueCounts, OperationalGauges } from '../store';
-import { countCommitted } from './committed';
+import { countCommitted, Filings } from './committed';
 import { Instruments, processMetrics, type JobName } from './instruments';
 
 export { measuredProviders } from './providers';
@@ -12,6 +12,7 @@ export type { JobName } from './instruments';
 export interface MetricsSources {
   /** The state to show, read from the store on each scrape. */
   gauges: (now: number) => Promise<OperationalGauges>;
+  /** A decided request filed elsewhere, read for its kind and filing time. */
   requestOf: (id: string) => Promise<RequestRow | undefined>;
   /** Whether this replica runs the jobs that must run once. */
   leading: () => boolean;
@@ -30,11 +31,13 @@ const SNAPSHOT_TTL_MS = 1000;
  */
 export class HallpassMetrics {
   private readonly m = new Instruments();
+  private readonly filings: Filings;
   private snapshot?: { at: number; read: Promise<OperationalGauges | undefined> };
   /** Counting runs after a commit, off its path; tests wait for it to settle. */
   private counting: Promise<void> = Promise.resolve();
 
   constructor(private readonly sources: MetricsSources) {
+    this.filings = new Filings(sources.requestOf);
     const registers = [this.m.registry];
     const gauge = (
       name: string,
@@ -135,7 +138,7 @@ export class HallpassMetrics {
   committed = (events: readonly AuditRow[]): void => {
     if (events.length === 0) return;
     this.counting = this.counting
-      .then(() => countCommitted(this.m, events, this.sources.requestOf))
+      .then(() => countCommitted(this.m, events, this.filings))
       .catch((err: unknown) => {
         this.sources.logger.warn('metrics could not count a change', { error: String(err) });
       });
