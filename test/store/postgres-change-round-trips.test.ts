@@ -79,3 +79,59 @@ describe('the round trips of an approval on PostgreSQL’s change connection', (
     expect(await h.store.grants.byId(grantId)).toMatchObject({ status: 'active' });
   });
 });
+
+/**
+ * The dispatcher marks each delivery Slack accepted as sent, on the read pool, about once an
+ * Approve click: a transaction there costs a round trip more than the statement alone.
+ */
+describe('an outbox mark on PostgreSQL’s pool', () => {
+  let h: CoreHarness;
+  let trips: ChangeTrips;
+
+  beforeAll(() => {
+    trips = watchChangeTrips();
+  });
+  afterAll(() => trips.restore());
+  beforeEach(async () => {
+    h = await coreHarness(BASE_CONFIG, undefined, 'postgres');
+  });
+  afterEach(() => h.close());
+
+  const claimedHead = async () => {
+    const now = h.clock.now();
+    const row = (key: string) => ({
+      key,
+      subject: 'user:U1',
+      topic: 'requester_dm',
+      payload: '{}',
+    });
+    await h.store.outbox.enqueue([row('a'), row('b')], now);
+    const [head] = await h.store.outbox.claimHeads(now, 60_000, 10);
+    trips.clear();
+    return {
+      head: head!,
+      mark: { row: head!, leasedUntil: head!.nextAttemptAt, restingPayload: '{}' },
+    };
+  };
+
+  it('is one statement, with no transaction, when the render covers no later row', async () => {
+    const { head, mark } = await claimedHead();
+    expect(
+      await h.store.outbox.markSent([{ ...mark, coveredUpTo: head.id }], h.clock.now()),
+    ).toEqual([true]);
+    expect(trips.pooled).toHaveLength(1);
+    expect(trips.pooled[0]).toMatch(/^UPDATE outbox/);
+    expect(await h.store.outbox.counts()).toEqual({ pending: 1, dead: 0 });
+  });
+
+  it('marks the row and those its render covered in one transaction', async () => {
+    const { head, mark } = await claimedHead();
+    expect(
+      await h.store.outbox.markSent([{ ...mark, coveredUpTo: head.lastPendingId }], h.clock.now()),
+    ).toEqual([true]);
+    expect(trips.pooled).toHaveLength(2);
+    expect(trips.pooled[0]).toMatch(/^BEGIN;\nUPDATE outbox/);
+    expect(trips.pooled[1]).toMatch(/UPDATE outbox[\s\S]*COMMIT$/);
+    expect(await h.store.outbox.counts()).toEqual({ pending: 0, dead: 0 });
+  });
+});

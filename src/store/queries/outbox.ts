@@ -1,7 +1,7 @@
 import type { ClaimedOutboxRow, NewOutboxRow, OutboxQueries, SentMark } from '../port';
 import type { OutboxRow } from '../rows';
 import type { Dialect } from '../dialect';
-import { Sql, sqlOf, type BoundSql, type Param } from '../sql';
+import { Sql, sqlOf, type BoundSql, type Param, type Runner } from '../sql';
 import { OUTBOX_PENDING } from './conditions';
 import type { QueryContext } from './context';
 
@@ -34,6 +34,22 @@ function sentStatement(n: number): Sql {
         AND outbox.next_attempt_at = v.column4
      RETURNING outbox.id`,
   );
+}
+/** Marks each row sent while its lease holds, `SENT_CHUNK` a statement; the ids it marked. */
+async function markEach(
+  runner: Runner,
+  marks: readonly SentMark[],
+  now: number,
+): Promise<Set<number>> {
+  const sent = new Set<number>();
+  for (let i = 0; i < marks.length; i += SENT_CHUNK) {
+    const chunk = marks.slice(i, i + SENT_CHUNK);
+    const params: Param[] = [now];
+    for (const { row, leasedUntil, restingPayload } of chunk)
+      params.push(row.id, row.attempts + 1, restingPayload, leasedUntil);
+    for (const r of await runner.rows(sentStatement(chunk.length), params)) sent.add(Number(r.id));
+  }
+  return sent;
 }
 const COVERED = new Sql(
   `UPDATE outbox SET status = 'sent', sent_at = ?
@@ -141,16 +157,14 @@ export class SqlOutboxQueries implements OutboxQueries {
 
   async markSent(marks: readonly SentMark[], now: number): Promise<boolean[]> {
     if (marks.length === 0) return [];
+    // One statement is atomic on its own. Marks that fit one and cover no later rows need no
+    // transaction, whose BEGIN and COMMIT would cost PostgreSQL's pool a round trip more.
+    if (marks.length <= SENT_CHUNK && marks.every((m) => m.coveredUpTo <= m.row.id)) {
+      const sent = await markEach(this.q.runner, marks, now);
+      return marks.map(({ row }) => sent.has(row.id));
+    }
     return this.q.atomically(async (runner) => {
-      const sent = new Set<number>();
-      for (let i = 0; i < marks.length; i += SENT_CHUNK) {
-        const chunk = marks.slice(i, i + SENT_CHUNK);
-        const params: Param[] = [now];
-        for (const { row, leasedUntil, restingPayload } of chunk)
-          params.push(row.id, row.attempts + 1, restingPayload, leasedUntil);
-        for (const r of await runner.rows(sentStatement(chunk.length), params))
-          sent.add(Number(r.id));
-      }
+      const sent = await markEach(runner, marks, now);
       for (const { row, coveredUpTo } of marks) {
         // The rows a lost row's render covered are left to the worker that holds it now, whose
         // own render covers them.
