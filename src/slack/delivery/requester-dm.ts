@@ -27,8 +27,12 @@ export const deliverRequesterDm: TopicHandler<'requester_dm'> = async (n, ctx) =
   const standing = await ctx.core.standingOf(n.requestId);
   if (!standing) throw new Undeliverable(`request ${n.requestId} does not exist`);
   const { request } = standing;
-  // The grant the event names, else the request's own (or the one an extension is for).
-  const grant = n.grantId ? await ctx.core.grant(n.grantId) : standing.grant;
+  // The grant the event names, else the request's own (or the one an extension is for). The
+  // standing already holds the request's own, read with it: most events name that one.
+  const grant =
+    n.grantId && n.grantId !== standing.grant?.id
+      ? await ctx.core.grant(n.grantId)
+      : standing.grant;
   const moment = { now: ctx.now, timezone: await ctx.zoneOf(n.userId) };
   await showCard(ctx, standing, n.userId, moment, n.event === 'request.received');
   // The grant's events also move the card of the request that made it.
@@ -84,7 +88,6 @@ async function showCard(
   const ref = requestCardRef(request.id);
   // Decided before its card went out: the decision's own DM (or the active access) says it all.
   if (post && request.status !== 'pending') post = false;
-  if (!post && !(await ctx.slack.knows(ref.subject, ref.purpose))) return;
   const card = requestCard({
     request,
     resource: resourceView(ctx.core, request.resourceId),
@@ -93,6 +96,7 @@ async function showCard(
     approverChannel: approverChannelOf(ctx.core, request.resourceId),
     ...moment,
   });
+  // A card never posted stays unposted: `updateKnown` edits only a message it finds.
   if (post) await ctx.slack.postOrUpdate(ref.subject, ref.purpose, userId, card);
   else await ctx.slack.updateKnown(ref.subject, ref.purpose, card);
 }
