@@ -1,7 +1,7 @@
-import type { MessageQueries, PostedMessage } from '../store';
+import type { MessageQueries, MessageRef, PostedMessage } from '../store';
 import { persist } from './persist';
 
-export type { PostedMessage };
+export type { MessageRef, PostedMessage };
 
 /**
  * Where Hallpass posted a message, by what it is about (`subject`, e.g. `request:<id>`) and what
@@ -26,22 +26,22 @@ export class MessagesStore {
     return this.messages.find(subject, purpose);
   }
 
-  /** `find` for several purposes of one subject, in one read; a purpose not remembered is absent. */
-  async findEach(
-    subject: string,
-    purposes: readonly string[],
-  ): Promise<Map<string, PostedMessage>> {
+  /**
+   * `find` for several messages, in one read: by `messageKey`, each one remembered; one not
+   * remembered is absent.
+   */
+  async findEach(refs: readonly MessageRef[]): Promise<Map<string, PostedMessage>> {
     const found = new Map<string, PostedMessage>();
-    const toRead: string[] = [];
-    for (const purpose of purposes) {
-      const waiting = this.unsaved.get(messageKey(subject, purpose));
+    const toRead: MessageRef[] = [];
+    for (const ref of refs) {
+      const waiting = this.unsaved.get(messageKey(ref.subject, ref.purpose));
       if (waiting) {
         await this.remember(waiting);
-        found.set(purpose, waiting);
-      } else toRead.push(purpose);
+        found.set(messageKey(ref.subject, ref.purpose), waiting);
+      } else toRead.push(ref);
     }
-    for (const message of await this.messages.findEach(subject, toRead))
-      found.set(message.purpose, message);
+    for (const message of await this.messages.findEach(toRead))
+      found.set(messageKey(message.subject, message.purpose), message);
     return found;
   }
 

@@ -529,10 +529,16 @@ export interface OutboxQueries {
   counts(): Promise<{ pending: number; dead: number }>;
 }
 
+/** Where a posted message is remembered: what it is about, and what it is for. */
+export interface MessageRef {
+  subject: string;
+  purpose: string;
+}
+
 export interface MessageQueries {
   find(subject: string, purpose: string): Promise<PostedMessage | undefined>;
-  /** The messages remembered for `subject` under any of `purposes`, in one statement. */
-  findEach(subject: string, purposes: readonly string[]): Promise<PostedMessage[]>;
+  /** The messages remembered under each of `refs` (subject and purpose), in one statement. */
+  findEach(refs: readonly MessageRef[]): Promise<PostedMessage[]>;
   remember(message: PostedMessage): Promise<void>;
   /** Records that a person opened the Home tab; the first time is kept. */
   homeOpened(userId: string, at: number): Promise<void>;

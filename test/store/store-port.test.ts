@@ -286,7 +286,7 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
   });
 
   describe('messages.findEach', () => {
-    it('reads the messages of one subject under each purpose asked for, and no others', async () => {
+    it('reads the message under each subject and purpose asked for, and no others', async () => {
       const posted = (subject: string, purpose: string, ts: string) => ({
         subject,
         purpose,
@@ -297,9 +297,19 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
       await t.store.messages.remember(posted('request:1', 'approvers', '1.1'));
       await t.store.messages.remember(posted('request:1', 'requester', '1.2'));
       await t.store.messages.remember(posted('request:2', 'escalation', '2.1'));
-      const found = await t.store.messages.findEach('request:1', ['approvers', 'escalation']);
-      expect(found).toEqual([posted('request:1', 'approvers', '1.1')]);
-      expect(await t.store.messages.findEach('request:1', [])).toEqual([]);
+      await t.store.messages.remember(posted('grant:3', 'holder', '3.1'));
+      const found = await t.store.messages.findEach([
+        { subject: 'request:1', purpose: 'approvers' },
+        { subject: 'request:1', purpose: 'escalation' },
+        { subject: 'grant:3', purpose: 'holder' },
+        { subject: 'grant:3', purpose: 'approvers' },
+      ]);
+      const byTs = (a: { ts: string }, b: { ts: string }) => a.ts.localeCompare(b.ts);
+      expect(found.sort(byTs)).toEqual([
+        posted('request:1', 'approvers', '1.1'),
+        posted('grant:3', 'holder', '3.1'),
+      ]);
+      expect(await t.store.messages.findEach([])).toEqual([]);
     });
   });
 

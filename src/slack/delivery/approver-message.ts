@@ -63,7 +63,7 @@ export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n
   }
   const input = await approverMessageInput(ctx, standing);
   const escalated = escalationRef(request.id);
-  const slack = await ctx.slack.knowing(ref.subject, [ref.purpose, escalated.purpose]);
+  const slack = await ctx.slack.knowing([ref, escalated]);
   await slack.postOrUpdate(ref.subject, ref.purpose, channel, approverMessage(input));
   // Most requests are never escalated: their copy is only drawn when there is one to edit.
   if (await slack.knows(escalated.subject, escalated.purpose)) {

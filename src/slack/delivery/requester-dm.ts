@@ -1,16 +1,18 @@
-import type { RequestStanding } from '../../core';
+import type { Core, RequestRow, RequestStanding } from '../../core';
+import type { MessageRef } from '../messages-store';
 import { isDmPost, requestCard, requesterDm } from '../ui/messages';
 import { Undeliverable } from './failures';
+import type { SlackOut } from './slack-out';
 import type { DeliveryContext, NotificationOf, TopicHandler } from './topic-handler';
 import { accessChannelOf, approverChannelOf, resourceView } from './views';
 
 /** Where a request's card in its requester's DM is remembered in `slack_messages`. */
-export function requestCardRef(requestId: string): { subject: string; purpose: string } {
+export function requestCardRef(requestId: string): MessageRef {
   return { subject: `request:${requestId}`, purpose: 'requester' };
 }
 
 /** Where a grant's "access is active" DM is remembered, so its credentials join it. */
-export function activeDmRef(grantId: string): { subject: string; purpose: string } {
+export function activeDmRef(grantId: string): MessageRef {
   return { subject: `grant:${grantId}`, purpose: 'holder' };
 }
 
@@ -34,11 +36,19 @@ export const deliverRequesterDm: TopicHandler<'requester_dm'> = async (n, ctx) =
       ? await ctx.core.grant(n.grantId)
       : standing.grant;
   const moment = { now: ctx.now, timezone: await ctx.zoneOf(n.userId) };
-  await showCard(ctx, standing, n.userId, moment, n.event === 'request.received');
+  const active = n.event === 'grant.active' && grant ? activeDmRef(grant.id) : undefined;
   // The grant's events also move the card of the request that made it.
-  if (grant && grant.requestId !== request.id) {
-    const original = await ctx.core.standingOf(grant.requestId);
-    if (original) await showCard(ctx, original, n.userId, moment, false);
+  const original = grant && grant.requestId !== request.id ? grant.requestId : undefined;
+  // What this delivery may edit, read in one statement: only deliveries to this person post it.
+  const slack = await ctx.slack.knowing([
+    ...(hasCard(request) ? [requestCardRef(request.id)] : []),
+    ...(original ? [requestCardRef(original)] : []),
+    ...(active ? [active] : []),
+  ]);
+  await showCard(ctx.core, slack, standing, n.userId, moment, n.event === 'request.received');
+  if (original) {
+    const made = await ctx.core.standingOf(original);
+    if (made) await showCard(ctx.core, slack, made, n.userId, moment, false);
   }
   if (!isDmPost(n.event)) return;
   const message = requesterDm({
@@ -50,9 +60,8 @@ export const deliverRequesterDm: TopicHandler<'requester_dm'> = async (n, ctx) =
     channel: accessChannelOf(ctx.core, request.resourceId, grant),
     ...moment,
   });
-  if (n.event === 'grant.active' && grant) {
-    const ref = activeDmRef(grant.id);
-    await ctx.slack.postOrUpdate(ref.subject, ref.purpose, n.userId, message);
+  if (active) {
+    await slack.postOrUpdate(active.subject, active.purpose, n.userId, message);
     return;
   }
   await ctx.post(n.userId, message);
@@ -78,25 +87,31 @@ async function cardDrawnLater(
  * edits the card already posted to show where the request stands now.
  */
 async function showCard(
-  ctx: DeliveryContext,
+  core: Core,
+  slack: SlackOut,
   { request, grant, approvals }: RequestStanding,
   userId: string,
   moment: { now: number; timezone: string },
   post: boolean,
 ): Promise<void> {
-  if (request.approvalsRequired === 0 || request.autoApproved) return;
+  if (!hasCard(request)) return;
   const ref = requestCardRef(request.id);
   // Decided before its card went out: the decision's own DM (or the active access) says it all.
   if (post && request.status !== 'pending') post = false;
   const card = requestCard({
     request,
-    resource: resourceView(ctx.core, request.resourceId),
+    resource: resourceView(core, request.resourceId),
     grant,
     approvals,
-    approverChannel: approverChannelOf(ctx.core, request.resourceId),
+    approverChannel: approverChannelOf(core, request.resourceId),
     ...moment,
   });
   // A card never posted stays unposted: `updateKnown` edits only a message it finds.
-  if (post) await ctx.slack.postOrUpdate(ref.subject, ref.purpose, userId, card);
-  else await ctx.slack.updateKnown(ref.subject, ref.purpose, card);
+  if (post) await slack.postOrUpdate(ref.subject, ref.purpose, userId, card);
+  else await slack.updateKnown(ref.subject, ref.purpose, card);
+}
+
+/** Whether a request has a card in its requester's DM: only one that waited for approvers. */
+function hasCard(request: RequestRow): boolean {
+  return request.approvalsRequired > 0 && !request.autoApproved;
 }

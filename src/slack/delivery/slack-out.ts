@@ -1,6 +1,11 @@
 import type { webApi } from '@slack/bolt';
 import type { Clock } from '../../core/clock';
-import { messageKey, type MessagesStore, type PostedMessage } from '../messages-store';
+import {
+  messageKey,
+  type MessageRef,
+  type MessagesStore,
+  type PostedMessage,
+} from '../messages-store';
 import type { SlackMessage } from '../ui/blocks';
 
 /** A Slack call that did not answer in time; it counts as a failed try and is retried. */
@@ -51,14 +56,20 @@ export class SlackOut {
   }
 
   /**
-   * The same calls, with the messages of `subject` for each of `purposes` read now, in one
-   * statement, rather than one round trip each as the calls come to them. Only for the subject
-   * of the outbox row being delivered: the outbox delivers a subject's rows one at a time, so
-   * nothing else posts for it meanwhile.
+   * The same calls, with the messages of `refs` read now, in one statement, rather than one
+   * round trip each as the calls come to them. Only for messages that deliveries of the outbox
+   * row's own subject post: the outbox delivers a subject's rows one at a time, so nothing else
+   * posts them meanwhile.
    */
-  async knowing(subject: string, purposes: readonly string[]): Promise<SlackOut> {
-    const found = await this.messages.findEach(subject, purposes);
-    const lookedUp = new Map(purposes.map((p) => [messageKey(subject, p), found.get(p)]));
+  async knowing(refs: readonly MessageRef[]): Promise<SlackOut> {
+    if (refs.length === 0) return this;
+    const found = await this.messages.findEach(refs);
+    const lookedUp = new Map(
+      refs.map(({ subject, purpose }) => {
+        const key = messageKey(subject, purpose);
+        return [key, found.get(key)];
+      }),
+    );
     return new SlackOut(
       this.client,
       this.messages,

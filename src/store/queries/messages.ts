@@ -1,6 +1,6 @@
-import type { MessageQueries } from '../port';
+import type { MessageQueries, MessageRef } from '../port';
 import type { PostedMessage } from '../rows';
-import { placeholders, Sql, sqlOf } from '../sql';
+import { Sql, sqlOf } from '../sql';
 import type { QueryContext } from './context';
 
 const FIND = new Sql('SELECT * FROM slack_messages WHERE subject = ? AND purpose = ?');
@@ -23,13 +23,12 @@ export class SqlMessageQueries implements MessageQueries {
     return raw && this.q.t.messages.map(raw);
   }
 
-  async findEach(subject: string, purposes: readonly string[]): Promise<PostedMessage[]> {
-    if (purposes.length === 0) return [];
+  async findEach(refs: readonly MessageRef[]): Promise<PostedMessage[]> {
+    if (refs.length === 0) return [];
+    const each = refs.map(() => '(subject = ? AND purpose = ?)').join(' OR ');
     const rows = await this.q.runner.rows(
-      sqlOf(
-        `SELECT * FROM slack_messages WHERE subject = ? AND purpose IN (${placeholders(purposes.length)})`,
-      ),
-      [subject, ...purposes],
+      sqlOf(`SELECT * FROM slack_messages WHERE ${each}`),
+      refs.flatMap((ref) => [ref.subject, ref.purpose]),
     );
     return rows.map(this.q.t.messages.map);
   }

@@ -33,6 +33,39 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
   }
 
   describe('grant lifecycle messages', () => {
+    it('reads the card and the access DM the activation edits or posts in one read', async () => {
+      const req = await filed();
+      await h.dispatcher.drain();
+      await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
+      await h.dispatcher.drain();
+      const grantId = (await h.core.grantOf(req))!.id;
+      const find = jest.spyOn(h.store.messages, 'find');
+      const findEach = jest.spyOn(h.store.messages, 'findEach');
+      const refs = [
+        { subject: `request:${req.id}`, purpose: 'requester' },
+        { subject: `grant:${grantId}`, purpose: 'holder' },
+      ];
+      try {
+        await h.activate(grantId);
+        await h.dispatcher.drain();
+        // The approver message's reads are its own; each of these was read once, together.
+        const dmReads = [
+          ...find.mock.calls.map(([subject, purpose]) => ({ subject, purpose })),
+          ...findEach.mock.calls.flatMap(([asked]) => asked),
+        ].filter((ref) => ref.purpose === 'requester' || ref.purpose === 'holder');
+        expect(dmReads).toEqual(refs);
+        expect(findEach).toHaveBeenCalledWith(refs);
+      } finally {
+        find.mockRestore();
+        findEach.mockRestore();
+      }
+      const cardEdits = h.fake
+        .callsOf('chat.update')
+        .filter((c) => !String(c.args.channel).startsWith('C'));
+      expect(sentText(cardEdits.at(-1)!.args)).toContain('Approved by <@ULEAD>');
+      expect(sentText(posts('UREQ').at(-1)!.args)).toContain('is active until');
+    });
+
     it('shows a revoke by the holder in the channel and tells them it ended', async () => {
       const { grantId } = await approved();
       await h.activate(grantId);
