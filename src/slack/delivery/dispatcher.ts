@@ -306,7 +306,7 @@ export class OutboxDispatcher {
     else this.takenOver(row, 'sent');
   }
 
-  private async send(row: OutboxRow, lease: RowLease): Promise<void> {
+  private async send(row: ClaimedOutboxRow, lease: RowLease): Promise<void> {
     const notification = parseNotification(row);
     if (!notification) throw new Undeliverable('the payload is not a notification Hallpass knows');
     await this.handle(notification.topic, notification, this.contextFor(row, lease));
@@ -333,7 +333,7 @@ export class OutboxDispatcher {
     await handler(notification, ctx);
   }
 
-  private contextFor(row: OutboxRow, lease: RowLease): DeliveryContext {
+  private contextFor(row: ClaimedOutboxRow, lease: RowLease): DeliveryContext {
     const keepLease = () => lease.keep();
     const slack = this.slack.withBeforeCall(keepLease);
     return {
@@ -344,7 +344,12 @@ export class OutboxDispatcher {
       slack,
       now: this.deps.clock.now(),
       zoneOf: (userId) => zoneOf(this.deps.zones, userId, this.deps.core.config.timezone),
-      queuedAfter: () => this.deps.core.outbox.queuedAfter(row, QUEUED_AFTER_LIMIT),
+      // The claim read the subject's last pending row: with none after this one, there is
+      // nothing to read. A row queued since the claim is not seen, and draws what it shows.
+      queuedAfter: async () =>
+        row.lastPendingId > row.id
+          ? this.deps.core.outbox.queuedAfter(row, QUEUED_AFTER_LIMIT)
+          : [],
       refreshHome: async (userIds) => {
         // Asked during a round: the tick after it starts at once, as the round delivered a row.
         await refreshOpenedHomes(this.deps, userIds, async (userId) => this.homes.ask(userId));

@@ -22,7 +22,8 @@ export interface DeliveryContext {
   zoneOf(userId: string): Promise<string>;
   /**
    * The next few rows queued after this one for the same subject, each going out after it:
-   * enough to see what follows closely, without reading a long backlog on every delivery.
+   * enough to see what follows closely, without reading a long backlog on every delivery. Rows
+   * queued after this one was claimed may be missing; each draws what it shows when it goes.
    */
   queuedAfter(): Promise<Notification[]>;
   /**

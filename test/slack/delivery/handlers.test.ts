@@ -229,6 +229,22 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
       expect(await h.rows("status = 'pending'")).toEqual([]);
     });
 
+    it('edits the card of an approval with nothing queued behind it without reading what follows', async () => {
+      const req = await filed();
+      await h.dispatcher.drain();
+      await h.core.decide({ requestId: req.id, actor: 'ULEAD', decision: 'approve' });
+      const pendingAfter = jest.spyOn(h.store.outbox, 'pendingAfter');
+      try {
+        await h.dispatcher.drain();
+        // The claim said the approval's row was its subject's last: nothing to look ahead to.
+        expect(pendingAfter).not.toHaveBeenCalled();
+      } finally {
+        pendingAfter.mockRestore();
+      }
+      const card = updates('DREQ').map((c) => sentText(c.args));
+      expect(card.at(-1)).toContain('✅ Approved by <@ULEAD> at 09:00 UTC.');
+    });
+
     it('writes DMs in the zone the person set in Slack', async () => {
       h.fake.timezones.UREQ = 'Asia/Tokyo';
       const { grantId } = await approved();
