@@ -544,6 +544,8 @@ export interface MessageQueries {
   homeOpened(userId: string, at: number): Promise<void>;
   /** Whether a person has ever opened the Home tab. */
   openedHome(userId: string): Promise<boolean>;
+  /** Those of `userIds` who have ever opened the Home tab, in one statement. */
+  openedHomes(userIds: readonly string[]): Promise<string[]>;
 }
 
 export interface DigestQueries {

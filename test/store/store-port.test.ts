@@ -283,6 +283,18 @@ describe.each(STORE_KINDS)('the store port (%s)', (kind) => {
         { user_id: 'U2', first_opened_at: AT + 1 },
       ]);
     });
+
+    it('tells which of many people opened it, past one statement’s worth of them', async () => {
+      await t.store.messages.homeOpened('U1', AT);
+      await t.store.messages.homeOpened('U0999', AT);
+      const asked = [
+        'U1',
+        'U2',
+        ...Array.from({ length: 1_000 }, (_, i) => `U${String(i).padStart(4, '0')}`),
+      ];
+      expect((await t.store.messages.openedHomes(asked)).sort()).toEqual(['U0999', 'U1']);
+      expect(await t.store.messages.openedHomes([])).toEqual([]);
+    });
   });
 
   describe('messages.findEach', () => {

@@ -58,7 +58,7 @@ export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n
       timezone: ctx.core.config.timezone,
     });
     await ctx.slack.postOrUpdate(ref.subject, ref.purpose, channel, message);
-    await ctx.refreshHome([request.requester]);
+    ctx.refreshHome([request.requester]);
     return;
   }
   const input = await approverMessageInput(ctx, standing);
@@ -78,7 +78,7 @@ export const deliverApproverMessage: TopicHandler<'approver_message'> = async (n
       }),
     );
   }
-  await ctx.refreshHome([request.requester]);
+  ctx.refreshHome([request.requester]);
 };
 
 /**

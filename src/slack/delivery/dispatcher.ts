@@ -7,7 +7,7 @@ import { parseNotification, type Accepted } from '../../core';
 import type { Logger } from '../../log';
 import type { GuaranteeLookup } from '../../providers/types';
 import type { Sealer } from '../../secrets/seal';
-import { publishHome, refreshOpenedHomes } from '../listeners/home';
+import { publishHome } from '../listeners/home';
 import { MessagesStore } from '../messages-store';
 import { persist } from '../persist';
 import { zoneOf, type ReaderZones } from '../reader-zones';
@@ -15,6 +15,7 @@ import { deliverAlert } from './alert';
 import { deliverChainBroken } from './chain-broken';
 import { deliverBreakGlassAlert, deliverReviewOverdue } from './break-glass';
 import { deliverEscalation, deliverReminder } from './follow-ups';
+import { HomeAsks } from './home-asks';
 import { HomeDraws } from './home-draws';
 import { deliverApproverMessage } from './approver-message';
 import { deliverCredentials } from './credentials';
@@ -139,11 +140,13 @@ export class OutboxDispatcher {
    */
   private readonly accepted: Batch<Accepted, boolean>;
   private readonly homes: HomeDraws;
+  private readonly homeAsks: HomeAsks;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.options = { ...DEFAULT_DISPATCHER_OPTIONS, ...deps.options };
     const { client, core, logger, zones } = deps;
     this.homes = new HomeDraws((userId) => publishHome(client, { core, logger, zones }, userId));
+    this.homeAsks = new HomeAsks((userIds) => core.messages.openedHomes(userIds), logger);
     this.accepted = new Batch((rows) => persist(() => deps.core.outbox.sent(rows)), {
       windowMs: this.options.markWindowMs,
       maxItems: this.options.concurrency,
@@ -176,7 +179,7 @@ export class OutboxDispatcher {
 
   /** Homes asked for and not yet drawn again: work the process has queued beside the outbox. */
   get homesUnfinished(): number {
-    return this.homes.unfinished;
+    return this.homeAsks.unfinished + this.homes.unfinished;
   }
 
   /** Starts the poll loop. */
@@ -275,7 +278,11 @@ export class OutboxDispatcher {
   private async round(): Promise<number> {
     if (this.stopping) return 0;
     const { concurrency, leaseMs } = this.options;
-    const rows = await this.deps.core.outbox.claim(leaseMs, concurrency);
+    const [rows, opened] = await Promise.all([
+      this.deps.core.outbox.claim(leaseMs, concurrency),
+      this.homeAsks.takeOpened(),
+    ]);
+    for (const userId of opened) this.homes.ask(userId);
     // Homes are drawn in the places the due rows leave, and in one place of a full round, so a
     // backlog of deliveries goes first without holding every Home back for its whole length.
     const draws = this.homes.take(Math.max(1, concurrency - rows.length));
@@ -350,10 +357,8 @@ export class OutboxDispatcher {
         row.lastPendingId > row.id
           ? this.deps.core.outbox.queuedAfter(row, QUEUED_AFTER_LIMIT)
           : [],
-      refreshHome: async (userIds) => {
-        // Asked during a round: the tick after it starts at once, as the round delivered a row.
-        await refreshOpenedHomes(this.deps, userIds, async (userId) => this.homes.ask(userId));
-      },
+      // Asked during a round: the tick after it starts at once, as the round delivered a row.
+      refreshHome: (userIds) => this.homeAsks.ask(userIds),
       post: (channel, message) => slack.postOnce(`outbox:${row.key}`, channel, message),
       reply: (parent, message) => slack.replyOnce(`outbox:${row.key}`, parent, message),
     };

@@ -28,10 +28,10 @@ export interface DeliveryContext {
   queuedAfter(): Promise<Notification[]>;
   /**
    * Asks for the Home tab of those of these people who have opened it to be drawn again, now
-   * that what it shows changed: the dispatcher draws it in a coming round (HomeDraws), after
-   * this delivery. Never throws.
+   * that what it shows changed: the dispatcher's next round tells who opened it (HomeAsks) and
+   * draws theirs in a coming round (HomeDraws), after this delivery.
    */
-  refreshHome(userIds: readonly string[]): Promise<void>;
+  refreshHome(userIds: readonly string[]): void;
   /** Posts once for this outbox row: a retry after a partial success skips channels already done. */
   post(channel: string, message: SlackMessage): Promise<void>;
   /**

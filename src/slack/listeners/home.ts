@@ -33,29 +33,7 @@ export async function publishHome(
   }
 }
 
-/**
- * Redraws, with `redraw`, the Home of those of `userIds` who have opened it. A Home nobody opened
- * is drawn when it first is (app_home_opened); publishing it on every change would spend a Slack
- * call, and the person's share of Slack's rate limit, each time on a tab nobody looks at.
- */
-export async function refreshOpenedHomes(
-  deps: Pick<ListenerDeps, 'core' | 'logger'>,
-  userIds: readonly string[],
-  redraw: (userId: string) => Promise<void>,
-): Promise<void> {
-  await Promise.all(
-    userIds.map(async (userId) => {
-      // When it cannot be told, drawing a Home once too often is the lesser harm.
-      const opened = await deps.core.messages.openedHome(userId).catch((err: unknown) => {
-        logFailure(err, deps.logger, 'tell whether the Home tab was opened');
-        return true;
-      });
-      if (opened) await redraw(userId);
-    }),
-  );
-}
-
-/** Remembers that someone opened Home, so that later changes redraw it (refreshOpenedHomes). */
+/** Remembers that someone opened Home, so that later changes redraw it (HomeAsks). */
 export async function rememberHomeOpened(
   deps: Pick<ListenerDeps, 'core' | 'logger'>,
   userId: string,

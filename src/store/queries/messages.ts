@@ -1,6 +1,6 @@
 import type { MessageQueries, MessageRef } from '../port';
 import type { PostedMessage } from '../rows';
-import { Sql, sqlOf } from '../sql';
+import { placeholders, Sql, sqlOf } from '../sql';
 import type { QueryContext } from './context';
 
 const FIND = new Sql('SELECT * FROM slack_messages WHERE subject = ? AND purpose = ?');
@@ -14,6 +14,8 @@ const HOME_OPENED = new Sql(
   'INSERT INTO home_viewers (user_id, first_opened_at) VALUES (?, ?) ON CONFLICT (user_id) DO NOTHING',
 );
 const OPENED_HOME = new Sql('SELECT 1 AS opened FROM home_viewers WHERE user_id = ?');
+/** People asked about in one statement, well under either database's limit on parameters. */
+const OPENED_CHUNK = 500;
 
 export class SqlMessageQueries implements MessageQueries {
   constructor(private readonly q: QueryContext) {}
@@ -43,5 +45,18 @@ export class SqlMessageQueries implements MessageQueries {
 
   async openedHome(userId: string): Promise<boolean> {
     return (await this.q.runner.rows(OPENED_HOME, [userId])).length > 0;
+  }
+
+  async openedHomes(userIds: readonly string[]): Promise<string[]> {
+    const opened: string[] = [];
+    for (let i = 0; i < userIds.length; i += OPENED_CHUNK) {
+      const chunk = userIds.slice(i, i + OPENED_CHUNK);
+      const rows = await this.q.runner.rows(
+        sqlOf(`SELECT user_id FROM home_viewers WHERE user_id IN (${placeholders(chunk.length)})`),
+        chunk,
+      );
+      opened.push(...rows.map((row) => String(row.user_id)));
+    }
+    return opened;
   }
 }

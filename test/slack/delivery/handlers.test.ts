@@ -280,6 +280,45 @@ describe.each(STORE_KINDS)('topic handlers (%s)', (kind) => {
       // Home is drawn when it is first opened (test/slack/home.test.ts).
       expect(h.fake.callsOf('views.publish')).toEqual([]);
     });
+
+    it('tells whose Home a round’s deliveries changed in one read, and draws only the opened ones', async () => {
+      await h.core.messages.homeOpened('UENG', h.clock.now());
+      for (const requester of ['UREQ', 'UENG'])
+        await h.core.createRequest({
+          requester,
+          resourceId: 'prod-db',
+          duration: '1h',
+          justification: JUST,
+        });
+      const openedHomes = jest.spyOn(h.store.messages, 'openedHomes');
+      const openedHome = jest.spyOn(h.store.messages, 'openedHome');
+      try {
+        await h.dispatcher.drain();
+        expect(openedHome).not.toHaveBeenCalled();
+        expect(openedHomes).toHaveBeenCalledTimes(1);
+        expect([...openedHomes.mock.calls[0]![0]].sort()).toEqual(['UENG', 'UREQ']);
+      } finally {
+        openedHomes.mockRestore();
+        openedHome.mockRestore();
+      }
+      const drawn = h.fake.callsOf('views.publish').map((c) => c.args.user_id);
+      expect(drawn).toEqual(['UENG']);
+    });
+
+    it('draws every Home asked for when it cannot tell who opened theirs, and says why', async () => {
+      await filed();
+      const openedHomes = jest
+        .spyOn(h.store.messages, 'openedHomes')
+        .mockRejectedValueOnce(new Error('connection terminated unexpectedly'));
+      try {
+        await h.dispatcher.drain();
+      } finally {
+        openedHomes.mockRestore();
+      }
+      expect(h.fake.callsOf('views.publish').map((c) => c.args.user_id)).toEqual(['UREQ']);
+      expect(h.logs.join('')).toContain('tell whether the Home tab was opened');
+      expect(h.dispatcher.homesUnfinished).toBe(0);
+    });
   });
 
   describe('alerts', () => {
