@@ -8,10 +8,13 @@ import { createHash } from 'node:crypto';
 export class Sql {
   readonly pg: string;
   readonly name: string;
+  /** How many values it takes: its placeholders. */
+  readonly arity: number;
 
   constructor(readonly text: string) {
     let n = 0;
     this.pg = text.replace(/\?/g, () => `$${++n}`);
+    this.arity = n;
     this.name = `hp_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
   }
 }

@@ -2,6 +2,7 @@ import { Client, type QueryConfig } from 'pg';
 import { PgRunner, PgTransactionRunner, type Queryable } from '../../src/store/postgres/runner';
 import { sqlOf, type Param } from '../../src/store/sql';
 import { freshPostgresDatabase } from '../support/stores';
+import { RoundTripText } from '../support/round-trip-text';
 
 const INSERT = sqlOf('INSERT INTO held (id, word, amount, ratio, flag) VALUES (?, ?, ?, ?, ?)');
 const ALL = sqlOf('SELECT id, word, amount, ratio, flag FROM held ORDER BY id');
@@ -28,15 +29,21 @@ describe('a PostgreSQL transaction holding the writes nobody reads the answer of
   let client: Client;
   let observer: Client;
   let sent: string[];
+  /** The round trips as sent, PREPAREs and EXECUTEs as they are. */
+  let raw: string[];
   let runner: PgTransactionRunner;
 
   /** The real connection, with a note of what each round trip carried. */
-  const counting = (connection: Client): Queryable => ({
-    query: (config: QueryConfig) => {
-      sent.push(config.text);
-      return connection.query(config);
-    },
-  });
+  const counting = (connection: Client): Queryable => {
+    const text = new RoundTripText();
+    return {
+      query: (config: QueryConfig) => {
+        raw.push(config.text);
+        sent.push(text.read(config.text));
+        return connection.query(config);
+      },
+    };
+  };
 
   beforeEach(async () => {
     database = await freshPostgresDatabase();
@@ -50,6 +57,7 @@ describe('a PostgreSQL transaction holding the writes nobody reads the answer of
          ratio double precision, flag boolean)`,
     );
     sent = [];
+    raw = [];
     runner = new PgTransactionRunner(counting(client));
     await client.query('BEGIN');
   });
@@ -217,6 +225,43 @@ describe('a PostgreSQL transaction holding the writes nobody reads the answer of
     await runner.write(INSERT, [3, 'three', 3, null, null]);
     await runner.commit();
     expect(await committed()).toEqual([3]);
+  });
+
+  it('prepares each statement once on its connection, and runs it by name with its values after', async () => {
+    await runner.write(INSERT, [1, 'one', 1, null, null]);
+    await runner.write(INSERT, [2, 'two', 2, null, null]);
+    await runner.commit();
+    expect(raw[0]).toMatch(
+      /^PREPARE (hx_\d+) AS INSERT INTO held[^;]*;\nEXECUTE \1\('1', [^;]*;\nEXECUTE \1\('2', [^;]*;\nCOMMIT$/,
+    );
+    for (let id = 3; id <= 12; id++) {
+      await client.query('BEGIN');
+      await runner.write(INSERT, [id, 'more', id, null, null]);
+      await runner.commit();
+    }
+    expect(raw.slice(1).every((trip) => /^EXECUTE hx_\d+\('\d+', 'more'/.test(trip))).toBe(true);
+    expect(await committed()).toHaveLength(12);
+    // The server plans it afresh only for its first runs, then reuses one plan.
+    const { rows } = await client.query<{ generic_plans: string }>(
+      "SELECT generic_plans FROM pg_prepared_statements WHERE statement LIKE 'PREPARE hx_%INSERT INTO held%'",
+    );
+    expect(Number(rows[0]!.generic_plans)).toBeGreaterThan(0);
+  });
+
+  it('prepares a statement again, under a name of its own, after a round trip with its PREPARE failed', async () => {
+    await runner.write(INSERT, [1, 'one', 1, null, null]);
+    await runner.write(INSERT, [1, 'the same id again', 2, null, null]);
+    await expect(runner.commit()).rejects.toMatchObject({ code: '23505' });
+    await client.query('ROLLBACK');
+    // That PREPARE ran before the refused write and outlived the rollback: its name is not used
+    // again, as nothing tells which PREPAREs of a failed round trip ran.
+    const first = /^PREPARE (hx_\d+)/.exec(raw[0]!)![1];
+    await client.query('BEGIN');
+    await runner.write(INSERT, [2, 'two', 2, null, null]);
+    await runner.commit();
+    const second = /^PREPARE (hx_\d+)/.exec(raw[1]!)![1];
+    expect(second).not.toBe(first);
+    expect(await committed()).toEqual([2]);
   });
 
   it('sends nothing it held once the transaction is given up', async () => {

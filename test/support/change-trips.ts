@@ -1,8 +1,9 @@
 import pg from 'pg';
+import { RoundTripText } from './round-trip-text';
 
 /** The round trips a test has seen on PostgreSQL's change connections. */
 export interface ChangeTrips {
-  /** The text of each round trip, in the order sent. */
+  /** The statements of each round trip, in the order sent (as RoundTripText reads them). */
   readonly sent: string[];
   /** The text of each statement sent on the other connections (the read pool), in order. */
   readonly pooled: string[];
@@ -21,9 +22,12 @@ export function watchChangeTrips(): ChangeTrips {
   const pooled: string[] = [];
   const realQuery = pg.Client.prototype.query;
   const changeConnections = new WeakSet<object>();
+  const readers = new WeakMap<object, RoundTripText>();
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     const config = args[0] as string | { text?: string };
-    const text = typeof config === 'string' ? config : (config?.text ?? '');
+    let reader = readers.get(this);
+    if (!reader) readers.set(this, (reader = new RoundTripText()));
+    const text = reader.read(typeof config === 'string' ? config : (config?.text ?? ''));
     if (text.includes('pg_try_advisory_xact_lock')) changeConnections.add(this);
     (changeConnections.has(this) ? sent : pooled).push(text);
     return (realQuery as (...a: unknown[]) => unknown).apply(this, args);

@@ -74,14 +74,24 @@ export class PgRunner implements Runner {
  * held, and sent in the same round trip as the next statement or the COMMIT: a `/jit request`
  * filing's request, audit event and outbox rows go with its COMMIT, and every round trip on the
  * one change connection is time each change queued behind it waits. A round trip of several
- * statements is a simple query, which takes no parameters, so there the values are written in
- * as the literals pg itself would send as text.
+ * statements is a simple query, which takes no parameters and is planned again each time it is
+ * sent; so each statement in it is prepared on its connection the first time (SQL `PREPARE`) and
+ * run by name from then on (`EXECUTE`, with its values as the literals pg itself would send as
+ * text), which after a few runs reuses one plan. One runner serves one connection for its life.
  */
 export class PgTransactionRunner extends PgRunner {
   private held: Held[] = [];
+  /** Statements this connection has prepared, by their text: the name each was prepared under. */
+  private readonly prepared = new Map<string, string>();
+  /**
+   * Names handed out on this connection. A round trip that fails may or may not have run the
+   * PREPAREs in it (one that ran stays, even if its transaction rolls back), so a name is never
+   * handed out twice: a statement whose round trip failed is prepared again under a new one.
+   */
+  private named = 0;
 
   override async write(sql: Sql, params: readonly Param[] = []): Promise<void> {
-    this.held.push({ text: inline(sql, params) });
+    this.held.push(bound(sql, params));
   }
 
   /** Holds one statement without parameters (a BEGIN), to go with the next one. */
@@ -102,7 +112,7 @@ export class PgTransactionRunner extends PgRunner {
   ): () => Promise<RawRow[]> {
     let answer: RawRow[] | undefined;
     this.held.push({
-      text: inline(sql, params),
+      ...bound(sql, params),
       answer: (result) => {
         const rows = objectRows(result);
         accept?.(rows);
@@ -118,28 +128,28 @@ export class PgTransactionRunner extends PgRunner {
 
   override async rows(sql: Sql, params: readonly Param[] = []): Promise<RawRow[]> {
     if (this.held.length === 0) return super.rows(sql, params);
-    return (await this.sendHeldWith(inline(sql, params))).rows as RawRow[];
+    return (await this.sendHeldWith(bound(sql, params))).rows as RawRow[];
   }
 
   override async arrays(sql: Sql, params: readonly Param[] = []): Promise<unknown[][]> {
     if (this.held.length === 0) return super.arrays(sql, params);
-    return (await this.sendHeldWith(inline(sql, params), 'array')).rows as unknown[][];
+    return (await this.sendHeldWith(bound(sql, params), 'array')).rows as unknown[][];
   }
 
   override async run(sql: Sql, params: readonly Param[] = []): Promise<number> {
     if (this.held.length === 0) return super.run(sql, params);
-    return (await this.sendHeldWith(inline(sql, params))).rowCount ?? 0;
+    return (await this.sendHeldWith(bound(sql, params))).rowCount ?? 0;
   }
 
   /** What is held goes first, in the same round trip. */
   override async rowsOfEach(statements: readonly BoundSql[]): Promise<RawRow[][]> {
-    const results = await this.sendHeld(statements.map(([sql, params]) => inline(sql, params)));
+    const results = await this.sendHeld(statements.map(([sql, params]) => bound(sql, params)));
     return results.map((result) => result.rows as RawRow[]);
   }
 
   /** Sends what is held, then COMMIT, in one round trip. */
   async commit(): Promise<void> {
-    await this.sendHeldWith('COMMIT');
+    await this.sendHeldWith({ text: 'COMMIT' });
   }
 
   /**
@@ -165,7 +175,7 @@ export class PgTransactionRunner extends PgRunner {
   /** Sends `statements`, held here, on their own now, keeping the rest held. */
   async sendOnly(statements: readonly Held[]): Promise<void> {
     this.held = this.held.filter((statement) => !statements.includes(statement));
-    const results = await this.several(statements.map((h) => h.text));
+    const results = await this.send(statements);
     statements.forEach((h, i) => h.answer?.(results[i]!));
   }
 
@@ -174,7 +184,7 @@ export class PgTransactionRunner extends PgRunner {
     this.held = [];
   }
 
-  private async sendHeldWith(statement: string, rowMode?: 'array'): Promise<QueryResult> {
+  private async sendHeldWith(statement: Statement, rowMode?: 'array'): Promise<QueryResult> {
     return (await this.sendHeld([statement], rowMode))[0]!;
   }
 
@@ -183,20 +193,59 @@ export class PgTransactionRunner extends PgRunner {
    * `statements`. Should a held write fail, the server runs nothing after it and the error
    * rejects this call, whoever made it.
    */
-  private async sendHeld(statements: readonly string[], rowMode?: 'array'): Promise<QueryResult[]> {
+  private async sendHeld(
+    statements: readonly Statement[],
+    rowMode?: 'array',
+  ): Promise<QueryResult[]> {
     const held = this.held;
     this.held = [];
-    const results = await this.several([...held.map((h) => h.text), ...statements], rowMode);
+    const results = await this.send([...held, ...statements], rowMode);
     held.forEach((h, i) => h.answer?.(results[i]!));
     return results.slice(held.length);
   }
+
+  /**
+   * `statements` in one round trip, each with values run by the name it was prepared under,
+   * preceded by its PREPARE the first time; the result of each statement, in order.
+   */
+  private async send(statements: readonly Statement[], rowMode?: 'array'): Promise<QueryResult[]> {
+    const preparing = new Map<string, string>();
+    const texts: string[] = [];
+    const resultAt: number[] = [];
+    for (const statement of statements) {
+      if (statement.sql) {
+        const { sql, params = [] } = statement;
+        let name = this.prepared.get(sql.pg) ?? preparing.get(sql.pg);
+        if (!name && this.prepared.size + preparing.size < PREPARED_MAX) {
+          name = `hx_${++this.named}`;
+          preparing.set(sql.pg, name);
+          texts.push(`PREPARE ${name} AS ${sql.pg}`);
+        }
+        resultAt.push(texts.length);
+        texts.push(name ? executed(name, params) : inline(sql, params));
+      } else {
+        resultAt.push(texts.length);
+        texts.push(statement.text);
+      }
+    }
+    const results = await this.several(texts, rowMode);
+    for (const [text, name] of preparing) this.prepared.set(text, name);
+    return resultAt.map((i) => results[i]!);
+  }
 }
 
+/**
+ * Statements one connection prepares at most. What a change runs is a few dozen texts, but some
+ * are built for a count of rows (a VALUES list, an IN list); past this the rest are sent as text.
+ */
+const PREPARED_MAX = 200;
+
+/** A statement to send: with its values (`sql`, prepared on the connection), or as it is. */
+type Statement =
+  { sql: Sql; params?: readonly Param[]; text?: undefined } | { text: string; sql?: undefined };
+
 /** A statement held for the next round trip, and where its answer goes when one is wanted. */
-export interface Held {
-  text: string;
-  answer?: (result: QueryResult) => void;
-}
+export type Held = Statement & { answer?: (result: QueryResult) => void };
 
 /** A result's rows as objects, also when the round trip it came in asked for arrays. */
 function objectRows(result: QueryResult): RawRow[] {
@@ -209,11 +258,23 @@ function objectRows(result: QueryResult): RawRow[] {
 
 /** `sql` with each `?` replaced by its value as a literal, as `Sql` numbers them for pg. */
 function inline(sql: Sql, params: readonly Param[]): string {
+  bound(sql, params);
   let next = 0;
-  const text = sql.text.replace(/\?/g, () => literal(params[next++]));
-  if (next !== params.length)
-    throw new Error(`a statement with ${next} placeholders was given ${params.length} values`);
-  return text;
+  return sql.text.replace(/\?/g, () => literal(params[next++]));
+}
+
+/** `sql` with its values, refused when they are more or fewer than its placeholders. */
+function bound(sql: Sql, params: readonly Param[]): Statement {
+  if (params.length !== sql.arity)
+    throw new Error(`a statement with ${sql.arity} placeholders was given ${params.length} values`);
+  return { sql, params };
+}
+
+/** `EXECUTE` of the statement prepared as `name`, with `params` as literals. */
+function executed(name: string, params: readonly Param[]): string {
+  return params.length === 0
+    ? `EXECUTE ${name}`
+    : `EXECUTE ${name}(${params.map(literal).join(', ')})`;
 }
 
 /** What pg sends for a parameter, as an untyped literal: the server types it from its place. */
