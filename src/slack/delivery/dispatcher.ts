@@ -278,11 +278,12 @@ export class OutboxDispatcher {
   private async round(): Promise<number> {
     if (this.stopping) return 0;
     const { concurrency, leaseMs } = this.options;
-    const [rows, opened] = await Promise.all([
-      this.deps.core.outbox.claim(leaseMs, concurrency),
-      this.homeAsks.takeOpened(),
-    ]);
-    for (const userId of opened) this.homes.ask(userId);
+    // Sorted beside the claim; asked for even when the claim fails (takeOpened never throws).
+    const sorted = this.homeAsks.takeOpened().then((opened) => {
+      for (const userId of opened) this.homes.ask(userId);
+    });
+    const rows = await this.deps.core.outbox.claim(leaseMs, concurrency);
+    await sorted;
     // Homes are drawn in the places the due rows leave, and in one place of a full round, so a
     // backlog of deliveries goes first without holding every Home back for its whole length.
     const draws = this.homes.take(Math.max(1, concurrency - rows.length));
